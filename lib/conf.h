@@ -1,0 +1,128 @@
+/*
+ * tsamba.conf: the one configuration file of the suite.  conf_parse()
+ * (parse.y) reads it into a struct conf; every daemon takes the parts it
+ * needs.  The grammar, one statement per line, '#' comments, "\" joins
+ * lines:
+ *
+ *   name = "value"                      macro; $name expands it
+ *   include "file"
+ *   hostname "mail.example.org"
+ *   rundir "/run/tsamba"                sockets
+ *   spool "/var/spool/tsamba"
+ *   mailroot "/var/vmail"
+ *   chroot "/var/empty"                 empty dir for the network engines
+ *   user smtpd|queue|auth|vmail "name"
+ *   pki NAME cert "file" key "file"
+ *   table domains|users|aliases file "path"
+ *   listen on ADDR [port N] [tls|tls-require|smtps] [pki NAME] [auth]
+ *           ADDR is an IPv4/IPv6 address, "any" or "localhost"
+ *   lmtp listen on socket ["path"]      default rundir/lmtp.sock
+ *   lmtp listen on ADDR port N
+ *   limit message-size SIZE             K, M, G suffixes
+ *   limit recipients N
+ *   limit sessions N
+ *   limit sessions-per-ip N
+ *   limit line-length N                 command lines
+ *   timeout idle TIME | session TIME    s, m, h, d suffixes
+ *   queue lifetime TIME | retry-min TIME | retry-max TIME |
+ *         delay-warn TIME | lmtp-sessions N | lmtp "socket path"
+ *
+ * Errors are printed as "file:line: message"; conf_parse then fails.
+ */
+
+#ifndef TSAMBA_CONF_H
+#define TSAMBA_CONF_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONF_NAME_MAX	64
+#define CONF_HOST_MAX	256
+
+#define LISTEN_TLS		0x01	/* STARTTLS offered */
+#define LISTEN_TLS_REQUIRE	0x02	/* STARTTLS before MAIL */
+#define LISTEN_SMTPS		0x04	/* implicit TLS (RFC 8314) */
+#define LISTEN_AUTH		0x08	/* SASL AUTH offered */
+
+struct conf_pki {
+	TAILQ_ENTRY(conf_pki)	 entry;
+	char			 name[CONF_NAME_MAX];
+	char			 cert[PATH_MAX];
+	char			 key[PATH_MAX];
+};
+
+struct conf_listen {
+	TAILQ_ENTRY(conf_listen) entry;
+	struct sockaddr_storage	 ss;		/* address and port */
+	socklen_t		 sslen;
+	char			 addr[CONF_HOST_MAX];	/* as written */
+	uint16_t		 port;
+	int			 flags;		/* LISTEN_* */
+	char			 pki[CONF_NAME_MAX];	/* "" = none */
+};
+
+TAILQ_HEAD(conf_pki_list, conf_pki);
+TAILQ_HEAD(conf_listen_list, conf_listen);
+
+enum table_backend {
+	TABLE_NONE = 0,
+	TABLE_FILE,
+};
+
+struct conf_table {
+	enum table_backend	 backend;
+	char			 path[PATH_MAX];
+};
+
+struct conf {
+	char			 hostname[CONF_HOST_MAX];	/* gethostname */
+	char			 rundir[PATH_MAX];	/* /run/tsamba */
+	char			 spool[PATH_MAX];	/* /var/spool/tsamba */
+	char			 mailroot[PATH_MAX];	/* /var/vmail */
+	char			 chroot[PATH_MAX];	/* /var/empty */
+	char			 user_smtpd[CONF_NAME_MAX];	/* _tsamba */
+	char			 user_queue[CONF_NAME_MAX];	/* _tsambaq */
+	char			 user_auth[CONF_NAME_MAX];	/* _tsambaauth */
+	char			 user_vmail[CONF_NAME_MAX];	/* vmail */
+
+	struct conf_pki_list	 pkis;
+	struct conf_listen_list	 listens;	/* SMTP */
+	struct conf_listen_list	 lmtp_listens;	/* LMTP over TCP */
+	char			 lmtp_socket[PATH_MAX];	/* rundir/lmtp.sock */
+
+	struct conf_table	 domains;
+	struct conf_table	 users;
+	struct conf_table	 aliases;
+
+	size_t			 max_message_size;	/* 35 MiB */
+	unsigned int		 max_rcpts;		/* 100 */
+	unsigned int		 max_sessions;		/* 500 */
+	unsigned int		 max_sessions_per_ip;	/* 20 */
+	size_t			 max_line;		/* 1000 */
+	unsigned int		 timeout_idle;		/* s, 300 */
+	unsigned int		 timeout_session;	/* s, 1800 */
+
+	unsigned int		 queue_lifetime;	/* s, 4 days */
+	unsigned int		 queue_retry_min;	/* s, 60 */
+	unsigned int		 queue_retry_max;	/* s, 3600 */
+	unsigned int		 queue_delay_warn;	/* s, 4 hours */
+	unsigned int		 queue_lmtp_sessions;	/* 8 */
+	char			 queue_lmtp[PATH_MAX];	/* = lmtp_socket */
+};
+
+/* Defaults, then the file; -1 after printing file:line errors to stderr. */
+int		 conf_parse(const char *path, struct conf *);
+void		 conf_clear(struct conf *);
+struct conf_pki	*conf_pki_find(struct conf *, const char *);
+/* Paths of the sockets in rundir. */
+void		 conf_sockpath(const struct conf *, const char *name,
+		    char *buf, size_t bufsz);
+
+#define TSAMBA_CONF	"/etc/tsamba/tsamba.conf"
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * The whole conversation of the suite: every imsg type spoken between
+ * tsamba processes, with the fields of its payload in order.  Field types:
+ * u8/u32/u64 integers, str (u16 length + bytes), blob (u32 length + bytes),
+ * fd (a descriptor passed with the message).  Every request begins with a
+ * u64 id that its answer echoes.
+ *
+ * Every channel opens with IMSG_HELLO from both sides; a peer of another
+ * PROTO_VERSION is refused.
+ */
+
+#ifndef TSAMBA_PROTO_H
+#define TSAMBA_PROTO_H
+
+#define PROTO_VERSION		1
+
+/* Lengths shared by every process. */
+#define ADDR_MAX		256	/* RFC 5321 path, 4.5.3.1.3 */
+#define MSGID_LEN		16	/* hex digits of a queue id */
+#define ALIAS_EXPAND_MAX	256	/* recipients one alias may yield */
+
+enum imsg_type {
+	IMSG_NONE = 0,
+
+	/* u32 version, str who (for the log) */
+	IMSG_HELLO,
+
+	/*
+	 * authd, on auth.sock.
+	 * LOOKUP_RCPT: u64 id, str address.
+	 * RCPT_RESULT: u64 id, u8 lookup_status, u32 n, str mailbox * n:
+	 *   the final local mailboxes after alias expansion (deduplicated);
+	 *   n = 0 unless LOOKUP_OK.
+	 */
+	IMSG_AUTH_LOOKUP_RCPT = 100,
+	IMSG_AUTH_RCPT_RESULT,
+	/*
+	 * LOOKUP_USER: u64 id, str mailbox.
+	 * USER_RESULT: u64 id, u8 lookup_status, str maildir (relative to
+	 *   the mail root, "domain/user/"), u32 uid, u32 gid, u64 quota
+	 *   (bytes, 0 = none).
+	 */
+	IMSG_AUTH_LOOKUP_USER,
+	IMSG_AUTH_USER_RESULT,
+
+	/*
+	 * queue, on queue.sock (from the smtp engine).
+	 * MSG_CREATE: u64 id.
+	 * MSG_CREATED: u64 id, u8 queue_status, str msgid; fd of the new
+	 *   message file (opened for writing) when QUEUE_OK.
+	 * MSG_COMMIT: u64 id, str msgid, str sender ("" = null sender),
+	 *   str helo, str client address, u8 body (0 7bit, 1 8bitmime,
+	 *   2 binarymime), u8 smtputf8, u32 n, then n times: str rcpt
+	 *   (final mailbox), str orcpt (as given in RCPT TO).
+	 *   The message file must be complete before MSG_COMMIT.
+	 * MSG_COMMITTED: u64 id, u8 queue_status.  QUEUE_OK only once the
+	 *   message and its envelope are on disk (fsynced and renamed).
+	 * MSG_ROLLBACK: u64 id, str msgid; no answer.
+	 */
+	IMSG_QUEUE_MSG_CREATE = 200,
+	IMSG_QUEUE_MSG_CREATED,
+	IMSG_QUEUE_MSG_COMMIT,
+	IMSG_QUEUE_MSG_COMMITTED,
+	IMSG_QUEUE_MSG_ROLLBACK,
+
+	/*
+	 * Inside tsamba-queue, queue process -> parent: connect to the LMTP
+	 * server.  LMTP_CONNECT: u64 id.  LMTP_FD: u64 id, u8 0 ok/1 failed;
+	 * fd of the connected socket when ok.
+	 */
+	IMSG_QUEUE_LMTP_CONNECT = 250,
+	IMSG_QUEUE_LMTP_FD,
+
+	/*
+	 * Inside tsamba-smtpd, parent -> engine.
+	 * LISTENER: u32 index, fd of the listening socket (once per listener
+	 *   at start-up).
+	 * TLS_CONFIG: str pki name, blob cert chain (PEM), blob key (PEM);
+	 *   sent at start-up and again on SIGHUP.  The engine builds new
+	 *   contexts for new sessions and keeps the old ones for sessions
+	 *   still using them.
+	 * CONNECT: engine -> parent, u64 id, u8 which (CONNECT_AUTHD,
+	 *   CONNECT_QUEUE); CONNECTED: u64 id, u8 which, u8 0 ok/1 failed,
+	 *   fd of the connected socket.  The engine lives in an empty chroot
+	 *   and gets its channels to authd and queue this way, at start and
+	 *   whenever a channel is lost.
+	 * READY: parent -> engine, no payload: start accepting.
+	 */
+	IMSG_SMTP_LISTENER = 300,
+	IMSG_SMTP_TLS_CONFIG,
+	IMSG_SMTP_CONNECT,
+	IMSG_SMTP_CONNECTED,
+	IMSG_SMTP_READY,
+
+	/*
+	 * Inside tsamba-lmtpd.
+	 * LISTENER: parent -> engine, fd of a listening socket.
+	 * CONNECT/CONNECTED: as for smtpd (CONNECT_AUTHD only).
+	 * DELIVER: engine -> parent -> writer, u64 id, str maildir (relative
+	 *   to the mail root), u32 uid, u32 gid, u64 quota; fd of the message
+	 *   (read from offset 0; the Return-Path and Delivered-To lines are
+	 *   part of it).
+	 * DELIVERED: writer -> parent -> engine, u64 id, u8 deliver_status,
+	 *   str text for the log and the LMTP reply.
+	 */
+	IMSG_LMTP_LISTENER = 400,
+	IMSG_LMTP_CONNECT,
+	IMSG_LMTP_CONNECTED,
+	IMSG_LMTP_DELIVER,
+	IMSG_LMTP_DELIVERED,
+};
+
+enum connect_target {
+	CONNECT_AUTHD = 1,
+	CONNECT_QUEUE,
+};
+
+enum lookup_status {
+	LOOKUP_OK = 0,
+	LOOKUP_NOUSER,		/* hosted domain, no such mailbox: 550 5.1.1 */
+	LOOKUP_NOTHOSTED,	/* not ours: relay, 554 5.7.1 unless allowed */
+	LOOKUP_TEMPFAIL,	/* backend unavailable: 451 4.3.0 */
+	LOOKUP_INVALID,		/* malformed address: 501 5.1.3 */
+};
+
+enum queue_status {
+	QUEUE_OK = 0,
+	QUEUE_TEMPFAIL,		/* disk full, I/O error: 451 4.3.0 */
+	QUEUE_INVALID,		/* bad envelope: 554 5.6.0 */
+};
+
+enum deliver_status {
+	DELIVER_OK = 0,
+	DELIVER_TEMPFAIL,	/* 451 4.2.0 / 452 4.2.2 (disk full) */
+	DELIVER_PERMFAIL,	/* 552 5.2.2 quota, 550 5.2.0 */
+};
+
+#endif
