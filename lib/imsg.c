@@ -1,0 +1,722 @@
+/*
+ * imsg: framing, encoding and descriptor passing for the messages that
+ * tsamba processes exchange over UNIX sockets, and the glue that puts a
+ * channel on the libevent loop.
+ *
+ * The byte stream is a sequence of 16-byte headers each followed by its
+ * payload.  A descriptor is sent with SCM_RIGHTS in the same sendmsg(2)
+ * as bytes of its message, and at most one descriptor-carrying message
+ * goes in one sendmsg(2): the kernel then delivers descriptors in the
+ * order of their messages and never later than the first byte of the
+ * message they belong to, so the reader can hand them out in order.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event.h>
+
+#include "imsg.h"
+#include "log.h"
+#include "proto.h"
+
+#define IMSG_MAXMSG		(IMSG_HDRSIZE + IMSG_MAXPAYLOAD)
+#define IMSG_MAXIOV		64	/* messages written per sendmsg */
+#define IMSG_MAXRFDS		8	/* descriptors taken per recvmsg */
+#define IMSG_RCMSGSZ		CMSG_SPACE(sizeof(int) * IMSG_MAXRFDS)
+#define IMSG_INITSIZE		256
+
+/* A private bit of imsgev.events: the handler has seen the end. */
+#define IMSGEV_DEAD		0x4000
+
+static void	imsgbuf_keep_fds(struct imsgbuf *, struct msghdr *);
+static int	ibuf_reserve(struct ibuf *, size_t);
+static int	ibuf_add(struct ibuf *, const void *, size_t);
+static void	imsgev_dispatch(int, short, void *);
+static void	imsgev_die(struct imsgev *);
+
+void
+imsgbuf_init(struct imsgbuf *ib, int fd)
+{
+	memset(ib, 0, sizeof(*ib));
+	ib->fd = fd;
+	ib->pid = getpid();
+	TAILQ_INIT(&ib->wq);
+}
+
+void
+imsgbuf_clear(struct imsgbuf *ib)
+{
+	struct ibuf	*b;
+	int		 i;
+
+	while ((b = TAILQ_FIRST(&ib->wq)) != NULL) {
+		TAILQ_REMOVE(&ib->wq, b, entry);
+		ibuf_free(b);
+	}
+	ib->wqlen = 0;
+	for (i = 0; i < ib->nrfds; i++)
+		close(ib->rfds[i]);
+	ib->nrfds = 0;
+	ib->rlen = 0;
+}
+
+/*
+ * Keep the descriptors that came with a read, in order.  Our peers send
+ * at most one per message and we hand them out as messages are taken,
+ * so an overflow means a peer that does not follow the protocol: the
+ * extra descriptors are closed and the messages claiming them get -1.
+ */
+static void
+imsgbuf_keep_fds(struct imsgbuf *ib, struct msghdr *msg)
+{
+	struct cmsghdr	*cm;
+	int		*fds, nfds, i;
+
+	for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		fds = (int *)CMSG_DATA(cm);
+		nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfds; i++) {
+			int	 fd;
+
+			memcpy(&fd, &fds[i], sizeof(fd));
+			if (ib->nrfds < (int)(sizeof(ib->rfds) /
+			    sizeof(ib->rfds[0])))
+				ib->rfds[ib->nrfds++] = fd;
+			else {
+				log_warnx("imsg: too many descriptors "
+				    "received, closing one");
+				close(fd);
+			}
+		}
+	}
+}
+
+ssize_t
+imsgbuf_read(struct imsgbuf *ib)
+{
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	union {
+		struct cmsghdr	hdr;
+		uint8_t		buf[IMSG_RCMSGSZ];
+	} cmsgbuf;
+	ssize_t		 n;
+
+	if (ib->rlen >= sizeof(ib->rbuf)) {
+		/* The caller has not taken the complete message in rbuf. */
+		errno = ENOBUFS;
+		return -1;
+	}
+	memset(&msg, 0, sizeof(msg));
+	memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+	iov.iov_base = ib->rbuf + ib->rlen;
+	iov.iov_len = sizeof(ib->rbuf) - ib->rlen;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cmsgbuf.buf;
+	msg.msg_controllen = sizeof(cmsgbuf.buf);
+
+	do {
+		n = recvmsg(ib->fd, &msg, MSG_CMSG_CLOEXEC);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return -1;
+	if (msg.msg_flags & MSG_CTRUNC)
+		log_warnx("imsg: descriptors lost (control data truncated)");
+	imsgbuf_keep_fds(ib, &msg);
+	ib->rlen += n;
+	return n;
+}
+
+int
+imsgbuf_write(struct imsgbuf *ib)
+{
+	struct iovec	 iov[IMSG_MAXIOV];
+	struct msghdr	 msg;
+	union {
+		struct cmsghdr	hdr;
+		uint8_t		buf[CMSG_SPACE(sizeof(int))];
+	} cmsgbuf;
+	struct cmsghdr	*cm;
+	struct ibuf	*b, *next, *fdbuf = NULL;
+	ssize_t		 n;
+	size_t		 left;
+	int		 niov = 0;
+
+	TAILQ_FOREACH(b, &ib->wq, entry) {
+		if (niov == IMSG_MAXIOV)
+			break;
+		if (b->fd != -1) {
+			/* One descriptor per sendmsg keeps them in order. */
+			if (fdbuf != NULL)
+				break;
+			fdbuf = b;
+		}
+		iov[niov].iov_base = b->buf + b->rpos;
+		iov[niov].iov_len = b->wpos - b->rpos;
+		niov++;
+	}
+	if (niov == 0)
+		return 0;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = niov;
+	if (fdbuf != NULL) {
+		memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+		msg.msg_control = cmsgbuf.buf;
+		msg.msg_controllen = sizeof(cmsgbuf.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		memcpy(CMSG_DATA(cm), &fdbuf->fd, sizeof(int));
+	}
+
+	do {
+		n = sendmsg(ib->fd, &msg, MSG_NOSIGNAL);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+			return 0;
+		return -1;
+	}
+
+	/* Any byte written carried the descriptor: ours is closed now. */
+	if (fdbuf != NULL && n > 0) {
+		close(fdbuf->fd);
+		fdbuf->fd = -1;
+	}
+	left = n;
+	for (b = TAILQ_FIRST(&ib->wq); b != NULL && left > 0; b = next) {
+		next = TAILQ_NEXT(b, entry);
+		if (left < b->wpos - b->rpos) {
+			b->rpos += left;
+			break;
+		}
+		left -= b->wpos - b->rpos;
+		TAILQ_REMOVE(&ib->wq, b, entry);
+		ib->wqlen--;
+		ibuf_free(b);
+	}
+	return 0;
+}
+
+int
+imsgbuf_flush(struct imsgbuf *ib)
+{
+	struct pollfd	 pfd;
+
+	while (ib->wqlen > 0) {
+		if (imsgbuf_write(ib) == -1)
+			return -1;
+		if (ib->wqlen == 0)
+			break;
+		pfd.fd = ib->fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+int
+imsg_get(struct imsgbuf *ib, struct imsg *imsg)
+{
+	struct imsg_hdr	 hdr;
+	size_t		 len, plen;
+
+	if (ib->rlen < IMSG_HDRSIZE)
+		return 0;
+	memcpy(&hdr, ib->rbuf, sizeof(hdr));
+	if (hdr.len & ~(IMSG_HASFD | IMSG_LENMASK))
+		return -1;
+	len = hdr.len & IMSG_LENMASK;
+	if (len < IMSG_HDRSIZE || len > IMSG_MAXMSG)
+		return -1;
+	if (ib->rlen < len)
+		return 0;
+
+	plen = len - IMSG_HDRSIZE;
+	memset(imsg, 0, sizeof(*imsg));
+	/* One spare byte so that an empty payload is a valid pointer too. */
+	if ((imsg->data = malloc(plen + 1)) == NULL)
+		return -1;
+	memcpy(imsg->data, ib->rbuf + IMSG_HDRSIZE, plen);
+	imsg->len = plen;
+	imsg->rpos = 0;
+	imsg->hdr = hdr;
+	imsg->fd = -1;
+	if (hdr.len & IMSG_HASFD) {
+		if (ib->nrfds > 0) {
+			imsg->fd = ib->rfds[0];
+			ib->nrfds--;
+			memmove(ib->rfds, ib->rfds + 1,
+			    ib->nrfds * sizeof(ib->rfds[0]));
+		} else
+			log_warnx("imsg: type %u announces a descriptor "
+			    "that did not arrive", hdr.type);
+	}
+	memmove(ib->rbuf, ib->rbuf + len, ib->rlen - len);
+	ib->rlen -= len;
+	return 1;
+}
+
+void
+imsg_free(struct imsg *imsg)
+{
+	free(imsg->data);
+	imsg->data = NULL;
+	imsg->len = imsg->rpos = 0;
+}
+
+struct ibuf *
+imsg_create(uint32_t type, uint32_t peerid, int fd)
+{
+	struct ibuf	*b;
+	struct imsg_hdr	 hdr;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	if ((b->buf = malloc(IMSG_INITSIZE)) == NULL) {
+		free(b);
+		return NULL;
+	}
+	b->size = IMSG_INITSIZE;
+	b->fd = fd;
+	/* The length and pid are filled in by imsg_close(). */
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.type = type;
+	hdr.peerid = peerid;
+	memcpy(b->buf, &hdr, sizeof(hdr));
+	b->wpos = IMSG_HDRSIZE;
+	return b;
+}
+
+static int
+ibuf_reserve(struct ibuf *b, size_t n)
+{
+	uint8_t	*p;
+	size_t	 nsize;
+
+	if (b->error || n > IMSG_MAXMSG - b->wpos) {
+		b->error = 1;
+		return -1;
+	}
+	if (b->wpos + n <= b->size)
+		return 0;
+	nsize = b->size;
+	while (nsize < b->wpos + n)
+		nsize *= 2;
+	if (nsize > IMSG_MAXMSG)
+		nsize = IMSG_MAXMSG;
+	if ((p = realloc(b->buf, nsize)) == NULL) {
+		b->error = 1;
+		return -1;
+	}
+	b->buf = p;
+	b->size = nsize;
+	return 0;
+}
+
+static int
+ibuf_add(struct ibuf *b, const void *data, size_t n)
+{
+	if (ibuf_reserve(b, n) == -1)
+		return -1;
+	if (n > 0)
+		memcpy(b->buf + b->wpos, data, n);
+	b->wpos += n;
+	return 0;
+}
+
+int
+ibuf_add_u8(struct ibuf *b, uint8_t v)
+{
+	return ibuf_add(b, &v, 1);
+}
+
+int
+ibuf_add_u16(struct ibuf *b, uint16_t v)
+{
+	uint8_t	 le[2];
+
+	le[0] = v & 0xff;
+	le[1] = v >> 8;
+	return ibuf_add(b, le, sizeof(le));
+}
+
+int
+ibuf_add_u32(struct ibuf *b, uint32_t v)
+{
+	uint8_t	 le[4];
+	int	 i;
+
+	for (i = 0; i < 4; i++)
+		le[i] = (v >> (8 * i)) & 0xff;
+	return ibuf_add(b, le, sizeof(le));
+}
+
+int
+ibuf_add_u64(struct ibuf *b, uint64_t v)
+{
+	uint8_t	 le[8];
+	int	 i;
+
+	for (i = 0; i < 8; i++)
+		le[i] = (v >> (8 * i)) & 0xff;
+	return ibuf_add(b, le, sizeof(le));
+}
+
+int
+ibuf_add_str(struct ibuf *b, const char *s)
+{
+	size_t	 len = strlen(s);
+
+	if (len > UINT16_MAX) {
+		b->error = 1;
+		return -1;
+	}
+	/* Check the whole field first so that nothing half is added. */
+	if (ibuf_reserve(b, 2 + len) == -1)
+		return -1;
+	if (ibuf_add_u16(b, len) == -1)
+		return -1;
+	return ibuf_add(b, s, len);
+}
+
+int
+ibuf_add_blob(struct ibuf *b, const void *data, size_t len)
+{
+	if (len > IMSG_MAXPAYLOAD) {
+		b->error = 1;
+		return -1;
+	}
+	if (ibuf_reserve(b, 4 + len) == -1)
+		return -1;
+	if (ibuf_add_u32(b, len) == -1)
+		return -1;
+	return ibuf_add(b, data, len);
+}
+
+/* Frees the buffer and closes a descriptor that was never sent. */
+void
+ibuf_free(struct ibuf *b)
+{
+	if (b == NULL)
+		return;
+	if (b->fd != -1)
+		close(b->fd);
+	free(b->buf);
+	free(b);
+}
+
+int
+imsg_close(struct imsgbuf *ib, struct ibuf *b)
+{
+	struct imsg_hdr	 hdr;
+
+	if (b == NULL)
+		return -1;
+	if (b->error || b->wpos > IMSG_MAXMSG) {
+		ibuf_free(b);
+		return -1;
+	}
+	memcpy(&hdr, b->buf, sizeof(hdr));
+	hdr.len = b->wpos;
+	if (b->fd != -1)
+		hdr.len |= IMSG_HASFD;
+	hdr.pid = ib->pid;
+	memcpy(b->buf, &hdr, sizeof(hdr));
+	b->rpos = 0;
+	TAILQ_INSERT_TAIL(&ib->wq, b, entry);
+	ib->wqlen++;
+	return 0;
+}
+
+int
+imsg_compose(struct imsgbuf *ib, uint32_t type, uint32_t peerid, int fd)
+{
+	struct ibuf	*b;
+
+	if ((b = imsg_create(type, peerid, fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	return imsg_close(ib, b);
+}
+
+/* Getters: each checks the bytes are there before it moves. */
+
+static int
+imsg_get_raw(struct imsg *imsg, void *dst, size_t n)
+{
+	if (imsg->data == NULL || n > imsg->len - imsg->rpos)
+		return -1;
+	memcpy(dst, imsg->data + imsg->rpos, n);
+	imsg->rpos += n;
+	return 0;
+}
+
+static uint64_t
+le_decode(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+int
+imsg_get_u8(struct imsg *imsg, uint8_t *v)
+{
+	return imsg_get_raw(imsg, v, 1);
+}
+
+int
+imsg_get_u16(struct imsg *imsg, uint16_t *v)
+{
+	uint8_t	 le[2];
+
+	if (imsg_get_raw(imsg, le, sizeof(le)) == -1)
+		return -1;
+	*v = le_decode(le, sizeof(le));
+	return 0;
+}
+
+int
+imsg_get_u32(struct imsg *imsg, uint32_t *v)
+{
+	uint8_t	 le[4];
+
+	if (imsg_get_raw(imsg, le, sizeof(le)) == -1)
+		return -1;
+	*v = le_decode(le, sizeof(le));
+	return 0;
+}
+
+int
+imsg_get_u64(struct imsg *imsg, uint64_t *v)
+{
+	uint8_t	 le[8];
+
+	if (imsg_get_raw(imsg, le, sizeof(le)) == -1)
+		return -1;
+	*v = le_decode(le, sizeof(le));
+	return 0;
+}
+
+int
+imsg_get_str(struct imsg *imsg, char *dst, size_t dstsz)
+{
+	size_t	 save = imsg->rpos;
+	uint16_t len;
+	const uint8_t *p;
+
+	if (imsg_get_u16(imsg, &len) == -1)
+		return -1;
+	if (len > imsg->len - imsg->rpos || dstsz == 0 || len > dstsz - 1)
+		goto fail;
+	p = imsg->data + imsg->rpos;
+	if (memchr(p, '\0', len) != NULL)
+		goto fail;
+	memcpy(dst, p, len);
+	dst[len] = '\0';
+	imsg->rpos += len;
+	return 0;
+ fail:
+	imsg->rpos = save;
+	return -1;
+}
+
+int
+imsg_get_blob(struct imsg *imsg, const void **data, size_t *len)
+{
+	size_t	 save = imsg->rpos;
+	uint32_t n;
+
+	if (imsg_get_u32(imsg, &n) == -1)
+		return -1;
+	if (n > imsg->len - imsg->rpos) {
+		imsg->rpos = save;
+		return -1;
+	}
+	*data = imsg->data + imsg->rpos;
+	*len = n;
+	imsg->rpos += n;
+	return 0;
+}
+
+int
+imsg_get_end(struct imsg *imsg)
+{
+	return imsg->rpos == imsg->len ? 0 : -1;
+}
+
+int
+imsg_send_hello(struct imsgbuf *ib, const char *who)
+{
+	struct ibuf	*b;
+
+	if ((b = imsg_create(IMSG_HELLO, 0, -1)) == NULL)
+		return -1;
+	if (ibuf_add_u32(b, PROTO_VERSION) == -1 ||
+	    ibuf_add_str(b, who) == -1) {
+		ibuf_free(b);
+		return -1;
+	}
+	return imsg_close(ib, b);
+}
+
+int
+imsg_check_hello(struct imsg *imsg, const char *who)
+{
+	char		 peer[256];
+	uint32_t	 version;
+
+	if (imsg->hdr.type != IMSG_HELLO) {
+		log_warnx("%s: expected a hello, got imsg type %u", who,
+		    imsg->hdr.type);
+		return -1;
+	}
+	if (imsg_get_u32(imsg, &version) == -1 ||
+	    imsg_get_str(imsg, peer, sizeof(peer)) == -1 ||
+	    imsg_get_end(imsg) == -1) {
+		log_warnx("%s: malformed hello", who);
+		return -1;
+	}
+	if (version != PROTO_VERSION) {
+		log_warnx("%s: peer %s speaks protocol version %u, "
+		    "we speak %u", who, peer, version, PROTO_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+/* libevent glue */
+
+void
+imsgev_init(struct imsgev *iev, int fd,
+    void (*handler)(struct imsgev *, struct imsg *, void *), void *arg)
+{
+	imsgbuf_init(&iev->ibuf, fd);
+	iev->handler = handler;
+	iev->arg = arg;
+	iev->events = 0;
+	imsgev_update(iev);
+}
+
+void
+imsgev_clear(struct imsgev *iev)
+{
+	if (iev->events & (EV_READ | EV_WRITE))
+		event_del(&iev->ev);
+	iev->events = 0;
+	imsgbuf_clear(&iev->ibuf);
+	if (iev->ibuf.fd != -1)
+		close(iev->ibuf.fd);
+	iev->ibuf.fd = -1;
+}
+
+void
+imsgev_update(struct imsgev *iev)
+{
+	short	 want;
+
+	if (iev->ibuf.fd == -1 || (iev->events & IMSGEV_DEAD))
+		return;
+	want = EV_READ;
+	if (iev->ibuf.wqlen > 0)
+		want |= EV_WRITE;
+	if (want == iev->events)
+		return;
+	if (iev->events != 0)
+		event_del(&iev->ev);
+	event_set(&iev->ev, iev->ibuf.fd, want | EV_PERSIST,
+	    imsgev_dispatch, iev);
+	if (event_add(&iev->ev, NULL) == -1)
+		fatal("imsgev: event_add");
+	iev->events = want;
+}
+
+int
+imsgev_send(struct imsgev *iev, struct ibuf *b)
+{
+	int	 rv;
+
+	rv = imsg_close(&iev->ibuf, b);
+	imsgev_update(iev);
+	return rv;
+}
+
+/* The channel is over: stop watching it and tell the handler, once. */
+static void
+imsgev_die(struct imsgev *iev)
+{
+	if (iev->events & (EV_READ | EV_WRITE))
+		event_del(&iev->ev);
+	iev->events = IMSGEV_DEAD;
+	iev->handler(iev, NULL, iev->arg);
+}
+
+static void
+imsgev_dispatch(int fd, short event, void *arg)
+{
+	struct imsgev	*iev = arg;
+	struct imsg	 imsg;
+	ssize_t		 n;
+	int		 rv, dead = 0;
+
+	if (event & EV_WRITE) {
+		if (imsgbuf_write(&iev->ibuf) == -1) {
+			imsgev_die(iev);
+			return;
+		}
+	}
+	if (event & EV_READ) {
+		n = imsgbuf_read(&iev->ibuf);
+		if (n == 0)
+			dead = 1;
+		else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+			dead = 1;
+		/* Messages that arrived before the end still count. */
+		for (;;) {
+			rv = imsg_get(&iev->ibuf, &imsg);
+			if (rv == 0)
+				break;
+			if (rv == -1) {
+				log_warnx("imsg: malformed message on fd %d",
+				    fd);
+				imsgev_die(iev);
+				return;
+			}
+			iev->handler(iev, &imsg, iev->arg);
+			imsg_free(&imsg);
+			/* The handler may have closed the channel. */
+			if (iev->ibuf.fd == -1 ||
+			    (iev->events & IMSGEV_DEAD))
+				return;
+		}
+		if (dead) {
+			imsgev_die(iev);
+			return;
+		}
+	}
+	imsgev_update(iev);
+}
