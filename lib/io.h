@@ -60,9 +60,17 @@ size_t		 io_datalen(struct io *);
 const void	*io_data(struct io *);
 void		 io_drain(struct io *, size_t);
 
-/* Begin TLS as the server side (STARTTLS, implicit TLS). */
+/*
+ * Begin TLS as the server side (STARTTLS, implicit TLS).  Buffered input
+ * is discarded (cleartext pipelined behind STARTTLS); queued output is
+ * sent in clear first.
+ */
 int		 io_start_tls_server(struct io *, struct tls *server_ctx);
-/* Begin TLS as the client side (servername may be NULL). */
+/*
+ * Begin TLS as the client side (servername may be NULL).  On success the
+ * io owns client_ctx (libtls connects on that context itself) and
+ * io_free() frees it.
+ */
 int		 io_start_tls_client(struct io *, struct tls *client_ctx,
 		    const char *servername);
 int		 io_is_tls(struct io *);

@@ -553,6 +553,31 @@ tls_raw_flood(struct peer *s, struct peer *c)
 	s->raw = 0;
 }
 
+/* Implicit TLS, but the peer speaks cleartext: an error, no hang. */
+static void
+test_tls_garbage(void)
+{
+	struct peer	 p;
+	struct tls	*sctx;
+
+	memset(&p, 0, sizeof(p));
+	setup(&p);
+	if ((sctx = server_ctx()) == NULL) {
+		CHECK(0);
+		teardown(&p);
+		return;
+	}
+	io_set_timeout(p.io, 2000);
+	CHECK(io_start_tls_server(p.io, sctx) == 0);
+	CHECK(io_start_tls_server(p.io, sctx) == -1);	/* only once */
+	put("EHLO plain text\r\n\r\n");
+	run_until(&p.error, 1, 3000);
+	CHECK(p.error == 1 && p.timeout == 0 && p.tlsready == 0);
+	CHECK(!io_is_tls(p.io) && io_tls_info(p.io) == NULL);
+	teardown(&p);
+	tls_free(sctx);
+}
+
 static void
 test_tls(uint32_t protocols, const char *version)
 {
@@ -647,6 +672,7 @@ main(void)
 		test_tls(TLS_PROTOCOL_TLSv1_2 | TLS_PROTOCOL_TLSv1_3,
 		    "TLSv1.3");
 		test_tls(TLS_PROTOCOL_TLSv1_2, "TLSv1.2");
+		test_tls_garbage();
 		remove_cert();
 	} else {
 		fprintf(stderr, "openssl req failed\n");
