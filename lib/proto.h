@@ -28,8 +28,9 @@ enum imsg_type {
 	/*
 	 * authd, on auth.sock.
 	 * LOOKUP_RCPT: u64 id, str address.
-	 * RCPT_RESULT: u64 id, u8 lookup_status, u32 n, str mailbox * n:
-	 *   the final local mailboxes after alias expansion (deduplicated);
+	 * RCPT_RESULT: u64 id, u8 lookup_status, u32 n, then n times:
+	 *   str mailbox, u8 flags (RCPT_LOCAL when the mailbox is hosted
+	 *   here): the final recipients after alias expansion, deduplicated;
 	 *   n = 0 unless LOOKUP_OK.
 	 */
 	IMSG_AUTH_LOOKUP_RCPT = 100,
@@ -51,7 +52,9 @@ enum imsg_type {
 	 * MSG_COMMIT: u64 id, str msgid, str sender ("" = null sender),
 	 *   str helo, str client address, u8 body (0 7bit, 1 8bitmime,
 	 *   2 binarymime), u8 smtputf8, u32 n, then n times: str rcpt
-	 *   (final mailbox), str orcpt (as given in RCPT TO).
+	 *   (final mailbox), str orcpt (as given in RCPT TO), u8 flags
+	 *   (RCPT_LOCAL: deliver over LMTP; otherwise it waits for remote
+	 *   delivery).
 	 *   The message file must be complete before MSG_COMMIT.
 	 * MSG_COMMITTED: u64 id, u8 queue_status.  QUEUE_OK only once the
 	 *   message and its envelope are on disk (fsynced and renamed).
@@ -97,9 +100,10 @@ enum imsg_type {
 	 * LISTENER: parent -> engine, fd of a listening socket.
 	 * CONNECT/CONNECTED: as for smtpd (CONNECT_AUTHD only).
 	 * DELIVER: engine -> parent -> writer, u64 id, str maildir (relative
-	 *   to the mail root), u32 uid, u32 gid, u64 quota; fd of the message
-	 *   (read from offset 0; the Return-Path and Delivered-To lines are
-	 *   part of it).
+	 *   to the mail root), u32 uid, u32 gid, u64 quota, str prefix; fd of
+	 *   the message (read from offset 0).  prefix holds the Return-Path
+	 *   and Delivered-To lines of this recipient, written before the
+	 *   body, so one sealed body file serves every recipient.
 	 * DELIVERED: writer -> parent -> engine, u64 id, u8 deliver_status,
 	 *   str text for the log and the LMTP reply.
 	 */
@@ -109,6 +113,8 @@ enum imsg_type {
 	IMSG_LMTP_DELIVER,
 	IMSG_LMTP_DELIVERED,
 };
+
+#define RCPT_LOCAL		0x01
 
 enum connect_target {
 	CONNECT_AUTHD = 1,
