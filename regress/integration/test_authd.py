@@ -1,0 +1,602 @@
+"""tsamba-authd on its own: starts the daemon with file tables in a private
+directory and speaks imsg to auth.sock the way smtpd, queue and lmtpd do.
+
+Runs as root (then the daemon drops to _tsambaauth, created when absent)
+or as an ordinary user (then it keeps that user)."""
+
+import os
+import pwd
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+AUTHD = os.environ.get("TSAMBA_AUTHD",
+                       os.path.join(ROOT, "authd", "tsamba-authd"))
+
+PROTO_VERSION = 1
+IMSG_HELLO = 1
+LOOKUP_RCPT, RCPT_RESULT, LOOKUP_USER, USER_RESULT = 100, 101, 102, 103
+OK, NOUSER, NOTHOSTED, TEMPFAIL, INVALID = range(5)
+RCPT_LOCAL = 0x01
+START_TIMEOUT = 10.0
+
+IS_ROOT = os.geteuid() == 0
+AUTH_USER = "_tsambaauth"
+SYSTEM_USERS = (AUTH_USER, "_tsamba", "_tsambaq", "vmail")
+
+
+def ensure_user(name):
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home",
+                        "--user-group", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", name],
+                       check=True, stdout=subprocess.DEVNULL)
+
+
+def vmail_ids():
+    """What authd uses for mailboxes without ids in the users table."""
+    try:
+        pw = pwd.getpwnam("vmail")
+        return pw.pw_uid, pw.pw_gid
+    except KeyError:
+        return os.getuid(), os.getgid()
+
+
+# ------------------------------------------------------------ imsg client
+
+def pack_str(s):
+    b = s.encode() if isinstance(s, str) else s
+    return struct.pack("<H", len(b)) + b
+
+
+def frame(mtype, payload, length=None):
+    if length is None:
+        length = 16 + len(payload)
+    return struct.pack("=IIII", mtype, length, 0, os.getpid()) + payload
+
+
+class Reader:
+    def __init__(self, data):
+        self.data, self.pos = data, 0
+
+    def take(self, n):
+        if self.pos + n > len(self.data):
+            raise ValueError("short payload")
+        b = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return b
+
+    def u8(self):
+        return self.take(1)[0]
+
+    def u32(self):
+        return struct.unpack("<I", self.take(4))[0]
+
+    def u64(self):
+        return struct.unpack("<Q", self.take(8))[0]
+
+    def str(self):
+        n = struct.unpack("<H", self.take(2))[0]
+        return self.take(n).decode("utf-8", "surrogateescape")
+
+    def end(self):
+        assert self.pos == len(self.data), "trailing payload"
+
+
+class Client:
+    """One channel to auth.sock, hello exchanged."""
+
+    def __init__(self, path, hello=True, timeout=5.0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+        self.next_id = 1
+        if hello:
+            mtype, payload = self.recv()
+            assert mtype == IMSG_HELLO
+            r = Reader(payload)
+            assert r.u32() == PROTO_VERSION
+            assert r.str() == "authd"
+            r.end()
+            self.send(IMSG_HELLO, struct.pack("<I", PROTO_VERSION) +
+                      pack_str("test_authd"))
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, mtype, payload):
+        self.sock.sendall(frame(mtype, payload))
+
+    def recv(self):
+        """(type, payload), or None at EOF."""
+        while True:
+            if len(self.buf) >= 16:
+                mtype, length, _, _ = struct.unpack("=IIII", self.buf[:16])
+                length &= 0xffff
+                if len(self.buf) >= length:
+                    payload = self.buf[16:length]
+                    self.buf = self.buf[length:]
+                    return mtype, payload
+            data = self.sock.recv(65536)
+            if not data:
+                return None
+            self.buf += data
+
+    def closed_by_peer(self):
+        """True once the daemon has closed the channel."""
+        try:
+            while True:
+                if self.recv() is None:
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def rcpt_request(self, address, rid=None):
+        rid = self.next_id if rid is None else rid
+        self.next_id = rid + 1
+        self.send(LOOKUP_RCPT, struct.pack("<Q", rid) + pack_str(address))
+        return rid
+
+    def rcpt_answer(self):
+        mtype, payload = self.recv()
+        assert mtype == RCPT_RESULT
+        r = Reader(payload)
+        rid, status, n = r.u64(), r.u8(), r.u32()
+        rcpts = [(r.str(), r.u8()) for _ in range(n)]
+        r.end()
+        return rid, status, rcpts
+
+    def rcpt(self, address):
+        """(status, [(mailbox, flags)]) for one LOOKUP_RCPT."""
+        rid = self.rcpt_request(address)
+        got, status, rcpts = self.rcpt_answer()
+        assert got == rid
+        return status, rcpts
+
+    def user(self, mailbox):
+        """(status, maildir, uid, gid, quota) for one LOOKUP_USER."""
+        rid = self.next_id
+        self.next_id += 1
+        self.send(LOOKUP_USER, struct.pack("<Q", rid) + pack_str(mailbox))
+        mtype, payload = self.recv()
+        assert mtype == USER_RESULT
+        r = Reader(payload)
+        assert r.u64() == rid
+        res = (r.u8(), r.str(), r.u32(), r.u32(), r.u64())
+        r.end()
+        return res
+
+
+# -------------------------------------------------------------- the daemon
+
+DOMAINS = """\
+# hosted domains
+example.org
+EXAMPLE.net
+"""
+
+ALIASES = """\
+# source: destinations
+team@example.org: alice@example.org, bob@example.org, alice@example.org,
+team@example.org: list@example.org
+list@example.org: Bob@Example.org, Carol@Remote.test, ghost@example.org
+partial@example.org: alice@example.org, ghost@example.org
+carl@example.org: carl@example.org, bob@example.org
+loop1@example.org: loop2@example.org
+loop2@example.org: loop1@example.org
+@example.net: alice@example.org
+remote@example.org: someone@elsewhere.test
+"""
+
+
+def chain(name, length, target):
+    """An alias chain name0 -> name1 -> ... -> target."""
+    lines = []
+    for i in range(length):
+        nxt = "%s%d@example.org" % (name, i + 1) if i + 1 < length \
+            else target
+        lines.append("%s%d@example.org: %s" % (name, i, nxt))
+    return "\n".join(lines) + "\n"
+
+
+class Authd:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.rundir = os.path.join(tmp, "run")
+        self.mailroot = os.path.join(tmp, "vmail")
+        self.conf = os.path.join(tmp, "tsamba.conf")
+        self.log = os.path.join(tmp, "authd.log")
+        self.tables = {t: os.path.join(tmp, t)
+                       for t in ("domains", "users", "aliases")}
+        self.sock = os.path.join(self.rundir, "auth.sock")
+        self.proc = None
+
+    def users_text(self):
+        m = self.mailroot
+        return ("# address:{SCHEME}hash:uid:gid::home::\n"
+                "alice@example.org:{PLAIN}secret::::::\n"
+                "Bob@Example.ORG:{SHA512-CRYPT}$6$salt$hash::::::\n"
+                "carl@example.org:{PLAIN}x::::::\n"
+                "dave@example.net:{PLAIN}x\n"
+                "a%%b@example.org:{PLAIN}x::::::\n"
+                "o'brien@example.org:{PLAIN}x::::::\n"
+                "\"john doe\"@example.org:{PLAIN}x::::::\n"
+                "erin@example.org:{PLAIN}x:2000:2001::%s/custom//erin::\n"
+                "frank@example.org:{PLAIN}x::::/elsewhere/frank::\n"
+                "gina@example.org:{PLAIN}x::::%s/../outside/gina::\n"
+                % (m, m))
+
+    def write(self, table, text):
+        """Replace a table the way an editor does (new inode)."""
+        path = self.tables[table]
+        tmp = path + ".new"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, path)
+
+    def setup(self):
+        os.chmod(self.tmp, 0o755)
+        for d in (self.rundir, self.mailroot, os.path.join(self.tmp,
+                  "spool"), os.path.join(self.tmp, "empty")):
+            os.mkdir(d, 0o755)
+        self.write("domains", DOMAINS)
+        self.write("users", self.users_text())
+        self.write("aliases", ALIASES + chain("ten", 10,
+                   "alice@example.org") + chain("eleven", 11,
+                   "alice@example.org"))
+        with open(self.conf, "w") as f:
+            f.write('rundir "%s"\nspool "%s"\nmailroot "%s"\n'
+                    'chroot "%s"\n' % (self.rundir,
+                                       os.path.join(self.tmp, "spool"),
+                                       self.mailroot,
+                                       os.path.join(self.tmp, "empty")))
+            for t, path in self.tables.items():
+                f.write('table %s file "%s"\n' % (t, path))
+
+    def start(self):
+        logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([AUTHD, "-d", "-v", "-f", self.conf],
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=logf, stderr=logf)
+        logf.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("tsamba-authd exited (%s):\n%s" %
+                                   (self.proc.returncode,
+                                    self.log_text()))
+            if os.path.exists(self.sock):
+                try:
+                    Client(self.sock).close()
+                    return
+                except OSError:
+                    pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("no auth.sock after %ss:\n%s" %
+                                   (START_TIMEOUT, self.log_text()))
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_text(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def client(self, **kw):
+        return Client(self.sock, **kw)
+
+
+@pytest.fixture(scope="module")
+def authd(request):
+    if not os.access(AUTHD, os.X_OK):
+        pytest.skip("authd/tsamba-authd not built")
+    if IS_ROOT:
+        for u in SYSTEM_USERS:
+            ensure_user(u)
+    tmp = tempfile.mkdtemp(prefix="tsamba-authd-", dir="/tmp")
+    d = Authd(tmp)
+
+    def finish():
+        d.stop()
+        if request.session.testsfailed:
+            sys.stderr.write("tsamba-authd log %s:\n%s\n" %
+                             (d.log, d.log_text()[-4000:]))
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    request.addfinalizer(finish)
+    d.setup()
+    d.start()
+    return d
+
+
+@pytest.fixture
+def c(authd):
+    cl = authd.client()
+    yield cl
+    cl.close()
+
+
+# ------------------------------------------------------------------ tests
+
+def test_hosted_mailbox(c):
+    assert c.rcpt("alice@example.org") == \
+        (OK, [("alice@example.org", RCPT_LOCAL)])
+    # Lookups lowercase both parts; the table's case does not matter.
+    assert c.rcpt("ALICE@Example.Org") == \
+        (OK, [("alice@example.org", RCPT_LOCAL)])
+    assert c.rcpt("bob@example.org") == \
+        (OK, [("bob@example.org", RCPT_LOCAL)])
+    assert c.rcpt("dave@EXAMPLE.NET") == \
+        (OK, [("dave@example.net", RCPT_LOCAL)])
+
+
+def test_unknown_user(c):
+    assert c.rcpt("nobody@example.org") == (NOUSER, [])
+
+
+def test_not_hosted(c):
+    assert c.rcpt("alice@example.com") == (NOTHOSTED, [])
+    assert c.rcpt("alice@sub.example.org") == (NOTHOSTED, [])
+
+
+def test_alias_one_to_many_deduplicated(c):
+    status, rcpts = c.rcpt("team@example.org")
+    assert status == OK
+    # Two source lines add up; alice twice and bob via list: once each;
+    # ghost (no mailbox) is dropped; the remote one keeps its case.
+    assert sorted(rcpts) == sorted([
+        ("alice@example.org", RCPT_LOCAL),
+        ("bob@example.org", RCPT_LOCAL),
+        ("Carol@remote.test", 0)])
+    assert len(rcpts) == len(set(r[0] for r in rcpts))
+
+
+def test_alias_drops_missing_destination(authd, c):
+    assert c.rcpt("partial@example.org") == \
+        (OK, [("alice@example.org", RCPT_LOCAL)])
+    assert "ghost@example.org: no such mailbox, dropped" in \
+        authd.log_text()
+
+
+def test_alias_to_remote_only(c):
+    assert c.rcpt("remote@example.org") == \
+        (OK, [("someone@elsewhere.test", 0)])
+
+
+def test_alias_self_reference_keeps_mailbox(c):
+    status, rcpts = c.rcpt("carl@example.org")
+    assert status == OK
+    assert sorted(rcpts) == [("bob@example.org", RCPT_LOCAL),
+                             ("carl@example.org", RCPT_LOCAL)]
+
+
+def test_alias_loop_is_nouser(c):
+    assert c.rcpt("loop1@example.org") == (NOUSER, [])
+
+
+def test_alias_depth_limit(c):
+    assert c.rcpt("ten0@example.org") == \
+        (OK, [("alice@example.org", RCPT_LOCAL)])
+    assert c.rcpt("eleven0@example.org") == (NOUSER, [])
+
+
+def test_catch_all(c):
+    assert c.rcpt("whoever@example.net") == \
+        (OK, [("alice@example.org", RCPT_LOCAL)])
+    # A real mailbox wins over the catch-all.
+    assert c.rcpt("dave@example.net") == \
+        (OK, [("dave@example.net", RCPT_LOCAL)])
+
+
+def test_plus_extension(c):
+    assert c.rcpt("alice+news@example.org") == \
+        (OK, [("alice@example.org", RCPT_LOCAL)])
+    status, rcpts = c.rcpt("team+x@example.org")
+    assert status == OK and len(rcpts) == 3
+    assert c.rcpt("nobody+x@example.org") == (NOUSER, [])
+    assert c.rcpt("+x@example.org") == (NOUSER, [])
+
+
+def test_quote_and_percent_are_plain(c):
+    # "%" is no source route: a%b is a mailbox name like any other.
+    assert c.rcpt("a%b@example.org") == \
+        (OK, [("a%b@example.org", RCPT_LOCAL)])
+    assert c.rcpt("alice%example.org@example.org") == (NOUSER, [])
+    assert c.rcpt("b%alice@example.org") == (NOUSER, [])
+    assert c.rcpt("o'brien@example.org") == \
+        (OK, [("o'brien@example.org", RCPT_LOCAL)])
+    # Quotes around a plain local part change nothing.
+    assert c.rcpt('"alice"@example.org') == \
+        (OK, [("alice@example.org", RCPT_LOCAL)])
+    assert c.rcpt('"John Doe"@example.org') == \
+        (OK, [('"john doe"@example.org', RCPT_LOCAL)])
+    assert c.rcpt('"alice\\"x"@example.org') == (NOUSER, [])
+
+
+@pytest.mark.parametrize("address", [
+    "", "alice", "alice@", "@example.org", "alice@@example.org",
+    "alice example@example.org", "<alice@example.org>",
+    "alice@example.org\r\nRCPT TO:<x@y>",
+    "alice\x7f@example.org", "\tal@example.org",
+    "a" * 65 + "@example.org", "alice@" + "a" * 300 + ".org",
+    "x" * 2000])
+def test_malformed_address(c, address):
+    assert c.rcpt(address) == (INVALID, [])
+    assert c.user(address)[0] == INVALID
+
+
+def test_answers_echo_request_ids(c):
+    ids = [7, 2**64 - 1, 0, 12345678901234]
+    for rid in ids:
+        c.rcpt_request("alice@example.org", rid)
+    assert [c.rcpt_answer()[0] for _ in ids] == ids
+
+
+def test_lookup_user(authd, c):
+    uid, gid = vmail_ids()
+    assert c.user("alice@example.org") == \
+        (OK, "example.org/alice/", uid, gid, 0)
+    assert c.user("Bob@example.ORG") == (OK, "example.org/bob/", uid, gid, 0)
+    assert c.user("alice+ext@example.org") == \
+        (OK, "example.org/alice/", uid, gid, 0)
+    # Ids and home from the table; the home is made relative to mailroot.
+    assert c.user("erin@example.org") == (OK, "custom/erin/", 2000, 2001, 0)
+    # A home outside the mail root (also by "..") defers, never guesses.
+    assert c.user("frank@example.org")[0] == TEMPFAIL
+    assert c.user("gina@example.org")[0] == TEMPFAIL
+    assert c.user("nobody@example.org")[:2] == (NOUSER, "")
+    assert c.user("alice@example.com")[:2] == (NOTHOSTED, "")
+    # Aliases are not mailboxes.
+    assert c.user("team@example.org")[0] == NOUSER
+
+
+def test_table_edit_picked_up(authd, c):
+    assert c.rcpt("newbie@example.org") == (NOUSER, [])
+    authd.write("users", authd.users_text() +
+                "newbie@example.org:{PLAIN}x::::::\n")
+    deadline = time.monotonic() + 5
+    while c.rcpt("newbie@example.org")[0] != OK:
+        assert time.monotonic() < deadline, "users table not reloaded"
+        time.sleep(0.2)
+    # Edited in place (same inode) works as well.
+    with open(authd.tables["domains"], "a") as f:
+        f.write("example.info\n")
+    deadline = time.monotonic() + 5
+    while c.rcpt("x@example.info")[0] != NOUSER:
+        assert time.monotonic() < deadline, "domains table not reloaded"
+        time.sleep(0.2)
+
+
+def test_broken_table_keeps_old_contents(authd, c):
+    before = authd.log_text().count("keeps its previous")
+    authd.write("aliases", ALIASES + "this line has no colon\n"
+                "new@example.org: alice@example.org\n")
+    time.sleep(2.5)
+    for _ in range(5):
+        assert c.rcpt("team@example.org")[0] == OK
+        assert c.rcpt("new@example.org") == (NOUSER, [])
+        time.sleep(0.3)
+    log = authd.log_text()
+    assert log.count("keeps its previous") == before + 1, log[-2000:]
+    assert "aliases:%d: missing ':'" % (ALIASES.count("\n") + 1) in log
+    # Fixed: loaded again.
+    authd.write("aliases", ALIASES + "new@example.org: alice@example.org\n")
+    deadline = time.monotonic() + 5
+    while c.rcpt("new@example.org")[0] != OK:
+        assert time.monotonic() < deadline, "aliases table not reloaded"
+        time.sleep(0.2)
+
+
+def test_malformed_imsg_closes_only_that_client(authd):
+    good = authd.client()
+    try:
+        bad = [authd.client() for _ in range(6)]
+        # Short payload: an id and no address.
+        bad[0].send(LOOKUP_RCPT, struct.pack("<Q", 1))
+        # Trailing bytes after the address.
+        bad[1].send(LOOKUP_USER, struct.pack("<Q", 1) +
+                    pack_str("alice@example.org") + b"x")
+        # A type authd does not answer.
+        bad[2].send(RCPT_RESULT, struct.pack("<Q", 1))
+        # A header whose length is shorter than the header.
+        bad[3].sock.sendall(struct.pack("=IIII", LOOKUP_RCPT, 4, 0, 0))
+        # A string length running past the payload.
+        bad[4].send(LOOKUP_RCPT, struct.pack("<QH", 1, 500) + b"a@b")
+        # A NUL inside a string.
+        bad[5].send(LOOKUP_RCPT, struct.pack("<Q", 1) +
+                    pack_str(b"ali\x00ce@example.org"))
+        for b in bad:
+            assert b.closed_by_peer()
+            b.close()
+        # No hello first.
+        nohello = authd.client(hello=False)
+        assert nohello.recv()[0] == IMSG_HELLO
+        nohello.rcpt_request("alice@example.org")
+        assert nohello.closed_by_peer()
+        nohello.close()
+        assert good.rcpt("alice@example.org") == \
+            (OK, [("alice@example.org", RCPT_LOCAL)])
+        assert authd.proc.poll() is None
+    finally:
+        good.close()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root")
+def test_runs_as_auth_user(authd):
+    want = pwd.getpwnam(AUTH_USER).pw_uid
+    with open("/proc/%d/status" % authd.proc.pid) as f:
+        fields = dict(line.split(":", 1) for line in f)
+    assert fields["Uid"].split() == [str(want)] * 4
+    assert os.stat(authd.sock).st_mode & 0o777 == 0o666
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root")
+def test_foreign_uid_refused(authd):
+    code = ("import socket,sys\n"
+            "s=socket.socket(socket.AF_UNIX)\ns.settimeout(5)\n"
+            "s.connect(sys.argv[1])\n"
+            "print(len(s.recv(100)))\n")
+    nobody = pwd.getpwnam("nobody")
+
+    def drop():
+        os.setgid(nobody.pw_gid)
+        os.setgroups([])
+        os.setuid(nobody.pw_uid)
+
+    out = subprocess.run([sys.executable, "-c", code, authd.sock],
+                         preexec_fn=drop, capture_output=True, text=True,
+                         timeout=10)
+    assert out.stdout.strip() == "0", out.stderr
+    assert "uid %d" % nobody.pw_uid in authd.log_text()
+
+
+def test_check_config(authd, tmp_path):
+    out = subprocess.run([AUTHD, "-n", "-f", authd.conf],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    assert "configuration OK" in out.stdout
+    bad = tmp_path / "domains"
+    bad.write_text("ok.example\nnot a domain\n")
+    conf = tmp_path / "tsamba.conf"
+    conf.write_text(open(authd.conf).read().replace(
+        authd.tables["domains"], str(bad)))
+    out = subprocess.run([AUTHD, "-n", "-f", str(conf)],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 1
+    assert "%s:2: invalid domain" % bad in out.stderr
+
+
+def test_sighup_reloads(authd, c):
+    authd.write("users", authd.users_text() +
+                "hup@example.org:{PLAIN}x::::::\n")
+    # Within the once-a-second window only SIGHUP makes it visible now.
+    authd.proc.send_signal(1)
+    deadline = time.monotonic() + 5
+    while c.rcpt("hup@example.org")[0] != OK:
+        assert time.monotonic() < deadline, "SIGHUP did not reload"
+        time.sleep(0.05)
