@@ -43,6 +43,31 @@ enum imsg_type {
 	 */
 	IMSG_AUTH_LOOKUP_USER,
 	IMSG_AUTH_USER_RESULT,
+	/*
+	 * LOGIN: u64 id, str user, str password, str client ip, str service
+	 *   ("smtp", "imap", "pop3").  Only the smtp engine and the imap
+	 *   login process may ask.
+	 * LOGIN_RESULT: u64 id, u8 auth_status, str canonical user (the
+	 *   table's address, "" unless AUTH_OK).
+	 * A failure counts towards a ban of the client ip.
+	 */
+	IMSG_AUTH_LOGIN,
+	IMSG_AUTH_LOGIN_RESULT,
+	/*
+	 * CHECK_SENDER: u64 id, str user (canonical), str sender address.
+	 * SENDER_RESULT: u64 id, u8 lookup_status: LOOKUP_OK when the
+	 *   sender is the user or an alias that points only to that user,
+	 *   LOOKUP_NOUSER otherwise, LOOKUP_TEMPFAIL.
+	 */
+	IMSG_AUTH_CHECK_SENDER,
+	IMSG_AUTH_SENDER_RESULT,
+	/*
+	 * CHECK_BAN: u64 id, str client ip (at connect).
+	 * BAN_RESULT: u64 id, u8 0 not banned / 1 banned, u64 ban end
+	 *   (unix time, 0 if not banned).
+	 */
+	IMSG_AUTH_CHECK_BAN,
+	IMSG_AUTH_BAN_RESULT,
 
 	/*
 	 * queue, on queue.sock (from the smtp engine).
@@ -112,6 +137,21 @@ enum imsg_type {
 	IMSG_LMTP_CONNECTED,
 	IMSG_LMTP_DELIVER,
 	IMSG_LMTP_DELIVERED,
+
+	/*
+	 * control.sock of each daemon, spoken by tsambactl (root only).
+	 * CTL_BAN_LIST: u64 id.  CTL_BAN_ENTRY: u64 id, str ip, u64 end,
+	 *   u32 failures, once per ban, then CTL_DONE: u64 id, u8 0 ok /
+	 *   1 failed, str message.
+	 * CTL_BAN_ADD: u64 id, str ip or network, u64 seconds (0 =
+	 *   default duration).  CTL_BAN_DEL: u64 id, str ip.  Both answer
+	 *   CTL_DONE.
+	 */
+	IMSG_CTL_BAN_LIST = 900,
+	IMSG_CTL_BAN_ENTRY,
+	IMSG_CTL_BAN_ADD,
+	IMSG_CTL_BAN_DEL,
+	IMSG_CTL_DONE,
 };
 
 #define RCPT_LOCAL		0x01
@@ -127,6 +167,13 @@ enum lookup_status {
 	LOOKUP_NOTHOSTED,	/* not ours: relay, 554 5.7.1 unless allowed */
 	LOOKUP_TEMPFAIL,	/* backend unavailable: 451 4.3.0 */
 	LOOKUP_INVALID,		/* malformed address: 501 5.1.3 */
+};
+
+enum auth_status {
+	AUTH_OK = 0,
+	AUTH_FAIL,		/* wrong user or password: 535 5.7.8 */
+	AUTH_TEMPFAIL,		/* backend down: 454 4.7.0 */
+	AUTH_BANNED,		/* client ip banned: 421 4.7.0 */
 };
 
 enum queue_status {
