@@ -1,0 +1,815 @@
+/*
+ * One LMTP session (RFC 2033): commands, recipient checks through authd,
+ * the message body spooled into an anonymous memory file, and after the
+ * final dot one reply per accepted recipient, in RCPT order, once every
+ * writer has answered.
+ *
+ * Commands are handled one at a time: while a lookup or the deliveries
+ * are pending, reading stops, so pipelined commands wait in the input
+ * buffer and memory stays bounded.
+ */
+
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/queue.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "io.h"
+#include "log.h"
+#include "proto.h"
+#include "lmtpd.h"
+
+#define DATA_CHUNK	16384	/* write out a partial line this long */
+#define BODY_BUFSZ	65536	/* body bytes gathered before a write */
+#define MAX_ERRORS	20	/* bad commands before we hang up */
+#define OUTPUT_LIMIT	65536
+
+enum session_state {
+	S_INIT,		/* banner sent, waiting for LHLO */
+	S_READY,	/* LHLO done, no transaction */
+	S_MAIL,		/* MAIL accepted */
+	S_RCPT,		/* at least one RCPT accepted */
+	S_DATA,		/* reading the body */
+	S_DELIVER,	/* waiting for the writers */
+	S_QUIT,		/* closing once the output is sent */
+};
+
+struct rcpt {
+	TAILQ_ENTRY(rcpt)	 entry;
+	size_t			 idx;
+	char			 addr[ADDR_MAX];
+	char			 maildir[PATH_MAX];
+	uint32_t		 uid;
+	uint32_t		 gid;
+	uint64_t		 quota;
+	struct request		*req;
+	int			 done;
+	char			 reply[LMTP_REPLY_MAX];
+};
+
+struct lmtp_session {
+	struct io		*io;
+	enum session_state	 state;
+	int			 busy;
+	int			 errors;
+	char			 peer[64];
+	char			 sender[ADDR_MAX];
+	char			 lookup_addr[ADDR_MAX];
+	struct request		*lookup;
+	TAILQ_HEAD(, rcpt)	 rcpts;
+	size_t			 nrcpts;
+	size_t			 npending;
+
+	int			 bodyfd;
+	size_t			 datasize;	/* as received */
+	int			 toobig;
+	int			 wfailed;
+	int			 midline;
+	char			*wbuf;
+	size_t			 wlen;
+};
+
+struct command {
+	const char	*name;
+	void		(*fn)(struct lmtp_session *, char *);
+};
+
+static void	session_io(struct io *, int, void *);
+static void	session_input(struct lmtp_session *);
+static void	session_command(struct lmtp_session *, char *, size_t, int);
+static void	session_error(struct lmtp_session *, const char *);
+static void	session_reply(struct lmtp_session *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+static void	session_busy(struct lmtp_session *);
+static void	session_ready(struct lmtp_session *);
+static void	session_close(struct lmtp_session *, const char *);
+static void	session_free(struct lmtp_session *);
+static void	session_reset(struct lmtp_session *);
+static int	data_input(struct lmtp_session *);
+static void	data_append(struct lmtp_session *, const char *, size_t);
+static void	data_flush(struct lmtp_session *);
+static void	data_done(struct lmtp_session *);
+static void	deliver_replies(struct lmtp_session *);
+static int	mail_params(struct lmtp_session *, const char *);
+static void	header_safe(char *);
+static int	reply_ok(const char *, char);
+
+static void	cmd_lhlo(struct lmtp_session *, char *);
+static void	cmd_helo(struct lmtp_session *, char *);
+static void	cmd_mail(struct lmtp_session *, char *);
+static void	cmd_rcpt(struct lmtp_session *, char *);
+static void	cmd_data(struct lmtp_session *, char *);
+static void	cmd_rset(struct lmtp_session *, char *);
+static void	cmd_noop(struct lmtp_session *, char *);
+static void	cmd_vrfy(struct lmtp_session *, char *);
+static void	cmd_help(struct lmtp_session *, char *);
+static void	cmd_quit(struct lmtp_session *, char *);
+
+static const struct command commands[] = {
+	{ "LHLO", cmd_lhlo },
+	{ "MAIL", cmd_mail },
+	{ "RCPT", cmd_rcpt },
+	{ "DATA", cmd_data },
+	{ "RSET", cmd_rset },
+	{ "NOOP", cmd_noop },
+	{ "QUIT", cmd_quit },
+	{ "VRFY", cmd_vrfy },
+	{ "HELP", cmd_help },
+	{ "HELO", cmd_helo },
+	{ "EHLO", cmd_helo },
+};
+
+void
+session_new(int fd, const char *peer)
+{
+	struct lmtp_session	*s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warn("session");
+		close(fd);
+		engine_session_closed();
+		return;
+	}
+	if ((s->io = io_new(fd, session_io, s)) == NULL) {
+		log_warn("session io");
+		close(fd);
+		free(s);
+		engine_session_closed();
+		return;
+	}
+	TAILQ_INIT(&s->rcpts);
+	s->bodyfd = -1;
+	strlcpy(s->peer, peer, sizeof(s->peer));
+	io_set_timeout(s->io, conf->timeout_idle * 1000);
+	io_set_maxline(s->io, conf->max_line);
+	io_set_output_limit(s->io, OUTPUT_LIMIT);
+	log_debug("%s: new session", s->peer);
+	session_reply(s, "220 %s LMTP tsamba", conf->hostname);
+}
+
+static void
+session_io(struct io *io, int event, void *arg)
+{
+	struct lmtp_session	*s = arg;
+
+	switch (event) {
+	case IO_DATAIN:
+		session_input(s);
+		break;
+	case IO_LOWAT:
+		if (s->state == S_QUIT && io_queued(s->io) == 0)
+			session_free(s);
+		break;
+	case IO_TIMEOUT:
+		if (s->state == S_QUIT) {
+			session_free(s);
+			break;
+		}
+		log_info("%s: idle timeout", s->peer);
+		session_close(s, "421 4.4.2 Idle timeout, closing");
+		break;
+	case IO_DISCONNECTED:
+		log_debug("%s: disconnected", s->peer);
+		session_free(s);
+		break;
+	case IO_ERROR:
+	default:
+		log_debug("%s: %s", s->peer, io_error(s->io));
+		session_free(s);
+		break;
+	}
+}
+
+/* Handle what is buffered, until it runs out or a request is pending. */
+static void
+session_input(struct lmtp_session *s)
+{
+	static char	*line;
+	char		*l;
+	size_t		 len;
+	int		 toolong, bare;
+
+	/* One command at a time in the whole engine: one buffer. */
+	if (line == NULL && (line = malloc(conf->max_line + 1)) == NULL)
+		fatal("line buffer");
+	while (!s->busy && s->state != S_QUIT) {
+		if (s->state == S_DATA) {
+			if (data_input(s) == 0)
+				break;
+			continue;
+		}
+		if ((l = io_getline(s->io, &len, &toolong, &bare)) == NULL)
+			break;
+		/* Copied: the line is only valid until the next io call. */
+		memcpy(line, l, len + 1);
+		session_command(s, line, len, toolong);
+	}
+}
+
+static void
+session_command(struct lmtp_session *s, char *line, size_t len, int toolong)
+{
+	const struct command	*c;
+	char			*args;
+	size_t			 i, n;
+
+	if (toolong) {
+		session_error(s, "500 5.5.2 Line too long");
+		return;
+	}
+	if (strlen(line) != len) {
+		session_error(s, "500 5.5.2 NUL character in command");
+		return;
+	}
+	n = strcspn(line, " ");
+	args = line + n;
+	while (*args == ' ')
+		args++;
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		c = &commands[i];
+		if (n == strlen(c->name) &&
+		    strncasecmp(line, c->name, n) == 0) {
+			c->fn(s, args);
+			return;
+		}
+	}
+	session_error(s, "500 5.5.2 Command unrecognized");
+}
+
+/* A bad command: answer, and give up on a peer that sends only those. */
+static void
+session_error(struct lmtp_session *s, const char *reply)
+{
+	if (++s->errors > MAX_ERRORS) {
+		log_info("%s: too many errors", s->peer);
+		session_close(s, "421 4.7.0 Too many errors, closing");
+		return;
+	}
+	session_reply(s, "%s", reply);
+}
+
+static void
+session_reply(struct lmtp_session *s, const char *fmt, ...)
+{
+	char	 buf[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (io_printf(s->io, "%s\r\n", buf) == -1)
+		log_warnx("%s: output failed", s->peer);
+}
+
+/* A request is out: read nothing more until it is answered. */
+static void
+session_busy(struct lmtp_session *s)
+{
+	s->busy = 1;
+	io_pause_read(s->io);
+}
+
+/* The answer is in: go on with pipelined input (delivered by io). */
+static void
+session_ready(struct lmtp_session *s)
+{
+	s->busy = 0;
+	io_resume_read(s->io);
+}
+
+static void
+session_close(struct lmtp_session *s, const char *reply)
+{
+	session_reply(s, "%s", reply);
+	s->state = S_QUIT;
+	io_pause_read(s->io);
+	/* Freed once the reply is out (IO_LOWAT), or when that stalls. */
+	io_set_timeout(s->io, 10 * 1000);
+}
+
+static void
+session_free(struct lmtp_session *s)
+{
+	session_reset(s);
+	engine_cancel(s->lookup);
+	io_free(s->io);
+	free(s);
+	engine_session_closed();
+}
+
+/* Forget the transaction; answers still due are dropped. */
+static void
+session_reset(struct lmtp_session *s)
+{
+	struct rcpt	*r;
+
+	while ((r = TAILQ_FIRST(&s->rcpts)) != NULL) {
+		TAILQ_REMOVE(&s->rcpts, r, entry);
+		engine_cancel(r->req);
+		free(r);
+	}
+	s->nrcpts = 0;
+	s->npending = 0;
+	s->sender[0] = '\0';
+	if (s->bodyfd != -1)
+		close(s->bodyfd);
+	s->bodyfd = -1;
+	free(s->wbuf);
+	s->wbuf = NULL;
+	s->wlen = 0;
+	s->datasize = 0;
+	s->toobig = s->wfailed = s->midline = 0;
+}
+
+/* Commands */
+
+static void
+cmd_lhlo(struct lmtp_session *s, char *args)
+{
+	if (*args == '\0') {
+		session_error(s, "501 5.5.4 Syntax: LHLO hostname");
+		return;
+	}
+	session_reset(s);
+	s->state = S_READY;
+	session_reply(s, "250-%s", conf->hostname);
+	session_reply(s, "250-PIPELINING");
+	session_reply(s, "250-ENHANCEDSTATUSCODES");
+	session_reply(s, "250-8BITMIME");
+	session_reply(s, "250-SMTPUTF8");
+	session_reply(s, "250 SIZE %zu", conf->max_message_size);
+}
+
+static void
+cmd_helo(struct lmtp_session *s, char *args)
+{
+	session_error(s, "500 5.5.1 This is LMTP: use LHLO");
+}
+
+static void
+cmd_mail(struct lmtp_session *s, char *args)
+{
+	struct mailaddr	 a;
+	const char	*rest;
+
+	if (s->state == S_INIT) {
+		session_error(s, "503 5.5.1 Send LHLO first");
+		return;
+	}
+	if (s->state != S_READY) {
+		session_error(s, "503 5.5.1 Nested MAIL command");
+		return;
+	}
+	if (strncasecmp(args, "FROM:", 5) != 0) {
+		session_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		return;
+	}
+	args += 5;
+	while (*args == ' ')
+		args++;
+	if (addr_parse_path(args, &a, ADDR_ALLOW_NULL | ADDR_ALLOW_UTF8,
+	    &rest) == -1) {
+		session_error(s, "501 5.1.7 Bad sender address syntax");
+		return;
+	}
+	if (mail_params(s, rest) == -1)
+		return;
+	addr_format(&a, s->sender, sizeof(s->sender));
+	header_safe(s->sender);
+	s->state = S_MAIL;
+	session_reply(s, "250 2.1.0 Ok");
+}
+
+/* BODY=, SIZE= and SMTPUTF8 are what we advertise; nothing else. */
+static int
+mail_params(struct lmtp_session *s, const char *p)
+{
+	char		 param[128], *v;
+	const char	*errstr;
+	size_t		 n;
+	long long	 size;
+
+	while (*p != '\0') {
+		n = strcspn(p, " ");
+		if (n >= sizeof(param)) {
+			session_error(s, "501 5.5.4 Parameter too long");
+			return -1;
+		}
+		memcpy(param, p, n);
+		param[n] = '\0';
+		p += n;
+		while (*p == ' ')
+			p++;
+		if ((v = strchr(param, '=')) != NULL)
+			*v++ = '\0';
+		if (strcasecmp(param, "SMTPUTF8") == 0 && v == NULL)
+			continue;
+		if (strcasecmp(param, "BODY") == 0 && v != NULL &&
+		    (strcasecmp(v, "7BIT") == 0 ||
+		    strcasecmp(v, "8BITMIME") == 0))
+			continue;
+		if (strcasecmp(param, "SIZE") == 0 && v != NULL) {
+			size = strtonum(v, 0, LLONG_MAX, &errstr);
+			if (errstr != NULL) {
+				session_error(s, "501 5.5.4 Bad SIZE value");
+				return -1;
+			}
+			if ((unsigned long long)size > conf->max_message_size) {
+				session_reply(s, "552 5.3.4 Message too big");
+				return -1;
+			}
+			continue;
+		}
+		session_error(s, "555 5.5.4 Unsupported parameter");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+cmd_rcpt(struct lmtp_session *s, char *args)
+{
+	struct mailaddr	 a;
+	const char	*rest;
+
+	if (s->state != S_MAIL && s->state != S_RCPT) {
+		session_error(s, "503 5.5.1 Need MAIL before RCPT");
+		return;
+	}
+	if (strncasecmp(args, "TO:", 3) != 0) {
+		session_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+		return;
+	}
+	args += 3;
+	while (*args == ' ')
+		args++;
+	if (addr_parse_path(args, &a, ADDR_ALLOW_UTF8, &rest) == -1 ||
+	    addr_is_null(&a)) {
+		session_error(s, "501 5.1.3 Bad recipient address syntax");
+		return;
+	}
+	if (*rest != '\0') {
+		session_error(s, "555 5.5.4 Unsupported parameter");
+		return;
+	}
+	if (s->nrcpts >= conf->max_rcpts) {
+		session_reply(s, "452 4.5.3 Too many recipients");
+		return;
+	}
+	addr_format(&a, s->lookup_addr, sizeof(s->lookup_addr));
+	header_safe(s->lookup_addr);
+	if ((s->lookup = engine_lookup(s, s->lookup_addr)) == NULL) {
+		session_reply(s, "451 4.3.0 Temporary failure");
+		return;
+	}
+	session_busy(s);
+}
+
+void
+session_lookup_done(struct lmtp_session *s, int status, const char *maildir,
+    uint32_t uid, uint32_t gid, uint64_t quota)
+{
+	struct rcpt	*r;
+
+	s->lookup = NULL;
+	if (s->state == S_QUIT)
+		return;
+	switch (status) {
+	case LOOKUP_OK:
+		if ((r = calloc(1, sizeof(*r))) == NULL) {
+			log_warn("rcpt");
+			session_reply(s, "451 4.3.0 Temporary failure");
+			break;
+		}
+		r->idx = s->nrcpts++;
+		strlcpy(r->addr, s->lookup_addr, sizeof(r->addr));
+		strlcpy(r->maildir, maildir, sizeof(r->maildir));
+		r->uid = uid;
+		r->gid = gid;
+		r->quota = quota;
+		TAILQ_INSERT_TAIL(&s->rcpts, r, entry);
+		s->state = S_RCPT;
+		session_reply(s, "250 2.1.5 Ok");
+		break;
+	case LOOKUP_NOUSER:
+	case LOOKUP_NOTHOSTED:
+		log_info("%s: unknown recipient <%s>", s->peer,
+		    s->lookup_addr);
+		session_reply(s, "550 5.1.1 <%s> User unknown",
+		    s->lookup_addr);
+		break;
+	case LOOKUP_INVALID:
+		session_reply(s, "501 5.1.3 Bad recipient address syntax");
+		break;
+	case LOOKUP_TEMPFAIL:
+	default:
+		session_reply(s, "451 4.3.0 Temporary lookup failure");
+		break;
+	}
+	session_ready(s);
+}
+
+static void
+cmd_data(struct lmtp_session *s, char *args)
+{
+	if (s->state == S_MAIL) {
+		session_error(s, "503 5.5.1 No valid recipients");
+		return;
+	}
+	if (s->state != S_RCPT) {
+		session_error(s, "503 5.5.1 Need RCPT before DATA");
+		return;
+	}
+	if (*args != '\0') {
+		session_error(s, "501 5.5.4 Syntax: DATA");
+		return;
+	}
+	s->bodyfd = memfd_create("lmtp-body", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (s->bodyfd == -1 || (s->wbuf = malloc(BODY_BUFSZ)) == NULL) {
+		log_warn("%s: message file", s->peer);
+		session_reply(s, "451 4.3.0 Temporary failure");
+		return;
+	}
+	s->state = S_DATA;
+	session_reply(s, "354 Start mail input; end with <CRLF>.<CRLF>");
+}
+
+static void
+cmd_rset(struct lmtp_session *s, char *args)
+{
+	session_reset(s);
+	if (s->state != S_INIT)
+		s->state = S_READY;
+	session_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+cmd_noop(struct lmtp_session *s, char *args)
+{
+	session_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+cmd_vrfy(struct lmtp_session *s, char *args)
+{
+	session_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message");
+}
+
+static void
+cmd_help(struct lmtp_session *s, char *args)
+{
+	session_reply(s, "214 2.0.0 LHLO MAIL RCPT DATA RSET NOOP QUIT VRFY");
+}
+
+static void
+cmd_quit(struct lmtp_session *s, char *args)
+{
+	session_close(s, "221 2.0.0 Bye");
+}
+
+/* DATA */
+
+/*
+ * Take the body straight from the input buffer: lines end at LF (a CR
+ * before it is dropped), a leading dot is removed, a line of one dot
+ * ends the message.  A line may be of any length: a long one is written
+ * out in pieces.  Returns 1 when the message ended, 0 for more input.
+ */
+static int
+data_input(struct lmtp_session *s)
+{
+	const char	*buf, *line, *lf;
+	size_t		 len, off = 0, rem, n, eol;
+
+	buf = io_data(s->io);
+	len = io_datalen(s->io);
+	while (off < len) {
+		line = buf + off;
+		rem = len - off;
+		if ((lf = memchr(line, '\n', rem)) == NULL) {
+			if (rem < DATA_CHUNK)
+				break;
+			/* Keep a CR that may belong to the CRLF. */
+			n = line[rem - 1] == '\r' ? rem - 1 : rem;
+			eol = n;
+			if (!s->midline && line[0] == '.') {
+				line++;
+				n--;
+			}
+			s->datasize += eol;
+			off += eol;
+			data_append(s, line, n);
+			s->midline = 1;
+			continue;
+		}
+		eol = lf - line + 1;
+		n = eol - 1;
+		if (n > 0 && line[n - 1] == '\r')
+			n--;
+		s->datasize += eol;
+		off += eol;
+		if (!s->midline && line[0] == '.') {
+			if (n == 1) {
+				io_drain(s->io, off);
+				data_done(s);
+				return 1;
+			}
+			line++;
+			n--;
+		}
+		data_append(s, line, n);
+		data_append(s, "\n", 1);
+		s->midline = 0;
+	}
+	io_drain(s->io, off);
+	data_flush(s);
+	return 0;
+}
+
+static void
+data_append(struct lmtp_session *s, const char *p, size_t n)
+{
+	size_t	 m;
+
+	if (s->datasize > conf->max_message_size)
+		s->toobig = 1;
+	if (s->toobig || s->wfailed)
+		return;
+	while (n > 0) {
+		if (s->wlen == BODY_BUFSZ)
+			data_flush(s);
+		if (s->wfailed)
+			return;
+		m = BODY_BUFSZ - s->wlen;
+		if (m > n)
+			m = n;
+		memcpy(s->wbuf + s->wlen, p, m);
+		s->wlen += m;
+		p += m;
+		n -= m;
+	}
+}
+
+static void
+data_flush(struct lmtp_session *s)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	while (off < s->wlen && !s->wfailed) {
+		n = write(s->bodyfd, s->wbuf + off, s->wlen - off);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("%s: message file", s->peer);
+			s->wfailed = 1;
+			break;
+		}
+		off += n;
+	}
+	s->wlen = 0;
+}
+
+/* The final dot: one DELIVER per recipient, all sharing the body. */
+static void
+data_done(struct lmtp_session *s)
+{
+	char		 prefix[LMTP_PREFIX_MAX];
+	struct rcpt	*r;
+	int		 fd;
+
+	data_flush(s);
+	s->state = S_DELIVER;
+	TAILQ_FOREACH(r, &s->rcpts, entry) {
+		if (s->toobig)
+			snprintf(r->reply, sizeof(r->reply),
+			    "552 5.3.4 Message too big");
+		else if (s->wfailed)
+			snprintf(r->reply, sizeof(r->reply),
+			    "451 4.3.0 Temporary failure");
+		else
+			continue;
+		r->done = 1;
+	}
+	if (s->toobig || s->wfailed) {
+		log_info("%s: message refused (%s)", s->peer,
+		    s->toobig ? "too big" : "spool failure");
+		deliver_replies(s);
+		return;
+	}
+	/* The writers share the file: make it immutable first. */
+	if (fcntl(s->bodyfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_WRITE | F_SEAL_SEAL) == -1)
+		log_warn("%s: seal message file", s->peer);
+	s->npending = 0;
+	TAILQ_FOREACH(r, &s->rcpts, entry) {
+		snprintf(prefix, sizeof(prefix),
+		    "Return-Path: <%s>\nDelivered-To: %s\n", s->sender,
+		    r->addr);
+		if ((fd = dup(s->bodyfd)) == -1 ||
+		    (r->req = engine_deliver(s, r->idx, fd, r->maildir, r->uid,
+		    r->gid, r->quota, prefix)) == NULL) {
+			log_warn("%s: deliver to <%s>", s->peer, r->addr);
+			snprintf(r->reply, sizeof(r->reply),
+			    "451 4.3.0 Temporary failure");
+			r->done = 1;
+			continue;
+		}
+		s->npending++;
+	}
+	if (s->npending == 0)
+		deliver_replies(s);
+	else
+		session_busy(s);
+}
+
+void
+session_delivered(struct lmtp_session *s, size_t idx, int status,
+    const char *text)
+{
+	struct rcpt	*r;
+
+	TAILQ_FOREACH(r, &s->rcpts, entry)
+		if (r->idx == idx)
+			break;
+	if (r == NULL || r->done)
+		return;
+	r->req = NULL;
+	r->done = 1;
+	s->npending--;
+	switch (status) {
+	case DELIVER_OK:
+		snprintf(r->reply, sizeof(r->reply),
+		    "250 2.0.0 <%s> delivered", r->addr);
+		break;
+	case DELIVER_PERMFAIL:
+		if (reply_ok(text, '5'))
+			strlcpy(r->reply, text, sizeof(r->reply));
+		else
+			snprintf(r->reply, sizeof(r->reply),
+			    "550 5.2.0 <%s> delivery failed", r->addr);
+		break;
+	case DELIVER_TEMPFAIL:
+	default:
+		if (reply_ok(text, '4'))
+			strlcpy(r->reply, text, sizeof(r->reply));
+		else
+			snprintf(r->reply, sizeof(r->reply),
+			    "451 4.3.0 <%s> temporary failure", r->addr);
+		break;
+	}
+	log_info("%s: from=<%s> to=<%s> maildir=%s: %s", s->peer, s->sender,
+	    r->addr, r->maildir, text);
+	if (s->npending == 0 && s->state == S_DELIVER) {
+		deliver_replies(s);
+		session_ready(s);
+	}
+}
+
+/* One reply per accepted recipient, in RCPT order (RFC 2033 4.2). */
+static void
+deliver_replies(struct lmtp_session *s)
+{
+	struct rcpt	*r;
+
+	TAILQ_FOREACH(r, &s->rcpts, entry)
+		session_reply(s, "%s", r->reply);
+	session_reset(s);
+	s->state = S_READY;
+}
+
+/* "4xx x.y.z text" of the expected class, printable: safe to send. */
+static int
+reply_ok(const char *text, char class)
+{
+	const char	*p;
+
+	if (text[0] != class || !isdigit((unsigned char)text[1]) ||
+	    !isdigit((unsigned char)text[2]) || text[3] != ' ' ||
+	    text[4] != class || text[5] != '.')
+		return 0;
+	for (p = text; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Addresses go into header lines: no control characters there. */
+static void
+header_safe(char *p)
+{
+	for (; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}

@@ -1,0 +1,336 @@
+/*
+ * tsamba-lmtpd parent: reads the configuration, binds the LMTP sockets,
+ * forks the engine and hands it the listeners, connects to authd on the
+ * engine's behalf, and relays deliveries to the writers (writers.c).  It
+ * stays root to spawn writers as any mailbox owner, so it never parses
+ * LMTP itself: it only looks at ids and routing fields of imsgs.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+
+#include <err.h>
+#include <errno.h>
+#include <event.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "imsg.h"
+#include "log.h"
+#include "proto.h"
+#include "lmtpd.h"
+
+struct conf		*conf;
+
+static struct conf	 lmtpd_conf;
+static struct imsgev	 engine_iev;
+static pid_t		 engine_pid = -1;
+static struct event	 ev_sigterm, ev_sigint, ev_sigchld, ev_sighup;
+
+static void	usage(void) __attribute__((__noreturn__));
+static int	listen_unix(const char *);
+static int	listen_tcp(struct conf_listen *);
+static void	send_listeners(void);
+static void	parent_dispatch_engine(struct imsgev *, struct imsg *, void *);
+static void	parent_connect(struct imsg *);
+static void	parent_sig(int, short, void *);
+static void	parent_shutdown(void) __attribute__((__noreturn__));
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: tsamba-lmtpd [-dnv] [-f file]\n");
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*file = TSAMBA_CONF;
+	int		 ch, debug = 0, noaction = 0, verbose = 0;
+	int		 sp[2];
+	struct stat	 st;
+
+	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'n':
+			noaction = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (argc != optind)
+		usage();
+
+	log_init(1, "tsamba-lmtpd");
+	if (conf_parse(file, &lmtpd_conf) == -1)
+		exit(1);
+	conf = &lmtpd_conf;
+	if (noaction) {
+		printf("configuration OK\n");
+		exit(0);
+	}
+
+	log_init(debug, "tsamba-lmtpd");
+	log_setverbose(verbose);
+	log_procname("parent");
+
+	/* Writers chroot there: a missing mail root is a set-up error. */
+	if (stat(conf->mailroot, &st) == -1)
+		fatal("mail root %s", conf->mailroot);
+	if (!S_ISDIR(st.st_mode))
+		fatalx("mail root %s is not a directory", conf->mailroot);
+
+	if (!debug && daemon(0, 0) == -1)
+		fatal("daemon");
+
+	/* The engine is forked before any socket exists: it inherits none. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp) == -1)
+		fatal("socketpair");
+	switch (engine_pid = fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		close(sp[0]);
+		engine_main(sp[1]);
+	default:
+		break;
+	}
+	close(sp[1]);
+
+	signal(SIGPIPE, SIG_IGN);
+	event_init();
+	signal_set(&ev_sigterm, SIGTERM, parent_sig, NULL);
+	signal_set(&ev_sigint, SIGINT, parent_sig, NULL);
+	signal_set(&ev_sigchld, SIGCHLD, parent_sig, NULL);
+	signal_set(&ev_sighup, SIGHUP, parent_sig, NULL);
+	signal_add(&ev_sigterm, NULL);
+	signal_add(&ev_sigint, NULL);
+	signal_add(&ev_sigchld, NULL);
+	signal_add(&ev_sighup, NULL);
+
+	imsgev_init(&engine_iev, sp[0], parent_dispatch_engine, NULL);
+	if (imsg_send_hello(&engine_iev.ibuf, "lmtpd parent") == -1)
+		fatalx("hello to engine");
+	send_listeners();
+	imsgev_update(&engine_iev);
+
+	log_info("started, LMTP on %s", conf->lmtp_socket);
+	event_dispatch();
+	parent_shutdown();
+}
+
+/* Create the LMTP socket for every local client (queue, Postfix). */
+static int
+listen_unix(const char *path)
+{
+	struct sockaddr_un	 sun;
+	mode_t			 omask;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		fatalx("socket path too long: %s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0)) == -1)
+		fatal("socket");
+	if (unlink(path) == -1 && errno != ENOENT)
+		fatal("unlink %s", path);
+	omask = umask(0111);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s", path);
+	umask(omask);
+	if (chmod(path, 0666) == -1)
+		fatal("chmod %s", path);
+	if (listen(fd, 128) == -1)
+		fatal("listen %s", path);
+	return fd;
+}
+
+static int
+listen_tcp(struct conf_listen *l)
+{
+	int	 fd, on = 1;
+
+	fd = socket(l->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		fatal("socket");
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		fatal("setsockopt SO_REUSEADDR");
+	if (l->ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		fatal("setsockopt IPV6_V6ONLY");
+	if (bind(fd, (struct sockaddr *)&l->ss, l->sslen) == -1)
+		fatal("bind LMTP %s port %u", l->addr, l->port);
+	if (listen(fd, 128) == -1)
+		fatal("listen LMTP %s port %u", l->addr, l->port);
+	return fd;
+}
+
+static void
+send_listeners(void)
+{
+	struct conf_listen	*l;
+	int			 fd;
+
+	fd = listen_unix(conf->lmtp_socket);
+	if (imsg_compose(&engine_iev.ibuf, IMSG_LMTP_LISTENER, 0, fd) == -1)
+		fatalx("LISTENER to engine");
+	TAILQ_FOREACH(l, &conf->lmtp_listens, entry) {
+		fd = listen_tcp(l);
+		if (imsg_compose(&engine_iev.ibuf, IMSG_LMTP_LISTENER, 0,
+		    fd) == -1)
+			fatalx("LISTENER to engine");
+		log_info("LMTP on %s port %u", l->addr, l->port);
+	}
+}
+
+void
+parent_send_engine(struct ibuf *b)
+{
+	if (imsgev_send(&engine_iev, b) == -1)
+		fatalx("imsg to engine");
+}
+
+static void
+parent_dispatch_engine(struct imsgev *iev, struct imsg *imsg, void *arg)
+{
+	static int	 hello;
+
+	if (imsg == NULL) {
+		log_warnx("engine gone, exiting");
+		parent_shutdown();
+	}
+	if (!hello) {
+		if (imsg_check_hello(imsg, "parent") == -1)
+			parent_shutdown();
+		hello = 1;
+		return;
+	}
+	switch (imsg->hdr.type) {
+	case IMSG_LMTP_CONNECT:
+		parent_connect(imsg);
+		break;
+	case IMSG_LMTP_DELIVER:
+		writers_deliver(imsg);
+		break;
+	default:
+		log_warnx("engine sent unexpected imsg type %u",
+		    imsg->hdr.type);
+		parent_shutdown();
+	}
+}
+
+/* The chrooted engine cannot reach auth.sock by path: connect for it. */
+static void
+parent_connect(struct imsg *imsg)
+{
+	struct sockaddr_un	 sun;
+	struct ibuf		*b;
+	uint64_t		 id;
+	uint8_t			 which;
+	int			 fd = -1;
+
+	if (imsg->fd != -1 || imsg_get_u64(imsg, &id) == -1 ||
+	    imsg_get_u8(imsg, &which) == -1 || imsg_get_end(imsg) == -1) {
+		log_warnx("engine sent a malformed CONNECT");
+		parent_shutdown();
+	}
+	if (which == CONNECT_AUTHD) {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		conf_sockpath(conf, "auth.sock", sun.sun_path,
+		    sizeof(sun.sun_path));
+		if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+			log_warn("socket");
+		else if (connect(fd, (struct sockaddr *)&sun,
+		    sizeof(sun)) == -1) {
+			log_warn("connect %s", sun.sun_path);
+			close(fd);
+			fd = -1;
+		}
+	} else
+		log_warnx("engine asked to connect to %u", which);
+
+	if ((b = imsg_create(IMSG_LMTP_CONNECTED, 0, fd)) == NULL ||
+	    ibuf_add_u64(b, id) == -1 || ibuf_add_u8(b, which) == -1 ||
+	    ibuf_add_u8(b, fd == -1 ? 1 : 0) == -1)
+		fatalx("CONNECTED");
+	parent_send_engine(b);
+}
+
+static void
+parent_sig(int sig, short event, void *arg)
+{
+	pid_t	 pid;
+	int	 status;
+
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		log_info("exiting on signal %d", sig);
+		parent_shutdown();
+	case SIGHUP:
+		/* Nothing to reload: the sockets stay as they are. */
+		break;
+	case SIGCHLD:
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (pid == engine_pid) {
+				engine_pid = -1;
+				log_warnx("engine exited, status %d", status);
+				parent_shutdown();
+			}
+			writers_reaped(pid);
+			if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)
+				log_warnx("writer %d exited, status %d",
+				    (int)pid, status);
+		}
+		break;
+	}
+}
+
+static void
+parent_shutdown(void)
+{
+	if (engine_pid != -1)
+		kill(engine_pid, SIGTERM);
+	writers_kill();
+	unlink(conf->lmtp_socket);
+	exit(0);
+}
+
+/*
+ * In a freshly forked writer: drop the parent's signal handlers (they
+ * would wake the parent's event loop) and its channel to the engine.
+ */
+void
+parent_forget(void)
+{
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	close(engine_iev.ibuf.fd);
+}

@@ -1,0 +1,68 @@
+/*
+ * tsamba-lmtpd: the LMTP server (RFC 2033) that writes Maildir.
+ *
+ * Three kinds of process:
+ *   parent  root, no network input: binds the sockets, connects to authd
+ *           for the engine, spawns one writer per mailbox owner and routes
+ *           deliveries between engine and writers (lmtpd.c, writers.c);
+ *   engine  conf->user_smtpd in conf->chroot: every LMTP session
+ *           (lmtp_engine.c, lmtp_session.c);
+ *   writer  the mailbox owner, chrooted in conf->mailroot: Maildir writes
+ *           (maildir.c).
+ */
+
+#ifndef TSAMBA_LMTPD_H
+#define TSAMBA_LMTPD_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "imsg.h"
+#include "proto.h"
+
+/* The prefix of one recipient: Return-Path and Delivered-To lines. */
+#define LMTP_PREFIX_MAX		(2 * ADDR_MAX + 64)
+/* Reply text of one delivery, as sent in DELIVERED. */
+#define LMTP_REPLY_MAX		(ADDR_MAX + 64)
+/* Writers one mailbox owner may have at once (fsyncs in parallel). */
+#define WRITERS_PER_OWNER	4
+
+extern struct conf	*conf;
+
+/* lmtpd.c */
+void		 parent_send_engine(struct ibuf *);
+void		 parent_forget(void);
+
+/* writers.c: the parent's side of the writers */
+void		 writers_deliver(struct imsg *);
+void		 writers_reaped(pid_t);
+void		 writers_kill(void);
+
+/* maildir.c: the writer process */
+void		 writer_main(int fd, uid_t, gid_t)
+		    __attribute__((__noreturn__));
+
+/* lmtp_engine.c: the engine process */
+struct lmtp_session;
+struct request;
+
+void		 engine_main(int fd) __attribute__((__noreturn__));
+struct request	*engine_lookup(struct lmtp_session *, const char *mailbox);
+struct request	*engine_deliver(struct lmtp_session *, size_t rcpt, int fd,
+		    const char *maildir, uint32_t uid, uint32_t gid,
+		    uint64_t quota, const char *prefix);
+void		 engine_cancel(struct request *);
+void		 engine_session_closed(void);
+
+/* lmtp_session.c */
+void		 session_new(int fd, const char *peer);
+void		 session_lookup_done(struct lmtp_session *, int status,
+		    const char *maildir, uint32_t uid, uint32_t gid,
+		    uint64_t quota);
+void		 session_delivered(struct lmtp_session *, size_t rcpt,
+		    int status, const char *text);
+
+#endif

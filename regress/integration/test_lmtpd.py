@@ -1,0 +1,634 @@
+"""tsamba-lmtpd on its own: tsamba-authd and tsamba-lmtpd started in a
+private directory, driven over lmtp.sock with a raw LMTP client (so every
+reply line is checked, one per recipient after DATA), and the Maildir
+files, owners and process privileges inspected afterwards.
+
+Run as root for the privilege checks (users _tsamba, _tsambaauth and vmail
+are created with useradd --system when missing); as another user the
+daemons run as that user and those checks are skipped."""
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+AUTHD = os.path.join(TOP, "authd", "tsamba-authd")
+LMTPD = os.path.join(TOP, "lmtpd", "tsamba-lmtpd")
+DOMAIN = "lmtp.test"
+USERS = ("alice", "bob", "carol")
+MAX_SIZE = 100 * 1024
+MAX_RCPTS = 4
+IDLE = 3
+ROOT = os.geteuid() == 0
+SYSUSERS = {"smtpd": "_tsamba", "auth": "_tsambaauth", "vmail": "vmail",
+            "queue": "_tsambaq"}
+
+
+def ensure_user(name):
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home",
+                        "--user-group", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", name], check=True)
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for %s" % what)
+
+
+def can_connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def children(pid):
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(p))
+    return out
+
+
+def proc_uid(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return [int(x) for x in line.split()[1:]]
+    raise AssertionError("no Uid line")
+
+
+class Lmtpd:
+    """authd + lmtpd in a private directory."""
+
+    def __init__(self, d):
+        self.dir = d
+        self.run = os.path.join(d, "run")
+        self.mail = os.path.join(d, "mail")
+        self.empty = os.path.join(d, "empty")
+        self.tables = os.path.join(d, "tables")
+        self.conf = os.path.join(d, "tsamba.conf")
+        self.sock = os.path.join(self.run, "lmtp.sock")
+        self.procs = {}
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+
+    def setup(self):
+        for sub in (self.run, self.mail, self.empty, self.tables,
+                    os.path.join(self.dir, "spool")):
+            os.makedirs(sub)
+        os.chmod(self.dir, 0o755)
+        os.chmod(self.run, 0o755)
+        os.chmod(self.tables, 0o755)
+        if ROOT:
+            for u in SYSUSERS.values():
+                ensure_user(u)
+            os.chown(self.empty, 0, 0)
+            os.chmod(self.empty, 0o755)
+            v = pwd.getpwnam("vmail")
+            os.chown(self.mail, v.pw_uid, v.pw_gid)
+            os.chmod(self.mail, 0o750)
+            users = SYSUSERS
+        else:
+            me = pwd.getpwuid(os.getuid()).pw_name
+            users = {k: me for k in SYSUSERS}
+        with open(os.path.join(self.tables, "domains"), "w") as f:
+            f.write("%s\n" % DOMAIN)
+        with open(os.path.join(self.tables, "users"), "w") as f:
+            for u in USERS:
+                f.write("%s@%s:{PLAIN}secret-%s::::::\n" % (u, DOMAIN, u))
+        with open(os.path.join(self.tables, "aliases"), "w") as f:
+            f.write("# none\n")
+        for t in ("domains", "users", "aliases"):
+            os.chmod(os.path.join(self.tables, t), 0o644)
+        lines = [
+            'hostname "lmtp-test.example"',
+            'rundir "%s"' % self.run,
+            'spool "%s"' % os.path.join(self.dir, "spool"),
+            'mailroot "%s"' % self.mail,
+            'chroot "%s"' % self.empty,
+        ]
+        lines += ['user %s "%s"' % kv for kv in users.items()]
+        lines += ['table %s file "%s"' % (t, os.path.join(self.tables, t))
+                  for t in ("domains", "users", "aliases")]
+        lines += [
+            "lmtp listen on socket",
+            "lmtp listen on 127.0.0.1 port %d" % self.port,
+            "limit message-size %d" % MAX_SIZE,
+            "limit recipients %d" % MAX_RCPTS,
+            "timeout idle %ds" % IDLE,
+        ]
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def start(self, name):
+        path = AUTHD if name == "authd" else LMTPD
+        sock = os.path.join(self.run,
+                            "auth.sock" if name == "authd" else "lmtp.sock")
+        log = open(os.path.join(self.dir, name + ".log"), "ab")
+        p = subprocess.Popen([path, "-d", "-v", "-f", self.conf],
+                             stdin=subprocess.DEVNULL, stdout=log,
+                             stderr=subprocess.STDOUT,
+                             start_new_session=True)
+        log.close()
+        self.procs[name] = p
+
+        def up():
+            assert p.poll() is None, "%s exited: %s" % (name,
+                                                        self.log(name))
+            return can_connect(sock)
+        wait_for(up, 20, name)
+
+    def stop(self, name):
+        p = self.procs.pop(name, None)
+        if p is None:
+            return
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def log(self, name):
+        try:
+            with open(os.path.join(self.dir, name + ".log")) as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+    def maildir(self, user):
+        return os.path.join(self.mail, DOMAIN, user)
+
+    def messages(self, user):
+        new = os.path.join(self.maildir(user), "new")
+        if not os.path.isdir(new):
+            return []
+        out = []
+        for n in sorted(os.listdir(new)):
+            with open(os.path.join(new, n), "rb") as f:
+                out.append((n, f.read()))
+        return out
+
+
+class Client:
+    """A raw LMTP client: every reply line is read and returned."""
+
+    def __init__(self, path, timeout=10):
+        if isinstance(path, tuple):
+            self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        else:
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect(path)
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.s.sendall(data)
+
+    def line(self):
+        while b"\n" not in self.buf:
+            d = self.s.recv(65536)
+            if not d:
+                raise EOFError("connection closed")
+            self.buf += d
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+    def reply(self):
+        """One (possibly multi-line) reply: (code, [lines])."""
+        lines = []
+        while True:
+            line = self.line()
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return int(line[:3]), lines
+
+    def cmd(self, text):
+        self.send(text + "\r\n")
+        return self.reply()
+
+    def lhlo(self):
+        code, lines = self.reply()
+        assert code == 220 and "LMTP" in lines[0]
+        code, lines = self.cmd("LHLO client.test")
+        assert code == 250
+        return lines
+
+    def closed(self, timeout=5):
+        self.s.settimeout(timeout)
+        try:
+            return self.s.recv(1) == b""
+        except OSError:
+            return True
+
+    def close(self):
+        self.s.close()
+
+
+def dotstuff(body):
+    out = []
+    for line in body.split(b"\r\n"):
+        out.append(b"." + line if line.startswith(b".") else line)
+    return b"\r\n".join(out)
+
+
+def transaction(c, sender, rcpts, body):
+    """MAIL, RCPTs, DATA: the RCPT replies and the replies after the
+    final dot (one per accepted recipient)."""
+    assert c.cmd("MAIL FROM:<%s>" % sender)[0] == 250
+    rcpt_replies = [c.cmd("RCPT TO:<%s>" % r) for r in rcpts]
+    accepted = sum(1 for code, _ in rcpt_replies if code == 250)
+    code, _ = c.cmd("DATA")
+    if accepted == 0:
+        assert code == 503
+        return rcpt_replies, []
+    assert code == 354
+    c.send(dotstuff(body) + b"\r\n.\r\n")
+    return rcpt_replies, [c.reply() for _ in range(accepted)]
+
+
+@pytest.fixture(scope="module")
+def lm():
+    for b in (AUTHD, LMTPD):
+        if not os.access(b, os.X_OK):
+            pytest.skip("%s not built" % b)
+    d = tempfile.mkdtemp(prefix="tsamba-lmtpd-", dir="/tmp")
+    env = Lmtpd(d)
+    env.setup()
+    try:
+        env.start("authd")
+        env.start("lmtpd")
+        yield env
+    finally:
+        env.stop("lmtpd")
+        env.stop("authd")
+        if os.environ.get("TSAMBA_KEEP") != "1":
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def addr(u):
+    return "%s@%s" % (u, DOMAIN)
+
+
+def test_config_check(lm):
+    out = subprocess.run([LMTPD, "-n", "-f", lm.conf],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "configuration OK" in out.stdout
+    bad = os.path.join(lm.dir, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("no such statement\n")
+    out = subprocess.run([LMTPD, "-n", "-f", bad], capture_output=True,
+                         text=True)
+    assert out.returncode == 1 and "bad.conf:1" in out.stderr
+
+
+def test_lhlo_capabilities(lm):
+    c = Client(lm.sock)
+    lines = c.lhlo()
+    caps = [l[4:] for l in lines[1:]]
+    for cap in ("PIPELINING", "ENHANCEDSTATUSCODES", "8BITMIME",
+                "SMTPUTF8", "SIZE %d" % MAX_SIZE):
+        assert cap in caps
+    assert c.cmd("QUIT")[0] == 221
+    c.close()
+
+
+def test_delivery_two_recipients_one_unknown(lm):
+    assert not os.path.exists(lm.maildir("alice"))
+    body = (b"From: s@example.org\r\nSubject: two\r\n\r\n"
+            b"first line\r\n.leading dot\r\n..two dots\r\n.\r\n"
+            b"8bit: \xc3\xa9t\xc3\xa9\r\nlast line")
+    c = Client(lm.sock)
+    c.lhlo()
+    rr, dr = transaction(c, "s@example.org",
+                         [addr("alice"), "nobody@" + DOMAIN, addr("bob")],
+                         body)
+    assert rr[0][0] == 250 and rr[0][1][0].startswith("250 2.1.5")
+    assert rr[1][1][0].startswith("550 5.1.1")
+    assert rr[2][0] == 250
+    # Exactly one reply per accepted recipient, in RCPT order.
+    assert len(dr) == 2
+    assert dr[0][1][0].startswith("250 2.0.0") and "alice" in dr[0][1][0]
+    assert dr[1][1][0].startswith("250 2.0.0") and "bob" in dr[1][1][0]
+    assert c.cmd("NOOP")[0] == 250		# nothing extra was pending
+    c.cmd("QUIT")
+    c.close()
+
+    stored = body.replace(b"\r\n", b"\n") + b"\n"
+    for u in ("alice", "bob"):
+        msgs = lm.messages(u)
+        assert len(msgs) == 1, msgs
+        name, data = msgs[0]
+        assert data.startswith(b"Return-Path: <s@example.org>\n"
+                               b"Delivered-To: %s\n" % addr(u).encode())
+        assert data.endswith(stored)
+        assert b"\nfirst line\n.leading dot\n..two dots\n.\n8bit" in data
+        assert ",S=%d" % len(data) in name
+    assert not lm.messages("nobody")
+
+
+def test_maildir_created_owned_by_vmail(lm):
+    md = lm.maildir("alice")
+    for sub in ("cur", "new", "tmp"):
+        st = os.stat(os.path.join(md, sub))
+        assert stat.S_IMODE(st.st_mode) == 0o700
+        if ROOT:
+            assert st.st_uid == pwd.getpwnam("vmail").pw_uid
+    name = lm.messages("alice")[0][0]
+    st = os.stat(os.path.join(md, "new", name))
+    assert stat.S_IMODE(st.st_mode) == 0o600
+    if ROOT:
+        assert st.st_uid == pwd.getpwnam("vmail").pw_uid
+    assert os.listdir(os.path.join(md, "tmp")) == []
+
+
+def test_long_lines_and_null_sender(lm):
+    long1 = b"x" * 5000
+    long2 = b"." + b"y" * 70000		# longer than io's buffer, dotted
+    body = b"Subject: long\r\n\r\n" + long1 + b"\r\n" + long2 + b"\r\nend"
+    c = Client(lm.sock)
+    c.lhlo()
+    before = len(lm.messages("carol"))
+    _, dr = transaction(c, "", [addr("carol")], body)
+    assert dr[0][0] == 250
+    c.close()
+    msgs = lm.messages("carol")
+    assert len(msgs) == before + 1
+    data = msgs[-1][1]
+    assert data.startswith(b"Return-Path: <>\n")
+    assert b"\n" + long1 + b"\n" + long2 + b"\nend\n" in data
+
+
+def test_tcp_listener(lm):
+    c = Client(("127.0.0.1", lm.port))
+    c.lhlo()
+    before = len(lm.messages("bob"))
+    _, dr = transaction(c, "t@example.org", [addr("bob")], b"over TCP")
+    assert dr[0][0] == 250
+    assert len(lm.messages("bob")) == before + 1
+    c.close()
+
+
+def test_oversized_message(lm):
+    c = Client(lm.sock)
+    c.lhlo()
+    code, lines = c.cmd("MAIL FROM:<s@example.org> SIZE=%d" % (MAX_SIZE * 2))
+    assert lines[0].startswith("552 5.3.4")
+    before = len(lm.messages("bob"))
+    body = b"Subject: big\r\n\r\n" + (b"z" * 998 + b"\r\n") * 200
+    rr, dr = transaction(c, "s@example.org", [addr("bob"), addr("alice")],
+                         body)
+    assert [r[1][0][:9] for r in dr] == ["552 5.3.4", "552 5.3.4"]
+    assert len(lm.messages("bob")) == before
+    # The session goes on.
+    _, dr = transaction(c, "s@example.org", [addr("bob")], b"small")
+    assert dr[0][0] == 250
+    c.close()
+
+
+def test_too_many_recipients(lm):
+    c = Client(lm.sock)
+    c.lhlo()
+    assert c.cmd("MAIL FROM:<s@example.org>")[0] == 250
+    for i in range(MAX_RCPTS):
+        assert c.cmd("RCPT TO:<%s>" % addr("alice"))[0] == 250
+    code, lines = c.cmd("RCPT TO:<%s>" % addr("bob"))
+    assert lines[0].startswith("452 4.5.3")
+    assert c.cmd("RSET")[0] == 250
+    c.close()
+
+
+def test_protocol_errors(lm):
+    c = Client(lm.sock)
+    assert c.reply()[0] == 220
+    assert c.cmd("MAIL FROM:<a@b.c>")[1][0].startswith("503 5.5.1")
+    assert c.cmd("HELO x")[0] == 500
+    assert c.cmd("EHLO x")[0] == 500
+    assert c.cmd("LHLO")[1][0].startswith("501")
+    assert c.cmd("LHLO client.test")[0] == 250
+    assert c.cmd("RCPT TO:<%s>" % addr("bob"))[1][0].startswith("503")
+    assert c.cmd("DATA")[1][0].startswith("503")
+    assert c.cmd("MAIL FROM:<a@b.c> FOO=BAR")[0] == 555
+    assert c.cmd("MAIL FROM:<a@b.c> BODY=8BITMIME SMTPUTF8")[0] == 250
+    assert c.cmd("MAIL FROM:<a@b.c>")[1][0].startswith("503 5.5.1")
+    assert c.cmd("RCPT TO:<not an address>")[1][0].startswith("501 5.1.3")
+    assert c.cmd("RCPT TO:<ghost@%s>" % DOMAIN)[1][0].startswith(
+        "550 5.1.1")
+    assert c.cmd("DATA")[1][0].startswith("503 5.5.1")
+    assert c.cmd("VRFY alice")[0] == 252
+    assert c.cmd("X" * 2000)[1][0].startswith("500 5.5.2")
+    assert c.cmd("NOOP")[0] == 250
+    assert c.cmd("QUIT")[0] == 221
+    assert c.closed()
+
+
+def test_pipelined_transaction(lm):
+    c = Client(lm.sock)
+    assert c.reply()[0] == 220
+    c.send("LHLO p.test\r\nMAIL FROM:<p@example.org>\r\n"
+           "RCPT TO:<%s>\r\nRCPT TO:<ghost@%s>\r\nRCPT TO:<%s>\r\n"
+           "DATA\r\n" % (addr("alice"), DOMAIN, addr("carol")))
+    codes = [c.reply()[0] for _ in range(6)]
+    assert codes == [250, 250, 250, 550, 250, 354]
+    c.send("Subject: piped\r\n\r\npiped body\r\n.\r\nNOOP\r\nQUIT\r\n")
+    codes = [c.reply()[0] for _ in range(4)]
+    assert codes == [250, 250, 250, 221]
+    c.close()
+
+
+def test_garbage_while_another_session_works(lm):
+    good = Client(lm.sock)
+    good.lhlo()
+    assert good.cmd("MAIL FROM:<g@example.org>")[0] == 250
+    assert good.cmd("RCPT TO:<%s>" % addr("bob"))[0] == 250
+
+    bad = Client(lm.sock)
+    assert bad.reply()[0] == 220
+    bad.send(b"\x00\x01\x02\xff\xfe garbage\r\n")
+    assert bad.reply()[1][0].startswith("500")
+    bad.send(os.urandom(4096).replace(b"\n", b"") + b"\r\n")
+    assert bad.reply()[0] == 500
+    # Enough errors and it is dropped.
+    bad.send(b"junk\r\n" * 20)
+    seen = []
+    try:
+        while True:
+            seen.append(bad.reply()[1][0])
+    except (EOFError, OSError):
+        pass
+    assert seen and seen[-1].startswith("421")
+
+    before = len(lm.messages("bob"))
+    assert good.cmd("DATA")[0] == 354
+    good.send(b"Subject: still here\r\n\r\nok\r\n.\r\n")
+    assert good.reply()[0] == 250
+    assert len(lm.messages("bob")) == before + 1
+    good.close()
+
+
+def test_binary_body_and_bare_lf(lm):
+    body = bytes(range(1, 256)).replace(b"\n", b"").replace(b"\r", b"")
+    c = Client(lm.sock)
+    c.lhlo()
+    before = len(lm.messages("alice"))
+    assert c.cmd("MAIL FROM:<b@example.org>")[0] == 250
+    assert c.cmd("RCPT TO:<%s>" % addr("alice"))[0] == 250
+    assert c.cmd("DATA")[0] == 354
+    # LF-only line ends are taken as line ends.
+    c.send(b"Subject: bin\n\n" + body + b"\n.\n")
+    assert c.reply()[0] == 250
+    data = lm.messages("alice")[-1][1] if len(
+        lm.messages("alice")) > before else b""
+    assert data.endswith(b"\n" + body + b"\n")
+    c.close()
+
+
+def test_idle_timeout(lm):
+    c = Client(lm.sock, timeout=IDLE + 10)
+    c.lhlo()
+    t = time.monotonic()
+    code, lines = c.reply()
+    assert lines[0].startswith("421 4.4.2")
+    assert time.monotonic() - t >= IDLE - 1
+    assert c.closed()
+
+
+def test_many_sessions(lm):
+    clients = [Client(lm.sock) for _ in range(50)]
+    for c in clients:
+        c.lhlo()
+    before = len(lm.messages("carol"))
+    for c in clients:
+        c.send("MAIL FROM:<m@example.org>\r\nRCPT TO:<%s>\r\nDATA\r\n" %
+               addr("carol"))
+    for c in clients:
+        assert [c.reply()[0] for _ in range(3)] == [250, 250, 354]
+        c.send(b"Subject: many\r\n\r\nx\r\n.\r\n")
+    for c in clients:
+        assert c.reply()[0] == 250
+        c.close()
+    assert len(lm.messages("carol")) == before + 50
+
+
+@pytest.mark.skipif(not shutil.which("smtp-source"),
+                    reason="Postfix's smtp-source missing")
+def test_postfix_smtp_source_lmtp(lm):
+    """Postfix's smtp-source in LMTP mode: 200 messages, 8 sessions."""
+    before = len(lm.messages("alice"))
+    out = subprocess.run(["smtp-source", "-L", "-c", "-m", "200", "-s", "8",
+                          "-l", "4096", "-f", "src@example.org",
+                          "-t", addr("alice"),
+                          "unix:" + lm.sock],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert len(lm.messages("alice")) == before + 200
+
+
+@pytest.mark.skipif(not ROOT, reason="needs root")
+def test_privileges(lm):
+    # Make sure a writer exists.
+    c = Client(lm.sock)
+    c.lhlo()
+    transaction(c, "p@example.org", [addr("bob")], b"privs")
+    c.close()
+    parent = lm.procs["lmtpd"].pid
+    assert proc_uid(parent) == [0, 0, 0, 0]
+    assert os.readlink("/proc/%d/root" % parent) == "/"
+    kids = children(parent)
+    tsamba = pwd.getpwnam("_tsamba").pw_uid
+    vmail = pwd.getpwnam("vmail").pw_uid
+    engines = [k for k in kids if proc_uid(k)[0] == tsamba]
+    writers = [k for k in kids if proc_uid(k)[0] == vmail]
+    assert len(engines) == 1
+    assert writers
+    assert set(kids) == set(engines) | set(writers)
+    for k in engines:
+        assert proc_uid(k) == [tsamba] * 4
+        assert os.readlink("/proc/%d/root" % k) == lm.empty
+    for k in writers:
+        assert proc_uid(k) == [vmail] * 4
+        assert os.readlink("/proc/%d/root" % k) == lm.mail
+
+
+def test_writer_death_is_survived(lm):
+    c = Client(lm.sock)
+    c.lhlo()
+    transaction(c, "w@example.org", [addr("alice")], b"spawn")
+    parent = lm.procs["lmtpd"].pid
+    kids = children(parent)
+    root = {k: os.readlink("/proc/%d/root" % k) for k in kids}
+    if ROOT:
+        writers = [k for k in kids if root[k] == lm.mail]
+    else:
+        # Not chrooted: the engine is the oldest child.
+        writers = sorted(kids)[1:]
+    assert writers
+    for k in writers:
+        os.kill(k, signal.SIGKILL)
+    wait_for(lambda: not (set(writers) & set(children(parent))), 10,
+             "writers to go")
+    before = len(lm.messages("alice"))
+    _, dr = transaction(c, "w@example.org", [addr("alice")], b"again")
+    assert dr[0][0] == 250
+    assert len(lm.messages("alice")) == before + 1
+    assert lm.procs["lmtpd"].poll() is None
+    c.close()
+
+
+def test_authd_down_is_tempfail(lm):
+    c = Client(lm.sock)
+    c.lhlo()
+    lm.stop("authd")
+    assert c.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    code, lines = c.cmd("RCPT TO:<%s>" % addr("alice"))
+    assert lines[0].startswith("451 4.3.0")
+    lm.start("authd")
+    code, lines = c.cmd("RCPT TO:<%s>" % addr("alice"))
+    assert code == 250
+    assert c.cmd("DATA")[0] == 354
+    c.send(b"Subject: back\r\n\r\nauthd is back\r\n.\r\n")
+    assert c.reply()[0] == 250
+    c.close()
+
+
+def test_stop_leaves_nothing(lm):
+    parent = lm.procs["lmtpd"].pid
+    kids = children(parent)
+    lm.stop("lmtpd")
+    wait_for(lambda: not any(os.path.exists("/proc/%d" % k) and
+                             open("/proc/%d/stat" % k).read().split()[2]
+                             != "Z" for k in kids), 10, "children to exit")
+    assert not os.path.exists(lm.sock)
