@@ -1,0 +1,356 @@
+/*
+ * tsamba-queue: start-up and the parent process.  The parent keeps root
+ * only to prepare the spool and queue.sock and, afterwards, to connect
+ * to the LMTP socket for the queue process, which lives chrooted in the
+ * spool as conf->user_queue and cannot reach a path outside it.  The
+ * parent parses no network input and exits when the queue process dies.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <event.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "imsg.h"
+#include "log.h"
+#include "privdrop.h"
+#include "queue.h"
+
+#define LMTP_CONNECT_TIMEOUT	5	/* seconds */
+
+struct conf		*queue_conf;
+static struct conf	 conf;
+static struct imsgev	 peer_iev;
+static pid_t		 child_pid = -1;
+static int		 peer_hello;
+static char		 sockpath[PATH_MAX];
+
+static void __attribute__((__noreturn__))
+usage(void)
+{
+	fprintf(stderr, "usage: tsamba-queue [-dnv] [-f file]\n");
+	exit(1);
+}
+
+/* incoming/, queue/, corrupt/: the queue user's, 0700. */
+static void
+prepare_spool(uid_t uid, gid_t gid)
+{
+	const char	*dirs[] = { "incoming", "queue", "corrupt" };
+	struct stat	 st;
+	char		 path[PATH_MAX];
+	size_t		 i;
+
+	if (mkdir(conf.spool, 0755) == 0)
+		log_info("created %s", conf.spool);
+	else if (errno != EEXIST)
+		fatal("mkdir %s", conf.spool);
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", conf.spool,
+		    dirs[i]) >= sizeof(path))
+			fatalx("spool path too long");
+		if (mkdir(path, 0700) == 0)
+			log_info("created %s", path);
+		else if (errno != EEXIST)
+			fatal("mkdir %s", path);
+		if (lstat(path, &st) == -1)
+			fatal("%s", path);
+		if (!S_ISDIR(st.st_mode))
+			fatalx("%s is not a directory", path);
+		if (geteuid() == 0 && (st.st_uid != uid || st.st_gid != gid)) {
+			log_info("%s: owner set to %s", path, conf.user_queue);
+			if (chown(path, uid, gid) == -1)
+				fatal("chown %s", path);
+		}
+		if ((st.st_mode & 07777) != 0700 && chmod(path, 0700) == -1)
+			fatal("chmod %s", path);
+	}
+}
+
+static int
+listen_queue_sock(void)
+{
+	struct sockaddr_un	 sun;
+	mode_t			 old;
+	int			 fd;
+
+	conf_sockpath(&conf, "queue.sock", sockpath, sizeof(sockpath));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, sockpath, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		fatalx("%s: path too long", sockpath);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	if (unlink(sockpath) == -1 && errno != ENOENT)
+		fatal("unlink %s", sockpath);
+	old = umask(0111);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s", sockpath);
+	umask(old);
+	if (chmod(sockpath, 0666) == -1)
+		fatal("chmod %s", sockpath);
+	if (listen(fd, 128) == -1)
+		fatal("listen %s", sockpath);
+	return fd;
+}
+
+/* Connect to the LMTP socket; the fd, or -1 (logged). */
+static int
+lmtp_connect(void)
+{
+	struct sockaddr_un	 sun;
+	struct timeval		 tv = { LMTP_CONNECT_TIMEOUT, 0 };
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, conf.queue_lmtp, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		log_warnx("%s: path too long", conf.queue_lmtp);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("socket");
+		return -1;
+	}
+	/* A full backlog blocks connect(2) at most this long. */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
+		log_warn("SO_SNDTIMEO");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		log_warn("connect %s", conf.queue_lmtp);
+		close(fd);
+		return -1;
+	}
+	tv.tv_sec = 0;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void
+parent_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
+{
+	struct ibuf	*b;
+	uint64_t	 reqid;
+	int		 fd;
+
+	if (imsg == NULL)
+		fatalx("queue process gone");
+	if (imsg->fd != -1)
+		fatalx("unexpected descriptor from the queue process");
+	if (!peer_hello) {
+		if (imsg_check_hello(imsg, "parent") == -1)
+			fatalx("bad hello from the queue process");
+		peer_hello = 1;
+		return;
+	}
+	if (imsg->hdr.type != IMSG_QUEUE_LMTP_CONNECT ||
+	    imsg_get_u64(imsg, &reqid) == -1 || imsg_get_end(imsg) == -1)
+		fatalx("malformed message from the queue process");
+	fd = lmtp_connect();
+	if ((b = imsg_create(IMSG_QUEUE_LMTP_FD, 0, fd)) == NULL)
+		fatalx("cannot answer the queue process");
+	ibuf_add_u64(b, reqid);
+	ibuf_add_u8(b, fd == -1 ? 1 : 0);
+	if (imsgev_send(iev, b) == -1)
+		fatalx("cannot answer the queue process");
+}
+
+static void
+parent_sig(int sig, short ev, void *arg)
+{
+	int	 status;
+
+	switch (sig) {
+	case SIGCHLD:
+		if (waitpid(child_pid, &status, WNOHANG) != child_pid)
+			return;
+		if (WIFSIGNALED(status))
+			log_warnx("queue process killed by signal %d",
+			    WTERMSIG(status));
+		else
+			log_warnx("queue process exited with status %d",
+			    WEXITSTATUS(status));
+		unlink(sockpath);
+		exit(1);
+	case SIGTERM:
+	case SIGINT:
+		log_info("exiting on signal %d", sig);
+		kill(child_pid, SIGTERM);
+		waitpid(child_pid, &status, 0);
+		unlink(sockpath);
+		exit(0);
+	default:
+		break;
+	}
+}
+
+static void __attribute__((__noreturn__))
+parent_main(int fd)
+{
+	struct event	 ev_chld, ev_term, ev_int, ev_hup;
+
+	log_procname("parent");
+	event_init();
+	signal_set(&ev_chld, SIGCHLD, parent_sig, NULL);
+	signal_set(&ev_term, SIGTERM, parent_sig, NULL);
+	signal_set(&ev_int, SIGINT, parent_sig, NULL);
+	signal_set(&ev_hup, SIGHUP, parent_sig, NULL);
+	signal_add(&ev_chld, NULL);
+	signal_add(&ev_term, NULL);
+	signal_add(&ev_int, NULL);
+	signal_add(&ev_hup, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	imsgev_init(&peer_iev, fd, parent_dispatch, NULL);
+	if (imsg_send_hello(&peer_iev.ibuf, "parent") == -1)
+		fatalx("hello");
+	imsgev_update(&peer_iev);
+	event_dispatch();
+	fatalx("parent event loop ended");
+}
+
+static void
+queue_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
+{
+	if (imsg == NULL)
+		fatalx("parent gone");
+	if (!peer_hello) {
+		if (imsg->fd != -1 || imsg_check_hello(imsg, "queue") == -1)
+			fatalx("bad hello from the parent");
+		peer_hello = 1;
+		return;
+	}
+	if (imsg->hdr.type != IMSG_QUEUE_LMTP_FD)
+		fatalx("unexpected message %u from the parent",
+		    imsg->hdr.type);
+	lmtp_fd(imsg);
+}
+
+static void
+queue_sig(int sig, short ev, void *arg)
+{
+	/* Nothing to finish: what is not in queue/ was never acknowledged. */
+	log_info("exiting on signal %d", sig);
+	exit(0);
+}
+
+static void __attribute__((__noreturn__))
+queue_main(int fd, int listenfd, uid_t smtpd_uid)
+{
+	struct event	 ev_term, ev_int, ev_hup;
+
+	log_procname("queue");
+	if (chdir(conf.spool) == -1)
+		fatal("chdir %s", conf.spool);
+	priv_drop(conf.user_queue, conf.spool, "queue");
+
+	event_init();
+	signal_set(&ev_term, SIGTERM, queue_sig, NULL);
+	signal_set(&ev_int, SIGINT, queue_sig, NULL);
+	signal_set(&ev_hup, SIGHUP, queue_sig, NULL);
+	signal_add(&ev_term, NULL);
+	signal_add(&ev_int, NULL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+
+	imsgev_init(&peer_iev, fd, queue_dispatch, NULL);
+	if (imsg_send_hello(&peer_iev.ibuf, "queue") == -1)
+		fatalx("hello");
+	imsgev_update(&peer_iev);
+
+	spool_init();
+	scheduler_init();
+	lmtp_init(&peer_iev);
+	spool_load();
+	server_init(listenfd, smtpd_uid);
+	event_dispatch();
+	fatalx("queue event loop ended");
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*cfile = TSAMBA_CONF;
+	uid_t		 quid, suid;
+	gid_t		 qgid, sgid;
+	int		 ch, debug = 0, noaction = 0, verbose = 0;
+	int		 pair[2], lfd;
+
+	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			cfile = optarg;
+			break;
+		case 'n':
+			noaction = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if (conf_parse(cfile, &conf) == -1)
+		exit(1);
+	queue_conf = &conf;
+	if (noaction) {
+		printf("configuration OK\n");
+		exit(0);
+	}
+
+	log_init(debug, "tsamba-queue");
+	log_setverbose(verbose);
+
+	if (priv_lookup(conf.user_queue, &quid, &qgid) == -1) {
+		if (geteuid() == 0)
+			fatalx("unknown user %s", conf.user_queue);
+		quid = getuid();
+		qgid = getgid();
+	}
+	if (priv_lookup(conf.user_smtpd, &suid, &sgid) == -1) {
+		log_warnx("unknown user %s: only root and %s may use "
+		    "queue.sock", conf.user_smtpd, conf.user_queue);
+		suid = (uid_t)-1;
+	}
+	prepare_spool(quid, qgid);
+	lfd = listen_queue_sock();
+
+	if (!debug && daemon(0, 0) == -1)
+		fatal("daemon");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1)
+		fatal("socketpair");
+
+	switch ((child_pid = fork())) {
+	case -1:
+		fatal("fork");
+	case 0:
+		close(pair[0]);
+		queue_main(pair[1], lfd, suid);
+	default:
+		break;
+	}
+	close(pair[1]);
+	close(lfd);
+	parent_main(pair[0]);
+}

@@ -1,0 +1,222 @@
+/*
+ * Bounces: a delivery status notification (RFC 3464) from the null
+ * sender to the original sender, listing the recipients that failed.
+ * It is a new message in the spool, committed like any other, with one
+ * recipient marked local: if the sender is not ours the LMTP server
+ * refuses it and, the bounce having the null sender, it is logged and
+ * dropped.  A message from the null sender is never bounced.
+ */
+
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "queue.h"
+
+#define BOUNCE_HEADERS_MAX	(64 * 1024)
+
+static void
+rfc5322_date(time_t t, char *buf, size_t bufsz)
+{
+	struct tm	 tm;
+
+	localtime_r(&t, &tm);
+	if (strftime(buf, bufsz, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
+		buf[0] = '\0';
+}
+
+/* The enhanced status code of a reply, or def when there is none. */
+static void
+reply_status(const char *reply, const char *def, char *buf, size_t bufsz)
+{
+	const char	*p = reply;
+	int		 n1, n2, n3, len = 0;
+
+	if (isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) &&
+	    isdigit((unsigned char)p[2]) && p[3] == ' ')
+		p += 4;
+	if ((p[0] == '4' || p[0] == '5') &&
+	    sscanf(p, "%1d.%3d.%3d%n", &n1, &n2, &n3, &len) == 3 &&
+	    (p[len] == ' ' || p[len] == '\0')) {
+		snprintf(buf, bufsz, "%d.%d.%d", n1, n2, n3);
+		return;
+	}
+	strlcpy(buf, def, bufsz);
+}
+
+static int
+is_reply(const char *s)
+{
+	return isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) &&
+	    isdigit((unsigned char)s[2]) && (s[3] == ' ' || s[3] == '\0');
+}
+
+/* Copy the header section of the original with CRLF line ends. */
+static void
+copy_headers(FILE *out, const char *id)
+{
+	FILE	*in;
+	char	 path[64], line[1024];
+	size_t	 total = 0, len;
+	int	 bol = 1;
+
+	spool_msgpath("queue", id, path, sizeof(path));
+	if ((in = fopen(path, "r")) == NULL) {
+		log_warn("%s", path);
+		fprintf(out, "X-Tsamba-Note: original headers unavailable\r\n");
+		return;
+	}
+	/* Long lines come in pieces; only a whole line can end the headers. */
+	while (total < BOUNCE_HEADERS_MAX &&
+	    fgets(line, sizeof(line), in) != NULL) {
+		len = strlen(line);
+		total += len;
+		if (len > 0 && line[len - 1] == '\n') {
+			line[--len] = '\0';
+			if (len > 0 && line[len - 1] == '\r')
+				line[--len] = '\0';
+			if (bol && len == 0)
+				break;
+			fprintf(out, "%s\r\n", line);
+			bol = 1;
+		} else {
+			fputs(line, out);
+			bol = 0;
+		}
+	}
+	if (!bol)
+		fprintf(out, "\r\n");
+	fclose(in);
+}
+
+static void
+write_report(FILE *f, struct envelope *env, const char *newid,
+    const char *reason)
+{
+	struct rcpt	*r;
+	char		 date[64], arrival[64], status[16];
+	char		 boundary[MSGID_LEN + CONF_HOST_MAX + 2];
+	const char	*host = queue_conf->hostname;
+
+	rfc5322_date(time(NULL), date, sizeof(date));
+	rfc5322_date(env->created, arrival, sizeof(arrival));
+	snprintf(boundary, sizeof(boundary), "%s/%s", newid, host);
+
+	fprintf(f, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", host);
+	fprintf(f, "To: <%s>\r\n", env->sender);
+	fprintf(f, "Subject: Undelivered Mail Returned to Sender\r\n");
+	fprintf(f, "Date: %s\r\n", date);
+	fprintf(f, "Message-ID: <%s.bounce@%s>\r\n", newid, host);
+	fprintf(f, "Auto-Submitted: auto-replied\r\n");
+	fprintf(f, "MIME-Version: 1.0\r\n");
+	fprintf(f, "Content-Type: multipart/report; "
+	    "report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n", boundary);
+	fprintf(f, "\r\nThis is a MIME-encapsulated message.\r\n\r\n");
+
+	fprintf(f, "--%s\r\n", boundary);
+	fprintf(f, "Content-Description: Notification\r\n");
+	fprintf(f, "Content-Type: text/plain; charset=utf-8\r\n\r\n");
+	fprintf(f, "This is the mail system at host %s.\r\n\r\n", host);
+	fprintf(f, "Your message %s could not be delivered to one or more "
+	    "recipients%s.\r\n\r\n", env->id,
+	    reason ? " before it expired" : "");
+	TAILQ_FOREACH(r, &env->rcpts, entry)
+		if (r->state == RCPT_FAILED && !r->bounced)
+			fprintf(f, "<%s>: %s\r\n", r->addr, r->error);
+	fprintf(f, "\r\n");
+
+	fprintf(f, "--%s\r\n", boundary);
+	fprintf(f, "Content-Description: Delivery report\r\n");
+	fprintf(f, "Content-Type: message/delivery-status\r\n\r\n");
+	fprintf(f, "Reporting-MTA: dns; %s\r\n", host);
+	fprintf(f, "X-Tsamba-Queue-ID: %s\r\n", env->id);
+	if (env->sender[0] != '\0')
+		fprintf(f, "X-Original-Envelope-From: rfc822; %s\r\n",
+		    env->sender);
+	fprintf(f, "Arrival-Date: %s\r\n", arrival);
+	TAILQ_FOREACH(r, &env->rcpts, entry) {
+		if (r->state != RCPT_FAILED || r->bounced)
+			continue;
+		reply_status(r->error, reason ? "4.4.7" : "5.0.0", status,
+		    sizeof(status));
+		fprintf(f, "\r\nFinal-Recipient: rfc822; %s\r\n", r->addr);
+		if (r->orcpt[0] != '\0')
+			fprintf(f, "Original-Recipient: rfc822; %s\r\n",
+			    r->orcpt);
+		fprintf(f, "Action: failed\r\n");
+		fprintf(f, "Status: %s\r\n", status);
+		if (is_reply(r->error))
+			fprintf(f, "Diagnostic-Code: smtp; %s\r\n", r->error);
+		fprintf(f, "Remote-MTA: dns; %s\r\n", host);
+	}
+	fprintf(f, "\r\n");
+
+	fprintf(f, "--%s\r\n", boundary);
+	fprintf(f, "Content-Description: Undelivered Message Headers\r\n");
+	fprintf(f, "Content-Type: text/rfc822-headers\r\n\r\n");
+	copy_headers(f, env->id);
+	fprintf(f, "\r\n--%s--\r\n", boundary);
+}
+
+/*
+ * Write and commit the bounce for the failed recipients of env that
+ * were not reported yet.  reason is NULL for refusals, or says why the
+ * queue gave up (expiry).  0, or -1 when the bounce could not be stored.
+ */
+int
+bounce_create(struct envelope *env, const char *reason)
+{
+	struct envelope	 b;
+	FILE		*f;
+	int		 fd;
+
+	if (env->sender[0] == '\0')
+		return 0;
+	envelope_init(&b);
+	if ((fd = spool_create(b.id, sizeof(b.id))) == -1)
+		return -1;
+	if ((f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		goto fail;
+	}
+	write_report(f, env, b.id, reason);
+	if (fflush(f) == EOF || ferror(f)) {
+		log_warn("%s: writing the bounce", b.id);
+		fclose(f);
+		goto fail;
+	}
+	if (fclose(f) == EOF)
+		goto fail;
+
+	strlcpy(b.helo, queue_conf->hostname, sizeof(b.helo));
+	strlcpy(b.client, "local", sizeof(b.client));
+	b.body = env->body ? 1 : 0;
+	b.smtputf8 = env->smtputf8;
+	if (envelope_add_rcpt(&b, env->sender, "", RCPT_LOCAL) == NULL)
+		goto fail;
+	if (spool_store_now(&b) == -1)
+		goto fail;
+	log_info("%s: bounce for %s queued as %s to=<%s>", env->id,
+	    reason ? reason : "failed recipients", b.id, env->sender);
+	scheduler_add(&b);
+	return 0;
+ fail:
+	log_warnx("%s: cannot create the bounce", env->id);
+	{
+		char	 path[64];
+
+		spool_msgpath("incoming", b.id, path, sizeof(path));
+		unlink(path);
+	}
+	envelope_clear(&b);
+	return -1;
+}

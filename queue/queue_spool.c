@@ -1,0 +1,551 @@
+/*
+ * The spool on disk, seen from inside the queue chroot (the working
+ * directory is the spool): incoming/ for messages being received,
+ * queue/ for committed ones, corrupt/ for envelopes that cannot be read.
+ *
+ * A message is acknowledged only once its file and envelope are fsynced,
+ * both are renamed into queue/ and queue/ itself is fsynced.  Commits are
+ * grouped: every commit read in one turn of the event loop waits for a
+ * deferred event that does the work for all of them with one directory
+ * fsync, so concurrent sessions share its cost.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/tree.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <event.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "queue.h"
+
+#define CREATE_TRIES	16
+#define RESERVED_MAX	10000	/* messages being received at once */
+
+/* A message file handed out by MSG_CREATE and not yet committed. */
+struct reserved {
+	RB_ENTRY(reserved)	 entry;
+	TAILQ_ENTRY(reserved)	 commit;
+	char			 id[MSGID_LEN + 1];
+	void			*owner;
+	int			 committing;
+	int			 stored;
+	struct envelope		 env;
+	uint64_t		 reqid;
+	spool_commit_cb		 cb;
+	void			*arg;
+};
+
+RB_HEAD(reserved_tree, reserved);
+TAILQ_HEAD(reserved_list, reserved);
+
+static int	reserved_cmp(struct reserved *, struct reserved *);
+RB_PROTOTYPE(reserved_tree, reserved, entry, reserved_cmp);
+
+static struct reserved_tree	 reservations = RB_INITIALIZER(&reservations);
+static struct reserved_list	 commits = TAILQ_HEAD_INITIALIZER(commits);
+static struct event		 commit_ev;
+static int			 queuedir_fd = -1;
+static uint32_t			 id_counter;
+static size_t			 nreserved;
+
+static int
+reserved_cmp(struct reserved *a, struct reserved *b)
+{
+	return strcmp(a->id, b->id);
+}
+
+RB_GENERATE(reserved_tree, reserved, entry, reserved_cmp);
+
+static void	commit_run(int, short, void *);
+
+void
+spool_init(void)
+{
+	if ((queuedir_fd = open("queue", O_RDONLY | O_DIRECTORY)) == -1)
+		fatal("open queue/");
+	id_counter = arc4random();
+	evtimer_set(&commit_ev, commit_run, NULL);
+}
+
+void
+spool_msgpath(const char *dir, const char *id, char *buf, size_t bufsz)
+{
+	if ((size_t)snprintf(buf, bufsz, "%s/%s", dir, id) >= bufsz)
+		fatalx("spool path too long");
+}
+
+/*
+ * 16 hex digits: 32 bits of time, 12 bits of a counter and 20 random
+ * bits, so ids sort roughly by age and do not repeat across restarts.
+ */
+int
+spool_newid(char *buf, size_t bufsz)
+{
+	uint64_t	 id;
+
+	id = (uint64_t)(uint32_t)time(NULL) << 32;
+	id |= (uint64_t)(id_counter++ & 0xfff) << 20;
+	id |= arc4random() & 0xfffff;
+	return snprintf(buf, bufsz, "%016" PRIx64, id) == MSGID_LEN ? 0 : -1;
+}
+
+/* A new message file in incoming/: its fd, or -1. */
+int
+spool_create(char *id, size_t idsz)
+{
+	char		 path[64], qpath[64];
+	struct stat	 st;
+	int		 fd, i;
+
+	for (i = 0; i < CREATE_TRIES; i++) {
+		if (spool_newid(id, idsz) == -1)
+			return -1;
+		spool_msgpath("queue", id, qpath, sizeof(qpath));
+		if (lstat(qpath, &st) == 0)
+			continue;
+		spool_msgpath("incoming", id, path, sizeof(path));
+		fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		if (fd != -1)
+			return fd;
+		if (errno != EEXIST) {
+			log_warn("create %s", path);
+			return -1;
+		}
+	}
+	log_warnx("no free message id after %d tries", CREATE_TRIES);
+	return -1;
+}
+
+int
+spool_reserve(void *owner, char *id, size_t idsz, int *fdp)
+{
+	struct reserved	*r;
+	char		 path[64];
+	int		 fd;
+
+	if (nreserved >= RESERVED_MAX) {
+		log_warnx("%d messages being received, refusing more",
+		    RESERVED_MAX);
+		return -1;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return -1;
+	if ((fd = spool_create(r->id, sizeof(r->id))) == -1) {
+		free(r);
+		return -1;
+	}
+	if (RB_INSERT(reserved_tree, &reservations, r) != NULL) {
+		spool_msgpath("incoming", r->id, path, sizeof(path));
+		unlink(path);
+		close(fd);
+		free(r);
+		return -1;
+	}
+	r->owner = owner;
+	nreserved++;
+	envelope_init(&r->env);
+	strlcpy(id, r->id, idsz);
+	*fdp = fd;
+	return 0;
+}
+
+static void
+unlink_both(const char *dir, const char *id)
+{
+	char	 path[64];
+
+	spool_msgpath(dir, id, path, sizeof(path));
+	if (unlink(path) == -1 && errno != ENOENT)
+		log_warn("unlink %s", path);
+	strlcat(path, ".env", sizeof(path));
+	if (unlink(path) == -1 && errno != ENOENT)
+		log_warn("unlink %s", path);
+}
+
+static void
+reserved_free(struct reserved *r, int unlink_files)
+{
+	if (unlink_files) {
+		unlink_both("incoming", r->id);
+		unlink_both("queue", r->id);
+	}
+	if (r->committing)
+		TAILQ_REMOVE(&commits, r, commit);
+	RB_REMOVE(reserved_tree, &reservations, r);
+	nreserved--;
+	envelope_clear(&r->env);
+	free(r);
+}
+
+static struct reserved *
+reserved_find(void *owner, const char *id)
+{
+	struct reserved	 key, *r;
+
+	if (strlcpy(key.id, id, sizeof(key.id)) >= sizeof(key.id))
+		return NULL;
+	r = RB_FIND(reserved_tree, &reservations, &key);
+	if (r == NULL || r->owner != owner)
+		return NULL;
+	return r;
+}
+
+/* ROLLBACK: the engine gave up on this message. */
+void
+spool_release(void *owner, const char *id)
+{
+	struct reserved	*r;
+
+	if ((r = reserved_find(owner, id)) == NULL) {
+		log_debug("rollback of unknown message %s", id);
+		return;
+	}
+	if (r->committing) {
+		log_warnx("%s: rollback during commit ignored", id);
+		return;
+	}
+	unlink_both("incoming", r->id);
+	reserved_free(r, 0);
+}
+
+/* The client went away: whatever it did not get an answer for goes. */
+void
+spool_release_owner(void *owner)
+{
+	struct reserved	*r, *next;
+
+	RB_FOREACH_SAFE(r, reserved_tree, &reservations, next)
+		if (r->owner == owner)
+			reserved_free(r, 1);
+}
+
+/*
+ * Queue a commit.  The envelope's recipients move into the reservation;
+ * the answer comes through cb from commit_run().
+ */
+void
+spool_commit(void *owner, struct envelope *env, uint64_t reqid,
+    spool_commit_cb cb, void *arg)
+{
+	struct reserved	*r;
+	struct rcpt	*rc;
+	struct timeval	 tv = { 0, 0 };
+
+	if ((r = reserved_find(owner, env->id)) == NULL || r->committing) {
+		log_warnx("commit of unknown message %s", env->id);
+		envelope_clear(env);
+		cb(arg, reqid, QUEUE_INVALID);
+		return;
+	}
+	r->env = *env;
+	TAILQ_INIT(&r->env.rcpts);
+	while ((rc = TAILQ_FIRST(&env->rcpts)) != NULL) {
+		TAILQ_REMOVE(&env->rcpts, rc, entry);
+		TAILQ_INSERT_TAIL(&r->env.rcpts, rc, entry);
+	}
+	env->nrcpts = 0;
+	r->env.created = time(NULL);
+	r->reqid = reqid;
+	r->cb = cb;
+	r->arg = arg;
+	r->committing = 1;
+	TAILQ_INSERT_TAIL(&commits, r, commit);
+	if (!evtimer_pending(&commit_ev, NULL))
+		evtimer_add(&commit_ev, &tv);
+}
+
+/* Everything short of the directory fsync; -1 (logged) on failure. */
+static int
+store_one(struct envelope *env)
+{
+	char	 msg[64], envp[64], qmsg[64], qenv[64];
+	int	 fd;
+
+	spool_msgpath("incoming", env->id, msg, sizeof(msg));
+	spool_msgpath("queue", env->id, qmsg, sizeof(qmsg));
+	snprintf(envp, sizeof(envp), "incoming/%s.env", env->id);
+	snprintf(qenv, sizeof(qenv), "queue/%s.env", env->id);
+
+	if ((fd = open(msg, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("%s: open", msg);
+		return -1;
+	}
+	if (fsync(fd) == -1) {
+		log_warn("%s: fsync", msg);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+
+	fd = open(envp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		log_warn("%s: open", envp);
+		return -1;
+	}
+	if (envelope_write(fd, env) == -1 || fsync(fd) == -1) {
+		log_warn("%s: write", envp);
+		close(fd);
+		return -1;
+	}
+	if (close(fd) == -1) {
+		log_warn("%s: close", envp);
+		return -1;
+	}
+	/* The message first: an envelope in queue/ always has its body. */
+	if (rename(msg, qmsg) == -1) {
+		log_warn("rename %s", msg);
+		return -1;
+	}
+	if (rename(envp, qenv) == -1) {
+		log_warn("rename %s", envp);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+sync_queuedir(void)
+{
+	if (fsync(queuedir_fd) == -1) {
+		log_warn("fsync queue/");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Store every queued commit, fsync queue/ once for all of them, then
+ * answer.  No commit can arrive meanwhile (nothing is read here), and an
+ * answer that drops its client takes that client's other commits off
+ * the list through spool_release_owner().
+ */
+static void
+commit_run(int fd, short ev, void *arg)
+{
+	struct reserved	*r;
+	spool_commit_cb	 cb;
+	void		*cbarg;
+	uint64_t	 reqid;
+	int		 nok = 0, n = 0, status, ok;
+
+	TAILQ_FOREACH(r, &commits, commit) {
+		r->stored = store_one(&r->env) == 0;
+		nok += r->stored;
+		n++;
+	}
+	status = QUEUE_OK;
+	if (nok > 0 && sync_queuedir() == -1)
+		status = QUEUE_TEMPFAIL;
+	log_debug("group commit: %d of %d stored, %s", nok, n,
+	    status == QUEUE_OK ? "ok" : "failed");
+
+	while ((r = TAILQ_FIRST(&commits)) != NULL) {
+		TAILQ_REMOVE(&commits, r, commit);
+		r->committing = 0;
+		ok = r->stored && status == QUEUE_OK;
+		cb = r->cb;
+		cbarg = r->arg;
+		reqid = r->reqid;
+		if (ok) {
+			log_info("%s: queued from=<%s> nrcpt=%zu client=%s",
+			    r->id, r->env.sender, r->env.nrcpts,
+			    r->env.client);
+			scheduler_add(&r->env);
+		}
+		reserved_free(r, !ok);
+		cb(cbarg, reqid, ok ? QUEUE_OK : QUEUE_TEMPFAIL);
+	}
+}
+
+/* The same commit, synchronously, for messages the queue makes itself. */
+int
+spool_store_now(struct envelope *env)
+{
+	env->created = time(NULL);
+	if (store_one(env) == -1 || sync_queuedir() == -1) {
+		unlink_both("incoming", env->id);
+		unlink_both("queue", env->id);
+		return -1;
+	}
+	return 0;
+}
+
+/* Rewrite the envelope of a queued message: tmp, fsync, rename, fsync. */
+int
+spool_update(const struct envelope *env)
+{
+	char	 tmp[64], path[64];
+	int	 fd;
+
+	snprintf(path, sizeof(path), "queue/%s.env", env->id);
+	snprintf(tmp, sizeof(tmp), "queue/%s.env.tmp", env->id);
+	fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		log_warn("%s: open", tmp);
+		return -1;
+	}
+	if (envelope_write(fd, env) == -1 || fsync(fd) == -1 ||
+	    close(fd) == -1) {
+		log_warn("%s: write", tmp);
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) == -1) {
+		log_warn("rename %s", tmp);
+		unlink(tmp);
+		return -1;
+	}
+	return sync_queuedir();
+}
+
+/* Envelope first: a crash in between leaves a body, never an orphan env. */
+void
+spool_remove(const char *id)
+{
+	char	 path[64];
+
+	snprintf(path, sizeof(path), "queue/%s.env", id);
+	if (unlink(path) == -1)
+		log_warn("unlink %s", path);
+	spool_msgpath("queue", id, path, sizeof(path));
+	if (unlink(path) == -1)
+		log_warn("unlink %s", path);
+}
+
+static int
+is_id(const char *s, size_t len)
+{
+	size_t	 i;
+
+	if (len != MSGID_LEN)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+static void
+move_corrupt(const char *id, const char *why)
+{
+	char	 from[64], to[64];
+
+	log_warnx("%s: corrupt envelope moved to corrupt/: %s", id, why);
+	snprintf(from, sizeof(from), "queue/%s.env", id);
+	snprintf(to, sizeof(to), "corrupt/%s.env", id);
+	if (rename(from, to) == -1)
+		log_warn("rename %s", from);
+	spool_msgpath("queue", id, from, sizeof(from));
+	spool_msgpath("corrupt", id, to, sizeof(to));
+	if (rename(from, to) == -1 && errno != ENOENT)
+		log_warn("rename %s", from);
+}
+
+static void
+clean_incoming(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 path[PATH_MAX];
+	int		 n = 0;
+
+	if ((d = opendir("incoming")) == NULL)
+		fatal("opendir incoming/");
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "incoming/%s", de->d_name);
+		if (unlink(path) == -1)
+			log_warn("unlink %s", path);
+		else
+			n++;
+	}
+	closedir(d);
+	if (n)
+		log_info("removed %d stale files from incoming/", n);
+}
+
+static void
+load_one(const char *id)
+{
+	struct envelope	 env;
+	struct stat	 st;
+	char		 path[64], err[256];
+
+	snprintf(path, sizeof(path), "queue/%s.env", id);
+	if (envelope_load(path, &env, err, sizeof(err)) == -1) {
+		move_corrupt(id, err);
+		return;
+	}
+	if (strcmp(env.id, id) != 0) {
+		envelope_clear(&env);
+		move_corrupt(id, "id does not match the file name");
+		return;
+	}
+	spool_msgpath("queue", id, path, sizeof(path));
+	if (stat(path, &st) == -1 || !S_ISREG(st.st_mode)) {
+		envelope_clear(&env);
+		move_corrupt(id, "message file missing");
+		return;
+	}
+	scheduler_add(&env);
+}
+
+/* Start-up: forget incoming/, load every envelope in queue/. */
+void
+spool_load(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	struct stat	 st;
+	char		 path[PATH_MAX], id[MSGID_LEN + 1];
+	size_t		 len;
+
+	clean_incoming();
+	if ((d = opendir("queue")) == NULL)
+		fatal("opendir queue/");
+	while ((de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "queue/%s", de->d_name);
+		if (len == MSGID_LEN + 8 && is_id(de->d_name, MSGID_LEN) &&
+		    strcmp(de->d_name + MSGID_LEN, ".env.tmp") == 0) {
+			unlink(path);
+			continue;
+		}
+		if (len == MSGID_LEN + 4 && is_id(de->d_name, MSGID_LEN) &&
+		    strcmp(de->d_name + MSGID_LEN, ".env") == 0) {
+			memcpy(id, de->d_name, MSGID_LEN);
+			id[MSGID_LEN] = '\0';
+			load_one(id);
+			continue;
+		}
+		if (is_id(de->d_name, len)) {
+			/* A body whose envelope was removed or never made. */
+			snprintf(path, sizeof(path), "queue/%s.env",
+			    de->d_name);
+			if (lstat(path, &st) == -1 && errno == ENOENT) {
+				snprintf(path, sizeof(path), "queue/%s",
+				    de->d_name);
+				log_info("%s: removing message without "
+				    "envelope", de->d_name);
+				unlink(path);
+			}
+			continue;
+		}
+		log_warnx("queue/%s: unexpected file left alone", de->d_name);
+	}
+	closedir(d);
+	log_info("%zu messages in the queue", scheduler_count());
+}
