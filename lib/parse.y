@@ -1,0 +1,1279 @@
+/*
+ * The tsamba.conf grammar and its lexer: reads a file (and the files it
+ * includes) into a struct conf.  The grammar is described in conf.h and
+ * tsamba.conf(5).  Errors are printed as "file:line: message" and the
+ * whole parse fails; nothing half-read is handed to a daemon.
+ *
+ * The lexer keeps its state in statics, set up afresh by every
+ * conf_parse() call so a daemon can read the file again on SIGHUP.
+ */
+
+%{
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "conf_priv.h"
+
+#define INCLUDE_DEPTH_MAX	8		/* files open at once */
+#define FILE_SIZE_MAX		(1024 * 1024)	/* per file */
+#define TOKEN_MAX		PATH_MAX	/* longest word, string */
+#define PUSHBACK_MAX		8192		/* macro text */
+#define EXPANSIONS_MAX		64		/* per line */
+#define ERRORS_MAX		25		/* then give up */
+#define MACRO_NAME_MAX		64
+
+struct conf_file {
+	TAILQ_ENTRY(conf_file)	 entry;
+	FILE			*stream;
+	char			*name;
+	int			 lineno;
+	int			 nl_pending;	/* count a newline */
+	int			 at_eof;
+	int			 eof_nl;	/* last newline sent */
+};
+TAILQ_HEAD(conf_file_list, conf_file);
+
+struct conf_macro {
+	TAILQ_ENTRY(conf_macro)	 entry;
+	char			*name;
+	char			*value;
+};
+TAILQ_HEAD(conf_macro_list, conf_macro);
+
+/* Options of a listen statement, gathered in any order. */
+struct listen_opts {
+	int		 bad;		/* an error was reported */
+	int		 flags;
+	int		 port;		/* -1: not given */
+	char		*pki;
+};
+
+/* Settings of the form "limit|timeout|queue NAME VALUE". */
+struct knob {
+	const char	*group;
+	const char	*name;
+	enum conf_unit	 unit;
+	int64_t		 min;
+	int64_t		 max;
+	size_t		 off;
+	size_t		 size;		/* of the field */
+};
+
+#define KNOB(g, n, u, lo, hi, f)					\
+	{ g, n, u, lo, hi, offsetof(struct conf, f),			\
+	    sizeof(((struct conf *)NULL)->f) }
+
+static const struct knob knobs[] = {
+	KNOB("limit", "message-size", CONF_UNIT_SIZE, 1024,
+	    1024 * 1024 * 1024, max_message_size),
+	KNOB("limit", "recipients", CONF_UNIT_COUNT, 1, 10000, max_rcpts),
+	KNOB("limit", "sessions", CONF_UNIT_COUNT, 1, 100000, max_sessions),
+	KNOB("limit", "sessions-per-ip", CONF_UNIT_COUNT, 1, 100000,
+	    max_sessions_per_ip),
+	KNOB("limit", "line-length", CONF_UNIT_COUNT, 512, 65536, max_line),
+	KNOB("timeout", "idle", CONF_UNIT_TIME, 1, 86400, timeout_idle),
+	KNOB("timeout", "session", CONF_UNIT_TIME, 1, 7 * 86400,
+	    timeout_session),
+	KNOB("queue", "lifetime", CONF_UNIT_TIME, 1, 30 * 86400,
+	    queue_lifetime),
+	KNOB("queue", "retry-min", CONF_UNIT_TIME, 1, 86400,
+	    queue_retry_min),
+	KNOB("queue", "retry-max", CONF_UNIT_TIME, 1, 7 * 86400,
+	    queue_retry_max),
+	KNOB("queue", "delay-warn", CONF_UNIT_TIME, 1, 30 * 86400,
+	    queue_delay_warn),
+	KNOB("queue", "lmtp-sessions", CONF_UNIT_COUNT, 1, 1024,
+	    queue_lmtp_sessions),
+};
+
+static struct conf		*conf;
+static struct conf_file_list	 files;
+static struct conf_file		*file;
+static struct conf_macro_list	 macros;
+static char			 pushbuf[PUSHBACK_MAX];
+static size_t			 pushlen;
+static int			 expansions;
+static int			 errors;
+static int			 give_up;
+static int			 lex_reported;	/* lexer printed it */
+static int			 tok_lineno;
+static char			 tok_text[80];	/* for syntax errors */
+static int			 tok_index;	/* in the statement */
+static int			 tok_after_nl;
+static char			 stmt_word[48];	/* unknown 1st word */
+static struct listen_opts	 lopts;
+static char			*pki_cert, *pki_key;
+
+static int	 conf_yylex(void);
+static void	 conf_yyerror(const char *);
+static void	 conf_error(const char *, ...)
+		    __attribute__((__format__ (printf, 1, 2)));
+static int	 file_push(const char *);
+static void	 file_pop(void);
+static void	 macro_set(char *, char *);
+static void	 set_path(char *, size_t, const char *, const char *);
+static void	 set_string(char *, size_t, const char *, const char *);
+static void	 set_user(const char *, const char *);
+static void	 set_table(const char *, const char *, const char *);
+static void	 set_knob(const char *, const char *, const char *);
+static void	 add_pki(const char *);
+static void	 add_listen(struct conf_listen_list *, const char *, int,
+		    const char *);
+static void	 lopt_flag(int, const char *);
+%}
+
+%define api.prefix {conf_yy}
+
+%union {
+	int64_t	 number;
+	char	*string;
+}
+
+%token	AUTH CERT CHROOT HOSTNAME INCLUDE KEY LIMIT LISTEN LMTP MAILROOT
+%token	ON PKI PORT QUEUE RUNDIR SMTPS SOCKET SPOOL TABLE TIMEOUT TLS
+%token	TLSREQUIRE USER ERROR
+%token	<string>	STRING
+%token	<number>	NUMBER
+%type	<string>	value userkind
+%destructor		{ free($$); } <string>
+
+%%
+
+grammar		: %empty
+		| grammar '\n'
+		| grammar INCLUDE STRING '\n' {
+			/*
+			 * The '\n' is part of the rule so that the new file
+			 * is read from the very next token on.
+			 */
+			(void)file_push($3);
+			free($3);
+		}
+		| grammar main '\n'
+		| grammar error '\n'		{ yyerrok; }
+		;
+
+main		: STRING '=' value		{ macro_set($1, $3); }
+		| HOSTNAME STRING {
+			if (!conf_hostname_valid($2))
+				conf_error("invalid hostname \"%s\"", $2);
+			else
+				set_string(conf->hostname,
+				    sizeof(conf->hostname), $2, "hostname");
+			free($2);
+		}
+		| RUNDIR STRING {
+			/* Room for the socket names after it. */
+			if (strlen($2) + CONF_SOCKNAME_MAX >
+			    conf_sun_path_max())
+				conf_error("rundir too long for UNIX sockets: "
+				    "%s", $2);
+			else
+				set_path(conf->rundir, sizeof(conf->rundir),
+				    $2, "rundir");
+			free($2);
+		}
+		| SPOOL STRING {
+			set_path(conf->spool, sizeof(conf->spool), $2,
+			    "spool");
+			free($2);
+		}
+		| MAILROOT STRING {
+			set_path(conf->mailroot, sizeof(conf->mailroot), $2,
+			    "mailroot");
+			free($2);
+		}
+		| CHROOT STRING {
+			set_path(conf->chroot, sizeof(conf->chroot), $2,
+			    "chroot");
+			free($2);
+		}
+		| USER userkind STRING {
+			set_user($2, $3);
+			free($2);
+			free($3);
+		}
+		| PKI STRING pkiopts {
+			add_pki($2);
+			free($2);
+		}
+		| TABLE STRING STRING STRING {
+			set_table($2, $3, $4);
+			free($2);
+			free($3);
+			free($4);
+		}
+		| LISTEN ON STRING lopts {
+			add_listen(&conf->listens, $3, lopts.flags, lopts.pki);
+			free($3);
+		}
+		| LMTP LISTEN ON SOCKET {
+			conf->lmtp_socket[0] = '\0';	/* the default */
+		}
+		| LMTP LISTEN ON SOCKET STRING {
+			if (strlen($5) >= conf_sun_path_max())
+				conf_error("lmtp socket path too long: %s", $5);
+			else
+				set_path(conf->lmtp_socket,
+				    sizeof(conf->lmtp_socket), $5,
+				    "lmtp socket");
+			free($5);
+		}
+		| LMTP LISTEN ON STRING lopts {
+			if (lopts.flags != 0 || lopts.pki != NULL)
+				conf_error("an lmtp listener takes only a "
+				    "port");
+			else if (!lopts.bad)
+				add_listen(&conf->lmtp_listens, $4, 0, NULL);
+			free($4);
+		}
+		| LIMIT STRING value {
+			set_knob("limit", $2, $3);
+			free($2);
+			free($3);
+		}
+		| TIMEOUT STRING value {
+			set_knob("timeout", $2, $3);
+			free($2);
+			free($3);
+		}
+		| QUEUE STRING value {
+			set_knob("queue", $2, $3);
+			free($2);
+			free($3);
+		}
+		| QUEUE LMTP STRING {
+			if (strlen($3) >= conf_sun_path_max())
+				conf_error("queue lmtp socket path too long: "
+				    "%s", $3);
+			else
+				set_path(conf->queue_lmtp,
+				    sizeof(conf->queue_lmtp), $3, "queue lmtp");
+			free($3);
+		}
+		;
+
+/* A number keeps its text: its unit depends on the statement. */
+value		: STRING			{ $$ = $1; }
+		| NUMBER {
+			if (asprintf(&$$, "%lld", (long long)$1) == -1) {
+				conf_error("out of memory");
+				YYERROR;
+			}
+		}
+		;
+
+/* "queue" and "auth" are keywords elsewhere. */
+userkind	: STRING			{ $$ = $1; }
+		| QUEUE {
+			if (($$ = strdup("queue")) == NULL) {
+				conf_error("out of memory");
+				YYERROR;
+			}
+		}
+		| AUTH {
+			if (($$ = strdup("auth")) == NULL) {
+				conf_error("out of memory");
+				YYERROR;
+			}
+		}
+		;
+
+pkiopts		: %empty {
+			free(pki_cert);
+			free(pki_key);
+			pki_cert = pki_key = NULL;
+		}
+		| pkiopts CERT STRING {
+			if (pki_cert != NULL) {
+				conf_error("cert given twice");
+				free($3);
+			} else
+				pki_cert = $3;
+		}
+		| pkiopts KEY STRING {
+			if (pki_key != NULL) {
+				conf_error("key given twice");
+				free($3);
+			} else
+				pki_key = $3;
+		}
+		;
+
+lopts		: %empty {
+			free(lopts.pki);
+			memset(&lopts, 0, sizeof(lopts));
+			lopts.port = -1;
+		}
+		| lopts lopt
+		;
+
+lopt		: PORT NUMBER {
+			if (lopts.port != -1) {
+				conf_error("port given twice");
+				lopts.bad = 1;
+			} else if ($2 < 1 || $2 > 65535) {
+				conf_error("port %lld out of range (1 to "
+				    "65535)", (long long)$2);
+				lopts.bad = 1;
+			} else
+				lopts.port = $2;
+		}
+		| PORT STRING {
+			conf_error("bad port \"%s\"", $2);
+			lopts.bad = 1;
+			free($2);
+		}
+		| TLS			{ lopt_flag(LISTEN_TLS, "tls"); }
+		| TLSREQUIRE {
+			lopt_flag(LISTEN_TLS_REQUIRE, "tls-require");
+		}
+		| SMTPS		{ lopt_flag(LISTEN_SMTPS, "smtps"); }
+		| AUTH		{ lopt_flag(LISTEN_AUTH, "auth"); }
+		| PKI STRING {
+			if (lopts.pki != NULL) {
+				conf_error("pki given twice");
+				lopts.bad = 1;
+				free($2);
+			} else
+				lopts.pki = $2;
+		}
+		;
+
+%%
+
+struct keyword {
+	const char	*word;
+	int		 token;
+};
+
+/* Sorted for bsearch(). */
+static const struct keyword keywords[] = {
+	{ "auth",		AUTH },
+	{ "cert",		CERT },
+	{ "chroot",		CHROOT },
+	{ "hostname",		HOSTNAME },
+	{ "include",		INCLUDE },
+	{ "key",		KEY },
+	{ "limit",		LIMIT },
+	{ "listen",		LISTEN },
+	{ "lmtp",		LMTP },
+	{ "mailroot",		MAILROOT },
+	{ "on",			ON },
+	{ "pki",		PKI },
+	{ "port",		PORT },
+	{ "queue",		QUEUE },
+	{ "rundir",		RUNDIR },
+	{ "smtps",		SMTPS },
+	{ "socket",		SOCKET },
+	{ "spool",		SPOOL },
+	{ "table",		TABLE },
+	{ "timeout",		TIMEOUT },
+	{ "tls",		TLS },
+	{ "tls-require",	TLSREQUIRE },
+	{ "user",		USER },
+};
+
+static void
+conf_verror(int lineno, const char *fmt, va_list ap)
+{
+	if (give_up)
+		return;
+	fprintf(stderr, "%s:%d: ", file->name, lineno);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	if (++errors >= ERRORS_MAX) {
+		fprintf(stderr, "%s:%d: too many errors, giving up\n",
+		    file->name, lineno);
+		give_up = 1;
+	}
+}
+
+/* An error at the line of the token just read. */
+static void
+conf_error(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	conf_verror(tok_lineno, fmt, ap);
+	va_end(ap);
+}
+
+/* The lexer's own errors: the parser must not repeat them. */
+static void
+lex_error(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	conf_verror(tok_lineno, fmt, ap);
+	va_end(ap);
+	lex_reported = 1;
+}
+
+static void
+conf_yyerror(const char *msg)
+{
+	if (lex_reported || give_up)
+		return;
+	if (strcmp(msg, "syntax error") != 0)
+		conf_error("%s", msg);
+	else if (tok_index == 2 && stmt_word[0] != '\0')
+		conf_error("unknown keyword \"%s\"", stmt_word);
+	else if (strncmp(tok_text, "unknown", 7) == 0)
+		conf_error("%s", tok_text);
+	else
+		conf_error("syntax error %s", tok_text);
+}
+
+static int
+keyword_cmp(const void *k, const void *e)
+{
+	return strcmp(k, ((const struct keyword *)e)->word);
+}
+
+static int
+keyword_lookup(const char *s)
+{
+	const struct keyword	*kw;
+
+	kw = bsearch(s, keywords, sizeof(keywords) / sizeof(keywords[0]),
+	    sizeof(keywords[0]), keyword_cmp);
+	return kw == NULL ? STRING : kw->token;
+}
+
+/*
+ * One character of input: expanded macro text first, then the file.
+ * Outside quoted strings ("raw" off) a backslash before a newline joins
+ * the two lines.
+ */
+static int
+lex_getc(int raw)
+{
+	int	c, next;
+
+	if (pushlen > 0)
+		return (unsigned char)pushbuf[--pushlen];
+	for (;;) {
+		if (file->at_eof)
+			return EOF;
+		if ((c = getc(file->stream)) == EOF) {
+			file->at_eof = 1;
+			return EOF;
+		}
+		if (c != '\\' || raw)
+			return c;
+		if ((next = getc(file->stream)) != '\n') {
+			if (next != EOF)
+				ungetc(next, file->stream);
+			return c;
+		}
+		file->lineno++;
+	}
+}
+
+static int
+lex_ungetc(int c)
+{
+	if (c == EOF)
+		return 0;
+	if (pushlen >= sizeof(pushbuf))
+		return -1;
+	pushbuf[pushlen++] = c;
+	return 0;
+}
+
+static int
+is_word_char(int c)
+{
+	return c != EOF && c != '\0' &&
+	    (isalnum(c) || strchr("-_./:@+%*~[]", c) != NULL);
+}
+
+static int
+is_macro_char(int c)
+{
+	return c != EOF && (isalnum(c) || c == '_');
+}
+
+/* Describe the token just read, for "syntax error near ...". */
+static void
+tok_describe(int c, const char *text, int quoted)
+{
+	/* Counted from 1 at each statement, its '\n' included. */
+	if (tok_after_nl || c == 0)
+		tok_index = 0;
+	tok_after_nl = (c == '\n');
+	if (++tok_index == 1) {
+		stmt_word[0] = '\0';
+		/* A statement never begins with a word of its own. */
+		if (text != NULL && !quoted && keyword_lookup(text) == STRING &&
+		    isalpha((unsigned char)text[0]))
+			snprintf(stmt_word, sizeof(stmt_word), "%s", text);
+	}
+	if (c == '\n')
+		snprintf(tok_text, sizeof(tok_text), "at end of line");
+	else if (c == 0)
+		snprintf(tok_text, sizeof(tok_text), "at end of file");
+	else if (text == NULL)
+		snprintf(tok_text, sizeof(tok_text), "near '%c'", c);
+	else if (!quoted && keyword_lookup(text) == STRING &&
+	    isalpha((unsigned char)text[0]))
+		snprintf(tok_text, sizeof(tok_text),
+		    "unknown keyword \"%.40s\"", text);
+	else
+		snprintf(tok_text, sizeof(tok_text), "near \"%.40s\"", text);
+}
+
+/* Skip to the end of the line after a lexical error. */
+static int
+lex_fail(void)
+{
+	int	c;
+
+	while ((c = lex_getc(1)) != '\n' && c != EOF)
+		;
+	lex_ungetc(c);
+	return ERROR;
+}
+
+/* $name: push the value back to be read as if it were in the file. */
+static int
+lex_macro(void)
+{
+	struct conf_macro	*m;
+	char			 name[MACRO_NAME_MAX];
+	size_t			 len = 0, vlen;
+	int			 c;
+
+	while (is_macro_char(c = lex_getc(0))) {
+		if (len >= sizeof(name) - 1) {
+			lex_error("macro name too long");
+			return lex_fail();
+		}
+		name[len++] = c;
+	}
+	name[len] = '\0';
+	lex_ungetc(c);
+	if (len == 0) {
+		lex_error("'$' not followed by a macro name");
+		return lex_fail();
+	}
+	TAILQ_FOREACH(m, &macros, entry)
+		if (strcmp(m->name, name) == 0)
+			break;
+	if (m == NULL) {
+		lex_error("macro \"%s\" not defined", name);
+		return lex_fail();
+	}
+	if (++expansions > EXPANSIONS_MAX) {
+		lex_error("too many macro expansions (recursive macro "
+		    "\"%s\"?)", name);
+		return lex_fail();
+	}
+	vlen = strlen(m->value);
+	if (vlen > sizeof(pushbuf) - pushlen) {
+		lex_error("macro \"%s\" expands too far", name);
+		return lex_fail();
+	}
+	while (vlen > 0)
+		pushbuf[pushlen++] = m->value[--vlen];
+	return 0;
+}
+
+/*
+ * $name inside a quoted string: the value goes into the string as it is,
+ * not read again as tokens.  A '$' not followed by a name stays a '$'.
+ */
+static int
+lex_quoted_macro(char *buf, size_t bufsz, size_t *len)
+{
+	struct conf_macro	*m;
+	char			 name[MACRO_NAME_MAX];
+	size_t			 n = 0, vlen;
+	int			 c;
+
+	while (is_macro_char(c = lex_getc(1))) {
+		if (n >= sizeof(name) - 1) {
+			lex_error("macro name too long");
+			return -1;
+		}
+		name[n++] = c;
+	}
+	name[n] = '\0';
+	lex_ungetc(c);
+	if (n == 0) {
+		name[0] = '$';
+		name[1] = '\0';
+		m = NULL;
+	} else {
+		TAILQ_FOREACH(m, &macros, entry)
+			if (strcmp(m->name, name) == 0)
+				break;
+		if (m == NULL) {
+			lex_error("macro \"%s\" not defined", name);
+			return -1;
+		}
+	}
+	vlen = strlen(m == NULL ? name : m->value);
+	if (*len + vlen >= bufsz) {
+		lex_error("quoted string too long");
+		return -1;
+	}
+	memcpy(buf + *len, m == NULL ? name : m->value, vlen);
+	*len += vlen;
+	return 0;
+}
+
+/*
+ * A quoted string, with \" \\ \$ \n \t, backslash-newline and $name.
+ */
+static int
+lex_quoted(char *buf, size_t bufsz)
+{
+	size_t	len = 0;
+	int	c;
+
+	for (;;) {
+		c = lex_getc(1);
+		if (c == EOF || c == '\n') {
+			lex_ungetc(c);
+			lex_error("unterminated quoted string");
+			return ERROR;
+		}
+		if (c == '"')
+			break;
+		if (c == '$') {
+			if (lex_quoted_macro(buf, bufsz, &len) == -1)
+				return lex_fail();
+			continue;
+		}
+		if (c == '\\') {
+			switch (c = lex_getc(1)) {
+			case '\n':
+				file->lineno++;
+				continue;
+			case '"':
+			case '\\':
+			case '$':
+				break;
+			case 'n':
+				c = '\n';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			default:
+				lex_ungetc(c);
+				lex_error("unknown escape in quoted string");
+				return lex_fail();
+			}
+		} else if (c == '\0' || (iscntrl(c) && c != '\t')) {
+			lex_error("control character in quoted string");
+			return lex_fail();
+		}
+		if (len >= bufsz - 1) {
+			lex_error("quoted string too long");
+			return lex_fail();
+		}
+		buf[len++] = c;
+	}
+	buf[len] = '\0';
+	return STRING;
+}
+
+static int
+lex_word(int c, char *buf, size_t bufsz)
+{
+	size_t	len = 0;
+
+	do {
+		if (len >= bufsz - 1) {
+			lex_error("word too long");
+			return lex_fail();
+		}
+		buf[len++] = c;
+	} while (is_word_char(c = lex_getc(0)));
+	buf[len] = '\0';
+	if (lex_ungetc(c) == -1) {
+		lex_error("input too long");
+		return lex_fail();
+	}
+	return keyword_lookup(buf);
+}
+
+/* Digits with an optional sign are numbers; "35M" stays a word. */
+static int
+lex_number(const char *s, int64_t *n)
+{
+	const char	*p = s;
+	char		*end;
+	long long	 v;
+
+	if (*p == '-')
+		p++;
+	if (*p == '\0')
+		return 0;
+	for (; *p != '\0'; p++)
+		if (!isdigit((unsigned char)*p))
+			return 0;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno == ERANGE)
+		return -1;
+	*n = v;
+	return 1;
+}
+
+static int
+conf_yylex(void)
+{
+	char	buf[TOKEN_MAX];
+	int	c, token, quoted;
+	int64_t	n;
+
+	lex_reported = 0;
+top:
+	if (give_up)
+		return 0;
+	if (file->nl_pending) {
+		file->lineno++;
+		file->nl_pending = 0;
+	}
+	while ((c = lex_getc(0)) == ' ' || c == '\t' || c == '\r')
+		;
+	tok_lineno = file->lineno;
+	if (c == '#')
+		while ((c = lex_getc(1)) != '\n' && c != EOF)
+			;
+	if (c == EOF) {
+		/* Every file ends a statement, even without a newline. */
+		if (!file->eof_nl) {
+			file->eof_nl = 1;
+			expansions = 0;
+			tok_describe('\n', NULL, 0);
+			snprintf(tok_text, sizeof(tok_text), "at end of file");
+			return '\n';
+		}
+		if (TAILQ_PREV(file, conf_file_list, entry) == NULL) {
+			tok_describe(0, NULL, 0);
+			return 0;
+		}
+		file_pop();
+		goto top;
+	}
+	if (c == '\n') {
+		file->nl_pending = 1;
+		expansions = 0;
+		tok_describe(c, NULL, 0);
+		return '\n';
+	}
+	if (c == '$') {
+		if ((token = lex_macro()) != 0)
+			return token;
+		goto top;
+	}
+	if ((quoted = (c == '"')))
+		token = lex_quoted(buf, sizeof(buf));
+	else if (is_word_char(c))
+		token = lex_word(c, buf, sizeof(buf));
+	else if (c == '=') {
+		tok_describe(c, NULL, 0);
+		return c;
+	} else {
+		/* Not even a NUL byte may pass for the end of the input. */
+		if (isprint(c))
+			lex_error("unexpected character '%c'", c);
+		else
+			lex_error("unexpected byte 0x%02x", c);
+		return lex_fail();
+	}
+	if (token != STRING) {
+		if (token != ERROR)
+			tok_describe(token, buf, quoted);
+		return token;
+	}
+	tok_describe(token, buf, quoted);
+	if (!quoted) {
+		switch (lex_number(buf, &n)) {
+		case -1:
+			lex_error("number out of range: %s", buf);
+			return ERROR;
+		case 1:
+			conf_yylval.number = n;
+			return NUMBER;
+		}
+	}
+	if ((conf_yylval.string = strdup(buf)) == NULL) {
+		lex_error("out of memory");
+		return ERROR;
+	}
+	return STRING;
+}
+
+/*
+ * Open a file to read.  Only regular files (opened without blocking, in
+ * case someone names a FIFO) of bounded size: an include of /dev/zero
+ * must fail, not hang.
+ */
+static FILE *
+file_open(const char *path, char *err, size_t errsz)
+{
+	struct stat	 st;
+	FILE		*f;
+	int		 fd, fl;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		snprintf(err, errsz, "%s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > FILE_SIZE_MAX) {
+		snprintf(err, errsz, "%s", !S_ISREG(st.st_mode) ?
+		    "not a regular file" : "file too large");
+		close(fd);
+		return NULL;
+	}
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1 ||
+	    (f = fdopen(fd, "r")) == NULL) {
+		snprintf(err, errsz, "%s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	return f;
+}
+
+/* Relative includes are found beside the including file. */
+static char *
+include_path(const char *name)
+{
+	char	*dir, *copy, *path;
+
+	if (name[0] == '/' || file == NULL)
+		return strdup(name);
+	if ((copy = strdup(file->name)) == NULL)
+		return NULL;
+	dir = dirname(copy);
+	if (strcmp(dir, ".") == 0)
+		path = strdup(name);
+	else if (asprintf(&path, "%s/%s", dir, name) == -1)
+		path = NULL;
+	free(copy);
+	return path;
+}
+
+static int
+file_push(const char *name)
+{
+	struct conf_file	*f;
+	char			 err[128];
+	int			 depth = 0;
+
+	TAILQ_FOREACH(f, &files, entry)
+		depth++;
+	if (depth >= INCLUDE_DEPTH_MAX) {
+		conf_error("include \"%s\": includes nested too deep (%d)",
+		    name, INCLUDE_DEPTH_MAX);
+		return -1;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    (f->name = include_path(name)) == NULL) {
+		if (f != NULL)
+			free(f);
+		conf_error("out of memory");
+		return -1;
+	}
+	if ((f->stream = file_open(f->name, err, sizeof(err))) == NULL) {
+		if (file == NULL) {
+			fprintf(stderr, "%s: %s\n", f->name, err);
+			errors++;
+		} else
+			conf_error("include \"%s\": %s", f->name, err);
+		free(f->name);
+		free(f);
+		return -1;
+	}
+	f->lineno = 1;
+	TAILQ_INSERT_TAIL(&files, f, entry);
+	file = f;
+	return 0;
+}
+
+static void
+file_pop(void)
+{
+	struct conf_file	*prev;
+
+	prev = TAILQ_PREV(file, conf_file_list, entry);
+	TAILQ_REMOVE(&files, file, entry);
+	fclose(file->stream);
+	free(file->name);
+	free(file);
+	file = prev;
+}
+
+static void
+macro_set(char *name, char *value)
+{
+	struct conf_macro	*m;
+	const char		*p;
+
+	for (p = name; *p != '\0'; p++)
+		if (!is_macro_char((unsigned char)*p))
+			break;
+	if (*p != '\0' || p == name || isdigit((unsigned char)name[0]) ||
+	    strlen(name) >= MACRO_NAME_MAX) {
+		conf_error("invalid macro name \"%s\"", name);
+		goto fail;
+	}
+	/* Its text is read again as input: it must stay on one line. */
+	if (strchr(value, '\n') != NULL) {
+		conf_error("macro \"%s\" contains a newline", name);
+		goto fail;
+	}
+	TAILQ_FOREACH(m, &macros, entry)
+		if (strcmp(m->name, name) == 0) {
+			free(m->value);
+			m->value = value;
+			free(name);
+			return;
+		}
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		conf_error("out of memory");
+		goto fail;
+	}
+	m->name = name;
+	m->value = value;
+	TAILQ_INSERT_TAIL(&macros, m, entry);
+	return;
+fail:
+	free(name);
+	free(value);
+}
+
+static void
+set_string(char *dst, size_t dstsz, const char *src, const char *what)
+{
+	if (strlen(src) >= dstsz) {
+		conf_error("%s too long", what);
+		return;
+	}
+	memcpy(dst, src, strlen(src) + 1);
+}
+
+/* Daemons chdir and chroot: every path in the file is absolute. */
+static void
+set_path(char *dst, size_t dstsz, const char *src, const char *what)
+{
+	if (src[0] != '/') {
+		conf_error("%s must be an absolute path: \"%s\"", what, src);
+		return;
+	}
+	set_string(dst, dstsz, src, what);
+}
+
+static void
+set_user(const char *kind, const char *name)
+{
+	char	*dst;
+
+	if (strcmp(kind, "smtpd") == 0)
+		dst = conf->user_smtpd;
+	else if (strcmp(kind, "queue") == 0)
+		dst = conf->user_queue;
+	else if (strcmp(kind, "auth") == 0)
+		dst = conf->user_auth;
+	else if (strcmp(kind, "vmail") == 0)
+		dst = conf->user_vmail;
+	else {
+		conf_error("unknown user kind \"%s\" (smtpd, queue, auth or "
+		    "vmail)", kind);
+		return;
+	}
+	if (name[0] == '\0') {
+		conf_error("empty user name");
+		return;
+	}
+	/* All four fields have the same size. */
+	set_string(dst, sizeof(conf->user_smtpd), name, "user name");
+}
+
+static void
+set_table(const char *which, const char *backend, const char *path)
+{
+	struct conf_table	*t;
+
+	if (strcmp(which, "domains") == 0)
+		t = &conf->domains;
+	else if (strcmp(which, "users") == 0)
+		t = &conf->users;
+	else if (strcmp(which, "aliases") == 0)
+		t = &conf->aliases;
+	else {
+		conf_error("unknown table \"%s\" (domains, users or aliases)",
+		    which);
+		return;
+	}
+	if (strcmp(backend, "file") != 0) {
+		conf_error("unknown table backend \"%s\" (file)", backend);
+		return;
+	}
+	if (path[0] != '/') {
+		conf_error("table path must be absolute: \"%s\"", path);
+		return;
+	}
+	if (strlen(path) >= sizeof(t->path)) {
+		conf_error("table path too long");
+		return;
+	}
+	t->backend = TABLE_FILE;
+	memcpy(t->path, path, strlen(path) + 1);
+}
+
+static void
+set_knob(const char *group, const char *name, const char *text)
+{
+	const struct knob	*k;
+	const char		*unit;
+	int64_t			 v;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+		if (strcmp(knobs[i].group, group) == 0 &&
+		    strcmp(knobs[i].name, name) == 0)
+			break;
+	if (i == sizeof(knobs) / sizeof(knobs[0])) {
+		conf_error("unknown %s \"%s\"", group, name);
+		return;
+	}
+	k = &knobs[i];
+	unit = k->unit == CONF_UNIT_SIZE ? " bytes" :
+	    k->unit == CONF_UNIT_TIME ? " seconds" : "";
+	if (conf_value(text, k->unit, &v) == -1) {
+		conf_error("%s %s: bad %s \"%s\"", group, name,
+		    k->unit == CONF_UNIT_SIZE ? "size" :
+		    k->unit == CONF_UNIT_TIME ? "time" : "number", text);
+		return;
+	}
+	if (v < k->min || v > k->max) {
+		conf_error("%s %s: %s out of range (%lld to %lld%s)", group,
+		    name, text, (long long)k->min, (long long)k->max, unit);
+		return;
+	}
+	if (k->size == sizeof(size_t))
+		*(size_t *)(void *)((char *)conf + k->off) = v;
+	else
+		*(unsigned int *)(void *)((char *)conf + k->off) = v;
+}
+
+static void
+add_pki(const char *name)
+{
+	struct conf_pki	*pki;
+
+	if (pki_cert == NULL || pki_key == NULL) {
+		conf_error("pki \"%s\" needs both cert and key", name);
+		goto done;
+	}
+	if (conf_pki_find(conf, name) != NULL) {
+		conf_error("pki \"%s\" defined twice", name);
+		goto done;
+	}
+	if (name[0] == '\0' || strlen(name) >= CONF_NAME_MAX) {
+		conf_error("bad pki name \"%s\"", name);
+		goto done;
+	}
+	if (pki_cert[0] != '/' || pki_key[0] != '/') {
+		conf_error("pki \"%s\": cert and key must be absolute paths",
+		    name);
+		goto done;
+	}
+	if (strlen(pki_cert) >= PATH_MAX || strlen(pki_key) >= PATH_MAX) {
+		conf_error("pki \"%s\": path too long", name);
+		goto done;
+	}
+	if ((pki = calloc(1, sizeof(*pki))) == NULL) {
+		conf_error("out of memory");
+		goto done;
+	}
+	memcpy(pki->name, name, strlen(name) + 1);
+	memcpy(pki->cert, pki_cert, strlen(pki_cert) + 1);
+	memcpy(pki->key, pki_key, strlen(pki_key) + 1);
+	TAILQ_INSERT_TAIL(&conf->pkis, pki, entry);
+done:
+	free(pki_cert);
+	free(pki_key);
+	pki_cert = pki_key = NULL;
+}
+
+static void
+lopt_flag(int flag, const char *name)
+{
+	if (lopts.flags & flag) {
+		conf_error("%s given twice", name);
+		lopts.bad = 1;
+	}
+	lopts.flags |= flag;
+}
+
+static int
+listen_flags_ok(int flags, const char *pki)
+{
+	int	tls;
+
+	tls = flags & (LISTEN_TLS | LISTEN_TLS_REQUIRE | LISTEN_SMTPS);
+
+	if ((flags & LISTEN_SMTPS) && (flags & (LISTEN_TLS |
+	    LISTEN_TLS_REQUIRE))) {
+		conf_error("smtps cannot be combined with tls or tls-require");
+		return 0;
+	}
+	if (tls && pki == NULL) {
+		conf_error("tls, tls-require and smtps need a pki");
+		return 0;
+	}
+	if (!tls && pki != NULL) {
+		conf_error("pki given without tls, tls-require or smtps");
+		return 0;
+	}
+	if (pki != NULL && conf_pki_find(conf, pki) == NULL) {
+		conf_error("pki \"%s\" not defined", pki);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+add_listen(struct conf_listen_list *list, const char *addr, int flags,
+    const char *pki)
+{
+	struct conf_listen	*l, *o;
+	int			 port = lopts.port;
+
+	if (lopts.bad || !listen_flags_ok(flags, pki))
+		goto done;
+	/* STARTTLS must be offered before it can be required. */
+	if (flags & LISTEN_TLS_REQUIRE)
+		flags |= LISTEN_TLS;
+	if (port == -1)
+		port = list == &conf->lmtp_listens ? 24 :
+		    (flags & LISTEN_SMTPS) ? 465 : 25;
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		conf_error("out of memory");
+		goto done;
+	}
+	if (conf_listen_resolve(l, addr, port) == -1) {
+		conf_error("bad address \"%s\" (an IPv4 or IPv6 address, any "
+		    "or localhost)", addr);
+		free(l);
+		goto done;
+	}
+	l->flags = flags;
+	if (pki != NULL)
+		memcpy(l->pki, pki, strlen(pki) + 1);
+	TAILQ_FOREACH(o, list, entry)
+		if (o->sslen == l->sslen &&
+		    memcmp(&o->ss, &l->ss, l->sslen) == 0) {
+			conf_error("listen on %s port %d given twice", addr,
+			    port);
+			free(l);
+			goto done;
+		}
+	TAILQ_INSERT_TAIL(list, l, entry);
+done:
+	free(lopts.pki);
+	memset(&lopts, 0, sizeof(lopts));
+	lopts.port = -1;
+}
+
+static void
+conf_lex_reset(void)
+{
+	TAILQ_INIT(&files);
+	TAILQ_INIT(&macros);
+	file = NULL;
+	pushlen = 0;
+	expansions = 0;
+	errors = 0;
+	give_up = 0;
+	lex_reported = 0;
+	tok_lineno = 0;
+	tok_text[0] = '\0';
+	tok_index = 0;
+	tok_after_nl = 1;
+	stmt_word[0] = '\0';
+	memset(&lopts, 0, sizeof(lopts));
+	lopts.port = -1;
+	pki_cert = pki_key = NULL;
+}
+
+static void
+conf_lex_free(void)
+{
+	struct conf_macro	*m;
+
+	while (file != NULL)
+		file_pop();
+	while ((m = TAILQ_FIRST(&macros)) != NULL) {
+		TAILQ_REMOVE(&macros, m, entry);
+		free(m->name);
+		free(m->value);
+		free(m);
+	}
+	free(lopts.pki);
+	free(pki_cert);
+	free(pki_key);
+	lopts.pki = pki_cert = pki_key = NULL;
+}
+
+int
+conf_parse(const char *path, struct conf *c)
+{
+	char	 err[256];
+	char	*top;
+
+	if (path == NULL)
+		path = TSAMBA_CONF;
+	conf = c;
+	conf_init(conf);
+	conf_lex_reset();
+	if (file_push(path) == -1) {
+		conf_lex_free();
+		return -1;
+	}
+	if ((top = strdup(file->name)) == NULL) {
+		fprintf(stderr, "%s: out of memory\n", path);
+		conf_lex_free();
+		return -1;
+	}
+	if (conf_yyparse() != 0 && errors == 0)
+		errors++;
+	conf_lex_free();
+	if (errors == 0 && conf_finish(conf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", top, err);
+		errors++;
+	}
+	free(top);
+	conf = NULL;
+	if (errors > 0) {
+		conf_clear(c);
+		return -1;
+	}
+	return 0;
+}

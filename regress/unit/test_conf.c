@@ -1,0 +1,668 @@
+/*
+ * Unit test of the tsamba.conf parser: values, defaults, macros,
+ * includes, units, and for every kind of error the "file:line: message"
+ * on stderr and the failure of conf_parse().
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "unit.h"
+
+static char	tmpdir[256];
+static char	errtext[8192];
+
+static void
+fail_setup(const char *what)
+{
+	perror(what);
+	exit(2);
+}
+
+/* Write a file in the test directory; returns its path (static). */
+static const char *
+put(const char *name, const char *text)
+{
+	static char	 path[PATH_MAX];
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	if ((f = fopen(path, "w")) == NULL)
+		fail_setup(path);
+	fputs(text, f);
+	if (fclose(f) != 0)
+		fail_setup(path);
+	return path;
+}
+
+static const char *
+put_bytes(const char *name, const char *bytes, size_t len)
+{
+	static char	 path[PATH_MAX];
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	if ((f = fopen(path, "w")) == NULL)
+		fail_setup(path);
+	fwrite(bytes, 1, len, f);
+	if (fclose(f) != 0)
+		fail_setup(path);
+	return path;
+}
+
+/* conf_parse() with its stderr kept in errtext. */
+static int
+parse(const char *path, struct conf *conf)
+{
+	char	 errpath[PATH_MAX];
+	ssize_t	 n;
+	int	 fd, saved, rv;
+
+	snprintf(errpath, sizeof(errpath), "%s/stderr", tmpdir);
+	if ((fd = open(errpath, O_RDWR | O_CREAT | O_TRUNC, 0600)) == -1)
+		fail_setup(errpath);
+	fflush(stderr);
+	if ((saved = dup(STDERR_FILENO)) == -1 ||
+	    dup2(fd, STDERR_FILENO) == -1)
+		fail_setup("dup");
+	rv = conf_parse(path, conf);
+	fflush(stderr);
+	if (dup2(saved, STDERR_FILENO) == -1)
+		fail_setup("dup2");
+	close(saved);
+	if ((n = pread(fd, errtext, sizeof(errtext) - 1, 0)) == -1)
+		fail_setup("pread");
+	errtext[n] = '\0';
+	close(fd);
+	return rv;
+}
+
+static int
+mkdir_sub(void)
+{
+	char	path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/sub", tmpdir);
+	return mkdir(path, 0700) == -1 && errno != EEXIST ? -1 : 0;
+}
+
+static int
+parse_text(const char *text, struct conf *conf)
+{
+	return parse(put("t.conf", text), conf);
+}
+
+/* The text must fail with exactly this message at this line. */
+static void
+expect_error(const char *text, int line, const char *msg)
+{
+	struct conf	conf;
+	char		want[1024];
+	int		rv;
+
+	rv = parse_text(text, &conf);
+	snprintf(want, sizeof(want), "%s/t.conf:%d: %s", tmpdir, line, msg);
+	CHECKF(rv == -1, "accepted: %s", text);
+	CHECKF(strstr(errtext, want) != NULL, "want \"%s\", got \"%s\"",
+	    want, errtext);
+	CHECKF(TAILQ_EMPTY(&conf.pkis) && TAILQ_EMPTY(&conf.listens),
+	    "lists left after a failed parse");
+}
+
+static int
+count_listens(struct conf_listen_list *list)
+{
+	struct conf_listen	*l;
+	int			 n = 0;
+
+	TAILQ_FOREACH(l, list, entry)
+		n++;
+	return n;
+}
+
+static void
+test_defaults(void)
+{
+	struct conf	conf;
+	char		host[CONF_HOST_MAX] = "", buf[PATH_MAX];
+
+	CHECK(parse_text("", &conf) == 0);
+	CHECK(errtext[0] == '\0');
+	gethostname(host, sizeof(host) - 1);
+	CHECK(strcmp(conf.hostname, host) == 0);
+	CHECK(strcmp(conf.rundir, "/run/tsamba") == 0);
+	CHECK(strcmp(conf.spool, "/var/spool/tsamba") == 0);
+	CHECK(strcmp(conf.mailroot, "/var/vmail") == 0);
+	CHECK(strcmp(conf.chroot, "/var/empty") == 0);
+	CHECK(strcmp(conf.user_smtpd, "_tsamba") == 0);
+	CHECK(strcmp(conf.user_queue, "_tsambaq") == 0);
+	CHECK(strcmp(conf.user_auth, "_tsambaauth") == 0);
+	CHECK(strcmp(conf.user_vmail, "vmail") == 0);
+	CHECK(TAILQ_EMPTY(&conf.pkis));
+	CHECK(TAILQ_EMPTY(&conf.listens));
+	CHECK(TAILQ_EMPTY(&conf.lmtp_listens));
+	CHECK(strcmp(conf.lmtp_socket, "/run/tsamba/lmtp.sock") == 0);
+	CHECK(strcmp(conf.queue_lmtp, "/run/tsamba/lmtp.sock") == 0);
+	CHECK(conf.domains.backend == TABLE_NONE);
+	CHECK(conf.users.backend == TABLE_NONE);
+	CHECK(conf.aliases.backend == TABLE_NONE);
+	CHECK(conf.max_message_size == 35 * 1024 * 1024);
+	CHECK(conf.max_rcpts == 100);
+	CHECK(conf.max_sessions == 500);
+	CHECK(conf.max_sessions_per_ip == 20);
+	CHECK(conf.max_line == 1000);
+	CHECK(conf.timeout_idle == 300);
+	CHECK(conf.timeout_session == 1800);
+	CHECK(conf.queue_lifetime == 4 * 86400);
+	CHECK(conf.queue_retry_min == 60);
+	CHECK(conf.queue_retry_max == 3600);
+	CHECK(conf.queue_delay_warn == 4 * 3600);
+	CHECK(conf.queue_lmtp_sessions == 8);
+	conf_sockpath(&conf, "auth.sock", buf, sizeof(buf));
+	CHECK(strcmp(buf, "/run/tsamba/auth.sock") == 0);
+	conf_clear(&conf);
+	conf_clear(&conf);	/* twice is harmless */
+}
+
+static void
+test_full(void)
+{
+	struct conf		 conf;
+	struct conf_listen	*l;
+	struct conf_pki		*pki;
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
+	char			 buf[PATH_MAX];
+
+	CHECK(parse_text(
+	    "# a whole configuration\n"
+	    "hostname \"mail.example.org\"\n"
+	    "rundir \"/tmp/tsamba-run\"\n"
+	    "spool \"/srv/spool\"\n"
+	    "mailroot /srv/vmail   # unquoted path\n"
+	    "chroot \"/srv/empty\"\n"
+	    "user smtpd \"s\"\n"
+	    "user queue \"q\"\n"
+	    "user auth \"a\"\n"
+	    "user vmail \"v\"\n"
+	    "pki mail cert \"/etc/ssl/mail.crt\" key \"/etc/ssl/mail.key\"\n"
+	    "pki other key \"/k\" cert \"/c\"\n"
+	    "table domains file \"/etc/tsamba/domains\"\n"
+	    "table users file \"/etc/tsamba/users\"\n"
+	    "table aliases file \"/etc/tsamba/aliases\"\n"
+	    "listen on any port 25 tls pki mail\n"
+	    "listen on localhost port 587 tls-require pki mail auth\n"
+	    "listen on any smtps pki other auth\n"
+	    "listen on :: port 25\n"
+	    "listen on 192.0.2.1 auth port 2525\n"
+	    "lmtp listen on socket \"/tmp/l.sock\"\n"
+	    "lmtp listen on 127.0.0.1 port 2424\n"
+	    "lmtp listen on ::1\n"
+	    "limit message-size 10M\n"
+	    "limit recipients 50\n"
+	    "limit sessions 1000\n"
+	    "limit sessions-per-ip 5\n"
+	    "limit line-length 2048\n"
+	    "timeout idle 2m\n"
+	    "timeout session 1h\n"
+	    "queue lifetime 5d\n"
+	    "queue retry-min 30s\n"
+	    "queue retry-max 7200\n"
+	    "queue delay-warn 2h\n"
+	    "queue lmtp-sessions 4\n", &conf) == 0);
+	CHECKF(errtext[0] == '\0', "%s", errtext);
+	CHECK(strcmp(conf.hostname, "mail.example.org") == 0);
+	CHECK(strcmp(conf.rundir, "/tmp/tsamba-run") == 0);
+	CHECK(strcmp(conf.spool, "/srv/spool") == 0);
+	CHECK(strcmp(conf.mailroot, "/srv/vmail") == 0);
+	CHECK(strcmp(conf.chroot, "/srv/empty") == 0);
+	CHECK(strcmp(conf.user_smtpd, "s") == 0);
+	CHECK(strcmp(conf.user_queue, "q") == 0);
+	CHECK(strcmp(conf.user_auth, "a") == 0);
+	CHECK(strcmp(conf.user_vmail, "v") == 0);
+
+	CHECK((pki = conf_pki_find(&conf, "mail")) != NULL);
+	CHECK(pki != NULL && strcmp(pki->cert, "/etc/ssl/mail.crt") == 0);
+	CHECK(pki != NULL && strcmp(pki->key, "/etc/ssl/mail.key") == 0);
+	CHECK((pki = conf_pki_find(&conf, "other")) != NULL);
+	CHECK(pki != NULL && strcmp(pki->cert, "/c") == 0);
+	CHECK(conf_pki_find(&conf, "none") == NULL);
+
+	CHECK(conf.domains.backend == TABLE_FILE);
+	CHECK(strcmp(conf.domains.path, "/etc/tsamba/domains") == 0);
+	CHECK(conf.users.backend == TABLE_FILE);
+	CHECK(strcmp(conf.users.path, "/etc/tsamba/users") == 0);
+	CHECK(conf.aliases.backend == TABLE_FILE);
+	CHECK(strcmp(conf.aliases.path, "/etc/tsamba/aliases") == 0);
+
+	CHECK(count_listens(&conf.listens) == 5);
+	l = TAILQ_FIRST(&conf.listens);
+	sin = (struct sockaddr_in *)&l->ss;
+	CHECK(strcmp(l->addr, "any") == 0 && l->port == 25);
+	CHECK(sin->sin_family == AF_INET && l->sslen == sizeof(*sin));
+	CHECK(sin->sin_addr.s_addr == htonl(INADDR_ANY));
+	CHECK(ntohs(sin->sin_port) == 25);
+	CHECK(l->flags == LISTEN_TLS && strcmp(l->pki, "mail") == 0);
+	l = TAILQ_NEXT(l, entry);
+	sin = (struct sockaddr_in *)&l->ss;
+	CHECK(sin->sin_addr.s_addr == htonl(INADDR_LOOPBACK));
+	CHECK(l->port == 587 && ntohs(sin->sin_port) == 587);
+	CHECK(l->flags == (LISTEN_TLS | LISTEN_TLS_REQUIRE | LISTEN_AUTH));
+	l = TAILQ_NEXT(l, entry);
+	CHECK(l->port == 465 && l->flags == (LISTEN_SMTPS | LISTEN_AUTH));
+	CHECK(strcmp(l->pki, "other") == 0);
+	l = TAILQ_NEXT(l, entry);
+	sin6 = (struct sockaddr_in6 *)&l->ss;
+	CHECK(sin6->sin6_family == AF_INET6 && l->sslen == sizeof(*sin6));
+	CHECK(IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr));
+	CHECK(ntohs(sin6->sin6_port) == 25 && l->flags == 0);
+	CHECK(l->pki[0] == '\0');
+	l = TAILQ_NEXT(l, entry);
+	sin = (struct sockaddr_in *)&l->ss;
+	CHECK(sin->sin_addr.s_addr == inet_addr("192.0.2.1"));
+	CHECK(l->port == 2525 && l->flags == LISTEN_AUTH);
+
+	CHECK(count_listens(&conf.lmtp_listens) == 2);
+	l = TAILQ_FIRST(&conf.lmtp_listens);
+	CHECK(l->port == 2424 && l->ss.ss_family == AF_INET);
+	l = TAILQ_NEXT(l, entry);
+	sin6 = (struct sockaddr_in6 *)&l->ss;
+	CHECK(l->port == 24 && IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr));
+	CHECK(strcmp(conf.lmtp_socket, "/tmp/l.sock") == 0);
+	CHECK(strcmp(conf.queue_lmtp, "/tmp/l.sock") == 0);
+
+	CHECK(conf.max_message_size == 10 * 1024 * 1024);
+	CHECK(conf.max_rcpts == 50);
+	CHECK(conf.max_sessions == 1000);
+	CHECK(conf.max_sessions_per_ip == 5);
+	CHECK(conf.max_line == 2048);
+	CHECK(conf.timeout_idle == 120);
+	CHECK(conf.timeout_session == 3600);
+	CHECK(conf.queue_lifetime == 5 * 86400);
+	CHECK(conf.queue_retry_min == 30);
+	CHECK(conf.queue_retry_max == 7200);
+	CHECK(conf.queue_delay_warn == 7200);
+	CHECK(conf.queue_lmtp_sessions == 4);
+	conf_sockpath(&conf, "queue.sock", buf, sizeof(buf));
+	CHECK(strcmp(buf, "/tmp/tsamba-run/queue.sock") == 0);
+	conf_clear(&conf);
+	CHECK(TAILQ_EMPTY(&conf.pkis) && TAILQ_EMPTY(&conf.listens));
+}
+
+static void
+test_derived(void)
+{
+	struct conf	conf;
+
+	/* Derived paths follow rundir wherever it is set. */
+	CHECK(parse_text("queue lifetime 1d\nrundir \"/r\"\n", &conf) == 0);
+	CHECK(strcmp(conf.lmtp_socket, "/r/lmtp.sock") == 0);
+	CHECK(strcmp(conf.queue_lmtp, "/r/lmtp.sock") == 0);
+	conf_clear(&conf);
+
+	CHECK(parse_text("queue lmtp \"/q.sock\"\nrundir \"/r\"\n",
+	    &conf) == 0);
+	CHECK(strcmp(conf.lmtp_socket, "/r/lmtp.sock") == 0);
+	CHECK(strcmp(conf.queue_lmtp, "/q.sock") == 0);
+	conf_clear(&conf);
+
+	CHECK(parse_text("lmtp listen on socket\n", &conf) == 0);
+	CHECK(strcmp(conf.lmtp_socket, "/run/tsamba/lmtp.sock") == 0);
+	conf_clear(&conf);
+}
+
+static void
+test_units(void)
+{
+	struct conf	conf;
+
+	CHECK(parse_text("limit message-size 512K\ntimeout idle 90\n"
+	    "timeout session 1d\nqueue lifetime 30m\n", &conf) == 0);
+	CHECK(conf.max_message_size == 512 * 1024);
+	CHECK(conf.timeout_idle == 90);
+	CHECK(conf.timeout_session == 86400);
+	CHECK(conf.queue_lifetime == 1800);
+	conf_clear(&conf);
+
+	CHECK(parse_text("limit message-size 1G\nlimit message-size 4096\n",
+	    &conf) == 0);
+	CHECK(conf.max_message_size == 4096);
+	conf_clear(&conf);
+
+	CHECK(parse_text("limit message-size 1g\ntimeout idle 5M\n",
+	    &conf) == 0);
+	CHECK(conf.max_message_size == 1024 * 1024 * 1024);
+	CHECK(conf.timeout_idle == 300);
+	conf_clear(&conf);
+}
+
+static void
+test_macros(void)
+{
+	struct conf		 conf;
+	struct conf_listen	*l;
+	struct conf_pki		*pki;
+
+	CHECK(parse_text(
+	    "etc = \"/etc/tsamba\"\n"
+	    "tlsopts = \"tls pki mail\"\n"
+	    "p = 2525\n"
+	    "size=20M\n"
+	    "pki mail cert \"$etc/c.pem\" key $etc/k.pem\n"
+	    "listen on any port $p $tlsopts\n"
+	    "limit message-size $size\n"
+	    "p = 26\n"
+	    "listen on localhost port $p\n"
+	    "table users file \"$etc/users\\$x$\"\n"
+	    "hostname \"mail.$host\"\n", &conf) == -1);
+	/* $host is not defined: that is the only error. */
+	CHECKF(strstr(errtext, "t.conf:11: macro \"host\" not defined")
+	    != NULL && strchr(errtext, '\n') == strrchr(errtext, '\n'),
+	    "%s", errtext);
+
+	CHECK(parse_text(
+	    "etc = \"/etc/tsamba\"\n"
+	    "tlsopts = \"tls pki mail\"\n"
+	    "p = 2525\n"
+	    "size=20M\n"
+	    "pki mail cert \"$etc/c.pem\" key $etc/k.pem\n"
+	    "listen on any port $p $tlsopts\n"
+	    "limit message-size $size\n"
+	    "p = 26\n"
+	    "listen on localhost port $p\n"
+	    "table users file \"$etc/users\\$x$\"\n", &conf) == 0);
+	CHECKF(errtext[0] == '\0', "%s", errtext);
+	pki = conf_pki_find(&conf, "mail");
+	CHECK(pki != NULL && strcmp(pki->cert, "/etc/tsamba/c.pem") == 0);
+	CHECK(pki != NULL && strcmp(pki->key, "/etc/tsamba/k.pem") == 0);
+	l = TAILQ_FIRST(&conf.listens);
+	CHECK(l != NULL && l->port == 2525 && l->flags == LISTEN_TLS);
+	CHECK(l != NULL && strcmp(l->pki, "mail") == 0);
+	l = TAILQ_NEXT(l, entry);
+	CHECK(l != NULL && l->port == 26);
+	CHECK(conf.max_message_size == 20 * 1024 * 1024);
+	CHECK(strcmp(conf.users.path, "/etc/tsamba/users$x$") == 0);
+	conf_clear(&conf);
+}
+
+static void
+test_strings(void)
+{
+	struct conf	 conf;
+	struct conf_pki	*pki;
+
+	CHECK(parse_text(
+	    "pki \"a b\" cert \"/x\\\"y\\\\z # not a comment\" key \"/k\"\r\n"
+	    "pki t cert \"/tab\\there\" key \"/spl\\\n"
+	    "it\"\n"
+	    "spool \\\n"
+	    "   \"/s\" \\\n"
+	    "\n", &conf) == 0);
+	CHECKF(errtext[0] == '\0', "%s", errtext);
+	pki = conf_pki_find(&conf, "a b");
+	CHECK(pki != NULL &&
+	    strcmp(pki->cert, "/x\"y\\z # not a comment") == 0);
+	pki = conf_pki_find(&conf, "t");
+	CHECK(pki != NULL && strcmp(pki->cert, "/tab\there") == 0);
+	CHECK(pki != NULL && strcmp(pki->key, "/split") == 0);
+	CHECK(strcmp(conf.spool, "/s") == 0);
+	conf_clear(&conf);
+
+	/* Line numbers count continued lines. */
+	expect_error("spool \\\n\"/s\"\nbogus 1\n", 3,
+	    "unknown keyword \"bogus\"");
+	expect_error("pki a cert \"/a\\\nb\" key \"/b\"\n\"x\"\n", 3,
+	    "syntax error");
+}
+
+static void
+test_include(void)
+{
+	struct conf	conf;
+	char		text[PATH_MAX + 64];
+
+	put("inc1.conf", "hostname \"b.example\"\ninclude \"sub/inc2.conf\"\n"
+	    "x = \"from-inc1\"");		/* no final newline */
+	if (mkdir_sub() == -1)
+		fail_setup("mkdir");
+	put("sub/inc2.conf", "user vmail \"deep\"\n");
+	CHECK(parse_text("hostname \"a.example\"\ninclude \"inc1.conf\"\n"
+	    "user smtpd \"$x\"\n", &conf) == 0);
+	CHECKF(errtext[0] == '\0', "%s", errtext);
+	CHECK(strcmp(conf.hostname, "b.example") == 0);
+	CHECK(strcmp(conf.user_vmail, "deep") == 0);
+	CHECK(strcmp(conf.user_smtpd, "from-inc1") == 0);
+	conf_clear(&conf);
+
+	/* The include takes effect before the next line. */
+	CHECK(parse_text("include \"inc1.conf\"\nhostname \"c.example\"\n",
+	    &conf) == 0);
+	CHECK(strcmp(conf.hostname, "c.example") == 0);
+	conf_clear(&conf);
+
+	/* Absolute path. */
+	snprintf(text, sizeof(text), "include \"%s/sub/inc2.conf\"\n",
+	    tmpdir);
+	CHECK(parse_text(text, &conf) == 0);
+	CHECK(strcmp(conf.user_vmail, "deep") == 0);
+	conf_clear(&conf);
+
+	/* An error inside an included file names that file and line. */
+	put("bad.conf", "# comment\n\nlimit recipients 0\n");
+	CHECK(parse_text("include \"bad.conf\"\n", &conf) == -1);
+	snprintf(text, sizeof(text), "%s/bad.conf:3: limit recipients: 0 "
+	    "out of range", tmpdir);
+	CHECKF(strstr(errtext, text) != NULL, "%s", errtext);
+
+	expect_error("\n\ninclude \"missing.conf\"\n", 3, "include ");
+	CHECK(strstr(errtext, "No such file") != NULL);
+	expect_error("include \"/dev/null\"\n", 1,
+	    "include \"/dev/null\": not a regular file");
+
+	/* A file that includes itself stops at the depth limit. */
+	put("self.conf", "include \"self.conf\"\n");
+	CHECK(parse(put("top.conf", "include \"self.conf\"\n"), &conf) == -1);
+	CHECKF(strstr(errtext, "self.conf:1: include \"") != NULL &&
+	    strstr(errtext, "nested too deep") != NULL, "%s", errtext);
+}
+
+static void
+test_errors(void)
+{
+	struct conf	conf;
+	char		want[PATH_MAX + 64];
+
+	expect_error("hostname \"x\"\nfoo \"bar\"\n", 2,
+	    "unknown keyword \"foo\"");
+	expect_error("frobnicate\n", 1, "unknown keyword \"frobnicate\"");
+	expect_error("listen on any prot 25\n", 1, "unknown keyword \"prot\"");
+	expect_error("listen on any port 25 tls pki\n", 1,
+	    "syntax error at end of line");
+	expect_error("listen on any port", 1, "syntax error at end of file");
+	expect_error("hostname\n", 1, "syntax error");
+	expect_error("hostname \"x\" = \n", 1, "syntax error near '='");
+
+	expect_error("listen on any tls pki mail\n", 1,
+	    "pki \"mail\" not defined");
+	expect_error("listen on any tls\n", 1,
+	    "tls, tls-require and smtps need a pki");
+	expect_error("listen on any smtps\n", 1,
+	    "tls, tls-require and smtps need a pki");
+	expect_error("pki m cert \"/c\" key \"/k\"\n"
+	    "listen on any smtps tls pki m\n", 2,
+	    "smtps cannot be combined with tls or tls-require");
+	expect_error("pki m cert \"/c\" key \"/k\"\nlisten on any pki m\n", 2,
+	    "pki given without tls");
+	expect_error("pki m cert \"/c\" key \"/k\"\n"
+	    "pki m cert \"/c\" key \"/k\"\n", 2, "pki \"m\" defined twice");
+	expect_error("pki m cert \"/c\"\n", 1,
+	    "pki \"m\" needs both cert and key");
+	expect_error("pki m cert \"c\" key \"/k\"\n", 1,
+	    "pki \"m\": cert and key must be absolute paths");
+	expect_error("\nuser bogus \"x\"\n", 2,
+	    "unknown user kind \"bogus\"");
+	expect_error("table users sql \"/x\"\n", 1,
+	    "unknown table backend \"sql\"");
+	expect_error("table bla file \"/x\"\n", 1, "unknown table \"bla\"");
+	expect_error("table users file \"x\"\n", 1,
+	    "table path must be absolute");
+
+	expect_error("listen on 1.2.3.999\n", 1,
+	    "bad address \"1.2.3.999\"");
+	expect_error("listen on mail.example.org\n", 1,
+	    "bad address \"mail.example.org\"");
+	expect_error("listen on any port 65536\n", 1,
+	    "port 65536 out of range (1 to 65535)");
+	expect_error("listen on any port 0\n", 1, "port 0 out of range");
+	expect_error("listen on any port -1\n", 1, "port -1 out of range");
+	expect_error("listen on any port 25x\n", 1, "bad port \"25x\"");
+	expect_error("listen on any port 25 port 26\n", 1,
+	    "port given twice");
+	expect_error("listen on any auth auth\n", 1, "auth given twice");
+	expect_error("listen on any\nlisten on any port 25\n", 2,
+	    "listen on any port 25 given twice");
+	expect_error("lmtp listen on any port 24 tls\n", 1,
+	    "an lmtp listener takes only a port");
+
+	expect_error("limit recipients 0\n", 1,
+	    "limit recipients: 0 out of range (1 to 10000)");
+	expect_error("limit message-size 2G\n", 1,
+	    "limit message-size: 2G out of range");
+	expect_error("limit message-size 10X\n", 1,
+	    "limit message-size: bad size \"10X\"");
+	expect_error("limit line-length 100\n", 1,
+	    "limit line-length: 100 out of range (512 to 65536)");
+	expect_error("limit line-length 1K\n", 1,
+	    "limit line-length: bad number \"1K\"");
+	expect_error("timeout idle 2y\n", 1, "timeout idle: bad time \"2y\"");
+	expect_error("timeout idle 0\n", 1, "timeout idle: 0 out of range");
+	expect_error("limit bogus 1\n", 1, "unknown limit \"bogus\"");
+	expect_error("timeout bogus 1\n", 1, "unknown timeout \"bogus\"");
+	expect_error("queue bogus 1\n", 1, "unknown queue \"bogus\"");
+	expect_error("limit sessions 99999999999999999999999\n", 1,
+	    "number out of range");
+	expect_error("limit message-size 99999999999999999G\n", 1,
+	    "limit message-size: bad size \"99999999999999999G\"");
+
+	expect_error("hostname \"a b\"\n", 1, "invalid hostname \"a b\"");
+	expect_error("rundir \"relative\"\n", 1,
+	    "rundir must be an absolute path");
+	expect_error("rundir \"/a/very/long/run/directory/that/leaves/no/room"
+	    "/for/the/socket/names/of/the/daemons/at/all/xxxxxxxx\"\n", 1,
+	    "rundir too long for UNIX sockets");
+	expect_error("spool \"unterminated\n", 1,
+	    "unterminated quoted string");
+	expect_error("spool \"/a\\qb\"\n", 1, "unknown escape");
+	expect_error("spool $nope\n", 1, "macro \"nope\" not defined");
+	expect_error("spool \"$nope/x\"\n", 1, "macro \"nope\" not defined");
+	expect_error("a = \"$a\"\n", 1, "macro \"a\" not defined");
+	expect_error("a = \"$\"\nspool $a\n", 2,
+	    "'$' not followed by a macro name");
+	expect_error("l = \"$l $l\"\n", 1, "macro \"l\" not defined");
+	/* Values are expanded when defined; only \$ can make a loop. */
+	expect_error("a = \"\\$a\"\nspool $a\n", 2,
+	    "too many macro expansions");
+	expect_error("x = \"a\nb\"\n", 1, "unterminated");
+	expect_error("x = \"a\\nb\"\n", 1,
+	    "macro \"x\" contains a newline");
+	expect_error("\"1x\" = \"v\"\n", 1, "invalid macro name \"1x\"");
+	expect_error("hostname \"x\"\nspool \"/s\" \x01\n", 2,
+	    "unexpected byte 0x01");
+	expect_error("spool \"/s\" ;\n", 1, "unexpected character ';'");
+	/* A NUL byte does not end the file early. */
+	CHECK(parse(put_bytes("nul.conf", "spool \"/s\"\n\0\nbogus\n", 19),
+	    &conf) == -1);
+	CHECKF(strstr(errtext, "nul.conf:2: unexpected byte 0x00") != NULL &&
+	    strstr(errtext, "nul.conf:3: unknown keyword \"bogus\"") != NULL,
+	    "%s", errtext);
+	CHECK(parse_text("queue retry-min 2h\n", &conf) == -1);
+	snprintf(want, sizeof(want), "%s/t.conf: queue retry-min (7200s) is "
+	    "longer than retry-max (3600s)", tmpdir);
+	CHECKF(strstr(errtext, want) != NULL, "%s", errtext);
+	CHECK(parse_text("queue retry-min 2h\nqueue retry-max 3h\n",
+	    &conf) == 0);
+	conf_clear(&conf);
+
+	/* After 25 errors the parser gives up. */
+	expect_error("x\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\n"
+	    "x\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\n", 25,
+	    "too many errors, giving up");
+
+	snprintf(want, sizeof(want), "%s/nonexistent.conf", tmpdir);
+	CHECK(parse(want, &conf) == -1);
+	CHECKF(strstr(errtext, "nonexistent.conf: No such file") != NULL,
+	    "%s", errtext);
+}
+
+/* Static state of one parse must not leak into the next. */
+static void
+test_reparse(void)
+{
+	struct conf	conf;
+
+	CHECK(parse_text("a = \"x\"\nspool \"/unterminated\n", &conf) == -1);
+	CHECK(parse_text("spool $a\n", &conf) == -1);	/* macro gone */
+	CHECK(parse_text("spool \"/ok\"\n", &conf) == 0);
+	CHECK(strcmp(conf.spool, "/ok") == 0);
+	CHECKF(errtext[0] == '\0', "%s", errtext);
+	conf_clear(&conf);
+	CHECK(parse_text("spool \"/again\"\n", &conf) == 0);
+	CHECK(strcmp(conf.spool, "/again") == 0);
+	conf_clear(&conf);
+}
+
+static void
+test_sample(void)
+{
+	struct conf	conf;
+	const char	*srcdir = getenv("TSAMBA_SRCDIR");
+	char		path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/etc/tsamba.conf",
+	    srcdir != NULL ? srcdir : ".");
+	if (access(path, R_OK) == -1)
+		return;
+	CHECKF(parse(path, &conf) == 0, "%s", errtext);
+	CHECK(!TAILQ_EMPTY(&conf.listens));
+	conf_clear(&conf);
+}
+
+int
+main(void)
+{
+	char	cmd[PATH_MAX + 16];
+
+	snprintf(tmpdir, sizeof(tmpdir), "%s/test_conf.XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(tmpdir) == NULL)
+		fail_setup("mkdtemp");
+
+	test_defaults();
+	test_full();
+	test_derived();
+	test_units();
+	test_macros();
+	test_strings();
+	test_include();
+	test_errors();
+	test_reparse();
+	test_sample();
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+	return unit_done("test_conf");
+}
