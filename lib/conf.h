@@ -13,8 +13,12 @@
  *   chroot "/var/empty"                 empty dir for the network engines
  *   user smtpd|queue|auth|vmail "name"
  *   pki NAME cert "file" key "file"
- *   table domains|users|aliases file "path"
+ *   table domains|users|aliases file|mysql "path"
+ *           mysql: path of the connection file (sqlconf.h)
+ *   statedir "/var/lib/tsamba"          bans and other state
+ *   ban max-failures N | window TIME | duration TIME | never "NET/LEN"
  *   listen on ADDR [port N] [tls|tls-require|smtps] [pki NAME] [auth]
+ *           [hide-client]
  *           ADDR is an IPv4/IPv6 address, "any" or "localhost"
  *   lmtp listen on socket ["path"]      default rundir/lmtp.sock
  *   lmtp listen on ADDR port N
@@ -48,6 +52,7 @@
 #define LISTEN_TLS_REQUIRE	0x02	/* STARTTLS before MAIL */
 #define LISTEN_SMTPS		0x04	/* implicit TLS (RFC 8314) */
 #define LISTEN_AUTH		0x08	/* SASL AUTH offered */
+#define LISTEN_HIDE_CLIENT	0x10	/* no client ip in Received: */
 
 struct conf_pki {
 	TAILQ_ENTRY(conf_pki)	 entry;
@@ -72,7 +77,16 @@ TAILQ_HEAD(conf_listen_list, conf_listen);
 enum table_backend {
 	TABLE_NONE = 0,
 	TABLE_FILE,
+	TABLE_MYSQL,
 };
+
+struct conf_net {
+	TAILQ_ENTRY(conf_net)	 entry;
+	struct sockaddr_storage	 ss;	/* network address */
+	int			 prefixlen;
+	char			 text[CONF_HOST_MAX];	/* as written */
+};
+TAILQ_HEAD(conf_net_list, conf_net);
 
 struct conf_table {
 	enum table_backend	 backend;
@@ -99,6 +113,12 @@ struct conf {
 	struct conf_table	 users;
 	struct conf_table	 aliases;
 
+	char			 statedir[PATH_MAX];	/* /var/lib/tsamba */
+	unsigned int		 ban_max_failures;	/* 5 */
+	unsigned int		 ban_window;		/* s, 600 */
+	unsigned int		 ban_duration;		/* s, 3600 */
+	struct conf_net_list	 ban_never;		/* empty */
+
 	size_t			 max_message_size;	/* 35 MiB */
 	unsigned int		 max_rcpts;		/* 100 */
 	unsigned int		 max_sessions;		/* 500 */
@@ -119,6 +139,9 @@ struct conf {
 int		 conf_parse(const char *path, struct conf *);
 void		 conf_clear(struct conf *);
 struct conf_pki	*conf_pki_find(struct conf *, const char *);
+/* 1 if the address (sockaddr) lies in one of the networks. */
+int		 conf_net_match(const struct conf_net_list *,
+		    const struct sockaddr *);
 /* Paths of the sockets in rundir. */
 void		 conf_sockpath(const struct conf *, const char *name,
 		    char *buf, size_t bufsz);
