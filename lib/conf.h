@@ -28,6 +28,13 @@
  *   limit sessions-per-ip N
  *   limit line-length N                 command lines
  *   timeout idle TIME | session TIME    s, m, h, d suffixes
+ *   mta resolver "IP[@PORT]"            default: /etc/resolv.conf
+ *   mta port N                          remote SMTP port, default 25
+ *   mta max-connections N | max-connections-per-domain N
+ *   mta tls verify domain "example.com" require a valid certificate
+ *   relay host "name" [port N] [smtps|starttls] [auth "secret file"]
+ *           secret file: one line "user:password"
+ *   dkim domain "d" selector "s" key "file" [rsa|ed25519]
  *   queue lifetime TIME | retry-min TIME | retry-max TIME |
  *         delay-warn TIME | lmtp-sessions N | lmtp "socket path"
  *
@@ -88,6 +95,34 @@ struct conf_net {
 };
 TAILQ_HEAD(conf_net_list, conf_net);
 
+struct conf_domain {
+	TAILQ_ENTRY(conf_domain) entry;
+	char			 name[CONF_HOST_MAX];	/* lowercased */
+};
+TAILQ_HEAD(conf_domain_list, conf_domain);
+
+#define RELAY_STARTTLS		1
+#define RELAY_SMTPS		2
+
+struct conf_relay {
+	char			 host[CONF_HOST_MAX];	/* "" = no relay */
+	uint16_t		 port;		/* 25, 465 for smtps */
+	int			 tls;		/* RELAY_*, STARTTLS */
+	char			 secret[PATH_MAX];	/* "" = no AUTH */
+};
+
+#define DKIM_RSA		1
+#define DKIM_ED25519		2
+
+struct conf_dkim {
+	TAILQ_ENTRY(conf_dkim)	 entry;
+	char			 domain[CONF_HOST_MAX];	/* lowercased */
+	char			 selector[CONF_NAME_MAX];
+	char			 key[PATH_MAX];
+	int			 algorithm;	/* DKIM_* */
+};
+TAILQ_HEAD(conf_dkim_list, conf_dkim);
+
 struct conf_table {
 	enum table_backend	 backend;
 	char			 path[PATH_MAX];
@@ -118,6 +153,14 @@ struct conf {
 	unsigned int		 ban_window;		/* s, 600 */
 	unsigned int		 ban_duration;		/* s, 3600 */
 	struct conf_net_list	 ban_never;		/* empty */
+
+	char			 mta_resolver[CONF_HOST_MAX]; /* "" */
+	uint16_t		 mta_port;		/* 25 */
+	unsigned int		 mta_max_conns;		/* 100 */
+	unsigned int		 mta_max_conns_domain;	/* 10 */
+	struct conf_domain_list	 mta_tls_verify;	/* domains */
+	struct conf_relay	 relay;
+	struct conf_dkim_list	 dkims;
 
 	size_t			 max_message_size;	/* 35 MiB */
 	unsigned int		 max_rcpts;		/* 100 */
