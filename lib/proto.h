@@ -139,6 +139,23 @@ enum imsg_type {
 	IMSG_LMTP_DELIVERED,
 
 	/*
+	 * Inside tsamba-queue, queue process <-> mta process (socketpair).
+	 * TRANSFER: u64 id, str msgid, str sender, str domain (the
+	 *   destination: recipients of one domain travel together), u8 body
+	 *   (as in MSG_COMMIT), u8 smtputf8, u32 n, str rcpt * n, str
+	 *   prefix (header lines, e.g. DKIM-Signature, sent before the
+	 *   message); fd of the message file, read-only, from offset 0.
+	 * RCPT_RESULT: u64 id, u32 index (into the TRANSFER list), u8
+	 *   mta_status, str reply (the remote server's text, or ours),
+	 *   str relay ("mx.example.net [192.0.2.1]" or "").
+	 * DONE: u64 id, u8 mta_status, str reply: every recipient without
+	 *   a RCPT_RESULT gets this one; ends the transfer.
+	 */
+	IMSG_MTA_TRANSFER = 500,
+	IMSG_MTA_RCPT_RESULT,
+	IMSG_MTA_DONE,
+
+	/*
 	 * control.sock of each daemon, spoken by tsambactl (root only).
 	 * CTL_BAN_LIST: u64 id.  CTL_BAN_ENTRY: u64 id, str ip, u64 end,
 	 *   u32 failures, once per ban, then CTL_DONE: u64 id, u8 0 ok /
@@ -152,6 +169,32 @@ enum imsg_type {
 	IMSG_CTL_BAN_ADD,
 	IMSG_CTL_BAN_DEL,
 	IMSG_CTL_DONE,
+	/*
+	 * Queue control (queue.control.sock, root only).
+	 * CTL_QUEUE_LIST: u64 id.  CTL_QUEUE_ENTRY: u64 id, str msgid,
+	 *   str sender, u32 nrcpt, u64 size, u64 created, u64 next try,
+	 *   u8 held, str last error, once per message, then CTL_DONE.
+	 * CTL_QUEUE_SHOW: u64 id, str msgid -> CTL_QUEUE_DETAIL: u64 id,
+	 *   str text (the envelope, human readable), then CTL_DONE.
+	 * CTL_QUEUE_FLUSH: u64 id, str msgid or domain or "" (all).
+	 * CTL_QUEUE_HOLD / CTL_QUEUE_RELEASE: u64 id, str msgid.
+	 * CTL_QUEUE_DEL: u64 id, str msgid, u8 silent (1 = no bounce).
+	 * All answer CTL_DONE.
+	 */
+	IMSG_CTL_QUEUE_LIST = 920,
+	IMSG_CTL_QUEUE_ENTRY,
+	IMSG_CTL_QUEUE_SHOW,
+	IMSG_CTL_QUEUE_DETAIL,
+	IMSG_CTL_QUEUE_FLUSH,
+	IMSG_CTL_QUEUE_HOLD,
+	IMSG_CTL_QUEUE_RELEASE,
+	IMSG_CTL_QUEUE_DEL,
+};
+
+enum mta_status {
+	MTA_OK = 0,
+	MTA_TEMPFAIL,		/* 4xx, connection lost: retry */
+	MTA_PERMFAIL,		/* 5xx, null MX: bounce */
 };
 
 #define RCPT_LOCAL		0x01
