@@ -1,0 +1,258 @@
+/*
+ * Message bodies: the Received header, DATA input (dot-unstuffing, CRLF
+ * only, bare CR or LF refused to defeat SMTP smuggling, the end only at
+ * CRLF.CRLF), BDAT chunks, the size limit, and buffered writes into the
+ * spool file the queue handed us.
+ */
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "io.h"
+#include "log.h"
+#include "smtpd.h"
+
+static void	body_flush(struct smtp_body_state *);
+static void	body_put(struct smtp_body_state *, const char *, size_t);
+static void	body_out(struct smtp_session *, const char *, size_t);
+
+/* Start a body; fd -1 means the queue gave us no file: read, discard. */
+int
+data_begin(struct smtp_session *s, int fd)
+{
+	struct smtp_body_state	*bs = &s->bs;
+
+	memset(bs, 0, sizeof(*bs));
+	bs->fd = fd;
+	bs->state = DS_BOL;
+	if (fd == -1) {
+		bs->errors |= DATA_NOFILE;
+		return 0;
+	}
+	if ((bs->wbuf = malloc(SMTP_WBUF_SIZE)) == NULL) {
+		log_warn("session %016llx: body buffer",
+		    (unsigned long long)s->id);
+		bs->errors |= DATA_WERR;
+		bs->werrno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+/* Write what is buffered; a failure (disk full) refuses the message. */
+static void
+body_flush(struct smtp_body_state *bs)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	while (off < bs->wlen && !(bs->errors & DATA_WERR)) {
+		n = write(bs->fd, bs->wbuf + off, bs->wlen - off);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			bs->errors |= DATA_WERR;
+			bs->werrno = errno;
+			break;
+		}
+		off += n;
+	}
+	bs->wlen = 0;
+}
+
+/* Bytes into the file through the buffer, one write(2) per buffer. */
+static void
+body_put(struct smtp_body_state *bs, const char *p, size_t n)
+{
+	size_t	 room;
+
+	if (bs->errors != 0)
+		return;
+	while (n > 0) {
+		room = SMTP_WBUF_SIZE - bs->wlen;
+		if (room == 0) {
+			body_flush(bs);
+			if (bs->errors != 0)
+				return;
+			continue;
+		}
+		if (room > n)
+			room = n;
+		memcpy(bs->wbuf + bs->wlen, p, room);
+		bs->wlen += room;
+		p += room;
+		n -= room;
+	}
+}
+
+/* Client bytes: counted against the size limit, then written. */
+static void
+body_out(struct smtp_session *s, const char *p, size_t n)
+{
+	struct smtp_body_state	*bs = &s->bs;
+
+	bs->size += n;
+	if (bs->size > smtpd_conf->max_message_size)
+		bs->errors |= DATA_TOOBIG;
+	body_put(bs, p, n);
+}
+
+int
+data_write_received(struct smtp_session *s)
+{
+	char		 date[64], head[2048], proto[16];
+	const char	*tlsinfo;
+	struct tm	 tm;
+	time_t		 now;
+	int		 n;
+
+	now = time(NULL);
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z",
+	    &tm) == 0)
+		strlcpy(date, "Thu, 01 Jan 1970 00:00:00 +0000", sizeof(date));
+
+	if (s->smtputf8)
+		strlcpy(proto, "UTF8SMTP", sizeof(proto));
+	else if (s->esmtp || s->tls)
+		strlcpy(proto, "ESMTP", sizeof(proto));
+	else
+		strlcpy(proto, "SMTP", sizeof(proto));
+	if (s->tls)
+		strlcat(proto, "S", sizeof(proto));
+	tlsinfo = s->tls ? io_tls_info(s->io) : NULL;
+
+	n = snprintf(head, sizeof(head),
+	    "Received: from %s ([%s]) by %s (tsamba) with %s id %s%s\r\n"
+	    "%s%s%s"
+	    "\t%s%s%s%s\r\n",
+	    s->helo, s->ip, smtpd_conf->hostname, proto, s->msgid,
+	    s->nrcpt == 1 ? "" : ";",
+	    tlsinfo ? "\t(" : "", tlsinfo ? tlsinfo : "",
+	    tlsinfo ? ")\r\n" : "",
+	    s->nrcpt == 1 ? "for <" : "",
+	    s->nrcpt == 1 ? s->first_orcpt : "",
+	    s->nrcpt == 1 ? ">; " : "", date);
+	if (n < 0 || (size_t)n >= sizeof(head)) {
+		log_warnx("session %016llx: Received header too long",
+		    (unsigned long long)s->id);
+		return -1;
+	}
+	body_put(&s->bs, head, n);
+	return 0;
+}
+
+/*
+ * Scan DATA input.  Only CRLF ends a line; a CR or LF alone anywhere
+ * marks the message for refusal and the scanner then waits for the one
+ * true end, CRLF.CRLF, so that nothing hidden behind "\n.\r\n" or
+ * "\r\n.\n" can become a second message.
+ */
+size_t
+data_feed_dotted(struct smtp_session *s, const char *buf, size_t len,
+    int *done)
+{
+	struct smtp_body_state	*bs = &s->bs;
+	size_t			 i = 0, j;
+
+	*done = 0;
+	while (i < len) {
+		switch (bs->state) {
+		case DS_TEXT:
+			for (j = i; j < len && buf[j] != '\r' &&
+			    buf[j] != '\n'; j++)
+				;
+			if (j > i) {
+				body_out(s, buf + i, j - i);
+				i = j;
+				continue;
+			}
+			if (buf[i] == '\r')
+				bs->state = DS_CR;
+			else
+				bs->errors |= DATA_BARE;
+			i++;
+			break;
+		case DS_BOL:
+			if (buf[i] == '.') {
+				bs->state = DS_DOT;
+				i++;
+			} else
+				bs->state = DS_TEXT;
+			break;
+		case DS_DOT:
+			/* A leading dot is dropped (unstuffing). */
+			if (buf[i] == '\r') {
+				bs->state = DS_DOTCR;
+				i++;
+			} else
+				bs->state = DS_TEXT;
+			break;
+		case DS_DOTCR:
+			if (buf[i] == '\n') {
+				*done = 1;
+				return i + 1;
+			}
+			bs->errors |= DATA_BARE;
+			bs->state = DS_TEXT;
+			break;
+		case DS_CR:
+			if (buf[i] == '\n') {
+				body_out(s, "\r\n", 2);
+				bs->state = DS_BOL;
+				i++;
+			} else {
+				bs->errors |= DATA_BARE;
+				bs->state = DS_TEXT;
+			}
+			break;
+		}
+	}
+	return i;
+}
+
+/* A BDAT chunk goes in as it is. */
+void
+data_feed_raw(struct smtp_session *s, const char *buf, size_t len)
+{
+	body_out(s, buf, len);
+}
+
+/* Flush and close the spool file: 0 if the body is good. */
+int
+data_finish(struct smtp_session *s)
+{
+	struct smtp_body_state	*bs = &s->bs;
+
+	if (bs->fd != -1 && bs->errors == 0)
+		body_flush(bs);
+	if (bs->fd != -1 && close(bs->fd) == -1 && bs->errors == 0) {
+		bs->errors |= DATA_WERR;
+		bs->werrno = errno;
+	}
+	bs->fd = -1;
+	free(bs->wbuf);
+	bs->wbuf = NULL;
+	bs->wlen = 0;
+	return bs->errors == 0 ? 0 : -1;
+}
+
+void
+data_abort(struct smtp_session *s)
+{
+	struct smtp_body_state	*bs = &s->bs;
+
+	if (bs->fd != -1)
+		close(bs->fd);
+	bs->fd = -1;
+	free(bs->wbuf);
+	bs->wbuf = NULL;
+	bs->wlen = 0;
+}

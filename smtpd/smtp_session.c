@@ -1,0 +1,1314 @@
+/*
+ * One SMTP session (RFC 5321): the state machine, the commands and their
+ * replies, pipelining (commands are taken in order and reading stops
+ * while one waits for authd or the queue), STARTTLS, timeouts and the
+ * per-session limits.  Message bodies are in smtp_data.c.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/tree.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "imsg.h"
+#include "io.h"
+#include "log.h"
+#include "proto.h"
+#include "smtpd.h"
+
+#define SID(s)	((unsigned long long)(s)->id)
+
+RB_HEAD(smtp_req_tree, smtp_session);
+static int	smtp_req_cmp(struct smtp_session *, struct smtp_session *);
+RB_PROTOTYPE(smtp_req_tree, smtp_session, req_entry, smtp_req_cmp);
+RB_GENERATE(smtp_req_tree, smtp_session, req_entry, smtp_req_cmp);
+
+static struct smtp_req_tree	 smtp_reqs = RB_INITIALIZER(&smtp_reqs);
+static TAILQ_HEAD(, smtp_session) smtp_sessions =
+    TAILQ_HEAD_INITIALIZER(smtp_sessions);
+static unsigned int		 smtp_nsessions;
+
+struct smtp_cmd {
+	const char	*name;
+	void		(*fn)(struct smtp_session *, char *);
+};
+
+static void	smtp_io(struct io *, int, void *);
+static void	smtp_lifetime(int, short, void *);
+static void	smtp_free(struct smtp_session *, const char *);
+static void	smtp_close(struct smtp_session *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+static void	smtp_reply(struct smtp_session *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+static void	smtp_error(struct smtp_session *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+static void	smtp_banner(struct smtp_session *);
+static void	smtp_input(struct smtp_session *);
+static void	smtp_line(struct smtp_session *, char *, size_t, int, int);
+static int	smtp_data_input(struct smtp_session *);
+static int	smtp_bdat_input(struct smtp_session *);
+static void	smtp_bdat_chunk_done(struct smtp_session *);
+static void	smtp_message_done(struct smtp_session *);
+static void	smtp_commit(struct smtp_session *);
+static void	smtp_reset(struct smtp_session *);
+static void	smtp_req_start(struct smtp_session *, enum smtp_req, int,
+		    uint64_t);
+static void	smtp_req_done(struct smtp_session *);
+static void	smtp_req_abandon(struct smtp_session *);
+static void	smtp_req_failed(struct smtp_session *);
+static int	smtp_send_create(struct smtp_session *);
+static int	smtp_add_rcpt(struct smtp_session *, const char *, uint8_t);
+static int	smtp_check_helo(const char *);
+static int	smtp_parse_size(const char *, size_t *);
+static int	smtp_has_8bit(const char *);
+static void	smtp_cmd_helo(struct smtp_session *, char *);
+static void	smtp_cmd_ehlo(struct smtp_session *, char *);
+static void	smtp_cmd_starttls(struct smtp_session *, char *);
+static void	smtp_cmd_mail(struct smtp_session *, char *);
+static void	smtp_cmd_rcpt(struct smtp_session *, char *);
+static void	smtp_cmd_data(struct smtp_session *, char *);
+static void	smtp_cmd_bdat(struct smtp_session *, char *);
+static void	smtp_cmd_rset(struct smtp_session *, char *);
+static void	smtp_cmd_noop(struct smtp_session *, char *);
+static void	smtp_cmd_quit(struct smtp_session *, char *);
+static void	smtp_cmd_vrfy(struct smtp_session *, char *);
+static void	smtp_cmd_expn(struct smtp_session *, char *);
+static void	smtp_cmd_help(struct smtp_session *, char *);
+static void	smtp_cmd_auth(struct smtp_session *, char *);
+
+static const struct smtp_cmd smtp_cmds[] = {
+	{ "HELO",	smtp_cmd_helo },
+	{ "EHLO",	smtp_cmd_ehlo },
+	{ "STARTTLS",	smtp_cmd_starttls },
+	{ "MAIL",	smtp_cmd_mail },
+	{ "RCPT",	smtp_cmd_rcpt },
+	{ "DATA",	smtp_cmd_data },
+	{ "BDAT",	smtp_cmd_bdat },
+	{ "RSET",	smtp_cmd_rset },
+	{ "NOOP",	smtp_cmd_noop },
+	{ "QUIT",	smtp_cmd_quit },
+	{ "VRFY",	smtp_cmd_vrfy },
+	{ "EXPN",	smtp_cmd_expn },
+	{ "HELP",	smtp_cmd_help },
+	{ "AUTH",	smtp_cmd_auth },
+	{ NULL,		NULL },
+};
+
+static int
+smtp_req_cmp(struct smtp_session *a, struct smtp_session *b)
+{
+	if (a->req_id == b->req_id)
+		return 0;
+	return a->req_id < b->req_id ? -1 : 1;
+}
+
+/* Refuse a connection before any session exists for it. */
+static void
+smtp_refuse(int fd, struct smtp_listener *l, const char *msg)
+{
+	char	 buf[512];
+	int	 n;
+
+	/* On an implicit TLS port a clear text reply would be noise. */
+	if (!(l->cl->flags & LISTEN_SMTPS)) {
+		n = snprintf(buf, sizeof(buf), "%s\r\n", msg);
+		if (n > 0 && (size_t)n < sizeof(buf))
+			(void)send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	close(fd);
+}
+
+void
+smtp_session_new(int fd, struct smtp_listener *l, struct sockaddr_storage *ss,
+    socklen_t sslen)
+{
+	struct smtp_session	*s;
+	struct timeval		 tv;
+	char			 ip[SMTP_IP_MAX], msg[CONF_HOST_MAX + 128];
+	int			 port = 0;
+
+	if (getnameinfo((struct sockaddr *)ss, sslen, ip, sizeof(ip), NULL, 0,
+	    NI_NUMERICHOST) != 0)
+		strlcpy(ip, "unknown", sizeof(ip));
+	if (ss->ss_family == AF_INET)
+		port = ntohs(((struct sockaddr_in *)ss)->sin_port);
+	else if (ss->ss_family == AF_INET6)
+		port = ntohs(((struct sockaddr_in6 *)ss)->sin6_port);
+
+	if (smtpd_conf->max_sessions != 0 &&
+	    smtp_nsessions >= smtpd_conf->max_sessions) {
+		log_warnx("refused [%s]:%d: too many sessions (%u)", ip, port,
+		    smtp_nsessions);
+		snprintf(msg, sizeof(msg), "421 4.3.2 %s Too many sessions, "
+		    "try again later", smtpd_conf->hostname);
+		smtp_refuse(fd, l, msg);
+		return;
+	}
+	if (limits_ip_acquire(ss) == -1) {
+		log_warnx("refused [%s]:%d: too many connections from that "
+		    "address", ip, port);
+		snprintf(msg, sizeof(msg), "421 4.7.0 %s Too many connections "
+		    "from your address, try again later",
+		    smtpd_conf->hostname);
+		smtp_refuse(fd, l, msg);
+		return;
+	}
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warn("session: calloc");
+		limits_ip_release(ss);
+		close(fd);
+		return;
+	}
+	s->id = ((uint64_t)arc4random() << 32) | arc4random();
+	s->l = l;
+	s->ss = *ss;
+	strlcpy(s->ip, ip, sizeof(s->ip));
+	s->port = port;
+	s->bs.fd = -1;
+	TAILQ_INIT(&s->rcpts);
+	if ((s->io = io_new(fd, smtp_io, s)) == NULL) {
+		log_warn("session: io_new");
+		limits_ip_release(ss);
+		close(fd);
+		free(s);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&smtp_sessions, s, entry);
+	smtp_nsessions++;
+
+	/* RFC 5321 4.5.3.1.4: the 1000 octets include the CRLF. */
+	io_set_maxline(s->io, smtpd_conf->max_line > 2 ?
+	    smtpd_conf->max_line - 2 : 1);
+	io_set_timeout(s->io, smtpd_conf->timeout_idle * 1000);
+	io_set_output_limit(s->io, SMTP_OUTPUT_LIMIT);
+	evtimer_set(&s->lifetime, smtp_lifetime, s);
+	if (smtpd_conf->timeout_session != 0) {
+		tv.tv_sec = smtpd_conf->timeout_session;
+		tv.tv_usec = 0;
+		evtimer_add(&s->lifetime, &tv);
+	}
+
+	log_info("session %016llx: connect from [%s]:%d on %s port %u%s",
+	    SID(s), s->ip, s->port, l->cl->addr, l->cl->port,
+	    (l->cl->flags & LISTEN_SMTPS) ? " (smtps)" : "");
+
+	if (l->cl->flags & LISTEN_SMTPS) {
+		s->tlsctx = tls_ctx_get(l->cl->pki);
+		if (s->tlsctx == NULL ||
+		    io_start_tls_server(s->io, s->tlsctx->tls) == -1) {
+			log_warnx("session %016llx: cannot start TLS: %s",
+			    SID(s), s->tlsctx ? io_error(s->io) :
+			    "no certificate");
+			smtp_free(s, "TLS unavailable");
+			return;
+		}
+		s->tls_handshake = 1;
+		return;
+	}
+	smtp_banner(s);
+}
+
+static void
+smtp_banner(struct smtp_session *s)
+{
+	s->banner_sent = 1;
+	smtp_reply(s, "220 %s ESMTP tsamba", smtpd_conf->hostname);
+}
+
+static void
+smtp_free(struct smtp_session *s, const char *why)
+{
+	log_info("session %016llx: disconnect from [%s]:%d messages=%u "
+	    "(%s)", SID(s), s->ip, s->port, s->nmessages, why);
+	smtp_req_abandon(s);
+	/* A body in progress is abandoned; the queue drops its file. */
+	if (s->msgid[0] != '\0') {
+		data_abort(s);
+		engine_send_rollback(s->msgid);
+		s->msgid[0] = '\0';
+	}
+	smtp_reset(s);
+	evtimer_del(&s->lifetime);
+	io_free(s->io);
+	tls_ctx_put(s->tlsctx);
+	limits_ip_release(&s->ss);
+	TAILQ_REMOVE(&smtp_sessions, s, entry);
+	smtp_nsessions--;
+	free(s);
+}
+
+static void
+smtp_io(struct io *io, int event, void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	switch (event) {
+	case IO_DATAIN:
+		smtp_input(s);
+		break;
+	case IO_LOWAT:
+		if (s->mode == MODE_CLOSING && io_queued(s->io) == 0)
+			smtp_free(s, "closed");
+		break;
+	case IO_TLSREADY:
+		s->tls_handshake = 0;
+		s->tls = 1;
+		log_info("session %016llx: TLS started: %s", SID(s),
+		    io_tls_info(s->io));
+		if (!s->banner_sent)
+			smtp_banner(s);
+		break;
+	case IO_TIMEOUT:
+		if (s->mode == MODE_CLOSING || s->tls_handshake) {
+			smtp_free(s, "timeout");
+			break;
+		}
+		smtp_close(s, "421 4.4.2 %s Error: timeout exceeded",
+		    smtpd_conf->hostname);
+		break;
+	case IO_DISCONNECTED:
+		smtp_free(s, s->mode == MODE_CLOSING ? "closed" :
+		    "client went away");
+		break;
+	case IO_ERROR:
+	default:
+		smtp_free(s, io_error(s->io));
+		break;
+	}
+}
+
+static void
+smtp_lifetime(int fd, short ev, void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	if (s->mode == MODE_CLOSING || s->tls_handshake) {
+		smtp_free(s, "session time limit");
+		return;
+	}
+	smtp_close(s, "421 4.4.2 %s Error: session time limit exceeded",
+	    smtpd_conf->hostname);
+}
+
+static void
+smtp_reply(struct smtp_session *s, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	io_vprintf(s->io, fmt, ap);
+	va_end(ap);
+	io_print(s->io, "\r\n");
+}
+
+/* A reply to a bad command: too many of them end the session. */
+static void
+smtp_error(struct smtp_session *s, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	io_vprintf(s->io, fmt, ap);
+	va_end(ap);
+	io_print(s->io, "\r\n");
+	if (++s->nerrors >= SMTP_MAX_ERRORS)
+		smtp_close(s, "421 4.7.0 %s Error: too many errors",
+		    smtpd_conf->hostname);
+}
+
+/* Send a last reply; the session ends once it is written. */
+static void
+smtp_close(struct smtp_session *s, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (s->mode == MODE_CLOSING)
+		return;
+	va_start(ap, fmt);
+	io_vprintf(s->io, fmt, ap);
+	va_end(ap);
+	io_print(s->io, "\r\n");
+	s->mode = MODE_CLOSING;
+	/* An answer still due from authd or the queue is not awaited. */
+	smtp_req_abandon(s);
+	io_pause_read(s->io);
+}
+
+/*
+ * Forget the pending request.  A commit in flight may still succeed:
+ * the message is then the queue's and must not be rolled back (the
+ * client saw no 250 and may send it again; a duplicate, never a loss).
+ */
+static void
+smtp_req_abandon(struct smtp_session *s)
+{
+	if (s->req == REQ_COMMIT)
+		s->msgid[0] = '\0';
+	if (s->req != REQ_NONE) {
+		RB_REMOVE(smtp_req_tree, &smtp_reqs, s);
+		s->req = REQ_NONE;
+	}
+}
+
+/* Take buffered input in order until it runs out or a request waits. */
+static void
+smtp_input(struct smtp_session *s)
+{
+	char	*line;
+	size_t	 len;
+	int	 toolong, bare;
+
+	while (s->req == REQ_NONE && !s->tls_handshake) {
+		switch (s->mode) {
+		case MODE_CMD:
+			line = io_getline(s->io, &len, &toolong, &bare);
+			if (line == NULL)
+				return;
+			smtp_line(s, line, len, toolong, bare);
+			break;
+		case MODE_DATA:
+			if (!smtp_data_input(s))
+				return;
+			break;
+		case MODE_BDAT:
+			if (!smtp_bdat_input(s))
+				return;
+			break;
+		case MODE_CLOSING:
+			return;
+		}
+	}
+}
+
+static void
+smtp_line(struct smtp_session *s, char *line, size_t len, int toolong,
+    int bare)
+{
+	const struct smtp_cmd	*c;
+	char			*args;
+	size_t			 n;
+
+	if (toolong) {
+		smtp_error(s, "500 5.5.2 Error: line too long");
+		return;
+	}
+	/* Commands may end in a bare LF; a CR or NUL inside is garbage. */
+	if (memchr(line, '\0', len) != NULL ||
+	    (bare && memchr(line, '\r', len) != NULL)) {
+		smtp_error(s, "500 5.5.2 Error: invalid characters in "
+		    "command");
+		return;
+	}
+	/* Trailing blanks are a common client sloppiness, not an error. */
+	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+		line[--len] = '\0';
+	n = strcspn(line, " ");
+	args = line + n;
+	if (*args == ' ')
+		*args++ = '\0';
+	for (c = smtp_cmds; c->name != NULL; c++) {
+		if (strcasecmp(line, c->name) == 0) {
+			c->fn(s, args);
+			return;
+		}
+	}
+	if (n == 0 && len == 0) {
+		smtp_error(s, "500 5.5.2 Error: bad syntax");
+		return;
+	}
+	smtp_error(s, "500 5.5.1 Error: command not recognized");
+}
+
+/* RFC 5321 4.1.4: a new EHLO, RSET or STARTTLS ends the transaction. */
+static void
+smtp_reset(struct smtp_session *s)
+{
+	struct smtp_rcpt	*r;
+
+	if (s->msgid[0] != '\0') {
+		data_abort(s);
+		engine_send_rollback(s->msgid);
+		s->msgid[0] = '\0';
+	}
+	while ((r = TAILQ_FIRST(&s->rcpts)) != NULL) {
+		TAILQ_REMOVE(&s->rcpts, r, entry);
+		free(r);
+	}
+	s->mail_done = 0;
+	s->sender[0] = '\0';
+	s->body = BODY_7BIT;
+	s->smtputf8 = 0;
+	s->nrcpt = 0;
+	s->first_orcpt[0] = '\0';
+	s->envsize = 0;
+	s->bdat = 0;
+	s->bdat_last = 0;
+	s->bdat_failed = 0;
+	s->chunk_left = 0;
+	s->chunk_reply[0] = '\0';
+}
+
+/* Wait for an answer: no other command is taken meanwhile. */
+static void
+smtp_req_start(struct smtp_session *s, enum smtp_req req, int chan,
+    uint64_t id)
+{
+	s->req = req;
+	s->req_chan = chan;
+	s->req_id = id;
+	RB_INSERT(smtp_req_tree, &smtp_reqs, s);
+	io_pause_read(s->io);
+}
+
+/* The answer is in: carry on with the commands pipelined behind. */
+static void
+smtp_req_done(struct smtp_session *s)
+{
+	if (s->mode == MODE_CLOSING)
+		return;
+	io_resume_read(s->io);
+	smtp_input(s);
+}
+
+static struct smtp_session *
+smtp_req_take(uint64_t id, enum smtp_req req)
+{
+	struct smtp_session	 key, *s;
+
+	key.req_id = id;
+	if ((s = RB_FIND(smtp_req_tree, &smtp_reqs, &key)) == NULL)
+		return NULL;
+	if (s->req != req)
+		return NULL;
+	RB_REMOVE(smtp_req_tree, &smtp_reqs, s);
+	s->req = REQ_NONE;
+	return s;
+}
+
+void
+smtp_session_fail_channel(int which)
+{
+	struct smtp_session	*s;
+	int			 again = 1;
+
+	/* Failing one may start another request: rescan each time. */
+	while (again) {
+		again = 0;
+		RB_FOREACH(s, smtp_req_tree, &smtp_reqs) {
+			if (s->req_chan != which)
+				continue;
+			smtp_req_failed(s);
+			again = 1;
+			break;
+		}
+	}
+}
+
+static void
+smtp_req_failed(struct smtp_session *s)
+{
+	enum smtp_req	 req = s->req;
+
+	RB_REMOVE(smtp_req_tree, &smtp_reqs, s);
+	s->req = REQ_NONE;
+	switch (req) {
+	case REQ_RCPT:
+		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
+		    s->pending_orcpt);
+		break;
+	case REQ_CREATE:
+		if (s->bdat) {
+			s->bdat_failed = 1;
+			data_begin(s, -1);
+			s->mode = MODE_BDAT;
+		} else
+			smtp_reply(s, "451 4.3.0 Error: queue unavailable, "
+			    "try again later");
+		break;
+	case REQ_COMMIT:
+		smtp_reply(s, "451 4.3.0 Error: queue unavailable, try "
+		    "again later");
+		/* The queue drops the unfinished file when it restarts. */
+		s->msgid[0] = '\0';
+		smtp_reset(s);
+		break;
+	case REQ_NONE:
+		break;
+	}
+	smtp_req_done(s);
+}
+
+static int
+smtp_check_helo(const char *p)
+{
+	size_t	 n = 0;
+
+	for (; *p != '\0'; p++, n++)
+		if (*p < 0x21 || *p > 0x7e)
+			return -1;
+	return n > 0 && n <= SMTP_HELO_MAX ? 0 : -1;
+}
+
+static void
+smtp_cmd_helo(struct smtp_session *s, char *args)
+{
+	if (smtp_check_helo(args) == -1) {
+		smtp_error(s, "501 5.5.4 Syntax: HELO hostname");
+		return;
+	}
+	smtp_reset(s);
+	strlcpy(s->helo, args, sizeof(s->helo));
+	s->helo_done = 1;
+	s->esmtp = 0;
+	smtp_reply(s, "250 %s Hello %s [%s]", smtpd_conf->hostname, s->helo,
+	    s->ip);
+}
+
+static void
+smtp_cmd_ehlo(struct smtp_session *s, char *args)
+{
+	const char	*ext[12];
+	char		 size[32];
+	int		 i, n = 0;
+
+	if (smtp_check_helo(args) == -1) {
+		smtp_error(s, "501 5.5.4 Syntax: EHLO hostname");
+		return;
+	}
+	smtp_reset(s);
+	strlcpy(s->helo, args, sizeof(s->helo));
+	s->helo_done = 1;
+	s->esmtp = 1;
+
+	snprintf(size, sizeof(size), "SIZE %zu",
+	    smtpd_conf->max_message_size);
+	ext[n++] = "PIPELINING";
+	ext[n++] = size;
+	ext[n++] = "8BITMIME";
+	ext[n++] = "SMTPUTF8";
+	ext[n++] = "ENHANCEDSTATUSCODES";
+	ext[n++] = "CHUNKING";
+	ext[n++] = "BINARYMIME";
+	if ((s->l->cl->flags & (LISTEN_TLS | LISTEN_TLS_REQUIRE)) &&
+	    !s->tls && s->l->cl->pki[0] != '\0')
+		ext[n++] = "STARTTLS";
+
+	smtp_reply(s, "250-%s Hello %s [%s]", smtpd_conf->hostname, s->helo,
+	    s->ip);
+	for (i = 0; i < n; i++)
+		smtp_reply(s, "250%c%s", i == n - 1 ? ' ' : '-', ext[i]);
+}
+
+static void
+smtp_cmd_starttls(struct smtp_session *s, char *args)
+{
+	struct smtp_tls_ctx	*ctx;
+
+	if (s->tls) {
+		smtp_error(s, "503 5.5.1 Error: TLS already active");
+		return;
+	}
+	if (!(s->l->cl->flags & (LISTEN_TLS | LISTEN_TLS_REQUIRE)) ||
+	    s->l->cl->pki[0] == '\0') {
+		smtp_error(s, "502 5.5.1 Error: STARTTLS not available");
+		return;
+	}
+	if (*args != '\0') {
+		smtp_error(s, "501 5.5.4 Syntax: STARTTLS");
+		return;
+	}
+	if ((ctx = tls_ctx_get(s->l->cl->pki)) == NULL) {
+		smtp_reply(s, "454 4.7.0 TLS not available due to temporary "
+		    "reason");
+		return;
+	}
+	smtp_reply(s, "220 2.0.0 Ready to start TLS");
+	/* RFC 3207 4.2: forget everything said before TLS. */
+	smtp_reset(s);
+	s->helo_done = 0;
+	s->esmtp = 0;
+	s->helo[0] = '\0';
+	tls_ctx_put(s->tlsctx);
+	s->tlsctx = ctx;
+	/* This also throws away whatever was pipelined in clear text. */
+	if (io_start_tls_server(s->io, ctx->tls) == -1) {
+		log_warnx("session %016llx: STARTTLS: %s", SID(s),
+		    io_error(s->io));
+		s->mode = MODE_CLOSING;
+		io_pause_read(s->io);
+		return;
+	}
+	s->tls_handshake = 1;
+}
+
+/* Digits only, no overflow. */
+static int
+smtp_parse_size(const char *p, size_t *sz)
+{
+	size_t	 v = 0;
+
+	if (*p == '\0' || strlen(p) > 19)
+		return -1;
+	for (; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	*sz = v;
+	return 0;
+}
+
+static int
+smtp_has_8bit(const char *p)
+{
+	for (; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			return 1;
+	return 0;
+}
+
+static void
+smtp_cmd_mail(struct smtp_session *s, char *args)
+{
+	struct mailaddr	 a;
+	const char	*rest;
+	char		*p, *param, *val;
+	enum smtp_body	 body = BODY_7BIT;
+	size_t		 size;
+	int		 utf8 = 0;
+
+	if (!s->helo_done) {
+		smtp_error(s, "503 5.5.1 Error: send HELO/EHLO first");
+		return;
+	}
+	if ((s->l->cl->flags & LISTEN_TLS_REQUIRE) && !s->tls) {
+		smtp_error(s, "530 5.7.0 Must issue a STARTTLS command first");
+		return;
+	}
+	if (s->mail_done) {
+		smtp_error(s, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	if (strncasecmp(args, "FROM:", 5) != 0) {
+		smtp_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		return;
+	}
+	if (addr_parse_path(args + 5, &a, ADDR_ALLOW_NULL | ADDR_ALLOW_UTF8 |
+	    ADDR_ALLOW_NOBRACKET, &rest) == -1) {
+		smtp_error(s, "501 5.1.7 Error: bad sender address syntax");
+		return;
+	}
+	if (*rest != '\0' && !s->esmtp) {
+		smtp_error(s, "555 5.5.4 Error: parameters need EHLO");
+		return;
+	}
+	p = (char *)rest;
+	while ((param = strsep(&p, " ")) != NULL) {
+		if (*param == '\0')
+			continue;
+		if ((val = strchr(param, '=')) != NULL)
+			*val++ = '\0';
+		if (strcasecmp(param, "SIZE") == 0 && val != NULL) {
+			if (smtp_parse_size(val, &size) == -1) {
+				smtp_error(s, "501 5.5.4 Error: bad SIZE");
+				return;
+			}
+			if (size > smtpd_conf->max_message_size) {
+				smtp_reply(s, "552 5.3.4 Error: message size "
+				    "exceeds fixed limit");
+				return;
+			}
+		} else if (strcasecmp(param, "BODY") == 0 && val != NULL) {
+			if (strcasecmp(val, "7BIT") == 0)
+				body = BODY_7BIT;
+			else if (strcasecmp(val, "8BITMIME") == 0)
+				body = BODY_8BITMIME;
+			else if (strcasecmp(val, "BINARYMIME") == 0)
+				body = BODY_BINARYMIME;
+			else {
+				smtp_error(s, "501 5.5.4 Error: bad BODY");
+				return;
+			}
+		} else if (strcasecmp(param, "SMTPUTF8") == 0 && val == NULL)
+			utf8 = 1;
+		else {
+			smtp_error(s, "555 5.5.4 Error: unsupported "
+			    "parameter %s", param);
+			return;
+		}
+	}
+	if (!utf8 && (smtp_has_8bit(a.local) || smtp_has_8bit(a.domain))) {
+		smtp_error(s, "553 5.6.7 Error: a UTF-8 address needs "
+		    "SMTPUTF8");
+		return;
+	}
+	smtp_reset(s);
+	addr_format(&a, s->sender, sizeof(s->sender));
+	s->mail_done = 1;
+	s->body = body;
+	s->smtputf8 = utf8;
+	/* What MSG_COMMIT will hold besides its recipients. */
+	s->envsize = 8 + 2 + MSGID_LEN + 2 + strlen(s->sender) + 2 +
+	    strlen(s->helo) + 2 + strlen(s->ip) + 1 + 1 + 4;
+	smtp_reply(s, "250 2.1.0 Ok");
+}
+
+static void
+smtp_cmd_rcpt(struct smtp_session *s, char *args)
+{
+	struct mailaddr	 a;
+	struct imsgev	*iev;
+	struct ibuf	*b;
+	const char	*rest;
+	char		 addr[ADDR_MAX + 1];
+	uint64_t	 id;
+	int		 flags;
+
+	if (!s->mail_done) {
+		smtp_error(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (s->bdat) {
+		smtp_error(s, "503 5.5.1 Error: RCPT after BDAT");
+		return;
+	}
+	if (strncasecmp(args, "TO:", 3) != 0) {
+		smtp_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+		return;
+	}
+	if (s->nrcpt >= smtpd_conf->max_rcpts) {
+		smtp_reply(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	args += 3;
+	while (*args == ' ')
+		args++;
+	/* RFC 5321 4.5.1: <Postmaster> without a domain is ours. */
+	if (strncasecmp(args, "<postmaster>", 12) == 0 &&
+	    (args[12] == '\0' || args[12] == ' ')) {
+		strlcpy(addr, "postmaster@", sizeof(addr));
+		strlcat(addr, smtpd_conf->hostname, sizeof(addr));
+		rest = args + 12;
+		while (*rest == ' ')
+			rest++;
+	} else {
+		flags = ADDR_ALLOW_NOBRACKET;
+		if (s->smtputf8)
+			flags |= ADDR_ALLOW_UTF8;
+		if (addr_parse_path(args, &a, flags, &rest) == -1) {
+			smtp_error(s, "501 5.1.3 Error: bad recipient "
+			    "address syntax");
+			return;
+		}
+		addr_format(&a, addr, sizeof(addr));
+	}
+	if (*rest != '\0') {
+		smtp_error(s, "555 5.5.4 Error: unsupported parameter");
+		return;
+	}
+	strlcpy(s->pending_orcpt, addr, sizeof(s->pending_orcpt));
+
+	if ((iev = engine_channel(CONNECT_AUTHD)) == NULL) {
+		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
+		    addr);
+		return;
+	}
+	id = engine_new_id();
+	if ((b = imsg_create(IMSG_AUTH_LOOKUP_RCPT, 0, -1)) == NULL ||
+	    ibuf_add_u64(b, id) == -1 || ibuf_add_str(b, addr) == -1 ||
+	    imsgev_send(iev, b) == -1) {
+		if (b != NULL && b->error)
+			ibuf_free(b);
+		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
+		    addr);
+		return;
+	}
+	smtp_req_start(s, REQ_RCPT, CONNECT_AUTHD, id);
+}
+
+/* One final recipient, once per message: -1 if the envelope is full. */
+static int
+smtp_add_rcpt(struct smtp_session *s, const char *mbox, uint8_t flags)
+{
+	struct smtp_rcpt	*r;
+	size_t			 need;
+
+	TAILQ_FOREACH(r, &s->rcpts, entry)
+		if (strcmp(r->addr, mbox) == 0)
+			return 0;
+	need = 2 + strlen(mbox) + 2 + strlen(s->pending_orcpt) + 1;
+	if (s->envsize + need > IMSG_MAXPAYLOAD)
+		return -1;
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		log_warn("session: calloc");
+		return -1;
+	}
+	strlcpy(r->addr, mbox, sizeof(r->addr));
+	strlcpy(r->orcpt, s->pending_orcpt, sizeof(r->orcpt));
+	r->flags = flags;
+	TAILQ_INSERT_TAIL(&s->rcpts, r, entry);
+	s->envsize += need;
+	return 0;
+}
+
+int
+smtp_session_rcpt_result(struct imsg *imsg)
+{
+	struct smtp_session	*s;
+	struct smtp_rcpt	*r, *mark;
+	char			 mbox[ADDR_MAX + 1];
+	uint64_t		 id;
+	uint32_t		 i, n;
+	uint8_t			 status, flags;
+	size_t			 start, envsize;
+	int			 full = 0;
+
+	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &status) == -1 ||
+	    imsg_get_u32(imsg, &n) == -1 || n > ALIAS_EXPAND_MAX ||
+	    (n > 0 && status != LOOKUP_OK) || status > LOOKUP_INVALID)
+		return -1;
+	/* Check the whole answer before it changes anything. */
+	start = imsg->rpos;
+	for (i = 0; i < n; i++)
+		if (imsg_get_str(imsg, mbox, sizeof(mbox)) == -1 ||
+		    imsg_get_u8(imsg, &flags) == -1)
+			return -1;
+	if (imsg_get_end(imsg) == -1)
+		return -1;
+	if ((s = smtp_req_take(id, REQ_RCPT)) == NULL)
+		return 0;
+
+	switch (status) {
+	case LOOKUP_OK:
+		if (n == 0) {
+			smtp_reply(s, "550 5.1.1 <%s>: Recipient address "
+			    "rejected: no mailbox", s->pending_orcpt);
+			break;
+		}
+		imsg->rpos = start;
+		mark = TAILQ_LAST(&s->rcpts, smtp_rcpt_list);
+		envsize = s->envsize;
+		for (i = 0; i < n && !full; i++) {
+			(void)imsg_get_str(imsg, mbox, sizeof(mbox));
+			(void)imsg_get_u8(imsg, &flags);
+			if (smtp_add_rcpt(s, mbox, flags & RCPT_LOCAL) == -1)
+				full = 1;
+		}
+		if (full) {
+			/* Take back this RCPT's share: all or nothing. */
+			while ((r = TAILQ_LAST(&s->rcpts, smtp_rcpt_list)) !=
+			    mark) {
+				TAILQ_REMOVE(&s->rcpts, r, entry);
+				free(r);
+			}
+			s->envsize = envsize;
+			smtp_reply(s, "452 4.5.3 Error: too many recipients");
+			break;
+		}
+		if (s->nrcpt++ == 0)
+			strlcpy(s->first_orcpt, s->pending_orcpt,
+			    sizeof(s->first_orcpt));
+		smtp_reply(s, "250 2.1.5 Ok");
+		break;
+	case LOOKUP_NOUSER:
+		smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: "
+		    "User unknown", s->pending_orcpt);
+		break;
+	case LOOKUP_NOTHOSTED:
+		smtp_reply(s, "554 5.7.1 <%s>: Relay access denied",
+		    s->pending_orcpt);
+		break;
+	case LOOKUP_TEMPFAIL:
+		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
+		    s->pending_orcpt);
+		break;
+	case LOOKUP_INVALID:
+		smtp_reply(s, "501 5.1.3 <%s>: Bad recipient address syntax",
+		    s->pending_orcpt);
+		break;
+	}
+	smtp_req_done(s);
+	return 0;
+}
+
+static int
+smtp_send_create(struct smtp_session *s)
+{
+	struct imsgev	*iev;
+	struct ibuf	*b;
+	uint64_t	 id;
+
+	if ((iev = engine_channel(CONNECT_QUEUE)) == NULL)
+		return -1;
+	id = engine_new_id();
+	if ((b = imsg_create(IMSG_QUEUE_MSG_CREATE, 0, -1)) == NULL ||
+	    ibuf_add_u64(b, id) == -1 || imsgev_send(iev, b) == -1) {
+		if (b != NULL && b->error)
+			ibuf_free(b);
+		return -1;
+	}
+	smtp_req_start(s, REQ_CREATE, CONNECT_QUEUE, id);
+	return 0;
+}
+
+static void
+smtp_cmd_data(struct smtp_session *s, char *args)
+{
+	if (*args != '\0') {
+		smtp_error(s, "501 5.5.4 Syntax: DATA");
+		return;
+	}
+	if (!s->mail_done) {
+		smtp_error(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (s->bdat) {
+		smtp_error(s, "503 5.5.1 Error: DATA in a BDAT transaction");
+		return;
+	}
+	if (s->nrcpt == 0) {
+		smtp_error(s, "554 5.5.1 Error: no valid recipients");
+		return;
+	}
+	if (s->body == BODY_BINARYMIME) {
+		smtp_error(s, "503 5.5.1 Error: BINARYMIME needs BDAT");
+		return;
+	}
+	if (smtp_send_create(s) == -1)
+		smtp_reply(s, "451 4.3.0 Error: queue unavailable, try again "
+		    "later");
+}
+
+static void
+smtp_cmd_bdat(struct smtp_session *s, char *args)
+{
+	char	*sz, *last;
+	size_t	 size;
+
+	sz = strsep(&args, " ");
+	last = args;
+	if (sz == NULL || smtp_parse_size(sz, &size) == -1 ||
+	    (last != NULL && strcasecmp(last, "LAST") != 0)) {
+		/* The chunk length is unknown: it cannot be skipped. */
+		smtp_error(s, "501 5.5.4 Syntax: BDAT size [LAST]");
+		return;
+	}
+	s->chunk_left = size;
+	s->chunk_size = size;
+	s->chunk_reply[0] = '\0';
+	s->mode = MODE_BDAT;
+	/* RFC 3030 2: a refused chunk is still read, then answered. */
+	if (!s->mail_done)
+		strlcpy(s->chunk_reply, "503 5.5.1 Error: need MAIL command",
+		    sizeof(s->chunk_reply));
+	else if (s->nrcpt == 0)
+		strlcpy(s->chunk_reply, "554 5.5.1 Error: no valid recipients",
+		    sizeof(s->chunk_reply));
+	if (s->chunk_reply[0] != '\0') {
+		s->nerrors++;
+		return;
+	}
+	s->bdat_last = last != NULL;
+	if (!s->bdat) {
+		s->bdat = 1;
+		if (smtp_send_create(s) == -1) {
+			s->bdat_failed = 1;
+			data_begin(s, -1);
+		}
+	}
+}
+
+int
+smtp_session_msg_created(struct imsg *imsg)
+{
+	struct smtp_session	*s;
+	char			 msgid[MSGID_LEN + 1];
+	uint64_t		 id;
+	uint8_t			 status;
+
+	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &status) == -1 ||
+	    imsg_get_str(imsg, msgid, sizeof(msgid)) == -1 ||
+	    imsg_get_end(imsg) == -1 ||
+	    (status == QUEUE_OK && (imsg->fd == -1 || msgid[0] == '\0'))) {
+		if (imsg->fd != -1)
+			close(imsg->fd);
+		return -1;
+	}
+	if ((s = smtp_req_take(id, REQ_CREATE)) == NULL) {
+		/* The session is gone: give the file back. */
+		if (imsg->fd != -1)
+			close(imsg->fd);
+		if (status == QUEUE_OK)
+			engine_send_rollback(msgid);
+		return 0;
+	}
+	if (status != QUEUE_OK) {
+		if (imsg->fd != -1)
+			close(imsg->fd);
+		if (s->bdat) {
+			s->bdat_failed = 1;
+			data_begin(s, -1);
+		} else
+			smtp_reply(s, "451 4.3.0 Error: queue unavailable, "
+			    "try again later");
+		smtp_req_done(s);
+		return 0;
+	}
+	strlcpy(s->msgid, msgid, sizeof(s->msgid));
+	if (data_begin(s, imsg->fd) == 0)
+		(void)data_write_received(s);
+	if (!s->bdat) {
+		smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+		s->mode = MODE_DATA;
+	}
+	smtp_req_done(s);
+	return 0;
+}
+
+static int
+smtp_data_input(struct smtp_session *s)
+{
+	size_t	 len, used;
+	int	 done;
+
+	if ((len = io_datalen(s->io)) == 0)
+		return 0;
+	used = data_feed_dotted(s, io_data(s->io), len, &done);
+	io_drain(s->io, used);
+	if (!done)
+		return 0;
+	s->mode = MODE_CMD;
+	smtp_message_done(s);
+	return 1;
+}
+
+static int
+smtp_bdat_input(struct smtp_session *s)
+{
+	size_t	 n;
+
+	if (s->chunk_left > 0) {
+		if ((n = io_datalen(s->io)) == 0)
+			return 0;
+		if (n > s->chunk_left)
+			n = s->chunk_left;
+		if (s->chunk_reply[0] == '\0')
+			data_feed_raw(s, io_data(s->io), n);
+		io_drain(s->io, n);
+		s->chunk_left -= n;
+		if (s->chunk_left > 0)
+			return 0;
+	}
+	s->mode = MODE_CMD;
+	smtp_bdat_chunk_done(s);
+	return 1;
+}
+
+static void
+smtp_bdat_chunk_done(struct smtp_session *s)
+{
+	if (s->chunk_reply[0] != '\0') {
+		smtp_reply(s, "%s", s->chunk_reply);
+		s->chunk_reply[0] = '\0';
+		if (s->nerrors >= SMTP_MAX_ERRORS)
+			smtp_close(s, "421 4.7.0 %s Error: too many errors",
+			    smtpd_conf->hostname);
+		return;
+	}
+	if (s->bdat_failed) {
+		smtp_reply(s, "451 4.3.0 Error: queue unavailable, try again "
+		    "later");
+		if (s->bdat_last)
+			smtp_reset(s);
+		return;
+	}
+	if (!s->bdat_last) {
+		smtp_reply(s, "250 2.0.0 %zu octets received", s->chunk_size);
+		return;
+	}
+	smtp_message_done(s);
+}
+
+/* The body is complete: refuse it or hand it to the queue. */
+static void
+smtp_message_done(struct smtp_session *s)
+{
+	int	 errors;
+
+	if (data_finish(s) == 0) {
+		smtp_commit(s);
+		return;
+	}
+	errors = s->bs.errors;
+	if (errors & DATA_BARE)
+		smtp_reply(s, "550 5.6.0 Error: bare CR or LF in message "
+		    "refused, lines must end in CRLF");
+	else if (errors & DATA_TOOBIG)
+		smtp_reply(s, "552 5.3.4 Error: message size exceeds fixed "
+		    "limit");
+	else if (errors & DATA_WERR) {
+		log_warnx("session %016llx: message %s: write: %s", SID(s),
+		    s->msgid, strerror(s->bs.werrno));
+		smtp_reply(s, "452 4.3.1 Error: insufficient system storage");
+	} else
+		smtp_reply(s, "451 4.3.0 Error: queue unavailable, try again "
+		    "later");
+	if (s->msgid[0] != '\0')
+		log_info("session %016llx: message %s refused: from=<%s> "
+		    "size=%zu errors=%#x", SID(s), s->msgid, s->sender,
+		    s->bs.size, errors);
+	smtp_reset(s);
+}
+
+static void
+smtp_commit(struct smtp_session *s)
+{
+	struct smtp_rcpt	*r;
+	struct imsgev		*iev;
+	struct ibuf		*b;
+	uint64_t		 id;
+	uint32_t		 n = 0;
+
+	TAILQ_FOREACH(r, &s->rcpts, entry)
+		n++;
+	if ((iev = engine_channel(CONNECT_QUEUE)) == NULL)
+		goto fail;
+	id = engine_new_id();
+	if ((b = imsg_create(IMSG_QUEUE_MSG_COMMIT, 0, -1)) == NULL)
+		goto fail;
+	ibuf_add_u64(b, id);
+	ibuf_add_str(b, s->msgid);
+	ibuf_add_str(b, s->sender);
+	ibuf_add_str(b, s->helo);
+	ibuf_add_str(b, s->ip);
+	ibuf_add_u8(b, s->body);
+	ibuf_add_u8(b, s->smtputf8);
+	ibuf_add_u32(b, n);
+	TAILQ_FOREACH(r, &s->rcpts, entry) {
+		ibuf_add_str(b, r->addr);
+		ibuf_add_str(b, r->orcpt);
+		ibuf_add_u8(b, r->flags);
+	}
+	if (b->error) {
+		ibuf_free(b);
+		goto fail;
+	}
+	if (imsgev_send(iev, b) == -1)
+		goto fail;
+	smtp_req_start(s, REQ_COMMIT, CONNECT_QUEUE, id);
+	return;
+ fail:
+	smtp_reply(s, "451 4.3.0 Error: queue unavailable, try again later");
+	smtp_reset(s);
+}
+
+int
+smtp_session_msg_committed(struct imsg *imsg)
+{
+	struct smtp_session	*s;
+	struct smtp_rcpt	*r;
+	char			 list[512];
+	uint64_t		 id;
+	uint8_t			 status;
+	unsigned int		 n = 0;
+
+	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &status) == -1 ||
+	    imsg_get_end(imsg) == -1)
+		return -1;
+	if ((s = smtp_req_take(id, REQ_COMMIT)) == NULL)
+		return 0;
+	switch (status) {
+	case QUEUE_OK:
+		list[0] = '\0';
+		TAILQ_FOREACH(r, &s->rcpts, entry) {
+			if (n++ > 0)
+				strlcat(list, ",", sizeof(list));
+			strlcat(list, r->addr, sizeof(list));
+		}
+		log_info("session %016llx: message %s accepted: from=<%s> "
+		    "rcpts=%u to=%s size=%zu", SID(s), s->msgid, s->sender,
+		    n, list, s->bs.size);
+		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->msgid);
+		s->nmessages++;
+		break;
+	case QUEUE_INVALID:
+		smtp_reply(s, "554 5.6.0 Error: message refused by the queue");
+		break;
+	default:
+		smtp_reply(s, "451 4.3.0 Error: queue failure, try again "
+		    "later");
+		break;
+	}
+	/* Committed, the queue owns the file; otherwise roll it back. */
+	if (status == QUEUE_OK)
+		s->msgid[0] = '\0';
+	smtp_reset(s);
+	smtp_req_done(s);
+	return 0;
+}
+
+static void
+smtp_cmd_rset(struct smtp_session *s, char *args)
+{
+	smtp_reset(s);
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+smtp_cmd_noop(struct smtp_session *s, char *args)
+{
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+smtp_cmd_quit(struct smtp_session *s, char *args)
+{
+	smtp_close(s, "221 2.0.0 Bye");
+}
+
+static void
+smtp_cmd_vrfy(struct smtp_session *s, char *args)
+{
+	if (*args == '\0') {
+		smtp_error(s, "501 5.5.4 Syntax: VRFY address");
+		return;
+	}
+	smtp_reply(s, "252 2.5.2 Cannot VRFY user, but will accept message "
+	    "and attempt delivery");
+}
+
+static void
+smtp_cmd_expn(struct smtp_session *s, char *args)
+{
+	smtp_error(s, "502 5.5.1 Error: EXPN not available");
+}
+
+static void
+smtp_cmd_help(struct smtp_session *s, char *args)
+{
+	smtp_reply(s, "214-2.0.0 Commands: HELO EHLO STARTTLS MAIL RCPT DATA "
+	    "BDAT");
+	smtp_reply(s, "214-2.0.0 RSET NOOP QUIT VRFY HELP");
+	smtp_reply(s, "214 2.0.0 See RFC 5321");
+}
+
+static void
+smtp_cmd_auth(struct smtp_session *s, char *args)
+{
+	smtp_error(s, "502 5.5.1 Error: AUTH not available");
+}

@@ -1,0 +1,192 @@
+/*
+ * tsamba-smtpd: the declarations shared by the files of the SMTP server
+ * (parent, engine, sessions, message bodies, TLS contexts, per-IP
+ * limits).
+ */
+
+#ifndef TSAMBA_SMTPD_H
+#define TSAMBA_SMTPD_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/tree.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <event.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imsg.h"
+#include "proto.h"
+
+struct conf;
+struct conf_listen;
+struct io;
+struct tls;
+
+#define SMTP_HELO_MAX		255	/* a domain or address literal */
+#define SMTP_IP_MAX		64	/* text of an IPv6 address */
+#define SMTP_MAX_ERRORS		10	/* bad commands before 421 */
+#define SMTP_WBUF_SIZE		(64 * 1024)	/* body write buffer */
+#define SMTP_OUTPUT_LIMIT	(64 * 1024)	/* replies queued out */
+#define SMTP_CERT_MAX		(IMSG_MAXPAYLOAD - 1024)
+
+/* The config shared by every file of the program. */
+extern struct conf	*smtpd_conf;
+
+/* smtpd.c: the parent process. */
+
+/* smtp_engine.c: the unprivileged process holding every session. */
+struct smtp_listener {
+	TAILQ_ENTRY(smtp_listener) entry;
+	struct conf_listen	*cl;
+	int			 fd;
+	struct event		 ev;
+};
+
+void		 engine_main(int parent_fd);
+/* The channel to authd or queue, or NULL while it is down. */
+struct imsgev	*engine_channel(int which);
+void		 engine_send_rollback(const char *msgid);
+uint64_t	 engine_new_id(void);
+
+/* smtp_session.c: one SMTP conversation. */
+enum smtp_req {
+	REQ_NONE = 0,
+	REQ_RCPT,		/* authd LOOKUP_RCPT */
+	REQ_CREATE,		/* queue MSG_CREATE */
+	REQ_COMMIT,		/* queue MSG_COMMIT */
+};
+
+enum smtp_mode {
+	MODE_CMD = 0,		/* reading command lines */
+	MODE_DATA,		/* DATA body, up to CRLF.CRLF */
+	MODE_BDAT,		/* a BDAT chunk of known length */
+	MODE_CLOSING,		/* last reply is being sent */
+};
+
+enum smtp_body {
+	BODY_7BIT = 0,
+	BODY_8BITMIME,
+	BODY_BINARYMIME,
+};
+
+struct smtp_rcpt {
+	TAILQ_ENTRY(smtp_rcpt)	 entry;
+	char			 addr[ADDR_MAX + 1];	/* mailbox */
+	char			 orcpt[ADDR_MAX + 1];	/* RCPT TO */
+	uint8_t			 flags;		/* RCPT_LOCAL */
+};
+TAILQ_HEAD(smtp_rcpt_list, smtp_rcpt);
+
+/* State of the body scanner of smtp_data.c. */
+enum data_state {
+	DS_BOL = 0,		/* at the start of a line */
+	DS_TEXT,		/* inside a line */
+	DS_CR,			/* after a CR inside a line */
+	DS_DOT,			/* after a dot at the start of a line */
+	DS_DOTCR,		/* after ".\r" at the start of a line */
+};
+
+#define DATA_BARE	0x01	/* bare CR or LF seen: refuse */
+#define DATA_TOOBIG	0x02	/* over the size limit: refuse */
+#define DATA_WERR	0x04	/* writing the spool file failed */
+#define DATA_NOFILE	0x08	/* no file (queue refused): discard */
+
+struct smtp_body_state {
+	int			 fd;		/* spool file or -1 */
+	char			*wbuf;
+	size_t			 wlen;
+	size_t			 size;		/* body bytes */
+	int			 errors;	/* DATA_* */
+	int			 werrno;
+	enum data_state		 state;
+};
+
+struct smtp_session {
+	TAILQ_ENTRY(smtp_session) entry;
+	RB_ENTRY(smtp_session)	 req_entry;	/* while req pending */
+	uint64_t		 id;		/* for the log */
+	struct io		*io;
+	struct smtp_listener	*l;
+	struct sockaddr_storage	 ss;
+	char			 ip[SMTP_IP_MAX];
+	int			 port;
+	struct smtp_tls_ctx	*tlsctx;	/* held while in use */
+	struct event		 lifetime;	/* total session timeout */
+
+	enum smtp_mode		 mode;
+	enum smtp_req		 req;		/* the pending request */
+	uint64_t		 req_id;
+	int			 req_chan;	/* CONNECT_AUTHD/QUEUE */
+
+	int			 helo_done;
+	int			 esmtp;
+	int			 tls;		/* TLS is up */
+	int			 tls_handshake;	/* TLS is starting */
+	int			 banner_sent;
+	char			 helo[SMTP_HELO_MAX + 1];
+	unsigned int		 nerrors;
+	unsigned int		 nmessages;
+
+	/* The transaction. */
+	int			 mail_done;
+	char			 sender[ADDR_MAX + 1];
+	enum smtp_body		 body;
+	int			 smtputf8;
+	unsigned int		 nrcpt;		/* RCPT commands accepted */
+	char			 first_orcpt[ADDR_MAX + 1];
+	char			 pending_orcpt[ADDR_MAX + 1];
+	struct smtp_rcpt_list	 rcpts;		/* deduplicated */
+	size_t			 envsize;	/* of the commit imsg */
+	char			 msgid[MSGID_LEN + 1];
+	struct smtp_body_state	 bs;
+	int			 bdat;		/* BDAT transaction */
+	int			 bdat_last;
+	int			 bdat_failed;	/* no spool file */
+	size_t			 chunk_left;
+	size_t			 chunk_size;
+	char			 chunk_reply[128];	/* refusal */
+};
+
+void		 smtp_session_new(int fd, struct smtp_listener *,
+		    struct sockaddr_storage *, socklen_t);
+/* Answers from authd and queue: -1 if malformed. */
+int		 smtp_session_rcpt_result(struct imsg *);
+int		 smtp_session_msg_created(struct imsg *);
+int		 smtp_session_msg_committed(struct imsg *);
+/* The channel broke: fail the requests pending on it. */
+void		 smtp_session_fail_channel(int which);
+
+/* smtp_data.c: message bodies. */
+int		 data_begin(struct smtp_session *, int fd);
+/* Scan DATA input; returns bytes used, *done at CRLF.CRLF. */
+size_t		 data_feed_dotted(struct smtp_session *, const char *,
+		    size_t, int *done);
+void		 data_feed_raw(struct smtp_session *, const char *, size_t);
+/* Flush and close the file: 0 ok, -1 see bs.errors. */
+int		 data_finish(struct smtp_session *);
+void		 data_abort(struct smtp_session *);
+int		 data_write_received(struct smtp_session *);
+
+/* smtp_tls.c: reference-counted libtls server contexts. */
+struct smtp_tls_ctx {
+	TAILQ_ENTRY(smtp_tls_ctx) entry;
+	char			 name[64];
+	struct tls		*tls;
+	int			 refcnt;
+	int			 current;	/* handed to new sessions */
+};
+
+int		 tls_ctx_load(const char *name, const void *, size_t,
+		    const void *, size_t);
+struct smtp_tls_ctx *tls_ctx_get(const char *name);
+void		 tls_ctx_put(struct smtp_tls_ctx *);
+
+/* smtp_limits.c: sessions per client address. */
+int		 limits_ip_acquire(const struct sockaddr_storage *);
+void		 limits_ip_release(const struct sockaddr_storage *);
+
+#endif
