@@ -79,7 +79,8 @@ enum imsg_type {
 	 *   2 binarymime), u8 smtputf8, u32 n, then n times: str rcpt
 	 *   (final mailbox), str orcpt (as given in RCPT TO), u8 flags
 	 *   (RCPT_LOCAL: deliver over LMTP; otherwise it waits for remote
-	 *   delivery).
+	 *   delivery), then str auth (the authenticated user, "" when
+	 *   the session did not authenticate: DKIM signs only such mail).
 	 *   The message file must be complete before MSG_COMMIT.
 	 * MSG_COMMITTED: u64 id, u8 queue_status.  QUEUE_OK only once the
 	 *   message and its envelope are on disk (fsynced and renamed).
