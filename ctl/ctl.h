@@ -1,0 +1,78 @@
+/*
+ * tsambactl: the administration tool of the suite.  ctl.c reads the
+ * command line and dispatches; one file per command family (ctl_user.c,
+ * ctl_domain.c, ctl_alias.c, ctl_pw.c, ctl_check.c, ctl_ban.c); the
+ * tables are reached through ctl_backend.h, the mailboxes through
+ * ctl_maildir.c.
+ */
+
+#ifndef TSAMBA_CTL_H
+#define TSAMBA_CTL_H
+
+#include <stddef.h>
+
+#include "conf.h"
+
+struct ctl {
+	const char	*conffile;
+	struct conf	 conf;
+	int		 conf_loaded;
+	const char	*what;		/* "user add": prefix of errors */
+};
+
+extern struct ctl	*ctl;
+
+/* "tsambactl: <what>: message" on stderr. */
+void	ctl_warnx(const char *, ...)
+	    __attribute__((__format__ (printf, 1, 2)));
+/* The same with ": strerror(errno)" appended. */
+void	ctl_warn(const char *, ...)
+	    __attribute__((__format__ (printf, 1, 2)));
+void	ctl_errx(const char *, ...)
+	    __attribute__((__noreturn__, __format__ (printf, 1, 2)));
+/* Parse tsamba.conf once; exits on errors (printed by conf_parse). */
+struct conf	*ctl_conf(void);
+void	ctl_usage(void) __attribute__((__noreturn__));
+
+/* Commands: argv[0] is the command's name; the exit status. */
+int	cmd_user(int, char **);
+int	cmd_domain(int, char **);
+int	cmd_alias(int, char **);
+int	cmd_pw(int, char **);
+int	cmd_check(int, char **);
+int	cmd_ban(int, char **);
+int	cmd_dkim(int, char **);
+
+/* ctl_names.c: the names of the command line, as table keys. */
+#define CTL_KEY_MAX	(64 + 1 + 255 + 1)
+struct ctl_addr {
+	char	 key[CTL_KEY_MAX];	/* "local@domain", lowercased */
+	char	 local[CTL_KEY_MAX];
+	char	 domain[CTL_KEY_MAX];
+};
+/* A mailbox address; -1 after printing why it is not one. */
+int	name_address(const char *, struct ctl_addr *);
+/* An alias source: an address or "@domain" (then local is ""). */
+int	name_source(const char *, struct ctl_addr *);
+int	name_domain(const char *, char *key, size_t keysz);
+/* 1 if the domain is in the domains table, 0 if not, -1 on error. */
+int	domain_hosted(const struct conf *, const char *domain);
+
+/* ctl_pw.c: the password of "-p": NULL is generated.  0 or -1. */
+int	pw_read(const char *arg, char *out, size_t outsz);
+/* "-" read from the terminal (twice) or from stdin (once); 0 or -1. */
+int	pw_input(char *out, size_t outsz);
+
+/* ctl_maildir.c: as the mailbox owner. */
+#define MAILDIR_CREATED		0	/* made now */
+#define MAILDIR_EXISTED		1	/* was there, kept, completed */
+/* -1 (error printed), MAILDIR_CREATED or MAILDIR_EXISTED. */
+int	maildir_create(const struct conf *, const char *domain,
+	    const char *local);
+/* Remove the whole Maildir tree; 0 or -1 (error printed). */
+int	maildir_remove(const struct conf *, const char *domain,
+	    const char *local);
+/* 0 if local and domain make a safe path below the mail root. */
+int	maildir_name_ok(const char *domain, const char *local);
+
+#endif

@@ -1,0 +1,281 @@
+/*
+ * tsambactl ban: list, add and delete the bans of tsamba-authd over its
+ * control socket (authd.control.sock in the run directory, root only):
+ * the imsg hello, one request, then the answers up to CTL_DONE, each
+ * wait bounded by a timeout.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "imsg.h"
+#include "proto.h"
+#include "ctl.h"
+
+#define BAN_TIMEOUT_MS	10000
+#define BAN_REQID	1
+#define IP_TEXT_MAX	64
+
+static int
+ban_connect(struct imsgbuf *ib)
+{
+	struct sockaddr_un	 sun;
+	char			 path[PATH_MAX];
+	int			 fd;
+
+	conf_sockpath(ctl_conf(), "authd.control.sock", path, sizeof(path));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		ctl_warnx("socket path too long: %s", path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		ctl_warn("socket");
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		ctl_warn("cannot reach tsamba-authd at %s", path);
+		close(fd);
+		return -1;
+	}
+	imsgbuf_init(ib, fd);
+	return 0;
+}
+
+/* The next message, waiting at most BAN_TIMEOUT_MS: 0 or -1. */
+static int
+ban_next(struct imsgbuf *ib, struct imsg *imsg)
+{
+	struct pollfd	 pfd;
+	ssize_t		 n;
+	int		 r;
+
+	for (;;) {
+		if ((r = imsg_get(ib, imsg)) == 1)
+			return 0;
+		if (r == -1) {
+			ctl_warnx("malformed message from tsamba-authd");
+			return -1;
+		}
+		pfd.fd = ib->fd;
+		pfd.events = POLLIN;
+		if ((r = poll(&pfd, 1, BAN_TIMEOUT_MS)) == -1) {
+			if (errno == EINTR)
+				continue;
+			ctl_warn("poll");
+			return -1;
+		}
+		if (r == 0) {
+			ctl_warnx("tsamba-authd did not answer");
+			return -1;
+		}
+		if ((n = imsgbuf_read(ib)) == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			ctl_warn("read");
+			return -1;
+		}
+		if (n == 0) {
+			ctl_warnx("tsamba-authd closed the connection (not "
+			    "root?)");
+			return -1;
+		}
+	}
+}
+
+static int
+ban_hello(struct imsgbuf *ib)
+{
+	struct imsg	 imsg;
+	int		 rv;
+
+	if (imsg_send_hello(ib, "tsambactl") == -1 ||
+	    imsgbuf_flush(ib) == -1) {
+		ctl_warn("cannot write to tsamba-authd");
+		return -1;
+	}
+	if (ban_next(ib, &imsg) == -1)
+		return -1;
+	rv = imsg_check_hello(&imsg, "tsamba-authd");
+	imsg_free(&imsg);
+	if (rv == -1)
+		ctl_warnx("tsamba-authd speaks another protocol version");
+	return rv;
+}
+
+static void
+print_entry(const char *ip, uint64_t end, uint32_t failures)
+{
+	char		 when[64];
+	time_t		 t = (time_t)end;
+	struct tm	 tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(when, sizeof(when), "%llu", (unsigned long long)end);
+	printf("%s\t%s\t%u\n", ip, when, failures);
+}
+
+/* Answers to our request up to CTL_DONE; entries are printed. */
+static int
+ban_answers(struct imsgbuf *ib)
+{
+	struct imsg	 imsg;
+	char		 ip[IP_TEXT_MAX], msg[512];
+	uint64_t	 id, end;
+	uint32_t	 failures;
+	uint8_t		 status;
+	int		 bad;
+
+	for (;;) {
+		if (ban_next(ib, &imsg) == -1)
+			return -1;
+		bad = imsg_get_u64(&imsg, &id) == -1 || id != BAN_REQID;
+		if (!bad && imsg.hdr.type == IMSG_CTL_BAN_ENTRY) {
+			bad = imsg_get_str(&imsg, ip, sizeof(ip)) == -1 ||
+			    imsg_get_u64(&imsg, &end) == -1 ||
+			    imsg_get_u32(&imsg, &failures) == -1 ||
+			    imsg_get_end(&imsg) == -1;
+			if (!bad)
+				print_entry(ip, end, failures);
+		} else if (!bad && imsg.hdr.type == IMSG_CTL_DONE) {
+			bad = imsg_get_u8(&imsg, &status) == -1 ||
+			    imsg_get_str(&imsg, msg, sizeof(msg)) == -1 ||
+			    imsg_get_end(&imsg) == -1;
+			imsg_free(&imsg);
+			if (bad)
+				break;
+			if (status != 0) {
+				ctl_warnx("%s", *msg ? msg : "refused");
+				return -1;
+			}
+			return 0;
+		} else
+			bad = 1;
+		imsg_free(&imsg);
+		if (bad)
+			break;
+	}
+	ctl_warnx("unexpected message from tsamba-authd");
+	return -1;
+}
+
+/* "90", "90s", "30m", "12h", "7d": seconds; -1 if malformed. */
+static long long
+duration(const char *s)
+{
+	char		*end;
+	long long	 v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || v <= 0 || v > 10LL * 365 * 86400)
+		return -1;
+	switch (*end) {
+	case '\0':
+	case 's':
+		break;
+	case 'm':
+		v *= 60;
+		break;
+	case 'h':
+		v *= 3600;
+		break;
+	case 'd':
+		v *= 86400;
+		break;
+	default:
+		return -1;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return -1;
+	return v;
+}
+
+/* An address or network as authd takes it; checked before sending. */
+static int
+ip_valid(const char *s, int allow_net)
+{
+	char		 buf[IP_TEXT_MAX], *slash;
+	unsigned char	 addr[16];
+	const char	*errstr;
+	int		 v6;
+
+	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf))
+		return 0;
+	if ((slash = strchr(buf, '/')) != NULL) {
+		if (!allow_net)
+			return 0;
+		*slash++ = '\0';
+	}
+	v6 = strchr(buf, ':') != NULL;
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, buf, addr) != 1)
+		return 0;
+	if (slash != NULL)
+		(void)strtonum(slash, 0, v6 ? 128 : 32, &errstr);
+	return slash == NULL || errstr == NULL;
+}
+
+int
+cmd_ban(int argc, char *argv[])
+{
+	struct imsgbuf	 ib;
+	struct ibuf	*b;
+	long long	 secs = 0;
+	uint32_t	 type;
+	int		 rv = -1;
+
+	if (argc < 2)
+		ctl_usage();
+	if (strcmp(argv[1], "list") == 0 && argc == 2) {
+		ctl->what = "ban list";
+		type = IMSG_CTL_BAN_LIST;
+	} else if (strcmp(argv[1], "add") == 0 && (argc == 3 || argc == 4)) {
+		ctl->what = "ban add";
+		type = IMSG_CTL_BAN_ADD;
+		if (!ip_valid(argv[2], 1))
+			ctl_errx("invalid address or network \"%s\"",
+			    argv[2]);
+		if (argc == 4 && (secs = duration(argv[3])) == -1)
+			ctl_errx("invalid duration \"%s\" (e.g. 3600, 30m, "
+			    "12h, 7d)", argv[3]);
+	} else if (strcmp(argv[1], "del") == 0 && argc == 3) {
+		ctl->what = "ban del";
+		type = IMSG_CTL_BAN_DEL;
+		if (!ip_valid(argv[2], 1))
+			ctl_errx("invalid address \"%s\"", argv[2]);
+	} else
+		ctl_usage();
+	if (ban_connect(&ib) == -1)
+		return -1;
+	if (ban_hello(&ib) == -1)
+		goto done;
+	if ((b = imsg_create(type, 0, -1)) == NULL ||
+	    ibuf_add_u64(b, BAN_REQID) == -1 ||
+	    (type != IMSG_CTL_BAN_LIST && ibuf_add_str(b, argv[2]) == -1) ||
+	    (type == IMSG_CTL_BAN_ADD && ibuf_add_u64(b, secs) == -1) ||
+	    imsg_close(&ib, b) == -1 || imsgbuf_flush(&ib) == -1) {
+		ctl_warn("cannot send the request");
+		goto done;
+	}
+	rv = ban_answers(&ib);
+ done:
+	imsgbuf_clear(&ib);
+	close(ib.fd);
+	return rv;
+}

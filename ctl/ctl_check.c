@@ -1,0 +1,89 @@
+/*
+ * tsambactl check: is the configuration usable?  tsamba.conf parses,
+ * the mail root is there, and each table can be read as authd reads it:
+ * a file table line by line with authd's rules, a mysql table by
+ * connecting and preparing each of its queries.  One line per check
+ * ("ok", "WARN" or "FAIL"); the exit status is 1 if anything failed.
+ */
+
+#include <sys/stat.h>
+
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "ctl.h"
+#include "ctl_backend.h"
+
+static int
+check_conf(struct conf *conf)
+{
+	if (conf_parse(ctl->conffile, conf) == -1) {
+		printf("FAIL config %s does not parse\n", ctl->conffile);
+		return -1;
+	}
+	printf("ok   config %s\n", ctl->conffile);
+	return 0;
+}
+
+static int
+check_mailroot(const struct conf *conf)
+{
+	struct stat	 st;
+
+	if (stat(conf->mailroot, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		printf("FAIL mailroot %s is not a directory\n",
+		    conf->mailroot);
+		return -1;
+	}
+	if (geteuid() == 0 && getpwnam(conf->user_vmail) == NULL) {
+		printf("FAIL user vmail: %s does not exist\n",
+		    conf->user_vmail);
+		return -1;
+	}
+	printf("ok   mailroot %s\n", conf->mailroot);
+	return 0;
+}
+
+static int
+check_table(const struct conf *conf, enum ctl_tab id)
+{
+	struct table	*t;
+	int		 rv;
+
+	if ((id == TAB_DOMAINS ? conf->domains.backend : id == TAB_USERS ?
+	    conf->users.backend : conf->aliases.backend) == TABLE_NONE) {
+		printf("WARN no %s table: it is empty\n", table_name(id));
+		return 0;
+	}
+	/* Why it does not open is printed on stderr by the backend. */
+	fflush(stdout);
+	if ((t = table_open(conf, id, 0)) == NULL) {
+		printf("FAIL %s table cannot be opened\n", table_name(id));
+		return -1;
+	}
+	rv = t->ops->check(t, conf);
+	table_close(t);
+	return rv;
+}
+
+int
+cmd_check(int argc, char *argv[])
+{
+	struct conf	*conf = &ctl->conf;
+	int		 i, rv = 0;
+
+	if (argc != 1)
+		ctl_usage();
+	if (check_conf(conf) == -1)
+		return -1;
+	ctl->conf_loaded = 1;
+	if (check_mailroot(conf) == -1)
+		rv = -1;
+	for (i = 0; i < TAB_N; i++)
+		if (check_table(conf, i) == -1)
+			rv = -1;
+	return rv;
+}
