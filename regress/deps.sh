@@ -8,7 +8,8 @@ set -e
 what=$1; shift
 if [ "$what" = check ]; then
 	set -- python3 python3-pytest swaks postfix mandoc openssl procps \
-	    iproute2 "$@"
+	    iproute2 mariadb-server mariadb-client dnsmasq-base python3-dkim \
+	    python3-nacl "$@"
 fi
 missing=
 for p in "$@"; do
