@@ -1,8 +1,12 @@
 /*
- * tsamba-authd: start-up.  Reads the configuration, creates auth.sock
- * as root, gives up root for the auth user (without a chroot: the file
- * backend reads its tables again when they change), loads the tables
- * and serves until SIGTERM.  SIGHUP re-reads every table.
+ * tsamba-authd: start-up.  Reads the configuration (and the MariaDB
+ * connection file), creates auth.sock and authd.control.sock and opens
+ * the ban directory as root, then gives up root for the auth user.  It
+ * chroots into the empty directory only when every table is on MariaDB
+ * over TCP; a file table or a database socket must stay reachable by
+ * path (the file backend reads its tables again when they change).
+ * Then it loads the tables, checks the queries, starts the worker pool
+ * and serves until SIGTERM.  SIGHUP re-reads every file table.
  */
 
 #include <sys/types.h>
@@ -27,6 +31,17 @@ usage(void)
 {
 	fprintf(stderr, "usage: tsamba-authd [-dnv] [-f file]\n");
 	exit(1);
+}
+
+/* File tables are checked for changes once a second. */
+static void
+on_refresh(int fd, short ev, void *arg)
+{
+	struct event	*ev_refresh = arg;
+	struct timeval	 tv = { 1, 0 };
+
+	file_refresh(0);
+	evtimer_add(ev_refresh, &tv);
 }
 
 static void
@@ -62,6 +77,10 @@ peers_resolve(const struct conf *conf)
 			continue;
 		}
 		authd->peer_uids[authd->npeer_uids++] = uid;
+		if (i == 0) {
+			authd->smtpd_uid = uid;
+			authd->has_smtpd_uid = 1;
+		}
 	}
 }
 
@@ -86,7 +105,8 @@ int
 main(int argc, char *argv[])
 {
 	static struct conf	 conf;
-	struct event		 ev_hup, ev_int, ev_term;
+	struct event		 ev_hup, ev_int, ev_term, ev_refresh;
+	struct timeval		 tv = { 1, 0 };
 	const char		*conffile = TSAMBA_CONF;
 	int			 ch, debug = 0, noaction = 0, verbose = 0;
 
@@ -119,10 +139,13 @@ main(int argc, char *argv[])
 	if (conf_parse(conffile, &conf) == -1)
 		exit(1);
 	authd->conf = &conf;
+	authd->nworkers = 4;
+	if (table_config(&conf) == -1)
+		exit(1);
 	if (noaction) {
-		if (file_init(&conf) == -1)
+		if (table_init(&conf) == -1)
 			exit(1);
-		file_free();
+		table_free();
 		printf("configuration OK\n");
 		exit(0);
 	}
@@ -130,10 +153,16 @@ main(int argc, char *argv[])
 	peers_resolve(&conf);
 	vmail_resolve(&conf);
 	server_listen(&conf);
-	priv_drop(conf.user_auth, NULL, "authd");
+	control_listen(&conf);
+	ban_init(&conf);
+	if (table_all_mysql_tcp(&conf))
+		priv_drop(conf.user_auth, conf.chroot, "authd");
+	else
+		priv_drop(conf.user_auth, NULL, "authd");
 	/* After the drop: a table the auth user cannot read fails now. */
-	if (file_init(&conf) == -1)
+	if (table_init(&conf) == -1)
 		fatalx("cannot load the tables");
+	lookup_init();
 
 	if (!debug) {
 		if (daemon(0, 0) == -1)
@@ -149,12 +178,19 @@ main(int argc, char *argv[])
 	signal_add(&ev_hup, NULL);
 	signal_add(&ev_int, NULL);
 	signal_add(&ev_term, NULL);
+	evtimer_set(&ev_refresh, on_refresh, &ev_refresh);
+	evtimer_add(&ev_refresh, &tv);
+	ban_start();
+	worker_start(authd->nworkers);
 	server_start();
+	control_start();
 
 	event_dispatch();
 
+	worker_stop();
 	server_shutdown();
-	file_free();
+	control_shutdown();
+	table_free();
 	conf_clear(&conf);
 	return 0;
 }

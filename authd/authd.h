@@ -1,23 +1,30 @@
 /*
- * tsamba-authd: the broker that answers "is this recipient ours, and
- * where does its mail go" for the other daemons over auth.sock.  The
- * pieces: authd.c (start-up, signals), authd_server.c (the socket and its
- * clients), authd_lookup.c (recipient and mailbox resolution) and
- * authd_file.c (the plain text tables).
+ * tsamba-authd: the broker that answers "is this recipient ours, where
+ * does its mail go, is this password right, is this client banned" for
+ * the other daemons over auth.sock.  The pieces: authd.c (start-up,
+ * signals), authd_server.c (auth.sock and its clients), authd_worker.c
+ * (the thread pool that runs every table lookup and password check),
+ * authd_lookup.c (recipient, mailbox, login and sender resolution),
+ * authd_table.c (one backend per table), authd_file.c (the plain text
+ * tables), authd_mysql.c (MariaDB), authd_ban.c (failure counting and
+ * bans) and authd_control.c (the control socket of tsambactl).
  */
 
 #ifndef TSAMBA_AUTHD_H
 #define TSAMBA_AUTHD_H
 
 #include <sys/types.h>
+#include <sys/queue.h>
 #include <sys/tree.h>
 
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "addr.h"
 #include "conf.h"
+#include "passwd.h"
 #include "proto.h"
 
 /* libbsd's sys/tree.h spells its static variants with the BSD __unused. */
@@ -35,6 +42,9 @@ struct authd {
 	gid_t			 vmail_gid;
 	uid_t			 peer_uids[4];	/* may connect, besides us */
 	size_t			 npeer_uids;
+	uid_t			 smtpd_uid;	/* may ask LOGIN */
+	int			 has_smtpd_uid;
+	unsigned int		 nworkers;
 };
 
 extern struct authd	*authd;
@@ -43,6 +53,8 @@ extern struct authd	*authd;
 void	server_listen(const struct conf *);
 void	server_start(void);
 void	server_shutdown(void);
+/* A printable copy of a peer's string for one log line. */
+const char *printable(const char *, char *, size_t);
 
 /* authd_file.c: the file backend. */
 struct file_user {
@@ -52,6 +64,7 @@ struct file_user {
 	gid_t		 gid;
 	const char	*maildir;	/* from the home field, or NULL */
 	int		 bad_home;	/* home outside the mail root */
+	const char	*hash;		/* "{SCHEME}..." or "" */
 };
 
 struct file_alias {
@@ -67,6 +80,83 @@ int	file_domain_exists(const char *domain);
 int	file_user_find(const char *key, struct file_user *);
 int	file_alias_find(const char *key, struct file_alias *);
 void	file_free(void);
+/* Held around file_* calls from the workers; the refresh writes. */
+void	file_rdlock(void);
+void	file_unlock(void);
+
+/*
+ * authd_table.c: the backend of each table.  Every lookup answers
+ * TABLE_FOUND, TABLE_NOTFOUND or TABLE_TEMPFAIL (a database that is
+ * down: never a "no").  Called from the worker threads only.
+ */
+#define TABLE_FOUND	0
+#define TABLE_NOTFOUND	1
+#define TABLE_TEMPFAIL	2
+
+#define TABLE_HASH_MAX	1024
+
+struct table_user {
+	char		 canon[AUTHD_KEY_MAX];	/* address as in the table */
+	int		 has_uid;
+	int		 has_gid;
+	uid_t		 uid;
+	gid_t		 gid;
+	char		 maildir[PATH_MAX];	/* "" = domain/local/ */
+	int		 bad_home;
+	char		 hash[TABLE_HASH_MAX];
+};
+
+struct table_alias {
+	struct mailaddr	*dests;		/* malloc'd, table_alias_free() */
+	size_t		 ndests;
+};
+
+int	table_config(const struct conf *);	/* before the drop */
+int	table_init(const struct conf *);	/* after it */
+int	table_all_mysql_tcp(const struct conf *);
+void	table_thread_start(void);	/* in each worker */
+void	table_thread_stop(void);
+int	table_domain(const char *domain);
+int	table_user(const char *key, struct table_user *);
+int	table_alias(const char *key, struct table_alias *);
+void	table_alias_free(struct table_alias *);
+void	table_free(void);
+
+/* authd_mysql.c: the MariaDB backend (per worker thread connection). */
+struct sqlconf;
+int	mysql_backend_init(const char *path, struct sqlconf *);
+int	mysql_backend_check(const struct conf *);
+void	mysql_thread_start(void);
+void	mysql_thread_stop(void);
+int	mysql_domain(const char *domain);
+int	mysql_user(const char *key, struct table_user *);
+int	mysql_alias(const char *key, struct table_alias *);
+void	mysql_backend_free(void);
+
+/* authd_worker.c: the thread pool. */
+struct job;
+typedef void	(*job_fn)(struct job *);
+struct job {
+	TAILQ_ENTRY(job)	 entry;
+	job_fn			 run;		/* in a worker */
+	job_fn			 done;		/* back in the event loop */
+	uint64_t		 client;	/* serial of the asker */
+	uint64_t		 id;		/* of the request */
+	uint32_t		 type;		/* of the request */
+	char			 arg1[ADDR_MAX + 1];
+	char			 arg2[PASSWD_MAX + 1];
+	size_t			 arg2len;
+	char			 ip[64];
+	char			 service[16];
+	int			 status;	/* the answer */
+	int			 reason;	/* LOGIN_* of a failure */
+	char			 canon[AUTHD_KEY_MAX];
+	struct rcpt_results	*rcpt;
+	struct user_result	*user;
+};
+void	worker_start(unsigned int);
+void	worker_submit(struct job *);
+void	worker_stop(void);
 
 /* authd_lookup.c */
 struct rcpt_result {
@@ -89,6 +179,38 @@ struct user_result {
 /* Both return an enum lookup_status. */
 int	lookup_rcpt(const char *address, struct rcpt_results *);
 int	lookup_user(const char *mailbox, struct user_result *);
+/* An enum auth_status; reason says why a failure failed. */
+#define LOGIN_REASON_PASSWORD	1
+#define LOGIN_REASON_NOUSER	2
+#define LOGIN_REASON_SCHEME	3
+int	lookup_login(const char *user, const char *password, size_t len,
+	    char *canon, size_t canonsz, int *reason);
+/* LOOKUP_OK if the user may send as this address. */
+int	lookup_sender(const char *user, const char *sender);
+void	lookup_init(void);
+
+/* authd_ban.c */
+void	ban_init(const struct conf *);	/* as root, before the drop */
+void	ban_start(void);		/* load, timers */
+/* 1 and the end of the ban if banned. */
+int	ban_check(const char *ip, time_t *end);
+void	ban_failure(const char *service, const char *user, const char *ip,
+	    const char *reason);
+struct ban_entry {
+	char		 ip[CONF_HOST_MAX];
+	time_t		 end;
+	unsigned int	 failures;
+};
+typedef int	(*ban_walk_fn)(const struct ban_entry *, void *);
+void	ban_walk(ban_walk_fn, void *);
+int	ban_add(const char *net, time_t seconds, char *err, size_t errsz);
+int	ban_del(const char *net, char *err, size_t errsz);
+int	ip_valid(const char *);
+
+/* authd_control.c */
+void	control_listen(const struct conf *);
+void	control_start(void);
+void	control_shutdown(void);
 /* Key of a parsed address: "local@domain", lowercased; -1 if too long. */
 int	lookup_key(const struct mailaddr *, char *, size_t);
 

@@ -2,8 +2,10 @@
  * The file backend: the domains, users and aliases tables as plain text
  * files, held in memory as red-black trees keyed by the lowercased name.
  * A table is read again when its file changes (checked at most once a
- * second, on lookup); a new version that cannot be read or parsed leaves
- * the old contents in place, so a half-edited file never loses users.
+ * second, from the event loop); a new version that cannot be read or
+ * parsed leaves the old contents in place, so a half-edited file never
+ * loses users.  The worker threads read the trees under a read lock; a
+ * reload parses without it and takes the write lock only to swap.
  *
  *   domains:  example.org
  *   users:    address:{SCHEME}hash:uid:gid:gecos:home:shell:extra
@@ -18,6 +20,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +39,7 @@ struct fentry {
 	char			*key;
 	struct file_user	 user;		/* users */
 	char			*maildir;	/* users, from home */
+	char			*hash;		/* users */
 	struct mailaddr		*dests;		/* aliases */
 	size_t			 ndests;
 };
@@ -87,6 +91,20 @@ static struct ftable	 tables[FILE_NKINDS] = {
 };
 static char		 mailroot[PATH_MAX];
 static struct timespec	 last_check;
+static pthread_rwlock_t	 tables_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+void
+file_rdlock(void)
+{
+	if (pthread_rwlock_rdlock(&tables_lock) != 0)
+		fatalx("file tables: read lock failed");
+}
+
+void
+file_unlock(void)
+{
+	pthread_rwlock_unlock(&tables_lock);
+}
 
 static int
 fentry_cmp(struct fentry *a, struct fentry *b)
@@ -101,6 +119,7 @@ fentry_free(struct fentry *e)
 {
 	free(e->key);
 	free(e->maildir);
+	free(e->hash);
 	free(e->dests);
 	free(e);
 }
@@ -358,6 +377,8 @@ fparse_user(struct fparse *p, char *line)
 	e->user = u;
 	if (*maildir != '\0' && (e->maildir = strdup(maildir)) == NULL)
 		fatal("%s", __func__);
+	if ((e->hash = strdup(field[1] != NULL ? field[1] : "")) == NULL)
+		fatal("%s", __func__);
 	RB_INSERT(ftree, &p->tree, e);
 	p->count++;
 }
@@ -554,9 +575,12 @@ ftable_load(struct ftable *t, enum fkind kind, int report)
 			    "entries", p.first, t->name, t->count);
 		return -1;
 	}
+	if (pthread_rwlock_wrlock(&tables_lock) != 0)
+		fatalx("file tables: write lock failed");
 	ftree_free(&t->tree);
 	t->tree = p.tree;
 	t->count = p.count;
+	pthread_rwlock_unlock(&tables_lock);
 	t->loaded = sig;
 	t->has_failed = 0;
 	log_info("%s table %s: %zu entries", t->name, t->path, t->count);
@@ -590,7 +614,7 @@ table_path(const struct conf_table *ct, const char *name, char *path,
 	char	 cwd[PATH_MAX];
 
 	*path = '\0';
-	if (ct->backend == TABLE_NONE)
+	if (ct->backend == TABLE_NONE || ct->backend == TABLE_MYSQL)
 		return 0;
 	if (ct->backend != TABLE_FILE) {
 		log_warnx("%s table: backend not supported", name);
@@ -635,6 +659,8 @@ file_init(const struct conf *conf)
 			continue;
 		}
 		if (*tables[i].path == '\0') {
+			if (ct[i]->backend == TABLE_MYSQL)
+				continue;
 			log_warnx("no %s table configured", tables[i].name);
 			continue;
 		}
@@ -678,6 +704,7 @@ file_user_find(const char *key, struct file_user *u)
 		return -1;
 	*u = e->user;
 	u->maildir = e->maildir;
+	u->hash = e->hash;
 	return 0;
 }
 

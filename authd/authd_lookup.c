@@ -9,7 +9,17 @@
  * and ends there (at the mailbox of that name if one exists, which is
  * how "user: user, other" keeps a copy), and one already expanded by
  * another branch is not expanded twice.  Destinations in domains not
- * hosted here are returned as they are, without RCPT_LOCAL.
+ * hosted here are returned as they are, without RCPT_LOCAL.  A table
+ * that cannot answer (a database that is down) makes the whole lookup a
+ * temporary failure, never a partial answer.
+ *
+ * Everything here runs in the worker threads: state is per thread.
+ *
+ * Logins: the user is looked up by its lowercased address and the
+ * password checked with passwd_verify(); an unknown user costs a hash
+ * too, so timing does not tell which users exist.  Senders: a user may
+ * send as its own address (with or without a +extension), or as an
+ * alias whose every destination is that user.
  */
 
 #include <sys/types.h>
@@ -44,6 +54,7 @@ struct expand {
 	struct visit		 pool[VISIT_MAX];
 	size_t			 nvisits;
 	int			 overflow;
+	int			 tempfail;
 };
 
 static int	visit_cmp(struct visit *, struct visit *);
@@ -52,8 +63,10 @@ RB_PROTOTYPE_STATIC(vtree, visit, node, visit_cmp)
 static int	expand_alias(struct expand *, const char *, int);
 static void	expand_addr(struct expand *, const struct mailaddr *, int);
 
-/* Large (the visit pool): one lookup runs at a time. */
-static struct expand	 expansion;
+/* Large (the visit pool): one per worker thread, made on first use. */
+static __thread struct expand	*expansion;
+/* A hash of a random password, checked for unknown users. */
+static char			 dummy_hash[PASSWD_HASH_MAX];
 
 static int
 visit_cmp(struct visit *a, struct visit *b)
@@ -183,10 +196,19 @@ result_add(struct expand *x, const struct mailaddr *a, uint8_t flags)
 static int
 mailbox_add(struct expand *x, const char *key)
 {
-	struct file_user	 u;
+	struct table_user	 u;
 	struct mailaddr		 a;
 
-	if (file_user_find(key, &u) == -1 || key_split(key, &a) == -1)
+	switch (table_user(key, &u)) {
+	case TABLE_FOUND:
+		break;
+	case TABLE_TEMPFAIL:
+		x->tempfail = 1;
+		return 1;
+	default:
+		return 0;
+	}
+	if (key_split(key, &a) == -1)
 		return 0;
 	result_add(x, &a, RCPT_LOCAL);
 	return 1;
@@ -204,27 +226,38 @@ expand_key(struct expand *x, const char *key, int depth)
 static int
 expand_alias(struct expand *x, const char *key, int depth)
 {
-	struct file_alias	 al;
+	struct table_alias	 al;
 	struct visit		*v;
 	size_t			 i;
 
-	if (file_alias_find(key, &al) == -1)
+	if (x->tempfail)
+		return 1;
+	switch (table_alias(key, &al)) {
+	case TABLE_FOUND:
+		break;
+	case TABLE_TEMPFAIL:
+		x->tempfail = 1;
+		return 1;
+	default:
 		return 0;
+	}
 	if ((v = visit_find(x, key)) != NULL) {
 		if (v->state == VISIT_PATH && !mailbox_add(x, key))
 			log_info("alias loop at %s", key);
-		return 1;
+		goto done;
 	}
 	if (depth >= ALIAS_DEPTH_MAX) {
 		log_warnx("alias %s nested deeper than %d levels, dropped",
 		    key, ALIAS_DEPTH_MAX);
-		return 1;
+		goto done;
 	}
 	if ((v = visit_add(x, key)) == NULL)
-		return 1;
-	for (i = 0; i < al.ndests && !x->overflow; i++)
+		goto done;
+	for (i = 0; i < al.ndests && !x->overflow && !x->tempfail; i++)
 		expand_addr(x, &al.dests[i], depth + 1);
 	v->state = VISIT_DONE;
+ done:
+	table_alias_free(&al);
 	return 1;
 }
 
@@ -253,8 +286,14 @@ expand_addr(struct expand *x, const struct mailaddr *a, int depth)
 {
 	char	 key[AUTHD_KEY_MAX];
 
-	if (!file_domain_exists(a->domain)) {
+	if (x->tempfail)
+		return;
+	switch (table_domain(a->domain)) {
+	case TABLE_NOTFOUND:
 		result_add(x, a, 0);
+		return;
+	case TABLE_TEMPFAIL:
+		x->tempfail = 1;
 		return;
 	}
 	if (lookup_key(a, key, sizeof(key)) == -1)
@@ -278,7 +317,7 @@ results_wire_size(const struct rcpt_results *res)
 int
 lookup_rcpt(const char *address, struct rcpt_results *res)
 {
-	struct expand	*x = &expansion;
+	struct expand	*x;
 	struct mailaddr	 a;
 	char		 key[AUTHD_KEY_MAX];
 	int		 found;
@@ -287,15 +326,29 @@ lookup_rcpt(const char *address, struct rcpt_results *res)
 	if (input_parse(address, &a) == -1 ||
 	    lookup_key(&a, key, sizeof(key)) == -1)
 		return LOOKUP_INVALID;
-	file_refresh(0);
-	if (!file_domain_exists(a.domain))
+	switch (table_domain(a.domain)) {
+	case TABLE_NOTFOUND:
 		return LOOKUP_NOTHOSTED;
-
+	case TABLE_TEMPFAIL:
+		return LOOKUP_TEMPFAIL;
+	}
+	if (expansion == NULL && (expansion = malloc(sizeof(*expansion))) ==
+	    NULL) {
+		log_warn("%s", __func__);
+		return LOOKUP_TEMPFAIL;
+	}
+	x = expansion;
 	x->res = res;
 	RB_INIT(&x->visits);
 	x->nvisits = 0;
 	x->overflow = 0;
+	x->tempfail = 0;
 	found = expand_local(x, &a, key, 0);
+
+	if (x->tempfail) {
+		res->n = 0;
+		return LOOKUP_TEMPFAIL;
+	}
 
 	if (x->overflow || results_wire_size(res) > IMSG_MAXPAYLOAD) {
 		/* Deferred, not bounced: the admin can fix the table. */
@@ -330,22 +383,30 @@ int
 lookup_user(const char *mailbox, struct user_result *ur)
 {
 	struct mailaddr		 a, base;
-	struct file_user	 u;
+	struct table_user	 u;
 	char			 key[AUTHD_KEY_MAX];
+	int			 rv;
 
 	memset(ur, 0, sizeof(*ur));
 	if (input_parse(mailbox, &a) == -1 ||
 	    lookup_key(&a, key, sizeof(key)) == -1)
 		return LOOKUP_INVALID;
-	file_refresh(0);
-	if (!file_domain_exists(a.domain))
+	switch (table_domain(a.domain)) {
+	case TABLE_NOTFOUND:
 		return LOOKUP_NOTHOSTED;
-	if (file_user_find(key, &u) == -1) {
-		if (plus_base(&a, &base) == -1 ||
-		    lookup_key(&base, key, sizeof(key)) == -1 ||
-		    file_user_find(key, &u) == -1)
-			return LOOKUP_NOUSER;
+	case TABLE_TEMPFAIL:
+		return LOOKUP_TEMPFAIL;
 	}
+	if ((rv = table_user(key, &u)) == TABLE_NOTFOUND) {
+		if (plus_base(&a, &base) == -1 ||
+		    lookup_key(&base, key, sizeof(key)) == -1)
+			return LOOKUP_NOUSER;
+		rv = table_user(key, &u);
+	}
+	if (rv == TABLE_TEMPFAIL)
+		return LOOKUP_TEMPFAIL;
+	if (rv != TABLE_FOUND)
+		return LOOKUP_NOUSER;
 	if (key_split(key, &a) == -1)
 		return LOOKUP_NOUSER;
 
@@ -354,7 +415,7 @@ lookup_user(const char *mailbox, struct user_result *ur)
 		    key);
 		return LOOKUP_TEMPFAIL;
 	}
-	if (u.maildir != NULL)
+	if (u.maildir[0] != '\0')
 		strlcpy(ur->maildir, u.maildir, sizeof(ur->maildir));
 	else if (default_maildir(&a, ur->maildir, sizeof(ur->maildir)) ==
 	    -1) {
@@ -372,4 +433,110 @@ lookup_user(const char *mailbox, struct user_result *ur)
 		return LOOKUP_TEMPFAIL;
 	}
 	return LOOKUP_OK;
+}
+
+void
+lookup_init(void)
+{
+	char	 pw[PASSWD_MIN_POLICY + 1];
+
+	if (passwd_generate(pw, sizeof(pw), PASSWD_MIN_POLICY) == -1 ||
+	    passwd_hash("SHA512-CRYPT", pw, dummy_hash,
+	    sizeof(dummy_hash)) == -1)
+		fatalx("cannot make the hash for unknown users");
+	explicit_bzero(pw, sizeof(pw));
+}
+
+/* "user@domain" lowercased, or -1 for anything else. */
+static int
+login_key(const char *user, char *key, size_t keysz)
+{
+	struct mailaddr	 a;
+
+	if (input_parse(user, &a) == -1 || lookup_key(&a, key, keysz) == -1)
+		return -1;
+	return 0;
+}
+
+int
+lookup_login(const char *user, const char *password, size_t len,
+    char *canon, size_t canonsz, int *reason)
+{
+	struct table_user	 u;
+	char			 key[AUTHD_KEY_MAX];
+	int			 rv;
+
+	*canon = '\0';
+	*reason = LOGIN_REASON_NOUSER;
+	if (login_key(user, key, sizeof(key)) == -1) {
+		(void)passwd_verifyn(dummy_hash, password, len);
+		return AUTH_FAIL;
+	}
+	if ((rv = table_user(key, &u)) == TABLE_TEMPFAIL)
+		return AUTH_TEMPFAIL;
+	if (rv != TABLE_FOUND) {
+		(void)passwd_verifyn(dummy_hash, password, len);
+		return AUTH_FAIL;
+	}
+	rv = passwd_verifyn(u.hash, password, len);
+	explicit_bzero(u.hash, sizeof(u.hash));
+	switch (rv) {
+	case PASSWD_OK:
+		strlcpy(canon, u.canon, canonsz);
+		return AUTH_OK;
+	case PASSWD_TEMPFAIL:
+		return AUTH_TEMPFAIL;
+	case PASSWD_BADSCHEME:
+		log_warnx("user %s: unknown password scheme or malformed "
+		    "hash in the users table: fix the table", key);
+		*reason = LOGIN_REASON_SCHEME;
+		return AUTH_FAIL;
+	default:
+		*reason = LOGIN_REASON_PASSWORD;
+		return AUTH_FAIL;
+	}
+}
+
+/* 1 when a is the user's key or its +extension. */
+static int
+sender_is_user(const struct mailaddr *a, const char *ukey)
+{
+	struct mailaddr	 base;
+	char		 key[AUTHD_KEY_MAX];
+
+	if (lookup_key(a, key, sizeof(key)) == 0 && strcmp(key, ukey) == 0)
+		return 1;
+	if (plus_base(a, &base) == 0 &&
+	    lookup_key(&base, key, sizeof(key)) == 0 &&
+	    strcmp(key, ukey) == 0)
+		return 1;
+	return 0;
+}
+
+int
+lookup_sender(const char *user, const char *sender)
+{
+	struct table_alias	 al;
+	struct mailaddr		 a;
+	char			 ukey[AUTHD_KEY_MAX], key[AUTHD_KEY_MAX];
+	size_t			 i;
+	int			 rv, ok;
+
+	if (login_key(user, ukey, sizeof(ukey)) == -1 ||
+	    input_parse(sender, &a) == -1 ||
+	    lookup_key(&a, key, sizeof(key)) == -1)
+		return LOOKUP_INVALID;
+	if (sender_is_user(&a, ukey))
+		return LOOKUP_OK;
+	if ((rv = table_alias(key, &al)) == TABLE_TEMPFAIL)
+		return LOOKUP_TEMPFAIL;
+	if (rv != TABLE_FOUND)
+		return LOOKUP_NOUSER;
+	ok = al.ndests > 0;
+	for (i = 0; i < al.ndests; i++)
+		if (lookup_key(&al.dests[i], key, sizeof(key)) == -1 ||
+		    strcmp(key, ukey) != 0)
+			ok = 0;
+	table_alias_free(&al);
+	return ok ? LOOKUP_OK : LOOKUP_NOUSER;
 }

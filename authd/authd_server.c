@@ -1,8 +1,13 @@
 /*
  * auth.sock: accepts the other daemons, checks who they are with
  * SO_PEERCRED, opens each channel with the hello handshake and answers
- * LOOKUP_RCPT and LOOKUP_USER.  A client that breaks the protocol is
- * logged and dropped; the others keep being served.
+ * LOOKUP_RCPT, LOOKUP_USER, LOGIN, CHECK_SENDER and CHECK_BAN.  All but
+ * CHECK_BAN (and LOGIN from a banned address) go to the worker pool; the
+ * answer goes back when the job is done, to the client if it is still
+ * connected (clients are found again by serial number, never by a
+ * pointer a worker may hold after the client left).  A client that
+ * breaks the protocol is logged and dropped; the others keep being
+ * served.
  */
 
 #include <sys/types.h>
@@ -24,10 +29,13 @@
 
 #define CLIENTS_MAX	1024
 #define CLIENT_WQ_MAX	1024	/* answers queued for a peer not reading */
+#define CLIENT_INFLIGHT_MAX	1024	/* requests in the workers */
 
 struct client {
 	TAILQ_ENTRY(client)	 entry;
 	struct imsgev		 iev;
+	uint64_t		 serial;	/* jobs find us by it */
+	unsigned int		 inflight;	/* jobs in the workers */
 	uid_t			 uid;
 	pid_t			 pid;
 	int			 hello;		/* handshake done */
@@ -36,6 +44,7 @@ struct client {
 
 static TAILQ_HEAD(, client)	 clients = TAILQ_HEAD_INITIALIZER(clients);
 static size_t			 nclients;
+static uint64_t			 next_serial = 1;
 static int			 listen_fd = -1;
 static struct event		 listen_ev;
 static struct event		 pause_ev;
@@ -83,8 +92,15 @@ peer_allowed(uid_t uid)
 	return 0;
 }
 
-/* A peer's string made fit for one log line. */
-static const char *
+/* Passwords are for the smtp engine (and the imap login) only. */
+static int
+login_allowed(uid_t uid)
+{
+	return uid == 0 || uid == geteuid() ||
+	    (authd->has_smtpd_uid && uid == authd->smtpd_uid);
+}
+
+const char *
 printable(const char *s, char *buf, size_t bufsz)
 {
 	size_t	 i;
@@ -96,62 +112,23 @@ printable(const char *s, char *buf, size_t bufsz)
 	return buf;
 }
 
-static void
-reply_rcpt(struct client *c, uint64_t id, const char *address)
+static struct client *
+client_find(uint64_t serial)
 {
-	static struct rcpt_results	 res;
-	struct ibuf			*b;
-	char				 vis[ADDR_MAX + 1];
-	int				 status;
-	size_t				 i;
-	int				 rv = 0;
+	struct client	*c;
 
-	status = lookup_rcpt(address, &res);
-	log_debug("uid %d: rcpt %s: status %d, %zu recipients", (int)c->uid,
-	    printable(address, vis, sizeof(vis)), status, res.n);
-	if ((b = imsg_create(IMSG_AUTH_RCPT_RESULT, 0, -1)) == NULL)
-		fatal("%s", __func__);
-	rv |= ibuf_add_u64(b, id);
-	rv |= ibuf_add_u8(b, status);
-	rv |= ibuf_add_u32(b, res.n);
-	for (i = 0; i < res.n; i++) {
-		rv |= ibuf_add_str(b, res.r[i].mailbox);
-		rv |= ibuf_add_u8(b, res.r[i].flags);
-	}
-	if (rv != 0 || imsgev_send(&c->iev, b) == -1) {
-		/* lookup_rcpt keeps answers within one imsg. */
-		log_warnx("uid %d: answer for %s does not fit", (int)c->uid,
-		    printable(address, vis, sizeof(vis)));
-		if (rv != 0)
-			ibuf_free(b);
-		client_close(c);
-	}
+	TAILQ_FOREACH(c, &clients, entry)
+		if (c->serial == serial)
+			return c->dead ? NULL : c;
+	return NULL;
 }
 
 static void
-reply_user(struct client *c, uint64_t id, const char *mailbox)
+client_send(struct client *c, struct ibuf *b, int rv, const char *what)
 {
-	struct user_result	 ur;
-	struct ibuf		*b;
-	char			 vis[ADDR_MAX + 1];
-	int			 status, rv = 0;
-
-	status = lookup_user(mailbox, &ur);
-	log_debug("uid %d: user %s: status %d, %s %d:%d", (int)c->uid,
-	    printable(mailbox, vis, sizeof(vis)), status, ur.maildir,
-	    (int)ur.uid, (int)ur.gid);
-	if ((b = imsg_create(IMSG_AUTH_USER_RESULT, 0, -1)) == NULL)
-		fatal("%s", __func__);
-	rv |= ibuf_add_u64(b, id);
-	rv |= ibuf_add_u8(b, status);
-	rv |= ibuf_add_str(b, ur.maildir);
-	rv |= ibuf_add_u32(b, ur.uid);
-	rv |= ibuf_add_u32(b, ur.gid);
-	rv |= ibuf_add_u64(b, ur.quota);
 	if (rv != 0) {
 		ibuf_free(b);
-		log_warnx("uid %d: answer for %s does not fit", (int)c->uid,
-		    printable(mailbox, vis, sizeof(vis)));
+		log_warnx("uid %d: %s answer does not fit", (int)c->uid, what);
 		client_close(c);
 		return;
 	}
@@ -159,51 +136,319 @@ reply_user(struct client *c, uint64_t id, const char *mailbox)
 		client_close(c);
 }
 
-/* Both requests are "u64 id, str address"; 0 or -1 if malformed. */
-static int
-request_parse(struct imsg *imsg, uint64_t *id, char *addr, size_t addrsz)
+static void
+job_free(struct job *j)
 {
-	if (imsg->fd != -1)
+	free(j->rcpt);
+	free(j->user);
+	explicit_bzero(j, sizeof(*j));
+	free(j);
+}
+
+/* The job is over: answer its client if it is still there. */
+static struct client *
+job_client(struct job *j)
+{
+	struct client	*c;
+
+	if ((c = client_find(j->client)) != NULL)
+		c->inflight--;
+	return c;
+}
+
+static void
+rcpt_run(struct job *j)
+{
+	j->status = lookup_rcpt(j->arg1, j->rcpt);
+}
+
+static void
+rcpt_done(struct job *j)
+{
+	struct client	*c;
+	struct ibuf	*b;
+	char		 vis[ADDR_MAX + 1];
+	size_t		 i;
+	int		 rv = 0;
+
+	if ((c = job_client(j)) != NULL) {
+		log_debug("uid %d: rcpt %s: status %d, %zu recipients",
+		    (int)c->uid, printable(j->arg1, vis, sizeof(vis)),
+		    j->status, j->rcpt->n);
+		if ((b = imsg_create(IMSG_AUTH_RCPT_RESULT, 0, -1)) == NULL)
+			fatal("%s", __func__);
+		rv |= ibuf_add_u64(b, j->id);
+		rv |= ibuf_add_u8(b, j->status);
+		rv |= ibuf_add_u32(b, j->rcpt->n);
+		for (i = 0; i < j->rcpt->n; i++) {
+			rv |= ibuf_add_str(b, j->rcpt->r[i].mailbox);
+			rv |= ibuf_add_u8(b, j->rcpt->r[i].flags);
+		}
+		client_send(c, b, rv, "rcpt");
+	}
+	job_free(j);
+}
+
+static void
+user_run(struct job *j)
+{
+	j->status = lookup_user(j->arg1, j->user);
+}
+
+static void
+user_done(struct job *j)
+{
+	struct client		*c;
+	struct user_result	*ur = j->user;
+	struct ibuf		*b;
+	char			 vis[ADDR_MAX + 1];
+	int			 rv = 0;
+
+	if ((c = job_client(j)) != NULL) {
+		log_debug("uid %d: user %s: status %d, %s %d:%d",
+		    (int)c->uid, printable(j->arg1, vis, sizeof(vis)),
+		    j->status, ur->maildir, (int)ur->uid, (int)ur->gid);
+		if ((b = imsg_create(IMSG_AUTH_USER_RESULT, 0, -1)) == NULL)
+			fatal("%s", __func__);
+		rv |= ibuf_add_u64(b, j->id);
+		rv |= ibuf_add_u8(b, j->status);
+		rv |= ibuf_add_str(b, ur->maildir);
+		rv |= ibuf_add_u32(b, ur->uid);
+		rv |= ibuf_add_u32(b, ur->gid);
+		rv |= ibuf_add_u64(b, ur->quota);
+		client_send(c, b, rv, "user");
+	}
+	job_free(j);
+}
+
+static void
+login_reply(struct client *c, uint64_t id, int status, const char *canon)
+{
+	struct ibuf	*b;
+	int		 rv = 0;
+
+	if ((b = imsg_create(IMSG_AUTH_LOGIN_RESULT, 0, -1)) == NULL)
+		fatal("%s", __func__);
+	rv |= ibuf_add_u64(b, id);
+	rv |= ibuf_add_u8(b, status);
+	rv |= ibuf_add_str(b, status == AUTH_OK ? canon : "");
+	client_send(c, b, rv, "login");
+}
+
+static void
+login_run(struct job *j)
+{
+	j->status = lookup_login(j->arg1, j->arg2, j->arg2len, j->canon,
+	    sizeof(j->canon), &j->reason);
+	explicit_bzero(j->arg2, sizeof(j->arg2));
+}
+
+static void
+login_done(struct job *j)
+{
+	struct client	*c;
+	char		 vis[ADDR_MAX + 1];
+
+	c = job_client(j);
+	if (j->status == AUTH_FAIL)
+		ban_failure(j->service, j->arg1, j->ip,
+		    j->reason == LOGIN_REASON_PASSWORD ? "password" :
+		    j->reason == LOGIN_REASON_SCHEME ? "bad-scheme" :
+		    "unknown-user");
+	else if (j->status == AUTH_OK)
+		log_info("auth ok: service=%s user=%s ip=%s", j->service,
+		    j->canon, j->ip[0] != '\0' ? j->ip : "unknown");
+	else
+		log_warnx("auth tempfail: service=%s user=%s ip=%s",
+		    j->service, printable(j->arg1, vis, sizeof(vis)),
+		    j->ip[0] != '\0' ? j->ip : "unknown");
+	if (c != NULL)
+		login_reply(c, j->id, j->status, j->canon);
+	job_free(j);
+}
+
+static void
+sender_run(struct job *j)
+{
+	j->status = lookup_sender(j->arg1, j->arg2);
+}
+
+static void
+sender_done(struct job *j)
+{
+	struct client	*c;
+	struct ibuf	*b;
+	int		 rv = 0;
+
+	if ((c = job_client(j)) != NULL) {
+		if ((b = imsg_create(IMSG_AUTH_SENDER_RESULT, 0, -1)) == NULL)
+			fatal("%s", __func__);
+		rv |= ibuf_add_u64(b, j->id);
+		rv |= ibuf_add_u8(b, j->status);
+		client_send(c, b, rv, "sender");
+	}
+	job_free(j);
+}
+
+static void
+reply_ban(struct client *c, uint64_t id, const char *ip)
+{
+	struct ibuf	*b;
+	time_t		 end;
+	int		 banned, rv = 0;
+
+	banned = ban_check(ip, &end);
+	if ((b = imsg_create(IMSG_AUTH_BAN_RESULT, 0, -1)) == NULL)
+		fatal("%s", __func__);
+	rv |= ibuf_add_u64(b, id);
+	rv |= ibuf_add_u8(b, banned);
+	rv |= ibuf_add_u64(b, banned ? (uint64_t)end : 0);
+	client_send(c, b, rv, "ban");
+}
+
+static struct job *
+job_new(struct client *c, uint64_t id, uint32_t type, job_fn run,
+    job_fn done)
+{
+	struct job	*j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return NULL;
+	j->client = c->serial;
+	j->id = id;
+	j->type = type;
+	j->run = run;
+	j->done = done;
+	return j;
+}
+
+/*
+ * A string of the request into a job field: one that does not fit is
+ * not an address or password anyone has, so it is answered as unknown
+ * by truncating to an invalid value (an empty string).
+ */
+static int
+get_field(struct imsg *imsg, char *dst, size_t dstsz)
+{
+	static char	 tmp[IMSG_MAXPAYLOAD + 1];
+
+	if (imsg_get_str(imsg, tmp, sizeof(tmp)) == -1)
 		return -1;
-	if (imsg_get_u64(imsg, id) == -1 ||
-	    imsg_get_str(imsg, addr, addrsz) == -1 ||
+	if (strlcpy(dst, tmp, dstsz) >= dstsz)
+		dst[0] = '\0';
+	explicit_bzero(tmp, sizeof(tmp));
+	return 0;
+}
+
+static int
+request_parse(struct client *c, struct imsg *imsg, struct job **jp)
+{
+	struct job	*j;
+	uint64_t	 id;
+	uint32_t	 type = imsg->hdr.type;
+	char		 ip[64], vis[ADDR_MAX + 1];
+	time_t		 end;
+
+	*jp = NULL;
+	if (imsg_get_u64(imsg, &id) == -1)
+		return -1;
+	if (type == IMSG_AUTH_CHECK_BAN) {
+		if (get_field(imsg, ip, sizeof(ip)) == -1 ||
+		    imsg_get_end(imsg) == -1)
+			return -1;
+		reply_ban(c, id, ip);
+		return 0;
+	}
+	switch (type) {
+	case IMSG_AUTH_LOOKUP_RCPT:
+		j = job_new(c, id, type, rcpt_run, rcpt_done);
+		if (j != NULL && (j->rcpt = malloc(sizeof(*j->rcpt))) == NULL)
+			goto nomem;
+		break;
+	case IMSG_AUTH_LOOKUP_USER:
+		j = job_new(c, id, type, user_run, user_done);
+		if (j != NULL && (j->user = malloc(sizeof(*j->user))) == NULL)
+			goto nomem;
+		break;
+	case IMSG_AUTH_LOGIN:
+		j = job_new(c, id, type, login_run, login_done);
+		break;
+	case IMSG_AUTH_CHECK_SENDER:
+		j = job_new(c, id, type, sender_run, sender_done);
+		break;
+	default:
+		return -1;
+	}
+	if (j == NULL)
+		goto nomem;
+	*jp = j;
+	if (get_field(imsg, j->arg1, sizeof(j->arg1)) == -1)
+		return -1;
+	if (type == IMSG_AUTH_LOOKUP_RCPT || type == IMSG_AUTH_LOOKUP_USER)
+		return imsg_get_end(imsg);
+	if (get_field(imsg, j->arg2, sizeof(j->arg2)) == -1)
+		return -1;
+	j->arg2len = strlen(j->arg2);
+	if (type == IMSG_AUTH_CHECK_SENDER)
+		return imsg_get_end(imsg);
+	if (get_field(imsg, j->ip, sizeof(j->ip)) == -1 ||
+	    get_field(imsg, j->service, sizeof(j->service)) == -1 ||
 	    imsg_get_end(imsg) == -1)
 		return -1;
+	if (j->service[0] == '\0')
+		strlcpy(j->service, "unknown", sizeof(j->service));
+	if (ban_check(j->ip, &end)) {
+		ban_failure(j->service, j->arg1, j->ip, "banned");
+		login_reply(c, id, AUTH_BANNED, "");
+		log_debug("uid %d: login %s refused: banned", (int)c->uid,
+		    printable(j->arg1, vis, sizeof(vis)));
+		job_free(j);
+		*jp = NULL;
+	}
 	return 0;
+ nomem:
+	log_warn("%s", __func__);
+	if (j != NULL)
+		job_free(j);
+	*jp = NULL;
+	return -2;
 }
 
 static void
 client_request(struct client *c, struct imsg *imsg)
 {
-	/* Any str that fits an imsg: length limits are lookup's to judge. */
-	static char	 addr[IMSG_MAXPAYLOAD + 1];
-	uint64_t	 id;
+	struct job	*j;
+	int		 rv;
 
-	if (c->iev.ibuf.wqlen > CLIENT_WQ_MAX) {
+	if (c->iev.ibuf.wqlen > CLIENT_WQ_MAX ||
+	    c->inflight >= CLIENT_INFLIGHT_MAX) {
 		log_warnx("uid %d pid %d: not reading its answers, closed",
 		    (int)c->uid, (int)c->pid);
 		client_close(c);
 		return;
 	}
-	switch (imsg->hdr.type) {
-	case IMSG_AUTH_LOOKUP_RCPT:
-	case IMSG_AUTH_LOOKUP_USER:
-		if (request_parse(imsg, &id, addr, sizeof(addr)) == -1) {
-			log_warnx("uid %d pid %d: malformed request of type "
-			    "%u, closed", (int)c->uid, (int)c->pid,
-			    imsg->hdr.type);
-			client_close(c);
-			return;
-		}
-		if (imsg->hdr.type == IMSG_AUTH_LOOKUP_RCPT)
-			reply_rcpt(c, id, addr);
-		else
-			reply_user(c, id, addr);
-		break;
-	default:
-		log_warnx("uid %d pid %d: unexpected imsg type %u, closed",
-		    (int)c->uid, (int)c->pid, imsg->hdr.type);
+	if (imsg->hdr.type == IMSG_AUTH_LOGIN && !login_allowed(c->uid)) {
+		log_warnx("uid %d pid %d: may not check passwords, closed",
+		    (int)c->uid, (int)c->pid);
 		client_close(c);
+		return;
+	}
+	rv = request_parse(c, imsg, &j);
+	if (rv == -2) {
+		client_close(c);
+		return;
+	}
+	if (rv == -1) {
+		log_warnx("uid %d pid %d: malformed request of type %u, "
+		    "closed", (int)c->uid, (int)c->pid, imsg->hdr.type);
+		if (j != NULL)
+			job_free(j);
+		client_close(c);
+		return;
+	}
+	if (j != NULL) {
+		c->inflight++;
+		worker_submit(j);
 	}
 }
 
@@ -267,6 +512,7 @@ client_new(int fd, const struct ucred *cred)
 	}
 	c->uid = cred->uid;
 	c->pid = cred->pid;
+	c->serial = next_serial++;
 	TAILQ_INSERT_TAIL(&clients, c, entry);
 	nclients++;
 	imsgev_init(&c->iev, fd, client_dispatch, c);

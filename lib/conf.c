@@ -10,6 +10,7 @@
 #include <sys/un.h>
 
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <netdb.h>
@@ -25,6 +26,7 @@
 #define DEFAULT_SPOOL		"/var/spool/tsamba"
 #define DEFAULT_MAILROOT	"/var/vmail"
 #define DEFAULT_CHROOT		"/var/empty"
+#define DEFAULT_STATEDIR	"/var/lib/tsamba"
 
 static void
 conf_copy(char *dst, size_t dstsz, const char *src)
@@ -44,6 +46,7 @@ conf_init(struct conf *conf)
 	TAILQ_INIT(&conf->pkis);
 	TAILQ_INIT(&conf->listens);
 	TAILQ_INIT(&conf->lmtp_listens);
+	TAILQ_INIT(&conf->ban_never);
 
 	memset(host, 0, sizeof(host));
 	if (gethostname(host, sizeof(host) - 1) == -1 || host[0] == '\0')
@@ -72,6 +75,17 @@ conf_init(struct conf *conf)
 	conf->queue_retry_max = 3600;
 	conf->queue_delay_warn = 4 * 3600;
 	conf->queue_lmtp_sessions = 8;
+
+	conf->mta_port = 25;
+	conf->mta_max_conns = 100;
+	conf->mta_max_conns_domain = 10;
+	TAILQ_INIT(&conf->mta_tls_verify);
+	TAILQ_INIT(&conf->dkims);
+
+	conf_copy(conf->statedir, sizeof(conf->statedir), DEFAULT_STATEDIR);
+	conf->ban_max_failures = 5;
+	conf->ban_window = 600;
+	conf->ban_duration = 3600;
 	/* lmtp_socket and queue_lmtp stay empty until conf_finish(). */
 }
 
@@ -127,6 +141,9 @@ conf_clear(struct conf *conf)
 {
 	struct conf_pki		*pki;
 	struct conf_listen	*l;
+	struct conf_net		*n;
+	struct conf_domain	*d;
+	struct conf_dkim	*k;
 
 	while ((pki = TAILQ_FIRST(&conf->pkis)) != NULL) {
 		TAILQ_REMOVE(&conf->pkis, pki, entry);
@@ -139,6 +156,18 @@ conf_clear(struct conf *conf)
 	while ((l = TAILQ_FIRST(&conf->lmtp_listens)) != NULL) {
 		TAILQ_REMOVE(&conf->lmtp_listens, l, entry);
 		free(l);
+	}
+	while ((n = TAILQ_FIRST(&conf->ban_never)) != NULL) {
+		TAILQ_REMOVE(&conf->ban_never, n, entry);
+		free(n);
+	}
+	while ((d = TAILQ_FIRST(&conf->mta_tls_verify)) != NULL) {
+		TAILQ_REMOVE(&conf->mta_tls_verify, d, entry);
+		free(d);
+	}
+	while ((k = TAILQ_FIRST(&conf->dkims)) != NULL) {
+		TAILQ_REMOVE(&conf->dkims, k, entry);
+		free(k);
 	}
 }
 
@@ -159,6 +188,52 @@ conf_sockpath(const struct conf *conf, const char *name, char *buf,
 {
 	/* rundir was checked by the parser to leave room for the names. */
 	(void)snprintf(buf, bufsz, "%s/%s", conf->rundir, name);
+}
+
+/*
+ * "mta resolver": a numeric IPv4 or IPv6 address, then "@PORT" if not 53.
+ * Finding the name server must not itself need a name server.
+ */
+int
+conf_resolver_valid(const char *text)
+{
+	char		 addr[INET6_ADDRSTRLEN + 1];
+	unsigned char	 bin[sizeof(struct in6_addr)];
+	const char	*at, *p;
+	size_t		 alen;
+	long		 port = 0;
+
+	at = strchr(text, '@');
+	alen = at != NULL ? (size_t)(at - text) : strlen(text);
+	if (alen == 0 || alen >= sizeof(addr))
+		return 0;
+	memcpy(addr, text, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, bin) != 1 &&
+	    inet_pton(AF_INET6, addr, bin) != 1)
+		return 0;
+	if (at == NULL)
+		return 1;
+	if (at[1] == '\0' || strlen(at + 1) > 5)
+		return 0;
+	for (p = at + 1; *p != '\0'; p++) {
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		port = port * 10 + (*p - '0');
+	}
+	return port >= 1 && port <= 65535;
+}
+
+/* A relay host: a host name or a numeric IPv4 or IPv6 address. */
+int
+conf_host_valid(const char *h)
+{
+	unsigned char	 bin[sizeof(struct in6_addr)];
+
+	if (conf_hostname_valid(h))
+		return 1;
+	return inet_pton(AF_INET, h, bin) == 1 ||
+	    inet_pton(AF_INET6, h, bin) == 1;
 }
 
 /*
@@ -287,4 +362,116 @@ conf_hostname_valid(const char *h)
 			return 0;
 	}
 	return 1;
+}
+
+/*
+ * "ADDRESS" or "ADDRESS/PREFIX", numeric IPv4 or IPv6.  The host bits
+ * are cleared so that matching compares only the network part; an
+ * IPv4-mapped IPv6 peer matches an IPv4 network (see conf_net_match).
+ */
+int
+conf_net_parse(struct conf_net *n, const char *text)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&n->ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&n->ss;
+	char			 addr[INET6_ADDRSTRLEN + 1];
+	const char		*slash, *p;
+	unsigned char		*bytes;
+	size_t			 alen, nbytes, i;
+	int			 prefix = -1, max;
+
+	if (strlen(text) >= sizeof(n->text))
+		return -1;
+	slash = strchr(text, '/');
+	alen = slash != NULL ? (size_t)(slash - text) : strlen(text);
+	if (alen == 0 || alen >= sizeof(addr))
+		return -1;
+	memcpy(addr, text, alen);
+	addr[alen] = '\0';
+	if (slash != NULL) {
+		if (slash[1] == '\0' || strlen(slash + 1) > 3)
+			return -1;
+		prefix = 0;
+		for (p = slash + 1; *p != '\0'; p++) {
+			if (!isdigit((unsigned char)*p))
+				return -1;
+			prefix = prefix * 10 + (*p - '0');
+		}
+	}
+	memset(&n->ss, 0, sizeof(n->ss));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		bytes = (unsigned char *)&sin->sin_addr;
+		nbytes = 4;
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		bytes = (unsigned char *)&sin6->sin6_addr;
+		nbytes = 16;
+	} else
+		return -1;
+	max = (int)nbytes * 8;
+	if (prefix == -1)
+		prefix = max;
+	if (prefix > max)
+		return -1;
+	for (i = 0; i < nbytes; i++) {
+		if ((int)(i * 8) >= prefix)
+			bytes[i] = 0;
+		else if ((int)(i * 8 + 8) > prefix)
+			bytes[i] &= (unsigned char)(0xff << (8 - (prefix % 8)));
+	}
+	n->prefixlen = prefix;
+	memcpy(n->text, text, strlen(text) + 1);
+	return 0;
+}
+
+static int
+conf_prefix_equal(const unsigned char *a, const unsigned char *b,
+    int prefix)
+{
+	int	full = prefix / 8, rest = prefix % 8;
+
+	if (memcmp(a, b, full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	return ((a[full] ^ b[full]) & (0xff << (8 - rest)) & 0xff) == 0;
+}
+
+int
+conf_net_match(const struct conf_net_list *nets, const struct sockaddr *sa)
+{
+	static const unsigned char	 mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+	};
+	const struct conf_net		*n;
+	const unsigned char		*a4 = NULL, *a6 = NULL;
+	const unsigned char		*nb;
+
+	if (sa->sa_family == AF_INET)
+		a4 = (const unsigned char *)
+		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6) {
+		a6 = (const unsigned char *)
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		/* ::ffff:a.b.c.d is an IPv4 client on a dual-stack socket. */
+		if (memcmp(a6, mapped, sizeof(mapped)) == 0)
+			a4 = a6 + 12;
+	} else
+		return 0;
+
+	TAILQ_FOREACH(n, nets, entry) {
+		if (n->ss.ss_family == AF_INET && a4 != NULL) {
+			nb = (const unsigned char *)&((const struct sockaddr_in *)
+			    (const void *)&n->ss)->sin_addr;
+			if (conf_prefix_equal(a4, nb, n->prefixlen))
+				return 1;
+		} else if (n->ss.ss_family == AF_INET6 && a6 != NULL) {
+			nb = (const unsigned char *)&((const struct
+			    sockaddr_in6 *)(const void *)&n->ss)->sin6_addr;
+			if (conf_prefix_equal(a6, nb, n->prefixlen))
+				return 1;
+		}
+	}
+	return 0;
 }

@@ -185,6 +185,8 @@ struct conf_pki	*conf_pki_find(struct conf *, const char *);
 /* 1 if the address (sockaddr) lies in one of the networks. */
 int		 conf_net_match(const struct conf_net_list *,
 		    const struct sockaddr *);
+/* "ADDRESS" or "ADDRESS/PREFIX" (IPv4 or IPv6) into n: 0, or -1. */
+int		 conf_net_parse(struct conf_net *n, const char *text);
 /* Paths of the sockets in rundir. */
 void		 conf_sockpath(const struct conf *, const char *name,
 		    char *buf, size_t bufsz);

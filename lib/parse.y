@@ -78,6 +78,10 @@ struct knob {
 	    sizeof(((struct conf *)NULL)->f) }
 
 static const struct knob knobs[] = {
+	KNOB("mta", "max-connections", CONF_UNIT_COUNT, 1, 10000,
+	    mta_max_conns),
+	KNOB("mta", "max-connections-per-domain", CONF_UNIT_COUNT, 1, 10000,
+	    mta_max_conns_domain),
 	KNOB("limit", "message-size", CONF_UNIT_SIZE, 1024,
 	    1024 * 1024 * 1024, max_message_size),
 	KNOB("limit", "recipients", CONF_UNIT_COUNT, 1, 10000, max_rcpts),
@@ -98,6 +102,11 @@ static const struct knob knobs[] = {
 	    queue_delay_warn),
 	KNOB("queue", "lmtp-sessions", CONF_UNIT_COUNT, 1, 1024,
 	    queue_lmtp_sessions),
+	KNOB("ban", "max-failures", CONF_UNIT_COUNT, 1, 1000,
+	    ban_max_failures),
+	KNOB("ban", "window", CONF_UNIT_TIME, 1, 7 * 86400, ban_window),
+	KNOB("ban", "duration", CONF_UNIT_TIME, 1, 365 * 86400,
+	    ban_duration),
 };
 
 static struct conf		*conf;
@@ -130,10 +139,24 @@ static void	 set_string(char *, size_t, const char *, const char *);
 static void	 set_user(const char *, const char *);
 static void	 set_table(const char *, const char *, const char *);
 static void	 set_knob(const char *, const char *, const char *);
+static void	 add_ban_never(const char *);
 static void	 add_pki(const char *);
 static void	 add_listen(struct conf_listen_list *, const char *, int,
 		    const char *);
 static void	 lopt_flag(int, const char *);
+static void	 set_resolver(const char *);
+static void	 add_tls_verify(const char *, const char *, const char *);
+static void	 set_relay(const char *, const char *);
+static void	 add_dkim(const char *, const char *, const char *,
+		    const char *, const char *, const char *);
+
+/* Options of a relay statement, gathered in any order. */
+static struct {
+	int		 bad;
+	int		 port;		/* -1: not given */
+	int		 tls;		/* RELAY_*, 0: not given */
+	char		 secret[PATH_MAX];
+} ropts;
 %}
 
 %define api.prefix {conf_yy}
@@ -143,12 +166,14 @@ static void	 lopt_flag(int, const char *);
 	char	*string;
 }
 
-%token	AUTH CERT CHROOT HOSTNAME INCLUDE KEY LIMIT LISTEN LMTP MAILROOT
-%token	ON PKI PORT QUEUE RUNDIR SMTPS SOCKET SPOOL TABLE TIMEOUT TLS
-%token	TLSREQUIRE USER ERROR
+%token	AUTH BAN CERT CHROOT HIDECLIENT HOSTNAME INCLUDE KEY LIMIT LISTEN
+%token	LMTP MAILROOT ON PKI PORT QUEUE RUNDIR SMTPS SOCKET SPOOL STATEDIR
+%token	TABLE TIMEOUT TLS TLSREQUIRE USER ERROR
+%token	DKIM MTA RELAY
 %token	<string>	STRING
 %token	<number>	NUMBER
 %type	<string>	value userkind
+%type	<string>	dkimalg
 %destructor		{ free($$); } <string>
 
 %%
@@ -168,6 +193,41 @@ grammar		: %empty
 		;
 
 main		: STRING '=' value		{ macro_set($1, $3); }
+		| MTA STRING value {
+			if (strcmp($2, "resolver") == 0)
+				set_resolver($3);
+			else
+				set_knob("mta", $2, $3);
+			free($2);
+			free($3);
+		}
+		| MTA PORT NUMBER {
+			if ($3 < 1 || $3 > 65535)
+				conf_error("mta port %lld out of range (1 to "
+				    "65535)", (long long)$3);
+			else
+				conf->mta_port = $3;
+		}
+		| MTA TLS STRING STRING STRING {
+			add_tls_verify($3, $4, $5);
+			free($3);
+			free($4);
+			free($5);
+		}
+		| RELAY STRING STRING ropts {
+			set_relay($2, $3);
+			free($2);
+			free($3);
+		}
+		| DKIM STRING STRING STRING STRING KEY STRING dkimalg {
+			add_dkim($2, $3, $4, $5, $7, $8);
+			free($2);
+			free($3);
+			free($4);
+			free($5);
+			free($7);
+			free($8);
+		}
 		| HOSTNAME STRING {
 			if (!conf_hostname_valid($2))
 				conf_error("invalid hostname \"%s\"", $2);
@@ -201,6 +261,19 @@ main		: STRING '=' value		{ macro_set($1, $3); }
 			set_path(conf->chroot, sizeof(conf->chroot), $2,
 			    "chroot");
 			free($2);
+		}
+		| STATEDIR STRING {
+			set_path(conf->statedir, sizeof(conf->statedir), $2,
+			    "statedir");
+			free($2);
+		}
+		| BAN STRING value {
+			if (strcmp($2, "never") == 0)
+				add_ban_never($3);
+			else
+				set_knob("ban", $2, $3);
+			free($2);
+			free($3);
 		}
 		| USER userkind STRING {
 			set_user($2, $3);
@@ -265,6 +338,66 @@ main		: STRING '=' value		{ macro_set($1, $3); }
 				    sizeof(conf->queue_lmtp), $3, "queue lmtp");
 			free($3);
 		}
+		;
+
+ropts		: %empty {
+			memset(&ropts, 0, sizeof(ropts));
+			ropts.port = -1;
+		}
+		| ropts ropt
+		;
+
+ropt		: PORT NUMBER {
+			if (ropts.port != -1) {
+				conf_error("relay port given twice");
+				ropts.bad = 1;
+			} else if ($2 < 1 || $2 > 65535) {
+				conf_error("relay port %lld out of range (1 to "
+				    "65535)", (long long)$2);
+				ropts.bad = 1;
+			} else
+				ropts.port = $2;
+		}
+		| SMTPS {
+			if (ropts.tls != 0) {
+				conf_error("relay: smtps or starttls given "
+				    "twice");
+				ropts.bad = 1;
+			}
+			ropts.tls = RELAY_SMTPS;
+		}
+		| STRING {
+			if (strcmp($1, "starttls") != 0) {
+				conf_error("unknown relay option \"%s\" (port, "
+				    "smtps, starttls or auth)", $1);
+				ropts.bad = 1;
+			} else if (ropts.tls != 0) {
+				conf_error("relay: smtps or starttls given "
+				    "twice");
+				ropts.bad = 1;
+			}
+			ropts.tls = RELAY_STARTTLS;
+			free($1);
+		}
+		| AUTH STRING {
+			if (ropts.secret[0] != '\0') {
+				conf_error("relay auth given twice");
+				ropts.bad = 1;
+			} else if ($2[0] != '/') {
+				conf_error("relay auth: secret file must be an "
+				    "absolute path: \"%s\"", $2);
+				ropts.bad = 1;
+			} else if (strlen($2) >= sizeof(ropts.secret)) {
+				conf_error("relay auth: path too long");
+				ropts.bad = 1;
+			} else
+				memcpy(ropts.secret, $2, strlen($2) + 1);
+			free($2);
+		}
+		;
+
+dkimalg		: %empty			{ $$ = NULL; }
+		| STRING			{ $$ = $1; }
 		;
 
 /* A number keeps its text: its unit depends on the statement. */
@@ -344,6 +477,9 @@ lopt		: PORT NUMBER {
 		}
 		| SMTPS		{ lopt_flag(LISTEN_SMTPS, "smtps"); }
 		| AUTH		{ lopt_flag(LISTEN_AUTH, "auth"); }
+		| HIDECLIENT {
+			lopt_flag(LISTEN_HIDE_CLIENT, "hide-client");
+		}
 		| PKI STRING {
 			if (lopts.pki != NULL) {
 				conf_error("pki given twice");
@@ -364,8 +500,11 @@ struct keyword {
 /* Sorted for bsearch(). */
 static const struct keyword keywords[] = {
 	{ "auth",		AUTH },
+	{ "ban",		BAN },
 	{ "cert",		CERT },
 	{ "chroot",		CHROOT },
+	{ "dkim",		DKIM },
+	{ "hide-client",	HIDECLIENT },
 	{ "hostname",		HOSTNAME },
 	{ "include",		INCLUDE },
 	{ "key",		KEY },
@@ -373,14 +512,17 @@ static const struct keyword keywords[] = {
 	{ "listen",		LISTEN },
 	{ "lmtp",		LMTP },
 	{ "mailroot",		MAILROOT },
+	{ "mta",		MTA },
 	{ "on",			ON },
 	{ "pki",		PKI },
 	{ "port",		PORT },
 	{ "queue",		QUEUE },
+	{ "relay",		RELAY },
 	{ "rundir",		RUNDIR },
 	{ "smtps",		SMTPS },
 	{ "socket",		SOCKET },
 	{ "spool",		SPOOL },
+	{ "statedir",		STATEDIR },
 	{ "table",		TABLE },
 	{ "timeout",		TIMEOUT },
 	{ "tls",		TLS },
@@ -1030,8 +1172,9 @@ set_table(const char *which, const char *backend, const char *path)
 		    which);
 		return;
 	}
-	if (strcmp(backend, "file") != 0) {
-		conf_error("unknown table backend \"%s\" (file)", backend);
+	if (strcmp(backend, "file") != 0 && strcmp(backend, "mysql") != 0) {
+		conf_error("unknown table backend \"%s\" (file or mysql)",
+		    backend);
 		return;
 	}
 	if (path[0] != '/') {
@@ -1042,7 +1185,8 @@ set_table(const char *which, const char *backend, const char *path)
 		conf_error("table path too long");
 		return;
 	}
-	t->backend = TABLE_FILE;
+	t->backend = strcmp(backend, "mysql") == 0 ? TABLE_MYSQL :
+	    TABLE_FILE;
 	memcpy(t->path, path, strlen(path) + 1);
 }
 
@@ -1080,6 +1224,25 @@ set_knob(const char *group, const char *name, const char *text)
 		*(size_t *)(void *)((char *)conf + k->off) = v;
 	else
 		*(unsigned int *)(void *)((char *)conf + k->off) = v;
+}
+
+/* "ban never NET/LEN": a bare address is a network of one host. */
+static void
+add_ban_never(const char *text)
+{
+	struct conf_net	*n;
+
+	if ((n = calloc(1, sizeof(*n))) == NULL) {
+		conf_error("out of memory");
+		return;
+	}
+	if (conf_net_parse(n, text) == -1) {
+		conf_error("ban never: bad network \"%s\" (ADDRESS or "
+		    "ADDRESS/PREFIX, IPv4 or IPv6)", text);
+		free(n);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&conf->ban_never, n, entry);
 }
 
 static void
@@ -1130,6 +1293,146 @@ lopt_flag(int flag, const char *name)
 		lopts.bad = 1;
 	}
 	lopts.flags |= flag;
+}
+
+/* "mta resolver": tests point the mta at their own name server. */
+static void
+set_resolver(const char *text)
+{
+	if (!conf_resolver_valid(text)) {
+		conf_error("mta resolver: bad address \"%s\" (IPv4 or IPv6 "
+		    "address, optionally @PORT)", text);
+		return;
+	}
+	set_string(conf->mta_resolver, sizeof(conf->mta_resolver), text,
+	    "mta resolver");
+}
+
+static void
+lowercase(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = tolower((unsigned char)*s);
+}
+
+/* "mta tls verify domain NAME" */
+static void
+add_tls_verify(const char *verify, const char *domain, const char *name)
+{
+	struct conf_domain	*d, *o;
+
+	if (strcmp(verify, "verify") != 0 || strcmp(domain, "domain") != 0) {
+		conf_error("mta tls: expected \"verify domain NAME\"");
+		return;
+	}
+	if (!conf_hostname_valid(name)) {
+		conf_error("mta tls verify: bad domain \"%s\"", name);
+		return;
+	}
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		conf_error("out of memory");
+		return;
+	}
+	memcpy(d->name, name, strlen(name) + 1);
+	lowercase(d->name);
+	TAILQ_FOREACH(o, &conf->mta_tls_verify, entry)
+		if (strcmp(o->name, d->name) == 0) {
+			conf_error("mta tls verify domain \"%s\" given twice",
+			    name);
+			free(d);
+			return;
+		}
+	TAILQ_INSERT_TAIL(&conf->mta_tls_verify, d, entry);
+}
+
+/*
+ * "relay host NAME [port N] [smtps|starttls] [auth FILE]".  TLS is
+ * always used with a relay: the password must never travel in clear.
+ */
+static void
+set_relay(const char *kw, const char *host)
+{
+	struct conf_relay	*r = &conf->relay;
+
+	if (ropts.bad)
+		return;
+	if (strcmp(kw, "host") != 0) {
+		conf_error("relay: expected \"host NAME\"");
+		return;
+	}
+	if (r->host[0] != '\0') {
+		conf_error("relay host given twice");
+		return;
+	}
+	if (!conf_host_valid(host)) {
+		conf_error("relay: bad host \"%s\"", host);
+		return;
+	}
+	memcpy(r->host, host, strlen(host) + 1);
+	r->tls = ropts.tls != 0 ? ropts.tls : RELAY_STARTTLS;
+	if (ropts.port != -1)
+		r->port = ropts.port;
+	else
+		r->port = r->tls == RELAY_SMTPS ? 465 : 25;
+	memcpy(r->secret, ropts.secret, strlen(ropts.secret) + 1);
+}
+
+/* "dkim domain D selector S key FILE [rsa|ed25519]" */
+static void
+add_dkim(const char *kw_domain, const char *domain, const char *kw_sel,
+    const char *selector, const char *key, const char *alg)
+{
+	struct conf_dkim	*k, *o;
+	int			 algorithm = DKIM_RSA;
+
+	if (strcmp(kw_domain, "domain") != 0 ||
+	    strcmp(kw_sel, "selector") != 0) {
+		conf_error("dkim: expected \"domain D selector S key FILE\"");
+		return;
+	}
+	if (!conf_hostname_valid(domain)) {
+		conf_error("dkim: bad domain \"%s\"", domain);
+		return;
+	}
+	/* A selector is one or more DNS labels before "._domainkey". */
+	if (!conf_hostname_valid(selector) ||
+	    strlen(selector) >= CONF_NAME_MAX) {
+		conf_error("dkim: bad selector \"%s\"", selector);
+		return;
+	}
+	if (key[0] != '/' || strlen(key) >= PATH_MAX) {
+		conf_error("dkim: key must be an absolute path: \"%s\"", key);
+		return;
+	}
+	if (alg != NULL) {
+		if (strcmp(alg, "rsa") == 0)
+			algorithm = DKIM_RSA;
+		else if (strcmp(alg, "ed25519") == 0)
+			algorithm = DKIM_ED25519;
+		else {
+			conf_error("dkim: unknown algorithm \"%s\" (rsa or "
+			    "ed25519)", alg);
+			return;
+		}
+	}
+	if ((k = calloc(1, sizeof(*k))) == NULL) {
+		conf_error("out of memory");
+		return;
+	}
+	memcpy(k->domain, domain, strlen(domain) + 1);
+	lowercase(k->domain);
+	memcpy(k->selector, selector, strlen(selector) + 1);
+	memcpy(k->key, key, strlen(key) + 1);
+	k->algorithm = algorithm;
+	TAILQ_FOREACH(o, &conf->dkims, entry)
+		if (strcmp(o->domain, k->domain) == 0 &&
+		    strcasecmp(o->selector, k->selector) == 0) {
+			conf_error("dkim domain \"%s\" selector \"%s\" given "
+			    "twice", domain, selector);
+			free(k);
+			return;
+		}
+	TAILQ_INSERT_TAIL(&conf->dkims, k, entry);
 }
 
 static int

@@ -171,6 +171,11 @@ test_defaults(void)
 	CHECK(conf.queue_retry_max == 3600);
 	CHECK(conf.queue_delay_warn == 4 * 3600);
 	CHECK(conf.queue_lmtp_sessions == 8);
+	CHECK(strcmp(conf.statedir, "/var/lib/tsamba") == 0);
+	CHECK(conf.ban_max_failures == 5);
+	CHECK(conf.ban_window == 600);
+	CHECK(conf.ban_duration == 3600);
+	CHECK(TAILQ_EMPTY(&conf.ban_never));
 	conf_sockpath(&conf, "auth.sock", buf, sizeof(buf));
 	CHECK(strcmp(buf, "/run/tsamba/auth.sock") == 0);
 	conf_clear(&conf);
@@ -640,6 +645,238 @@ test_sample(void)
 	conf_clear(&conf);
 }
 
+static int
+net_match(struct conf *conf, const char *ip)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1)
+		sin->sin_family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, &sin6->sin6_addr) == 1)
+		sin6->sin6_family = AF_INET6;
+	else
+		return -1;
+	return conf_net_match(&conf->ban_never, (struct sockaddr *)&ss);
+}
+
+/* Tables on MariaDB, the state directory, bans and hide-client. */
+static void
+test_auth(void)
+{
+	struct conf		 conf;
+	struct conf_net		*n;
+	struct conf_listen	*l;
+	char			 buf[PATH_MAX];
+	int			 count = 0;
+
+	CHECK(parse_text(
+	    "table domains mysql \"/etc/tsamba/mysql.conf\"\n"
+	    "table users mysql \"/etc/tsamba/mysql.conf\"\n"
+	    "table aliases file \"/etc/tsamba/aliases\"\n"
+	    "statedir \"/srv/state\"\n"
+	    "ban max-failures 3\n"
+	    "ban window 2m\n"
+	    "ban duration 1d\n"
+	    "ban never \"10.0.0.0/8\"\n"
+	    "ban never 192.0.2.77\n"
+	    "ban never \"2001:db8:abcd::/48\"\n"
+	    "ban never 172.16.5.9/12\n"
+	    "ban never ::1\n"
+	    "listen on any port 25 hide-client\n"
+	    "listen on any port 26 auth hide-client\n", &conf) == 0);
+	CHECKF(errtext[0] == '\0', "%s", errtext);
+	CHECK(conf.domains.backend == TABLE_MYSQL);
+	CHECK(strcmp(conf.domains.path, "/etc/tsamba/mysql.conf") == 0);
+	CHECK(conf.users.backend == TABLE_MYSQL);
+	CHECK(conf.aliases.backend == TABLE_FILE);
+	CHECK(strcmp(conf.statedir, "/srv/state") == 0);
+	CHECK(conf.ban_max_failures == 3);
+	CHECK(conf.ban_window == 120);
+	CHECK(conf.ban_duration == 86400);
+	TAILQ_FOREACH(n, &conf.ban_never, entry)
+		count++;
+	CHECK(count == 5);
+	n = TAILQ_FIRST(&conf.ban_never);
+	CHECK(n->prefixlen == 8 && strcmp(n->text, "10.0.0.0/8") == 0);
+	n = TAILQ_NEXT(n, entry);
+	CHECK(n->prefixlen == 32);
+	CHECK(net_match(&conf, "10.1.2.3") == 1);
+	CHECK(net_match(&conf, "11.0.0.1") == 0);
+	CHECK(net_match(&conf, "192.0.2.77") == 1);
+	CHECK(net_match(&conf, "192.0.2.78") == 0);
+	CHECK(net_match(&conf, "172.31.255.255") == 1);	/* host bits */
+	CHECK(net_match(&conf, "172.32.0.0") == 0);
+	CHECK(net_match(&conf, "2001:db8:abcd:1::5") == 1);
+	CHECK(net_match(&conf, "2001:db8:abce::5") == 0);
+	CHECK(net_match(&conf, "::1") == 1);
+	CHECK(net_match(&conf, "::2") == 0);
+	CHECK(net_match(&conf, "::ffff:10.9.9.9") == 1);	/* mapped */
+	CHECK(net_match(&conf, "::ffff:11.9.9.9") == 0);
+	l = TAILQ_FIRST(&conf.listens);
+	CHECK(l->flags == LISTEN_HIDE_CLIENT);
+	l = TAILQ_NEXT(l, entry);
+	CHECK(l->flags == (LISTEN_AUTH | LISTEN_HIDE_CLIENT));
+	conf_sockpath(&conf, "authd.control.sock", buf, sizeof(buf));
+	CHECK(strcmp(buf, "/run/tsamba/authd.control.sock") == 0);
+	conf_clear(&conf);
+	CHECK(TAILQ_EMPTY(&conf.ban_never));
+
+	CHECK(parse_text("ban never 0.0.0.0/0\n", &conf) == 0);
+	CHECK(net_match(&conf, "203.0.113.1") == 1);
+	CHECK(net_match(&conf, "2001:db8::1") == 0);
+	conf_clear(&conf);
+	CHECK(parse_text("ban never ::/0\n", &conf) == 0);
+	CHECK(net_match(&conf, "2001:db8::1") == 1);
+	conf_clear(&conf);
+
+	expect_error("table users ldap \"/x\"\n", 1,
+	    "unknown table backend \"ldap\" (file or mysql)");
+	expect_error("table users mysql \"rel.conf\"\n", 1,
+	    "table path must be absolute");
+	expect_error("statedir \"rel\"\n", 1,
+	    "statedir must be an absolute path");
+	expect_error("ban max-failures 0\n", 1,
+	    "ban max-failures: 0 out of range (1 to 1000)");
+	expect_error("ban window 10x\n", 1, "ban window: bad time \"10x\"");
+	expect_error("ban duration 0\n", 1, "ban duration: 0 out of range");
+	expect_error("ban forever 1\n", 1, "unknown ban \"forever\"");
+	expect_error("ban never \"10.0.0.0/33\"\n", 1,
+	    "ban never: bad network \"10.0.0.0/33\"");
+	expect_error("ban never \"::/129\"\n", 1,
+	    "ban never: bad network \"::/129\"");
+	expect_error("ban never \"mail.example.org\"\n", 1,
+	    "ban never: bad network");
+	expect_error("ban never \"10.0.0.0/\"\n", 1,
+	    "ban never: bad network");
+	expect_error("ban never \"/8\"\n", 1, "ban never: bad network");
+	expect_error("ban never 10.0.0.0/x\n", 1, "ban never: bad network");
+	expect_error("listen on any hide-client hide-client\n", 1,
+	    "hide-client given twice");
+	expect_error("ban never\n", 1, "syntax error");
+}
+
+/* Outbound delivery: the mta, the relay host and DKIM keys (issue 4). */
+static void
+test_mta(void)
+{
+	struct conf		 conf;
+	struct conf_domain	*d;
+	struct conf_dkim	*k;
+
+	CHECK(parse_text("hostname \"x\"\n", &conf) == 0);
+	CHECK(conf.mta_resolver[0] == '\0');
+	CHECK(conf.mta_port == 25);
+	CHECK(conf.mta_max_conns == 100);
+	CHECK(conf.mta_max_conns_domain == 10);
+	CHECK(TAILQ_EMPTY(&conf.mta_tls_verify));
+	CHECK(conf.relay.host[0] == '\0');
+	CHECK(TAILQ_EMPTY(&conf.dkims));
+	conf_clear(&conf);
+
+	CHECK(parse_text(
+	    "mta resolver \"127.0.0.1@5353\"\n"
+	    "mta port 2525\n"
+	    "mta max-connections 20\n"
+	    "mta max-connections-per-domain 3\n"
+	    "mta tls verify domain \"Example.COM\"\n"
+	    "mta tls verify domain \"example.net\"\n"
+	    "relay host \"smtp.example.net\" port 587 starttls "
+	    "auth \"/etc/tsamba/relay.secret\"\n"
+	    "dkim domain \"Example.org\" selector \"s2024\" "
+	    "key \"/etc/tsamba/dkim/example.org.rsa\"\n"
+	    "dkim domain \"example.org\" selector \"ed\" "
+	    "key \"/etc/tsamba/dkim/example.org.ed\" ed25519\n", &conf) == 0);
+	CHECKF(errtext[0] == '\0', "%s", errtext);
+	CHECK(strcmp(conf.mta_resolver, "127.0.0.1@5353") == 0);
+	CHECK(conf.mta_port == 2525);
+	CHECK(conf.mta_max_conns == 20);
+	CHECK(conf.mta_max_conns_domain == 3);
+	d = TAILQ_FIRST(&conf.mta_tls_verify);
+	CHECK(d != NULL && strcmp(d->name, "example.com") == 0);
+	d = d != NULL ? TAILQ_NEXT(d, entry) : NULL;
+	CHECK(d != NULL && strcmp(d->name, "example.net") == 0);
+	CHECK(strcmp(conf.relay.host, "smtp.example.net") == 0);
+	CHECK(conf.relay.port == 587);
+	CHECK(conf.relay.tls == RELAY_STARTTLS);
+	CHECK(strcmp(conf.relay.secret, "/etc/tsamba/relay.secret") == 0);
+	k = TAILQ_FIRST(&conf.dkims);
+	CHECK(k != NULL && strcmp(k->domain, "example.org") == 0 &&
+	    strcmp(k->selector, "s2024") == 0 &&
+	    strcmp(k->key, "/etc/tsamba/dkim/example.org.rsa") == 0 &&
+	    k->algorithm == DKIM_RSA);
+	k = k != NULL ? TAILQ_NEXT(k, entry) : NULL;
+	CHECK(k != NULL && strcmp(k->selector, "ed") == 0 &&
+	    k->algorithm == DKIM_ED25519);
+	conf_clear(&conf);
+	CHECK(TAILQ_EMPTY(&conf.mta_tls_verify) && TAILQ_EMPTY(&conf.dkims));
+
+	/* Relay defaults: STARTTLS on 25, 465 for smtps. */
+	CHECK(parse_text("relay host \"192.0.2.1\"\n", &conf) == 0);
+	CHECK(conf.relay.port == 25 && conf.relay.tls == RELAY_STARTTLS &&
+	    conf.relay.secret[0] == '\0');
+	conf_clear(&conf);
+	CHECK(parse_text("relay host \"2001:db8::25\" smtps\n", &conf) == 0);
+	CHECK(conf.relay.port == 465 && conf.relay.tls == RELAY_SMTPS);
+	conf_clear(&conf);
+	CHECK(parse_text("mta resolver \"::1\"\n", &conf) == 0);
+	CHECK(strcmp(conf.mta_resolver, "::1") == 0);
+	conf_clear(&conf);
+
+	expect_error("mta resolver \"dns.example.org\"\n", 1,
+	    "mta resolver: bad address \"dns.example.org\"");
+	expect_error("mta resolver \"127.0.0.1@0\"\n", 1,
+	    "mta resolver: bad address");
+	expect_error("mta resolver \"127.0.0.1@70000\"\n", 1,
+	    "mta resolver: bad address");
+	expect_error("mta port 0\n", 1, "mta port 0 out of range");
+	expect_error("mta max-connections 0\n", 1,
+	    "mta max-connections: 0 out of range (1 to 10000)");
+	expect_error("mta max-connections-per-domain x\n", 1,
+	    "mta max-connections-per-domain: bad number \"x\"");
+	expect_error("mta frobs 1\n", 1, "unknown mta \"frobs\"");
+	expect_error("mta tls verify host \"a.b\"\n", 1,
+	    "mta tls: expected \"verify domain NAME\"");
+	expect_error("mta tls verify domain \"a..b\"\n", 1,
+	    "mta tls verify: bad domain \"a..b\"");
+	expect_error("mta tls verify domain \"a.b\"\n"
+	    "mta tls verify domain \"A.B\"\n", 2,
+	    "mta tls verify domain \"A.B\" given twice");
+	expect_error("relay host \"a.b\"\nrelay host \"c.d\"\n", 2,
+	    "relay host given twice");
+	expect_error("relay host \"a b\"\n", 1, "relay: bad host \"a b\"");
+	expect_error("relay server \"a.b\"\n", 1,
+	    "relay: expected \"host NAME\"");
+	expect_error("relay host \"a.b\" port 0\n", 1,
+	    "relay port 0 out of range");
+	expect_error("relay host \"a.b\" port 25 port 26\n", 1,
+	    "relay port given twice");
+	expect_error("relay host \"a.b\" smtps starttls\n", 1,
+	    "relay: smtps or starttls given twice");
+	expect_error("relay host \"a.b\" tls\n", 1, "syntax error");
+	expect_error("relay host \"a.b\" plain\n", 1,
+	    "unknown relay option \"plain\"");
+	expect_error("relay host \"a.b\" auth \"secret\"\n", 1,
+	    "relay auth: secret file must be an absolute path");
+	expect_error("dkim domain \"a.b\" selector \"s\" key \"k\"\n", 1,
+	    "dkim: key must be an absolute path: \"k\"");
+	expect_error("dkim domain \"a.b\" selector \"s\" key \"/k\" dsa\n", 1,
+	    "dkim: unknown algorithm \"dsa\" (rsa or ed25519)");
+	expect_error("dkim domain \"a..b\" selector \"s\" key \"/k\"\n", 1,
+	    "dkim: bad domain \"a..b\"");
+	expect_error("dkim domain \"a.b\" selector \"s/x\" key \"/k\"\n", 1,
+	    "dkim: bad selector \"s/x\"");
+	expect_error("dkim name \"a.b\" selector \"s\" key \"/k\"\n", 1,
+	    "dkim: expected \"domain D selector S key FILE\"");
+	expect_error("dkim domain \"a.b\" selector \"s\" key \"/k\"\n"
+	    "dkim domain \"A.b\" selector \"s\" key \"/k2\" ed25519\n", 2,
+	    "dkim domain \"A.b\" selector \"s\" given twice");
+	expect_error("dkim domain \"a.b\" selector \"s\"\n", 1,
+	    "syntax error");
+}
+
 int
 main(void)
 {
@@ -660,6 +897,8 @@ main(void)
 	test_errors();
 	test_reparse();
 	test_sample();
+	test_auth();
+	test_mta();
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
