@@ -29,6 +29,7 @@ static const struct {
 	{ "check", cmd_check },
 	{ "ban", cmd_ban },
 	{ "dkim", cmd_dkim },
+	{ "queue", cmd_queue },
 };
 
 void
@@ -47,7 +48,10 @@ ctl_usage(void)
 	    "  check\n"
 	    "  ban list | add ip [duration] | del ip\n"
 	    "  dkim keygen domain selector [-t rsa | -t ed25519] [-f]\n"
-	    "  dkim show domain | test domain file\n");
+	    "  dkim show domain | test domain file\n"
+	    "  queue list | show id | flush [id | domain] | hold id |"
+	    " release id\n"
+	    "  queue del [--silent] id\n");
 	exit(2);
 }
 

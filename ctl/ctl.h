@@ -1,9 +1,9 @@
 /*
  * tsambactl: the administration tool of the suite.  ctl.c reads the
  * command line and dispatches; one file per command family (ctl_user.c,
- * ctl_domain.c, ctl_alias.c, ctl_pw.c, ctl_check.c, ctl_ban.c); the
- * tables are reached through ctl_backend.h, the mailboxes through
- * ctl_maildir.c.
+ * ctl_domain.c, ctl_alias.c, ctl_pw.c, ctl_check.c, ctl_ban.c,
+ * ctl_dkim.c); the tables are reached through ctl_backend.h, the
+ * mailboxes through ctl_maildir.c.
  */
 
 #ifndef TSAMBA_CTL_H
@@ -42,6 +42,9 @@ int	cmd_pw(int, char **);
 int	cmd_check(int, char **);
 int	cmd_ban(int, char **);
 int	cmd_dkim(int, char **);
+int	cmd_queue(int, char **);
+/* ctl_queue.c: the queue of tsamba-queue over queue.control.sock. */
+int	ctl_queue(struct conf *, int, char **);
 
 /* ctl_names.c: the names of the command line, as table keys. */
 #define CTL_KEY_MAX	(64 + 1 + 255 + 1)
