@@ -1,8 +1,8 @@
 /*
  * Message bodies: the Received header, DATA input (dot-unstuffing, CRLF
  * only, bare CR or LF refused to defeat SMTP smuggling, the end only at
- * CRLF.CRLF), BDAT chunks, the size limit, and buffered writes into the
- * spool file the queue handed us.
+ * CRLF.CRLF), BDAT chunks (CRLF only as well), the size limit, and
+ * buffered writes into the spool file the queue handed us.
  */
 
 #include <sys/types.h>
@@ -108,6 +108,7 @@ int
 data_write_received(struct smtp_session *s)
 {
 	char		 date[64], head[2048], proto[16];
+	char		 from[SMTP_HELO_MAX + SMTP_IP_MAX + 16];
 	const char	*tlsinfo;
 	struct tm	 tm;
 	time_t		 now;
@@ -119,6 +120,7 @@ data_write_received(struct smtp_session *s)
 	    &tm) == 0)
 		strlcpy(date, "Thu, 01 Jan 1970 00:00:00 +0000", sizeof(date));
 
+	/* RFC 3848: S for TLS, A for AUTH. */
 	if (s->smtputf8)
 		strlcpy(proto, "UTF8SMTP", sizeof(proto));
 	else if (s->esmtp || s->tls)
@@ -127,13 +129,26 @@ data_write_received(struct smtp_session *s)
 		strlcpy(proto, "SMTP", sizeof(proto));
 	if (s->tls)
 		strlcat(proto, "S", sizeof(proto));
+	if (s->auth_user[0] != '\0')
+		strlcat(proto, "A", sizeof(proto));
 	tlsinfo = s->tls ? io_tls_info(s->io) : NULL;
 
+	/*
+	 * hide-client: no from clause at all, as Postfix writes for mail
+	 * it picks up locally ("Received: by host ..."), rather than a
+	 * made-up "from localhost" that would be a lie in the trace.
+	 */
+	if (s->l->cl->flags & LISTEN_HIDE_CLIENT)
+		from[0] = '\0';
+	else
+		(void)snprintf(from, sizeof(from), "from %s ([%s]) ", s->helo,
+		    s->ip);
+
 	n = snprintf(head, sizeof(head),
-	    "Received: from %s ([%s]) by %s (tsamba) with %s id %s%s\r\n"
+	    "Received: %sby %s (tsamba) with %s id %s%s\r\n"
 	    "%s%s%s"
 	    "\t%s%s%s%s\r\n",
-	    s->helo, s->ip, smtpd_conf->hostname, proto, s->msgid,
+	    from, smtpd_conf->hostname, proto, s->msgid,
 	    s->nrcpt == 1 ? "" : ";",
 	    tlsinfo ? "\t(" : "", tlsinfo ? tlsinfo : "",
 	    tlsinfo ? ")\r\n" : "",
@@ -218,11 +233,55 @@ data_feed_dotted(struct smtp_session *s, const char *buf, size_t len,
 	return i;
 }
 
-/* A BDAT chunk goes in as it is. */
+/*
+ * A BDAT chunk goes in as it is, but held to the rule of DATA: only
+ * CRLF ends a line.  The queue relays the body over LMTP (later SMTP)
+ * DATA, where a bare CR or LF could end it early and smuggle commands.
+ * A CRLF may straddle two chunks, so the state outlives the call.
+ */
 void
 data_feed_raw(struct smtp_session *s, const char *buf, size_t len)
 {
+	struct smtp_body_state	*bs = &s->bs;
+	size_t			 i;
+
 	body_out(s, buf, len);
+	if (bs->errors & DATA_BARE)
+		return;
+	for (i = 0; i < len; i++) {
+		switch (buf[i]) {
+		case '\r':
+			if (bs->state == DS_CR)
+				bs->errors |= DATA_BARE;
+			bs->state = DS_CR;
+			break;
+		case '\n':
+			if (bs->state != DS_CR)
+				bs->errors |= DATA_BARE;
+			bs->state = DS_BOL;
+			break;
+		default:
+			if (bs->state == DS_CR)
+				bs->errors |= DATA_BARE;
+			bs->state = DS_TEXT;
+			break;
+		}
+	}
+}
+
+/*
+ * After the LAST chunk.  A last line without its CRLF gets one, so the
+ * stored message always ends where DATA would make it end.
+ */
+void
+data_end_raw(struct smtp_session *s)
+{
+	struct smtp_body_state	*bs = &s->bs;
+
+	if (bs->state == DS_CR)
+		bs->errors |= DATA_BARE;
+	else if (bs->state == DS_TEXT)
+		body_put(bs, "\r\n", 2);
 }
 
 /* Flush and close the spool file: 0 if the body is good. */

@@ -426,6 +426,18 @@ chan_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
 		if (ch->which == CONNECT_AUTHD)
 			rv = smtp_session_rcpt_result(imsg);
 		break;
+	case IMSG_AUTH_BAN_RESULT:
+		if (ch->which == CONNECT_AUTHD)
+			rv = smtp_session_ban_result(imsg);
+		break;
+	case IMSG_AUTH_LOGIN_RESULT:
+		if (ch->which == CONNECT_AUTHD)
+			rv = smtp_session_login_result(imsg);
+		break;
+	case IMSG_AUTH_SENDER_RESULT:
+		if (ch->which == CONNECT_AUTHD)
+			rv = smtp_session_sender_result(imsg);
+		break;
 	case IMSG_QUEUE_MSG_CREATED:
 		if (ch->which == CONNECT_QUEUE) {
 			rv = smtp_session_msg_created(imsg);

@@ -2,7 +2,8 @@
  * One SMTP session (RFC 5321): the state machine, the commands and their
  * replies, pipelining (commands are taken in order and reading stops
  * while one waits for authd or the queue), STARTTLS, timeouts and the
- * per-session limits.  Message bodies are in smtp_data.c.
+ * per-session limits.  Message bodies are in smtp_data.c, AUTH, the
+ * sender check and the ban check in smtp_auth.c.
  */
 
 #include <sys/types.h>
@@ -50,12 +51,6 @@ struct smtp_cmd {
 static void	smtp_io(struct io *, int, void *);
 static void	smtp_lifetime(int, short, void *);
 static void	smtp_free(struct smtp_session *, const char *);
-static void	smtp_close(struct smtp_session *, const char *, ...)
-		    __attribute__((__format__ (printf, 2, 3)));
-static void	smtp_reply(struct smtp_session *, const char *, ...)
-		    __attribute__((__format__ (printf, 2, 3)));
-static void	smtp_error(struct smtp_session *, const char *, ...)
-		    __attribute__((__format__ (printf, 2, 3)));
 static void	smtp_banner(struct smtp_session *);
 static void	smtp_input(struct smtp_session *);
 static void	smtp_line(struct smtp_session *, char *, size_t, int, int);
@@ -65,13 +60,11 @@ static void	smtp_bdat_chunk_done(struct smtp_session *);
 static void	smtp_message_done(struct smtp_session *);
 static void	smtp_commit(struct smtp_session *);
 static void	smtp_reset(struct smtp_session *);
-static void	smtp_req_start(struct smtp_session *, enum smtp_req, int,
-		    uint64_t);
-static void	smtp_req_done(struct smtp_session *);
 static void	smtp_req_abandon(struct smtp_session *);
 static void	smtp_req_failed(struct smtp_session *);
 static int	smtp_send_create(struct smtp_session *);
 static int	smtp_add_rcpt(struct smtp_session *, const char *, uint8_t);
+static void	smtp_rcpt_accepted(struct smtp_session *);
 static int	smtp_check_helo(const char *);
 static int	smtp_parse_size(const char *, size_t *);
 static int	smtp_has_8bit(const char *);
@@ -88,7 +81,6 @@ static void	smtp_cmd_quit(struct smtp_session *, char *);
 static void	smtp_cmd_vrfy(struct smtp_session *, char *);
 static void	smtp_cmd_expn(struct smtp_session *, char *);
 static void	smtp_cmd_help(struct smtp_session *, char *);
-static void	smtp_cmd_auth(struct smtp_session *, char *);
 
 static const struct smtp_cmd smtp_cmds[] = {
 	{ "HELO",	smtp_cmd_helo },
@@ -104,7 +96,7 @@ static const struct smtp_cmd smtp_cmds[] = {
 	{ "VRFY",	smtp_cmd_vrfy },
 	{ "EXPN",	smtp_cmd_expn },
 	{ "HELP",	smtp_cmd_help },
-	{ "AUTH",	smtp_cmd_auth },
+	{ "AUTH",	auth_cmd },
 	{ NULL,		NULL },
 };
 
@@ -194,6 +186,10 @@ smtp_session_new(int fd, struct smtp_listener *l, struct sockaddr_storage *ss,
 	/* RFC 5321 4.5.3.1.4: the 1000 octets include the CRLF. */
 	io_set_maxline(s->io, smtpd_conf->max_line > 2 ?
 	    smtpd_conf->max_line - 2 : 1);
+	/* RFC 4954 4: an AUTH line may be longer. */
+	if ((l->cl->flags & LISTEN_AUTH) &&
+	    smtpd_conf->max_line < SMTP_AUTH_LINE_MAX)
+		io_set_maxline(s->io, SMTP_AUTH_LINE_MAX - 2);
 	io_set_timeout(s->io, smtpd_conf->timeout_idle * 1000);
 	io_set_output_limit(s->io, SMTP_OUTPUT_LIMIT);
 	evtimer_set(&s->lifetime, smtp_lifetime, s);
@@ -206,27 +202,39 @@ smtp_session_new(int fd, struct smtp_listener *l, struct sockaddr_storage *ss,
 	log_info("session %016llx: connect from [%s]:%d on %s port %u%s",
 	    SID(s), s->ip, s->port, l->cl->addr, l->cl->port,
 	    (l->cl->flags & LISTEN_SMTPS) ? " (smtps)" : "");
+	auth_check_ban(s);
+}
 
-	if (l->cl->flags & LISTEN_SMTPS) {
-		s->tlsctx = tls_ctx_get(l->cl->pki);
+/* The ban check is done: implicit TLS or the banner. */
+int
+smtp_session_start(struct smtp_session *s)
+{
+	if (s->l->cl->flags & LISTEN_SMTPS) {
+		s->tlsctx = tls_ctx_get(s->l->cl->pki);
 		if (s->tlsctx == NULL ||
 		    io_start_tls_server(s->io, s->tlsctx->tls) == -1) {
 			log_warnx("session %016llx: cannot start TLS: %s",
 			    SID(s), s->tlsctx ? io_error(s->io) :
 			    "no certificate");
 			smtp_free(s, "TLS unavailable");
-			return;
+			return -1;
 		}
 		s->tls_handshake = 1;
-		return;
+		return 0;
 	}
 	smtp_banner(s);
+	return 0;
 }
 
 static void
 smtp_banner(struct smtp_session *s)
 {
 	s->banner_sent = 1;
+	if (s->banned) {
+		smtp_close(s, "421 4.7.0 %s Too many failed logins from your "
+		    "address, try again later", smtpd_conf->hostname);
+		return;
+	}
 	smtp_reply(s, "220 %s ESMTP tsamba", smtpd_conf->hostname);
 }
 
@@ -305,7 +313,7 @@ smtp_lifetime(int fd, short ev, void *arg)
 	    smtpd_conf->hostname);
 }
 
-static void
+void
 smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -317,7 +325,7 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 }
 
 /* A reply to a bad command: too many of them end the session. */
-static void
+void
 smtp_error(struct smtp_session *s, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -332,7 +340,7 @@ smtp_error(struct smtp_session *s, const char *fmt, ...)
 }
 
 /* Send a last reply; the session ends once it is written. */
-static void
+void
 smtp_close(struct smtp_session *s, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -404,14 +412,26 @@ smtp_line(struct smtp_session *s, char *line, size_t len, int toolong,
 	size_t			 n;
 
 	if (toolong) {
+		if (s->auth_step != AUTH_STEP_NONE) {
+			s->auth_step = AUTH_STEP_NONE;
+			smtp_error(s, "500 5.5.6 Authentication Exchange line "
+			    "is too long");
+			return;
+		}
 		smtp_error(s, "500 5.5.2 Error: line too long");
 		return;
 	}
 	/* Commands may end in a bare LF; a CR or NUL inside is garbage. */
 	if (memchr(line, '\0', len) != NULL ||
 	    (bare && memchr(line, '\r', len) != NULL)) {
+		s->auth_step = AUTH_STEP_NONE;
 		smtp_error(s, "500 5.5.2 Error: invalid characters in "
 		    "command");
+		return;
+	}
+	/* The answer to a 334 challenge is no command. */
+	if (s->auth_step != AUTH_STEP_NONE) {
+		auth_line(s, line);
 		return;
 	}
 	/* Trailing blanks are a common client sloppiness, not an error. */
@@ -464,7 +484,7 @@ smtp_reset(struct smtp_session *s)
 }
 
 /* Wait for an answer: no other command is taken meanwhile. */
-static void
+void
 smtp_req_start(struct smtp_session *s, enum smtp_req req, int chan,
     uint64_t id)
 {
@@ -476,7 +496,7 @@ smtp_req_start(struct smtp_session *s, enum smtp_req req, int chan,
 }
 
 /* The answer is in: carry on with the commands pipelined behind. */
-static void
+void
 smtp_req_done(struct smtp_session *s)
 {
 	if (s->mode == MODE_CLOSING)
@@ -485,7 +505,7 @@ smtp_req_done(struct smtp_session *s)
 	smtp_input(s);
 }
 
-static struct smtp_session *
+struct smtp_session *
 smtp_req_take(uint64_t id, enum smtp_req req)
 {
 	struct smtp_session	 key, *s;
@@ -547,6 +567,12 @@ smtp_req_failed(struct smtp_session *s)
 		s->msgid[0] = '\0';
 		smtp_reset(s);
 		break;
+	case REQ_BAN:
+	case REQ_LOGIN:
+	case REQ_SENDER:
+		if (auth_req_failed(s, req) == -1)
+			return;
+		break;
 	case REQ_NONE:
 		break;
 	}
@@ -602,11 +628,13 @@ smtp_cmd_ehlo(struct smtp_session *s, char *args)
 	ext[n++] = "8BITMIME";
 	ext[n++] = "SMTPUTF8";
 	ext[n++] = "ENHANCEDSTATUSCODES";
+	/* No BINARYMIME: the queue delivers over LMTP DATA. */
 	ext[n++] = "CHUNKING";
-	ext[n++] = "BINARYMIME";
 	if ((s->l->cl->flags & (LISTEN_TLS | LISTEN_TLS_REQUIRE)) &&
 	    !s->tls && s->l->cl->pki[0] != '\0')
 		ext[n++] = "STARTTLS";
+	if (auth_mechanisms_offered(s))
+		ext[n++] = "AUTH PLAIN LOGIN";
 
 	smtp_reply(s, "250-%s Hello %s [%s]", smtpd_conf->hostname, s->helo,
 	    s->ip);
@@ -738,9 +766,15 @@ smtp_cmd_mail(struct smtp_session *s, char *args)
 				body = BODY_7BIT;
 			else if (strcasecmp(val, "8BITMIME") == 0)
 				body = BODY_8BITMIME;
-			else if (strcasecmp(val, "BINARYMIME") == 0)
-				body = BODY_BINARYMIME;
-			else {
+			else if (strcasecmp(val, "BINARYMIME") == 0) {
+				/*
+				 * LMTP DATA, the way on to the mailbox,
+				 * cannot carry a binary body faithfully.
+				 */
+				smtp_error(s, "555 5.5.4 Error: BINARYMIME "
+				    "not supported");
+				return;
+			} else {
 				smtp_error(s, "501 5.5.4 Error: bad BODY");
 				return;
 			}
@@ -757,14 +791,29 @@ smtp_cmd_mail(struct smtp_session *s, char *args)
 		    "SMTPUTF8");
 		return;
 	}
+	addr_format(&a, s->pending_sender, sizeof(s->pending_sender));
+	s->pending_body = body;
+	s->pending_utf8 = utf8;
+	if (s->auth_user[0] != '\0') {
+		auth_check_sender(s);
+		return;
+	}
+	smtp_mail_accept(s);
+}
+
+/* MAIL FROM passed every check: the transaction begins. */
+void
+smtp_mail_accept(struct smtp_session *s)
+{
 	smtp_reset(s);
-	addr_format(&a, s->sender, sizeof(s->sender));
+	strlcpy(s->sender, s->pending_sender, sizeof(s->sender));
 	s->mail_done = 1;
-	s->body = body;
-	s->smtputf8 = utf8;
+	s->body = s->pending_body;
+	s->smtputf8 = s->pending_utf8;
 	/* What MSG_COMMIT will hold besides its recipients. */
 	s->envsize = 8 + 2 + MSGID_LEN + 2 + strlen(s->sender) + 2 +
-	    strlen(s->helo) + 2 + strlen(s->ip) + 1 + 1 + 4;
+	    strlen(s->helo) + 2 + strlen(s->ip) + 1 + 1 + 4 + 2 +
+	    strlen(s->auth_user);
 	smtp_reply(s, "250 2.1.0 Ok");
 }
 
@@ -920,16 +969,22 @@ smtp_session_rcpt_result(struct imsg *imsg)
 			smtp_reply(s, "452 4.5.3 Error: too many recipients");
 			break;
 		}
-		if (s->nrcpt++ == 0)
-			strlcpy(s->first_orcpt, s->pending_orcpt,
-			    sizeof(s->first_orcpt));
-		smtp_reply(s, "250 2.1.5 Ok");
+		smtp_rcpt_accepted(s);
 		break;
 	case LOOKUP_NOUSER:
 		smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: "
 		    "User unknown", s->pending_orcpt);
 		break;
 	case LOOKUP_NOTHOSTED:
+		/* After AUTH: remote delivery (flags 0), the queue's job. */
+		if (s->auth_user[0] != '\0') {
+			if (smtp_add_rcpt(s, s->pending_orcpt, 0) == -1)
+				smtp_reply(s, "452 4.5.3 Error: too many "
+				    "recipients");
+			else
+				smtp_rcpt_accepted(s);
+			break;
+		}
 		smtp_reply(s, "554 5.7.1 <%s>: Relay access denied",
 		    s->pending_orcpt);
 		break;
@@ -944,6 +999,15 @@ smtp_session_rcpt_result(struct imsg *imsg)
 	}
 	smtp_req_done(s);
 	return 0;
+}
+
+static void
+smtp_rcpt_accepted(struct smtp_session *s)
+{
+	if (s->nrcpt++ == 0)
+		strlcpy(s->first_orcpt, s->pending_orcpt,
+		    sizeof(s->first_orcpt));
+	smtp_reply(s, "250 2.1.5 Ok");
 }
 
 static int
@@ -983,10 +1047,6 @@ smtp_cmd_data(struct smtp_session *s, char *args)
 	}
 	if (s->nrcpt == 0) {
 		smtp_error(s, "554 5.5.1 Error: no valid recipients");
-		return;
-	}
-	if (s->body == BODY_BINARYMIME) {
-		smtp_error(s, "503 5.5.1 Error: BINARYMIME needs BDAT");
 		return;
 	}
 	if (smtp_send_create(s) == -1)
@@ -1141,6 +1201,7 @@ smtp_bdat_chunk_done(struct smtp_session *s)
 		smtp_reply(s, "250 2.0.0 %zu octets received", s->chunk_size);
 		return;
 	}
+	data_end_raw(s);
 	smtp_message_done(s);
 }
 
@@ -1204,6 +1265,7 @@ smtp_commit(struct smtp_session *s)
 		ibuf_add_str(b, r->orcpt);
 		ibuf_add_u8(b, r->flags);
 	}
+	ibuf_add_str(b, s->auth_user);
 	if (b->error) {
 		ibuf_free(b);
 		goto fail;
@@ -1241,8 +1303,9 @@ smtp_session_msg_committed(struct imsg *imsg)
 			strlcat(list, r->addr, sizeof(list));
 		}
 		log_info("session %016llx: message %s accepted: from=<%s> "
-		    "rcpts=%u to=%s size=%zu", SID(s), s->msgid, s->sender,
-		    n, list, s->bs.size);
+		    "rcpts=%u to=%s size=%zu%s%s", SID(s), s->msgid,
+		    s->sender, n, list, s->bs.size,
+		    s->auth_user[0] != '\0' ? " auth=" : "", s->auth_user);
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->msgid);
 		s->nmessages++;
 		break;
@@ -1303,12 +1366,6 @@ smtp_cmd_help(struct smtp_session *s, char *args)
 {
 	smtp_reply(s, "214-2.0.0 Commands: HELO EHLO STARTTLS MAIL RCPT DATA "
 	    "BDAT");
-	smtp_reply(s, "214-2.0.0 RSET NOOP QUIT VRFY HELP");
+	smtp_reply(s, "214-2.0.0 AUTH RSET NOOP QUIT VRFY HELP");
 	smtp_reply(s, "214 2.0.0 See RFC 5321");
-}
-
-static void
-smtp_cmd_auth(struct smtp_session *s, char *args)
-{
-	smtp_error(s, "502 5.5.1 Error: AUTH not available");
 }

@@ -1,7 +1,7 @@
 /*
  * tsamba-smtpd: the declarations shared by the files of the SMTP server
- * (parent, engine, sessions, message bodies, TLS contexts, per-IP
- * limits).
+ * (parent, engine, sessions, message bodies, submission AUTH and bans,
+ * TLS contexts, per-IP limits).
  */
 
 #ifndef TSAMBA_SMTPD_H
@@ -32,6 +32,10 @@ struct tls;
 #define SMTP_WBUF_SIZE		(64 * 1024)	/* body write buffer */
 #define SMTP_OUTPUT_LIMIT	(64 * 1024)	/* replies queued out */
 #define SMTP_CERT_MAX		(IMSG_MAXPAYLOAD - 1024)
+#define SMTP_AUTH_LINE_MAX	12288	/* RFC 4954 4: AUTH line, CRLF too */
+#define SMTP_AUTH_MAX		2048	/* a decoded SASL response */
+#define SMTP_PASSWORD_MAX	1024	/* longest password passed on */
+#define SMTP_AUTH_FAILURES	3	/* failed AUTH before 421 */
 
 /* The config shared by every file of the program. */
 extern struct conf	*smtpd_conf;
@@ -58,6 +62,17 @@ enum smtp_req {
 	REQ_RCPT,		/* authd LOOKUP_RCPT */
 	REQ_CREATE,		/* queue MSG_CREATE */
 	REQ_COMMIT,		/* queue MSG_COMMIT */
+	REQ_BAN,		/* authd CHECK_BAN, before the banner */
+	REQ_LOGIN,		/* authd LOGIN */
+	REQ_SENDER,		/* authd CHECK_SENDER */
+};
+
+/* Where a SASL exchange stands (smtp_auth.c). */
+enum smtp_auth_step {
+	AUTH_STEP_NONE = 0,
+	AUTH_STEP_PLAIN,	/* 334 sent, the PLAIN response is due */
+	AUTH_STEP_LOGIN_USER,	/* 334 Username: sent */
+	AUTH_STEP_LOGIN_PASS,	/* 334 Password: sent */
 };
 
 enum smtp_mode {
@@ -149,6 +164,17 @@ struct smtp_session {
 	size_t			 chunk_left;
 	size_t			 chunk_size;
 	char			 chunk_reply[128];	/* refusal */
+
+	/* Submission (smtp_auth.c). */
+	int			 banned;	/* 421 once TLS is up */
+	enum smtp_auth_step	 auth_step;
+	char			 auth_login[ADDR_MAX + 1];	/* authcid */
+	char			 auth_user[ADDR_MAX + 1];	/* "" = none */
+	unsigned int		 auth_failures;
+	/* A MAIL FROM waiting for CHECK_SENDER. */
+	char			 pending_sender[ADDR_MAX + 1];
+	enum smtp_body		 pending_body;
+	int			 pending_utf8;
 };
 
 void		 smtp_session_new(int fd, struct smtp_listener *,
@@ -159,6 +185,32 @@ int		 smtp_session_msg_created(struct imsg *);
 int		 smtp_session_msg_committed(struct imsg *);
 /* The channel broke: fail the requests pending on it. */
 void		 smtp_session_fail_channel(int which);
+/* Used by smtp_auth.c. */
+/* Banner or implicit TLS after the ban check: -1 if s was freed. */
+int		 smtp_session_start(struct smtp_session *);
+void		 smtp_mail_accept(struct smtp_session *);
+void		 smtp_reply(struct smtp_session *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+void		 smtp_error(struct smtp_session *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+void		 smtp_close(struct smtp_session *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+void		 smtp_req_start(struct smtp_session *, enum smtp_req, int,
+		    uint64_t);
+struct smtp_session *smtp_req_take(uint64_t, enum smtp_req);
+void		 smtp_req_done(struct smtp_session *);
+
+/* smtp_auth.c: SASL AUTH, the sender check, the ban check. */
+void		 auth_check_ban(struct smtp_session *);
+void		 auth_cmd(struct smtp_session *, char *);
+void		 auth_line(struct smtp_session *, char *);
+void		 auth_check_sender(struct smtp_session *);
+int		 auth_mechanisms_offered(struct smtp_session *);
+int		 smtp_session_ban_result(struct imsg *);
+int		 smtp_session_login_result(struct imsg *);
+int		 smtp_session_sender_result(struct imsg *);
+/* A request to authd failed (channel down or lost). */
+int		 auth_req_failed(struct smtp_session *, enum smtp_req);
 
 /* smtp_data.c: message bodies. */
 int		 data_begin(struct smtp_session *, int fd);
@@ -166,6 +218,8 @@ int		 data_begin(struct smtp_session *, int fd);
 size_t		 data_feed_dotted(struct smtp_session *, const char *,
 		    size_t, int *done);
 void		 data_feed_raw(struct smtp_session *, const char *, size_t);
+/* After the LAST chunk: a CR left alone is bare; end the last line. */
+void		 data_end_raw(struct smtp_session *);
 /* Flush and close the file: 0 ok, -1 see bs.errors. */
 int		 data_finish(struct smtp_session *);
 void		 data_abort(struct smtp_session *);

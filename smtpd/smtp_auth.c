@@ -1,0 +1,553 @@
+/*
+ * Submission: the questions a session asks tsamba-authd about the
+ * client rather than about a recipient.  The ban check before the
+ * banner, SASL AUTH PLAIN and LOGIN (RFC 4954, RFC 4616) with the
+ * password checked by authd, and the check that an authenticated user
+ * sends only as one of its own addresses.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/tree.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf.h"
+#include "imsg.h"
+#include "log.h"
+#include "proto.h"
+#include "smtpd.h"
+
+#define SID(s)	((unsigned long long)(s)->id)
+
+/* "Username:" and "Password:" in base64, as every LOGIN client expects. */
+#define LOGIN_USER_CHALLENGE	"VXNlcm5hbWU6"
+#define LOGIN_PASS_CHALLENGE	"UGFzc3dvcmQ6"
+
+static int	auth_b64_value(int);
+static int	auth_decode(const char *, char *, size_t, size_t *);
+static int	auth_decode_reply(struct smtp_session *, const char *, char *,
+		    size_t, size_t *);
+static void	auth_plain(struct smtp_session *, const char *);
+static void	auth_login_user(struct smtp_session *, const char *);
+static void	auth_login_pass(struct smtp_session *, const char *);
+static int	auth_valid_user(const char *);
+static void	auth_ask(struct smtp_session *, const char *, const char *,
+		    size_t);
+static void	auth_failed(struct smtp_session *);
+
+/* ------------------------------------------------------------ bans */
+
+/*
+ * Before the banner: is the client banned for failed logins?  authd
+ * out of reach must not stop all mail, so the check fails open (and
+ * says so in the log); logins themselves still need authd.
+ */
+void
+auth_check_ban(struct smtp_session *s)
+{
+	struct imsgev	*iev;
+	struct ibuf	*b = NULL;
+	uint64_t	 id;
+
+	if ((iev = engine_channel(CONNECT_AUTHD)) == NULL)
+		goto open;
+	id = engine_new_id();
+	if ((b = imsg_create(IMSG_AUTH_CHECK_BAN, 0, -1)) == NULL ||
+	    ibuf_add_u64(b, id) == -1 || ibuf_add_str(b, s->ip) == -1 ||
+	    imsgev_send(iev, b) == -1) {
+		if (b != NULL && b->error)
+			ibuf_free(b);
+		goto open;
+	}
+	smtp_req_start(s, REQ_BAN, CONNECT_AUTHD, id);
+	return;
+ open:
+	log_warnx("session %016llx: authd unreachable, no ban check for "
+	    "[%s]", SID(s), s->ip);
+	(void)smtp_session_start(s);
+}
+
+int
+smtp_session_ban_result(struct imsg *imsg)
+{
+	struct smtp_session	*s;
+	uint64_t		 id, end;
+	uint8_t			 banned;
+
+	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &banned) == -1 ||
+	    imsg_get_u64(imsg, &end) == -1 || imsg_get_end(imsg) == -1 ||
+	    banned > 1)
+		return -1;
+	if ((s = smtp_req_take(id, REQ_BAN)) == NULL)
+		return 0;
+	if (banned) {
+		log_info("session %016llx: [%s] is banned until %llu, "
+		    "refused", SID(s), s->ip, (unsigned long long)end);
+		s->banned = 1;
+	}
+	/* On smtps the refusal waits for TLS: a clear text 421 is noise. */
+	if (smtp_session_start(s) == -1)
+		return 0;
+	smtp_req_done(s);
+	return 0;
+}
+
+/* ------------------------------------------------------------ AUTH */
+
+/* AUTH is offered once TLS is up on listeners with "auth". */
+int
+auth_mechanisms_offered(struct smtp_session *s)
+{
+	return (s->l->cl->flags & LISTEN_AUTH) && s->tls;
+}
+
+/*
+ * AUTH mechanism [initial-response].  Every mechanism offered sends the
+ * password in clear, so without TLS the answer is 538 5.7.11 (RFC 4954
+ * 6: encryption required for the mechanism), not 530 5.7.0, which
+ * means "authenticate first".
+ */
+void
+auth_cmd(struct smtp_session *s, char *args)
+{
+	char	*mech, *initial;
+
+	if (!(s->l->cl->flags & LISTEN_AUTH)) {
+		smtp_error(s, "502 5.5.1 Error: AUTH not available");
+		return;
+	}
+	if (!s->esmtp) {
+		smtp_error(s, "503 5.5.1 Error: send EHLO first");
+		return;
+	}
+	if (!s->tls) {
+		smtp_error(s, "538 5.7.11 Encryption required for requested "
+		    "authentication mechanism");
+		return;
+	}
+	if (s->auth_user[0] != '\0') {
+		smtp_error(s, "503 5.5.1 Error: already authenticated");
+		return;
+	}
+	if (s->mail_done) {
+		smtp_error(s, "503 5.5.1 Error: AUTH not allowed during a "
+		    "mail transaction");
+		return;
+	}
+	mech = strsep(&args, " ");
+	initial = args;
+	if (*mech == '\0' || (initial != NULL &&
+	    (*initial == '\0' || strchr(initial, ' ') != NULL))) {
+		smtp_error(s, "501 5.5.4 Syntax: AUTH mechanism "
+		    "[initial-response]");
+		return;
+	}
+	if (strcasecmp(mech, "PLAIN") == 0) {
+		if (initial != NULL) {
+			auth_plain(s, initial);
+			return;
+		}
+		s->auth_step = AUTH_STEP_PLAIN;
+		smtp_reply(s, "334 ");
+	} else if (strcasecmp(mech, "LOGIN") == 0) {
+		if (initial != NULL) {
+			auth_login_user(s, initial);
+			return;
+		}
+		s->auth_step = AUTH_STEP_LOGIN_USER;
+		smtp_reply(s, "334 " LOGIN_USER_CHALLENGE);
+	} else
+		smtp_error(s, "504 5.5.4 Error: unrecognized authentication "
+		    "mechanism");
+}
+
+/* A client line in the middle of an exchange. */
+void
+auth_line(struct smtp_session *s, char *line)
+{
+	enum smtp_auth_step	 step = s->auth_step;
+
+	s->auth_step = AUTH_STEP_NONE;
+	if (strcmp(line, "*") == 0) {
+		smtp_error(s, "501 5.0.0 Authentication cancelled");
+		return;
+	}
+	switch (step) {
+	case AUTH_STEP_PLAIN:
+		auth_plain(s, line);
+		break;
+	case AUTH_STEP_LOGIN_USER:
+		auth_login_user(s, line);
+		break;
+	case AUTH_STEP_LOGIN_PASS:
+		auth_login_pass(s, line);
+		break;
+	case AUTH_STEP_NONE:
+		break;
+	}
+}
+
+static int
+auth_b64_value(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/*
+ * Strict base64 (RFC 4648 4): groups of four, padding only at the end.
+ * "=" alone is the empty initial response of RFC 4954 4.  The output
+ * is NUL-terminated.  0, -1 when malformed, -2 when it does not fit.
+ */
+static int
+auth_decode(const char *in, char *out, size_t outsz, size_t *outlen)
+{
+	size_t	 len, i, n = 0;
+	int	 v[4], k, pad;
+
+	*outlen = 0;
+	if (strcmp(in, "=") == 0) {
+		out[0] = '\0';
+		return 0;
+	}
+	len = strlen(in);
+	if (len % 4 != 0)
+		return -1;
+	if (len / 4 * 3 >= outsz)
+		return -2;
+	for (i = 0; i < len; i += 4) {
+		pad = 0;
+		for (k = 0; k < 4; k++) {
+			if (in[i + k] == '=' && i + 4 == len && k >= 2) {
+				v[k] = 0;
+				pad++;
+				continue;
+			}
+			/* Data after padding inside the last group. */
+			if (pad > 0 || (v[k] = auth_b64_value(
+			    (unsigned char)in[i + k])) == -1)
+				return -1;
+		}
+		out[n++] = (v[0] << 2) | (v[1] >> 4);
+		if (pad < 2)
+			out[n++] = ((v[1] & 0x0f) << 4) | (v[2] >> 2);
+		if (pad < 1)
+			out[n++] = ((v[2] & 0x03) << 6) | v[3];
+	}
+	out[n] = '\0';
+	*outlen = n;
+	return 0;
+}
+
+/* Decode a client response, or answer the error: 0 or -1. */
+static int
+auth_decode_reply(struct smtp_session *s, const char *in, char *out,
+    size_t outsz, size_t *outlen)
+{
+	switch (auth_decode(in, out, outsz, outlen)) {
+	case 0:
+		return 0;
+	case -2:
+		smtp_error(s, "500 5.5.6 Authentication Exchange line is too "
+		    "long");
+		return -1;
+	default:
+		smtp_error(s, "501 5.5.2 Error: cannot decode the base64 "
+		    "response");
+		return -1;
+	}
+}
+
+/* RFC 4616: [authzid] NUL authcid NUL passwd. */
+static void
+auth_plain(struct smtp_session *s, const char *b64)
+{
+	char	 buf[SMTP_AUTH_MAX];
+	char	*authzid, *authcid, *pass, *p;
+	size_t	 len, passlen;
+
+	if (auth_decode_reply(s, b64, buf, sizeof(buf), &len) == -1)
+		return;
+	authzid = buf;
+	if ((p = memchr(buf, '\0', len)) == NULL)
+		goto bad;
+	authcid = p + 1;
+	if ((p = memchr(authcid, '\0', len - (authcid - buf))) == NULL)
+		goto bad;
+	pass = p + 1;
+	passlen = len - (pass - buf);
+	if (memchr(pass, '\0', passlen) != NULL)
+		goto bad;
+	/* Acting for another user (a proxy login) is not offered. */
+	if (*authzid != '\0' && strcasecmp(authzid, authcid) != 0) {
+		log_info("session %016llx: AUTH PLAIN from [%s]: authzid "
+		    "differs from the login, refused", SID(s), s->ip);
+		explicit_bzero(buf, sizeof(buf));
+		smtp_error(s, "535 5.7.8 Error: authorization identity must "
+		    "be empty or the login");
+		return;
+	}
+	auth_ask(s, authcid, pass, passlen);
+	explicit_bzero(buf, sizeof(buf));
+	return;
+ bad:
+	explicit_bzero(buf, sizeof(buf));
+	smtp_error(s, "501 5.5.2 Error: malformed PLAIN response");
+}
+
+static void
+auth_login_user(struct smtp_session *s, const char *b64)
+{
+	char	 buf[SMTP_AUTH_MAX];
+	size_t	 len;
+
+	if (auth_decode_reply(s, b64, buf, sizeof(buf), &len) == -1)
+		return;
+	/* A bad name still gets the password prompt, then 535. */
+	s->auth_login[0] = '\0';
+	if (memchr(buf, '\0', len) == NULL && len < sizeof(s->auth_login))
+		strlcpy(s->auth_login, buf, sizeof(s->auth_login));
+	s->auth_step = AUTH_STEP_LOGIN_PASS;
+	smtp_reply(s, "334 " LOGIN_PASS_CHALLENGE);
+}
+
+static void
+auth_login_pass(struct smtp_session *s, const char *b64)
+{
+	char	 buf[SMTP_AUTH_MAX];
+	char	 user[ADDR_MAX + 1];
+	size_t	 len;
+
+	if (auth_decode_reply(s, b64, buf, sizeof(buf), &len) == -1)
+		return;
+	strlcpy(user, s->auth_login, sizeof(user));
+	if (memchr(buf, '\0', len) != NULL)
+		user[0] = '\0';		/* refused below */
+	auth_ask(s, user, buf, len);
+	explicit_bzero(buf, sizeof(buf));
+}
+
+/* A login name authd may see: printable, no control characters. */
+static int
+auth_valid_user(const char *user)
+{
+	const unsigned char	*p;
+
+	if (*user == '\0' || strlen(user) > ADDR_MAX)
+		return 0;
+	for (p = (const unsigned char *)user; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Hand user and password to authd; pass is NUL-terminated at passlen. */
+static void
+auth_ask(struct smtp_session *s, const char *user, const char *pass,
+    size_t passlen)
+{
+	struct imsgev	*iev;
+	struct ibuf	*b;
+	uint64_t	 id;
+
+	strlcpy(s->auth_login, user, sizeof(s->auth_login));
+	if (!auth_valid_user(user) || passlen == 0 ||
+	    passlen > SMTP_PASSWORD_MAX) {
+		auth_failed(s);
+		return;
+	}
+	if ((iev = engine_channel(CONNECT_AUTHD)) == NULL) {
+		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+		return;
+	}
+	id = engine_new_id();
+	if ((b = imsg_create(IMSG_AUTH_LOGIN, 0, -1)) == NULL)
+		goto fail;
+	ibuf_add_u64(b, id);
+	ibuf_add_str(b, user);
+	ibuf_add_str(b, pass);
+	ibuf_add_str(b, s->ip);
+	ibuf_add_str(b, "smtp");
+	if (b->error) {
+		explicit_bzero(b->buf, b->wpos);
+		ibuf_free(b);
+		goto fail;
+	}
+	if (imsgev_send(iev, b) == -1)
+		goto fail;
+	smtp_req_start(s, REQ_LOGIN, CONNECT_AUTHD, id);
+	return;
+ fail:
+	smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+}
+
+/* Wrong login or password: after a few, the session ends. */
+static void
+auth_failed(struct smtp_session *s)
+{
+	log_info("session %016llx: AUTH failed for <%s> from [%s]", SID(s),
+	    s->auth_login, s->ip);
+	s->auth_login[0] = '\0';
+	if (++s->auth_failures >= SMTP_AUTH_FAILURES) {
+		smtp_close(s, "421 4.7.0 %s Error: too many failed "
+		    "authentication attempts", smtpd_conf->hostname);
+		return;
+	}
+	smtp_reply(s, "535 5.7.8 Error: authentication failed");
+}
+
+int
+smtp_session_login_result(struct imsg *imsg)
+{
+	struct smtp_session	*s;
+	char			 user[ADDR_MAX + 1];
+	uint64_t		 id;
+	uint8_t			 status;
+
+	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &status) == -1 ||
+	    imsg_get_str(imsg, user, sizeof(user)) == -1 ||
+	    imsg_get_end(imsg) == -1 || status > AUTH_BANNED)
+		return -1;
+	if ((s = smtp_req_take(id, REQ_LOGIN)) == NULL)
+		return 0;
+	switch (status) {
+	case AUTH_OK:
+		if (user[0] == '\0') {
+			log_warnx("session %016llx: authd gave no canonical "
+			    "user, using the login", SID(s));
+			strlcpy(user, s->auth_login, sizeof(user));
+		}
+		strlcpy(s->auth_user, user, sizeof(s->auth_user));
+		log_info("session %016llx: authenticated as <%s> from [%s]",
+		    SID(s), s->auth_user, s->ip);
+		smtp_reply(s, "235 2.7.0 Authentication successful");
+		break;
+	case AUTH_FAIL:
+		auth_failed(s);
+		break;
+	case AUTH_TEMPFAIL:
+		log_warnx("session %016llx: AUTH for <%s>: authd temporary "
+		    "failure", SID(s), s->auth_login);
+		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+		break;
+	case AUTH_BANNED:
+		log_info("session %016llx: AUTH from banned [%s]", SID(s),
+		    s->ip);
+		smtp_close(s, "421 4.7.0 %s Too many failed logins from your "
+		    "address, try again later", smtpd_conf->hostname);
+		break;
+	}
+	s->auth_login[0] = '\0';
+	smtp_req_done(s);
+	return 0;
+}
+
+/* ------------------------------------------------------------ MAIL */
+
+/*
+ * An authenticated user sends only as itself or as an alias that leads
+ * to it alone.  The null sender is refused: ownership cannot be shown
+ * for it, and it is for notifications of mail systems (RFC 5321
+ * 4.5.5), which do not log in.
+ */
+void
+auth_check_sender(struct smtp_session *s)
+{
+	struct imsgev	*iev;
+	struct ibuf	*b;
+	uint64_t	 id;
+
+	if (s->pending_sender[0] == '\0') {
+		smtp_reply(s, "553 5.7.1 <>: Sender address rejected: the "
+		    "null sender is not allowed after AUTH");
+		return;
+	}
+	if ((iev = engine_channel(CONNECT_AUTHD)) == NULL) {
+		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
+		    s->pending_sender);
+		return;
+	}
+	id = engine_new_id();
+	if ((b = imsg_create(IMSG_AUTH_CHECK_SENDER, 0, -1)) == NULL ||
+	    ibuf_add_u64(b, id) == -1 || ibuf_add_str(b, s->auth_user) == -1 ||
+	    ibuf_add_str(b, s->pending_sender) == -1 ||
+	    imsgev_send(iev, b) == -1) {
+		if (b != NULL && b->error)
+			ibuf_free(b);
+		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
+		    s->pending_sender);
+		return;
+	}
+	smtp_req_start(s, REQ_SENDER, CONNECT_AUTHD, id);
+}
+
+int
+smtp_session_sender_result(struct imsg *imsg)
+{
+	struct smtp_session	*s;
+	uint64_t		 id;
+	uint8_t			 status;
+
+	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &status) == -1 ||
+	    imsg_get_end(imsg) == -1 || status > LOOKUP_INVALID)
+		return -1;
+	if ((s = smtp_req_take(id, REQ_SENDER)) == NULL)
+		return 0;
+	switch (status) {
+	case LOOKUP_OK:
+		smtp_mail_accept(s);
+		break;
+	case LOOKUP_TEMPFAIL:
+		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
+		    s->pending_sender);
+		break;
+	default:
+		log_info("session %016llx: <%s> may not send as <%s>",
+		    SID(s), s->auth_user, s->pending_sender);
+		smtp_reply(s, "553 5.7.1 <%s>: Sender address rejected: not "
+		    "owned by user %s", s->pending_sender, s->auth_user);
+		break;
+	}
+	smtp_req_done(s);
+	return 0;
+}
+
+/*
+ * The channel to authd failed under a request: the ban check lets the
+ * client in, the others are temporary failures.  -1 if the session is
+ * gone.
+ */
+int
+auth_req_failed(struct smtp_session *s, enum smtp_req req)
+{
+	switch (req) {
+	case REQ_BAN:
+		log_warnx("session %016llx: authd lost, no ban check for "
+		    "[%s]", SID(s), s->ip);
+		return smtp_session_start(s);
+	case REQ_LOGIN:
+		s->auth_login[0] = '\0';
+		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+		break;
+	case REQ_SENDER:
+		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
+		    s->pending_sender);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
