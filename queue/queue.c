@@ -1,9 +1,13 @@
 /*
  * tsamba-queue: start-up and the parent process.  The parent keeps root
- * only to prepare the spool and queue.sock and, afterwards, to connect
- * to the LMTP socket for the queue process, which lives chrooted in the
- * spool as conf->user_queue and cannot reach a path outside it.  The
- * parent parses no network input and exits when the queue process dies.
+ * only to prepare the spool, queue.sock and queue.control.sock and,
+ * afterwards, to connect to the LMTP socket for the queue process, which
+ * lives chrooted in the spool as conf->user_queue and cannot reach a
+ * path outside it.  It forks two children: the queue process and the
+ * mta process (remote delivery, mta.c), joined by a socketpair made
+ * here.  The parent parses no network input and exits when either
+ * child dies (fail-stop): the queue process stops by itself when it
+ * loses the mta, after recording what the mta had answered.
  */
 
 #include <sys/types.h>
@@ -28,15 +32,20 @@
 #include "log.h"
 #include "privdrop.h"
 #include "queue.h"
+#include "mta.h"
 
 #define LMTP_CONNECT_TIMEOUT	5	/* seconds */
+#define CHILD_GRACE_SEC		10	/* for the queue after the mta died */
 
 struct conf		*queue_conf;
 static struct conf	 conf;
 static struct imsgev	 peer_iev;
-static pid_t		 child_pid = -1;
+static pid_t		 child_pid = -1;	/* the queue process */
+static pid_t		 mta_pid = -1;
 static int		 peer_hello;
 static char		 sockpath[PATH_MAX];
+static char		 ctlpath[PATH_MAX];
+static struct event	 grace_ev;
 
 static void __attribute__((__noreturn__))
 usage(void)
@@ -80,32 +89,40 @@ prepare_spool(uid_t uid, gid_t gid)
 	}
 }
 
+/* queue.sock (mode 0666, peers checked) or the control socket (0600). */
 static int
-listen_queue_sock(void)
+listen_sock(const char *name, char *path, size_t pathsz, mode_t mode)
 {
 	struct sockaddr_un	 sun;
 	mode_t			 old;
 	int			 fd;
 
-	conf_sockpath(&conf, "queue.sock", sockpath, sizeof(sockpath));
+	conf_sockpath(&conf, name, path, pathsz);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, sockpath, sizeof(sun.sun_path)) >=
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
 	    sizeof(sun.sun_path))
-		fatalx("%s: path too long", sockpath);
+		fatalx("%s: path too long", path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		fatal("socket");
-	if (unlink(sockpath) == -1 && errno != ENOENT)
-		fatal("unlink %s", sockpath);
-	old = umask(0111);
+	if (unlink(path) == -1 && errno != ENOENT)
+		fatal("unlink %s", path);
+	old = umask(0777 & ~mode);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		fatal("bind %s", sockpath);
+		fatal("bind %s", path);
 	umask(old);
-	if (chmod(sockpath, 0666) == -1)
-		fatal("chmod %s", sockpath);
+	if (chmod(path, mode) == -1)
+		fatal("chmod %s", path);
 	if (listen(fd, 128) == -1)
-		fatal("listen %s", sockpath);
+		fatal("listen %s", path);
 	return fd;
+}
+
+static void
+unlink_socks(void)
+{
+	unlink(sockpath);
+	unlink(ctlpath);
 }
 
 /* Connect to the LMTP socket; the fd, or -1 (logged). */
@@ -170,28 +187,81 @@ parent_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
 }
 
 static void
-parent_sig(int sig, short ev, void *arg)
+log_child_status(const char *who, int status)
+{
+	if (WIFSIGNALED(status))
+		log_warnx("%s process killed by signal %d", who,
+		    WTERMSIG(status));
+	else
+		log_warnx("%s process exited with status %d", who,
+		    WEXITSTATUS(status));
+}
+
+static void
+stop_child(pid_t *pid)
 {
 	int	 status;
 
+	if (*pid == -1)
+		return;
+	kill(*pid, SIGTERM);
+	waitpid(*pid, &status, 0);
+	*pid = -1;
+}
+
+/* The queue process did not stop after losing the mta. */
+static void
+parent_grace(int fd, short ev, void *arg)
+{
+	log_warnx("queue process still running without the mta, stopping");
+	stop_child(&child_pid);
+	unlink_socks();
+	exit(1);
+}
+
+/*
+ * A child died.  If it was the queue process, stop the mta and exit.
+ * If it was the mta, the queue process notices the closed socketpair,
+ * records the transfers under way as deferred and exits: wait for it
+ * (a little) so that nothing the mta answered is forgotten.
+ */
+static void
+parent_child_died(void)
+{
+	struct timeval	 tv = { CHILD_GRACE_SEC, 0 };
+	pid_t		 pid;
+	int		 status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == child_pid) {
+			log_child_status("queue", status);
+			child_pid = -1;
+			stop_child(&mta_pid);
+			unlink_socks();
+			exit(1);
+		}
+		if (pid == mta_pid) {
+			log_child_status("mta", status);
+			mta_pid = -1;
+			evtimer_set(&grace_ev, parent_grace, NULL);
+			evtimer_add(&grace_ev, &tv);
+		}
+	}
+}
+
+static void
+parent_sig(int sig, short ev, void *arg)
+{
 	switch (sig) {
 	case SIGCHLD:
-		if (waitpid(child_pid, &status, WNOHANG) != child_pid)
-			return;
-		if (WIFSIGNALED(status))
-			log_warnx("queue process killed by signal %d",
-			    WTERMSIG(status));
-		else
-			log_warnx("queue process exited with status %d",
-			    WEXITSTATUS(status));
-		unlink(sockpath);
-		exit(1);
+		parent_child_died();
+		break;
 	case SIGTERM:
 	case SIGINT:
 		log_info("exiting on signal %d", sig);
-		kill(child_pid, SIGTERM);
-		waitpid(child_pid, &status, 0);
-		unlink(sockpath);
+		stop_child(&child_pid);
+		stop_child(&mta_pid);
+		unlink_socks();
 		exit(0);
 	default:
 		break;
@@ -214,6 +284,8 @@ parent_main(int fd)
 	signal_add(&ev_int, NULL);
 	signal_add(&ev_hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* A child that died before the handler was there. */
+	parent_child_died();
 
 	imsgev_init(&peer_iev, fd, parent_dispatch, NULL);
 	if (imsg_send_hello(&peer_iev.ibuf, "parent") == -1)
@@ -249,11 +321,13 @@ queue_sig(int sig, short ev, void *arg)
 }
 
 static void __attribute__((__noreturn__))
-queue_main(int fd, int listenfd, uid_t smtpd_uid)
+queue_main(int fd, int listenfd, int ctlfd, int mtafd, uid_t smtpd_uid)
 {
 	struct event	 ev_term, ev_int, ev_hup;
 
 	log_procname("queue");
+	/* The DKIM keys: read as root, kept in this process's memory only. */
+	dkim_init();
 	if (chdir(conf.spool) == -1)
 		fatal("chdir %s", conf.spool);
 	priv_drop(conf.user_queue, conf.spool, "queue");
@@ -275,8 +349,10 @@ queue_main(int fd, int listenfd, uid_t smtpd_uid)
 	spool_init();
 	scheduler_init();
 	lmtp_init(&peer_iev);
+	mta_channel_init(mtafd);
 	spool_load();
 	server_init(listenfd, smtpd_uid);
+	control_init(ctlfd);
 	event_dispatch();
 	fatalx("queue event loop ended");
 }
@@ -288,7 +364,7 @@ main(int argc, char *argv[])
 	uid_t		 quid, suid;
 	gid_t		 qgid, sgid;
 	int		 ch, debug = 0, noaction = 0, verbose = 0;
-	int		 pair[2], lfd;
+	int		 pair[2], mpair[2], lfd, cfd;
 
 	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
 		switch (ch) {
@@ -334,11 +410,15 @@ main(int argc, char *argv[])
 		suid = (uid_t)-1;
 	}
 	prepare_spool(quid, qgid);
-	lfd = listen_queue_sock();
+	lfd = listen_sock("queue.sock", sockpath, sizeof(sockpath), 0666);
+	/* Root (or the user running the daemon) only: tsambactl queue. */
+	cfd = listen_sock("queue.control.sock", ctlpath, sizeof(ctlpath),
+	    0600);
 
 	if (!debug && daemon(0, 0) == -1)
 		fatal("daemon");
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mpair) == -1)
 		fatal("socketpair");
 
 	switch ((child_pid = fork())) {
@@ -346,11 +426,28 @@ main(int argc, char *argv[])
 		fatal("fork");
 	case 0:
 		close(pair[0]);
-		queue_main(pair[1], lfd, suid);
+		close(mpair[1]);
+		queue_main(pair[1], lfd, cfd, mpair[0], suid);
+	default:
+		break;
+	}
+	switch ((mta_pid = fork())) {
+	case -1:
+		fatal("fork");
+	case 0:
+		close(pair[0]);
+		close(pair[1]);
+		close(lfd);
+		close(cfd);
+		close(mpair[0]);
+		mta_main(&conf, mpair[1]);
 	default:
 		break;
 	}
 	close(pair[1]);
+	close(mpair[0]);
+	close(mpair[1]);
 	close(lfd);
+	close(cfd);
 	parent_main(pair[0]);
 }

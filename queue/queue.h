@@ -1,6 +1,7 @@
 /*
  * tsamba-queue: the declarations shared by the files of the queue
- * program (parent, spool, envelopes, scheduler, LMTP client, bounces).
+ * program (parent, spool, envelopes, scheduler, LMTP client, the mta
+ * channel, bounces and delay notices, the control socket).
  */
 
 #ifndef TSAMBA_QUEUE_H
@@ -19,11 +20,20 @@ struct conf;
 struct imsgev;
 struct imsg;
 
-#define ENVELOPE_VERSION	1
+#define ENVELOPE_VERSION	2	/* 1 is still read */
 #define HELO_MAX		256
 #define CLIENT_MAX		128
 #define REPLY_MAX		512	/* kept per recipient, one line */
 #define ENVELOPE_RCPT_MAX	65536
+#define RELAY_TEXT_MAX		320	/* "mx.example.net [192.0.2.1]" */
+/*
+ * Queue-internal recipient flag, beside RCPT_LOCAL: the recipient of a
+ * notice whose sender may or may not be ours.  It is tried over LMTP
+ * first; if the LMTP server refuses it for good, it goes to the mta.
+ */
+#define RCPT_FALLBACK		0x80
+
+struct transfer;
 
 enum rcpt_state {
 	RCPT_PENDING = 0,
@@ -46,6 +56,9 @@ struct rcpt {
 	int			 accepted;	/* RCPT got 2xx */
 	int			 reply;		/* final code, 0 = none yet */
 	int			 bounced;	/* failure already reported */
+	struct transfer		*transfer;	/* in an mta transfer */
+	int			 mta_status;	/* result so far, -1 none */
+	char			 relay[RELAY_TEXT_MAX];	/* remote host */
 };
 TAILQ_HEAD(rcpt_list, rcpt);
 
@@ -57,6 +70,9 @@ struct envelope {
 	char			 client[CLIENT_MAX];
 	uint8_t			 body;		/* 0 7bit, 1 8bit, 2 binary */
 	uint8_t			 smtputf8;
+	char			 auth[ADDR_MAX + 1];	/* "": none */
+	uint8_t			 held;		/* wait for a release */
+	uint8_t			 warned;	/* delay notice sent */
 	time_t			 created;
 	struct rcpt_list	 rcpts;
 	size_t			 nrcpts;
@@ -70,7 +86,12 @@ struct msg {
 	time_t			 wake;		/* next thing to do, 0 = none */
 	int			 scheduled;	/* in the time tree */
 	int			 inflight;	/* an LMTP session has it */
-	int			 remote_logged;
+	unsigned int		 ntransfers;	/* mta transfers */
+	int			 blocked;	/* waits for a slot */
+	TAILQ_ENTRY(msg)	 blocked_entry;
+	int			 grace;		/* released: try once */
+	int			 signed_;	/* dkim: prefix computed */
+	char			*prefix;	/* DKIM-Signature lines */
 };
 
 /* queue.c */
@@ -115,7 +136,41 @@ void		 scheduler_init(void);
 void		 scheduler_add(struct envelope *);	/* takes the envelope */
 void		 scheduler_kick(void);
 void		 scheduler_done(struct msg *);	/* after an LMTP transaction */
+/* After an mta transfer: the results are in each rcpt's mta_status. */
+void		 scheduler_transfer_done(struct msg *, struct rcpt **, size_t);
+/* A connection slot of this destination ("" = any) became free. */
+void		 scheduler_unblock(const char *dest);
 size_t		 scheduler_count(void);
+/* The queue control socket's operations; NULL/-1 with a reason. */
+struct msg	*scheduler_find(const char *id);
+void		 scheduler_foreach(void (*)(struct msg *, void *), void *);
+int		 scheduler_flush(const char *what);	/* messages made due */
+int		 scheduler_hold(struct msg *, int hold, char *, size_t);
+int		 scheduler_delete(struct msg *, int silent, char *, size_t);
+time_t		 scheduler_next_try(struct msg *);
+/* The destination of a remote recipient: its domain, or the relay. */
+const char	*rcpt_dest(const struct rcpt *);
+
+/* queue_mta.c: the queue's side of the mta process. */
+void		 mta_channel_init(int fd);
+/* 1 if a transfer to dest may start now (connection limits). */
+int		 transfer_slot_free(const char *dest);
+/*
+ * Start a transfer of the first recipients of rcpts (all of dest);
+ * how many it took (at least 1), or -1 (the message cannot be opened).
+ */
+int		 transfer_start(struct msg *, const char *dest, struct rcpt **,
+		    size_t);
+unsigned int	 transfer_count(void);
+
+/* queue_dkim.c */
+void		 dkim_init(void);		/* as root, before the drop */
+/* The DKIM prefix of the message (cached), "" if none; -1 on error. */
+int		 dkim_prefix(struct msg *, const char **);
+void		 dkim_forget(struct msg *);
+
+/* queue_control.c */
+void		 control_init(int listenfd);
 
 /* queue_lmtp.c */
 void		 lmtp_init(struct imsgev *parent);
@@ -124,5 +179,7 @@ void		 lmtp_fd(struct imsg *);
 
 /* queue_bounce.c */
 int		 bounce_create(struct envelope *, const char *reason);
+/* The RFC 3464 "delayed" notice for the pending recipients. */
+int		 bounce_delay(struct envelope *);
 
 #endif

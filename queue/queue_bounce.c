@@ -1,10 +1,14 @@
 /*
- * Bounces: a delivery status notification (RFC 3464) from the null
- * sender to the original sender, listing the recipients that failed.
- * It is a new message in the spool, committed like any other, with one
- * recipient marked local: if the sender is not ours the LMTP server
- * refuses it and, the bounce having the null sender, it is logged and
- * dropped.  A message from the null sender is never bounced.
+ * Bounces and delay notices: delivery status notifications (RFC 3464)
+ * from the null sender to the original sender, listing the recipients
+ * that failed (Action: failed) or are still being retried (Action:
+ * delayed, with Will-Retry-Until).  Each is a new message in the spool,
+ * committed like any other.  It goes to the sender as a local recipient
+ * (over LMTP).  When the original was not submitted by an authenticated
+ * user, the sender may be anybody's: the recipient then also carries
+ * RCPT_FALLBACK, and if the LMTP server refuses it for good it goes to
+ * the mta instead.  A message from the null sender is never bounced; if
+ * a notice cannot be delivered, the scheduler keeps it on hold.
  */
 
 #include <sys/types.h>
@@ -23,6 +27,8 @@
 #include "queue.h"
 
 #define BOUNCE_HEADERS_MAX	(64 * 1024)
+
+static int	notice_create(struct envelope *, const char *, int);
 
 static void
 rfc5322_date(time_t t, char *buf, size_t bufsz)
@@ -98,12 +104,35 @@ copy_headers(FILE *out, const char *id)
 	fclose(in);
 }
 
+/* "mx.example.net [192.0.2.1]" -> "mx.example.net" */
+static void
+remote_mta(FILE *f, const struct rcpt *r, const char *host)
+{
+	size_t	 len;
+
+	if ((r->flags & RCPT_LOCAL) || r->relay[0] == '\0') {
+		fprintf(f, "Remote-MTA: dns; %s\r\n", host);
+		return;
+	}
+	len = strcspn(r->relay, " [");
+	fprintf(f, "Remote-MTA: dns; %.*s\r\n", (int)len, r->relay);
+}
+
+/* The recipients a notice is about. */
+static int
+report_rcpt(const struct rcpt *r, int delayed)
+{
+	if (delayed)
+		return r->state == RCPT_PENDING;
+	return r->state == RCPT_FAILED && !r->bounced;
+}
+
 static void
 write_report(FILE *f, struct envelope *env, const char *newid,
-    const char *reason)
+    const char *reason, int delayed)
 {
 	struct rcpt	*r;
-	char		 date[64], arrival[64], status[16];
+	char		 date[64], arrival[64], status[16], until[64];
 	char		 boundary[MSGID_LEN + CONF_HOST_MAX + 2];
 	const char	*host = queue_conf->hostname;
 
@@ -113,7 +142,10 @@ write_report(FILE *f, struct envelope *env, const char *newid,
 
 	fprintf(f, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", host);
 	fprintf(f, "To: <%s>\r\n", env->sender);
-	fprintf(f, "Subject: Undelivered Mail Returned to Sender\r\n");
+	if (delayed)
+		fprintf(f, "Subject: Delayed Mail (still being retried)\r\n");
+	else
+		fprintf(f, "Subject: Undelivered Mail Returned to Sender\r\n");
 	fprintf(f, "Date: %s\r\n", date);
 	fprintf(f, "Message-ID: <%s.bounce@%s>\r\n", newid, host);
 	fprintf(f, "Auto-Submitted: auto-replied\r\n");
@@ -126,12 +158,22 @@ write_report(FILE *f, struct envelope *env, const char *newid,
 	fprintf(f, "Content-Description: Notification\r\n");
 	fprintf(f, "Content-Type: text/plain; charset=utf-8\r\n\r\n");
 	fprintf(f, "This is the mail system at host %s.\r\n\r\n", host);
-	fprintf(f, "Your message %s could not be delivered to one or more "
-	    "recipients%s.\r\n\r\n", env->id,
-	    reason ? " before it expired" : "");
+	rfc5322_date(env->created + (time_t)queue_conf->queue_lifetime, until,
+	    sizeof(until));
+	if (delayed)
+		fprintf(f, "Your message %s could not be delivered yet to one "
+		    "or more recipients.\r\nThis is only a warning: it is "
+		    "still being retried until %s.\r\n"
+		    "You do not need to send it again.\r\n\r\n", env->id,
+		    until);
+	else
+		fprintf(f, "Your message %s could not be delivered to one or "
+		    "more recipients%s.\r\n\r\n", env->id,
+		    reason ? " before it expired" : "");
 	TAILQ_FOREACH(r, &env->rcpts, entry)
-		if (r->state == RCPT_FAILED && !r->bounced)
-			fprintf(f, "<%s>: %s\r\n", r->addr, r->error);
+		if (report_rcpt(r, delayed))
+			fprintf(f, "<%s>: %s\r\n", r->addr,
+			    r->error[0] ? r->error : "not delivered yet");
 	fprintf(f, "\r\n");
 
 	fprintf(f, "--%s\r\n", boundary);
@@ -144,19 +186,25 @@ write_report(FILE *f, struct envelope *env, const char *newid,
 		    env->sender);
 	fprintf(f, "Arrival-Date: %s\r\n", arrival);
 	TAILQ_FOREACH(r, &env->rcpts, entry) {
-		if (r->state != RCPT_FAILED || r->bounced)
+		if (!report_rcpt(r, delayed))
 			continue;
-		reply_status(r->error, reason ? "4.4.7" : "5.0.0", status,
-		    sizeof(status));
+		reply_status(r->error, delayed ? "4.0.0" : reason ? "4.4.7" :
+		    "5.0.0", status, sizeof(status));
+		/* A delay is temporary whatever the last reply said. */
+		if (delayed && status[0] != '4')
+			status[0] = '4';
 		fprintf(f, "\r\nFinal-Recipient: rfc822; %s\r\n", r->addr);
 		if (r->orcpt[0] != '\0')
 			fprintf(f, "Original-Recipient: rfc822; %s\r\n",
 			    r->orcpt);
-		fprintf(f, "Action: failed\r\n");
+		fprintf(f, "Action: %s\r\n", delayed ? "delayed" : "failed");
 		fprintf(f, "Status: %s\r\n", status);
+		if (r->relay[0] != '\0' || (r->flags & RCPT_LOCAL))
+			remote_mta(f, r, host);
 		if (is_reply(r->error))
 			fprintf(f, "Diagnostic-Code: smtp; %s\r\n", r->error);
-		fprintf(f, "Remote-MTA: dns; %s\r\n", host);
+		if (delayed)
+			fprintf(f, "Will-Retry-Until: %s\r\n", until);
 	}
 	fprintf(f, "\r\n");
 
@@ -175,6 +223,19 @@ write_report(FILE *f, struct envelope *env, const char *newid,
 int
 bounce_create(struct envelope *env, const char *reason)
 {
+	return notice_create(env, reason, 0);
+}
+
+/* The delay notice for the pending recipients: 0, or -1 (not stored). */
+int
+bounce_delay(struct envelope *env)
+{
+	return notice_create(env, NULL, 1);
+}
+
+static int
+notice_create(struct envelope *env, const char *reason, int delayed)
+{
 	struct envelope	 b;
 	FILE		*f;
 	int		 fd;
@@ -188,7 +249,7 @@ bounce_create(struct envelope *env, const char *reason)
 		close(fd);
 		goto fail;
 	}
-	write_report(f, env, b.id, reason);
+	write_report(f, env, b.id, reason, delayed);
 	if (fflush(f) == EOF || ferror(f)) {
 		log_warn("%s: writing the bounce", b.id);
 		fclose(f);
@@ -201,12 +262,18 @@ bounce_create(struct envelope *env, const char *reason)
 	strlcpy(b.client, "local", sizeof(b.client));
 	b.body = env->body ? 1 : 0;
 	b.smtputf8 = env->smtputf8;
-	if (envelope_add_rcpt(&b, env->sender, "", RCPT_LOCAL) == NULL)
+	if (envelope_add_rcpt(&b, env->sender, "", RCPT_LOCAL |
+	    (env->auth[0] != '\0' ? 0 : RCPT_FALLBACK)) == NULL)
 		goto fail;
 	if (spool_store_now(&b) == -1)
 		goto fail;
-	log_info("%s: bounce for %s queued as %s to=<%s>", env->id,
-	    reason ? reason : "failed recipients", b.id, env->sender);
+	if (delayed)
+		log_info("%s: delay notice queued as %s to=<%s>", env->id,
+		    b.id, env->sender);
+	else
+		log_info("%s: bounce for %s queued as %s to=<%s>", env->id,
+		    reason ? reason : "failed recipients", b.id,
+		    env->sender);
 	scheduler_add(&b);
 	return 0;
  fail:

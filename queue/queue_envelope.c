@@ -3,7 +3,7 @@
  * line, fields in a fixed order, values escaped so that no value can
  * inject a line, and an "end" line so that a truncated file is refused.
  *
- *   version 1
+ *   version 2
  *   id 0123456789abcdef
  *   created 1700000000
  *   sender a@example.org        (empty value = null sender)
@@ -11,6 +11,9 @@
  *   client 192.0.2.1
  *   body 1
  *   smtputf8 0
+ *   auth a@example.org          (SMTP AUTH user, empty if none)
+ *   held 0                      (1: not scheduled until released)
+ *   warned 0                    (1: the delay notice went out)
  *   rcpt b@example.org          (then, per recipient:)
  *   orcpt b@example.org
  *   flags 1
@@ -19,6 +22,9 @@
  *   next-try 0
  *   error 451 4.2.0 try again
  *   end
+ *
+ * Version 1 files, written before auth, held and warned existed, are
+ * still read (those three are then empty and 0).
  */
 
 #include <sys/types.h>
@@ -160,6 +166,9 @@ envelope_encode(const struct envelope *env, size_t *lenp)
 	ebuf_add_field(&eb, "client", env->client);
 	ebuf_add_num(&eb, "body", env->body);
 	ebuf_add_num(&eb, "smtputf8", env->smtputf8);
+	ebuf_add_field(&eb, "auth", env->auth);
+	ebuf_add_num(&eb, "held", env->held);
+	ebuf_add_num(&eb, "warned", env->warned);
 	TAILQ_FOREACH(r, &env->rcpts, entry) {
 		ebuf_add_field(&eb, "rcpt", r->addr);
 		ebuf_add_field(&eb, "orcpt", r->orcpt);
@@ -358,7 +367,7 @@ envelope_parse(const char *text, size_t len, struct envelope *env,
 {
 	struct ecursor	 c;
 	char		 addr[ADDR_MAX + 1];
-	uint64_t	 n;
+	uint64_t	 n, version;
 
 	envelope_init(env);
 	memset(&c, 0, sizeof(c));
@@ -369,10 +378,11 @@ envelope_parse(const char *text, size_t len, struct envelope *env,
 
 	if (take_num(&c, "version", UINT32_MAX, &n) == -1)
 		goto fail;
-	if (n != ENVELOPE_VERSION) {
+	if (n != 1 && n != ENVELOPE_VERSION) {
 		perr(&c, "unknown version %" PRIu64, n);
 		goto fail;
 	}
+	version = n;
 	if (take(&c, "id", env->id, sizeof(env->id)) == -1)
 		goto fail;
 	if (!is_msgid(env->id)) {
@@ -391,6 +401,15 @@ envelope_parse(const char *text, size_t len, struct envelope *env,
 	if (take_num(&c, "smtputf8", 1, &n) == -1)
 		goto fail;
 	env->smtputf8 = n;
+	if (version >= 2) {
+		if (take(&c, "auth", env->auth, sizeof(env->auth)) == -1 ||
+		    take_num(&c, "held", 1, &n) == -1)
+			goto fail;
+		env->held = n;
+		if (take_num(&c, "warned", 1, &n) == -1)
+			goto fail;
+		env->warned = n;
+	}
 
 	for (;;) {
 		if (c.end - c.p == 4 && memcmp(c.p, "end\n", 4) == 0)

@@ -168,6 +168,10 @@ read_commit(struct imsg *imsg, uint64_t *reqid, struct envelope *env)
 		else if (envelope_add_rcpt(env, addr, orcpt, flags) == NULL)
 			invalid = 1;
 	}
+	/* The SMTP AUTH user came later: an older engine leaves it out. */
+	if (imsg->rpos < imsg->len &&
+	    imsg_get_str(imsg, env->auth, sizeof(env->auth)) == -1)
+		return -1;
 	if (imsg_get_end(imsg) == -1)
 		return -1;
 	return invalid;
