@@ -48,9 +48,12 @@ def free_udp_port():
 
 def txt_chunks(text):
     """A TXT value as dnsmasq arguments: character-strings of at most
-    255 bytes, each quoted (DKIM keys are longer than one string)."""
+    255 bytes, separated by commas.  On dnsmasq's command line (unlike in
+    its config file) quotes are not removed but served, so the strings go
+    unquoted; a comma cannot be carried this way."""
+    assert "," not in text and '"' not in text, text
     chunks = [text[i:i + 255] for i in range(0, len(text), 255)] or [""]
-    return ",".join('"%s"' % c.replace('"', '\\"') for c in chunks)
+    return ",".join(chunks)
 
 
 class DnsServer:
@@ -78,6 +81,12 @@ class DnsServer:
 
     def txt(self, name, text):
         self.args.append("--txt-record=%s,%s" % (name, txt_chunks(text)))
+
+    def txt_strings(self, name, strings):
+        """A TXT record split into exactly these character-strings."""
+        assert not [s for s in strings if "," in s or '"' in s], strings
+        self.args.append("--txt-record=%s,%s" % (name.rstrip("."),
+                                                 ",".join(strings)))
 
     # ---------------------------------------------------------- process
 
