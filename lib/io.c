@@ -56,6 +56,9 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
 #include <event.h>
 #include <fcntl.h>
@@ -150,6 +153,25 @@ static void	io_handshake(struct io *);
 static void	io_skip_discard(struct io *);
 static int	io_make_room(struct io *);
 
+/*
+ * Output is already gathered into whole replies before each write, so
+ * Nagle's algorithm only adds a delayed-ACK wait (about 40 ms) between a
+ * reply written in pieces (TLS records, session tickets) and the peer's
+ * next command.  Not a TCP socket (LMTP over UNIX): nothing to do.
+ */
+static void
+io_set_nodelay(int fd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	int			 on = 1;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		return;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
 struct io *
 io_new(int fd, io_cb cb, void *arg)
 {
@@ -159,6 +181,7 @@ io_new(int fd, io_cb cb, void *arg)
 	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
 		return (NULL);
+	io_set_nodelay(fd);
 	if ((io = calloc(1, sizeof(*io))) == NULL)
 		return (NULL);
 	if ((io->out = evbuffer_new()) == NULL) {
