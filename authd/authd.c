@@ -20,18 +20,12 @@
 
 #include "log.h"
 #include "conf.h"
+#include "daemon.h"
 #include "privdrop.h"
 #include "authd.h"
 
 static struct authd	 authd_state;
 struct authd		*authd = &authd_state;
-
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: tsamba-authd [-dnv] [-f file]\n");
-	exit(1);
-}
 
 /* File tables are checked for changes once a second. */
 static void
@@ -105,44 +99,25 @@ int
 main(int argc, char *argv[])
 {
 	static struct conf	 conf;
-	struct event		 ev_hup, ev_int, ev_term, ev_refresh;
+	static const int	 sigs[] = { SIGHUP, SIGINT, SIGTERM };
+	struct event		 ev_sigs[3], ev_refresh;
 	struct timeval		 tv = { 1, 0 };
-	const char		*conffile = TSAMBA_CONF;
-	int			 ch, debug = 0, noaction = 0, verbose = 0;
+	struct daemon_opts	 opts;
 
-	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
-		switch (ch) {
-		case 'd':
-			debug = 1;
-			break;
-		case 'f':
-			conffile = optarg;
-			break;
-		case 'n':
-			noaction = 1;
-			break;
-		case 'v':
-			verbose = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (argc != optind)
-		usage();
+	daemon_getopt(argc, argv, "tsamba-authd", &opts);
 
 	/* Start-up problems go to the terminal until we are a daemon. */
 	log_init(1, "tsamba-authd");
-	log_setverbose(verbose);
+	log_setverbose(opts.verbose);
 	log_procname("authd");
 
-	if (conf_parse(conffile, &conf) == -1)
+	if (conf_parse(opts.conffile, &conf) == -1)
 		exit(1);
 	authd->conf = &conf;
 	authd->nworkers = 4;
 	if (table_config(&conf) == -1)
 		exit(1);
-	if (noaction) {
+	if (opts.noaction) {
 		if (table_init(&conf) == -1)
 			exit(1);
 		table_free();
@@ -164,20 +139,14 @@ main(int argc, char *argv[])
 		fatalx("cannot load the tables");
 	lookup_init();
 
-	if (!debug) {
+	if (!opts.debug) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
 		log_init(0, "tsamba-authd");
 	}
 
 	event_init();
-	signal(SIGPIPE, SIG_IGN);
-	signal_set(&ev_hup, SIGHUP, on_signal, NULL);
-	signal_set(&ev_int, SIGINT, on_signal, NULL);
-	signal_set(&ev_term, SIGTERM, on_signal, NULL);
-	signal_add(&ev_hup, NULL);
-	signal_add(&ev_int, NULL);
-	signal_add(&ev_term, NULL);
+	daemon_signals(ev_sigs, sigs, 3, on_signal);
 	evtimer_set(&ev_refresh, on_refresh, &ev_refresh);
 	evtimer_add(&ev_refresh, &tv);
 	ban_start();

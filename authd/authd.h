@@ -211,7 +211,5 @@ int	ip_valid(const char *);
 void	control_listen(const struct conf *);
 void	control_start(void);
 void	control_shutdown(void);
-/* Key of a parsed address: "local@domain", lowercased; -1 if too long. */
-int	lookup_key(const struct mailaddr *, char *, size_t);
 
 #endif

@@ -8,10 +8,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 
-#include <errno.h>
 #include <event.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +16,7 @@
 
 #include "log.h"
 #include "imsg.h"
+#include "unixsock.h"
 #include "authd.h"
 
 #define CONTROL_CLIENTS_MAX	16
@@ -187,24 +185,12 @@ static void
 ctl_accept(int lfd, short ev, void *arg)
 {
 	struct ucred	 cred;
-	socklen_t	 len = sizeof(cred);
 	struct ctl	*c;
 	int		 fd;
 
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
-	    -1) {
-		if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_warn("control: accept");
+	if ((fd = unixsock_accept(lfd, NULL, 0, "control", "control authd",
+	    &cred)) == -1)
 		return;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
-	    (cred.uid != 0 && cred.uid != geteuid())) {
-		log_warnx("control: connection from uid %d refused",
-		    (int)cred.uid);
-		close(fd);
-		return;
-	}
 	if (nctls >= CONTROL_CLIENTS_MAX || (c = calloc(1, sizeof(*c))) ==
 	    NULL) {
 		log_warnx("control: too many connections");
@@ -226,34 +212,10 @@ ctl_accept(int lfd, short ev, void *arg)
 void
 control_listen(const struct conf *conf)
 {
-	struct sockaddr_un	 sun;
-	struct stat		 st;
-	mode_t			 old;
-
 	conf_sockpath(conf, "authd.control.sock", ctl_path,
 	    sizeof(ctl_path));
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, ctl_path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path))
-		fatalx("socket path %s too long", ctl_path);
-	if (lstat(ctl_path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			fatalx("%s exists and is not a socket", ctl_path);
-		if (unlink(ctl_path) == -1)
-			fatal("unlink %s", ctl_path);
-	}
-	if ((ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) == -1)
-		fatal("socket");
-	old = umask(0177);
-	if (bind(ctl_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		fatal("bind %s", ctl_path);
-	umask(old);
-	if (chmod(ctl_path, 0600) == -1)
-		fatal("chmod %s", ctl_path);
-	if (listen(ctl_fd, 8) == -1)
-		fatal("listen %s", ctl_path);
+	ctl_fd = unixsock_listen(ctl_path, 0600, 8,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 
 void

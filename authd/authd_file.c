@@ -6,6 +6,8 @@
  * parsed leaves the old contents in place, so a half-edited file never
  * loses users.  The worker threads read the trees under a read lock; a
  * reload parses without it and takes the write lock only to swap.
+ * The line rules (keys, splitting, quoting) are lib/table_file.c's, the
+ * ones tsambactl writes and checks with, so the two cannot disagree:
  *
  *   domains:  example.org
  *   users:    address:{SCHEME}hash:uid:gid:gecos:home:shell:extra
@@ -29,9 +31,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "table_file.h"
 #include "authd.h"
 
-#define FILE_LINE_MAX	4096
 #define FILE_ERR_MAX	(PATH_MAX + 320)
 
 struct fentry {
@@ -164,70 +166,13 @@ fparse_error(struct fparse *p, const char *fmt, ...)
 		log_warnx("%s:%zu: %s", p->t->path, p->lineno, msg);
 }
 
-static char *
-trim(char *s)
-{
-	char	*e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
-	    e[-1] == '\n'))
-		*--e = '\0';
-	return s;
-}
-
-static int
-has_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 /* An address as a table key; the parsed form is kept for destinations. */
 static int
 parse_address(const char *s, struct mailaddr *a, char *key, size_t keysz)
 {
 	if (addr_parse(s, a, ADDR_ALLOW_UTF8) == -1 || addr_is_null(a))
 		return -1;
-	return lookup_key(a, key, keysz);
-}
-
-static int
-parse_domain(const char *s, char *key, size_t keysz)
-{
-	struct mailaddr	 a;
-	char		 buf[ADDR_DOMAIN_MAX + 8];
-
-	if (*s == '\0' || strchr(s, '@') != NULL ||
-	    (size_t)snprintf(buf, sizeof(buf), "x@%s", s) >= sizeof(buf))
-		return -1;
-	if (addr_parse(buf, &a, ADDR_ALLOW_UTF8) == -1)
-		return -1;
-	if (strlcpy(key, a.domain, keysz) >= keysz)
-		return -1;
-	addr_lower(key);
-	return 0;
-}
-
-/* Find c outside double quotes (a quoted local part may hold it). */
-static char *
-find_unquoted(char *s, int c)
-{
-	int	 quoted = 0;
-
-	for (; *s != '\0'; s++) {
-		if (quoted && *s == '\\' && s[1] != '\0')
-			s++;
-		else if (*s == '"')
-			quoted = !quoted;
-		else if (!quoted && *s == c)
-			return s;
-	}
-	return NULL;
+	return table_addr_key(a, key, keysz);
 }
 
 static struct fentry *
@@ -247,7 +192,7 @@ fparse_domain(struct fparse *p, char *line)
 	char		 key[AUTHD_KEY_MAX];
 	struct fentry	*e;
 
-	if (parse_domain(line, key, sizeof(key)) == -1) {
+	if (table_domain_key(line, key, sizeof(key)) == -1) {
 		fparse_error(p, "invalid domain \"%s\"", line);
 		return;
 	}
@@ -318,23 +263,15 @@ parse_id(const char *s, int *has, unsigned int *id)
 static void
 fparse_user(struct fparse *p, char *line)
 {
-	char		*field[6] = { NULL };
+	char		*field[TABLE_USER_FIELDS];
 	char		 key[AUTHD_KEY_MAX], maildir[PATH_MAX];
-	struct mailaddr	 a;
 	struct file_user u;
 	struct fentry	*e;
 	unsigned int	 id = 0;
-	char		*s = line, *c;
-	size_t		 i;
 
-	for (i = 0; i < 6 && s != NULL; i++) {
-		field[i] = s;
-		if ((c = strchr(s, ':')) != NULL)
-			*c++ = '\0';
-		s = c;
-	}
+	table_user_split(line, field);
 	memset(&u, 0, sizeof(u));
-	if (parse_address(trim(field[0]), &a, key, sizeof(key)) == -1) {
+	if (table_address_key(table_trim(field[0]), key, sizeof(key)) == -1) {
 		fparse_error(p, "invalid address \"%s\"", field[0]);
 		return;
 	}
@@ -384,32 +321,13 @@ fparse_user(struct fparse *p, char *line)
 }
 
 static int
-fparse_source(const char *s, char *key, size_t keysz)
-{
-	struct mailaddr	 a;
-
-	if (*s == '@') {
-		if (keysz < 2 || parse_domain(s + 1, key + 1, keysz - 1) == -1)
-			return -1;
-		key[0] = '@';
-		return 0;
-	}
-	return parse_address(s, &a, key, keysz);
-}
-
-static int
 fparse_dests(struct fparse *p, struct fentry *e, char *list)
 {
 	struct mailaddr	 a, *d;
 	char		 key[AUTHD_KEY_MAX];
-	char		*s, *c, *item;
+	char		*item;
 
-	for (s = list; s != NULL; s = c) {
-		if ((c = find_unquoted(s, ',')) != NULL)
-			*c++ = '\0';
-		item = trim(s);
-		if (*item == '\0')
-			continue;
+	while ((item = table_alias_next(&list)) != NULL) {
 		if (parse_address(item, &a, key, sizeof(key)) == -1) {
 			fparse_error(p, "invalid destination \"%s\"", item);
 			return -1;
@@ -429,16 +347,15 @@ fparse_alias(struct fparse *p, char *line)
 {
 	char		 key[AUTHD_KEY_MAX];
 	struct fentry	*e;
-	char		*colon, *src;
+	char		*list, *src;
 	int		 isnew = 0;
 
-	if ((colon = find_unquoted(line, ':')) == NULL) {
+	if ((list = table_alias_split(line)) == NULL) {
 		fparse_error(p, "missing ':' after the alias");
 		return;
 	}
-	*colon = '\0';
-	src = trim(line);
-	if (fparse_source(src, key, sizeof(key)) == -1) {
+	src = table_trim(line);
+	if (table_source_key(src, key, sizeof(key)) == -1) {
 		fparse_error(p, "invalid alias \"%s\"", src);
 		return;
 	}
@@ -446,7 +363,7 @@ fparse_alias(struct fparse *p, char *line)
 		e = fentry_new(key);
 		isnew = 1;
 	}
-	if (fparse_dests(p, e, colon + 1) == -1) {
+	if (fparse_dests(p, e, list) == -1) {
 		if (isnew)
 			fentry_free(e);
 		return;
@@ -527,19 +444,19 @@ ftable_read(struct ftable *t, enum fkind kind, struct fparse *p,
 	fsig_of(sig, &st);
 	while ((len = getline(&line, &linesz, fp)) != -1) {
 		p->lineno++;
-		if (len > FILE_LINE_MAX) {
+		if (len > TABLE_LINE_MAX) {
 			fparse_error(p, "line longer than %d bytes",
-			    FILE_LINE_MAX);
+			    TABLE_LINE_MAX);
 			continue;
 		}
 		if ((size_t)len != strlen(line)) {
 			fparse_error(p, "NUL byte in line");
 			continue;
 		}
-		s = trim(line);
+		s = table_trim(line);
 		if (*s == '\0' || *s == '#')
 			continue;
-		if (has_control(s)) {
+		if (table_has_control(s)) {
 			fparse_error(p, "control character in line");
 			continue;
 		}

@@ -31,6 +31,7 @@
 
 #include "log.h"
 #include "imsg.h"
+#include "table_file.h"
 #include "authd.h"
 
 /* Aliases one lookup may visit: bounds the work of a hostile table. */
@@ -75,18 +76,6 @@ visit_cmp(struct visit *a, struct visit *b)
 }
 
 RB_GENERATE_STATIC(vtree, visit, node, visit_cmp)
-
-int
-lookup_key(const struct mailaddr *a, char *key, size_t keysz)
-{
-	int	 n;
-
-	n = snprintf(key, keysz, "%s@%s", a->local, a->domain);
-	if (n < 0 || (size_t)n >= keysz)
-		return -1;
-	addr_lower(key);
-	return 0;
-}
 
 /* Split a key back at its last '@' (a quoted local part may hold one). */
 static int
@@ -272,7 +261,7 @@ expand_local(struct expand *x, const struct mailaddr *a, const char *key,
 	if (expand_key(x, key, depth))
 		return 1;
 	if (plus_base(a, &base) == 0 &&
-	    lookup_key(&base, bkey, sizeof(bkey)) == 0 &&
+	    table_addr_key(&base, bkey, sizeof(bkey)) == 0 &&
 	    expand_key(x, bkey, depth))
 		return 1;
 	if ((size_t)snprintf(bkey, sizeof(bkey), "@%s", a->domain) <
@@ -296,7 +285,7 @@ expand_addr(struct expand *x, const struct mailaddr *a, int depth)
 		x->tempfail = 1;
 		return;
 	}
-	if (lookup_key(a, key, sizeof(key)) == -1)
+	if (table_addr_key(a, key, sizeof(key)) == -1)
 		return;
 	if (!expand_local(x, a, key, depth))
 		log_info("alias destination %s: no such mailbox, dropped",
@@ -324,7 +313,7 @@ lookup_rcpt(const char *address, struct rcpt_results *res)
 
 	res->n = 0;
 	if (input_parse(address, &a) == -1 ||
-	    lookup_key(&a, key, sizeof(key)) == -1)
+	    table_addr_key(&a, key, sizeof(key)) == -1)
 		return LOOKUP_INVALID;
 	switch (table_domain(a.domain)) {
 	case TABLE_NOTFOUND:
@@ -389,7 +378,7 @@ lookup_user(const char *mailbox, struct user_result *ur)
 
 	memset(ur, 0, sizeof(*ur));
 	if (input_parse(mailbox, &a) == -1 ||
-	    lookup_key(&a, key, sizeof(key)) == -1)
+	    table_addr_key(&a, key, sizeof(key)) == -1)
 		return LOOKUP_INVALID;
 	switch (table_domain(a.domain)) {
 	case TABLE_NOTFOUND:
@@ -399,7 +388,7 @@ lookup_user(const char *mailbox, struct user_result *ur)
 	}
 	if ((rv = table_user(key, &u)) == TABLE_NOTFOUND) {
 		if (plus_base(&a, &base) == -1 ||
-		    lookup_key(&base, key, sizeof(key)) == -1)
+		    table_addr_key(&base, key, sizeof(key)) == -1)
 			return LOOKUP_NOUSER;
 		rv = table_user(key, &u);
 	}
@@ -453,7 +442,7 @@ login_key(const char *user, char *key, size_t keysz)
 {
 	struct mailaddr	 a;
 
-	if (input_parse(user, &a) == -1 || lookup_key(&a, key, keysz) == -1)
+	if (input_parse(user, &a) == -1 || table_addr_key(&a, key, keysz) == -1)
 		return -1;
 	return 0;
 }
@@ -504,10 +493,10 @@ sender_is_user(const struct mailaddr *a, const char *ukey)
 	struct mailaddr	 base;
 	char		 key[AUTHD_KEY_MAX];
 
-	if (lookup_key(a, key, sizeof(key)) == 0 && strcmp(key, ukey) == 0)
+	if (table_addr_key(a, key, sizeof(key)) == 0 && strcmp(key, ukey) == 0)
 		return 1;
 	if (plus_base(a, &base) == 0 &&
-	    lookup_key(&base, key, sizeof(key)) == 0 &&
+	    table_addr_key(&base, key, sizeof(key)) == 0 &&
 	    strcmp(key, ukey) == 0)
 		return 1;
 	return 0;
@@ -524,7 +513,7 @@ lookup_sender(const char *user, const char *sender)
 
 	if (login_key(user, ukey, sizeof(ukey)) == -1 ||
 	    input_parse(sender, &a) == -1 ||
-	    lookup_key(&a, key, sizeof(key)) == -1)
+	    table_addr_key(&a, key, sizeof(key)) == -1)
 		return LOOKUP_INVALID;
 	if (sender_is_user(&a, ukey))
 		return LOOKUP_OK;
@@ -534,7 +523,7 @@ lookup_sender(const char *user, const char *sender)
 		return LOOKUP_NOUSER;
 	ok = al.ndests > 0;
 	for (i = 0; i < al.ndests; i++)
-		if (lookup_key(&al.dests[i], key, sizeof(key)) == -1 ||
+		if (table_addr_key(&al.dests[i], key, sizeof(key)) == -1 ||
 		    strcmp(key, ukey) != 0)
 			ok = 0;
 	table_alias_free(&al);

@@ -14,7 +14,6 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -25,6 +24,7 @@
 
 #include "log.h"
 #include "imsg.h"
+#include "unixsock.h"
 #include "authd.h"
 
 #define CLIENTS_MAX	1024
@@ -77,19 +77,6 @@ client_close(struct client *c)
 	imsgev_clear(&c->iev);
 	if (event_once(-1, EV_TIMEOUT, client_reap, c, &now) == -1)
 		fatal("event_once");
-}
-
-static int
-peer_allowed(uid_t uid)
-{
-	size_t	 i;
-
-	if (uid == 0 || uid == geteuid())
-		return 1;
-	for (i = 0; i < authd->npeer_uids; i++)
-		if (authd->peer_uids[i] == uid)
-			return 1;
-	return 0;
 }
 
 /* Passwords are for the smtp engine (and the imap login) only. */
@@ -529,28 +516,12 @@ static void
 server_accept(int lfd, short ev, void *arg)
 {
 	struct ucred	 cred;
-	socklen_t	 len = sizeof(cred);
 	int		 fd;
 
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
-	    -1) {
-		if (errno == EMFILE || errno == ENFILE) {
-			log_warn("accept");
+	if ((fd = unixsock_accept(lfd, authd->peer_uids, authd->npeer_uids,
+	    "auth.sock", "ask authd", &cred)) == -1) {
+		if (errno == EMFILE || errno == ENFILE)
 			accept_pause();
-		} else if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_warn("accept");
-		return;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
-		log_warn("SO_PEERCRED");
-		close(fd);
-		return;
-	}
-	if (!peer_allowed(cred.uid)) {
-		log_warnx("connection from uid %d pid %d refused: not a "
-		    "tsamba daemon", (int)cred.uid, (int)cred.pid);
-		close(fd);
 		return;
 	}
 	if (nclients >= CLIENTS_MAX) {
@@ -566,40 +537,16 @@ server_accept(int lfd, short ev, void *arg)
 void
 server_listen(const struct conf *conf)
 {
-	struct sockaddr_un	 sun;
-	struct stat		 st;
-	mode_t			 old;
+	struct stat	 st;
 
 	if (stat(conf->rundir, &st) == -1 || !S_ISDIR(st.st_mode))
 		fatalx("run directory %s is missing: it is created by whoever "
 		    "starts tsamba-authd (systemd RuntimeDirectory=tsamba)",
 		    conf->rundir);
 	conf_sockpath(conf, "auth.sock", sockpath, sizeof(sockpath));
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (*sockpath == '\0' ||
-	    strlcpy(sun.sun_path, sockpath, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path))
-		fatalx("socket path in %s too long", conf->rundir);
-
-	if (lstat(sockpath, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			fatalx("%s exists and is not a socket", sockpath);
-		if (unlink(sockpath) == -1)
-			fatal("unlink %s", sockpath);
-	}
-	if ((listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) == -1)
-		fatal("socket");
-	old = umask(0111);
-	if (bind(listen_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		fatal("bind %s", sockpath);
-	umask(old);
 	/* Who may ask is decided by SO_PEERCRED, not by the file mode. */
-	if (chmod(sockpath, 0666) == -1)
-		fatal("chmod %s", sockpath);
-	if (listen(listen_fd, 128) == -1)
-		fatal("listen %s", sockpath);
+	listen_fd = unixsock_listen(sockpath, 0666, 128,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 
 void

@@ -112,6 +112,20 @@ ctl_conf(void)
 }
 
 int
+ctl_subcmd(int argc, char *argv[], const struct ctl_subcmd *subs)
+{
+	if (argc < 2)
+		ctl_usage();
+	for (; subs->name != NULL; subs++) {
+		if (strcmp(argv[1], subs->name) == 0) {
+			ctl->what = subs->what;
+			return subs->fn(argc - 1, argv + 1);
+		}
+	}
+	ctl_usage();
+}
+
+int
 main(int argc, char *argv[])
 {
 	size_t	 i;

@@ -2,8 +2,9 @@
  * tsambactl: the administration tool of the suite.  ctl.c reads the
  * command line and dispatches; one file per command family (ctl_user.c,
  * ctl_domain.c, ctl_alias.c, ctl_pw.c, ctl_check.c, ctl_ban.c,
- * ctl_dkim.c); the tables are reached through ctl_backend.h, the
- * mailboxes through ctl_maildir.c.
+ * ctl_dkim.c, ctl_queue.c); the tables are reached through
+ * ctl_backend.h, the mailboxes through ctl_maildir.c, the daemons'
+ * control sockets through ctl_imsg.c.
  */
 
 #ifndef TSAMBA_CTL_H
@@ -12,6 +13,7 @@
 #include <stddef.h>
 
 #include "conf.h"
+#include "imsg.h"
 
 struct ctl {
 	const char	*conffile;
@@ -34,6 +36,15 @@ void	ctl_errx(const char *, ...)
 struct conf	*ctl_conf(void);
 void	ctl_usage(void) __attribute__((__noreturn__));
 
+/* One word after a command: "alias add" runs fn(argc - 1, argv + 1). */
+struct ctl_subcmd {
+	const char	*name;		/* "add" */
+	const char	*what;		/* "alias add": ctl->what */
+	int		(*fn)(int, char **);
+};
+/* Run the subcommand named by argv[1] (subs ends with a NULL name). */
+int	ctl_subcmd(int argc, char *argv[], const struct ctl_subcmd *subs);
+
 /* Commands: argv[0] is the command's name; the exit status. */
 int	cmd_user(int, char **);
 int	cmd_domain(int, char **);
@@ -45,6 +56,18 @@ int	cmd_dkim(int, char **);
 int	cmd_queue(int, char **);
 /* ctl_queue.c: the queue of tsamba-queue over queue.control.sock. */
 int	ctl_queue(struct conf *, int, char **);
+
+/* ctl_imsg.c: a conversation on a daemon's control socket. */
+struct ctl_imsg {
+	struct imsgbuf	 ib;
+	const char	*peer;		/* "tsamba-authd": hello and errors */
+};
+/* Connect to sockname in the run directory, hello: 0 or -1 (printed). */
+int	ctl_imsg_open(struct ctl_imsg *, const struct conf *,
+	    const char *sockname, const char *peer);
+/* The next message, waited for with a timeout: 0 or -1 (printed). */
+int	ctl_imsg_next(struct ctl_imsg *, struct imsg *);
+void	ctl_imsg_close(struct ctl_imsg *);
 
 /* ctl_names.c: the names of the command line, as table keys. */
 #define CTL_KEY_MAX	(64 + 1 + 255 + 1)

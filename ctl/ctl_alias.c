@@ -13,32 +13,9 @@
 #include "ctl_backend.h"
 
 static int
-print_alias(void *arg, const char *key, const char *value)
-{
-	const char	*domain = arg, *at;
-
-	at = strrchr(key, '@');
-	if (domain == NULL || (at != NULL && strcmp(at + 1, domain) == 0))
-		printf("%s: %s\n", key, value);
-	return 0;
-}
-
-static int
 alias_list(int argc, char *argv[])
 {
-	struct table	*t;
-	char		 domain[CTL_KEY_MAX];
-	int		 rv;
-
-	if (argc > 2)
-		ctl_usage();
-	if (argc == 2 && name_domain(argv[1], domain, sizeof(domain)) == -1)
-		return -1;
-	if ((t = table_open(ctl_conf(), TAB_ALIASES, 0)) == NULL)
-		return -1;
-	rv = t->ops->rows(t, NULL, print_alias, argc == 2 ? domain : NULL);
-	table_close(t);
-	return rv;
+	return table_list(TAB_ALIASES, 1, argc, argv);
 }
 
 struct pair {
@@ -146,19 +123,12 @@ alias_del(int argc, char *argv[])
 int
 cmd_alias(int argc, char *argv[])
 {
-	if (argc < 2)
-		ctl_usage();
-	argc--;
-	argv++;
-	if (strcmp(argv[0], "list") == 0) {
-		ctl->what = "alias list";
-		return alias_list(argc, argv);
-	} else if (strcmp(argv[0], "add") == 0) {
-		ctl->what = "alias add";
-		return alias_add(argc, argv);
-	} else if (strcmp(argv[0], "del") == 0) {
-		ctl->what = "alias del";
-		return alias_del(argc, argv);
-	}
-	ctl_usage();
+	static const struct ctl_subcmd	 subs[] = {
+		{ "list", "alias list", alias_list },
+		{ "add", "alias add", alias_add },
+		{ "del", "alias del", alias_del },
+		{ NULL, NULL, NULL }
+	};
+
+	return ctl_subcmd(argc, argv, subs);
 }

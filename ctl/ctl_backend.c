@@ -3,6 +3,7 @@
  * operations every command uses on top of the backends' own.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,4 +107,47 @@ table_has(struct table *t, const char *key)
 	if (t->ops->rows(t, key, found_row, &found) == -1)
 		return -1;
 	return found;
+}
+
+struct list_filter {
+	const char	*domain;	/* NULL: every row */
+	int		 values;
+};
+
+static int
+print_row(void *arg, const char *key, const char *value)
+{
+	struct list_filter	*f = arg;
+	const char		*at;
+
+	at = strrchr(key, '@');
+	if (f->domain != NULL && (at == NULL || strcmp(at + 1, f->domain) != 0))
+		return 0;
+	if (f->values)
+		printf("%s: %s\n", key, value);
+	else
+		printf("%s\n", key);
+	return 0;
+}
+
+int
+table_list(enum ctl_tab id, int values, int argc, char *argv[])
+{
+	struct list_filter	 f = { NULL, values };
+	struct table		*t;
+	char			 domain[CTL_KEY_MAX];
+	int			 rv;
+
+	if (argc > 2)
+		ctl_usage();
+	if (argc == 2) {
+		if (name_domain(argv[1], domain, sizeof(domain)) == -1)
+			return -1;
+		f.domain = domain;
+	}
+	if ((t = table_open(ctl_conf(), id, 0)) == NULL)
+		return -1;
+	rv = t->ops->rows(t, NULL, print_row, &f);
+	table_close(t);
+	return rv;
 }

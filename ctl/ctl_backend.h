@@ -72,5 +72,10 @@ void		 table_close(struct table *);
 /* 1 if the key has a row, 0 if not, -1 on error. */
 int		 table_has(struct table *, const char *key);
 const char	*table_name(enum ctl_tab);
+/*
+ * "list [domain]" of the users or aliases table: each key (with ": value"
+ * when values is set), only those of the domain argv[1] if given.
+ */
+int		 table_list(enum ctl_tab, int values, int argc, char *argv[]);
 
 #endif

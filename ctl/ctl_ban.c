@@ -7,12 +7,10 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <arpa/inet.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,98 +21,8 @@
 #include "proto.h"
 #include "ctl.h"
 
-#define BAN_TIMEOUT_MS	10000
 #define BAN_REQID	1
 #define IP_TEXT_MAX	64
-
-static int
-ban_connect(struct imsgbuf *ib)
-{
-	struct sockaddr_un	 sun;
-	char			 path[PATH_MAX];
-	int			 fd;
-
-	conf_sockpath(ctl_conf(), "authd.control.sock", path, sizeof(path));
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path)) {
-		ctl_warnx("socket path too long: %s", path);
-		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		ctl_warn("socket");
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		ctl_warn("cannot reach tsamba-authd at %s", path);
-		close(fd);
-		return -1;
-	}
-	imsgbuf_init(ib, fd);
-	return 0;
-}
-
-/* The next message, waiting at most BAN_TIMEOUT_MS: 0 or -1. */
-static int
-ban_next(struct imsgbuf *ib, struct imsg *imsg)
-{
-	struct pollfd	 pfd;
-	ssize_t		 n;
-	int		 r;
-
-	for (;;) {
-		if ((r = imsg_get(ib, imsg)) == 1)
-			return 0;
-		if (r == -1) {
-			ctl_warnx("malformed message from tsamba-authd");
-			return -1;
-		}
-		pfd.fd = ib->fd;
-		pfd.events = POLLIN;
-		if ((r = poll(&pfd, 1, BAN_TIMEOUT_MS)) == -1) {
-			if (errno == EINTR)
-				continue;
-			ctl_warn("poll");
-			return -1;
-		}
-		if (r == 0) {
-			ctl_warnx("tsamba-authd did not answer");
-			return -1;
-		}
-		if ((n = imsgbuf_read(ib)) == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			ctl_warn("read");
-			return -1;
-		}
-		if (n == 0) {
-			ctl_warnx("tsamba-authd closed the connection (not "
-			    "root?)");
-			return -1;
-		}
-	}
-}
-
-static int
-ban_hello(struct imsgbuf *ib)
-{
-	struct imsg	 imsg;
-	int		 rv;
-
-	if (imsg_send_hello(ib, "tsambactl") == -1 ||
-	    imsgbuf_flush(ib) == -1) {
-		ctl_warn("cannot write to tsamba-authd");
-		return -1;
-	}
-	if (ban_next(ib, &imsg) == -1)
-		return -1;
-	rv = imsg_check_hello(&imsg, "tsamba-authd");
-	imsg_free(&imsg);
-	if (rv == -1)
-		ctl_warnx("tsamba-authd speaks another protocol version");
-	return rv;
-}
 
 static void
 print_entry(const char *ip, uint64_t end, uint32_t failures)
@@ -131,7 +39,7 @@ print_entry(const char *ip, uint64_t end, uint32_t failures)
 
 /* Answers to our request up to CTL_DONE; entries are printed. */
 static int
-ban_answers(struct imsgbuf *ib)
+ban_answers(struct ctl_imsg *ci)
 {
 	struct imsg	 imsg;
 	char		 ip[IP_TEXT_MAX], msg[512];
@@ -141,7 +49,7 @@ ban_answers(struct imsgbuf *ib)
 	int		 bad;
 
 	for (;;) {
-		if (ban_next(ib, &imsg) == -1)
+		if (ctl_imsg_next(ci, &imsg) == -1)
 			return -1;
 		bad = imsg_get_u64(&imsg, &id) == -1 || id != BAN_REQID;
 		if (!bad && imsg.hdr.type == IMSG_CTL_BAN_ENTRY) {
@@ -234,7 +142,7 @@ ip_valid(const char *s, int allow_net)
 int
 cmd_ban(int argc, char *argv[])
 {
-	struct imsgbuf	 ib;
+	struct ctl_imsg	 ci;
 	struct ibuf	*b;
 	long long	 secs = 0;
 	uint32_t	 type;
@@ -261,21 +169,19 @@ cmd_ban(int argc, char *argv[])
 			ctl_errx("invalid address \"%s\"", argv[2]);
 	} else
 		ctl_usage();
-	if (ban_connect(&ib) == -1)
+	if (ctl_imsg_open(&ci, ctl_conf(), "authd.control.sock",
+	    "tsamba-authd") == -1)
 		return -1;
-	if (ban_hello(&ib) == -1)
-		goto done;
 	if ((b = imsg_create(type, 0, -1)) == NULL ||
 	    ibuf_add_u64(b, BAN_REQID) == -1 ||
 	    (type != IMSG_CTL_BAN_LIST && ibuf_add_str(b, argv[2]) == -1) ||
 	    (type == IMSG_CTL_BAN_ADD && ibuf_add_u64(b, secs) == -1) ||
-	    imsg_close(&ib, b) == -1 || imsgbuf_flush(&ib) == -1) {
+	    imsg_close(&ci.ib, b) == -1 || imsgbuf_flush(&ci.ib) == -1) {
 		ctl_warn("cannot send the request");
 		goto done;
 	}
-	rv = ban_answers(&ib);
+	rv = ban_answers(&ci);
  done:
-	imsgbuf_clear(&ib);
-	close(ib.fd);
+	ctl_imsg_close(&ci);
 	return rv;
 }

@@ -151,19 +151,12 @@ domain_del(int argc, char *argv[])
 int
 cmd_domain(int argc, char *argv[])
 {
-	if (argc < 2)
-		ctl_usage();
-	argc--;
-	argv++;
-	if (strcmp(argv[0], "list") == 0) {
-		ctl->what = "domain list";
-		return domain_list(argc, argv);
-	} else if (strcmp(argv[0], "add") == 0) {
-		ctl->what = "domain add";
-		return domain_add(argc, argv);
-	} else if (strcmp(argv[0], "del") == 0) {
-		ctl->what = "domain del";
-		return domain_del(argc, argv);
-	}
-	ctl_usage();
+	static const struct ctl_subcmd	 subs[] = {
+		{ "list", "domain list", domain_list },
+		{ "add", "domain add", domain_add },
+		{ "del", "domain del", domain_del },
+		{ NULL, NULL, NULL }
+	};
+
+	return ctl_subcmd(argc, argv, subs);
 }

@@ -7,11 +7,7 @@
  */
 
 #include <sys/types.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,98 +19,8 @@
 #include "proto.h"
 #include "ctl.h"
 
-#define QUEUE_TIMEOUT_MS	10000
 #define QUEUE_REQID		1
 #define QUEUE_TEXT_MAX		1024
-
-static int
-queue_connect(struct conf *conf, struct imsgbuf *ib)
-{
-	struct sockaddr_un	 sun;
-	char			 path[PATH_MAX];
-	int			 fd;
-
-	conf_sockpath(conf, "queue.control.sock", path, sizeof(path));
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path)) {
-		ctl_warnx("socket path too long: %s", path);
-		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		ctl_warn("socket");
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		ctl_warn("cannot reach tsamba-queue at %s", path);
-		close(fd);
-		return -1;
-	}
-	imsgbuf_init(ib, fd);
-	return 0;
-}
-
-/* The next message, waiting at most QUEUE_TIMEOUT_MS: 0 or -1. */
-static int
-queue_next(struct imsgbuf *ib, struct imsg *imsg)
-{
-	struct pollfd	 pfd;
-	ssize_t		 n;
-	int		 r;
-
-	for (;;) {
-		if ((r = imsg_get(ib, imsg)) == 1)
-			return 0;
-		if (r == -1) {
-			ctl_warnx("malformed message from tsamba-queue");
-			return -1;
-		}
-		pfd.fd = ib->fd;
-		pfd.events = POLLIN;
-		if ((r = poll(&pfd, 1, QUEUE_TIMEOUT_MS)) == -1) {
-			if (errno == EINTR)
-				continue;
-			ctl_warn("poll");
-			return -1;
-		}
-		if (r == 0) {
-			ctl_warnx("tsamba-queue did not answer");
-			return -1;
-		}
-		if ((n = imsgbuf_read(ib)) == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			ctl_warn("read");
-			return -1;
-		}
-		if (n == 0) {
-			ctl_warnx("tsamba-queue closed the connection (not "
-			    "root?)");
-			return -1;
-		}
-	}
-}
-
-static int
-queue_hello(struct imsgbuf *ib)
-{
-	struct imsg	 imsg;
-	int		 rv;
-
-	if (imsg_send_hello(ib, "tsambactl") == -1 ||
-	    imsgbuf_flush(ib) == -1) {
-		ctl_warn("cannot write to tsamba-queue");
-		return -1;
-	}
-	if (queue_next(ib, &imsg) == -1)
-		return -1;
-	rv = imsg_check_hello(&imsg, "tsamba-queue");
-	imsg_free(&imsg);
-	if (rv == -1)
-		ctl_warnx("tsamba-queue speaks another protocol version");
-	return rv;
-}
 
 /* "3m", "2h", "4d": short and wide enough for a column. */
 static void
@@ -198,7 +104,7 @@ read_detail(struct imsg *imsg)
 
 /* Answers to our request up to CTL_DONE; entries are printed. */
 static int
-queue_answers(struct imsgbuf *ib, int quiet)
+queue_answers(struct ctl_imsg *ci, int quiet)
 {
 	struct imsg	 imsg;
 	char		 msg[512];
@@ -207,7 +113,7 @@ queue_answers(struct imsgbuf *ib, int quiet)
 	int		 bad;
 
 	for (;;) {
-		if (queue_next(ib, &imsg) == -1)
+		if (ctl_imsg_next(ci, &imsg) == -1)
 			return -1;
 		bad = imsg_get_u64(&imsg, &id) == -1 || id != QUEUE_REQID;
 		if (!bad && imsg.hdr.type == IMSG_CTL_QUEUE_ENTRY)
@@ -262,7 +168,7 @@ queue_usage(void)
 int
 ctl_queue(struct conf *conf, int argc, char *argv[])
 {
-	struct imsgbuf	 ib;
+	struct ctl_imsg	 ci;
 	struct ibuf	*b;
 	const char	*arg = "";
 	uint32_t	 type;
@@ -304,25 +210,23 @@ ctl_queue(struct conf *conf, int argc, char *argv[])
 	    !is_msgid(arg))
 		ctl_errx("invalid message id \"%s\" (16 hex digits)", arg);
 
-	if (queue_connect(conf, &ib) == -1)
+	if (ctl_imsg_open(&ci, conf, "queue.control.sock",
+	    "tsamba-queue") == -1)
 		return -1;
-	if (queue_hello(&ib) == -1)
-		goto done;
 	if ((b = imsg_create(type, 0, -1)) == NULL ||
 	    ibuf_add_u64(b, QUEUE_REQID) == -1 ||
 	    (type != IMSG_CTL_QUEUE_LIST && ibuf_add_str(b, arg) == -1) ||
 	    (type == IMSG_CTL_QUEUE_DEL && ibuf_add_u8(b, silent) == -1) ||
-	    imsg_close(&ib, b) == -1 || imsgbuf_flush(&ib) == -1) {
+	    imsg_close(&ci.ib, b) == -1 || imsgbuf_flush(&ci.ib) == -1) {
 		ctl_warn("cannot send the request");
 		goto done;
 	}
 	if (type == IMSG_CTL_QUEUE_LIST)
 		print_header();
-	rv = queue_answers(&ib, type == IMSG_CTL_QUEUE_LIST ||
+	rv = queue_answers(&ci, type == IMSG_CTL_QUEUE_LIST ||
 	    type == IMSG_CTL_QUEUE_SHOW);
  done:
-	imsgbuf_clear(&ib);
-	close(ib.fd);
+	ctl_imsg_close(&ci);
 	return rv;
 }
 

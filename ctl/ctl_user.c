@@ -25,32 +25,9 @@ struct pwopt {
 };
 
 static int
-print_user(void *arg, const char *key, const char *value)
-{
-	const char	*domain = arg, *at;
-
-	at = strrchr(key, '@');
-	if (domain == NULL || (at != NULL && strcmp(at + 1, domain) == 0))
-		printf("%s\n", key);
-	return 0;
-}
-
-static int
 user_list(int argc, char *argv[])
 {
-	struct table	*t;
-	char		 domain[CTL_KEY_MAX];
-	int		 rv;
-
-	if (argc > 2)
-		ctl_usage();
-	if (argc == 2 && name_domain(argv[1], domain, sizeof(domain)) == -1)
-		return -1;
-	if ((t = table_open(ctl_conf(), TAB_USERS, 0)) == NULL)
-		return -1;
-	rv = t->ops->rows(t, NULL, print_user, argc == 2 ? domain : NULL);
-	table_close(t);
-	return rv;
+	return table_list(TAB_USERS, 0, argc, argv);
 }
 
 /* The password of -p (checked against the policy) or a new one. */
@@ -250,22 +227,13 @@ user_del(int argc, char *argv[])
 int
 cmd_user(int argc, char *argv[])
 {
-	if (argc < 2)
-		ctl_usage();
-	argc--;
-	argv++;
-	if (strcmp(argv[0], "list") == 0) {
-		ctl->what = "user list";
-		return user_list(argc, argv);
-	} else if (strcmp(argv[0], "add") == 0) {
-		ctl->what = "user add";
-		return user_add(argc, argv);
-	} else if (strcmp(argv[0], "passwd") == 0) {
-		ctl->what = "user passwd";
-		return user_passwd(argc, argv);
-	} else if (strcmp(argv[0], "del") == 0) {
-		ctl->what = "user del";
-		return user_del(argc, argv);
-	}
-	ctl_usage();
+	static const struct ctl_subcmd	 subs[] = {
+		{ "list", "user list", user_list },
+		{ "add", "user add", user_add },
+		{ "passwd", "user passwd", user_passwd },
+		{ "del", "user del", user_del },
+		{ NULL, NULL, NULL }
+	};
+
+	return ctl_subcmd(argc, argv, subs);
 }

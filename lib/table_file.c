@@ -46,8 +46,8 @@ table_has_control(const char *s)
 	return 0;
 }
 
-static int
-address_key(const struct mailaddr *a, char *key, size_t keysz)
+int
+table_addr_key(const struct mailaddr *a, char *key, size_t keysz)
 {
 	int	 n;
 
@@ -82,7 +82,7 @@ table_address_key(const char *s, char *key, size_t keysz)
 
 	if (addr_parse(s, &a, ADDR_ALLOW_UTF8) == -1 || addr_is_null(&a))
 		return -1;
-	return address_key(&a, key, keysz);
+	return table_addr_key(&a, key, keysz);
 }
 
 int

@@ -36,6 +36,8 @@ int	 table_line_ignored(const char *);
 /* 1 if s holds a control character other than tab. */
 int	 table_has_control(const char *);
 
+/* The key of a parsed address; -1 if it does not fit. */
+int	 table_addr_key(const struct mailaddr *, char *key, size_t keysz);
 /* Keys; -1 if s is not a valid domain, address or alias source. */
 int	 table_domain_key(const char *s, char *key, size_t keysz);
 int	 table_address_key(const char *s, char *key, size_t keysz);

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "imsg.h"
 #include "log.h"
 #include "privdrop.h"
@@ -77,7 +78,7 @@ static uint64_t			 next_id = 1;
 static unsigned int		 nsessions;
 static int			 accept_paused;
 static struct event		 ev_accept_resume;
-static struct event		 ev_sigterm, ev_sigint;
+static struct event		 ev_sigs[2];
 
 static void	engine_sig(int, short, void *);
 static void	engine_dispatch_parent(struct imsgev *, struct imsg *,
@@ -108,16 +109,14 @@ RB_GENERATE(request_tree, request, tree, request_cmp)
 void
 engine_main(int fd)
 {
+	static const int	 sigs[] = { SIGTERM, SIGINT };
+
 	log_procname("lmtp");
 	priv_drop(conf->user_smtpd, conf->chroot, "lmtp");
 
-	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	event_init();
-	signal_set(&ev_sigterm, SIGTERM, engine_sig, NULL);
-	signal_set(&ev_sigint, SIGINT, engine_sig, NULL);
-	signal_add(&ev_sigterm, NULL);
-	signal_add(&ev_sigint, NULL);
+	daemon_signals(ev_sigs, sigs, 2, engine_sig);
 	evtimer_set(&ev_accept_resume, engine_accept_resume, NULL);
 
 	imsgev_init(&parent_iev, fd, engine_dispatch_parent, NULL);

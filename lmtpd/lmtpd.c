@@ -9,13 +9,9 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
-#include <netinet/in.h>
-
 #include <err.h>
-#include <errno.h>
 #include <event.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -25,9 +21,12 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "imsg.h"
 #include "log.h"
 #include "proto.h"
+#include "tcp_listen.h"
+#include "unixsock.h"
 #include "lmtpd.h"
 
 struct conf		*conf;
@@ -35,64 +34,35 @@ struct conf		*conf;
 static struct conf	 lmtpd_conf;
 static struct imsgev	 engine_iev;
 static pid_t		 engine_pid = -1;
-static struct event	 ev_sigterm, ev_sigint, ev_sigchld, ev_sighup;
+static struct event	 ev_sigs[4];
 
-static void	usage(void) __attribute__((__noreturn__));
-static int	listen_unix(const char *);
-static int	listen_tcp(struct conf_listen *);
 static void	send_listeners(void);
 static void	parent_dispatch_engine(struct imsgev *, struct imsg *, void *);
 static void	parent_connect(struct imsg *);
 static void	parent_sig(int, short, void *);
 static void	parent_shutdown(void) __attribute__((__noreturn__));
 
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: tsamba-lmtpd [-dnv] [-f file]\n");
-	exit(1);
-}
-
 int
 main(int argc, char *argv[])
 {
-	const char	*file = TSAMBA_CONF;
-	int		 ch, debug = 0, noaction = 0, verbose = 0;
-	int		 sp[2];
-	struct stat	 st;
+	static const int	 sigs[] = { SIGTERM, SIGINT, SIGCHLD, SIGHUP };
+	struct daemon_opts	 opts;
+	int			 sp[2];
+	struct stat		 st;
 
-	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
-		switch (ch) {
-		case 'd':
-			debug = 1;
-			break;
-		case 'f':
-			file = optarg;
-			break;
-		case 'n':
-			noaction = 1;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (argc != optind)
-		usage();
+	daemon_getopt(argc, argv, "tsamba-lmtpd", &opts);
 
 	log_init(1, "tsamba-lmtpd");
-	if (conf_parse(file, &lmtpd_conf) == -1)
+	if (conf_parse(opts.conffile, &lmtpd_conf) == -1)
 		exit(1);
 	conf = &lmtpd_conf;
-	if (noaction) {
+	if (opts.noaction) {
 		printf("configuration OK\n");
 		exit(0);
 	}
 
-	log_init(debug, "tsamba-lmtpd");
-	log_setverbose(verbose);
+	log_init(opts.debug, "tsamba-lmtpd");
+	log_setverbose(opts.verbose);
 	log_procname("parent");
 
 	/* Writers chroot there: a missing mail root is a set-up error. */
@@ -101,7 +71,7 @@ main(int argc, char *argv[])
 	if (!S_ISDIR(st.st_mode))
 		fatalx("mail root %s is not a directory", conf->mailroot);
 
-	if (!debug && daemon(0, 0) == -1)
+	if (!opts.debug && daemon(0, 0) == -1)
 		fatal("daemon");
 
 	/* The engine is forked before any socket exists: it inherits none. */
@@ -118,16 +88,8 @@ main(int argc, char *argv[])
 	}
 	close(sp[1]);
 
-	signal(SIGPIPE, SIG_IGN);
 	event_init();
-	signal_set(&ev_sigterm, SIGTERM, parent_sig, NULL);
-	signal_set(&ev_sigint, SIGINT, parent_sig, NULL);
-	signal_set(&ev_sigchld, SIGCHLD, parent_sig, NULL);
-	signal_set(&ev_sighup, SIGHUP, parent_sig, NULL);
-	signal_add(&ev_sigterm, NULL);
-	signal_add(&ev_sigint, NULL);
-	signal_add(&ev_sigchld, NULL);
-	signal_add(&ev_sighup, NULL);
+	daemon_signals(ev_sigs, sigs, 4, parent_sig);
 
 	imsgev_init(&engine_iev, sp[0], parent_dispatch_engine, NULL);
 	if (imsg_send_hello(&engine_iev.ibuf, "lmtpd parent") == -1)
@@ -140,65 +102,18 @@ main(int argc, char *argv[])
 	parent_shutdown();
 }
 
-/* Create the LMTP socket for every local client (queue, Postfix). */
-static int
-listen_unix(const char *path)
-{
-	struct sockaddr_un	 sun;
-	mode_t			 omask;
-	int			 fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path))
-		fatalx("socket path too long: %s", path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0)) == -1)
-		fatal("socket");
-	if (unlink(path) == -1 && errno != ENOENT)
-		fatal("unlink %s", path);
-	omask = umask(0111);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		fatal("bind %s", path);
-	umask(omask);
-	if (chmod(path, 0666) == -1)
-		fatal("chmod %s", path);
-	if (listen(fd, 128) == -1)
-		fatal("listen %s", path);
-	return fd;
-}
-
-static int
-listen_tcp(struct conf_listen *l)
-{
-	int	 fd, on = 1;
-
-	fd = socket(l->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	if (fd == -1)
-		fatal("socket");
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
-		fatal("setsockopt SO_REUSEADDR");
-	if (l->ss.ss_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
-		fatal("setsockopt IPV6_V6ONLY");
-	if (bind(fd, (struct sockaddr *)&l->ss, l->sslen) == -1)
-		fatal("bind LMTP %s port %u", l->addr, l->port);
-	if (listen(fd, 128) == -1)
-		fatal("listen LMTP %s port %u", l->addr, l->port);
-	return fd;
-}
-
 static void
 send_listeners(void)
 {
 	struct conf_listen	*l;
 	int			 fd;
 
-	fd = listen_unix(conf->lmtp_socket);
+	/* The LMTP socket for every local client (queue, Postfix). */
+	fd = unixsock_listen(conf->lmtp_socket, 0666, 128, SOCK_NONBLOCK);
 	if (imsg_compose(&engine_iev.ibuf, IMSG_LMTP_LISTENER, 0, fd) == -1)
 		fatalx("LISTENER to engine");
 	TAILQ_FOREACH(l, &conf->lmtp_listens, entry) {
-		fd = listen_tcp(l);
+		fd = tcp_listen(l, 128, SOCK_NONBLOCK, "LMTP");
 		if (imsg_compose(&engine_iev.ibuf, IMSG_LMTP_LISTENER, 0,
 		    fd) == -1)
 			fatalx("LISTENER to engine");
@@ -246,11 +161,11 @@ parent_dispatch_engine(struct imsgev *iev, struct imsg *imsg, void *arg)
 static void
 parent_connect(struct imsg *imsg)
 {
-	struct sockaddr_un	 sun;
-	struct ibuf		*b;
-	uint64_t		 id;
-	uint8_t			 which;
-	int			 fd = -1;
+	struct ibuf	*b;
+	char		 path[PATH_MAX];
+	uint64_t	 id;
+	uint8_t		 which;
+	int		 fd = -1;
 
 	if (imsg->fd != -1 || imsg_get_u64(imsg, &id) == -1 ||
 	    imsg_get_u8(imsg, &which) == -1 || imsg_get_end(imsg) == -1) {
@@ -258,18 +173,9 @@ parent_connect(struct imsg *imsg)
 		parent_shutdown();
 	}
 	if (which == CONNECT_AUTHD) {
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		conf_sockpath(conf, "auth.sock", sun.sun_path,
-		    sizeof(sun.sun_path));
-		if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
-			log_warn("socket");
-		else if (connect(fd, (struct sockaddr *)&sun,
-		    sizeof(sun)) == -1) {
-			log_warn("connect %s", sun.sun_path);
-			close(fd);
-			fd = -1;
-		}
+		conf_sockpath(conf, "auth.sock", path, sizeof(path));
+		if ((fd = unixsock_connect(path, 0)) == -1)
+			log_warn("connect %s", path);
 	} else
 		log_warnx("engine asked to connect to %u", which);
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "imsg.h"
 #include "log.h"
 #include "mta.h"
@@ -139,7 +140,8 @@ mta_sig(int sig, short ev, void *arg)
 void
 mta_main(struct conf *conf, int fd)
 {
-	struct event	 ev_term, ev_int;
+	static const int sigs[] = { SIGTERM, SIGINT };
+	struct event	 ev_sigs[2];
 
 	mta_conf = conf;
 	log_procname("mta");
@@ -154,10 +156,7 @@ mta_main(struct conf *conf, int fd)
 	priv_drop(conf->user_smtpd, conf->chroot, "mta");
 
 	event_init();
-	signal_set(&ev_term, SIGTERM, mta_sig, NULL);
-	signal_set(&ev_int, SIGINT, mta_sig, NULL);
-	signal_add(&ev_term, NULL);
-	signal_add(&ev_int, NULL);
+	daemon_signals(ev_sigs, sigs, 2, mta_sig);
 	mta_dns_start();
 
 	imsgev_init(&queue_iev, fd, mta_dispatch, NULL);

@@ -14,7 +14,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -28,10 +27,12 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "imsg.h"
 #include "log.h"
 #include "privdrop.h"
 #include "queue.h"
+#include "unixsock.h"
 #include "mta.h"
 
 #define LMTP_CONNECT_TIMEOUT	5	/* seconds */
@@ -46,13 +47,6 @@ static int		 peer_hello;
 static char		 sockpath[PATH_MAX];
 static char		 ctlpath[PATH_MAX];
 static struct event	 grace_ev;
-
-static void __attribute__((__noreturn__))
-usage(void)
-{
-	fprintf(stderr, "usage: tsamba-queue [-dnv] [-f file]\n");
-	exit(1);
-}
 
 /* incoming/, queue/, corrupt/: the queue user's, 0700. */
 static void
@@ -93,29 +87,8 @@ prepare_spool(uid_t uid, gid_t gid)
 static int
 listen_sock(const char *name, char *path, size_t pathsz, mode_t mode)
 {
-	struct sockaddr_un	 sun;
-	mode_t			 old;
-	int			 fd;
-
 	conf_sockpath(&conf, name, path, pathsz);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path))
-		fatalx("%s: path too long", path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		fatal("socket");
-	if (unlink(path) == -1 && errno != ENOENT)
-		fatal("unlink %s", path);
-	old = umask(0777 & ~mode);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		fatal("bind %s", path);
-	umask(old);
-	if (chmod(path, mode) == -1)
-		fatal("chmod %s", path);
-	if (listen(fd, 128) == -1)
-		fatal("listen %s", path);
-	return fd;
+	return unixsock_listen(path, mode, 128, SOCK_CLOEXEC);
 }
 
 static void
@@ -129,31 +102,12 @@ unlink_socks(void)
 static int
 lmtp_connect(void)
 {
-	struct sockaddr_un	 sun;
-	struct timeval		 tv = { LMTP_CONNECT_TIMEOUT, 0 };
-	int			 fd;
+	int	 fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, conf.queue_lmtp, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path)) {
-		log_warnx("%s: path too long", conf.queue_lmtp);
-		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		log_warn("socket");
-		return -1;
-	}
 	/* A full backlog blocks connect(2) at most this long. */
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
-		log_warn("SO_SNDTIMEO");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	if ((fd = unixsock_connect(conf.queue_lmtp,
+	    LMTP_CONNECT_TIMEOUT)) == -1)
 		log_warn("connect %s", conf.queue_lmtp);
-		close(fd);
-		return -1;
-	}
-	tv.tv_sec = 0;
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	return fd;
 }
 
@@ -271,19 +225,12 @@ parent_sig(int sig, short ev, void *arg)
 static void __attribute__((__noreturn__))
 parent_main(int fd)
 {
-	struct event	 ev_chld, ev_term, ev_int, ev_hup;
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+	struct event	 ev_sigs[4];
 
 	log_procname("parent");
 	event_init();
-	signal_set(&ev_chld, SIGCHLD, parent_sig, NULL);
-	signal_set(&ev_term, SIGTERM, parent_sig, NULL);
-	signal_set(&ev_int, SIGINT, parent_sig, NULL);
-	signal_set(&ev_hup, SIGHUP, parent_sig, NULL);
-	signal_add(&ev_chld, NULL);
-	signal_add(&ev_term, NULL);
-	signal_add(&ev_int, NULL);
-	signal_add(&ev_hup, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	daemon_signals(ev_sigs, sigs, 4, parent_sig);
 	/* A child that died before the handler was there. */
 	parent_child_died();
 
@@ -323,7 +270,8 @@ queue_sig(int sig, short ev, void *arg)
 static void __attribute__((__noreturn__))
 queue_main(int fd, int listenfd, int ctlfd, int mtafd, uid_t smtpd_uid)
 {
-	struct event	 ev_term, ev_int, ev_hup;
+	static const int sigs[] = { SIGTERM, SIGINT };
+	struct event	 ev_sigs[2];
 
 	log_procname("queue");
 	/* The DKIM keys: read as root, kept in this process's memory only. */
@@ -333,13 +281,8 @@ queue_main(int fd, int listenfd, int ctlfd, int mtafd, uid_t smtpd_uid)
 	priv_drop(conf.user_queue, conf.spool, "queue");
 
 	event_init();
-	signal_set(&ev_term, SIGTERM, queue_sig, NULL);
-	signal_set(&ev_int, SIGINT, queue_sig, NULL);
-	signal_set(&ev_hup, SIGHUP, queue_sig, NULL);
-	signal_add(&ev_term, NULL);
-	signal_add(&ev_int, NULL);
+	daemon_signals(ev_sigs, sigs, 2, queue_sig);
 	signal(SIGHUP, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
 
 	imsgev_init(&peer_iev, fd, queue_dispatch, NULL);
 	if (imsg_send_hello(&peer_iev.ibuf, "queue") == -1)
@@ -360,43 +303,22 @@ queue_main(int fd, int listenfd, int ctlfd, int mtafd, uid_t smtpd_uid)
 int
 main(int argc, char *argv[])
 {
-	const char	*cfile = TSAMBA_CONF;
-	uid_t		 quid, suid;
-	gid_t		 qgid, sgid;
-	int		 ch, debug = 0, noaction = 0, verbose = 0;
-	int		 pair[2], mpair[2], lfd, cfd;
+	struct daemon_opts	 opts;
+	uid_t			 quid, suid;
+	gid_t			 qgid, sgid;
+	int			 pair[2], mpair[2], lfd, cfd;
 
-	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
-		switch (ch) {
-		case 'd':
-			debug = 1;
-			break;
-		case 'f':
-			cfile = optarg;
-			break;
-		case 'n':
-			noaction = 1;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-
-	if (conf_parse(cfile, &conf) == -1)
+	daemon_getopt(argc, argv, "tsamba-queue", &opts);
+	if (conf_parse(opts.conffile, &conf) == -1)
 		exit(1);
 	queue_conf = &conf;
-	if (noaction) {
+	if (opts.noaction) {
 		printf("configuration OK\n");
 		exit(0);
 	}
 
-	log_init(debug, "tsamba-queue");
-	log_setverbose(verbose);
+	log_init(opts.debug, "tsamba-queue");
+	log_setverbose(opts.verbose);
 
 	if (priv_lookup(conf.user_queue, &quid, &qgid) == -1) {
 		if (geteuid() == 0)
@@ -415,7 +337,7 @@ main(int argc, char *argv[])
 	cfd = listen_sock("queue.control.sock", ctlpath, sizeof(ctlpath),
 	    0600);
 
-	if (!debug && daemon(0, 0) == -1)
+	if (!opts.debug && daemon(0, 0) == -1)
 		fatal("daemon");
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mpair) == -1)

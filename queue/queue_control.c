@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <errno.h>
 #include <event.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -26,6 +25,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "queue.h"
+#include "unixsock.h"
 
 #define CONTROL_CLIENTS_MAX	16
 #define DETAIL_LINE_MAX		1024
@@ -331,27 +331,11 @@ control_accept(int lfd, short ev, void *arg)
 {
 	struct ctl_client	*c;
 	struct ucred		 cred;
-	socklen_t		 len = sizeof(cred);
 	int			 fd;
 
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC))
-	    == -1) {
-		if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_warn("control: accept");
+	if ((fd = unixsock_accept(lfd, NULL, 0, "control", "control the queue",
+	    &cred)) == -1)
 		return;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
-		log_warn("control: SO_PEERCRED");
-		close(fd);
-		return;
-	}
-	if (cred.uid != 0 && cred.uid != getuid()) {
-		log_warnx("control: uid %u pid %d may not control the queue",
-		    (unsigned)cred.uid, (int)cred.pid);
-		close(fd);
-		return;
-	}
 	if (nclients >= CONTROL_CLIENTS_MAX ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
 		log_warnx("control: too many clients");

@@ -10,7 +10,6 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
-#include <errno.h>
 #include <event.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "queue.h"
+#include "unixsock.h"
 
 struct client {
 	TAILQ_ENTRY(client)	 entry;
@@ -257,39 +257,17 @@ client_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
 	}
 }
 
-static int
-peer_allowed(uid_t uid)
-{
-	return uid == 0 || uid == getuid() ||
-	    (allowed_smtpd != (uid_t)-1 && uid == allowed_smtpd);
-}
-
 static void
 server_accept(int lfd, short ev, void *arg)
 {
 	struct client	*c;
 	struct ucred	 cred;
-	socklen_t	 len = sizeof(cred);
 	int		 fd;
 
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC))
-	    == -1) {
-		if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_warn("accept");
+	if ((fd = unixsock_accept(lfd, &allowed_smtpd,
+	    allowed_smtpd != (uid_t)-1, "queue.sock", "use the queue",
+	    &cred)) == -1)
 		return;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
-		log_warn("SO_PEERCRED");
-		close(fd);
-		return;
-	}
-	if (!peer_allowed(cred.uid)) {
-		log_warnx("queue.sock: uid %u pid %d may not use the queue",
-		    (unsigned)cred.uid, (int)cred.pid);
-		close(fd);
-		return;
-	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("accept");
 		close(fd);

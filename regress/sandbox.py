@@ -277,6 +277,56 @@ def log_tail(path, lines=30):
         return "(no log)"
 
 
+# ------------------------------------------------- one program on its own
+
+class Daemon:
+    """One tsamba program that a test starts by itself, outside a
+    Sandbox: its output goes to a log file, start() returns once ready()
+    holds, stop() sends SIGTERM and kills it after a grace period."""
+
+    def __init__(self, argv, log):
+        self.argv, self.logpath, self.proc = argv, log, None
+
+    def start(self, ready, timeout, what, **popen_kw):
+        name = os.path.basename(self.argv[0])
+        with open(self.logpath, "ab") as logf:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                         stdout=logf, stderr=logf,
+                                         **popen_kw)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited (%s):\n%s" %
+                                   (name, self.proc.returncode,
+                                    self.log_text()))
+            return ready()
+        try:
+            wait_for(up, timeout, what=what)
+        except TimeoutError:
+            raise RuntimeError("no %s after %ss:\n%s" %
+                               (what, timeout, self.log_text())) from None
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, grace=10):
+        if not self.running():
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_text(self):
+        try:
+            with open(self.logpath, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
 # ------------------------------------------------------------- the sandbox
 
 class Sandbox:

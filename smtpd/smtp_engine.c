@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "imsg.h"
 #include "log.h"
 #include "privdrop.h"
@@ -77,7 +78,8 @@ static uint64_t		 next_id = 1;
 void
 engine_main(int parent_fd)
 {
-	struct event	 ev_term, ev_int, ev_hup;
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	struct event	 ev_sigs[3];
 	size_t		 i;
 
 	log_procname("smtp");
@@ -87,13 +89,7 @@ engine_main(int parent_fd)
 	priv_drop(smtpd_conf->user_smtpd, smtpd_conf->chroot, "smtp");
 
 	event_init();
-	signal(SIGPIPE, SIG_IGN);
-	signal_set(&ev_term, SIGTERM, engine_sig, NULL);
-	signal_set(&ev_int, SIGINT, engine_sig, NULL);
-	signal_set(&ev_hup, SIGHUP, engine_sig, NULL);
-	signal_add(&ev_term, NULL);
-	signal_add(&ev_int, NULL);
-	signal_add(&ev_hup, NULL);
+	daemon_signals(ev_sigs, sigs, 3, engine_sig);
 	evtimer_set(&accept_timer, engine_accept_resume, NULL);
 
 	if (fcntl(parent_fd, F_SETFL, O_NONBLOCK) == -1)

@@ -8,10 +8,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-
-#include <netinet/in.h>
 
 #include <err.h>
 #include <errno.h>
@@ -24,88 +21,62 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "imsg.h"
 #include "log.h"
 #include "proto.h"
+#include "tcp_listen.h"
+#include "unixsock.h"
 #include "smtpd.h"
 
 #define LISTEN_BACKLOG	511
 
 struct conf		*smtpd_conf;
 
-static void	usage(void) __attribute__((__noreturn__));
 static int	*parent_bind(struct conf *, size_t *);
 static int	 smtpd_read_file(const char *, char **, size_t *);
-static int	 parent_bind_one(struct conf_listen *);
 static int	 parent_send_pki(struct conf_pki *);
 static void	 parent_send_pkis(int);
 static void	 parent_dispatch(struct imsgev *, struct imsg *, void *);
 static void	 parent_connect(struct imsg *);
-static int	 parent_connect_sock(const char *);
 static void	 parent_sig(int, short, void *);
 
 static struct imsgev	 engine_iev;
 static pid_t		 engine_pid;
 static int		 engine_started;
 
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: tsamba-smtpd [-dnv] [-f file]\n");
-	exit(1);
-}
-
 int
 main(int argc, char *argv[])
 {
-	struct event	 ev_term, ev_int, ev_hup, ev_chld;
-	struct ibuf	*b;
-	const char	*path = TSAMBA_CONF;
-	int		*fds, sp[2], ch, debug = 0, noaction = 0;
-	int		 verbose = 0;
-	size_t		 i, nfds;
+	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+	struct event		 ev_sigs[4];
+	struct daemon_opts	 opts;
+	struct ibuf		*b;
+	int			*fds, sp[2];
+	size_t			 i, nfds;
 
-	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
-		switch (ch) {
-		case 'd':
-			debug = 1;
-			break;
-		case 'f':
-			path = optarg;
-			break;
-		case 'n':
-			noaction = 1;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (argc != optind)
-		usage();
+	daemon_getopt(argc, argv, "tsamba-smtpd", &opts);
 
 	log_init(1, "tsamba-smtpd");
-	log_setverbose(verbose);
+	log_setverbose(opts.verbose);
 	if ((smtpd_conf = calloc(1, sizeof(*smtpd_conf))) == NULL)
 		err(1, "calloc");
-	if (conf_parse(path, smtpd_conf) == -1)
+	if (conf_parse(opts.conffile, smtpd_conf) == -1)
 		exit(1);
-	if (noaction) {
+	if (opts.noaction) {
 		printf("configuration OK\n");
 		exit(0);
 	}
 	if (TAILQ_EMPTY(&smtpd_conf->listens))
-		fatalx("%s: no SMTP listen statement", path);
+		fatalx("%s: no SMTP listen statement", opts.conffile);
 
 	fds = parent_bind(smtpd_conf, &nfds);
 	/* A certificate that cannot be read at start is fatal. */
 	parent_send_pkis(-1);
 
-	log_init(debug, "tsamba-smtpd");
-	log_setverbose(verbose);
-	if (!debug && daemon(1, 0) == -1)
+	log_init(opts.debug, "tsamba-smtpd");
+	log_setverbose(opts.verbose);
+	if (!opts.debug && daemon(1, 0) == -1)
 		fatal("daemon");
 	signal(SIGPIPE, SIG_IGN);
 
@@ -125,14 +96,7 @@ main(int argc, char *argv[])
 	log_procname("parent");
 
 	event_init();
-	signal_set(&ev_term, SIGTERM, parent_sig, NULL);
-	signal_set(&ev_int, SIGINT, parent_sig, NULL);
-	signal_set(&ev_hup, SIGHUP, parent_sig, NULL);
-	signal_set(&ev_chld, SIGCHLD, parent_sig, NULL);
-	signal_add(&ev_term, NULL);
-	signal_add(&ev_int, NULL);
-	signal_add(&ev_hup, NULL);
-	signal_add(&ev_chld, NULL);
+	daemon_signals(ev_sigs, sigs, 4, parent_sig);
 
 	if (fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1)
 		fatal("fcntl");
@@ -175,31 +139,11 @@ parent_bind(struct conf *conf, size_t *nfds)
 		    LISTEN_SMTPS)) && conf_pki_find(conf, cl->pki) == NULL)
 			fatalx("listen on %s port %u: TLS needs a known pki",
 			    cl->addr, cl->port);
-		fds[n++] = parent_bind_one(cl);
+		fds[n++] = tcp_listen(cl, LISTEN_BACKLOG, 0, "SMTP");
+		log_debug("listening on %s port %u", cl->addr, cl->port);
 	}
 	*nfds = n;
 	return fds;
-}
-
-static int
-parent_bind_one(struct conf_listen *cl)
-{
-	int	 fd, on = 1;
-
-	if ((fd = socket(cl->ss.ss_family, SOCK_STREAM, 0)) == -1)
-		fatal("socket");
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
-		fatal("setsockopt SO_REUSEADDR");
-	/* "any" binds v4 and v6 separately: keep the v6 socket v6-only. */
-	if (cl->ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &on, sizeof(on)) == -1)
-		fatal("setsockopt IPV6_V6ONLY");
-	if (bind(fd, (struct sockaddr *)&cl->ss, cl->sslen) == -1)
-		fatal("bind %s port %u", cl->addr, cl->port);
-	if (listen(fd, LISTEN_BACKLOG) == -1)
-		fatal("listen %s port %u", cl->addr, cl->port);
-	log_debug("listening on %s port %u", cl->addr, cl->port);
-	return fd;
 }
 
 /* Read a whole small file (a PEM certificate chain or key). */
@@ -393,7 +337,8 @@ parent_connect(struct imsg *imsg)
 	default:
 		fatalx("CONNECT to unknown target %u", which);
 	}
-	fd = parent_connect_sock(path);
+	if ((fd = unixsock_connect(path, 0)) == -1)
+		log_debug("connect %s: %s", path, strerror(errno));
 	if ((b = imsg_create(IMSG_SMTP_CONNECTED, 0, fd)) == NULL)
 		fatal("imsg_create");
 	ibuf_add_u64(b, id);
@@ -401,29 +346,4 @@ parent_connect(struct imsg *imsg)
 	ibuf_add_u8(b, fd == -1 ? 1 : 0);
 	if (b->error || imsgev_send(&engine_iev, b) == -1)
 		fatalx("cannot queue CONNECTED");
-}
-
-static int
-parent_connect_sock(const char *path)
-{
-	struct sockaddr_un	 sun;
-	int			 fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path)) {
-		log_warnx("%s: socket path too long", path);
-		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		log_warn("socket");
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		log_debug("connect %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
 }

@@ -3,10 +3,8 @@ framing, typed payload reading, the hello handshake, and one method per
 request of auth.sock and authd.control.sock (lib/proto.h)."""
 
 import os
-import pwd
 import socket
 import struct
-import subprocess
 
 PROTO_VERSION = 1
 IMSG_HELLO = 1
@@ -18,16 +16,6 @@ CTL_BAN_LIST, CTL_BAN_ENTRY, CTL_BAN_ADD, CTL_BAN_DEL, CTL_DONE = \
 OK, NOUSER, NOTHOSTED, TEMPFAIL, INVALID = range(5)
 AUTH_OK, AUTH_FAIL, AUTH_TEMPFAIL, AUTH_BANNED = range(4)
 RCPT_LOCAL = 0x01
-
-
-def ensure_user(name):
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home",
-                        "--user-group", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", name],
-                       check=True, stdout=subprocess.DEVNULL)
 
 
 def pack_str(s):

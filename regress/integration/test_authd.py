@@ -19,7 +19,8 @@ import pytest
 from imsgclient import (Client, Reader, frame, pack_str, PROTO_VERSION,
                         IMSG_HELLO, LOOKUP_RCPT, RCPT_RESULT, LOOKUP_USER,
                         USER_RESULT, OK, NOUSER, NOTHOSTED, TEMPFAIL,
-                        INVALID, RCPT_LOCAL, ensure_user)
+                        INVALID, RCPT_LOCAL)
+from sandbox import Daemon, ensure_system_user
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -84,7 +85,11 @@ class Authd:
         self.tables = {t: os.path.join(tmp, t)
                        for t in ("domains", "users", "aliases")}
         self.sock = os.path.join(self.rundir, "auth.sock")
-        self.proc = None
+        self.daemon = Daemon([AUTHD, "-d", "-v", "-f", self.conf], self.log)
+
+    @property
+    def proc(self):
+        return self.daemon.proc
 
     def users_text(self):
         m = self.mailroot
@@ -130,44 +135,20 @@ class Authd:
                 f.write('table %s file "%s"\n' % (t, path))
 
     def start(self):
-        logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([AUTHD, "-d", "-v", "-f", self.conf],
-                                     stdin=subprocess.DEVNULL,
-                                     stdout=logf, stderr=logf)
-        logf.close()
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError("tsamba-authd exited (%s):\n%s" %
-                                   (self.proc.returncode,
-                                    self.log_text()))
-            if os.path.exists(self.sock):
-                try:
-                    Client(self.sock).close()
-                    return
-                except OSError:
-                    pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("no auth.sock after %ss:\n%s" %
-                                   (START_TIMEOUT, self.log_text()))
-            time.sleep(0.05)
+        self.daemon.start(self.answers, START_TIMEOUT, "auth.sock")
+
+    def answers(self):
+        try:
+            Client(self.sock).close()
+            return True
+        except OSError:
+            return False
 
     def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        self.daemon.stop(grace=5)
 
     def log_text(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return self.daemon.log_text()
 
     def client(self, **kw):
         return Client(self.sock, **kw)
@@ -179,7 +160,7 @@ def authd(request):
         pytest.skip("authd/tsamba-authd not built")
     if IS_ROOT:
         for u in SYSTEM_USERS:
-            ensure_user(u)
+            ensure_system_user(u)
     tmp = tempfile.mkdtemp(prefix="tsamba-authd-", dir="/tmp")
     d = Authd(tmp)
 

@@ -16,7 +16,8 @@ import pytest
 import mariadb
 from imsgclient import (Client, pack_str, LOGIN, OK, NOUSER, NOTHOSTED, TEMPFAIL, INVALID,
                         RCPT_LOCAL, AUTH_OK, AUTH_FAIL, AUTH_TEMPFAIL,
-                        AUTH_BANNED, ensure_user)
+                        AUTH_BANNED)
+from sandbox import Daemon, ensure_system_user
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -44,7 +45,11 @@ class Authd:
         self.log = os.path.join(tmp, "authd.log")
         self.sock = os.path.join(self.rundir, "auth.sock")
         self.ctlsock = os.path.join(self.rundir, "authd.control.sock")
-        self.proc = None
+        self.daemon = Daemon([AUTHD, "-d", "-v", "-f", self.conf], self.log)
+
+    @property
+    def proc(self):
+        return self.daemon.proc
 
     def setup(self):
         for d in (self.rundir, os.path.join(self.tmp, "vmail"),
@@ -72,42 +77,20 @@ class Authd:
                               stderr=subprocess.STDOUT, timeout=30)
 
     def start(self):
-        logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([AUTHD, "-d", "-v", "-f", self.conf],
-                                     stdin=subprocess.DEVNULL,
-                                     stdout=logf, stderr=logf)
-        logf.close()
-        deadline = time.monotonic() + 20
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError("tsamba-authd exited:\n" +
-                                   self.log_text())
-            if os.path.exists(self.sock):
-                try:
-                    Client(self.sock).close()
-                    return
-                except OSError:
-                    pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("no auth.sock:\n" + self.log_text())
-            time.sleep(0.05)
+        self.daemon.start(self.answers, 20, "auth.sock")
+
+    def answers(self):
+        try:
+            Client(self.sock).close()
+            return True
+        except OSError:
+            return False
 
     def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        self.daemon.stop(grace=10)
 
     def log_text(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return self.daemon.log_text()
 
     def client(self):
         return Client(self.sock)
@@ -124,7 +107,7 @@ def env(request):
         pytest.skip("mariadb-server/mariadb-client not installed")
     if os.geteuid() == 0:
         for u in ("_tsambaauth", "_tsamba", "_tsambaq", "vmail"):
-            ensure_user(u)
+            ensure_system_user(u)
     tmp = tempfile.mkdtemp(prefix="tsamba-authd-mysql-", dir="/tmp")
     os.chmod(tmp, 0o755)
     db = mariadb.MariaDB(os.path.join(tmp, "mariadb"))

@@ -19,6 +19,9 @@ import time
 
 import pytest
 
+from sandbox import (Daemon, ensure_system_user, proc_table, proc_uids,
+                     wait_for)
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 AUTHD = os.path.join(TOP, "authd", "tsamba-authd")
@@ -33,24 +36,6 @@ SYSUSERS = {"smtpd": "_tsamba", "auth": "_tsambaauth", "vmail": "vmail",
             "queue": "_tsambaq"}
 
 
-def ensure_user(name):
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home",
-                        "--user-group", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", name], check=True)
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for %s" % what)
-
-
 def can_connect(path):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -63,26 +48,11 @@ def can_connect(path):
 
 
 def children(pid):
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % p) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(p))
-    return out
+    return [p for p, ppid in proc_table().items() if ppid == pid]
 
 
 def proc_uid(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("Uid:"):
-                return [int(x) for x in line.split()[1:]]
-    raise AssertionError("no Uid line")
+    return list(proc_uids(pid))
 
 
 class Lmtpd:
@@ -96,7 +66,7 @@ class Lmtpd:
         self.tables = os.path.join(d, "tables")
         self.conf = os.path.join(d, "tsamba.conf")
         self.sock = os.path.join(self.run, "lmtp.sock")
-        self.procs = {}
+        self.daemons = {}
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         self.port = s.getsockname()[1]
@@ -111,7 +81,7 @@ class Lmtpd:
         os.chmod(self.tables, 0o755)
         if ROOT:
             for u in SYSUSERS.values():
-                ensure_user(u)
+                ensure_system_user(u)
             os.chown(self.empty, 0, 0)
             os.chmod(self.empty, 0o755)
             v = pwd.getpwnam("vmail")
@@ -150,42 +120,23 @@ class Lmtpd:
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
 
+    @property
+    def procs(self):
+        return {name: d.proc for name, d in self.daemons.items()}
+
     def start(self, name):
         path = AUTHD if name == "authd" else LMTPD
         sock = os.path.join(self.run,
                             "auth.sock" if name == "authd" else "lmtp.sock")
-        log = open(os.path.join(self.dir, name + ".log"), "ab")
-        p = subprocess.Popen([path, "-d", "-v", "-f", self.conf],
-                             stdin=subprocess.DEVNULL, stdout=log,
-                             stderr=subprocess.STDOUT,
-                             start_new_session=True)
-        log.close()
-        self.procs[name] = p
-
-        def up():
-            assert p.poll() is None, "%s exited: %s" % (name,
-                                                        self.log(name))
-            return can_connect(sock)
-        wait_for(up, 20, name)
+        d = Daemon([path, "-d", "-v", "-f", self.conf],
+                   os.path.join(self.dir, name + ".log"))
+        self.daemons[name] = d
+        d.start(lambda: can_connect(sock), 20, name, start_new_session=True)
 
     def stop(self, name):
-        p = self.procs.pop(name, None)
-        if p is None:
-            return
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-    def log(self, name):
-        try:
-            with open(os.path.join(self.dir, name + ".log")) as f:
-                return f.read()[-3000:]
-        except OSError:
-            return ""
+        d = self.daemons.pop(name, None)
+        if d is not None:
+            d.stop(grace=10)
 
     def maildir(self, user):
         return os.path.join(self.mail, DOMAIN, user)
@@ -599,7 +550,7 @@ def test_writer_death_is_survived(lm):
     for k in writers:
         os.kill(k, signal.SIGKILL)
     wait_for(lambda: not (set(writers) & set(children(parent))), 10,
-             "writers to go")
+             what="writers to go")
     before = len(lm.messages("alice"))
     _, dr = transaction(c, "w@example.org", [addr("alice")], b"again")
     assert dr[0][0] == 250
@@ -630,5 +581,6 @@ def test_stop_leaves_nothing(lm):
     lm.stop("lmtpd")
     wait_for(lambda: not any(os.path.exists("/proc/%d" % k) and
                              open("/proc/%d/stat" % k).read().split()[2]
-                             != "Z" for k in kids), 10, "children to exit")
+                             != "Z" for k in kids), 10,
+             what="children to exit")
     assert not os.path.exists(lm.sock)

@@ -22,16 +22,16 @@ import time
 
 import pytest
 
+from imsgclient import IMSG_HELLO, PROTO_VERSION, RCPT_LOCAL, Reader, frame
+from imsgclient import pack_str as s
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 QUEUE = os.path.join(TOP, "queue", "tsamba-queue")
 QUSER = "_tsambaq"
 
-PROTO_VERSION = 1
-IMSG_HELLO = 1
 MSG_CREATE, MSG_CREATED, MSG_COMMIT, MSG_COMMITTED, MSG_ROLLBACK = range(
     200, 205)
 QUEUE_OK, QUEUE_TEMPFAIL, QUEUE_INVALID = 0, 1, 2
-RCPT_LOCAL = 1
 HASFD = 0x80000000
 
 pytestmark = pytest.mark.skipif(not os.path.exists(QUEUE),
@@ -66,39 +66,6 @@ def u64(v):
     return struct.pack("<Q", v)
 
 
-def s(v):
-    b = v.encode() if isinstance(v, str) else v
-    return struct.pack("<H", len(b)) + b
-
-
-class Reader:
-    def __init__(self, data):
-        self.data, self.pos = data, 0
-
-    def take(self, n):
-        if self.pos + n > len(self.data):
-            raise ValueError("short imsg")
-        v = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return v
-
-    def u8(self):
-        return self.take(1)[0]
-
-    def u32(self):
-        return struct.unpack("<I", self.take(4))[0]
-
-    def u64(self):
-        return struct.unpack("<Q", self.take(8))[0]
-
-    def str(self):
-        n = struct.unpack("<H", self.take(2))[0]
-        return self.take(n).decode()
-
-    def end(self):
-        assert self.pos == len(self.data), "trailing imsg data"
-
-
 class ImsgConn:
     """One queue.sock client, blocking, with a timeout."""
 
@@ -120,8 +87,7 @@ class ImsgConn:
             os.close(fd)
 
     def send(self, type_, payload):
-        hdr = struct.pack("<IIII", type_, 16 + len(payload), 0, os.getpid())
-        self.sock.sendall(hdr + payload)
+        self.sock.sendall(frame(type_, payload))
 
     def _fill(self):
         data, fds, _, _ = socket.recv_fds(self.sock, 65536, 4)
