@@ -9,6 +9,10 @@
  * goes in one sendmsg(2): the kernel then delivers descriptors in the
  * order of their messages and never later than the first byte of the
  * message they belong to, so the reader can hand them out in order.
+ *
+ * Passwords (LOGIN) and private keys (TLS_CONFIG) travel in messages, so
+ * no copy of a message outlives it: every buffer that held one is wiped
+ * before it is freed or reused.
  */
 
 #include <sys/types.h>
@@ -67,6 +71,7 @@ imsgbuf_clear(struct imsgbuf *ib)
 	for (i = 0; i < ib->nrfds; i++)
 		close(ib->rfds[i]);
 	ib->nrfds = 0;
+	explicit_bzero(ib->rbuf, ib->rlen);
 	ib->rlen = 0;
 }
 
@@ -272,12 +277,16 @@ imsg_get(struct imsgbuf *ib, struct imsg *imsg)
 	}
 	memmove(ib->rbuf, ib->rbuf + len, ib->rlen - len);
 	ib->rlen -= len;
+	/* The tail the move left behind still holds the message. */
+	explicit_bzero(ib->rbuf + ib->rlen, len);
 	return 1;
 }
 
 void
 imsg_free(struct imsg *imsg)
 {
+	if (imsg->data != NULL)
+		explicit_bzero(imsg->data, imsg->len);
 	free(imsg->data);
 	imsg->data = NULL;
 	imsg->len = imsg->rpos = 0;
@@ -323,10 +332,14 @@ ibuf_reserve(struct ibuf *b, size_t n)
 		nsize *= 2;
 	if (nsize > IMSG_MAXMSG)
 		nsize = IMSG_MAXMSG;
-	if ((p = realloc(b->buf, nsize)) == NULL) {
+	/* Not realloc(3): it would leave the old bytes in freed memory. */
+	if ((p = malloc(nsize)) == NULL) {
 		b->error = 1;
 		return -1;
 	}
+	memcpy(p, b->buf, b->wpos);
+	explicit_bzero(b->buf, b->size);
+	free(b->buf);
 	b->buf = p;
 	b->size = nsize;
 	return 0;
@@ -420,6 +433,8 @@ ibuf_free(struct ibuf *b)
 		return;
 	if (b->fd != -1)
 		close(b->fd);
+	if (b->buf != NULL)
+		explicit_bzero(b->buf, b->size);
 	free(b->buf);
 	free(b);
 }

@@ -355,6 +355,13 @@ smtp_close(struct smtp_session *s, const char *fmt, ...)
 	/* An answer still due from authd or the queue is not awaited. */
 	smtp_req_abandon(s);
 	io_pause_read(s->io);
+	/*
+	 * The idle timer is off after it fired: without a new one a client
+	 * that never reads would keep the session (and its slot) until the
+	 * session time limit.  The last reply gets a short grace.
+	 */
+	io_set_timeout(s->io, (smtpd_conf->timeout_idle < SMTP_CLOSE_GRACE ?
+	    smtpd_conf->timeout_idle : SMTP_CLOSE_GRACE) * 1000);
 }
 
 /*
@@ -684,21 +691,29 @@ smtp_cmd_starttls(struct smtp_session *s, char *args)
 	s->tls_handshake = 1;
 }
 
-/* Digits only, no overflow. */
+/*
+ * 1*20DIGIT (RFC 1870 size-value, RFC 3030 chunk-size): -1 on bad
+ * syntax, 1 when the value does not fit a size_t (*sz is then SIZE_MAX:
+ * too big for any limit, but not a syntax error), else 0.
+ */
 static int
 smtp_parse_size(const char *p, size_t *sz)
 {
 	size_t	 v = 0;
+	int	 over = 0;
 
-	if (*p == '\0' || strlen(p) > 19)
+	if (*p == '\0' || strlen(p) > 20)
 		return -1;
 	for (; *p != '\0'; p++) {
 		if (*p < '0' || *p > '9')
 			return -1;
-		v = v * 10 + (*p - '0');
+		if (v > (SIZE_MAX - (*p - '0')) / 10)
+			over = 1;
+		else
+			v = v * 10 + (*p - '0');
 	}
-	*sz = v;
-	return 0;
+	*sz = over ? SIZE_MAX : v;
+	return over;
 }
 
 static int
@@ -1062,9 +1077,9 @@ smtp_cmd_bdat(struct smtp_session *s, char *args)
 
 	sz = strsep(&args, " ");
 	last = args;
-	if (sz == NULL || smtp_parse_size(sz, &size) == -1 ||
+	if (sz == NULL || smtp_parse_size(sz, &size) != 0 ||
 	    (last != NULL && strcasecmp(last, "LAST") != 0)) {
-		/* The chunk length is unknown: it cannot be skipped. */
+		/* The chunk length is unknown (or past counting): no skip. */
 		smtp_error(s, "501 5.5.4 Syntax: BDAT size [LAST]");
 		return;
 	}

@@ -36,6 +36,7 @@ struct tls;
 #define SMTP_AUTH_MAX		2048	/* a decoded SASL response */
 #define SMTP_PASSWORD_MAX	1024	/* longest password passed on */
 #define SMTP_AUTH_FAILURES	3	/* failed AUTH before 421 */
+#define SMTP_CLOSE_GRACE	10	/* s to send the last reply */
 
 /* The config shared by every file of the program. */
 extern struct conf	*smtpd_conf;
