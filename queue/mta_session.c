@@ -29,7 +29,6 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <event.h>
 #include <stdarg.h>
@@ -44,6 +43,7 @@
 #include "io.h"
 #include "log.h"
 #include "mta.h"
+#include "smtp_reply.h"
 
 /* RFC 5321 4.5.3.2 timeouts, in seconds. */
 #define TO_CONNECT		30
@@ -114,11 +114,7 @@ struct mta_session {
 	int			 bol;
 	int			 cr;
 
-	/* The reply being read; multi-line replies are joined. */
-	int			 code;
-	char			 reply[MTA_REPLY_MAX];
-	size_t			 replylen;
-	size_t			 nlines;
+	struct smtp_reply	 reply;		/* the one being read */
 
 	/* Why the last route failed. */
 	char			 lasterr[MTA_REPLY_MAX - 8];
@@ -261,7 +257,7 @@ session_reset_conn(struct mta_session *s)
 	s->authed = 0;
 	s->sent = s->replied = s->naccepted = 0;
 	s->mail_failed = s->discard_dot = 0;
-	s->replylen = s->nlines = 0;
+	smtp_reply_reset(&s->reply);
 }
 
 static void
@@ -692,29 +688,31 @@ txn_reply(struct mta_session *s)
 	enum mta_status		 status;
 
 	if (idx == 0) {
-		if (code_status(s->code) != MTA_OK) {
+		if (code_status(s->reply.code) != MTA_OK) {
 			s->mail_failed = 1;
-			s->mailstatus = code_status(s->code);
-			strlcpy(s->mailreply, s->reply, sizeof(s->mailreply));
+			s->mailstatus = code_status(s->reply.code);
+			strlcpy(s->mailreply, s->reply.text,
+			    sizeof(s->mailreply));
 		}
 	} else if (idx <= t->nrcpts) {
 		if (s->mail_failed)
 			;
-		else if (code_status(s->code) == MTA_OK) {
+		else if (code_status(s->reply.code) == MTA_OK) {
 			t->rcpts[idx - 1].accepted = 1;
 			s->naccepted++;
 			io_set_timeout(s->io, TO_RCPT * 1000);
 		} else
-			rcpt_result(s, idx - 1, code_status(s->code),
-			    s->reply);
+			rcpt_result(s, idx - 1, code_status(s->reply.code),
+			    s->reply.text);
 	} else {
 		/* DATA */
-		if (s->code == 354 && s->naccepted > 0 && !s->mail_failed) {
+		if (s->reply.code == 354 && s->naccepted > 0 &&
+		    !s->mail_failed) {
 			body_start(s);
 			body_pump(s);
 			return;
 		}
-		if (s->code == 354) {
+		if (s->reply.code == 354) {
 			/* Nothing to send: end the empty message at once. */
 			io_print(s->io, ".\r\n");
 			s->discard_dot = 1;
@@ -741,13 +739,13 @@ txn_reply(struct mta_session *s)
 		return;
 	}
 	/* DATA refused (a 2xx instead of 354 is no success either). */
-	status = code_status(s->code);
+	status = code_status(s->reply.code);
 	if (status == MTA_OK)
 		status = MTA_TEMPFAIL;
 	for (i = 0; i < t->nrcpts; i++)
 		if (t->rcpts[i].accepted)
-			rcpt_result(s, i, status, s->reply);
-	strlcpy(reply, s->reply, sizeof(reply));
+			rcpt_result(s, i, status, s->reply.text);
+	strlcpy(reply, s->reply.text, sizeof(reply));
 	session_finish(s, MTA_TEMPFAIL, reply, 1);
 }
 
@@ -762,15 +760,15 @@ dot_reply(struct mta_session *s)
 		if (s->mail_failed)
 			strlcpy(reply, s->mailreply, sizeof(reply));
 		else
-			strlcpy(reply, s->reply, sizeof(reply));
+			strlcpy(reply, s->reply.text, sizeof(reply));
 		session_finish(s, s->mail_failed ? s->mailstatus :
 		    MTA_TEMPFAIL, reply, 1);
 		return;
 	}
-	strlcpy(reply, s->reply, sizeof(reply));
+	strlcpy(reply, s->reply.text, sizeof(reply));
 	for (i = 0; i < t->nrcpts; i++)
 		if (t->rcpts[i].accepted)
-			rcpt_result(s, i, code_status(s->code), reply);
+			rcpt_result(s, i, code_status(s->reply.code), reply);
 	session_finish(s, MTA_TEMPFAIL, reply, 1);
 }
 
@@ -782,7 +780,7 @@ auth_reply(struct mta_session *s)
 	switch (s->state) {
 	case MS_AUTH_LOGIN:
 	case MS_AUTH_USER:
-		if (s->code != 334)
+		if (s->reply.code != 334)
 			break;
 		if (s->state == MS_AUTH_LOGIN) {
 			s->state = MS_AUTH_USER;
@@ -793,14 +791,14 @@ auth_reply(struct mta_session *s)
 		}
 		return;
 	default:
-		if (s->code != 235)
+		if (s->reply.code != 235)
 			break;
 		s->authed = 1;
 		start_txn(s);
 		return;
 	}
 	session_route_fail(s, "4.7.0 relay authentication failed: %s",
-	    s->reply);
+	    s->reply.text);
 }
 
 static void
@@ -808,14 +806,14 @@ session_reply(struct mta_session *s)
 {
 	switch (s->state) {
 	case MS_GREETING:
-		if (s->code != 220) {
-			session_route_fail(s, "greeting: %s", s->reply);
+		if (s->reply.code != 220) {
+			session_route_fail(s, "greeting: %s", s->reply.text);
 			return;
 		}
 		send_ehlo(s);
 		break;
 	case MS_EHLO:
-		if (s->code >= 500 && s->code < 600) {
+		if (s->reply.code >= 500 && s->reply.code < 600) {
 			s->state = MS_HELO;
 			s->ext = 0;
 			io_printf(s->io, "HELO %s\r\n", mta_conf->hostname);
@@ -823,15 +821,15 @@ session_reply(struct mta_session *s)
 		}
 		/* FALLTHROUGH */
 	case MS_HELO:
-		if (code_status(s->code) != MTA_OK) {
+		if (code_status(s->reply.code) != MTA_OK) {
 			session_route_fail(s, "%s: %s", s->state == MS_EHLO ?
-			    "EHLO" : "HELO", s->reply);
+			    "EHLO" : "HELO", s->reply.text);
 			return;
 		}
 		after_ehlo(s);
 		break;
 	case MS_STARTTLS:
-		if (s->code == 220) {
+		if (s->reply.code == 220) {
 			s->state = MS_TLS;
 			if (session_start_tls(s) == -1)
 				session_route_fail(s, "cannot start TLS");
@@ -839,7 +837,7 @@ session_reply(struct mta_session *s)
 		}
 		if (s->t->tls_verify) {
 			session_route_fail(s, "4.7.4 TLS required, STARTTLS "
-			    "refused: %s", s->reply);
+			    "refused: %s", s->reply.text);
 			return;
 		}
 		s->notls = 1;
@@ -903,41 +901,19 @@ parse_ext(struct mta_session *s, const char *kw)
 	}
 }
 
-/*
- * One reply line: "NNN-text" continues, "NNN text" or "NNN" ends.  The
- * text is kept as one printable line for the log and the bounce.
- * Returns 1 when the reply is complete, 0 for more, -1 if malformed.
- */
+/* One reply line into s->reply; the EHLO keywords are noted on the way. */
 static int
 reply_line(struct mta_session *s, const char *line, size_t len)
 {
-	int	 code;
-	size_t	 i;
+	const char	*kw;
+	int		 r;
 
-	if (len < 3 || !isdigit((unsigned char)line[0]) ||
-	    !isdigit((unsigned char)line[1]) ||
-	    !isdigit((unsigned char)line[2]) ||
-	    (len > 3 && line[3] != ' ' && line[3] != '-'))
+	if ((r = smtp_reply_line(&s->reply, line, len)) == -1)
 		return -1;
-	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + line[2] - '0';
-	if (code < 200 || code > 599)
-		return -1;
-	if (s->nlines == 0) {
-		s->code = code;
-		memcpy(s->reply, line, 3);
-		s->replylen = 3;
-	} else if (code != s->code)
-		return -1;
-	if (s->state == MS_EHLO && s->nlines > 0 && len > 4)
-		parse_ext(s, line + 4);
-	s->nlines++;
-	if (len > 4 && s->replylen + 2 < sizeof(s->reply))
-		s->reply[s->replylen++] = ' ';
-	for (i = 4; i < len && s->replylen + 1 < sizeof(s->reply); i++)
-		s->reply[s->replylen++] =
-		    isprint((unsigned char)line[i]) ? line[i] : '?';
-	s->reply[s->replylen] = '\0';
-	return len == 3 || line[3] == ' ';
+	if (s->state == MS_EHLO &&
+	    (kw = smtp_reply_ext(&s->reply, line, len)) != NULL)
+		parse_ext(s, kw);
+	return r;
 }
 
 static void
@@ -965,10 +941,8 @@ session_read(struct mta_session *s)
 			session_lost(s, "malformed reply from the server");
 			break;
 		}
-		if (r == 1) {
-			s->nlines = 0;
+		if (r == 1)
 			session_reply(s);
-		}
 	}
 	if (reading == s)
 		reading = NULL;

@@ -48,11 +48,11 @@ static char		 sockpath[PATH_MAX];
 static char		 ctlpath[PATH_MAX];
 static struct event	 grace_ev;
 
-/* incoming/, queue/, corrupt/: the queue user's, 0700. */
+/* incoming/, queue/, corrupt/, pool/: the queue user's, 0700. */
 static void
 prepare_spool(uid_t uid, gid_t gid)
 {
-	const char	*dirs[] = { "incoming", "queue", "corrupt" };
+	const char	*dirs[] = { "incoming", "queue", "corrupt", "pool" };
 	struct stat	 st;
 	char		 path[PATH_MAX];
 	size_t		 i;

@@ -89,6 +89,8 @@ struct msg {
 	unsigned int		 ntransfers;	/* mta transfers */
 	int			 blocked;	/* waits for a slot */
 	TAILQ_ENTRY(msg)	 blocked_entry;
+	int			 lmtp_waiting;	/* waits for a session */
+	TAILQ_ENTRY(msg)	 lmtp_entry;
 	int			 grace;		/* released: try once */
 	int			 signed_;	/* dkim: prefix computed */
 	char			*prefix;	/* DKIM-Signature lines */
@@ -140,6 +142,8 @@ void		 scheduler_done(struct msg *);	/* after an LMTP transaction */
 void		 scheduler_transfer_done(struct msg *, struct rcpt **, size_t);
 /* A connection slot of this destination ("" = any) became free. */
 void		 scheduler_unblock(const char *dest);
+/* An LMTP session became free (or may be opened): serve the waiting. */
+void		 scheduler_lmtp_ready(void);
 size_t		 scheduler_count(void);
 /* The queue control socket's operations; NULL/-1 with a reason. */
 struct msg	*scheduler_find(const char *id);

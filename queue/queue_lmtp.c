@@ -11,7 +11,6 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <event.h>
 #include <fcntl.h>
@@ -26,6 +25,7 @@
 #include "io.h"
 #include "log.h"
 #include "queue.h"
+#include "smtp_reply.h"
 
 #define LMTP_IDLE_SEC		30
 #define LMTP_TIMEOUT_MSEC	(300 * 1000)
@@ -69,10 +69,7 @@ struct lmtp_session {
 	int			 bol;		/* at the start of a line */
 	int			 cr;		/* last byte was CR */
 
-	/* The reply being read (multi-line replies are joined). */
-	int			 code;
-	char			 reply[REPLY_MAX];
-	size_t			 replylen;
+	struct smtp_reply	 reply;		/* the one being read */
 };
 
 TAILQ_HEAD(lmtp_sessions, lmtp_session);
@@ -255,6 +252,9 @@ lmtp_txn_done(struct lmtp_session *s)
 	} else
 		lmtp_set_idle(s);
 	scheduler_done(m);
+	/* Free again: the next waiting message goes out at once. */
+	if (s->state == LS_IDLE)
+		scheduler_lmtp_ready();
 }
 
 /*
@@ -280,6 +280,8 @@ lmtp_fail(struct lmtp_session *s, const char *why)
 	lmtp_free(s);
 	if (m != NULL)
 		scheduler_done(m);
+	/* A session may be opened in its place. */
+	scheduler_lmtp_ready();
 	scheduler_kick();
 }
 
@@ -376,12 +378,6 @@ lmtp_body_pump(struct lmtp_session *s)
 	}
 }
 
-static int
-is_2xx(int code)
-{
-	return code >= 200 && code < 300;
-}
-
 /* A reply to MAIL, RCPT or DATA. */
 static void
 lmtp_txn_reply(struct lmtp_session *s)
@@ -390,30 +386,31 @@ lmtp_txn_reply(struct lmtp_session *s)
 	struct rcpt *r;
 
 	if (idx == 0) {
-		if (!is_2xx(s->code)) {
+		if (!smtp_reply_is_2xx(s->reply.code)) {
 			s->mail_failed = 1;
 			s->need_rset = 1;
 			for (i = 0; i < s->nrcpts; i++)
-				rcpt_result(s->rcpts[i], s->code, s->reply);
+				rcpt_result(s->rcpts[i], s->reply.code,
+				    s->reply.text);
 		}
 	} else if (idx <= s->nrcpts) {
 		r = s->rcpts[idx - 1];
 		if (s->mail_failed)
 			;
-		else if (is_2xx(s->code)) {
+		else if (smtp_reply_is_2xx(s->reply.code)) {
 			r->accepted = 1;
 			s->naccepted++;
 		} else
-			rcpt_result(r, s->code, s->reply);
+			rcpt_result(r, s->reply.code, s->reply.text);
 	} else {
 		/* DATA */
-		if (s->code == 354 && s->naccepted > 0) {
+		if (s->reply.code == 354 && s->naccepted > 0) {
 			lmtp_body_start(s);
 			if (s->state == LS_BODY)
 				lmtp_body_pump(s);
 			return;
 		}
-		if (s->code == 354) {
+		if (s->reply.code == 354) {
 			/* A server that took DATA without recipients. */
 			io_print(s->io, ".\r\n");
 			s->discard_dot = 1;
@@ -422,7 +419,8 @@ lmtp_txn_reply(struct lmtp_session *s)
 		}
 		for (i = 0; i < s->nrcpts; i++)
 			if (s->rcpts[i]->accepted)
-				rcpt_result(s->rcpts[i], s->code, s->reply);
+				rcpt_result(s->rcpts[i], s->reply.code,
+				    s->reply.text);
 		s->need_rset = 1;
 		lmtp_txn_done(s);
 		return;
@@ -452,7 +450,7 @@ lmtp_dot_reply(struct lmtp_session *s)
 		if (!s->rcpts[i]->accepted)
 			continue;
 		if (n++ == s->ndot) {
-			rcpt_result(s->rcpts[i], s->code, s->reply);
+			rcpt_result(s->rcpts[i], s->reply.code, s->reply.text);
 			break;
 		}
 	}
@@ -460,22 +458,22 @@ lmtp_dot_reply(struct lmtp_session *s)
 		lmtp_txn_done(s);
 }
 
-/* A complete reply (last line read) in s->code and s->reply. */
+/* A complete reply (its last line read) in s->reply. */
 static void
 lmtp_reply(struct lmtp_session *s)
 {
 	switch (s->state) {
 	case LS_GREETING:
-		if (s->code != 220) {
-			lmtp_fail(s, s->reply);
+		if (s->reply.code != 220) {
+			lmtp_fail(s, s->reply.text);
 			return;
 		}
 		s->state = LS_LHLO;
 		io_printf(s->io, "LHLO %s\r\n", queue_conf->hostname);
 		break;
 	case LS_LHLO:
-		if (!is_2xx(s->code)) {
-			lmtp_fail(s, s->reply);
+		if (!smtp_reply_is_2xx(s->reply.code)) {
+			lmtp_fail(s, s->reply.text);
 			return;
 		}
 		lmtp_start_txn(s);
@@ -487,15 +485,16 @@ lmtp_reply(struct lmtp_session *s)
 		lmtp_dot_reply(s);
 		break;
 	case LS_RSET:
-		if (!is_2xx(s->code)) {
-			lmtp_fail(s, s->reply);
+		if (!smtp_reply_is_2xx(s->reply.code)) {
+			lmtp_fail(s, s->reply.text);
 			return;
 		}
 		lmtp_set_idle(s);
-		scheduler_kick();
+		scheduler_lmtp_ready();
 		break;
 	case LS_QUIT:
 		lmtp_free(s);
+		scheduler_lmtp_ready();
 		break;
 	default:
 		lmtp_fail(s, "unexpected reply");
@@ -503,47 +502,13 @@ lmtp_reply(struct lmtp_session *s)
 	}
 }
 
-/*
- * One reply line: "NNN-text" continues, "NNN text" or "NNN" ends.  The
- * text is kept as one printable line for the log and the bounce.
- * Returns 1 when the reply is complete, 0 for more, -1 if malformed.
- */
-static int
-lmtp_reply_line(struct lmtp_session *s, const char *line, size_t len)
-{
-	int	 code;
-	size_t	 i;
-
-	if (len < 3 || !isdigit((unsigned char)line[0]) ||
-	    !isdigit((unsigned char)line[1]) ||
-	    !isdigit((unsigned char)line[2]) ||
-	    (len > 3 && line[3] != ' ' && line[3] != '-'))
-		return -1;
-	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + line[2] - '0';
-	if (s->replylen == 0) {
-		s->code = code;
-		memcpy(s->reply, line, 3);
-		s->replylen = 3;
-	} else if (code != s->code)
-		return -1;
-	if (s->state == LS_LHLO && len > 4 &&
-	    strcasecmp(line + 4, "PIPELINING") == 0)
-		s->pipelining = 1;
-	if (len > 4 && s->replylen + 2 < sizeof(s->reply))
-		s->reply[s->replylen++] = ' ';
-	for (i = 4; i < len && s->replylen + 1 < sizeof(s->reply); i++)
-		s->reply[s->replylen++] =
-		    isprint((unsigned char)line[i]) ? line[i] : '?';
-	s->reply[s->replylen] = '\0';
-	return len == 3 || line[3] == ' ';
-}
-
 static void
 lmtp_read(struct lmtp_session *s)
 {
-	char	*line;
-	size_t	 len;
-	int	 toolong, bare, r;
+	const char	*ext;
+	char		*line;
+	size_t		 len;
+	int		 toolong, bare, r;
 
 	reading = s;
 	while (reading == s &&
@@ -553,14 +518,16 @@ lmtp_read(struct lmtp_session *s)
 			lmtp_fail(s, "unexpected input from the server");
 			break;
 		}
-		if ((r = lmtp_reply_line(s, line, len)) == -1) {
+		if ((r = smtp_reply_line(&s->reply, line, len)) == -1) {
 			lmtp_fail(s, "malformed reply");
 			break;
 		}
-		if (r == 1) {
-			s->replylen = 0;
+		if (s->state == LS_LHLO &&
+		    (ext = smtp_reply_ext(&s->reply, line, len)) != NULL &&
+		    strcasecmp(ext, "PIPELINING") == 0)
+			s->pipelining = 1;
+		if (r == 1)
 			lmtp_reply(s);
-		}
 	}
 	reading = NULL;
 }

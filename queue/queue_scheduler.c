@@ -14,6 +14,11 @@
  * max-connections, max-connections-per-domain) is "blocked": it sits on
  * a list that a finished transfer looks at first, and in the time tree
  * a little later, as a safety net.
+ *
+ * A message whose due local recipients find every LMTP session busy
+ * waits in a FIFO, not on a timer: each session that becomes free takes
+ * the first one at once (scheduler_lmtp_ready()), so delivery runs at
+ * the speed of the LMTP server, in the order the messages came.
  */
 
 #include <sys/types.h>
@@ -30,8 +35,8 @@
 #include "log.h"
 #include "queue.h"
 
-#define SCHED_LMTP_WAIT_SEC	1
 #define SCHED_BLOCKED_SEC	30
+#define SCHED_AGAIN_SEC		1
 #define DEST_RELAY		"[relay]"
 
 RB_HEAD(msg_byid, msg);
@@ -46,6 +51,7 @@ RB_PROTOTYPE(msg_bytime, msg, bytime, msg_time_cmp);
 static struct msg_byid		 byid = RB_INITIALIZER(&byid);
 static struct msg_bytime	 bytime = RB_INITIALIZER(&bytime);
 static struct msg_list		 blocked = TAILQ_HEAD_INITIALIZER(blocked);
+static struct msg_list		 lmtp_wait = TAILQ_HEAD_INITIALIZER(lmtp_wait);
 static struct event		 sched_ev;
 static size_t			 nmsgs;
 
@@ -140,6 +146,9 @@ msg_wake(struct msg *m)
 		if (r->state != RCPT_PENDING || rcpt_busy(r))
 			continue;
 		waiting = 1;
+		/* Those wait for a session, not for a time. */
+		if (m->lmtp_waiting && (r->flags & RCPT_LOCAL))
+			continue;
 		if (r->next_try < wake)
 			wake = r->next_try;
 	}
@@ -165,6 +174,15 @@ msg_unblock(struct msg *m)
 }
 
 static void
+msg_lmtp_unwait(struct msg *m)
+{
+	if (m->lmtp_waiting) {
+		TAILQ_REMOVE(&lmtp_wait, m, lmtp_entry);
+		m->lmtp_waiting = 0;
+	}
+}
+
+static void
 msg_schedule(struct msg *m)
 {
 	if (m->scheduled) {
@@ -183,6 +201,7 @@ msg_free(struct msg *m)
 	if (m->scheduled)
 		RB_REMOVE(msg_bytime, &bytime, m);
 	msg_unblock(m);
+	msg_lmtp_unwait(m);
 	RB_REMOVE(msg_byid, &byid, m);
 	dkim_forget(m);
 	envelope_clear(&m->env);
@@ -477,18 +496,44 @@ msg_unselect_local(struct msg *m)
 		r->inflight = 0;
 }
 
+/*
+ * Give the due local recipients to an LMTP session.  -1 if all are
+ * busy: the message then waits at the tail of the FIFO (or stays at
+ * its place there) for the next session that frees up.
+ */
 static int
 msg_start_local(struct msg *m, time_t now)
 {
-	if (m->inflight || msg_select_local(m, now) == 0)
+	if (m->inflight || msg_select_local(m, now) == 0) {
+		msg_lmtp_unwait(m);
 		return 0;
+	}
 	m->inflight = 1;
 	if (lmtp_deliver(m) == -1) {
-		/* All sessions busy: one that frees up kicks us. */
 		m->inflight = 0;
 		msg_unselect_local(m);
+		if (!m->lmtp_waiting) {
+			TAILQ_INSERT_TAIL(&lmtp_wait, m, lmtp_entry);
+			m->lmtp_waiting = 1;
+		}
 		return -1;
 	}
+	msg_lmtp_unwait(m);
+	return 0;
+}
+
+/* Whether m has local recipients due now that no session carries. */
+static int
+msg_local_due(struct msg *m, time_t now)
+{
+	struct rcpt	*r;
+
+	if (m->inflight || m->env.held)
+		return 0;
+	TAILQ_FOREACH(r, &m->env.rcpts, entry)
+		if (r->state == RCPT_PENDING && (r->flags & RCPT_LOCAL) &&
+		    !rcpt_busy(r) && r->next_try <= now)
+			return 1;
 	return 0;
 }
 
@@ -556,6 +601,10 @@ scheduler_run(int fd, short ev, void *arg)
 	time_t		 now = time(NULL);
 	int		 lmtp_busy = 0;
 
+	/* Sessions free first go to those that waited longest. */
+	scheduler_lmtp_ready();
+	if (!TAILQ_EMPTY(&lmtp_wait))
+		lmtp_busy = 1;
 	while ((m = RB_MIN(msg_bytime, &bytime)) != NULL && m->wake <= now) {
 		RB_REMOVE(msg_bytime, &bytime, m);
 		m->scheduled = 0;
@@ -565,18 +614,32 @@ scheduler_run(int fd, short ev, void *arg)
 			continue;
 		}
 		msg_delay_notice(m, now);
-		if (!lmtp_busy && msg_start_local(m, now) == -1)
+		/* One in the FIFO keeps its place there. */
+		if (m->lmtp_waiting)
+			;
+		else if (lmtp_busy) {
+			if (msg_local_due(m, now)) {
+				TAILQ_INSERT_TAIL(&lmtp_wait, m, lmtp_entry);
+				m->lmtp_waiting = 1;
+			}
+		} else if (msg_start_local(m, now) == -1)
 			lmtp_busy = 1;
 		if (msg_start_remote(m, now) == -1) {
 			m->blocked = 1;
 			TAILQ_INSERT_TAIL(&blocked, m, blocked_entry);
 		}
-		m->grace = 0;
+		/* A released message keeps its one try until it had it. */
+		if (!m->lmtp_waiting)
+			m->grace = 0;
 		msg_schedule(m);
-		/* Local work left behind busy sessions: come back soon. */
+		/*
+		 * Nothing more can be done now (a notice that could not be
+		 * stored, a released message waiting for a session past its
+		 * lifetime): look again later rather than spin.
+		 */
 		if (m->scheduled && m->wake <= now) {
 			RB_REMOVE(msg_bytime, &bytime, m);
-			m->wake = now + SCHED_LMTP_WAIT_SEC;
+			m->wake = now + SCHED_AGAIN_SEC;
 			RB_INSERT(msg_bytime, &bytime, m);
 		}
 	}
@@ -613,6 +676,25 @@ scheduler_unblock(const char *dest)
 	msg_unblock(m);
 	msg_schedule(m);
 	scheduler_kick();
+}
+
+/*
+ * An LMTP session is free, or one more may be opened: hand out the
+ * waiting messages, oldest first, until the sessions are busy again.
+ */
+void
+scheduler_lmtp_ready(void)
+{
+	struct msg	*m;
+	time_t		 now = time(NULL);
+
+	while ((m = TAILQ_FIRST(&lmtp_wait)) != NULL) {
+		if (msg_start_local(m, now) == -1)
+			break;
+		/* Out of the FIFO: its time in the tree may change. */
+		m->grace = 0;
+		msg_schedule(m);
+	}
 }
 
 /* The control socket's view and operations. */
@@ -709,6 +791,7 @@ scheduler_hold(struct msg *m, int hold, char *err, size_t errsz)
 	if (hold) {
 		log_info("%s: put on hold", m->env.id);
 		msg_unblock(m);
+		msg_lmtp_unwait(m);
 	} else {
 		/* Released: try at once, even if it is past its lifetime. */
 		log_info("%s: released", m->env.id);

@@ -1,13 +1,22 @@
 /*
  * The spool on disk, seen from inside the queue chroot (the working
  * directory is the spool): incoming/ for messages being received,
- * queue/ for committed ones, corrupt/ for envelopes that cannot be read.
+ * queue/ for committed ones, corrupt/ for envelopes that cannot be read,
+ * pool/ for spare envelope files.
  *
  * A message is acknowledged only once its file and envelope are fsynced,
  * both are renamed into queue/ and queue/ itself is fsynced.  Commits are
  * grouped: every commit read in one turn of the event loop waits for a
- * deferred event that does the work for all of them with one directory
- * fsync, so concurrent sessions share its cost.
+ * deferred event that does the work for all of them: the files of the
+ * whole group are written out before the first fsync, and one directory
+ * fsync follows, so concurrent sessions share the cost of the flushes.
+ *
+ * The envelope files of removed messages are kept in pool/ and reused
+ * (emptied when taken): to create a file, ext4 searches for a free inode
+ * past those deleted in the last minutes, and a busy queue deletes many,
+ * which made each creation slower the longer the queue ran.  Message
+ * files are not reused: an smtp engine got a writable descriptor of
+ * each of them.
  */
 
 #include <sys/types.h>
@@ -29,6 +38,14 @@
 
 #define CREATE_TRIES	16
 #define RESERVED_MAX	10000	/* messages being received at once */
+#define COMMIT_SLICE	64	/* commits written before their fsyncs */
+#define ENV_POOL_MAX	1024	/* spare envelope files kept */
+
+/* The files of one commit between its two steps. */
+struct store {
+	int	 msgfd;
+	int	 envfd;
+};
 
 /* A message file handed out by MSG_CREATE and not yet committed. */
 struct reserved {
@@ -38,6 +55,7 @@ struct reserved {
 	void			*owner;
 	int			 committing;
 	int			 stored;
+	struct store		 st;		/* during commit_run() */
 	struct envelope		 env;
 	uint64_t		 reqid;
 	spool_commit_cb		 cb;
@@ -56,6 +74,7 @@ static struct event		 commit_ev;
 static int			 queuedir_fd = -1;
 static uint32_t			 id_counter;
 static size_t			 nreserved;
+static unsigned int		 env_pool;	/* pool/0 .. pool/<n-1> */
 
 static int
 reserved_cmp(struct reserved *a, struct reserved *b)
@@ -96,6 +115,45 @@ spool_newid(char *buf, size_t bufsz)
 	id |= (uint64_t)(id_counter++ & 0xfff) << 20;
 	id |= arc4random() & 0xfffff;
 	return snprintf(buf, bufsz, "%016" PRIx64, id) == MSGID_LEN ? 0 : -1;
+}
+
+/*
+ * Open a new, empty envelope file at path, taken from the pool if it
+ * has one; the fd, or -1 with errno.
+ */
+static int
+env_open(const char *path)
+{
+	char	 spare[32];
+
+	while (env_pool > 0) {
+		env_pool--;
+		snprintf(spare, sizeof(spare), "pool/%u", env_pool);
+		if (renameat2(AT_FDCWD, spare, AT_FDCWD, path,
+		    RENAME_NOREPLACE) == 0)
+			return open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+		if (errno != ENOENT) {
+			unlink(spare);
+			break;
+		}
+	}
+	return open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+}
+
+/* An envelope file no longer needed: into the pool, or removed. */
+static int
+env_discard(const char *path)
+{
+	char	 spare[32];
+
+	if (env_pool < ENV_POOL_MAX) {
+		snprintf(spare, sizeof(spare), "pool/%u", env_pool);
+		if (rename(path, spare) == 0) {
+			env_pool++;
+			return 0;
+		}
+	}
+	return unlink(path);
 }
 
 /* A new message file in incoming/: its fd, or -1. */
@@ -263,44 +321,81 @@ spool_commit(void *owner, struct envelope *env, uint64_t reqid,
 		evtimer_add(&commit_ev, &tv);
 }
 
-/* Everything short of the directory fsync; -1 (logged) on failure. */
+static void
+store_close(struct store *st)
+{
+	if (st->msgfd != -1)
+		close(st->msgfd);
+	if (st->envfd != -1)
+		close(st->envfd);
+	st->msgfd = st->envfd = -1;
+}
+
+/*
+ * First step: write the envelope into incoming/ and start the writeback
+ * of both files without waiting.  When a group is written this way
+ * before any fsync, the first fsync's journal commit carries the
+ * allocations of all of them and the other fsyncs find little left to
+ * do: one disk flush for the group instead of one per file.
+ */
 static int
-store_one(struct envelope *env)
+store_start(struct envelope *env, struct store *st)
+{
+	char	 msg[64], envp[64];
+
+	st->msgfd = st->envfd = -1;
+	spool_msgpath("incoming", env->id, msg, sizeof(msg));
+	snprintf(envp, sizeof(envp), "incoming/%s.env", env->id);
+	if ((st->msgfd = open(msg, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("%s: open", msg);
+		return -1;
+	}
+	if ((st->envfd = env_open(envp)) == -1) {
+		log_warn("%s: open", envp);
+		store_close(st);
+		return -1;
+	}
+	if (envelope_write(st->envfd, env) == -1) {
+		log_warn("%s: write", envp);
+		store_close(st);
+		return -1;
+	}
+	/* Only a hint: the fsyncs below are what count. */
+	(void)sync_file_range(st->msgfd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	(void)sync_file_range(st->envfd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	return 0;
+}
+
+/*
+ * Second step: fsync both files, then rename them into queue/, the
+ * message first: an envelope in queue/ always has its body.  Everything
+ * short of the directory fsync; -1 (logged) on failure.
+ */
+static int
+store_finish(struct envelope *env, struct store *st)
 {
 	char	 msg[64], envp[64], qmsg[64], qenv[64];
-	int	 fd;
+	int	 rv = -1;
 
 	spool_msgpath("incoming", env->id, msg, sizeof(msg));
 	spool_msgpath("queue", env->id, qmsg, sizeof(qmsg));
 	snprintf(envp, sizeof(envp), "incoming/%s.env", env->id);
 	snprintf(qenv, sizeof(qenv), "queue/%s.env", env->id);
 
-	if ((fd = open(msg, O_RDONLY | O_CLOEXEC)) == -1) {
-		log_warn("%s: open", msg);
-		return -1;
-	}
-	if (fsync(fd) == -1) {
+	if (fsync(st->msgfd) == -1)
 		log_warn("%s: fsync", msg);
-		close(fd);
-		return -1;
-	}
-	close(fd);
-
-	fd = open(envp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		log_warn("%s: open", envp);
-		return -1;
-	}
-	if (envelope_write(fd, env) == -1 || fsync(fd) == -1) {
-		log_warn("%s: write", envp);
-		close(fd);
-		return -1;
-	}
-	if (close(fd) == -1) {
+	else if (fsync(st->envfd) == -1)
+		log_warn("%s: fsync", envp);
+	else if (close(st->envfd) == -1) {
+		st->envfd = -1;
 		log_warn("%s: close", envp);
-		return -1;
+	} else {
+		st->envfd = -1;
+		rv = 0;
 	}
-	/* The message first: an envelope in queue/ always has its body. */
+	store_close(st);
+	if (rv == -1)
+		return -1;
 	if (rename(msg, qmsg) == -1) {
 		log_warn("rename %s", msg);
 		return -1;
@@ -310,6 +405,16 @@ store_one(struct envelope *env)
 		return -1;
 	}
 	return 0;
+}
+
+static int
+store_one(struct envelope *env)
+{
+	struct store	 st;
+
+	if (store_start(env, &st) == -1)
+		return -1;
+	return store_finish(env, &st);
 }
 
 static int
@@ -331,16 +436,24 @@ sync_queuedir(void)
 static void
 commit_run(int fd, short ev, void *arg)
 {
-	struct reserved	*r;
+	struct reserved	*r, *first, *end;
 	spool_commit_cb	 cb;
 	void		*cbarg;
 	uint64_t	 reqid;
-	int		 nok = 0, n = 0, status, ok;
+	int		 nok = 0, n = 0, i, status, ok;
 
-	TAILQ_FOREACH(r, &commits, commit) {
-		r->stored = store_one(&r->env) == 0;
-		nok += r->stored;
-		n++;
+	/* In slices, to keep the open files bounded. */
+	for (first = TAILQ_FIRST(&commits); first != NULL; first = end) {
+		for (r = first, i = 0; r != NULL && i < COMMIT_SLICE;
+		    r = TAILQ_NEXT(r, commit), i++)
+			r->stored = store_start(&r->env, &r->st) == 0;
+		end = r;
+		for (r = first; r != end; r = TAILQ_NEXT(r, commit)) {
+			if (r->stored)
+				r->stored = store_finish(&r->env, &r->st) == 0;
+			nok += r->stored;
+			n++;
+		}
 	}
 	status = QUEUE_OK;
 	if (nok > 0 && sync_queuedir() == -1)
@@ -388,8 +501,7 @@ spool_update(const struct envelope *env)
 
 	snprintf(path, sizeof(path), "queue/%s.env", env->id);
 	snprintf(tmp, sizeof(tmp), "queue/%s.env.tmp", env->id);
-	fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-	if (fd == -1) {
+	if ((fd = env_open(tmp)) == -1) {
 		log_warn("%s: open", tmp);
 		return -1;
 	}
@@ -414,7 +526,7 @@ spool_remove(const char *id)
 	char	 path[64];
 
 	snprintf(path, sizeof(path), "queue/%s.env", id);
-	if (unlink(path) == -1)
+	if (env_discard(path) == -1)
 		log_warn("unlink %s", path);
 	spool_msgpath("queue", id, path, sizeof(path));
 	if (unlink(path) == -1)
@@ -451,28 +563,28 @@ move_corrupt(const char *id, const char *why)
 		log_warn("rename %s", from);
 }
 
-static void
-clean_incoming(void)
+/* Empty a directory of the spool; how many files went. */
+static int
+clean_dir(const char *dir)
 {
 	DIR		*d;
 	struct dirent	*de;
 	char		 path[PATH_MAX];
 	int		 n = 0;
 
-	if ((d = opendir("incoming")) == NULL)
-		fatal("opendir incoming/");
+	if ((d = opendir(dir)) == NULL)
+		fatal("opendir %s/", dir);
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "incoming/%s", de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (unlink(path) == -1)
 			log_warn("unlink %s", path);
 		else
 			n++;
 	}
 	closedir(d);
-	if (n)
-		log_info("removed %d stale files from incoming/", n);
+	return n;
 }
 
 static void
@@ -501,7 +613,7 @@ load_one(const char *id)
 	scheduler_add(&env);
 }
 
-/* Start-up: forget incoming/, load every envelope in queue/. */
+/* Start-up: forget incoming/ and pool/, load every envelope in queue/. */
 void
 spool_load(void)
 {
@@ -510,8 +622,13 @@ spool_load(void)
 	struct stat	 st;
 	char		 path[PATH_MAX], id[MSGID_LEN + 1];
 	size_t		 len;
+	int		 n;
 
-	clean_incoming();
+	if ((n = clean_dir("incoming")) > 0)
+		log_info("removed %d stale files from incoming/", n);
+	/* Spares: their numbers start again from 0. */
+	clean_dir("pool");
+	env_pool = 0;
 	if ((d = opendir("queue")) == NULL)
 		fatal("opendir queue/");
 	while ((de = readdir(d)) != NULL) {
