@@ -8,6 +8,15 @@
  * pointer a worker may hold after the client left).  A client that
  * breaks the protocol is logged and dropped; the others keep being
  * served.
+ *
+ * A burst (many sessions, a slow database, a peer slow to read its
+ * answers) is flow controlled, not dropped: while a client has
+ * CLIENT_PENDING_MAX requests in the workers or answers not yet written
+ * to it, its socket is not read, so the kernel buffer pushes back on the
+ * sender, and reading resumes once half of them are through.  Answers
+ * leaving the write queue are not seen from here, so a paused client is
+ * also looked at on a short timer.  The hard cap CLIENT_WQ_MAX on queued
+ * answers only bounds memory; flow control keeps a client below it.
  */
 
 #include <sys/types.h>
@@ -28,8 +37,10 @@
 #include "authd.h"
 
 #define CLIENTS_MAX	1024
-#define CLIENT_WQ_MAX	1024	/* answers queued for a peer not reading */
-#define CLIENT_INFLIGHT_MAX	1024	/* requests in the workers */
+#define CLIENT_WQ_MAX	2048	/* answers queued for a peer not reading */
+#define CLIENT_PENDING_MAX	1024	/* in the workers or queued: pause */
+#define CLIENT_PENDING_LOW	(CLIENT_PENDING_MAX / 2)	/* resume */
+#define CLIENT_RECHECK_MSEC	10	/* while paused */
 
 struct client {
 	TAILQ_ENTRY(client)	 entry;
@@ -39,6 +50,8 @@ struct client {
 	uid_t			 uid;
 	pid_t			 pid;
 	int			 hello;		/* handshake done */
+	int			 paused;	/* too many pending */
+	struct event		 recheck_ev;	/* while paused */
 	int			 dead;		/* freed on the next turn */
 };
 
@@ -74,6 +87,7 @@ client_close(struct client *c)
 	if (c->dead)
 		return;
 	c->dead = 1;
+	evtimer_del(&c->recheck_ev);
 	imsgev_clear(&c->iev);
 	if (event_once(-1, EV_TIMEOUT, client_reap, c, &now) == -1)
 		fatal("event_once");
@@ -132,14 +146,65 @@ job_free(struct job *j)
 	free(j);
 }
 
+/* Requests taken from the client and not yet written back. */
+static size_t
+client_pending(struct client *c)
+{
+	return c->inflight + c->iev.ibuf.wqlen;
+}
+
+static void
+client_recheck_start(struct client *c)
+{
+	struct timeval	 tv = { 0, CLIENT_RECHECK_MSEC * 1000 };
+
+	evtimer_add(&c->recheck_ev, &tv);
+}
+
+/* Stop reading a client that has enough pending for now. */
+static void
+client_throttle(struct client *c)
+{
+	if (c->paused || client_pending(c) < CLIENT_PENDING_MAX)
+		return;
+	log_debug("uid %d pid %d: %zu requests pending, not reading until "
+	    "some are answered", (int)c->uid, (int)c->pid,
+	    client_pending(c));
+	c->paused = 1;
+	imsgev_pause(&c->iev);
+	client_recheck_start(c);
+}
+
+static void
+client_unthrottle(struct client *c)
+{
+	if (!c->paused || client_pending(c) > CLIENT_PENDING_LOW)
+		return;
+	c->paused = 0;
+	evtimer_del(&c->recheck_ev);
+	imsgev_resume(&c->iev);
+}
+
+static void
+client_recheck(int fd, short ev, void *arg)
+{
+	struct client	*c = arg;
+
+	client_unthrottle(c);
+	if (c->paused)
+		client_recheck_start(c);
+}
+
 /* The job is over: answer its client if it is still there. */
 static struct client *
 job_client(struct job *j)
 {
 	struct client	*c;
 
-	if ((c = client_find(j->client)) != NULL)
-		c->inflight--;
+	if ((c = client_find(j->client)) == NULL)
+		return NULL;
+	c->inflight--;
+	client_unthrottle(c);
 	return c;
 }
 
@@ -407,8 +472,7 @@ client_request(struct client *c, struct imsg *imsg)
 	struct job	*j;
 	int		 rv;
 
-	if (c->iev.ibuf.wqlen > CLIENT_WQ_MAX ||
-	    c->inflight >= CLIENT_INFLIGHT_MAX) {
+	if (c->iev.ibuf.wqlen > CLIENT_WQ_MAX) {
 		log_warnx("uid %d pid %d: not reading its answers, closed",
 		    (int)c->uid, (int)c->pid);
 		client_close(c);
@@ -437,6 +501,7 @@ client_request(struct client *c, struct imsg *imsg)
 		c->inflight++;
 		worker_submit(j);
 	}
+	client_throttle(c);
 }
 
 static void
@@ -500,6 +565,7 @@ client_new(int fd, const struct ucred *cred)
 	c->uid = cred->uid;
 	c->pid = cred->pid;
 	c->serial = next_serial++;
+	evtimer_set(&c->recheck_ev, client_recheck, c);
 	TAILQ_INSERT_TAIL(&clients, c, entry);
 	nclients++;
 	imsgev_init(&c->iev, fd, client_dispatch, c);
@@ -570,8 +636,10 @@ server_shutdown(void)
 	(void)unlink(sockpath);
 	while ((c = TAILQ_FIRST(&clients)) != NULL) {
 		TAILQ_REMOVE(&clients, c, entry);
-		if (!c->dead)
+		if (!c->dead) {
+			evtimer_del(&c->recheck_ev);
 			imsgev_clear(&c->iev);
+		}
 		free(c);
 	}
 	nclients = 0;

@@ -39,14 +39,30 @@
 #define IMSG_RCMSGSZ		CMSG_SPACE(sizeof(int) * IMSG_MAXRFDS)
 #define IMSG_INITSIZE		256
 
-/* A private bit of imsgev.events: the handler has seen the end. */
-#define IMSGEV_DEAD		0x4000
+/*
+ * Private bits of imsgev.events next to the EV_READ and EV_WRITE that
+ * are added to the loop.  Every change of what epoll watches costs a
+ * system call, so queued messages are written from a turn of the loop
+ * made active by hand (IMSGEV_WPEND) and EV_WRITE is watched only once
+ * a write came back short (IMSGEV_WBLOCKED); a paused channel keeps its
+ * read event until it fires while nobody wants it (IMSGEV_RDIDLE).
+ */
+#define IMSGEV_DEAD		0x4000	/* the handler has seen the end */
+#define IMSGEV_PAUSED		0x2000	/* imsgev_pause() in effect */
+#define IMSGEV_RDIDLE		0x1000	/* drop the read event */
+#define IMSGEV_WPEND		0x0800	/* write turn made active */
+#define IMSGEV_WBLOCKED		0x0400	/* socket full: watch EV_WRITE */
+#define IMSGEV_EOF		0x0200	/* end read, not yet delivered */
+#define IMSGEV_RPEND		0x0100	/* read turn made active */
+#define IMSGEV_ARMED		(EV_READ | EV_WRITE)
+#define IMSGEV_ONLOOP		(IMSGEV_ARMED | IMSGEV_WPEND | IMSGEV_RPEND)
 
 static void	imsgbuf_keep_fds(struct imsgbuf *, struct msghdr *);
 static int	ibuf_reserve(struct ibuf *, size_t);
 static int	ibuf_add(struct ibuf *, const void *, size_t);
 static void	imsgev_dispatch(int, short, void *);
 static void	imsgev_die(struct imsgev *);
+static void	imsgev_activate_read(struct imsgev *);
 
 void
 imsgbuf_init(struct imsgbuf *ib, int fd)
@@ -640,7 +656,8 @@ imsgev_init(struct imsgev *iev, int fd,
 void
 imsgev_clear(struct imsgev *iev)
 {
-	if (iev->events & (EV_READ | EV_WRITE))
+	/* Also takes a turn made active off the loop. */
+	if (iev->events & IMSGEV_ONLOOP)
 		event_del(&iev->ev);
 	iev->events = 0;
 	imsgbuf_clear(&iev->ibuf);
@@ -652,22 +669,68 @@ imsgev_clear(struct imsgev *iev)
 void
 imsgev_update(struct imsgev *iev)
 {
-	short	 want;
+	short	 want, armed, rpend;
 
 	if (iev->ibuf.fd == -1 || (iev->events & IMSGEV_DEAD))
 		return;
-	want = EV_READ;
-	if (iev->ibuf.wqlen > 0)
+	want = 0;
+	if (!(iev->events & IMSGEV_PAUSED))
+		want |= EV_READ;
+	else if ((iev->events & EV_READ) && !(iev->events & IMSGEV_RDIDLE))
+		want |= EV_READ;	/* the pause is likely short */
+	if (iev->ibuf.wqlen == 0)
+		iev->events &= ~IMSGEV_WBLOCKED;
+	else if (iev->events & IMSGEV_WBLOCKED)
 		want |= EV_WRITE;
-	if (want == iev->events)
+	armed = iev->events & IMSGEV_ARMED;
+	if (want != armed) {
+		/* event_del also drops turns made active: redo them. */
+		rpend = iev->events & IMSGEV_RPEND;
+		if (iev->events & IMSGEV_ONLOOP)
+			event_del(&iev->ev);
+		iev->events &= ~IMSGEV_ONLOOP;
+		event_set(&iev->ev, iev->ibuf.fd, want | EV_PERSIST,
+		    imsgev_dispatch, iev);
+		if (want != 0 && event_add(&iev->ev, NULL) == -1)
+			fatal("imsgev: event_add");
+		iev->events |= want;
+		if (rpend)
+			imsgev_activate_read(iev);
+	}
+	if (iev->ibuf.wqlen > 0 && !(want & EV_WRITE) &&
+	    !(iev->events & IMSGEV_WPEND)) {
+		event_active(&iev->ev, EV_WRITE, 1);
+		iev->events |= IMSGEV_WPEND;
+	}
+}
+
+void
+imsgev_pause(struct imsgev *iev)
+{
+	if (iev->ibuf.fd == -1 || (iev->events & IMSGEV_DEAD))
 		return;
-	if (iev->events != 0)
-		event_del(&iev->ev);
-	event_set(&iev->ev, iev->ibuf.fd, want | EV_PERSIST,
-	    imsgev_dispatch, iev);
-	if (event_add(&iev->ev, NULL) == -1)
-		fatal("imsgev: event_add");
-	iev->events = want;
+	iev->events |= IMSGEV_PAUSED;
+	imsgev_update(iev);
+}
+
+void
+imsgev_resume(struct imsgev *iev)
+{
+	if (iev->ibuf.fd == -1 || (iev->events & IMSGEV_DEAD) ||
+	    !(iev->events & IMSGEV_PAUSED))
+		return;
+	iev->events &= ~(IMSGEV_PAUSED | IMSGEV_RDIDLE);
+	imsgev_update(iev);
+	/* Messages already read, or the end, wait for no new input. */
+	if (iev->ibuf.rlen > 0 || (iev->events & IMSGEV_EOF))
+		imsgev_activate_read(iev);
+}
+
+static void
+imsgev_activate_read(struct imsgev *iev)
+{
+	event_active(&iev->ev, EV_READ, 1);
+	iev->events |= IMSGEV_RPEND;
 }
 
 int
@@ -684,7 +747,7 @@ imsgev_send(struct imsgev *iev, struct ibuf *b)
 static void
 imsgev_die(struct imsgev *iev)
 {
-	if (iev->events & (EV_READ | EV_WRITE))
+	if (iev->events & IMSGEV_ONLOOP)
 		event_del(&iev->ev);
 	iev->events = IMSGEV_DEAD;
 	iev->handler(iev, NULL, iev->arg);
@@ -696,22 +759,35 @@ imsgev_dispatch(int fd, short event, void *arg)
 	struct imsgev	*iev = arg;
 	struct imsg	 imsg;
 	ssize_t		 n;
-	int		 rv, dead = 0;
+	int		 rv;
 
+	if (event & EV_READ)
+		iev->events &= ~IMSGEV_RPEND;
 	if (event & EV_WRITE) {
+		iev->events &= ~IMSGEV_WPEND;
 		if (imsgbuf_write(&iev->ibuf) == -1) {
 			imsgev_die(iev);
 			return;
 		}
+		if (iev->ibuf.wqlen > 0)
+			iev->events |= IMSGEV_WBLOCKED;
 	}
-	if (event & EV_READ) {
-		n = imsgbuf_read(&iev->ibuf);
-		if (n == 0)
-			dead = 1;
-		else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
-			dead = 1;
+	if ((event & EV_READ) && (iev->events & IMSGEV_PAUSED))
+		iev->events |= IMSGEV_RDIDLE;
+	else if (event & EV_READ) {
+		/*
+		 * Nothing is read while rbuf holds a whole message left
+		 * from a pause, nor after the end.
+		 */
+		if (!(iev->events & IMSGEV_EOF) &&
+		    iev->ibuf.rlen < sizeof(iev->ibuf.rbuf)) {
+			n = imsgbuf_read(&iev->ibuf);
+			if (n == 0 || (n == -1 && errno != EAGAIN &&
+			    errno != EWOULDBLOCK))
+				iev->events |= IMSGEV_EOF;
+		}
 		/* Messages that arrived before the end still count. */
-		for (;;) {
+		while (!(iev->events & IMSGEV_PAUSED)) {
 			rv = imsg_get(&iev->ibuf, &imsg);
 			if (rv == 0)
 				break;
@@ -728,7 +804,8 @@ imsgev_dispatch(int fd, short event, void *arg)
 			    (iev->events & IMSGEV_DEAD))
 				return;
 		}
-		if (dead) {
+		if ((iev->events & IMSGEV_EOF) &&
+		    !(iev->events & IMSGEV_PAUSED)) {
 			imsgev_die(iev);
 			return;
 		}

@@ -128,5 +128,15 @@ void		 imsgev_clear(struct imsgev *);	/* del event, close fd */
 /* Call after queueing messages: arms EV_WRITE if needed. */
 void		 imsgev_update(struct imsgev *);
 int		 imsgev_send(struct imsgev *, struct ibuf *);	/* close+update */
+/*
+ * Flow control: after imsgev_pause() the handler gets no more messages
+ * (not even those already read, nor the end) and the socket is no longer
+ * read, so a peer that keeps sending fills the socket buffer and blocks;
+ * queued messages are still written.  imsgev_resume() delivers what is
+ * buffered from the event loop, not from inside the call.  Both may be
+ * called from the handler.
+ */
+void		 imsgev_pause(struct imsgev *);
+void		 imsgev_resume(struct imsgev *);
 
 #endif

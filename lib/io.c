@@ -50,6 +50,17 @@
  * - io_new() returns NULL (errno set, fd still the caller's) on failure.
  * - SIGPIPE: plain writes use MSG_NOSIGNAL, but libtls writes do not;
  *   daemons ignore SIGPIPE.
+ *
+ * Cost of the event loop: every change of what epoll watches is a system
+ * call, so the fd events change only when the wanted set really does.
+ * Output is written straight from the handler that queued it (or from a
+ * deferred turn of the loop), and EV_WRITE is watched only after a write
+ * came back short.  A read event no longer wanted only because of a
+ * pause or a full buffer is left armed: it costs nothing while the peer
+ * waits for our reply, and is dropped the first time it fires for
+ * nothing.  The idle timer is one event added when it is not pending;
+ * I/O only records the time, and the timer, when it fires early, waits
+ * for the rest of the interval.
  */
 
 #include <sys/types.h>
@@ -67,6 +78,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <tls.h>
 #include <unistd.h>
 
@@ -90,12 +102,17 @@ struct io {
 	io_cb			 cb;
 	void			*arg;
 
-	struct event		 ev;		/* the fd */
-	short			 evflags;	/* what ev is armed for */
+	struct event		 ev_rd;		/* the fd, EV_READ */
+	struct event		 ev_wr;		/* the fd, EV_WRITE */
+	short			 armed;		/* which of them are added */
+	int			 rd_idle;	/* armed read fired unwanted */
+	int			 wr_blocked;	/* last write came back short */
 	struct event		 ev_timer;
 	struct event		 ev_defer;	/* work that must not run
 						   inside an api call */
 	int			 timeout;	/* msec, 0 = none */
+	uint64_t		 last_io;	/* msec, monotonic */
+	int			 resumed;	/* deliver buffered input */
 
 	/* input: ibuf[rpos, wpos) is buffered, isize <= icap */
 	char			*ibuf;
@@ -132,6 +149,10 @@ static void	io_dispatch(int, short, void *);
 static void	io_timer(int, short, void *);
 static void	io_deferred(int, short, void *);
 static void	io_reload(struct io *);
+static short	io_needed(struct io *);
+static void	io_arm(struct io *, short);
+static uint64_t	io_now(void);
+static void	io_timer_start(struct io *, uint64_t);
 static void	io_defer(struct io *);
 static void	io_destroy(struct io *);
 static void	io_enter(struct io *);
@@ -195,6 +216,8 @@ io_new(int fd, io_cb cb, void *arg)
 	io->icap = IO_INBUF_MIN;
 	io->rd_wants = EV_READ;
 	io->wr_wants = EV_WRITE;
+	event_set(&io->ev_rd, fd, EV_READ | EV_PERSIST, io_dispatch, io);
+	event_set(&io->ev_wr, fd, EV_WRITE | EV_PERSIST, io_dispatch, io);
 	evtimer_set(&io->ev_timer, io_timer, io);
 	evtimer_set(&io->ev_defer, io_deferred, io);
 	io_reload(io);
@@ -207,9 +230,7 @@ io_free(struct io *io)
 	if (io == NULL || io->freed)
 		return;
 	io->freed = 1;
-	if (io->evflags)
-		event_del(&io->ev);
-	io->evflags = 0;
+	io_arm(io, 0);
 	evtimer_del(&io->ev_timer);
 	evtimer_del(&io->ev_defer);
 	if (io->tls != NULL) {
@@ -264,6 +285,8 @@ void
 io_set_timeout(struct io *io, int msec)
 {
 	io->timeout = msec > 0 ? msec : 0;
+	/* A pending timer may be for a longer interval than the new one. */
+	evtimer_del(&io->ev_timer);
 	io_touch(io);
 }
 
@@ -297,8 +320,10 @@ io_pause_read(struct io *io)
 void
 io_resume_read(struct io *io)
 {
-	if (io->user_paused && (io->wpos > io->rpos || io->eof))
+	if (io->user_paused && (io->wpos > io->rpos || io->eof)) {
+		io->resumed = 1;
 		io_defer(io);
+	}
 	io->user_paused = 0;
 	io_reload(io);
 }
@@ -535,21 +560,41 @@ io_fail(struct io *io)
 	io_callback(io, IO_ERROR);
 }
 
-/* (Re)start the idle timer after progress. */
+static uint64_t
+io_now(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
 static void
-io_touch(struct io *io)
+io_timer_start(struct io *io, uint64_t msec)
 {
 	struct timeval	 tv;
 
+	tv.tv_sec = msec / 1000;
+	tv.tv_usec = (msec % 1000) * 1000;
+	evtimer_add(&io->ev_timer, &tv);
+}
+
+/*
+ * Progress restarts the idle interval.  Only the time is noted when the
+ * timer is already running: io_timer() finds out it fired early.
+ */
+static void
+io_touch(struct io *io)
+{
 	if (io->freed)
 		return;
 	if (io->timeout == 0) {
 		evtimer_del(&io->ev_timer);
 		return;
 	}
-	tv.tv_sec = io->timeout / 1000;
-	tv.tv_usec = (io->timeout % 1000) * 1000;
-	evtimer_add(&io->ev_timer, &tv);
+	io->last_io = io_now();
+	if (!evtimer_pending(&io->ev_timer, NULL))
+		io_timer_start(io, io->timeout);
 }
 
 static void
@@ -583,35 +628,71 @@ io_want_write(struct io *io)
 	return (io_queued(io) > 0);
 }
 
-/* Arm the fd event for what the current state needs. */
-static void
-io_reload(struct io *io)
+/* The fd events the current state needs the loop to watch. */
+static short
+io_needed(struct io *io)
 {
 	short	 flags = 0;
 
-	if (io->freed)
-		return;
-	if (io->tls_pending && io_want_read(io))
-		io_defer(io);
 	if (io->tls_state == IO_TLS_HANDSHAKE) {
 		if (!io->dead)
 			flags = io->hs_wants;
 	} else {
 		if (io_want_read(io))
 			flags |= io->rd_wants;
-		if (io_want_write(io))
+		/* Until a write comes back short, writing needs no poll. */
+		if (io_want_write(io) && io->wr_blocked)
 			flags |= io->wr_wants;
 	}
-	if (flags == io->evflags)
-		return;
-	if (io->evflags)
-		event_del(&io->ev);
-	io->evflags = flags;
-	if (flags) {
-		event_set(&io->ev, io->fd, flags | EV_PERSIST, io_dispatch,
-		    io);
-		event_add(&io->ev, NULL);
+	return (flags);
+}
+
+/* Add and delete the fd events so that exactly flags are watched. */
+static void
+io_arm(struct io *io, short flags)
+{
+	short	 change = flags ^ io->armed;
+
+	if (change & EV_READ) {
+		if (flags & EV_READ)
+			event_add(&io->ev_rd, NULL);
+		else
+			event_del(&io->ev_rd);
 	}
+	if (change & EV_WRITE) {
+		if (flags & EV_WRITE)
+			event_add(&io->ev_wr, NULL);
+		else
+			event_del(&io->ev_wr);
+	}
+	io->armed = flags;
+}
+
+/* Bring the fd events and the deferred work up to the current state. */
+static void
+io_reload(struct io *io)
+{
+	short	 flags;
+
+	if (io->freed)
+		return;
+	if (io->tls_pending && io_want_read(io))
+		io_defer(io);
+	flags = io_needed(io);
+	if (flags & EV_READ)
+		io->rd_idle = 0;
+	/*
+	 * Output nobody has tried to write yet: the handler running now
+	 * flushes it on its way out, or else a deferred turn does.
+	 */
+	if (io->tls_state != IO_TLS_HANDSHAKE && io_want_write(io) &&
+	    !io->wr_blocked && io->refs == 0)
+		io_defer(io);
+	/* A pause is usually short and the peer quiet meanwhile. */
+	if ((io->armed & EV_READ) && !io->rd_idle && !io->dead && !io->eof)
+		flags |= EV_READ;
+	if (flags != io->armed)
+		io_arm(io, flags);
 }
 
 static void
@@ -620,6 +701,9 @@ io_dispatch(int fd, short ev, void *arg)
 	struct io	*io = arg;
 
 	io_enter(io);
+	/* A read event kept over a pause fired: now it goes. */
+	if ((ev & EV_READ) && !(io_needed(io) & EV_READ))
+		io->rd_idle = 1;
 	if (io->tls_state == IO_TLS_HANDSHAKE) {
 		if (ev & io->hs_wants)
 			io_handshake(io);
@@ -641,21 +725,36 @@ static void
 io_timer(int fd, short ev, void *arg)
 {
 	struct io	*io = arg;
+	uint64_t	 now, deadline;
 
+	if (io->timeout == 0)
+		return;
+	/* There was I/O since the timer started: wait for the rest. */
+	now = io_now();
+	deadline = io->last_io + io->timeout;
+	if (now < deadline) {
+		io_timer_start(io, deadline - now);
+		return;
+	}
 	io_enter(io);
 	io_callback(io, IO_TIMEOUT);
 	io_leave(io);
 }
 
-/* Deliver what io_resume_read() or a finished handshake left pending. */
+/*
+ * Deliver what io_resume_read() or a finished handshake left pending,
+ * and write output queued from outside an io handler.
+ */
 static void
 io_deferred(int fd, short ev, void *arg)
 {
 	struct io	*io = arg;
+	int		 resumed = io->resumed;
 
 	io_enter(io);
+	io->resumed = 0;
 	if (io->dead || io->user_paused)
-		goto done;
+		goto flush;
 	if (io->eof) {
 		if (!io->eof_reported) {
 			io->eof_reported = 1;
@@ -663,10 +762,10 @@ io_deferred(int fd, short ev, void *arg)
 		}
 	} else if (io->tls_pending && io_want_read(io))
 		io_fill(io);
-	else if (io->wpos > io->rpos)
+	else if (resumed && io->wpos > io->rpos)
 		io_callback(io, IO_DATAIN);
+ flush:
 	io_flush_now(io);
- done:
 	io_leave(io);
 }
 
@@ -753,7 +852,6 @@ io_fill(struct io *io)
 	}
 }
 
-/* Returns bytes read (0 for none yet or EOF, see io->eof) or -1. */
 /*
  * Replies queued by the callback usually fit in the socket buffer: send
  * them now rather than after another trip through the event loop.
@@ -767,6 +865,7 @@ io_flush_now(struct io *io)
 	io_flush(io);
 }
 
+/* Returns bytes read (0 for none yet or EOF, see io->eof) or -1. */
 static ssize_t
 io_read_plain(struct io *io, size_t space)
 {
@@ -896,6 +995,7 @@ io_write_plain(struct io *io, size_t max)
 		total += n;
 		max -= n;
 	}
+	io->wr_blocked = max > 0;
 	return (total);
 }
 
@@ -927,6 +1027,7 @@ io_write_tls(struct io *io, size_t max)
 		total += n;
 		max -= n;
 	}
+	io->wr_blocked = max > 0;
 	return (total);
 }
 

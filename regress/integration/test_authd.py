@@ -356,6 +356,38 @@ def test_broken_table_keeps_old_contents(authd, c):
         time.sleep(0.2)
 
 
+def test_burst_is_flow_controlled(authd, c):
+    """More requests at once than authd keeps in its workers: it stops
+    reading instead of dropping the channel, and answers every one."""
+    import threading
+    n = 5000
+    burst = b"".join(frame(LOOKUP_RCPT, struct.pack("<Q", rid) +
+                           pack_str("alice@example.org"))
+                     for rid in range(1, n + 1))
+    c.next_id = n + 1
+    c.sock.settimeout(30)
+    sent = []
+    # The socket blocks while authd holds back: send beside the reads.
+    writer = threading.Thread(target=lambda: sent.append(
+        c.sock.sendall(burst)))
+    writer.start()
+    try:
+        got = set()
+        for _ in range(n):
+            rid, status, rcpts = c.rcpt_answer()
+            assert (status, rcpts) == \
+                (OK, [("alice@example.org", RCPT_LOCAL)])
+            got.add(rid)
+    finally:
+        writer.join(30)
+    assert sent == [None]
+    assert got == set(range(1, n + 1))
+    # The same channel still works.
+    assert c.rcpt("bob@example.org") == \
+        (OK, [("bob@example.org", RCPT_LOCAL)])
+    assert "not reading its answers" not in authd.log_text()
+
+
 def test_malformed_imsg_closes_only_that_client(authd):
     good = authd.client()
     try:

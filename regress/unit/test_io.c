@@ -1,13 +1,16 @@
 /*
  * Unit test for lib/io.c: line splitting and limits, raw access, output
  * flushing and flow control, timeouts, EOF, freeing from the callback,
- * and TLS (with STARTTLS injection) over socketpairs in one event loop.
+ * and TLS (with STARTTLS injection) over socketpairs in one event loop;
+ * also that a pause, a resume and a reply leave epoll alone.
  */
 
 #include <sys/types.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
 #include <event.h>
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <tls.h>
 #include <unistd.h>
 
@@ -53,6 +57,23 @@ struct peer {
 };
 
 static int	 deadline_hit;
+static int	 epoll_ctl_calls;
+
+/*
+ * Counts the changes libevent makes to what epoll watches: the
+ * program's own definition comes before libc's for libevent too.
+ */
+int
+epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
+{
+	static int	(*real)(int, int, int, struct epoll_event *);
+
+	if (real == NULL &&
+	    (*(void **)&real = dlsym(RTLD_NEXT, "epoll_ctl")) == NULL)
+		abort();
+	epoll_ctl_calls++;
+	return (real(epfd, op, fd, event));
+}
 
 static void
 deadline_cb(int fd, short ev, void *arg)
@@ -433,6 +454,84 @@ test_pause(void)
 	teardown(&p);
 }
 
+static long
+now_msec(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec * 1000L + ts.tv_nsec / 1000000);
+}
+
+/* Traffic keeps pushing the idle timeout back; silence ends it. */
+static void
+test_timeout_moves(void)
+{
+	struct peer	 p;
+	long		 last;
+	int		 i;
+
+	memset(&p, 0, sizeof(p));
+	setup(&p);
+	io_set_timeout(p.io, 300);
+	last = now_msec();
+	for (i = 0; i < 6; i++) {
+		put("x\r\n");
+		last = now_msec();
+		run_until(&p.nlines, i + 1, 1000);
+		run_until(NULL, 0, 100);
+	}
+	CHECK(p.nlines == 6);
+	CHECK(p.timeout == 0);
+	/* Output counts as activity as well. */
+	io_print(p.io, "y\r\n");
+	last = now_msec();
+	run_until(NULL, 0, 200);
+	CHECK(p.timeout == 0);
+	run_until(&p.timeout, 1, 2000);
+	CHECK(p.timeout == 1);
+	CHECKF(now_msec() - last >= 290, "timeout after %ld ms",
+	    now_msec() - last);
+	teardown(&p);
+}
+
+/*
+ * The SMTP rhythm: a command, reading paused while the answer is
+ * looked up, the reply queued from outside the io handler, reading
+ * resumed.  None of it needs epoll to watch anything new.
+ */
+static void
+test_quiet_rearm(void)
+{
+	struct peer	 p;
+	char		 buf[64];
+	int		 i, before;
+
+	memset(&p, 0, sizeof(p));
+	setup(&p);
+	put("EHLO x\r\n");
+	run_until(&p.nlines, 1, 1000);
+	if (epoll_ctl_calls == 0 || strcmp(event_get_method(), "epoll")) {
+		fprintf(stderr, "test_io: not on epoll, rearm test skipped\n");
+		teardown(&p);
+		return;
+	}
+	before = epoll_ctl_calls;
+	for (i = 0; i < 50; i++) {
+		io_pause_read(p.io);
+		CHECK(io_print(p.io, "250 ok\r\n") == 0);
+		run_until(&p.lowat, i + 1, 1000);
+		CHECK(read(sv[1], buf, sizeof(buf)) == 8);
+		io_resume_read(p.io);
+		put("NOOP\r\n");
+		run_until(&p.nlines, i + 2, 1000);
+	}
+	CHECK(p.nlines == 51 && p.lowat == 50);
+	CHECKF(epoll_ctl_calls == before, "%d epoll_ctl calls for 50 "
+	    "commands", epoll_ctl_calls - before);
+	teardown(&p);
+}
+
 static void
 test_free_in_cb(void)
 {
@@ -667,6 +766,8 @@ main(void)
 	test_timeout();
 	test_eof();
 	test_pause();
+	test_timeout_moves();
+	test_quiet_rearm();
 	test_free_in_cb();
 	if (make_cert() == 0) {
 		test_tls(TLS_PROTOCOL_TLSv1_2 | TLS_PROTOCOL_TLSv1_3,
