@@ -27,8 +27,6 @@
 #define LOGIN_USER_CHALLENGE	"VXNlcm5hbWU6"
 #define LOGIN_PASS_CHALLENGE	"UGFzc3dvcmQ6"
 
-static int	auth_b64_value(int);
-static int	auth_decode(const char *, char *, size_t, size_t *);
 static int	auth_decode_reply(struct smtp_session *, const char *, char *,
 		    size_t, size_t *);
 static void	auth_plain(struct smtp_session *, const char *);
@@ -114,7 +112,7 @@ auth_mechanisms_offered(struct smtp_session *s)
 void
 auth_cmd(struct smtp_session *s, char *args)
 {
-	char	*mech, *initial;
+	struct smtp_auth_args	 aa;
 
 	if (!(s->l->cl->flags & LISTEN_AUTH)) {
 		smtp_error(s, "502 5.5.1 Error: AUTH not available");
@@ -138,31 +136,33 @@ auth_cmd(struct smtp_session *s, char *args)
 		    "mail transaction");
 		return;
 	}
-	mech = strsep(&args, " ");
-	initial = args;
-	if (*mech == '\0' || (initial != NULL &&
-	    (*initial == '\0' || strchr(initial, ' ') != NULL))) {
+	if (smtp_parse_auth(args, &aa) == -1) {
 		smtp_error(s, "501 5.5.4 Syntax: AUTH mechanism "
 		    "[initial-response]");
 		return;
 	}
-	if (strcasecmp(mech, "PLAIN") == 0) {
-		if (initial != NULL) {
-			auth_plain(s, initial);
+	switch (aa.mech) {
+	case SASL_PLAIN:
+		if (aa.initial != NULL) {
+			auth_plain(s, aa.initial);
 			return;
 		}
 		s->auth_step = AUTH_STEP_PLAIN;
 		smtp_reply(s, "334 ");
-	} else if (strcasecmp(mech, "LOGIN") == 0) {
-		if (initial != NULL) {
-			auth_login_user(s, initial);
+		break;
+	case SASL_LOGIN:
+		if (aa.initial != NULL) {
+			auth_login_user(s, aa.initial);
 			return;
 		}
 		s->auth_step = AUTH_STEP_LOGIN_USER;
 		smtp_reply(s, "334 " LOGIN_USER_CHALLENGE);
-	} else
+		break;
+	case SASL_UNKNOWN:
 		smtp_error(s, "504 5.5.4 Error: unrecognized authentication "
 		    "mechanism");
+		break;
+	}
 }
 
 /* A client line in the middle of an exchange. */
@@ -191,73 +191,12 @@ auth_line(struct smtp_session *s, char *line)
 	}
 }
 
-static int
-auth_b64_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/*
- * Strict base64 (RFC 4648 4): groups of four, padding only at the end.
- * "=" alone is the empty initial response of RFC 4954 4.  The output
- * is NUL-terminated.  0, -1 when malformed, -2 when it does not fit.
- */
-static int
-auth_decode(const char *in, char *out, size_t outsz, size_t *outlen)
-{
-	size_t	 len, i, n = 0;
-	int	 v[4], k, pad;
-
-	*outlen = 0;
-	if (strcmp(in, "=") == 0) {
-		out[0] = '\0';
-		return 0;
-	}
-	len = strlen(in);
-	if (len % 4 != 0)
-		return -1;
-	if (len / 4 * 3 >= outsz)
-		return -2;
-	for (i = 0; i < len; i += 4) {
-		pad = 0;
-		for (k = 0; k < 4; k++) {
-			if (in[i + k] == '=' && i + 4 == len && k >= 2) {
-				v[k] = 0;
-				pad++;
-				continue;
-			}
-			/* Data after padding inside the last group. */
-			if (pad > 0 || (v[k] = auth_b64_value(
-			    (unsigned char)in[i + k])) == -1)
-				return -1;
-		}
-		out[n++] = (v[0] << 2) | (v[1] >> 4);
-		if (pad < 2)
-			out[n++] = ((v[1] & 0x0f) << 4) | (v[2] >> 2);
-		if (pad < 1)
-			out[n++] = ((v[2] & 0x03) << 6) | v[3];
-	}
-	out[n] = '\0';
-	*outlen = n;
-	return 0;
-}
-
 /* Decode a client response, or answer the error: 0 or -1. */
 static int
 auth_decode_reply(struct smtp_session *s, const char *in, char *out,
     size_t outsz, size_t *outlen)
 {
-	switch (auth_decode(in, out, outsz, outlen)) {
+	switch (sasl_base64_decode(in, out, outsz, outlen)) {
 	case 0:
 		return 0;
 	case -2:
@@ -275,24 +214,16 @@ auth_decode_reply(struct smtp_session *s, const char *in, char *out,
 static void
 auth_plain(struct smtp_session *s, const char *b64)
 {
-	char	 buf[SMTP_AUTH_MAX];
-	char	*authzid, *authcid, *pass, *p;
-	size_t	 len, passlen;
+	struct sasl_plain	 sp;
+	char			 buf[SMTP_AUTH_MAX];
+	size_t			 len;
 
 	if (auth_decode_reply(s, b64, buf, sizeof(buf), &len) == -1)
 		return;
-	authzid = buf;
-	if ((p = memchr(buf, '\0', len)) == NULL)
-		goto bad;
-	authcid = p + 1;
-	if ((p = memchr(authcid, '\0', len - (authcid - buf))) == NULL)
-		goto bad;
-	pass = p + 1;
-	passlen = len - (pass - buf);
-	if (memchr(pass, '\0', passlen) != NULL)
+	if (sasl_plain_split(buf, len, &sp) == -1)
 		goto bad;
 	/* Acting for another user (a proxy login) is not offered. */
-	if (*authzid != '\0' && strcasecmp(authzid, authcid) != 0) {
+	if (*sp.authzid != '\0' && strcasecmp(sp.authzid, sp.authcid) != 0) {
 		log_info("session %016llx: AUTH PLAIN from [%s]: authzid "
 		    "differs from the login, refused", SID(s), s->ip);
 		explicit_bzero(buf, sizeof(buf));
@@ -300,7 +231,7 @@ auth_plain(struct smtp_session *s, const char *b64)
 		    "be empty or the login");
 		return;
 	}
-	auth_ask(s, authcid, pass, passlen);
+	auth_ask(s, sp.authcid, sp.pass, sp.passlen);
 	explicit_bzero(buf, sizeof(buf));
 	return;
  bad:

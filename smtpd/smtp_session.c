@@ -43,11 +43,6 @@ static TAILQ_HEAD(, smtp_session) smtp_sessions =
     TAILQ_HEAD_INITIALIZER(smtp_sessions);
 static unsigned int		 smtp_nsessions;
 
-struct smtp_cmd {
-	const char	*name;
-	void		(*fn)(struct smtp_session *, char *);
-};
-
 static void	smtp_io(struct io *, int, void *);
 static void	smtp_lifetime(int, short, void *);
 static void	smtp_free(struct smtp_session *, const char *);
@@ -65,9 +60,6 @@ static void	smtp_req_failed(struct smtp_session *);
 static int	smtp_send_create(struct smtp_session *);
 static int	smtp_add_rcpt(struct smtp_session *, const char *, uint8_t);
 static void	smtp_rcpt_accepted(struct smtp_session *);
-static int	smtp_check_helo(const char *);
-static int	smtp_parse_size(const char *, size_t *);
-static int	smtp_has_8bit(const char *);
 static void	smtp_cmd_helo(struct smtp_session *, char *);
 static void	smtp_cmd_ehlo(struct smtp_session *, char *);
 static void	smtp_cmd_starttls(struct smtp_session *, char *);
@@ -82,22 +74,22 @@ static void	smtp_cmd_vrfy(struct smtp_session *, char *);
 static void	smtp_cmd_expn(struct smtp_session *, char *);
 static void	smtp_cmd_help(struct smtp_session *, char *);
 
-static const struct smtp_cmd smtp_cmds[] = {
-	{ "HELO",	smtp_cmd_helo },
-	{ "EHLO",	smtp_cmd_ehlo },
-	{ "STARTTLS",	smtp_cmd_starttls },
-	{ "MAIL",	smtp_cmd_mail },
-	{ "RCPT",	smtp_cmd_rcpt },
-	{ "DATA",	smtp_cmd_data },
-	{ "BDAT",	smtp_cmd_bdat },
-	{ "RSET",	smtp_cmd_rset },
-	{ "NOOP",	smtp_cmd_noop },
-	{ "QUIT",	smtp_cmd_quit },
-	{ "VRFY",	smtp_cmd_vrfy },
-	{ "EXPN",	smtp_cmd_expn },
-	{ "HELP",	smtp_cmd_help },
-	{ "AUTH",	auth_cmd },
-	{ NULL,		NULL },
+static void (*const smtp_handlers[CMD_NVERBS])(struct smtp_session *,
+    char *) = {
+	[CMD_HELO] =		smtp_cmd_helo,
+	[CMD_EHLO] =		smtp_cmd_ehlo,
+	[CMD_STARTTLS] =	smtp_cmd_starttls,
+	[CMD_MAIL] =		smtp_cmd_mail,
+	[CMD_RCPT] =		smtp_cmd_rcpt,
+	[CMD_DATA] =		smtp_cmd_data,
+	[CMD_BDAT] =		smtp_cmd_bdat,
+	[CMD_RSET] =		smtp_cmd_rset,
+	[CMD_NOOP] =		smtp_cmd_noop,
+	[CMD_QUIT] =		smtp_cmd_quit,
+	[CMD_VRFY] =		smtp_cmd_vrfy,
+	[CMD_EXPN] =		smtp_cmd_expn,
+	[CMD_HELP] =		smtp_cmd_help,
+	[CMD_AUTH] =		auth_cmd,
 };
 
 static int
@@ -414,9 +406,7 @@ static void
 smtp_line(struct smtp_session *s, char *line, size_t len, int toolong,
     int bare)
 {
-	const struct smtp_cmd	*c;
-	char			*args;
-	size_t			 n;
+	struct smtp_cmd	 cmd;
 
 	if (toolong) {
 		if (s->auth_step != AUTH_STEP_NONE) {
@@ -428,9 +418,7 @@ smtp_line(struct smtp_session *s, char *line, size_t len, int toolong,
 		smtp_error(s, "500 5.5.2 Error: line too long");
 		return;
 	}
-	/* Commands may end in a bare LF; a CR or NUL inside is garbage. */
-	if (memchr(line, '\0', len) != NULL ||
-	    (bare && memchr(line, '\r', len) != NULL)) {
+	if (smtp_check_line(line, len, bare) == -1) {
 		s->auth_step = AUTH_STEP_NONE;
 		smtp_error(s, "500 5.5.2 Error: invalid characters in "
 		    "command");
@@ -441,24 +429,18 @@ smtp_line(struct smtp_session *s, char *line, size_t len, int toolong,
 		auth_line(s, line);
 		return;
 	}
-	/* Trailing blanks are a common client sloppiness, not an error. */
-	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
-		line[--len] = '\0';
-	n = strcspn(line, " ");
-	args = line + n;
-	if (*args == ' ')
-		*args++ = '\0';
-	for (c = smtp_cmds; c->name != NULL; c++) {
-		if (strcasecmp(line, c->name) == 0) {
-			c->fn(s, args);
-			return;
-		}
-	}
-	if (n == 0 && len == 0) {
+	switch (smtp_parse_command(line, &cmd)) {
+	case CMD_EMPTY:
 		smtp_error(s, "500 5.5.2 Error: bad syntax");
-		return;
+		break;
+	case CMD_UNKNOWN:
+	case CMD_NVERBS:
+		smtp_error(s, "500 5.5.1 Error: command not recognized");
+		break;
+	default:
+		smtp_handlers[cmd.verb](s, cmd.args);
+		break;
 	}
-	smtp_error(s, "500 5.5.1 Error: command not recognized");
 }
 
 /* RFC 5321 4.1.4: a new EHLO, RSET or STARTTLS ends the transaction. */
@@ -586,21 +568,10 @@ smtp_req_failed(struct smtp_session *s)
 	smtp_req_done(s);
 }
 
-static int
-smtp_check_helo(const char *p)
-{
-	size_t	 n = 0;
-
-	for (; *p != '\0'; p++, n++)
-		if (*p < 0x21 || *p > 0x7e)
-			return -1;
-	return n > 0 && n <= SMTP_HELO_MAX ? 0 : -1;
-}
-
 static void
 smtp_cmd_helo(struct smtp_session *s, char *args)
 {
-	if (smtp_check_helo(args) == -1) {
+	if (smtp_parse_helo(args) == -1) {
 		smtp_error(s, "501 5.5.4 Syntax: HELO hostname");
 		return;
 	}
@@ -619,7 +590,7 @@ smtp_cmd_ehlo(struct smtp_session *s, char *args)
 	char		 size[32];
 	int		 i, n = 0;
 
-	if (smtp_check_helo(args) == -1) {
+	if (smtp_parse_helo(args) == -1) {
 		smtp_error(s, "501 5.5.4 Syntax: EHLO hostname");
 		return;
 	}
@@ -691,49 +662,12 @@ smtp_cmd_starttls(struct smtp_session *s, char *args)
 	s->tls_handshake = 1;
 }
 
-/*
- * 1*20DIGIT (RFC 1870 size-value, RFC 3030 chunk-size): -1 on bad
- * syntax, 1 when the value does not fit a size_t (*sz is then SIZE_MAX:
- * too big for any limit, but not a syntax error), else 0.
- */
-static int
-smtp_parse_size(const char *p, size_t *sz)
-{
-	size_t	 v = 0;
-	int	 over = 0;
-
-	if (*p == '\0' || strlen(p) > 20)
-		return -1;
-	for (; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9')
-			return -1;
-		if (v > (SIZE_MAX - (*p - '0')) / 10)
-			over = 1;
-		else
-			v = v * 10 + (*p - '0');
-	}
-	*sz = over ? SIZE_MAX : v;
-	return over;
-}
-
-static int
-smtp_has_8bit(const char *p)
-{
-	for (; *p != '\0'; p++)
-		if ((unsigned char)*p >= 0x80)
-			return 1;
-	return 0;
-}
-
 static void
 smtp_cmd_mail(struct smtp_session *s, char *args)
 {
-	struct mailaddr	 a;
-	const char	*rest;
-	char		*p, *param, *val;
-	enum smtp_body	 body = BODY_7BIT;
-	size_t		 size;
-	int		 utf8 = 0;
+	struct smtp_mail_params	 mp;
+	struct mailaddr		 a;
+	const char		*from, *rest;
 
 	if (!s->helo_done) {
 		smtp_error(s, "503 5.5.1 Error: send HELO/EHLO first");
@@ -747,12 +681,11 @@ smtp_cmd_mail(struct smtp_session *s, char *args)
 		smtp_error(s, "503 5.5.1 Error: nested MAIL command");
 		return;
 	}
-	if (strncasecmp(args, "FROM:", 5) != 0) {
+	if ((from = smtp_skip_keyword(args, "FROM:")) == NULL) {
 		smtp_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
 		return;
 	}
-	if (addr_parse_path(args + 5, &a, ADDR_ALLOW_NULL | ADDR_ALLOW_UTF8 |
-	    ADDR_ALLOW_NOBRACKET, &rest) == -1) {
+	if (smtp_parse_mail_from(from, &a, &rest) == -1) {
 		smtp_error(s, "501 5.1.7 Error: bad sender address syntax");
 		return;
 	}
@@ -760,55 +693,38 @@ smtp_cmd_mail(struct smtp_session *s, char *args)
 		smtp_error(s, "555 5.5.4 Error: parameters need EHLO");
 		return;
 	}
-	p = (char *)rest;
-	while ((param = strsep(&p, " ")) != NULL) {
-		if (*param == '\0')
-			continue;
-		if ((val = strchr(param, '=')) != NULL)
-			*val++ = '\0';
-		if (strcasecmp(param, "SIZE") == 0 && val != NULL) {
-			if (smtp_parse_size(val, &size) == -1) {
-				smtp_error(s, "501 5.5.4 Error: bad SIZE");
-				return;
-			}
-			if (size > smtpd_conf->max_message_size) {
-				smtp_reply(s, "552 5.3.4 Error: message size "
-				    "exceeds fixed limit");
-				return;
-			}
-		} else if (strcasecmp(param, "BODY") == 0 && val != NULL) {
-			if (strcasecmp(val, "7BIT") == 0)
-				body = BODY_7BIT;
-			else if (strcasecmp(val, "8BITMIME") == 0)
-				body = BODY_8BITMIME;
-			else if (strcasecmp(val, "BINARYMIME") == 0) {
-				/*
-				 * LMTP DATA, the way on to the mailbox,
-				 * cannot carry a binary body faithfully.
-				 */
-				smtp_error(s, "555 5.5.4 Error: BINARYMIME "
-				    "not supported");
-				return;
-			} else {
-				smtp_error(s, "501 5.5.4 Error: bad BODY");
-				return;
-			}
-		} else if (strcasecmp(param, "SMTPUTF8") == 0 && val == NULL)
-			utf8 = 1;
-		else {
-			smtp_error(s, "555 5.5.4 Error: unsupported "
-			    "parameter %s", param);
-			return;
-		}
+	switch (smtp_parse_mail_params(rest, smtpd_conf->max_message_size,
+	    &mp)) {
+	case PARAM_OK:
+		break;
+	case PARAM_BAD_SIZE:
+		smtp_error(s, "501 5.5.4 Error: bad SIZE");
+		return;
+	case PARAM_TOO_BIG:
+		smtp_reply(s, "552 5.3.4 Error: message size exceeds fixed "
+		    "limit");
+		return;
+	case PARAM_BINARYMIME:
+		/* LMTP DATA, the way on to the mailbox, cannot carry it. */
+		smtp_error(s, "555 5.5.4 Error: BINARYMIME not supported");
+		return;
+	case PARAM_BAD_BODY:
+		smtp_error(s, "501 5.5.4 Error: bad BODY");
+		return;
+	case PARAM_UNSUPPORTED:
+		/* Echo at most 64 octets: a reply line stays within 512. */
+		smtp_error(s, "555 5.5.4 Error: unsupported parameter %.*s",
+		    (int)(mp.badlen > 64 ? 64 : mp.badlen), mp.bad);
+		return;
 	}
-	if (!utf8 && (smtp_has_8bit(a.local) || smtp_has_8bit(a.domain))) {
+	if (!mp.smtputf8 && smtp_addr_is_8bit(&a)) {
 		smtp_error(s, "553 5.6.7 Error: a UTF-8 address needs "
 		    "SMTPUTF8");
 		return;
 	}
 	addr_format(&a, s->pending_sender, sizeof(s->pending_sender));
-	s->pending_body = body;
-	s->pending_utf8 = utf8;
+	s->pending_body = mp.body;
+	s->pending_utf8 = mp.smtputf8;
 	if (s->auth_user[0] != '\0') {
 		auth_check_sender(s);
 		return;
@@ -838,10 +754,10 @@ smtp_cmd_rcpt(struct smtp_session *s, char *args)
 	struct mailaddr	 a;
 	struct imsgev	*iev;
 	struct ibuf	*b;
-	const char	*rest;
+	const char	*to;
 	char		 addr[ADDR_MAX + 1];
 	uint64_t	 id;
-	int		 flags;
+	int		 flags, postmaster;
 
 	if (!s->mail_done) {
 		smtp_error(s, "503 5.5.1 Error: need MAIL command");
@@ -851,7 +767,7 @@ smtp_cmd_rcpt(struct smtp_session *s, char *args)
 		smtp_error(s, "503 5.5.1 Error: RCPT after BDAT");
 		return;
 	}
-	if (strncasecmp(args, "TO:", 3) != 0) {
+	if ((to = smtp_skip_keyword(args, "TO:")) == NULL) {
 		smtp_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return;
 	}
@@ -859,32 +775,22 @@ smtp_cmd_rcpt(struct smtp_session *s, char *args)
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
-	args += 3;
-	while (*args == ' ')
-		args++;
-	/* RFC 5321 4.5.1: <Postmaster> without a domain is ours. */
-	if (strncasecmp(args, "<postmaster>", 12) == 0 &&
-	    (args[12] == '\0' || args[12] == ' ')) {
-		strlcpy(addr, "postmaster@", sizeof(addr));
-		strlcat(addr, smtpd_conf->hostname, sizeof(addr));
-		rest = args + 12;
-		while (*rest == ' ')
-			rest++;
-	} else {
-		flags = ADDR_ALLOW_NOBRACKET;
-		if (s->smtputf8)
-			flags |= ADDR_ALLOW_UTF8;
-		if (addr_parse_path(args, &a, flags, &rest) == -1) {
-			smtp_error(s, "501 5.1.3 Error: bad recipient "
-			    "address syntax");
-			return;
-		}
-		addr_format(&a, addr, sizeof(addr));
-	}
-	if (*rest != '\0') {
+	flags = ADDR_ALLOW_NOBRACKET;
+	if (s->smtputf8)
+		flags |= ADDR_ALLOW_UTF8;
+	switch (smtp_parse_rcpt_to(to, flags, &a, &postmaster)) {
+	case -1:
+		smtp_error(s, "501 5.1.3 Error: bad recipient address syntax");
+		return;
+	case -2:
 		smtp_error(s, "555 5.5.4 Error: unsupported parameter");
 		return;
 	}
+	if (postmaster) {
+		strlcpy(addr, "postmaster@", sizeof(addr));
+		strlcat(addr, smtpd_conf->hostname, sizeof(addr));
+	} else
+		addr_format(&a, addr, sizeof(addr));
 	strlcpy(s->pending_orcpt, addr, sizeof(s->pending_orcpt));
 
 	if ((iev = engine_channel(CONNECT_AUTHD)) == NULL) {
@@ -1072,13 +978,10 @@ smtp_cmd_data(struct smtp_session *s, char *args)
 static void
 smtp_cmd_bdat(struct smtp_session *s, char *args)
 {
-	char	*sz, *last;
 	size_t	 size;
+	int	 last;
 
-	sz = strsep(&args, " ");
-	last = args;
-	if (sz == NULL || smtp_parse_size(sz, &size) != 0 ||
-	    (last != NULL && strcasecmp(last, "LAST") != 0)) {
+	if (smtp_parse_bdat(args, &size, &last) == -1) {
 		/* The chunk length is unknown (or past counting): no skip. */
 		smtp_error(s, "501 5.5.4 Syntax: BDAT size [LAST]");
 		return;
@@ -1098,7 +1001,7 @@ smtp_cmd_bdat(struct smtp_session *s, char *args)
 		s->nerrors++;
 		return;
 	}
-	s->bdat_last = last != NULL;
+	s->bdat_last = last;
 	if (!s->bdat) {
 		s->bdat = 1;
 		if (smtp_send_create(s) == -1) {

@@ -20,13 +20,13 @@
 
 #include "imsg.h"
 #include "proto.h"
+#include "smtp_parse.h"
 
 struct conf;
 struct conf_listen;
 struct io;
 struct tls;
 
-#define SMTP_HELO_MAX		255	/* a domain or address literal */
 #define SMTP_IP_MAX		64	/* text of an IPv6 address */
 #define SMTP_MAX_ERRORS		10	/* bad commands before 421 */
 #define SMTP_WBUF_SIZE		(64 * 1024)	/* body write buffer */
@@ -81,12 +81,6 @@ enum smtp_mode {
 	MODE_DATA,		/* DATA body, up to CRLF.CRLF */
 	MODE_BDAT,		/* a BDAT chunk of known length */
 	MODE_CLOSING,		/* last reply is being sent */
-};
-
-enum smtp_body {
-	BODY_7BIT = 0,
-	BODY_8BITMIME,
-	BODY_BINARYMIME,
 };
 
 struct smtp_rcpt {

@@ -41,6 +41,17 @@ def test_mail_size_of_twenty_digits_is_too_big_not_bad_syntax(rsb):
         assert r.cmd("MAIL FROM:<%s> SIZE=100" % SENDER)[0] == 250
 
 
+def test_unsupported_parameter_reply_stays_short(rsb):
+    """An unknown MAIL parameter is named in the 555 reply, but a long
+    one is cut: a reply line stays within RFC 5321's 512 octets."""
+    with Raw(rsb) as r:
+        r.banner_and_ehlo()
+        code, text = r.cmd("MAIL FROM:<%s> X%s=1" % (SENDER, "Y" * 900))
+        assert code == 555, text
+        assert all(len(t) + 4 <= 512 for t in text), text
+        assert r.cmd("NOOP")[0] == 250
+
+
 def test_bdat_chunk_too_large_to_count_is_refused(rsb):
     """A chunk size that overflows cannot be read through: 501 at once,
     and the session goes on (the old 19-digit cut-off, kept)."""
