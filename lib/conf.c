@@ -462,8 +462,8 @@ conf_net_match(const struct conf_net_list *nets, const struct sockaddr *sa)
 
 	TAILQ_FOREACH(n, nets, entry) {
 		if (n->ss.ss_family == AF_INET && a4 != NULL) {
-			nb = (const unsigned char *)&((const struct sockaddr_in *)
-			    (const void *)&n->ss)->sin_addr;
+			nb = (const unsigned char *)&((const struct
+			    sockaddr_in *)(const void *)&n->ss)->sin_addr;
 			if (conf_prefix_equal(a4, nb, n->prefixlen))
 				return 1;
 		} else if (n->ss.ss_family == AF_INET6 && a6 != NULL) {

@@ -129,14 +129,16 @@ struct conf_table {
 };
 
 struct conf {
-	char			 hostname[CONF_HOST_MAX];	/* gethostname */
+	/* Defaults in the comments. */
+	char			 hostname[CONF_HOST_MAX];	/* host name */
 	char			 rundir[PATH_MAX];	/* /run/tsamba */
 	char			 spool[PATH_MAX];	/* /var/spool/tsamba */
 	char			 mailroot[PATH_MAX];	/* /var/vmail */
 	char			 chroot[PATH_MAX];	/* /var/empty */
 	char			 user_smtpd[CONF_NAME_MAX];	/* _tsamba */
 	char			 user_queue[CONF_NAME_MAX];	/* _tsambaq */
-	char			 user_auth[CONF_NAME_MAX];	/* _tsambaauth */
+	/* user_auth: _tsambaauth */
+	char			 user_auth[CONF_NAME_MAX];
 	char			 user_vmail[CONF_NAME_MAX];	/* vmail */
 
 	struct conf_pki_list	 pkis;

@@ -67,7 +67,8 @@ struct imsg {
 };
 
 void		 imsgbuf_init(struct imsgbuf *, int);
-void		 imsgbuf_clear(struct imsgbuf *);	/* frees queues, closes fds */
+/* Frees the queues and closes pending fds. */
+void		 imsgbuf_clear(struct imsgbuf *);
 /* read(2)/recvmsg: -1 error (errno), 0 EOF, else bytes read. */
 ssize_t		 imsgbuf_read(struct imsgbuf *);
 /* Write what the socket takes: -1 error, 0 otherwise. */
@@ -127,7 +128,8 @@ void		 imsgev_init(struct imsgev *, int fd,
 void		 imsgev_clear(struct imsgev *);	/* del event, close fd */
 /* Call after queueing messages: arms EV_WRITE if needed. */
 void		 imsgev_update(struct imsgev *);
-int		 imsgev_send(struct imsgev *, struct ibuf *);	/* close+update */
+/* imsg_close() then imsgev_update(). */
+int		 imsgev_send(struct imsgev *, struct ibuf *);
 /*
  * Flow control: after imsgev_pause() the handler gets no more messages
  * (not even those already read, nor the end) and the socket is no longer
