@@ -120,6 +120,8 @@ main(int argc, char *argv[])
 	if (opts.noaction) {
 		if (table_init(&conf) == -1)
 			exit(1);
+		lookup_init();
+		lookup_postmaster_check();
 		table_free();
 		printf("configuration OK\n");
 		exit(0);
@@ -138,6 +140,7 @@ main(int argc, char *argv[])
 	if (table_init(&conf) == -1)
 		fatalx("cannot load the tables");
 	lookup_init();
+	lookup_postmaster_check();
 
 	if (!opts.debug) {
 		if (daemon(0, 0) == -1)

@@ -188,6 +188,8 @@ int	lookup_login(const char *user, const char *password, size_t len,
 /* LOOKUP_OK if the user may send as this address. */
 int	lookup_sender(const char *user, const char *sender);
 void	lookup_init(void);
+/* After lookup_init(): warn when mail to postmaster goes nowhere. */
+void	lookup_postmaster_check(void);
 
 /* authd_ban.c */
 void	ban_init(const struct conf *);	/* as root, before the drop */

@@ -13,6 +13,14 @@
  * that cannot answer (a database that is down) makes the whole lookup a
  * temporary failure, never a partial answer.
  *
+ * "postmaster" (RFC 5321 4.5.1, in any case) of a hosted domain, or of
+ * the host name even when that is not a hosted domain, that has no alias
+ * or mailbox of its own resolves to the configured postmaster address
+ * (tsamba.conf "postmaster"), expanded like an alias destination; only
+ * when that leads nowhere does the domain's catch-all get it.  The
+ * configured address is never expanded into itself: its own postmaster
+ * without an entry is just unknown.
+ *
  * Everything here runs in the worker threads: state is per thread.
  *
  * Logins: the user is looked up by its lowercased address and the
@@ -28,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "imsg.h"
@@ -56,18 +65,21 @@ struct expand {
 	size_t			 nvisits;
 	int			 overflow;
 	int			 tempfail;
+	int			 in_postmaster;	/* expanding the configured one */
 };
 
 static int	visit_cmp(struct visit *, struct visit *);
 RB_PROTOTYPE_STATIC(vtree, visit, node, visit_cmp)
 
 static int	expand_alias(struct expand *, const char *, int);
-static void	expand_addr(struct expand *, const struct mailaddr *, int);
+static int	expand_addr(struct expand *, const struct mailaddr *, int);
 
 /* Large (the visit pool): one per worker thread, made on first use. */
 static __thread struct expand	*expansion;
 /* A hash of a random password, checked for unknown users. */
 static char			 dummy_hash[PASSWD_HASH_MAX];
+/* tsamba.conf "postmaster", parsed once before the workers start. */
+static struct mailaddr		 postmaster;
 
 static int
 visit_cmp(struct visit *a, struct visit *b)
@@ -250,6 +262,39 @@ expand_alias(struct expand *x, const char *key, int depth)
 	return 1;
 }
 
+/* RFC 5321 4.5.1: the reserved local part, in any case. */
+static int
+is_postmaster(const struct mailaddr *a)
+{
+	return strcasecmp(a->local, "postmaster") == 0;
+}
+
+/* postmaster@ the host name, hosted domain or not. */
+static int
+is_host_postmaster(const struct mailaddr *a)
+{
+	return is_postmaster(a) &&
+	    strcasecmp(a->domain, authd->conf->hostname) == 0;
+}
+
+/*
+ * A postmaster without an entry of its own: the configured address.  Not
+ * within that address's own expansion, where it would be its own answer
+ * (the default postmaster@hostname when nothing is set up for it).
+ */
+static int
+expand_postmaster(struct expand *x, int depth)
+{
+	int	 found;
+
+	if (x->in_postmaster)
+		return 0;
+	x->in_postmaster = 1;
+	found = expand_addr(x, &postmaster, depth + 1);
+	x->in_postmaster = 0;
+	return found;
+}
+
 /* A hosted address: 1 if it resolved to something (or was cut short). */
 static int
 expand_local(struct expand *x, const struct mailaddr *a, const char *key,
@@ -264,32 +309,41 @@ expand_local(struct expand *x, const struct mailaddr *a, const char *key,
 	    table_addr_key(&base, bkey, sizeof(bkey)) == 0 &&
 	    expand_key(x, bkey, depth))
 		return 1;
+	if (is_postmaster(a) && expand_postmaster(x, depth))
+		return 1;
 	if ((size_t)snprintf(bkey, sizeof(bkey), "@%s", a->domain) <
 	    sizeof(bkey) && expand_alias(x, bkey, depth))
 		return 1;
 	return 0;
 }
 
-static void
+/* 1 if it resolved to something (or was cut short). */
+static int
 expand_addr(struct expand *x, const struct mailaddr *a, int depth)
 {
 	char	 key[AUTHD_KEY_MAX];
 
 	if (x->tempfail)
-		return;
+		return 1;
 	switch (table_domain(a->domain)) {
 	case TABLE_NOTFOUND:
+		/* Sent on, it would come back here: relaying denied. */
+		if (is_host_postmaster(a))
+			return expand_postmaster(x, depth);
 		result_add(x, a, 0);
-		return;
+		return 1;
 	case TABLE_TEMPFAIL:
 		x->tempfail = 1;
-		return;
+		return 1;
 	}
 	if (table_addr_key(a, key, sizeof(key)) == -1)
-		return;
-	if (!expand_local(x, a, key, depth))
+		return 0;
+	if (!expand_local(x, a, key, depth)) {
 		log_info("alias destination %s: no such mailbox, dropped",
 		    key);
+		return 0;
+	}
+	return 1;
 }
 
 /* What the answer takes on the wire, to keep it within one imsg. */
@@ -303,28 +357,17 @@ results_wire_size(const struct rcpt_results *res)
 	return sz;
 }
 
-int
-lookup_rcpt(const char *address, struct rcpt_results *res)
+/* This thread's expansion state, reset for one lookup into res. */
+static struct expand *
+expand_begin(struct rcpt_results *res)
 {
 	struct expand	*x;
-	struct mailaddr	 a;
-	char		 key[AUTHD_KEY_MAX];
-	int		 found;
 
 	res->n = 0;
-	if (input_parse(address, &a) == -1 ||
-	    table_addr_key(&a, key, sizeof(key)) == -1)
-		return LOOKUP_INVALID;
-	switch (table_domain(a.domain)) {
-	case TABLE_NOTFOUND:
-		return LOOKUP_NOTHOSTED;
-	case TABLE_TEMPFAIL:
-		return LOOKUP_TEMPFAIL;
-	}
 	if (expansion == NULL && (expansion = malloc(sizeof(*expansion))) ==
 	    NULL) {
 		log_warn("%s", __func__);
-		return LOOKUP_TEMPFAIL;
+		return NULL;
 	}
 	x = expansion;
 	x->res = res;
@@ -332,7 +375,15 @@ lookup_rcpt(const char *address, struct rcpt_results *res)
 	x->nvisits = 0;
 	x->overflow = 0;
 	x->tempfail = 0;
-	found = expand_local(x, &a, key, 0);
+	x->in_postmaster = 0;
+	return x;
+}
+
+/* The status of a finished expansion of key; found: it matched. */
+static int
+expand_end(struct expand *x, const char *key, int found)
+{
+	struct rcpt_results	*res = x->res;
 
 	if (x->tempfail) {
 		res->n = 0;
@@ -351,6 +402,75 @@ lookup_rcpt(const char *address, struct rcpt_results *res)
 		return LOOKUP_NOUSER;
 	}
 	return LOOKUP_OK;
+}
+
+int
+lookup_rcpt(const char *address, struct rcpt_results *res)
+{
+	struct expand	*x;
+	struct mailaddr	 a;
+	char		 key[AUTHD_KEY_MAX];
+	int		 found, hosted = 1;
+
+	res->n = 0;
+	if (input_parse(address, &a) == -1 ||
+	    table_addr_key(&a, key, sizeof(key)) == -1)
+		return LOOKUP_INVALID;
+	switch (table_domain(a.domain)) {
+	case TABLE_NOTFOUND:
+		if (!is_host_postmaster(&a))
+			return LOOKUP_NOTHOSTED;
+		hosted = 0;
+		break;
+	case TABLE_TEMPFAIL:
+		return LOOKUP_TEMPFAIL;
+	}
+	if ((x = expand_begin(res)) == NULL)
+		return LOOKUP_TEMPFAIL;
+	if (hosted)
+		found = expand_local(x, &a, key, 0);
+	else
+		found = expand_postmaster(x, 0);
+	return expand_end(x, key, found);
+}
+
+/*
+ * At start-up, in the main thread: where mail to the configured
+ * postmaster goes.  Only a warning when it goes nowhere (then such mail
+ * is refused as an unknown user): the tables may be fixed while we run.
+ */
+void
+lookup_postmaster_check(void)
+{
+	struct rcpt_results	*res;
+	struct expand		*x;
+	const char		*pm = authd->conf->postmaster;
+	int			 status = LOOKUP_TEMPFAIL;
+
+	if ((res = calloc(1, sizeof(*res))) == NULL)
+		fatal("%s", __func__);
+	table_thread_start();
+	if ((x = expand_begin(res)) != NULL)
+		status = expand_end(x, pm, expand_postmaster(x, 0));
+	table_thread_stop();
+	switch (status) {
+	case LOOKUP_OK:
+		log_debug("postmaster %s: %zu recipient(s)", pm, res->n);
+		break;
+	case LOOKUP_TEMPFAIL:
+		log_warnx("postmaster %s: cannot be checked now", pm);
+		break;
+	default:
+		log_warnx("postmaster %s leads to no mailbox: mail to "
+		    "a postmaster without its own entry is refused; add a "
+		    "mailbox or alias for it, or set \"postmaster\" in "
+		    "tsamba.conf", pm);
+		break;
+	}
+	free(res);
+	/* The workers have their own; this thread's is done with. */
+	free(expansion);
+	expansion = NULL;
 }
 
 /* "domain/local/", refusing names that would leave the mail root. */
@@ -429,6 +549,10 @@ lookup_init(void)
 {
 	char	 pw[PASSWD_MIN_POLICY + 1];
 
+	if (addr_parse(authd->conf->postmaster, &postmaster, 0) == -1 ||
+	    addr_is_null(&postmaster))
+		fatalx("postmaster address %s: not an address",
+		    authd->conf->postmaster);
 	if (passwd_generate(pw, sizeof(pw), PASSWD_MIN_POLICY) == -1 ||
 	    passwd_hash("SHA512-CRYPT", pw, dummy_hash,
 	    sizeof(dummy_hash)) == -1)

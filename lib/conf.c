@@ -21,6 +21,10 @@
 
 #include "conf.h"
 #include "conf_priv.h"
+#include "proto.h"
+
+_Static_assert(CONF_ADDR_MAX == ADDR_MAX + 1,
+    "conf.h and proto.h disagree on the length of an address");
 
 #define DEFAULT_RUNDIR		"/run/tsamba"
 #define DEFAULT_SPOOL		"/var/spool/tsamba"
@@ -86,7 +90,10 @@ conf_init(struct conf *conf)
 	conf->ban_max_failures = 5;
 	conf->ban_window = 600;
 	conf->ban_duration = 3600;
-	/* lmtp_socket and queue_lmtp stay empty until conf_finish(). */
+	/*
+	 * lmtp_socket, queue_lmtp and postmaster stay empty until
+	 * conf_finish().
+	 */
 }
 
 size_t
@@ -111,6 +118,16 @@ conf_finish(struct conf *conf, char *err, size_t errsz)
 		    "%s/lmtp.sock", conf->rundir);
 		if (n < 0 || (size_t)n >= sizeof(conf->lmtp_socket)) {
 			snprintf(err, errsz, "rundir too long");
+			return -1;
+		}
+	}
+	/* Here, not in conf_init(): the hostname may be set anywhere. */
+	if (conf->postmaster[0] == '\0') {
+		n = snprintf(conf->postmaster, sizeof(conf->postmaster),
+		    "postmaster@%s", conf->hostname);
+		if (n < 0 || (size_t)n >= sizeof(conf->postmaster)) {
+			snprintf(err, errsz, "hostname too long for the "
+			    "postmaster address: set \"postmaster\"");
 			return -1;
 		}
 	}

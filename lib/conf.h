@@ -7,6 +7,7 @@
  *   name = "value"                      macro; $name expands it
  *   include "file"
  *   hostname "mail.example.org"
+ *   postmaster "alice@example.org"      RFC 5321 4.5.1 mailbox
  *   rundir "/run/tsamba"                sockets
  *   spool "/var/spool/tsamba"
  *   mailroot "/var/vmail"
@@ -54,6 +55,7 @@
 
 #define CONF_NAME_MAX	64
 #define CONF_HOST_MAX	256
+#define CONF_ADDR_MAX	257	/* ADDR_MAX (proto.h) and its NUL */
 
 #define LISTEN_TLS		0x01	/* STARTTLS offered */
 #define LISTEN_TLS_REQUIRE	0x02	/* STARTTLS before MAIL */
@@ -131,6 +133,8 @@ struct conf_table {
 struct conf {
 	/* Defaults in the comments. */
 	char			 hostname[CONF_HOST_MAX];	/* host name */
+	/* postmaster: postmaster@hostname */
+	char			 postmaster[CONF_ADDR_MAX];
 	char			 rundir[PATH_MAX];	/* /run/tsamba */
 	char			 spool[PATH_MAX];	/* /var/spool/tsamba */
 	char			 mailroot[PATH_MAX];	/* /var/vmail */

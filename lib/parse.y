@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "conf_priv.h"
 
@@ -136,6 +137,7 @@ static void	 file_pop(void);
 static void	 macro_set(char *, char *);
 static void	 set_path(char *, size_t, const char *, const char *);
 static void	 set_string(char *, size_t, const char *, const char *);
+static void	 set_postmaster(const char *);
 static void	 set_user(const char *, const char *);
 static void	 set_table(const char *, const char *, const char *);
 static void	 set_knob(const char *, const char *, const char *);
@@ -167,7 +169,8 @@ static struct {
 }
 
 %token	AUTH BAN CERT CHROOT HIDECLIENT HOSTNAME INCLUDE KEY LIMIT LISTEN
-%token	LMTP MAILROOT ON PKI PORT QUEUE RUNDIR SMTPS SOCKET SPOOL STATEDIR
+%token	LMTP MAILROOT ON PKI PORT POSTMASTER QUEUE RUNDIR SMTPS SOCKET SPOOL
+%token	STATEDIR
 %token	TABLE TIMEOUT TLS TLSREQUIRE USER ERROR
 %token	DKIM MTA RELAY
 %token	<string>	STRING
@@ -234,6 +237,10 @@ main		: STRING '=' value		{ macro_set($1, $3); }
 			else
 				set_string(conf->hostname,
 				    sizeof(conf->hostname), $2, "hostname");
+			free($2);
+		}
+		| POSTMASTER STRING {
+			set_postmaster($2);
 			free($2);
 		}
 		| RUNDIR STRING {
@@ -516,6 +523,7 @@ static const struct keyword keywords[] = {
 	{ "on",			ON },
 	{ "pki",		PKI },
 	{ "port",		PORT },
+	{ "postmaster",		POSTMASTER },
 	{ "queue",		QUEUE },
 	{ "relay",		RELAY },
 	{ "rundir",		RUNDIR },
@@ -1117,6 +1125,26 @@ set_string(char *dst, size_t dstsz, const char *src, const char *what)
 		return;
 	}
 	memcpy(dst, src, strlen(src) + 1);
+}
+
+/*
+ * A whole address, local@domain, kept as addr_format() writes it.  Plain
+ * ASCII: mail to postmaster must reach it from any session.
+ */
+static void
+set_postmaster(const char *s)
+{
+	struct mailaddr	 a;
+	char		 buf[CONF_ADDR_MAX * 2];
+
+	if (addr_parse(s, &a, 0) == -1 || addr_is_null(&a)) {
+		conf_error("invalid postmaster address \"%s\": want "
+		    "local@domain", s);
+		return;
+	}
+	addr_format(&a, buf, sizeof(buf));
+	set_string(conf->postmaster, sizeof(conf->postmaster), buf,
+	    "postmaster address");
 }
 
 /* Daemons chdir and chroot: every path in the file is absolute. */

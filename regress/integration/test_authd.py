@@ -476,3 +476,102 @@ def test_sighup_reloads(authd, c):
     while c.rcpt("hup@example.org")[0] != OK:
         assert time.monotonic() < deadline, "SIGHUP did not reload"
         time.sleep(0.05)
+
+
+# ------------------------------------------------- postmaster (RFC 5321 4.5.1)
+
+PM_HOST = "mx.example.test"		# the hostname, not a hosted domain
+PM_ALIASES = """\
+pm@example.org: alice@example.org, ops@remote.test
+postmaster@example.net: bob@example.org
+@example.com: erin@example.org
+"""
+
+
+@pytest.fixture(scope="module")
+def pm_authd(request):
+    """authd with `postmaster` set to an alias of a local and a remote
+    address, the hostname outside the hosted domains."""
+    if not os.access(AUTHD, os.X_OK):
+        pytest.skip("authd/tsamba-authd not built")
+    tmp = tempfile.mkdtemp(prefix="tsamba-authd-pm-", dir="/tmp")
+    d = Authd(tmp)
+
+    def finish():
+        d.stop()
+        if request.session.testsfailed:
+            sys.stderr.write("tsamba-authd log %s:\n%s\n" %
+                             (d.log, d.log_text()[-4000:]))
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    request.addfinalizer(finish)
+    d.setup()
+    d.write("domains", DOMAINS + "example.com\n")
+    d.write("aliases", ALIASES + PM_ALIASES)
+    with open(d.conf, "a") as f:
+        f.write('hostname "%s"\npostmaster "pm@example.org"\n' % PM_HOST)
+    d.start()
+    return d
+
+
+PM_RESOLVED = sorted([("alice@example.org", RCPT_LOCAL),
+                      ("ops@remote.test", 0)])
+
+
+def test_postmaster_default_unresolved(authd, c):
+    # No hostname line: postmaster@<host name>, which leads nowhere here.
+    assert "leads to no mailbox" in authd.log_text()
+    assert c.rcpt("postmaster@example.org") == (NOUSER, [])
+    # The host name is no hosted domain, yet its postmaster is "ours".
+    assert c.rcpt("postmaster@%s" % socket.gethostname()) == (NOUSER, [])
+    # Without a postmaster to go to, the catch-all still takes it.
+    assert c.rcpt("postmaster@example.net") == \
+        (OK, [("alice@example.org", RCPT_LOCAL)])
+
+
+def test_postmaster_of_hosted_domain(pm_authd):
+    c = pm_authd.client()
+    try:
+        for a in ("postmaster@example.org", "PostMaster@EXAMPLE.org",
+                  '"postmaster"@example.org'):
+            status, rcpts = c.rcpt(a)
+            assert (status, sorted(rcpts)) == (OK, PM_RESOLVED), a
+        # Before the domain's catch-all.
+        status, rcpts = c.rcpt("postmaster@example.com")
+        assert (status, sorted(rcpts)) == (OK, PM_RESOLVED)
+        assert c.rcpt("whoever@example.com") == \
+            (OK, [("erin@example.org", RCPT_LOCAL)])
+    finally:
+        c.close()
+    assert "leads to no mailbox" not in pm_authd.log_text()
+
+
+def test_postmaster_own_alias_wins(pm_authd):
+    c = pm_authd.client()
+    try:
+        assert c.rcpt("postmaster@example.net") == \
+            (OK, [("bob@example.org", RCPT_LOCAL)])
+    finally:
+        c.close()
+
+
+def test_postmaster_of_hostname(pm_authd):
+    c = pm_authd.client()
+    try:
+        for a in ("postmaster@" + PM_HOST, "POSTMASTER@MX.Example.Test"):
+            status, rcpts = c.rcpt(a)
+            assert (status, sorted(rcpts)) == (OK, PM_RESOLVED), a
+        # Only postmaster: the host name stays a domain not hosted here.
+        assert c.rcpt("alice@" + PM_HOST) == (NOTHOSTED, [])
+        assert c.rcpt("postmaster@elsewhere.test") == (NOTHOSTED, [])
+        # An alias may name it too.
+        pm_authd.write("aliases", ALIASES + PM_ALIASES +
+                       "abuse@example.org: postmaster@%s\n" % PM_HOST)
+        deadline = time.monotonic() + 5
+        while c.rcpt("abuse@example.org")[0] != OK:
+            assert time.monotonic() < deadline, "aliases not reloaded"
+            time.sleep(0.2)
+        status, rcpts = c.rcpt("abuse@example.org")
+        assert (status, sorted(rcpts)) == (OK, PM_RESOLVED)
+    finally:
+        c.close()

@@ -329,6 +329,40 @@ test_derived(void)
 	conf_clear(&conf);
 }
 
+/* RFC 5321 4.5.1: postmaster@hostname unless the file names another. */
+static void
+test_postmaster(void)
+{
+	struct conf	conf;
+	char		host[CONF_HOST_MAX] = "", want[CONF_HOST_MAX + 16];
+
+	gethostname(host, sizeof(host) - 1);
+	CHECK(parse_text("spool \"/s\"\n", &conf) == 0);
+	snprintf(want, sizeof(want), "postmaster@%s", host);
+	CHECKF(strcmp(conf.postmaster, want) == 0, "%s", conf.postmaster);
+	conf_clear(&conf);
+
+	/* The default follows the hostname wherever it is set. */
+	CHECK(parse_text("spool \"/s\"\nhostname \"mx.example.org\"\n",
+	    &conf) == 0);
+	CHECK(strcmp(conf.postmaster, "postmaster@mx.example.org") == 0);
+	conf_clear(&conf);
+
+	/* Kept as a lookup would write it: the domain lowercased. */
+	CHECK(parse_text("postmaster \"Alice@Example.ORG\"\n"
+	    "hostname \"mx.example.org\"\n", &conf) == 0);
+	CHECKF(strcmp(conf.postmaster, "Alice@example.org") == 0, "%s",
+	    conf.postmaster);
+	conf_clear(&conf);
+
+	expect_error("postmaster \"root\"\n", 1,
+	    "invalid postmaster address \"root\": want local@domain");
+	expect_error("postmaster \"<a@b.example>\"\n", 1,
+	    "invalid postmaster address");
+	expect_error("postmaster \"\"\n", 1, "invalid postmaster address");
+	expect_error("postmaster\n", 1, "syntax error");
+}
+
 static void
 test_units(void)
 {
@@ -890,6 +924,7 @@ main(void)
 	test_defaults();
 	test_full();
 	test_derived();
+	test_postmaster();
 	test_units();
 	test_macros();
 	test_strings();
