@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "table_file.h"
 #include "ctl.h"
 #include "ctl_backend.h"
@@ -406,38 +407,6 @@ file_del(struct table *t, const char *key, const char *value)
 	return n;
 }
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t	 n;
-
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int
-fsync_dir(const char *path)
-{
-	char	 buf[PATH_MAX];
-	int	 fd, rv;
-
-	strlcpy(buf, path, sizeof(buf));
-	if ((fd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1)
-		return -1;
-	rv = fsync(fd);
-	close(fd);
-	return rv;
-}
-
 /* The new table beside the old one, then renamed over it. */
 static int
 file_commit(struct table *t)
@@ -484,7 +453,8 @@ file_commit(struct table *t)
 	if (rename(tmp, f->path) == -1)
 		goto fail;
 	f->dirty = 0;
-	if (fsync_dir(f->path) == -1)
+	strlcpy(dir, f->path, sizeof(dir));
+	if (fsync_dir(dirname(dir)) == -1)
 		ctl_warn("%s table: fsync of its directory", t->name);
 	return 0;
  fail:

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "imsg.h"
+#include "fileio.h"
 #include "log.h"
 #include "privdrop.h"
 #include "proto.h"
@@ -40,9 +41,7 @@ static int	maildir_deliver(const char *, const char *, int, char *,
 static int	maildir_path_ok(const char *);
 static int	maildir_create(const char *);
 static int	mkdir_fsync(const char *);
-static int	fsync_dir(const char *);
 static int	copy_message(int, int, const char *, size_t *, size_t *);
-static int	write_all(int, const char *, size_t);
 static void	uniq_sethost(const char *);
 static void	uniq_name(char *, size_t);
 static int	errno_status(int, char *, size_t);
@@ -288,20 +287,6 @@ mkdir_fsync(const char *path)
 	return fsync_dir(parent);
 }
 
-static int
-fsync_dir(const char *path)
-{
-	int	 fd, rv, saved;
-
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rv = fsync(fd);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return rv;
-}
-
 /* prefix then the body from offset 0; sizes as stored and with CRLF. */
 static int
 copy_message(int fd, int bodyfd, const char *prefix, size_t *size,
@@ -335,23 +320,6 @@ copy_message(int fd, int bodyfd, const char *prefix, size_t *size,
 		*size += n;
 	}
 	*vsize = *size + lf;
-	return 0;
-}
-
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t	 n;
-
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= n;
-	}
 	return 0;
 }
 
