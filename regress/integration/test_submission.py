@@ -579,6 +579,50 @@ def test_mysql_quote_and_percent_user(msb):
         assert s.sendmail("me@example.test", [REMOTE], msg) == {}
 
 
+def test_mysql_down_is_temporary_then_back(msb, mariadb_server):
+    """The database stopped in the middle: recipients get 451 4.3.0 and
+    logins 454 4.7.0, never a 5xx; once it is back, both work again and
+    authd was never restarted."""
+    authd_pid = msb.pid("authd")
+    rcpt = "alice@example.test"
+    mariadb_server.stop()
+    try:
+        with Raw(msb) as r:
+            r.banner_and_ehlo()
+            assert r.cmd("MAIL FROM:<x@example.net>")[0] == 250
+            code, text = r.cmd("RCPT TO:<%s>" % rcpt)
+            assert code == 451 and text[0].startswith("4.3.0"), text
+            code, text = r.cmd("RCPT TO:<nobody@example.test>")
+            assert code == 451, text
+        with TlsRaw(msb) as r:
+            assert r.banner_and_ehlo()
+            r.starttls()
+            code, text = r.cmd("AUTH PLAIN " + plain(msb.demo_user,
+                                                     msb.password))
+            assert code == 454 and text[0].startswith("4.7.0"), text
+    finally:
+        mariadb_server.start()
+
+    def rcpt_ok():
+        with Raw(msb) as r:
+            r.banner_and_ehlo()
+            r.cmd("MAIL FROM:<x@example.net>")
+            return r.cmd("RCPT TO:<%s>" % rcpt)[0] == 250
+    wait_for(rcpt_ok, 60, interval=0.5, what="RCPT accepted again")
+    msgid, msg = make_message(rcpt, "after the database came back")
+
+    def sent():
+        try:
+            with submission(msb) as s:
+                login(s, msb.demo_user, msb.password)
+                return s.sendmail(msb.demo_user, [rcpt], msg) == {}
+        except smtplib.SMTPException:
+            return False	# a worker not yet reconnected: 454
+    wait_for(sent, 60, interval=0.5, what="AUTH and send again")
+    wait_copy(msb, rcpt, msgid)
+    assert msb.pid("authd") == authd_pid
+
+
 # ------------------------------------------------------------ authd away
 
 def test_authd_down_fails_open_for_bans_only(sandbox_factory):
