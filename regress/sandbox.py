@@ -350,6 +350,9 @@ class Sandbox:
               on ports["submission"] and ports["smtps"] (picked when not
               given); submission_opts is appended to both listen lines
               (e.g. "hide-client").
+    before_start: called with the sandbox once its tree, config and
+              ownerships are written, just before the daemons start
+              (e.g. to mount a small tmpfs over the spool).
     """
 
     def __init__(self, dir, ports=None, limits=None, timeouts=None,
@@ -357,7 +360,7 @@ class Sandbox:
                  lmtp_tcp=False, sbindir=None, password=None,
                  submission=False, submission_opts="", domain=DOMAIN,
                  catchall_domain=CATCHALL_DOMAIN, listen_addr="127.0.0.1",
-                 hostname=None):
+                 hostname=None, before_start=None):
         self.dir = os.path.abspath(dir)
         self.ports = dict(ports or {})
         self.limits = dict(limits or {})
@@ -367,6 +370,7 @@ class Sandbox:
         self.extra_aliases = list(aliases)
         self.extra = list(extra)
         self.lmtp_tcp = lmtp_tcp
+        self.before_start = before_start
         self.submission = submission
         self.submission_opts = submission_opts
         self.sbindir = sbindir or os.environ.get("TSAMBA_SBINDIR")
@@ -650,6 +654,8 @@ class Sandbox:
                                (self.dir, ", ".join(
                                    "tsamba-%s[%d]" % x
                                    for x in alive.items())))
+        if self.before_start is not None:
+            self.before_start(self)
         self.pids = {}
         try:
             for name in DAEMONS:
