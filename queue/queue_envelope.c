@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,7 +353,8 @@ parse_rcpt(struct ecursor *c, struct envelope *env, const char *addr)
 	if (i == 3)
 		return perr(c, "bad state");
 	r->state = i;
-	if (take_num(c, "tries", 1000000, &tries) == -1 ||
+	/* Any count the writer may have reached (retries every second). */
+	if (take_num(c, "tries", UINT_MAX, &tries) == -1 ||
 	    take_num(c, "next-try", INT64_MAX, &next) == -1 ||
 	    take(c, "error", r->error, sizeof(r->error)) == -1)
 		return -1;

@@ -10,6 +10,7 @@ process (user and chroot) is checked from /proc as well.
 import email
 import email.policy
 import os
+import re
 import pwd
 import shutil
 import signal
@@ -740,6 +741,37 @@ def test_expiry_bounces_with_last_reply(base):
         assert wait_for(lambda: q.queued() == [])
         assert "status=expired" in q.logtext()
         c.close()
+    finally:
+        q.stop()
+        srv.stop()
+
+
+def test_restart_reads_envelope_after_a_million_tries(base):
+    # retry-min/max 1s and a lifetime of weeks let a recipient reach
+    # more than a million tries; the envelope the queue wrote with that
+    # count must still be read at the next start, not sent to corrupt/.
+    q = Queue(base)
+    q.start()
+    try:
+        c = ImsgConn(q.sock)
+        msgid, st = c.submit("alice@sender.test", ["many@mx.test"], BODY)
+        assert st == QUEUE_OK
+        c.close()
+    finally:
+        q.stop()
+    path = os.path.join(q.spool, "queue", msgid + ".env")
+    with open(path) as f:
+        text = f.read()
+    assert re.search(r"\ntries \d+\n", text), text
+    with open(path, "w") as f:
+        f.write(re.sub(r"\ntries \d+\n", "\ntries 4000000\n", text))
+    srv = LmtpServer(os.path.join(base, "run", "lmtp.sock"))
+    try:
+        q.start()
+        assert wait_for(lambda: srv.delivered_to("many@mx.test")), \
+            q.logtext()
+        assert not os.path.exists(os.path.join(q.spool, "corrupt",
+                                               msgid + ".env"))
     finally:
         q.stop()
         srv.stop()

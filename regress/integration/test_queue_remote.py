@@ -525,3 +525,166 @@ def test_control_socket_refuses_others(env):
     os.close(dirfd)
     assert os.WEXITSTATUS(status) == 0     # connected, then dropped
     assert wait_for(lambda: "may not control the queue" in q.logtext())
+
+
+class ScriptedSmtp:
+    """A one-connection-at-a-time SMTP server on the relay address:
+    RCPT to bad@ is refused with 550; the dot is answered only when
+    hold is False (otherwise the transfer stays under way)."""
+
+    def __init__(self, port):
+        import threading
+        self.hold = True
+        self.rcpts = []
+        self.data = []
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((SINK_ADDR, port))
+        self.sock.listen(8)
+        self.conns = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        import threading
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self.session, args=(conn,),
+                             daemon=True).start()
+
+    def session(self, conn):
+        f = conn.makefile("rb")
+
+        def say(text):
+            conn.sendall(text.encode() + b"\r\n")
+        try:
+            say("220 scripted ESMTP")
+            while True:
+                line = f.readline()
+                if not line:
+                    return
+                cmd = line.decode(errors="replace").rstrip("\r\n")
+                verb = cmd[:4].upper()
+                if verb == "EHLO":
+                    say("250 scripted")
+                elif verb == "RCPT":
+                    addr = cmd.split("<", 1)[1].split(">", 1)[0]
+                    self.rcpts.append(addr)
+                    say("550 5.1.1 no such user" if addr.startswith("bad@")
+                        else "250 2.1.5 ok")
+                elif verb == "DATA":
+                    say("354 go")
+                    lines = []
+                    while True:
+                        ln = f.readline()
+                        if not ln:
+                            return
+                        if ln == b".\r\n":
+                            break
+                        lines.append(ln)
+                    if self.hold:
+                        f.readline()    # until the peer goes away
+                        return
+                    self.data.append(b"".join(lines))
+                    say("250 2.0.0 queued")
+                elif verb == "QUIT":
+                    say("221 bye")
+                    return
+                else:
+                    say("250 ok")
+        except OSError:
+            return
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+
+def test_mta_killed_mid_transfer_loses_nothing(env):
+    base, lmtp, sink, q = env
+    port = int(re.search(r"port (\d+)",
+                         open(os.path.join(base, "tsamba.conf")).read())[1])
+    srv = ScriptedSmtp(port)
+    try:
+        q.start()
+        c = ImsgConn(q.sock)
+        msgid, st = c.submit("alice@mx.test",
+                             [("bad@far.test", REMOTE),
+                              ("good@far.test", REMOTE)],
+                             BODY, auth="alice@mx.test")
+        assert st == 0
+        c.close()
+        # the mta has the 550 for bad@ and waits for the dot's answer
+        assert wait_for(lambda: "to=<bad@far.test>" in q.logtext() and
+                        "status=bounced" in q.logtext()), q.logtext()
+        time.sleep(0.3)
+        kids = open("/proc/%d/task/%d/children" % (
+            q.proc.pid, q.proc.pid)).read().split()
+        os.kill(int(kids[1]), signal.SIGKILL)       # the mta
+        q.proc.wait(15)
+        q.proc = None
+        q.log.close()
+        log = q.logtext()
+        assert "mta process gone" in log, log
+        envtext = open(os.path.join(q.spool, "queue", msgid + ".env")).read()
+        # the refusal the mta had sent is kept, the other is retried
+        assert "rcpt bad@far.test\norcpt bad@far.test\nflags 0\n" \
+            "state failed" in envtext, envtext
+        assert "rcpt good@far.test\norcpt good@far.test\nflags 0\n" \
+            "state pending" in envtext, envtext
+        srv.hold = False
+        q.start()
+        assert wait_for(lambda: srv.data, timeout=20), q.logtext()
+        assert wait_for(lambda: q.queued() == [], timeout=20), q.queued()
+        # one bounce for bad@, and bad@ was not tried again
+        assert wait_for(lambda: lmtp.delivered_to("alice@mx.test"))
+        assert srv.rcpts.count("bad@far.test") == 1, srv.rcpts
+        assert len(lmtp.delivered_to("alice@mx.test")) == 1
+    finally:
+        srv.close()
+
+
+def test_transfer_split_at_the_imsg_limit(env):
+    # 62 recipients of 255 bytes and two DKIM signatures do not fit in
+    # one 16 KiB TRANSFER: the queue splits them, and every one arrives.
+    base, lmtp, sink, q = env
+    from test_queue import MSG_COMMIT, MSG_COMMITTED, u8, u32, u64
+    from imsgclient import pack_str as s
+    for sel, kind in (("rs", "rsa"), ("ed", "ed25519")):
+        key = os.path.join(base, "mx.test.%s.key" % sel)
+        add_conf(base, 'dkim domain "mx.test" selector "%s" key "%s" %s\n'
+                 % (sel, key, kind))
+        r = subprocess.run([CTL, "-f", os.path.join(base, "tsamba.conf"),
+                            "dkim", "keygen", "mx.test", sel, "-t", kind],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+    sink.start()
+    q.start()
+    c = ImsgConn(q.sock)
+    rcpts = ["r%02d%s@far.test" % (i, "x" * 243) for i in range(62)]
+    assert all(len(a) == 255 for a in rcpts)
+    st, msgid, fd = c.create()
+    os.write(fd, BODY)
+    os.close(fd)
+    c.reqid += 1
+    p = u64(c.reqid) + s(msgid) + s("alice@mx.test") + s("c") + s("1")
+    p += u8(1) + u8(0) + u32(len(rcpts))
+    for a in rcpts:
+        p += s(a) + s("") + u8(REMOTE)
+    p += s("alice@mx.test")
+    assert len(p) <= 16384
+    c.send(MSG_COMMIT, p)
+    t, _, rd = c.recv()
+    assert t == MSG_COMMITTED and rd.u64() == c.reqid and rd.u8() == 0
+    assert wait_for(lambda: all(sink.to(a) for a in rcpts), timeout=30), \
+        q.logtext()
+    assert wait_for(lambda: q.queued() == [])
+    assert len(sink.messages()) >= 2
+    c.close()
