@@ -753,6 +753,34 @@ imsgev_die(struct imsgev *iev)
 	iev->handler(iev, NULL, iev->arg);
 }
 
+/*
+ * A write failed: the peer is gone.  What it sent before it went still
+ * counts (an mta's results, say: dropping them would repeat deliveries),
+ * so dispatch that first, unless the channel is paused.
+ */
+static void
+imsgev_read_rest(struct imsgev *iev)
+{
+	struct imsg	 imsg;
+	int		 rv;
+
+	while (!(iev->events & IMSGEV_PAUSED)) {
+		if ((rv = imsg_get(&iev->ibuf, &imsg)) == -1)
+			break;
+		if (rv == 0) {
+			if ((iev->events & IMSGEV_EOF) ||
+			    imsgbuf_read(&iev->ibuf) <= 0)
+				break;
+			continue;
+		}
+		iev->handler(iev, &imsg, iev->arg);
+		imsg_free(&imsg);
+		if (iev->ibuf.fd == -1 || (iev->events & IMSGEV_DEAD))
+			return;
+	}
+	imsgev_die(iev);
+}
+
 static void
 imsgev_dispatch(int fd, short event, void *arg)
 {
@@ -766,7 +794,7 @@ imsgev_dispatch(int fd, short event, void *arg)
 	if (event & EV_WRITE) {
 		iev->events &= ~IMSGEV_WPEND;
 		if (imsgbuf_write(&iev->ibuf) == -1) {
-			imsgev_die(iev);
+			imsgev_read_rest(iev);
 			return;
 		}
 		if (iev->ibuf.wqlen > 0)

@@ -536,6 +536,27 @@ test_event(void)
 	event_dispatch();
 	CHECK(t.eof == 1);
 	close(sv[0]);
+
+	/*
+	 * The peer sent results and went away; our next write fails.  The
+	 * results still reach the handler, before the one NULL.
+	 */
+	t.got = t.eof = 0;
+	pair(sv, 1);
+	imsgbuf_init(&a, sv[0]);
+	for (i = 0; i < 10; i++) {
+		m = imsg_create(IMSG_NONE, 0, -1);
+		ibuf_add_u32(m, i);
+		imsg_close(&a, m);
+	}
+	CHECK(imsgbuf_flush(&a) == 0);
+	imsgbuf_clear(&a);
+	close(sv[0]);
+	imsgev_init(&iev, sv[1], ev_handler, &t);
+	CHECK(imsgev_send(&iev, imsg_create(IMSG_NONE, 0, -1)) == 0);
+	event_dispatch();
+	CHECK(t.got == 10);
+	CHECK(t.eof == 1);
 }
 
 int
