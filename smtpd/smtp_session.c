@@ -893,7 +893,8 @@ smtp_session_rcpt_result(struct imsg *imsg)
 		smtp_rcpt_accepted(s);
 		break;
 	case LOOKUP_NOUSER:
-		smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: "
+		/* Counted: a client guessing addresses is cut off. */
+		smtp_error(s, "550 5.1.1 <%s>: Recipient address rejected: "
 		    "User unknown", s->pending_orcpt);
 		break;
 	case LOOKUP_NOTHOSTED:
@@ -906,7 +907,7 @@ smtp_session_rcpt_result(struct imsg *imsg)
 				smtp_rcpt_accepted(s);
 			break;
 		}
-		smtp_reply(s, "554 5.7.1 <%s>: Relay access denied",
+		smtp_error(s, "554 5.7.1 <%s>: Relay access denied",
 		    s->pending_orcpt);
 		break;
 	case LOOKUP_TEMPFAIL:
@@ -1225,6 +1226,8 @@ smtp_session_msg_committed(struct imsg *imsg)
 		    s->sender, n, list, s->bs.size,
 		    s->auth_user[0] != '\0' ? " auth=" : "", s->auth_user);
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->msgid);
+		/* Errors count only for clients that deliver nothing. */
+		s->nerrors = 0;
 		s->nmessages++;
 		break;
 	case QUEUE_INVALID:

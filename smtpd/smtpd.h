@@ -28,7 +28,7 @@ struct io;
 struct tls;
 
 #define SMTP_IP_MAX		64	/* text of an IPv6 address */
-#define SMTP_MAX_ERRORS		10	/* bad commands before 421 */
+#define SMTP_MAX_ERRORS		10	/* errors without a delivery, then 421 */
 #define SMTP_WBUF_SIZE		(64 * 1024)	/* body write buffer */
 #define SMTP_OUTPUT_LIMIT	(64 * 1024)	/* replies queued out */
 #define SMTP_CERT_MAX		(IMSG_MAXPAYLOAD - 1024)

@@ -52,6 +52,30 @@ def test_unsupported_parameter_reply_stays_short(rsb):
         assert r.cmd("NOOP")[0] == 250
 
 
+def test_guessing_recipients_is_cut_off(rsb):
+    """Rejected recipients count as errors: a client that guesses
+    addresses gets its 10th rejection followed by 421; one that delivers
+    mail in between starts counting again."""
+    with Raw(rsb) as r:
+        r.banner_and_ehlo()
+        assert r.cmd("MAIL FROM:<%s>" % SENDER)[0] == 250
+        for i in range(10):
+            assert r.cmd("RCPT TO:<guess%d@example.test>" % i)[0] == 550
+        code, text = r.reply()
+        assert code == 421 and text[0].startswith("4.7.0"), text
+    with Raw(rsb) as r:
+        r.banner_and_ehlo()
+        for round in range(2):
+            assert r.cmd("MAIL FROM:<%s>" % SENDER)[0] == 250
+            for i in range(8):
+                assert r.cmd("RCPT TO:<g%d@example.test>" % i)[0] == 550
+            assert r.cmd("RCPT TO:<%s>" % rsb.demo_user)[0] == 250
+            assert r.cmd("DATA")[0] == 354
+            code, text = r.cmd("Subject: x\r\n\r\nbody\r\n.")
+            assert code == 250, text
+        assert r.cmd("NOOP")[0] == 250
+
+
 def test_bdat_chunk_too_large_to_count_is_refused(rsb):
     """A chunk size that overflows cannot be read through: 501 at once,
     and the session goes on (the old 19-digit cut-off, kept)."""
