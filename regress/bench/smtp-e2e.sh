@@ -28,24 +28,7 @@ STACK=tsamba
 [ "$(id -u)" = 0 ] || { echo "smtp-e2e.sh: run as root" >&2; exit 1; }
 
 # The peer stack's packages (and smtp-source).
-missing=
-for p in postfix dovecot-core dovecot-lmtpd; do
-	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
-	    grep -q '^install ok installed' || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	echo "installing:$missing" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-		chmod 755 /usr/sbin/policy-rc.d
-		RM_POLICY=1
-	fi
-	# shellcheck disable=SC2086
-	apt-get install -y -q $missing >/dev/null ||
-	    { apt-get update -q >/dev/null && apt-get install -y -q $missing; }
-	[ -z "${RM_POLICY:-}" ] || rm -f /usr/sbin/policy-rc.d
-fi
+sh "$TOP/regress/deps.sh" build postfix dovecot-core dovecot-lmtpd || exit 1
 
 for b in "$TOP"/authd/tsamba-authd "$TOP"/queue/tsamba-queue \
     "$TOP"/lmtpd/tsamba-lmtpd "$TOP"/smtpd/tsamba-smtpd; do
