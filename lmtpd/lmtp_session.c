@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -29,6 +28,7 @@
 #include "log.h"
 #include "proto.h"
 #include "lmtpd.h"
+#include "lmtp_parse.h"
 
 #define DATA_CHUNK	16384	/* write out a partial line this long */
 #define BODY_BUFSZ	65536	/* body bytes gathered before a write */
@@ -80,11 +80,6 @@ struct lmtp_session {
 	size_t			 wlen;
 };
 
-struct command {
-	const char	*name;
-	void		(*fn)(struct lmtp_session *, char *);
-};
-
 static void	session_io(struct io *, int, void *);
 static void	session_input(struct lmtp_session *);
 static void	session_command(struct lmtp_session *, char *, size_t, int);
@@ -102,6 +97,7 @@ static void	data_flush(struct lmtp_session *);
 static void	data_done(struct lmtp_session *);
 static void	deliver_replies(struct lmtp_session *);
 static int	mail_params(struct lmtp_session *, const char *);
+static void	rcpt_lookup(struct lmtp_session *, const struct mailaddr *);
 static void	header_safe(char *);
 static int	reply_ok(const char *, char);
 
@@ -116,18 +112,19 @@ static void	cmd_vrfy(struct lmtp_session *, char *);
 static void	cmd_help(struct lmtp_session *, char *);
 static void	cmd_quit(struct lmtp_session *, char *);
 
-static const struct command commands[] = {
-	{ "LHLO", cmd_lhlo },
-	{ "MAIL", cmd_mail },
-	{ "RCPT", cmd_rcpt },
-	{ "DATA", cmd_data },
-	{ "RSET", cmd_rset },
-	{ "NOOP", cmd_noop },
-	{ "QUIT", cmd_quit },
-	{ "VRFY", cmd_vrfy },
-	{ "HELP", cmd_help },
-	{ "HELO", cmd_helo },
-	{ "EHLO", cmd_helo },
+static void (*const commands[LMTP_CMD_NVERBS])(struct lmtp_session *,
+    char *) = {
+	[LMTP_CMD_LHLO] = cmd_lhlo,
+	[LMTP_CMD_MAIL] = cmd_mail,
+	[LMTP_CMD_RCPT] = cmd_rcpt,
+	[LMTP_CMD_DATA] = cmd_data,
+	[LMTP_CMD_RSET] = cmd_rset,
+	[LMTP_CMD_NOOP] = cmd_noop,
+	[LMTP_CMD_QUIT] = cmd_quit,
+	[LMTP_CMD_VRFY] = cmd_vrfy,
+	[LMTP_CMD_HELP] = cmd_help,
+	[LMTP_CMD_HELO] = cmd_helo,
+	[LMTP_CMD_EHLO] = cmd_helo,
 };
 
 void
@@ -220,31 +217,21 @@ session_input(struct lmtp_session *s)
 static void
 session_command(struct lmtp_session *s, char *line, size_t len, int toolong)
 {
-	const struct command	*c;
-	char			*args;
-	size_t			 i, n;
+	struct lmtp_cmd	 cmd;
 
 	if (toolong) {
 		session_error(s, "500 5.5.2 Line too long");
 		return;
 	}
-	if (strlen(line) != len) {
+	if (lmtp_check_line(line, len) == -1) {
 		session_error(s, "500 5.5.2 NUL character in command");
 		return;
 	}
-	n = strcspn(line, " ");
-	args = line + n;
-	while (*args == ' ')
-		args++;
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		c = &commands[i];
-		if (n == strlen(c->name) &&
-		    strncasecmp(line, c->name, n) == 0) {
-			c->fn(s, args);
-			return;
-		}
+	if (lmtp_parse_command(line, &cmd) == LMTP_CMD_UNKNOWN) {
+		session_error(s, "500 5.5.2 Command unrecognized");
+		return;
 	}
-	session_error(s, "500 5.5.2 Command unrecognized");
+	commands[cmd.verb](s, cmd.args);
 }
 
 /* A bad command: answer, and give up on a peer that sends only those. */
@@ -371,15 +358,13 @@ cmd_mail(struct lmtp_session *s, char *args)
 		session_error(s, "503 5.5.1 Nested MAIL command");
 		return;
 	}
-	if (strncasecmp(args, "FROM:", 5) != 0) {
+	switch (lmtp_parse_mail_from(args, &a, &rest)) {
+	case LMTP_PATH_OK:
+		break;
+	case LMTP_PATH_SYNTAX:
 		session_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
 		return;
-	}
-	args += 5;
-	while (*args == ' ')
-		args++;
-	if (addr_parse_path(args, &a, ADDR_ALLOW_NULL | ADDR_ALLOW_UTF8,
-	    &rest) == -1) {
+	default:
 		session_error(s, "501 5.1.7 Bad sender address syntax");
 		return;
 	}
@@ -395,79 +380,64 @@ cmd_mail(struct lmtp_session *s, char *args)
 static int
 mail_params(struct lmtp_session *s, const char *p)
 {
-	char		 param[128], *v;
-	const char	*errstr;
-	size_t		 n;
-	long long	 size;
+	struct lmtp_mail_params	 mp;
 
-	while (*p != '\0') {
-		n = strcspn(p, " ");
-		if (n >= sizeof(param)) {
-			session_error(s, "501 5.5.4 Parameter too long");
-			return -1;
-		}
-		memcpy(param, p, n);
-		param[n] = '\0';
-		p += n;
-		while (*p == ' ')
-			p++;
-		if ((v = strchr(param, '=')) != NULL)
-			*v++ = '\0';
-		if (strcasecmp(param, "SMTPUTF8") == 0 && v == NULL)
-			continue;
-		if (strcasecmp(param, "BODY") == 0 && v != NULL &&
-		    (strcasecmp(v, "7BIT") == 0 ||
-		    strcasecmp(v, "8BITMIME") == 0))
-			continue;
-		if (strcasecmp(param, "SIZE") == 0 && v != NULL) {
-			size = strtonum(v, 0, LLONG_MAX, &errstr);
-			if (errstr != NULL) {
-				session_error(s, "501 5.5.4 Bad SIZE value");
-				return -1;
-			}
-			if ((unsigned long long)size > conf->max_message_size) {
-				session_reply(s, "552 5.3.4 Message too big");
-				return -1;
-			}
-			continue;
-		}
+	switch (lmtp_parse_mail_params(p, conf->max_message_size, &mp)) {
+	case LMTP_PARAM_OK:
+		return 0;
+	case LMTP_PARAM_TOO_LONG:
+		session_error(s, "501 5.5.4 Parameter too long");
+		break;
+	case LMTP_PARAM_BAD_SIZE:
+		session_error(s, "501 5.5.4 Bad SIZE value");
+		break;
+	case LMTP_PARAM_TOO_BIG:
+		/* A fair refusal, not a client mistake. */
+		session_reply(s, "552 5.3.4 Message too big");
+		break;
+	case LMTP_PARAM_UNSUPPORTED:
+	default:
 		session_error(s, "555 5.5.4 Unsupported parameter");
-		return -1;
+		break;
 	}
-	return 0;
+	return -1;
 }
 
 static void
 cmd_rcpt(struct lmtp_session *s, char *args)
 {
 	struct mailaddr	 a;
-	const char	*rest;
 
 	if (s->state != S_MAIL && s->state != S_RCPT) {
 		session_error(s, "503 5.5.1 Need MAIL before RCPT");
 		return;
 	}
-	if (strncasecmp(args, "TO:", 3) != 0) {
+	switch (lmtp_parse_rcpt_to(args, &a)) {
+	case LMTP_PATH_OK:
+		rcpt_lookup(s, &a);
+		break;
+	case LMTP_PATH_SYNTAX:
 		session_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
-		return;
-	}
-	args += 3;
-	while (*args == ' ')
-		args++;
-	if (addr_parse_path(args, &a, ADDR_ALLOW_UTF8, &rest) == -1 ||
-	    addr_is_null(&a)) {
+		break;
+	case LMTP_PATH_BAD:
 		session_error(s, "501 5.1.3 Bad recipient address syntax");
-		return;
-	}
-	if (*rest != '\0') {
+		break;
+	case LMTP_PATH_PARAMS:
+	default:
 		session_error(s, "555 5.5.4 Unsupported parameter");
-		return;
+		break;
 	}
+}
+
+/* A well-formed recipient: ask authd whether it is ours. */
+static void
+rcpt_lookup(struct lmtp_session *s, const struct mailaddr *a)
+{
 	if (s->nrcpts >= conf->max_rcpts) {
 		session_reply(s, "452 4.5.3 Too many recipients");
 		return;
 	}
-	addr_format(&a, s->lookup_addr, sizeof(s->lookup_addr));
+	addr_format(a, s->lookup_addr, sizeof(s->lookup_addr));
 	header_safe(s->lookup_addr);
 	if ((s->lookup = engine_lookup(s, s->lookup_addr)) == NULL) {
 		session_reply(s, "451 4.3.0 Temporary failure");
