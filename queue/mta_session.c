@@ -43,6 +43,7 @@
 #include "io.h"
 #include "log.h"
 #include "mta.h"
+#include "smtp_body.h"
 #include "smtp_reply.h"
 
 /* RFC 5321 4.5.3.2 timeouts, in seconds. */
@@ -111,8 +112,7 @@ struct mta_session {
 	char			 mailreply[MTA_REPLY_MAX];
 	int			 discard_dot;
 	off_t			 bodyoff;
-	int			 bol;
-	int			 cr;
+	struct body_encoder	 enc;
 
 	struct smtp_reply	 reply;		/* the one being read */
 
@@ -596,47 +596,26 @@ after_ehlo(struct mta_session *s)
 
 /* --- the body ------------------------------------------------------------ */
 
-/* Append src with CRLF line ends and dot-stuffing; returns bytes out. */
-static size_t
-encode_chunk(struct mta_session *s, const unsigned char *in, size_t n,
-    unsigned char *out)
-{
-	size_t	 i, o = 0;
-
-	for (i = 0; i < n; i++) {
-		if (s->bol && in[i] == '.')
-			out[o++] = '.';
-		if (in[i] == '\n' && !s->cr)
-			out[o++] = '\r';
-		out[o++] = in[i];
-		s->cr = (in[i] == '\r');
-		s->bol = (in[i] == '\n');
-	}
-	return o;
-}
-
 static void
 body_start(struct mta_session *s)
 {
 	unsigned char	*out;
 	size_t		 o;
 
-	s->bol = 1;
-	s->cr = 0;
+	body_encoder_init(&s->enc);
 	s->bodyoff = 0;
 	s->state = MS_BODY;
 	io_set_timeout(s->io, TO_BLOCK * 1000);
 	if (s->t->prefixlen > 0) {
 		if ((out = malloc(2 * s->t->prefixlen + 2)) == NULL)
 			fatal("malloc");
-		o = encode_chunk(s, (unsigned char *)s->t->prefix,
+		o = body_encode(&s->enc, (unsigned char *)s->t->prefix,
 		    s->t->prefixlen, out);
 		/* The prefix is whole header lines. */
-		if (!s->bol) {
+		if (body_needs_eol(&s->enc)) {
 			out[o++] = '\r';
 			out[o++] = '\n';
-			s->bol = 1;
-			s->cr = 0;
+			body_encoder_init(&s->enc);
 		}
 		io_write(s->io, out, o);
 		free(out);
@@ -661,7 +640,7 @@ body_pump(struct mta_session *s)
 			return;
 		}
 		if (n == 0) {
-			if (!s->bol)
+			if (body_needs_eol(&s->enc))
 				io_print(s->io, "\r\n");
 			io_print(s->io, ".\r\n");
 			s->state = MS_DOT;
@@ -669,7 +648,7 @@ body_pump(struct mta_session *s)
 			return;
 		}
 		s->bodyoff += n;
-		o = encode_chunk(s, in, n, out);
+		o = body_encode(&s->enc, in, n, out);
 		if (io_write(s->io, out, o) == -1) {
 			session_lost(s, "output buffer");
 			return;

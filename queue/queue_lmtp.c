@@ -25,6 +25,7 @@
 #include "io.h"
 #include "log.h"
 #include "queue.h"
+#include "smtp_body.h"
 #include "smtp_reply.h"
 
 #define LMTP_IDLE_SEC		30
@@ -66,8 +67,7 @@ struct lmtp_session {
 	int			 discard_dot;	/* DATA with no recipient */
 
 	int			 bodyfd;
-	int			 bol;		/* at the start of a line */
-	int			 cr;		/* last byte was CR */
+	struct body_encoder	 enc;
 
 	struct smtp_reply	 reply;		/* the one being read */
 };
@@ -328,8 +328,7 @@ lmtp_body_start(struct lmtp_session *s)
 		lmtp_fail(s, "cannot open the message file");
 		return;
 	}
-	s->bol = 1;
-	s->cr = 0;
+	body_encoder_init(&s->enc);
 	s->state = LS_BODY;
 }
 
@@ -341,7 +340,7 @@ static void
 lmtp_body_pump(struct lmtp_session *s)
 {
 	unsigned char	 in[LMTP_CHUNK], out[2 * LMTP_CHUNK + 2];
-	ssize_t		 n, i;
+	ssize_t		 n;
 	size_t		 o;
 
 	while (s->state == LS_BODY && io_queued(s->io) < LMTP_OUT_HIGH) {
@@ -356,21 +355,13 @@ lmtp_body_pump(struct lmtp_session *s)
 		if (n == 0) {
 			close(s->bodyfd);
 			s->bodyfd = -1;
-			if (!s->bol)
+			if (body_needs_eol(&s->enc))
 				io_print(s->io, "\r\n");
 			io_print(s->io, ".\r\n");
 			s->state = LS_DOT;
 			return;
 		}
-		for (i = 0, o = 0; i < n; i++) {
-			if (s->bol && in[i] == '.')
-				out[o++] = '.';
-			if (in[i] == '\n' && !s->cr)
-				out[o++] = '\r';
-			out[o++] = in[i];
-			s->cr = (in[i] == '\r');
-			s->bol = (in[i] == '\n');
-		}
+		o = body_encode(&s->enc, in, n, out);
 		if (io_write(s->io, out, o) == -1) {
 			lmtp_fail(s, "output buffer");
 			return;
