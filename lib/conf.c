@@ -66,6 +66,9 @@ conf_init(struct conf *conf)
 	conf_copy(conf->user_auth, sizeof(conf->user_auth), "_tsambaauth");
 	conf_copy(conf->user_vmail, sizeof(conf->user_vmail), "vmail");
 
+	conf_copy(conf->tls_ciphers, sizeof(conf->tls_ciphers),
+	    TLS_CIPHERS_DEFAULT);
+
 	conf->max_message_size = 35 * 1024 * 1024;
 	conf->max_rcpts = 100;
 	conf->max_sessions = 500;

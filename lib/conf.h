@@ -14,6 +14,8 @@
  *   chroot "/var/empty"                 empty dir for the network engines
  *   user smtpd|queue|auth|vmail "name"
  *   pki NAME cert "file" key "file"
+ *   tls ciphers "list"                  TLS 1.2 suites, OpenSSL syntax or
+ *                                       a libtls name ("secure", "compat")
  *   table domains|users|aliases file|mysql "path"
  *           mysql: path of the connection file (sqlconf.h)
  *   statedir "/var/lib/tsamba"          bans and other state
@@ -68,7 +70,18 @@ struct conf_pki {
 	char			 name[CONF_NAME_MAX];
 	char			 cert[PATH_MAX];
 	char			 key[PATH_MAX];
+	char			 file[PATH_MAX];	/* of the statement */
+	int			 line;
 };
+
+/*
+ * TLS 1.2 suites by default, for every listener and the mta: forward
+ * secrecy and AEAD only (no static RSA, no CBC, no CCM8).  TLS 1.3
+ * suites are all of that kind and not affected.
+ */
+#define TLS_CIPHERS_DEFAULT \
+	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20"
+#define CONF_CIPHERS_MAX	512
 
 struct conf_listen {
 	TAILQ_ENTRY(conf_listen) entry;
@@ -146,6 +159,8 @@ struct conf {
 	char			 user_vmail[CONF_NAME_MAX];	/* vmail */
 
 	struct conf_pki_list	 pkis;
+	/* tls_ciphers: TLS_CIPHERS_DEFAULT */
+	char			 tls_ciphers[CONF_CIPHERS_MAX];
 	struct conf_listen_list	 listens;	/* SMTP */
 	struct conf_listen_list	 lmtp_listens;	/* LMTP over TCP */
 	char			 lmtp_socket[PATH_MAX];	/* rundir/lmtp.sock */

@@ -1,10 +1,15 @@
 /*
  * Durable writes: whole buffers and directory fsyncs, so that a rename
- * or link that publishes a file survives a crash.
+ * or link that publishes a file survives a crash.  And whole reads of
+ * small files, bounded.
  */
+
+#include <sys/types.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -39,4 +44,42 @@ fsync_dir(const char *path)
 	close(fd);
 	errno = saved;
 	return rv;
+}
+
+int
+fileio_read_fd(int fd, size_t max, char **bufp, size_t *lenp)
+{
+	struct stat	 st;
+	char		*buf;
+	size_t		 len = 0;
+	ssize_t		 n;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (st.st_size < 0 || (size_t)st.st_size > max) {
+		errno = EFBIG;
+		return -1;
+	}
+	if ((buf = malloc(st.st_size + 1)) == NULL)
+		return -1;
+	while (len < (size_t)st.st_size) {
+		n = pread(fd, buf + len, st.st_size - len, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			free(buf);
+			return -1;
+		}
+		len += n;
+	}
+	buf[len] = '\0';
+	*bufp = buf;
+	*lenp = len;
+	return 0;
 }

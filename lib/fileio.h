@@ -1,6 +1,7 @@
 /*
- * Small durable-write helpers shared by the programs that write files
- * other processes rely on (Maildir deliveries, table rewrites).
+ * Small file helpers: durable writes for the programs that write files
+ * other processes rely on (Maildir deliveries, table rewrites), and a
+ * bounded read of a whole small file (certificates, keys).
  */
 
 #ifndef TSAMBA_FILEIO_H
@@ -12,5 +13,11 @@
 int	write_all(int fd, const void *buf, size_t len);
 /* fsync(2) the directory at path, keeping errno of a failure. */
 int	fsync_dir(const char *path);
+/*
+ * Read the whole regular file open on fd (from offset 0) into a new
+ * NUL-terminated buffer of at most max bytes: 0, or -1 with errno
+ * (EFBIG when larger, EINVAL when not a regular file).
+ */
+int	fileio_read_fd(int fd, size_t max, char **buf, size_t *len);
 
 #endif

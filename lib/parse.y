@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <tls.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -143,6 +144,7 @@ static void	 set_table(const char *, const char *, const char *);
 static void	 set_knob(const char *, const char *, const char *);
 static void	 add_ban_never(const char *);
 static void	 add_pki(const char *);
+static void	 set_ciphers(const char *, const char *);
 static void	 add_listen(struct conf_listen_list *, const char *, int,
 		    const char *);
 static void	 lopt_flag(int, const char *);
@@ -290,6 +292,11 @@ main		: STRING '=' value		{ macro_set($1, $3); }
 		| PKI STRING pkiopts {
 			add_pki($2);
 			free($2);
+		}
+		| TLS STRING STRING {
+			set_ciphers($2, $3);
+			free($2);
+			free($3);
 		}
 		| TABLE STRING STRING STRING {
 			set_table($2, $3, $4);
@@ -1306,11 +1313,40 @@ add_pki(const char *name)
 	memcpy(pki->name, name, strlen(name) + 1);
 	memcpy(pki->cert, pki_cert, strlen(pki_cert) + 1);
 	memcpy(pki->key, pki_key, strlen(pki_key) + 1);
+	/* For the file:line of the checks made after parsing. */
+	(void)strlcpy(pki->file, file->name, sizeof(pki->file));
+	pki->line = tok_lineno;
 	TAILQ_INSERT_TAIL(&conf->pkis, pki, entry);
 done:
 	free(pki_cert);
 	free(pki_key);
 	pki_cert = pki_key = NULL;
+}
+
+/* "tls ciphers LIST": libtls checks that OpenSSL knows some of them. */
+static void
+set_ciphers(const char *what, const char *list)
+{
+	struct tls_config	*cfg;
+
+	if (strcmp(what, "ciphers") != 0) {
+		conf_error("tls: expected \"ciphers\", got \"%s\"", what);
+		return;
+	}
+	if (strlen(list) >= sizeof(conf->tls_ciphers)) {
+		conf_error("tls ciphers: list too long");
+		return;
+	}
+	if ((cfg = tls_config_new()) == NULL) {
+		conf_error("tls ciphers: out of memory");
+		return;
+	}
+	if (tls_config_set_ciphers(cfg, list) == -1)
+		conf_error("tls ciphers \"%s\": %s", list,
+		    tls_config_error(cfg));
+	else
+		memcpy(conf->tls_ciphers, list, strlen(list) + 1);
+	tls_config_free(cfg);
 }
 
 static void

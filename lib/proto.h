@@ -104,10 +104,12 @@ enum imsg_type {
 	 * Inside tsamba-smtpd, parent -> engine.
 	 * LISTENER: u32 index, fd of the listening socket (once per listener
 	 *   at start-up).
-	 * TLS_CONFIG: str pki name, blob cert chain (PEM), blob key (PEM);
-	 *   sent at start-up and again on SIGHUP.  The engine builds new
-	 *   contexts for new sessions and keeps the old ones for sessions
-	 *   still using them.
+	 * TLS_CONFIG: str pki name, fd of the certificate chain file (PEM,
+	 *   any size; no private key: the key process holds it); sent at
+	 *   start-up and again on SIGHUP, each time after the key process
+	 *   has loaded the matching key.  The engine builds new contexts
+	 *   for new sessions and keeps the old ones for sessions still
+	 *   using them.
 	 * CONNECT: engine -> parent, u64 id, u8 which (CONNECT_AUTHD,
 	 *   CONNECT_QUEUE); CONNECTED: u64 id, u8 which, u8 0 ok/1 failed,
 	 *   fd of the connected socket.  The engine lives in an empty chroot
@@ -155,6 +157,29 @@ enum imsg_type {
 	IMSG_MTA_TRANSFER = 500,
 	IMSG_MTA_RCPT_RESULT,
 	IMSG_MTA_DONE,
+
+	/*
+	 * The key process of a daemon whose network-facing process has
+	 * certificates only (keyop.h).
+	 * KEY_LOAD: parent -> key process, str pki name, fd of the private
+	 *   key file (PEM).  KEY_LOADED: key process -> parent, str pki
+	 *   name, u8 0 ok / 1 refused.
+	 * On a socketpair of their own, network-facing process -> key
+	 * process, one question at a time:
+	 * KEY_RSA_PRIV_ENC, KEY_RSA_PRIV_DEC: u64 id, blob key id (32
+	 *   bytes, keyop_id_rsa()), u32 padding (RSA_*_PADDING), blob
+	 *   input (at most KEYOP_INPUT_MAX bytes).
+	 * KEY_ECDSA_SIGN: u64 id, blob key id (keyop_id_ec()), u32 0,
+	 *   blob digest.
+	 * KEY_RESULT: u64 id, u8 0 ok / 1 refused, blob output (the RSA
+	 *   block, or the DER ECDSA signature).
+	 */
+	IMSG_KEY_LOAD = 600,
+	IMSG_KEY_LOADED,
+	IMSG_KEY_RSA_PRIV_ENC,
+	IMSG_KEY_RSA_PRIV_DEC,
+	IMSG_KEY_ECDSA_SIGN,
+	IMSG_KEY_RESULT,
 
 	/*
 	 * control.sock of each daemon, spoken by tsambactl (root only).

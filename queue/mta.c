@@ -69,9 +69,11 @@ mta_relay_password(void)
 
 /*
  * Two client settings: opportunistic STARTTLS takes any certificate and
- * any protocol (some TLS beats none), the "tls verify" policy wants a
- * certificate valid for the MX name from the system CA bundle, which is
- * read here because the chroot has no /etc/ssl.
+ * any protocol version (some TLS beats none), the "tls verify" policy
+ * wants a certificate valid for the MX name from the system CA bundle,
+ * which is read here because the chroot has no /etc/ssl.  Both offer
+ * only the "tls ciphers" suites (forward-secret AEAD by default), as
+ * the listeners do.
  */
 static void
 mta_tls_init(void)
@@ -86,8 +88,11 @@ mta_tls_init(void)
 	tls_config_insecure_noverifycert(tls_opportunistic);
 	tls_config_insecure_noverifyname(tls_opportunistic);
 	if (tls_config_set_protocols(tls_opportunistic, TLS_PROTOCOLS_ALL) ==
-	    -1 || tls_config_set_ciphers(tls_opportunistic, "compat") == -1)
+	    -1 || tls_config_set_ciphers(tls_opportunistic,
+	    mta_conf->tls_ciphers) == -1)
 		fatalx("tls config: %s", tls_config_error(tls_opportunistic));
+	if (tls_config_set_ciphers(tls_verify, mta_conf->tls_ciphers) == -1)
+		fatalx("tls config: %s", tls_config_error(tls_verify));
 
 	cafile = tls_default_ca_cert_file();
 	if (cafile == NULL || access(cafile, R_OK) == -1)

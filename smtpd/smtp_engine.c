@@ -1,7 +1,9 @@
 /*
  * The smtp engine: the unprivileged, chrooted process that holds every
  * SMTP session.  It takes its listening sockets and certificates from
- * the parent, accepts connections, and keeps the channels to authd and
+ * the parent (never a private key: each key operation of a handshake is
+ * asked of the key process, keyop.h), accepts connections, and keeps
+ * the channels to authd and
  * the queue (connected by the parent, since the chroot is empty),
  * reconnecting with backoff whenever one breaks.
  */
@@ -21,8 +23,11 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "fileio.h"
 #include "imsg.h"
+#include "keyop.h"
 #include "log.h"
+#include "pki.h"
 #include "privdrop.h"
 #include "proto.h"
 #include "smtpd.h"
@@ -76,7 +81,7 @@ static int		 ready;
 static uint64_t		 next_id = 1;
 
 void
-engine_main(int parent_fd)
+engine_main(int parent_fd, int key_fd)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	struct event	 ev_sigs[3];
@@ -86,6 +91,9 @@ engine_main(int parent_fd)
 	/* libtls and OpenSSL read their files before the chroot. */
 	if (tls_init() == -1)
 		fatalx("tls_init");
+	/* Before any TLS context exists: their keys are the key process'. */
+	if (keyop_client_init(key_fd) == -1)
+		fatalx("cannot set up the key process client");
 	priv_drop(smtpd_conf->user_smtpd, smtpd_conf->chroot, "smtp");
 
 	event_init();
@@ -191,21 +199,24 @@ static void
 engine_tls_config(struct imsg *imsg)
 {
 	char		 name[CONF_NAME_MAX];
-	const void	*cert, *key;
-	size_t		 certlen, keylen;
+	char		*cert;
+	size_t		 certlen;
 
 	if (imsg_get_str(imsg, name, sizeof(name)) == -1 ||
-	    imsg_get_blob(imsg, &cert, &certlen) == -1 ||
-	    imsg_get_blob(imsg, &key, &keylen) == -1 ||
-	    imsg_get_end(imsg) == -1)
+	    imsg_get_end(imsg) == -1 || imsg->fd == -1)
 		fatalx("malformed TLS_CONFIG");
-	if (tls_ctx_load(name, cert, certlen, key, keylen) == -1)
+	if (fileio_read_fd(imsg->fd, PKI_CHAIN_MAX, &cert, &certlen) == -1) {
+		log_warn("pki %s: reading the certificate", name);
+		cert = NULL;
+	}
+	close(imsg->fd);
+	imsg->fd = -1;
+	if (cert == NULL || tls_ctx_load(name, cert, certlen) == -1)
 		log_warnx("pki %s: new certificate refused, the previous "
 		    "one stays in use", name);
 	else
 		log_info("pki %s: certificate loaded", name);
-	/* The key must not linger in freed memory. */
-	explicit_bzero((void *)key, keylen);
+	free(cert);
 }
 
 static void

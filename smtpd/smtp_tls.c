@@ -1,6 +1,8 @@
 /*
- * libtls server contexts of the engine, one per pki, built from the PEM
- * the parent sends.  A reload builds a new context for new sessions; the
+ * libtls server contexts of the engine, one per pki, built from the
+ * certificate chain the parent sends and libtls' "fake" private key (the
+ * certificate's public key): every private-key operation goes to the key
+ * process (keyop.h).  A reload builds a new context for new sessions; the
  * old one lives on, reference-counted, until the last session using it
  * ends, so a SIGHUP never drops a session in progress.
  */
@@ -12,18 +14,18 @@
 #include <string.h>
 #include <tls.h>
 
+#include "conf.h"
+#include "keyop.h"
 #include "log.h"
 #include "smtpd.h"
 
 static TAILQ_HEAD(, smtp_tls_ctx) tls_ctxs = TAILQ_HEAD_INITIALIZER(tls_ctxs);
 
-static struct tls	*tls_ctx_build(const char *, const void *, size_t,
-			    const void *, size_t);
+static struct tls	*tls_ctx_build(const char *, const void *, size_t);
 static void		 tls_ctx_free(struct smtp_tls_ctx *);
 
 static struct tls *
-tls_ctx_build(const char *name, const void *cert, size_t certlen,
-    const void *key, size_t keylen)
+tls_ctx_build(const char *name, const void *cert, size_t certlen)
 {
 	struct tls_config	*cfg;
 	struct tls		*tls = NULL;
@@ -34,8 +36,9 @@ tls_ctx_build(const char *name, const void *cert, size_t certlen,
 	}
 	if (tls_config_set_protocols(cfg,
 	    TLS_PROTOCOL_TLSv1_2 | TLS_PROTOCOL_TLSv1_3) == -1 ||
-	    tls_config_set_keypair_mem(cfg, cert, certlen, key,
-	    keylen) == -1) {
+	    tls_config_set_ciphers(cfg, smtpd_conf->tls_ciphers) == -1 ||
+	    tls_config_use_fake_private_key(cfg) == -1 ||
+	    tls_config_set_keypair_mem(cfg, cert, certlen, NULL, 0) == -1) {
 		log_warnx("pki %s: %s", name, tls_config_error(cfg));
 		goto done;
 	}
@@ -49,21 +52,18 @@ tls_ctx_build(const char *name, const void *cert, size_t certlen,
 		tls = NULL;
 	}
  done:
-	/* The context holds the key now; no other copy stays around. */
-	tls_config_clear_keys(cfg);
 	tls_config_free(cfg);
 	return tls;
 }
 
 /* A new certificate for pki name: 0, or -1 and the old one stays. */
 int
-tls_ctx_load(const char *name, const void *cert, size_t certlen,
-    const void *key, size_t keylen)
+tls_ctx_load(const char *name, const void *cert, size_t certlen)
 {
 	struct smtp_tls_ctx	*c, *old, *next;
 	struct tls		*tls;
 
-	if ((tls = tls_ctx_build(name, cert, certlen, key, keylen)) == NULL)
+	if ((tls = tls_ctx_build(name, cert, certlen)) == NULL)
 		return -1;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("tls: calloc");

@@ -1,8 +1,10 @@
 /*
  * tsamba-smtpd: the parent process.  It keeps root and reads no network
- * input: it parses the configuration, binds the listening sockets,
- * reads certificates and keys (again on SIGHUP), forks the smtp engine
- * and connects the engine to authd and the queue on request.
+ * input: it parses the configuration, checks each pki (in a child, so
+ * that no key byte enters its own memory), binds the listening sockets,
+ * forks the key process and the smtp engine, hands the key process the
+ * private key files and the engine the certificate files (again on
+ * SIGHUP), and connects the engine to authd and the queue on request.
  */
 
 #include <sys/types.h>
@@ -23,7 +25,9 @@
 #include "conf.h"
 #include "daemon.h"
 #include "imsg.h"
+#include "keyop.h"
 #include "log.h"
+#include "pki.h"
 #include "proto.h"
 #include "tcp_listen.h"
 #include "unixsock.h"
@@ -34,16 +38,19 @@
 struct conf		*smtpd_conf;
 
 static int	*parent_bind(struct conf *, size_t *);
-static int	 smtpd_read_file(const char *, char **, size_t *);
-static int	 parent_send_pki(struct conf_pki *);
-static void	 parent_send_pkis(int);
+static int	 parent_check_pkis(void);
+static void	 parent_load_keys(int);
+static void	 parent_key_loaded(struct imsg *);
+static void	 parent_send_cert(struct conf_pki *);
 static void	 parent_dispatch(struct imsgev *, struct imsg *, void *);
+static void	 parent_keys(struct imsgev *, struct imsg *, void *);
 static void	 parent_connect(struct imsg *);
 static void	 parent_sig(int, short, void *);
 
-static struct imsgev	 engine_iev;
-static pid_t		 engine_pid;
-static int		 engine_started;
+static struct imsgev	 engine_iev, keys_iev;
+static pid_t		 engine_pid, keys_pid;
+static int		 keys_pending;	/* KEY_LOADED due before READY */
+static int		 ready_sent;
 
 int
 main(int argc, char *argv[])
@@ -52,7 +59,7 @@ main(int argc, char *argv[])
 	struct event		 ev_sigs[4];
 	struct daemon_opts	 opts;
 	struct ibuf		*b;
-	int			*fds, sp[2];
+	int			*fds, sp[2], kp[2], ek[2];
 	size_t			 i, nfds;
 
 	daemon_getopt(argc, argv, "tsamba-smtpd", &opts);
@@ -64,15 +71,18 @@ main(int argc, char *argv[])
 	if (conf_parse(opts.conffile, smtpd_conf) == -1)
 		exit(1);
 	if (opts.noaction) {
+		if (pki_check_all(smtpd_conf) == -1)
+			exit(1);
 		printf("configuration OK\n");
 		exit(0);
 	}
 	if (TAILQ_EMPTY(&smtpd_conf->listens))
 		fatalx("%s: no SMTP listen statement", opts.conffile);
+	/* A TLS listener never starts without a usable certificate. */
+	if (parent_check_pkis() == -1)
+		fatalx("%s: unusable pki, not starting", opts.conffile);
 
 	fds = parent_bind(smtpd_conf, &nfds);
-	/* A certificate that cannot be read at start is fatal. */
-	parent_send_pkis(-1);
 
 	log_init(opts.debug, "tsamba-smtpd");
 	log_setverbose(opts.verbose);
@@ -80,29 +90,56 @@ main(int argc, char *argv[])
 		fatal("daemon");
 	signal(SIGPIPE, SIG_IGN);
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1)
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, kp) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, ek) == -1)
 		fatal("socketpair");
+	/*
+	 * The key process: the private keys live there and nowhere else
+	 * (keyop.h).  Same unprivileged user and chroot as the engine, but
+	 * not dumpable, so the engine's uid cannot read its memory.
+	 */
+	switch (keys_pid = fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		close(sp[0]);
+		close(sp[1]);
+		close(kp[0]);
+		close(ek[0]);
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
+		keyop_server_main(kp[1], ek[1], smtpd_conf->user_smtpd,
+		    smtpd_conf->chroot, "smtp keys");
+		/* NOTREACHED */
+	}
+	close(kp[1]);
+	close(ek[1]);
 	switch (engine_pid = fork()) {
 	case -1:
 		fatal("fork");
 	case 0:
 		close(sp[0]);
+		close(kp[0]);
 		for (i = 0; i < nfds; i++)
 			close(fds[i]);
-		engine_main(sp[1]);
+		engine_main(sp[1], ek[0]);
 		/* NOTREACHED */
 	}
 	close(sp[1]);
+	close(ek[0]);
 	log_procname("parent");
 
 	event_init();
 	daemon_signals(ev_sigs, sigs, 4, parent_sig);
 
-	if (fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1)
+	if (fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(kp[0], F_SETFL, O_NONBLOCK) == -1)
 		fatal("fcntl");
 	imsgev_init(&engine_iev, sp[0], parent_dispatch, NULL);
-	engine_started = 1;
-	if (imsg_send_hello(&engine_iev.ibuf, "smtp parent") == -1)
+	imsgev_init(&keys_iev, kp[0], parent_keys, NULL);
+	if (imsg_send_hello(&engine_iev.ibuf, "smtp parent") == -1 ||
+	    imsg_send_hello(&keys_iev.ibuf, "smtp parent") == -1)
 		fatalx("hello");
 	/* The imsg code closes our copy of each fd once it is sent. */
 	for (i = 0; i < nfds; i++) {
@@ -112,9 +149,8 @@ main(int argc, char *argv[])
 			fatalx("cannot queue LISTENER");
 	}
 	free(fds);
-	parent_send_pkis(1);
-	if (imsg_compose(&engine_iev.ibuf, IMSG_SMTP_READY, 0, -1) == -1)
-		fatalx("cannot queue READY");
+	/* READY follows the last certificate (parent_key_loaded). */
+	parent_load_keys(1);
 	imsgev_update(&engine_iev);
 
 	event_dispatch();
@@ -146,117 +182,130 @@ parent_bind(struct conf *conf, size_t *nfds)
 	return fds;
 }
 
-/* Read a whole small file (a PEM certificate chain or key). */
+/* Each pki, checked apart from this process: 0, or -1 (logged). */
 static int
-smtpd_read_file(const char *path, char **bufp, size_t *lenp)
+parent_check_pkis(void)
 {
-	struct stat	 st;
-	char		*buf;
-	ssize_t		 n;
-	size_t		 len = 0;
-	int		 fd;
+	struct conf_pki	*pki;
+	int		 rv = 0;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		log_warn("%s", path);
-		return -1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > SMTP_CERT_MAX) {
-		log_warnx("%s: not a regular file of at most %d bytes", path,
-		    SMTP_CERT_MAX);
-		close(fd);
-		return -1;
-	}
-	if ((buf = malloc(st.st_size + 1)) == NULL) {
-		log_warn("malloc");
-		close(fd);
-		return -1;
-	}
-	while (len < (size_t)st.st_size) {
-		n = read(fd, buf + len, st.st_size - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			log_warn("%s: read", path);
-			explicit_bzero(buf, len);
-			free(buf);
-			close(fd);
-			return -1;
-		}
-		len += n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	*bufp = buf;
-	*lenp = len;
-	return 0;
-}
-
-/* Read one pki and, if the engine runs, send it: 0 or -1 (logged). */
-static int
-parent_send_pki(struct conf_pki *pki)
-{
-	struct ibuf	*b;
-	char		*cert = NULL, *key = NULL;
-	size_t		 certlen, keylen;
-	int		 rv = -1;
-
-	if (smtpd_read_file(pki->cert, &cert, &certlen) == -1 ||
-	    smtpd_read_file(pki->key, &key, &keylen) == -1)
-		goto done;
-	if (2 + strlen(pki->name) + 4 + certlen + 4 + keylen >
-	    IMSG_MAXPAYLOAD) {
-		log_warnx("pki %s: certificate and key together exceed %d "
-		    "bytes", pki->name, IMSG_MAXPAYLOAD);
-		goto done;
-	}
-	if (!engine_started) {
-		rv = 0;
-		goto done;
-	}
-	if ((b = imsg_create(IMSG_SMTP_TLS_CONFIG, 0, -1)) == NULL)
-		goto done;
-	ibuf_add_str(b, pki->name);
-	ibuf_add_blob(b, cert, certlen);
-	ibuf_add_blob(b, key, keylen);
-	if (b->error) {
-		ibuf_free(b);
-		goto done;
-	}
-	if (imsgev_send(&engine_iev, b) == -1)
-		goto done;
-	rv = 0;
- done:
-	if (key != NULL) {
-		explicit_bzero(key, keylen);
-		free(key);
-	}
-	free(cert);
+	TAILQ_FOREACH(pki, &smtpd_conf->pkis, entry)
+		if (pki_check_apart(pki) == -1)
+			rv = -1;
 	return rv;
 }
 
 /*
- * when < 0: check at start-up (fatal); 0: reload after SIGHUP (a bad
- * file is logged and the engine keeps the old certificate); > 0: send.
+ * Hand each private key file to the key process; its certificate goes
+ * to the engine once the key is in (parent_key_loaded), so that no
+ * handshake runs with a certificate whose key is not there yet.  At
+ * start every pki was checked already; on reload a pki that fails its
+ * check keeps the old certificate and key.
  */
 static void
-parent_send_pkis(int when)
+parent_load_keys(int start)
 {
 	struct conf_pki	*pki;
+	struct ibuf	*b;
+	int		 fd;
 
 	TAILQ_FOREACH(pki, &smtpd_conf->pkis, entry) {
-		if (parent_send_pki(pki) == 0) {
-			if (when == 0)
-				log_info("pki %s: certificate and key sent to "
-				    "the engine", pki->name);
+		if (!start && pki_check_apart(pki) == -1) {
+			log_warnx("pki %s: new certificate refused, the "
+			    "previous one stays in use", pki->name);
 			continue;
 		}
-		if (when < 0)
-			fatalx("pki %s: cannot load certificate %s and key %s",
-			    pki->name, pki->cert, pki->key);
-		log_warnx("pki %s: reload failed, the old certificate stays",
-		    pki->name);
+		if ((fd = open(pki->key, O_RDONLY | O_CLOEXEC)) == -1) {
+			if (start)
+				fatal("pki %s: %s", pki->name, pki->key);
+			log_warn("pki %s: %s", pki->name, pki->key);
+			continue;
+		}
+		if ((b = imsg_create(IMSG_KEY_LOAD, 0, fd)) == NULL)
+			fatal("imsg_create");
+		ibuf_add_str(b, pki->name);
+		if (b->error || imsgev_send(&keys_iev, b) == -1)
+			fatalx("cannot queue KEY_LOAD");
+		if (start)
+			keys_pending++;
 	}
+	if (start && keys_pending == 0)
+		parent_key_loaded(NULL);
+}
+
+/* The key process has the key of a pki (or refused it); NULL: none due. */
+static void
+parent_key_loaded(struct imsg *imsg)
+{
+	struct conf_pki	*pki;
+	char		 name[CONF_NAME_MAX];
+	uint8_t		 status;
+
+	if (imsg != NULL) {
+		if (imsg->fd != -1 ||
+		    imsg_get_str(imsg, name, sizeof(name)) == -1 ||
+		    imsg_get_u8(imsg, &status) == -1 ||
+		    imsg_get_end(imsg) == -1 ||
+		    (pki = conf_pki_find(smtpd_conf, name)) == NULL)
+			fatalx("malformed KEY_LOADED");
+		if (status != 0) {
+			if (!ready_sent)
+				fatalx("pki %s: the key process refused the "
+				    "key %s", name, pki->key);
+			log_warnx("pki %s: new certificate refused (the key "
+			    "process refused the key), the previous one stays "
+			    "in use", name);
+		} else
+			parent_send_cert(pki);
+		if (keys_pending > 0)
+			keys_pending--;
+	}
+	if (!ready_sent && keys_pending == 0) {
+		if (imsg_compose(&engine_iev.ibuf, IMSG_SMTP_READY, 0,
+		    -1) == -1)
+			fatalx("cannot queue READY");
+		imsgev_update(&engine_iev);
+		ready_sent = 1;
+	}
+}
+
+/* The certificate chain, as an open file: any size goes through. */
+static void
+parent_send_cert(struct conf_pki *pki)
+{
+	struct ibuf	*b;
+	int		 fd;
+
+	if ((fd = open(pki->cert, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("pki %s: %s", pki->name, pki->cert);
+		return;
+	}
+	if ((b = imsg_create(IMSG_SMTP_TLS_CONFIG, 0, fd)) == NULL)
+		fatal("imsg_create");
+	ibuf_add_str(b, pki->name);
+	if (b->error || imsgev_send(&engine_iev, b) == -1)
+		fatalx("cannot queue TLS_CONFIG");
+	if (ready_sent)
+		log_info("pki %s: new certificate and key loaded", pki->name);
+}
+
+static void
+parent_keys(struct imsgev *iev, struct imsg *imsg, void *arg)
+{
+	static int	 hello;
+
+	if (imsg == NULL)
+		fatalx("key process went away");
+	if (!hello) {
+		if (imsg_check_hello(imsg, "smtp parent") == -1)
+			fatalx("bad hello from the key process");
+		hello = 1;
+		return;
+	}
+	if (imsg->hdr.type != IMSG_KEY_LOADED)
+		fatalx("unexpected imsg %u from the key process",
+		    imsg->hdr.type);
+	parent_key_loaded(imsg);
 }
 
 static void
@@ -268,16 +317,18 @@ parent_sig(int sig, short ev, void *arg)
 	switch (sig) {
 	case SIGHUP:
 		log_info("SIGHUP: reloading certificates");
-		parent_send_pkis(0);
+		parent_load_keys(0);
 		break;
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			if (pid != engine_pid)
+			if (pid != engine_pid && pid != keys_pid)
 				continue;
 			if (WIFSIGNALED(status))
-				fatalx("smtp engine killed by signal %d",
-				    WTERMSIG(status));
-			fatalx("smtp engine exited with status %d",
+				fatalx("%s killed by signal %d",
+				    pid == engine_pid ? "smtp engine" :
+				    "key process", WTERMSIG(status));
+			fatalx("%s exited with status %d",
+			    pid == engine_pid ? "smtp engine" : "key process",
 			    WEXITSTATUS(status));
 		}
 		break;
@@ -286,6 +337,8 @@ parent_sig(int sig, short ev, void *arg)
 		signal(SIGCHLD, SIG_DFL);
 		if (engine_pid > 0)
 			kill(engine_pid, SIGTERM);
+		if (keys_pid > 0)
+			kill(keys_pid, SIGTERM);
 		exit(0);
 	}
 }

@@ -31,7 +31,6 @@ struct tls;
 #define SMTP_MAX_ERRORS		10	/* errors without a delivery, then 421 */
 #define SMTP_WBUF_SIZE		(64 * 1024)	/* body write buffer */
 #define SMTP_OUTPUT_LIMIT	(64 * 1024)	/* replies queued out */
-#define SMTP_CERT_MAX		(IMSG_MAXPAYLOAD - 1024)
 #define SMTP_AUTH_LINE_MAX	12288	/* RFC 4954 4: AUTH line, CRLF too */
 #define SMTP_AUTH_MAX		2048	/* a decoded SASL response */
 #define SMTP_PASSWORD_MAX	1024	/* longest password passed on */
@@ -51,7 +50,7 @@ struct smtp_listener {
 	struct event		 ev;
 };
 
-void		 engine_main(int parent_fd);
+void		 engine_main(int parent_fd, int key_fd);
 /* The channel to authd or queue, or NULL while it is down. */
 struct imsgev	*engine_channel(int which);
 void		 engine_send_rollback(const char *msgid);
@@ -229,8 +228,8 @@ struct smtp_tls_ctx {
 	int			 current;	/* handed to new sessions */
 };
 
-int		 tls_ctx_load(const char *name, const void *, size_t,
-		    const void *, size_t);
+/* A new context from a PEM certificate chain: 0, or -1 (logged). */
+int		 tls_ctx_load(const char *name, const void *, size_t);
 struct smtp_tls_ctx *tls_ctx_get(const char *name);
 void		 tls_ctx_put(struct smtp_tls_ctx *);
 
