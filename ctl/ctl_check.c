@@ -1,6 +1,7 @@
 /*
  * tsambactl check: is the configuration usable?  tsamba.conf parses,
- * the mail root is there, and each table can be read as authd reads it:
+ * each pki's certificate and key load and match, the mail root is
+ * there, and each table can be read as authd reads it:
  * a file table line by line with authd's rules, a mysql table by
  * connecting and preparing each of its queries.  One line per check
  * ("ok", "WARN" or "FAIL"); the exit status is 1 if anything failed.
@@ -16,6 +17,7 @@
 #include "conf.h"
 #include "ctl.h"
 #include "ctl_backend.h"
+#include "pki.h"
 
 static int
 check_conf(struct conf *conf)
@@ -26,6 +28,24 @@ check_conf(struct conf *conf)
 	}
 	printf("ok   config %s\n", ctl->conffile);
 	return 0;
+}
+
+/* What tsamba-smtpd checks before it starts a TLS listener. */
+static int
+check_pkis(const struct conf *conf)
+{
+	struct conf_pki	*pki;
+	char		 err[PATH_MAX * 2 + 256];
+	int		 rv = 0;
+
+	TAILQ_FOREACH(pki, &conf->pkis, entry) {
+		if (pki_check(pki, err, sizeof(err)) == -1) {
+			printf("FAIL %s\n", err);
+			rv = -1;
+		} else
+			printf("ok   pki %s %s\n", pki->name, pki->cert);
+	}
+	return rv;
 }
 
 static int
@@ -80,6 +100,8 @@ cmd_check(int argc, char *argv[])
 	if (check_conf(conf) == -1)
 		return -1;
 	ctl->conf_loaded = 1;
+	if (check_pkis(conf) == -1)
+		rv = -1;
 	if (check_mailroot(conf) == -1)
 		rv = -1;
 	for (i = 0; i < TAB_N; i++)
