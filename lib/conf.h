@@ -21,7 +21,7 @@
  *   statedir "/var/lib/tsamba"          bans and other state
  *   ban max-failures N | window TIME | duration TIME | never "NET/LEN"
  *   listen on ADDR [port N] [tls|tls-require|smtps] [pki NAME] [auth]
- *           [hide-client]
+ *           [hide-client] [ciphers "list"]
  *           ADDR is an IPv4/IPv6 address, "any" or "localhost"
  *   lmtp listen on socket ["path"]      default rundir/lmtp.sock
  *   lmtp listen on ADDR port N
@@ -91,6 +91,7 @@ struct conf_listen {
 	uint16_t		 port;
 	int			 flags;		/* LISTEN_* */
 	char			 pki[CONF_NAME_MAX];	/* "" = none */
+	char			 ciphers[CONF_CIPHERS_MAX];	/* or "" */
 };
 
 TAILQ_HEAD(conf_pki_list, conf_pki);

@@ -62,6 +62,7 @@ struct listen_opts {
 	int		 flags;
 	int		 port;		/* -1: not given */
 	char		*pki;
+	char		*ciphers;	/* NULL: the global list */
 };
 
 /* Settings of the form "limit|timeout|queue NAME VALUE". */
@@ -144,7 +145,7 @@ static void	 set_table(const char *, const char *, const char *);
 static void	 set_knob(const char *, const char *, const char *);
 static void	 add_ban_never(const char *);
 static void	 add_pki(const char *);
-static void	 set_ciphers(const char *, const char *);
+static int	 ciphers_ok(const char *);
 static void	 add_listen(struct conf_listen_list *, const char *, int,
 		    const char *);
 static void	 lopt_flag(int, const char *);
@@ -170,7 +171,8 @@ static struct {
 	char	*string;
 }
 
-%token	AUTH BAN CERT CHROOT HIDECLIENT HOSTNAME INCLUDE KEY LIMIT LISTEN
+%token	AUTH BAN CERT CHROOT CIPHERS HIDECLIENT HOSTNAME INCLUDE KEY LIMIT
+%token	LISTEN
 %token	LMTP MAILROOT ON PKI PORT POSTMASTER QUEUE RUNDIR SMTPS SOCKET SPOOL
 %token	STATEDIR
 %token	TABLE TIMEOUT TLS TLSREQUIRE USER ERROR
@@ -293,9 +295,9 @@ main		: STRING '=' value		{ macro_set($1, $3); }
 			add_pki($2);
 			free($2);
 		}
-		| TLS STRING STRING {
-			set_ciphers($2, $3);
-			free($2);
+		| TLS CIPHERS STRING {
+			if (ciphers_ok($3))
+				memcpy(conf->tls_ciphers, $3, strlen($3) + 1);
 			free($3);
 		}
 		| TABLE STRING STRING STRING {
@@ -321,7 +323,8 @@ main		: STRING '=' value		{ macro_set($1, $3); }
 			free($5);
 		}
 		| LMTP LISTEN ON STRING lopts {
-			if (lopts.flags != 0 || lopts.pki != NULL)
+			if (lopts.flags != 0 || lopts.pki != NULL ||
+			    lopts.ciphers != NULL)
 				conf_error("an lmtp listener takes only a "
 				    "port");
 			else if (!lopts.bad)
@@ -463,6 +466,7 @@ pkiopts		: %empty {
 
 lopts		: %empty {
 			free(lopts.pki);
+			free(lopts.ciphers);
 			memset(&lopts, 0, sizeof(lopts));
 			lopts.port = -1;
 		}
@@ -502,6 +506,17 @@ lopt		: PORT NUMBER {
 			} else
 				lopts.pki = $2;
 		}
+		| CIPHERS STRING {
+			if (lopts.ciphers != NULL) {
+				conf_error("ciphers given twice");
+				lopts.bad = 1;
+				free($2);
+			} else if (!ciphers_ok($2)) {
+				lopts.bad = 1;
+				free($2);
+			} else
+				lopts.ciphers = $2;
+		}
 		;
 
 %%
@@ -517,6 +532,7 @@ static const struct keyword keywords[] = {
 	{ "ban",		BAN },
 	{ "cert",		CERT },
 	{ "chroot",		CHROOT },
+	{ "ciphers",		CIPHERS },
 	{ "dkim",		DKIM },
 	{ "hide-client",	HIDECLIENT },
 	{ "hostname",		HOSTNAME },
@@ -1323,30 +1339,28 @@ done:
 	pki_cert = pki_key = NULL;
 }
 
-/* "tls ciphers LIST": libtls checks that OpenSSL knows some of them. */
-static void
-set_ciphers(const char *what, const char *list)
+/* A cipher list: libtls checks that OpenSSL knows some of them. */
+static int
+ciphers_ok(const char *list)
 {
 	struct tls_config	*cfg;
+	int			 ok = 0;
 
-	if (strcmp(what, "ciphers") != 0) {
-		conf_error("tls: expected \"ciphers\", got \"%s\"", what);
-		return;
-	}
-	if (strlen(list) >= sizeof(conf->tls_ciphers)) {
+	if (strlen(list) >= CONF_CIPHERS_MAX) {
 		conf_error("tls ciphers: list too long");
-		return;
+		return 0;
 	}
 	if ((cfg = tls_config_new()) == NULL) {
 		conf_error("tls ciphers: out of memory");
-		return;
+		return 0;
 	}
 	if (tls_config_set_ciphers(cfg, list) == -1)
 		conf_error("tls ciphers \"%s\": %s", list,
 		    tls_config_error(cfg));
 	else
-		memcpy(conf->tls_ciphers, list, strlen(list) + 1);
+		ok = 1;
 	tls_config_free(cfg);
+	return ok;
 }
 
 static void
@@ -1515,6 +1529,10 @@ listen_flags_ok(int flags, const char *pki)
 		conf_error("tls, tls-require and smtps need a pki");
 		return 0;
 	}
+	if (!tls && lopts.ciphers != NULL) {
+		conf_error("ciphers given without tls, tls-require or smtps");
+		return 0;
+	}
 	if (!tls && pki != NULL) {
 		conf_error("pki given without tls, tls-require or smtps");
 		return 0;
@@ -1554,6 +1572,8 @@ add_listen(struct conf_listen_list *list, const char *addr, int flags,
 	l->flags = flags;
 	if (pki != NULL)
 		memcpy(l->pki, pki, strlen(pki) + 1);
+	if (lopts.ciphers != NULL)
+		memcpy(l->ciphers, lopts.ciphers, strlen(lopts.ciphers) + 1);
 	TAILQ_FOREACH(o, list, entry)
 		if (o->sslen == l->sslen &&
 		    memcmp(&o->ss, &l->ss, l->sslen) == 0) {

@@ -202,7 +202,7 @@ int
 smtp_session_start(struct smtp_session *s)
 {
 	if (s->l->cl->flags & LISTEN_SMTPS) {
-		s->tlsctx = tls_ctx_get(s->l->cl->pki);
+		s->tlsctx = tls_ctx_get(s->l->cl);
 		if (s->tlsctx == NULL ||
 		    io_start_tls_server(s->io, s->tlsctx->tls) == -1) {
 			log_warnx("session %016llx: cannot start TLS: %s",
@@ -638,7 +638,7 @@ smtp_cmd_starttls(struct smtp_session *s, char *args)
 		smtp_error(s, "501 5.5.4 Syntax: STARTTLS");
 		return;
 	}
-	if ((ctx = tls_ctx_get(s->l->cl->pki)) == NULL) {
+	if ((ctx = tls_ctx_get(s->l->cl)) == NULL) {
 		smtp_reply(s, "454 4.7.0 TLS not available due to temporary "
 		    "reason");
 		return;

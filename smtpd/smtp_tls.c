@@ -2,9 +2,10 @@
  * libtls server contexts of the engine, one per pki, built from the
  * certificate chain the parent sends and libtls' "fake" private key (the
  * certificate's public key): every private-key operation goes to the key
- * process (keyop.h).  A reload builds a new context for new sessions; the
- * old one lives on, reference-counted, until the last session using it
- * ends, so a SIGHUP never drops a session in progress.
+ * process (keyop.h).  Listeners with their own cipher list get a context
+ * of their own for the same pki.  A reload builds new contexts for new
+ * sessions; the old ones live on, reference-counted, until the last
+ * session using them ends, so a SIGHUP never drops a session in progress.
  */
 
 #include <sys/types.h>
@@ -19,13 +20,16 @@
 #include "log.h"
 #include "smtpd.h"
 
-static TAILQ_HEAD(, smtp_tls_ctx) tls_ctxs = TAILQ_HEAD_INITIALIZER(tls_ctxs);
+static struct smtp_tls_ctx_list tls_ctxs = TAILQ_HEAD_INITIALIZER(tls_ctxs);
 
-static struct tls	*tls_ctx_build(const char *, const void *, size_t);
+static struct tls	*tls_ctx_build(const char *, const char *, const void *,
+			    size_t);
+static const char	*tls_ciphers_of(const struct conf_listen *);
 static void		 tls_ctx_free(struct smtp_tls_ctx *);
 
 static struct tls *
-tls_ctx_build(const char *name, const void *cert, size_t certlen)
+tls_ctx_build(const char *name, const char *ciphers, const void *cert,
+    size_t certlen)
 {
 	struct tls_config	*cfg;
 	struct tls		*tls = NULL;
@@ -36,7 +40,7 @@ tls_ctx_build(const char *name, const void *cert, size_t certlen)
 	}
 	if (tls_config_set_protocols(cfg,
 	    TLS_PROTOCOL_TLSv1_2 | TLS_PROTOCOL_TLSv1_3) == -1 ||
-	    tls_config_set_ciphers(cfg, smtpd_conf->tls_ciphers) == -1 ||
+	    tls_config_set_ciphers(cfg, ciphers) == -1 ||
 	    tls_config_use_fake_private_key(cfg) == -1 ||
 	    tls_config_set_keypair_mem(cfg, cert, certlen, NULL, 0) == -1) {
 		log_warnx("pki %s: %s", name, tls_config_error(cfg));
@@ -56,34 +60,77 @@ tls_ctx_build(const char *name, const void *cert, size_t certlen)
 	return tls;
 }
 
-/* A new certificate for pki name: 0, or -1 and the old one stays. */
+static const char *
+tls_ciphers_of(const struct conf_listen *cl)
+{
+	return cl->ciphers[0] != '\0' ? cl->ciphers : smtpd_conf->tls_ciphers;
+}
+
+/* The new context of pki name for a cipher list, if built already. */
+static struct smtp_tls_ctx *
+tls_ctx_find(struct smtp_tls_ctx_list *list, const char *name,
+    const char *ciphers)
+{
+	struct smtp_tls_ctx	*c;
+
+	TAILQ_FOREACH(c, list, entry)
+		if (strcmp(c->name, name) == 0 &&
+		    strcmp(c->ciphers, ciphers) == 0)
+			return c;
+	return NULL;
+}
+
+/*
+ * A new certificate for pki name: one context per cipher list of the
+ * listeners using it.  0, or -1 and the old contexts stay.
+ */
 int
 tls_ctx_load(const char *name, const void *cert, size_t certlen)
 {
+	struct smtp_tls_ctx_list fresh = TAILQ_HEAD_INITIALIZER(fresh);
 	struct smtp_tls_ctx	*c, *old, *next;
-	struct tls		*tls;
+	struct conf_listen	*cl;
+	const char		*ciphers;
 
-	if ((tls = tls_ctx_build(name, cert, certlen)) == NULL)
-		return -1;
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		log_warn("tls: calloc");
-		tls_free(tls);
-		return -1;
-	}
-	strlcpy(c->name, name, sizeof(c->name));
-	c->tls = tls;
-	c->current = 1;
-
-	TAILQ_FOREACH_SAFE(old, &tls_ctxs, entry, next) {
-		if (!old->current || strcmp(old->name, name) != 0)
+	TAILQ_FOREACH(cl, &smtpd_conf->listens, entry) {
+		ciphers = tls_ciphers_of(cl);
+		if (strcmp(cl->pki, name) != 0 ||
+		    tls_ctx_find(&fresh, name, ciphers) != NULL)
 			continue;
-		old->current = 0;
-		if (old->refcnt == 0)
-			tls_ctx_free(old);
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			log_warn("tls: calloc");
+			goto fail;
+		}
+		strlcpy(c->name, name, sizeof(c->name));
+		strlcpy(c->ciphers, ciphers, sizeof(c->ciphers));
+		c->current = 1;
+		TAILQ_INSERT_TAIL(&fresh, c, entry);
+		if ((c->tls = tls_ctx_build(name, ciphers, cert,
+		    certlen)) == NULL)
+			goto fail;
 	}
-	TAILQ_INSERT_TAIL(&tls_ctxs, c, entry);
+
+	while ((c = TAILQ_FIRST(&fresh)) != NULL) {
+		TAILQ_REMOVE(&fresh, c, entry);
+		TAILQ_FOREACH_SAFE(old, &tls_ctxs, entry, next) {
+			if (!old->current || strcmp(old->name, name) != 0 ||
+			    strcmp(old->ciphers, c->ciphers) != 0)
+				continue;
+			old->current = 0;
+			if (old->refcnt == 0)
+				tls_ctx_free(old);
+		}
+		TAILQ_INSERT_TAIL(&tls_ctxs, c, entry);
+	}
 	log_debug("pki %s: certificate loaded", name);
 	return 0;
+ fail:
+	while ((c = TAILQ_FIRST(&fresh)) != NULL) {
+		TAILQ_REMOVE(&fresh, c, entry);
+		tls_free(c->tls);
+		free(c);
+	}
+	return -1;
 }
 
 static void
@@ -94,14 +141,16 @@ tls_ctx_free(struct smtp_tls_ctx *c)
 	free(c);
 }
 
-/* The current context of pki name, held until tls_ctx_put(). */
+/* The current context of a listener, held until tls_ctx_put(). */
 struct smtp_tls_ctx *
-tls_ctx_get(const char *name)
+tls_ctx_get(const struct conf_listen *cl)
 {
 	struct smtp_tls_ctx	*c;
+	const char		*ciphers = tls_ciphers_of(cl);
 
 	TAILQ_FOREACH(c, &tls_ctxs, entry) {
-		if (c->current && strcmp(c->name, name) == 0) {
+		if (c->current && strcmp(c->name, cl->pki) == 0 &&
+		    strcmp(c->ciphers, ciphers) == 0) {
 			c->refcnt++;
 			return c;
 		}

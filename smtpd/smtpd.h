@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf.h"
 #include "imsg.h"
 #include "proto.h"
 #include "smtp_parse.h"
@@ -223,14 +224,16 @@ int		 data_write_received(struct smtp_session *);
 struct smtp_tls_ctx {
 	TAILQ_ENTRY(smtp_tls_ctx) entry;
 	char			 name[64];
+	char			 ciphers[CONF_CIPHERS_MAX];	/* TLS 1.2 */
 	struct tls		*tls;
 	int			 refcnt;
 	int			 current;	/* handed to new sessions */
 };
+TAILQ_HEAD(smtp_tls_ctx_list, smtp_tls_ctx);
 
 /* A new context from a PEM certificate chain: 0, or -1 (logged). */
 int		 tls_ctx_load(const char *name, const void *, size_t);
-struct smtp_tls_ctx *tls_ctx_get(const char *name);
+struct smtp_tls_ctx *tls_ctx_get(const struct conf_listen *);
 void		 tls_ctx_put(struct smtp_tls_ctx *);
 
 /* smtp_limits.c: sessions per client address. */

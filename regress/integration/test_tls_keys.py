@@ -36,6 +36,8 @@ pytestmark = pytest.mark.root
 SMTPD = os.path.join(TOP, "smtpd", "tsamba-smtpd")
 CTL = os.path.join(TOP, "ctl", "tsambactl")
 VERSIONS = (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3)
+# A TLS 1.2 suite without forward secrecy or AEAD, per certificate kind.
+LEGACY = {"rsa": "AES128-SHA", "ec": "ECDHE-ECDSA-AES128-SHA"}
 
 
 # ------------------------------------------------------------ key material
@@ -243,6 +245,11 @@ def ksb(request, sandbox_factory, extra_dir):
         port = free_port()
         extra = ['pki big cert "%s" key "%s"' % (big[0], big[1]),
                  "listen on 127.0.0.1 port %d smtps pki big" % port]
+    # One listener with its own cipher list, taking one legacy suite.
+    legacy = LEGACY[kind]
+    own = free_port()
+    extra.append('listen on 127.0.0.1 port %d smtps pki demo ciphers '
+                 '"%s:ECDHE+AESGCM"' % (own, legacy))
 
     def ec_pki(sb):
         make_pki(sb.cert, sb.key, "ec")
@@ -251,6 +258,7 @@ def ksb(request, sandbox_factory, extra_dir):
                          limits={"sessions-per-ip": 100},
                          before_start=ec_pki if kind == "ec" else None)
     sb.kind = kind
+    sb.own_ciphers_port = own
     sb.big = (port, big[2]) if big else None
     return sb
 
@@ -315,6 +323,15 @@ def test_tls12_forward_secret_aead_only(ksb):
                     "ECDHE-%s-AES256-SHA384" % auth):
             ok, out = s_client(port, "-cipher", bad, starttls_smtp=st)
             assert not ok, (bad, out)
+
+
+def test_listener_cipher_list(ksb):
+    """A listener's own "ciphers" list applies to it alone."""
+    legacy = LEGACY[ksb.kind]
+    ok, out = s_client(ksb.own_ciphers_port, "-cipher", legacy)
+    assert ok and legacy in out, out
+    ok, out = s_client(ksb.ports["smtps"], "-cipher", legacy)
+    assert not ok, out
 
 
 def test_sighup_new_certificate(ksb):

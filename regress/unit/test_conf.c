@@ -911,6 +911,42 @@ test_mta(void)
 	    "syntax error");
 }
 
+/* "tls ciphers" and a listener's own "ciphers", checked by libtls. */
+static void
+test_ciphers(void)
+{
+	struct conf		 conf;
+	struct conf_listen	*l;
+	struct conf_pki		*pki;
+
+	CHECK(parse_text("", &conf) == 0);
+	CHECK(strcmp(conf.tls_ciphers, TLS_CIPHERS_DEFAULT) == 0);
+	conf_clear(&conf);
+	CHECK(parse_text("tls ciphers \"compat\"\n"
+	    "pki p cert \"/c\" key \"/k\"\n"
+	    "listen on any port 25 tls pki p ciphers \"AES128-SHA\"\n"
+	    "listen on any port 465 smtps pki p\n", &conf) == 0);
+	CHECK(strcmp(conf.tls_ciphers, "compat") == 0);
+	l = TAILQ_FIRST(&conf.listens);
+	CHECK(l != NULL && strcmp(l->ciphers, "AES128-SHA") == 0);
+	l = TAILQ_NEXT(l, entry);
+	CHECK(l != NULL && l->ciphers[0] == '\0');
+	/* The pki remembers where it was defined, for later checks. */
+	pki = TAILQ_FIRST(&conf.pkis);
+	CHECK(pki != NULL && pki->line == 2 &&
+	    strstr(pki->file, "t.conf") != NULL);
+	conf_clear(&conf);
+
+	expect_error("tls ciphers \"NO-SUCH-SUITE\"\n", 1,
+	    "tls ciphers \"NO-SUCH-SUITE\": ");
+	expect_error("listen on any ciphers \"compat\"\n", 1,
+	    "ciphers given without tls, tls-require or smtps");
+	expect_error("pki p cert \"/c\" key \"/k\"\n"
+	    "listen on any tls pki p ciphers \"compat\" ciphers \"secure\"\n",
+	    2,
+	    "ciphers given twice");
+}
+
 int
 main(void)
 {
@@ -934,6 +970,7 @@ main(void)
 	test_sample();
 	test_auth();
 	test_mta();
+	test_ciphers();
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
