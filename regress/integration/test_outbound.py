@@ -48,6 +48,7 @@ SOFT_IP = "127.0.0.8"
 HARD_IP = "127.0.0.9"
 RELAY_IP = "127.0.0.10"
 SIZE_IP = "127.0.0.11"
+LEGACY_IP = "127.0.0.12"	# TLS 1.2 with a CBC suite without PFS only
 RELAY_USER = "relayuser"
 RELAY_PASS = "s3cret pass"
 
@@ -62,6 +63,7 @@ ALIASES = {
     "to-nullmx": "x@nomail.test",
     "to-nx": "x@nx.test",
     "to-size": "x@size.test",
+    "to-legacy": "x@legacy.test",
 }
 
 
@@ -227,7 +229,7 @@ def world(sandbox_factory):
     base = tempfile.mkdtemp(prefix="tsamba-outbound-", dir="/tmp")
     os.chmod(base, 0o755)
     port = free_port_on(REMOTE_IP, SINK_A, SINK_B, DEAD_IP, SOFT_IP,
-                        HARD_IP, SIZE_IP)
+                        HARD_IP, SIZE_IP, LEGACY_IP)
     dns = dnsfix.DnsServer(os.path.join(base, "dns"))
     dns.mx("remote.test", "mx1.remote.test", 10)
     dns.host("mx1.remote.test", REMOTE_IP)
@@ -245,6 +247,7 @@ def world(sandbox_factory):
     dns.host("soft.test", SOFT_IP)
     dns.host("hard.test", HARD_IP)
     dns.host("size.test", SIZE_IP)
+    dns.host("legacy.test", LEGACY_IP)
     dns.null_mx("nomail.test")
     dns.txt("remote.test", "v=spf1 -all")
     dns.start()
@@ -435,6 +438,26 @@ def test_size_limit_of_the_server(world):
                                      "552 5.3.4"), 30, what="SIZE result")
         assert not srv.messages
         assert not [c for c in srv.commands if c.startswith("MAIL")]
+    finally:
+        srv.stop()
+
+
+def test_mta_refuses_suites_without_forward_secrecy(world):
+    """The mta offers forward-secret AEAD suites only: a server that
+    speaks nothing else fails the handshake, and the opportunistic
+    client delivers in clear instead."""
+    srv = RelayServer(LEGACY_IP, world.port, world.remote.cert,
+                      world.remote.key)
+    srv.ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    srv.ctx.set_ciphers("AES128-SHA")
+    try:
+        msgid = inject(world.sender, "to-legacy@example.test")
+        wait_for(lambda: [m for tls, m in srv.messages
+                          if msgid.encode() in m], 30,
+                 what="the mail after the failed handshake")
+        assert "STARTTLS" in srv.commands
+        assert [tls for tls, m in srv.messages] == [False]
+        assert "trying again without TLS" in queue_log(world.sender)
     finally:
         srv.stop()
 
