@@ -28,8 +28,10 @@
 struct tls_config;
 
 /*
- * Exported by libretls 3.7 (libtls.so.26) and documented in
- * tls_config_set_keypair_file(3), but missing from Debian's tls.h.
+ * Exported by libretls 3.7 (libtls.so.26), as by LibreSSL's libtls, but
+ * declared in neither Debian's tls.h nor its manual pages: a server
+ * context configured with a certificate and no key uses the
+ * certificate's public key in place of the private key.
  */
 int	tls_config_use_fake_private_key(struct tls_config *);
 
