@@ -32,8 +32,8 @@ MAX_SIZE = 100 * 1024
 MAX_RCPTS = 4
 IDLE = 3
 ROOT = os.geteuid() == 0
-SYSUSERS = {"smtpd": "_tsamba", "auth": "_tsambaauth", "vmail": "vmail",
-            "queue": "_tsambaq"}
+SYSUSERS = {"smtpd": "_tsamba", "lmtpd": "_tsambalmtp",
+            "auth": "_tsambaauth", "vmail": "vmail", "queue": "_tsambaq"}
 
 
 def can_connect(path):
@@ -519,7 +519,7 @@ def test_privileges(lm):
     assert proc_uid(parent) == [0, 0, 0, 0]
     assert os.readlink("/proc/%d/root" % parent) == "/"
     kids = children(parent)
-    tsamba = pwd.getpwnam("_tsamba").pw_uid
+    tsamba = pwd.getpwnam("_tsambalmtp").pw_uid
     vmail = pwd.getpwnam("vmail").pw_uid
     engines = [k for k in kids if proc_uid(k)[0] == tsamba]
     writers = [k for k in kids if proc_uid(k)[0] == vmail]
