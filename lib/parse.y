@@ -432,6 +432,12 @@ userkind	: STRING			{ $$ = $1; }
 				YYERROR;
 			}
 		}
+		| MTA {
+			if (($$ = strdup("mta")) == NULL) {
+				conf_error("out of memory");
+				YYERROR;
+			}
+		}
 		;
 
 /* Users that may deliver over the LMTP socket besides root and the queue. */
