@@ -10,6 +10,7 @@ import os
 import pickle
 import pwd
 import socket
+import subprocess
 import traceback
 
 import pytest
@@ -59,7 +60,6 @@ def as_user(name, fn, *args):
 def sb(sandbox_factory):
     ensure_system_user(ALLOWED)
     if not _exists(STRANGER):
-        import subprocess
         subprocess.run(["useradd", "--system", "--no-create-home",
                         "--gid", ALLOWED, "--home-dir", "/nonexistent",
                         "--shell", "/usr/sbin/nologin", STRANGER],
@@ -234,3 +234,35 @@ def test_allowed_user_delivers(sb):
     assert kind == "session", replies
     assert replies[-1].startswith("250"), replies
     assert msgid.encode() in read(wait_copy(sb, rcpt, msgid))
+
+
+# ------------------------------------------------------------- tsambactl
+
+def ctl_check(conf):
+    ctl = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "ctl", "tsambactl")
+    return subprocess.run([ctl, "-f", conf, "check"], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_check_names_a_missing_role_user(sb, tmp_path):
+    """An upgrade that forgot to create a role's user is caught by
+    `tsambactl check` before a daemon fails to start."""
+    r = ctl_check(sb.conf)
+    assert r.returncode == 0 and "ok   users " in r.stdout, r.stdout
+    conf = tmp_path / "tsamba.conf"
+    conf.write_text(open(sb.conf).read() +
+                    'user lmtpd "_tsamba_no_such_user"\n')
+    r = ctl_check(str(conf))
+    assert r.returncode == 1, r.stdout
+    assert "FAIL user lmtpd: _tsamba_no_such_user does not exist" in \
+        r.stdout
+
+
+def test_check_warns_about_roles_sharing_a_user(sb, tmp_path):
+    conf = tmp_path / "tsamba.conf"
+    conf.write_text(open(sb.conf).read() + 'user mta "%s"\n' %
+                    sb.role_user("smtpd"))
+    r = ctl_check(str(conf))
+    assert ("WARN user smtpd and user mta are both %s" %
+            sb.role_user("smtpd")) in r.stdout, r.stdout
