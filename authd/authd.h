@@ -210,6 +210,8 @@ int	ip_valid(const char *);
 void	role_init(const struct conf *);		/* before the drop */
 /* The role uids that may connect (root and authd's own always may). */
 const uid_t *role_peer_uids(size_t *);
+/* The roles of a uid for the log: "smtp", "smtp/lmtp", "root". */
+const char *role_names(uid_t, char *, size_t);
 /* 1 if the peer's role may ask this type; 0 after logging why not. */
 int	role_may_ask(uid_t, pid_t, uint32_t type);
 

@@ -115,8 +115,8 @@ uid_may(uid_t uid)
 }
 
 /* The roles a uid stands for, "smtp/lmtp", for the log. */
-static const char *
-uid_roles(uid_t uid, char *buf, size_t bufsz)
+const char *
+role_names(uid_t uid, char *buf, size_t bufsz)
 {
 	size_t	 i;
 
@@ -129,7 +129,8 @@ uid_roles(uid_t uid, char *buf, size_t bufsz)
 		strlcat(buf, roles[i].name, bufsz);
 	}
 	if (buf[0] == '\0')
-		strlcpy(buf, uid == 0 ? "root" : "none", bufsz);
+		strlcpy(buf, uid == 0 ? "root" : uid == geteuid() ? "authd" :
+		    "none", bufsz);
 	return buf;
 }
 
@@ -168,7 +169,7 @@ role_init(const struct conf *conf)
 		return;
 	/* Once: every uid whose roles authd cannot tell apart. */
 	for (i = 0; i < naccept_uids; i++) {
-		uid_roles(accept_uids[i], names, sizeof(names));
+		role_names(accept_uids[i], names, sizeof(names));
 		if (uid_trusted(accept_uids[i]))
 			log_warnx("roles %s run as uid %u, authd's own: authd "
 			    "cannot tell them apart and answers them every "
@@ -194,7 +195,7 @@ role_may_ask(uid_t uid, pid_t pid, uint32_t type)
 	if (uid_may(uid) & ask_bit(type))
 		return 1;
 	log_warnx("uid %u pid %d (role %s) may not ask %s (type %u), closed",
-	    (unsigned)uid, (int)pid, uid_roles(uid, names, sizeof(names)),
+	    (unsigned)uid, (int)pid, role_names(uid, names, sizeof(names)),
 	    ask_name(type), type);
 	return 0;
 }

@@ -549,6 +549,7 @@ static void
 client_new(int fd, const struct ucred *cred)
 {
 	struct client	*c;
+	char		 names[64];
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("%s", __func__);
@@ -568,7 +569,9 @@ client_new(int fd, const struct ucred *cred)
 		return;
 	}
 	imsgev_update(&c->iev);
-	log_debug("uid %d pid %d: connected", (int)c->uid, (int)c->pid);
+	/* Once per channel: the engines keep theirs open. */
+	log_info("uid %u pid %d (role %s) connected", (unsigned)c->uid,
+	    (int)c->pid, role_names(c->uid, names, sizeof(names)));
 }
 
 static void

@@ -285,7 +285,7 @@ server_accept(int lfd, short ev, void *arg)
 		return;
 	}
 	imsgev_update(&c->iev);
-	log_debug("client uid %u pid %d connected", (unsigned)cred.uid,
+	log_info("client uid %u pid %d connected", (unsigned)cred.uid,
 	    (int)cred.pid);
 }
 

@@ -266,3 +266,24 @@ def test_check_warns_about_roles_sharing_a_user(sb, tmp_path):
     r = ctl_check(str(conf))
     assert ("WARN user smtpd and user mta are both %s" %
             sb.role_user("smtpd")) in r.stdout, r.stdout
+
+
+# ------------------------------------------------------------- identities
+
+def test_engines_connect_with_their_own_uids(sb):
+    """The parents connect for their chrooted engines, but with the
+    engine's uid: authd sees the smtp and the lmtp engine (not root),
+    and the queue sees the smtp engine."""
+    rcpt = sb.address(sb.users[4])
+    msgid, _, _ = send(sb, rcpt)
+    wait_copy(sb, rcpt, msgid)
+    want = [
+        ("authd", "uid %d pid %d (role smtp) connected" %
+         (sb.uid_of("smtpd"), sb.pid("smtpd"))),
+        ("authd", "uid %d pid %d (role lmtp) connected" %
+         (sb.uid_of("lmtpd"), sb.pid("lmtpd"))),
+        ("queue", "client uid %d pid %d connected" %
+         (sb.uid_of("smtpd"), sb.pid("smtpd"))),
+    ]
+    for daemon, line in want:
+        assert line in sb.log(daemon), (daemon, line)
