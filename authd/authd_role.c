@@ -139,9 +139,14 @@ role_init(const struct conf *conf)
 {
 	const char	*user;
 	char		 names[64];
+	uid_t		 self;
 	gid_t		 gid;
 	size_t		 i, j;
 	int		 shared = 0;
+
+	/* Before the drop: the uid authd is about to become. */
+	if (geteuid() != 0 || priv_lookup(conf->user_auth, &self, &gid) == -1)
+		self = geteuid();
 
 	naccept_uids = 0;
 	for (i = 0; i < NROLES; i++) {
@@ -160,20 +165,19 @@ role_init(const struct conf *conf)
 		else
 			accept_uids[naccept_uids++] = role_uid[i];
 	}
-	if (geteuid() != 0 && !shared) {
-		for (i = 0; i < NROLES; i++)
-			if (role_known[i] && uid_trusted(role_uid[i]))
-				shared = 1;
-	}
+	for (i = 0; i < NROLES; i++)
+		if (role_known[i] && (role_uid[i] == 0 || role_uid[i] == self))
+			shared = 1;
 	if (!shared)
 		return;
 	/* Once: every uid whose roles authd cannot tell apart. */
 	for (i = 0; i < naccept_uids; i++) {
 		role_names(accept_uids[i], names, sizeof(names));
-		if (uid_trusted(accept_uids[i]))
-			log_warnx("roles %s run as uid %u, authd's own: authd "
-			    "cannot tell them apart and answers them every "
-			    "question", names, (unsigned)accept_uids[i]);
+		if (accept_uids[i] == 0 || accept_uids[i] == self)
+			log_warnx("roles %s run as uid %u, %s: authd cannot "
+			    "tell them apart and answers them every question",
+			    names, (unsigned)accept_uids[i],
+			    accept_uids[i] == 0 ? "root" : "authd's own");
 		else if (strchr(names, '/') != NULL)
 			log_warnx("roles %s share uid %u: authd cannot tell "
 			    "them apart", names, (unsigned)accept_uids[i]);

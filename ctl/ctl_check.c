@@ -1,9 +1,10 @@
 /*
  * tsambactl check: is the configuration usable?  tsamba.conf parses,
- * the mail root is there, the users of the roles exist, and each table can be read as authd reads it:
- * a file table line by line with authd's rules, a mysql table by
- * connecting and preparing each of its queries.  One line per check
- * ("ok", "WARN" or "FAIL"); the exit status is 1 if anything failed.
+ * the mail root is there, the users of the roles exist, and each table
+ * can be read as authd reads it: a file table line by line with authd's
+ * rules, a mysql table by connecting and preparing each of its queries.
+ * One line per check ("ok", "WARN" or "FAIL"); the exit status is 1 if
+ * anything failed.
  */
 
 #include <sys/stat.h>

@@ -145,7 +145,8 @@ struct conf {
 	char			 chroot[PATH_MAX];	/* /var/empty */
 	/* One user per process role; tsamba.conf(5) says who is who. */
 	char			 user_smtpd[CONF_NAME_MAX];	/* _tsamba */
-	char			 user_lmtpd[CONF_NAME_MAX];	/* _tsambalmtp */
+	/* user_lmtpd: _tsambalmtp */
+	char			 user_lmtpd[CONF_NAME_MAX];
 	char			 user_mta[CONF_NAME_MAX];	/* _tsambamta */
 	char			 user_queue[CONF_NAME_MAX];	/* _tsambaq */
 	/* user_imap: _tsambaimap, the IMAP/POP3 login (tsamba-imapd) */

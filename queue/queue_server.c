@@ -5,9 +5,9 @@
  * the version handshake and then asks MSG_CREATE, MSG_COMMIT and
  * MSG_ROLLBACK.  Every request here is the smtp engine's, so its role
  * table is that one check at accept: the other roles (mta, lmtp engine)
- * have uids of their own and are turned away there.  A client that sends anything malformed
- * is logged and dropped, with the files it had not committed; the queue
- * goes on serving the others.
+ * have uids of their own and are turned away there.  A client that
+ * sends anything malformed is logged and dropped, with the files it had
+ * not committed; the queue goes on serving the others.
  */
 
 #include <sys/types.h>

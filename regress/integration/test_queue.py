@@ -696,10 +696,15 @@ def test_many_concurrent_commits(queue, lmtp):
 @pytest.mark.skipif(not is_root(), reason="privilege drop needs root")
 def test_queue_process_privileges(queue):
     child = queue.child()
-    status = open("/proc/%d/status" % child).read()
     uid = pwd.getpwnam(QUSER).pw_uid
-    uids = [ln for ln in status.splitlines() if ln.startswith("Uid:")][0]
-    assert uids.split()[1:] == [str(uid)] * 4
+
+    def uids():
+        status = open("/proc/%d/status" % child).read()
+        line = [ln for ln in status.splitlines() if ln.startswith("Uid:")]
+        return line[0].split()[1:]
+    # Forked a moment ago, it may not have dropped root yet.
+    wait_for(lambda: uids() == [str(uid)] * 4)
+    assert uids() == [str(uid)] * 4
     assert os.readlink("/proc/%d/root" % child) == queue.spool
     # the parent keeps root but reads no network input
     pst = open("/proc/%d/status" % queue.proc.pid).read()
