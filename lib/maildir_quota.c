@@ -71,7 +71,8 @@ parse_limits(const char *p, const char *end, struct maildir_quota *q)
 			q->max_count = v;
 		else
 			return -1;
-		if (++p < end && *p++ != ',')
+		/* A comma is between two items, never at the end. */
+		if (++p < end && (*p++ != ',' || p == end))
 			return -1;
 	}
 	return 0;
