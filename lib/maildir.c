@@ -143,7 +143,7 @@ int
 maildir_folder_create(int md, const char *dir)
 {
 	char	 name[NAME_MAX + 1], path[PATH_MAX];
-	int	 r, fd, fdir, saved;
+	int	 r, fd, saved;
 
 	if (maildir_folder_name(dir, '.', name, sizeof(name)) == -1 ||
 	    dir[0] != '.') {
@@ -157,15 +157,8 @@ maildir_folder_create(int md, const char *dir)
 	    O_CLOEXEC, 0600)) == -1)
 		goto fail;
 	close(fd);
-	if ((fdir = openat(md, dir, DIR_FLAGS | O_NOFOLLOW)) == -1)
+	if (fsync_dir_at(md, dir) == -1)
 		goto fail;
-	if (fsync(fdir) == -1) {
-		saved = errno;
-		close(fdir);
-		errno = saved;
-		goto fail;
-	}
-	close(fdir);
 	return r;
  fail:
 	saved = errno;
@@ -186,7 +179,7 @@ remove_tree(int at, const char *name, int depth)
 {
 	DIR		*d;
 	struct dirent	*de;
-	int		 fd, rv = 0;
+	int		 rv = 0;
 
 	/* A file or a symbolic link goes; a link is never followed. */
 	if (unlinkat(at, name, 0) == 0)
@@ -197,12 +190,8 @@ remove_tree(int at, const char *name, int depth)
 		errno = ELOOP;
 		return -1;
 	}
-	if ((fd = openat(at, name, DIR_FLAGS | O_NOFOLLOW)) == -1)
+	if ((d = opendir_at(at, name)) == NULL)
 		return -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return -1;
-	}
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
@@ -273,7 +262,7 @@ maildir_tmp_commit(int md, struct maildir_tmp *t,
 {
 	char	 tmp[MAILDIR_NAME_MAX + 8], dst[MAILDIR_NAME_MAX + 8];
 	char	 info[64] = "";
-	int	 n, dfd, saved;
+	int	 n, saved;
 
 	snprintf(tmp, sizeof(tmp), "tmp/%s", t->base);
 	if (fsync(t->fd) == -1)
@@ -296,14 +285,7 @@ maildir_tmp_commit(int md, struct maildir_tmp *t,
 	if (linkat(md, tmp, md, dst, 0) == -1)
 		goto fail;
 	unlinkat(md, tmp, 0);
-	if ((dfd = openat(md, flags != NULL ? "cur" : "new", DIR_FLAGS)) ==
-	    -1)
-		return -1;
-	n = fsync(dfd);
-	saved = errno;
-	close(dfd);
-	errno = saved;
-	return n;
+	return fsync_dir_at(md, flags != NULL ? "cur" : "new");
 
  fail:
 	saved = errno;
@@ -341,14 +323,10 @@ maildir_tmp_clean(int md, time_t now)
 	struct dirent	*de;
 	DIR		*d;
 	time_t		 cutoff = now - MAILDIR_TMP_STALE;
-	int		 fd, removed = 0;
+	int		 removed = 0;
 
-	if ((fd = openat(md, "tmp", DIR_FLAGS | O_NOFOLLOW)) == -1)
+	if ((d = opendir_at(md, "tmp")) == NULL)
 		return errno == ENOENT ? 0 : -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return -1;
-	}
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)

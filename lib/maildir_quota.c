@@ -29,7 +29,6 @@
 
 #define QUOTA_FILE	"maildirsize"
 #define QUOTA_READ_MAX	(64 * 1024)	/* beyond that: recalculate */
-#define DIR_FLAGS	(O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
 
 /* A decimal integer, maybe negative, ending at a non-digit. */
 static int
@@ -243,14 +242,9 @@ count_dir(int at, const char *name, int64_t *bytes, int64_t *count)
 	struct stat	 st;
 	DIR		*d;
 	size_t		 size;
-	int		 fd;
 
-	if ((fd = openat(at, name, DIR_FLAGS)) == -1)
+	if ((d = opendir_at(at, name)) == NULL)
 		return errno == ENOENT ? 0 : -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return -1;
-	}
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
@@ -275,17 +269,13 @@ count_maildir(int md, int64_t *bytes, int64_t *count)
 	struct dirent	*de;
 	DIR		*d;
 	char		 path[NAME_MAX + 8];
-	int		 fd, rv = 0;
+	int		 rv = 0;
 
 	if (count_dir(md, "new", bytes, count) == -1 ||
 	    count_dir(md, "cur", bytes, count) == -1)
 		return -1;
-	if ((fd = openat(md, ".", DIR_FLAGS)) == -1)
+	if ((d = opendir_at(md, ".")) == NULL)
 		return -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return -1;
-	}
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
