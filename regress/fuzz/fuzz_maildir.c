@@ -7,7 +7,8 @@
  * leave the Maildir (one component, starting with '.', no empty level,
  * no control character) and back to the same name; a directory name
  * maps to a mailbox and back to itself; an accepted Maildir path has
- * no "..", "." or empty component and does not start at '/'.
+ * no "..", "." or empty component and does not start at '/'; the limits
+ * read from a maildirsize file are written back and read the same.
  *
  * Build and run from the top of the tree:
  *   make regress/fuzz/fuzz_maildir
@@ -129,10 +130,39 @@ fuzz_path(void)
 	free(copy);
 }
 
+static void
+fuzz_quota(const uint8_t *data, size_t size)
+{
+	struct maildir_quota	 q, r;
+	char			 def[MAILDIR_QUOTA_DEF_MAX + 1];
+	size_t			 n;
+
+	if (maildir_quota_parse((const char *)data, size, &q) == -1 &&
+	    memchr(data, '\n', size) == NULL)
+		return;
+	if (q.max_bytes < 0 || q.max_count < 0 || q.filesize != size)
+		abort();
+	if (maildir_quota_def_format(q.max_bytes, q.max_count, def,
+	    sizeof(def) - 1) == -1)
+		abort();
+	n = strlen(def);
+	def[n++] = '\n';
+	if (maildir_quota_parse(def, n, &r) == -1 || r.bytes != 0 ||
+	    r.count != 0)
+		abort();
+	/* Limits of a bad file may be half read; a good one's are kept. */
+	if (maildir_quota_parse((const char *)data, size, &q) == 0 &&
+	    (r.max_bytes != q.max_bytes || r.max_count != q.max_count))
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size > IN_MAX || memchr(data, '\0', size) != NULL)
+	if (size > IN_MAX)
+		return 0;
+	fuzz_quota(data, size);
+	if (memchr(data, '\0', size) != NULL)
 		return 0;
 	memcpy(in, data, size);
 	in[size] = '\0';
