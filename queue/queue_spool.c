@@ -623,12 +623,14 @@ spool_load(void)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "queue/%s", de->d_name);
-		if (len == MSGID_LEN + 8 && msgid_valid_len(de->d_name, MSGID_LEN) &&
+		if (len == MSGID_LEN + 8 &&
+		    msgid_valid_len(de->d_name, MSGID_LEN) &&
 		    strcmp(de->d_name + MSGID_LEN, ".env.tmp") == 0) {
 			unlink(path);
 			continue;
 		}
-		if (len == MSGID_LEN + 4 && msgid_valid_len(de->d_name, MSGID_LEN) &&
+		if (len == MSGID_LEN + 4 &&
+		    msgid_valid_len(de->d_name, MSGID_LEN) &&
 		    strcmp(de->d_name + MSGID_LEN, ".env") == 0) {
 			memcpy(id, de->d_name, MSGID_LEN);
 			id[MSGID_LEN] = '\0';

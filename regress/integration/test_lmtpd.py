@@ -9,6 +9,7 @@ daemons run as that user and those checks are skipped."""
 
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -53,6 +54,15 @@ def children(pid):
 
 def proc_uid(pid):
     return list(proc_uids(pid))
+
+
+def delivery_order(name):
+    """Sort key for Maildir names: <sec>.M<usec>P<pid>Q<n> compared as
+    numbers (as text, M99 would come after M100 in the same second)."""
+    m = re.match(r"(\d+)\.M(\d+)P(\d+)Q(\d+)\.", name)
+    if m is None:
+        return (0, 0, 0, 0, name)
+    return tuple(int(g) for g in m.groups()) + (name,)
 
 
 class Lmtpd:
@@ -142,11 +152,12 @@ class Lmtpd:
         return os.path.join(self.mail, DOMAIN, user)
 
     def messages(self, user):
+        """(name, contents) of the messages in new/, oldest first."""
         new = os.path.join(self.maildir(user), "new")
         if not os.path.isdir(new):
             return []
         out = []
-        for n in sorted(os.listdir(new)):
+        for n in sorted(os.listdir(new), key=delivery_order):
             with open(os.path.join(new, n), "rb") as f:
                 out.append((n, f.read()))
         return out
