@@ -8,7 +8,7 @@
  *   engine  conf->user_lmtpd in conf->chroot: every LMTP session
  *           (lmtp_engine.c, lmtp_session.c);
  *   writer  the mailbox owner, chrooted in conf->mailroot: Maildir writes
- *           (maildir.c).
+ *           (lmtp_writer.c, through lib/maildir).
  */
 
 #ifndef TSAMBA_LMTPD_H
@@ -48,7 +48,7 @@ void		 writers_deliver(struct imsg *);
 void		 writers_reaped(pid_t);
 void		 writers_kill(void);
 
-/* maildir.c: the writer process */
+/* lmtp_writer.c: the writer process */
 void		 writer_main(int fd, uid_t, gid_t)
 		    __attribute__((__noreturn__));
 
