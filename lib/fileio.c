@@ -1,12 +1,13 @@
 /*
  * Durable writes: whole buffers and directory fsyncs, so that a rename
- * or link that publishes a file survives a crash.  And whole reads of
- * small files, bounded.
+ * or link that publishes a file survives a crash; directories opened
+ * below a directory fd; and whole reads of small files, bounded.
  */
 
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -35,15 +36,39 @@ write_all(int fd, const void *buf, size_t len)
 int
 fsync_dir(const char *path)
 {
+	return fsync_dir_at(AT_FDCWD, path);
+}
+
+int
+fsync_dir_at(int at, const char *path)
+{
 	int	 fd, rv, saved;
 
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
 		return -1;
 	rv = fsync(fd);
 	saved = errno;
 	close(fd);
 	errno = saved;
 	return rv;
+}
+
+DIR *
+opendir_at(int at, const char *path)
+{
+	DIR	*d;
+	int	 fd, saved;
+
+	if ((fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return d;
 }
 
 int

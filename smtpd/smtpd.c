@@ -28,6 +28,7 @@
 #include "keyop.h"
 #include "log.h"
 #include "pki.h"
+#include "privdrop.h"
 #include "proto.h"
 #include "tcp_listen.h"
 #include "unixsock.h"
@@ -51,6 +52,9 @@ static struct imsgev	 engine_iev, keys_iev;
 static pid_t		 engine_pid, keys_pid;
 static int		 keys_pending;	/* KEY_LOADED due before READY */
 static int		 ready_sent;
+/* authd and the queue tell the engine's connections by this uid. */
+static uid_t		 engine_uid;
+static gid_t		 engine_gid;
 
 int
 main(int argc, char *argv[])
@@ -129,6 +133,9 @@ main(int argc, char *argv[])
 	close(sp[1]);
 	close(ek[0]);
 	log_procname("parent");
+	if (priv_lookup(smtpd_conf->user_smtpd, &engine_uid, &engine_gid) ==
+	    -1)
+		engine_uid = engine_gid = 0;	/* not root: as ourselves */
 
 	event_init();
 	daemon_signals(ev_sigs, sigs, 4, parent_sig);
@@ -390,7 +397,8 @@ parent_connect(struct imsg *imsg)
 	default:
 		fatalx("CONNECT to unknown target %u", which);
 	}
-	if ((fd = unixsock_connect(path, 0)) == -1)
+	if ((fd = unixsock_connect_as(path, 0, engine_uid, engine_gid)) ==
+	    -1)
 		log_debug("connect %s: %s", path, strerror(errno));
 	if ((b = imsg_create(IMSG_SMTP_CONNECTED, 0, fd)) == NULL)
 		fatal("imsg_create");

@@ -29,7 +29,8 @@ import tempfile
 import pytest
 
 from helpers import SENDER, make_message, tls_context, wait_copy
-from sandbox import TOP, free_port, proc_uids, socket_inodes, wait_for
+from sandbox import (TOP, free_port, proc_root, proc_uids, socket_inodes,
+                     tcp_listening, wait_for)
 
 pytestmark = pytest.mark.root
 
@@ -135,13 +136,7 @@ def engine_and_keys(sb):
     top = sb.pid("smtpd")
     kids = [p for p in sb.tree("smtpd") if p != top]
     assert len(kids) == 2, kids
-    listening = set()
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(path) as f:
-            for line in f.readlines()[1:]:
-                fields = line.split()
-                if fields[3] == "0A":		# TCP_LISTEN
-                    listening.add(int(fields[9]))
+    listening = tcp_listening()
     engine = [p for p in kids if socket_inodes(p) & listening]
     assert len(engine) == 1, (kids, engine)
     other = [p for p in kids if p != engine[0]]
@@ -294,6 +289,11 @@ def test_no_key_in_engine(ksb):
     assert present(engine, ksb.key) == []
     # The parent reads no key either: it only opens the files.
     assert present(ksb.pid("smtpd"), ksb.key) == []
+    # The key process: unprivileged in the empty chroot, and not
+    # dumpable, so the kernel gives its /proc files to root, not to the
+    # uid it shares with the engine.
+    assert 0 not in proc_uids(keys) and proc_root(keys) == ksb.chroot
+    assert os.stat("/proc/%d/mem" % keys).st_uid == 0
     # The search works: the key process does hold the key.
     held = present(keys, ksb.key)
     secret = "privateExponent" if ksb.kind == "rsa" else "priv"
