@@ -74,6 +74,7 @@ struct lmtp_session {
 	int			 bodyfd;
 	size_t			 datasize;	/* as received */
 	int			 toobig;
+	int			 hasnul;
 	int			 wfailed;
 	int			 midline;
 	char			*wbuf;
@@ -316,7 +317,7 @@ session_reset(struct lmtp_session *s)
 	s->wbuf = NULL;
 	s->wlen = 0;
 	s->datasize = 0;
-	s->toobig = s->wfailed = s->midline = 0;
+	s->toobig = s->hasnul = s->wfailed = s->midline = 0;
 }
 
 /* Commands */
@@ -554,7 +555,10 @@ cmd_quit(struct lmtp_session *s, char *args)
  * Take the body straight from the input buffer: lines end at LF (a CR
  * before it is dropped), a leading dot is removed, a line of one dot
  * ends the message.  A line may be of any length: a long one is written
- * out in pieces.  Returns 1 when the message ended, 0 for more input.
+ * out in pieces.  A NUL anywhere refuses the message (data_append), as
+ * tsamba-smtpd does: a client like Postfix may relay what some other
+ * server let through.  Returns 1 when the message ended, 0 for more
+ * input.
  */
 static int
 data_input(struct lmtp_session *s)
@@ -614,7 +618,9 @@ data_append(struct lmtp_session *s, const char *p, size_t n)
 
 	if (s->datasize > conf->max_message_size)
 		s->toobig = 1;
-	if (s->toobig || s->wfailed)
+	if (memchr(p, '\0', n) != NULL)
+		s->hasnul = 1;
+	if (s->toobig || s->hasnul || s->wfailed)
 		return;
 	while (n > 0) {
 		if (s->wlen == BODY_BUFSZ)
@@ -662,7 +668,10 @@ data_done(struct lmtp_session *s)
 	data_flush(s);
 	s->state = S_DELIVER;
 	TAILQ_FOREACH(r, &s->rcpts, entry) {
-		if (s->toobig)
+		if (s->hasnul)
+			snprintf(r->reply, sizeof(r->reply),
+			    "550 5.6.0 NUL character in message refused");
+		else if (s->toobig)
 			snprintf(r->reply, sizeof(r->reply),
 			    "552 5.3.4 Message too big");
 		else if (s->wfailed)
@@ -672,9 +681,13 @@ data_done(struct lmtp_session *s)
 			continue;
 		r->done = 1;
 	}
-	if (s->toobig || s->wfailed) {
+	if (s->hasnul)
+		log_warnx("%s: NUL character in message refused: from=<%s>",
+		    s->peer, s->sender);
+	else if (s->toobig || s->wfailed)
 		log_info("%s: message refused (%s)", s->peer,
 		    s->toobig ? "too big" : "spool failure");
+	if (s->hasnul || s->toobig || s->wfailed) {
 		deliver_replies(s);
 		return;
 	}

@@ -1,8 +1,9 @@
 /*
  * Message bodies: the Received header, DATA input (dot-unstuffing, CRLF
  * only, bare CR or LF refused to defeat SMTP smuggling, the end only at
- * CRLF.CRLF), BDAT chunks (CRLF only as well), the size limit, and
- * buffered writes into the spool file the queue handed us.
+ * CRLF.CRLF), BDAT chunks (CRLF only as well), NUL refused everywhere,
+ * the size limit, and buffered writes into the spool file the queue
+ * handed us.
  */
 
 #include <sys/types.h>
@@ -168,7 +169,11 @@ data_write_received(struct smtp_session *s)
  * Scan DATA input.  Only CRLF ends a line; a CR or LF alone anywhere
  * marks the message for refusal and the scanner then waits for the one
  * true end, CRLF.CRLF, so that nothing hidden behind "\n.\r\n" or
- * "\r\n.\n" can become a second message.
+ * "\r\n.\n" can become a second message.  A NUL is refused the same
+ * way: RFC 5321 2.3.8 allows none, and a next hop that drops NULs
+ * would read "\r\n\0.\r\n" as the end of the message.  Refusing
+ * rather than stripping keeps the stored message the one the client
+ * sent, or none at all.
  */
 size_t
 data_feed_dotted(struct smtp_session *s, const char *buf, size_t len,
@@ -182,7 +187,7 @@ data_feed_dotted(struct smtp_session *s, const char *buf, size_t len,
 		switch (bs->state) {
 		case DS_TEXT:
 			for (j = i; j < len && buf[j] != '\r' &&
-			    buf[j] != '\n'; j++)
+			    buf[j] != '\n' && buf[j] != '\0'; j++)
 				;
 			if (j > i) {
 				body_out(s, buf + i, j - i);
@@ -191,6 +196,8 @@ data_feed_dotted(struct smtp_session *s, const char *buf, size_t len,
 			}
 			if (buf[i] == '\r')
 				bs->state = DS_CR;
+			else if (buf[i] == '\0')
+				bs->errors |= DATA_NUL;
 			else
 				bs->errors |= DATA_BARE;
 			i++;
@@ -235,9 +242,10 @@ data_feed_dotted(struct smtp_session *s, const char *buf, size_t len,
 
 /*
  * A BDAT chunk goes in as it is, but held to the rule of DATA: only
- * CRLF ends a line.  The queue relays the body over LMTP (later SMTP)
- * DATA, where a bare CR or LF could end it early and smuggle commands.
- * A CRLF may straddle two chunks, so the state outlives the call.
+ * CRLF ends a line, and no NUL.  The queue relays the body over LMTP
+ * or SMTP DATA, where a bare CR or LF (or a NUL a next hop drops)
+ * could end it early and smuggle commands.  A CRLF may straddle two
+ * chunks, so the state outlives the call.
  */
 void
 data_feed_raw(struct smtp_session *s, const char *buf, size_t len)
@@ -246,6 +254,8 @@ data_feed_raw(struct smtp_session *s, const char *buf, size_t len)
 	size_t			 i;
 
 	body_out(s, buf, len);
+	if (memchr(buf, '\0', len) != NULL)
+		bs->errors |= DATA_NUL;
 	if (bs->errors & DATA_BARE)
 		return;
 	for (i = 0; i < len; i++) {

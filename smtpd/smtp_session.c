@@ -1135,7 +1135,12 @@ smtp_message_done(struct smtp_session *s)
 		return;
 	}
 	errors = s->bs.errors;
-	if (errors & DATA_BARE)
+	if (errors & DATA_NUL) {
+		log_warnx("session %016llx: [%s]: NUL character in message "
+		    "refused", SID(s), s->ip);
+		smtp_reply(s, "550 5.6.0 Error: NUL character in message "
+		    "refused");
+	} else if (errors & DATA_BARE)
 		smtp_reply(s, "550 5.6.0 Error: bare CR or LF in message "
 		    "refused, lines must end in CRLF");
 	else if (errors & DATA_TOOBIG)

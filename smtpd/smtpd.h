@@ -104,6 +104,7 @@ enum data_state {
 #define DATA_TOOBIG	0x02	/* over the size limit: refuse */
 #define DATA_WERR	0x04	/* writing the spool file failed */
 #define DATA_NOFILE	0x08	/* no file (queue refused): discard */
+#define DATA_NUL	0x10	/* NUL byte seen: refuse */
 
 struct smtp_body_state {
 	int			 fd;		/* spool file or -1 */

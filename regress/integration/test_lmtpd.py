@@ -467,6 +467,31 @@ def test_binary_body_and_bare_lf(lm):
     c.close()
 
 
+@pytest.mark.parametrize("body", [
+    b"Subject: nul\r\n\r\na\x00b",
+    b"Subject: nul\r\nX-Nul: \x00\r\n\r\nbody",
+    b"Subject: nul\r\n\r\nbody\r\n\x00.\r\nRSET"])
+def test_nul_refused(lm, body):
+    """A NUL in the body (from Postfix relaying what another server let
+    through) refuses the message for every recipient, as tsamba-smtpd
+    does; nothing is delivered, the refusal is logged and the session
+    goes on."""
+    c = Client(lm.sock)
+    c.lhlo()
+    before = len(lm.messages("carol"))
+    _, dr = transaction(c, "n@example.org", [addr("carol"), addr("bob")],
+                        body)
+    assert [r[1][0][:9] for r in dr] == ["550 5.6.0", "550 5.6.0"], dr
+    assert len(lm.messages("carol")) == before
+    _, dr = transaction(c, "n@example.org", [addr("carol")], b"clean")
+    assert dr[0][0] == 250
+    assert len(lm.messages("carol")) == before + 1
+    assert all(b"\x00" not in m for _, m in lm.messages("carol"))
+    with open(os.path.join(lm.dir, "lmtpd.log"), errors="replace") as f:
+        assert "NUL character in message refused" in f.read()
+    c.close()
+
+
 def test_idle_timeout(lm):
     c = Client(lm.sock, timeout=IDLE + 10)
     c.lhlo()
