@@ -131,7 +131,7 @@ auth_cmd(struct smtp_session *s, char *args)
 		smtp_error(s, "503 5.5.1 Error: already authenticated");
 		return;
 	}
-	if (s->mail_done) {
+	if (s->tx != NULL) {
 		smtp_error(s, "503 5.5.1 Error: AUTH not allowed during a "
 		    "mail transaction");
 		return;

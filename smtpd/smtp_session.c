@@ -2,8 +2,9 @@
  * One SMTP session (RFC 5321): the state machine, the commands and their
  * replies, pipelining (commands are taken in order and reading stops
  * while one waits for authd or the queue), STARTTLS, timeouts and the
- * per-session limits.  Message bodies are in smtp_data.c, AUTH, the
- * sender check and the ban check in smtp_auth.c.
+ * per-session limits.  The transaction is in smtp_tx.c, message bodies
+ * in smtp_data.c, AUTH, the sender check and the ban check in
+ * smtp_auth.c.
  */
 
 #include <sys/types.h>
@@ -58,7 +59,6 @@ static void	smtp_reset(struct smtp_session *);
 static void	smtp_req_abandon(struct smtp_session *);
 static void	smtp_req_failed(struct smtp_session *);
 static int	smtp_send_create(struct smtp_session *);
-static int	smtp_add_rcpt(struct smtp_session *, const char *, uint8_t);
 static void	smtp_rcpt_accepted(struct smtp_session *);
 static void	smtp_cmd_helo(struct smtp_session *, char *);
 static void	smtp_cmd_ehlo(struct smtp_session *, char *);
@@ -163,8 +163,6 @@ smtp_session_new(int fd, struct smtp_listener *l, struct sockaddr_storage *ss,
 	s->ss = *ss;
 	strlcpy(s->ip, ip, sizeof(s->ip));
 	s->port = port;
-	s->bs.fd = -1;
-	TAILQ_INIT(&s->rcpts);
 	if ((s->io = io_new(fd, smtp_io, s)) == NULL) {
 		log_warn("session: io_new");
 		limits_ip_release(ss);
@@ -236,12 +234,6 @@ smtp_free(struct smtp_session *s, const char *why)
 	log_info("session %016llx: disconnect from [%s]:%d messages=%u "
 	    "(%s)", SID(s), s->ip, s->port, s->nmessages, why);
 	smtp_req_abandon(s);
-	/* A body in progress is abandoned; the queue drops its file. */
-	if (s->msgid[0] != '\0') {
-		data_abort(s);
-		engine_send_rollback(s->msgid);
-		s->msgid[0] = '\0';
-	}
 	smtp_reset(s);
 	evtimer_del(&s->lifetime);
 	io_free(s->io);
@@ -364,8 +356,8 @@ smtp_close(struct smtp_session *s, const char *fmt, ...)
 static void
 smtp_req_abandon(struct smtp_session *s)
 {
-	if (s->req == REQ_COMMIT)
-		s->msgid[0] = '\0';
+	if (s->req == REQ_COMMIT && s->tx != NULL)
+		s->tx->msgid[0] = '\0';
 	if (s->req != REQ_NONE) {
 		RB_REMOVE(smtp_req_tree, &smtp_reqs, s);
 		s->req = REQ_NONE;
@@ -447,27 +439,8 @@ smtp_line(struct smtp_session *s, char *line, size_t len, int toolong,
 static void
 smtp_reset(struct smtp_session *s)
 {
-	struct smtp_rcpt	*r;
-
-	if (s->msgid[0] != '\0') {
-		data_abort(s);
-		engine_send_rollback(s->msgid);
-		s->msgid[0] = '\0';
-	}
-	while ((r = TAILQ_FIRST(&s->rcpts)) != NULL) {
-		TAILQ_REMOVE(&s->rcpts, r, entry);
-		free(r);
-	}
-	s->mail_done = 0;
-	s->sender[0] = '\0';
-	s->body = BODY_7BIT;
-	s->smtputf8 = 0;
-	s->nrcpt = 0;
-	s->first_orcpt[0] = '\0';
-	s->envsize = 0;
-	s->bdat = 0;
-	s->bdat_last = 0;
-	s->bdat_failed = 0;
+	smtp_tx_free(s->tx);
+	s->tx = NULL;
 	s->chunk_left = 0;
 	s->chunk_reply[0] = '\0';
 }
@@ -538,12 +511,12 @@ smtp_req_failed(struct smtp_session *s)
 	switch (req) {
 	case REQ_RCPT:
 		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
-		    s->pending_orcpt);
+		    s->tx->pending_orcpt);
 		break;
 	case REQ_CREATE:
-		if (s->bdat) {
-			s->bdat_failed = 1;
-			data_begin(s, -1);
+		if (s->tx->bdat) {
+			s->tx->bdat_failed = 1;
+			data_begin(s->tx, -1);
 			s->mode = MODE_BDAT;
 		} else
 			smtp_reply(s, "451 4.3.0 Error: queue unavailable, "
@@ -553,7 +526,7 @@ smtp_req_failed(struct smtp_session *s)
 		smtp_reply(s, "451 4.3.0 Error: queue unavailable, try "
 		    "again later");
 		/* The queue drops the unfinished file when it restarts. */
-		s->msgid[0] = '\0';
+		s->tx->msgid[0] = '\0';
 		smtp_reset(s);
 		break;
 	case REQ_BAN:
@@ -677,7 +650,7 @@ smtp_cmd_mail(struct smtp_session *s, char *args)
 		smtp_error(s, "530 5.7.0 Must issue a STARTTLS command first");
 		return;
 	}
-	if (s->mail_done) {
+	if (s->tx != NULL) {
 		smtp_error(s, "503 5.5.1 Error: nested MAIL command");
 		return;
 	}
@@ -737,14 +710,12 @@ void
 smtp_mail_accept(struct smtp_session *s)
 {
 	smtp_reset(s);
-	strlcpy(s->sender, s->pending_sender, sizeof(s->sender));
-	s->mail_done = 1;
-	s->body = s->pending_body;
-	s->smtputf8 = s->pending_utf8;
-	/* What MSG_COMMIT will hold besides its recipients. */
-	s->envsize = 8 + 2 + MSGID_LEN + 2 + strlen(s->sender) + 2 +
-	    strlen(s->helo) + 2 + strlen(s->ip) + 1 + 1 + 4 + 2 +
-	    strlen(s->auth_user);
+	if ((s->tx = smtp_tx_new(s, s->pending_sender, s->pending_body,
+	    s->pending_utf8)) == NULL) {
+		smtp_reply(s, "451 4.3.0 Error: out of memory, try again "
+		    "later");
+		return;
+	}
 	smtp_reply(s, "250 2.1.0 Ok");
 }
 
@@ -759,11 +730,11 @@ smtp_cmd_rcpt(struct smtp_session *s, char *args)
 	uint64_t	 id;
 	int		 flags, postmaster;
 
-	if (!s->mail_done) {
+	if (s->tx == NULL) {
 		smtp_error(s, "503 5.5.1 Error: need MAIL command");
 		return;
 	}
-	if (s->bdat) {
+	if (s->tx->bdat) {
 		smtp_error(s, "503 5.5.1 Error: RCPT after BDAT");
 		return;
 	}
@@ -771,12 +742,12 @@ smtp_cmd_rcpt(struct smtp_session *s, char *args)
 		smtp_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return;
 	}
-	if (s->nrcpt >= smtpd_conf->max_rcpts) {
+	if (s->tx->nrcpt >= smtpd_conf->max_rcpts) {
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
 	flags = ADDR_ALLOW_NOBRACKET;
-	if (s->smtputf8)
+	if (s->tx->smtputf8)
 		flags |= ADDR_ALLOW_UTF8;
 	switch (smtp_parse_rcpt_to(to, flags, &a, &postmaster)) {
 	case -1:
@@ -791,7 +762,7 @@ smtp_cmd_rcpt(struct smtp_session *s, char *args)
 		strlcat(addr, smtpd_conf->hostname, sizeof(addr));
 	} else
 		addr_format(&a, addr, sizeof(addr));
-	strlcpy(s->pending_orcpt, addr, sizeof(s->pending_orcpt));
+	strlcpy(s->tx->pending_orcpt, addr, sizeof(s->tx->pending_orcpt));
 
 	if ((iev = engine_channel(CONNECT_AUTHD)) == NULL) {
 		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
@@ -811,36 +782,12 @@ smtp_cmd_rcpt(struct smtp_session *s, char *args)
 	smtp_req_start(s, REQ_RCPT, CONNECT_AUTHD, id);
 }
 
-/* One final recipient, once per message: -1 if the envelope is full. */
-static int
-smtp_add_rcpt(struct smtp_session *s, const char *mbox, uint8_t flags)
-{
-	struct smtp_rcpt	*r;
-	size_t			 need;
-
-	TAILQ_FOREACH(r, &s->rcpts, entry)
-		if (strcmp(r->addr, mbox) == 0)
-			return 0;
-	need = 2 + strlen(mbox) + 2 + strlen(s->pending_orcpt) + 1;
-	if (s->envsize + need > IMSG_MAXPAYLOAD)
-		return -1;
-	if ((r = calloc(1, sizeof(*r))) == NULL) {
-		log_warn("session: calloc");
-		return -1;
-	}
-	strlcpy(r->addr, mbox, sizeof(r->addr));
-	strlcpy(r->orcpt, s->pending_orcpt, sizeof(r->orcpt));
-	r->flags = flags;
-	TAILQ_INSERT_TAIL(&s->rcpts, r, entry);
-	s->envsize += need;
-	return 0;
-}
-
 int
 smtp_session_rcpt_result(struct imsg *imsg)
 {
 	struct smtp_session	*s;
-	struct smtp_rcpt	*r, *mark;
+	struct smtp_tx		*tx;
+	struct smtp_rcpt	*mark;
 	char			 mbox[ADDR_MAX + 1];
 	uint64_t		 id;
 	uint32_t		 i, n;
@@ -862,31 +809,28 @@ smtp_session_rcpt_result(struct imsg *imsg)
 		return -1;
 	if ((s = smtp_req_take(id, REQ_RCPT)) == NULL)
 		return 0;
+	tx = s->tx;
 
 	switch (status) {
 	case LOOKUP_OK:
 		if (n == 0) {
 			smtp_reply(s, "550 5.1.1 <%s>: Recipient address "
-			    "rejected: no mailbox", s->pending_orcpt);
+			    "rejected: no mailbox", tx->pending_orcpt);
 			break;
 		}
 		imsg->rpos = start;
-		mark = TAILQ_LAST(&s->rcpts, smtp_rcpt_list);
-		envsize = s->envsize;
+		mark = TAILQ_LAST(&tx->rcpts, smtp_rcpt_list);
+		envsize = tx->envsize;
 		for (i = 0; i < n && !full; i++) {
 			(void)imsg_get_str(imsg, mbox, sizeof(mbox));
 			(void)imsg_get_u8(imsg, &flags);
-			if (smtp_add_rcpt(s, mbox, flags & RCPT_LOCAL) == -1)
+			if (smtp_tx_add_rcpt(tx, mbox, flags & RCPT_LOCAL) ==
+			    -1)
 				full = 1;
 		}
 		if (full) {
 			/* Take back this RCPT's share: all or nothing. */
-			while ((r = TAILQ_LAST(&s->rcpts, smtp_rcpt_list)) !=
-			    mark) {
-				TAILQ_REMOVE(&s->rcpts, r, entry);
-				free(r);
-			}
-			s->envsize = envsize;
+			smtp_tx_drop_rcpts(tx, mark, envsize);
 			smtp_reply(s, "452 4.5.3 Error: too many recipients");
 			break;
 		}
@@ -895,12 +839,12 @@ smtp_session_rcpt_result(struct imsg *imsg)
 	case LOOKUP_NOUSER:
 		/* Counted: a client guessing addresses is cut off. */
 		smtp_error(s, "550 5.1.1 <%s>: Recipient address rejected: "
-		    "User unknown", s->pending_orcpt);
+		    "User unknown", tx->pending_orcpt);
 		break;
 	case LOOKUP_NOTHOSTED:
 		/* After AUTH: remote delivery (flags 0), the queue's job. */
 		if (s->auth_user[0] != '\0') {
-			if (smtp_add_rcpt(s, s->pending_orcpt, 0) == -1)
+			if (smtp_tx_add_rcpt(tx, tx->pending_orcpt, 0) == -1)
 				smtp_reply(s, "452 4.5.3 Error: too many "
 				    "recipients");
 			else
@@ -908,15 +852,15 @@ smtp_session_rcpt_result(struct imsg *imsg)
 			break;
 		}
 		smtp_error(s, "554 5.7.1 <%s>: Relay access denied",
-		    s->pending_orcpt);
+		    tx->pending_orcpt);
 		break;
 	case LOOKUP_TEMPFAIL:
 		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
-		    s->pending_orcpt);
+		    tx->pending_orcpt);
 		break;
 	case LOOKUP_INVALID:
 		smtp_reply(s, "501 5.1.3 <%s>: Bad recipient address syntax",
-		    s->pending_orcpt);
+		    tx->pending_orcpt);
 		break;
 	}
 	smtp_req_done(s);
@@ -926,9 +870,11 @@ smtp_session_rcpt_result(struct imsg *imsg)
 static void
 smtp_rcpt_accepted(struct smtp_session *s)
 {
-	if (s->nrcpt++ == 0)
-		strlcpy(s->first_orcpt, s->pending_orcpt,
-		    sizeof(s->first_orcpt));
+	struct smtp_tx	*tx = s->tx;
+
+	if (tx->nrcpt++ == 0)
+		strlcpy(tx->first_orcpt, tx->pending_orcpt,
+		    sizeof(tx->first_orcpt));
 	smtp_reply(s, "250 2.1.5 Ok");
 }
 
@@ -959,15 +905,15 @@ smtp_cmd_data(struct smtp_session *s, char *args)
 		smtp_error(s, "501 5.5.4 Syntax: DATA");
 		return;
 	}
-	if (!s->mail_done) {
+	if (s->tx == NULL) {
 		smtp_error(s, "503 5.5.1 Error: need MAIL command");
 		return;
 	}
-	if (s->bdat) {
+	if (s->tx->bdat) {
 		smtp_error(s, "503 5.5.1 Error: DATA in a BDAT transaction");
 		return;
 	}
-	if (s->nrcpt == 0) {
+	if (s->tx->nrcpt == 0) {
 		smtp_error(s, "554 5.5.1 Error: no valid recipients");
 		return;
 	}
@@ -992,22 +938,22 @@ smtp_cmd_bdat(struct smtp_session *s, char *args)
 	s->chunk_reply[0] = '\0';
 	s->mode = MODE_BDAT;
 	/* RFC 3030 2: a refused chunk is still read, then answered. */
-	if (!s->mail_done)
+	if (s->tx == NULL)
 		strlcpy(s->chunk_reply, "503 5.5.1 Error: need MAIL command",
 		    sizeof(s->chunk_reply));
-	else if (s->nrcpt == 0)
+	else if (s->tx->nrcpt == 0)
 		strlcpy(s->chunk_reply, "554 5.5.1 Error: no valid recipients",
 		    sizeof(s->chunk_reply));
 	if (s->chunk_reply[0] != '\0') {
 		s->nerrors++;
 		return;
 	}
-	s->bdat_last = last;
-	if (!s->bdat) {
-		s->bdat = 1;
+	s->tx->bdat_last = last;
+	if (!s->tx->bdat) {
+		s->tx->bdat = 1;
 		if (smtp_send_create(s) == -1) {
-			s->bdat_failed = 1;
-			data_begin(s, -1);
+			s->tx->bdat_failed = 1;
+			data_begin(s->tx, -1);
 		}
 	}
 }
@@ -1039,19 +985,19 @@ smtp_session_msg_created(struct imsg *imsg)
 	if (status != QUEUE_OK) {
 		if (imsg->fd != -1)
 			close(imsg->fd);
-		if (s->bdat) {
-			s->bdat_failed = 1;
-			data_begin(s, -1);
+		if (s->tx->bdat) {
+			s->tx->bdat_failed = 1;
+			data_begin(s->tx, -1);
 		} else
 			smtp_reply(s, "451 4.3.0 Error: queue unavailable, "
 			    "try again later");
 		smtp_req_done(s);
 		return 0;
 	}
-	strlcpy(s->msgid, msgid, sizeof(s->msgid));
-	if (data_begin(s, imsg->fd) == 0)
+	strlcpy(s->tx->msgid, msgid, sizeof(s->tx->msgid));
+	if (data_begin(s->tx, imsg->fd) == 0)
 		(void)data_write_received(s);
-	if (!s->bdat) {
+	if (!s->tx->bdat) {
 		smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 		s->mode = MODE_DATA;
 	}
@@ -1067,7 +1013,7 @@ smtp_data_input(struct smtp_session *s)
 
 	if ((len = io_datalen(s->io)) == 0)
 		return 0;
-	used = data_feed_dotted(s, io_data(s->io), len, &done);
+	used = data_feed_dotted(s->tx, io_data(s->io), len, &done);
 	io_drain(s->io, used);
 	if (!done)
 		return 0;
@@ -1087,7 +1033,7 @@ smtp_bdat_input(struct smtp_session *s)
 		if (n > s->chunk_left)
 			n = s->chunk_left;
 		if (s->chunk_reply[0] == '\0')
-			data_feed_raw(s, io_data(s->io), n);
+			data_feed_raw(s->tx, io_data(s->io), n);
 		io_drain(s->io, n);
 		s->chunk_left -= n;
 		if (s->chunk_left > 0)
@@ -1109,18 +1055,18 @@ smtp_bdat_chunk_done(struct smtp_session *s)
 			    smtpd_conf->hostname);
 		return;
 	}
-	if (s->bdat_failed) {
+	if (s->tx->bdat_failed) {
 		smtp_reply(s, "451 4.3.0 Error: queue unavailable, try again "
 		    "later");
-		if (s->bdat_last)
+		if (s->tx->bdat_last)
 			smtp_reset(s);
 		return;
 	}
-	if (!s->bdat_last) {
+	if (!s->tx->bdat_last) {
 		smtp_reply(s, "250 2.0.0 %zu octets received", s->chunk_size);
 		return;
 	}
-	data_end_raw(s);
+	data_end_raw(s->tx);
 	smtp_message_done(s);
 }
 
@@ -1128,13 +1074,14 @@ smtp_bdat_chunk_done(struct smtp_session *s)
 static void
 smtp_message_done(struct smtp_session *s)
 {
-	int	 errors;
+	struct smtp_tx	*tx = s->tx;
+	int		 errors;
 
-	if (data_finish(s) == 0) {
+	if (data_finish(tx) == 0) {
 		smtp_commit(s);
 		return;
 	}
-	errors = s->bs.errors;
+	errors = tx->bs.errors;
 	if (errors & DATA_NUL) {
 		log_warnx("session %016llx: [%s]: NUL character in message "
 		    "refused", SID(s), s->ip);
@@ -1148,28 +1095,29 @@ smtp_message_done(struct smtp_session *s)
 		    "limit");
 	else if (errors & DATA_WERR) {
 		log_warnx("session %016llx: message %s: write: %s", SID(s),
-		    s->msgid, strerror(s->bs.werrno));
+		    tx->msgid, strerror(tx->bs.werrno));
 		smtp_reply(s, "452 4.3.1 Error: insufficient system storage");
 	} else
 		smtp_reply(s, "451 4.3.0 Error: queue unavailable, try again "
 		    "later");
-	if (s->msgid[0] != '\0')
+	if (tx->msgid[0] != '\0')
 		log_info("session %016llx: message %s refused: from=<%s> "
-		    "size=%zu errors=%#x", SID(s), s->msgid, s->sender,
-		    s->bs.size, errors);
+		    "size=%zu errors=%#x", SID(s), tx->msgid, tx->sender,
+		    tx->bs.size, errors);
 	smtp_reset(s);
 }
 
 static void
 smtp_commit(struct smtp_session *s)
 {
+	struct smtp_tx		*tx = s->tx;
 	struct smtp_rcpt	*r;
 	struct imsgev		*iev;
 	struct ibuf		*b;
 	uint64_t		 id;
 	uint32_t		 n = 0;
 
-	TAILQ_FOREACH(r, &s->rcpts, entry)
+	TAILQ_FOREACH(r, &tx->rcpts, entry)
 		n++;
 	if ((iev = engine_channel(CONNECT_QUEUE)) == NULL)
 		goto fail;
@@ -1177,14 +1125,14 @@ smtp_commit(struct smtp_session *s)
 	if ((b = imsg_create(IMSG_QUEUE_MSG_COMMIT, 0, -1)) == NULL)
 		goto fail;
 	ibuf_add_u64(b, id);
-	ibuf_add_str(b, s->msgid);
-	ibuf_add_str(b, s->sender);
+	ibuf_add_str(b, tx->msgid);
+	ibuf_add_str(b, tx->sender);
 	ibuf_add_str(b, s->helo);
 	ibuf_add_str(b, s->ip);
-	ibuf_add_u8(b, s->body);
-	ibuf_add_u8(b, s->smtputf8);
+	ibuf_add_u8(b, tx->body);
+	ibuf_add_u8(b, tx->smtputf8);
 	ibuf_add_u32(b, n);
-	TAILQ_FOREACH(r, &s->rcpts, entry) {
+	TAILQ_FOREACH(r, &tx->rcpts, entry) {
 		ibuf_add_str(b, r->addr);
 		ibuf_add_str(b, r->orcpt);
 		ibuf_add_u8(b, r->flags);
@@ -1207,6 +1155,7 @@ int
 smtp_session_msg_committed(struct imsg *imsg)
 {
 	struct smtp_session	*s;
+	struct smtp_tx		*tx;
 	struct smtp_rcpt	*r;
 	char			 list[512];
 	uint64_t		 id;
@@ -1218,19 +1167,20 @@ smtp_session_msg_committed(struct imsg *imsg)
 		return -1;
 	if ((s = smtp_req_take(id, REQ_COMMIT)) == NULL)
 		return 0;
+	tx = s->tx;
 	switch (status) {
 	case QUEUE_OK:
 		list[0] = '\0';
-		TAILQ_FOREACH(r, &s->rcpts, entry) {
+		TAILQ_FOREACH(r, &tx->rcpts, entry) {
 			if (n++ > 0)
 				strlcat(list, ",", sizeof(list));
 			strlcat(list, r->addr, sizeof(list));
 		}
 		log_info("session %016llx: message %s accepted: from=<%s> "
-		    "rcpts=%u to=%s size=%zu%s%s", SID(s), s->msgid,
-		    s->sender, n, list, s->bs.size,
+		    "rcpts=%u to=%s size=%zu%s%s", SID(s), tx->msgid,
+		    tx->sender, n, list, tx->bs.size,
 		    s->auth_user[0] != '\0' ? " auth=" : "", s->auth_user);
-		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->msgid);
+		smtp_reply(s, "250 2.0.0 Ok: queued as %s", tx->msgid);
 		/* Errors count only for clients that deliver nothing. */
 		s->nerrors = 0;
 		s->nmessages++;
@@ -1245,7 +1195,7 @@ smtp_session_msg_committed(struct imsg *imsg)
 	}
 	/* Committed, the queue owns the file; otherwise roll it back. */
 	if (status == QUEUE_OK)
-		s->msgid[0] = '\0';
+		tx->msgid[0] = '\0';
 	smtp_reset(s);
 	smtp_req_done(s);
 	return 0;
