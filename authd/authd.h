@@ -207,7 +207,6 @@ typedef int	(*ban_walk_fn)(const struct ban_entry *, void *);
 void	ban_walk(ban_walk_fn, void *);
 int	ban_add(const char *net, time_t seconds, char *err, size_t errsz);
 int	ban_del(const char *net, char *err, size_t errsz);
-int	ip_valid(const char *);
 
 /* authd_control.c */
 void	control_listen(const struct conf *);

@@ -121,14 +121,6 @@ ip_parse(const char *s, char *out, size_t outsz,
 	return 0;
 }
 
-int
-ip_valid(const char *s)
-{
-	struct sockaddr_storage	 ss;
-
-	return ip_parse(s, NULL, 0, &ss) == 0;
-}
-
 /*
  * A network in one canonical text form, the key of its failure count
  * and ban: the masked address, then /PREFIX unless it is one host.

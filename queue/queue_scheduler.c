@@ -96,7 +96,7 @@ scheduler_kick(void)
 }
 
 /* The domain of a remote recipient, or the relay host for all of them. */
-const char *
+static const char *
 rcpt_dest(const struct rcpt *r)
 {
 	const char	*at;
