@@ -150,15 +150,20 @@ mta_dns_cancel(struct mta_transfer *t)
 		query_free(t->dns);
 }
 
-/* Finish: hand the routes or the failure to mta.c. */
+/*
+ * Finish: hand the routes or the failure to mta.c.  The reply may be
+ * q->error, so it is copied before q is freed.
+ */
 static void
 query_finish(struct mta_dns_query *q, enum mta_status status,
     const char *reply)
 {
 	struct mta_transfer	*t = q->t;
+	char			 copy[MTA_REPLY_MAX];
 
+	strlcpy(copy, reply, sizeof(copy));
 	query_free(q);
-	mta_routes_ready(t, status, reply);
+	mta_routes_ready(t, status, copy);
 }
 
 static void
