@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "esc.h"
 #include "io.h"
 #include "log.h"
 #include "proto.h"
@@ -85,12 +86,22 @@ static void	lmtp_session_io(struct io *, int, void *);
 static void	lmtp_session_input(struct lmtp_session *);
 static void	lmtp_session_command(struct lmtp_session *, char *, size_t,
 		    int);
-static void	lmtp_session_error(struct lmtp_session *, const char *);
+static void	lmtp_session_error(struct lmtp_session *, int,
+		    enum esc_code, const char *, ...)
+		    __attribute__((__format__ (printf, 4, 5)));
 static void	lmtp_session_reply(struct lmtp_session *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
+static void	lmtp_session_vstatus(struct lmtp_session *, int,
+		    enum esc_code, const char *, va_list)
+		    __attribute__((__format__ (printf, 4, 0)));
+static void	lmtp_session_status(struct lmtp_session *, int,
+		    enum esc_code, const char *, ...)
+		    __attribute__((__format__ (printf, 4, 5)));
 static void	lmtp_session_busy(struct lmtp_session *);
 static void	lmtp_session_ready(struct lmtp_session *);
-static void	lmtp_session_close(struct lmtp_session *, const char *);
+static void	lmtp_session_close(struct lmtp_session *, int, enum esc_code,
+		    const char *, ...)
+		    __attribute__((__format__ (printf, 4, 5)));
 static void	lmtp_session_free(struct lmtp_session *);
 static void	lmtp_session_reset(struct lmtp_session *);
 static int	data_input(struct lmtp_session *);
@@ -176,7 +187,8 @@ lmtp_session_io(struct io *io, int event, void *arg)
 			break;
 		}
 		log_info("%s: idle timeout", s->peer);
-		lmtp_session_close(s, "421 4.4.2 Idle timeout, closing");
+		lmtp_session_close(s, 421, ESC_BAD_CONNECTION,
+		    "Idle timeout, closing");
 		break;
 	case IO_DISCONNECTED:
 		log_debug("%s: disconnected", s->peer);
@@ -223,15 +235,17 @@ lmtp_session_command(struct lmtp_session *s, char *line, size_t len,
 	struct lmtp_cmd	 cmd;
 
 	if (toolong) {
-		lmtp_session_error(s, "500 5.5.2 Line too long");
+		lmtp_session_error(s, 500, ESC_SYNTAX_ERROR, "Line too long");
 		return;
 	}
 	if (lmtp_check_line(line, len) == -1) {
-		lmtp_session_error(s, "500 5.5.2 NUL character in command");
+		lmtp_session_error(s, 500, ESC_SYNTAX_ERROR,
+		    "NUL character in command");
 		return;
 	}
 	if (lmtp_parse_command(line, &cmd) == LMTP_CMD_UNKNOWN) {
-		lmtp_session_error(s, "500 5.5.2 Command unrecognized");
+		lmtp_session_error(s, 500, ESC_SYNTAX_ERROR,
+		    "Command unrecognized");
 		return;
 	}
 	commands[cmd.verb](s, cmd.args);
@@ -239,14 +253,20 @@ lmtp_session_command(struct lmtp_session *s, char *line, size_t len,
 
 /* A bad command: answer, and give up on a peer that sends only those. */
 static void
-lmtp_session_error(struct lmtp_session *s, const char *reply)
+lmtp_session_error(struct lmtp_session *s, int code, enum esc_code esc,
+    const char *fmt, ...)
 {
+	va_list	 ap;
+
 	if (++s->errors > MAX_ERRORS) {
 		log_info("%s: too many errors", s->peer);
-		lmtp_session_close(s, "421 4.7.0 Too many errors, closing");
+		lmtp_session_close(s, 421, ESC_OTHER_SECURITY_STATUS,
+		    "Too many errors, closing");
 		return;
 	}
-	lmtp_session_reply(s, "%s", reply);
+	va_start(ap, fmt);
+	lmtp_session_vstatus(s, code, esc, fmt, ap);
+	va_end(ap);
 }
 
 static void
@@ -260,6 +280,32 @@ lmtp_session_reply(struct lmtp_session *s, const char *fmt, ...)
 	va_end(ap);
 	if (io_printf(s->io, "%s\r\n", buf) == -1)
 		log_warnx("%s: output failed", s->peer);
+}
+
+/* "code x.y.z text", the class of x.y.z taken from code. */
+static void
+lmtp_session_vstatus(struct lmtp_session *s, int code, enum esc_code esc,
+    const char *fmt, va_list ap)
+{
+	char	 buf[1024];
+	int	 n;
+
+	n = snprintf(buf, sizeof(buf), "%d %s ", code,
+	    esc_for_reply(code, esc));
+	if (n > 0 && (size_t)n < sizeof(buf))
+		(void)vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	lmtp_session_reply(s, "%s", buf);
+}
+
+static void
+lmtp_session_status(struct lmtp_session *s, int code, enum esc_code esc,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	lmtp_session_vstatus(s, code, esc, fmt, ap);
+	va_end(ap);
 }
 
 /* A request is out: read nothing more until it is answered. */
@@ -279,9 +325,14 @@ lmtp_session_ready(struct lmtp_session *s)
 }
 
 static void
-lmtp_session_close(struct lmtp_session *s, const char *reply)
+lmtp_session_close(struct lmtp_session *s, int code, enum esc_code esc,
+    const char *fmt, ...)
 {
-	lmtp_session_reply(s, "%s", reply);
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	lmtp_session_vstatus(s, code, esc, fmt, ap);
+	va_end(ap);
 	s->state = S_QUIT;
 	io_pause_read(s->io);
 	/* Freed once the reply is out (IO_LOWAT), or when that stalls. */
@@ -328,7 +379,8 @@ static void
 cmd_lhlo(struct lmtp_session *s, char *args)
 {
 	if (*args == '\0') {
-		lmtp_session_error(s, "501 5.5.4 Syntax: LHLO hostname");
+		lmtp_session_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Syntax: LHLO hostname");
 		return;
 	}
 	lmtp_session_reset(s);
@@ -344,7 +396,8 @@ cmd_lhlo(struct lmtp_session *s, char *args)
 static void
 cmd_helo(struct lmtp_session *s, char *args)
 {
-	lmtp_session_error(s, "500 5.5.1 This is LMTP: use LHLO");
+	lmtp_session_error(s, 500, ESC_INVALID_COMMAND,
+	    "This is LMTP: use LHLO");
 }
 
 static void
@@ -354,21 +407,25 @@ cmd_mail(struct lmtp_session *s, char *args)
 	const char	*rest;
 
 	if (s->state == S_INIT) {
-		lmtp_session_error(s, "503 5.5.1 Send LHLO first");
+		lmtp_session_error(s, 503, ESC_INVALID_COMMAND,
+		    "Send LHLO first");
 		return;
 	}
 	if (s->state != S_READY) {
-		lmtp_session_error(s, "503 5.5.1 Nested MAIL command");
+		lmtp_session_error(s, 503, ESC_INVALID_COMMAND,
+		    "Nested MAIL command");
 		return;
 	}
 	switch (lmtp_parse_mail_from(args, &a, &rest)) {
 	case LMTP_PATH_OK:
 		break;
 	case LMTP_PATH_SYNTAX:
-		lmtp_session_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		lmtp_session_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Syntax: MAIL FROM:<address>");
 		return;
 	default:
-		lmtp_session_error(s, "501 5.1.7 Bad sender address syntax");
+		lmtp_session_error(s, 501, ESC_BAD_SENDER_SYNTAX,
+		    "Bad sender address syntax");
 		return;
 	}
 	if (mail_params(s, rest) == -1)
@@ -376,7 +433,7 @@ cmd_mail(struct lmtp_session *s, char *args)
 	addr_format(&a, s->sender, sizeof(s->sender));
 	header_safe(s->sender);
 	s->state = S_MAIL;
-	lmtp_session_reply(s, "250 2.1.0 Ok");
+	lmtp_session_status(s, 250, ESC_OTHER_ADDRESS_STATUS, "Ok");
 }
 
 /* BODY=, SIZE= and SMTPUTF8 are what we advertise; nothing else. */
@@ -389,18 +446,22 @@ mail_params(struct lmtp_session *s, const char *p)
 	case LMTP_PARAM_OK:
 		return 0;
 	case LMTP_PARAM_TOO_LONG:
-		lmtp_session_error(s, "501 5.5.4 Parameter too long");
+		lmtp_session_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Parameter too long");
 		break;
 	case LMTP_PARAM_BAD_SIZE:
-		lmtp_session_error(s, "501 5.5.4 Bad SIZE value");
+		lmtp_session_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Bad SIZE value");
 		break;
 	case LMTP_PARAM_TOO_BIG:
 		/* A fair refusal, not a client mistake. */
-		lmtp_session_reply(s, "552 5.3.4 Message too big");
+		lmtp_session_status(s, 552, ESC_MESSAGE_TOO_BIG,
+		    "Message too big");
 		break;
 	case LMTP_PARAM_UNSUPPORTED:
 	default:
-		lmtp_session_error(s, "555 5.5.4 Unsupported parameter");
+		lmtp_session_error(s, 555, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Unsupported parameter");
 		break;
 	}
 	return -1;
@@ -412,7 +473,8 @@ cmd_rcpt(struct lmtp_session *s, char *args)
 	struct mailaddr	 a;
 
 	if (s->state != S_MAIL && s->state != S_RCPT) {
-		lmtp_session_error(s, "503 5.5.1 Need MAIL before RCPT");
+		lmtp_session_error(s, 503, ESC_INVALID_COMMAND,
+		    "Need MAIL before RCPT");
 		return;
 	}
 	switch (lmtp_parse_rcpt_to(args, &a)) {
@@ -420,14 +482,17 @@ cmd_rcpt(struct lmtp_session *s, char *args)
 		rcpt_lookup(s, &a);
 		break;
 	case LMTP_PATH_SYNTAX:
-		lmtp_session_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+		lmtp_session_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Syntax: RCPT TO:<address>");
 		break;
 	case LMTP_PATH_BAD:
-		lmtp_session_error(s, "501 5.1.3 Bad recipient address syntax");
+		lmtp_session_error(s, 501, ESC_BAD_DESTINATION_SYNTAX,
+		    "Bad recipient address syntax");
 		break;
 	case LMTP_PATH_PARAMS:
 	default:
-		lmtp_session_error(s, "555 5.5.4 Unsupported parameter");
+		lmtp_session_error(s, 555, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Unsupported parameter");
 		break;
 	}
 }
@@ -437,13 +502,15 @@ static void
 rcpt_lookup(struct lmtp_session *s, const struct mailaddr *a)
 {
 	if (s->nrcpts >= conf->max_rcpts) {
-		lmtp_session_reply(s, "452 4.5.3 Too many recipients");
+		lmtp_session_status(s, 452, ESC_TOO_MANY_RECIPIENTS,
+		    "Too many recipients");
 		return;
 	}
 	addr_format(a, s->lookup_addr, sizeof(s->lookup_addr));
 	header_safe(s->lookup_addr);
 	if ((s->lookup = engine_lookup(s, s->lookup_addr)) == NULL) {
-		lmtp_session_reply(s, "451 4.3.0 Temporary failure");
+		lmtp_session_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "Temporary failure");
 		return;
 	}
 	lmtp_session_busy(s);
@@ -462,7 +529,8 @@ lmtp_session_lookup_done(struct lmtp_session *s, int status,
 	case LOOKUP_OK:
 		if ((r = calloc(1, sizeof(*r))) == NULL) {
 			log_warn("rcpt");
-			lmtp_session_reply(s, "451 4.3.0 Temporary failure");
+			lmtp_session_status(s, 451,
+			    ESC_OTHER_MAIL_SYSTEM_STATUS, "Temporary failure");
 			break;
 		}
 		r->idx = s->nrcpts++;
@@ -473,21 +541,23 @@ lmtp_session_lookup_done(struct lmtp_session *s, int status,
 		r->quota = quota;
 		TAILQ_INSERT_TAIL(&s->rcpts, r, entry);
 		s->state = S_RCPT;
-		lmtp_session_reply(s, "250 2.1.5 Ok");
+		lmtp_session_status(s, 250, ESC_DESTINATION_VALID, "Ok");
 		break;
 	case LOOKUP_NOUSER:
 	case LOOKUP_NOTHOSTED:
 		log_info("%s: unknown recipient <%s>", s->peer,
 		    s->lookup_addr);
-		lmtp_session_reply(s, "550 5.1.1 <%s> User unknown",
-		    s->lookup_addr);
+		lmtp_session_status(s, 550, ESC_BAD_DESTINATION_MAILBOX,
+		    "<%s> User unknown", s->lookup_addr);
 		break;
 	case LOOKUP_INVALID:
-		lmtp_session_reply(s, "501 5.1.3 Bad recipient address syntax");
+		lmtp_session_status(s, 501, ESC_BAD_DESTINATION_SYNTAX,
+		    "Bad recipient address syntax");
 		break;
 	case LOOKUP_TEMPFAIL:
 	default:
-		lmtp_session_reply(s, "451 4.3.0 Temporary lookup failure");
+		lmtp_session_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "Temporary lookup failure");
 		break;
 	}
 	lmtp_session_ready(s);
@@ -497,21 +567,25 @@ static void
 cmd_data(struct lmtp_session *s, char *args)
 {
 	if (s->state == S_MAIL) {
-		lmtp_session_error(s, "503 5.5.1 No valid recipients");
+		lmtp_session_error(s, 503, ESC_INVALID_COMMAND,
+		    "No valid recipients");
 		return;
 	}
 	if (s->state != S_RCPT) {
-		lmtp_session_error(s, "503 5.5.1 Need RCPT before DATA");
+		lmtp_session_error(s, 503, ESC_INVALID_COMMAND,
+		    "Need RCPT before DATA");
 		return;
 	}
 	if (*args != '\0') {
-		lmtp_session_error(s, "501 5.5.4 Syntax: DATA");
+		lmtp_session_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Syntax: DATA");
 		return;
 	}
 	s->bodyfd = memfd_create("lmtp-body", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (s->bodyfd == -1 || (s->wbuf = malloc(BODY_BUFSZ)) == NULL) {
 		log_warn("%s: message file", s->peer);
-		lmtp_session_reply(s, "451 4.3.0 Temporary failure");
+		lmtp_session_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "Temporary failure");
 		return;
 	}
 	s->state = S_DATA;
@@ -524,33 +598,33 @@ cmd_rset(struct lmtp_session *s, char *args)
 	lmtp_session_reset(s);
 	if (s->state != S_INIT)
 		s->state = S_READY;
-	lmtp_session_reply(s, "250 2.0.0 Ok");
+	lmtp_session_status(s, 250, ESC_OTHER_STATUS, "Ok");
 }
 
 static void
 cmd_noop(struct lmtp_session *s, char *args)
 {
-	lmtp_session_reply(s, "250 2.0.0 Ok");
+	lmtp_session_status(s, 250, ESC_OTHER_STATUS, "Ok");
 }
 
 static void
 cmd_vrfy(struct lmtp_session *s, char *args)
 {
-	lmtp_session_reply(s, "252 2.5.0 Cannot VRFY user, but will accept "
-	    "message");
+	lmtp_session_status(s, 252, ESC_OTHER_PROTOCOL_STATUS,
+	    "Cannot VRFY user, but will accept message");
 }
 
 static void
 cmd_help(struct lmtp_session *s, char *args)
 {
-	lmtp_session_reply(s, "214 2.0.0 LHLO MAIL RCPT DATA RSET NOOP QUIT "
-	    "VRFY");
+	lmtp_session_status(s, 214, ESC_OTHER_STATUS,
+	    "LHLO MAIL RCPT DATA RSET NOOP QUIT VRFY");
 }
 
 static void
 cmd_quit(struct lmtp_session *s, char *args)
 {
-	lmtp_session_close(s, "221 2.0.0 Bye");
+	lmtp_session_close(s, 221, ESC_OTHER_STATUS, "Bye");
 }
 
 /* DATA */
@@ -673,14 +747,15 @@ data_done(struct lmtp_session *s)
 	s->state = S_DELIVER;
 	TAILQ_FOREACH(r, &s->rcpts, entry) {
 		if (s->hasnul)
-			snprintf(r->reply, sizeof(r->reply),
-			    "550 5.6.0 NUL character in message refused");
+			(void)esc_reply(r->reply, sizeof(r->reply), 550,
+			    ESC_OTHER_MEDIA_STATUS,
+			    "NUL character in message refused");
 		else if (s->toobig)
-			snprintf(r->reply, sizeof(r->reply),
-			    "552 5.3.4 Message too big");
+			(void)esc_reply(r->reply, sizeof(r->reply), 552,
+			    ESC_MESSAGE_TOO_BIG, "Message too big");
 		else if (s->wfailed)
-			snprintf(r->reply, sizeof(r->reply),
-			    "451 4.3.0 Temporary failure");
+			(void)esc_reply(r->reply, sizeof(r->reply), 451,
+			    ESC_OTHER_MAIL_SYSTEM_STATUS, "Temporary failure");
 		else
 			continue;
 		r->done = 1;
@@ -708,8 +783,8 @@ data_done(struct lmtp_session *s)
 		    (r->req = engine_deliver(s, r->idx, fd, r->maildir, r->uid,
 		    r->gid, r->quota, prefix)) == NULL) {
 			log_warn("%s: deliver to <%s>", s->peer, r->addr);
-			snprintf(r->reply, sizeof(r->reply),
-			    "451 4.3.0 Temporary failure");
+			(void)esc_reply(r->reply, sizeof(r->reply), 451,
+			    ESC_OTHER_MAIL_SYSTEM_STATUS, "Temporary failure");
 			r->done = 1;
 			continue;
 		}
@@ -737,23 +812,25 @@ lmtp_session_delivered(struct lmtp_session *s, size_t idx, int status,
 	s->npending--;
 	switch (status) {
 	case DELIVER_OK:
-		snprintf(r->reply, sizeof(r->reply),
-		    "250 2.0.0 <%s> delivered", r->addr);
+		(void)esc_reply(r->reply, sizeof(r->reply), 250,
+		    ESC_OTHER_STATUS, "<%s> delivered", r->addr);
 		break;
 	case DELIVER_PERMFAIL:
 		if (reply_ok(text, '5'))
 			strlcpy(r->reply, text, sizeof(r->reply));
 		else
-			snprintf(r->reply, sizeof(r->reply),
-			    "550 5.2.0 <%s> delivery failed", r->addr);
+			(void)esc_reply(r->reply, sizeof(r->reply), 550,
+			    ESC_OTHER_MAILBOX_STATUS, "<%s> delivery failed",
+			    r->addr);
 		break;
 	case DELIVER_TEMPFAIL:
 	default:
 		if (reply_ok(text, '4'))
 			strlcpy(r->reply, text, sizeof(r->reply));
 		else
-			snprintf(r->reply, sizeof(r->reply),
-			    "451 4.3.0 <%s> temporary failure", r->addr);
+			(void)esc_reply(r->reply, sizeof(r->reply), 451,
+			    ESC_OTHER_MAIL_SYSTEM_STATUS,
+			    "<%s> temporary failure", r->addr);
 		break;
 	}
 	log_info("%s: from=<%s> to=<%s> maildir=%s: %s", s->peer, s->sender,

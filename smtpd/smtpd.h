@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "esc.h"
 #include "imsg.h"
 #include "proto.h"
 #include "smtp_parse.h"
@@ -193,12 +194,21 @@ void		 smtp_session_fail_channel(int which);
 /* Banner or implicit TLS after the ban check: -1 if s was freed. */
 int		 smtp_session_start(struct smtp_session *);
 void		 smtp_mail_accept(struct smtp_session *);
+/* A reply line as it is: greetings, EHLO lines, 334 and 354. */
 void		 smtp_reply(struct smtp_session *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
-void		 smtp_error(struct smtp_session *, const char *, ...)
-		    __attribute__((__format__ (printf, 2, 3)));
-void		 smtp_close(struct smtp_session *, const char *, ...)
-		    __attribute__((__format__ (printf, 2, 3)));
+/* "code x.y.z text", the class of x.y.z taken from code. */
+void		 smtp_status(struct smtp_session *, int code, enum esc_code,
+		    const char *, ...)
+		    __attribute__((__format__ (printf, 4, 5)));
+/* The same for a bad command: too many end the session. */
+void		 smtp_error(struct smtp_session *, int code, enum esc_code,
+		    const char *, ...)
+		    __attribute__((__format__ (printf, 4, 5)));
+/* The same as the last reply of the session. */
+void		 smtp_close(struct smtp_session *, int code, enum esc_code,
+		    const char *, ...)
+		    __attribute__((__format__ (printf, 4, 5)));
 void		 smtp_req_start(struct smtp_session *, enum smtp_req, int,
 		    uint64_t);
 struct smtp_session *smtp_req_take(uint64_t, enum smtp_req);
