@@ -489,13 +489,12 @@ postmaster@example.net: bob@example.org
 """
 
 
-@pytest.fixture(scope="module")
-def pm_authd(request):
-    """authd with `postmaster` set to an alias of a local and a remote
-    address, the hostname outside the hosted domains."""
+def private_authd(request, name, prepare):
+    """A second authd in its own directory, set up by prepare(d) before
+    it starts; stopped and removed after the module."""
     if not os.access(AUTHD, os.X_OK):
         pytest.skip("authd/tsamba-authd not built")
-    tmp = tempfile.mkdtemp(prefix="tsamba-authd-pm-", dir="/tmp")
+    tmp = tempfile.mkdtemp(prefix="tsamba-authd-%s-" % name, dir="/tmp")
     d = Authd(tmp)
 
     def finish():
@@ -507,12 +506,22 @@ def pm_authd(request):
 
     request.addfinalizer(finish)
     d.setup()
-    d.write("domains", DOMAINS + "example.com\n")
-    d.write("aliases", ALIASES + PM_ALIASES)
-    with open(d.conf, "a") as f:
-        f.write('hostname "%s"\npostmaster "pm@example.org"\n' % PM_HOST)
+    prepare(d)
     d.start()
     return d
+
+
+@pytest.fixture(scope="module")
+def pm_authd(request):
+    """authd with `postmaster` set to an alias of a local and a remote
+    address, the hostname outside the hosted domains."""
+    def prepare(d):
+        d.write("domains", DOMAINS + "example.com\n")
+        d.write("aliases", ALIASES + PM_ALIASES)
+        with open(d.conf, "a") as f:
+            f.write('hostname "%s"\npostmaster "pm@example.org"\n' %
+                    PM_HOST)
+    return private_authd(request, "pm", prepare)
 
 
 PM_RESOLVED = sorted([("alice@example.org", RCPT_LOCAL),
@@ -590,29 +599,15 @@ OLD_BANS = ("# tsamba-authd bans: network, end (unix time), failures\n"
 def nb_authd(request):
     """authd with its own statedir holding an old ban file, IPv4
     failures counted per /24 (IPv6 per /64, the default)."""
-    if not os.access(AUTHD, os.X_OK):
-        pytest.skip("authd/tsamba-authd not built")
-    tmp = tempfile.mkdtemp(prefix="tsamba-authd-nb-", dir="/tmp")
-    d = Authd(tmp)
-
-    def finish():
-        d.stop()
-        if request.session.testsfailed:
-            sys.stderr.write("tsamba-authd log %s:\n%s\n" %
-                             (d.log, d.log_text()[-4000:]))
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    request.addfinalizer(finish)
-    d.setup()
-    state = os.path.join(tmp, "state")
-    os.makedirs(os.path.join(state, "authd"))
-    end = int(time.time()) + 3600
-    with open(os.path.join(state, "authd", "bans"), "w") as f:
-        f.write(OLD_BANS % (end, end))
-    with open(d.conf, "a") as f:
-        f.write('statedir "%s"\nban prefix ipv4 24\n' % state)
-    d.start()
-    return d
+    def prepare(d):
+        state = os.path.join(d.tmp, "state")
+        os.makedirs(os.path.join(state, "authd"))
+        end = int(time.time()) + 3600
+        with open(os.path.join(state, "authd", "bans"), "w") as f:
+            f.write(OLD_BANS % (end, end))
+        with open(d.conf, "a") as f:
+            f.write('statedir "%s"\nban prefix ipv4 24\n' % state)
+    return private_authd(request, "nb", prepare)
 
 
 def fail_logins(c, ips):
