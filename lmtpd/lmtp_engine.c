@@ -246,7 +246,7 @@ engine_accept(int fd, short event, void *arg)
 		return;
 	}
 	nsessions++;
-	session_new(s, peer);
+	lmtp_session_new(s, peer);
 }
 
 static void
@@ -454,8 +454,8 @@ auth_lost(void)
 	while ((r = TAILQ_FIRST(&failed)) != NULL) {
 		TAILQ_REMOVE(&failed, r, wait);
 		if (r->session != NULL)
-			session_lookup_done(r->session, LOOKUP_TEMPFAIL, "",
-			    0, 0, 0);
+			lmtp_session_lookup_done(r->session, LOOKUP_TEMPFAIL,
+			    "", 0, 0, 0);
 		request_free(r);
 	}
 }
@@ -481,7 +481,7 @@ auth_result(struct imsg *imsg)
 		return;
 	}
 	if (r->session != NULL)
-		session_lookup_done(r->session, status, maildir, uid, gid,
+		lmtp_session_lookup_done(r->session, status, maildir, uid, gid,
 		    quota);
 	request_free(r);
 }
@@ -531,6 +531,6 @@ deliver_result(struct imsg *imsg)
 	    (r = request_find(id)) == NULL || r->kind != REQ_DELIVER)
 		fatalx("malformed DELIVERED from parent");
 	if (r->session != NULL)
-		session_delivered(r->session, r->rcpt, status, text);
+		lmtp_session_delivered(r->session, r->rcpt, status, text);
 	request_free(r);
 }
