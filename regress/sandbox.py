@@ -272,6 +272,15 @@ def sha512_crypt(passwords):
     return ["{SHA512-CRYPT}" + h for h in hashes]
 
 
+def new_password():
+    """A random password that no command line takes for an option (a
+    leading "-" made swaks fail one run in 64)."""
+    while True:
+        p = secrets.token_urlsafe(18)
+        if not p.startswith("-"):
+            return p
+
+
 def read_env(path):
     env = {}
     try:
@@ -418,7 +427,7 @@ class Sandbox:
 
         old = read_env(self.envfile)
         self.password = (password or old.get("DEMO_PASSWORD") or
-                         secrets.token_urlsafe(18))
+                         new_password())
         self.demo_user = "%s@%s" % (self.users[0], self.domain)
         self.pids = self._read_pids()
         self._written = False
