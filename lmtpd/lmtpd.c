@@ -40,7 +40,7 @@ static void	send_listeners(void);
 static void	parent_dispatch_engine(struct imsgev *, struct imsg *, void *);
 static void	parent_connect(struct imsg *);
 static void	parent_sig(int, short, void *);
-static void	parent_shutdown(void) __attribute__((__noreturn__));
+static void	parent_shutdown(int) __attribute__((__noreturn__));
 
 int
 main(int argc, char *argv[])
@@ -99,7 +99,7 @@ main(int argc, char *argv[])
 
 	log_info("started, LMTP on %s", conf->lmtp_socket);
 	event_dispatch();
-	parent_shutdown();
+	parent_shutdown(1);
 }
 
 static void
@@ -135,11 +135,11 @@ parent_dispatch_engine(struct imsgev *iev, struct imsg *imsg, void *arg)
 
 	if (imsg == NULL) {
 		log_warnx("engine gone, exiting");
-		parent_shutdown();
+		parent_shutdown(1);
 	}
 	if (!hello) {
 		if (imsg_check_hello(imsg, "parent") == -1)
-			parent_shutdown();
+			parent_shutdown(1);
 		hello = 1;
 		return;
 	}
@@ -153,7 +153,7 @@ parent_dispatch_engine(struct imsgev *iev, struct imsg *imsg, void *arg)
 	default:
 		log_warnx("engine sent unexpected imsg type %u",
 		    imsg->hdr.type);
-		parent_shutdown();
+		parent_shutdown(1);
 	}
 }
 
@@ -170,7 +170,7 @@ parent_connect(struct imsg *imsg)
 	if (imsg->fd != -1 || imsg_get_u64(imsg, &id) == -1 ||
 	    imsg_get_u8(imsg, &which) == -1 || imsg_get_end(imsg) == -1) {
 		log_warnx("engine sent a malformed CONNECT");
-		parent_shutdown();
+		parent_shutdown(1);
 	}
 	if (which == CONNECT_AUTHD) {
 		conf_sockpath(conf, "auth.sock", path, sizeof(path));
@@ -196,7 +196,7 @@ parent_sig(int sig, short event, void *arg)
 	case SIGTERM:
 	case SIGINT:
 		log_info("exiting on signal %d", sig);
-		parent_shutdown();
+		parent_shutdown(0);
 	case SIGHUP:
 		/* Nothing to reload: the sockets stay as they are. */
 		break;
@@ -205,7 +205,7 @@ parent_sig(int sig, short event, void *arg)
 			if (pid == engine_pid) {
 				engine_pid = -1;
 				log_warnx("engine exited, status %d", status);
-				parent_shutdown();
+				parent_shutdown(1);
 			}
 			writers_reaped(pid);
 			if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)
@@ -216,14 +216,19 @@ parent_sig(int sig, short event, void *arg)
 	}
 }
 
+/*
+ * Stop the engine and the writers and exit.  Only a stop that was asked
+ * for (SIGTERM) exits 0: losing the engine is a failure, so that the
+ * service manager's Restart=on-failure starts the daemon again.
+ */
 static void
-parent_shutdown(void)
+parent_shutdown(int status)
 {
 	if (engine_pid != -1)
 		kill(engine_pid, SIGTERM);
 	writers_kill();
 	unlink(conf->lmtp_socket);
-	exit(0);
+	exit(status);
 }
 
 /*
