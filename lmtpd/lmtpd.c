@@ -23,6 +23,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "imsg.h"
+#include "listener.h"
 #include "log.h"
 #include "proto.h"
 #include "tcp_listen.h"
@@ -47,7 +48,8 @@ main(int argc, char *argv[])
 {
 	static const int	 sigs[] = { SIGTERM, SIGINT, SIGCHLD, SIGHUP };
 	struct daemon_opts	 opts;
-	int			 sp[2];
+	struct conf_listen	*l;
+	int			 sp[2], nlisten = 1;	/* lmtp.sock */
 	struct stat		 st;
 
 	daemon_getopt(argc, argv, "tsamba-lmtpd", &opts);
@@ -73,6 +75,11 @@ main(int argc, char *argv[])
 
 	if (!opts.debug && daemon(0, 0) == -1)
 		fatal("daemon");
+	/* The engine inherits the limit: its socket and a body file each. */
+	TAILQ_FOREACH(l, &conf->lmtp_listens, entry)
+		nlisten++;
+	listener_check_fd_limit("LMTP", conf->max_sessions, LMTP_SESSION_FDS,
+	    LISTENER_FDS_RESERVED + nlisten);
 
 	/* The engine is forked before any socket exists: it inherits none. */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp) == -1)

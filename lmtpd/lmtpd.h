@@ -29,6 +29,8 @@
 #define LMTP_REPLY_MAX		(ADDR_MAX + 64)
 /* Writers one mailbox owner may have at once (fsyncs in parallel). */
 #define WRITERS_PER_OWNER	4
+/* Descriptors of one engine session: the socket, the body file. */
+#define LMTP_SESSION_FDS	2
 
 extern struct conf	*conf;
 

@@ -27,6 +27,7 @@
 #include "conf.h"
 #include "imsg.h"
 #include "io.h"
+#include "listener.h"
 #include "log.h"
 #include "proto.h"
 #include "smtpd.h"
@@ -250,6 +251,8 @@ smtp_free(struct smtp_session *s, const char *why)
 	TAILQ_REMOVE(&smtp_sessions, s, entry);
 	smtp_nsessions--;
 	free(s);
+	/* A listener paused for want of descriptors may go on. */
+	listener_fd_freed();
 }
 
 static void

@@ -25,6 +25,7 @@
 struct conf;
 struct conf_listen;
 struct io;
+struct listener;
 struct tls;
 
 #define SMTP_IP_MAX		64	/* text of an IPv6 address */
@@ -36,6 +37,7 @@ struct tls;
 #define SMTP_AUTH_MAX		2048	/* a decoded SASL response */
 #define SMTP_PASSWORD_MAX	1024	/* longest password passed on */
 #define SMTP_AUTH_FAILURES	3	/* failed AUTH before 421 */
+#define SMTP_SESSION_FDS	2	/* the socket, a spool file in DATA */
 #define SMTP_CLOSE_GRACE	10	/* s to send the last reply */
 
 /* The config shared by every file of the program. */
@@ -47,8 +49,7 @@ extern struct conf	*smtpd_conf;
 struct smtp_listener {
 	TAILQ_ENTRY(smtp_listener) entry;
 	struct conf_listen	*cl;
-	int			 fd;
-	struct event		 ev;
+	struct listener		*listener;	/* lib/listener.c */
 };
 
 void		 engine_main(int parent_fd);
