@@ -10,12 +10,11 @@ import resource
 import signal
 import smtplib
 import socket
-import threading
 import time
 
 import pytest
 
-from helpers import SENDER, MsgIndex, make_message
+from helpers import SENDER, ClientThreads, MsgIndex, make_message
 from sandbox import DAEMONS, proc_alive, proc_ppid, proc_root, wait_for
 
 pytestmark = pytest.mark.root
@@ -95,18 +94,15 @@ THREADS = 12
 PER_ROUND = 60		# messages accepted between two kills
 
 
-class Senders:
+class Senders(ClientThreads):
     """Clients sending one small message per session, sorting each
     Message-ID by what the client heard: 250, a refusal (4xx/5xx), or
     nothing clear (the connection broke)."""
 
     def __init__(self, sb):
+        super().__init__(THREADS)
         self.sb = sb
-        self.accepted, self.refused, self.unknown = [], [], []
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self.run, args=(i,))
-                        for i in range(THREADS)]
+        self.refused, self.unknown = [], []
 
     def one(self, rcpt, msgid, msg):
         try:
@@ -134,27 +130,13 @@ class Senders:
             code = self.one(rcpts[(i + n) % len(rcpts)], msgid, msg)
             with self.lock:
                 if code == 250:
-                    self.accepted.append(msgid)
+                    self.accepted[msgid] = True
                 elif code is not None and code >= 400:
                     self.refused.append(msgid)
                 else:
                     self.unknown.append(msgid)
             if code != 250:
                 time.sleep(0.02)	# the queue is down: do not spin
-
-    def count(self):
-        with self.lock:
-            return len(self.accepted)
-
-    def start(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def stop(self):
-        self.stopping.set()
-        for t in self.threads:
-            t.join(60)
 
 
 @pytest.fixture(scope="module")
@@ -197,10 +179,10 @@ def test_no_duplicate_when_queue_loses_mta_or_parent(dup):
         senders.stop()
     dup.restart("lmtpd")
     index = MsgIndex(dup)
-    index.wait_all(senders.accepted, 180)
+    index.wait_all(list(senders.accepted), 180)
     wait_for(lambda: spool_empty(dup), 120, what="an empty queue")
     ids = index.scan()
-    twice = [m for m in senders.accepted + senders.unknown
+    twice = [m for m in list(senders.accepted) + senders.unknown
              if len(ids.get(m, [])) > 1]
     assert not twice, "%d messages delivered more than once, e.g. %s" % (
         len(twice), twice[:3])
