@@ -17,7 +17,9 @@
 
 #include <errno.h>
 #include <event.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "listener.h"
@@ -125,6 +127,7 @@ listener_pause(int error)
 	struct timeval	 tv = { PAUSE_FALLBACK_SEC, 0 };
 	struct listener	*l;
 	time_t		 now = time(NULL);
+	char		 more[64] = "";
 
 	if (paused)
 		return;
@@ -136,10 +139,11 @@ listener_pause(int error)
 	/* Each session that ends resumes, and may pause again: log less. */
 	pauses_unlogged++;
 	if (now - last_log >= PAUSE_LOG_INTERVAL) {
-		errno = error;
-		log_warn("accept (%u time%s): new connections wait until a "
-		    "session ends", pauses_unlogged,
-		    pauses_unlogged == 1 ? "" : "s");
+		if (pauses_unlogged > 1)
+			snprintf(more, sizeof(more), " (%u pauses since the "
+			    "last warning)", pauses_unlogged);
+		log_warnx("accept: %s: new connections wait until a session "
+		    "ends%s", strerror(error), more);
 		last_log = now;
 		pauses_unlogged = 0;
 	}
