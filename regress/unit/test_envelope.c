@@ -3,9 +3,10 @@
  * crash: an envelope survives write and load unchanged, and every bad
  * form of every field - a truncated file, a missing, repeated or unknown
  * line, a number out of range or not a number, a bad queue id, an
- * overlong value, a raw control character, a bad escape - is refused,
- * while the extremes the queue itself may write (a million tries, the
- * longest address and reply, a null sender) are read back.
+ * overlong value, a raw control character, a bad escape, one recipient
+ * too many - is refused, while the extremes the queue itself may write
+ * (a million tries, the longest address and reply, a null sender, the
+ * most recipients) are read back.
  */
 
 #include <sys/types.h>
@@ -506,6 +507,38 @@ test_framing(void)
 	free(text);
 }
 
+/* ENVELOPE_RCPT_MAX recipients are read; one more is refused. */
+static void
+test_many_recipients(void)
+{
+	struct envelope	 env;
+	char		*text;
+	size_t		 i, n, len, size, head;
+
+	head = line_of("rcpt", 0);
+	size = 4096 + (ENVELOPE_RCPT_MAX + 1) * 96;
+	if ((text = malloc(size)) == NULL)
+		fatal("malloc");
+	for (n = ENVELOPE_RCPT_MAX; n <= ENVELOPE_RCPT_MAX + 1; n++) {
+		len = 0;
+		for (i = 0; i < head; i++)
+			len += snprintf(text + len, size - len, "%s\n",
+			    base[i]);
+		for (i = 0; i < n; i++)
+			len += snprintf(text + len, size - len,
+			    "rcpt r%zu@example.org\norcpt \nflags 1\n"
+			    "state pending\ntries 0\nnext-try 0\nerror \n", i);
+		len += snprintf(text + len, size - len, "end\n");
+		if (n == ENVELOPE_RCPT_MAX) {
+			CHECK(parse_text(text, len, &env) == 0);
+			CHECK(env.nrcpts == ENVELOPE_RCPT_MAX);
+			envelope_clear(&env);
+		} else
+			CHECK(parse_text(text, len, &env) == -1);
+	}
+	free(text);
+}
+
 int
 main(void)
 {
@@ -518,5 +551,6 @@ main(void)
 	test_lengths();
 	test_version1();
 	test_framing();
+	test_many_recipients();
 	return unit_done("test_envelope");
 }
