@@ -83,6 +83,9 @@ engine_main(int parent_fd)
 	if (tls_init() == -1)
 		fatalx("tls_init");
 	priv_drop(smtpd_conf->user_smtpd, smtpd_conf->chroot, "smtp");
+	/* Every exit, fatal or asked for, sends the replies owed first. */
+	if (atexit(smtp_session_flush_all) != 0)
+		fatalx("atexit");
 
 	event_init();
 	daemon_signals(ev_sigs, sigs, 3, engine_sig);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -1292,4 +1293,23 @@ smtp_cmd_help(struct smtp_session *s, char *args)
 	    "BDAT");
 	smtp_reply(s, "214-2.0.0 AUTH RSET NOOP QUIT VRFY HELP");
 	smtp_reply(s, "214 2.0.0 See RFC 5321");
+}
+
+/*
+ * The engine is exiting (its parent died, SIGTERM): the replies already
+ * queued go out first, a 250 for a message now in the queue above all,
+ * which a client that never hears it sends again.  Bounded, so that
+ * clients that do not read cannot hold the exit.
+ */
+void
+smtp_session_flush_all(void)
+{
+	struct smtp_session	*s;
+	struct timespec		 deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += SMTP_EXIT_FLUSH_SEC;
+	TAILQ_FOREACH(s, &smtp_sessions, entry)
+		if (io_queued(s->io) > 0)
+			(void)io_flush_until(s->io, &deadline);
 }

@@ -38,6 +38,7 @@ struct tls;
 #define SMTP_PASSWORD_MAX	1024	/* longest password passed on */
 #define SMTP_AUTH_FAILURES	3	/* failed AUTH before 421 */
 #define SMTP_SESSION_FDS	2	/* the socket, a spool file in DATA */
+#define SMTP_EXIT_FLUSH_SEC	2	/* for every reply owed, at exit */
 #define SMTP_CLOSE_GRACE	10	/* s to send the last reply */
 
 /* The config shared by every file of the program. */
@@ -181,6 +182,8 @@ int		 smtp_session_msg_created(struct imsg *);
 int		 smtp_session_msg_committed(struct imsg *);
 /* The channel broke: fail the requests pending on it. */
 void		 smtp_session_fail_channel(int which);
+/* At exit: write out the replies owed (a 250 for a queued message). */
+void		 smtp_session_flush_all(void);
 /* Used by smtp_auth.c. */
 /* Banner or implicit TLS after the ban check: -1 if s was freed. */
 int		 smtp_session_start(struct smtp_session *);
