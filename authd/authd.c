@@ -54,30 +54,6 @@ on_signal(int sig, short ev, void *arg)
 	}
 }
 
-/* The uids that may ask besides root and ourselves. */
-static void
-peers_resolve(const struct conf *conf)
-{
-	const char	*users[] = { conf->user_smtpd, conf->user_queue };
-	uid_t		 uid;
-	gid_t		 gid;
-	size_t		 i;
-
-	authd->npeer_uids = 0;
-	for (i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
-		if (priv_lookup(users[i], &uid, &gid) == -1) {
-			log_debug("user %s does not exist: it may not ask",
-			    users[i]);
-			continue;
-		}
-		authd->peer_uids[authd->npeer_uids++] = uid;
-		if (i == 0) {
-			authd->smtpd_uid = uid;
-			authd->has_smtpd_uid = 1;
-		}
-	}
-}
-
 /* Mailboxes without ids in the users table belong to the vmail user. */
 static void
 vmail_resolve(const struct conf *conf)
@@ -127,7 +103,7 @@ main(int argc, char *argv[])
 		exit(0);
 	}
 
-	peers_resolve(&conf);
+	role_init(&conf);
 	vmail_resolve(&conf);
 	server_listen(&conf);
 	control_listen(&conf);

@@ -7,7 +7,8 @@
  * authd_lookup.c (recipient, mailbox, login and sender resolution),
  * authd_table.c (one backend per table), authd_file.c (the plain text
  * tables), authd_mysql.c (MariaDB), authd_ban.c (failure counting and
- * bans) and authd_control.c (the control socket of tsambactl).
+ * bans), authd_role.c (which role may ask what) and authd_control.c (the
+ * control socket of tsambactl).
  */
 
 #ifndef TSAMBA_AUTHD_H
@@ -40,10 +41,6 @@ struct authd {
 	const struct conf	*conf;
 	uid_t			 vmail_uid;	/* default mailbox owner */
 	gid_t			 vmail_gid;
-	uid_t			 peer_uids[4];	/* may connect, besides us */
-	size_t			 npeer_uids;
-	uid_t			 smtpd_uid;	/* may ask LOGIN */
-	int			 has_smtpd_uid;
 	unsigned int		 nworkers;
 };
 
@@ -207,7 +204,15 @@ typedef int	(*ban_walk_fn)(const struct ban_entry *, void *);
 void	ban_walk(ban_walk_fn, void *);
 int	ban_add(const char *net, time_t seconds, char *err, size_t errsz);
 int	ban_del(const char *net, char *err, size_t errsz);
-int	ip_valid(const char *);
+
+/* authd_role.c */
+void	role_init(const struct conf *);		/* before the drop */
+/* The role uids that may connect (root and authd's own always may). */
+const uid_t *role_peer_uids(size_t *);
+/* The roles of a uid for the log: "smtp", "smtp/lmtp", "root". */
+const char *role_names(uid_t, char *, size_t);
+/* 1 if the peer's role may ask this type; 0 after logging why not. */
+int	role_may_ask(uid_t, pid_t, uint32_t type);
 
 /* authd_control.c */
 void	control_listen(const struct conf *);

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ipaddr.h"
 #include "log.h"
 #include "privdrop.h"
 #include "authd.h"
@@ -80,46 +81,6 @@ static int
 failrec_cmp(struct failrec *a, struct failrec *b)
 {
 	return strcmp(a->ip, b->ip);
-}
-
-/*
- * A client address in one canonical text form (an IPv4-mapped IPv6
- * address is the IPv4 one) and as a sockaddr; -1 if it is not one.
- */
-static int
-ip_parse(const char *s, char *out, size_t outsz,
-    struct sockaddr_storage *ss)
-{
-	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
-	struct in6_addr		 a6;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-	} else if (inet_pton(AF_INET6, s, &a6) == 1) {
-		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
-			sin->sin_family = AF_INET;
-			memcpy(&sin->sin_addr, &a6.s6_addr[12], 4);
-		} else {
-			sin6->sin6_family = AF_INET6;
-			sin6->sin6_addr = a6;
-		}
-	} else
-		return -1;
-	if (out != NULL && inet_ntop(ss->ss_family, ss->ss_family ==
-	    AF_INET ? (void *)&sin->sin_addr : (void *)&sin6->sin6_addr,
-	    out, outsz) == NULL)
-		return -1;
-	return 0;
-}
-
-int
-ip_valid(const char *s)
-{
-	struct sockaddr_storage	 ss;
-
-	return ip_parse(s, NULL, 0, &ss) == 0;
 }
 
 static int

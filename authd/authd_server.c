@@ -1,7 +1,9 @@
 /*
  * auth.sock: accepts the other daemons, checks who they are with
  * SO_PEERCRED, opens each channel with the hello handshake and answers
- * LOOKUP_RCPT, LOOKUP_USER, LOGIN, CHECK_SENDER and CHECK_BAN.  All but
+ * LOOKUP_RCPT, LOOKUP_USER, LOGIN, CHECK_SENDER and CHECK_BAN, each only
+ * to the roles authd_role.c lets ask it; a peer asking outside its role
+ * is logged and dropped, as a peer that breaks the protocol is.  All but
  * CHECK_BAN (and LOGIN from a banned address) go to the worker pool; the
  * answer goes back when the job is done, to the client if it is still
  * connected (clients are found again by serial number, never by a
@@ -91,14 +93,6 @@ client_close(struct client *c)
 	imsgev_clear(&c->iev);
 	if (event_once(-1, EV_TIMEOUT, client_reap, c, &now) == -1)
 		fatal("event_once");
-}
-
-/* Passwords are for the smtp engine (and the imap login) only. */
-static int
-login_allowed(uid_t uid)
-{
-	return uid == 0 || uid == geteuid() ||
-	    (authd->has_smtpd_uid && uid == authd->smtpd_uid);
 }
 
 const char *
@@ -478,9 +472,8 @@ client_request(struct client *c, struct imsg *imsg)
 		client_close(c);
 		return;
 	}
-	if (imsg->hdr.type == IMSG_AUTH_LOGIN && !login_allowed(c->uid)) {
-		log_warnx("uid %d pid %d: may not check passwords, closed",
-		    (int)c->uid, (int)c->pid);
+	/* A question outside the peer's role: a bug or a break-in. */
+	if (!role_may_ask(c->uid, c->pid, imsg->hdr.type)) {
 		client_close(c);
 		return;
 	}
@@ -556,6 +549,7 @@ static void
 client_new(int fd, const struct ucred *cred)
 {
 	struct client	*c;
+	char		 names[64];
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("%s", __func__);
@@ -575,17 +569,22 @@ client_new(int fd, const struct ucred *cred)
 		return;
 	}
 	imsgev_update(&c->iev);
-	log_debug("uid %d pid %d: connected", (int)c->uid, (int)c->pid);
+	/* Once per channel: the engines keep theirs open. */
+	log_info("uid %u pid %d (role %s) connected", (unsigned)c->uid,
+	    (int)c->pid, role_names(c->uid, names, sizeof(names)));
 }
 
 static void
 server_accept(int lfd, short ev, void *arg)
 {
 	struct ucred	 cred;
+	const uid_t	*uids;
+	size_t		 nuids;
 	int		 fd;
 
-	if ((fd = unixsock_accept(lfd, authd->peer_uids, authd->npeer_uids,
-	    "auth.sock", "ask authd", &cred)) == -1) {
+	uids = role_peer_uids(&nuids);
+	if ((fd = unixsock_accept(lfd, uids, nuids, "auth.sock", "ask authd",
+	    &cred)) == -1) {
 		if (errno == EMFILE || errno == ENFILE)
 			accept_pause();
 		return;

@@ -89,16 +89,14 @@ int	pw_read(const char *arg, char *out, size_t outsz);
 /* "-" read from the terminal (twice) or from stdin (once); 0 or -1. */
 int	pw_input(char *out, size_t outsz);
 
-/* ctl_maildir.c: as the mailbox owner. */
-#define MAILDIR_CREATED		0	/* made now */
-#define MAILDIR_EXISTED		1	/* was there, kept, completed */
-/* -1 (error printed), MAILDIR_CREATED or MAILDIR_EXISTED. */
-int	maildir_create(const struct conf *, const char *domain,
+/* ctl_maildir.c: as the mailbox owner, through lib/maildir. */
+/* -1 (error printed), MAILDIR_CREATED or MAILDIR_EXISTED (maildir.h). */
+int	ctl_maildir_create(const struct conf *, const char *domain,
 	    const char *local);
 /* Remove the whole Maildir tree; 0 or -1 (error printed). */
-int	maildir_remove(const struct conf *, const char *domain,
+int	ctl_maildir_remove(const struct conf *, const char *domain,
 	    const char *local);
 /* 0 if local and domain make a safe path below the mail root. */
-int	maildir_name_ok(const char *domain, const char *local);
+int	ctl_maildir_name_ok(const char *domain, const char *local);
 
 #endif

@@ -8,8 +8,6 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
-#include <arpa/inet.h>
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +16,7 @@
 #include <unistd.h>
 
 #include "imsg.h"
+#include "ipaddr.h"
 #include "proto.h"
 #include "ctl.h"
 
@@ -113,30 +112,6 @@ duration(const char *s)
 	if (*end != '\0' && end[1] != '\0')
 		return -1;
 	return v;
-}
-
-/* An address or network as authd takes it; checked before sending. */
-static int
-ip_valid(const char *s, int allow_net)
-{
-	char		 buf[IP_TEXT_MAX], *slash;
-	unsigned char	 addr[16];
-	const char	*errstr;
-	int		 v6;
-
-	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf))
-		return 0;
-	if ((slash = strchr(buf, '/')) != NULL) {
-		if (!allow_net)
-			return 0;
-		*slash++ = '\0';
-	}
-	v6 = strchr(buf, ':') != NULL;
-	if (inet_pton(v6 ? AF_INET6 : AF_INET, buf, addr) != 1)
-		return 0;
-	if (slash != NULL)
-		(void)strtonum(slash, 0, v6 ? 128 : 32, &errstr);
-	return slash == NULL || errstr == NULL;
 }
 
 int

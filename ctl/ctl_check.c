@@ -1,9 +1,10 @@
 /*
  * tsambactl check: is the configuration usable?  tsamba.conf parses,
- * the mail root is there, and each table can be read as authd reads it:
- * a file table line by line with authd's rules, a mysql table by
- * connecting and preparing each of its queries.  One line per check
- * ("ok", "WARN" or "FAIL"); the exit status is 1 if anything failed.
+ * the mail root is there, the users of the roles exist, and each table
+ * can be read as authd reads it: a file table line by line with authd's
+ * rules, a mysql table by connecting and preparing each of its queries.
+ * One line per check ("ok", "WARN" or "FAIL"); the exit status is 1 if
+ * anything failed.
  */
 
 #include <sys/stat.h>
@@ -47,6 +48,45 @@ check_mailroot(const struct conf *conf)
 	return 0;
 }
 
+/*
+ * The user of each role must exist, and roles with one uid cannot be
+ * told apart by authd and the queue (tsamba(7), Roles).  Not root, the
+ * daemons run as the one user who starts them: nothing to check.
+ */
+static int
+check_users(const struct conf *conf)
+{
+	const char	*kinds[] = { "smtpd", "lmtpd", "mta", "queue", "auth" };
+	const char	*names[] = { conf->user_smtpd, conf->user_lmtpd,
+	    conf->user_mta, conf->user_queue, conf->user_auth };
+	struct passwd	*pw;
+	uid_t		 uids[5];
+	size_t		 i, j;
+	int		 rv = 0;
+
+	if (geteuid() != 0)
+		return 0;
+	for (i = 0; i < 5; i++) {
+		if ((pw = getpwnam(names[i])) == NULL) {
+			printf("FAIL user %s: %s does not exist\n", kinds[i],
+			    names[i]);
+			rv = -1;
+			uids[i] = (uid_t)-1;
+			continue;
+		}
+		uids[i] = pw->pw_uid;
+		for (j = 0; j < i; j++)
+			if (uids[j] == uids[i])
+				printf("WARN user %s and user %s are both %s: "
+				    "authd cannot tell them apart\n",
+				    kinds[j], kinds[i], names[i]);
+	}
+	if (rv == 0)
+		printf("ok   users %s %s %s %s %s\n", names[0], names[1],
+		    names[2], names[3], names[4]);
+	return rv;
+}
+
 static int
 check_table(const struct conf *conf, enum ctl_tab id)
 {
@@ -81,6 +121,8 @@ cmd_check(int argc, char *argv[])
 		return -1;
 	ctl->conf_loaded = 1;
 	if (check_mailroot(conf) == -1)
+		rv = -1;
+	if (check_users(conf) == -1)
 		rv = -1;
 	for (i = 0; i < TAB_N; i++)
 		if (check_table(conf, i) == -1)

@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "imsg.h"
+#include "msgid.h"
 #include "proto.h"
 #include "ctl.h"
 
@@ -144,18 +145,6 @@ queue_answers(struct ctl_imsg *ci, int quiet)
 	return -1;
 }
 
-static int
-is_msgid(const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; s[i] != '\0'; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return i == MSGID_LEN;
-}
-
 static void __attribute__((__noreturn__))
 queue_usage(void)
 {
@@ -207,7 +196,7 @@ ctl_queue(struct conf *conf, int argc, char *argv[])
 	} else
 		queue_usage();
 	if (type != IMSG_CTL_QUEUE_LIST && type != IMSG_CTL_QUEUE_FLUSH &&
-	    !is_msgid(arg))
+	    !msgid_valid(arg))
 		ctl_errx("invalid message id \"%s\" (16 hex digits)", arg);
 
 	if (ctl_imsg_open(&ci, conf, "queue.control.sock",

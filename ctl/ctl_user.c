@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "maildir.h"
 #include "passwd.h"
 #include "ctl.h"
 #include "ctl_backend.h"
@@ -107,7 +108,7 @@ user_add(int argc, char *argv[])
 	user_args(argc, argv, &addr, &pwarg);
 	if (name_address(addr, &a) == -1)
 		return -1;
-	if (maildir_name_ok(a.domain, a.local) == -1) {
+	if (ctl_maildir_name_ok(a.domain, a.local) == -1) {
 		ctl_warnx("%s cannot be a Maildir name", a.key);
 		return -1;
 	}
@@ -125,13 +126,13 @@ user_add(int argc, char *argv[])
 			ctl_warnx("user %s already exists", a.key);
 		goto done;
 	}
-	if ((md = maildir_create(conf, a.domain, a.local)) == -1)
+	if ((md = ctl_maildir_create(conf, a.domain, a.local)) == -1)
 		goto done;
 	if (t->ops->add(t, a.key, p.hash) == -1 || table_commit(t) == -1) {
 		table_rollback(t);
 		/* A Maildir that was there (kept mail) stays. */
 		if (md == MAILDIR_CREATED &&
-		    maildir_remove(conf, a.domain, a.local) == 0)
+		    ctl_maildir_remove(conf, a.domain, a.local) == 0)
 			ctl_warnx("user %s not added, Maildir removed", a.key);
 		else
 			ctl_warnx("user %s not added", a.key);
@@ -216,8 +217,8 @@ user_del(int argc, char *argv[])
 	}
 	table_close(t);
 	/* The row is gone first: no delivery into a half-removed tree. */
-	if (purge && maildir_name_ok(a.domain, a.local) == 0 &&
-	    maildir_remove(conf, a.domain, a.local) == -1) {
+	if (purge && ctl_maildir_name_ok(a.domain, a.local) == 0 &&
+	    ctl_maildir_remove(conf, a.domain, a.local) == -1) {
 		ctl_warnx("user %s deleted, but its Maildir is left", a.key);
 		return -1;
 	}

@@ -62,7 +62,10 @@ conf_init(struct conf *conf)
 	conf_copy(conf->mailroot, sizeof(conf->mailroot), DEFAULT_MAILROOT);
 	conf_copy(conf->chroot, sizeof(conf->chroot), DEFAULT_CHROOT);
 	conf_copy(conf->user_smtpd, sizeof(conf->user_smtpd), "_tsamba");
+	conf_copy(conf->user_lmtpd, sizeof(conf->user_lmtpd), "_tsambalmtp");
+	conf_copy(conf->user_mta, sizeof(conf->user_mta), "_tsambamta");
 	conf_copy(conf->user_queue, sizeof(conf->user_queue), "_tsambaq");
+	conf_copy(conf->user_imap, sizeof(conf->user_imap), "_tsambaimap");
 	conf_copy(conf->user_auth, sizeof(conf->user_auth), "_tsambaauth");
 	conf_copy(conf->user_vmail, sizeof(conf->user_vmail), "vmail");
 

@@ -12,7 +12,7 @@
  *   spool "/var/spool/tsamba"
  *   mailroot "/var/vmail"
  *   chroot "/var/empty"                 empty dir for the network engines
- *   user smtpd|queue|auth|vmail "name"
+ *   user smtpd|lmtpd|mta|queue|auth|imap-login|vmail "name"
  *   pki NAME cert "file" key "file"
  *   table domains|users|aliases file|mysql "path"
  *           mysql: path of the connection file (sqlconf.h)
@@ -21,7 +21,10 @@
  *   listen on ADDR [port N] [tls|tls-require|smtps] [pki NAME] [auth]
  *           [hide-client]
  *           ADDR is an IPv4/IPv6 address, "any" or "localhost"
- *   lmtp listen on socket ["path"]      default rundir/lmtp.sock
+ *   lmtp listen on socket ["path"] [allow "user"]...
+ *                                       default rundir/lmtp.sock; the
+ *                                       users that may deliver besides
+ *                                       root and the queue
  *   lmtp listen on ADDR port N
  *   limit message-size SIZE             K, M, G suffixes
  *   limit recipients N
@@ -56,6 +59,7 @@
 #define CONF_NAME_MAX	64
 #define CONF_HOST_MAX	256
 #define CONF_ADDR_MAX	257	/* ADDR_MAX (proto.h) and its NUL */
+#define CONF_ALLOW_MAX	16	/* users in "lmtp listen on socket allow" */
 
 #define LISTEN_TLS		0x01	/* STARTTLS offered */
 #define LISTEN_TLS_REQUIRE	0x02	/* STARTTLS before MAIL */
@@ -139,8 +143,14 @@ struct conf {
 	char			 spool[PATH_MAX];	/* /var/spool/tsamba */
 	char			 mailroot[PATH_MAX];	/* /var/vmail */
 	char			 chroot[PATH_MAX];	/* /var/empty */
+	/* One user per process role; tsamba.conf(5) says who is who. */
 	char			 user_smtpd[CONF_NAME_MAX];	/* _tsamba */
+	/* user_lmtpd: _tsambalmtp */
+	char			 user_lmtpd[CONF_NAME_MAX];
+	char			 user_mta[CONF_NAME_MAX];	/* _tsambamta */
 	char			 user_queue[CONF_NAME_MAX];	/* _tsambaq */
+	/* user_imap: _tsambaimap, the IMAP/POP3 login (tsamba-imapd) */
+	char			 user_imap[CONF_NAME_MAX];
 	/* user_auth: _tsambaauth */
 	char			 user_auth[CONF_NAME_MAX];
 	char			 user_vmail[CONF_NAME_MAX];	/* vmail */
@@ -149,6 +159,9 @@ struct conf {
 	struct conf_listen_list	 listens;	/* SMTP */
 	struct conf_listen_list	 lmtp_listens;	/* LMTP over TCP */
 	char			 lmtp_socket[PATH_MAX];	/* rundir/lmtp.sock */
+	/* Users besides root and the queue that may use lmtp_socket. */
+	char			 lmtp_allow[CONF_ALLOW_MAX][CONF_NAME_MAX];
+	size_t			 nlmtp_allow;
 
 	struct conf_table	 domains;
 	struct conf_table	 users;

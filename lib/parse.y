@@ -139,6 +139,7 @@ static void	 set_path(char *, size_t, const char *, const char *);
 static void	 set_string(char *, size_t, const char *, const char *);
 static void	 set_postmaster(const char *);
 static void	 set_user(const char *, const char *);
+static void	 add_lmtp_allow(const char *);
 static void	 set_table(const char *, const char *, const char *);
 static void	 set_knob(const char *, const char *, const char *);
 static void	 add_ban_never(const char *);
@@ -168,7 +169,7 @@ static struct {
 	char	*string;
 }
 
-%token	AUTH BAN CERT CHROOT HIDECLIENT HOSTNAME INCLUDE KEY LIMIT LISTEN
+%token	ALLOW AUTH BAN CERT CHROOT HIDECLIENT HOSTNAME INCLUDE KEY LIMIT LISTEN
 %token	LMTP MAILROOT ON PKI PORT POSTMASTER QUEUE RUNDIR SMTPS SOCKET SPOOL
 %token	STATEDIR
 %token	TABLE TIMEOUT TLS TLSREQUIRE USER ERROR
@@ -301,10 +302,10 @@ main		: STRING '=' value		{ macro_set($1, $3); }
 			add_listen(&conf->listens, $3, lopts.flags, lopts.pki);
 			free($3);
 		}
-		| LMTP LISTEN ON SOCKET {
+		| LMTP LISTEN ON SOCKET lallow {
 			conf->lmtp_socket[0] = '\0';	/* the default */
 		}
-		| LMTP LISTEN ON SOCKET STRING {
+		| LMTP LISTEN ON SOCKET STRING lallow {
 			if (strlen($5) >= conf_sun_path_max())
 				conf_error("lmtp socket path too long: %s", $5);
 			else
@@ -431,6 +432,20 @@ userkind	: STRING			{ $$ = $1; }
 				YYERROR;
 			}
 		}
+		| MTA {
+			if (($$ = strdup("mta")) == NULL) {
+				conf_error("out of memory");
+				YYERROR;
+			}
+		}
+		;
+
+/* Users that may deliver over the LMTP socket besides root and the queue. */
+lallow		: %empty
+		| lallow ALLOW STRING {
+			add_lmtp_allow($3);
+			free($3);
+		}
 		;
 
 pkiopts		: %empty {
@@ -506,6 +521,7 @@ struct keyword {
 
 /* Sorted for bsearch(). */
 static const struct keyword keywords[] = {
+	{ "allow",		ALLOW },
 	{ "auth",		AUTH },
 	{ "ban",		BAN },
 	{ "cert",		CERT },
@@ -1165,23 +1181,49 @@ set_user(const char *kind, const char *name)
 
 	if (strcmp(kind, "smtpd") == 0)
 		dst = conf->user_smtpd;
+	else if (strcmp(kind, "lmtpd") == 0)
+		dst = conf->user_lmtpd;
+	else if (strcmp(kind, "mta") == 0)
+		dst = conf->user_mta;
 	else if (strcmp(kind, "queue") == 0)
 		dst = conf->user_queue;
+	else if (strcmp(kind, "imap-login") == 0)
+		dst = conf->user_imap;
 	else if (strcmp(kind, "auth") == 0)
 		dst = conf->user_auth;
 	else if (strcmp(kind, "vmail") == 0)
 		dst = conf->user_vmail;
 	else {
-		conf_error("unknown user kind \"%s\" (smtpd, queue, auth or "
-		    "vmail)", kind);
+		conf_error("unknown user kind \"%s\" (smtpd, lmtpd, mta, "
+		    "queue, auth, imap-login or vmail)", kind);
 		return;
 	}
 	if (name[0] == '\0') {
 		conf_error("empty user name");
 		return;
 	}
-	/* All four fields have the same size. */
+	/* All the user fields have the same size. */
 	set_string(dst, sizeof(conf->user_smtpd), name, "user name");
+}
+
+static void
+add_lmtp_allow(const char *name)
+{
+	size_t	 i;
+
+	if (name[0] == '\0') {
+		conf_error("empty user name in allow");
+		return;
+	}
+	for (i = 0; i < conf->nlmtp_allow; i++)
+		if (strcmp(conf->lmtp_allow[i], name) == 0)
+			return;
+	if (conf->nlmtp_allow >= CONF_ALLOW_MAX) {
+		conf_error("more than %d users in lmtp allow", CONF_ALLOW_MAX);
+		return;
+	}
+	set_string(conf->lmtp_allow[conf->nlmtp_allow++],
+	    sizeof(conf->lmtp_allow[0]), name, "user name");
 }
 
 static void

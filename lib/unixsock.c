@@ -90,8 +90,29 @@ unixsock_connect(const char *path, int timeout)
 	return fd;
 }
 
+int
+unixsock_connect_as(const char *path, int timeout, uid_t uid, gid_t gid)
+{
+	gid_t	 oldgid = getegid();
+	int	 fd, saved;
+
+	if (geteuid() != 0 || uid == 0)
+		return unixsock_connect(path, timeout);
+	/* The saved ids stay 0: root comes back right after connect(2). */
+	if (setegid(gid) == -1)
+		fatal("setegid %u", (unsigned)gid);
+	if (seteuid(uid) == -1)
+		fatal("seteuid %u", (unsigned)uid);
+	fd = unixsock_connect(path, timeout);
+	saved = errno;
+	if (seteuid(0) == -1 || setegid(oldgid) == -1)
+		fatal("cannot regain root after connecting to %s", path);
+	errno = saved;
+	return fd;
+}
+
 /* Root and our own uid may always talk to us, others only if listed. */
-static int
+int
 unixsock_peer_check(int fd, const uid_t *uids, size_t nuids,
     const char *what, const char *task, struct ucred *cred)
 {

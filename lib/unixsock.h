@@ -29,6 +29,23 @@ int	unixsock_listen(const char *path, mode_t mode, int backlog,
 int	unixsock_connect(const char *path, int timeout);
 
 /*
+ * As unixsock_connect(), but a root process connects with the effective
+ * uid (and gid) of the role it connects for, so that the server's
+ * SO_PEERCRED names that role and not root: the parents of the chrooted
+ * engines connect on their behalf.  Not root, it connects as itself.
+ */
+int	unixsock_connect_as(const char *path, int timeout, uid_t, gid_t);
+
+/*
+ * Whether the peer of fd may talk to us, by SO_PEERCRED: root and our
+ * own uid always, other uids only if among uids[].  0 with *cred filled
+ * in, or -1: refused (logged as "<what>: uid U pid P may not <task>") or
+ * SO_PEERCRED failed (logged).
+ */
+int	unixsock_peer_check(int fd, const uid_t *uids, size_t nuids,
+	    const char *what, const char *task, struct ucred *cred);
+
+/*
  * Accept a connection (non-blocking, close-on-exec) from a peer that
  * may talk to us, by SO_PEERCRED: root and our own uid always, other
  * uids only if among uids[].  The descriptor with *cred filled in, or -1:

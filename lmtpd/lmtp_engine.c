@@ -31,6 +31,7 @@
 #include "log.h"
 #include "privdrop.h"
 #include "proto.h"
+#include "unixsock.h"
 #include "lmtpd.h"
 
 enum request_kind {
@@ -102,7 +103,7 @@ engine_main(int fd)
 	static const int	 sigs[] = { SIGTERM, SIGINT };
 
 	log_procname("lmtp");
-	priv_drop(conf->user_smtpd, conf->chroot, "lmtp");
+	priv_drop(conf->user_lmtpd, conf->chroot, "lmtp");
 
 	signal(SIGHUP, SIG_IGN);
 	event_init();
@@ -162,6 +163,28 @@ engine_listener(int fd)
 	listener_start(listener_new(fd, engine_accept, NULL));
 }
 
+/*
+ * The LMTP socket is for the queue and the users of "allow": any other
+ * local user would bypass smtpd.  A refused client hears a 421 (its mail
+ * stays queued on its side until the admin allows it) and is logged.
+ * TCP listeners are not checked: their access is the admin's firewall.
+ */
+static int
+peer_allowed(int s)
+{
+	static const char	 refused[] =
+	    "421 4.7.0 Not allowed to deliver here\r\n";
+	struct ucred		 cred;
+
+	if (unixsock_peer_check(s, lmtp_allowed, nlmtp_allowed, "lmtp.sock",
+	    "deliver mail", &cred) == 0)
+		return 1;
+	/* Best effort: the socket buffer takes this one line. */
+	(void)write(s, refused, sizeof(refused) - 1);
+	close(s);
+	return 0;
+}
+
 static void
 engine_accept(int s, struct sockaddr_storage *ss, socklen_t sslen,
     void *arg)
@@ -176,8 +199,11 @@ engine_accept(int s, struct sockaddr_storage *ss, socklen_t sslen,
 	else if (ss->ss_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ss)->sin6_addr,
 		    peer, sizeof(peer));
-	else
+	else {
 		strlcpy(peer, "local", sizeof(peer));
+		if (!peer_allowed(s))
+			return;
+	}
 
 	if (nsessions >= conf->max_sessions) {
 		/* Best effort: the socket buffer takes this one line. */

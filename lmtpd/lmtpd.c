@@ -25,18 +25,27 @@
 #include "imsg.h"
 #include "listener.h"
 #include "log.h"
+#include "privdrop.h"
 #include "proto.h"
 #include "tcp_listen.h"
 #include "unixsock.h"
 #include "lmtpd.h"
 
 struct conf		*conf;
+uid_t			 lmtp_allowed[CONF_ALLOW_MAX + 1];
+size_t			 nlmtp_allowed;
 
 static struct conf	 lmtpd_conf;
 static struct imsgev	 engine_iev;
 static pid_t		 engine_pid = -1;
+static uid_t		 sock_uid;	/* owner of the LMTP socket */
+static gid_t		 sock_gid;
+static int		 has_allow_gid;
+static uid_t		 engine_uid;	/* authd knows the engine by it */
+static gid_t		 engine_gid;
 static struct event	 ev_sigs[4];
 
+static void	allowed_resolve(void);
 static void	send_listeners(void);
 static void	parent_dispatch_engine(struct imsgev *, struct imsg *, void *);
 static void	parent_connect(struct imsg *);
@@ -81,6 +90,8 @@ main(int argc, char *argv[])
 	listener_check_fd_limit("LMTP", conf->max_sessions, LMTP_SESSION_FDS,
 	    LISTENER_FDS_RESERVED + nlisten);
 
+	allowed_resolve();
+
 	/* The engine is forked before any socket exists: it inherits none. */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp) == -1)
 		fatal("socketpair");
@@ -94,6 +105,8 @@ main(int argc, char *argv[])
 		break;
 	}
 	close(sp[1]);
+	if (priv_lookup(conf->user_lmtpd, &engine_uid, &engine_gid) == -1)
+		engine_uid = engine_gid = 0;	/* not root: as ourselves */
 
 	event_init();
 	daemon_signals(ev_sigs, sigs, 4, parent_sig);
@@ -109,14 +122,68 @@ main(int argc, char *argv[])
 	parent_shutdown(1);
 }
 
+/*
+ * The queue and the users of "allow", by uid.  A user that does not
+ * exist cannot connect either: warned about, not fatal, so that lmtpd
+ * may start before Postfix is installed.  Its group is the socket's.
+ */
+static void
+allowed_resolve(void)
+{
+	uid_t	 uid;
+	gid_t	 gid;
+	size_t	 i;
+
+	if (priv_lookup(conf->user_queue, &uid, &gid) == 0) {
+		lmtp_allowed[nlmtp_allowed++] = uid;
+		sock_uid = uid;
+		sock_gid = gid;
+	} else if (geteuid() == 0)
+		log_warnx("user %s does not exist: the queue cannot deliver",
+		    conf->user_queue);
+	for (i = 0; i < conf->nlmtp_allow; i++) {
+		if (priv_lookup(conf->lmtp_allow[i], &uid, &gid) == -1) {
+			log_warnx("lmtp allow: user %s does not exist",
+			    conf->lmtp_allow[i]);
+			continue;
+		}
+		if (!has_allow_gid) {
+			sock_gid = gid;
+			has_allow_gid = 1;
+		} else if (gid != sock_gid)
+			log_warnx("lmtp allow: %s reaches %s only if it is "
+			    "in group %u", conf->lmtp_allow[i],
+			    conf->lmtp_socket, (unsigned)sock_gid);
+		lmtp_allowed[nlmtp_allowed++] = uid;
+	}
+}
+
+/*
+ * The LMTP socket for the local clients: not writable by the world.  It
+ * belongs to the queue user and the group of the first "allow" user, so
+ * the file mode lets them in; the real gate is the engine's SO_PEERCRED
+ * check, which also turns away anyone else who shares that group.
+ */
+static int
+lmtp_socket_listen(void)
+{
+	int	 fd;
+
+	fd = unixsock_listen(conf->lmtp_socket, has_allow_gid ? 0660 : 0600,
+	    128, SOCK_NONBLOCK);
+	if (geteuid() == 0 && chown(conf->lmtp_socket, sock_uid, sock_gid) ==
+	    -1)
+		fatal("chown %s", conf->lmtp_socket);
+	return fd;
+}
+
 static void
 send_listeners(void)
 {
 	struct conf_listen	*l;
 	int			 fd;
 
-	/* The LMTP socket for every local client (queue, Postfix). */
-	fd = unixsock_listen(conf->lmtp_socket, 0666, 128, SOCK_NONBLOCK);
+	fd = lmtp_socket_listen();
 	if (imsg_compose(&engine_iev.ibuf, IMSG_LMTP_LISTENER, 0, fd) == -1)
 		fatalx("LISTENER to engine");
 	TAILQ_FOREACH(l, &conf->lmtp_listens, entry) {
@@ -181,7 +248,8 @@ parent_connect(struct imsg *imsg)
 	}
 	if (which == CONNECT_AUTHD) {
 		conf_sockpath(conf, "auth.sock", path, sizeof(path));
-		if ((fd = unixsock_connect(path, 0)) == -1)
+		if ((fd = unixsock_connect_as(path, 0, engine_uid,
+		    engine_gid)) == -1)
 			log_warn("connect %s", path);
 	} else
 		log_warnx("engine asked to connect to %u", which);

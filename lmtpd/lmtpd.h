@@ -5,10 +5,10 @@
  *   parent  root, no network input: binds the sockets, connects to authd
  *           for the engine, spawns one writer per mailbox owner and routes
  *           deliveries between engine and writers (lmtpd.c, writers.c);
- *   engine  conf->user_smtpd in conf->chroot: every LMTP session
+ *   engine  conf->user_lmtpd in conf->chroot: every LMTP session
  *           (lmtp_engine.c, lmtp_session.c);
  *   writer  the mailbox owner, chrooted in conf->mailroot: Maildir writes
- *           (maildir.c).
+ *           (lmtp_writer.c, through lib/maildir).
  */
 
 #ifndef TSAMBA_LMTPD_H
@@ -33,6 +33,13 @@
 #define LMTP_SESSION_FDS	2
 
 extern struct conf	*conf;
+/*
+ * Who may deliver over the LMTP socket besides root and the engine's
+ * own uid: the queue and the users of "allow" (lmtpd.c, resolved before
+ * the engine is forked; the engine checks each peer by SO_PEERCRED).
+ */
+extern uid_t		 lmtp_allowed[];
+extern size_t		 nlmtp_allowed;
 
 /* lmtpd.c */
 void		 parent_send_engine(struct ibuf *);
@@ -43,7 +50,7 @@ void		 writers_deliver(struct imsg *);
 void		 writers_reaped(pid_t);
 void		 writers_kill(void);
 
-/* maildir.c: the writer process */
+/* lmtp_writer.c: the writer process */
 void		 writer_main(int fd, uid_t, gid_t)
 		    __attribute__((__noreturn__));
 

@@ -1,7 +1,7 @@
 /*
  * The mta process of tsamba-queue: remote delivery.  Forked by the queue
  * parent, it loads what it cannot reach later (the resolver settings,
- * the CA certificates, the relay secret), drops to conf->user_smtpd in
+ * the CA certificates, the relay secret), drops to conf->user_mta in
  * the empty chroot and then serves the queue process over one socketpair:
  * IMSG_MTA_TRANSFER in, one IMSG_MTA_RCPT_RESULT per recipient that got
  * its own answer and one IMSG_MTA_DONE out.  Transfers wait for a
@@ -153,7 +153,7 @@ mta_main(struct conf *conf, int fd)
 	if (conf->relay.host[0] != '\0' && conf->relay.secret[0] != '\0')
 		mta_read_secret(conf->relay.secret);
 	mta_dns_init(conf);
-	priv_drop(conf->user_smtpd, conf->chroot, "mta");
+	priv_drop(conf->user_mta, conf->chroot, "mta");
 
 	event_init();
 	daemon_signals(ev_sigs, sigs, 2, mta_sig);

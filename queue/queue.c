@@ -47,6 +47,9 @@ static int		 peer_hello;
 static char		 sockpath[PATH_MAX];
 static char		 ctlpath[PATH_MAX];
 static struct event	 grace_ev;
+/* The queue process's ids: the LMTP server tells the queue by them. */
+static uid_t		 queue_uid;
+static gid_t		 queue_gid;
 
 /* incoming/, queue/, corrupt/, pool/: the queue user's, 0700. */
 static void
@@ -105,8 +108,8 @@ lmtp_connect(void)
 	int	 fd;
 
 	/* A full backlog blocks connect(2) at most this long. */
-	if ((fd = unixsock_connect(conf.queue_lmtp,
-	    LMTP_CONNECT_TIMEOUT)) == -1)
+	if ((fd = unixsock_connect_as(conf.queue_lmtp,
+	    LMTP_CONNECT_TIMEOUT, queue_uid, queue_gid)) == -1)
 		log_warn("connect %s", conf.queue_lmtp);
 	return fd;
 }
@@ -337,6 +340,8 @@ main(int argc, char *argv[])
 		    "queue.sock", conf.user_smtpd, conf.user_queue);
 		suid = (uid_t)-1;
 	}
+	queue_uid = quid;
+	queue_gid = qgid;
 	prepare_spool(quid, qgid);
 	lfd = listen_sock("queue.sock", sockpath, sizeof(sockpath), 0666);
 	/* Root (or the user running the daemon) only: tsambactl queue. */

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "msgid.h"
 #include "queue.h"
 
 #define ENVELOPE_FILE_MAX	(16 * 1024 * 1024)
@@ -321,17 +322,6 @@ take_num(struct ecursor *c, const char *key, uint64_t max, uint64_t *n)
 }
 
 static int
-is_msgid(const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; i < MSGID_LEN; i++)
-		if (hexval(s[i]) == -1)
-			return 0;
-	return s[MSGID_LEN] == '\0';
-}
-
-static int
 parse_rcpt(struct ecursor *c, struct envelope *env, const char *addr)
 {
 	struct rcpt	*r;
@@ -387,7 +377,7 @@ envelope_parse(const char *text, size_t len, struct envelope *env,
 	version = n;
 	if (take(&c, "id", env->id, sizeof(env->id)) == -1)
 		goto fail;
-	if (!is_msgid(env->id)) {
+	if (!msgid_valid(env->id)) {
 		perr(&c, "bad id");
 		goto fail;
 	}

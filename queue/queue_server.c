@@ -1,10 +1,13 @@
 /*
  * queue.sock: the smtp engines' way into the spool.  Each client is
  * checked with SO_PEERCRED (root, our own uid and the smtp engine's user
- * may ask), opens with the version handshake and then asks MSG_CREATE,
- * MSG_COMMIT and MSG_ROLLBACK.  A client that sends anything malformed
- * is logged and dropped, with the files it had not committed; the queue
- * goes on serving the others.
+ * may ask; the smtp parent connects with the engine's uid), opens with
+ * the version handshake and then asks MSG_CREATE, MSG_COMMIT and
+ * MSG_ROLLBACK.  Every request here is the smtp engine's, so its role
+ * table is that one check at accept: the other roles (mta, lmtp engine)
+ * have uids of their own and are turned away there.  A client that
+ * sends anything malformed is logged and dropped, with the files it had
+ * not committed; the queue goes on serving the others.
  */
 
 #include <sys/types.h>
@@ -285,7 +288,7 @@ server_accept(int lfd, short ev, void *arg)
 		return;
 	}
 	imsgev_update(&c->iev);
-	log_debug("client uid %u pid %d connected", (unsigned)cred.uid,
+	log_info("client uid %u pid %d connected", (unsigned)cred.uid,
 	    (int)cred.pid);
 }
 

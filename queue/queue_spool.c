@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "msgid.h"
 #include "queue.h"
 
 #define CREATE_TRIES	16
@@ -533,20 +534,6 @@ spool_remove(const char *id)
 		log_warn("unlink %s", path);
 }
 
-static int
-is_id(const char *s, size_t len)
-{
-	size_t	 i;
-
-	if (len != MSGID_LEN)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 static void
 move_corrupt(const char *id, const char *why)
 {
@@ -636,19 +623,21 @@ spool_load(void)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "queue/%s", de->d_name);
-		if (len == MSGID_LEN + 8 && is_id(de->d_name, MSGID_LEN) &&
+		if (len == MSGID_LEN + 8 &&
+		    msgid_valid_len(de->d_name, MSGID_LEN) &&
 		    strcmp(de->d_name + MSGID_LEN, ".env.tmp") == 0) {
 			unlink(path);
 			continue;
 		}
-		if (len == MSGID_LEN + 4 && is_id(de->d_name, MSGID_LEN) &&
+		if (len == MSGID_LEN + 4 &&
+		    msgid_valid_len(de->d_name, MSGID_LEN) &&
 		    strcmp(de->d_name + MSGID_LEN, ".env") == 0) {
 			memcpy(id, de->d_name, MSGID_LEN);
 			id[MSGID_LEN] = '\0';
 			load_one(id);
 			continue;
 		}
-		if (is_id(de->d_name, len)) {
+		if (msgid_valid_len(de->d_name, len)) {
 			/* A body whose envelope was removed or never made. */
 			snprintf(path, sizeof(path), "queue/%s.env",
 			    de->d_name);

@@ -41,6 +41,8 @@ DAEMONS = ("authd", "lmtpd", "queue", "smtpd")
 # The roles of tsamba.conf's `user` statement and their default names.
 SYSTEM_USERS = {
     "smtpd": "_tsamba",
+    "lmtpd": "_tsambalmtp",
+    "mta": "_tsambamta",
     "queue": "_tsambaq",
     "auth": "_tsambaauth",
     "vmail": "vmail",
@@ -340,6 +342,8 @@ class Sandbox:
     users:    local parts of the mailboxes in example.test.
     aliases:  extra `source: dest, dest` lines.
     extra:    more config lines, verbatim.
+    lmtp_allow: users that may deliver over lmtp.sock besides root and
+              the queue (`lmtp listen on socket allow "user"`).
     domain, catchall_domain: the hosted domains (a second instance,
               the receiving end of outbound tests, takes others).
     listen_addr: the address of the port 25-style listener (outbound
@@ -357,7 +361,7 @@ class Sandbox:
 
     def __init__(self, dir, ports=None, limits=None, timeouts=None,
                  queue=None, users=DEFAULT_USERS, aliases=(), extra=(),
-                 lmtp_tcp=False, sbindir=None, password=None,
+                 lmtp_tcp=False, lmtp_allow=(), sbindir=None, password=None,
                  submission=False, submission_opts="", domain=DOMAIN,
                  catchall_domain=CATCHALL_DOMAIN, listen_addr="127.0.0.1",
                  hostname=None, before_start=None):
@@ -370,6 +374,7 @@ class Sandbox:
         self.extra_aliases = list(aliases)
         self.extra = list(extra)
         self.lmtp_tcp = lmtp_tcp
+        self.lmtp_allow = list(lmtp_allow)
         self.before_start = before_start
         self.submission = submission
         self.submission_opts = submission_opts
@@ -557,7 +562,8 @@ class Sandbox:
                          "auth%s" % (self.ports["submission"], opts))
             lines.append("listen on 127.0.0.1 port %d smtps pki demo auth%s"
                          % (self.ports["smtps"], opts))
-        lines.append("lmtp listen on socket")
+        lines.append("lmtp listen on socket" +
+                     "".join(' allow "%s"' % u for u in self.lmtp_allow))
         if self.lmtp_tcp:
             lines.append("lmtp listen on 127.0.0.1 port %d" %
                          self.ports["lmtp"])

@@ -25,6 +25,7 @@
 #include "imsg.h"
 #include "listener.h"
 #include "log.h"
+#include "privdrop.h"
 #include "proto.h"
 #include "tcp_listen.h"
 #include "unixsock.h"
@@ -45,6 +46,9 @@ static void	 parent_sig(int, short, void *);
 static struct imsgev	 engine_iev;
 static pid_t		 engine_pid;
 static int		 engine_started;
+/* authd and the queue tell the engine's connections by this uid. */
+static uid_t		 engine_uid;
+static gid_t		 engine_gid;
 
 int
 main(int argc, char *argv[])
@@ -99,6 +103,9 @@ main(int argc, char *argv[])
 	}
 	close(sp[1]);
 	log_procname("parent");
+	if (priv_lookup(smtpd_conf->user_smtpd, &engine_uid, &engine_gid) ==
+	    -1)
+		engine_uid = engine_gid = 0;	/* not root: as ourselves */
 
 	event_init();
 	daemon_signals(ev_sigs, sigs, 4, parent_sig);
@@ -342,7 +349,8 @@ parent_connect(struct imsg *imsg)
 	default:
 		fatalx("CONNECT to unknown target %u", which);
 	}
-	if ((fd = unixsock_connect(path, 0)) == -1)
+	if ((fd = unixsock_connect_as(path, 0, engine_uid, engine_gid)) ==
+	    -1)
 		log_debug("connect %s: %s", path, strerror(errno));
 	if ((b = imsg_create(IMSG_SMTP_CONNECTED, 0, fd)) == NULL)
 		fatal("imsg_create");

@@ -19,6 +19,7 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
+/* Spelled out, not msgid_valid(): the check must not be the code tested. */
 static int
 is_queue_id(const char *s)
 {

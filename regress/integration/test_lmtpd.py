@@ -9,6 +9,7 @@ daemons run as that user and those checks are skipped."""
 
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -27,13 +28,13 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(
 AUTHD = os.path.join(TOP, "authd", "tsamba-authd")
 LMTPD = os.path.join(TOP, "lmtpd", "tsamba-lmtpd")
 DOMAIN = "lmtp.test"
-USERS = ("alice", "bob", "carol")
+USERS = ("alice", "bob", "carol", "dave")
 MAX_SIZE = 100 * 1024
 MAX_RCPTS = 4
 IDLE = 3
 ROOT = os.geteuid() == 0
-SYSUSERS = {"smtpd": "_tsamba", "auth": "_tsambaauth", "vmail": "vmail",
-            "queue": "_tsambaq"}
+SYSUSERS = {"smtpd": "_tsamba", "lmtpd": "_tsambalmtp",
+            "auth": "_tsambaauth", "vmail": "vmail", "queue": "_tsambaq"}
 
 
 def can_connect(path):
@@ -53,6 +54,15 @@ def children(pid):
 
 def proc_uid(pid):
     return list(proc_uids(pid))
+
+
+def delivery_order(name):
+    """Sort key for Maildir names: <sec>.M<usec>P<pid>Q<n> compared as
+    numbers (as text, M99 would come after M100 in the same second)."""
+    m = re.match(r"(\d+)\.M(\d+)P(\d+)Q(\d+)\.", name)
+    if m is None:
+        return (0, 0, 0, 0, name)
+    return tuple(int(g) for g in m.groups()) + (name,)
 
 
 class Lmtpd:
@@ -142,11 +152,12 @@ class Lmtpd:
         return os.path.join(self.mail, DOMAIN, user)
 
     def messages(self, user):
+        """(name, contents) of the messages in new/, oldest first."""
         new = os.path.join(self.maildir(user), "new")
         if not os.path.isdir(new):
             return []
         out = []
-        for n in sorted(os.listdir(new)):
+        for n in sorted(os.listdir(new), key=delivery_order):
             with open(os.path.join(new, n), "rb") as f:
                 out.append((n, f.read()))
         return out
@@ -519,7 +530,7 @@ def test_privileges(lm):
     assert proc_uid(parent) == [0, 0, 0, 0]
     assert os.readlink("/proc/%d/root" % parent) == "/"
     kids = children(parent)
-    tsamba = pwd.getpwnam("_tsamba").pw_uid
+    tsamba = pwd.getpwnam("_tsambalmtp").pw_uid
     vmail = pwd.getpwnam("vmail").pw_uid
     engines = [k for k in kids if proc_uid(k)[0] == tsamba]
     writers = [k for k in kids if proc_uid(k)[0] == vmail]
@@ -532,6 +543,74 @@ def test_privileges(lm):
     for k in writers:
         assert proc_uid(k) == [vmail] * 4
         assert os.readlink("/proc/%d/root" % k) == lm.mail
+
+
+def make_owned(path, data=None):
+    """A directory (data None) or file as the mailbox owner makes it."""
+    if data is None:
+        os.makedirs(path, 0o700, exist_ok=True)
+    else:
+        with open(path, "wb") as f:
+            f.write(data)
+    if ROOT:
+        v = pwd.getpwnam("vmail")
+        os.chown(path, v.pw_uid, v.pw_gid)
+
+
+def test_stale_tmp_removed_on_delivery(lm):
+    """What a killed writer left in tmp/ goes after 36 hours (the Maildir
+    rule) when mail is delivered there; a younger file stays."""
+    md = lm.maildir("dave")
+    make_owned(os.path.dirname(md))
+    for sub in ("", "cur", "new", "tmp"):
+        make_owned(os.path.join(md, sub))
+    now = time.time()
+    files = {"stale": now - 37 * 3600, "fresh": now - 35 * 3600,
+             "now": now}
+    for name, t in files.items():
+        path = os.path.join(md, "tmp", "1.M1P%sQ1.host" % name)
+        make_owned(path, b"half a message")
+        os.utime(path, (t, t))
+    # Not in tmp/: an old message is never touched.
+    old = os.path.join(md, "new", "2.M1P1Q1.host,S=3,W=3")
+    make_owned(old, b"old")
+    os.utime(old, (now - 100 * 3600, now - 100 * 3600))
+
+    c = Client(lm.sock)
+    c.lhlo()
+    _, dr = transaction(c, "s@example.org", [addr("dave")], b"new mail")
+    assert dr[0][0] == 250
+    c.cmd("QUIT")
+    c.close()
+    assert sorted(os.listdir(os.path.join(md, "tmp"))) == [
+        "1.M1PfreshQ1.host", "1.M1PnowQ1.host"]
+    assert os.path.exists(old)
+    assert len(lm.messages("dave")) == 2
+    with open(os.path.join(lm.dir, "lmtpd.log")) as f:
+        assert "removed 1 stale file from %s/dave/tmp" % DOMAIN in f.read()
+
+
+def test_maildirsize_kept_up(lm):
+    """A Maildir++ quota file (Dovecot's) gets one line per delivery, so
+    the use it shows stays right; a Maildir without one gets none."""
+    md = lm.maildir("dave")
+    size = os.path.join(md, "maildirsize")
+    make_owned(size, b"1000000S,1000C\n3 1\n")
+    c = Client(lm.sock)
+    c.lhlo()
+    _, dr = transaction(c, "s@example.org", [addr("dave"), addr("carol")],
+                        b"Subject: q\r\n\r\ncounted")
+    assert [r[0] for r in dr] == [250, 250]
+    c.close()
+    names = [n for n, _ in lm.messages("dave")
+             if not n.startswith("2.M1P1Q1.host")]
+    stored = max(names, key=lambda n: os.stat(
+        os.path.join(md, "new", n)).st_mtime_ns)
+    n = os.path.getsize(os.path.join(md, "new", stored))
+    with open(size, "rb") as f:
+        assert f.read() == b"1000000S,1000C\n3 1\n%d 1\n" % n
+    assert not os.path.exists(os.path.join(lm.maildir("carol"),
+                                           "maildirsize"))
 
 
 def test_writer_death_is_survived(lm):

@@ -474,7 +474,7 @@ def test_relay_host_with_auth(world, sandbox_factory, tmp_path):
 def test_mta_process_is_chrooted_and_unprivileged(world):
     import pwd
     from sandbox import proc_root, proc_uids
-    uid = pwd.getpwnam("_tsamba").pw_uid
+    uid = pwd.getpwnam("_tsambamta").pw_uid
     sb = world.sender
     mtas = [p for p in sb.tree("queue")
             if p != sb.pid("queue") and proc_uids(p)[0] == uid]

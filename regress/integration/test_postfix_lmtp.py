@@ -1,6 +1,8 @@
 """Postfix, as Debian ships it, delivers into tsamba-lmtpd over LMTP:
 a private Postfix instance on another loopback port whose virtual
-transport is lmtp:unix:<the sandbox's lmtp.sock>."""
+transport is lmtp:unix:<the sandbox's lmtp.sock>, which admits Postfix's
+lmtp client (user postfix) through `lmtp listen on socket allow
+"postfix"`."""
 
 import os
 import shutil
@@ -144,6 +146,13 @@ class Postfix:
             for p in tree:
                 if proc_alive(p):
                     os.kill(p, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def sb(sandbox_factory):
+    """Postfix's lmtp client runs as the postfix user: allowed."""
+    return sandbox_factory("sb", limits={"sessions-per-ip": 300},
+                           lmtp_allow=("postfix",))
 
 
 @pytest.fixture(scope="module")

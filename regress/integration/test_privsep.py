@@ -64,7 +64,30 @@ def test_queue_unprivileged_in_spool(sb):
 
 
 def test_lmtp_engine_unprivileged_in_chroot(sb):
-    assert find(sb, "lmtpd", "_tsamba", sb.chroot), show(sb)
+    assert find(sb, "lmtpd", "_tsambalmtp", sb.chroot), show(sb)
+
+
+def test_mta_unprivileged_in_chroot(sb):
+    assert find(sb, "queue", "_tsambamta", sb.chroot), show(sb)
+
+
+def test_each_role_its_own_uid(sb):
+    """The smtp engine, the lmtp engine, the mta, the queue and authd:
+    five roles, five uids, so authd and the queue can tell them apart."""
+    roles = {
+        "smtp engine": find(sb, "smtpd", "_tsamba", sb.chroot),
+        "lmtp engine": find(sb, "lmtpd", "_tsambalmtp", sb.chroot),
+        "mta": find(sb, "queue", "_tsambamta", sb.chroot),
+        "queue": find(sb, "queue", "_tsambaq", sb.spool),
+    }
+    for role, found in roles.items():
+        assert len(found) == 1, "%s: %s\n%s" % (role, found, show(sb))
+    seen = {role: set(found[0][1]) for role, found in roles.items()}
+    seen["authd"] = set(u for _, uids, _ in procs(sb, "authd")
+                        for u in uids)
+    for role, uids in seen.items():
+        assert len(uids) == 1 and 0 not in uids, (role, uids)
+    assert len({min(u) for u in seen.values()}) == len(seen), seen
 
 
 def test_writer_is_vmail_in_mailroot(sb):

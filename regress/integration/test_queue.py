@@ -10,6 +10,7 @@ process (user and chroot) is checked from /proc as well.
 import email
 import email.policy
 import os
+import pathlib
 import re
 import pwd
 import shutil
@@ -18,6 +19,7 @@ import socket
 import socketserver
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -310,7 +312,11 @@ def ensure_user():
 
 
 @pytest.fixture
-def base(tmp_path):
+def base():
+    # The queue connects to the LMTP socket with its own user's ids, so
+    # the directory must be reachable by it: pytest's tmp_path is not.
+    top = tempfile.mkdtemp(prefix="tsamba-base-")
+    tmp_path = pathlib.Path(top)
     d = tmp_path / "q"
     (d / "run").mkdir(parents=True)
     (d / "empty").mkdir()       # the mta's chroot
@@ -325,12 +331,14 @@ def base(tmp_path):
         'spool "%(d)s/spool"\n'
         'user queue "%(u)s"\n'
         'user smtpd "%(u)s"\n'
+        'user mta "%(u)s"\n'
         'chroot "%(d)s/empty"\n'
         'mta resolver "127.0.0.1@9"\n'
         'queue retry-min 1s\n'
         'queue retry-max 2s\n'
         'queue lmtp "%(d)s/run/lmtp.sock"\n' % {"d": d, "u": user})
-    return str(d)
+    yield str(d)
+    shutil.rmtree(top, ignore_errors=True)
 
 
 @pytest.fixture
@@ -688,10 +696,15 @@ def test_many_concurrent_commits(queue, lmtp):
 @pytest.mark.skipif(not is_root(), reason="privilege drop needs root")
 def test_queue_process_privileges(queue):
     child = queue.child()
-    status = open("/proc/%d/status" % child).read()
     uid = pwd.getpwnam(QUSER).pw_uid
-    uids = [ln for ln in status.splitlines() if ln.startswith("Uid:")][0]
-    assert uids.split()[1:] == [str(uid)] * 4
+
+    def uids():
+        status = open("/proc/%d/status" % child).read()
+        line = [ln for ln in status.splitlines() if ln.startswith("Uid:")]
+        return line[0].split()[1:]
+    # Forked a moment ago, it may not have dropped root yet.
+    wait_for(lambda: uids() == [str(uid)] * 4)
+    assert uids() == [str(uid)] * 4
     assert os.readlink("/proc/%d/root" % child) == queue.spool
     # the parent keeps root but reads no network input
     pst = open("/proc/%d/status" % queue.proc.pid).read()

@@ -15,6 +15,7 @@ the restart, tsambactl queue list/show/hold/release/flush/del.
 import email
 import email.policy
 import os
+import pathlib
 import pwd
 import re
 import shutil
@@ -96,7 +97,11 @@ class Sink:
 
 
 @pytest.fixture
-def rbase(tmp_path):
+def rbase():
+    # The queue connects to the LMTP socket with its own user's ids, so
+    # the directory must be reachable by it: pytest's tmp_path is not.
+    top = tempfile.mkdtemp(prefix="tsamba-rbase-")
+    tmp_path = pathlib.Path(top)
     d = tmp_path / "q"
     (d / "run").mkdir(parents=True)
     (d / "empty").mkdir()
@@ -116,13 +121,15 @@ def rbase(tmp_path):
         'chroot "%(d)s/empty"\n'
         'user queue "%(u)s"\n'
         'user smtpd "%(u)s"\n'
+        'user mta "%(u)s"\n'
         'queue retry-min 1s\n'
         'queue retry-max 2s\n'
         'queue lmtp "%(d)s/run/lmtp.sock"\n'
         'mta resolver "127.0.0.1@9"\n'
         'relay host "%(a)s" port %(p)d\n'
         % {"d": d, "u": user, "a": SINK_ADDR, "p": port})
-    return str(d), port
+    yield str(d), port
+    shutil.rmtree(top, ignore_errors=True)
 
 
 def add_conf(base, text):

@@ -11,6 +11,7 @@ import socket
 import stat
 import subprocess
 import tempfile
+import time
 import shutil
 import warnings
 
@@ -263,6 +264,30 @@ def test_user_del(fsb):
     assert "keeps the mail" in r.stderr
     ctl("user", "del", "n@example.test", "--purge")
     assert not os.path.exists(md)
+
+
+def test_user_add_cleans_stale_tmp(fsb):
+    """A kept Maildir taken over by a new user loses what a killed writer
+    left in tmp/ more than 36 hours ago, and nothing else."""
+    sb, ctl = fsb
+    md = sb.maildir("t@example.test")
+    ctl("user", "add", "t@example.test")
+    ctl("user", "del", "t@example.test")
+    now = time.time()
+    ages = {"stale": now - 37 * 3600, "fresh": now - 3600}
+    for name, t in ages.items():
+        path = os.path.join(md, "tmp", name)
+        with open(path, "w") as f:
+            f.write("half a message")
+        os.utime(path, (t, t))
+    old = os.path.join(md, "cur", "1.M1P1Q1.host:2,S")
+    with open(old, "w") as f:
+        f.write("Subject: old\n\nread\n")
+    os.utime(old, (now - 100 * 3600, now - 100 * 3600))
+    r = ctl("user", "add", "t@example.test")
+    assert "keeps the mail" in r.stderr
+    assert os.listdir(os.path.join(md, "tmp")) == ["fresh"]
+    assert os.path.exists(old)
 
 
 def test_user_add_maildir_fails(fsb):

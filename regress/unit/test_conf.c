@@ -148,9 +148,13 @@ test_defaults(void)
 	CHECK(strcmp(conf.mailroot, "/var/vmail") == 0);
 	CHECK(strcmp(conf.chroot, "/var/empty") == 0);
 	CHECK(strcmp(conf.user_smtpd, "_tsamba") == 0);
+	CHECK(strcmp(conf.user_lmtpd, "_tsambalmtp") == 0);
+	CHECK(strcmp(conf.user_mta, "_tsambamta") == 0);
 	CHECK(strcmp(conf.user_queue, "_tsambaq") == 0);
+	CHECK(strcmp(conf.user_imap, "_tsambaimap") == 0);
 	CHECK(strcmp(conf.user_auth, "_tsambaauth") == 0);
 	CHECK(strcmp(conf.user_vmail, "vmail") == 0);
+	CHECK(conf.nlmtp_allow == 0);
 	CHECK(TAILQ_EMPTY(&conf.pkis));
 	CHECK(TAILQ_EMPTY(&conf.listens));
 	CHECK(TAILQ_EMPTY(&conf.lmtp_listens));
@@ -305,6 +309,40 @@ test_full(void)
 	CHECK(strcmp(buf, "/tmp/tsamba-run/queue.sock") == 0);
 	conf_clear(&conf);
 	CHECK(TAILQ_EMPTY(&conf.pkis) && TAILQ_EMPTY(&conf.listens));
+}
+
+/* A user per role, and the users lmtp.sock admits. */
+static void
+test_roles(void)
+{
+	struct conf	conf;
+
+	CHECK(parse_text(
+	    "user lmtpd \"l\"\n"
+	    "user mta \"m\"\n"
+	    "user imap-login \"i\"\n"
+	    "lmtp listen on socket \"/l.sock\" allow \"postfix\" "
+	    "allow \"other\"\n"
+	    "lmtp listen on socket allow \"postfix\" allow \"third\"\n",
+	    &conf) == 0);
+	CHECKF(errtext[0] == '\0', "%s", errtext);
+	CHECK(strcmp(conf.user_lmtpd, "l") == 0);
+	CHECK(strcmp(conf.user_mta, "m") == 0);
+	CHECK(strcmp(conf.user_imap, "i") == 0);
+	CHECK(strcmp(conf.user_smtpd, "_tsamba") == 0);
+	/* The last socket line names the path; allow adds up, once each. */
+	CHECK(strcmp(conf.lmtp_socket, "/run/tsamba/lmtp.sock") == 0);
+	CHECK(conf.nlmtp_allow == 3);
+	CHECK(strcmp(conf.lmtp_allow[0], "postfix") == 0);
+	CHECK(strcmp(conf.lmtp_allow[1], "other") == 0);
+	CHECK(strcmp(conf.lmtp_allow[2], "third") == 0);
+	conf_clear(&conf);
+
+	expect_error("user imap \"x\"\n", 1, "unknown user kind \"imap\" "
+	    "(smtpd, lmtpd, mta, queue, auth, imap-login or vmail)");
+	expect_error("lmtp listen on socket allow \"\"\n", 1,
+	    "empty user name in allow");
+	expect_error("lmtp listen on socket allow\n", 1, "syntax error");
 }
 
 static void
@@ -924,6 +962,7 @@ main(void)
 	test_defaults();
 	test_full();
 	test_derived();
+	test_roles();
 	test_postmaster();
 	test_units();
 	test_macros();
