@@ -104,6 +104,9 @@ engine_main(int fd)
 
 	log_procname("lmtp");
 	priv_drop(conf->user_lmtpd, conf->chroot, "lmtp");
+	/* Every exit, fatal or asked for, sends the replies owed first. */
+	if (atexit(session_flush_all) != 0)
+		fatalx("atexit");
 
 	signal(SIGHUP, SIG_IGN);
 	event_init();
