@@ -1,8 +1,12 @@
 /*
- * Brute-force protection: failed logins are counted per client address
- * over a window (ban window, from the first failure); the address that
- * reaches ban max-failures is banned for ban duration.  Networks named
- * by "ban never" are never counted nor banned.  tsambactl may add and
+ * Brute-force protection: failed logins are counted per client network
+ * over a window (ban window, from the first failure); the network that
+ * reaches ban max-failures is banned for ban duration.  The network of
+ * a client is its address cut to ban prefix: by default an IPv4 address
+ * is its own network (/32) and an IPv6 one counts as its /64, the
+ * smallest network a site or a home line is given, so a client cannot
+ * escape by moving through the addresses it owns.  Networks named by
+ * "ban never" are never counted nor banned.  tsambactl may add and
  * remove bans (an address or a network) over the control socket.
  *
  * Bans live in memory and in statedir/authd/bans, rewritten whole on
@@ -15,8 +19,11 @@
  * Every failure and every ban is one log line in a fixed format that
  * fail2ban can read as well:
  *   auth failure: service=smtp user=USER ip=IP reason=REASON
- *   ban: ip=IP failures=N until=YYYY-MM-DDTHH:MM:SSZ (Ss)
- *   unban: ip=IP reason=expired|admin
+ *   ban: ip=NET failures=N until=YYYY-MM-DDTHH:MM:SSZ (Ss)
+ *   unban: ip=NET reason=expired|admin
+ * where NET is an address for a network of one host (every IPv4 ban by
+ * default, and bans read from files written before networks were
+ * counted) and ADDRESS/PREFIX otherwise.
  */
 
 #include <sys/types.h>
@@ -58,7 +65,7 @@ TAILQ_HEAD(banlist, ban);
 
 struct failrec {
 	RB_ENTRY(failrec)	 node;
-	char			 ip[INET6_ADDRSTRLEN];
+	char			 net[CONF_HOST_MAX];	/* ban_net_text() */
 	time_t			 first;
 	unsigned int		 count;
 };
@@ -80,7 +87,61 @@ static struct event		 tick_ev;
 static int
 failrec_cmp(struct failrec *a, struct failrec *b)
 {
-	return strcmp(a->ip, b->ip);
+	return strcmp(a->net, b->net);
+}
+
+/*
+ * A network in one canonical text form, the key of its failure count
+ * and ban: the masked address, then /PREFIX unless it is one host.
+ */
+static int
+ban_net_text(struct conf_net *n)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&n->ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&n->ss;
+	char			 addr[INET6_ADDRSTRLEN];
+	int			 host;
+
+	if (n->ss.ss_family == AF_INET) {
+		if (inet_ntop(AF_INET, &sin->sin_addr, addr,
+		    sizeof(addr)) == NULL)
+			return -1;
+		host = n->prefixlen == 32;
+	} else {
+		if (inet_ntop(AF_INET6, &sin6->sin6_addr, addr,
+		    sizeof(addr)) == NULL)
+			return -1;
+		host = n->prefixlen == 128;
+	}
+	if (host)
+		strlcpy(n->text, addr, sizeof(n->text));
+	else
+		(void)snprintf(n->text, sizeof(n->text), "%s/%d", addr,
+		    n->prefixlen);
+	return 0;
+}
+
+/* An address or network as an admin or the ban file writes it. */
+static int
+ban_net_parse(struct conf_net *n, const char *text)
+{
+	if (conf_net_parse(n, text) == -1)
+		return -1;
+	return ban_net_text(n);
+}
+
+/* The network a client address (canonical text) is counted as. */
+static int
+ban_net_of(const char *addr, int family, struct conf_net *n)
+{
+	char	 text[CONF_HOST_MAX];
+	int	 len;
+
+	len = snprintf(text, sizeof(text), "%s/%u", addr,
+	    family == AF_INET ? conf->ban_prefix4 : conf->ban_prefix6);
+	if (len < 0 || (size_t)len >= sizeof(text))
+		return -1;
+	return ban_net_parse(n, text);
 }
 
 static int
@@ -226,7 +287,7 @@ ban_load(void)
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
 		if (sscanf(line, "%255s %lld %u", net, &end, &failures) != 3 ||
-		    conf_net_parse(&n, net) == -1) {
+		    ban_net_parse(&n, net) == -1) {
 			log_warnx("%s/%s:%zu: bad line skipped", dirpath,
 			    BAN_FILE, lineno);
 			continue;
@@ -332,17 +393,15 @@ ban_check(const char *ip, time_t *end)
 }
 
 static void
-ban_new(const char *ip, unsigned int failures)
+ban_new(const struct conf_net *n, unsigned int failures)
 {
-	struct conf_net	 n;
 	char		 until[32];
 	time_t		 end = time(NULL) + conf->ban_duration;
 
-	if (conf_net_parse(&n, ip) == -1 ||
-	    ban_insert(&n, end, failures) == NULL)
+	if (ban_insert(n, end, failures) == NULL)
 		return;
 	iso_time(end, until, sizeof(until));
-	log_warnx("ban: ip=%s failures=%u until=%s (%us)", ip, failures,
+	log_warnx("ban: ip=%s failures=%u until=%s (%us)", n->text, failures,
 	    until, conf->ban_duration);
 	ban_save();
 }
@@ -353,6 +412,7 @@ ban_failure(const char *service, const char *user, const char *ip,
     const char *reason)
 {
 	struct sockaddr_storage	 ss;
+	struct conf_net		 net;
 	struct failrec		 needle, *r;
 	char			 vuser[ADDR_MAX + 1], vservice[16];
 	char			 norm[INET6_ADDRSTRLEN];
@@ -378,10 +438,11 @@ ban_failure(const char *service, const char *user, const char *ip,
 	log_warnx("auth failure: service=%s user=%s ip=%s reason=%s",
 	    vservice, vuser, norm, reason);
 	if (strcmp(reason, "banned") == 0 ||
-	    conf_net_match(&conf->ban_never, (struct sockaddr *)&ss))
+	    conf_net_match(&conf->ban_never, (struct sockaddr *)&ss) ||
+	    ban_net_of(norm, ss.ss_family, &net) == -1)
 		return;
 
-	strlcpy(needle.ip, norm, sizeof(needle.ip));
+	strlcpy(needle.net, net.text, sizeof(needle.net));
 	if ((r = RB_FIND(failtree, &fails, &needle)) != NULL &&
 	    r->first + (time_t)conf->ban_window <= now) {
 		r->first = now;
@@ -391,13 +452,13 @@ ban_failure(const char *service, const char *user, const char *ip,
 		if (nfails >= FAILRECS_MAX ||
 		    (r = calloc(1, sizeof(*r))) == NULL)
 			return;
-		strlcpy(r->ip, norm, sizeof(r->ip));
+		strlcpy(r->net, net.text, sizeof(r->net));
 		r->first = now;
 		RB_INSERT(failtree, &fails, r);
 		nfails++;
 	}
 	if (++r->count >= conf->ban_max_failures) {
-		ban_new(norm, r->count);
+		ban_new(&net, r->count);
 		RB_REMOVE(failtree, &fails, r);
 		nfails--;
 		free(r);
@@ -429,7 +490,7 @@ ban_add(const char *net, time_t seconds, char *err, size_t errsz)
 	char		 until[32];
 	time_t		 end;
 
-	if (conf_net_parse(&n, net) == -1) {
+	if (ban_net_parse(&n, net) == -1) {
 		snprintf(err, errsz, "not an address or network: %s", net);
 		return -1;
 	}
@@ -449,28 +510,58 @@ ban_add(const char *net, time_t seconds, char *err, size_t errsz)
 	return 0;
 }
 
-int
-ban_del(const char *net, char *err, size_t errsz)
+/* Failures counted against a network start again from none. */
+static void
+failrec_forget(const char *net)
 {
-	struct conf_net	 n;
 	struct failrec	 needle, *r;
-	struct ban	*b;
 
-	if (conf_net_parse(&n, net) == -1) {
-		snprintf(err, errsz, "not an address or network: %s", net);
-		return -1;
-	}
-	if ((b = ban_find_text(&n)) == NULL) {
-		snprintf(err, errsz, "no ban for %s", net);
-		return -1;
-	}
-	ban_remove(b, "admin");
-	/* A fresh start for the address, not one failure from a ban. */
-	strlcpy(needle.ip, net, sizeof(needle.ip));
+	strlcpy(needle.net, net, sizeof(needle.net));
 	if ((r = RB_FIND(failtree, &fails, &needle)) != NULL) {
 		RB_REMOVE(failtree, &fails, r);
 		nfails--;
 		free(r);
+	}
+}
+
+/*
+ * Lift the ban on exactly this network, or, given one address, every
+ * ban that holds it (its /64, and an old ban of the address alone):
+ * an admin naming an address wants that client let in.
+ */
+int
+ban_del(const char *net, char *err, size_t errsz)
+{
+	struct sockaddr_storage	 ss;
+	struct conf_net		 n, counted;
+	struct ban		*b, *next;
+	int			 host, removed = 0;
+
+	if (ban_net_parse(&n, net) == -1) {
+		snprintf(err, errsz, "not an address or network: %s", net);
+		return -1;
+	}
+	host = n.prefixlen == (n.ss.ss_family == AF_INET ? 32 : 128);
+	if ((b = ban_find_text(&n)) != NULL) {
+		failrec_forget(b->net.text);
+		ban_remove(b, "admin");
+		removed = 1;
+	}
+	if (host) {
+		ss = n.ss;
+		TAILQ_FOREACH_SAFE(b, &bans, entry, next)
+			if (net_contains(&b->net, &ss)) {
+				failrec_forget(b->net.text);
+				ban_remove(b, "admin");
+				removed = 1;
+			}
+		/* A fresh start for the address, not one failure from a ban. */
+		if (ban_net_of(n.text, ss.ss_family, &counted) == 0)
+			failrec_forget(counted.text);
+	}
+	if (!removed) {
+		snprintf(err, errsz, "no ban for %s", net);
+		return -1;
 	}
 	ban_save();
 	return 0;

@@ -54,8 +54,6 @@ int	cmd_check(int, char **);
 int	cmd_ban(int, char **);
 int	cmd_dkim(int, char **);
 int	cmd_queue(int, char **);
-/* ctl_queue.c: the queue of tsamba-queue over queue.control.sock. */
-int	ctl_queue(struct conf *, int, char **);
 
 /* ctl_imsg.c: a conversation on a daemon's control socket. */
 struct ctl_imsg {
@@ -86,8 +84,6 @@ int	domain_hosted(const struct conf *, const char *domain);
 
 /* ctl_pw.c: the password of "-p": NULL is generated.  0 or -1. */
 int	pw_read(const char *arg, char *out, size_t outsz);
-/* "-" read from the terminal (twice) or from stdin (once); 0 or -1. */
-int	pw_input(char *out, size_t outsz);
 
 /* ctl_maildir.c: as the mailbox owner, through lib/maildir. */
 /* -1 (error printed), MAILDIR_CREATED or MAILDIR_EXISTED (maildir.h). */

@@ -56,7 +56,8 @@ pw_from_stdin(char *out, size_t outsz)
 	return 0;
 }
 
-int
+/* "-" read from the terminal (twice) or from stdin (once); 0 or -1. */
+static int
 pw_input(char *out, size_t outsz)
 {
 	int	 rv;

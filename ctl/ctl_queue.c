@@ -154,7 +154,8 @@ queue_usage(void)
 	exit(2);
 }
 
-int
+/* The queue of tsamba-queue over queue.control.sock. */
+static int
 ctl_queue(struct conf *conf, int argc, char *argv[])
 {
 	struct ctl_imsg	 ci;

@@ -93,6 +93,8 @@ conf_init(struct conf *conf)
 	conf->ban_max_failures = 5;
 	conf->ban_window = 600;
 	conf->ban_duration = 3600;
+	conf->ban_prefix4 = 32;
+	conf->ban_prefix6 = 64;
 	/*
 	 * lmtp_socket, queue_lmtp and postmaster stay empty until
 	 * conf_finish().

@@ -18,6 +18,7 @@
  *           mysql: path of the connection file (sqlconf.h)
  *   statedir "/var/lib/tsamba"          bans and other state
  *   ban max-failures N | window TIME | duration TIME | never "NET/LEN"
+ *   ban prefix ipv4 LEN ipv6 LEN       failures counted per network
  *   listen on ADDR [port N] [tls|tls-require|smtps] [pki NAME] [auth]
  *           [hide-client]
  *           ADDR is an IPv4/IPv6 address, "any" or "localhost"
@@ -172,6 +173,8 @@ struct conf {
 	unsigned int		 ban_window;		/* s, 600 */
 	unsigned int		 ban_duration;		/* s, 3600 */
 	struct conf_net_list	 ban_never;		/* empty */
+	unsigned int		 ban_prefix4;		/* 32: per address */
+	unsigned int		 ban_prefix6;		/* 64: per /64 */
 
 	char			 mta_resolver[CONF_HOST_MAX]; /* "" */
 	uint16_t		 mta_port;		/* 25 */

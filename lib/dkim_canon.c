@@ -29,7 +29,7 @@ dkim_sink_flush(struct dkim_sink *s)
 	s->len = 0;
 }
 
-void
+static void
 dkim_sink_write(struct dkim_sink *s, const void *data, size_t len)
 {
 	const unsigned char	*p = data;
@@ -56,7 +56,7 @@ sink_putc(struct dkim_sink *s, unsigned char c)
 	s->buf[s->len++] = c;
 }
 
-void
+static void
 dkim_body_init(struct dkim_body *b, dkim_out fn, void *arg)
 {
 	memset(b, 0, sizeof(*b));
@@ -81,7 +81,7 @@ body_char(struct dkim_body *b, unsigned char c)
 	b->content = 1;
 }
 
-void
+static void
 dkim_body_update(struct dkim_body *b, const void *data, size_t len)
 {
 	const unsigned char	*p = data;
@@ -110,7 +110,8 @@ dkim_body_update(struct dkim_body *b, const void *data, size_t len)
 	}
 }
 
-void
+/* Writes the final CRLF of a non-empty body and flushes the sink. */
+static void
 dkim_body_final(struct dkim_body *b)
 {
 	if (b->cr) {

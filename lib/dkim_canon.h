@@ -26,7 +26,6 @@ struct dkim_sink {
 };
 
 void	dkim_sink_init(struct dkim_sink *, dkim_out, void *arg);
-void	dkim_sink_write(struct dkim_sink *, const void *, size_t);
 void	dkim_sink_flush(struct dkim_sink *);
 
 /* The streaming relaxed body canonicalizer. */
@@ -38,10 +37,6 @@ struct dkim_body {
 	int		 content;	/* anything written at all */
 };
 
-void	dkim_body_init(struct dkim_body *, dkim_out, void *arg);
-void	dkim_body_update(struct dkim_body *, const void *, size_t);
-/* Writes the final CRLF of a non-empty body and flushes the sink. */
-void	dkim_body_final(struct dkim_body *);
 
 /* One header field in the header buffer, continuation lines included. */
 struct dkim_field {

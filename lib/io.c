@@ -536,12 +536,6 @@ io_error(struct io *io)
 	return (io->err[0] ? io->err : "no error");
 }
 
-int
-io_fd(struct io *io)
-{
-	return (io->fd);
-}
-
 static void
 io_set_error(struct io *io, const char *fmt, ...)
 {

@@ -84,6 +84,5 @@ int		 io_is_tls(struct io *);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or NULL. */
 const char	*io_tls_info(struct io *);
 const char	*io_error(struct io *);
-int		 io_fd(struct io *);
 
 #endif

@@ -17,6 +17,11 @@ static int		 log_debug_mode;
 static int		 log_verbose;
 static const char	*log_proc = "";
 
+static void	vlog(int, const char *, va_list)
+		    __attribute__((__format__ (printf, 2, 0)));
+static void	log_message(int, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+
 void
 log_init(int debug, const char *progname)
 {
@@ -38,13 +43,7 @@ log_setverbose(int v)
 	log_verbose = v;
 }
 
-int
-log_getverbose(void)
-{
-	return log_verbose;
-}
-
-void
+static void
 vlog(int pri, const char *fmt, va_list ap)
 {
 	char	 msg[1024];
@@ -73,7 +72,7 @@ vlog_errno(int pri, const char *fmt, va_list ap)
 	errno = saved;
 }
 
-void
+static void
 log_message(int pri, const char *fmt, ...)
 {
 	va_list	 ap;

@@ -13,7 +13,6 @@ void	log_init(int debug, const char *progname);
 /* Name of the process (e.g. "smtp", "queue"), prefixed to every line. */
 void	log_procname(const char *);
 void	log_setverbose(int);
-int	log_getverbose(void);
 
 void	log_warn(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
@@ -23,10 +22,6 @@ void	log_info(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
 void	log_debug(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
-void	log_message(int, const char *, ...)
-	    __attribute__((__format__ (printf, 2, 3)));
-void	vlog(int, const char *, va_list)
-	    __attribute__((__format__ (printf, 2, 0)));
 /* fatal appends strerror(errno); both exit(1). */
 void	fatal(const char *, ...)
 	    __attribute__((__noreturn__, __format__ (printf, 1, 2)));

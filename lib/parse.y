@@ -143,6 +143,7 @@ static void	 add_lmtp_allow(const char *);
 static void	 set_table(const char *, const char *, const char *);
 static void	 set_knob(const char *, const char *, const char *);
 static void	 add_ban_never(const char *);
+static int	 set_ban_prefix(const char *, const char *, int64_t);
 static void	 add_pki(const char *);
 static void	 add_listen(struct conf_listen_list *, const char *, int,
 		    const char *);
@@ -282,6 +283,18 @@ main		: STRING '=' value		{ macro_set($1, $3); }
 				set_knob("ban", $2, $3);
 			free($2);
 			free($3);
+		}
+		| BAN STRING STRING NUMBER {
+			set_ban_prefix($2, $3, $4);
+			free($2);
+			free($3);
+		}
+		| BAN STRING STRING NUMBER STRING NUMBER {
+			if (set_ban_prefix($2, $3, $4) == 0)
+				(void)set_ban_prefix($2, $5, $6);
+			free($2);
+			free($3);
+			free($5);
 		}
 		| USER userkind STRING {
 			set_user($2, $3);
@@ -1313,6 +1326,31 @@ add_ban_never(const char *text)
 		return;
 	}
 	TAILQ_INSERT_TAIL(&conf->ban_never, n, entry);
+}
+
+/*
+ * "ban prefix ipv4 LEN ipv6 LEN": failures are counted, and bans laid,
+ * per network of that length, so that a client moving through the
+ * addresses of its IPv6 /64 is one client.
+ */
+static int
+set_ban_prefix(const char *word, const char *family, int64_t len)
+{
+	if (strcmp(word, "prefix") != 0) {
+		conf_error("unknown ban \"%s\"", word);
+		return -1;
+	}
+	if (strcmp(family, "ipv4") == 0 && len >= 8 && len <= 32)
+		conf->ban_prefix4 = len;
+	else if (strcmp(family, "ipv6") == 0 && len >= 16 && len <= 128)
+		conf->ban_prefix6 = len;
+	else {
+		conf_error("ban prefix: expected \"ipv4 LEN\" (8 to 32) or "
+		    "\"ipv6 LEN\" (16 to 128), got \"%s %lld\"", family,
+		    (long long)len);
+		return -1;
+	}
+	return 0;
 }
 
 static void

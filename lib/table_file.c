@@ -98,7 +98,8 @@ table_source_key(const char *s, char *key, size_t keysz)
 	return table_address_key(s, key, keysz);
 }
 
-char *
+/* c outside double quotes (a quoted local part may hold it), or NULL. */
+static char *
 table_find_unquoted(char *s, int c)
 {
 	int	 quoted = 0;

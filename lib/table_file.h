@@ -43,8 +43,6 @@ int	 table_domain_key(const char *s, char *key, size_t keysz);
 int	 table_address_key(const char *s, char *key, size_t keysz);
 int	 table_source_key(const char *s, char *key, size_t keysz);
 
-/* c outside double quotes (a quoted local part may hold it), or NULL. */
-char	*table_find_unquoted(char *s, int c);
 /*
  * Split a users line at its colons, in place, into at most
  * TABLE_USER_FIELDS fields (the last keeps any further colons); the

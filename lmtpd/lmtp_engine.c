@@ -105,7 +105,7 @@ engine_main(int fd)
 	log_procname("lmtp");
 	priv_drop(conf->user_lmtpd, conf->chroot, "lmtp");
 	/* Every exit, fatal or asked for, sends the replies owed first. */
-	if (atexit(session_flush_all) != 0)
+	if (atexit(lmtp_session_flush_all) != 0)
 		fatalx("atexit");
 
 	signal(SIGHUP, SIG_IGN);
@@ -217,7 +217,7 @@ engine_accept(int s, struct sockaddr_storage *ss, socklen_t sslen,
 		return;
 	}
 	nsessions++;
-	session_new(s, peer);
+	lmtp_session_new(s, peer);
 }
 
 void
@@ -401,8 +401,8 @@ auth_lost(void)
 	while ((r = TAILQ_FIRST(&failed)) != NULL) {
 		TAILQ_REMOVE(&failed, r, wait);
 		if (r->session != NULL)
-			session_lookup_done(r->session, LOOKUP_TEMPFAIL, "",
-			    0, 0, 0);
+			lmtp_session_lookup_done(r->session, LOOKUP_TEMPFAIL,
+			    "", 0, 0, 0);
 		request_free(r);
 	}
 }
@@ -428,7 +428,7 @@ auth_result(struct imsg *imsg)
 		return;
 	}
 	if (r->session != NULL)
-		session_lookup_done(r->session, status, maildir, uid, gid,
+		lmtp_session_lookup_done(r->session, status, maildir, uid, gid,
 		    quota);
 	request_free(r);
 }
@@ -478,6 +478,6 @@ deliver_result(struct imsg *imsg)
 	    (r = request_find(id)) == NULL || r->kind != REQ_DELIVER)
 		fatalx("malformed DELIVERED from parent");
 	if (r->session != NULL)
-		session_delivered(r->session, r->rcpt, status, text);
+		lmtp_session_delivered(r->session, r->rcpt, status, text);
 	request_free(r);
 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "esc.h"
 #include "io.h"
 #include "log.h"
 #include "proto.h"
@@ -36,7 +37,7 @@
 #define MAX_ERRORS	20	/* bad commands before we hang up */
 #define OUTPUT_LIMIT	65536
 
-enum session_state {
+enum lmtp_session_state {
 	S_INIT,		/* banner sent, waiting for LHLO */
 	S_READY,	/* LHLO done, no transaction */
 	S_MAIL,		/* MAIL accepted */
@@ -62,7 +63,7 @@ struct rcpt {
 struct lmtp_session {
 	TAILQ_ENTRY(lmtp_session) entry;
 	struct io		*io;
-	enum session_state	 state;
+	enum lmtp_session_state	 state;
 	int			 busy;
 	int			 errors;
 	char			 peer[64];
@@ -76,6 +77,7 @@ struct lmtp_session {
 	int			 bodyfd;
 	size_t			 datasize;	/* as received */
 	int			 toobig;
+	int			 hasnul;
 	int			 wfailed;
 	int			 midline;
 	char			*wbuf;
@@ -85,17 +87,28 @@ struct lmtp_session {
 static TAILQ_HEAD(, lmtp_session) sessions =
     TAILQ_HEAD_INITIALIZER(sessions);
 
-static void	session_io(struct io *, int, void *);
-static void	session_input(struct lmtp_session *);
-static void	session_command(struct lmtp_session *, char *, size_t, int);
-static void	session_error(struct lmtp_session *, const char *);
-static void	session_reply(struct lmtp_session *, const char *, ...)
+static void	lmtp_session_io(struct io *, int, void *);
+static void	lmtp_session_input(struct lmtp_session *);
+static void	lmtp_session_command(struct lmtp_session *, char *, size_t,
+		    int);
+static void	lmtp_session_error(struct lmtp_session *, int,
+		    enum esc_code, const char *, ...)
+		    __attribute__((__format__ (printf, 4, 5)));
+static void	lmtp_session_reply(struct lmtp_session *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
-static void	session_busy(struct lmtp_session *);
-static void	session_ready(struct lmtp_session *);
-static void	session_close(struct lmtp_session *, const char *);
-static void	session_free(struct lmtp_session *);
-static void	session_reset(struct lmtp_session *);
+static void	lmtp_session_vstatus(struct lmtp_session *, int,
+		    enum esc_code, const char *, va_list)
+		    __attribute__((__format__ (printf, 4, 0)));
+static void	lmtp_session_status(struct lmtp_session *, int,
+		    enum esc_code, const char *, ...)
+		    __attribute__((__format__ (printf, 4, 5)));
+static void	lmtp_session_busy(struct lmtp_session *);
+static void	lmtp_session_ready(struct lmtp_session *);
+static void	lmtp_session_close(struct lmtp_session *, int, enum esc_code,
+		    const char *, ...)
+		    __attribute__((__format__ (printf, 4, 5)));
+static void	lmtp_session_free(struct lmtp_session *);
+static void	lmtp_session_reset(struct lmtp_session *);
 static int	data_input(struct lmtp_session *);
 static void	data_append(struct lmtp_session *, const char *, size_t);
 static void	data_flush(struct lmtp_session *);
@@ -133,7 +146,7 @@ static void (*const commands[LMTP_CMD_NVERBS])(struct lmtp_session *,
 };
 
 void
-session_new(int fd, const char *peer)
+lmtp_session_new(int fd, const char *peer)
 {
 	struct lmtp_session	*s;
 
@@ -143,7 +156,7 @@ session_new(int fd, const char *peer)
 		engine_session_closed();
 		return;
 	}
-	if ((s->io = io_new(fd, session_io, s)) == NULL) {
+	if ((s->io = io_new(fd, lmtp_session_io, s)) == NULL) {
 		log_warn("session io");
 		close(fd);
 		free(s);
@@ -158,45 +171,46 @@ session_new(int fd, const char *peer)
 	io_set_maxline(s->io, conf->max_line);
 	io_set_output_limit(s->io, OUTPUT_LIMIT);
 	log_debug("%s: new session", s->peer);
-	session_reply(s, "220 %s LMTP tsamba", conf->hostname);
+	lmtp_session_reply(s, "220 %s LMTP tsamba", conf->hostname);
 }
 
 static void
-session_io(struct io *io, int event, void *arg)
+lmtp_session_io(struct io *io, int event, void *arg)
 {
 	struct lmtp_session	*s = arg;
 
 	switch (event) {
 	case IO_DATAIN:
-		session_input(s);
+		lmtp_session_input(s);
 		break;
 	case IO_LOWAT:
 		if (s->state == S_QUIT && io_queued(s->io) == 0)
-			session_free(s);
+			lmtp_session_free(s);
 		break;
 	case IO_TIMEOUT:
 		if (s->state == S_QUIT) {
-			session_free(s);
+			lmtp_session_free(s);
 			break;
 		}
 		log_info("%s: idle timeout", s->peer);
-		session_close(s, "421 4.4.2 Idle timeout, closing");
+		lmtp_session_close(s, 421, ESC_BAD_CONNECTION,
+		    "Idle timeout, closing");
 		break;
 	case IO_DISCONNECTED:
 		log_debug("%s: disconnected", s->peer);
-		session_free(s);
+		lmtp_session_free(s);
 		break;
 	case IO_ERROR:
 	default:
 		log_debug("%s: %s", s->peer, io_error(s->io));
-		session_free(s);
+		lmtp_session_free(s);
 		break;
 	}
 }
 
 /* Handle what is buffered, until it runs out or a request is pending. */
 static void
-session_input(struct lmtp_session *s)
+lmtp_session_input(struct lmtp_session *s)
 {
 	static char	*line;
 	char		*l;
@@ -216,25 +230,28 @@ session_input(struct lmtp_session *s)
 			break;
 		/* Copied: the line is only valid until the next io call. */
 		memcpy(line, l, len + 1);
-		session_command(s, line, len, toolong);
+		lmtp_session_command(s, line, len, toolong);
 	}
 }
 
 static void
-session_command(struct lmtp_session *s, char *line, size_t len, int toolong)
+lmtp_session_command(struct lmtp_session *s, char *line, size_t len,
+    int toolong)
 {
 	struct lmtp_cmd	 cmd;
 
 	if (toolong) {
-		session_error(s, "500 5.5.2 Line too long");
+		lmtp_session_error(s, 500, ESC_SYNTAX_ERROR, "Line too long");
 		return;
 	}
 	if (lmtp_check_line(line, len) == -1) {
-		session_error(s, "500 5.5.2 NUL character in command");
+		lmtp_session_error(s, 500, ESC_SYNTAX_ERROR,
+		    "NUL character in command");
 		return;
 	}
 	if (lmtp_parse_command(line, &cmd) == LMTP_CMD_UNKNOWN) {
-		session_error(s, "500 5.5.2 Command unrecognized");
+		lmtp_session_error(s, 500, ESC_SYNTAX_ERROR,
+		    "Command unrecognized");
 		return;
 	}
 	commands[cmd.verb](s, cmd.args);
@@ -242,18 +259,24 @@ session_command(struct lmtp_session *s, char *line, size_t len, int toolong)
 
 /* A bad command: answer, and give up on a peer that sends only those. */
 static void
-session_error(struct lmtp_session *s, const char *reply)
+lmtp_session_error(struct lmtp_session *s, int code, enum esc_code esc,
+    const char *fmt, ...)
 {
+	va_list	 ap;
+
 	if (++s->errors > MAX_ERRORS) {
 		log_info("%s: too many errors", s->peer);
-		session_close(s, "421 4.7.0 Too many errors, closing");
+		lmtp_session_close(s, 421, ESC_OTHER_SECURITY_STATUS,
+		    "Too many errors, closing");
 		return;
 	}
-	session_reply(s, "%s", reply);
+	va_start(ap, fmt);
+	lmtp_session_vstatus(s, code, esc, fmt, ap);
+	va_end(ap);
 }
 
 static void
-session_reply(struct lmtp_session *s, const char *fmt, ...)
+lmtp_session_reply(struct lmtp_session *s, const char *fmt, ...)
 {
 	char	 buf[1024];
 	va_list	 ap;
@@ -265,9 +288,35 @@ session_reply(struct lmtp_session *s, const char *fmt, ...)
 		log_warnx("%s: output failed", s->peer);
 }
 
+/* "code x.y.z text", the class of x.y.z taken from code. */
+static void
+lmtp_session_vstatus(struct lmtp_session *s, int code, enum esc_code esc,
+    const char *fmt, va_list ap)
+{
+	char	 buf[1024];
+	int	 n;
+
+	n = snprintf(buf, sizeof(buf), "%d %s ", code,
+	    esc_for_reply(code, esc));
+	if (n > 0 && (size_t)n < sizeof(buf))
+		(void)vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	lmtp_session_reply(s, "%s", buf);
+}
+
+static void
+lmtp_session_status(struct lmtp_session *s, int code, enum esc_code esc,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	lmtp_session_vstatus(s, code, esc, fmt, ap);
+	va_end(ap);
+}
+
 /* A request is out: read nothing more until it is answered. */
 static void
-session_busy(struct lmtp_session *s)
+lmtp_session_busy(struct lmtp_session *s)
 {
 	s->busy = 1;
 	io_pause_read(s->io);
@@ -275,16 +324,21 @@ session_busy(struct lmtp_session *s)
 
 /* The answer is in: go on with pipelined input (delivered by io). */
 static void
-session_ready(struct lmtp_session *s)
+lmtp_session_ready(struct lmtp_session *s)
 {
 	s->busy = 0;
 	io_resume_read(s->io);
 }
 
 static void
-session_close(struct lmtp_session *s, const char *reply)
+lmtp_session_close(struct lmtp_session *s, int code, enum esc_code esc,
+    const char *fmt, ...)
 {
-	session_reply(s, "%s", reply);
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	lmtp_session_vstatus(s, code, esc, fmt, ap);
+	va_end(ap);
 	s->state = S_QUIT;
 	io_pause_read(s->io);
 	/* Freed once the reply is out (IO_LOWAT), or when that stalls. */
@@ -292,9 +346,9 @@ session_close(struct lmtp_session *s, const char *reply)
 }
 
 static void
-session_free(struct lmtp_session *s)
+lmtp_session_free(struct lmtp_session *s)
 {
-	session_reset(s);
+	lmtp_session_reset(s);
 	engine_cancel(s->lookup);
 	TAILQ_REMOVE(&sessions, s, entry);
 	io_free(s->io);
@@ -304,7 +358,7 @@ session_free(struct lmtp_session *s)
 
 /* Forget the transaction; answers still due are dropped. */
 static void
-session_reset(struct lmtp_session *s)
+lmtp_session_reset(struct lmtp_session *s)
 {
 	struct rcpt	*r;
 
@@ -323,7 +377,7 @@ session_reset(struct lmtp_session *s)
 	s->wbuf = NULL;
 	s->wlen = 0;
 	s->datasize = 0;
-	s->toobig = s->wfailed = s->midline = 0;
+	s->toobig = s->hasnul = s->wfailed = s->midline = 0;
 }
 
 /* Commands */
@@ -332,23 +386,25 @@ static void
 cmd_lhlo(struct lmtp_session *s, char *args)
 {
 	if (*args == '\0') {
-		session_error(s, "501 5.5.4 Syntax: LHLO hostname");
+		lmtp_session_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Syntax: LHLO hostname");
 		return;
 	}
-	session_reset(s);
+	lmtp_session_reset(s);
 	s->state = S_READY;
-	session_reply(s, "250-%s", conf->hostname);
-	session_reply(s, "250-PIPELINING");
-	session_reply(s, "250-ENHANCEDSTATUSCODES");
-	session_reply(s, "250-8BITMIME");
-	session_reply(s, "250-SMTPUTF8");
-	session_reply(s, "250 SIZE %zu", conf->max_message_size);
+	lmtp_session_reply(s, "250-%s", conf->hostname);
+	lmtp_session_reply(s, "250-PIPELINING");
+	lmtp_session_reply(s, "250-ENHANCEDSTATUSCODES");
+	lmtp_session_reply(s, "250-8BITMIME");
+	lmtp_session_reply(s, "250-SMTPUTF8");
+	lmtp_session_reply(s, "250 SIZE %zu", conf->max_message_size);
 }
 
 static void
 cmd_helo(struct lmtp_session *s, char *args)
 {
-	session_error(s, "500 5.5.1 This is LMTP: use LHLO");
+	lmtp_session_error(s, 500, ESC_INVALID_COMMAND,
+	    "This is LMTP: use LHLO");
 }
 
 static void
@@ -358,21 +414,25 @@ cmd_mail(struct lmtp_session *s, char *args)
 	const char	*rest;
 
 	if (s->state == S_INIT) {
-		session_error(s, "503 5.5.1 Send LHLO first");
+		lmtp_session_error(s, 503, ESC_INVALID_COMMAND,
+		    "Send LHLO first");
 		return;
 	}
 	if (s->state != S_READY) {
-		session_error(s, "503 5.5.1 Nested MAIL command");
+		lmtp_session_error(s, 503, ESC_INVALID_COMMAND,
+		    "Nested MAIL command");
 		return;
 	}
 	switch (lmtp_parse_mail_from(args, &a, &rest)) {
 	case LMTP_PATH_OK:
 		break;
 	case LMTP_PATH_SYNTAX:
-		session_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		lmtp_session_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Syntax: MAIL FROM:<address>");
 		return;
 	default:
-		session_error(s, "501 5.1.7 Bad sender address syntax");
+		lmtp_session_error(s, 501, ESC_BAD_SENDER_SYNTAX,
+		    "Bad sender address syntax");
 		return;
 	}
 	if (mail_params(s, rest) == -1)
@@ -380,7 +440,7 @@ cmd_mail(struct lmtp_session *s, char *args)
 	addr_format(&a, s->sender, sizeof(s->sender));
 	header_safe(s->sender);
 	s->state = S_MAIL;
-	session_reply(s, "250 2.1.0 Ok");
+	lmtp_session_status(s, 250, ESC_OTHER_ADDRESS_STATUS, "Ok");
 }
 
 /* BODY=, SIZE= and SMTPUTF8 are what we advertise; nothing else. */
@@ -393,18 +453,22 @@ mail_params(struct lmtp_session *s, const char *p)
 	case LMTP_PARAM_OK:
 		return 0;
 	case LMTP_PARAM_TOO_LONG:
-		session_error(s, "501 5.5.4 Parameter too long");
+		lmtp_session_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Parameter too long");
 		break;
 	case LMTP_PARAM_BAD_SIZE:
-		session_error(s, "501 5.5.4 Bad SIZE value");
+		lmtp_session_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Bad SIZE value");
 		break;
 	case LMTP_PARAM_TOO_BIG:
 		/* A fair refusal, not a client mistake. */
-		session_reply(s, "552 5.3.4 Message too big");
+		lmtp_session_status(s, 552, ESC_MESSAGE_TOO_BIG,
+		    "Message too big");
 		break;
 	case LMTP_PARAM_UNSUPPORTED:
 	default:
-		session_error(s, "555 5.5.4 Unsupported parameter");
+		lmtp_session_error(s, 555, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Unsupported parameter");
 		break;
 	}
 	return -1;
@@ -416,7 +480,8 @@ cmd_rcpt(struct lmtp_session *s, char *args)
 	struct mailaddr	 a;
 
 	if (s->state != S_MAIL && s->state != S_RCPT) {
-		session_error(s, "503 5.5.1 Need MAIL before RCPT");
+		lmtp_session_error(s, 503, ESC_INVALID_COMMAND,
+		    "Need MAIL before RCPT");
 		return;
 	}
 	switch (lmtp_parse_rcpt_to(args, &a)) {
@@ -424,14 +489,17 @@ cmd_rcpt(struct lmtp_session *s, char *args)
 		rcpt_lookup(s, &a);
 		break;
 	case LMTP_PATH_SYNTAX:
-		session_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+		lmtp_session_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Syntax: RCPT TO:<address>");
 		break;
 	case LMTP_PATH_BAD:
-		session_error(s, "501 5.1.3 Bad recipient address syntax");
+		lmtp_session_error(s, 501, ESC_BAD_DESTINATION_SYNTAX,
+		    "Bad recipient address syntax");
 		break;
 	case LMTP_PATH_PARAMS:
 	default:
-		session_error(s, "555 5.5.4 Unsupported parameter");
+		lmtp_session_error(s, 555, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Unsupported parameter");
 		break;
 	}
 }
@@ -441,21 +509,23 @@ static void
 rcpt_lookup(struct lmtp_session *s, const struct mailaddr *a)
 {
 	if (s->nrcpts >= conf->max_rcpts) {
-		session_reply(s, "452 4.5.3 Too many recipients");
+		lmtp_session_status(s, 452, ESC_TOO_MANY_RECIPIENTS,
+		    "Too many recipients");
 		return;
 	}
 	addr_format(a, s->lookup_addr, sizeof(s->lookup_addr));
 	header_safe(s->lookup_addr);
 	if ((s->lookup = engine_lookup(s, s->lookup_addr)) == NULL) {
-		session_reply(s, "451 4.3.0 Temporary failure");
+		lmtp_session_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "Temporary failure");
 		return;
 	}
-	session_busy(s);
+	lmtp_session_busy(s);
 }
 
 void
-session_lookup_done(struct lmtp_session *s, int status, const char *maildir,
-    uint32_t uid, uint32_t gid, uint64_t quota)
+lmtp_session_lookup_done(struct lmtp_session *s, int status,
+    const char *maildir, uint32_t uid, uint32_t gid, uint64_t quota)
 {
 	struct rcpt	*r;
 
@@ -466,7 +536,8 @@ session_lookup_done(struct lmtp_session *s, int status, const char *maildir,
 	case LOOKUP_OK:
 		if ((r = calloc(1, sizeof(*r))) == NULL) {
 			log_warn("rcpt");
-			session_reply(s, "451 4.3.0 Temporary failure");
+			lmtp_session_status(s, 451,
+			    ESC_OTHER_MAIL_SYSTEM_STATUS, "Temporary failure");
 			break;
 		}
 		r->idx = s->nrcpts++;
@@ -477,82 +548,90 @@ session_lookup_done(struct lmtp_session *s, int status, const char *maildir,
 		r->quota = quota;
 		TAILQ_INSERT_TAIL(&s->rcpts, r, entry);
 		s->state = S_RCPT;
-		session_reply(s, "250 2.1.5 Ok");
+		lmtp_session_status(s, 250, ESC_DESTINATION_VALID, "Ok");
 		break;
 	case LOOKUP_NOUSER:
 	case LOOKUP_NOTHOSTED:
 		log_info("%s: unknown recipient <%s>", s->peer,
 		    s->lookup_addr);
-		session_reply(s, "550 5.1.1 <%s> User unknown",
-		    s->lookup_addr);
+		lmtp_session_status(s, 550, ESC_BAD_DESTINATION_MAILBOX,
+		    "<%s> User unknown", s->lookup_addr);
 		break;
 	case LOOKUP_INVALID:
-		session_reply(s, "501 5.1.3 Bad recipient address syntax");
+		lmtp_session_status(s, 501, ESC_BAD_DESTINATION_SYNTAX,
+		    "Bad recipient address syntax");
 		break;
 	case LOOKUP_TEMPFAIL:
 	default:
-		session_reply(s, "451 4.3.0 Temporary lookup failure");
+		lmtp_session_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "Temporary lookup failure");
 		break;
 	}
-	session_ready(s);
+	lmtp_session_ready(s);
 }
 
 static void
 cmd_data(struct lmtp_session *s, char *args)
 {
 	if (s->state == S_MAIL) {
-		session_error(s, "503 5.5.1 No valid recipients");
+		lmtp_session_error(s, 503, ESC_INVALID_COMMAND,
+		    "No valid recipients");
 		return;
 	}
 	if (s->state != S_RCPT) {
-		session_error(s, "503 5.5.1 Need RCPT before DATA");
+		lmtp_session_error(s, 503, ESC_INVALID_COMMAND,
+		    "Need RCPT before DATA");
 		return;
 	}
 	if (*args != '\0') {
-		session_error(s, "501 5.5.4 Syntax: DATA");
+		lmtp_session_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Syntax: DATA");
 		return;
 	}
 	s->bodyfd = memfd_create("lmtp-body", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (s->bodyfd == -1 || (s->wbuf = malloc(BODY_BUFSZ)) == NULL) {
 		log_warn("%s: message file", s->peer);
-		session_reply(s, "451 4.3.0 Temporary failure");
+		lmtp_session_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "Temporary failure");
 		return;
 	}
 	s->state = S_DATA;
-	session_reply(s, "354 Start mail input; end with <CRLF>.<CRLF>");
+	lmtp_session_reply(s, "354 Start mail input; end with <CRLF>.<CRLF>");
 }
 
 static void
 cmd_rset(struct lmtp_session *s, char *args)
 {
-	session_reset(s);
+	lmtp_session_reset(s);
 	if (s->state != S_INIT)
 		s->state = S_READY;
-	session_reply(s, "250 2.0.0 Ok");
+	lmtp_session_status(s, 250, ESC_OTHER_STATUS, "Ok");
 }
 
 static void
 cmd_noop(struct lmtp_session *s, char *args)
 {
-	session_reply(s, "250 2.0.0 Ok");
+	lmtp_session_status(s, 250, ESC_OTHER_STATUS, "Ok");
 }
 
 static void
 cmd_vrfy(struct lmtp_session *s, char *args)
 {
-	session_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message");
+	lmtp_session_status(s, 252, ESC_OTHER_PROTOCOL_STATUS,
+	    "Cannot VRFY user, but will accept message");
 }
 
 static void
 cmd_help(struct lmtp_session *s, char *args)
 {
-	session_reply(s, "214 2.0.0 LHLO MAIL RCPT DATA RSET NOOP QUIT VRFY");
+	lmtp_session_status(s, 214, ESC_OTHER_STATUS,
+	    "LHLO MAIL RCPT DATA RSET NOOP QUIT VRFY");
 }
 
 static void
 cmd_quit(struct lmtp_session *s, char *args)
 {
-	session_close(s, "221 2.0.0 Bye");
+	lmtp_session_close(s, 221, ESC_OTHER_STATUS, "Bye");
 }
 
 /* DATA */
@@ -561,7 +640,10 @@ cmd_quit(struct lmtp_session *s, char *args)
  * Take the body straight from the input buffer: lines end at LF (a CR
  * before it is dropped), a leading dot is removed, a line of one dot
  * ends the message.  A line may be of any length: a long one is written
- * out in pieces.  Returns 1 when the message ended, 0 for more input.
+ * out in pieces.  A NUL anywhere refuses the message (data_append), as
+ * tsamba-smtpd does: a client like Postfix may relay what some other
+ * server let through.  Returns 1 when the message ended, 0 for more
+ * input.
  */
 static int
 data_input(struct lmtp_session *s)
@@ -621,7 +703,9 @@ data_append(struct lmtp_session *s, const char *p, size_t n)
 
 	if (s->datasize > conf->max_message_size)
 		s->toobig = 1;
-	if (s->toobig || s->wfailed)
+	if (memchr(p, '\0', n) != NULL)
+		s->hasnul = 1;
+	if (s->toobig || s->hasnul || s->wfailed)
 		return;
 	while (n > 0) {
 		if (s->wlen == BODY_BUFSZ)
@@ -669,19 +753,27 @@ data_done(struct lmtp_session *s)
 	data_flush(s);
 	s->state = S_DELIVER;
 	TAILQ_FOREACH(r, &s->rcpts, entry) {
-		if (s->toobig)
-			snprintf(r->reply, sizeof(r->reply),
-			    "552 5.3.4 Message too big");
+		if (s->hasnul)
+			(void)esc_reply(r->reply, sizeof(r->reply), 550,
+			    ESC_OTHER_MEDIA_STATUS,
+			    "NUL character in message refused");
+		else if (s->toobig)
+			(void)esc_reply(r->reply, sizeof(r->reply), 552,
+			    ESC_MESSAGE_TOO_BIG, "Message too big");
 		else if (s->wfailed)
-			snprintf(r->reply, sizeof(r->reply),
-			    "451 4.3.0 Temporary failure");
+			(void)esc_reply(r->reply, sizeof(r->reply), 451,
+			    ESC_OTHER_MAIL_SYSTEM_STATUS, "Temporary failure");
 		else
 			continue;
 		r->done = 1;
 	}
-	if (s->toobig || s->wfailed) {
+	if (s->hasnul)
+		log_warnx("%s: NUL character in message refused: from=<%s>",
+		    s->peer, s->sender);
+	else if (s->toobig || s->wfailed)
 		log_info("%s: message refused (%s)", s->peer,
 		    s->toobig ? "too big" : "spool failure");
+	if (s->hasnul || s->toobig || s->wfailed) {
 		deliver_replies(s);
 		return;
 	}
@@ -698,8 +790,8 @@ data_done(struct lmtp_session *s)
 		    (r->req = engine_deliver(s, r->idx, fd, r->maildir, r->uid,
 		    r->gid, r->quota, prefix)) == NULL) {
 			log_warn("%s: deliver to <%s>", s->peer, r->addr);
-			snprintf(r->reply, sizeof(r->reply),
-			    "451 4.3.0 Temporary failure");
+			(void)esc_reply(r->reply, sizeof(r->reply), 451,
+			    ESC_OTHER_MAIL_SYSTEM_STATUS, "Temporary failure");
 			r->done = 1;
 			continue;
 		}
@@ -708,11 +800,11 @@ data_done(struct lmtp_session *s)
 	if (s->npending == 0)
 		deliver_replies(s);
 	else
-		session_busy(s);
+		lmtp_session_busy(s);
 }
 
 void
-session_delivered(struct lmtp_session *s, size_t idx, int status,
+lmtp_session_delivered(struct lmtp_session *s, size_t idx, int status,
     const char *text)
 {
 	struct rcpt	*r;
@@ -727,30 +819,32 @@ session_delivered(struct lmtp_session *s, size_t idx, int status,
 	s->npending--;
 	switch (status) {
 	case DELIVER_OK:
-		snprintf(r->reply, sizeof(r->reply),
-		    "250 2.0.0 <%s> delivered", r->addr);
+		(void)esc_reply(r->reply, sizeof(r->reply), 250,
+		    ESC_OTHER_STATUS, "<%s> delivered", r->addr);
 		break;
 	case DELIVER_PERMFAIL:
 		if (reply_ok(text, '5'))
 			strlcpy(r->reply, text, sizeof(r->reply));
 		else
-			snprintf(r->reply, sizeof(r->reply),
-			    "550 5.2.0 <%s> delivery failed", r->addr);
+			(void)esc_reply(r->reply, sizeof(r->reply), 550,
+			    ESC_OTHER_MAILBOX_STATUS, "<%s> delivery failed",
+			    r->addr);
 		break;
 	case DELIVER_TEMPFAIL:
 	default:
 		if (reply_ok(text, '4'))
 			strlcpy(r->reply, text, sizeof(r->reply));
 		else
-			snprintf(r->reply, sizeof(r->reply),
-			    "451 4.3.0 <%s> temporary failure", r->addr);
+			(void)esc_reply(r->reply, sizeof(r->reply), 451,
+			    ESC_OTHER_MAIL_SYSTEM_STATUS,
+			    "<%s> temporary failure", r->addr);
 		break;
 	}
 	log_info("%s: from=<%s> to=<%s> maildir=%s: %s", s->peer, s->sender,
 	    r->addr, r->maildir, text);
 	if (s->npending == 0 && s->state == S_DELIVER) {
 		deliver_replies(s);
-		session_ready(s);
+		lmtp_session_ready(s);
 	}
 }
 
@@ -761,8 +855,8 @@ deliver_replies(struct lmtp_session *s)
 	struct rcpt	*r;
 
 	TAILQ_FOREACH(r, &s->rcpts, entry)
-		session_reply(s, "%s", r->reply);
-	session_reset(s);
+		lmtp_session_reply(s, "%s", r->reply);
+	lmtp_session_reset(s);
 	s->state = S_READY;
 }
 
@@ -798,7 +892,7 @@ header_safe(char *p)
  * that do not read cannot hold the exit.
  */
 void
-session_flush_all(void)
+lmtp_session_flush_all(void)
 {
 	struct lmtp_session	*s;
 	struct timespec		 deadline;

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "esc.h"
 #include "imsg.h"
 #include "log.h"
 #include "maildir.h"
@@ -143,7 +144,8 @@ writer_deliver(const char *maildir, const char *prefix, int bodyfd,
 		md[--len] = '\0';
 	if (len >= sizeof(md) || !maildir_path_ok(md)) {
 		log_warnx("refusing mailbox path \"%s\"", maildir);
-		snprintf(text, textsz, "550 5.2.0 Invalid mailbox path");
+		(void)esc_reply(text, textsz, 550, ESC_OTHER_MAILBOX_STATUS,
+		    "Invalid mailbox path");
 		return DELIVER_PERMFAIL;
 	}
 	if ((mdfd = writer_open_maildir(md, &t)) == -1)
@@ -166,7 +168,7 @@ writer_deliver(const char *maildir, const char *prefix, int bodyfd,
 	writer_quota_add(mdfd, md, t.size);
 	writer_clean_tmp(mdfd, md);
 	close(mdfd);
-	snprintf(text, textsz, "250 2.0.0 Delivered");
+	(void)esc_reply(text, textsz, 250, ESC_OTHER_STATUS, "Delivered");
 	return DELIVER_OK;
 }
 
@@ -280,11 +282,12 @@ static int
 errno_status(int error, char *text, size_t textsz)
 {
 	if (error == ENOSPC || error == EDQUOT) {
-		snprintf(text, textsz, "452 4.2.2 Mailbox full");
+		(void)esc_reply(text, textsz, 452, ESC_MAILBOX_FULL,
+		    "Mailbox full");
 		return DELIVER_TEMPFAIL;
 	}
-	snprintf(text, textsz, "451 4.3.0 Local delivery failed: %s",
-	    strerror(error));
+	(void)esc_reply(text, textsz, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+	    "Local delivery failed: %s", strerror(error));
 	return DELIVER_TEMPFAIL;
 }
 

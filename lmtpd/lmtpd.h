@@ -69,13 +69,13 @@ void		 engine_cancel(struct request *);
 void		 engine_session_closed(void);
 
 /* lmtp_session.c */
-void		 session_new(int fd, const char *peer);
+void		 lmtp_session_new(int fd, const char *peer);
 /* At exit: write out the replies owed (a 250 for a delivery). */
-void		 session_flush_all(void);
-void		 session_lookup_done(struct lmtp_session *, int status,
+void		 lmtp_session_flush_all(void);
+void		 lmtp_session_lookup_done(struct lmtp_session *, int status,
 		    const char *maildir, uint32_t uid, uint32_t gid,
 		    uint64_t quota);
-void		 session_delivered(struct lmtp_session *, size_t rcpt,
+void		 lmtp_session_delivered(struct lmtp_session *, size_t rcpt,
 		    int status, const char *text);
 
 #endif

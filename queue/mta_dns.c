@@ -33,6 +33,7 @@
 #include <unbound.h>
 
 #include "conf.h"
+#include "esc.h"
 #include "log.h"
 #include "mta.h"
 
@@ -150,32 +151,67 @@ mta_dns_cancel(struct mta_transfer *t)
 		query_free(t->dns);
 }
 
-/* Finish: hand the routes or the failure to mta.c. */
+/*
+ * Finish: hand the routes or the failure to mta.c.  The reply may be
+ * q->error, so it is copied before q is freed.
+ */
 static void
 query_finish(struct mta_dns_query *q, enum mta_status status,
     const char *reply)
 {
 	struct mta_transfer	*t = q->t;
+	char			 copy[MTA_REPLY_MAX];
 
+	strlcpy(copy, reply, sizeof(copy));
 	query_free(q);
-	mta_routes_ready(t, status, reply);
+	mta_routes_ready(t, status, copy);
+}
+
+/* "x.y.z text" of the class of status (temporary or permanent). */
+static void
+dns_reply(char *buf, size_t bufsz, enum mta_status status,
+    enum esc_code esc, const char *fmt, va_list ap)
+{
+	int	 n;
+
+	n = snprintf(buf, bufsz, "%s ", esc_code(status == MTA_PERMFAIL ?
+	    ESC_PERMFAIL : ESC_TEMPFAIL, esc));
+	if (n > 0 && (size_t)n < bufsz)
+		(void)vsnprintf(buf + n, bufsz - n, fmt, ap);
 }
 
 static void
-query_fail(struct mta_dns_query *q, enum mta_status status, const char *fmt,
-    ...) __attribute__((__format__ (printf, 3, 4)));
+query_fail(struct mta_dns_query *q, enum mta_status status,
+    enum esc_code esc, const char *fmt, ...)
+    __attribute__((__format__ (printf, 4, 5)));
 
 static void
-query_fail(struct mta_dns_query *q, enum mta_status status, const char *fmt,
-    ...)
+query_fail(struct mta_dns_query *q, enum mta_status status,
+    enum esc_code esc, const char *fmt, ...)
 {
 	char	 reply[MTA_REPLY_MAX];
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(reply, sizeof(reply), fmt, ap);
+	dns_reply(reply, sizeof(reply), status, esc, fmt, ap);
 	va_end(ap);
 	query_finish(q, status, reply);
+}
+
+/* A temporary failure noted in q->error, reported if nothing works. */
+static void
+query_error(struct mta_dns_query *q, const char *fmt, ...)
+    __attribute__((__format__ (printf, 2, 3)));
+
+static void
+query_error(struct mta_dns_query *q, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	dns_reply(q->error, sizeof(q->error), MTA_TEMPFAIL,
+	    ESC_ROUTING_SERVER_FAILURE, fmt, ap);
+	va_end(ap);
 }
 
 static void
@@ -187,8 +223,8 @@ dns_timer(int fd, short ev, void *arg)
 		query_finish(q, q->status, q->error);
 		return;
 	}
-	query_fail(q, MTA_TEMPFAIL, "4.4.3 DNS lookup for %s timed out",
-	    q->t->domain);
+	query_fail(q, MTA_TEMPFAIL, ESC_ROUTING_SERVER_FAILURE,
+	    "DNS lookup for %s timed out", q->t->domain);
 }
 
 static int
@@ -216,13 +252,18 @@ dns_send(struct mta_dns_query *q, const char *name, int type, size_t host)
 /* Answer later from the event loop (literal addresses, early errors). */
 static void
 query_answer_later(struct mta_dns_query *q, enum mta_status status,
-    const char *reply)
+    enum esc_code esc, const char *text)
 {
 	struct timeval	 tv = { 0, 0 };
 
 	q->ready = 1;
 	q->status = status;
-	strlcpy(q->error, reply, sizeof(q->error));
+	if (status == MTA_OK)
+		q->error[0] = '\0';
+	else
+		(void)snprintf(q->error, sizeof(q->error), "%s %s",
+		    esc_code(status == MTA_PERMFAIL ? ESC_PERMFAIL :
+		    ESC_TEMPFAIL, esc), text);
 	evtimer_del(&q->timer);
 	evtimer_add(&q->timer, &tv);
 }
@@ -334,12 +375,12 @@ mta_dns_lookup(struct mta_transfer *t)
 
 	name = t->relay ? mta_conf->relay.host : t->domain;
 	if (literal_route(t, name)) {
-		query_answer_later(q, MTA_OK, "");
+		query_answer_later(q, MTA_OK, ESC_OTHER_STATUS, "");
 		return;
 	}
 	if (name[0] == '[') {
 		query_answer_later(q, MTA_PERMFAIL,
-		    "5.1.2 bad address literal");
+		    ESC_BAD_DESTINATION_SYSTEM, "bad address literal");
 		return;
 	}
 	if (t->relay) {
@@ -347,11 +388,12 @@ mta_dns_lookup(struct mta_transfer *t)
 		add_host(q, name, 0);
 		if (host_lookup(q, 0) == -1)
 			query_answer_later(q, MTA_TEMPFAIL,
-			    "4.4.3 DNS lookup failed");
+			    ESC_ROUTING_SERVER_FAILURE, "DNS lookup failed");
 		return;
 	}
 	if (dns_send(q, name, RR_MX, 0) == -1)
-		query_answer_later(q, MTA_TEMPFAIL, "4.4.3 DNS lookup failed");
+		query_answer_later(q, MTA_TEMPFAIL,
+		    ESC_ROUTING_SERVER_FAILURE, "DNS lookup failed");
 }
 
 /*
@@ -404,17 +446,19 @@ mx_answer(struct mta_dns_query *q, struct ub_result *res)
 {
 	struct mta_transfer	*t = q->t;
 	char			 name[ADDR_DOMAIN_MAX + 1];
+	char			 reply[MTA_REPLY_MAX];
 	size_t			 i;
 	int			 nullmx = 0, pref;
 
 	if (res->nxdomain) {
-		query_fail(q, MTA_PERMFAIL, "5.1.2 domain %s not found",
-		    t->domain);
+		query_fail(q, MTA_PERMFAIL, ESC_BAD_DESTINATION_SYSTEM,
+		    "domain %s not found", t->domain);
 		return;
 	}
 	if (res->rcode != 0) {
-		query_fail(q, MTA_TEMPFAIL, "4.4.3 DNS error for MX of %s "
-		    "(rcode %d)", t->domain, res->rcode);
+		query_fail(q, MTA_TEMPFAIL, ESC_ROUTING_SERVER_FAILURE,
+		    "DNS error for MX of %s (rcode %d)", t->domain,
+		    res->rcode);
 		return;
 	}
 	for (i = 0; res->havedata && res->data[i] != NULL; i++) {
@@ -435,13 +479,15 @@ mx_answer(struct mta_dns_query *q, struct ub_result *res)
 	}
 	if (nullmx) {
 		/* RFC 7505 3: a null MX means no mail, whatever else. */
-		query_fail(q, MTA_PERMFAIL, "556 5.1.10 domain %s does not "
-		    "accept mail (null MX)", t->domain);
+		(void)esc_reply(reply, sizeof(reply), 556,
+		    ESC_DESTINATION_NULL_MX, "domain %s does not accept mail "
+		    "(null MX)", t->domain);
+		query_finish(q, MTA_PERMFAIL, reply);
 		return;
 	}
 	if (q->nhosts == 0 && res->havedata) {
-		query_fail(q, MTA_TEMPFAIL, "4.4.3 no usable MX record for "
-		    "%s", t->domain);
+		query_fail(q, MTA_TEMPFAIL, ESC_ROUTING_SERVER_FAILURE,
+		    "no usable MX record for %s", t->domain);
 		return;
 	}
 	if (q->nhosts == 0)	/* RFC 5321 5.1: the implicit MX */
@@ -453,7 +499,8 @@ mx_answer(struct mta_dns_query *q, struct ub_result *res)
 			break;
 		}
 	if (q->pending == 0)
-		query_fail(q, MTA_TEMPFAIL, "4.4.3 DNS lookup failed");
+		query_fail(q, MTA_TEMPFAIL, ESC_ROUTING_SERVER_FAILURE,
+		    "DNS lookup failed");
 }
 
 static void
@@ -465,8 +512,8 @@ addr_answer(struct mta_dns_query *q, struct dns_req *req,
 
 	if (res->rcode != 0 && !res->nxdomain) {
 		q->tempfail = 1;
-		snprintf(q->error, sizeof(q->error), "4.4.3 DNS error for %s "
-		    "(rcode %d)", h->name, res->rcode);
+		query_error(q, "DNS error for %s (rcode %d)", h->name,
+		    res->rcode);
 		return;
 	}
 	for (i = 0; res->havedata && res->data[i] != NULL; i++) {
@@ -500,12 +547,13 @@ routes_build(struct mta_dns_query *q)
 		return;
 	}
 	if (q->tempfail) {
-		query_finish(q, MTA_TEMPFAIL, q->error[0] ? q->error :
-		    "4.4.3 DNS lookup failed");
+		if (q->error[0] == '\0')
+			query_error(q, "DNS lookup failed");
+		query_finish(q, MTA_TEMPFAIL, q->error);
 		return;
 	}
 	/* RFC 5321 5.1: MX hosts (or the domain) without an address. */
-	query_fail(q, MTA_PERMFAIL, "5.4.4 no address for %s%s",
+	query_fail(q, MTA_PERMFAIL, ESC_UNABLE_TO_ROUTE, "no address for %s%s",
 	    t->relay ? "relay host " : "", t->relay ? mta_conf->relay.host :
 	    t->domain);
 }
@@ -520,8 +568,7 @@ dns_answer(void *arg, int err, struct ub_result *res)
 	q->pending--;
 	if (err != 0) {
 		q->tempfail = 1;
-		snprintf(q->error, sizeof(q->error), "4.4.3 DNS error: %s",
-		    ub_strerror(err));
+		query_error(q, "DNS error: %s", ub_strerror(err));
 		if (req->type == RR_MX) {
 			query_finish(q, MTA_TEMPFAIL, q->error);
 			return;

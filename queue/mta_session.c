@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "esc.h"
 #include "io.h"
 #include "log.h"
 #include "mta.h"
@@ -242,7 +243,8 @@ session_lost(struct mta_session *s, const char *why)
 		session_route_fail(s, "%s", why);
 		return;
 	}
-	snprintf(reply, sizeof(reply), "4.4.2 %s: %s", s->relay, why);
+	snprintf(reply, sizeof(reply), "%s %s: %s",
+	    esc_code(ESC_TEMPFAIL, ESC_BAD_CONNECTION), s->relay, why);
 	session_close(s);
 	session_finish(s, MTA_TEMPFAIL, reply, 0);
 }
@@ -361,8 +363,9 @@ session_try_route(struct mta_session *s)
 	char			 reply[MTA_REPLY_MAX];
 
 	if (t->route >= t->nroutes) {
-		snprintf(reply, sizeof(reply), "4.4.1 %s", s->lasterr[0] ?
-		    s->lasterr : "no route");
+		snprintf(reply, sizeof(reply), "%s %s",
+		    esc_code(ESC_TEMPFAIL, ESC_NO_ANSWER_FROM_HOST),
+		    s->lasterr[0] ? s->lasterr : "no route");
 		s->relay[0] = '\0';
 		session_finish(s, MTA_TEMPFAIL, reply, 0);
 		return;
@@ -463,8 +466,9 @@ start_auth(struct mta_session *s)
 		s->state = MS_AUTH_LOGIN;
 		io_print(s->io, "AUTH LOGIN\r\n");
 	} else
-		session_route_fail(s, "4.7.0 relay host offers no AUTH PLAIN "
-		    "or LOGIN");
+		session_route_fail(s, "%s relay host offers no AUTH PLAIN "
+		    "or LOGIN", esc_code(ESC_TEMPFAIL,
+		    ESC_OTHER_SECURITY_STATUS));
 }
 
 /* Scan for bytes above 127 (RFC 6152: may we send this without it?). */
@@ -520,14 +524,16 @@ check_extensions(struct mta_session *s)
 
 	if ((s->ext & EXT_SIZE) && s->sizemax > 0 &&
 	    (unsigned long long)t->size > s->sizemax) {
-		snprintf(reply, sizeof(reply), "552 5.3.4 message size %lld "
-		    "exceeds the limit %llu of %s", (long long)t->size,
-		    s->sizemax, s->relay);
+		(void)esc_reply(reply, sizeof(reply), 552,
+		    ESC_MESSAGE_TOO_BIG, "message size %lld exceeds the "
+		    "limit %llu of %s", (long long)t->size, s->sizemax,
+		    s->relay);
 		session_finish(s, MTA_PERMFAIL, reply, 1);
 		return -1;
 	}
 	if (t->smtputf8 && !(s->ext & EXT_SMTPUTF8)) {
-		snprintf(reply, sizeof(reply), "553 5.6.7 %s does not support "
+		(void)esc_reply(reply, sizeof(reply), 553,
+		    ESC_NON_ASCII_NOT_PERMITTED, "%s does not support "
 		    "SMTPUTF8", s->relay);
 		session_finish(s, MTA_PERMFAIL, reply, 1);
 		return -1;
@@ -537,7 +543,8 @@ check_extensions(struct mta_session *s)
 		if (s->ext & EXT_8BITMIME)
 			s->body8bit = 1;
 		else if (message_is_8bit(t)) {
-			snprintf(reply, sizeof(reply), "554 5.6.3 %s does not "
+			(void)esc_reply(reply, sizeof(reply), 554,
+			    ESC_CONVERSION_NOT_SUPPORTED, "%s does not "
 			    "support 8BITMIME and the message is 8-bit",
 			    s->relay);
 			session_finish(s, MTA_PERMFAIL, reply, 1);
@@ -578,14 +585,17 @@ after_ehlo(struct mta_session *s)
 		return;
 	}
 	if (s->tls[0] == '\0' && s->t->tls_verify) {
-		session_route_fail(s, "4.7.4 TLS required but not offered");
+		session_route_fail(s, "%s TLS required but not offered",
+		    esc_code(ESC_TEMPFAIL, ESC_SECURITY_NOT_SUPPORTED));
 		return;
 	}
 	if (s->t->relay && mta_relay_user() != NULL && !s->authed) {
 		if (s->tls[0] == '\0') {
 			/* Never credentials in clear. */
-			session_route_fail(s, "4.7.0 relay host offers no "
-			    "TLS: refusing to send credentials in clear");
+			session_route_fail(s, "%s relay host offers no "
+			    "TLS: refusing to send credentials in clear",
+			    esc_code(ESC_TEMPFAIL,
+			    ESC_OTHER_SECURITY_STATUS));
 			return;
 		}
 		start_auth(s);
@@ -776,8 +786,8 @@ auth_reply(struct mta_session *s)
 		start_txn(s);
 		return;
 	}
-	session_route_fail(s, "4.7.0 relay authentication failed: %s",
-	    s->reply.text);
+	session_route_fail(s, "%s relay authentication failed: %s",
+	    esc_code(ESC_TEMPFAIL, ESC_OTHER_SECURITY_STATUS), s->reply.text);
 }
 
 static void
@@ -815,8 +825,9 @@ session_reply(struct mta_session *s)
 			return;
 		}
 		if (s->t->tls_verify) {
-			session_route_fail(s, "4.7.4 TLS required, STARTTLS "
-			    "refused: %s", s->reply.text);
+			session_route_fail(s, "%s TLS required, STARTTLS "
+			    "refused: %s", esc_code(ESC_TEMPFAIL,
+			    ESC_SECURITY_NOT_SUPPORTED), s->reply.text);
 			return;
 		}
 		s->notls = 1;
@@ -952,8 +963,9 @@ session_tls_failed(struct mta_session *s)
 	struct mta_transfer	*t = s->t;
 
 	if (t->tls_verify) {
-		session_route_fail(s, "4.7.5 certificate verification "
-		    "failed: %s", io_error(s->io));
+		session_route_fail(s, "%s certificate verification "
+		    "failed: %s", esc_code(ESC_TEMPFAIL,
+		    ESC_CRYPTOGRAPHIC_FAILURE), io_error(s->io));
 		return;
 	}
 	if (s->state == MS_TLS && !needs_tls(s)) {

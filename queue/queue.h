@@ -106,7 +106,6 @@ void		 server_flush(void);
 
 /* queue_spool.c */
 void		 spool_init(void);
-int		 spool_newid(char *, size_t);
 int		 spool_create(char *id, size_t idsz);
 int		 spool_reserve(void *owner, char *id, size_t idsz, int *fd);
 void		 spool_release(void *owner, const char *id);
@@ -154,8 +153,6 @@ int		 scheduler_flush(const char *what);	/* messages made due */
 int		 scheduler_hold(struct msg *, int hold, char *, size_t);
 int		 scheduler_delete(struct msg *, int silent, char *, size_t);
 time_t		 scheduler_next_try(struct msg *);
-/* The destination of a remote recipient: its domain, or the relay. */
-const char	*rcpt_dest(const struct rcpt *);
 
 /* queue_mta.c: the queue's side of the mta process. */
 void		 mta_channel_init(int fd);
@@ -167,7 +164,6 @@ int		 transfer_slot_free(const char *dest);
  */
 int		 transfer_start(struct msg *, const char *dest, struct rcpt **,
 		    size_t);
-unsigned int	 transfer_count(void);
 
 /* queue_dkim.c */
 void		 dkim_init(void);		/* as root, before the drop */

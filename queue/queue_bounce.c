@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "esc.h"
 #include "log.h"
 #include "queue.h"
 
@@ -134,7 +135,7 @@ write_report(FILE *f, struct envelope *env, const char *newid,
 	struct rcpt	*r;
 	char		 date[64], arrival[64], status[16], until[64];
 	char		 boundary[MSGID_LEN + CONF_HOST_MAX + 2];
-	const char	*host = queue_conf->hostname;
+	const char	*host = queue_conf->hostname, *def;
 
 	rfc5322_date(time(NULL), date, sizeof(date));
 	rfc5322_date(env->created, arrival, sizeof(arrival));
@@ -188,8 +189,14 @@ write_report(FILE *f, struct envelope *env, const char *newid,
 	TAILQ_FOREACH(r, &env->rcpts, entry) {
 		if (!report_rcpt(r, delayed))
 			continue;
-		reply_status(r->error, delayed ? "4.0.0" : reason ? "4.4.7" :
-		    "5.0.0", status, sizeof(status));
+		/* Without one in the last reply: what the notice is. */
+		if (delayed)
+			def = esc_code(ESC_TEMPFAIL, ESC_OTHER_STATUS);
+		else if (reason != NULL)
+			def = esc_code(ESC_TEMPFAIL, ESC_DELIVERY_TIME_EXPIRED);
+		else
+			def = esc_code(ESC_PERMFAIL, ESC_OTHER_STATUS);
+		reply_status(r->error, def, status, sizeof(status));
 		/* A delay is temporary whatever the last reply said. */
 		if (delayed && status[0] != '4')
 			status[0] = '4';

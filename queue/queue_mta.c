@@ -81,12 +81,6 @@ mta_channel_init(int fd)
 	imsgev_update(&mta_iev);
 }
 
-unsigned int
-transfer_count(void)
-{
-	return nactive;
-}
-
 static struct dest *
 dest_find(const char *name, int create)
 {

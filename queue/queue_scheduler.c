@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "esc.h"
 #include "log.h"
 #include "queue.h"
 
@@ -96,7 +97,7 @@ scheduler_kick(void)
 }
 
 /* The domain of a remote recipient, or the relay host for all of them. */
-const char *
+static const char *
 rcpt_dest(const struct rcpt *r)
 {
 	const char	*at;
@@ -353,7 +354,8 @@ rcpt_expire(struct msg *m, struct rcpt *r, time_t now)
 
 	strlcpy(last, r->error, sizeof(last));
 	snprintf(r->error, sizeof(r->error),
-	    "4.4.7 message expired after %u s in the queue%s%s",
+	    "%s message expired after %u s in the queue%s%s",
+	    esc_code(ESC_TEMPFAIL, ESC_DELIVERY_TIME_EXPIRED),
 	    queue_conf->queue_lifetime, last[0] ? "; last reply: " : "",
 	    last);
 	r->state = RCPT_FAILED;
@@ -825,8 +827,9 @@ scheduler_delete(struct msg *m, int silent, char *err, size_t errsz)
 		if (r->state != RCPT_PENDING)
 			continue;
 		r->state = RCPT_FAILED;
-		snprintf(r->error, sizeof(r->error), "5.0.0 message deleted "
-		    "from the queue by the administrator");
+		snprintf(r->error, sizeof(r->error), "%s message deleted "
+		    "from the queue by the administrator",
+		    esc_code(ESC_PERMFAIL, ESC_OTHER_STATUS));
 		log_info("%s: to=<%s> status=deleted", m->env.id, r->addr);
 		if (silent || m->env.sender[0] == '\0')
 			r->bounced = 1;

@@ -107,7 +107,7 @@ spool_msgpath(const char *dir, const char *id, char *buf, size_t bufsz)
  * 16 hex digits: 32 bits of time, 12 bits of a counter and 20 random
  * bits, so ids sort roughly by age and do not repeat across restarts.
  */
-int
+static int
 spool_newid(char *buf, size_t bufsz)
 {
 	uint64_t	 id;

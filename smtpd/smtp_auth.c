@@ -115,30 +115,33 @@ auth_cmd(struct smtp_session *s, char *args)
 	struct smtp_auth_args	 aa;
 
 	if (!(s->l->cl->flags & LISTEN_AUTH)) {
-		smtp_error(s, "502 5.5.1 Error: AUTH not available");
+		smtp_error(s, 502, ESC_INVALID_COMMAND,
+		    "Error: AUTH not available");
 		return;
 	}
 	if (!s->esmtp) {
-		smtp_error(s, "503 5.5.1 Error: send EHLO first");
+		smtp_error(s, 503, ESC_INVALID_COMMAND,
+		    "Error: send EHLO first");
 		return;
 	}
 	if (!s->tls) {
-		smtp_error(s, "538 5.7.11 Encryption required for requested "
-		    "authentication mechanism");
+		smtp_error(s, 538, ESC_ENCRYPTION_REQUIRED, "Encryption "
+		    "required for requested authentication mechanism");
 		return;
 	}
 	if (s->auth_user[0] != '\0') {
-		smtp_error(s, "503 5.5.1 Error: already authenticated");
+		smtp_error(s, 503, ESC_INVALID_COMMAND,
+		    "Error: already authenticated");
 		return;
 	}
-	if (s->mail_done) {
-		smtp_error(s, "503 5.5.1 Error: AUTH not allowed during a "
-		    "mail transaction");
+	if (s->tx != NULL) {
+		smtp_error(s, 503, ESC_INVALID_COMMAND,
+		    "Error: AUTH not allowed during a mail transaction");
 		return;
 	}
 	if (smtp_parse_auth(args, &aa) == -1) {
-		smtp_error(s, "501 5.5.4 Syntax: AUTH mechanism "
-		    "[initial-response]");
+		smtp_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Syntax: AUTH mechanism [initial-response]");
 		return;
 	}
 	switch (aa.mech) {
@@ -159,8 +162,8 @@ auth_cmd(struct smtp_session *s, char *args)
 		smtp_reply(s, "334 " LOGIN_USER_CHALLENGE);
 		break;
 	case SASL_UNKNOWN:
-		smtp_error(s, "504 5.5.4 Error: unrecognized authentication "
-		    "mechanism");
+		smtp_error(s, 504, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Error: unrecognized authentication mechanism");
 		break;
 	}
 }
@@ -173,7 +176,8 @@ auth_line(struct smtp_session *s, char *line)
 
 	s->auth_step = AUTH_STEP_NONE;
 	if (strcmp(line, "*") == 0) {
-		smtp_error(s, "501 5.0.0 Authentication cancelled");
+		smtp_error(s, 501, ESC_OTHER_STATUS,
+		    "Authentication cancelled");
 		return;
 	}
 	switch (step) {
@@ -200,12 +204,12 @@ auth_decode_reply(struct smtp_session *s, const char *in, char *out,
 	case 0:
 		return 0;
 	case -2:
-		smtp_error(s, "500 5.5.6 Authentication Exchange line is too "
-		    "long");
+		smtp_error(s, 500, ESC_AUTH_LINE_TOO_LONG,
+		    "Authentication Exchange line is too long");
 		return -1;
 	default:
-		smtp_error(s, "501 5.5.2 Error: cannot decode the base64 "
-		    "response");
+		smtp_error(s, 501, ESC_SYNTAX_ERROR,
+		    "Error: cannot decode the base64 response");
 		return -1;
 	}
 }
@@ -227,8 +231,8 @@ auth_plain(struct smtp_session *s, const char *b64)
 		log_info("session %016llx: AUTH PLAIN from [%s]: authzid "
 		    "differs from the login, refused", SID(s), s->ip);
 		explicit_bzero(buf, sizeof(buf));
-		smtp_error(s, "535 5.7.8 Error: authorization identity must "
-		    "be empty or the login");
+		smtp_error(s, 535, ESC_AUTH_CREDENTIALS_INVALID,
+		    "Error: authorization identity must be empty or the login");
 		return;
 	}
 	auth_ask(s, sp.authcid, sp.pass, sp.passlen);
@@ -236,7 +240,7 @@ auth_plain(struct smtp_session *s, const char *b64)
 	return;
  bad:
 	explicit_bzero(buf, sizeof(buf));
-	smtp_error(s, "501 5.5.2 Error: malformed PLAIN response");
+	smtp_error(s, 501, ESC_SYNTAX_ERROR, "Error: malformed PLAIN response");
 }
 
 static void
@@ -301,7 +305,8 @@ auth_ask(struct smtp_session *s, const char *user, const char *pass,
 		return;
 	}
 	if ((iev = engine_channel(CONNECT_AUTHD)) == NULL) {
-		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+		smtp_status(s, 454, ESC_OTHER_SECURITY_STATUS,
+		    "Temporary authentication failure");
 		return;
 	}
 	id = engine_new_id();
@@ -322,7 +327,8 @@ auth_ask(struct smtp_session *s, const char *user, const char *pass,
 	smtp_req_start(s, REQ_LOGIN, CONNECT_AUTHD, id);
 	return;
  fail:
-	smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+	smtp_status(s, 454, ESC_OTHER_SECURITY_STATUS,
+	    "Temporary authentication failure");
 }
 
 /* Wrong login or password: after a few, the session ends. */
@@ -333,11 +339,13 @@ auth_failed(struct smtp_session *s)
 	    s->auth_login, s->ip);
 	s->auth_login[0] = '\0';
 	if (++s->auth_failures >= SMTP_AUTH_FAILURES) {
-		smtp_close(s, "421 4.7.0 %s Error: too many failed "
-		    "authentication attempts", smtpd_conf->hostname);
+		smtp_close(s, 421, ESC_OTHER_SECURITY_STATUS,
+		    "%s Error: too many failed authentication attempts",
+		    smtpd_conf->hostname);
 		return;
 	}
-	smtp_reply(s, "535 5.7.8 Error: authentication failed");
+	smtp_status(s, 535, ESC_AUTH_CREDENTIALS_INVALID,
+	    "Error: authentication failed");
 }
 
 int
@@ -364,7 +372,8 @@ smtp_session_login_result(struct imsg *imsg)
 		strlcpy(s->auth_user, user, sizeof(s->auth_user));
 		log_info("session %016llx: authenticated as <%s> from [%s]",
 		    SID(s), s->auth_user, s->ip);
-		smtp_reply(s, "235 2.7.0 Authentication successful");
+		smtp_status(s, 235, ESC_OTHER_SECURITY_STATUS,
+		    "Authentication successful");
 		break;
 	case AUTH_FAIL:
 		auth_failed(s);
@@ -372,13 +381,15 @@ smtp_session_login_result(struct imsg *imsg)
 	case AUTH_TEMPFAIL:
 		log_warnx("session %016llx: AUTH for <%s>: authd temporary "
 		    "failure", SID(s), s->auth_login);
-		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+		smtp_status(s, 454, ESC_OTHER_SECURITY_STATUS,
+		    "Temporary authentication failure");
 		break;
 	case AUTH_BANNED:
 		log_info("session %016llx: AUTH from banned [%s]", SID(s),
 		    s->ip);
-		smtp_close(s, "421 4.7.0 %s Too many failed logins from your "
-		    "address, try again later", smtpd_conf->hostname);
+		smtp_close(s, 421, ESC_OTHER_SECURITY_STATUS, "%s Too many "
+		    "failed logins from your address, try again later",
+		    smtpd_conf->hostname);
 		break;
 	}
 	s->auth_login[0] = '\0';
@@ -402,13 +413,14 @@ auth_check_sender(struct smtp_session *s)
 	uint64_t	 id;
 
 	if (s->pending_sender[0] == '\0') {
-		smtp_reply(s, "553 5.7.1 <>: Sender address rejected: the "
-		    "null sender is not allowed after AUTH");
+		smtp_status(s, 553, ESC_DELIVERY_NOT_AUTHORIZED, "<>: Sender "
+		    "address rejected: the null sender is not allowed after "
+		    "AUTH");
 		return;
 	}
 	if ((iev = engine_channel(CONNECT_AUTHD)) == NULL) {
-		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
-		    s->pending_sender);
+		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "<%s>: Temporary lookup failure", s->pending_sender);
 		return;
 	}
 	id = engine_new_id();
@@ -418,8 +430,8 @@ auth_check_sender(struct smtp_session *s)
 	    imsgev_send(iev, b) == -1) {
 		if (b != NULL && b->error)
 			ibuf_free(b);
-		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
-		    s->pending_sender);
+		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "<%s>: Temporary lookup failure", s->pending_sender);
 		return;
 	}
 	smtp_req_start(s, REQ_SENDER, CONNECT_AUTHD, id);
@@ -442,14 +454,15 @@ smtp_session_sender_result(struct imsg *imsg)
 		smtp_mail_accept(s);
 		break;
 	case LOOKUP_TEMPFAIL:
-		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
-		    s->pending_sender);
+		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "<%s>: Temporary lookup failure", s->pending_sender);
 		break;
 	default:
 		log_info("session %016llx: <%s> may not send as <%s>",
 		    SID(s), s->auth_user, s->pending_sender);
-		smtp_reply(s, "553 5.7.1 <%s>: Sender address rejected: not "
-		    "owned by user %s", s->pending_sender, s->auth_user);
+		smtp_status(s, 553, ESC_DELIVERY_NOT_AUTHORIZED,
+		    "<%s>: Sender address rejected: not owned by user %s",
+		    s->pending_sender, s->auth_user);
 		break;
 	}
 	smtp_req_done(s);
@@ -471,11 +484,12 @@ auth_req_failed(struct smtp_session *s, enum smtp_req req)
 		return smtp_session_start(s);
 	case REQ_LOGIN:
 		s->auth_login[0] = '\0';
-		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+		smtp_status(s, 454, ESC_OTHER_SECURITY_STATUS,
+		    "Temporary authentication failure");
 		break;
 	case REQ_SENDER:
-		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
-		    s->pending_sender);
+		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "<%s>: Temporary lookup failure", s->pending_sender);
 		break;
 	default:
 		break;

@@ -1,8 +1,9 @@
 /*
  * Message bodies: the Received header, DATA input (dot-unstuffing, CRLF
  * only, bare CR or LF refused to defeat SMTP smuggling, the end only at
- * CRLF.CRLF), BDAT chunks (CRLF only as well), the size limit, and
- * buffered writes into the spool file the queue handed us.
+ * CRLF.CRLF), BDAT chunks (CRLF only as well), NUL refused everywhere,
+ * the size limit, and buffered writes into the spool file the queue
+ * handed us.
  */
 
 #include <sys/types.h>
@@ -21,13 +22,13 @@
 
 static void	body_flush(struct smtp_body_state *);
 static void	body_put(struct smtp_body_state *, const char *, size_t);
-static void	body_out(struct smtp_session *, const char *, size_t);
+static void	body_out(struct smtp_tx *, const char *, size_t);
 
 /* Start a body; fd -1 means the queue gave us no file: read, discard. */
 int
-data_begin(struct smtp_session *s, int fd)
+data_begin(struct smtp_tx *tx, int fd)
 {
-	struct smtp_body_state	*bs = &s->bs;
+	struct smtp_body_state	*bs = &tx->bs;
 
 	memset(bs, 0, sizeof(*bs));
 	bs->fd = fd;
@@ -38,7 +39,7 @@ data_begin(struct smtp_session *s, int fd)
 	}
 	if ((bs->wbuf = malloc(SMTP_WBUF_SIZE)) == NULL) {
 		log_warn("session %016llx: body buffer",
-		    (unsigned long long)s->id);
+		    (unsigned long long)tx->session->id);
 		bs->errors |= DATA_WERR;
 		bs->werrno = ENOMEM;
 		return -1;
@@ -94,9 +95,9 @@ body_put(struct smtp_body_state *bs, const char *p, size_t n)
 
 /* Client bytes: counted against the size limit, then written. */
 static void
-body_out(struct smtp_session *s, const char *p, size_t n)
+body_out(struct smtp_tx *tx, const char *p, size_t n)
 {
-	struct smtp_body_state	*bs = &s->bs;
+	struct smtp_body_state	*bs = &tx->bs;
 
 	bs->size += n;
 	if (bs->size > smtpd_conf->max_message_size)
@@ -107,6 +108,7 @@ body_out(struct smtp_session *s, const char *p, size_t n)
 int
 data_write_received(struct smtp_session *s)
 {
+	struct smtp_tx	*tx = s->tx;
 	char		 date[64], head[2048], proto[16];
 	char		 from[SMTP_HELO_MAX + SMTP_IP_MAX + 16];
 	const char	*tlsinfo;
@@ -121,7 +123,7 @@ data_write_received(struct smtp_session *s)
 		strlcpy(date, "Thu, 01 Jan 1970 00:00:00 +0000", sizeof(date));
 
 	/* RFC 3848: S for TLS, A for AUTH. */
-	if (s->smtputf8)
+	if (tx->smtputf8)
 		strlcpy(proto, "UTF8SMTP", sizeof(proto));
 	else if (s->esmtp || s->tls)
 		strlcpy(proto, "ESMTP", sizeof(proto));
@@ -148,19 +150,19 @@ data_write_received(struct smtp_session *s)
 	    "Received: %sby %s (tsamba) with %s id %s%s\r\n"
 	    "%s%s%s"
 	    "\t%s%s%s%s\r\n",
-	    from, smtpd_conf->hostname, proto, s->msgid,
-	    s->nrcpt == 1 ? "" : ";",
+	    from, smtpd_conf->hostname, proto, tx->msgid,
+	    tx->nrcpt == 1 ? "" : ";",
 	    tlsinfo ? "\t(" : "", tlsinfo ? tlsinfo : "",
 	    tlsinfo ? ")\r\n" : "",
-	    s->nrcpt == 1 ? "for <" : "",
-	    s->nrcpt == 1 ? s->first_orcpt : "",
-	    s->nrcpt == 1 ? ">; " : "", date);
+	    tx->nrcpt == 1 ? "for <" : "",
+	    tx->nrcpt == 1 ? tx->first_orcpt : "",
+	    tx->nrcpt == 1 ? ">; " : "", date);
 	if (n < 0 || (size_t)n >= sizeof(head)) {
 		log_warnx("session %016llx: Received header too long",
 		    (unsigned long long)s->id);
 		return -1;
 	}
-	body_put(&s->bs, head, n);
+	body_put(&tx->bs, head, n);
 	return 0;
 }
 
@@ -168,13 +170,16 @@ data_write_received(struct smtp_session *s)
  * Scan DATA input.  Only CRLF ends a line; a CR or LF alone anywhere
  * marks the message for refusal and the scanner then waits for the one
  * true end, CRLF.CRLF, so that nothing hidden behind "\n.\r\n" or
- * "\r\n.\n" can become a second message.
+ * "\r\n.\n" can become a second message.  A NUL is refused the same
+ * way: RFC 5321 2.3.8 allows none, and a next hop that drops NULs
+ * would read "\r\n\0.\r\n" as the end of the message.  Refusing
+ * rather than stripping keeps the stored message the one the client
+ * sent, or none at all.
  */
 size_t
-data_feed_dotted(struct smtp_session *s, const char *buf, size_t len,
-    int *done)
+data_feed_dotted(struct smtp_tx *tx, const char *buf, size_t len, int *done)
 {
-	struct smtp_body_state	*bs = &s->bs;
+	struct smtp_body_state	*bs = &tx->bs;
 	size_t			 i = 0, j;
 
 	*done = 0;
@@ -182,15 +187,17 @@ data_feed_dotted(struct smtp_session *s, const char *buf, size_t len,
 		switch (bs->state) {
 		case DS_TEXT:
 			for (j = i; j < len && buf[j] != '\r' &&
-			    buf[j] != '\n'; j++)
+			    buf[j] != '\n' && buf[j] != '\0'; j++)
 				;
 			if (j > i) {
-				body_out(s, buf + i, j - i);
+				body_out(tx, buf + i, j - i);
 				i = j;
 				continue;
 			}
 			if (buf[i] == '\r')
 				bs->state = DS_CR;
+			else if (buf[i] == '\0')
+				bs->errors |= DATA_NUL;
 			else
 				bs->errors |= DATA_BARE;
 			i++;
@@ -220,7 +227,7 @@ data_feed_dotted(struct smtp_session *s, const char *buf, size_t len,
 			break;
 		case DS_CR:
 			if (buf[i] == '\n') {
-				body_out(s, "\r\n", 2);
+				body_out(tx, "\r\n", 2);
 				bs->state = DS_BOL;
 				i++;
 			} else {
@@ -235,17 +242,20 @@ data_feed_dotted(struct smtp_session *s, const char *buf, size_t len,
 
 /*
  * A BDAT chunk goes in as it is, but held to the rule of DATA: only
- * CRLF ends a line.  The queue relays the body over LMTP (later SMTP)
- * DATA, where a bare CR or LF could end it early and smuggle commands.
- * A CRLF may straddle two chunks, so the state outlives the call.
+ * CRLF ends a line, and no NUL.  The queue relays the body over LMTP
+ * or SMTP DATA, where a bare CR or LF (or a NUL a next hop drops)
+ * could end it early and smuggle commands.  A CRLF may straddle two
+ * chunks, so the state outlives the call.
  */
 void
-data_feed_raw(struct smtp_session *s, const char *buf, size_t len)
+data_feed_raw(struct smtp_tx *tx, const char *buf, size_t len)
 {
-	struct smtp_body_state	*bs = &s->bs;
+	struct smtp_body_state	*bs = &tx->bs;
 	size_t			 i;
 
-	body_out(s, buf, len);
+	body_out(tx, buf, len);
+	if (memchr(buf, '\0', len) != NULL)
+		bs->errors |= DATA_NUL;
 	if (bs->errors & DATA_BARE)
 		return;
 	for (i = 0; i < len; i++) {
@@ -274,9 +284,9 @@ data_feed_raw(struct smtp_session *s, const char *buf, size_t len)
  * stored message always ends where DATA would make it end.
  */
 void
-data_end_raw(struct smtp_session *s)
+data_end_raw(struct smtp_tx *tx)
 {
-	struct smtp_body_state	*bs = &s->bs;
+	struct smtp_body_state	*bs = &tx->bs;
 
 	if (bs->state == DS_CR)
 		bs->errors |= DATA_BARE;
@@ -286,9 +296,9 @@ data_end_raw(struct smtp_session *s)
 
 /* Flush and close the spool file: 0 if the body is good. */
 int
-data_finish(struct smtp_session *s)
+data_finish(struct smtp_tx *tx)
 {
-	struct smtp_body_state	*bs = &s->bs;
+	struct smtp_body_state	*bs = &tx->bs;
 
 	if (bs->fd != -1 && bs->errors == 0)
 		body_flush(bs);
@@ -304,9 +314,9 @@ data_finish(struct smtp_session *s)
 }
 
 void
-data_abort(struct smtp_session *s)
+data_abort(struct smtp_tx *tx)
 {
-	struct smtp_body_state	*bs = &s->bs;
+	struct smtp_body_state	*bs = &tx->bs;
 
 	if (bs->fd != -1)
 		close(bs->fd);

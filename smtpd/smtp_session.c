@@ -2,8 +2,9 @@
  * One SMTP session (RFC 5321): the state machine, the commands and their
  * replies, pipelining (commands are taken in order and reading stops
  * while one waits for authd or the queue), STARTTLS, timeouts and the
- * per-session limits.  Message bodies are in smtp_data.c, AUTH, the
- * sender check and the ban check in smtp_auth.c.
+ * per-session limits.  The transaction is in smtp_tx.c, message bodies
+ * in smtp_data.c, AUTH, the sender check and the ban check in
+ * smtp_auth.c.
  */
 
 #include <sys/types.h>
@@ -26,6 +27,7 @@
 
 #include "addr.h"
 #include "conf.h"
+#include "esc.h"
 #include "imsg.h"
 #include "io.h"
 #include "listener.h"
@@ -60,7 +62,6 @@ static void	smtp_reset(struct smtp_session *);
 static void	smtp_req_abandon(struct smtp_session *);
 static void	smtp_req_failed(struct smtp_session *);
 static int	smtp_send_create(struct smtp_session *);
-static int	smtp_add_rcpt(struct smtp_session *, const char *, uint8_t);
 static void	smtp_rcpt_accepted(struct smtp_session *);
 static void	smtp_cmd_helo(struct smtp_session *, char *);
 static void	smtp_cmd_ehlo(struct smtp_session *, char *);
@@ -139,17 +140,18 @@ smtp_session_new(int fd, struct smtp_listener *l, struct sockaddr_storage *ss,
 	    smtp_nsessions >= smtpd_conf->max_sessions) {
 		log_warnx("refused [%s]:%d: too many sessions (%u)", ip, port,
 		    smtp_nsessions);
-		snprintf(msg, sizeof(msg), "421 4.3.2 %s Too many sessions, "
-		    "try again later", smtpd_conf->hostname);
+		(void)esc_reply(msg, sizeof(msg), 421,
+		    ESC_SYSTEM_NOT_ACCEPTING, "%s Too many sessions, try "
+		    "again later", smtpd_conf->hostname);
 		smtp_refuse(fd, l, msg);
 		return;
 	}
 	if (limits_ip_acquire(ss) == -1) {
 		log_warnx("refused [%s]:%d: too many connections from that "
 		    "address", ip, port);
-		snprintf(msg, sizeof(msg), "421 4.7.0 %s Too many connections "
-		    "from your address, try again later",
-		    smtpd_conf->hostname);
+		(void)esc_reply(msg, sizeof(msg), 421,
+		    ESC_OTHER_SECURITY_STATUS, "%s Too many connections from "
+		    "your address, try again later", smtpd_conf->hostname);
 		smtp_refuse(fd, l, msg);
 		return;
 	}
@@ -165,8 +167,6 @@ smtp_session_new(int fd, struct smtp_listener *l, struct sockaddr_storage *ss,
 	s->ss = *ss;
 	strlcpy(s->ip, ip, sizeof(s->ip));
 	s->port = port;
-	s->bs.fd = -1;
-	TAILQ_INIT(&s->rcpts);
 	if ((s->io = io_new(fd, smtp_io, s)) == NULL) {
 		log_warn("session: io_new");
 		limits_ip_release(ss);
@@ -225,8 +225,9 @@ smtp_banner(struct smtp_session *s)
 {
 	s->banner_sent = 1;
 	if (s->banned) {
-		smtp_close(s, "421 4.7.0 %s Too many failed logins from your "
-		    "address, try again later", smtpd_conf->hostname);
+		smtp_close(s, 421, ESC_OTHER_SECURITY_STATUS, "%s Too many "
+		    "failed logins from your address, try again later",
+		    smtpd_conf->hostname);
 		return;
 	}
 	smtp_reply(s, "220 %s ESMTP tsamba", smtpd_conf->hostname);
@@ -238,12 +239,6 @@ smtp_free(struct smtp_session *s, const char *why)
 	log_info("session %016llx: disconnect from [%s]:%d messages=%u "
 	    "(%s)", SID(s), s->ip, s->port, s->nmessages, why);
 	smtp_req_abandon(s);
-	/* A body in progress is abandoned; the queue drops its file. */
-	if (s->msgid[0] != '\0') {
-		data_abort(s);
-		engine_send_rollback(s->msgid);
-		s->msgid[0] = '\0';
-	}
 	smtp_reset(s);
 	evtimer_del(&s->lifetime);
 	io_free(s->io);
@@ -282,8 +277,8 @@ smtp_io(struct io *io, int event, void *arg)
 			smtp_free(s, "timeout");
 			break;
 		}
-		smtp_close(s, "421 4.4.2 %s Error: timeout exceeded",
-		    smtpd_conf->hostname);
+		smtp_close(s, 421, ESC_BAD_CONNECTION,
+		    "%s Error: timeout exceeded", smtpd_conf->hostname);
 		break;
 	case IO_DISCONNECTED:
 		smtp_free(s, s->mode == MODE_CLOSING ? "closed" :
@@ -305,8 +300,8 @@ smtp_lifetime(int fd, short ev, void *arg)
 		smtp_free(s, "session time limit");
 		return;
 	}
-	smtp_close(s, "421 4.4.2 %s Error: session time limit exceeded",
-	    smtpd_conf->hostname);
+	smtp_close(s, 421, ESC_BAD_CONNECTION,
+	    "%s Error: session time limit exceeded", smtpd_conf->hostname);
 }
 
 void
@@ -320,33 +315,54 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 	io_print(s->io, "\r\n");
 }
 
-/* A reply to a bad command: too many of them end the session. */
+/* "code x.y.z text": the enhanced code of the reply's class. */
+static void
+smtp_vstatus(struct smtp_session *s, int code, enum esc_code esc,
+    const char *fmt, va_list ap)
+{
+	io_printf(s->io, "%d %s ", code, esc_for_reply(code, esc));
+	io_vprintf(s->io, fmt, ap);
+	io_print(s->io, "\r\n");
+}
+
 void
-smtp_error(struct smtp_session *s, const char *fmt, ...)
+smtp_status(struct smtp_session *s, int code, enum esc_code esc,
+    const char *fmt, ...)
 {
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	io_vprintf(s->io, fmt, ap);
+	smtp_vstatus(s, code, esc, fmt, ap);
 	va_end(ap);
-	io_print(s->io, "\r\n");
+}
+
+/* A reply to a bad command: too many of them end the session. */
+void
+smtp_error(struct smtp_session *s, int code, enum esc_code esc,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	smtp_vstatus(s, code, esc, fmt, ap);
+	va_end(ap);
 	if (++s->nerrors >= SMTP_MAX_ERRORS)
-		smtp_close(s, "421 4.7.0 %s Error: too many errors",
-		    smtpd_conf->hostname);
+		smtp_close(s, 421, ESC_OTHER_SECURITY_STATUS,
+		    "%s Error: too many errors", smtpd_conf->hostname);
 }
 
 /* Send a last reply; the session ends once it is written. */
 void
-smtp_close(struct smtp_session *s, const char *fmt, ...)
+smtp_close(struct smtp_session *s, int code, enum esc_code esc,
+    const char *fmt, ...)
 {
 	va_list	 ap;
 
 	if (s->mode == MODE_CLOSING)
 		return;
 	va_start(ap, fmt);
-	io_vprintf(s->io, fmt, ap);
+	smtp_vstatus(s, code, esc, fmt, ap);
 	va_end(ap);
-	io_print(s->io, "\r\n");
 	s->mode = MODE_CLOSING;
 	/* An answer still due from authd or the queue is not awaited. */
 	smtp_req_abandon(s);
@@ -368,8 +384,8 @@ smtp_close(struct smtp_session *s, const char *fmt, ...)
 static void
 smtp_req_abandon(struct smtp_session *s)
 {
-	if (s->req == REQ_COMMIT)
-		s->msgid[0] = '\0';
+	if (s->req == REQ_COMMIT && s->tx != NULL)
+		s->tx->msgid[0] = '\0';
 	if (s->req != REQ_NONE) {
 		RB_REMOVE(smtp_req_tree, &smtp_reqs, s);
 		s->req = REQ_NONE;
@@ -415,17 +431,17 @@ smtp_line(struct smtp_session *s, char *line, size_t len, int toolong,
 	if (toolong) {
 		if (s->auth_step != AUTH_STEP_NONE) {
 			s->auth_step = AUTH_STEP_NONE;
-			smtp_error(s, "500 5.5.6 Authentication Exchange line "
-			    "is too long");
+			smtp_error(s, 500, ESC_AUTH_LINE_TOO_LONG,
+			    "Authentication Exchange line is too long");
 			return;
 		}
-		smtp_error(s, "500 5.5.2 Error: line too long");
+		smtp_error(s, 500, ESC_SYNTAX_ERROR, "Error: line too long");
 		return;
 	}
 	if (smtp_check_line(line, len, bare) == -1) {
 		s->auth_step = AUTH_STEP_NONE;
-		smtp_error(s, "500 5.5.2 Error: invalid characters in "
-		    "command");
+		smtp_error(s, 500, ESC_SYNTAX_ERROR,
+		    "Error: invalid characters in command");
 		return;
 	}
 	/* The answer to a 334 challenge is no command. */
@@ -435,11 +451,12 @@ smtp_line(struct smtp_session *s, char *line, size_t len, int toolong,
 	}
 	switch (smtp_parse_command(line, &cmd)) {
 	case CMD_EMPTY:
-		smtp_error(s, "500 5.5.2 Error: bad syntax");
+		smtp_error(s, 500, ESC_SYNTAX_ERROR, "Error: bad syntax");
 		break;
 	case CMD_UNKNOWN:
 	case CMD_NVERBS:
-		smtp_error(s, "500 5.5.1 Error: command not recognized");
+		smtp_error(s, 500, ESC_INVALID_COMMAND,
+		    "Error: command not recognized");
 		break;
 	default:
 		smtp_handlers[cmd.verb](s, cmd.args);
@@ -451,27 +468,8 @@ smtp_line(struct smtp_session *s, char *line, size_t len, int toolong,
 static void
 smtp_reset(struct smtp_session *s)
 {
-	struct smtp_rcpt	*r;
-
-	if (s->msgid[0] != '\0') {
-		data_abort(s);
-		engine_send_rollback(s->msgid);
-		s->msgid[0] = '\0';
-	}
-	while ((r = TAILQ_FIRST(&s->rcpts)) != NULL) {
-		TAILQ_REMOVE(&s->rcpts, r, entry);
-		free(r);
-	}
-	s->mail_done = 0;
-	s->sender[0] = '\0';
-	s->body = BODY_7BIT;
-	s->smtputf8 = 0;
-	s->nrcpt = 0;
-	s->first_orcpt[0] = '\0';
-	s->envsize = 0;
-	s->bdat = 0;
-	s->bdat_last = 0;
-	s->bdat_failed = 0;
+	smtp_tx_free(s->tx);
+	s->tx = NULL;
 	s->chunk_left = 0;
 	s->chunk_reply[0] = '\0';
 }
@@ -541,23 +539,23 @@ smtp_req_failed(struct smtp_session *s)
 	s->req = REQ_NONE;
 	switch (req) {
 	case REQ_RCPT:
-		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
-		    s->pending_orcpt);
+		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "<%s>: Temporary lookup failure", s->tx->pending_orcpt);
 		break;
 	case REQ_CREATE:
-		if (s->bdat) {
-			s->bdat_failed = 1;
-			data_begin(s, -1);
+		if (s->tx->bdat) {
+			s->tx->bdat_failed = 1;
+			data_begin(s->tx, -1);
 			s->mode = MODE_BDAT;
 		} else
-			smtp_reply(s, "451 4.3.0 Error: queue unavailable, "
-			    "try again later");
+			smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+			    "Error: queue unavailable, try again later");
 		break;
 	case REQ_COMMIT:
-		smtp_reply(s, "451 4.3.0 Error: queue unavailable, try "
-		    "again later");
+		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "Error: queue unavailable, try again later");
 		/* The queue drops the unfinished file when it restarts. */
-		s->msgid[0] = '\0';
+		s->tx->msgid[0] = '\0';
 		smtp_reset(s);
 		break;
 	case REQ_BAN:
@@ -576,7 +574,8 @@ static void
 smtp_cmd_helo(struct smtp_session *s, char *args)
 {
 	if (smtp_parse_helo(args) == -1) {
-		smtp_error(s, "501 5.5.4 Syntax: HELO hostname");
+		smtp_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Syntax: HELO hostname");
 		return;
 	}
 	smtp_reset(s);
@@ -595,7 +594,8 @@ smtp_cmd_ehlo(struct smtp_session *s, char *args)
 	int		 i, n = 0;
 
 	if (smtp_parse_helo(args) == -1) {
-		smtp_error(s, "501 5.5.4 Syntax: EHLO hostname");
+		smtp_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Syntax: EHLO hostname");
 		return;
 	}
 	smtp_reset(s);
@@ -630,24 +630,27 @@ smtp_cmd_starttls(struct smtp_session *s, char *args)
 	struct smtp_tls_ctx	*ctx;
 
 	if (s->tls) {
-		smtp_error(s, "503 5.5.1 Error: TLS already active");
+		smtp_error(s, 503, ESC_INVALID_COMMAND,
+		    "Error: TLS already active");
 		return;
 	}
 	if (!(s->l->cl->flags & (LISTEN_TLS | LISTEN_TLS_REQUIRE)) ||
 	    s->l->cl->pki[0] == '\0') {
-		smtp_error(s, "502 5.5.1 Error: STARTTLS not available");
+		smtp_error(s, 502, ESC_INVALID_COMMAND,
+		    "Error: STARTTLS not available");
 		return;
 	}
 	if (*args != '\0') {
-		smtp_error(s, "501 5.5.4 Syntax: STARTTLS");
+		smtp_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Syntax: STARTTLS");
 		return;
 	}
 	if ((ctx = tls_ctx_get(s->l->cl->pki)) == NULL) {
-		smtp_reply(s, "454 4.7.0 TLS not available due to temporary "
-		    "reason");
+		smtp_status(s, 454, ESC_OTHER_SECURITY_STATUS,
+		    "TLS not available due to temporary reason");
 		return;
 	}
-	smtp_reply(s, "220 2.0.0 Ready to start TLS");
+	smtp_status(s, 220, ESC_OTHER_STATUS, "Ready to start TLS");
 	/* RFC 3207 4.2: forget everything said before TLS. */
 	smtp_reset(s);
 	s->helo_done = 0;
@@ -674,27 +677,33 @@ smtp_cmd_mail(struct smtp_session *s, char *args)
 	const char		*from, *rest;
 
 	if (!s->helo_done) {
-		smtp_error(s, "503 5.5.1 Error: send HELO/EHLO first");
+		smtp_error(s, 503, ESC_INVALID_COMMAND,
+		    "Error: send HELO/EHLO first");
 		return;
 	}
 	if ((s->l->cl->flags & LISTEN_TLS_REQUIRE) && !s->tls) {
-		smtp_error(s, "530 5.7.0 Must issue a STARTTLS command first");
+		smtp_error(s, 530, ESC_OTHER_SECURITY_STATUS,
+		    "Must issue a STARTTLS command first");
 		return;
 	}
-	if (s->mail_done) {
-		smtp_error(s, "503 5.5.1 Error: nested MAIL command");
+	if (s->tx != NULL) {
+		smtp_error(s, 503, ESC_INVALID_COMMAND,
+		    "Error: nested MAIL command");
 		return;
 	}
 	if ((from = smtp_skip_keyword(args, "FROM:")) == NULL) {
-		smtp_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		smtp_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Syntax: MAIL FROM:<address>");
 		return;
 	}
 	if (smtp_parse_mail_from(from, &a, &rest) == -1) {
-		smtp_error(s, "501 5.1.7 Error: bad sender address syntax");
+		smtp_error(s, 501, ESC_BAD_SENDER_SYNTAX,
+		    "Error: bad sender address syntax");
 		return;
 	}
 	if (*rest != '\0' && !s->esmtp) {
-		smtp_error(s, "555 5.5.4 Error: parameters need EHLO");
+		smtp_error(s, 555, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Error: parameters need EHLO");
 		return;
 	}
 	switch (smtp_parse_mail_params(rest, smtpd_conf->max_message_size,
@@ -702,28 +711,32 @@ smtp_cmd_mail(struct smtp_session *s, char *args)
 	case PARAM_OK:
 		break;
 	case PARAM_BAD_SIZE:
-		smtp_error(s, "501 5.5.4 Error: bad SIZE");
+		smtp_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Error: bad SIZE");
 		return;
 	case PARAM_TOO_BIG:
-		smtp_reply(s, "552 5.3.4 Error: message size exceeds fixed "
-		    "limit");
+		smtp_status(s, 552, ESC_MESSAGE_TOO_BIG,
+		    "Error: message size exceeds fixed limit");
 		return;
 	case PARAM_BINARYMIME:
 		/* LMTP DATA, the way on to the mailbox, cannot carry it. */
-		smtp_error(s, "555 5.5.4 Error: BINARYMIME not supported");
+		smtp_error(s, 555, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Error: BINARYMIME not supported");
 		return;
 	case PARAM_BAD_BODY:
-		smtp_error(s, "501 5.5.4 Error: bad BODY");
+		smtp_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Error: bad BODY");
 		return;
 	case PARAM_UNSUPPORTED:
 		/* Echo at most 64 octets: a reply line stays within 512. */
-		smtp_error(s, "555 5.5.4 Error: unsupported parameter %.*s",
+		smtp_error(s, 555, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Error: unsupported parameter %.*s",
 		    (int)(mp.badlen > 64 ? 64 : mp.badlen), mp.bad);
 		return;
 	}
 	if (!mp.smtputf8 && smtp_addr_is_8bit(&a)) {
-		smtp_error(s, "553 5.6.7 Error: a UTF-8 address needs "
-		    "SMTPUTF8");
+		smtp_error(s, 553, ESC_NON_ASCII_NOT_PERMITTED,
+		    "Error: a UTF-8 address needs SMTPUTF8");
 		return;
 	}
 	addr_format(&a, s->pending_sender, sizeof(s->pending_sender));
@@ -741,15 +754,13 @@ void
 smtp_mail_accept(struct smtp_session *s)
 {
 	smtp_reset(s);
-	strlcpy(s->sender, s->pending_sender, sizeof(s->sender));
-	s->mail_done = 1;
-	s->body = s->pending_body;
-	s->smtputf8 = s->pending_utf8;
-	/* What MSG_COMMIT will hold besides its recipients. */
-	s->envsize = 8 + 2 + MSGID_LEN + 2 + strlen(s->sender) + 2 +
-	    strlen(s->helo) + 2 + strlen(s->ip) + 1 + 1 + 4 + 2 +
-	    strlen(s->auth_user);
-	smtp_reply(s, "250 2.1.0 Ok");
+	if ((s->tx = smtp_tx_new(s, s->pending_sender, s->pending_body,
+	    s->pending_utf8)) == NULL) {
+		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "Error: out of memory, try again later");
+		return;
+	}
+	smtp_status(s, 250, ESC_OTHER_ADDRESS_STATUS, "Ok");
 }
 
 static void
@@ -763,31 +774,37 @@ smtp_cmd_rcpt(struct smtp_session *s, char *args)
 	uint64_t	 id;
 	int		 flags, postmaster;
 
-	if (!s->mail_done) {
-		smtp_error(s, "503 5.5.1 Error: need MAIL command");
+	if (s->tx == NULL) {
+		smtp_error(s, 503, ESC_INVALID_COMMAND,
+		    "Error: need MAIL command");
 		return;
 	}
-	if (s->bdat) {
-		smtp_error(s, "503 5.5.1 Error: RCPT after BDAT");
+	if (s->tx->bdat) {
+		smtp_error(s, 503, ESC_INVALID_COMMAND,
+		    "Error: RCPT after BDAT");
 		return;
 	}
 	if ((to = smtp_skip_keyword(args, "TO:")) == NULL) {
-		smtp_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+		smtp_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Syntax: RCPT TO:<address>");
 		return;
 	}
-	if (s->nrcpt >= smtpd_conf->max_rcpts) {
-		smtp_reply(s, "452 4.5.3 Error: too many recipients");
+	if (s->tx->nrcpt >= smtpd_conf->max_rcpts) {
+		smtp_status(s, 452, ESC_TOO_MANY_RECIPIENTS,
+		    "Error: too many recipients");
 		return;
 	}
 	flags = ADDR_ALLOW_NOBRACKET;
-	if (s->smtputf8)
+	if (s->tx->smtputf8)
 		flags |= ADDR_ALLOW_UTF8;
 	switch (smtp_parse_rcpt_to(to, flags, &a, &postmaster)) {
 	case -1:
-		smtp_error(s, "501 5.1.3 Error: bad recipient address syntax");
+		smtp_error(s, 501, ESC_BAD_DESTINATION_SYNTAX,
+		    "Error: bad recipient address syntax");
 		return;
 	case -2:
-		smtp_error(s, "555 5.5.4 Error: unsupported parameter");
+		smtp_error(s, 555, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Error: unsupported parameter");
 		return;
 	}
 	if (postmaster) {
@@ -795,11 +812,11 @@ smtp_cmd_rcpt(struct smtp_session *s, char *args)
 		strlcat(addr, smtpd_conf->hostname, sizeof(addr));
 	} else
 		addr_format(&a, addr, sizeof(addr));
-	strlcpy(s->pending_orcpt, addr, sizeof(s->pending_orcpt));
+	strlcpy(s->tx->pending_orcpt, addr, sizeof(s->tx->pending_orcpt));
 
 	if ((iev = engine_channel(CONNECT_AUTHD)) == NULL) {
-		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
-		    addr);
+		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "<%s>: Temporary lookup failure", addr);
 		return;
 	}
 	id = engine_new_id();
@@ -808,43 +825,19 @@ smtp_cmd_rcpt(struct smtp_session *s, char *args)
 	    imsgev_send(iev, b) == -1) {
 		if (b != NULL && b->error)
 			ibuf_free(b);
-		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
-		    addr);
+		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "<%s>: Temporary lookup failure", addr);
 		return;
 	}
 	smtp_req_start(s, REQ_RCPT, CONNECT_AUTHD, id);
-}
-
-/* One final recipient, once per message: -1 if the envelope is full. */
-static int
-smtp_add_rcpt(struct smtp_session *s, const char *mbox, uint8_t flags)
-{
-	struct smtp_rcpt	*r;
-	size_t			 need;
-
-	TAILQ_FOREACH(r, &s->rcpts, entry)
-		if (strcmp(r->addr, mbox) == 0)
-			return 0;
-	need = 2 + strlen(mbox) + 2 + strlen(s->pending_orcpt) + 1;
-	if (s->envsize + need > IMSG_MAXPAYLOAD)
-		return -1;
-	if ((r = calloc(1, sizeof(*r))) == NULL) {
-		log_warn("session: calloc");
-		return -1;
-	}
-	strlcpy(r->addr, mbox, sizeof(r->addr));
-	strlcpy(r->orcpt, s->pending_orcpt, sizeof(r->orcpt));
-	r->flags = flags;
-	TAILQ_INSERT_TAIL(&s->rcpts, r, entry);
-	s->envsize += need;
-	return 0;
 }
 
 int
 smtp_session_rcpt_result(struct imsg *imsg)
 {
 	struct smtp_session	*s;
-	struct smtp_rcpt	*r, *mark;
+	struct smtp_tx		*tx;
+	struct smtp_rcpt	*mark;
 	char			 mbox[ADDR_MAX + 1];
 	uint64_t		 id;
 	uint32_t		 i, n;
@@ -866,61 +859,61 @@ smtp_session_rcpt_result(struct imsg *imsg)
 		return -1;
 	if ((s = smtp_req_take(id, REQ_RCPT)) == NULL)
 		return 0;
+	tx = s->tx;
 
 	switch (status) {
 	case LOOKUP_OK:
 		if (n == 0) {
-			smtp_reply(s, "550 5.1.1 <%s>: Recipient address "
-			    "rejected: no mailbox", s->pending_orcpt);
+			smtp_status(s, 550, ESC_BAD_DESTINATION_MAILBOX,
+			    "<%s>: Recipient address rejected: no mailbox",
+			    tx->pending_orcpt);
 			break;
 		}
 		imsg->rpos = start;
-		mark = TAILQ_LAST(&s->rcpts, smtp_rcpt_list);
-		envsize = s->envsize;
+		mark = TAILQ_LAST(&tx->rcpts, smtp_rcpt_list);
+		envsize = tx->envsize;
 		for (i = 0; i < n && !full; i++) {
 			(void)imsg_get_str(imsg, mbox, sizeof(mbox));
 			(void)imsg_get_u8(imsg, &flags);
-			if (smtp_add_rcpt(s, mbox, flags & RCPT_LOCAL) == -1)
+			if (smtp_tx_add_rcpt(tx, mbox, flags & RCPT_LOCAL) ==
+			    -1)
 				full = 1;
 		}
 		if (full) {
 			/* Take back this RCPT's share: all or nothing. */
-			while ((r = TAILQ_LAST(&s->rcpts, smtp_rcpt_list)) !=
-			    mark) {
-				TAILQ_REMOVE(&s->rcpts, r, entry);
-				free(r);
-			}
-			s->envsize = envsize;
-			smtp_reply(s, "452 4.5.3 Error: too many recipients");
+			smtp_tx_drop_rcpts(tx, mark, envsize);
+			smtp_status(s, 452, ESC_TOO_MANY_RECIPIENTS,
+			    "Error: too many recipients");
 			break;
 		}
 		smtp_rcpt_accepted(s);
 		break;
 	case LOOKUP_NOUSER:
 		/* Counted: a client guessing addresses is cut off. */
-		smtp_error(s, "550 5.1.1 <%s>: Recipient address rejected: "
-		    "User unknown", s->pending_orcpt);
+		smtp_error(s, 550, ESC_BAD_DESTINATION_MAILBOX,
+		    "<%s>: Recipient address rejected: User unknown",
+		    tx->pending_orcpt);
 		break;
 	case LOOKUP_NOTHOSTED:
 		/* After AUTH: remote delivery (flags 0), the queue's job. */
 		if (s->auth_user[0] != '\0') {
-			if (smtp_add_rcpt(s, s->pending_orcpt, 0) == -1)
-				smtp_reply(s, "452 4.5.3 Error: too many "
-				    "recipients");
+			if (smtp_tx_add_rcpt(tx, tx->pending_orcpt, 0) == -1)
+				smtp_status(s, 452, ESC_TOO_MANY_RECIPIENTS,
+				    "Error: too many recipients");
 			else
 				smtp_rcpt_accepted(s);
 			break;
 		}
-		smtp_error(s, "554 5.7.1 <%s>: Relay access denied",
-		    s->pending_orcpt);
+		smtp_error(s, 554, ESC_DELIVERY_NOT_AUTHORIZED,
+		    "<%s>: Relay access denied", tx->pending_orcpt);
 		break;
 	case LOOKUP_TEMPFAIL:
-		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
-		    s->pending_orcpt);
+		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "<%s>: Temporary lookup failure", tx->pending_orcpt);
 		break;
 	case LOOKUP_INVALID:
-		smtp_reply(s, "501 5.1.3 <%s>: Bad recipient address syntax",
-		    s->pending_orcpt);
+		smtp_status(s, 501, ESC_BAD_DESTINATION_SYNTAX,
+		    "<%s>: Bad recipient address syntax", tx->pending_orcpt);
 		break;
 	}
 	smtp_req_done(s);
@@ -930,10 +923,12 @@ smtp_session_rcpt_result(struct imsg *imsg)
 static void
 smtp_rcpt_accepted(struct smtp_session *s)
 {
-	if (s->nrcpt++ == 0)
-		strlcpy(s->first_orcpt, s->pending_orcpt,
-		    sizeof(s->first_orcpt));
-	smtp_reply(s, "250 2.1.5 Ok");
+	struct smtp_tx	*tx = s->tx;
+
+	if (tx->nrcpt++ == 0)
+		strlcpy(tx->first_orcpt, tx->pending_orcpt,
+		    sizeof(tx->first_orcpt));
+	smtp_status(s, 250, ESC_DESTINATION_VALID, "Ok");
 }
 
 static int
@@ -960,24 +955,28 @@ static void
 smtp_cmd_data(struct smtp_session *s, char *args)
 {
 	if (*args != '\0') {
-		smtp_error(s, "501 5.5.4 Syntax: DATA");
+		smtp_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Syntax: DATA");
 		return;
 	}
-	if (!s->mail_done) {
-		smtp_error(s, "503 5.5.1 Error: need MAIL command");
+	if (s->tx == NULL) {
+		smtp_error(s, 503, ESC_INVALID_COMMAND,
+		    "Error: need MAIL command");
 		return;
 	}
-	if (s->bdat) {
-		smtp_error(s, "503 5.5.1 Error: DATA in a BDAT transaction");
+	if (s->tx->bdat) {
+		smtp_error(s, 503, ESC_INVALID_COMMAND,
+		    "Error: DATA in a BDAT transaction");
 		return;
 	}
-	if (s->nrcpt == 0) {
-		smtp_error(s, "554 5.5.1 Error: no valid recipients");
+	if (s->tx->nrcpt == 0) {
+		smtp_error(s, 554, ESC_INVALID_COMMAND,
+		    "Error: no valid recipients");
 		return;
 	}
 	if (smtp_send_create(s) == -1)
-		smtp_reply(s, "451 4.3.0 Error: queue unavailable, try again "
-		    "later");
+		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "Error: queue unavailable, try again later");
 }
 
 static void
@@ -988,7 +987,8 @@ smtp_cmd_bdat(struct smtp_session *s, char *args)
 
 	if (smtp_parse_bdat(args, &size, &last) == -1) {
 		/* The chunk length is unknown (or past counting): no skip. */
-		smtp_error(s, "501 5.5.4 Syntax: BDAT size [LAST]");
+		smtp_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Syntax: BDAT size [LAST]");
 		return;
 	}
 	s->chunk_left = size;
@@ -996,22 +996,22 @@ smtp_cmd_bdat(struct smtp_session *s, char *args)
 	s->chunk_reply[0] = '\0';
 	s->mode = MODE_BDAT;
 	/* RFC 3030 2: a refused chunk is still read, then answered. */
-	if (!s->mail_done)
-		strlcpy(s->chunk_reply, "503 5.5.1 Error: need MAIL command",
-		    sizeof(s->chunk_reply));
-	else if (s->nrcpt == 0)
-		strlcpy(s->chunk_reply, "554 5.5.1 Error: no valid recipients",
-		    sizeof(s->chunk_reply));
+	if (s->tx == NULL)
+		(void)esc_reply(s->chunk_reply, sizeof(s->chunk_reply), 503,
+		    ESC_INVALID_COMMAND, "Error: need MAIL command");
+	else if (s->tx->nrcpt == 0)
+		(void)esc_reply(s->chunk_reply, sizeof(s->chunk_reply), 554,
+		    ESC_INVALID_COMMAND, "Error: no valid recipients");
 	if (s->chunk_reply[0] != '\0') {
 		s->nerrors++;
 		return;
 	}
-	s->bdat_last = last;
-	if (!s->bdat) {
-		s->bdat = 1;
+	s->tx->bdat_last = last;
+	if (!s->tx->bdat) {
+		s->tx->bdat = 1;
 		if (smtp_send_create(s) == -1) {
-			s->bdat_failed = 1;
-			data_begin(s, -1);
+			s->tx->bdat_failed = 1;
+			data_begin(s->tx, -1);
 		}
 	}
 }
@@ -1043,19 +1043,19 @@ smtp_session_msg_created(struct imsg *imsg)
 	if (status != QUEUE_OK) {
 		if (imsg->fd != -1)
 			close(imsg->fd);
-		if (s->bdat) {
-			s->bdat_failed = 1;
-			data_begin(s, -1);
+		if (s->tx->bdat) {
+			s->tx->bdat_failed = 1;
+			data_begin(s->tx, -1);
 		} else
-			smtp_reply(s, "451 4.3.0 Error: queue unavailable, "
-			    "try again later");
+			smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+			    "Error: queue unavailable, try again later");
 		smtp_req_done(s);
 		return 0;
 	}
-	strlcpy(s->msgid, msgid, sizeof(s->msgid));
-	if (data_begin(s, imsg->fd) == 0)
+	strlcpy(s->tx->msgid, msgid, sizeof(s->tx->msgid));
+	if (data_begin(s->tx, imsg->fd) == 0)
 		(void)data_write_received(s);
-	if (!s->bdat) {
+	if (!s->tx->bdat) {
 		smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 		s->mode = MODE_DATA;
 	}
@@ -1071,7 +1071,7 @@ smtp_data_input(struct smtp_session *s)
 
 	if ((len = io_datalen(s->io)) == 0)
 		return 0;
-	used = data_feed_dotted(s, io_data(s->io), len, &done);
+	used = data_feed_dotted(s->tx, io_data(s->io), len, &done);
 	io_drain(s->io, used);
 	if (!done)
 		return 0;
@@ -1091,7 +1091,7 @@ smtp_bdat_input(struct smtp_session *s)
 		if (n > s->chunk_left)
 			n = s->chunk_left;
 		if (s->chunk_reply[0] == '\0')
-			data_feed_raw(s, io_data(s->io), n);
+			data_feed_raw(s->tx, io_data(s->io), n);
 		io_drain(s->io, n);
 		s->chunk_left -= n;
 		if (s->chunk_left > 0)
@@ -1109,22 +1109,23 @@ smtp_bdat_chunk_done(struct smtp_session *s)
 		smtp_reply(s, "%s", s->chunk_reply);
 		s->chunk_reply[0] = '\0';
 		if (s->nerrors >= SMTP_MAX_ERRORS)
-			smtp_close(s, "421 4.7.0 %s Error: too many errors",
-			    smtpd_conf->hostname);
+			smtp_close(s, 421, ESC_OTHER_SECURITY_STATUS,
+			    "%s Error: too many errors", smtpd_conf->hostname);
 		return;
 	}
-	if (s->bdat_failed) {
-		smtp_reply(s, "451 4.3.0 Error: queue unavailable, try again "
-		    "later");
-		if (s->bdat_last)
+	if (s->tx->bdat_failed) {
+		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "Error: queue unavailable, try again later");
+		if (s->tx->bdat_last)
 			smtp_reset(s);
 		return;
 	}
-	if (!s->bdat_last) {
-		smtp_reply(s, "250 2.0.0 %zu octets received", s->chunk_size);
+	if (!s->tx->bdat_last) {
+		smtp_status(s, 250, ESC_OTHER_STATUS, "%zu octets received",
+		    s->chunk_size);
 		return;
 	}
-	data_end_raw(s);
+	data_end_raw(s->tx);
 	smtp_message_done(s);
 }
 
@@ -1132,43 +1133,51 @@ smtp_bdat_chunk_done(struct smtp_session *s)
 static void
 smtp_message_done(struct smtp_session *s)
 {
-	int	 errors;
+	struct smtp_tx	*tx = s->tx;
+	int		 errors;
 
-	if (data_finish(s) == 0) {
+	if (data_finish(tx) == 0) {
 		smtp_commit(s);
 		return;
 	}
-	errors = s->bs.errors;
-	if (errors & DATA_BARE)
-		smtp_reply(s, "550 5.6.0 Error: bare CR or LF in message "
-		    "refused, lines must end in CRLF");
+	errors = tx->bs.errors;
+	if (errors & DATA_NUL) {
+		log_warnx("session %016llx: [%s]: NUL character in message "
+		    "refused", SID(s), s->ip);
+		smtp_status(s, 550, ESC_OTHER_MEDIA_STATUS,
+		    "Error: NUL character in message refused");
+	} else if (errors & DATA_BARE)
+		smtp_status(s, 550, ESC_OTHER_MEDIA_STATUS, "Error: bare CR or "
+		    "LF in message refused, lines must end in CRLF");
 	else if (errors & DATA_TOOBIG)
-		smtp_reply(s, "552 5.3.4 Error: message size exceeds fixed "
-		    "limit");
+		smtp_status(s, 552, ESC_MESSAGE_TOO_BIG,
+		    "Error: message size exceeds fixed limit");
 	else if (errors & DATA_WERR) {
 		log_warnx("session %016llx: message %s: write: %s", SID(s),
-		    s->msgid, strerror(s->bs.werrno));
-		smtp_reply(s, "452 4.3.1 Error: insufficient system storage");
+		    tx->msgid, strerror(tx->bs.werrno));
+		smtp_status(s, 452, ESC_MAIL_SYSTEM_FULL,
+		    "Error: insufficient system storage");
 	} else
-		smtp_reply(s, "451 4.3.0 Error: queue unavailable, try again "
-		    "later");
-	if (s->msgid[0] != '\0')
+		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "Error: queue unavailable, try again later");
+	if (tx->msgid[0] != '\0')
 		log_info("session %016llx: message %s refused: from=<%s> "
-		    "size=%zu errors=%#x", SID(s), s->msgid, s->sender,
-		    s->bs.size, errors);
+		    "size=%zu errors=%#x", SID(s), tx->msgid, tx->sender,
+		    tx->bs.size, errors);
 	smtp_reset(s);
 }
 
 static void
 smtp_commit(struct smtp_session *s)
 {
+	struct smtp_tx		*tx = s->tx;
 	struct smtp_rcpt	*r;
 	struct imsgev		*iev;
 	struct ibuf		*b;
 	uint64_t		 id;
 	uint32_t		 n = 0;
 
-	TAILQ_FOREACH(r, &s->rcpts, entry)
+	TAILQ_FOREACH(r, &tx->rcpts, entry)
 		n++;
 	if ((iev = engine_channel(CONNECT_QUEUE)) == NULL)
 		goto fail;
@@ -1176,14 +1185,14 @@ smtp_commit(struct smtp_session *s)
 	if ((b = imsg_create(IMSG_QUEUE_MSG_COMMIT, 0, -1)) == NULL)
 		goto fail;
 	ibuf_add_u64(b, id);
-	ibuf_add_str(b, s->msgid);
-	ibuf_add_str(b, s->sender);
+	ibuf_add_str(b, tx->msgid);
+	ibuf_add_str(b, tx->sender);
 	ibuf_add_str(b, s->helo);
 	ibuf_add_str(b, s->ip);
-	ibuf_add_u8(b, s->body);
-	ibuf_add_u8(b, s->smtputf8);
+	ibuf_add_u8(b, tx->body);
+	ibuf_add_u8(b, tx->smtputf8);
 	ibuf_add_u32(b, n);
-	TAILQ_FOREACH(r, &s->rcpts, entry) {
+	TAILQ_FOREACH(r, &tx->rcpts, entry) {
 		ibuf_add_str(b, r->addr);
 		ibuf_add_str(b, r->orcpt);
 		ibuf_add_u8(b, r->flags);
@@ -1198,7 +1207,8 @@ smtp_commit(struct smtp_session *s)
 	smtp_req_start(s, REQ_COMMIT, CONNECT_QUEUE, id);
 	return;
  fail:
-	smtp_reply(s, "451 4.3.0 Error: queue unavailable, try again later");
+	smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+	    "Error: queue unavailable, try again later");
 	smtp_reset(s);
 }
 
@@ -1206,6 +1216,7 @@ int
 smtp_session_msg_committed(struct imsg *imsg)
 {
 	struct smtp_session	*s;
+	struct smtp_tx		*tx;
 	struct smtp_rcpt	*r;
 	char			 list[512];
 	uint64_t		 id;
@@ -1217,34 +1228,37 @@ smtp_session_msg_committed(struct imsg *imsg)
 		return -1;
 	if ((s = smtp_req_take(id, REQ_COMMIT)) == NULL)
 		return 0;
+	tx = s->tx;
 	switch (status) {
 	case QUEUE_OK:
 		list[0] = '\0';
-		TAILQ_FOREACH(r, &s->rcpts, entry) {
+		TAILQ_FOREACH(r, &tx->rcpts, entry) {
 			if (n++ > 0)
 				strlcat(list, ",", sizeof(list));
 			strlcat(list, r->addr, sizeof(list));
 		}
 		log_info("session %016llx: message %s accepted: from=<%s> "
-		    "rcpts=%u to=%s size=%zu%s%s", SID(s), s->msgid,
-		    s->sender, n, list, s->bs.size,
+		    "rcpts=%u to=%s size=%zu%s%s", SID(s), tx->msgid,
+		    tx->sender, n, list, tx->bs.size,
 		    s->auth_user[0] != '\0' ? " auth=" : "", s->auth_user);
-		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->msgid);
+		smtp_status(s, 250, ESC_OTHER_STATUS, "Ok: queued as %s",
+		    tx->msgid);
 		/* Errors count only for clients that deliver nothing. */
 		s->nerrors = 0;
 		s->nmessages++;
 		break;
 	case QUEUE_INVALID:
-		smtp_reply(s, "554 5.6.0 Error: message refused by the queue");
+		smtp_status(s, 554, ESC_OTHER_MEDIA_STATUS,
+		    "Error: message refused by the queue");
 		break;
 	default:
-		smtp_reply(s, "451 4.3.0 Error: queue failure, try again "
-		    "later");
+		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "Error: queue failure, try again later");
 		break;
 	}
 	/* Committed, the queue owns the file; otherwise roll it back. */
 	if (status == QUEUE_OK)
-		s->msgid[0] = '\0';
+		tx->msgid[0] = '\0';
 	smtp_reset(s);
 	smtp_req_done(s);
 	return 0;
@@ -1254,45 +1268,48 @@ static void
 smtp_cmd_rset(struct smtp_session *s, char *args)
 {
 	smtp_reset(s);
-	smtp_reply(s, "250 2.0.0 Ok");
+	smtp_status(s, 250, ESC_OTHER_STATUS, "Ok");
 }
 
 static void
 smtp_cmd_noop(struct smtp_session *s, char *args)
 {
-	smtp_reply(s, "250 2.0.0 Ok");
+	smtp_status(s, 250, ESC_OTHER_STATUS, "Ok");
 }
 
 static void
 smtp_cmd_quit(struct smtp_session *s, char *args)
 {
-	smtp_close(s, "221 2.0.0 Bye");
+	smtp_close(s, 221, ESC_OTHER_STATUS, "Bye");
 }
 
 static void
 smtp_cmd_vrfy(struct smtp_session *s, char *args)
 {
 	if (*args == '\0') {
-		smtp_error(s, "501 5.5.4 Syntax: VRFY address");
+		smtp_error(s, 501, ESC_INVALID_COMMAND_ARGUMENTS,
+		    "Syntax: VRFY address");
 		return;
 	}
-	smtp_reply(s, "252 2.5.2 Cannot VRFY user, but will accept message "
-	    "and attempt delivery");
+	/* X.5.0: it said 2.5.2, which is "syntax error" in RFC 3463. */
+	smtp_status(s, 252, ESC_OTHER_PROTOCOL_STATUS,
+	    "Cannot VRFY user, but will accept message and attempt delivery");
 }
 
 static void
 smtp_cmd_expn(struct smtp_session *s, char *args)
 {
-	smtp_error(s, "502 5.5.1 Error: EXPN not available");
+	smtp_error(s, 502, ESC_INVALID_COMMAND, "Error: EXPN not available");
 }
 
 static void
 smtp_cmd_help(struct smtp_session *s, char *args)
 {
-	smtp_reply(s, "214-2.0.0 Commands: HELO EHLO STARTTLS MAIL RCPT DATA "
-	    "BDAT");
-	smtp_reply(s, "214-2.0.0 AUTH RSET NOOP QUIT VRFY HELP");
-	smtp_reply(s, "214 2.0.0 See RFC 5321");
+	smtp_reply(s, "214-%s Commands: HELO EHLO STARTTLS MAIL RCPT DATA "
+	    "BDAT", esc_for_reply(214, ESC_OTHER_STATUS));
+	smtp_reply(s, "214-%s AUTH RSET NOOP QUIT VRFY HELP",
+	    esc_for_reply(214, ESC_OTHER_STATUS));
+	smtp_status(s, 214, ESC_OTHER_STATUS, "See RFC 5321");
 }
 
 /*

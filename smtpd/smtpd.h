@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "esc.h"
 #include "imsg.h"
 #include "proto.h"
 #include "smtp_parse.h"
@@ -106,6 +107,7 @@ enum data_state {
 #define DATA_TOOBIG	0x02	/* over the size limit: refuse */
 #define DATA_WERR	0x04	/* writing the spool file failed */
 #define DATA_NOFILE	0x08	/* no file (queue refused): discard */
+#define DATA_NUL	0x10	/* NUL byte seen: refuse */
 
 struct smtp_body_state {
 	int			 fd;		/* spool file or -1 */
@@ -115,6 +117,27 @@ struct smtp_body_state {
 	int			 errors;	/* DATA_* */
 	int			 werrno;
 	enum data_state		 state;
+};
+
+/*
+ * One mail transaction, from an accepted MAIL FROM to the end of its
+ * body or an RSET (RFC 5321 3.3): a session holds at most one.
+ */
+struct smtp_tx {
+	struct smtp_session	*session;
+	char			 sender[ADDR_MAX + 1];
+	enum smtp_body		 body;
+	int			 smtputf8;
+	unsigned int		 nrcpt;		/* RCPT commands accepted */
+	char			 first_orcpt[ADDR_MAX + 1];
+	char			 pending_orcpt[ADDR_MAX + 1];	/* RCPT out */
+	struct smtp_rcpt_list	 rcpts;		/* deduplicated */
+	size_t			 envsize;	/* of the commit imsg */
+	char			 msgid[MSGID_LEN + 1];	/* "" = no file */
+	struct smtp_body_state	 bs;
+	int			 bdat;		/* BDAT transaction */
+	int			 bdat_last;
+	int			 bdat_failed;	/* no spool file */
 };
 
 struct smtp_session {
@@ -143,21 +166,8 @@ struct smtp_session {
 	unsigned int		 nerrors;
 	unsigned int		 nmessages;
 
-	/* The transaction. */
-	int			 mail_done;
-	char			 sender[ADDR_MAX + 1];
-	enum smtp_body		 body;
-	int			 smtputf8;
-	unsigned int		 nrcpt;		/* RCPT commands accepted */
-	char			 first_orcpt[ADDR_MAX + 1];
-	char			 pending_orcpt[ADDR_MAX + 1];
-	struct smtp_rcpt_list	 rcpts;		/* deduplicated */
-	size_t			 envsize;	/* of the commit imsg */
-	char			 msgid[MSGID_LEN + 1];
-	struct smtp_body_state	 bs;
-	int			 bdat;		/* BDAT transaction */
-	int			 bdat_last;
-	int			 bdat_failed;	/* no spool file */
+	struct smtp_tx		*tx;		/* NULL: no MAIL yet */
+	/* The BDAT chunk being read, refused ones too. */
 	size_t			 chunk_left;
 	size_t			 chunk_size;
 	char			 chunk_reply[128];	/* refusal */
@@ -188,12 +198,21 @@ void		 smtp_session_flush_all(void);
 /* Banner or implicit TLS after the ban check: -1 if s was freed. */
 int		 smtp_session_start(struct smtp_session *);
 void		 smtp_mail_accept(struct smtp_session *);
+/* A reply line as it is: greetings, EHLO lines, 334 and 354. */
 void		 smtp_reply(struct smtp_session *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
-void		 smtp_error(struct smtp_session *, const char *, ...)
-		    __attribute__((__format__ (printf, 2, 3)));
-void		 smtp_close(struct smtp_session *, const char *, ...)
-		    __attribute__((__format__ (printf, 2, 3)));
+/* "code x.y.z text", the class of x.y.z taken from code. */
+void		 smtp_status(struct smtp_session *, int code, enum esc_code,
+		    const char *, ...)
+		    __attribute__((__format__ (printf, 4, 5)));
+/* The same for a bad command: too many end the session. */
+void		 smtp_error(struct smtp_session *, int code, enum esc_code,
+		    const char *, ...)
+		    __attribute__((__format__ (printf, 4, 5)));
+/* The same as the last reply of the session. */
+void		 smtp_close(struct smtp_session *, int code, enum esc_code,
+		    const char *, ...)
+		    __attribute__((__format__ (printf, 4, 5)));
 void		 smtp_req_start(struct smtp_session *, enum smtp_req, int,
 		    uint64_t);
 struct smtp_session *smtp_req_take(uint64_t, enum smtp_req);
@@ -211,17 +230,29 @@ int		 smtp_session_sender_result(struct imsg *);
 /* A request to authd failed (channel down or lost). */
 int		 auth_req_failed(struct smtp_session *, enum smtp_req);
 
+/* smtp_tx.c: the transaction and its recipients. */
+struct smtp_tx	*smtp_tx_new(struct smtp_session *, const char *sender,
+		    enum smtp_body, int smtputf8);
+/* Drops the body and gives an uncommitted spool file back. */
+void		 smtp_tx_free(struct smtp_tx *);
+/* One final recipient, once per message: -1 if the envelope is full. */
+int		 smtp_tx_add_rcpt(struct smtp_tx *, const char *mbox,
+		    uint8_t flags);
+/* Take back the recipients added after mark (NULL: all). */
+void		 smtp_tx_drop_rcpts(struct smtp_tx *, struct smtp_rcpt *mark,
+		    size_t envsize);
+
 /* smtp_data.c: message bodies. */
-int		 data_begin(struct smtp_session *, int fd);
+int		 data_begin(struct smtp_tx *, int fd);
 /* Scan DATA input; returns bytes used, *done at CRLF.CRLF. */
-size_t		 data_feed_dotted(struct smtp_session *, const char *,
-		    size_t, int *done);
-void		 data_feed_raw(struct smtp_session *, const char *, size_t);
+size_t		 data_feed_dotted(struct smtp_tx *, const char *, size_t,
+		    int *done);
+void		 data_feed_raw(struct smtp_tx *, const char *, size_t);
 /* After the LAST chunk: a CR left alone is bare; end the last line. */
-void		 data_end_raw(struct smtp_session *);
+void		 data_end_raw(struct smtp_tx *);
 /* Flush and close the file: 0 ok, -1 see bs.errors. */
-int		 data_finish(struct smtp_session *);
-void		 data_abort(struct smtp_session *);
+int		 data_finish(struct smtp_tx *);
+void		 data_abort(struct smtp_tx *);
 int		 data_write_received(struct smtp_session *);
 
 /* smtp_tls.c: reference-counted libtls server contexts. */

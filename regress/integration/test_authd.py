@@ -19,7 +19,8 @@ import pytest
 from imsgclient import (Client, Reader, frame, pack_str, PROTO_VERSION,
                         IMSG_HELLO, LOOKUP_RCPT, RCPT_RESULT, LOOKUP_USER,
                         USER_RESULT, OK, NOUSER, NOTHOSTED, TEMPFAIL,
-                        INVALID, RCPT_LOCAL)
+                        INVALID, RCPT_LOCAL, AUTH_OK, AUTH_FAIL,
+                        AUTH_BANNED)
 from sandbox import Daemon, ensure_system_user
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -488,13 +489,12 @@ postmaster@example.net: bob@example.org
 """
 
 
-@pytest.fixture(scope="module")
-def pm_authd(request):
-    """authd with `postmaster` set to an alias of a local and a remote
-    address, the hostname outside the hosted domains."""
+def private_authd(request, name, prepare):
+    """A second authd in its own directory, set up by prepare(d) before
+    it starts; stopped and removed after the module."""
     if not os.access(AUTHD, os.X_OK):
         pytest.skip("authd/tsamba-authd not built")
-    tmp = tempfile.mkdtemp(prefix="tsamba-authd-pm-", dir="/tmp")
+    tmp = tempfile.mkdtemp(prefix="tsamba-authd-%s-" % name, dir="/tmp")
     d = Authd(tmp)
 
     def finish():
@@ -506,12 +506,22 @@ def pm_authd(request):
 
     request.addfinalizer(finish)
     d.setup()
-    d.write("domains", DOMAINS + "example.com\n")
-    d.write("aliases", ALIASES + PM_ALIASES)
-    with open(d.conf, "a") as f:
-        f.write('hostname "%s"\npostmaster "pm@example.org"\n' % PM_HOST)
+    prepare(d)
     d.start()
     return d
+
+
+@pytest.fixture(scope="module")
+def pm_authd(request):
+    """authd with `postmaster` set to an alias of a local and a remote
+    address, the hostname outside the hosted domains."""
+    def prepare(d):
+        d.write("domains", DOMAINS + "example.com\n")
+        d.write("aliases", ALIASES + PM_ALIASES)
+        with open(d.conf, "a") as f:
+            f.write('hostname "%s"\npostmaster "pm@example.org"\n' %
+                    PM_HOST)
+    return private_authd(request, "pm", prepare)
 
 
 PM_RESOLVED = sorted([("alice@example.org", RCPT_LOCAL),
@@ -575,3 +585,108 @@ def test_postmaster_of_hostname(pm_authd):
         assert (status, sorted(rcpts)) == (OK, PM_RESOLVED)
     finally:
         c.close()
+
+
+# ------------------------------------------------------------ ban networks
+
+CTL = os.path.join(ROOT, "ctl", "tsambactl")
+# A ban file as written before networks were counted: one host each.
+OLD_BANS = ("# tsamba-authd bans: network, end (unix time), failures\n"
+            "2001:db8:77::5 %d 5\n198.51.100.5 %d 5\n")
+
+
+@pytest.fixture(scope="module")
+def nb_authd(request):
+    """authd with its own statedir holding an old ban file, IPv4
+    failures counted per /24 (IPv6 per /64, the default)."""
+    def prepare(d):
+        state = os.path.join(d.tmp, "state")
+        os.makedirs(os.path.join(state, "authd"))
+        end = int(time.time()) + 3600
+        with open(os.path.join(state, "authd", "bans"), "w") as f:
+            f.write(OLD_BANS % (end, end))
+        with open(d.conf, "a") as f:
+            f.write('statedir "%s"\nban prefix ipv4 24\n' % state)
+    return private_authd(request, "nb", prepare)
+
+
+def fail_logins(c, ips):
+    for ip in ips:
+        assert c.login("alice@example.org", "wrong", ip=ip)[0] == AUTH_FAIL
+
+
+def tsambactl(conf, *args):
+    return subprocess.run([CTL, "-f", conf] + list(args),
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_ipv6_failures_counted_per_64(nb_authd):
+    """Five failed logins from five addresses of one IPv6 /64 ban the
+    whole /64; another /64 of the same /48 stays free."""
+    c = nb_authd.client()
+    fail_logins(c, ["2001:db8:1:2::%x" % i for i in range(1, 5)])
+    assert c.check_ban("2001:db8:1:2::1")[0] == 0	# four: not yet
+    fail_logins(c, ["2001:db8:1:2:aaaa:bbbb:cccc:dddd"])
+    assert c.check_ban("2001:db8:1:2::ffff")[0] == 1
+    assert c.check_ban("2001:db8:1:2:ffff:ffff:ffff:ffff")[0] == 1
+    assert c.check_ban("2001:db8:1:3::1")[0] == 0
+    assert c.login("alice@example.org", "secret",
+                   ip="2001:db8:1:2::99")[0] == AUTH_BANNED
+    assert c.login("alice@example.org", "secret",
+                   ip="2001:db8:1:3::99") == (AUTH_OK, "alice@example.org")
+    assert "ban: ip=2001:db8:1:2::/64 failures=5 until=" in \
+        nb_authd.log_text()
+    c.close()
+
+
+def test_ipv4_prefix_configurable(nb_authd):
+    """ban prefix ipv4 24: failures from one /24 add up."""
+    c = nb_authd.client()
+    fail_logins(c, ["203.0.113.%d" % i for i in range(10, 15)])
+    assert c.check_ban("203.0.113.200")[0] == 1
+    assert c.check_ban("::ffff:203.0.113.201")[0] == 1
+    assert c.check_ban("203.0.114.1")[0] == 0
+    c.close()
+
+
+def test_old_ban_file_still_loads(nb_authd):
+    """Bans of single addresses written by an older authd keep holding
+    exactly those addresses."""
+    c = nb_authd.client()
+    assert c.check_ban("2001:db8:77::5")[0] == 1
+    assert c.check_ban("2001:db8:77::6")[0] == 0
+    assert c.check_ban("198.51.100.5")[0] == 1
+    assert c.check_ban("198.51.100.6")[0] == 0
+    c.close()
+
+
+def test_tsambactl_ban_networks(nb_authd):
+    """tsambactl ban list shows the banned network; ban del takes the
+    network, or any address in it."""
+    if not os.access(CTL, os.X_OK):
+        pytest.skip("ctl/tsambactl not built")
+    if not IS_ROOT:
+        pytest.skip("authd.control.sock answers root only")
+    c = nb_authd.client()
+    fail_logins(c, ["2001:db8:9:9::%x" % i for i in range(1, 6)])
+    fail_logins(c, ["2001:db8:8:8::%x" % i for i in range(1, 6)])
+    r = tsambactl(nb_authd.conf, "ban", "list")
+    assert r.returncode == 0, r.stderr
+    listed = [l.split("\t")[0] for l in r.stdout.splitlines()]
+    assert "2001:db8:9:9::/64" in listed and \
+        "2001:db8:8:8::/64" in listed, listed
+    assert "2001:db8:77::5" in listed, listed	# the old file's
+    # By an address inside it ...
+    r = tsambactl(nb_authd.conf, "ban", "del", "2001:db8:9:9::1234")
+    assert r.returncode == 0, r.stderr
+    assert c.check_ban("2001:db8:9:9::1")[0] == 0
+    # ... or by the network itself.
+    r = tsambactl(nb_authd.conf, "ban", "del", "2001:db8:8:8::/64")
+    assert r.returncode == 0, r.stderr
+    assert c.check_ban("2001:db8:8:8::1")[0] == 0
+    r = tsambactl(nb_authd.conf, "ban", "del", "2001:db8:8:8::/64")
+    assert r.returncode != 0 and "no ban" in r.stderr, r.stderr
+    # A fresh start: one more failure is not a ban.
+    fail_logins(c, ["2001:db8:9:9::77"])
+    assert c.check_ban("2001:db8:9:9::77")[0] == 0
+    c.close()

@@ -421,3 +421,98 @@ def test_queue_restart(psb):
             return r.reply()[0] == 250
     wait_for(ok, 15, interval=0.3, what="DATA accepted again")
     wait_copy(psb, rcpt, msgid)
+
+
+def spool_holds(sb, marker):
+    """True when a file anywhere in the spool contains marker."""
+    for top, _, names in os.walk(sb.spool):
+        for n in names:
+            try:
+                with open(os.path.join(top, n), "rb") as f:
+                    if marker in f.read():
+                        return True
+            except OSError:
+                pass
+    return False
+
+
+def nul_refused_then_next_accepted(sb, r, rcpt, marker, send_bad):
+    """send_bad(r) sends a message holding a NUL and returns its reply:
+    it is refused with 550 5.6.0, logged with the client address,
+    nothing of it stays in the spool or reaches the mailbox, and the
+    same session then delivers a clean message."""
+    code, text = send_bad(r)
+    assert code == 550 and text[0].startswith("5.6.0"), (code, text)
+    assert "NUL" in text[0], text
+    assert r.cmd("NOOP")[0] == 250
+    msgid, msg = make_message(rcpt, "clean after NUL")
+    transaction(r, [rcpt], msg + b".\r\n")
+    wait_copy(sb, rcpt, msgid)
+    wait_for(lambda: not spool_holds(sb, marker), 10,
+             what="refused message gone from the spool")
+    assert not any(marker in read(p) for p in
+                   sb.maildir_messages(rcpt)), "NUL message delivered"
+    wait_for(lambda: "[127.0.0.1]: NUL character in message refused" in
+             sb.log("smtpd"), 10, what="log line with the client IP")
+
+
+def nul_data(body):
+    def send_bad(r):
+        assert r.cmd("MAIL FROM:<%s>" % SENDER)[0] == 250
+        assert r.cmd("RCPT TO:<%s>" % r.rcpt)[0] == 250
+        assert r.cmd("DATA")[0] == 354
+        r.send(body)
+        return r.reply()
+    return send_bad
+
+
+@pytest.mark.parametrize("where", ["body", "before-dot", "header"])
+def test_nul_in_data_refused(psb, where):
+    """A NUL anywhere in DATA refuses the message (a next hop that drops
+    NULs would take "\\r\\n\\0.\\r\\n" for the end); the session goes
+    on."""
+    rcpt = user(psb, 2)
+    marker = b"nul-%s-%d" % (where.encode(), os.getpid())
+    msgid, msg = make_message(rcpt, marker.decode())
+    head, body = msg.split(b"\r\n\r\n", 1)
+    if where == "body":
+        wire = head + b"\r\n\r\nbefore\x00after\r\n" + body
+    elif where == "before-dot":
+        # The smuggling shape: hidden end, then a second transaction.
+        wire = (head + b"\r\n\r\n" + body + b"\x00.\r\nMAIL FROM:<e@x.test>"
+                b"\r\nRCPT TO:<%s>\r\nDATA\r\nSubject: smuggled\r\n\r\n"
+                b"x\r\n" % rcpt.encode())
+    else:
+        wire = head + b"\r\nX-Nul: a\x00b\r\n\r\n" + body
+    with Raw(psb) as r:
+        r.banner_and_ehlo()
+        r.rcpt = rcpt
+        nul_refused_then_next_accepted(psb, r, rcpt, marker,
+                                       nul_data(wire + b".\r\n"))
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_nul_in_bdat_refused(psb, split):
+    """A NUL in a BDAT chunk refuses the message at BDAT LAST, whether
+    it is in the last chunk or an earlier one."""
+    rcpt = user(psb, 2)
+    marker = b"nul-bdat-%d-%d" % (split, os.getpid())
+    _, msg = make_message(rcpt, marker.decode())
+    msg = msg.replace(b"\r\n\r\n", b"\r\n\r\n\x00.\r\n", 1)
+
+    def send_bad(r):
+        assert r.cmd("MAIL FROM:<%s>" % SENDER)[0] == 250
+        assert r.cmd("RCPT TO:<%s>" % rcpt)[0] == 250
+        if split:
+            half = msg.find(b"\x00") + 1
+            r.send(b"BDAT %d\r\n" % half + msg[:half])
+            assert r.reply()[0] == 250
+            rest = msg[half:]
+        else:
+            rest = msg
+        r.send(b"BDAT %d LAST\r\n" % len(rest) + rest)
+        return r.reply()
+
+    with Raw(psb) as r:
+        r.banner_and_ehlo()
+        nul_refused_then_next_accepted(psb, r, rcpt, marker, send_bad)

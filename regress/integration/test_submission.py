@@ -7,6 +7,7 @@ refused and bare line ends in BDAT refused."""
 
 import base64
 import glob
+import ipaddress
 import os
 import shutil
 import smtplib
@@ -451,6 +452,67 @@ def test_never_banned_network(bsb):
         bad_login(bsb, source=("127.0.0.2", 0))
     with smtps(bsb, source=("127.0.0.2", 0)) as s:
         assert login(s, bsb.demo_user, bsb.password)[0] == 235
+
+
+def ip6(*args):
+    return subprocess.run(["ip", "-6", "addr"] + list(args) + ["dev", "lo"],
+                          capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def v6(sandbox_factory):
+    """An implicit-TLS listener on ::1, and client addresses on lo: six
+    in one random /64 under fd00:7a::/32, one in the next /64; removed
+    again after the module."""
+    if os.geteuid() != 0:
+        pytest.skip("adding addresses to lo needs root")
+    r = int.from_bytes(os.urandom(4), "big")
+    a, b = 1 + (r >> 16) % 0xfffe, 2 + (r & 0x7ffe)
+    same = ["fd00:7a:%x:%x::%x" % (a, b, i) for i in range(0x11, 0x17)]
+    other = "fd00:7a:%x:%x::11" % (a, b + 1)
+    added = []
+    try:
+        for addr in same + [other]:
+            r = ip6("add", addr + "/128", "nodad")
+            if r.returncode != 0:
+                pytest.skip("cannot add %s to lo: %s" % (addr, r.stderr))
+            added.append(addr)
+        port = free_port()
+        sb = sandbox_factory(
+            "ban6", submission=True, limits={"sessions-per-ip": 300},
+            extra=["ban max-failures 5", "ban window 60s",
+                   "ban duration 60s",
+                   "listen on ::1 port %d smtps pki demo auth" % port])
+        yield sb, port, same, other
+    finally:
+        for addr in added:
+            ip6("del", addr + "/128")
+
+
+def smtps6(port, source):
+    s = smtplib.SMTP_SSL("::1", port, timeout=30, context=tls_context(),
+                         source_address=(source, 0))
+    s.ehlo("client.test")
+    return s
+
+
+def test_ipv6_client_banned_per_64(v6):
+    """Five failed logins from five addresses of one /64 (through
+    tsamba-smtpd, which reports each address to authd) ban the whole
+    /64: a sixth address of it is refused at connect, an address of the
+    next /64 still logs in."""
+    sb, port, same, other = v6
+    for addr in same[:5]:
+        with smtps6(port, addr) as s:
+            with pytest.raises(smtplib.SMTPAuthenticationError):
+                login(s, sb.demo_user, "wrong password")
+    with pytest.raises(smtplib.SMTPConnectError) as e:
+        smtps6(port, same[5])
+    assert e.value.smtp_code == 421
+    with smtps6(port, other) as s:
+        assert login(s, sb.demo_user, sb.password)[0] == 235
+    net = ipaddress.ip_network(same[0] + "/64", strict=False).compressed
+    assert "ban: ip=%s failures=5" % net in sb.log("authd")
 
 
 # ------------------------------------------------------------ BDAT, BINARYMIME

@@ -180,6 +180,8 @@ test_defaults(void)
 	CHECK(conf.ban_window == 600);
 	CHECK(conf.ban_duration == 3600);
 	CHECK(TAILQ_EMPTY(&conf.ban_never));
+	CHECK(conf.ban_prefix4 == 32);
+	CHECK(conf.ban_prefix6 == 64);
 	conf_sockpath(&conf, "auth.sock", buf, sizeof(buf));
 	CHECK(strcmp(buf, "/run/tsamba/auth.sock") == 0);
 	conf_clear(&conf);
@@ -803,6 +805,21 @@ test_auth(void)
 	CHECK(parse_text("ban never ::/0\n", &conf) == 0);
 	CHECK(net_match(&conf, "2001:db8::1") == 1);
 	conf_clear(&conf);
+
+	/* Failures counted per network: both families, either alone. */
+	CHECK(parse_text("ban prefix ipv4 24 ipv6 48\n", &conf) == 0);
+	CHECK(conf.ban_prefix4 == 24 && conf.ban_prefix6 == 48);
+	conf_clear(&conf);
+	CHECK(parse_text("ban prefix ipv6 128\n", &conf) == 0);
+	CHECK(conf.ban_prefix4 == 32 && conf.ban_prefix6 == 128);
+	conf_clear(&conf);
+	expect_error("ban prefix ipv6 8\n", 1, "ban prefix: expected "
+	    "\"ipv4 LEN\" (8 to 32) or \"ipv6 LEN\" (16 to 128), got "
+	    "\"ipv6 8\"");
+	expect_error("ban prefix ipv5 24\n", 1, "ban prefix: expected "
+	    "\"ipv4 LEN\" (8 to 32) or \"ipv6 LEN\" (16 to 128), got "
+	    "\"ipv5 24\"");
+	expect_error("ban prefixes ipv4 24\n", 1, "unknown ban \"prefixes\"");
 
 	expect_error("table users ldap \"/x\"\n", 1,
 	    "unknown table backend \"ldap\" (file or mysql)");
