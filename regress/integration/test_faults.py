@@ -15,7 +15,8 @@ import time
 import pytest
 
 from helpers import SENDER, ClientThreads, MsgIndex, make_message
-from sandbox import DAEMONS, proc_alive, proc_ppid, proc_root, wait_for
+from sandbox import (DAEMONS, proc_alive, proc_ppid, proc_root,
+                     socket_inodes, tcp_listening, wait_for)
 
 pytestmark = pytest.mark.root
 
@@ -26,14 +27,15 @@ def children(sb, name):
     return [p for p in sb.tree(name) if p != top and proc_ppid(p) == top]
 
 
-def child(sb, name, root):
+def child(sb, name, root, pick=None):
     """The child of daemon name whose root directory (chroot) is root,
-    once it has dropped into it (just after a start it may not yet)."""
+    once it has dropped into it (just after a start it may not yet); of
+    several there, the one pick(pid) chooses."""
     def find():
         found = []
         for p in children(sb, name):
             try:
-                if proc_root(p) == root:
+                if proc_root(p) == root and (pick is None or pick(p)):
                     found.append(p)
             except OSError:
                 pass
@@ -53,16 +55,26 @@ def ex(sandbox_factory):
     return sandbox_factory("exit")
 
 
+def listens(pid):
+    """pid holds a listening TCP socket: tsamba-smtpd's engine, not its
+    key process, which shares its user and chroot."""
+    return bool(socket_inodes(pid) & tcp_listening())
+
+
 def engine_of(sb, name):
-    return child(sb, name, sb.chroot)
+    return child(sb, name, sb.chroot, listens if name == "smtpd" else None)
 
 
 @pytest.mark.parametrize("name,which", [
-    ("smtpd", "engine"), ("lmtpd", "engine"), ("queue", "queue"),
-    ("queue", "mta")])
+    ("smtpd", "engine"), ("smtpd", "key process"), ("lmtpd", "engine"),
+    ("queue", "queue"), ("queue", "mta")])
 def test_child_killed_daemon_exits_nonzero(ex, name, which):
     """systemd's Restart=on-failure restarts only a failed daemon."""
-    if which == "engine" or which == "mta":
+    if which == "engine":
+        pid = engine_of(ex, name)
+    elif which == "key process":
+        pid = child(ex, name, ex.chroot, lambda p: not listens(p))
+    elif which == "mta":
         pid = child(ex, name, ex.chroot)
     else:
         pid = child(ex, name, ex.spool)
