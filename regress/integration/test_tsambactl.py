@@ -458,6 +458,41 @@ def test_ban(live):
     ctl("ban", "add", "192.0.2.8", "forever", ok=False)
 
 
+ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+
+
+def test_ban_says_what(live):
+    """ban add prints the network as banned (host bits cleared), its end
+    and duration; a prefix wider than /16 (IPv4) or /32 (IPv6) needs -f."""
+    import re
+    if not os.path.exists(control_sock(live)):
+        pytest.skip("tsamba-authd has no control socket yet")
+    ctl = Ctl(live.conf)
+    out = ctl("ban", "add", "192.0.2.77/24", "1h").stdout
+    assert re.fullmatch(r"banned 192\.0\.2\.0/24 until %s \(3600s\)\n" %
+                        ISO, out), out
+    for wide, fam in (("127.0.0.0/4", "IPv4 /16"),
+                      ("2001:db8::/31", "IPv6 /32"),
+                      ("0.0.0.0/0", "IPv4 /16")):
+        r = ctl("ban", "add", wide, ok=False)
+        assert "wider than an %s: refused without -f" % fam in r.stderr
+    listed = [l.split("\t")[0] for l in ctl("ban", "list").stdout.splitlines()]
+    assert "112.0.0.0/4" not in listed and "127.0.0.0/4" not in listed
+    assert not any(n.startswith("2001:db8::/3") for n in listed)
+    # the limits themselves are accepted, and -f forces a wider one
+    ctl("ban", "add", "198.18.0.0/16", "60")
+    ctl("ban", "add", "2001:db8::/32", "60")
+    out = ctl("ban", "add", "-f", "198.18.0.0/15", "2m").stdout
+    assert re.fullmatch(r"banned 198\.18\.0\.0/15 until %s \(120s\)\n" %
+                        ISO, out), out
+    listed = [l.split("\t")[0] for l in ctl("ban", "list").stdout.splitlines()]
+    assert {"192.0.2.0/24", "198.18.0.0/16", "198.18.0.0/15",
+            "2001:db8::/32"} <= set(listed), listed
+    for n in ("192.0.2.0/24", "198.18.0.0/16", "198.18.0.0/15",
+              "2001:db8::/32"):
+        ctl("ban", "del", n)
+
+
 def test_ban_no_daemon(fsb):
     sb, ctl = fsb
     r = ctl("ban", "list", ok=False)
