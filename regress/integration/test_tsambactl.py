@@ -131,6 +131,41 @@ def test_check_bad_line(fsb):
     assert "FAIL aliases table" in r.stdout and ":5:" in r.stdout
 
 
+# Hashes as Dovecot wrote them (doveadm pw, Dovecot 2.3) for "Tsamba-Test-pw9".
+DOVECOT_SSHA512 = ("{SSHA512}Gk6p6Id2Drz/p58LAQS6R2NImRFS9OZCsDC+ngEr8e6hE0o"
+                   "oHN0kAEvCe025MH8gQvMJuCJlizDqFgxolfHJO/RYpRQ=")
+DOVECOT_MD5_CRYPT = "{MD5-CRYPT}$1$krz9u8QE$VGKLRRyHrkvV8qB3Iyb1C0"
+CRAM_MD5 = ("{CRAM-MD5}29dac59c21bc3017e76359109c7a4fba702c8a936ac73162c42ab9"
+            "ea36fde0cf")
+
+
+def test_check_password_schemes(fsb):
+    """check names the users with weak hashes (a warning, exit 0) and
+    fails for a hash nobody can log in with (exit 1)."""
+    sb, ctl = fsb
+    with open(os.path.join(sb.tabledir, "users"), "a") as f:
+        f.write("old@example.test:%s::::::\n" % DOVECOT_SSHA512)
+        f.write("older@example.test:%s::::::\n" % DOVECOT_MD5_CRYPT)
+        f.write("shut@example.test:!::::::\n")
+    r = ctl("check")
+    out = r.stdout
+    assert ("WARN user old@example.test: weak password scheme SSHA512"
+            in out), out
+    assert ("WARN user older@example.test: weak password scheme MD5-CRYPT"
+            in out), out
+    assert "WARN user shut@example.test: login disabled" in out
+    assert "WARN password hashes of 8 users: 2 weak, 0 unusable" in out
+    # strong hashes are not named
+    assert "user demo@example.test" not in out
+    with open(os.path.join(sb.tabledir, "users"), "a") as f:
+        f.write("cram@example.test:%s::::::\n" % CRAM_MD5)
+    r = ctl("check", ok=None)
+    assert r.returncode == 1, r.stdout
+    assert ("FAIL user cram@example.test: password hash cannot be verified"
+            ": the user cannot log in" in r.stdout), r.stdout
+    assert "FAIL password hashes of 9 users: 2 weak, 1 unusable" in r.stdout
+
+
 def test_check_bad_config(fsb):
     sb, ctl = fsb
     with open(sb.conf, "a") as f:
@@ -606,6 +641,28 @@ def test_mysql_check(mysb):
     r = ctl("check", ok=None)
     assert r.returncode == 1
     assert "FAIL users table: query_user_list" in r.stdout
+
+
+def test_mysql_check_password_schemes(mysb):
+    """The hashes are read per user (query_user) and judged as for the
+    file backend."""
+    sb, ctl = mysb
+    rows(sb, "INSERT INTO users (mail, c_password) VALUES "
+         "('old@example.test', '%s'), ('cram@example.test', '%s')" %
+         (DOVECOT_SSHA512, CRAM_MD5))
+    r = ctl("check", ok=None)
+    assert r.returncode == 1, r.stdout
+    assert ("WARN user old@example.test: weak password scheme SSHA512"
+            in r.stdout), r.stdout
+    # alice has {PLAIN}x
+    assert "WARN user alice@example.test: weak password scheme PLAIN" \
+        in r.stdout
+    assert "FAIL user cram@example.test: password hash cannot be " \
+        "verified" in r.stdout
+    rows(sb, "DELETE FROM users WHERE mail = 'cram@example.test'")
+    r = ctl("check")
+    assert "WARN password hashes of 2 users: 2 weak, 0 unusable" in \
+        r.stdout, r.stdout
 
 
 def test_mysql_unreachable(mysb):
