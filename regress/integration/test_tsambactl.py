@@ -398,6 +398,36 @@ def test_aliases(fsb):
     ctl("check")
 
 
+def test_alias_comma_rows(fsb):
+    """A line whose destination is a comma list is one alias per
+    destination to list, add and del; del rewrites just that line."""
+    sb, ctl = fsb
+    path = os.path.join(sb.tabledir, "aliases")
+    with open(path, "a") as f:
+        f.write("sales@example.test: alice@example.test, Bob@Example.Test,"
+                "carol@remote.example\n")
+    out = ctl("alias", "list").stdout
+    for d in ("alice@example.test", "Bob@Example.Test",
+              "carol@remote.example"):
+        assert "sales@example.test: %s\n" % d in out, out
+    before = read(path)
+    r = ctl("alias", "add", "sales@example.test", "bob@example.test",
+            ok=False)
+    assert "alias sales@example.test -> bob@example.test already exists" \
+        in r.stderr
+    assert read(path) == before
+    r = ctl("alias", "del", "sales@example.test", "dave@example.test",
+            ok=False)
+    assert "no alias sales@example.test -> dave@example.test" in r.stderr
+    ctl("alias", "del", "sales@example.test", "bob@example.test")
+    assert ("sales@example.test: alice@example.test, carol@remote.example\n"
+            in read(path)), read(path)
+    ctl("alias", "del", "sales@example.test", "carol@remote.example")
+    ctl("alias", "del", "sales@example.test", "alice@example.test")
+    assert "sales@" not in read(path)
+    ctl("check")
+
+
 def test_pw(fsb):
     sb, ctl = fsb
     h = ctl("pw", "-p", "secret").stdout.strip()
@@ -758,6 +788,39 @@ def test_mysql_aliases(mysb):
     ctl("alias", "del", "team@example.test")
     assert rows(sb, "SELECT * FROM aliases") == []
     ctl("alias", "del", "team@example.test", ok=False)
+
+
+def test_mysql_alias_comma_rows(mysb):
+    """A Postfix-style row "a, b, c": listed one line per destination,
+    add refuses a pair inside it, del removes one destination by
+    rewriting the row."""
+    sb, ctl = mysb
+    rows(sb, "INSERT INTO aliases (source, destination) VALUES "
+         "('sales@example.test', 'alice@example.test, Bob@Example.Test,"
+         "carol@remote.example'), ('sales@example.test', 'dan@example.test')")
+    assert ctl("alias", "list").stdout == (
+        "sales@example.test: alice@example.test\n"
+        "sales@example.test: Bob@Example.Test\n"
+        "sales@example.test: carol@remote.example\n"
+        "sales@example.test: dan@example.test\n")
+    r = ctl("alias", "add", "sales@example.test", "bob@example.test",
+            ok=False)
+    assert "alias sales@example.test -> bob@example.test already exists" \
+        in r.stderr
+    assert len(rows(sb, "SELECT * FROM aliases")) == 2
+    r = ctl("alias", "del", "sales@example.test", "erin@example.test",
+            ok=False)
+    assert "no alias sales@example.test -> erin@example.test" in r.stderr
+    ctl("alias", "del", "sales@example.test", "bob@example.test")
+    assert sorted(rows(sb, "SELECT source, destination FROM aliases")) == [
+        ["sales@example.test", "alice@example.test, carol@remote.example"],
+        ["sales@example.test", "dan@example.test"]]
+    ctl("alias", "del", "sales@example.test", "dan@example.test")
+    ctl("alias", "del", "sales@example.test", "alice@example.test")
+    assert rows(sb, "SELECT source, destination FROM aliases") == [
+        ["sales@example.test", "carol@remote.example"]]
+    ctl("alias", "del", "sales@example.test")
+    assert rows(sb, "SELECT * FROM aliases") == []
 
 
 def test_mysql_real_schema_over_tcp(mariadb_server):
