@@ -1,10 +1,12 @@
 """What the migration trial of issue 10 found, each as an admin sees it:
 the log names the delivered file as it is on disk, a refused banned
-client's log line gives the ban's end in ISO 8601."""
+client's log line gives the ban's end in ISO 8601, hashes Dovecot wrote
+log their users in, and the demo keeps an admin's edits."""
 
 import os
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -128,3 +130,91 @@ def test_doveadm_hashes_log_in(ssb):
     for addr, (scheme, _) in users.items():
         named = "WARN user %s: weak password scheme" % addr in out
         assert named == (scheme not in strong), (scheme, out)
+
+
+# ------------------------------------------------------------- the demo
+
+SANDBOX = os.path.join(TOP, "regress", "sandbox.py")
+
+
+def demo_cli(*args, ok=True):
+    r = subprocess.run([sys.executable, SANDBOX] + list(args),
+                       capture_output=True, text=True, timeout=120,
+                       stdin=subprocess.DEVNULL)
+    if ok:
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r
+
+
+@pytest.fixture
+def demo(tmp_path_factory):
+    """A demo directory driven by the command line `make demo` runs
+    (regress/sandbox.py start/stop/restart/reset), stopped at the end."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="tsamba-trial-demo-", dir="/tmp")
+    yield d
+    demo_cli("stop", d, ok=False)
+    import shutil
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def demo_pids(d):
+    with open(os.path.join(d, "pids")) as f:
+        return {l.split()[0]: int(l.split()[1]) for l in f if l.strip()}
+
+
+def test_demo_keeps_edits_and_starts_what_is_missing(demo):
+    """make demo twice changes nothing; an edited config and an alias
+    added with tsambactl survive a stop and start; a daemon that died is
+    started again alone, and the pid file lists them all; <Postmaster>
+    is delivered; make demo-reset starts afresh."""
+    from sandbox import Sandbox, proc_alive
+    out = demo_cli("start", demo).stdout
+    assert "started now: authd lmtpd queue smtpd" in out, out
+    first = demo_pids(demo)
+    assert set(first) == {"authd", "lmtpd", "queue", "smtpd"}
+    out = demo_cli("start", demo).stdout
+    assert "already runs" in out and demo_pids(demo) == first
+
+    sb = Sandbox(demo, keep=True)
+    sb.write()
+    conf = os.path.join(demo, "tsamba.conf")
+    with open(conf, "a") as f:
+        f.write("# edited by the admin\n")
+    subprocess.run([CTL, "-f", conf, "alias", "add", "sales@example.test",
+                    "alice@example.test"], check=True, timeout=60)
+    # RFC 5321 4.5.1: <Postmaster> without a domain is accepted
+    with Raw(sb) as s:
+        s.banner_and_ehlo()
+        assert s.cmd("MAIL FROM:<x@example.net>")[0] == 250
+        assert s.cmd("RCPT TO:<Postmaster>")[0] == 250
+
+    # one daemon dies: start brings back just that one
+    os.kill(first["lmtpd"], 15)
+    wait_for(lambda: not proc_alive(first["lmtpd"]), 10, what="lmtpd gone")
+    out = demo_cli("start", demo).stdout
+    assert "started now: lmtpd" in out, out
+    now = demo_pids(demo)
+    assert now["lmtpd"] != first["lmtpd"]
+    assert {k: now[k] for k in ("authd", "queue", "smtpd")} == \
+        {k: first[k] for k in ("authd", "queue", "smtpd")}
+
+    # restart of one daemon by name
+    out = demo_cli("restart", demo, "smtpd").stdout
+    assert out.startswith("restarted tsamba-smtpd[")
+    assert demo_pids(demo)["smtpd"] != now["smtpd"]
+    assert not proc_alive(now["smtpd"])
+    assert Sandbox(demo, keep=True).running().keys() == now.keys()
+
+    demo_cli("stop", demo)
+    demo_cli("start", demo)
+    assert "# edited by the admin\n" in open(conf).read()
+    assert "sales@example.test: alice@example.test" in open(
+        os.path.join(demo, "tables", "aliases")).read()
+
+    out = demo_cli("reset", demo).stdout
+    assert "removed " + demo in out
+    assert "# edited by the admin" not in open(conf).read()
+    assert "sales@" not in open(os.path.join(demo, "tables",
+                                             "aliases")).read()
+    assert len(Sandbox(demo).running()) == 4
