@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event.h>
@@ -239,16 +240,33 @@ imsgbuf_write(struct imsgbuf *ib)
 int
 imsgbuf_flush(struct imsgbuf *ib)
 {
+	return imsgbuf_flush_until(ib, NULL);
+}
+
+int
+imsgbuf_flush_until(struct imsgbuf *ib, const struct timespec *deadline)
+{
 	struct pollfd	 pfd;
+	struct timespec	 now;
+	long long	 ms = -1;
 
 	while (ib->wqlen > 0) {
 		if (imsgbuf_write(ib) == -1)
 			return -1;
 		if (ib->wqlen == 0)
 			break;
+		if (deadline != NULL) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			ms = (deadline->tv_sec - now.tv_sec) * 1000LL +
+			    (deadline->tv_nsec - now.tv_nsec) / 1000000;
+			if (ms <= 0) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
+		}
 		pfd.fd = ib->fd;
 		pfd.events = POLLOUT;
-		if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+		if (poll(&pfd, 1, (int)ms) == -1 && errno != EINTR)
 			return -1;
 	}
 	return 0;

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <event.h>
 
@@ -75,6 +76,12 @@ ssize_t		 imsgbuf_read(struct imsgbuf *);
 int		 imsgbuf_write(struct imsgbuf *);
 /* Blocking write of everything queued (start-up, tools): -1 on error. */
 int		 imsgbuf_flush(struct imsgbuf *);
+/*
+ * The same, giving up at deadline (CLOCK_MONOTONIC; NULL: never) with
+ * ETIMEDOUT: a process going down writes out the answers it owes.
+ */
+int		 imsgbuf_flush_until(struct imsgbuf *,
+		    const struct timespec *deadline);
 /* 1 and *imsg filled, 0 need more data, -1 malformed (caller stops). */
 int		 imsg_get(struct imsgbuf *, struct imsg *);
 void		 imsg_free(struct imsg *);

@@ -73,6 +73,7 @@
 #include <errno.h>
 #include <event.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -943,6 +944,40 @@ io_flush(struct io *io)
 	}
 	if (io_queued(io) <= io->lowat)
 		io_callback(io, IO_LOWAT);
+}
+
+int
+io_flush_until(struct io *io, const struct timespec *deadline)
+{
+	struct pollfd	 pfd;
+	struct timespec	 now;
+	long long	 ms;
+	ssize_t		 n;
+
+	if (io->freed || io->dead || (io->tls_state != IO_TLS_NONE &&
+	    io->tls_state != IO_TLS_READY))
+		return (io_queued(io) == 0 ? 0 : -1);
+	while (io_queued(io) > 0) {
+		if (io->tls_state == IO_TLS_READY)
+			n = io_write_tls(io, io_queued(io));
+		else
+			n = io_write_plain(io, io_queued(io));
+		if (n == -1)
+			return (-1);
+		if (io_queued(io) == 0)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (deadline->tv_sec - now.tv_sec) * 1000LL +
+		    (deadline->tv_nsec - now.tv_nsec) / 1000000;
+		if (ms <= 0)
+			return (-1);
+		pfd.fd = io->fd;
+		pfd.events = io->tls_state == IO_TLS_READY &&
+		    io->wr_wants == EV_READ ? POLLIN : POLLOUT;
+		if (poll(&pfd, 1, (int)ms) == -1 && errno != EINTR)
+			return (-1);
+	}
+	return (0);
 }
 
 /* Write up to max bytes with sendmsg; returns bytes written or -1. */

@@ -13,6 +13,7 @@
 
 struct tls;
 struct io;
+struct timespec;
 
 enum io_event {
 	IO_DATAIN,		/* new input buffered */
@@ -45,6 +46,12 @@ int		 io_printf(struct io *, const char *, ...)
 int		 io_vprintf(struct io *, const char *, va_list)
 		    __attribute__((__format__ (printf, 2, 0)));
 size_t		 io_queued(struct io *);	/* output bytes pending */
+/*
+ * For a process about to exit: write out what is queued, blocking until
+ * deadline at most (CLOCK_MONOTONIC), calling no callback.  0 when all
+ * of it went, -1 otherwise (timeout, error, TLS handshake under way).
+ */
+int		 io_flush_until(struct io *, const struct timespec *deadline);
 
 /*
  * Next complete input line, without its CRLF or LF, NUL-terminated, valid

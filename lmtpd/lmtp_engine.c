@@ -27,6 +27,7 @@
 
 #include "daemon.h"
 #include "imsg.h"
+#include "listener.h"
 #include "log.h"
 #include "privdrop.h"
 #include "proto.h"
@@ -51,12 +52,6 @@ struct request {
 
 RB_HEAD(request_tree, request);
 
-struct listener {
-	TAILQ_ENTRY(listener)	 entry;
-	struct event		 ev;
-	int			 fd;
-};
-
 enum auth_state {
 	AUTH_DOWN,
 	AUTH_CONNECTING,
@@ -69,25 +64,20 @@ RB_PROTOTYPE(request_tree, request, tree, request_cmp)
 static struct request_tree	 requests = RB_INITIALIZER(&requests);
 static TAILQ_HEAD(, request)	 auth_waiting =
     TAILQ_HEAD_INITIALIZER(auth_waiting);
-static TAILQ_HEAD(, listener)	 listeners =
-    TAILQ_HEAD_INITIALIZER(listeners);
 static struct imsgev		 parent_iev;
 static struct imsgev		 auth_iev;
 static enum auth_state		 auth_state = AUTH_DOWN;
 static int			 auth_hello;
 static uint64_t			 next_id = 1;
 static unsigned int		 nsessions;
-static int			 accept_paused;
-static struct event		 ev_accept_resume;
 static struct event		 ev_sigs[2];
 
 static void	engine_sig(int, short, void *);
 static void	engine_dispatch_parent(struct imsgev *, struct imsg *,
 		    void *);
 static void	engine_listener(int);
-static void	engine_accept(int, short, void *);
-static void	engine_accept_pause(int);
-static void	engine_accept_resume(int, short, void *);
+static void	engine_accept(int, struct sockaddr_storage *, socklen_t,
+		    void *);
 static void	auth_connect(void);
 static void	auth_connected(struct imsg *);
 static void	auth_dispatch(struct imsgev *, struct imsg *, void *);
@@ -114,11 +104,13 @@ engine_main(int fd)
 
 	log_procname("lmtp");
 	priv_drop(conf->user_lmtpd, conf->chroot, "lmtp");
+	/* Every exit, fatal or asked for, sends the replies owed first. */
+	if (atexit(lmtp_session_flush_all) != 0)
+		fatalx("atexit");
 
 	signal(SIGHUP, SIG_IGN);
 	event_init();
 	daemon_signals(ev_sigs, sigs, 2, engine_sig);
-	evtimer_set(&ev_accept_resume, engine_accept_resume, NULL);
 
 	imsgev_init(&parent_iev, fd, engine_dispatch_parent, NULL);
 	if (imsg_send_hello(&parent_iev.ibuf, "lmtp engine") == -1)
@@ -171,15 +163,7 @@ engine_dispatch_parent(struct imsgev *iev, struct imsg *imsg, void *arg)
 static void
 engine_listener(int fd)
 {
-	struct listener	*l;
-
-	if ((l = calloc(1, sizeof(*l))) == NULL)
-		fatal("calloc");
-	l->fd = fd;
-	event_set(&l->ev, fd, EV_READ | EV_PERSIST, engine_accept, l);
-	if (event_add(&l->ev, NULL) == -1)
-		fatal("event_add");
-	TAILQ_INSERT_TAIL(&listeners, l, entry);
+	listener_start(listener_new(fd, engine_accept, NULL));
 }
 
 /*
@@ -205,31 +189,18 @@ peer_allowed(int s)
 }
 
 static void
-engine_accept(int fd, short event, void *arg)
+engine_accept(int s, struct sockaddr_storage *ss, socklen_t sslen,
+    void *arg)
 {
 	static const char	 busy[] =
 	    "421 4.3.2 Too many sessions, try later\r\n";
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen = sizeof(ss);
 	char			 peer[INET6_ADDRSTRLEN + 8];
-	int			 s;
 
-	s = accept4(fd, (struct sockaddr *)&ss, &sslen,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (s == -1) {
-		if (errno == EMFILE || errno == ENFILE) {
-			log_warn("accept");
-			engine_accept_pause(1);
-		} else if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_warn("accept");
-		return;
-	}
-	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)ss)->sin_addr,
 		    peer, sizeof(peer));
-	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ss)->sin6_addr,
 		    peer, sizeof(peer));
 	else {
 		strlcpy(peer, "local", sizeof(peer));
@@ -249,36 +220,12 @@ engine_accept(int fd, short event, void *arg)
 	lmtp_session_new(s, peer);
 }
 
-static void
-engine_accept_pause(int secs)
-{
-	struct listener	*l;
-	struct timeval	 tv = { secs, 0 };
-
-	if (accept_paused)
-		return;
-	accept_paused = 1;
-	TAILQ_FOREACH(l, &listeners, entry)
-		event_del(&l->ev);
-	evtimer_add(&ev_accept_resume, &tv);
-}
-
-static void
-engine_accept_resume(int fd, short event, void *arg)
-{
-	struct listener	*l;
-
-	if (!accept_paused)
-		return;
-	accept_paused = 0;
-	TAILQ_FOREACH(l, &listeners, entry)
-		event_add(&l->ev, NULL);
-}
-
 void
 engine_session_closed(void)
 {
 	nsessions--;
+	/* A listener paused for want of descriptors may go on. */
+	listener_fd_freed();
 }
 
 /* Requests */

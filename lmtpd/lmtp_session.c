@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -60,6 +61,7 @@ struct rcpt {
 };
 
 struct lmtp_session {
+	TAILQ_ENTRY(lmtp_session) entry;
 	struct io		*io;
 	enum lmtp_session_state	 state;
 	int			 busy;
@@ -81,6 +83,9 @@ struct lmtp_session {
 	char			*wbuf;
 	size_t			 wlen;
 };
+
+static TAILQ_HEAD(, lmtp_session) sessions =
+    TAILQ_HEAD_INITIALIZER(sessions);
 
 static void	lmtp_session_io(struct io *, int, void *);
 static void	lmtp_session_input(struct lmtp_session *);
@@ -159,6 +164,7 @@ lmtp_session_new(int fd, const char *peer)
 		return;
 	}
 	TAILQ_INIT(&s->rcpts);
+	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	s->bodyfd = -1;
 	strlcpy(s->peer, peer, sizeof(s->peer));
 	io_set_timeout(s->io, conf->timeout_idle * 1000);
@@ -344,6 +350,7 @@ lmtp_session_free(struct lmtp_session *s)
 {
 	lmtp_session_reset(s);
 	engine_cancel(s->lookup);
+	TAILQ_REMOVE(&sessions, s, entry);
 	io_free(s->io);
 	free(s);
 	engine_session_closed();
@@ -876,4 +883,23 @@ header_safe(char *p)
 	for (; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
+}
+
+/*
+ * The engine is exiting (its parent died, SIGTERM): the replies already
+ * queued go out first, a 250 for a recipient delivered above all, which
+ * the client would otherwise deliver again.  Bounded, so that clients
+ * that do not read cannot hold the exit.
+ */
+void
+lmtp_session_flush_all(void)
+{
+	struct lmtp_session	*s;
+	struct timespec		 deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += LMTP_EXIT_FLUSH_SEC;
+	TAILQ_FOREACH(s, &sessions, entry)
+		if (io_queued(s->io) > 0)
+			(void)io_flush_until(s->io, &deadline);
 }

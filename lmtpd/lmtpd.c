@@ -23,6 +23,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "imsg.h"
+#include "listener.h"
 #include "log.h"
 #include "privdrop.h"
 #include "proto.h"
@@ -49,14 +50,15 @@ static void	send_listeners(void);
 static void	parent_dispatch_engine(struct imsgev *, struct imsg *, void *);
 static void	parent_connect(struct imsg *);
 static void	parent_sig(int, short, void *);
-static void	parent_shutdown(void) __attribute__((__noreturn__));
+static void	parent_shutdown(int) __attribute__((__noreturn__));
 
 int
 main(int argc, char *argv[])
 {
 	static const int	 sigs[] = { SIGTERM, SIGINT, SIGCHLD, SIGHUP };
 	struct daemon_opts	 opts;
-	int			 sp[2];
+	struct conf_listen	*l;
+	int			 sp[2], nlisten = 1;	/* lmtp.sock */
 	struct stat		 st;
 
 	daemon_getopt(argc, argv, "tsamba-lmtpd", &opts);
@@ -82,6 +84,11 @@ main(int argc, char *argv[])
 
 	if (!opts.debug && daemon(0, 0) == -1)
 		fatal("daemon");
+	/* The engine inherits the limit: its socket and a body file each. */
+	TAILQ_FOREACH(l, &conf->lmtp_listens, entry)
+		nlisten++;
+	listener_check_fd_limit("LMTP", conf->max_sessions, LMTP_SESSION_FDS,
+	    LISTENER_FDS_RESERVED + nlisten);
 
 	allowed_resolve();
 
@@ -112,7 +119,7 @@ main(int argc, char *argv[])
 
 	log_info("started, LMTP on %s", conf->lmtp_socket);
 	event_dispatch();
-	parent_shutdown();
+	parent_shutdown(1);
 }
 
 /*
@@ -202,11 +209,11 @@ parent_dispatch_engine(struct imsgev *iev, struct imsg *imsg, void *arg)
 
 	if (imsg == NULL) {
 		log_warnx("engine gone, exiting");
-		parent_shutdown();
+		parent_shutdown(1);
 	}
 	if (!hello) {
 		if (imsg_check_hello(imsg, "parent") == -1)
-			parent_shutdown();
+			parent_shutdown(1);
 		hello = 1;
 		return;
 	}
@@ -220,7 +227,7 @@ parent_dispatch_engine(struct imsgev *iev, struct imsg *imsg, void *arg)
 	default:
 		log_warnx("engine sent unexpected imsg type %u",
 		    imsg->hdr.type);
-		parent_shutdown();
+		parent_shutdown(1);
 	}
 }
 
@@ -237,7 +244,7 @@ parent_connect(struct imsg *imsg)
 	if (imsg->fd != -1 || imsg_get_u64(imsg, &id) == -1 ||
 	    imsg_get_u8(imsg, &which) == -1 || imsg_get_end(imsg) == -1) {
 		log_warnx("engine sent a malformed CONNECT");
-		parent_shutdown();
+		parent_shutdown(1);
 	}
 	if (which == CONNECT_AUTHD) {
 		conf_sockpath(conf, "auth.sock", path, sizeof(path));
@@ -264,7 +271,7 @@ parent_sig(int sig, short event, void *arg)
 	case SIGTERM:
 	case SIGINT:
 		log_info("exiting on signal %d", sig);
-		parent_shutdown();
+		parent_shutdown(0);
 	case SIGHUP:
 		/* Nothing to reload: the sockets stay as they are. */
 		break;
@@ -273,7 +280,7 @@ parent_sig(int sig, short event, void *arg)
 			if (pid == engine_pid) {
 				engine_pid = -1;
 				log_warnx("engine exited, status %d", status);
-				parent_shutdown();
+				parent_shutdown(1);
 			}
 			writers_reaped(pid);
 			if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)
@@ -284,14 +291,19 @@ parent_sig(int sig, short event, void *arg)
 	}
 }
 
+/*
+ * Stop the engine and the writers and exit.  Only a stop that was asked
+ * for (SIGTERM) exits 0: losing the engine is a failure, so that the
+ * service manager's Restart=on-failure starts the daemon again.
+ */
 static void
-parent_shutdown(void)
+parent_shutdown(int status)
 {
 	if (engine_pid != -1)
 		kill(engine_pid, SIGTERM);
 	writers_kill();
 	unlink(conf->lmtp_socket);
-	exit(0);
+	exit(status);
 }
 
 /*

@@ -29,6 +29,10 @@
 #define LMTP_REPLY_MAX		(ADDR_MAX + 64)
 /* Writers one mailbox owner may have at once (fsyncs in parallel). */
 #define WRITERS_PER_OWNER	4
+/* Descriptors of one engine session: the socket, the body file. */
+#define LMTP_SESSION_FDS	2
+/* Seconds an exiting engine spends writing out the replies it owes. */
+#define LMTP_EXIT_FLUSH_SEC	2
 
 extern struct conf	*conf;
 /*
@@ -66,6 +70,8 @@ void		 engine_session_closed(void);
 
 /* lmtp_session.c */
 void		 lmtp_session_new(int fd, const char *peer);
+/* At exit: write out the replies owed (a 250 for a delivery). */
+void		 lmtp_session_flush_all(void);
 void		 lmtp_session_lookup_done(struct lmtp_session *, int status,
 		    const char *maildir, uint32_t uid, uint32_t gid,
 		    uint64_t quota);

@@ -265,7 +265,10 @@ queue_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
 static void
 queue_sig(int sig, short ev, void *arg)
 {
-	/* Nothing to finish: what is not in queue/ was never acknowledged. */
+	/*
+	 * What is not in queue/ was never acknowledged; the answers for
+	 * what is go out on the way (server_flush, at exit).
+	 */
 	log_info("exiting on signal %d", sig);
 	exit(0);
 }
@@ -298,6 +301,9 @@ queue_main(int fd, int listenfd, int ctlfd, int mtafd, uid_t smtpd_uid)
 	mta_channel_init(mtafd);
 	spool_load();
 	server_init(listenfd, smtpd_uid);
+	/* Every exit from here on, fatal or asked for, answers first. */
+	if (atexit(server_flush) != 0)
+		fatalx("atexit");
 	control_init(ctlfd);
 	event_dispatch();
 	fatalx("queue event loop ended");

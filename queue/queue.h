@@ -101,6 +101,8 @@ extern struct conf	*queue_conf;
 
 /* queue_server.c */
 void		 server_init(int listenfd, uid_t smtpd_uid);
+/* At exit: write out the answers owed to the smtp engines. */
+void		 server_flush(void);
 
 /* queue_spool.c */
 void		 spool_init(void);

@@ -283,7 +283,8 @@ recv_done(struct imsg *imsg)
 
 /*
  * The mta is gone: what it had not answered is retried (the envelope
- * on disk still says pending), and the queue process stops.
+ * on disk still says pending), and the queue process stops, once it has
+ * written out the answers it owes the smtp engines (server_flush).
  */
 static void
 mta_lost(void)

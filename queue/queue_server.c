@@ -18,12 +18,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "imsg.h"
 #include "log.h"
 #include "queue.h"
 #include "unixsock.h"
+
+#define SERVER_FLUSH_SEC	2	/* for every answer owed, at exit */
 
 struct client {
 	TAILQ_ENTRY(client)	 entry;
@@ -287,6 +290,32 @@ server_accept(int lfd, short ev, void *arg)
 	imsgev_update(&c->iev);
 	log_info("client uid %u pid %d connected", (unsigned)cred.uid,
 	    (int)cred.pid);
+}
+
+/*
+ * The queue process is going down, whatever the reason (the mta or the
+ * parent lost, a fatal error, SIGTERM): the answers already queued, a
+ * MSG_COMMITTED for a message now in queue/ above all, are written out
+ * first.  A client that never hears that 250 tells its SMTP client 451
+ * and the message comes again: a duplicate.  Bounded, so that a client
+ * that does not read cannot hold the exit.
+ */
+void
+server_flush(void)
+{
+	struct client	*c;
+	struct timespec	 deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += SERVER_FLUSH_SEC;
+	TAILQ_FOREACH(c, &clients, entry) {
+		if (c->dead || c->iev.ibuf.wqlen == 0)
+			continue;
+		if (imsgbuf_flush_until(&c->iev.ibuf, &deadline) == -1)
+			log_warn("client uid %u pid %d: %zu answers not "
+			    "written", (unsigned)c->uid, (int)c->pid,
+			    c->iev.ibuf.wqlen);
+	}
 }
 
 void

@@ -740,7 +740,7 @@ class Sandbox:
         self._write_pids()
         return started
 
-    def _start_one(self, name):
+    def _start_one(self, name, preexec_fn=None):
         path = self.binary(name)
         if not os.access(path, os.X_OK):
             raise SandboxError("%s is not built" % path)
@@ -751,7 +751,8 @@ class Sandbox:
             proc = subprocess.Popen([path, "-d", "-f", self.conf],
                                     stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT,
-                                    start_new_session=True, close_fds=True)
+                                    start_new_session=True, close_fds=True,
+                                    preexec_fn=preexec_fn)
         self.pids[name] = proc.pid
         self.starttimes[proc.pid] = proc_starttime(proc.pid)
         self._write_pids()
@@ -877,11 +878,17 @@ class Sandbox:
             raise SandboxError("pids %s of tsamba-%s survived signal %d" %
                                (left, name, sig))
 
-    def restart(self, name):
-        """Start one daemon again (after kill) and wait until it answers."""
+    def exit_status(self, name, timeout=STOP_TIMEOUT):
+        """The exit status of a daemon that ended (-N: killed by signal
+        N), waiting for it at most timeout seconds."""
+        return self._procs[name].wait(timeout)
+
+    def restart(self, name, preexec_fn=None):
+        """Start one daemon again (after kill) and wait until it answers;
+        preexec_fn runs in the child before the exec (set a limit)."""
         if name in self.running():
             self.kill(name, signal.SIGTERM, tree=False)
-        self._start_one(name)
+        self._start_one(name, preexec_fn)
 
     # --------------------------------------------------------- mail
 

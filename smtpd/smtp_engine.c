@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "imsg.h"
+#include "listener.h"
 #include "log.h"
 #include "privdrop.h"
 #include "proto.h"
@@ -29,8 +30,6 @@
 
 #define CHAN_BACKOFF_MIN	100	/* msec */
 #define CHAN_BACKOFF_MAX	10000
-#define ACCEPT_PAUSE		1	/* s, after EMFILE */
-#define ACCEPT_BURST		64
 
 enum chan_state {
 	CHAN_DOWN = 0,
@@ -54,9 +53,8 @@ static void	engine_listener(struct imsg *);
 static void	engine_tls_config(struct imsg *);
 static void	engine_connected(struct imsg *);
 static void	engine_ready(void);
-static void	engine_accept(int, short, void *);
-static void	engine_accept_pause(void);
-static void	engine_accept_resume(int, short, void *);
+static void	engine_accept(int, struct sockaddr_storage *, socklen_t,
+		    void *);
 static void	chan_connect(struct smtp_channel *);
 static void	chan_retry(int, short, void *);
 static void	chan_lost(struct smtp_channel *, const char *);
@@ -70,8 +68,6 @@ static struct smtp_channel channels[] = {
 };
 static TAILQ_HEAD(, smtp_listener) listeners =
     TAILQ_HEAD_INITIALIZER(listeners);
-static struct event	 accept_timer;
-static int		 accept_paused;
 static int		 ready;
 static uint64_t		 next_id = 1;
 
@@ -87,10 +83,12 @@ engine_main(int parent_fd)
 	if (tls_init() == -1)
 		fatalx("tls_init");
 	priv_drop(smtpd_conf->user_smtpd, smtpd_conf->chroot, "smtp");
+	/* Every exit, fatal or asked for, sends the replies owed first. */
+	if (atexit(smtp_session_flush_all) != 0)
+		fatalx("atexit");
 
 	event_init();
 	daemon_signals(ev_sigs, sigs, 3, engine_sig);
-	evtimer_set(&accept_timer, engine_accept_resume, NULL);
 
 	if (fcntl(parent_fd, F_SETFL, O_NONBLOCK) == -1)
 		fatal("fcntl");
@@ -178,13 +176,12 @@ engine_listener(struct imsg *imsg)
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		fatal("calloc");
 	l->cl = cl;
-	l->fd = imsg->fd;
-	if (fcntl(l->fd, F_SETFL, O_NONBLOCK) == -1)
+	if (fcntl(imsg->fd, F_SETFL, O_NONBLOCK) == -1)
 		fatal("fcntl");
-	event_set(&l->ev, l->fd, EV_READ | EV_PERSIST, engine_accept, l);
+	l->listener = listener_new(imsg->fd, engine_accept, l);
 	TAILQ_INSERT_TAIL(&listeners, l, entry);
 	if (ready)
-		event_add(&l->ev, NULL);
+		listener_start(l->listener);
 }
 
 static void
@@ -215,67 +212,15 @@ engine_ready(void)
 
 	ready = 1;
 	TAILQ_FOREACH(l, &listeners, entry)
-		event_add(&l->ev, NULL);
+		listener_start(l->listener);
 	log_info("ready to accept connections");
 }
 
 static void
-engine_accept(int fd, short ev, void *arg)
+engine_accept(int fd, struct sockaddr_storage *ss, socklen_t sslen,
+    void *arg)
 {
-	struct smtp_listener	*l = arg;
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen;
-	int			 s, n;
-
-	for (n = 0; n < ACCEPT_BURST; n++) {
-		sslen = sizeof(ss);
-		s = accept4(fd, (struct sockaddr *)&ss, &sslen,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (s == -1) {
-			switch (errno) {
-			case EAGAIN:
-			case EINTR:
-			case ECONNABORTED:
-				return;
-			case EMFILE:
-			case ENFILE:
-			case ENOBUFS:
-			case ENOMEM:
-				log_warn("accept");
-				engine_accept_pause();
-				return;
-			default:
-				log_warn("accept");
-				return;
-			}
-		}
-		smtp_session_new(s, l, &ss, sslen);
-	}
-}
-
-/* Out of descriptors: stop accepting for a while, sessions go on. */
-static void
-engine_accept_pause(void)
-{
-	struct smtp_listener	*l;
-	struct timeval		 tv = { ACCEPT_PAUSE, 0 };
-
-	if (accept_paused)
-		return;
-	accept_paused = 1;
-	TAILQ_FOREACH(l, &listeners, entry)
-		event_del(&l->ev);
-	evtimer_add(&accept_timer, &tv);
-}
-
-static void
-engine_accept_resume(int fd, short ev, void *arg)
-{
-	struct smtp_listener	*l;
-
-	accept_paused = 0;
-	TAILQ_FOREACH(l, &listeners, entry)
-		event_add(&l->ev, NULL);
+	smtp_session_new(fd, arg, ss, sslen);
 }
 
 static struct smtp_channel *

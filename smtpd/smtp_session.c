@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -29,6 +30,7 @@
 #include "esc.h"
 #include "imsg.h"
 #include "io.h"
+#include "listener.h"
 #include "log.h"
 #include "proto.h"
 #include "smtpd.h"
@@ -245,6 +247,8 @@ smtp_free(struct smtp_session *s, const char *why)
 	TAILQ_REMOVE(&smtp_sessions, s, entry);
 	smtp_nsessions--;
 	free(s);
+	/* A listener paused for want of descriptors may go on. */
+	listener_fd_freed();
 }
 
 static void
@@ -1306,4 +1310,23 @@ smtp_cmd_help(struct smtp_session *s, char *args)
 	smtp_reply(s, "214-%s AUTH RSET NOOP QUIT VRFY HELP",
 	    esc_for_reply(214, ESC_OTHER_STATUS));
 	smtp_status(s, 214, ESC_OTHER_STATUS, "See RFC 5321");
+}
+
+/*
+ * The engine is exiting (its parent died, SIGTERM): the replies already
+ * queued go out first, a 250 for a message now in the queue above all,
+ * which a client that never hears it sends again.  Bounded, so that
+ * clients that do not read cannot hold the exit.
+ */
+void
+smtp_session_flush_all(void)
+{
+	struct smtp_session	*s;
+	struct timespec		 deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += SMTP_EXIT_FLUSH_SEC;
+	TAILQ_FOREACH(s, &smtp_sessions, entry)
+		if (io_queued(s->io) > 0)
+			(void)io_flush_until(s->io, &deadline);
 }

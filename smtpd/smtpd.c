@@ -23,6 +23,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "imsg.h"
+#include "listener.h"
 #include "log.h"
 #include "privdrop.h"
 #include "proto.h"
@@ -83,6 +84,10 @@ main(int argc, char *argv[])
 	if (!opts.debug && daemon(1, 0) == -1)
 		fatal("daemon");
 	signal(SIGPIPE, SIG_IGN);
+	/* The engine inherits the limit: its socket and a spool file each. */
+	if (smtpd_conf->max_sessions != 0)
+		listener_check_fd_limit("SMTP", smtpd_conf->max_sessions,
+		    SMTP_SESSION_FDS, LISTENER_FDS_RESERVED + nfds);
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1)
 		fatal("socketpair");

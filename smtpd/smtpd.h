@@ -26,6 +26,7 @@
 struct conf;
 struct conf_listen;
 struct io;
+struct listener;
 struct tls;
 
 #define SMTP_IP_MAX		64	/* text of an IPv6 address */
@@ -37,6 +38,8 @@ struct tls;
 #define SMTP_AUTH_MAX		2048	/* a decoded SASL response */
 #define SMTP_PASSWORD_MAX	1024	/* longest password passed on */
 #define SMTP_AUTH_FAILURES	3	/* failed AUTH before 421 */
+#define SMTP_SESSION_FDS	2	/* the socket, a spool file in DATA */
+#define SMTP_EXIT_FLUSH_SEC	2	/* for every reply owed, at exit */
 #define SMTP_CLOSE_GRACE	10	/* s to send the last reply */
 
 /* The config shared by every file of the program. */
@@ -48,8 +51,7 @@ extern struct conf	*smtpd_conf;
 struct smtp_listener {
 	TAILQ_ENTRY(smtp_listener) entry;
 	struct conf_listen	*cl;
-	int			 fd;
-	struct event		 ev;
+	struct listener		*listener;	/* lib/listener.c */
 };
 
 void		 engine_main(int parent_fd);
@@ -190,6 +192,8 @@ int		 smtp_session_msg_created(struct imsg *);
 int		 smtp_session_msg_committed(struct imsg *);
 /* The channel broke: fail the requests pending on it. */
 void		 smtp_session_fail_channel(int which);
+/* At exit: write out the replies owed (a 250 for a queued message). */
+void		 smtp_session_flush_all(void);
 /* Used by smtp_auth.c. */
 /* Banner or implicit TLS after the ban check: -1 if s was freed. */
 int		 smtp_session_start(struct smtp_session *);

@@ -8,6 +8,7 @@ import os
 import smtplib
 import socket
 import ssl
+import threading
 import uuid
 
 from sandbox import wait_for
@@ -214,3 +215,33 @@ class Raw:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class ClientThreads:
+    """Threads running self.run(i) (i = 0..n-1) until stop(): a burst of
+    clients.  run() records each message accepted in self.accepted
+    (under self.lock) and returns when self.stopping is set."""
+
+    def __init__(self, n):
+        self.accepted = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(i,))
+                        for i in range(n)]
+
+    def run(self, i):
+        raise NotImplementedError
+
+    def count(self):
+        with self.lock:
+            return len(self.accepted)
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(60)

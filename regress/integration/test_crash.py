@@ -4,12 +4,11 @@ ends up in a Maildir (a duplicate is allowed, a loss is not)."""
 
 import signal
 import smtplib
-import threading
 import time
 
 import pytest
 
-from helpers import SENDER, MsgIndex, make_message
+from helpers import SENDER, ClientThreads, MsgIndex, make_message
 from sandbox import wait_for
 
 THREADS = 8
@@ -25,18 +24,14 @@ def sb(sandbox_factory):
                            queue={"retry-min": "1s", "retry-max": "2s"})
 
 
-class Burst:
+class Burst(ClientThreads):
     """THREADS clients sending one message per session, recording the
     Message-ID (and the 250 text) of every message accepted."""
 
     def __init__(self, sb):
+        super().__init__(THREADS)
         self.sb = sb
-        self.accepted = {}		# Message-ID -> 250 reply text
-        self.failures = 0
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self.run, args=(i,))
-                        for i in range(THREADS)]
+        self.failures = 0		# accepted: Message-ID -> 250 text
 
     def run(self, i):
         rcpts = [self.sb.address(u) for u in self.sb.users]
@@ -67,20 +62,6 @@ class Burst:
             if code != 250:
                 # The server refused (the queue is down): do not spin.
                 time.sleep(0.05)
-
-    def count(self):
-        with self.lock:
-            return len(self.accepted)
-
-    def start(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def stop(self):
-        self.stopping.set()
-        for t in self.threads:
-            t.join(60)
 
 
 def crash_in_burst(sb, name):

@@ -2,6 +2,7 @@
  * Unit test for lib/io.c: line splitting and limits, raw access, output
  * flushing and flow control, timeouts, EOF, freeing from the callback,
  * and TLS (with STARTTLS injection) over socketpairs in one event loop;
+ * the blocking flush of a process about to exit;
  * also that a pause, a resume and a reply leave epoll alone.
  */
 
@@ -360,6 +361,88 @@ test_output(void)
 	run_until(&p.lowat, 1, 1000);
 	CHECK(p.lowat >= 1);
 	CHECK(io_queued(p.io) == 0);
+	teardown(&p);
+}
+
+static size_t
+queue_output(struct io *io, size_t size)
+{
+	char	 chunk[4096];
+	size_t	 n;
+
+	memset(chunk, 'o', sizeof(chunk));
+	for (n = 0; n < size; n += sizeof(chunk))
+		CHECK(io_write(io, chunk, sizeof(chunk)) == 0);
+	return (n);
+}
+
+static long long
+msec_since(const struct timespec *t0)
+{
+	struct timespec	 t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return ((t.tv_sec - t0->tv_sec) * 1000LL +
+	    (t.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/*
+ * io_flush_until(), for a process about to exit: everything queued goes
+ * out to a peer that reads late, without a callback; a peer that never
+ * reads costs the deadline, no more.
+ */
+static void
+test_flush_until(void)
+{
+	struct peer	 p;
+	struct timespec	 t0, deadline;
+	char		 buf[65536];
+	size_t		 want, total = 0;
+	ssize_t		 n;
+	pid_t		 pid;
+	int		 pfd[2], status;
+
+	memset(&p, 0, sizeof(p));
+	setup(&p);
+	want = queue_output(p.io, 1024 * 1024);
+	if (pipe(pfd) == -1 || (pid = fork()) == -1)
+		abort();
+	if (pid == 0) {
+		/* The reader: late, then everything until EOF. */
+		close(pfd[0]);
+		close(sv[0]);
+		usleep(200 * 1000);
+		while ((n = read(sv[1], buf, sizeof(buf))) > 0)
+			total += n;
+		_exit(write(pfd[1], &total, sizeof(total)) ==
+		    sizeof(total) ? 0 : 1);
+	}
+	close(pfd[1]);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += 10;
+	CHECK(io_flush_until(p.io, &deadline) == 0);
+	CHECK(io_queued(p.io) == 0);
+	CHECK(p.lowat == 0 && p.error == 0);
+	io_free(p.io);
+	p.io = NULL;
+	CHECK(read(pfd[0], &total, sizeof(total)) == sizeof(total));
+	CHECK(total == want);
+	CHECK(waitpid(pid, &status, 0) == pid && status == 0);
+	close(pfd[0]);
+	teardown(&p);
+
+	setup(&p);
+	queue_output(p.io, 1024 * 1024);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	deadline = t0;
+	deadline.tv_nsec += 300 * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	CHECK(io_flush_until(p.io, &deadline) == -1);
+	CHECK(io_queued(p.io) > 0);
+	CHECK(msec_since(&t0) >= 250 && msec_since(&t0) < 3000);
 	teardown(&p);
 }
 
@@ -762,6 +845,7 @@ main(void)
 	test_toolong();
 	test_raw();
 	test_output();
+	test_flush_until();
 	test_output_limit();
 	test_timeout();
 	test_eof();
