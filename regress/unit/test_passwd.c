@@ -322,8 +322,8 @@ test_strength(void)
 		{ "{SHA512-CRYPT}$6$saltsaltsaltsalt$KrS3xGMfe.bdiuK3bv1XXS7"
 		    "nYB6P/yBdTheLX5wPxTl8IxaYc6ts.Zw8ZhbkMHcKmuMcfgj7977flfAx"
 		    "lfwvP0", PASSWD_STRONG, "SHA512-CRYPT" },
-		{ "$2b$04$abcdefghijklmnopqrstuuhcznklPD4XE5R4/NuYvofHsk2Ncgu7C",
-		    PASSWD_STRONG, "BLF-CRYPT" },
+		{ "$2b$04$abcdefghijklmnopqrstuuhcznklPD4XE5R4/NuYvofHsk2N"
+		    "cgu7C", PASSWD_STRONG, "BLF-CRYPT" },
 		{ "{CRYPT}$y$j9T$3HIg74QoMHaitcrZqkLHC.$g2oU20GKs4o4RiQ4uOl3s"
 		    "mXsqG/UZpaHSXjAAggnbXC", PASSWD_STRONG, "YESCRYPT" },
 		{ "{ARGON2I}$argon2i$v=19$m=32768,t=4,p=1$QRL6jPRXdp2/EkIgHWi"
