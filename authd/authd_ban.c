@@ -47,6 +47,7 @@
 #include "ipaddr.h"
 #include "log.h"
 #include "privdrop.h"
+#include "timefmt.h"
 #include "authd.h"
 
 #define BAN_FILE	"bans"
@@ -153,16 +154,6 @@ net_contains(struct conf_net *n, const struct sockaddr_storage *ss)
 	TAILQ_INIT(&one);
 	TAILQ_INSERT_TAIL(&one, n, entry);
 	return conf_net_match(&one, (const struct sockaddr *)ss);
-}
-
-static void
-iso_time(time_t t, char *buf, size_t bufsz)
-{
-	struct tm	 tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, bufsz, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, bufsz, "%lld", (long long)t);
 }
 
 /* The whole list, written anew and renamed into place. */
@@ -395,12 +386,12 @@ ban_check(const char *ip, time_t *end)
 static void
 ban_new(const struct conf_net *n, unsigned int failures)
 {
-	char		 until[32];
+	char		 until[TIME_ISO8601_SIZE];
 	time_t		 end = time(NULL) + conf->ban_duration;
 
 	if (ban_insert(n, end, failures) == NULL)
 		return;
-	iso_time(end, until, sizeof(until));
+	time_iso8601(end, until, sizeof(until));
 	log_warnx("ban: ip=%s failures=%u until=%s (%us)", n->text, failures,
 	    until, conf->ban_duration);
 	ban_save();
@@ -487,7 +478,7 @@ int
 ban_add(const char *net, time_t seconds, char *err, size_t errsz)
 {
 	struct conf_net	 n;
-	char		 until[32];
+	char		 until[TIME_ISO8601_SIZE];
 	time_t		 end;
 
 	if (ban_net_parse(&n, net) == -1) {
@@ -503,9 +494,12 @@ ban_add(const char *net, time_t seconds, char *err, size_t errsz)
 		snprintf(err, errsz, "cannot add the ban");
 		return -1;
 	}
-	iso_time(end, until, sizeof(until));
+	time_iso8601(end, until, sizeof(until));
 	log_warnx("ban: ip=%s failures=0 until=%s (%llds) by admin", n.text,
 	    until, (long long)seconds);
+	/* The admin sees the network as stored, which may differ. */
+	snprintf(err, errsz, "banned %s until %s (%llds)", n.text, until,
+	    (long long)seconds);
 	ban_save();
 	return 0;
 }

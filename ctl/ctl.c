@@ -46,7 +46,7 @@ ctl_usage(void)
 	    " del source [dest]\n"
 	    "  pw [-s scheme] [-p password]\n"
 	    "  check\n"
-	    "  ban list | add ip [duration] | del ip\n"
+	    "  ban list | add [-f] ip [duration] | del ip\n"
 	    "  dkim keygen domain selector [-t rsa | -t ed25519] [-f]\n"
 	    "  dkim show domain | test domain file\n"
 	    "  queue list | show id | flush [id | domain] | hold id |"

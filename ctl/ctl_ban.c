@@ -18,6 +18,7 @@
 #include "imsg.h"
 #include "ipaddr.h"
 #include "proto.h"
+#include "timefmt.h"
 #include "ctl.h"
 
 #define BAN_REQID	1
@@ -26,13 +27,10 @@
 static void
 print_entry(const char *ip, uint64_t end, uint32_t failures)
 {
-	char		 when[64];
-	time_t		 t = (time_t)end;
-	struct tm	 tm;
+	char		 when[TIME_ISO8601_SIZE];
 
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(when, sizeof(when), "%llu", (unsigned long long)end);
+	time_iso8601(end > INT64_MAX ? INT64_MAX : (time_t)end, when,
+	    sizeof(when));
 	printf("%s\t%s\t%u\n", ip, when, failures);
 }
 
@@ -69,6 +67,8 @@ ban_answers(struct ctl_imsg *ci)
 				ctl_warnx("%s", *msg ? msg : "refused");
 				return -1;
 			}
+			if (*msg != '\0')
+				printf("%s\n", msg);
 			return 0;
 		} else
 			bad = 1;
@@ -114,6 +114,34 @@ duration(const char *s)
 	return v;
 }
 
+/*
+ * The widest networks a ban takes without -f: an IPv4 /16 (65,536
+ * addresses, a large provider's pool) and an IPv6 /32 (a whole
+ * provider's allocation).  A shorter prefix is more often a typo
+ * ("/4" for "/24") than intent, and it locks out a share of the world.
+ */
+#define BAN_PREFIX4_MIN	16
+#define BAN_PREFIX6_MIN	32
+
+/* -1 (printed) if net is wider than the limit of its family. */
+static int
+ban_width_ok(const char *net)
+{
+	const char	*slash;
+	int		 prefix, min, v6;
+
+	if ((slash = strchr(net, '/')) == NULL)
+		return 0;
+	prefix = atoi(slash + 1);	/* ip_valid() checked the digits */
+	v6 = memchr(net, ':', slash - net) != NULL;
+	min = v6 ? BAN_PREFIX6_MIN : BAN_PREFIX4_MIN;
+	if (prefix >= min)
+		return 0;
+	ctl_warnx("%s is wider than an IPv%d /%d: refused without -f",
+	    net, v6 ? 6 : 4, min);
+	return -1;
+}
+
 int
 cmd_ban(int argc, char *argv[])
 {
@@ -121,19 +149,28 @@ cmd_ban(int argc, char *argv[])
 	struct ibuf	*b;
 	long long	 secs = 0;
 	uint32_t	 type;
-	int		 rv = -1;
+	int		 rv = -1, force = 0;
 
 	if (argc < 2)
 		ctl_usage();
 	if (strcmp(argv[1], "list") == 0 && argc == 2) {
 		ctl->what = "ban list";
 		type = IMSG_CTL_BAN_LIST;
-	} else if (strcmp(argv[1], "add") == 0 && (argc == 3 || argc == 4)) {
+	} else if (strcmp(argv[1], "add") == 0) {
 		ctl->what = "ban add";
 		type = IMSG_CTL_BAN_ADD;
+		if (argc > 2 && strcmp(argv[2], "-f") == 0) {
+			force = 1;
+			argc--;
+			argv++;
+		}
+		if (argc != 3 && argc != 4)
+			ctl_usage();
 		if (!ip_valid(argv[2], 1))
 			ctl_errx("invalid address or network \"%s\"",
 			    argv[2]);
+		if (!force && ban_width_ok(argv[2]) == -1)
+			return -1;
 		if (argc == 4 && (secs = duration(argv[3])) == -1)
 			ctl_errx("invalid duration \"%s\" (e.g. 3600, 30m, "
 			    "12h, 7d)", argv[3]);

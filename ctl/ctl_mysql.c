@@ -4,6 +4,12 @@
  * configured queries, each run as a prepared statement (an address is
  * always a parameter, never SQL text).  A table opened for writing runs
  * in one transaction, committed by table_commit().
+ *
+ * An aliases row whose destination is a comma list ("bob@x, carol@y",
+ * common in Postfix MySQL maps and read so by authd) is one row per
+ * destination to the rest of tsambactl: listed apart, found by add's
+ * duplicate check, and deleted one destination at a time by rewriting
+ * the row (delete it, insert it again without that destination).
  */
 
 #include <sys/types.h>
@@ -235,6 +241,27 @@ stmt_run(struct table *t, enum sql_query q, const char **params,
 	return rv;
 }
 
+struct split {
+	row_cb	 cb;
+	void	*arg;
+};
+
+/* One call of the caller's cb per destination of a comma list. */
+static int
+split_row(void *arg, const char *key, const char *value)
+{
+	struct split	*sp = arg;
+	char		 buf[SQL_VALUE_MAX + 1], *list = buf, *d;
+	int		 stop = 0;
+
+	if (value == NULL)
+		return sp->cb(sp->arg, key, value);
+	strlcpy(buf, value, sizeof(buf));
+	while (!stop && (d = table_alias_next(&list)) != NULL)
+		stop = sp->cb(sp->arg, key, d);
+	return stop;
+}
+
 static int
 mysql_rows(struct table *t, const char *key, row_cb cb, void *arg)
 {
@@ -243,7 +270,12 @@ mysql_rows(struct table *t, const char *key, row_cb cb, void *arg)
 	static const enum sql_query	 one[TAB_N] = { SQL_DOMAIN, SQL_USER,
 	    SQL_ALIAS };
 	const char			*p[1] = { key };
+	struct split			 sp = { cb, arg };
 
+	if (t->id == TAB_ALIASES) {
+		cb = split_row;
+		arg = &sp;
+	}
 	if (key == NULL)
 		return stmt_run(t, all[t->id], NULL, NULL, cb, arg) == -1 ?
 		    -1 : 0;
@@ -319,6 +351,74 @@ mysql_del_source(struct table *t, const char *key)
 	return n;
 }
 
+/*
+ * The stored destination row without dest: in *rest the remaining
+ * destinations joined by ", " ("" if none).  The number of dest
+ * found in it.
+ */
+static int
+row_without(const char *row, const char *dest, char *rest, size_t restsz)
+{
+	char	 buf[SQL_VALUE_MAX + 1], key[TABLE_KEY_MAX];
+	char	*list = buf, *d;
+	int	 found = 0;
+
+	strlcpy(buf, row, sizeof(buf));
+	rest[0] = '\0';
+	while ((d = table_alias_next(&list)) != NULL) {
+		if (table_address_key(d, key, sizeof(key)) == 0 &&
+		    strcmp(key, dest) == 0) {
+			found++;
+			continue;
+		}
+		if (rest[0] != '\0')
+			strlcat(rest, ", ", restsz);
+		strlcat(rest, d, restsz);
+	}
+	return found;
+}
+
+/*
+ * One destination of a source: each stored row holding it (alone or in
+ * a comma list) is deleted, and a list is inserted again without it.
+ */
+static int
+mysql_del_dest(struct table *t, const char *key, const char *dest)
+{
+	struct dests	 d = { NULL, 0 };
+	const char	*p[2];
+	char		 rest[SQL_VALUE_MAX + 1];
+	long long	 r, n = 0;
+	size_t		 i;
+	int		 found;
+
+	if (stmt_run(t, SQL_ALIAS, &key, key, collect_dest, &d) == -1)
+		n = -1;
+	for (i = 0; i < d.n; i++) {
+		if (n != -1 && (found = row_without(d.v[i], dest, rest,
+		    sizeof(rest))) > 0) {
+			p[0] = key;
+			p[1] = d.v[i];
+			if ((r = stmt_run(t, SQL_ALIAS_DEL, p, NULL, NULL,
+			    NULL)) <= 0)
+				n = -1;	/* the row we just read must go */
+			else
+				n += found;
+			p[1] = rest;
+			if (n != -1 && rest[0] != '\0' &&
+			    stmt_run(t, SQL_ALIAS_ADD, p, NULL, NULL,
+			    NULL) == -1)
+				n = -1;
+		}
+		free(d.v[i]);
+	}
+	free(d.v);
+	if (n == -1)
+		ctl_warnx("%s table: cannot remove %s from %s", t->name,
+		    dest, key);
+	return n;
+}
+
 static int
 mysql_del(struct table *t, const char *key, const char *value)
 {
@@ -332,7 +432,7 @@ mysql_del(struct table *t, const char *key, const char *value)
 	default:
 		if (value == NULL)
 			return mysql_del_source(t, key);
-		return stmt_run(t, SQL_ALIAS_DEL, p, NULL, NULL, NULL);
+		return mysql_del_dest(t, key, value);
 	}
 }
 

@@ -8,6 +8,14 @@
  * A stored hash comes from a table an admin (or an attacker with write
  * access to it) controls, so its cost parameters are capped below: one
  * login must not cost seconds of CPU or gigabytes of memory.
+ *
+ * Every scheme Dovecot 2.3 verifies and that tables still hold is read
+ * (passwd.h lists them); the digest ones are in passwd_legacy.c.  Those
+ * Dovecot can verify but tsamba does not are each for a SASL mechanism
+ * tsamba does not offer and need more than a password to check:
+ * CRAM-MD5/HMAC-MD5 (an MD5 mid-state), DIGEST-MD5 (user and realm),
+ * PLAIN-MD4 (MD4 is gone from OpenSSL 3's default provider), OTP, SKEY,
+ * RPA, LANMAN, NTLM and PLAIN-TRUNC.
  */
 
 #include <sys/types.h>
@@ -23,6 +31,7 @@
 #include <strings.h>
 
 #include "passwd.h"
+#include "passwd_priv.h"
 
 /*
  * DoS caps on the parameters of a stored hash; a hash over them is
@@ -75,43 +84,90 @@ enum scheme {
 	SCHEME_SHA256,
 	SCHEME_BLF,
 	SCHEME_ARGON2ID,
+	SCHEME_ARGON2I,
 	SCHEME_CRYPT,
+	SCHEME_MD5CRYPT,
+	SCHEME_DESCRYPT,
+	SCHEME_MD5,		/* Dovecot's {MD5}: MD5-CRYPT or PLAIN-MD5 */
+	SCHEME_DIGEST,		/* digest(password) */
+	SCHEME_SALTED,		/* digest(password || salt) || salt */
+	SCHEME_PBKDF2,
+	SCHEME_SCRAM,
 	SCHEME_PLAIN
 };
 
-static const struct {
+/*
+ * The schemes by Dovecot's names.  enc is how the hash is written when
+ * no ".B64"/".HEX" suffix says otherwise; weak: fast to brute-force
+ * from a stolen table (or stored in clear), for tsambactl check.
+ */
+static const struct scheme_def {
 	const char	*name;
 	enum scheme	 scheme;
+	enum pw_md	 md;
+	enum pw_enc	 enc;
+	int		 weak;
 } schemes[] = {
-	{ "SHA512-CRYPT",	SCHEME_SHA512 },
-	{ "SHA256-CRYPT",	SCHEME_SHA256 },
-	{ "BLF-CRYPT",		SCHEME_BLF },
-	{ "ARGON2ID",		SCHEME_ARGON2ID },
-	{ "CRYPT",		SCHEME_CRYPT },
-	{ "PLAIN",		SCHEME_PLAIN },
+	{ "SHA512-CRYPT",	SCHEME_SHA512,	PW_SHA512, PW_ENC_NONE, 0 },
+	{ "SHA256-CRYPT",	SCHEME_SHA256,	PW_SHA256, PW_ENC_NONE, 0 },
+	{ "BLF-CRYPT",		SCHEME_BLF,	PW_SHA1, PW_ENC_NONE, 0 },
+	{ "ARGON2ID",		SCHEME_ARGON2ID, PW_SHA1, PW_ENC_NONE, 0 },
+	{ "ARGON2I",		SCHEME_ARGON2I,	PW_SHA1, PW_ENC_NONE, 0 },
+	{ "CRYPT",		SCHEME_CRYPT,	PW_SHA1, PW_ENC_NONE, 0 },
+	{ "MD5-CRYPT",		SCHEME_MD5CRYPT, PW_MD5, PW_ENC_NONE, 1 },
+	{ "DES-CRYPT",		SCHEME_DESCRYPT, PW_MD5, PW_ENC_NONE, 1 },
+	{ "MD5",		SCHEME_MD5,	PW_MD5, PW_ENC_GUESS, 1 },
+	{ "PLAIN-MD5",		SCHEME_DIGEST,	PW_MD5, PW_ENC_GUESS, 1 },
+	{ "LDAP-MD5",		SCHEME_DIGEST,	PW_MD5, PW_ENC_GUESS, 1 },
+	{ "SHA",		SCHEME_DIGEST,	PW_SHA1, PW_ENC_GUESS, 1 },
+	{ "SHA1",		SCHEME_DIGEST,	PW_SHA1, PW_ENC_GUESS, 1 },
+	{ "SHA256",		SCHEME_DIGEST,	PW_SHA256, PW_ENC_GUESS, 1 },
+	{ "SHA512",		SCHEME_DIGEST,	PW_SHA512, PW_ENC_GUESS, 1 },
+	{ "SMD5",		SCHEME_SALTED,	PW_MD5, PW_ENC_B64, 1 },
+	{ "SSHA",		SCHEME_SALTED,	PW_SHA1, PW_ENC_B64, 1 },
+	{ "SSHA256",		SCHEME_SALTED,	PW_SHA256, PW_ENC_B64, 1 },
+	{ "SSHA512",		SCHEME_SALTED,	PW_SHA512, PW_ENC_B64, 1 },
+	{ "PBKDF2",		SCHEME_PBKDF2,	PW_SHA1, PW_ENC_NONE, 1 },
+	{ "SCRAM-SHA-1",	SCHEME_SCRAM,	PW_SHA1, PW_ENC_NONE, 1 },
+	{ "SCRAM-SHA-256",	SCHEME_SCRAM,	PW_SHA256, PW_ENC_NONE, 1 },
+	{ "PLAIN",		SCHEME_PLAIN,	PW_SHA1, PW_ENC_NONE, 1 },
+	{ "CLEAR",		SCHEME_PLAIN,	PW_SHA1, PW_ENC_NONE, 1 },
+	{ "CLEARTEXT",		SCHEME_PLAIN,	PW_SHA1, PW_ENC_NONE, 1 },
 };
 
-static int	scheme_lookup(const char *, size_t);
-static int	scheme_split(const char *, const char **);
-static int	ct_equal(const char *, const char *, size_t);
+/* A stored hash taken apart: its scheme, encoding and the hash text. */
+struct stored {
+	const struct scheme_def	*def;
+	enum pw_enc		 enc;
+	const char		*hash;
+};
+
+static const struct scheme_def *scheme_lookup(const char *, size_t);
+static const struct scheme_def *scheme_named(const char *);
+static int	scheme_split(const char *, struct stored *);
 static int	parse_uint(const char **, unsigned long, unsigned long *);
 static int	crypt_charset_ok(const char *);
 static int	sha_setting_ok(const char *);
 static int	bcrypt_setting_ok(const char *);
 static int	yescrypt_setting_ok(const char *);
+static int	md5_setting_ok(const char *);
+static int	des_setting_ok(const char *);
 static int	crypt_setting_ok(enum scheme, const char *);
 static int	verify_crypt(const char *, const char *);
-static int	argon2id_params_ok(const char *);
-static int	verify_argon2id(const char *, const char *, size_t);
-static int	verify_plain(const char *, const char *, size_t);
+static int	argon2_params_ok(const char *, const char *);
+static int	verify_argon2(enum scheme, const char *, const char *, size_t);
+static int	verify_plain(const struct stored *, const char *, size_t);
+static int	verify_scheme(const struct stored *, const char *, size_t);
+static const char *crypt_method(const char *, int *);
+static int	wellformed(const struct stored *);
 static int	random_fill(void *, size_t);
 static size_t	utf8_decode(const unsigned char *, unsigned long *);
 static int	hash_crypt(const char *, const char *, unsigned long,
 		    const char *, char *, size_t);
 static int	hash_argon2id(const char *, size_t, char *, size_t);
 
-/* The scheme named by the len bytes at name, or -1. */
-static int
+/* The scheme named by the len bytes at name, or NULL. */
+static const struct scheme_def *
 scheme_lookup(const char *name, size_t len)
 {
 	size_t	i;
@@ -119,44 +175,62 @@ scheme_lookup(const char *name, size_t len)
 	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
 		if (strlen(schemes[i].name) == len &&
 		    strncasecmp(schemes[i].name, name, len) == 0)
-			return schemes[i].scheme;
-	return -1;
+			return &schemes[i];
+	return NULL;
+}
+
+static const struct scheme_def *
+scheme_named(const char *name)
+{
+	return scheme_lookup(name, strlen(name));
 }
 
 /*
- * Split "{SCHEME}hash" into its scheme and *hash.  Without braces the
- * string is a bare crypt(3) hash, or an Argon2id one (its form is
- * unambiguous, so it needs no tag either).  -1 if the tag is unknown.
+ * Split "{SCHEME}hash" or "{SCHEME.B64}hash" / "{SCHEME.HEX}hash" into
+ * its parts.  Without braces the string is a bare crypt(3) hash, or an
+ * Argon2 one (its form is unambiguous, so it needs no tag either).  -1
+ * if the tag is unknown, or a suffix is given to a crypt(3) scheme,
+ * which has no encoding to choose.
  */
 static int
-scheme_split(const char *stored, const char **hash)
+scheme_split(const char *stored, struct stored *st)
 {
-	const char	*end;
+	const char	*end, *dot;
 	size_t		 n;
 
 	if (stored[0] != '{') {
-		*hash = stored;
+		st->hash = stored;
+		st->enc = PW_ENC_NONE;
 		if (strncmp(stored, "$argon2id$", 10) == 0)
-			return SCHEME_ARGON2ID;
-		return SCHEME_CRYPT;
+			st->def = scheme_named("ARGON2ID");
+		else if (strncmp(stored, "$argon2i$", 9) == 0)
+			st->def = scheme_named("ARGON2I");
+		else
+			st->def = scheme_named("CRYPT");
+		return 0;
 	}
 	n = strnlen(stored, PASSWD_SCHEME_MAX + 2);
 	if ((end = memchr(stored, '}', n)) == NULL)
 		return -1;
-	*hash = end + 1;
-	return scheme_lookup(stored + 1, end - stored - 1);
-}
-
-/* Compare n bytes in a time that does not depend on their contents. */
-static int
-ct_equal(const char *a, const char *b, size_t n)
-{
-	volatile unsigned char	 diff = 0;
-	size_t			 i;
-
-	for (i = 0; i < n; i++)
-		diff |= (unsigned char)a[i] ^ (unsigned char)b[i];
-	return diff == 0;
+	st->hash = end + 1;
+	if ((dot = memchr(stored, '.', end - stored)) == NULL)
+		dot = end;
+	if ((st->def = scheme_lookup(stored + 1, dot - stored - 1)) == NULL)
+		return -1;
+	st->enc = st->def->enc;
+	if (dot == end)
+		return 0;
+	if (st->def->enc == PW_ENC_NONE && st->def->scheme != SCHEME_PLAIN)
+		return -1;
+	dot++;
+	if ((end - dot == 3 && strncasecmp(dot, "B64", 3) == 0) ||
+	    (end - dot == 6 && strncasecmp(dot, "BASE64", 6) == 0))
+		st->enc = PW_ENC_B64;
+	else if (end - dot == 3 && strncasecmp(dot, "HEX", 3) == 0)
+		st->enc = PW_ENC_HEX;
+	else
+		return -1;
+	return 0;
 }
 
 /* Read a decimal number of at most 10 digits and at most max. */
@@ -250,10 +324,29 @@ yescrypt_setting_ok(const char *s)
 	return 0;
 }
 
+/* "$1$", up to 8 salt characters, "$": libxcrypt's md5crypt. */
+static int
+md5_setting_ok(const char *s)
+{
+	const char	*end;
+
+	if (strncmp(s, "$1$", 3) != 0 || (end = strchr(s + 3, '$')) == NULL)
+		return 0;
+	return end - (s + 3) <= 8;
+}
+
+/* Traditional DES crypt: 13 characters, 2 of salt and 11 of hash. */
+static int
+des_setting_ok(const char *s)
+{
+	return strlen(s) == 13 && strchr(s, '$') == NULL &&
+	    strchr(s, '=') == NULL;
+}
+
 static int
 crypt_setting_ok(enum scheme scheme, const char *s)
 {
-	int	sha512, sha256, blf, yes;
+	int	sha512, sha256, blf, yes, md5;
 
 	if (!crypt_charset_ok(s))
 		return 0;
@@ -261,6 +354,7 @@ crypt_setting_ok(enum scheme scheme, const char *s)
 	sha256 = strncmp(s, "$5$", 3) == 0;
 	blf = strncmp(s, "$2", 2) == 0;
 	yes = strncmp(s, "$y$", 3) == 0;
+	md5 = strncmp(s, "$1$", 3) == 0;
 
 	switch (scheme) {
 	case SCHEME_SHA512:
@@ -269,6 +363,11 @@ crypt_setting_ok(enum scheme scheme, const char *s)
 		return sha256 && sha_setting_ok(s);
 	case SCHEME_BLF:
 		return blf && bcrypt_setting_ok(s);
+	case SCHEME_MD5CRYPT:
+	case SCHEME_MD5:
+		return md5_setting_ok(s);
+	case SCHEME_DESCRYPT:
+		return des_setting_ok(s);
 	case SCHEME_CRYPT:
 		if (sha512 || sha256)
 			return sha_setting_ok(s);
@@ -276,7 +375,9 @@ crypt_setting_ok(enum scheme scheme, const char *s)
 			return bcrypt_setting_ok(s);
 		if (yes)
 			return yescrypt_setting_ok(s);
-		return 0;
+		if (md5)
+			return md5_setting_ok(s);
+		return des_setting_ok(s);
 	default:
 		return 0;
 	}
@@ -310,7 +411,7 @@ verify_crypt(const char *hash, const char *password)
 	} else if (cd->output[0] == '*' || strlen(cd->output) != len)
 		rv = PASSWD_BADSCHEME;
 	else
-		rv = ct_equal(cd->output, hash, len) ? PASSWD_OK :
+		rv = pw_ct_equal(cd->output, hash, len) ? PASSWD_OK :
 		    PASSWD_MISMATCH;
 	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
@@ -318,17 +419,18 @@ verify_crypt(const char *hash, const char *password)
 }
 
 /*
- * "$argon2id$v=19$m=M,t=T,p=P$" with M, T, P under the caps; libargon2
+ * prefix "v=19$m=M,t=T,p=P$" with M, T, P under the caps; libargon2
  * checks the rest (base64 salt and hash, lower bounds).
  */
 static int
-argon2id_params_ok(const char *s)
+argon2_params_ok(const char *s, const char *prefix)
 {
 	unsigned long	m, t, p;
+	size_t		n = strlen(prefix);
 
-	if (strncmp(s, "$argon2id$v=19$m=", 17) != 0)
+	if (strncmp(s, prefix, n) != 0 || strncmp(s + n, "v=19$m=", 7) != 0)
 		return 0;
-	s += 17;
+	s += n + 7;
 	if (parse_uint(&s, PASSWD_ARGON2_M_MAX, &m) == -1 ||
 	    strncmp(s, ",t=", 3) != 0)
 		return 0;
@@ -344,11 +446,21 @@ argon2id_params_ok(const char *s)
 
 /* libargon2 recomputes the hash and compares it in constant time. */
 static int
-verify_argon2id(const char *hash, const char *password, size_t len)
+verify_argon2(enum scheme scheme, const char *hash, const char *password,
+    size_t len)
 {
-	if (!argon2id_params_ok(hash))
-		return PASSWD_BADSCHEME;
-	switch (argon2id_verify(hash, password, len)) {
+	int	r;
+
+	if (scheme == SCHEME_ARGON2ID) {
+		if (!argon2_params_ok(hash, "$argon2id$"))
+			return PASSWD_BADSCHEME;
+		r = argon2id_verify(hash, password, len);
+	} else {
+		if (!argon2_params_ok(hash, "$argon2i$"))
+			return PASSWD_BADSCHEME;
+		r = argon2i_verify(hash, password, len);
+	}
+	switch (r) {
 	case ARGON2_OK:
 		return PASSWD_OK;
 	case ARGON2_VERIFY_MISMATCH:
@@ -362,23 +474,60 @@ verify_argon2id(const char *hash, const char *password, size_t len)
 }
 
 /*
- * {PLAIN}: the loop runs over the stored password whatever is typed,
- * so the time tells nothing about how much of it matched.
+ * {PLAIN}, {CLEAR}, {CLEARTEXT}, also base64 or hex encoded: the loop
+ * runs over the stored password whatever is typed, so the time tells
+ * nothing about how much of it matched.
  */
 static int
-verify_plain(const char *stored, const char *password, size_t len)
+verify_plain(const struct stored *st, const char *password, size_t len)
 {
+	unsigned char		 raw[PW_RAW_MAX];
 	volatile unsigned char	 diff;
-	size_t			 slen, i;
+	size_t			 i;
 	unsigned char		 c;
+	int			 slen;
 
-	slen = strlen(stored);
-	diff = slen != len;
-	for (i = 0; i < slen; i++) {
+	if ((slen = pw_decode(st->enc, st->hash, raw, sizeof(raw))) == -1)
+		return PASSWD_BADSCHEME;
+	diff = (size_t)slen != len;
+	for (i = 0; i < (size_t)slen; i++) {
 		c = i < len ? (unsigned char)password[i] : 0;
-		diff |= (unsigned char)stored[i] ^ c;
+		diff |= raw[i] ^ c;
 	}
+	explicit_bzero(raw, sizeof(raw));
 	return diff == 0 ? PASSWD_OK : PASSWD_MISMATCH;
+}
+
+static int
+verify_scheme(const struct stored *st, const char *pw, size_t len)
+{
+	enum scheme	 scheme = st->def->scheme;
+
+	switch (scheme) {
+	case SCHEME_PLAIN:
+		return verify_plain(st, pw, len);
+	case SCHEME_ARGON2ID:
+	case SCHEME_ARGON2I:
+		return verify_argon2(scheme, st->hash, pw, len);
+	case SCHEME_DIGEST:
+	case SCHEME_SALTED:
+		return pw_verify_digest(st->def->md, scheme == SCHEME_SALTED,
+		    st->enc, st->hash, pw, len);
+	case SCHEME_PBKDF2:
+		return pw_verify_pbkdf2(st->hash, pw, len);
+	case SCHEME_SCRAM:
+		return pw_verify_scram(st->def->md, st->hash, pw, len);
+	case SCHEME_MD5:
+		/* Dovecot's {MD5}: an MD5-CRYPT hash, or else PLAIN-MD5. */
+		if (strncmp(st->hash, "$1$", 3) != 0)
+			return pw_verify_digest(PW_MD5, 0, st->enc, st->hash,
+			    pw, len);
+		/* FALLTHROUGH */
+	default:
+		if (!crypt_setting_ok(scheme, st->hash))
+			return PASSWD_BADSCHEME;
+		return verify_crypt(st->hash, pw);
+	}
 }
 
 int
@@ -394,13 +543,13 @@ int
 passwd_verifyn(const char *stored, const char *password, size_t len)
 {
 	char		 pw[PASSWD_MAX + 1];
-	const char	*hash;
-	int		 scheme, rv;
+	struct stored	 st;
+	int		 rv;
 
 	if (stored == NULL || strnlen(stored, PASSWD_STORED_MAX + 1) >
 	    PASSWD_STORED_MAX)
 		return PASSWD_BADSCHEME;
-	if ((scheme = scheme_split(stored, &hash)) == -1)
+	if (scheme_split(stored, &st) == -1)
 		return PASSWD_BADSCHEME;
 	if (password == NULL || len > PASSWD_MAX ||
 	    memchr(password, '\0', len) != NULL)
@@ -409,22 +558,80 @@ passwd_verifyn(const char *stored, const char *password, size_t len)
 	/* A private NUL-terminated copy: crypt_rn wants a C string. */
 	memcpy(pw, password, len);
 	pw[len] = '\0';
-	switch (scheme) {
-	case SCHEME_PLAIN:
-		rv = verify_plain(hash, pw, len);
-		break;
-	case SCHEME_ARGON2ID:
-		rv = verify_argon2id(hash, pw, len);
-		break;
-	default:
-		if (crypt_setting_ok(scheme, hash))
-			rv = verify_crypt(hash, pw);
-		else
-			rv = PASSWD_BADSCHEME;
-		break;
-	}
+	rv = verify_scheme(&st, pw, len);
 	explicit_bzero(pw, sizeof(pw));
 	return rv;
+}
+
+/*
+ * The name of a crypt(3) hash's method, by its prefix, and whether it
+ * is weak; NULL if crypt(3) would not take it.
+ */
+static const char *
+crypt_method(const char *hash, int *weak)
+{
+	*weak = 0;
+	if (!crypt_setting_ok(SCHEME_CRYPT, hash))
+		return NULL;
+	if (strncmp(hash, "$6$", 3) == 0)
+		return "SHA512-CRYPT";
+	if (strncmp(hash, "$5$", 3) == 0)
+		return "SHA256-CRYPT";
+	if (strncmp(hash, "$2", 2) == 0)
+		return "BLF-CRYPT";
+	if (strncmp(hash, "$y$", 3) == 0)
+		return "YESCRYPT";
+	*weak = 1;
+	return strncmp(hash, "$1$", 3) == 0 ? "MD5-CRYPT" : "DES-CRYPT";
+}
+
+int
+passwd_strength(const char *stored, char *name, size_t namesz)
+{
+	struct stored	 st;
+	const char	*method;
+	int		 weak;
+
+	if (name != NULL && namesz > 0)
+		name[0] = '\0';
+	if (stored == NULL || strnlen(stored, PASSWD_STORED_MAX + 1) >
+	    PASSWD_STORED_MAX || scheme_split(stored, &st) == -1)
+		return PASSWD_UNUSABLE;
+	weak = st.def->weak;
+	method = st.def->name;
+	if (st.def->scheme == SCHEME_CRYPT &&
+	    (method = crypt_method(st.hash, &weak)) == NULL)
+		return PASSWD_UNUSABLE;
+	if (name != NULL)
+		strlcpy(name, method, namesz);
+	if (!wellformed(&st))
+		return PASSWD_UNUSABLE;
+	return weak ? PASSWD_WEAK : PASSWD_STRONG;
+}
+
+/*
+ * Could a login with this hash succeed?  Slow schemes are judged by
+ * their settings, not hashed: check looks at every user.  The fast
+ * ones are tried with an empty password, which a bad hash refuses.
+ */
+static int
+wellformed(const struct stored *st)
+{
+	switch (st->def->scheme) {
+	case SCHEME_ARGON2ID:
+		return argon2_params_ok(st->hash, "$argon2id$");
+	case SCHEME_ARGON2I:
+		return argon2_params_ok(st->hash, "$argon2i$");
+	case SCHEME_SHA512:
+	case SCHEME_SHA256:
+	case SCHEME_BLF:
+	case SCHEME_CRYPT:
+	case SCHEME_MD5CRYPT:
+	case SCHEME_DESCRYPT:
+		return crypt_setting_ok(st->def->scheme, st->hash);
+	default:
+		return verify_scheme(st, "", 0) != PASSWD_BADSCHEME;
+	}
 }
 
 /* getrandom(2) until n bytes are there. */
@@ -494,15 +701,17 @@ int
 passwd_hash(const char *scheme, const char *password, char *out,
     size_t outsz)
 {
-	size_t	len;
-	int	rv;
+	const struct scheme_def	*def;
+	size_t			 len;
+	int			 rv;
 
 	if (scheme == NULL)
 		scheme = "SHA512-CRYPT";
 	if (password == NULL || out == NULL || outsz == 0 ||
 	    (len = strnlen(password, PASSWD_MAX + 1)) > PASSWD_MAX)
 		return -1;
-	switch (scheme_lookup(scheme, strlen(scheme))) {
+	def = scheme_named(scheme);
+	switch (def != NULL ? def->scheme : SCHEME_PLAIN) {
 	case SCHEME_SHA512:
 		rv = hash_crypt("{SHA512-CRYPT}", "$6$", 0, password, out,
 		    outsz);
@@ -519,7 +728,7 @@ passwd_hash(const char *scheme, const char *password, char *out,
 		rv = hash_argon2id(password, len, out, outsz);
 		break;
 	default:
-		/* CRYPT and PLAIN are read, never written. */
+		/* The others are read, never written. */
 		rv = -1;
 		break;
 	}

@@ -3,15 +3,24 @@
  * passwords and the password policy: shared by tsamba-authd (checks
  * logins) and tsambactl (writes hashes, makes passwords).
  *
- * Schemes verified (names case-insensitive):
+ * Schemes verified (names case-insensitive), all those of Dovecot 2.3
+ * that user tables still hold:
  *   {SHA512-CRYPT}$6$...   {SHA256-CRYPT}$5$...
  *   {BLF-CRYPT}$2y$ / $2b$ / $2a$...
- *   {ARGON2ID}$argon2id$v=19$m=..,t=..,p=..$salt$hash
+ *   {ARGON2ID}$argon2id$...   {ARGON2I}$argon2i$...
+ *   {MD5-CRYPT}$1$...   {DES-CRYPT}xxxxxxxxxxxxx
  *   {CRYPT}... and bare crypt(3) strings: $6$ $5$ $2y$ $2b$ $2a$ $y$
- *     (and a bare $argon2id$ string)
- *   {PLAIN}text: for tests and migration only; discouraged, the
- *     password is stored in clear.
- * Everything else (MD5-CRYPT, DES, {SHA}, ...) is PASSWD_BADSCHEME.
+ *     $1$ and DES (and a bare $argon2id$ / $argon2i$ string)
+ *   {SHA512} {SHA256} {SHA} {SHA1} {PLAIN-MD5} {LDAP-MD5} {MD5}: an
+ *     unsalted digest, base64 or hex (told apart by length as Dovecot
+ *     does); {MD5} is also an MD5-CRYPT hash
+ *   {SSHA512} {SSHA256} {SSHA} {SMD5}: digest(password || salt) || salt
+ *   {PBKDF2}$1$salt$rounds$hex   {SCRAM-SHA-1} {SCRAM-SHA-256}
+ *   {PLAIN} {CLEAR} {CLEARTEXT}: the password in clear; discouraged.
+ *   A ".B64"/".BASE64" or ".HEX" suffix on the tag ({SHA256.HEX})
+ *     names the encoding, as in Dovecot.
+ * Everything else (CRAM-MD5, DIGEST-MD5, PLAIN-MD4, ...: passwd.c says
+ * why) is PASSWD_BADSCHEME.  Only the first five are written.
  *
  * Needs libcrypt (libxcrypt, Debian libcrypt-dev) and libargon2
  * (Debian libargon2-dev).  All functions are thread-safe.
@@ -44,6 +53,20 @@ int		passwd_verify(const char *stored, const char *password);
 /* The same for a counted password: one containing a NUL is a mismatch. */
 int		passwd_verifyn(const char *stored, const char *password,
 		    size_t len);
+
+/* What passwd_strength() says of a stored hash. */
+#define PASSWD_STRONG		0	/* a slow, salted scheme */
+#define PASSWD_WEAK		1	/* verified, but fast to brute-force
+					   or stored in clear */
+#define PASSWD_UNUSABLE		2	/* unknown scheme or malformed: the
+					   user cannot log in */
+
+/*
+ * How good a stored hash is; the name of its scheme (e.g. "SSHA512",
+ * "MD5-CRYPT" for a {CRYPT}$1$ hash) goes to name when it is known.
+ * Cheap: the slow schemes are judged by their settings, not hashed.
+ */
+int		passwd_strength(const char *stored, char *name, size_t namesz);
 
 /*
  * Hash a password with fresh random salt into out as "{SCHEME}hash".

@@ -149,7 +149,8 @@ size_t		 scheduler_count(void);
 /* The queue control socket's operations; NULL/-1 with a reason. */
 struct msg	*scheduler_find(const char *id);
 void		 scheduler_foreach(void (*)(struct msg *, void *), void *);
-int		 scheduler_flush(const char *what);	/* messages made due */
+int		 scheduler_flush(const char *what, int *held);
+				/* messages made due; *held: left on hold */
 int		 scheduler_hold(struct msg *, int hold, char *, size_t);
 int		 scheduler_delete(struct msg *, int silent, char *, size_t);
 time_t		 scheduler_next_try(struct msg *);

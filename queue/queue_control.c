@@ -245,7 +245,7 @@ control_request(struct ctl_client *c, struct imsg *imsg)
 	uint64_t	 id;
 	uint8_t		 silent = 0;
 	uint32_t	 type = imsg->hdr.type;
-	int		 rv = 0, n;
+	int		 rv = 0, n, held;
 
 	arg[0] = '\0';
 	err[0] = '\0';
@@ -262,11 +262,16 @@ control_request(struct ctl_client *c, struct imsg *imsg)
 		return;
 	}
 	if (type == IMSG_CTL_QUEUE_FLUSH) {
-		n = scheduler_flush(arg);
-		log_info("control: flush %s: %d message%s", arg[0] ? arg :
-		    "all", n, n == 1 ? "" : "s");
-		snprintf(err, sizeof(err), "%d message%s scheduled now", n,
-		    n == 1 ? "" : "s");
+		n = scheduler_flush(arg, &held);
+		log_info("control: flush %s: %d message%s, %d held",
+		    arg[0] ? arg : "all", n, n == 1 ? "" : "s", held);
+		if (held > 0)
+			snprintf(err, sizeof(err), "%d message%s scheduled "
+			    "now, %d on hold left alone", n, n == 1 ? "" : "s",
+			    held);
+		else
+			snprintf(err, sizeof(err), "%d message%s scheduled "
+			    "now", n, n == 1 ? "" : "s");
 		if (send_done(c, id, 0, err) == -1)
 			control_bad(c, "cannot answer");
 		return;

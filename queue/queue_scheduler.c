@@ -735,8 +735,13 @@ scheduler_next_try(struct msg *m)
 	return t;
 }
 
+/*
+ * Make the waiting recipients of m (in domain, if given) due now.  A held
+ * message gets its retry times reset too, so that a release tries it at
+ * once, but it is not scheduled: 1 if m was scheduled, 0 if not.
+ */
 static int
-msg_flush(struct msg *m, const char *domain)
+msg_flush(struct msg *m, const char *domain, int *held)
 {
 	struct rcpt	*r;
 	const char	*at;
@@ -752,23 +757,33 @@ msg_flush(struct msg *m, const char *domain)
 		r->next_try = 0;
 		n++;
 	}
-	if (n > 0 && !m->env.held)
-		msg_schedule(m);
-	return n > 0;
+	if (n == 0)
+		return 0;
+	if (m->env.held) {
+		(*held)++;
+		return 0;
+	}
+	msg_schedule(m);
+	return 1;
 }
 
-/* "" all, a message id, or a recipient domain: how many were made due. */
+/*
+ * "" all, a message id, or a recipient domain: how many were made due;
+ * *held counts those that matched but stay on hold.
+ */
 int
-scheduler_flush(const char *what)
+scheduler_flush(const char *what, int *held)
 {
 	struct msg	*m, *next;
 	int		 n = 0;
 
+	*held = 0;
 	if ((m = scheduler_find(what)) != NULL)
-		n = msg_flush(m, NULL);
+		n = msg_flush(m, NULL, held);
 	else
 		RB_FOREACH_SAFE(m, msg_byid, &byid, next)
-			n += msg_flush(m, what[0] != '\0' ? what : NULL);
+			n += msg_flush(m, what[0] != '\0' ? what : NULL,
+			    held);
 	if (n > 0)
 		scheduler_kick();
 	return n;

@@ -357,6 +357,10 @@ class Sandbox:
     before_start: called with the sandbox once its tree, config and
               ownerships are written, just before the daemons start
               (e.g. to mount a small tmpfs over the spool).
+    keep:     the demo's way: tsamba.conf and each table are written only
+              when absent, so what an admin edited (or added with
+              tsambactl) survives a restart; the ports are then read from
+              the kept tsamba.conf.
     """
 
     def __init__(self, dir, ports=None, limits=None, timeouts=None,
@@ -364,8 +368,9 @@ class Sandbox:
                  lmtp_tcp=False, lmtp_allow=(), sbindir=None, password=None,
                  submission=False, submission_opts="", domain=DOMAIN,
                  catchall_domain=CATCHALL_DOMAIN, listen_addr="127.0.0.1",
-                 hostname=None, before_start=None):
+                 hostname=None, before_start=None, keep=False):
         self.dir = os.path.abspath(dir)
+        self.keep = keep
         self.ports = dict(ports or {})
         self.limits = dict(limits or {})
         self.timeouts = dict(timeouts or {})
@@ -455,6 +460,8 @@ class Sandbox:
         os.chmod(self.rundir, 0o755)
         if self.root:
             self._make_users_and_owners()
+        if self._kept(self.conf):
+            self._ports_from_conf()
         self._pick_ports()
         self._write_pki()
         self._write_tables()
@@ -475,6 +482,30 @@ class Sandbox:
         os.chmod(self.spool, 0o700)
         os.chown(self.mailroot, v.pw_uid, v.pw_gid)
         os.chmod(self.mailroot, 0o750)
+
+    def _kept(self, path):
+        """In keep mode an existing file is the admin's: not rewritten."""
+        return self.keep and os.path.exists(path)
+
+    def _ports_from_conf(self):
+        """The ports (and the port 25-style address) of the listen lines
+        of a kept tsamba.conf: the first plain one is "smtp", one with
+        smtps "smtps", another with auth "submission"."""
+        with open(self.conf) as f:
+            for line in f:
+                w = line.split("#", 1)[0].split()
+                if len(w) < 5 or w[:2] != ["listen", "on"] or \
+                        w[3] != "port" or not w[4].isdigit():
+                    continue
+                port = int(w[4])
+                if "smtps" in w[5:]:
+                    self.ports.setdefault("smtps", port)
+                elif "auth" in w[5:]:
+                    self.ports.setdefault("submission", port)
+                elif "smtp" not in self.ports:
+                    self.ports["smtp"] = port
+                    if w[2][0].isdigit():
+                        self.listen_addr = w[2]
 
     def _pick_ports(self):
         old = read_env(self.envfile)
@@ -509,11 +540,20 @@ class Sandbox:
         os.chmod(self.cert, 0o644)
 
     def _write_tables(self):
-        with open(os.path.join(self.tabledir, "domains"), "w") as f:
-            f.write("# hosted domains\n%s\n%s\n" %
-                    (self.domain, self.catchall_domain))
-        hashes = sha512_crypt([self.password] * len(self.users))
+        domains = os.path.join(self.tabledir, "domains")
+        if not self._kept(domains):
+            with open(domains, "w") as f:
+                f.write("# hosted domains\n%s\n%s\n" %
+                        (self.domain, self.catchall_domain))
         users = os.path.join(self.tabledir, "users")
+        if not self._kept(users):
+            self._write_users(users)
+        aliases = os.path.join(self.tabledir, "aliases")
+        if not self._kept(aliases):
+            self._write_aliases(aliases)
+
+    def _write_users(self, users):
+        hashes = sha512_crypt([self.password] * len(self.users))
         with open(users, "w") as f:
             f.write("# address:{SCHEME}hash:uid:gid::home::\n")
             for local, h in zip(self.users, hashes):
@@ -523,7 +563,9 @@ class Sandbox:
         if self.root:
             os.chown(users, 0, pwd.getpwnam(
                 SYSTEM_USERS["auth"]).pw_gid)
-        with open(os.path.join(self.tabledir, "aliases"), "w") as f:
+
+    def _write_aliases(self, aliases):
+        with open(aliases, "w") as f:
             f.write("# source: destination, ...\n")
             if len(self.users) >= 3:
                 f.write("team@%s: %s, %s\n" % (
@@ -577,6 +619,8 @@ class Sandbox:
         return "\n".join(lines) + "\n"
 
     def _write_conf(self):
+        if self._kept(self.conf):
+            return
         with open(self.conf, "w") as f:
             f.write(self.conf_text())
         os.chmod(self.conf, 0o644)
@@ -670,6 +714,31 @@ class Sandbox:
             self.stop()
             raise
         return self
+
+    def start_missing(self):
+        """Start the daemons that are not running, in DAEMONS order, and
+        keep those that are: running it twice changes nothing.  The pid
+        file then lists them all.  Returns the names started."""
+        if not self._written:
+            self.write()
+        alive = self.running()
+        self.pids = dict(alive)
+        if not alive and self.before_start is not None:
+            self.before_start(self)
+        started = []
+        try:
+            for name in DAEMONS:
+                if name not in alive:
+                    self._start_one(name)
+                    started.append(name)
+        except BaseException:
+            for name in reversed(started):
+                self.kill(name, signal.SIGTERM)
+                del self.pids[name]
+            self._write_pids()
+            raise
+        self._write_pids()
+        return started
 
     def _start_one(self, name, preexec_fn=None):
         path = self.binary(name)
@@ -874,22 +943,35 @@ class Sandbox:
 
 # ------------------------------------------------------------- command line
 
-def cmd_start(args):
+def demo_sandbox(args):
+    """The demo: its config and tables are kept once written (keep), and
+    it names a postmaster so that <Postmaster> is delivered (to demo@,
+    through the postmaster alias of its aliases table)."""
     users = list(DEFAULT_USERS)
-    users += ["u%d" % i for i in range(1, args.users + 1)]
+    users += ["u%d" % i for i in range(1, getattr(args, "users", 0) + 1)]
     limits = {}
-    if args.users:
+    if getattr(args, "users", 0):
         limits["sessions-per-ip"] = 200
-    sb = Sandbox(args.dir, users=users, extra=args.set, limits=limits,
-                 submission=True)
+    extra = ['postmaster "postmaster@%s"' % DOMAIN] + getattr(args, "set",
+                                                               [])
+    return Sandbox(args.dir, users=users, extra=extra, limits=limits,
+                   submission=True, keep=True)
+
+
+def cmd_start(args):
+    sb = demo_sandbox(args)
     try:
-        sb.start()
+        started = sb.start_missing()
     except (SandboxError, OSError, subprocess.CalledProcessError) as e:
         sys.stderr.write("sandbox: %s\n" % e)
         return 1
     running = " ".join("tsamba-%s[%d]" % (n, p)
                        for n, p in sb.running().items())
-    print("tsamba runs in %s: %s" % (sb.dir, running))
+    if not started:
+        print("tsamba already runs in %s: %s" % (sb.dir, running))
+        return 0
+    print("tsamba runs in %s: %s (started now: %s)" %
+          (sb.dir, running, " ".join(started)))
     if not sb.root:
         print("(not root: every daemon runs as %s without chroot)" %
               sb.role_user("smtpd"))
@@ -922,6 +1004,43 @@ def cmd_stop(args):
     return 0
 
 
+def cmd_restart(args):
+    """Stop one daemon (with its children) and start it again with the
+    flags, log file and pid file entry the demo uses."""
+    if not os.path.exists(os.path.join(args.dir, "tsamba.conf")):
+        sys.stderr.write("sandbox: no sandbox in %s\n" % args.dir)
+        return 1
+    sb = demo_sandbox(args)
+    try:
+        sb.write()
+        if args.daemon in sb.running():
+            sb.kill(args.daemon, signal.SIGTERM)
+        sb._start_one(args.daemon)
+    except (SandboxError, OSError, subprocess.CalledProcessError) as e:
+        sys.stderr.write("sandbox: %s\n" % e)
+        return 1
+    print("restarted tsamba-%s[%d]; log %s" % (
+        args.daemon, sb.pids[args.daemon],
+        os.path.join(sb.logdir, args.daemon + ".log")))
+    return 0
+
+
+def cmd_reset(args):
+    """Stop the demo, remove its directory, start afresh."""
+    d = os.path.abspath(args.dir)
+    if os.path.exists(d):
+        if not any(os.path.exists(os.path.join(d, f))
+                   for f in ("tsamba.conf", "demo.env", "pids")):
+            sys.stderr.write("sandbox: %s is not a sandbox, not removed\n"
+                             % d)
+            return 1
+        Sandbox(d).stop()
+        import shutil
+        shutil.rmtree(d)
+        print("removed %s" % d)
+    return cmd_start(args)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description="private tsamba sandbox")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -931,10 +1050,18 @@ def main(argv=None):
                    help="add mailboxes u1..uN@" + DOMAIN)
     s.add_argument("--set", action="append", default=[], metavar="LINE",
                    help="append a line to tsamba.conf")
+    r = sub.add_parser("reset", help="stop, remove DIR, start afresh")
+    r.add_argument("dir")
+    r.add_argument("--users", type=int, default=0)
+    r.add_argument("--set", action="append", default=[], metavar="LINE")
     t = sub.add_parser("stop", help="stop the daemons recorded in DIR")
     t.add_argument("dir")
+    rs = sub.add_parser("restart", help="restart one daemon of DIR")
+    rs.add_argument("dir")
+    rs.add_argument("daemon", choices=DAEMONS)
     args = p.parse_args(argv)
-    return cmd_start(args) if args.cmd == "start" else cmd_stop(args)
+    return {"start": cmd_start, "stop": cmd_stop, "reset": cmd_reset,
+            "restart": cmd_restart}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "proto.h"
+#include "timefmt.h"
 #include "smtpd.h"
 
 #define SID(s)	((unsigned long long)(s)->id)
@@ -75,6 +76,7 @@ smtp_session_ban_result(struct imsg *imsg)
 	struct smtp_session	*s;
 	uint64_t		 id, end;
 	uint8_t			 banned;
+	char			 until[TIME_ISO8601_SIZE];
 
 	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &banned) == -1 ||
 	    imsg_get_u64(imsg, &end) == -1 || imsg_get_end(imsg) == -1 ||
@@ -83,8 +85,10 @@ smtp_session_ban_result(struct imsg *imsg)
 	if ((s = smtp_req_take(id, REQ_BAN)) == NULL)
 		return 0;
 	if (banned) {
-		log_info("session %016llx: [%s] is banned until %llu, "
-		    "refused", SID(s), s->ip, (unsigned long long)end);
+		time_iso8601(end > INT64_MAX ? INT64_MAX : (time_t)end, until,
+		    sizeof(until));
+		log_info("session %016llx: [%s] is banned until %s, "
+		    "refused", SID(s), s->ip, until);
 		s->banned = 1;
 	}
 	/* On smtps the refusal waits for TLS: a clear text 421 is noise. */

@@ -15,8 +15,9 @@
  *       -DPASSWD_BCRYPT_COST_MAX=6 -DPASSWD_YESCRYPT_COST_MAX=3 \
  *       -DPASSWD_ARGON2_M_MAX=4096 -DPASSWD_ARGON2_T_MAX=4 \
  *       -DPASSWD_ARGON2_P_MAX=4 -DPASSWD_ARGON2_WORK_MAX=8192 \
+ *       -DPASSWD_PBKDF2_ROUNDS_MAX=20000 \
  *       -o regress/fuzz/fuzz_passwd regress/fuzz/fuzz_passwd.c \
- *       lib/passwd.c -lcrypt -largon2
+ *       lib/passwd.c lib/passwd_legacy.c -lcrypt -largon2 -lcrypto
  *   mkdir -p regress/fuzz/corpus_passwd
  *   ./regress/fuzz/fuzz_passwd -max_total_time=20 -timeout=10 \
  *       -dict=regress/fuzz/fuzz_passwd.dict regress/fuzz/corpus_passwd

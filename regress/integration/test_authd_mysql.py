@@ -277,8 +277,15 @@ def test_never_banned(env):
 
 def test_control_socket(env):
     ctl = env.control()
-    assert ctl.ban_add("192.0.2.0/24", 300) == (0, "")
-    assert ctl.ban_add("2001:db8::1") == (0, "")
+    # the answer says what was banned, until when (ISO 8601, UTC)
+    import re
+    iso = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+    st, msg = ctl.ban_add("192.0.2.0/24", 300)
+    assert st == 0 and re.fullmatch(r"banned 192\.0\.2\.0/24 until %s "
+                                    r"\(300s\)" % iso, msg), msg
+    st, msg = ctl.ban_add("2001:db8::1")
+    assert st == 0 and re.fullmatch(r"banned 2001:db8::1 until %s \(\d+s\)"
+                                    % iso, msg), msg
     assert ctl.ban_add("not-an-ip")[0] == 1
     bans = {ip: (end, n) for ip, end, n in ctl.ban_list()}
     assert "192.0.2.0/24" in bans and "2001:db8::1" in bans

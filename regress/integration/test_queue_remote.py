@@ -468,6 +468,9 @@ def test_tsambactl_queue(env):
     sink.start()
     r = ctl(base, "flush")
     assert r.returncode == 0, r.stderr
+    # only the waiting message is scheduled; the held one is counted apart
+    assert "1 message scheduled now, 1 on hold left alone" in \
+        r.stdout + r.stderr, r.stdout + r.stderr
     assert wait_for(lambda: sink.to("x@far.test"), timeout=20)
     time.sleep(1)
     assert sink.to("ctl@far.test") == []

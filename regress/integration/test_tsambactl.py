@@ -131,6 +131,41 @@ def test_check_bad_line(fsb):
     assert "FAIL aliases table" in r.stdout and ":5:" in r.stdout
 
 
+# Hashes as Dovecot wrote them (doveadm pw, Dovecot 2.3) for "Tsamba-Test-pw9".
+DOVECOT_SSHA512 = ("{SSHA512}Gk6p6Id2Drz/p58LAQS6R2NImRFS9OZCsDC+ngEr8e6hE0o"
+                   "oHN0kAEvCe025MH8gQvMJuCJlizDqFgxolfHJO/RYpRQ=")
+DOVECOT_MD5_CRYPT = "{MD5-CRYPT}$1$krz9u8QE$VGKLRRyHrkvV8qB3Iyb1C0"
+CRAM_MD5 = ("{CRAM-MD5}29dac59c21bc3017e76359109c7a4fba702c8a936ac73162c42ab9"
+            "ea36fde0cf")
+
+
+def test_check_password_schemes(fsb):
+    """check names the users with weak hashes (a warning, exit 0) and
+    fails for a hash nobody can log in with (exit 1)."""
+    sb, ctl = fsb
+    with open(os.path.join(sb.tabledir, "users"), "a") as f:
+        f.write("old@example.test:%s::::::\n" % DOVECOT_SSHA512)
+        f.write("older@example.test:%s::::::\n" % DOVECOT_MD5_CRYPT)
+        f.write("shut@example.test:!::::::\n")
+    r = ctl("check")
+    out = r.stdout
+    assert ("WARN user old@example.test: weak password scheme SSHA512"
+            in out), out
+    assert ("WARN user older@example.test: weak password scheme MD5-CRYPT"
+            in out), out
+    assert "WARN user shut@example.test: login disabled" in out
+    assert "WARN password hashes of 8 users: 2 weak, 0 unusable" in out
+    # strong hashes are not named
+    assert "user demo@example.test" not in out
+    with open(os.path.join(sb.tabledir, "users"), "a") as f:
+        f.write("cram@example.test:%s::::::\n" % CRAM_MD5)
+    r = ctl("check", ok=None)
+    assert r.returncode == 1, r.stdout
+    assert ("FAIL user cram@example.test: password hash cannot be verified"
+            ": the user cannot log in" in r.stdout), r.stdout
+    assert "FAIL password hashes of 9 users: 2 weak, 1 unusable" in r.stdout
+
+
 def test_check_bad_config(fsb):
     sb, ctl = fsb
     with open(sb.conf, "a") as f:
@@ -363,6 +398,36 @@ def test_aliases(fsb):
     ctl("check")
 
 
+def test_alias_comma_rows(fsb):
+    """A line whose destination is a comma list is one alias per
+    destination to list, add and del; del rewrites just that line."""
+    sb, ctl = fsb
+    path = os.path.join(sb.tabledir, "aliases")
+    with open(path, "a") as f:
+        f.write("sales@example.test: alice@example.test, Bob@Example.Test,"
+                "carol@remote.example\n")
+    out = ctl("alias", "list").stdout
+    for d in ("alice@example.test", "Bob@Example.Test",
+              "carol@remote.example"):
+        assert "sales@example.test: %s\n" % d in out, out
+    before = read(path)
+    r = ctl("alias", "add", "sales@example.test", "bob@example.test",
+            ok=False)
+    assert "alias sales@example.test -> bob@example.test already exists" \
+        in r.stderr
+    assert read(path) == before
+    r = ctl("alias", "del", "sales@example.test", "dave@example.test",
+            ok=False)
+    assert "no alias sales@example.test -> dave@example.test" in r.stderr
+    ctl("alias", "del", "sales@example.test", "bob@example.test")
+    assert ("sales@example.test: alice@example.test, carol@remote.example\n"
+            in read(path)), read(path)
+    ctl("alias", "del", "sales@example.test", "carol@remote.example")
+    ctl("alias", "del", "sales@example.test", "alice@example.test")
+    assert "sales@" not in read(path)
+    ctl("check")
+
+
 def test_pw(fsb):
     sb, ctl = fsb
     h = ctl("pw", "-p", "secret").stdout.strip()
@@ -456,6 +521,41 @@ def test_ban(live):
                    for l in out.splitlines())
     ctl("ban", "add", "not-an-ip", ok=False)
     ctl("ban", "add", "192.0.2.8", "forever", ok=False)
+
+
+ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+
+
+def test_ban_says_what(live):
+    """ban add prints the network as banned (host bits cleared), its end
+    and duration; a prefix wider than /16 (IPv4) or /32 (IPv6) needs -f."""
+    import re
+    if not os.path.exists(control_sock(live)):
+        pytest.skip("tsamba-authd has no control socket yet")
+    ctl = Ctl(live.conf)
+    out = ctl("ban", "add", "192.0.2.77/24", "1h").stdout
+    assert re.fullmatch(r"banned 192\.0\.2\.0/24 until %s \(3600s\)\n" %
+                        ISO, out), out
+    for wide, fam in (("127.0.0.0/4", "IPv4 /16"),
+                      ("2001:db8::/31", "IPv6 /32"),
+                      ("0.0.0.0/0", "IPv4 /16")):
+        r = ctl("ban", "add", wide, ok=False)
+        assert "wider than an %s: refused without -f" % fam in r.stderr
+    listed = [l.split("\t")[0] for l in ctl("ban", "list").stdout.splitlines()]
+    assert "112.0.0.0/4" not in listed and "127.0.0.0/4" not in listed
+    assert not any(n.startswith("2001:db8::/3") for n in listed)
+    # the limits themselves are accepted, and -f forces a wider one
+    ctl("ban", "add", "198.18.0.0/16", "60")
+    ctl("ban", "add", "2001:db8::/32", "60")
+    out = ctl("ban", "add", "-f", "198.18.0.0/15", "2m").stdout
+    assert re.fullmatch(r"banned 198\.18\.0\.0/15 until %s \(120s\)\n" %
+                        ISO, out), out
+    listed = [l.split("\t")[0] for l in ctl("ban", "list").stdout.splitlines()]
+    assert {"192.0.2.0/24", "198.18.0.0/16", "198.18.0.0/15",
+            "2001:db8::/32"} <= set(listed), listed
+    for n in ("192.0.2.0/24", "198.18.0.0/16", "198.18.0.0/15",
+              "2001:db8::/32"):
+        ctl("ban", "del", n)
 
 
 def test_ban_no_daemon(fsb):
@@ -573,6 +673,28 @@ def test_mysql_check(mysb):
     assert "FAIL users table: query_user_list" in r.stdout
 
 
+def test_mysql_check_password_schemes(mysb):
+    """The hashes are read per user (query_user) and judged as for the
+    file backend."""
+    sb, ctl = mysb
+    rows(sb, "INSERT INTO users (mail, c_password) VALUES "
+         "('old@example.test', '%s'), ('cram@example.test', '%s')" %
+         (DOVECOT_SSHA512, CRAM_MD5))
+    r = ctl("check", ok=None)
+    assert r.returncode == 1, r.stdout
+    assert ("WARN user old@example.test: weak password scheme SSHA512"
+            in r.stdout), r.stdout
+    # alice has {PLAIN}x
+    assert "WARN user alice@example.test: weak password scheme PLAIN" \
+        in r.stdout
+    assert "FAIL user cram@example.test: password hash cannot be " \
+        "verified" in r.stdout
+    rows(sb, "DELETE FROM users WHERE mail = 'cram@example.test'")
+    r = ctl("check")
+    assert "WARN password hashes of 2 users: 2 weak, 0 unusable" in \
+        r.stdout, r.stdout
+
+
 def test_mysql_unreachable(mysb):
     sb, ctl = mysb
     text = read(sb.myconf).replace(sb.srv.socket, "/nonexistent/sock")
@@ -666,6 +788,39 @@ def test_mysql_aliases(mysb):
     ctl("alias", "del", "team@example.test")
     assert rows(sb, "SELECT * FROM aliases") == []
     ctl("alias", "del", "team@example.test", ok=False)
+
+
+def test_mysql_alias_comma_rows(mysb):
+    """A Postfix-style row "a, b, c": listed one line per destination,
+    add refuses a pair inside it, del removes one destination by
+    rewriting the row."""
+    sb, ctl = mysb
+    rows(sb, "INSERT INTO aliases (source, destination) VALUES "
+         "('sales@example.test', 'alice@example.test, Bob@Example.Test,"
+         "carol@remote.example'), ('sales@example.test', 'dan@example.test')")
+    assert ctl("alias", "list").stdout == (
+        "sales@example.test: alice@example.test\n"
+        "sales@example.test: Bob@Example.Test\n"
+        "sales@example.test: carol@remote.example\n"
+        "sales@example.test: dan@example.test\n")
+    r = ctl("alias", "add", "sales@example.test", "bob@example.test",
+            ok=False)
+    assert "alias sales@example.test -> bob@example.test already exists" \
+        in r.stderr
+    assert len(rows(sb, "SELECT * FROM aliases")) == 2
+    r = ctl("alias", "del", "sales@example.test", "erin@example.test",
+            ok=False)
+    assert "no alias sales@example.test -> erin@example.test" in r.stderr
+    ctl("alias", "del", "sales@example.test", "bob@example.test")
+    assert sorted(rows(sb, "SELECT source, destination FROM aliases")) == [
+        ["sales@example.test", "alice@example.test, carol@remote.example"],
+        ["sales@example.test", "dan@example.test"]]
+    ctl("alias", "del", "sales@example.test", "dan@example.test")
+    ctl("alias", "del", "sales@example.test", "alice@example.test")
+    assert rows(sb, "SELECT source, destination FROM aliases") == [
+        ["sales@example.test", "carol@remote.example"]]
+    ctl("alias", "del", "sales@example.test")
+    assert rows(sb, "SELECT * FROM aliases") == []
 
 
 def test_mysql_real_schema_over_tcp(mariadb_server):

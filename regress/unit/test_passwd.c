@@ -65,6 +65,87 @@ static const char *good[] = {
 	"{plain}" PW,
 };
 
+/*
+ * Every scheme Dovecot 2.3 verifies that tsamba reads, each made once by
+ * `doveadm pw -s SCHEME -p PW` (dovecot-core 2.3.19.1, Debian 12), the
+ * encodings with SCHEME.HEX / SCHEME.B64; the last five by hand: {MD5}
+ * over a PLAIN-MD5 hash, DES under {CRYPT} and bare, `openssl passwd -1
+ * -salt abcdefgh PW` bare, and a hex digest in capitals under a
+ * lower-case tag.  regress/integration/test_authd.py asks doveadm anew
+ * at test time when it is installed.
+ */
+static const char *dovecot[] = {
+	"{SSHA512}Gk6p6Id2Drz/p58LAQS6R2NImRFS9OZCsDC+ngEr8e6hE0ooHN0kAEvCe025"
+	    "MH8gQvMJuCJlizDqFgxolfHJO/RYpRQ=",
+	"{SSHA256}M3Gmh0zC6t8tSIwXFGSnmPUfXREg69Ab+OxsbTXHf9K9V2Sx",
+	"{SSHA}LfO/u+L3vOLPEA+q3aVmmnG5IUk7Ad0O",
+	"{SMD5}rt0B31UTmTXG9gv5OdXhnRvYEyQ=",
+	"{SHA512}LRyYAeQF+HVknIKBfg6K2+zOV8p5B/g7aI3yH6XbvqpsMDKhUCDLGXXw1Unvn"
+	    "yyRZK/PRq1/om6UXvd43z9ZAg==",
+	"{SHA256}MyBwOqptJAGkikP91Do+zQ7EHuUqTpE1jW4RCwpRICs=",
+	"{SHA}BJJsfdHC+Olp5l8wr366L3YHnNw=",
+	"{SHA1}BJJsfdHC+Olp5l8wr366L3YHnNw=",
+	"{PLAIN-MD5}99c7ccd49456111c659f8209fc3f00f1",
+	"{LDAP-MD5}mcfM1JRWERxln4IJ/D8A8Q==",
+	"{MD5}$1$lLYjJXMr$AFnFK/h66PhEAyd6qmUej.",
+	"{MD5-CRYPT}$1$krz9u8QE$VGKLRRyHrkvV8qB3Iyb1C0",
+	"{DES-CRYPT}LwsCwfF.BZKhs",
+	"{CRYPT}$2y$05$NrMsBFQY/La.wAp5LjN7HOYQhrzosnTlweol9XwKwNlWOfCGhbHSq",
+	"{SHA256-CRYPT}$5$QHyWCnDGTU3p8LBP$glYniggctRx01X/5pHuASdhjh4tkGZ3OHgI"
+	    "8o71raXC",
+	"{SHA512-CRYPT}$6$AfAp5kVoDqpfdFGw$gi7Os3lTEXCxWGsTNNyuQO.bY3zgSQuFzuT"
+	    "88OdzmZLat3JzNJv/b/YyYgLKmWtR/mzIGa8RmdZJbI8ZOHW811",
+	"{BLF-CRYPT}$2y$05$qgtKZn4kZu0VObqVSsQbi.ARVfWGnxt0clGAVqCg.dsncp5hznb"
+	    ".O",
+	"{ARGON2I}$argon2i$v=19$m=32768,t=4,p=1$QRL6jPRXdp2/EkIgHWi4Lg$d0Wg1TD"
+	    "tbdiCGSOI2AgdbX8Q8JClkdtHfHyzelPFqgY",
+	"{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$hxkjgI3wQ5OrvSPUUEwG7g$SsqgS"
+	    "/pZ5psPqo0/VU2bXq4HW4xErfGIQu4TGAi2pno",
+	"{PBKDF2}$1$M86OUm6WZaECB4VL$5000$8f7acdedfa1332e0b7c08cdd3d874de5e890"
+	    "0db1",
+	"{SCRAM-SHA-1}4096,jI5MILuRKB0NwDYQ0K0oeA==,ubnUniqZ8o8XTxBRyTBK06Gea6"
+	    "0=,Alq+57l/8yc7AoDc6/LuWlZwPnY=",
+	"{SCRAM-SHA-256}4096,0bJqquviNWIe0wBjliyUGQ==,gnO6MgK7gi7xiUYmitRu6Ymq"
+	    "QthBMANsy9EH5Qnv/sY=,GHob+Z2slx74cDW/Gg/lpCdpQA8lU4ym9oAhl7O9rp0=",
+	"{PLAIN}Tsamba-Test-pw9",
+	"{CLEAR}Tsamba-Test-pw9",
+	"{CLEARTEXT}Tsamba-Test-pw9",
+	"{SHA256.HEX}3320703aaa6d2401a48a43fdd43a3ecd0ec41ee52a4e91358d6e110b0"
+	    "a51202b",
+	"{SHA512.HEX}2d1c9801e405f875649c82817e0e8adbecce57ca7907f83b688df21fa"
+	    "5dbbeaa6c3032a15020cb1975f0d549ef9f2c9164afcf46ad7fa26e945ef778df"
+	    "3f5902",
+	"{SSHA512.HEX}7c7241a69b93adcaab87c03147fa804c803265969a49fdb6853edc6e"
+	    "d6472006ceb724c35d766605de3f535437d6706f424fd6489a5e0d1bc74596b2c"
+	    "8ba6768ff220c4b",
+	"{SSHA256.HEX}6d6ca2cc78c85ef1689e440c1f25f461d0b922ca9d79261bb49b533a"
+	    "802e872fe7eca2e0",
+	"{SSHA.HEX}f4586ecf425d942de055b0aeae26119c2f976b1feceb8ae9",
+	"{SMD5.HEX}7ff733a8f0544fb39a2bdefb4b77dca17df18522",
+	"{SHA.HEX}04926c7dd1c2f8e969e65f30af7eba2f76079cdc",
+	"{LDAP-MD5.HEX}99c7ccd49456111c659f8209fc3f00f1",
+	"{PLAIN-MD5.B64}mcfM1JRWERxln4IJ/D8A8Q==",
+	"{PLAIN.B64}VHNhbWJhLVRlc3QtcHc5",
+	"{PLAIN.HEX}5473616d62612d546573742d707739",
+	"{SHA1.B64}BJJsfdHC+Olp5l8wr366L3YHnNw=",
+	"{SSHA.BASE64}kifC6jPA3KQdOHEVtty74H32pPMULLcO",
+	"{MD5}99c7ccd49456111c659f8209fc3f00f1",
+	"{CRYPT}nmyfBVWz/4Nw.",
+	"nmyfBVWz/4Nw.",
+	"$1$abcdefgh$pP8pfTxMGQYPeOpS2ikw3/",
+	"{sha256.hex}3320703AAA6D2401A48A43FDD43A3ECD0EC41EE52A4E91358D6E110B0"
+	    "A51202B",
+};
+
+/* Good hashes of another password: a mismatch, not a bad scheme. */
+static const char *other[] = {
+	"{MD5-CRYPT}$1$abcdefgh$G//4keteveJp0qb8z2DxG/",	/* "password" */
+	"abJnggxhB/yWI",			/* DES crypt */
+	"{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=",	/* "password" */
+	"{PLAIN-MD5}5f4dcc3b5aa765d61d8327deb882cf99",
+	"{SSHA256}M3Gmh0zC6t8tSIwXFGSnmPUfXREg69Ab+OxsbTXHf9K9V2Sy",
+};
+
 /* Unknown, unsupported or malformed: never a match, never a crash. */
 static const char *bad[] = {
 	"",
@@ -72,15 +153,65 @@ static const char *bad[] = {
 	"{}",
 	"{SHA512-CRYPT",
 	"{NOSUCH}$6$saltsaltsaltsalt$x",
-	"{MD5-CRYPT}$1$abcdefgh$pP8pfTxMGQYPeOpS2ikw3/",
-	"$1$abcdefgh$pP8pfTxMGQYPeOpS2ikw3/",	/* openssl passwd -1 */
-	"abJnggxhB/yWI",			/* DES crypt */
 	"*",
 	"!",
 	"{SHA512-CRYPT}",
 	"{SHA512-CRYPT}$5$saltsaltsaltsalt$adr6Gskzb9..agAIyq/uO5S4O4esuvYM5"
 	    ".xWjHASSjC",			/* tag and hash disagree */
 	"{SHA512-CRYPT}$6$saltsaltsaltsalt$KrS3xGMfe",	/* truncated */
+	/* Dovecot schemes tsamba does not read (passwd.c says why) */
+	"{CRAM-MD5}29dac59c21bc3017e76359109c7a4fba702c8a936ac73162c42ab9ea"
+	    "36fde0cf",
+	"{PLAIN-TRUNC}" PW,
+	"{DIGEST-MD5}abcdef0123456789abcdef0123456789",
+	"{PLAIN-MD4}abcdef0123456789abcdef0123456789",
+	/* digests: wrong length, bad characters, bad encodings */
+	"{SHA256}MyBwOqptJAGkikP91Do+zQ7EHuUqTpE1jW4RCwpRIC==",
+	"{SHA256}MyBwOqptJAGkikP91Do+zQ7EHuUqTpE1jW4RCwpRICs",
+	"{SHA256}MyBw=qptJAGkikP91Do+zQ7EHuUqTpE1jW4RCwpRICs=",
+	"{SHA256}MyBw qptJAGkikP91Do+zQ7EHuUqTpE1jW4RCwpRICs=",
+	"{SHA256.HEX}3320703aaa6d2401a48a43fdd43a3ecd0ec41ee52a4e91358d6e11"
+	    "0b0a51202",
+	"{SHA256.HEX}3320703aaa6d2401a48a43fdd43a3ecd0ec41ee52a4e91358d6e11"
+	    "0b0a51202x",
+	"{SHA256.XYZ}MyBwOqptJAGkikP91Do+zQ7EHuUqTpE1jW4RCwpRICs=",
+	"{SHA256.}MyBwOqptJAGkikP91Do+zQ7EHuUqTpE1jW4RCwpRICs=",
+	"{SHA512-CRYPT.HEX}2432",
+	"{PLAIN-MD5}99c7ccd49456111c659f8209fc3f00f",
+	"{SHA}",
+	"{SSHA}BJJsfdHC+Olp5l8wr366L3YHnNw=",	/* no salt */
+	"{SMD5.HEX}",
+	"{PLAIN.B64}VHNhbWJhLVRlc3QtcHc",
+	"{PLAIN.HEX}5473616d62612d546573742d70773",
+	"{MD5}$1$abcdefghij$pP8pfTxMGQYPeOpS2ikw3/",	/* salt too long */
+	"{MD5-CRYPT}99c7ccd49456111c659f8209fc3f00f1",
+	"{DES-CRYPT}nmyfBVWz/4Nw",
+	"{DES-CRYPT}$1$abcdefgh$pP8pfTxMGQYPeOpS2ikw3/",
+	"nmyfBVWz/4Nw.x",
+	/* PBKDF2 and SCRAM: fields, rounds over the cap */
+	"{PBKDF2}$1$M86OUm6WZaECB4VL$5000$8f7acdedfa1332e0b7c08cdd3d874de5"
+	    "e8900db",
+	"{PBKDF2}$1$M86OUm6WZaECB4VL$99999999$8f7acdedfa1332e0b7c08cdd3d874"
+	    "de5e8900db1",
+	"{PBKDF2}$1$M86OUm6WZaECB4VL$0$8f7acdedfa1332e0b7c08cdd3d874de5e890"
+	    "0db1",
+	"{PBKDF2}$1$$5000$8f7acdedfa1332e0b7c08cdd3d874de5e8900db1",
+	"{PBKDF2}$2$M86OUm6WZaECB4VL$5000$8f7acdedfa1332e0b7c08cdd3d874de5e"
+	    "8900db1",
+	"{SCRAM-SHA-1}4096,jI5MILuRKB0NwDYQ0K0oeA==,ubnUniqZ8o8XTxBRyTBK06Ge"
+	    "a60=",
+	"{SCRAM-SHA-1}4096,jI5MILuRKB0NwDYQ0K0oeA==,ubnUniqZ8o8XTxBRyTBK06Ge"
+	    "a60=,Alq+57l/8yc7AoDc6/LuWlZwPnY=,x",
+	"{SCRAM-SHA-1}99999999,jI5MILuRKB0NwDYQ0K0oeA==,ubnUniqZ8o8XTxBRyTBK"
+	    "06Gea60=,Alq+57l/8yc7AoDc6/LuWlZwPnY=",
+	"{SCRAM-SHA-256}4096,jI5MILuRKB0NwDYQ0K0oeA==,ubnUniqZ8o8XTxBRyTBK06"
+	    "Gea60=,Alq+57l/8yc7AoDc6/LuWlZwPnY=",	/* SHA-1 sized keys */
+	"{SCRAM-SHA-1}4096,,ubnUniqZ8o8XTxBRyTBK06Gea60=,Alq+57l/8yc7AoDc6/L"
+	    "uWlZwPnY=",
+	"{ARGON2I}$argon2id$v=19$m=1024,t=2,p=1$dHNhbWJhc2FsdHNhbHQ$9Xd36UT"
+	    "igspF+qcGYUbMPysOBrH8Gi0snEl93wNBfWE",
+	"{ARGON2I}$argon2i$v=19$m=4194304,t=4,p=1$QRL6jPRXdp2/EkIgHWi4Lg$d0"
+	    "Wg1TDtbdiCGSOI2AgdbX8Q8JClkdtHfHyzelPFqgY",
 	"{SHA512-CRYPT}$6$saltsaltsaltsalt$KrS3xGMfe.bdiuK3bv1XXS7nYB6P/yBdT"
 	    "heLX5wPxTl8IxaYc6ts.Zw8ZhbkMHcKmuMcfgj7977flfAxlfwvP0x",
 	"{SHA512-CRYPT}$6$salt salt$KrS3xGMfe",	/* bad character */
@@ -117,8 +248,22 @@ static const char *bad[] = {
 	"{ARGON2ID}$argon2id$v=19$m=1,t=1,p=1$dHNhbWJhc2FsdHNhbHQ$9Xd36UTigs"
 	    "pF+qcGYUbMPysOBrH8Gi0snEl93wNBfWE",	/* m under 8 * p */
 	"{ARGON2ID}$6$saltsaltsaltsalt$KrS3xGMfe",
-	"{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=",
 };
+
+/* A DES crypt hash: {CRYPT} / {DES-CRYPT} / bare, 13 characters. */
+static int
+is_des(const char *h)
+{
+	const char	*b;
+
+	if ((b = strchr(h, '}')) != NULL) {
+		if (strncmp(h, "{CRYPT}", 7) != 0 &&
+		    strncmp(h, "{DES-CRYPT}", 11) != 0)
+			return 0;
+		h = b + 1;
+	}
+	return strlen(h) == 13 && strchr(h, '$') == NULL;
+}
 
 static void
 test_vectors(void)
@@ -145,6 +290,79 @@ test_vectors(void)
 	}
 	CHECK(passwd_verify(NULL, PW) == PASSWD_BADSCHEME);
 	CHECK(passwd_verify(good[0], NULL) == PASSWD_MISMATCH);
+	for (i = 0; i < sizeof(dovecot) / sizeof(dovecot[0]); i++) {
+		CHECKF(passwd_verify(dovecot[i], PW) == PASSWD_OK, "%s",
+		    dovecot[i]);
+		CHECKF(passwd_verify(dovecot[i], wrong) == PASSWD_MISMATCH,
+		    "%s", dovecot[i]);
+		CHECKF(passwd_verify(dovecot[i], "") == PASSWD_MISMATCH,
+		    "%s", dovecot[i]);
+		/* DES crypt reads 8 characters: one reason it is weak. */
+		if (is_des(dovecot[i]))
+			continue;
+		CHECKF(passwd_verify(dovecot[i], PW "x") == PASSWD_MISMATCH,
+		    "%s", dovecot[i]);
+		CHECKF(passwd_verifyn(dovecot[i], PW, strlen(PW) - 1) ==
+		    PASSWD_MISMATCH, "%s", dovecot[i]);
+	}
+	for (i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+		CHECKF(passwd_verify(other[i], PW) == PASSWD_MISMATCH, "%s",
+		    other[i]);
+}
+
+/* What tsambactl check reports: weak and unusable hashes, by name. */
+static void
+test_strength(void)
+{
+	static const struct {
+		const char	*stored;
+		int		 strength;
+		const char	*name;
+	} s[] = {
+		{ "{SHA512-CRYPT}$6$saltsaltsaltsalt$KrS3xGMfe.bdiuK3bv1XXS7"
+		    "nYB6P/yBdTheLX5wPxTl8IxaYc6ts.Zw8ZhbkMHcKmuMcfgj7977flfAx"
+		    "lfwvP0", PASSWD_STRONG, "SHA512-CRYPT" },
+		{ "$2b$04$abcdefghijklmnopqrstuuhcznklPD4XE5R4/NuYvofHsk2N"
+		    "cgu7C", PASSWD_STRONG, "BLF-CRYPT" },
+		{ "{CRYPT}$y$j9T$3HIg74QoMHaitcrZqkLHC.$g2oU20GKs4o4RiQ4uOl3s"
+		    "mXsqG/UZpaHSXjAAggnbXC", PASSWD_STRONG, "YESCRYPT" },
+		{ "{ARGON2I}$argon2i$v=19$m=32768,t=4,p=1$QRL6jPRXdp2/EkIgHWi"
+		    "4Lg$d0Wg1TDtbdiCGSOI2AgdbX8Q8JClkdtHfHyzelPFqgY",
+		    PASSWD_STRONG, "ARGON2I" },
+		{ "{SSHA512}Gk6p6Id2Drz/p58LAQS6R2NImRFS9OZCsDC+ngEr8e6hE0ooHN"
+		    "0kAEvCe025MH8gQvMJuCJlizDqFgxolfHJO/RYpRQ=", PASSWD_WEAK,
+		    "SSHA512" },
+		{ "{MD5-CRYPT}$1$abcdefgh$pP8pfTxMGQYPeOpS2ikw3/", PASSWD_WEAK,
+		    "MD5-CRYPT" },
+		{ "{CRYPT}$1$abcdefgh$pP8pfTxMGQYPeOpS2ikw3/", PASSWD_WEAK,
+		    "MD5-CRYPT" },
+		{ "abJnggxhB/yWI", PASSWD_WEAK, "DES-CRYPT" },
+		{ "{plain}x", PASSWD_WEAK, "PLAIN" },
+		{ "{SHA256.HEX}3320703aaa6d2401a48a43fdd43a3ecd0ec41ee52a4e913"
+		    "58d6e110b0a51202b", PASSWD_WEAK, "SHA256" },
+		{ "{NOSUCH}x", PASSWD_UNUSABLE, "" },
+		{ "{CRAM-MD5}29dac59c21bc3017e76359109c7a4fba702c8a936ac73162c"
+		    "42ab9ea36fde0cf", PASSWD_UNUSABLE, "" },
+		{ "{SHA256}short", PASSWD_UNUSABLE, "SHA256" },
+		{ "{BLF-CRYPT}$2y$31$abcdefghijklmnopqrstuuhcznklPD4XE5R4/NuYv"
+		    "ofHsk2Ncgu7C", PASSWD_UNUSABLE, "BLF-CRYPT" },
+		{ "!", PASSWD_UNUSABLE, "" },
+		{ "", PASSWD_UNUSABLE, "" },
+	};
+	char	name[32];
+	size_t	i;
+
+	for (i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+		CHECKF(passwd_strength(s[i].stored, name, sizeof(name)) ==
+		    s[i].strength, "%s", s[i].stored);
+		CHECKF(strcmp(name, s[i].name) == 0, "%s: %s", s[i].stored,
+		    name);
+	}
+	CHECK(passwd_strength(NULL, name, sizeof(name)) == PASSWD_UNUSABLE);
+	CHECK(passwd_strength(good[0], NULL, 0) == PASSWD_STRONG);
+	for (i = 0; i < sizeof(dovecot) / sizeof(dovecot[0]); i++)
+		CHECKF(passwd_strength(dovecot[i], NULL, 0) !=
+		    PASSWD_UNUSABLE, "%s", dovecot[i]);
 }
 
 static void
@@ -311,6 +529,7 @@ int
 main(void)
 {
 	test_vectors();
+	test_strength();
 	test_odd_passwords();
 	test_roundtrip();
 	test_generate();
