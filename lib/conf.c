@@ -29,7 +29,7 @@ _Static_assert(CONF_ADDR_MAX == ADDR_MAX + 1,
 #define DEFAULT_RUNDIR		"/run/tsamba"
 #define DEFAULT_SPOOL		"/var/spool/tsamba"
 #define DEFAULT_MAILROOT	"/var/vmail"
-#define DEFAULT_CHROOT		"/var/empty"
+#define DEFAULT_CHROOT		"/var/lib/tsamba/empty"
 #define DEFAULT_STATEDIR	"/var/lib/tsamba"
 
 static void

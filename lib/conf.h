@@ -11,7 +11,7 @@
  *   rundir "/run/tsamba"                sockets
  *   spool "/var/spool/tsamba"
  *   mailroot "/var/vmail"
- *   chroot "/var/empty"                 empty dir for the network engines
+ *   chroot "/var/lib/tsamba/empty"      empty dir for the network engines
  *   user smtpd|lmtpd|mta|queue|auth|imap-login|vmail "name"
  *   pki NAME cert "file" key "file"
  *   tls ciphers "list"                  TLS 1.2 suites, OpenSSL syntax or
@@ -157,7 +157,7 @@ struct conf {
 	char			 rundir[PATH_MAX];	/* /run/tsamba */
 	char			 spool[PATH_MAX];	/* /var/spool/tsamba */
 	char			 mailroot[PATH_MAX];	/* /var/vmail */
-	char			 chroot[PATH_MAX];	/* /var/empty */
+	char			 chroot[PATH_MAX];	/* /var/lib/tsamba/empty */
 	/* One user per process role; tsamba.conf(5) says who is who. */
 	char			 user_smtpd[CONF_NAME_MAX];	/* _tsamba */
 	/* user_lmtpd: _tsambalmtp */

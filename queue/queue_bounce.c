@@ -119,12 +119,12 @@ remote_mta(FILE *f, const struct rcpt *r, const char *host)
 	fprintf(f, "Remote-MTA: dns; %.*s\r\n", (int)len, r->relay);
 }
 
-/* The recipients a notice is about. */
+/* The recipients a notice is about: a delay, those tried and deferred. */
 static int
 report_rcpt(const struct rcpt *r, int delayed)
 {
 	if (delayed)
-		return r->state == RCPT_PENDING;
+		return r->state == RCPT_PENDING && r->tries > 0;
 	return r->state == RCPT_FAILED && !r->bounced;
 }
 

@@ -121,11 +121,23 @@ expiry(const struct msg *m)
 	return m->env.created + (time_t)queue_conf->queue_lifetime;
 }
 
+/*
+ * A delay notice says why the message waits, so it goes out only once a
+ * recipient still pending has been tried and deferred: a message that is
+ * merely slow to get its first try (a busy host) has nothing to report.
+ */
 static int
 wants_delay_notice(const struct msg *m)
 {
-	return !m->env.warned && m->env.sender[0] != '\0' &&
-	    queue_conf->queue_delay_warn < queue_conf->queue_lifetime;
+	const struct rcpt	*r;
+
+	if (m->env.warned || m->env.sender[0] == '\0' ||
+	    queue_conf->queue_delay_warn >= queue_conf->queue_lifetime)
+		return 0;
+	TAILQ_FOREACH(r, &m->env.rcpts, entry)
+		if (r->state == RCPT_PENDING && r->tries > 0)
+			return 1;
+	return 0;
 }
 
 /*

@@ -146,7 +146,7 @@ test_defaults(void)
 	CHECK(strcmp(conf.rundir, "/run/tsamba") == 0);
 	CHECK(strcmp(conf.spool, "/var/spool/tsamba") == 0);
 	CHECK(strcmp(conf.mailroot, "/var/vmail") == 0);
-	CHECK(strcmp(conf.chroot, "/var/empty") == 0);
+	CHECK(strcmp(conf.chroot, "/var/lib/tsamba/empty") == 0);
 	CHECK(strcmp(conf.user_smtpd, "_tsamba") == 0);
 	CHECK(strcmp(conf.user_lmtpd, "_tsambalmtp") == 0);
 	CHECK(strcmp(conf.user_mta, "_tsambamta") == 0);
