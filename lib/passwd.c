@@ -145,7 +145,6 @@ struct stored {
 static const struct scheme_def *scheme_lookup(const char *, size_t);
 static const struct scheme_def *scheme_named(const char *);
 static int	scheme_split(const char *, struct stored *);
-static int	parse_uint(const char **, unsigned long, unsigned long *);
 static int	crypt_charset_ok(const char *);
 static int	sha_setting_ok(const char *);
 static int	bcrypt_setting_ok(const char *);
@@ -234,8 +233,8 @@ scheme_split(const char *stored, struct stored *st)
 }
 
 /* Read a decimal number of at most 10 digits and at most max. */
-static int
-parse_uint(const char **sp, unsigned long max, unsigned long *v)
+int
+pw_parse_uint(const char **sp, unsigned long max, unsigned long *v)
 {
 	const char	*s = *sp;
 	unsigned long	 n = 0;
@@ -275,7 +274,7 @@ sha_setting_ok(const char *s)
 	if (strncmp(s, "rounds=", 7) != 0)
 		return 1;
 	s += 7;
-	if (parse_uint(&s, PASSWD_SHA_ROUNDS_MAX, &rounds) == -1)
+	if (pw_parse_uint(&s, PASSWD_SHA_ROUNDS_MAX, &rounds) == -1)
 		return 0;
 	return *s == '$';
 }
@@ -431,15 +430,15 @@ argon2_params_ok(const char *s, const char *prefix)
 	if (strncmp(s, prefix, n) != 0 || strncmp(s + n, "v=19$m=", 7) != 0)
 		return 0;
 	s += n + 7;
-	if (parse_uint(&s, PASSWD_ARGON2_M_MAX, &m) == -1 ||
+	if (pw_parse_uint(&s, PASSWD_ARGON2_M_MAX, &m) == -1 ||
 	    strncmp(s, ",t=", 3) != 0)
 		return 0;
 	s += 3;
-	if (parse_uint(&s, PASSWD_ARGON2_T_MAX, &t) == -1 ||
+	if (pw_parse_uint(&s, PASSWD_ARGON2_T_MAX, &t) == -1 ||
 	    strncmp(s, ",p=", 3) != 0)
 		return 0;
 	s += 3;
-	if (parse_uint(&s, PASSWD_ARGON2_P_MAX, &p) == -1 || *s != '$')
+	if (pw_parse_uint(&s, PASSWD_ARGON2_P_MAX, &p) == -1 || *s != '$')
 		return 0;
 	return (unsigned long long)m * t <= PASSWD_ARGON2_WORK_MAX;
 }

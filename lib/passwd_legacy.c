@@ -127,19 +127,11 @@ static int
 parse_rounds(const char **sp, char stop, unsigned long *v)
 {
 	const char	*s = *sp;
-	unsigned long	 n = 0;
-	int		 digits = 0;
 
-	while (*s >= '0' && *s <= '9') {
-		if (++digits > 10)
-			return -1;
-		n = n * 10 + (*s++ - '0');
-	}
-	if (digits == 0 || n == 0 || n > PASSWD_PBKDF2_ROUNDS_MAX ||
-	    *s != stop)
+	if (pw_parse_uint(&s, PASSWD_PBKDF2_ROUNDS_MAX, v) == -1 ||
+	    *v == 0 || *s != stop)
 		return -1;
 	*sp = s + 1;
-	*v = n;
 	return 0;
 }
 

@@ -33,6 +33,8 @@ enum pw_enc {
 #define PW_RAW_MAX	1024
 
 int	pw_ct_equal(const void *, const void *, size_t);
+/* At most 10 decimal digits, at most max: 0 and *sp past them, or -1. */
+int	pw_parse_uint(const char **sp, unsigned long max, unsigned long *);
 /* text in enc into out: the length, or -1 if malformed or too long. */
 int	pw_decode(enum pw_enc, const char *text, unsigned char *out,
 	    size_t outsz);
