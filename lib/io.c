@@ -48,6 +48,9 @@
  * - The idle timer restarts on every read, write and handshake end; after
  *   IO_TIMEOUT it stays off until the next I/O or io_set_timeout().
  * - io_new() returns NULL (errno set, fd still the caller's) on failure.
+ * - A write that cannot go on (EPIPE, ECONNRESET, or libtls saying the
+ *   peer closed, which tls_write() reports as 0) is IO_ERROR: the caller
+ *   closes the session and logs io_error().  It is never retried.
  * - SIGPIPE: plain writes use MSG_NOSIGNAL, but libtls writes do not;
  *   daemons ignore SIGPIPE.
  *
@@ -1020,6 +1023,11 @@ io_write_plain(struct io *io, size_t max)
 			io_set_error(io, "write: %s", strerror(errno));
 			return (-1);
 		}
+		/* Never for a stream socket; not retried, so never a spin. */
+		if (n == 0) {
+			io_set_error(io, "write: nothing written");
+			return (-1);
+		}
 		evbuffer_drain(io->out, n);
 		total += n;
 		max -= n;
@@ -1049,6 +1057,15 @@ io_write_tls(struct io *io, size_t max)
 		}
 		if (n == -1) {
 			io_set_error(io, "tls_write: %s", tls_error(io->tls));
+			return (-1);
+		}
+		/*
+		 * 0 is libtls saying the peer closed (its close_notify came,
+		 * or the socket hit EOF): nothing more will ever be written,
+		 * and retrying would spin in this loop forever.
+		 */
+		if (n == 0) {
+			io_set_error(io, "tls_write: connection closed by peer");
 			return (-1);
 		}
 		io->wr_wants = EV_WRITE;

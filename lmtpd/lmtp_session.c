@@ -202,7 +202,7 @@ lmtp_session_io(struct io *io, int event, void *arg)
 		break;
 	case IO_ERROR:
 	default:
-		log_debug("%s: %s", s->peer, io_error(s->io));
+		log_info("%s: closed: %s", s->peer, io_error(s->io));
 		lmtp_session_free(s);
 		break;
 	}
