@@ -118,11 +118,9 @@ main(int argc, char *argv[])
 	lookup_init();
 	lookup_postmaster_check();
 
-	if (!opts.debug) {
-		if (daemon(0, 0) == -1)
-			fatal("daemon");
-		log_init(0, "tsamba-authd");
-	}
+	if (!opts.debug && daemon(0, 0) == -1)
+		fatal("daemon");
+	log_init_daemon(opts.debug, "tsamba-authd");
 
 	event_init();
 	daemon_signals(ev_sigs, sigs, 3, on_signal);

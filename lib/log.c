@@ -1,7 +1,12 @@
 /*
  * Logging: one line per event, to syslog (facility mail) or, in the
- * foreground, to stderr with the process name in front.
+ * foreground, to stderr: with an ISO 8601 time in front for a daemon,
+ * or, when stderr is the systemd journal, with the "<N>" priority
+ * prefix of sd-daemon(3) and no time (journald stamps each line).
  */
+
+#include <sys/types.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -10,13 +15,23 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "timefmt.h"
 
-static int		 log_debug_mode;
+enum log_dest {
+	LOG_DEST_SYSLOG,
+	LOG_DEST_STDERR,	/* a tool's messages, as they are */
+	LOG_DEST_STAMPED,	/* a daemon in the foreground */
+	LOG_DEST_JOURNAL,	/* stderr is a journald stream */
+};
+
+static enum log_dest	 log_dest = LOG_DEST_STDERR;
 static int		 log_verbose;
 static const char	*log_proc = "";
 
+static void	log_setup(enum log_dest, const char *);
 static void	vlog(int, const char *, va_list)
 		    __attribute__((__format__ (printf, 2, 0)));
 static void	log_message(int, const char *, ...)
@@ -25,9 +40,54 @@ static void	log_message(int, const char *, ...)
 void
 log_init(int debug, const char *progname)
 {
-	log_debug_mode = debug;
-	if (!debug)
+	log_setup(debug ? LOG_DEST_STDERR : LOG_DEST_SYSLOG, progname);
+}
+
+void
+log_init_daemon(int foreground, const char *progname)
+{
+	log_setup(foreground ? LOG_DEST_STAMPED : LOG_DEST_SYSLOG, progname);
+}
+
+/*
+ * systemd.exec(5): JOURNAL_STREAM is "device:inode" in decimal of the
+ * stream stdout/stderr was connected to.  Only when it is still our
+ * stderr does journald read what we write (a child whose stderr was
+ * redirected inherits the variable but not the stream).
+ */
+int
+log_stderr_is_journal(void)
+{
+	const char		*env;
+	char			*end;
+	unsigned long long	 dev, ino;
+	struct stat		 st;
+
+	if ((env = getenv("JOURNAL_STREAM")) == NULL || *env == '\0')
+		return (0);
+	errno = 0;
+	dev = strtoull(env, &end, 10);
+	if (errno != 0 || end == env || *end != ':')
+		return (0);
+	env = end + 1;
+	ino = strtoull(env, &end, 10);
+	if (errno != 0 || end == env || *end != '\0')
+		return (0);
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return (0);
+	return ((unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino);
+}
+
+static void
+log_setup(enum log_dest dest, const char *progname)
+{
+	if (dest != LOG_DEST_SYSLOG && log_stderr_is_journal())
+		dest = LOG_DEST_JOURNAL;
+	if (dest == LOG_DEST_SYSLOG && log_dest != LOG_DEST_SYSLOG)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	log_dest = dest;
+	/* Before any chroot: localtime_r() keeps what this read. */
 	tzset();
 }
 
@@ -43,22 +103,54 @@ log_setverbose(int v)
 	log_verbose = v;
 }
 
+/*
+ * One write(2) per line, so that the lines of the processes sharing
+ * stderr never interleave.
+ */
+static void
+log_stderr(int pri, const char *msg)
+{
+	char	 line[1200], when[TIME_ISO8601_SIZE];
+	int	 n;
+
+	switch (log_dest) {
+	case LOG_DEST_JOURNAL:
+		n = snprintf(line, sizeof(line), "<%d>%s%s%s\n",
+		    LOG_PRI(pri), log_proc, *log_proc ? ": " : "", msg);
+		break;
+	case LOG_DEST_STAMPED:
+		time_iso8601(time(NULL), when, sizeof(when));
+		n = snprintf(line, sizeof(line), "%s %s%s%s\n", when,
+		    log_proc, *log_proc ? ": " : "", msg);
+		break;
+	default:
+		n = snprintf(line, sizeof(line), "%s%s%s\n", log_proc,
+		    *log_proc ? ": " : "", msg);
+		break;
+	}
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	(void)write(STDERR_FILENO, line, n);
+}
+
 static void
 vlog(int pri, const char *fmt, va_list ap)
 {
 	char	 msg[1024];
+	int	 saved = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (log_debug_mode) {
-		if (*log_proc != '\0')
-			fprintf(stderr, "%s: %s\n", log_proc, msg);
-		else
-			fprintf(stderr, "%s\n", msg);
-		fflush(stderr);
-	} else if (*log_proc != '\0')
+	if (log_dest != LOG_DEST_SYSLOG)
+		log_stderr(pri, msg);
+	else if (*log_proc != '\0')
 		syslog(pri, "%s: %s", log_proc, msg);
 	else
 		syslog(pri, "%s", msg);
+	errno = saved;
 }
 
 static void
@@ -80,6 +172,43 @@ log_message(int pri, const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog(pri, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * Client text in a log line: a quote, a backslash and every control
+ * character become \" \\ \xHH, so that a field cannot end early, start
+ * a new line or forge another field for grep or fail2ban.
+ */
+const char *
+log_quote(char *dst, size_t dstsz, const char *src)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 c;
+	size_t			 i = 0;
+
+	if (dstsz == 0)
+		return (dst);
+	for (; (c = *src) != '\0'; src++) {
+		if (c == '"' || c == '\\') {
+			if (i + 2 >= dstsz)
+				break;
+			dst[i++] = '\\';
+			dst[i++] = c;
+		} else if (c < 0x20 || c == 0x7f) {
+			if (i + 4 >= dstsz)
+				break;
+			dst[i++] = '\\';
+			dst[i++] = 'x';
+			dst[i++] = hex[c >> 4];
+			dst[i++] = hex[c & 0xf];
+		} else {
+			if (i + 1 >= dstsz)
+				break;
+			dst[i++] = c;
+		}
+	}
+	dst[i] = '\0';
+	return (dst);
 }
 
 void

@@ -72,7 +72,7 @@ main(int argc, char *argv[])
 		exit(0);
 	}
 
-	log_init(opts.debug, "tsamba-lmtpd");
+	log_init_daemon(opts.debug, "tsamba-lmtpd");
 	log_setverbose(opts.verbose);
 	log_procname("parent");
 

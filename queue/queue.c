@@ -326,7 +326,7 @@ main(int argc, char *argv[])
 		exit(0);
 	}
 
-	log_init(opts.debug, "tsamba-queue");
+	log_init_daemon(opts.debug, "tsamba-queue");
 	log_setverbose(opts.verbose);
 
 	if (priv_lookup(conf.user_queue, &quid, &qgid) == -1) {

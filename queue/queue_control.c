@@ -25,6 +25,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "queue.h"
+#include "timefmt.h"
 #include "unixsock.h"
 
 #define CONTROL_CLIENTS_MAX	16
@@ -185,11 +186,10 @@ detail(struct ctl_client *c, uint64_t id, const char *fmt, ...)
 static void
 when(time_t t, char *buf, size_t bufsz)
 {
-	struct tm	 tm;
-
-	if (t <= 0 || gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, bufsz, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (t <= 0)
 		strlcpy(buf, "-", bufsz);
+	else
+		time_iso8601(t, buf, bufsz);
 }
 
 static const char *
@@ -209,7 +209,7 @@ static int
 show_msg(struct ctl_client *c, uint64_t id, struct msg *m)
 {
 	struct rcpt	*r;
-	char		 t1[32], t2[32];
+	char		 t1[TIME_ISO8601_SIZE], t2[TIME_ISO8601_SIZE];
 	int		 rv = 0;
 
 	when(m->env.created, t1, sizeof(t1));

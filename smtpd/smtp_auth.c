@@ -339,17 +339,15 @@ auth_ask(struct smtp_session *s, const char *user, const char *pass,
 static void
 auth_failed(struct smtp_session *s)
 {
-	log_info("session %016llx: AUTH failed for <%s> from [%s]", SID(s),
-	    s->auth_login, s->ip);
-	s->auth_login[0] = '\0';
-	if (++s->auth_failures >= SMTP_AUTH_FAILURES) {
+	/* The reply is logged with the login ("auth failed:", smtp_log.c). */
+	if (++s->auth_failures >= SMTP_AUTH_FAILURES)
 		smtp_close(s, 421, ESC_OTHER_SECURITY_STATUS,
 		    "%s Error: too many failed authentication attempts",
 		    smtpd_conf->hostname);
-		return;
-	}
-	smtp_status(s, 535, ESC_AUTH_CREDENTIALS_INVALID,
-	    "Error: authentication failed");
+	else
+		smtp_status(s, 535, ESC_AUTH_CREDENTIALS_INVALID,
+		    "Error: authentication failed");
+	s->auth_login[0] = '\0';
 }
 
 int

@@ -138,20 +138,18 @@ smtp_session_new(int fd, struct smtp_listener *l, struct sockaddr_storage *ss,
 
 	if (smtpd_conf->max_sessions != 0 &&
 	    smtp_nsessions >= smtpd_conf->max_sessions) {
-		log_warnx("refused [%s]:%d: too many sessions (%u)", ip, port,
-		    smtp_nsessions);
 		(void)esc_reply(msg, sizeof(msg), 421,
 		    ESC_SYSTEM_NOT_ACCEPTING, "%s Too many sessions, try "
 		    "again later", smtpd_conf->hostname);
+		smtp_log_refuse(ip, port, msg);
 		smtp_refuse(fd, l, msg);
 		return;
 	}
 	if (limits_ip_acquire(ss) == -1) {
-		log_warnx("refused [%s]:%d: too many connections from that "
-		    "address", ip, port);
 		(void)esc_reply(msg, sizeof(msg), 421,
 		    ESC_OTHER_SECURITY_STATUS, "%s Too many connections from "
 		    "your address, try again later", smtpd_conf->hostname);
+		smtp_log_refuse(ip, port, msg);
 		smtp_refuse(fd, l, msg);
 		return;
 	}
@@ -225,6 +223,7 @@ smtp_banner(struct smtp_session *s)
 {
 	s->banner_sent = 1;
 	if (s->banned) {
+		smtp_log_refusing(s);
 		smtp_close(s, 421, ESC_OTHER_SECURITY_STATUS, "%s Too many "
 		    "failed logins from your address, try again later",
 		    smtpd_conf->hostname);
@@ -320,8 +319,16 @@ static void
 smtp_vstatus(struct smtp_session *s, int code, enum esc_code esc,
     const char *fmt, va_list ap)
 {
-	io_printf(s->io, "%d %s ", code, esc_for_reply(code, esc));
-	io_vprintf(s->io, fmt, ap);
+	char	 line[512];
+	int	 n;
+
+	/* Formatted once, for the client and for smtp_log_reply(). */
+	n = snprintf(line, sizeof(line), "%d %s ", code,
+	    esc_for_reply(code, esc));
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	smtp_log_reply(s, line);
+	io_print(s->io, line);
 	io_print(s->io, "\r\n");
 }
 
@@ -459,6 +466,7 @@ smtp_line(struct smtp_session *s, char *line, size_t len, int toolong,
 		    "Error: command not recognized");
 		break;
 	default:
+		smtp_log_command(s, cmd.verb, cmd.args);
 		smtp_handlers[cmd.verb](s, cmd.args);
 		break;
 	}

@@ -89,7 +89,7 @@ main(int argc, char *argv[])
 
 	fds = parent_bind(smtpd_conf, &nfds);
 
-	log_init(opts.debug, "tsamba-smtpd");
+	log_init_daemon(opts.debug, "tsamba-smtpd");
 	log_setverbose(opts.verbose);
 	if (!opts.debug && daemon(1, 0) == -1)
 		fatal("daemon");

@@ -38,6 +38,7 @@ struct tls;
 #define SMTP_AUTH_MAX		2048	/* a decoded SASL response */
 #define SMTP_PASSWORD_MAX	1024	/* longest password passed on */
 #define SMTP_AUTH_FAILURES	3	/* failed AUTH before 421 */
+#define SMTP_LOG_ARG_MAX	512	/* a MAIL/RCPT argument kept for the log */
 #define SMTP_SESSION_FDS	2	/* the socket, a spool file in DATA */
 #define SMTP_EXIT_FLUSH_SEC	2	/* for every reply owed, at exit */
 #define SMTP_CLOSE_GRACE	10	/* s to send the last reply */
@@ -182,6 +183,10 @@ struct smtp_session {
 	char			 pending_sender[ADDR_MAX + 1];
 	enum smtp_body		 pending_body;
 	int			 pending_utf8;
+
+	/* The command being answered, for smtp_log.c (CMD_EMPTY: none). */
+	enum smtp_verb		 log_verb;
+	char			 log_arg[SMTP_LOG_ARG_MAX];
 };
 
 void		 smtp_session_new(int fd, struct smtp_listener *,
@@ -270,6 +275,19 @@ TAILQ_HEAD(smtp_tls_ctx_list, smtp_tls_ctx);
 int		 tls_ctx_load(const char *name, const void *, size_t);
 struct smtp_tls_ctx *tls_ctx_get(const struct conf_listen *);
 void		 tls_ctx_put(struct smtp_tls_ctx *);
+
+/*
+ * smtp_log.c: the lines an admin greps and fail2ban reads (the LOGGING
+ * section of tsamba-smtpd(8)).  smtp_log_command() notes the command a
+ * reply will answer; smtp_log_reply() logs a refusal of it.
+ */
+void		 smtp_log_command(struct smtp_session *, enum smtp_verb,
+		    const char *args);
+void		 smtp_log_reply(struct smtp_session *, const char *reply);
+/* A connection turned away (before or instead of the greeting). */
+void		 smtp_log_refuse(const char *ip, int port, const char *reply);
+/* The next status reply of s refuses the connection (a banned client). */
+void		 smtp_log_refusing(struct smtp_session *);
 
 /* smtp_limits.c: sessions per client address. */
 int		 limits_ip_acquire(const struct sockaddr_storage *);

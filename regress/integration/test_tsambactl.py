@@ -523,7 +523,7 @@ def test_ban(live):
     ctl("ban", "add", "192.0.2.8", "forever", ok=False)
 
 
-ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d"
 
 
 def test_ban_says_what(live):
