@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -209,6 +210,34 @@ log_quote(char *dst, size_t dstsz, const char *src)
 	}
 	dst[i] = '\0';
 	return (dst);
+}
+
+/*
+ * The address a MAIL FROM:<a> or RCPT TO:<a> argument names, as the
+ * client wrote it (a line refused as bad syntax still says what was
+ * tried), quoted: the text in the brackets, or the first word after the
+ * keyword.
+ */
+const char *
+log_path(char *dst, size_t dstsz, const char *args, const char *keyword)
+{
+	char		 raw[LOG_PATH_MAX];
+	const char	*p = args, *end;
+	size_t		 klen = strlen(keyword);
+
+	if (strncasecmp(p, keyword, klen) == 0)
+		p += klen;
+	while (*p == ' ')
+		p++;
+	if (*p == '<' && (end = strchr(p + 1, '>')) != NULL)
+		p++;
+	else
+		end = p + strcspn(p, " ");
+	if ((size_t)(end - p) >= sizeof(raw))
+		end = p + sizeof(raw) - 1;
+	memcpy(raw, p, end - p);
+	raw[end - p] = '\0';
+	return (log_quote(dst, dstsz, raw));
 }
 
 void

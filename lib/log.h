@@ -23,6 +23,13 @@ void	log_init_daemon(int foreground, const char *progname);
 int	log_stderr_is_journal(void);
 /* Client text for a log field: " \\ and control characters escaped. */
 const char *log_quote(char *dst, size_t dstsz, const char *src);
+/*
+ * The quoted address of a "FROM:<a>" / "TO:<a>" argument (keyword is
+ * "FROM:" or "TO:"), cut to LOG_PATH_MAX - 1 bytes before quoting.
+ */
+#define LOG_PATH_MAX	512
+const char *log_path(char *dst, size_t dstsz, const char *args,
+	    const char *keyword);
 /* Name of the process (e.g. "smtp", "queue"), prefixed to every line. */
 void	log_procname(const char *);
 void	log_setverbose(int);

@@ -212,8 +212,11 @@ engine_accept(int s, struct sockaddr_storage *ss, socklen_t sslen,
 		/* Best effort: the socket buffer takes this one line. */
 		(void)write(s, busy, sizeof(busy) - 1);
 		close(s);
-		log_warnx("session limit %u reached, refused %s",
-		    conf->max_sessions, peer);
+		/* The form of tsamba-lmtpd(8), LOGGING. */
+		log_warnx("refuse: client=%s%s%s reply=\"%.*s\" "
+		    "(session limit %u)", ss->ss_family == AF_UNIX ? "" : "[",
+		    peer, ss->ss_family == AF_UNIX ? "" : "]",
+		    (int)sizeof(busy) - 3, busy, conf->max_sessions);
 		return;
 	}
 	nsessions++;

@@ -82,6 +82,10 @@ struct lmtp_session {
 	int			 midline;
 	char			*wbuf;
 	size_t			 wlen;
+
+	/* The command being answered, for lmtp_log_reply(). */
+	enum lmtp_verb		 log_verb;
+	char			 log_arg[LOG_PATH_MAX];
 };
 
 static TAILQ_HEAD(, lmtp_session) sessions =
@@ -91,6 +95,7 @@ static void	lmtp_session_io(struct io *, int, void *);
 static void	lmtp_session_input(struct lmtp_session *);
 static void	lmtp_session_command(struct lmtp_session *, char *, size_t,
 		    int);
+static void	lmtp_log_reply(struct lmtp_session *, const char *);
 static void	lmtp_session_error(struct lmtp_session *, int,
 		    enum esc_code, const char *, ...)
 		    __attribute__((__format__ (printf, 4, 5)));
@@ -254,7 +259,42 @@ lmtp_session_command(struct lmtp_session *s, char *line, size_t len,
 		    "Command unrecognized");
 		return;
 	}
+	s->log_verb = cmd.verb;
+	strlcpy(s->log_arg, cmd.args, sizeof(s->log_arg));
 	commands[cmd.verb](s, cmd.args);
+}
+
+/*
+ * A 4xx or 5xx answer to MAIL or RCPT, in the form tsamba-smtpd logs
+ * (tsamba-lmtpd(8), LOGGING); client= first, the client's text quoted.
+ */
+static void
+lmtp_log_reply(struct lmtp_session *s, const char *reply)
+{
+	char			 from[4 * LOG_PATH_MAX], rcpt[4 * LOG_PATH_MAX];
+	char			 text[4 * LMTP_REPLY_MAX], client[80];
+	enum lmtp_verb		 verb = s->log_verb;
+	int			 code = atoi(reply);
+
+	s->log_verb = LMTP_CMD_UNKNOWN;
+	if (code < 400 || code > 599 ||
+	    (verb != LMTP_CMD_MAIL && verb != LMTP_CMD_RCPT))
+		return;
+	if (strcmp(s->peer, "local") == 0)
+		strlcpy(client, "local", sizeof(client));
+	else
+		snprintf(client, sizeof(client), "[%s]", s->peer);
+	log_quote(text, sizeof(text), reply);
+	if (verb == LMTP_CMD_MAIL) {
+		log_path(from, sizeof(from), s->log_arg, "FROM:");
+		log_info("reject: client=%s from=<%s> reply=\"%s\"", client,
+		    from, text);
+		return;
+	}
+	log_quote(from, sizeof(from), s->sender);
+	log_path(rcpt, sizeof(rcpt), s->log_arg, "TO:");
+	log_info("reject: client=%s from=<%s> rcpt=<%s> reply=\"%s\"",
+	    client, from, rcpt, text);
 }
 
 /* A bad command: answer, and give up on a peer that sends only those. */
@@ -300,6 +340,7 @@ lmtp_session_vstatus(struct lmtp_session *s, int code, enum esc_code esc,
 	    esc_for_reply(code, esc));
 	if (n > 0 && (size_t)n < sizeof(buf))
 		(void)vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	lmtp_log_reply(s, buf);
 	lmtp_session_reply(s, "%s", buf);
 }
 
@@ -552,8 +593,6 @@ lmtp_session_lookup_done(struct lmtp_session *s, int status,
 		break;
 	case LOOKUP_NOUSER:
 	case LOOKUP_NOTHOSTED:
-		log_info("%s: unknown recipient <%s>", s->peer,
-		    s->lookup_addr);
 		lmtp_session_status(s, 550, ESC_BAD_DESTINATION_MAILBOX,
 		    "<%s> User unknown", s->lookup_addr);
 		break;

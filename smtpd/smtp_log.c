@@ -15,10 +15,8 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "log.h"
 #include "smtpd.h"
@@ -27,8 +25,6 @@
 
 /* Quoted text of the fields: every byte may take four. */
 #define SMTP_LOG_FIELD	(4 * SMTP_LOG_ARG_MAX)
-
-static void	smtp_log_addr(const char *, const char *, char *, size_t);
 
 /*
  * Remember the command whose answer may be a rejection.  AUTH's
@@ -42,34 +38,6 @@ smtp_log_command(struct smtp_session *s, enum smtp_verb verb,
 	s->log_arg[0] = '\0';
 	if (verb == CMD_MAIL || verb == CMD_RCPT)
 		strlcpy(s->log_arg, args, sizeof(s->log_arg));
-}
-
-/*
- * The address a MAIL FROM:<a> or RCPT TO:<a> argument names, as the
- * client wrote it (a line refused as bad syntax still says what was
- * tried): the text in the brackets, or the first word after the colon.
- */
-static void
-smtp_log_addr(const char *args, const char *keyword, char *dst,
-    size_t dstsz)
-{
-	char		 raw[SMTP_LOG_ARG_MAX];
-	const char	*p = args, *end;
-	size_t		 klen = strlen(keyword);
-
-	if (strncasecmp(p, keyword, klen) == 0)
-		p += klen;
-	while (*p == ' ')
-		p++;
-	if (*p == '<' && (end = strchr(p + 1, '>')) != NULL)
-		p++;
-	else
-		end = p + strcspn(p, " ");
-	if ((size_t)(end - p) >= sizeof(raw))
-		end = p + sizeof(raw) - 1;
-	memcpy(raw, p, end - p);
-	raw[end - p] = '\0';
-	log_quote(dst, dstsz, raw);
 }
 
 /*
@@ -91,13 +59,13 @@ smtp_log_reply(struct smtp_session *s, const char *reply)
 	log_quote(text, sizeof(text), reply);
 	switch (verb) {
 	case CMD_MAIL:
-		smtp_log_addr(s->log_arg, "FROM:", from, sizeof(from));
+		log_path(from, sizeof(from), s->log_arg, "FROM:");
 		log_info("reject: client=[%s] session=%016llx from=<%s> "
 		    "reply=\"%s\"", s->ip, SID(s), from, text);
 		break;
 	case CMD_RCPT:
 		log_quote(from, sizeof(from), s->tx ? s->tx->sender : "");
-		smtp_log_addr(s->log_arg, "TO:", rcpt, sizeof(rcpt));
+		log_path(rcpt, sizeof(rcpt), s->log_arg, "TO:");
 		log_info("reject: client=[%s] session=%016llx from=<%s> "
 		    "rcpt=<%s> reply=\"%s\"", s->ip, SID(s), from, rcpt, text);
 		break;
