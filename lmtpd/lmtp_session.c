@@ -287,14 +287,14 @@ lmtp_log_reply(struct lmtp_session *s, const char *reply)
 	log_quote(text, sizeof(text), reply);
 	if (verb == LMTP_CMD_MAIL) {
 		log_path(from, sizeof(from), s->log_arg, "FROM:");
-		log_info("reject: client=%s from=<%s> reply=\"%s\"", client,
-		    from, text);
+		log_info("reject: client=%s cmd=MAIL from=<%s> reply=\"%s\"",
+		    client, from, text);
 		return;
 	}
 	log_quote(from, sizeof(from), s->sender);
 	log_path(rcpt, sizeof(rcpt), s->log_arg, "TO:");
-	log_info("reject: client=%s from=<%s> rcpt=<%s> reply=\"%s\"",
-	    client, from, rcpt, text);
+	log_info("reject: client=%s cmd=RCPT from=<%s> rcpt=<%s> "
+	    "reply=\"%s\"", client, from, rcpt, text);
 }
 
 /* A bad command: answer, and give up on a peer that sends only those. */

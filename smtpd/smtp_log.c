@@ -2,8 +2,8 @@
  * The log lines of tsamba-smtpd that an admin greps and fail2ban reads,
  * one stable form each (tsamba-smtpd(8), LOGGING):
  *
- *   reject: client=[IP] session=ID from=<s> rcpt=<r> reply="550 5.1.1 ..."
- *   reject: client=[IP] session=ID from=<s> reply="553 5.7.1 ..."
+ *   reject: client=[IP] session=ID cmd=RCPT from=<s> rcpt=<r> reply="550 ..."
+ *   reject: client=[IP] session=ID cmd=MAIL from=<s> reply="553 5.7.1 ..."
  *   auth failed: client=[IP] session=ID user=<u> reply="535 5.7.8 ..."
  *   refuse: client=[IP] port=N reply="421 4.7.0 ..."
  *
@@ -60,14 +60,15 @@ smtp_log_reply(struct smtp_session *s, const char *reply)
 	switch (verb) {
 	case CMD_MAIL:
 		log_path(from, sizeof(from), s->log_arg, "FROM:");
-		log_info("reject: client=[%s] session=%016llx from=<%s> "
-		    "reply=\"%s\"", s->ip, SID(s), from, text);
+		log_info("reject: client=[%s] session=%016llx cmd=MAIL "
+		    "from=<%s> reply=\"%s\"", s->ip, SID(s), from, text);
 		break;
 	case CMD_RCPT:
 		log_quote(from, sizeof(from), s->tx ? s->tx->sender : "");
 		log_path(rcpt, sizeof(rcpt), s->log_arg, "TO:");
-		log_info("reject: client=[%s] session=%016llx from=<%s> "
-		    "rcpt=<%s> reply=\"%s\"", s->ip, SID(s), from, rcpt, text);
+		log_info("reject: client=[%s] session=%016llx cmd=RCPT "
+		    "from=<%s> rcpt=<%s> reply=\"%s\"", s->ip, SID(s), from,
+		    rcpt, text);
 		break;
 	case CMD_AUTH:
 		log_quote(user, sizeof(user), s->auth_login);
