@@ -102,6 +102,9 @@ main(int argc, char *argv[])
 		printf("configuration OK\n");
 		exit(0);
 	}
+	/* In the foreground, every line from here on carries its time. */
+	if (opts.debug)
+		log_init_daemon(1, "tsamba-authd");
 
 	role_init(&conf);
 	vmail_resolve(&conf);
