@@ -1,7 +1,7 @@
 """Log lines an admin greps and fail2ban reads (tsamba-smtpd(8) and
 tsamba-lmtpd(8), LOGGING): real traffic with smtplib (wrong passwords,
-unknown recipients, relay attempts, a bad sender, a banned client, one
-connection too many), then the lines as logged, an ISO 8601 time on every
+unknown recipients, relay attempts, a bad sender, no STARTTLS where it
+is required, a banned client, one connection too many), then the lines as logged, an ISO 8601 time on every
 line of every daemon, and the real fail2ban-regex with the shipped filter
 counting the failures of the right addresses only.
 
@@ -31,6 +31,7 @@ AUTH_IP = "127.0.0.21"		# wrong passwords
 RCPT_IP = "127.0.0.22"		# unknown recipients, relaying, bad sender
 BANNED_IP = "127.0.0.23"	# banned with tsambactl
 CROWD_IP = "127.0.0.24"		# one connection more than allowed
+CLEAR_IP = "127.0.0.25"		# no STARTTLS on the submission port
 PER_IP = 3			# limit sessions-per-ip
 EVIL = "10.9.9.9"		# named in an address, must never be banned
 
@@ -78,6 +79,12 @@ def drive_traffic(sb):
     assert s.rset()[0] == 250
     code, _ = s.docmd("MAIL FROM:<bad sender@@example.net>")
     assert code == 501
+    s.quit()
+
+    # TLS required: MAIL gets 530, AUTH 538 5.7.11.
+    s = smtp_from(sb, CLEAR_IP, sb.ports["submission"])
+    assert s.docmd("MAIL FROM:<sender@example.net>")[0] == 530
+    assert s.docmd("AUTH PLAIN")[0] == 538
     s.quit()
 
     r = subprocess.run([CTL, "-f", sb.conf, "ban", "add", BANNED_IP, "1h"],
@@ -136,6 +143,17 @@ def test_rejected_sender_logged(lsb):
                      r'from=<bad sender@@example\.net> reply="501 5\.1\.7 '
                      % re.escape(RCPT_IP),
                      got[0]), got[0]
+
+
+def test_tls_required_refusals_logged(lsb):
+    got = lines(lsb, "smtpd", r"client=\[%s\]" % re.escape(CLEAR_IP))
+    assert len(got) == 2, got
+    assert re.search(r'reject: client=\[%s\] session=\S+ cmd=MAIL '
+                     r'from=<sender@example\.net> reply="530 5\.7\.0 '
+                     % re.escape(CLEAR_IP), got[0]), got[0]
+    assert re.search(r'auth failed: client=\[%s\] session=\S+ user=<> '
+                     r'reply="538 5\.7\.11 ' % re.escape(CLEAR_IP),
+                     got[1]), got[1]
 
 
 def test_client_text_is_quoted(lsb):
@@ -244,6 +262,7 @@ def test_fail2ban_aggressive_adds_refusals_and_senders(lsb, f2b):
     assert ips.count(RCPT_IP) == len(UNKNOWN) + len(RELAY) + 1 + 1
     assert ips.count(BANNED_IP) == 1
     assert ips.count(CROWD_IP) == 1
+    assert ips.count(CLEAR_IP) == 1
     assert EVIL not in ips
 
 

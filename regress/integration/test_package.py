@@ -56,6 +56,11 @@ PROGS = ["tsamba-authd", "tsamba-lmtpd", "tsamba-queue", "tsamba-smtpd",
          "tsambactl"]
 # What README's Install section says the package leaves: (owner, group,
 # mode) of each path.
+# fail2ban's filter and jails (etc/fail2ban), shipped where fail2ban
+# reads them.
+FAIL2BAN = ("/etc/fail2ban/filter.d/tsamba.conf",
+            "/etc/fail2ban/jail.d/tsamba.conf")
+
 LAYOUT = {
     "/etc/tsamba": ("root", "root", 0o755),
     "/etc/tsamba/tsamba.conf": ("root", "root", 0o644),
@@ -246,6 +251,12 @@ def test_install(pkg):
     # The config is a conffile: an upgrade keeps the admin's changes.
     conffiles = run(["dpkg-query", "-W", "-f=${Conffiles}", "tsamba"])
     assert "/etc/tsamba/tsamba.conf " in conffiles
+    # The optional fail2ban filter and jails: conffiles, the jails off.
+    for f in FAIL2BAN:
+        assert (" %s " % f) in conffiles, (f, conffiles)
+        assert owner(f) == ("root", "root", 0o644), f
+    with open("/etc/fail2ban/jail.d/tsamba.conf") as f:
+        assert "enabled  = true" not in f.read()
     # The certificate is for this host, made at install time.
     name = run(["hostname", "-f"]).strip()
     subj = run(["openssl", "x509", "-noout", "-subject", "-in",
@@ -398,6 +409,8 @@ def test_remove_then_purge(pkg):
     run(["apt-get", "purge", "-y", "-q", "tsamba"])
     assert not installed()
     for p in ("/etc/tsamba", "/var/spool/tsamba", "/var/lib/tsamba"):
+        assert not os.path.exists(p), p
+    for p in FAIL2BAN:
         assert not os.path.exists(p), p
     left = [os.path.join(d, f) for d, _, fs in os.walk("/etc/systemd/system")
             for f in fs if f.startswith("tsamba")]
