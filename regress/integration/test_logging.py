@@ -137,7 +137,8 @@ def test_rejected_recipients_logged_with_ip_and_reply(lsb):
 
 
 def test_rejected_sender_logged(lsb):
-    got = lines(lsb, "smtpd", r"cmd=MAIL")
+    got = lines(lsb, "smtpd", r"client=\[%s\] .*cmd=MAIL" %
+                re.escape(RCPT_IP))
     assert len(got) == 1, got
     assert re.search(r"reject: client=\[%s\] session=\S+ cmd=MAIL "
                      r'from=<bad sender@@example\.net> reply="501 5\.1\.7 '
@@ -166,7 +167,8 @@ def test_client_text_is_quoted(lsb):
 
 
 def test_auth_failures_logged(lsb):
-    got = lines(lsb, "smtpd", r"auth failed:")
+    got = lines(lsb, "smtpd", r"auth failed: client=\[%s\]" %
+                re.escape(AUTH_IP))
     assert len(got) == 4, got
     for l in got:
         assert re.fullmatch(
