@@ -456,6 +456,8 @@ smtp_line(struct smtp_session *s, char *line, size_t len, int toolong,
 		auth_line(s, line);
 		return;
 	}
+	/* No earlier command's answer is still to come. */
+	smtp_log_command(s, CMD_EMPTY, "");
 	switch (smtp_parse_command(line, &cmd)) {
 	case CMD_EMPTY:
 		smtp_error(s, 500, ESC_SYNTAX_ERROR, "Error: bad syntax");
