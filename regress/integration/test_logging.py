@@ -1,9 +1,10 @@
 """Log lines an admin greps and fail2ban reads (tsamba-smtpd(8) and
 tsamba-lmtpd(8), LOGGING): real traffic with smtplib (wrong passwords,
 unknown recipients, relay attempts, a bad sender, no STARTTLS where it
-is required, a banned client, one connection too many), then the lines as logged, an ISO 8601 time on every
-line of every daemon, and the real fail2ban-regex with the shipped filter
-counting the failures of the right addresses only.
+is required, a banned client, one connection too many), then the lines
+as logged, an ISO 8601 time on every line of every daemon, and the real
+fail2ban-regex with the shipped filter counting the failures of the
+right addresses only.
 
 Each kind of traffic comes from its own loopback address, so that the
 counts per address are exact."""

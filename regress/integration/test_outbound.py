@@ -15,6 +15,7 @@ import email
 import email.policy
 import glob
 import os
+import re
 import shutil
 import signal
 import smtplib
@@ -390,10 +391,15 @@ def bounces_for(sb, needle):
     return find(read_all(sb.maildir_messages(sb.demo_user)), needle)
 
 
+# A line of the mta process, after the time a foreground daemon's lines
+# start with.
+MTA_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d mta: ")
+
+
 def mta_bounced(sb, rcpt, text):
     """The mta's result line: rcpt bounced with text in the reply."""
     return [l for l in sb.log("queue").splitlines()
-            if l.startswith("mta:") and "to=<%s>" % rcpt in l and
+            if MTA_LINE.match(l) and "to=<%s>" % rcpt in l and
             "status=bounced" in l and text in l]
 
 
