@@ -12,6 +12,7 @@ counts per address are exact."""
 import os
 import re
 import shutil
+import signal
 import smtplib
 import socket
 import subprocess
@@ -33,6 +34,7 @@ RCPT_IP = "127.0.0.22"		# unknown recipients, relaying, bad sender
 BANNED_IP = "127.0.0.23"	# banned with tsambactl
 CROWD_IP = "127.0.0.24"		# one connection more than allowed
 CLEAR_IP = "127.0.0.25"		# no STARTTLS on the submission port
+TEMP_IP = "127.0.0.26"		# while tsamba-authd is down
 PER_IP = 3			# limit sessions-per-ip
 EVIL = "10.9.9.9"		# named in an address, must never be banned
 
@@ -223,6 +225,29 @@ def test_every_line_of_every_daemon_starts_with_iso8601(lsb):
             assert re.match(ISO + " ", l), (name, l)
 
 
+def test_temporary_failure_logged(lsb):
+    """authd down: RCPT gets 451 4.3.0, logged as a reject like the
+    others (and never counted by the fail2ban filter, see below)."""
+    lsb.kill("authd", signal.SIGTERM)
+    try:
+        wait_for(lambda: "channel to authd lost" in log(lsb, "smtpd"), 10,
+                 what="the engine noticing authd is gone")
+        s = smtp_from(lsb, TEMP_IP)
+        assert s.mail("sender@example.net")[0] == 250
+        code, text = s.rcpt(lsb.demo_user)
+        assert code == 451, (code, text)
+        s.quit()
+    finally:
+        lsb.restart("authd")
+    got = lines(lsb, "smtpd", r"client=\[%s\]" % re.escape(TEMP_IP))
+    assert len(got) == 1, got
+    assert re.search(r"reject: client=\[%s\] session=\S+ cmd=RCPT "
+                     r"from=<sender@example\.net> rcpt=<%s> "
+                     r'reply="451 4\.3\.0 <%s>: Temporary lookup failure"'
+                     % (re.escape(TEMP_IP), re.escape(lsb.demo_user),
+                        re.escape(lsb.demo_user)), got[0]), got[0]
+
+
 def fail2ban_ips(sb, mode):
     """The addresses fail2ban-regex finds with the shipped filter."""
     d = tempfile.mkdtemp(prefix="tsamba-f2b-", dir="/tmp")
@@ -266,6 +291,7 @@ def test_fail2ban_aggressive_adds_refusals_and_senders(lsb, f2b):
     assert ips.count(BANNED_IP) == 1
     assert ips.count(CROWD_IP) == 1
     assert ips.count(CLEAR_IP) == 1
+    assert TEMP_IP not in ips
     assert EVIL not in ips
 
 
