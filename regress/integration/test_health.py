@@ -19,6 +19,7 @@ import smtplib
 import ssl
 import subprocess
 import tempfile
+import types
 
 import pytest
 
@@ -43,15 +44,19 @@ pytestmark = [
 ]
 
 
-def ed25519_key(path):
-    """A new Ed25519 key in path; its p= (the raw 32 public bytes)."""
-    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out",
-                    path], check=True, capture_output=True)
+def dkim_key(path, alg="ed25519"):
+    """A new key in path; its p= (RFC 8463: the raw 32 public bytes of
+    an Ed25519 key; RFC 6376: the DER SubjectPublicKeyInfo of an RSA
+    one, long enough to be served as two TXT strings)."""
+    opts = ["-pkeyopt", "rsa_keygen_bits:2048"] if alg == "rsa" else []
+    subprocess.run(["openssl", "genpkey", "-algorithm", alg, "-out",
+                    path] + opts, check=True, capture_output=True)
     os.chmod(path, 0o600)
     der = subprocess.run(["openssl", "pkey", "-in", path, "-pubout",
                           "-outform", "DER"], check=True,
                          capture_output=True).stdout
-    return base64.b64encode(der[-32:]).decode()
+    return base64.b64encode(der[-32:] if alg == "ed25519" else
+                            der).decode()
 
 
 def good_zone(keys):
@@ -72,9 +77,9 @@ def good_zone(keys):
         ],
         "ptr": [],
     }
-    for d in (DOMAIN, DOMAIN2):
+    for d, alg in ((DOMAIN, "ed25519"), (DOMAIN2, "rsa")):
         z["txt"].append(("%s._domainkey.%s" % (SELECTOR, d),
-                         "v=DKIM1; k=ed25519; p=" + keys[d]))
+                         "v=DKIM1; k=%s; p=%s" % (alg, keys[d])))
     return z
 
 
@@ -119,11 +124,11 @@ def env():
     keydir = os.path.join(d, "dkim")
     os.makedirs(keydir)
     keys, lines = {}, []
-    for dom in (DOMAIN, DOMAIN2):
+    for dom, alg in ((DOMAIN, "ed25519"), (DOMAIN2, "rsa")):
         path = os.path.join(keydir, dom + ".key")
-        keys[dom] = ed25519_key(path)
-        lines.append('dkim domain "%s" selector "%s" key "%s" ed25519' %
-                     (dom, SELECTOR, path))
+        keys[dom] = dkim_key(path, alg)
+        lines.append('dkim domain "%s" selector "%s" key "%s" %s' %
+                     (dom, SELECTOR, path, alg))
     zone = Zone(os.path.join(d, "dns"))
     zone.serve(good_zone(keys))
     sb = Sandbox(os.path.join(d, "sb"), hostname=HOST, domain=DOMAIN,
@@ -198,6 +203,8 @@ def test_all_ok(env):
     assert HOST6 in checks["dns host " + HOST][1], out
     assert checks["dns spf " + DOMAIN2][1].startswith("pass"), out
     assert "p=reject" in checks["dns dmarc " + DOMAIN][1], out
+    assert checks["dns dkim %s._domainkey.%s" % (SELECTOR, DOMAIN2)][1] \
+        .startswith("k=rsa, matches"), out
 
 
 def test_json(env):
@@ -366,8 +373,26 @@ def test_spf_not_allowing(env, zone):
     assert code == 2, out
 
 
+def test_spf_redirect(env, zone):
+    """redirect= is followed when no term matches; what it finds
+    decides."""
+    zone["txt"] = [t for t in zone["txt"] if t[0] != DOMAIN2]
+    zone["txt"].append((DOMAIN2, "v=spf1 ?ip4:10.0.0.0/8 "
+                        "redirect=_spf.%s" % DOMAIN))
+    env["zone"].serve(zone)
+    code, checks, out = health(env["sb"])
+    assert code == 0, out
+    assert "ip6:2001:db8::/32" in checks["dns spf " + DOMAIN2][1] or \
+        "ip4:192.0.2.0/24" in checks["dns spf " + DOMAIN2][1], out
+    zone["txt"] = [t for t in zone["txt"] if t[0] != "_spf." + DOMAIN]
+    zone["txt"].append(("_spf." + DOMAIN, "v=spf1 -all"))
+    env["zone"].serve(zone)
+    only_broken(env["sb"], "dns spf " + DOMAIN2, "FAIL",
+                ["fail for ", '"-all" in _spf.' + DOMAIN], 2)
+
+
 def test_dkim_other_key(env, zone, tmp_path):
-    other = ed25519_key(str(tmp_path / "other.key"))
+    other = dkim_key(str(tmp_path / "other.key"))
     name = "%s._domainkey.%s" % (SELECTOR, DOMAIN)
     zone["txt"] = [t for t in zone["txt"] if t[0] != name]
     zone["txt"].append((name, "v=DKIM1; k=ed25519; p=" + other))
@@ -449,3 +474,58 @@ def test_queue_deferred_old(env):
             subprocess.run([CTL, "-f", sb.conf, "queue", "del", "--silent",
                             line.split()[0]], capture_output=True)
     wait_for(lambda: health(sb)[0] == 0, 20, what="an empty queue")
+
+
+# ------------------------------------------------------------- database
+
+
+@pytest.fixture
+def mariadb(env):
+    """A private MariaDB (regress/integration/mariadb.py) holding the
+    sandbox's domains and users; skipped when the packages are absent."""
+    import mariadb as fixture_mod	# regress/integration/mariadb.py
+    if not fixture_mod.available():
+        pytest.skip("mariadb-server is not installed")
+    tmp = tempfile.mkdtemp(prefix="tsamba-health-db-", dir="/tmp")
+    srv = fixture_mod.MariaDB(tmp)
+    try:
+        srv.start()
+        srv.load_schema()
+        for d in (DOMAIN, DOMAIN2):
+            srv.add_domain(d)
+        srv.add_user(env["sb"].demo_user, "{PLAIN}x")
+        yield srv
+    finally:
+        srv.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_database_down(env, mariadb):
+    """The same installation with its tables in MariaDB (a copy of
+    tsamba.conf whose later table lines win): all OK while the server
+    runs; once it is stopped the three table checks fail, nothing else."""
+    sb = env["sb"]
+    myconf = os.path.join(env["dir"], "mysql.conf")
+    with open(myconf, "w") as f:
+        f.write(mariadb.conf_text(tcp=False))
+    os.chmod(myconf, 0o600)
+    conf = os.path.join(env["dir"], "tsamba-mysql.conf")
+    with open(sb.conf) as src, open(conf, "w") as f:
+        f.write(src.read())
+        for t in ("domains", "users", "aliases"):
+            f.write('table %s mysql "%s"\n' % (t, myconf))
+
+    my = types.SimpleNamespace(conf=conf)
+    code, checks, out = health(my)
+    assert code == 0, out
+    assert checks["table domains"] == (
+        "OK", "mysql %s: 2 domains" % myconf), out
+    mariadb.stop()
+    code, checks, out = health(my)
+    bad = not_ok(checks)
+    assert set(bad) == {"table domains", "table users",
+                        "table aliases"}, out
+    for st, detail in bad.values():
+        assert st == "FAIL" and "cannot connect to the database" in \
+            detail, out
+    assert code == 2, out
