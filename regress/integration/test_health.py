@@ -235,14 +235,25 @@ def test_domain_argument(env):
 # ------------------------------------------------------------- daemons
 
 
-def test_daemon_stopped(env):
+@pytest.mark.parametrize("daemon,broken,words", [
+    ("lmtpd", {"daemon lmtpd"}, ["lmtp.sock", "connect"]),
+    ("authd", {"daemon authd"}, ["authd.control.sock"]),
+    ("queue", {"daemon queue", "queue"}, ["queue.control.sock"]),
+])
+def test_daemon_stopped(env, daemon, broken, words):
     sb = env["sb"]
-    sb.kill("lmtpd", signal.SIGTERM)
+    sb.kill(daemon, signal.SIGTERM)
     try:
-        detail = only_broken(sb, "daemon lmtpd", "FAIL", ["lmtp.sock"], 2)
-        assert "connect" in detail
+        code, checks, out = health(sb)
+        bad = not_ok(checks)
+        assert set(bad) == broken, out
+        for name in broken:
+            assert bad[name][0] == "FAIL", out
+            for w in words:
+                assert w in bad[name][1], out
+        assert code == 2, out
     finally:
-        sb.restart("lmtpd")
+        sb.restart(daemon)
     code, checks, out = health(sb)
     assert code == 0, out
 
