@@ -136,6 +136,18 @@ health_argv_domains(struct health *h, int argc, char *argv[])
 	h->domains_known = 1;
 }
 
+static void
+health_checks(struct health *h)
+{
+	health_daemons(h);
+	health_listeners(h);
+	health_smtpd(h);
+	health_tables(h);
+	health_space(h);
+	health_queue(h);
+	health_domains(h);
+}
+
 int
 cmd_health(int argc, char *argv[])
 {
@@ -159,17 +171,18 @@ cmd_health(int argc, char *argv[])
 
 	memset(&h, 0, sizeof(h));
 	TAILQ_INIT(&h.checks);
-	h.conf = ctl_conf();
 	if (argc > 0)
 		health_argv_domains(&h, argc, argv);
-
-	health_daemons(&h);
-	health_listeners(&h);
-	health_smtpd(&h);
-	health_tables(&h);
-	health_space(&h);
-	health_queue(&h);
-	health_domains(&h);
+	/* A config that does not parse is a FAIL like any other (exit 2). */
+	if (conf_parse(ctl->conffile, &ctl->conf) == -1)
+		health_add(&h, HEALTH_FAIL, "config", "%s does not parse "
+		    "(tsambactl check)", ctl->conffile);
+	else {
+		ctl->conf_loaded = 1;
+		h.conf = &ctl->conf;
+		health_add(&h, HEALTH_OK, "config", "%s", ctl->conffile);
+		health_checks(&h);
+	}
 
 	TAILQ_FOREACH(c, &h.checks, entry) {
 		count[c->status]++;

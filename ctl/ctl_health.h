@@ -28,7 +28,8 @@
 
 #include "conf.h"
 
-#define HEALTH_NAME_MAX		300	/* "dns dkim SELECTOR._domainkey.D" */
+/* "dns dkim SELECTOR._domainkey.DOMAIN" */
+#define HEALTH_NAME_MAX		300
 #define HEALTH_DETAIL_MAX	512
 #define HEALTH_DOMAINS_MAX	1000	/* domains whose DNS is checked */
 #define HEALTH_TIMEOUT_SEC	10	/* one network exchange */
@@ -50,10 +51,10 @@ TAILQ_HEAD(health_list, health_check);
 struct health {
 	struct conf		*conf;
 	struct health_list	 checks;
-	int			 smtp_greeted;	/* a listener said 220 */
+	int			 smtp_greeted;	/* a listener: 220 */
 	char			**domains;	/* hosted, lowercased */
 	size_t			 ndomains;
-	int			 domains_known;	/* the table could be read */
+	int			 domains_known;	/* table was read */
 };
 
 /* One result; the detail is cut to fit and made printable. */
@@ -122,7 +123,7 @@ enum hdns_result {
 
 #define HDNS_RR_MAX		16	/* records kept per answer */
 #define HDNS_NAME_MAX		256
-#define HDNS_TXT_MAX		4096	/* one TXT record, strings joined */
+#define HDNS_TXT_MAX		4096	/* a TXT record, joined */
 
 struct hdns_addr {
 	int		 family;	/* AF_INET or AF_INET6 */

@@ -86,7 +86,8 @@ daemon_lmtp_tcp(struct health *h, const struct conf_listen *l)
 {
 	struct sockaddr_storage	 ss;
 	struct hconv		 c;
-	char			 name[HEALTH_NAME_MAX], where[CONF_HOST_MAX];
+	char			 name[HEALTH_NAME_MAX];
+	char			 where[CONF_HOST_MAX];
 	char			 text[HCONV_LINE_MAX];
 
 	health_listen_name(l, where, sizeof(where));

@@ -45,7 +45,8 @@ key_public(const struct conf_dkim *cd, unsigned char *out, size_t *outlen,
 	pkey = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
 	fclose(fp);
 	if (pkey == NULL) {
-		snprintf(err, errsz, "%.300s is not a PEM private key", cd->key);
+		snprintf(err, errsz, "%.300s is not a PEM private key",
+		    cd->key);
 		return -1;
 	}
 	if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519) {
@@ -122,9 +123,10 @@ record_judge(const struct conf_dkim *cd, const char *rec,
 {
 	unsigned char	 dns[HDNS_TXT_MAX];
 	char		 k[32], p[HDNS_TXT_MAX];
-	const char	*alg = cd->algorithm == DKIM_ED25519 ? "ed25519" : "rsa";
+	const char	*alg;
 	int		 n;
 
+	alg = cd->algorithm == DKIM_ED25519 ? "ed25519" : "rsa";
 	if (tag_value(rec, "k", k, sizeof(k)) == -1)
 		strlcpy(k, "rsa", sizeof(k));
 	if (tag_value(rec, "p", p, sizeof(p)) == -1) {
@@ -158,9 +160,11 @@ static void
 dkim_one(struct health *h, const struct conf_dkim *cd)
 {
 	unsigned char		 pub[DKIM_PUB_MAX];
-	char			*txt[DKIM_RECORDS_MAX], name[HEALTH_NAME_MAX];
+	char			*txt[DKIM_RECORDS_MAX];
+	char			 name[HEALTH_NAME_MAX];
 	char			 qname[HDNS_NAME_MAX * 2];
-	char			 err[HEALTH_DETAIL_MAX], why[HEALTH_DETAIL_MAX];
+	char			 err[HEALTH_DETAIL_MAX];
+	char			 why[HEALTH_DETAIL_MAX];
 	enum health_status	 st = HEALTH_FAIL, s;
 	enum hdns_result	 r;
 	char			 v[16];

@@ -106,9 +106,10 @@ lookup(const char *name, int type, char *err, size_t errsz)
 {
 	struct hdns_wait	 w = { 0, 0, NULL };
 	struct pollfd		 pfd;
-	time_t			 deadline = time(NULL) + HEALTH_TIMEOUT_SEC;
+	time_t			 deadline;
 	int			 id, r;
 
+	deadline = time(NULL) + HEALTH_TIMEOUT_SEC;
 	if ((r = ub_resolve_async(ub, name, type, CLASS_IN, &w, answered,
 	    &id)) != 0) {
 		snprintf(err, errsz, "%s: %s", name, ub_strerror(r));

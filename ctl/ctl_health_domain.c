@@ -46,7 +46,8 @@ host_check(struct health *h, struct host_addrs *ha)
 {
 	const char	*host = h->conf->hostname;
 	char		 ptr[4][HDNS_NAME_MAX], name[HEALTH_NAME_MAX];
-	char		 err[HEALTH_DETAIL_MAX], as[64], seen[HEALTH_DETAIL_MAX];
+	char		 err[HEALTH_DETAIL_MAX], as[64];
+	char		 seen[HEALTH_DETAIL_MAX];
 	size_t		 i, j, n;
 	int		 ok;
 

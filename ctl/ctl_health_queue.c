@@ -87,7 +87,8 @@ census_read(struct ctl_imsg *ci, struct queue_census *qc, char *err,
 			    imsg_get_str(&imsg, msg, sizeof(msg)) == -1 ||
 			    imsg_get_end(&imsg) == -1;
 			if (!bad && status != 0) {
-				snprintf(err, errsz, "list refused: %.400s", msg);
+				snprintf(err, errsz, "list refused: %.400s",
+				    msg);
 				imsg_free(&imsg);
 				return -1;
 			}

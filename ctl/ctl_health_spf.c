@@ -34,7 +34,7 @@ struct spf_eval {
 	int			 lookups;
 	char			*why;
 	size_t			 whysz;
-	char			 skipped[128];	/* terms not evaluated */
+	char			 skipped[128];	/* not evaluated */
 };
 
 static enum spf_result	spf_domain(struct spf_eval *, const char *);
@@ -205,7 +205,7 @@ mechanism(struct spf_eval *e, const char *domain, const char *term,
 	if (strncasecmp(buf, "a", 2) == 0 || strncasecmp(buf, "a/", 2) == 0 ||
 	    strncasecmp(buf, "mx", 3) == 0 || strncasecmp(buf, "mx/", 3) == 0) {
 		m = tolower((unsigned char)buf[0]) == 'm';
-		if (lookup_count(e) == -1)
+		if (lookup_count(e) == -1 || (arg != NULL && *arg == '\0'))
 			goto perm;
 		if (cidr_split(arg != NULL ? arg : buf, &p4, &p6) == -1)
 			goto perm;
@@ -221,7 +221,7 @@ mechanism(struct spf_eval *e, const char *domain, const char *term,
 		}
 		return r;
 	}
-	if (strcasecmp(buf, "include") == 0 && arg != NULL) {
+	if (strcasecmp(buf, "include") == 0 && arg != NULL && *arg != '\0') {
 		if (lookup_count(e) == -1)
 			goto perm;
 		if (strchr(arg, '%') != NULL) {

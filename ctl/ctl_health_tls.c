@@ -157,11 +157,14 @@ listener_check(struct health *h, const struct conf_listen *l,
 {
 	struct sockaddr_storage	 ss;
 	struct hconv		 c;
-	char			 where[CONF_HOST_MAX], lname[HEALTH_NAME_MAX];
-	char			 tname[HEALTH_NAME_MAX], text[HCONV_LINE_MAX];
-	int			 smtps = l->flags & LISTEN_SMTPS;
-	int			 tls = l->flags & (LISTEN_TLS | LISTEN_SMTPS);
+	char			 where[CONF_HOST_MAX];
+	char			 lname[HEALTH_NAME_MAX];
+	char			 tname[HEALTH_NAME_MAX];
+	char			 text[HCONV_LINE_MAX];
+	int			 smtps, tls;
 
+	smtps = l->flags & LISTEN_SMTPS;
+	tls = l->flags & (LISTEN_TLS | LISTEN_SMTPS);
 	health_listen_name(l, where, sizeof(where));
 	snprintf(lname, sizeof(lname), "listen %s", where);
 	snprintf(tname, sizeof(tname), "tls %s", where);

@@ -224,6 +224,19 @@ def test_json(env):
     assert [c["name"] for c in doc["checks"]] == list(checks)
 
 
+def test_bad_config(tmp_path):
+    """A tsamba.conf that does not parse is one FAIL line, exit 2 (not
+    the 1 of other commands, which Nagios would take for a warning)."""
+    conf = tmp_path / "tsamba.conf"
+    conf.write_text("hostname\n")
+    r = subprocess.run([CTL, "-f", str(conf), "health"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stdout == "FAIL config: %s does not parse (tsambactl " \
+        "check)\n" % conf
+    assert "tsamba.conf:1:" in r.stderr
+
+
 def test_domain_argument(env):
     """Domains on the command line limit the DNS checks to them."""
     code, checks, out = health(env["sb"], DOMAIN2)
@@ -424,6 +437,15 @@ def test_no_dmarc(env, zone):
     env["zone"].serve(zone)
     only_broken(env["sb"], "dns dmarc " + DOMAIN, "WARN",
                 ["no DMARC record at _dmarc." + DOMAIN], 1)
+    r = subprocess.run([CTL, "-f", env["sb"].conf, "health", "-j"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stdout
+    doc = json.loads(r.stdout)
+    assert doc["summary"]["status"] == "warn" and \
+        doc["summary"]["warn"] == 1 and doc["summary"]["fail"] == 0, doc
+    warned = [c for c in doc["checks"] if c["status"] != "ok"]
+    assert warned == [{"name": "dns dmarc " + DOMAIN, "status": "warn",
+                       "detail": "no DMARC record at _dmarc." + DOMAIN}]
 
 
 def test_bad_dmarc(env, zone):
