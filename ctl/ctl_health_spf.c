@@ -236,7 +236,11 @@ mechanism(struct spf_eval *e, const char *domain, const char *term,
 			*end = res;
 			return -1;
 		case SPF_NONE:
-			goto perm;
+			/* RFC 7208 5.2: an include without a record. */
+			snprintf(e->why, e->whysz, "include:%.200s has no SPF "
+			    "record", arg);
+			*end = SPF_PERMERROR;
+			return -1;
 		default:
 			return 0;
 		}
