@@ -562,3 +562,45 @@ def test_database_down(env, mariadb):
         assert st == "FAIL" and "cannot connect to the database" in \
             detail, out
     assert code == 2, out
+
+
+# ------------------------------------------------------------- free space
+
+
+def mounted_tmpfs(path, size):
+    """A tmpfs of size at path: True, or False where root may not mount
+    (a container without CAP_SYS_ADMIN)."""
+    if os.geteuid() != 0:
+        return False
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size,
+                           "tsamba-health", path],
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
+def test_space_low(env):
+    """A spool with less than 10% free warns, with less than 5% fails (a
+    copy of tsamba.conf names a small tmpfs as the spool; the daemons
+    keep theirs)."""
+    sb = env["sb"]
+    mnt = os.path.join(env["dir"], "smallfs")
+    os.makedirs(mnt, exist_ok=True)
+    if not mounted_tmpfs(mnt, "1m"):
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        conf = os.path.join(env["dir"], "tsamba-smallfs.conf")
+        with open(sb.conf) as src, open(conf, "w") as f:
+            f.write(src.read() + 'spool "%s"\n' % mnt)
+        my = types.SimpleNamespace(conf=conf)
+        st = os.statvfs(mnt)
+        filler = os.path.join(mnt, "filler")
+        for free_pct, status, rc in ((7, "WARN", 1), (2, "FAIL", 2)):
+            keep = st.f_blocks * free_pct // 100
+            with open(filler, "wb") as f:
+                f.write(b"x" * ((st.f_blocks - keep) * st.f_frsize))
+            detail = only_broken(my, "space spool", status,
+                                 [mnt, "under %d%%" % (10 if rc == 1
+                                                        else 5)], rc)
+            pct = int(re.search(r"free \((\d+)%\)", detail).group(1))
+            assert abs(pct - free_pct) <= 1, detail
+    finally:
+        subprocess.run(["umount", mnt], check=True)
