@@ -1051,6 +1051,16 @@ io_write_tls(struct io *io, size_t max)
 			io_set_error(io, "tls_write: %s", tls_error(io->tls));
 			return (-1);
 		}
+		/*
+		 * 0: the peer's close_notify came in (libtls maps
+		 * SSL_ERROR_ZERO_RETURN to 0), nothing will ever be
+		 * written; looping on it would spin the whole engine.
+		 */
+		if (n == 0) {
+			io_set_error(io, "tls_write: connection closed by "
+			    "the peer");
+			return (-1);
+		}
 		io->wr_wants = EV_WRITE;
 		evbuffer_drain(io->out, n);
 		total += n;
