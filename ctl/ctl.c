@@ -30,6 +30,7 @@ static const struct {
 	{ "ban", cmd_ban },
 	{ "dkim", cmd_dkim },
 	{ "queue", cmd_queue },
+	{ "health", cmd_health },
 };
 
 void
@@ -51,13 +52,27 @@ ctl_usage(void)
 	    "  dkim show domain | test domain file\n"
 	    "  queue list | show id | flush [id | domain] | hold id |"
 	    " release id\n"
-	    "  queue del [--silent] id\n");
+	    "  queue del [--silent] id\n"
+	    "  health [-j] [domain ...]\n");
 	exit(2);
 }
 
 static void
 vwarnc(int code, const char *fmt, va_list ap)
 {
+	size_t	 n;
+
+	if (ctl->capture != NULL) {
+		/* The first message says what went wrong; keep it. */
+		if (ctl->capture[0] != '\0')
+			return;
+		(void)vsnprintf(ctl->capture, ctl->capturesz, fmt, ap);
+		n = strlen(ctl->capture);
+		if (code != 0 && n < ctl->capturesz)
+			(void)snprintf(ctl->capture + n, ctl->capturesz - n,
+			    ": %s", strerror(code));
+		return;
+	}
 	fprintf(stderr, "tsambactl: ");
 	if (ctl->what != NULL)
 		fprintf(stderr, "%s: ", ctl->what);

@@ -2,7 +2,7 @@
  * tsambactl: the administration tool of the suite.  ctl.c reads the
  * command line and dispatches; one file per command family (ctl_user.c,
  * ctl_domain.c, ctl_alias.c, ctl_pw.c, ctl_check.c, ctl_ban.c,
- * ctl_dkim.c, ctl_queue.c); the tables are reached through
+ * ctl_dkim.c, ctl_queue.c, ctl_health*.c); the tables are reached through
  * ctl_backend.h, the mailboxes through ctl_maildir.c, the daemons'
  * control sockets through ctl_imsg.c.
  */
@@ -20,6 +20,9 @@ struct ctl {
 	struct conf	 conf;
 	int		 conf_loaded;
 	const char	*what;		/* "user add": prefix of errors */
+	/* Set: warnings go here instead of stderr (health's details). */
+	char		*capture;
+	size_t		 capturesz;
 };
 
 extern struct ctl	*ctl;
@@ -54,6 +57,7 @@ int	cmd_check(int, char **);
 int	cmd_ban(int, char **);
 int	cmd_dkim(int, char **);
 int	cmd_queue(int, char **);
+int	cmd_health(int, char **);	/* exits 0, 1 or 2 itself */
 
 /* ctl_imsg.c: a conversation on a daemon's control socket. */
 struct ctl_imsg {
