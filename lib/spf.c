@@ -432,7 +432,7 @@ spf_record_parse(struct spf_record *r, const char *text, size_t len,
 	size_t	 off, end, nlen;
 
 	memset(r, 0, offsetof(struct spf_record, terms));
-	r->redirectlen = r->explen = 0;
+	r->redirect = r->redirectlen = r->exp = r->explen = 0;
 	if (len >= sizeof(r->text)) {
 		snprintf(err, errsz, "record too long");
 		return -1;
