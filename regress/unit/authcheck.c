@@ -12,7 +12,6 @@
  * "dmarc RESULT POLICY", then the Authentication-Results field.
  */
 
-#include <ctype.h>
 #include <err.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "author.h"
 #include "authres.h"
 #include "dkim_verify.h"
 #include "dmarc.h"
@@ -69,37 +69,30 @@ run_spf(struct spf *s, int identity, const char *ip, const char *helo,
 	return spf_result(s);
 }
 
-/* The domain of the first From: field (a test driver's parser). */
+/* The author domain of the first From: field, "" if none. */
 static void
 from_domain(const char *msg, char *out, size_t outsz)
 {
-	const char	*p = msg, *end, *at, *d;
-	size_t		 n;
+	const char	*p, *end;
 
 	out[0] = '\0';
-	for (; *p != '\0' && *p != '\r' && *p != '\n';
-	    p = strchr(p, '\n') + 1) {
-		if (strncasecmp(p, "From:", 5) == 0)
-			break;
-		if (strchr(p, '\n') == NULL)
+	for (p = msg; *p != '\0' && *p != '\r' && *p != '\n';) {
+		end = strchr(p, '\n');
+		/* The field runs on over its continuation lines. */
+		while (end != NULL && (end[1] == ' ' || end[1] == '\t'))
+			end = strchr(end + 1, '\n');
+		if (end == NULL)
+			end = p + strlen(p);
+		if (strncasecmp(p, "From:", 5) == 0) {
+			if (author_domain(p + 5, end - p - 5, out, outsz) !=
+			    AUTHOR_OK)
+				out[0] = '\0';
 			return;
+		}
+		if (*end == '\0')
+			return;
+		p = end + 1;
 	}
-	if (strncasecmp(p, "From:", 5) != 0)
-		return;
-	end = strchr(p, '\n');
-	if (end == NULL)
-		end = p + strlen(p);
-	for (at = end; at > p && *at != '@'; at--)
-		;
-	if (*at != '@')
-		return;
-	for (d = at + 1, n = 0; d + n < end && (isalnum((unsigned char)d[n]) ||
-	    d[n] == '.' || d[n] == '-'); n++)
-		;
-	if (n >= outsz)
-		return;
-	memcpy(out, d, n);
-	out[n] = '\0';
 }
 
 int

@@ -5,7 +5,7 @@ Run once to write regress/unit/dkim_fixtures.h, the committed fixtures
 of test_dkim_verify.c (keys are made afresh each run, so the header
 changes whenever it is regenerated):
 
-    /usr/bin/python3 regress/unit/dkim_fixtures.py > regress/unit/dkim_fixtures.h
+    cd regress/unit && /usr/bin/python3 dkim_fixtures.py > dkim_fixtures.h
 
 regress/integration/test_authcheck.py imports it to sign fresh messages
 at test time for its cross-check with python3-dkim's verifier.

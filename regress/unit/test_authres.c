@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "authres.h"
+#include "received_spf.h"
 #include "unit.h"
 
 static void
@@ -116,10 +117,49 @@ test_ours(void)
 		    "mx.example.org") == cases[i].ours, "%s", cases[i].field);
 }
 
+static void
+test_received_spf(void)
+{
+	struct received_spf	 r;
+	char			 buf[512];
+	int			 n;
+
+	memset(&r, 0, sizeof(r));
+	r.result = "pass";
+	r.receiver = "mx.example.org";
+	r.ip = "192.0.2.1";
+	r.sender = "alice@example.net";
+	r.helo = "mail.example.net";
+	n = received_spf_field(&r, buf, sizeof(buf));
+	CHECKF(n > 0 && (size_t)n == strlen(buf) && strcmp(buf,
+	    "Received-SPF: pass (mx.example.org: domain of alice@example.net "
+	    "designates 192.0.2.1 as permitted sender)\r\n"
+	    "\tclient-ip=192.0.2.1; envelope-from=\"alice@example.net\";\r\n"
+	    "\thelo=mail.example.net; receiver=mx.example.org; "
+	    "identity=mailfrom\r\n") == 0, "%s", buf);
+
+	/* Wire text cannot close the comment or the quotes early. */
+	r.result = "permerror";
+	r.sender = "a)b\"c@example.net";
+	r.helo = "(x";
+	r.problem = "bad mechanism \"foo\"";
+	r.helo_identity = 1;
+	n = received_spf_field(&r, buf, sizeof(buf));
+	CHECKF(n > 0 && strstr(buf, "permanent error in processing the "
+	    "domain of a\\)b\"c@example.net)") != NULL &&
+	    strstr(buf, "envelope-from=\"a)b\\\"c@example.net\";") != NULL &&
+	    strstr(buf, "helo=\"(x\";") != NULL &&
+	    strstr(buf, "identity=helo;") != NULL &&
+	    strstr(buf, "problem=\"bad mechanism \\\"foo\\\"\"\r\n") !=
+	    NULL, "%s", buf);
+	CHECK(received_spf_field(&r, buf, 40) == -1);
+}
+
 int
 main(void)
 {
 	test_build();
 	test_ours();
+	test_received_spf();
 	return unit_done("test_authres");
 }

@@ -1,14 +1,17 @@
 /*
- * test_dmarc: lib/dmarc.c and lib/psl.c: record parsing, organisational
- * domains from a small list with wildcard and exception rules and from
- * the Debian publicsuffix file, the policy lookup (From domain, then
- * organisational domain), strict and relaxed alignment, sp= for
- * subdomains, pct= sampling with a fixed random source, DNS failure.
+ * test_dmarc: lib/dmarc.c, lib/psl.c and lib/author.c: the From domain
+ * (display names, comments and groups that must not pass for it),
+ * record parsing, organisational domains from a small list with
+ * wildcard and exception rules and from the Debian publicsuffix file,
+ * the policy lookup (From domain, then organisational domain), strict
+ * and relaxed alignment, sp= for subdomains, pct= sampling with a fixed
+ * random source, DNS failure.
  */
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "author.h"
 #include "dmarc.h"
 #include "unit.h"
 #include "zone.h"
@@ -267,6 +270,57 @@ test_psl(void)
 	psl_free(l);
 }
 
+struct author_case {
+	const char	*value;
+	int		 r;
+	const char	*domain;
+};
+
+static const struct author_case author_cases[] = {
+	{ " Alice <alice@Example.ORG>", AUTHOR_OK, "example.org" },
+	{ "alice@example.org", AUTHOR_OK, "example.org" },
+	{ " \"Bob, the <boss@evil.test>\" <bob@example.org>", AUTHOR_OK,
+	    "example.org" },
+	{ "alice@example.org (Alice @ evil.test)", AUTHOR_OK,
+	    "example.org" },
+	{ "(c@evil.test) alice@example.org", AUTHOR_OK, "example.org" },
+	{ "paypal@paypal.test <evil@evil.test>", AUTHOR_OK, "evil.test" },
+	{ "\"a@evil.test\"@example.org", AUTHOR_OK, "example.org" },
+	{ "a@x.test, B <b@X.test>", AUTHOR_OK, "x.test" },
+	{ "Team: a@x.test, b@x.test;", AUTHOR_OK, "x.test" },
+	{ "=?utf-8?q?Al=40ice?= <alice@example.org>\r\n", AUTHOR_OK,
+	    "example.org" },
+	{ " Alice\r\n <alice@example.org>", AUTHOR_OK, "example.org" },
+	{ "a@x.test, b@y.test", AUTHOR_SEVERAL, NULL },
+	{ "", AUTHOR_NONE, NULL },
+	{ "Alice", AUTHOR_NONE, NULL },
+	{ "<>", AUTHOR_NONE, NULL },
+	{ "undisclosed-recipients:;", AUTHOR_NONE, NULL },
+	{ "a@[192.0.2.1]", AUTHOR_NONE, NULL },
+	{ "Alice <alice@example.org", AUTHOR_NONE, NULL },
+	{ "a@x.test b@y.test", AUTHOR_NONE, NULL },
+	{ "a@x.test, b@", AUTHOR_NONE, NULL },
+	{ "a@localhost", AUTHOR_NONE, NULL },
+	{ "\"unclosed <a@x.test>", AUTHOR_NONE, NULL },
+	{ "a@x..test", AUTHOR_NONE, NULL },
+};
+
+static void
+test_author(void)
+{
+	char	 out[256];
+	size_t	 i;
+	int	 r;
+
+	for (i = 0; i < sizeof(author_cases) / sizeof(author_cases[0]); i++) {
+		r = author_domain(author_cases[i].value,
+		    strlen(author_cases[i].value), out, sizeof(out));
+		CHECKF(r == author_cases[i].r && (r != AUTHOR_OK ||
+		    strcmp(out, author_cases[i].domain) == 0), "%s: %d %s",
+		    author_cases[i].value, r, r == AUTHOR_OK ? out : "");
+	}
+}
+
 int
 main(void)
 {
@@ -278,6 +332,7 @@ main(void)
 		return unit_done("test_dmarc");
 	zone_load(&zone, zone_text);
 	test_record();
+	test_author();
 	test_psl();
 	test_cases();
 	zone_free(&zone);
