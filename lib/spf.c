@@ -79,6 +79,7 @@ struct spf {
 
 	size_t			 nframes;
 	struct spf_frame	 frames[FRAMES_MAX];
+	char			 exptext[SPF_EXPLAIN_MAX];
 	char			 explanation[SPF_EXPLAIN_MAX];
 	char			 reason[SPF_REASON_MAX];
 };
@@ -89,6 +90,7 @@ static const char *result_names[] = {
 };
 
 static void	frame_next(struct spf *);
+static void	explain_text(struct spf *);
 
 /* The record parser. */
 
@@ -712,9 +714,13 @@ lowercase(char *p)
 		*p = tolower((unsigned char)*p);
 }
 
-/* RFC 7208 4.3: a domain we can check at all. */
+/*
+ * A name a query can be made for: labels of 1 to 63 bytes, 253 in all
+ * (any byte may be in a label; DNS allows it).  With multi, also more
+ * than one label, which RFC 7208 4.3 asks of the identity's domain.
+ */
 static int
-domain_valid(const char *d)
+name_valid(const char *d, int multi)
 {
 	size_t	 len = strlen(d), label = 0, labels = 1, i;
 
@@ -729,12 +735,32 @@ domain_valid(const char *d)
 				labels++;
 			continue;
 		}
-		if ((unsigned char)d[i] <= ' ' || d[i] == 0x7f)
-			return 0;
 		if (++label > 63)
 			return 0;
 	}
-	return labels >= 2;
+	return !multi || labels >= 2;
+}
+
+static int
+domain_valid(const char *d)
+{
+	return name_valid(d, 1);
+}
+
+/*
+ * A trailing dot goes; a name longer than 253 bytes loses labels from
+ * the left until it fits (RFC 7208 7.3).  The name that is left.
+ */
+static char *
+truncate_name(char *buf)
+{
+	char	*p = buf;
+
+	if (buf[0] != '\0' && buf[strlen(buf) - 1] == '.')
+		buf[strlen(buf) - 1] = '\0';
+	while (strlen(p) > 253 && strchr(p, '.') != NULL)
+		p = strchr(p, '.') + 1;
+	return p;
 }
 
 int
@@ -856,7 +882,8 @@ count_void(struct spf *s, const struct dnsq_answer *a, int type)
 /*
  * The term's domain-spec expanded into s->target (or the current
  * domain): 0, -1 (finished with permerror), 1 (waiting for the PTR
- * validation that %{p} needs; the term is evaluated again after it).
+ * validation that %{p} needs; the term is evaluated again after it),
+ * 2 (no name a query could be made for: as if it did not exist).
  */
 static int
 expand_target(struct spf *s, size_t spec, size_t speclen)
@@ -878,17 +905,10 @@ expand_target(struct spf *s, size_t spec, size_t speclen)
 	}
 	if (r == 1)
 		return 1;
-	/* Longer than a domain name: labels go from the left (7.3). */
-	if (buf[0] != '\0' && buf[strlen(buf) - 1] == '.')
-		buf[strlen(buf) - 1] = '\0';
-	p = buf;
-	while (strlen(p) > 253 && strchr(p, '.') != NULL)
-		p = strchr(p, '.') + 1;
-	if (!domain_valid(p)) {
-		finish(s, SPF_PERMERROR, "invalid domain \"%.200s\"", p);
-		return -1;
-	}
-	/* domain_valid() held it to 253 bytes. */
+	p = truncate_name(buf);
+	if (!name_valid(p, 0))
+		return 2;
+	/* name_valid() held it to 253 bytes. */
 	memcpy(s->target, p, strlen(p) + 1);
 	lowercase(s->target);
 	return 0;
@@ -986,13 +1006,16 @@ term_done(struct spf *s, int matched)
 static void
 explain(struct spf *s, struct spf_frame *f)
 {
-	char	 buf[EXPAND_MAX];
+	char	 buf[EXPAND_MAX], *p;
 
 	if (spf_macro_expand(s, f->rec.text + f->rec.exp, f->rec.explen, 0,
-	    buf, sizeof(buf)) != 0 || !domain_valid(buf))
+	    buf, sizeof(buf)) != 0)
+		return;
+	p = truncate_name(buf);
+	if (!name_valid(p, 0))
 		return;
 	s->done = 0;
-	ask(s, W_EXP, buf, DNSQ_TXT);
+	ask(s, W_EXP, p, DNSQ_TXT);
 }
 
 static void
@@ -1096,12 +1119,24 @@ next_name(struct spf *s, int waiting)
 	/* PTR validation over: go on with what needed it. */
 	s->ptr_done = 1;
 	s->waiting = W_NONE;
+	if (s->ptr_resume == W_EXP) {
+		s->done = 1;
+		explain_text(s);
+		return;
+	}
 	if (s->ptr_resume == W_PTR) {
 		struct spf_term	*t = cur_term(s);
 		size_t		 i, nl, tl;
 
-		if (expand_target(s, t->spec, t->speclen) != 0)
+		switch (expand_target(s, t->spec, t->speclen)) {
+		case 0:
+			break;
+		case 2:
+			term_done(s, 0);
 			return;
+		default:
+			return;
+		}
 		tl = strlen(s->target);
 		for (i = 0; i < s->nvalid; i++) {
 			nl = strlen(s->valid[i]);
@@ -1140,6 +1175,23 @@ take_names(struct spf *s, const struct dnsq_answer *a, int type)
 	}
 }
 
+/* The explanation's TXT text expanded; %{p} may need DNS first. */
+static void
+explain_text(struct spf *s)
+{
+	int	 r;
+
+	r = spf_macro_expand(s, s->exptext, strlen(s->exptext), 1,
+	    s->explanation, sizeof(s->explanation));
+	if (r == 1) {
+		s->done = 0;
+		start_ptr(s, W_EXP);
+		return;
+	}
+	if (r != 0)
+		s->explanation[0] = '\0';
+}
+
 static void
 got_answer(struct spf *s, const struct dnsq_answer *a)
 {
@@ -1160,18 +1212,26 @@ got_answer(struct spf *s, const struct dnsq_answer *a)
 					rr = &a->rr[i];
 					n++;
 				}
-		if (n != 1 || spf_macro_expand(s, dnsq_rr_text(a, rr),
-		    rr->len, 1, s->explanation, sizeof(s->explanation)) != 0)
-			s->explanation[0] = '\0';
 		s->done = 1;
 		s->waiting = W_NONE;
+		if (n != 1 || rr->len >= sizeof(s->exptext)) {
+			s->explanation[0] = '\0';
+			return;
+		}
+		memcpy(s->exptext, dnsq_rr_text(a, rr), rr->len + 1);
+		explain_text(s);
 		return;
 	}
 	if (w == W_PTR || w == W_PTRADDR) {
 		if (w == W_PTR) {
-			/* No PTR (even a DNS error): nothing validated. */
+			/*
+			 * No PTR (even a DNS error): nothing validated.  The
+			 * ptr mechanism's lookup may be void; %{p}'s is not
+			 * a term's and does not count.
+			 */
 			s->nvalid = 0;
-			if (count_void(s, a, DNSQ_PTR) == -1)
+			if (s->ptr_resume == W_PTR &&
+			    count_void(s, a, DNSQ_PTR) == -1)
 				return;
 			take_names(s, a, DNSQ_PTR);
 		} else {
@@ -1249,6 +1309,15 @@ eval_term(struct spf *s)
 	}
 	if (count_lookup(s) == -1)
 		return;
+	if (r == 2) {
+		/* A name that cannot exist: an include finds no record. */
+		if (t->mech == SPF_M_INCLUDE)
+			finish(s, SPF_PERMERROR, "%s", "include of an invalid "
+			    "name");
+		else
+			term_done(s, 0);
+		return;
+	}
 	switch (t->mech) {
 	case SPF_M_INCLUDE:
 		if (s->nframes == FRAMES_MAX) {
@@ -1300,6 +1369,10 @@ frame_end(struct spf *s)
 	}
 	if (count_lookup(s) == -1)
 		return;
+	if (r == 2) {
+		finish(s, SPF_PERMERROR, "%s", "redirect to an invalid name");
+		return;
+	}
 	snprintf(f->domain, sizeof(f->domain), "%s", s->target);
 	f->have_record = 0;
 	f->redirected = 1;

@@ -8,7 +8,8 @@
  *	authcheck -z zone -i ip -h helo -f mailfrom [-m message]
  *	    [-a authserv-id] [-p psl] [-t now]
  *
- * prints "spf RESULT", one "dkim RESULT DOMAIN SELECTOR" per signature,
+ * prints "spf RESULT" (and "spf-exp TEXT" with an explanation), one
+ * "dkim RESULT DOMAIN SELECTOR" per signature,
  * "dmarc RESULT POLICY", then the Authentication-Results field.
  */
 
@@ -54,13 +55,14 @@ read_file(const char *path, size_t *len)
 
 static int
 run_spf(struct spf *s, int identity, const char *ip, const char *helo,
-    const char *from)
+    const char *from, const char *receiver)
 {
 	struct dnsq_query	 q;
 	int			 r;
 
 	if (spf_start(s, identity, ip, helo, from) == -1)
 		errx(2, "%s: not an address", ip);
+	spf_set_receiver(s, receiver);
 	r = spf_step(s, NULL, &q);
 	while (r == SPF_STEP_DNS) {
 		zone_answer(&zone, &q, &answer);
@@ -153,8 +155,10 @@ main(int argc, char *argv[])
 
 	authres_init(&ar, id);
 	s = spf_new();
-	spf_res = run_spf(s, SPF_MAILFROM, ip, helo, from);
+	spf_res = run_spf(s, SPF_MAILFROM, ip, helo, from, id);
 	printf("spf %s\n", spf_result_name(spf_res));
+	if (spf_explanation(s)[0] != '\0')
+		printf("spf-exp %s\n", spf_explanation(s));
 	authres_spf(&ar, spf_result_name(spf_res), 0, from[0] != '\0' ?
 	    from : spf_domain(s));
 

@@ -1,8 +1,11 @@
 /*
  * zone.h: canned DNS for the authentication tests.  A zone is text, one
  * record a line, "name TYPE data": A, AAAA, "MX pref host", PTR, TXT
- * (the rest of the line, as is), or "name SERVFAIL" for a name whose
- * lookups fail.  A name without any record is NXDOMAIN.  The same text
+ * (the rest of the line, as is; or, when it starts with a double quote,
+ * a quoted string with the escapes \\ \" \n \r \t \xHH, for text a
+ * line cannot hold), or "name SERVFAIL" for a name whose lookups fail.
+ * A name may be quoted the same way.  A name without any record is
+ * NXDOMAIN; a line "name EXISTS" makes a name that has no data.  The same text
  * is read by regress/integration/test_authcheck.py for python3-spf and
  * python3-dkim, so both sides see the same DNS.
  */
@@ -26,6 +29,7 @@ struct zone_rr {
 	char	*name;
 	char	*type;
 	char	*data;
+	size_t	 datalen;
 };
 
 struct zone {
@@ -34,6 +38,51 @@ struct zone {
 	struct zone_rr	 rr[ZONE_RR_MAX];
 	size_t		 queries;	/* answered so far */
 };
+
+static inline int
+zone_hex(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* A quoted datum, unescaped in place: its length. */
+static inline size_t
+zone_unquote(char *p)
+{
+	char	*in = p + 1, *out = p;
+
+	for (; *in != '\0' && *in != '"'; in++) {
+		if (*in != '\\' || in[1] == '\0') {
+			*out++ = *in;
+			continue;
+		}
+		switch (*++in) {
+		case 'n':
+			*out++ = '\n';
+			break;
+		case 'r':
+			*out++ = '\r';
+			break;
+		case 't':
+			*out++ = '\t';
+			break;
+		case 'x':
+			if (zone_hex(in[1]) >= 0 && zone_hex(in[2]) >= 0) {
+				*out++ = zone_hex(in[1]) * 16 + zone_hex(in[2]);
+				in += 2;
+				break;
+			}
+			/* FALLTHROUGH */
+		default:
+			*out++ = *in;
+		}
+	}
+	*out = '\0';
+	return out - p;
+}
 
 /* Splits the text in place; the zone keeps a copy. */
 static inline void
@@ -51,10 +100,23 @@ zone_load(struct zone *z, const char *text)
 		if (*line == '\0' || *line == '#' || z->n == ZONE_RR_MAX)
 			continue;
 		z->rr[z->n].name = line;
-		for (p = line; *p != '\0' && !isspace((unsigned char)*p); p++)
-			;
-		if (*p != '\0')
-			*p++ = '\0';
+		if (*line == '"') {
+			/* A quoted name, for names with blanks in them. */
+			for (p = line + 1; *p != '\0' && *p != '"'; p++)
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+			if (*p == '"')
+				p++;
+			if (*p != '\0')
+				*p++ = '\0';
+			zone_unquote(line);
+		} else {
+			for (p = line; *p != '\0' &&
+			    !isspace((unsigned char)*p); p++)
+				;
+			if (*p != '\0')
+				*p++ = '\0';
+		}
 		while (isspace((unsigned char)*p))
 			p++;
 		z->rr[z->n].type = p;
@@ -64,7 +126,8 @@ zone_load(struct zone *z, const char *text)
 			*p++ = '\0';
 		while (*p == ' ' || *p == '\t')
 			p++;
-		z->rr[z->n++].data = p;
+		z->rr[z->n].data = p;
+		z->rr[z->n++].datalen = *p == '"' ? zone_unquote(p) : strlen(p);
 	}
 }
 
@@ -116,7 +179,7 @@ zone_answer(struct zone *z, const struct dnsq_query *q,
 			dnsq_answer_add_name(a, DNSQ_PTR, 0, rr->data);
 			break;
 		case DNSQ_TXT:
-			dnsq_answer_add_txt(a, rr->data, strlen(rr->data));
+			dnsq_answer_add_txt(a, rr->data, rr->datalen);
 			break;
 		}
 	}
