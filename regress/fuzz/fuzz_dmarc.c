@@ -1,7 +1,8 @@
 /*
- * fuzz_dmarc: libFuzzer target for lib/dmarc.c's record parser, and an
+ * fuzz_dmarc: libFuzzer target for lib/dmarc.c's record parser, an
  * evaluation whose policy answers are the input, so that the lookup's
- * fallback to the organisational domain sees hostile records.
+ * fallback to the organisational domain sees hostile records, and
+ * lib/author.c's From parser on the input as a From value.
  *
  *   make regress/fuzz/fuzz_dmarc
  *   ./regress/fuzz/fuzz_dmarc -max_total_time=60
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "author.h"
 #include "dmarc.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -44,6 +46,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (r.aspf != 'r' && r.aspf != 's') ||
 		    strlen(r.rua) >= sizeof(r.rua))
 			abort();
+	}
+	{
+		char	 dom[256];
+		size_t	 i;
+
+		if (author_domain((const char *)data, size, dom,
+		    sizeof(dom)) == AUTHOR_OK) {
+			if (dom[0] == '\0' || strchr(dom, '.') == NULL)
+				abort();
+			for (i = 0; dom[i] != '\0'; i++)
+				if (dom[i] >= 'A' && dom[i] <= 'Z')
+					abort();
+		}
 	}
 	if ((d = dmarc_new(NULL)) == NULL)
 		return 0;
