@@ -1,7 +1,9 @@
 /*
  * test_dnsq: lib/dnsq.c turns wire-format rdata (what libunbound hands
  * back) into answers the evaluators read, refuses malformed rdata, and
- * keeps an answer within its bounds.
+ * keeps an answer within its bounds; lib/dnsq_unbound.c maps a
+ * ub_result (made up here, as the resolver would fill it) and escapes
+ * query names.
  */
 
 #include <arpa/inet.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include "dnsq.h"
+#include "dnsq_unbound.h"
 #include "unit.h"
 
 static struct dnsq_answer	 a;
@@ -86,11 +89,51 @@ test_query(void)
 	CHECK(strcmp(dnsq_type_name(DNSQ_AAAA), "AAAA") == 0);
 }
 
+static void
+test_unbound(void)
+{
+	static char		 txt1[] = "\006v=spf1\005 -all";
+	static char		 txt2[] = "\003bad\001";	/* short */
+	char			*data[] = { txt1, txt2, NULL };
+	int			 len[] = { 13, 5, 0 };
+	struct ub_result	 res;
+	char			 out[64];
+
+	memset(&res, 0, sizeof(res));
+	res.data = data;
+	res.len = len;
+	res.havedata = 1;
+	dnsq_answer_from_ub(&a, DNSQ_TXT, 0, &res);
+	CHECK(a.rcode == DNSQ_NOERROR && a.nrr == 1 &&
+	    strcmp(dnsq_rr_text(&a, &a.rr[0]), "v=spf1 -all") == 0);
+	res.nxdomain = 1;
+	dnsq_answer_from_ub(&a, DNSQ_TXT, 0, &res);
+	CHECK(a.rcode == DNSQ_NXDOMAIN && a.nrr == 0);
+	res.nxdomain = 0;
+	res.rcode = 2;
+	dnsq_answer_from_ub(&a, DNSQ_TXT, 0, &res);
+	CHECK(a.rcode == DNSQ_SERVFAIL);
+	res.rcode = 0;
+	res.bogus = 1;
+	dnsq_answer_from_ub(&a, DNSQ_TXT, 0, &res);
+	CHECK(a.rcode == DNSQ_SERVFAIL);
+	dnsq_answer_from_ub(&a, DNSQ_TXT, UB_SERVFAIL, NULL);
+	CHECK(a.rcode == DNSQ_SERVFAIL);
+
+	CHECK(dnsq_name_escape("a-b_c.example.org", out, sizeof(out)) == 0 &&
+	    strcmp(out, "a-b_c.example.org") == 0);
+	CHECK(dnsq_name_escape("macro%percent  space.test", out,
+	    sizeof(out)) == 0 &&
+	    strcmp(out, "macro\\037percent\\032\\032space.test") == 0);
+	CHECK(dnsq_name_escape("a\"b", out, 5) == -1);
+}
+
 int
 main(void)
 {
 	test_rdata();
 	test_bounds();
 	test_query();
+	test_unbound();
 	return unit_done("test_dnsq");
 }
