@@ -5,6 +5,13 @@
  * load time.  Lookup walks the suffixes of the name from the longest:
  * an exception rule wins, else the rule with most labels, else the
  * implicit "*" (RFC 7489 3.2 and the list's own algorithm).
+ *
+ * The list writes internationalized rules in UTF-8 (U-labels) while
+ * mail and DNS carry A-labels ("xn--"), so such rules are stored in
+ * their Punycode form (RFC 3492) and a UTF-8 name asked about is turned
+ * into A-labels the same way.  Without that, every name under the
+ * rule for xn--55qx5d.cn would share one organisational domain.  Only the Punycode step of
+ * IDNA is done: the list is already in normal form.
  */
 
 #include <sys/stat.h>
@@ -24,6 +31,15 @@
 #define RULE_WILDCARD	0x02	/* "*.name": every child of name */
 #define RULE_EXCEPTION	0x04	/* "!name" */
 #define NAME_MAX_LEN	253
+
+/* Punycode (RFC 3492 5). */
+#define PC_BASE		36
+#define PC_TMIN		1
+#define PC_TMAX		26
+#define PC_SKEW		38
+#define PC_DAMP		700
+#define PC_BIAS		72
+#define PC_N		128
 
 struct psl_entry {
 	const char	*name;		/* NULL: empty slot */
@@ -64,6 +80,182 @@ slot(const struct psl *l, const char *name, size_t len)
 			return e;
 		i = (i + 1) & l->mask;
 	}
+}
+
+static uint32_t
+pc_adapt(uint32_t delta, uint32_t points, int first)
+{
+	uint32_t	 k = 0;
+
+	delta = first ? delta / PC_DAMP : delta / 2;
+	delta += delta / points;
+	while (delta > ((PC_BASE - PC_TMIN) * PC_TMAX) / 2) {
+		delta /= PC_BASE - PC_TMIN;
+		k += PC_BASE;
+	}
+	return k + (PC_BASE - PC_TMIN + 1) * delta / (delta + PC_SKEW);
+}
+
+static int
+pc_put(char *out, size_t outsz, size_t *o, uint32_t d)
+{
+	if (*o + 1 >= outsz)
+		return -1;
+	out[(*o)++] = d < 26 ? 'a' + d : '0' + d - 26;
+	return 0;
+}
+
+/* UTF-8 of one label into code points: their count, or -1. */
+static int
+utf8_decode(const unsigned char *p, size_t len, uint32_t *cp, size_t max)
+{
+	size_t		 i = 0, n = 0, extra, j;
+	uint32_t	 c;
+
+	while (i < len) {
+		c = p[i++];
+		if (c < 0x80)
+			extra = 0;
+		else if ((c & 0xe0) == 0xc0) {
+			c &= 0x1f;
+			extra = 1;
+		} else if ((c & 0xf0) == 0xe0) {
+			c &= 0x0f;
+			extra = 2;
+		} else if ((c & 0xf8) == 0xf0) {
+			c &= 0x07;
+			extra = 3;
+		} else
+			return -1;
+		if (i + extra > len || n == max)
+			return -1;
+		for (j = 0; j < extra; j++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return -1;
+			c = c << 6 | (p[i++] & 0x3f);
+		}
+		/* Overlong forms, surrogates and beyond Unicode: refused. */
+		if ((extra == 1 && c < 0x80) || (extra == 2 && c < 0x800) ||
+		    (extra == 3 && c < 0x10000) || c > 0x10ffff ||
+		    (c >= 0xd800 && c <= 0xdfff))
+			return -1;
+		cp[n++] = c;
+	}
+	return (int)n;
+}
+
+/* One UTF-8 label as "xn--" and its Punycode: 0, or -1. */
+static int
+label_to_ascii(const char *in, size_t len, char *out, size_t outsz,
+    size_t *olen)
+{
+	uint32_t	 cp[64], n = PC_N, delta = 0, bias = PC_BIAS, m, q, k, t;
+	size_t		 o = 0, i, b = 0, h;
+	int		 count;
+
+	if ((count = utf8_decode((const unsigned char *)in, len, cp, 64)) <= 0)
+		return -1;
+	if (outsz < 5)
+		return -1;
+	memcpy(out, "xn--", 4);
+	o = 4;
+	for (i = 0; i < (size_t)count; i++)
+		if (cp[i] < 0x80) {
+			if (o + 1 >= outsz)
+				return -1;
+			out[o++] = cp[i];
+			b++;
+		}
+	if (b > 0) {
+		if (o + 1 >= outsz)
+			return -1;
+		out[o++] = '-';
+	}
+	for (h = b; h < (size_t)count; n++, delta++) {
+		for (m = UINT32_MAX, i = 0; i < (size_t)count; i++)
+			if (cp[i] >= n && cp[i] < m)
+				m = cp[i];
+		/* Labels are short: no overflow, but say so if it were. */
+		if ((m - n) > (UINT32_MAX - delta) / (h + 1))
+			return -1;
+		delta += (m - n) * (h + 1);
+		n = m;
+		for (i = 0; i < (size_t)count; i++) {
+			if (cp[i] < n && ++delta == 0)
+				return -1;
+			if (cp[i] != n)
+				continue;
+			for (q = delta, k = PC_BASE;; k += PC_BASE) {
+				t = k <= bias ? PC_TMIN : k >= bias + PC_TMAX ?
+				    PC_TMAX : k - bias;
+				if (q < t)
+					break;
+				if (pc_put(out, outsz, &o,
+				    t + (q - t) % (PC_BASE - t)) == -1)
+					return -1;
+				q = (q - t) / (PC_BASE - t);
+			}
+			if (pc_put(out, outsz, &o, q) == -1)
+				return -1;
+			bias = pc_adapt(delta, h + 1, h == b);
+			delta = 0;
+			h++;
+		}
+	}
+	*olen = o;
+	return 0;
+}
+
+/*
+ * A name with UTF-8 labels in A-label form into out (ASCII labels as
+ * they are): 0, or -1 if a label is not UTF-8 or the name gets too long.
+ */
+static int
+name_to_ascii(const char *in, char *out, size_t outsz)
+{
+	const char	*dot;
+	size_t		 o = 0, len, n, i;
+	int		 high;
+
+	for (;;) {
+		dot = strchr(in, '.');
+		len = dot == NULL ? strlen(in) : (size_t)(dot - in);
+		for (high = 0, i = 0; i < len; i++)
+			if ((unsigned char)in[i] >= 0x80)
+				high = 1;
+		if (high) {
+			if (label_to_ascii(in, len, out + o, outsz - o, &n) ==
+			    -1)
+				return -1;
+		} else {
+			if (o + len >= outsz)
+				return -1;
+			memcpy(out + o, in, len);
+			n = len;
+		}
+		if (n > 63)
+			return -1;
+		o += n;
+		if (dot == NULL)
+			break;
+		if (o + 1 >= outsz)
+			return -1;
+		out[o++] = '.';
+		in = dot + 1;
+	}
+	if (o > NAME_MAX_LEN)
+		return -1;
+	out[o] = '\0';
+	return 0;
+}
+
+static int
+has_high(const char *p)
+{
+	for (; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			return 1;
+	return 0;
 }
 
 static int
@@ -115,24 +307,33 @@ psl_parse(const char *data, size_t len, char *err, size_t errsz)
 {
 	struct psl		*l;
 	struct psl_entry	*e;
-	char			*line, *next, *end, *name;
-	size_t			 lines = 0, size, i;
-	int			 kind;
+	char			*line, *next, *end, *name, *extra;
+	char			 ascii[NAME_MAX_LEN + 1];
+	size_t			 lines = 0, high = 0, size, i;
+	int			 kind, seen = 0;
 
 	if (len > PSL_FILE_MAX) {
 		snprintf(err, errsz, "list larger than %d bytes", PSL_FILE_MAX);
 		return NULL;
 	}
-	for (i = 0; i < len; i++)
-		if (data[i] == '\n')
+	/* Lines with UTF-8 get room for their rule's A-label form. */
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)data[i] >= 0x80 && !seen) {
+			high++;
+			seen = 1;
+		}
+		if (data[i] == '\n') {
 			lines++;
+			seen = 0;
+		}
+	}
 	lines++;
 	if (lines > PSL_RULES_MAX)
 		lines = PSL_RULES_MAX;
 	for (size = 16; size < 2 * lines; size *= 2)
 		;
 	if ((l = calloc(1, sizeof(*l))) == NULL ||
-	    (l->text = malloc(len + 1)) == NULL ||
+	    (l->text = malloc(len + 1 + high * sizeof(ascii))) == NULL ||
 	    (l->table = calloc(size, sizeof(*l->table))) == NULL) {
 		psl_free(l);
 		snprintf(err, errsz, "out of memory");
@@ -141,6 +342,7 @@ psl_parse(const char *data, size_t len, char *err, size_t errsz)
 	l->mask = size - 1;
 	memcpy(l->text, data, len);
 	l->text[len] = '\0';
+	extra = l->text + len + 1;
 	for (line = l->text; line != NULL; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
@@ -157,6 +359,13 @@ psl_parse(const char *data, size_t len, char *err, size_t errsz)
 		kind = rule_kind(&name);
 		if (!rule_name_ok(name))
 			continue;
+		if (has_high(name)) {
+			if (name_to_ascii(name, ascii, sizeof(ascii)) == -1)
+				continue;
+			memcpy(extra, ascii, strlen(ascii) + 1);
+			name = extra;
+			extra += strlen(ascii) + 1;
+		}
 		e = slot(l, name, strlen(name));
 		if (e->name == NULL) {
 			if (l->count == PSL_RULES_MAX) {
@@ -243,10 +452,15 @@ int
 psl_org_domain(const struct psl *l, const char *domain, char *out,
     size_t outsz)
 {
-	char		 name[NAME_MAX_LEN + 2];
+	char		 name[NAME_MAX_LEN + 2], ascii[NAME_MAX_LEN + 1];
 	const char	*label[128];
 	size_t		 len, n = 0, i, suffix = 0;
 
+	if (has_high(domain)) {
+		if (name_to_ascii(domain, ascii, sizeof(ascii)) == -1)
+			return -1;
+		domain = ascii;
+	}
 	len = strlen(domain);
 	if (len > 0 && domain[len - 1] == '.')
 		len--;

@@ -27,8 +27,9 @@ size_t	psl_count(const struct psl *);
 /*
  * The organisational domain of domain, lowercased, into out: 0, 1 if
  * the domain is itself a public suffix (out is then the domain), -1 if
- * the domain is not a domain name or does not fit.  A NULL list means
- * the default rule only: the last two labels.
+ * the domain is not a domain name or does not fit.  A domain in UTF-8
+ * is answered in A-labels ("xn--...").  A NULL list means the default
+ * rule only: the last two labels.
  */
 int	psl_org_domain(const struct psl *, const char *domain, char *out,
 	    size_t outsz);

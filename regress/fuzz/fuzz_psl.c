@@ -2,7 +2,7 @@
  * fuzz_psl: libFuzzer target for lib/psl.c.  The input is a public
  * suffix list; each of its lines, and a few fixed names, are then asked
  * for their organisational domain, which must be a suffix of the name
- * made of whole labels.
+ * made of whole labels (for a UTF-8 name: ASCII, and no more labels).
  *
  *   make regress/fuzz/fuzz_psl
  *   ./regress/fuzz/fuzz_psl -max_total_time=60
@@ -29,6 +29,24 @@ ask(const struct psl *l, const char *name)
 	r = psl_org_domain(l, name, out, sizeof(out));
 	if (r == -1)
 		return;
+	for (i = 0; i < nl; i++)
+		if ((unsigned char)name[i] >= 0x80)
+			break;
+	if (i < nl) {
+		/* Answered in A-labels. */
+		size_t	 dots = 0, odots = 0;
+
+		for (i = 0; out[i] != '\0'; i++) {
+			if ((unsigned char)out[i] >= 0x80)
+				abort();
+			odots += out[i] == '.';
+		}
+		for (i = 0; i < nl; i++)
+			dots += name[i] == '.';
+		if (odots > dots)
+			abort();
+		return;
+	}
 	for (i = 0; i < nl; i++)
 		low[i] = (name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 :
 		    name[i];

@@ -22,6 +22,11 @@ static const char psl_text[] =
 	"*.ck\n!www.ck\n"
 	"test\norg\ncom\n"
 	"jp\n*.kawasaki.jp\n!city.kawasaki.jp\n"
+	"// internationalized rules are written in UTF-8\n"
+	"cn\n\xe5\x85\xac\xe5\x8f\xb8.cn\n"
+	"b\xc3\xbc" "cher.example\n"
+	"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\n"
+	"bad\xff.cn\n"
 	"// ===BEGIN PRIVATE DOMAINS===\n"
 	"  blogspot.com   trailing words are ignored\n";
 
@@ -225,6 +230,12 @@ static const struct org_case org_cases[] = {
 	{ "foo.blogspot.com", 0, "foo.blogspot.com" },
 	{ "a.b.example.com", 0, "example.com" },
 	{ "a.b.example.unlisted", 0, "example.unlisted" },
+	{ "a.b.xn--55qx5d.cn", 0, "b.xn--55qx5d.cn" },
+	{ "xn--55qx5d.cn", 1, "xn--55qx5d.cn" },
+	{ "a.b.\xe5\x85\xac\xe5\x8f\xb8.cn", 0, "b.xn--55qx5d.cn" },
+	{ "x.y.xn--bcher-kva.example", 0, "y.xn--bcher-kva.example" },
+	{ "x.y.xn--wgv71a119e", 0, "y.xn--wgv71a119e" },
+	{ "a.b.bad\xff.cn", -1, NULL },
 	{ "", -1, NULL },
 	{ "a..b", -1, NULL },
 	{ ".a.b", -1, NULL },
@@ -238,7 +249,8 @@ test_psl(void)
 	size_t		 i;
 	int		 r;
 
-	CHECK(psl_count(psl) == 11);
+	/* The rule that is not UTF-8 is left out. */
+	CHECK(psl_count(psl) == 15);
 	for (i = 0; i < sizeof(org_cases) / sizeof(org_cases[0]); i++) {
 		r = psl_org_domain(psl, org_cases[i].domain, out, sizeof(out));
 		CHECKF(r == org_cases[i].r && (r == -1 ||
@@ -267,6 +279,10 @@ test_psl(void)
 	CHECK(psl_org_domain(l, "a.b.c.ck", out, sizeof(out)) == 0 &&
 	    strcmp(out, "b.c.ck") == 0);
 	CHECK(psl_org_domain(l, "co.uk", out, sizeof(out)) == 1);
+	CHECK(psl_org_domain(l, "a.b.xn--55qx5d.cn", out, sizeof(out)) == 0 &&
+	    strcmp(out, "b.xn--55qx5d.cn") == 0);
+	CHECK(psl_org_domain(l, "a.b.xn--55qx5d.xn--j6w193g", out,
+	    sizeof(out)) == 0 && strcmp(out, "b.xn--55qx5d.xn--j6w193g") == 0);
 	psl_free(l);
 }
 
