@@ -4,13 +4,25 @@
  * relaxed; l=, x=, t=), committed in dkim_fixtures.h as written by
  * dkim_fixtures.py, and on tampered copies that must fail.  Each
  * message is fed in several chunk sizes: the verdict must not depend
- * on where the stream is cut.
+ * on where the stream is cut.  tsamba's own signer (lib/dkim_sign.c,
+ * which oversigns From) must verify too.
  */
 
+#include <sys/queue.h>
+
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "conf.h"
 #include "dkim_canon.h"
+#include "dkim_sign.h"
 #include "dkim_verify.h"
 #include "unit.h"
 #include "zone.h"
@@ -321,9 +333,144 @@ test_simple_canon(void)
 	CHECK(o.len == 0);
 }
 
+/* A new key in a PEM file; its DNS record into rec. */
+static EVP_PKEY *
+new_key(const char *type, const char *path, char *rec, size_t recsz)
+{
+	EVP_PKEY	*pk;
+	FILE		*fp;
+	unsigned char	 der[2048], *p = der, b64[4096];
+	size_t		 rawlen = 32;
+	int		 fd, n;
+
+	pk = strcmp(type, "RSA") == 0 ?
+	    EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048) :
+	    EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	if (pk == NULL)
+		abort();
+	unlink(path);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1 ||
+	    (fp = fdopen(fd, "w")) == NULL ||
+	    PEM_write_PrivateKey(fp, pk, NULL, NULL, 0, NULL, NULL) != 1)
+		abort();
+	fclose(fp);
+	if (strcmp(type, "RSA") == 0) {
+		if ((n = i2d_PUBKEY(pk, &p)) <= 0 || n > (int)sizeof(der))
+			abort();
+	} else {
+		if (EVP_PKEY_get_raw_public_key(pk, der, &rawlen) != 1)
+			abort();
+		n = rawlen;
+	}
+	EVP_EncodeBlock(b64, der, n);
+	snprintf(rec, recsz, "v=DKIM1; k=%s; p=%s",
+	    strcmp(type, "RSA") == 0 ? "rsa" : "ed25519", b64);
+	return pk;
+}
+
+static const char own_message[] =
+    "From: Sender <sender@example.org>\r\n"
+    "To: a@example.net,\r\n"
+    "    b@example.net\r\n"
+    "Subject:   a  folded\r\n\tsubject   \r\n"
+    "Date: Wed, 25 Nov 2026 12:00:00 +0000\r\n"
+    "Message-ID: <1@example.org>\r\n"
+    "\r\n"
+    "Hello  there \r\n"
+    "\r\n\r\n";
+
+/* Signed by tsamba-queue's code, verified by this one. */
+static void
+test_own_signer(void)
+{
+	struct conf		 conf;
+	struct conf_dkim	 d1, d2;
+	struct dkim_signer	*signer;
+	struct dkim_verify	*v;
+	struct zone		 z;
+	EVP_PKEY		*k1, *k2;
+	char			 dir[] = "/tmp/test_dkim_verify.XXXXXX";
+	char			 path[3][PATH_MAX], rec[2][4096];
+	char			 ztext[2 * 4096 + 128], prefix[DKIM_PREFIX_MAX];
+	char			 msg[DKIM_PREFIX_MAX + sizeof(own_message) + 64];
+	struct dnsq_query	 q;
+	int			 fd, n, r, st;
+
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(path[0], sizeof(path[0]), "%s/rsa.key", dir);
+	snprintf(path[1], sizeof(path[1]), "%s/ed.key", dir);
+	snprintf(path[2], sizeof(path[2]), "%s/msg", dir);
+	k1 = new_key("RSA", path[0], rec[0], sizeof(rec[0]));
+	k2 = new_key("ED25519", path[1], rec[1], sizeof(rec[1]));
+	snprintf(ztext, sizeof(ztext), "r1._domainkey.example.org TXT %s\n"
+	    "e1._domainkey.example.org TXT %s\n", rec[0], rec[1]);
+	zone_load(&z, ztext);
+
+	memset(&conf, 0, sizeof(conf));
+	TAILQ_INIT(&conf.dkims);
+	snprintf(conf.user_queue, sizeof(conf.user_queue), "root");
+	memset(&d1, 0, sizeof(d1));
+	snprintf(d1.domain, sizeof(d1.domain), "example.org");
+	snprintf(d1.selector, sizeof(d1.selector), "r1");
+	snprintf(d1.key, sizeof(d1.key), "%s", path[0]);
+	d1.algorithm = DKIM_RSA;
+	d2 = d1;
+	snprintf(d2.selector, sizeof(d2.selector), "e1");
+	snprintf(d2.key, sizeof(d2.key), "%s", path[1]);
+	d2.algorithm = DKIM_ED25519;
+	TAILQ_INSERT_TAIL(&conf.dkims, &d1, entry);
+	TAILQ_INSERT_TAIL(&conf.dkims, &d2, entry);
+	signer = dkim_signer_load(&conf);
+	CHECK(signer != NULL);
+	if ((fd = open(path[2], O_RDWR | O_CREAT | O_TRUNC, 0600)) == -1 ||
+	    write(fd, own_message, strlen(own_message)) !=
+	    (ssize_t)strlen(own_message))
+		abort();
+	n = dkim_sign_message(signer, fd, "example.org", prefix,
+	    sizeof(prefix));
+	CHECK(n > 0);
+	close(fd);
+	snprintf(msg, sizeof(msg), "%.*s%s", n > 0 ? n : 0, prefix,
+	    own_message);
+
+	for (r = 0; r < 2; r++) {
+		/* The second time with a From added below: must fail. */
+		if (r == 1)
+			snprintf(msg, sizeof(msg), "%.*sFrom: evil@example.com"
+			    "\r\n%s", n > 0 ? n : 0, prefix, own_message);
+		v = dkim_verify_new();
+		dkim_verify_update(v, msg, strlen(msg));
+		dkim_verify_final(v);
+		st = dkim_verify_step(v, NULL, &q);
+		while (st == DKIM_STEP_DNS) {
+			zone_answer(&z, &q, &answer);
+			st = dkim_verify_step(v, &answer, &q);
+		}
+		CHECK(st == DKIM_STEP_DONE && dkim_verify_count(v) == 2);
+		CHECKF(dkim_verify_count(v) == 2 &&
+		    dkim_verify_result(v, 0)->result ==
+		    (r == 0 ? DKIM_PASS : DKIM_FAIL) &&
+		    dkim_verify_result(v, 1)->result ==
+		    (r == 0 ? DKIM_PASS : DKIM_FAIL), "round %d: %s, %s", r,
+		    dkim_verify_result(v, 0)->reason,
+		    dkim_verify_result(v, 1)->reason);
+		dkim_verify_free(v);
+	}
+	dkim_signer_free(signer);
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+	unlink(path[0]);
+	unlink(path[1]);
+	unlink(path[2]);
+	rmdir(dir);
+	zone_free(&z);
+}
+
 int
 main(void)
 {
+	test_own_signer();
 	zone_load(&zone, fixture_zone);
 	test_fixtures();
 	test_details();
