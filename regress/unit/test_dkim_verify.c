@@ -339,7 +339,7 @@ new_key(const char *type, const char *path, char *rec, size_t recsz)
 {
 	EVP_PKEY	*pk;
 	FILE		*fp;
-	unsigned char	 der[2048], *p = der, b64[4096];
+	unsigned char	 der[2048], *p = der, b64[4 * sizeof(der) / 3 + 4];
 	size_t		 rawlen = 32;
 	int		 fd, n;
 
