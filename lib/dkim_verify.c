@@ -98,6 +98,22 @@ dkim_verify_free(struct dkim_verify *v)
 	free(v);
 }
 
+/* Only what a message set is cleared: the buffers are large. */
+void
+dkim_verify_reset(struct dkim_verify *v)
+{
+	size_t	 i;
+
+	for (i = 0; i < v->nsigs; i++)
+		EVP_MD_CTX_free(v->sigs[i].bh);
+	v->nsigs = 0;
+	v->asked = 0;
+	v->header_done = 0;
+	v->final = 0;
+	v->now = time(NULL);
+	dkim_msg_init(&v->msg, v->hdr, sizeof(v->hdr), ignore_out, NULL);
+}
+
 void
 dkim_verify_set_time(struct dkim_verify *v, time_t now)
 {

@@ -122,6 +122,8 @@ struct dkim_verify;
 
 struct dkim_verify *dkim_verify_new(void);
 void	dkim_verify_free(struct dkim_verify *);
+/* Ready for the next message, without freeing (the state is large). */
+void	dkim_verify_reset(struct dkim_verify *);
 /* The clock for x= and t= (default: time(NULL) at dkim_verify_new). */
 void	dkim_verify_set_time(struct dkim_verify *, time_t);
 void	dkim_verify_update(struct dkim_verify *, const void *, size_t);

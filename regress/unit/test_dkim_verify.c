@@ -167,6 +167,35 @@ test_details(void)
 	dkim_verify_free(v);
 }
 
+/* One verifier for several messages. */
+static void
+test_reset(void)
+{
+	struct dkim_verify	*v;
+	struct dnsq_query	 q;
+	const char		*m;
+	int			 i, st;
+
+	v = dkim_verify_new();
+	for (i = 0; i < 3; i++) {
+		m = fixture(i == 1 ? "rsa2048_body_tampered" : "two_signatures");
+		dkim_verify_reset(v);
+		dkim_verify_set_time(v, NOW);
+		dkim_verify_update(v, m, strlen(m));
+		dkim_verify_final(v);
+		st = dkim_verify_step(v, NULL, &q);
+		while (st == DKIM_STEP_DNS) {
+			zone_answer(&zone, &q, &answer);
+			st = dkim_verify_step(v, &answer, &q);
+		}
+		CHECK(st == DKIM_STEP_DONE);
+		CHECK(dkim_verify_count(v) == (i == 1 ? 1 : 2));
+		CHECK(dkim_verify_result(v, 0)->result ==
+		    (i == 1 ? DKIM_FAIL : DKIM_PASS));
+	}
+	dkim_verify_free(v);
+}
+
 /* A key lookup that fails is a temperror, not a fail. */
 static void
 test_servfail(void)
@@ -475,6 +504,7 @@ main(void)
 	test_fixtures();
 	test_details();
 	test_servfail();
+	test_reset();
 	test_taglist();
 	test_sig_parse();
 	test_key_parse();
