@@ -1,6 +1,6 @@
 /*
- * DKIM relaxed canonicalization of a message stream (RFC 6376 3.4.2,
- * 3.4.4): split off the header block into a bounded buffer, turn the
+ * DKIM simple and relaxed canonicalization of a message stream (RFC 6376
+ * 3.4): split off the header block into a bounded buffer, turn the
  * body into its canonical form byte by byte without keeping it.  Line
  * ends are CRLF on the wire and in the spool; a bare LF is taken as a
  * line end too, so that a file written with LF signs the same way.
@@ -56,10 +56,11 @@ sink_putc(struct dkim_sink *s, unsigned char c)
 	s->buf[s->len++] = c;
 }
 
-static void
-dkim_body_init(struct dkim_body *b, dkim_out fn, void *arg)
+void
+dkim_body_init(struct dkim_body *b, int canon, dkim_out fn, void *arg)
 {
 	memset(b, 0, sizeof(*b));
+	b->simple = canon == DKIM_CANON_SIMPLE;
 	dkim_sink_init(&b->sink, fn, arg);
 }
 
@@ -81,7 +82,12 @@ body_char(struct dkim_body *b, unsigned char c)
 	b->content = 1;
 }
 
-static void
+/*
+ * Simple keeps each line as it is; relaxed folds its whitespace.  Both
+ * drop the empty lines at the end, which is why line ends are counted
+ * before they are written.
+ */
+void
 dkim_body_update(struct dkim_body *b, const void *data, size_t len)
 {
 	const unsigned char	*p = data;
@@ -103,7 +109,7 @@ dkim_body_update(struct dkim_body *b, const void *data, size_t len)
 		}
 		if (c == '\r')
 			b->cr = 1;
-		else if (IS_WSP(c))
+		else if (IS_WSP(c) && !b->simple)
 			b->ws = 1;
 		else
 			body_char(b, c);
@@ -111,15 +117,18 @@ dkim_body_update(struct dkim_body *b, const void *data, size_t len)
 }
 
 /* Writes the final CRLF of a non-empty body and flushes the sink. */
-static void
+void
 dkim_body_final(struct dkim_body *b)
 {
 	if (b->cr) {
 		b->cr = 0;
 		body_char(b, '\r');
 	}
-	/* A non-empty body ends with one CRLF; an empty one is empty. */
-	if (b->content)
+	/*
+	 * A non-empty body ends with one CRLF; an empty one is empty in
+	 * relaxed and one CRLF in simple (RFC 6376 3.4.3).
+	 */
+	if (b->content || b->simple)
 		dkim_sink_write(&b->sink, "\r\n", 2);
 	b->blank = 0;
 	b->ws = 0;
@@ -137,7 +146,7 @@ dkim_msg_init(struct dkim_msg *m, char *hdrbuf, size_t hdrmax,
 	m->in_body = 0;
 	m->overflow = 0;
 	m->nfields = 0;
-	dkim_body_init(&m->body, body_out, arg);
+	dkim_body_init(&m->body, DKIM_CANON_RELAXED, body_out, arg);
 }
 
 /*
@@ -148,13 +157,21 @@ dkim_msg_init(struct dkim_msg *m, char *hdrbuf, size_t hdrmax,
 void
 dkim_msg_update(struct dkim_msg *m, const void *data, size_t len)
 {
+	size_t	 n;
+
+	n = dkim_msg_header(m, data, len);
+	if (m->in_body && n < len)
+		dkim_body_update(&m->body, (const char *)data + n, len - n);
+}
+
+size_t
+dkim_msg_header(struct dkim_msg *m, const void *data, size_t len)
+{
 	const unsigned char	*p = data;
 	size_t			 i;
 
-	if (m->in_body) {
-		dkim_body_update(&m->body, p, len);
-		return;
-	}
+	if (m->in_body)
+		return 0;
 	for (i = 0; i < len; i++) {
 		if (p[i] == '\n' && m->linelen == 0) {
 			m->in_body = 1;
@@ -174,8 +191,7 @@ dkim_msg_update(struct dkim_msg *m, const void *data, size_t len)
 			m->linelen++;
 	}
 	/* i is at the separator's LF. */
-	if (m->in_body && i + 1 < len)
-		dkim_body_update(&m->body, p + i + 1, len - i - 1);
+	return m->in_body ? i + 1 : len;
 }
 
 /* Start of the next line after off, or len. */
@@ -206,10 +222,16 @@ field_namelen(const char *f, size_t len)
 int
 dkim_msg_final(struct dkim_msg *m)
 {
+	dkim_body_final(&m->body);
+	return dkim_msg_fields(m);
+}
+
+int
+dkim_msg_fields(struct dkim_msg *m)
+{
 	struct dkim_field	*f;
 	size_t			 off, end;
 
-	dkim_body_final(&m->body);
 	m->nfields = 0;
 	if (m->overflow)
 		return -1;
@@ -276,4 +298,18 @@ dkim_header_relaxed(struct dkim_sink *s, const char *f, size_t len)
 		}
 	}
 	dkim_sink_write(s, "\r\n", 2);
+}
+
+void
+dkim_header_simple(struct dkim_sink *s, const char *f, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		if (f[i] == '\n' && (i == 0 || f[i - 1] != '\r'))
+			sink_putc(s, '\r');
+		sink_putc(s, (unsigned char)f[i]);
+	}
+	if (len == 0 || f[len - 1] != '\n')
+		dkim_sink_write(s, "\r\n", 2);
 }

@@ -1,10 +1,11 @@
 /*
- * DKIM "relaxed" canonicalization (RFC 6376 section 3.4.2 and 3.4.4)
- * of a message read as a stream: the header block is kept in a bounded
- * buffer given by the caller and split into fields, the body is
- * canonicalized on the fly into a sink (a hash in practice), so memory
- * does not grow with the message.  No cryptography here: dkim_sign.c
- * adds that.  Line ends may be CRLF or bare LF.
+ * DKIM canonicalization (RFC 6376 section 3.4) of a message read as a
+ * stream: the header block is kept in a bounded buffer given by the
+ * caller and split into fields, the body is canonicalized on the fly
+ * into a sink (a hash in practice), so memory does not grow with the
+ * message.  Signing uses "relaxed"; a verifier also needs "simple".  No
+ * cryptography here: dkim_sign.c and dkim_verify.c add that.  Line ends
+ * may be CRLF or bare LF.
  */
 
 #ifndef TSAMBA_DKIM_CANON_H
@@ -28,9 +29,13 @@ struct dkim_sink {
 void	dkim_sink_init(struct dkim_sink *, dkim_out, void *arg);
 void	dkim_sink_flush(struct dkim_sink *);
 
-/* The streaming relaxed body canonicalizer. */
+#define DKIM_CANON_RELAXED	0
+#define DKIM_CANON_SIMPLE	1
+
+/* The streaming body canonicalizer. */
 struct dkim_body {
 	struct dkim_sink sink;
+	int		 simple;	/* DKIM_CANON_SIMPLE */
 	size_t		 blank;		/* line ends not yet written */
 	int		 ws;		/* whitespace seen, not yet written */
 	int		 cr;		/* a CR that may start a CRLF */
@@ -58,9 +63,22 @@ struct dkim_msg {
 	struct dkim_field fields[DKIM_FIELDS_MAX];
 };
 
+void	dkim_body_init(struct dkim_body *, int canon, dkim_out, void *arg);
+void	dkim_body_update(struct dkim_body *, const void *, size_t);
+/* Writes what is pending (the last line end) and flushes the sink. */
+void	dkim_body_final(struct dkim_body *);
+
 void	dkim_msg_init(struct dkim_msg *, char *hdrbuf, size_t hdrmax,
 	    dkim_out body_out, void *arg);
 void	dkim_msg_update(struct dkim_msg *, const void *, size_t);
+/*
+ * Only the header part of dkim_msg_update: the bytes used, up to and
+ * including the empty line that ends the header block (in_body is then
+ * set); the rest is body, for the caller.
+ */
+size_t	dkim_msg_header(struct dkim_msg *, const void *, size_t);
+/* Splits the header block into fields: 0, or -1 if too large. */
+int	dkim_msg_fields(struct dkim_msg *);
 /* Ends the body and splits the header block: 0, or -1 if too large. */
 int	dkim_msg_final(struct dkim_msg *);
 
@@ -69,6 +87,9 @@ int	dkim_field_is(const struct dkim_msg *, const struct dkim_field *,
 	    const char *name);
 /* "name:value\r\n" canonicalized (relaxed) into the sink. */
 void	dkim_header_relaxed(struct dkim_sink *, const char *field,
+	    size_t len);
+/* The field unchanged (simple) but for bare LF written as CRLF. */
+void	dkim_header_simple(struct dkim_sink *, const char *field,
 	    size_t len);
 
 #endif

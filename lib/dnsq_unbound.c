@@ -1,0 +1,61 @@
+/*
+ * libunbound results into dnsq answers.  Nothing is resolved here; the
+ * process that owns the ub_ctx calls this from its callback.
+ */
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dnsq_unbound.h"
+
+void
+dnsq_answer_from_ub(struct dnsq_answer *a, int qtype, int err,
+    const struct ub_result *res)
+{
+	int	 i;
+
+	if (err != 0 || res == NULL || res->bogus) {
+		dnsq_answer_init(a, DNSQ_SERVFAIL);
+		return;
+	}
+	if (res->nxdomain) {
+		dnsq_answer_init(a, DNSQ_NXDOMAIN);
+		return;
+	}
+	if (res->rcode != 0) {
+		dnsq_answer_init(a, DNSQ_SERVFAIL);
+		return;
+	}
+	dnsq_answer_init(a, DNSQ_NOERROR);
+	for (i = 0; res->havedata && res->data[i] != NULL; i++)
+		if (res->len[i] >= 0)
+			(void)dnsq_answer_add_rdata(a, qtype, res->data[i],
+			    (size_t)res->len[i]);
+}
+
+int
+dnsq_name_escape(const char *name, char *out, size_t outsz)
+{
+	size_t		 o = 0;
+	unsigned char	 c;
+
+	for (; *name != '\0'; name++) {
+		c = *name;
+		if (isascii(c) && (isalnum(c) || c == '-' || c == '_' ||
+		    c == '.')) {
+			if (o + 1 >= outsz)
+				return -1;
+			out[o++] = c;
+			continue;
+		}
+		if (o + 4 >= outsz)
+			return -1;
+		snprintf(out + o, outsz - o, "\\%03u", c);
+		o += 4;
+	}
+	if (o >= outsz)
+		return -1;
+	out[o] = '\0';
+	return 0;
+}

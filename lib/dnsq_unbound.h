@@ -1,0 +1,30 @@
+/*
+ * dnsq answers from libunbound, the resolver the mta already runs
+ * (queue/mta_dns.c), so that a process asking SPF, DKIM and DMARC
+ * questions hands each evaluator what ub_resolve_async() returned.
+ */
+
+#ifndef TSAMBA_DNSQ_UNBOUND_H
+#define TSAMBA_DNSQ_UNBOUND_H
+
+#include <unbound.h>
+
+#include "dnsq.h"
+
+/*
+ * err and res as the ub_callback_type got them (res may be NULL when
+ * err is set).  A resolver error, a failed DNSSEC validation or an
+ * rcode other than NOERROR and NXDOMAIN is DNSQ_SERVFAIL; records that
+ * do not parse are left out.
+ */
+void	dnsq_answer_from_ub(struct dnsq_answer *, int qtype, int err,
+	    const struct ub_result *res);
+
+/*
+ * A query name in the presentation form ub_resolve_async() reads:
+ * bytes other than letters, digits, '-', '_' and the label dots as
+ * \DDD.  0, or -1 if it does not fit.
+ */
+int	dnsq_name_escape(const char *name, char *out, size_t outsz);
+
+#endif
