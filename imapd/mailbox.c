@@ -702,7 +702,8 @@ mailbox_append(struct mailbox *mb, const void *data, size_t len,
 	struct maildir_flags	 none = { 0, 0 };
 	struct maildir_tmp	 t;
 	struct dotlock		 l;
-	char			 name[MAILDIR_NAME_MAX], path[MAILDIR_NAME_MAX + 8];
+	char			 name[MAILDIR_NAME_MAX];
+	char			 path[MAILDIR_NAME_MAX + 8];
 
 	if (lock_and_read(mb, &l) == -1)
 		return -1;
@@ -799,7 +800,8 @@ static uint32_t
 copy_one(struct mailbox *src, struct mbox_msg *m, struct mailbox *dst)
 {
 	struct maildir_flags	 f = m->flags;
-	char			 name[MAILDIR_NAME_MAX], to[MAILDIR_NAME_MAX + 8];
+	char			 name[MAILDIR_NAME_MAX];
+	char			 to[MAILDIR_NAME_MAX + 8];
 	char			*n;
 	int			 fd, tries, fresh;
 
