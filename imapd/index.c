@@ -80,7 +80,7 @@ buf_add(struct buf *o, const void *p, size_t n)
 	unsigned char	*nb;
 	size_t		 cap;
 
-	if (o->err)
+	if (o->err || n == 0)
 		return;
 	if (o->len + n > o->cap) {
 		cap = o->cap ? o->cap : 4096;

@@ -62,7 +62,7 @@ int
 keywords_parse(struct keywords *kw, const char *buf, size_t len)
 {
 	const char	*p = buf, *end = buf + len, *nl, *sp;
-	char		*num_end;
+	const char	*num;
 	unsigned long	 idx;
 
 	keywords_clear(kw);
@@ -71,9 +71,10 @@ keywords_parse(struct keywords *kw, const char *buf, size_t len)
 			nl = end;
 		if ((sp = memchr(p, ' ', nl - p)) == NULL || sp == p)
 			continue;
-		idx = strtoul(p, &num_end, 10);
-		if (num_end != sp || idx >= KEYWORDS_MAX ||
-		    kw->name[idx] != NULL)
+		for (idx = 0, num = p; num < sp && *num >= '0' && *num <= '9' &&
+		    idx < KEYWORDS_MAX; num++)
+			idx = idx * 10 + (*num - '0');
+		if (num != sp || idx >= KEYWORDS_MAX || kw->name[idx] != NULL)
 			continue;
 		if ((kw->name[idx] = strndup(sp + 1, nl - sp - 1)) == NULL)
 			return -1;

@@ -125,6 +125,8 @@ scan_dedup(struct scan *s)
 {
 	size_t	 i, o = 0;
 
+	if (s->n == 0)
+		return;
 	qsort(s->e, s->n, sizeof(*s->e), ent_base_cmp);
 	for (i = 0; i < s->n; i++) {
 		if (o > 0 && maildir_base_cmp(base_of(s->e[o - 1].name),

@@ -113,6 +113,17 @@ rec_new(uint32_t uid, const char *ext, size_t extlen, const char *name,
 	return r;
 }
 
+/* Length of the field at p: up to a space, a newline or end. */
+static size_t
+field_len(const char *p, const char *end)
+{
+	const char	*q = p;
+
+	while (q < end && *q != ' ' && *q != '\n')
+		q++;
+	return q - p;
+}
+
 /* "3 V.. N.. G.. ..." or "1 <uidvalidity> <nextuid>". */
 static int
 parse_header(struct uidlist *ul, const char *line, size_t len)
@@ -123,19 +134,22 @@ parse_header(struct uidlist *ul, const char *line, size_t len)
 
 	if (len >= 2 && line[0] == '1' && line[1] == ' ') {
 		ul->version = 1;
-		if (sscanf(line, "1 %u %u", &ul->uidvalidity,
-		    &ul->nextuid) != 2)
+		p = line + 2;
+		flen = field_len(p, end);
+		if (p + flen >= end ||
+		    parse_u32(p, flen, &ul->uidvalidity) == -1)
 			return -1;
-		return 0;
+		p += flen + 1;
+		if (parse_u32(p, end - p, &ul->nextuid) == -1)
+			return -1;
+		return ul->uidvalidity == 0 ? -1 : 0;
 	}
 	if (len < 2 || line[0] != '3' || line[1] != ' ')
 		return -1;
 	ul->version = 3;
 	for (p = line + 2; p < end; p = f + flen + 1) {
 		f = p;
-		flen = strcspn(f, " \n");
-		if (f + flen > end)
-			flen = end - f;
+		flen = field_len(f, end);
 		if (flen == 0)
 			continue;
 		if (f[0] == 'V' && parse_u32(f + 1, flen - 1, &v) == 0)
@@ -474,7 +488,9 @@ uidlist_lookup(struct uidlist *ul, const char *name)
 		if ((ul->byname = reallocarray(NULL, ul->nrecs + 1,
 		    sizeof(*ul->byname))) == NULL)
 			return NULL;
-		memcpy(ul->byname, ul->recs, ul->nrecs * sizeof(*ul->recs));
+		if (ul->nrecs > 0)
+			memcpy(ul->byname, ul->recs,
+			    ul->nrecs * sizeof(*ul->recs));
 		qsort(ul->byname, ul->nrecs, sizeof(*ul->byname), name_cmp);
 		ul->byname_ok = 1;
 	}

@@ -46,7 +46,7 @@ static const struct {
 };
 #define NSYSFLAGS	(sizeof(sysflags) / sizeof(sysflags[0]))
 
-static void
+static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: storedump maildir [append|store|expunge|"
@@ -54,7 +54,7 @@ usage(void)
 	exit(2);
 }
 
-static void
+static void __attribute__((noreturn))
 die(const char *what)
 {
 	fprintf(stderr, "storedump: %s: %s\n", what, strerror(errno));

@@ -26,6 +26,7 @@ test_parse(void)
 	struct keywords	 kw;
 	char		 buf[256];
 	static const char	 file[] = "0 $Label1\n1 foo\n2 bar\n";
+	static const char	 bad[] = "5 five\nx y\n26 big\n5 again\n3 a(b\n";
 
 	keywords_init(&kw);
 	CHECK(keywords_parse(&kw, file, sizeof(file) - 1) == 0);
@@ -37,8 +38,7 @@ test_parse(void)
 	CHECK(keywords_format(&kw, buf, sizeof(buf)) ==
 	    (int)sizeof(file) - 1 && strcmp(buf, file) == 0);
 	/* Gaps stay gaps; junk lines, duplicates and bad names go. */
-	CHECK(keywords_parse(&kw, "5 five\nx y\n26 big\n5 again\n"
-	    "3 a(b\n", 34) == 0);
+	CHECK(keywords_parse(&kw, bad, sizeof(bad) - 1) == 0);
 	CHECK(keywords_find(&kw, "five") == 5 && keywords_name(&kw, 0) == NULL);
 	CHECK(keywords_find(&kw, "big") == -1 &&
 	    keywords_find(&kw, "again") == -1 && keywords_name(&kw, 3) == NULL);
@@ -52,7 +52,7 @@ test_add(void)
 {
 	struct keywords	 a, b;
 	char		 name[16];
-	char		*s;
+	char		*s = NULL;
 	size_t		 len;
 	int		 md, i, fd;
 
@@ -69,7 +69,7 @@ test_add(void)
 	CHECK(keywords_find(&a, "other") == 1);
 	fd = openat(md, KEYWORDS_FILE, O_RDONLY);
 	CHECK(fd != -1 && fileio_read_fd(fd, 4096, &s, &len) == 0);
-	CHECK(strcmp(s, "0 $Forwarded\n1 other\n2 mine\n") == 0);
+	CHECK(s != NULL && strcmp(s, "0 $Forwarded\n1 other\n2 mine\n") == 0);
 	free(s);
 	close(fd);
 	CHECK(keywords_add(&a, md, "bad name") == -1 && errno == EINVAL);

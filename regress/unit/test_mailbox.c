@@ -160,7 +160,7 @@ test_append_copy(int root)
 {
 	struct mailbox		*in, *sent;
 	struct maildir_flags	 f = { MAILDIR_FLAG_SEEN, 0 };
-	struct mbox_msg		*m;
+	struct mbox_msg		*m = NULL;
 	struct stat		 st;
 	const char		*kw[] = { "$Forwarded", "work" };
 	uint32_t		 uid, bits, uids[2], newuids[2];
@@ -183,6 +183,8 @@ test_append_copy(int root)
 	CHECK(uid == 5);
 	CHECK(mailbox_sync(in, NULL) == 0 && (m = mailbox_find(in, 5)) !=
 	    NULL);
+	if (m == NULL)
+		return;
 	CHECK(m->flags.std == MAILDIR_FLAG_SEEN && m->flags.keywords == 3);
 	CHECK(strstr(m->name, ",S=15,W=18:2,Sab") != NULL);
 	CHECK(fstatat(root, m->name, &st, 0) == 0 &&

@@ -34,6 +34,9 @@ static const char dovecot_list[] =
     "3 W1234 Pmigrated-uidl :1796687047.M1P1.vm\n"
     "7 :zzz\n";
 
+/* A string literal and its length. */
+#define STR(s)	(s), sizeof(s) - 1
+
 static char	 top[64];
 
 static char *
@@ -110,13 +113,14 @@ test_parse(void)
 	uidlist_clear(&ul);
 
 	/* Version 1, unknown header fields, bad records skipped. */
-	CHECK(uidlist_parse(&ul, "1 1000 5\n2 a\n4 b\n", 18) == 0);
+	CHECK(uidlist_parse(&ul, STR("1 1000 5\n2 a\n4 b\n")) == 0);
 	CHECK(ul.uidvalidity == 1000 && ul.nrecs == 2 && ul.nextuid == 5);
-	CHECK(uidlist_parse(&ul, "3 V5 N3 Gx Zfoo\n2 :b\n1 :a\nx :c\n2 z\n",
-	    36) == 0);
+	CHECK(uidlist_parse(&ul,
+	    STR("3 V5 N3 Gx Zfoo\n2 :b\n1 :a\nx :c\n2 z\n")) == 0);
 	CHECK(ul.nrecs == 1 && strcmp(ul.hdr_ext, "Gx Zfoo") == 0);
-	CHECK(uidlist_parse(&ul, "garbage\n1 :a\n", 13) == -1);
-	CHECK(uidlist_parse(&ul, "3 N5\n", 5) == -1);
+	CHECK(uidlist_parse(&ul, STR("garbage\n1 :a\n")) == -1);
+	CHECK(uidlist_parse(&ul, STR("1 0 5\n")) == -1);
+	CHECK(uidlist_parse(&ul, STR("3 N5\n")) == -1);
 	CHECK(uidlist_parse(&ul, "", 0) == -1);
 	uidlist_clear(&ul);
 }
