@@ -287,6 +287,24 @@ join_uids(struct mailbox *mb, struct scan *s)
 	return unknown;
 }
 
+/* A new/ file not there any more but in cur/ (moved, not expunged)? */
+static int
+file_moved_to_cur(int md, const char *name)
+{
+	char	 cur[MAILDIR_NAME_MAX + 8];
+	char	*found;
+
+	if (strncmp(name, "new/", 4) != 0)
+		return 0;
+	snprintf(cur, sizeof(cur), "cur/%s:2,", name + 4);
+	if (faccessat(md, cur, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	if ((found = find_file(md, name + 4)) == NULL)
+		return 0;
+	free(found);
+	return 1;
+}
+
 static int
 ent_order_cmp(const void *a, const void *b)
 {
@@ -318,9 +336,19 @@ assign_uids(struct mailbox *mb, struct scan *s)
 	join_uids(mb, s);
 	if ((todo = reallocarray(NULL, s->n + 1, sizeof(*todo))) == NULL)
 		goto fail;
-	for (i = 0; i < s->n; i++)
-		if (s->e[i].uid == 0)
-			todo[n++] = &s->e[i];
+	for (i = 0; i < s->n; i++) {
+		if (s->e[i].uid != 0)
+			continue;
+		/*
+		 * Expunged by another process between our scan and the
+		 * lock (its record already gone): no UID for a ghost.
+		 */
+		if (faccessat(mb->md, s->e[i].name, F_OK,
+		    AT_SYMLINK_NOFOLLOW) == -1 && (errno != ENOENT ||
+		    !file_moved_to_cur(mb->md, s->e[i].name)))
+			continue;
+		todo[n++] = &s->e[i];
+	}
 	qsort(todo, n, sizeof(*todo), ent_order_cmp);
 	for (i = 0; i < n; i++)
 		if ((todo[i]->uid = uidlist_add(&mb->ul,

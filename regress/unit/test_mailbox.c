@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -269,6 +270,106 @@ test_folders(int root)
 	CHECK(folder_delete(root, "nope") == -1 && errno == ENOENT);
 }
 
+#define CONC_PROCS	4
+#define CONC_ROUNDS	5
+#define CONC_EACH	10
+#define CONC_FIRST	300
+
+/* One of several processes delivering and syncing at once. */
+static void __attribute__((noreturn))
+conc_child(int root, int id)
+{
+	struct mailbox	*mb;
+	char		 name[128], path[256];
+	FILE		*out;
+	size_t		 i;
+	int		 r, k, md;
+
+	if (mailbox_open(root, "Conc", id & 1, &mb) == -1)
+		_exit(2);
+	md = mb->md;
+	for (r = 0; r < CONC_ROUNDS; r++) {
+		for (k = 0; k < CONC_EACH; k++) {
+			snprintf(name, sizeof(name), "%d.M%dP%dQ%d.c", 2000 + r,
+			    k, id, k);
+			deliver(md, "new", name, "x\n");
+		}
+		if (mailbox_sync(mb, NULL) == -1)
+			_exit(3);
+	}
+	snprintf(path, sizeof(path), "%s/view.%d", top, id);
+	if ((out = fopen(path, "w")) == NULL)
+		_exit(4);
+	for (i = 0; i < mb->nmsg; i++)
+		fprintf(out, "%u %s\n", mb->msg[i].uid, mb->msg[i].name + 4);
+	fclose(out);
+	_exit(0);
+}
+
+/*
+ * Processes numbering one folder at once: every file gets exactly one
+ * UID, and what each process saw is what the uidlist says.
+ */
+static void
+test_concurrent(int root)
+{
+	struct mailbox		*mb;
+	struct uidlist_rec	*r;
+	char			 name[128], path[256], base[300];
+	FILE			*in;
+	pid_t			 pid[CONC_PROCS];
+	unsigned int		 uid;
+	int			 i, st, bad = 0, seen = 0, md;
+	size_t			 j;
+
+	CHECK(folder_create(root, "Conc") == 0);
+	md = openat(root, ".Conc", O_RDONLY | O_DIRECTORY);
+	for (i = 0; i < CONC_FIRST; i++) {
+		snprintf(name, sizeof(name), "%d.M%dP1.h", 1000 + i / 7, i);
+		deliver(md, "new", name, "y\n");
+	}
+	for (i = 0; i < CONC_PROCS; i++)
+		if ((pid[i] = fork()) == 0)
+			conc_child(root, i);
+	for (i = 0; i < CONC_PROCS; i++) {
+		CHECK(waitpid(pid[i], &st, 0) == pid[i]);
+		CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d: %d",
+		    i, st);
+	}
+	CHECK(mailbox_open(root, "Conc", 0, &mb) == 0);
+	CHECK(mailbox_sync(mb, NULL) == 0);
+	CHECK(mb->nmsg == CONC_FIRST + CONC_PROCS * CONC_ROUNDS * CONC_EACH);
+	CHECK(mb->ul.nrecs == mb->nmsg);
+	for (j = 1; j < mb->ul.nrecs; j++)
+		if (maildir_base_cmp(mb->ul.recs[j]->name,
+		    mb->ul.recs[j - 1]->name) == 0)
+			bad++;
+	/* The first files were numbered in delivery order. */
+	CHECK(uidlist_get(&mb->ul, 1) != NULL &&
+	    strcmp(uidlist_get(&mb->ul, 1)->name, "1000.M0P1.h") == 0);
+	for (i = 0; i < CONC_PROCS; i++) {
+		snprintf(path, sizeof(path), "%s/view.%d", top, i);
+		if ((in = fopen(path, "r")) == NULL) {
+			bad++;
+			continue;
+		}
+		while (fscanf(in, "%u %299s", &uid, base) == 2) {
+			seen++;
+			r = uidlist_get(&mb->ul, uid);
+			if (r == NULL || maildir_base_cmp(r->name, base) != 0)
+				bad++;
+		}
+		fclose(in);
+	}
+	CHECK(bad == 0);
+	CHECK(seen >= CONC_PROCS * CONC_FIRST);
+	/* No UID twice in one view (view sorted by UID, uidlist too). */
+	for (j = 1; j < mb->nmsg; j++)
+		CHECK(mb->msg[j].uid > mb->msg[j - 1].uid);
+	mailbox_close(mb);
+	close(md);
+}
+
 int
 main(void)
 {
@@ -283,6 +384,7 @@ main(void)
 	test_select(root);
 	test_append_copy(root);
 	test_folders(root);
+	test_concurrent(root);
 	close(root);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
 	if (system(cmd) != 0)
