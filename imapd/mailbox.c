@@ -271,6 +271,25 @@ mailbox_find(const struct mailbox *mb, uint32_t uid)
 	return NULL;
 }
 
+/*
+ * The folder's uidlist.  One that is no uidlist at all (its header
+ * unreadable) cannot be kept: like Dovecot, start a new one, which
+ * gets a new UIDVALIDITY, so that clients drop what they cached.  A
+ * valid list is never renumbered.
+ */
+static int
+read_list(struct mailbox *mb)
+{
+	int	 r;
+
+	if ((r = uidlist_read(&mb->ul, mb->md)) != -1 || errno != EINVAL)
+		return r;
+	log_warnx("%s: %s is corrupt: new UIDVALIDITY", mb->name,
+	    UIDLIST_FILE);
+	uidlist_clear(&mb->ul);
+	return 1;
+}
+
 /* Entries no uidlist record matches yet, UIDs of the others noted. */
 static size_t
 join_uids(struct mailbox *mb, struct scan *s)
@@ -329,7 +348,7 @@ assign_uids(struct mailbox *mb, struct scan *s)
 
 	if (uidlist_lock(mb->md, &l) == -1)
 		return -1;
-	if ((r = uidlist_read(&mb->ul, mb->md)) == -1)
+	if ((r = read_list(mb)) == -1)
 		goto fail;
 	if (uidlist_setup(&mb->ul, mb->root) == -1)
 		goto fail;
@@ -494,7 +513,7 @@ mailbox_sync(struct mailbox *mb, struct mailbox_changes *c)
 	    keywords_read(&mb->kw, mb->md) == -1)
 		return -1;
 	if (uidlist_changed(&mb->ul, mb->md) &&
-	    (r = uidlist_read(&mb->ul, mb->md)) == -1) {
+	    (r = read_list(mb)) == -1) {
 		log_warn("%s: %s", mb->name, UIDLIST_FILE);
 		return -1;
 	}
@@ -670,7 +689,7 @@ mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n)
 		return -1;
 	if (uidlist_lock(mb->md, &l) == -1)
 		return -1;
-	if (uidlist_read(&mb->ul, mb->md) == -1) {
+	if (read_list(mb) == -1) {
 		dotlock_release(&l);
 		return -1;
 	}
@@ -699,7 +718,7 @@ lock_and_read(struct mailbox *mb, struct dotlock *l)
 {
 	if (uidlist_lock(mb->md, l) == -1)
 		return -1;
-	if (uidlist_read(&mb->ul, mb->md) == -1 ||
+	if (read_list(mb) == -1 ||
 	    uidlist_setup(&mb->ul, mb->root) == -1) {
 		dotlock_release(l);
 		return -1;

@@ -270,6 +270,35 @@ test_folders(int root)
 	CHECK(folder_delete(root, "nope") == -1 && errno == ENOENT);
 }
 
+/* A uidlist that is no uidlist: renumbered under a new UIDVALIDITY. */
+static void
+test_corrupt(int root)
+{
+	struct mailbox	*mb;
+	struct uidlist	 ul;
+	uint32_t	 old;
+	int		 md;
+
+	CHECK(folder_create(root, "Broken") == 0);
+	md = openat(root, ".Broken", O_RDONLY | O_DIRECTORY);
+	deliver(md, "new", "1.M1P1.h", "a\n");
+	CHECK(mailbox_open(root, "Broken", 0, &mb) == 0);
+	CHECK(mailbox_sync(mb, NULL) == 0 && mb->nmsg == 1);
+	old = mb->ul.uidvalidity;
+	mailbox_close(mb);
+	unlinkat(md, "dovecot-uidlist", 0);
+	deliver(md, ".", "dovecot-uidlist", "this is not a uidlist\n1 :x\n");
+	CHECK(mailbox_open(root, "Broken", 0, &mb) == 0);
+	CHECK(mailbox_sync(mb, NULL) == 0 && mb->nmsg == 1);
+	CHECK(mb->ul.uidvalidity != 0 && mb->ul.uidvalidity != old);
+	mailbox_close(mb);
+	uidlist_init(&ul);
+	CHECK(uidlist_read(&ul, md) == 0 && ul.nrecs == 1 &&
+	    ul.uidvalidity != old);
+	uidlist_clear(&ul);
+	close(md);
+}
+
 #define CONC_PROCS	4
 #define CONC_ROUNDS	5
 #define CONC_EACH	10
@@ -385,6 +414,7 @@ main(void)
 	test_append_copy(root);
 	test_folders(root);
 	test_concurrent(root);
+	test_corrupt(root);
 	close(root);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
 	if (system(cmd) != 0)
