@@ -132,6 +132,8 @@ parse_header(struct uidlist *ul, const char *line, size_t len)
 	size_t		 flen, extlen = 0;
 	uint32_t	 v;
 
+	if (memchr(line, '\0', len) != NULL)
+		return -1;
 	if (len >= 2 && line[0] == '1' && line[1] == ' ') {
 		ul->version = 1;
 		p = line + 2;
@@ -158,6 +160,8 @@ parse_header(struct uidlist *ul, const char *line, size_t len)
 			ul->nextuid = v;
 		else if (f[0] == 'G' && flen == 33)
 			memcpy(ul->guid, f + 1, 32);
+		else if (strchr("VNG", f[0]) != NULL)
+			;	/* a bad V, N or G: written anew */
 		else if (extlen + flen + 2 < sizeof(ul->hdr_ext)) {
 			/* Fields we do not know are kept for Dovecot. */
 			if (extlen > 0)
@@ -181,6 +185,9 @@ parse_record(struct uidlist *ul, const char *line, size_t len)
 	struct uidlist_rec	*r;
 	uint32_t		 uid;
 
+	/* No file name holds a NUL or a '/'. */
+	if (memchr(line, '\0', len) != NULL || memchr(line, '/', len) != NULL)
+		return -1;
 	if ((sp = memchr(line, ' ', len)) == NULL ||
 	    parse_u32(line, sp - line, &uid) == -1 || uid == 0 ||
 	    uid > UIDLIST_UID_MAX)
@@ -190,7 +197,7 @@ parse_record(struct uidlist *ul, const char *line, size_t len)
 	name = sp + 1;
 	if (ul->version == 3) {
 		/* The name follows the first " :" (or a leading ':'). */
-		if (*name == ':')
+		if (name < line + len && *name == ':')
 			name++;
 		else {
 			ext = name;
@@ -366,9 +373,9 @@ uidlist_format(const struct uidlist *ul, char **buf, size_t *len)
 	size_t		 i;
 	int		 n;
 
-	n = snprintf(hdr, sizeof(hdr), "3 V%u N%u G%s%s%s\n",
-	    ul->uidvalidity, ul->nextuid, ul->guid,
-	    ul->hdr_ext[0] != '\0' ? " " : "", ul->hdr_ext);
+	n = snprintf(hdr, sizeof(hdr), "3 V%u N%u%s%s%s%s\n",
+	    ul->uidvalidity, ul->nextuid, ul->guid[0] != '\0' ? " G" : "",
+	    ul->guid, ul->hdr_ext[0] != '\0' ? " " : "", ul->hdr_ext);
 	out_add(&o, hdr, n);
 	for (i = 0; i < ul->nrecs; i++)
 		out_record(&o, ul->recs[i]);

@@ -117,7 +117,11 @@ test_parse(void)
 	CHECK(ul.uidvalidity == 1000 && ul.nrecs == 2 && ul.nextuid == 5);
 	CHECK(uidlist_parse(&ul,
 	    STR("3 V5 N3 Gx Zfoo\n2 :b\n1 :a\nx :c\n2 z\n")) == 0);
-	CHECK(ul.nrecs == 1 && strcmp(ul.hdr_ext, "Gx Zfoo") == 0);
+	CHECK(ul.nrecs == 1 && strcmp(ul.hdr_ext, "Zfoo") == 0);
+	CHECK(ul.guid[0] == '\0');
+	CHECK(uidlist_format(&ul, &buf, &len) == 0);
+	CHECK(strcmp(buf, "3 V5 N3 Zfoo\n2 :b\n") == 0);
+	free(buf);
 	CHECK(uidlist_parse(&ul, STR("garbage\n1 :a\n")) == -1);
 	CHECK(uidlist_parse(&ul, STR("1 0 5\n")) == -1);
 	CHECK(uidlist_parse(&ul, STR("3 N5\n")) == -1);
