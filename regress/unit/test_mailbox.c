@@ -263,7 +263,7 @@ test_folders(int root)
 	CHECK(folder_rename(root, "x.b", "Trash") == -1 && errno == EEXIST);
 	CHECK(folder_rename(root, "x.b", "x.b.d") == -1 && errno == EINVAL);
 	CHECK(folder_rename(root, "nope", "y") == -1 && errno == ENOENT);
-	CHECK(folder_rename(root, "INBOX", "y") == -1 && errno == EPERM);
+	CHECK(folder_rename(root, "x", "INBOX") == -1 && errno == EPERM);
 	CHECK(folder_delete(root, "x.b") == 0);
 	CHECK(!exists(root, ".x.b") && exists(root, ".x.b.c/cur"));
 	CHECK(folder_delete(root, "INBOX") == -1 && errno == EPERM);
@@ -306,6 +306,27 @@ test_skip(int root)
 	CHECK(mailbox_find(mb, 1)->flags.std == MAILDIR_FLAG_SEEN);
 	mailbox_close(mb);
 	close(md);
+}
+
+/* RENAME INBOX: its messages move, INBOX stays, empty. */
+static void
+test_rename_inbox(int root)
+{
+	struct mailbox	*in, *old;
+	size_t		 n;
+
+	CHECK(mailbox_open(root, "INBOX", 0, &in) == 0);
+	CHECK(mailbox_sync(in, NULL) == 0 && in->nmsg > 0);
+	n = in->nmsg;
+	CHECK(folder_rename(root, "INBOX", "Old mail") == 0);
+	CHECK(mailbox_sync(in, NULL) == 0 && in->nmsg == 0);
+	CHECK(mailbox_open(root, "Old mail", 0, &old) == 0);
+	CHECK(mailbox_sync(old, NULL) == 0 && old->nmsg == n);
+	CHECK(mailbox_find(old, 1) != NULL && mailbox_find(old, n) != NULL);
+	CHECK(folder_rename(root, "INBOX", "Old mail") == -1 &&
+	    errno == EEXIST);
+	mailbox_close(in);
+	mailbox_close(old);
 }
 
 /* A uidlist that is no uidlist: renumbered under a new UIDVALIDITY. */
@@ -454,6 +475,7 @@ main(void)
 	test_concurrent(root);
 	test_corrupt(root);
 	test_skip(root);
+	test_rename_inbox(root);
 	close(root);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
 	if (system(cmd) != 0)
