@@ -342,6 +342,11 @@ def test_dovecot_store_roundtrip(dovecot):
     storedump(dovecot, "create", "Made by tsamba")
     storedump(dovecot, "subscribe", "Made by tsamba")
     storedump(dovecot, "store", "a.b", "1", "+", "$Work")
+    # Rewritten files keep the modes Dovecot gives (the directory's).
+    for f in ("dovecot-uidlist", "dovecot-keywords", "subscriptions"):
+        st = os.stat(os.path.join(dovecot.maildir, f))
+        want = os.stat(dovecot.maildir).st_mode & 0o666
+        assert st.st_mode & 0o777 == want, f
 
     dovecot.start()
     after = dovecot_state(dovecot)
