@@ -119,13 +119,14 @@ stats_label_value(enum stats_labels l, size_t i)
 unsigned int
 stats_label_index(enum stats_labels l, const char *value)
 {
-	size_t	 i;
+	size_t	 i, len;
 
-	if (labels[l].values == NULL)
-		return 0;
+	if (labels[l].values == NULL || value == NULL)
+		return labels[l].n - 1;
+	len = strcspn(value, " ");
 	for (i = 0; i < labels[l].n; i++)
-		if (value != NULL && strcasecmp(labels[l].values[i], value) ==
-		    0)
+		if (strlen(labels[l].values[i]) == len &&
+		    strncasecmp(labels[l].values[i], value, len) == 0)
 			return i;
 	return labels[l].n - 1;
 }
@@ -370,6 +371,14 @@ stats_usec_since(const struct timespec *t0)
 	us = (now.tv_sec - t0->tv_sec) * 1000000LL +
 	    (now.tv_nsec - t0->tv_nsec) / 1000;
 	return us < 0 ? 0 : (uint64_t)us;
+}
+
+void
+stats_setpid(void)
+{
+	if (w_hdr != NULL)
+		__atomic_store_n(&w_hdr->pid, (int64_t)getpid(),
+		    __ATOMIC_RELAXED);
 }
 
 void

@@ -199,7 +199,10 @@ const char	*stats_label_key(enum stats_labels);	/* NULL: none */
 size_t		 stats_label_count(enum stats_labels);
 /* A fixed label value; for SL_LISTENER see stats_view_listener. */
 const char	*stats_label_value(enum stats_labels, size_t);
-/* Index of value (case-insensitive); unknown: the last one ("other"). */
+/*
+ * Index of value (case-insensitive, up to a blank: "TLSv1.3 TLS_AES..."
+ * is TLSv1.3); unknown or NULL: the last one ("other").
+ */
 unsigned int	 stats_label_index(enum stats_labels, const char *value);
 size_t		 stats_bucket_count(enum stats_buckets);
 /* Upper bound of bucket i, in microseconds. */
@@ -224,6 +227,8 @@ void	stats_set(enum stats_id, unsigned int label, int64_t value);
 void	stats_observe(enum stats_id, unsigned int label, uint64_t usec);
 /* Microseconds since a CLOCK_MONOTONIC time. */
 uint64_t stats_usec_since(const struct timespec *);
+/* After daemon(3) in a process that opened the file: the new pid. */
+void	stats_setpid(void);
 /* On SIGHUP: reload_time and generation. */
 void	stats_reloaded(void);
 

@@ -21,6 +21,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "stats.h"
 #include "queue.h"
 #include "dkim_sign.h"
 
@@ -76,6 +77,7 @@ dkim_prefix(struct msg *m, const char **prefix)
 	buf[0] = '\0';
 	rv = dkim_sign_message(signer, fd, at + 1, buf, sizeof(buf));
 	close(fd);
+	stats_inc(rv < 0 ? ST_DKIM_ERRORS : ST_DKIM_SIGNED, 0);
 	if (rv < 0)
 		return -1;
 	m->signed_ = 1;
