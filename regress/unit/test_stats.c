@@ -48,6 +48,8 @@ check_table(void)
 	}
 	CHECK(stats_label_index(SL_TLS, "TLSv1.3") == 3);
 	CHECK(stats_label_index(SL_TLS, "SSLv3") == 4);
+	CHECK(stats_label_index(SL_TLS, "TLSv1.2 ECDHE-RSA-AES128") == 2);
+	CHECK(stats_label_index(SL_TLS, "TLSv1") == 0);
 	CHECK(stats_label_index(SL_SERVICE, "SMTP") == 0);
 	CHECK(stats_label_index(SL_SERVICE, NULL) == 3);
 	CHECK(stats_listener_slot(3) == 3);
