@@ -8,6 +8,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <err.h>
@@ -96,7 +97,8 @@ main(int argc, char *argv[])
 		err(1, "calloc");
 	i = 0;
 	TAILQ_FOREACH(cl, &conf.metrics_listens, entry)
-		fds[i++] = tcp_listen(cl, LISTEN_BACKLOG, 0, "metrics");
+		fds[i++] = tcp_listen(cl, LISTEN_BACKLOG, SOCK_NONBLOCK,
+		    "metrics");
 	dirfd = open_statsdir(&conf, statsdir, sizeof(statsdir));
 
 	log_init(opts.debug, "tsamba-metricsd");
