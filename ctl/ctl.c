@@ -30,6 +30,7 @@ static const struct {
 	{ "ban", cmd_ban },
 	{ "dkim", cmd_dkim },
 	{ "queue", cmd_queue },
+	{ "status", cmd_status },
 };
 
 void
@@ -51,7 +52,8 @@ ctl_usage(void)
 	    "  dkim show domain | test domain file\n"
 	    "  queue list | show id | flush [id | domain] | hold id |"
 	    " release id\n"
-	    "  queue del [--silent] id\n");
+	    "  queue del [--silent] id\n"
+	    "  status [-j]\n");
 	exit(2);
 }
 
