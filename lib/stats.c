@@ -247,8 +247,7 @@ stats_create(const char *rundir, enum stats_daemon d, size_t size)
 		log_warn("stats: %s", tmp);
 		return NULL;
 	}
-	if (fchmod(fd, 0644) == -1 || ftruncate(fd, size) == -1 ||
-	    flock(fd, LOCK_EX | LOCK_NB) == -1) {
+	if (fchmod(fd, 0644) == -1 || ftruncate(fd, size) == -1) {
 		log_warn("stats: %s", tmp);
 		goto fail;
 	}
@@ -257,11 +256,24 @@ stats_create(const char *rundir, enum stats_daemon d, size_t size)
 		log_warn("stats: mmap %s", tmp);
 		goto fail;
 	}
+	close(fd);
+	/*
+	 * The lock is held on a read-only descriptor: the children inherit
+	 * it (and so keep the lock while they live), but a child cannot
+	 * truncate the file under the others' mappings with it.
+	 */
+	if ((fd = open(tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1 ||
+	    flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		log_warn("stats: lock %s", tmp);
+		munmap(p, size);
+		goto fail;
+	}
 	/* The rename comes after the header (stats_open) is written. */
 	w_fd = fd;
 	return p;
  fail:
-	close(fd);
+	if (fd != -1)
+		close(fd);
 	(void)unlink(tmp);
 	return NULL;
 }

@@ -60,6 +60,11 @@ qstats_removed(const struct msg *m)
 	size_t		 n = scheduler_count();
 
 	stats_set(ST_QUEUE_MESSAGES, 0, n > 0 ? n - 1 : 0);
+	if (n <= 1) {
+		oldest = 0;	/* the last one: no scan needed */
+		stats_set(ST_QUEUE_OLDEST, 0, 0);
+		return;
+	}
 	if (m->env.created > oldest || rescan_armed)
 		return;
 	if (!rescan_set) {
