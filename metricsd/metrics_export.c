@@ -178,11 +178,16 @@ render_metric(struct text *t, const struct stats_view *v, enum stats_id id,
 static void
 render_daemons(struct text *t, struct stats_view *views)
 {
-	const char	*names[] = { "tsamba_up", "tsamba_start_time_seconds",
-	    "tsamba_last_reload_time_seconds" };
-	const char	*helps[] = { "1 if the daemon runs (its stats file "
-	    "is held by a live process).", "Unix time the daemon started.",
-	    "Unix time of the last SIGHUP, 0 if none." };
+	static const char *const names[] = {
+		"tsamba_up",
+		"tsamba_start_time_seconds",
+		"tsamba_last_reload_time_seconds",
+	};
+	static const char *const helps[] = {
+		"1 if the daemon runs (a live process holds its stats file).",
+		"Unix time the daemon started.",
+		"Unix time of the last SIGHUP, 0 if none.",
+	};
 	size_t		 k;
 	int		 d;
 
