@@ -125,6 +125,9 @@ enum stats_buckets {
 	M(ST_QUEUE_DELIVERY_TIME, STATS_QUEUE, STATS_HISTOGRAM, SL_NONE, \
 	    SB_DELIVERY, "tsamba_queue_delivery_seconds",		\
 	    "Time from commit to delivery, per delivered recipient.")	\
+	M(ST_MTA_TLS, STATS_QUEUE, STATS_COUNTER, SL_TLS, SB_NONE,	\
+	    "tsamba_mta_tls_sessions_total",				\
+	    "Outbound TLS handshakes completed, by protocol version.")	\
 	M(ST_DKIM_SIGNED, STATS_QUEUE, STATS_COUNTER, SL_NONE, SB_NONE,	\
 	    "tsamba_dkim_signatures_total",				\
 	    "DKIM-Signature headers made.")				\

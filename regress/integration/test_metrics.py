@@ -411,3 +411,36 @@ def test_queue_gauges(msb):
     row = [l for l in ctl(msb, "status").stdout.splitlines()
            if l.startswith("queue")][0]
     assert row.split()[5] == "1" and row.split()[6].startswith("(")
+
+
+def test_outbound_counted(sandbox_factory):
+    """Mail to another host (a second sandbox, through a relay with
+    STARTTLS): a remote delivery, its delay and one outbound TLS session
+    counted."""
+    rcv = sandbox_factory("rcv", domain="remote.test",
+                          catchall_domain="catchall-remote.test",
+                          users=("friend",))
+    out = sandbox_factory(
+        "out", metrics=True, submission=True,
+        extra=['relay host "127.0.0.1" port %d starttls' % rcv.smtp_port])
+    before = scrape(out)
+    _, msg = make_message(["friend@remote.test"])
+    with submission(out) as s:
+        assert s.docmd("AUTH", "PLAIN " + plain(out.demo_user,
+                                                out.password))[0] == 235
+        s.sendmail(out.demo_user, ["friend@remote.test"], msg)
+
+    def sent():
+        now = scrape(out)
+        return now if val(now, "tsamba_queue_delivered_total",
+                          via="smtp") == 1 else None
+    now = wait_for(sent, 30, what="the remote delivery counted")
+    assert val(now, "tsamba_queue_delivered_total", via="lmtp") == 0
+    assert val(now, "tsamba_queue_delivery_seconds_count") == 1
+    tls = [v - val(before, n, **dict(l)) for (n, l), v in now.items()
+           if n == "tsamba_mta_tls_sessions_total"]
+    assert sum(tls) == 1
+    assert val(now, "tsamba_mta_tls_sessions_total", version="TLSv1.3") + \
+        val(now, "tsamba_mta_tls_sessions_total", version="TLSv1.2") == 1
+    wait_for(lambda: rcv.maildir_messages("friend@remote.test"), 30,
+             what="the message at the other host")
