@@ -2,7 +2,11 @@
  * The HTTP side of tsamba-metricsd: one request per connection, read
  * into a bounded buffer, answered, then the connection is closed
  * (Connection: close).  GET and HEAD of /metrics give the exposition;
- * anything else a short error.
+ * anything else a short error.  The close lingers (RFC 9112 9.6): once
+ * the answer is out, our side is shut down and what the client still
+ * sends is read and dropped until it closes or LINGER_MS pass, so that
+ * an early answer (431 to a request still arriving) is not lost to a
+ * reset.
  */
 
 #include <sys/types.h>
@@ -21,11 +25,14 @@
 #include "metricsd.h"
 
 #define CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
+#define LINGER_MS	2000
 
 struct http_session {
 	TAILQ_ENTRY(http_session) entry;
 	struct io		*io;
-	int			 closing;
+	int			 fd;		/* io's, for shutdown(2) */
+	int			 closing;	/* answer queued */
+	int			 lingering;	/* answer out, reading to EOF */
 };
 
 static TAILQ_HEAD(, http_session) sessions =
@@ -73,6 +80,7 @@ http_accept(int fd)
 		free(s);
 		return;
 	}
+	s->fd = fd;
 	io_set_timeout(s->io, METRICS_TIMEOUT_MS);
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	nsessions++;
@@ -115,9 +123,20 @@ http_respond(struct http_session *s, int status, const char *type,
 	if (!head && len > 0)
 		io_write(s->io, body, len);
 	s->closing = 1;
-	io_pause_read(s->io);
-	if (io_queued(s->io) == 0)
+}
+
+/* The answer is out: shut our side, wait for the client's. */
+static void
+http_linger(struct http_session *s)
+{
+	if (s->lingering)
+		return;
+	s->lingering = 1;
+	if (shutdown(s->fd, SHUT_WR) == -1) {
 		http_free(s);
+		return;
+	}
+	io_set_timeout(s->io, LINGER_MS);
 }
 
 static void
@@ -160,8 +179,10 @@ http_input(struct http_session *s)
 	struct http_request	 req;
 	int			 status;
 
-	if (s->closing)
+	if (s->closing) {
+		io_drain(s->io, io_datalen(s->io));
 		return;
+	}
 	status = http_parse(io_data(s->io), io_datalen(s->io), &req);
 	if (status == 0)
 		return;		/* more to come */
@@ -184,7 +205,7 @@ http_io(struct io *io, int event, void *arg)
 		break;
 	case IO_LOWAT:
 		if (s->closing && io_queued(s->io) == 0)
-			http_free(s);
+			http_linger(s);
 		break;
 	case IO_TIMEOUT:
 	case IO_DISCONNECTED:
