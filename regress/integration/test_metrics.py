@@ -444,3 +444,20 @@ def test_outbound_counted(sandbox_factory):
         val(now, "tsamba_mta_tls_sessions_total", version="TLSv1.2") == 1
     wait_for(lambda: rcv.maildir_messages("friend@remote.test"), 30,
              what="the message at the other host")
+
+
+def test_config_check(msb, tmp_path):
+    """-n accepts the sandbox's config and refuses one without a
+    "metrics listen on" statement, saying so."""
+    binary = msb.binary("metricsd")
+    r = subprocess.run([binary, "-n", "-f", msb.conf], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0 and "configuration OK" in r.stdout, r.stderr
+    with open(msb.conf) as f:
+        text = "".join(l for l in f if not l.startswith("metrics "))
+    conf = tmp_path / "no-metrics.conf"
+    conf.write_text(text)
+    r = subprocess.run([binary, "-n", "-f", str(conf)], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 1
+    assert 'no "metrics listen on" statement' in r.stderr, r.stderr
