@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "privdrop.h"
+#include "stats.h"
 #include "authd.h"
 
 static struct authd	 authd_state;
@@ -45,6 +46,7 @@ on_signal(int sig, short ev, void *arg)
 	case SIGHUP:
 		log_info("SIGHUP: reading the tables again");
 		file_refresh(1);
+		stats_reloaded();
 		break;
 	case SIGINT:
 	case SIGTERM:
@@ -110,6 +112,7 @@ main(int argc, char *argv[])
 	vmail_resolve(&conf);
 	server_listen(&conf);
 	control_listen(&conf);
+	stats_open(conf.rundir, STATS_AUTHD, NULL, 0);
 	ban_init(&conf);
 	if (table_all_mysql_tcp(&conf))
 		priv_drop(conf.user_auth, conf.chroot, "authd");
@@ -121,8 +124,11 @@ main(int argc, char *argv[])
 	lookup_init();
 	lookup_postmaster_check();
 
-	if (!opts.debug && daemon(0, 0) == -1)
-		fatal("daemon");
+	if (!opts.debug) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		stats_setpid();
+	}
 	log_init_daemon(opts.debug, "tsamba-authd");
 
 	event_init();

@@ -47,6 +47,7 @@
 #include "ipaddr.h"
 #include "log.h"
 #include "privdrop.h"
+#include "stats.h"
 #include "timefmt.h"
 #include "authd.h"
 
@@ -236,6 +237,7 @@ ban_insert(const struct conf_net *n, time_t end, unsigned int failures)
 	b->failures = failures;
 	TAILQ_INSERT_TAIL(&bans, b, entry);
 	nbans++;
+	stats_set(ST_BANS, 0, nbans);
 	return b;
 }
 
@@ -245,6 +247,7 @@ ban_remove(struct ban *b, const char *why)
 	log_info("unban: ip=%s reason=%s", b->net.text, why);
 	TAILQ_REMOVE(&bans, b, entry);
 	nbans--;
+	stats_set(ST_BANS, 0, nbans);
 	free(b);
 }
 
@@ -391,6 +394,7 @@ ban_new(const struct conf_net *n, unsigned int failures)
 
 	if (ban_insert(n, end, failures) == NULL)
 		return;
+	stats_inc(ST_BANS_TOTAL, 0);
 	time_iso8601(end, until, sizeof(until));
 	log_warnx("ban: ip=%s failures=%u until=%s (%us)", n->text, failures,
 	    until, conf->ban_duration);

@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "sqlconf.h"
+#include "stats.h"
 #include "authd.h"
 
 #define BACKOFF_MIN_MS		500
@@ -259,6 +260,7 @@ sql_ensure(void)
 		conn->warned = 0;
 		return 0;
 	}
+	stats_inc(ST_AUTHD_DB_ERRORS, 0);
 	if (!conn->warned)
 		log_warnx("%s: database unavailable: %s", sc_path, err);
 	conn->warned = 1;
@@ -330,6 +332,7 @@ sql_exec_once(size_t i, const char *arg, row_fn fn, void *fnarg)
 	mysql_stmt_free_result(st);
 	return 0;
  fail:
+	stats_inc(ST_AUTHD_DB_ERRORS, 0);
 	log_warnx("%s: %s: %s", sc_path, sqlconf_query_name(lookups[i].q),
 	    mysql_stmt_error(st));
 	mysql_stmt_free_result(st);

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "imsg.h"
 #include "unixsock.h"
+#include "stats.h"
 #include "authd.h"
 
 #define CLIENTS_MAX	1024
@@ -296,6 +297,9 @@ login_done(struct job *j)
 	char		 vis[ADDR_MAX + 1];
 
 	c = job_client(j);
+	stats_inc(j->status == AUTH_OK ? ST_AUTH_OK : j->status == AUTH_FAIL ?
+	    ST_AUTH_FAIL : ST_AUTH_TEMPFAIL, stats_label_index(SL_SERVICE,
+	    j->service));
 	if (j->status == AUTH_FAIL)
 		ban_failure(j->service, j->arg1, j->ip,
 		    j->reason == LOGIN_REASON_PASSWORD ? "password" :

@@ -16,9 +16,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "stats.h"
 #include "authd.h"
 
 #define WORKERS_MAX	64
@@ -39,6 +41,7 @@ static void *
 worker_main(void *arg)
 {
 	struct job	*j;
+	struct timespec	 t0;
 	char		 c = 0;
 
 	table_thread_start();
@@ -54,7 +57,9 @@ worker_main(void *arg)
 		TAILQ_REMOVE(&todo, j, entry);
 		pthread_mutex_unlock(&lock);
 
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		j->run(j);
+		stats_observe(ST_AUTHD_QUERY_TIME, 0, stats_usec_since(&t0));
 
 		pthread_mutex_lock(&lock);
 		TAILQ_INSERT_TAIL(&done, j, entry);

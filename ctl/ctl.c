@@ -31,6 +31,7 @@ static const struct {
 	{ "dkim", cmd_dkim },
 	{ "queue", cmd_queue },
 	{ "health", cmd_health },
+	{ "status", cmd_status },
 };
 
 void
@@ -53,7 +54,8 @@ ctl_usage(void)
 	    "  queue list | show id | flush [id | domain] | hold id |"
 	    " release id\n"
 	    "  queue del [--silent] id\n"
-	    "  health [-j] [domain ...]\n");
+	    "  health [-j] [domain ...]\n"
+	    "  status [-j]\n");
 	exit(2);
 }
 

@@ -50,6 +50,7 @@ conf_init(struct conf *conf)
 	TAILQ_INIT(&conf->pkis);
 	TAILQ_INIT(&conf->listens);
 	TAILQ_INIT(&conf->lmtp_listens);
+	TAILQ_INIT(&conf->metrics_listens);
 	TAILQ_INIT(&conf->ban_never);
 
 	memset(host, 0, sizeof(host));
@@ -67,6 +68,8 @@ conf_init(struct conf *conf)
 	conf_copy(conf->user_queue, sizeof(conf->user_queue), "_tsambaq");
 	conf_copy(conf->user_imap, sizeof(conf->user_imap), "_tsambaimap");
 	conf_copy(conf->user_auth, sizeof(conf->user_auth), "_tsambaauth");
+	conf_copy(conf->user_metrics, sizeof(conf->user_metrics),
+	    "_tsambamet");
 	conf_copy(conf->user_vmail, sizeof(conf->user_vmail), "vmail");
 
 	conf_copy(conf->tls_ciphers, sizeof(conf->tls_ciphers),
@@ -180,6 +183,10 @@ conf_clear(struct conf *conf)
 	}
 	while ((l = TAILQ_FIRST(&conf->lmtp_listens)) != NULL) {
 		TAILQ_REMOVE(&conf->lmtp_listens, l, entry);
+		free(l);
+	}
+	while ((l = TAILQ_FIRST(&conf->metrics_listens)) != NULL) {
+		TAILQ_REMOVE(&conf->metrics_listens, l, entry);
 		free(l);
 	}
 	while ((n = TAILQ_FIRST(&conf->ban_never)) != NULL) {

@@ -12,7 +12,7 @@
  *   spool "/var/spool/tsamba"
  *   mailroot "/var/vmail"
  *   chroot "/var/lib/tsamba/empty"      empty dir for the network engines
- *   user smtpd|lmtpd|mta|queue|auth|imap-login|vmail "name"
+ *   user smtpd|lmtpd|mta|queue|auth|imap-login|metrics|vmail "name"
  *   pki NAME cert "file" key "file"
  *   tls ciphers "list"                  TLS 1.2 suites, OpenSSL syntax or
  *                                       a libtls name ("secure", "compat")
@@ -29,6 +29,7 @@
  *                                       users that may deliver besides
  *                                       root and the queue
  *   lmtp listen on ADDR port N
+ *   metrics listen on ADDR [port N]     Prometheus, default port 9154
  *   limit message-size SIZE             K, M, G suffixes
  *   limit recipients N
  *   limit sessions N
@@ -169,12 +170,15 @@ struct conf {
 	/* user_auth: _tsambaauth */
 	char			 user_auth[CONF_NAME_MAX];
 	char			 user_vmail[CONF_NAME_MAX];	/* vmail */
+	/* user_metrics: _tsambamet, tsamba-metricsd */
+	char			 user_metrics[CONF_NAME_MAX];
 
 	struct conf_pki_list	 pkis;
 	/* tls_ciphers: TLS_CIPHERS_DEFAULT */
 	char			 tls_ciphers[CONF_CIPHERS_MAX];
 	struct conf_listen_list	 listens;	/* SMTP */
 	struct conf_listen_list	 lmtp_listens;	/* LMTP over TCP */
+	struct conf_listen_list	 metrics_listens;	/* tsamba-metricsd */
 	char			 lmtp_socket[PATH_MAX];	/* rundir/lmtp.sock */
 	/* Users besides root and the queue that may use lmtp_socket. */
 	char			 lmtp_allow[CONF_ALLOW_MAX][CONF_NAME_MAX];

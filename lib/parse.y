@@ -178,7 +178,7 @@ static struct {
 %token	LMTP MAILROOT ON PKI PORT POSTMASTER QUEUE RUNDIR SMTPS SOCKET SPOOL
 %token	STATEDIR
 %token	TABLE TIMEOUT TLS TLSREQUIRE USER ERROR
-%token	DKIM MTA RELAY
+%token	DKIM MTA RELAY METRICS
 %token	<string>	STRING
 %token	<number>	NUMBER
 %type	<string>	value userkind
@@ -345,6 +345,16 @@ main		: STRING '=' value		{ macro_set($1, $3); }
 				add_listen(&conf->lmtp_listens, $4, 0, NULL);
 			free($4);
 		}
+		| METRICS LISTEN ON STRING lopts {
+			if (lopts.flags != 0 || lopts.pki != NULL ||
+			    lopts.ciphers != NULL)
+				conf_error("a metrics listener takes only a "
+				    "port");
+			else if (!lopts.bad)
+				add_listen(&conf->metrics_listens, $4, 0,
+				    NULL);
+			free($4);
+		}
 		| LIMIT STRING value {
 			set_knob("limit", $2, $3);
 			free($2);
@@ -451,6 +461,12 @@ userkind	: STRING			{ $$ = $1; }
 		}
 		| AUTH {
 			if (($$ = strdup("auth")) == NULL) {
+				conf_error("out of memory");
+				YYERROR;
+			}
+		}
+		| METRICS {
+			if (($$ = strdup("metrics")) == NULL) {
 				conf_error("out of memory");
 				YYERROR;
 			}
@@ -571,6 +587,7 @@ static const struct keyword keywords[] = {
 	{ "listen",		LISTEN },
 	{ "lmtp",		LMTP },
 	{ "mailroot",		MAILROOT },
+	{ "metrics",		METRICS },
 	{ "mta",		MTA },
 	{ "on",			ON },
 	{ "pki",		PKI },
@@ -1229,9 +1246,11 @@ set_user(const char *kind, const char *name)
 		dst = conf->user_auth;
 	else if (strcmp(kind, "vmail") == 0)
 		dst = conf->user_vmail;
+	else if (strcmp(kind, "metrics") == 0)
+		dst = conf->user_metrics;
 	else {
 		conf_error("unknown user kind \"%s\" (smtpd, lmtpd, mta, "
-		    "queue, auth, imap-login or vmail)", kind);
+		    "queue, auth, imap-login, metrics or vmail)", kind);
 		return;
 	}
 	if (name[0] == '\0') {
@@ -1638,6 +1657,7 @@ add_listen(struct conf_listen_list *list, const char *addr, int flags,
 		flags |= LISTEN_TLS;
 	if (port == -1)
 		port = list == &conf->lmtp_listens ? 24 :
+		    list == &conf->metrics_listens ? 9154 :
 		    (flags & LISTEN_SMTPS) ? 465 : 25;
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
 		conf_error("out of memory");

@@ -32,6 +32,7 @@
 #include "privdrop.h"
 #include "proto.h"
 #include "unixsock.h"
+#include "stats.h"
 #include "lmtpd.h"
 
 enum request_kind {
@@ -220,6 +221,8 @@ engine_accept(int s, struct sockaddr_storage *ss, socklen_t sslen,
 		return;
 	}
 	nsessions++;
+	stats_inc(ST_LMTP_CONNECTIONS, 0);
+	stats_inc(ST_LMTP_SESSIONS, 0);
 	lmtp_session_new(s, peer);
 }
 
@@ -227,6 +230,7 @@ void
 engine_session_closed(void)
 {
 	nsessions--;
+	stats_dec(ST_LMTP_SESSIONS, 0);
 	/* A listener paused for want of descriptors may go on. */
 	listener_fd_freed();
 }

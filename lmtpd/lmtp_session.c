@@ -29,6 +29,7 @@
 #include "io.h"
 #include "log.h"
 #include "proto.h"
+#include "stats.h"
 #include "lmtpd.h"
 #include "lmtp_parse.h"
 
@@ -856,6 +857,8 @@ lmtp_session_delivered(struct lmtp_session *s, size_t idx, int status,
 	r->req = NULL;
 	r->done = 1;
 	s->npending--;
+	stats_inc(ST_LMTP_DELIVERIES, status == DELIVER_OK ? 0 :
+	    status == DELIVER_PERMFAIL ? 2 : 1);
 	switch (status) {
 	case DELIVER_OK:
 		(void)esc_reply(r->reply, sizeof(r->reply), 250,

@@ -29,6 +29,7 @@
 #include "proto.h"
 #include "tcp_listen.h"
 #include "unixsock.h"
+#include "stats.h"
 #include "lmtpd.h"
 
 struct conf		*conf;
@@ -91,6 +92,7 @@ main(int argc, char *argv[])
 	    LISTENER_FDS_RESERVED + nlisten);
 
 	allowed_resolve();
+	stats_open(conf->rundir, STATS_LMTPD, NULL, 0);
 
 	/* The engine is forked before any socket exists: it inherits none. */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp) == -1)
@@ -274,6 +276,7 @@ parent_sig(int sig, short event, void *arg)
 		parent_shutdown(0);
 	case SIGHUP:
 		/* Nothing to reload: the sockets stay as they are. */
+		stats_reloaded();
 		break;
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {

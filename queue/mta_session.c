@@ -46,6 +46,7 @@
 #include "mta.h"
 #include "smtp_body.h"
 #include "smtp_reply.h"
+#include "stats.h"
 
 /* RFC 5321 4.5.3.2 timeouts, in seconds. */
 #define TO_CONNECT		30
@@ -1001,6 +1002,8 @@ session_io(struct io *io, int event, void *arg)
 			body_pump(s);
 		break;
 	case IO_TLSREADY:
+		stats_inc(ST_MTA_TLS, stats_label_index(SL_TLS,
+		    io_tls_info(io)));
 		session_tls_ready(s);
 		break;
 	case IO_TIMEOUT:

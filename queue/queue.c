@@ -31,6 +31,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "privdrop.h"
+#include "stats.h"
 #include "queue.h"
 #include "unixsock.h"
 #include "mta.h"
@@ -220,6 +221,9 @@ parent_sig(int sig, short ev, void *arg)
 		stop_child(&mta_pid);
 		unlink_socks();
 		exit(0);
+	case SIGHUP:
+		stats_reloaded();
+		break;
 	default:
 		break;
 	}
@@ -350,6 +354,7 @@ main(int argc, char *argv[])
 
 	if (!opts.debug && daemon(0, 0) == -1)
 		fatal("daemon");
+	stats_open(conf.rundir, STATS_QUEUE, NULL, 0);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mpair) == -1)
 		fatal("socketpair");

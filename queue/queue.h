@@ -166,6 +166,12 @@ int		 transfer_slot_free(const char *dest);
 int		 transfer_start(struct msg *, const char *dest, struct rcpt **,
 		    size_t);
 
+/* queue_stats.c: the figures of lib/stats.h */
+void		 qstats_added(const struct msg *);
+void		 qstats_removed(const struct msg *);
+void		 qstats_result(const struct msg *, const struct rcpt *,
+		    const char *status, time_t now);
+
 /* queue_dkim.c */
 void		 dkim_init(void);		/* as root, before the drop */
 /* The DKIM prefix of the message (cached), "" if none; -1 on error. */

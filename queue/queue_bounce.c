@@ -25,6 +25,7 @@
 #include "conf.h"
 #include "esc.h"
 #include "log.h"
+#include "stats.h"
 #include "queue.h"
 
 #define BOUNCE_HEADERS_MAX	(64 * 1024)
@@ -281,6 +282,7 @@ notice_create(struct envelope *env, const char *reason, int delayed)
 		log_info("%s: bounce for %s queued as %s to=<%s>", env->id,
 		    reason ? reason : "failed recipients", b.id,
 		    env->sender);
+	stats_inc(ST_QUEUE_NOTICES, delayed ? 1 : 0);
 	scheduler_add(&b);
 	return 0;
  fail:

@@ -21,6 +21,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "stats.h"
 #include "queue.h"
 #include "dkim_sign.h"
 
@@ -50,6 +51,27 @@ wants_signature(const struct msg *m)
 	return 0;
 }
 
+/* For the stats: one error, or the signatures in the prefix made. */
+static void
+dkim_count(int rv, const char *prefix)
+{
+	const char	*p;
+	int		 n = 0;
+
+	if (rv < 0) {
+		stats_inc(ST_DKIM_ERRORS, 0);
+		return;
+	}
+	/* Header lines end in CRLF; a folded line starts with a blank. */
+	for (p = prefix; rv > 0 && *p != '\0'; p += 2) {
+		if (strncasecmp(p, "DKIM-Signature:", 15) == 0)
+			n++;
+		if ((p = strstr(p, "\r\n")) == NULL)
+			break;
+	}
+	stats_add(ST_DKIM_SIGNED, 0, n);
+}
+
 int
 dkim_prefix(struct msg *m, const char **prefix)
 {
@@ -76,6 +98,7 @@ dkim_prefix(struct msg *m, const char **prefix)
 	buf[0] = '\0';
 	rv = dkim_sign_message(signer, fd, at + 1, buf, sizeof(buf));
 	close(fd);
+	dkim_count(rv, buf);
 	if (rv < 0)
 		return -1;
 	m->signed_ = 1;

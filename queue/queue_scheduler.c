@@ -211,6 +211,7 @@ msg_schedule(struct msg *m)
 static void
 msg_free(struct msg *m)
 {
+	qstats_removed(m);
 	if (m->scheduled)
 		RB_REMOVE(msg_bytime, &bytime, m);
 	msg_unblock(m);
@@ -249,6 +250,7 @@ scheduler_add(struct envelope *env)
 		return;
 	}
 	nmsgs++;
+	qstats_added(m);
 	if (m->env.held)
 		log_info("%s: on hold", m->env.id);
 	msg_schedule(m);
@@ -277,6 +279,7 @@ log_result(struct msg *m, struct rcpt *r, const char *status, time_t now)
 	    (r->flags & RCPT_LOCAL) ? "lmtp" :
 	    r->relay[0] != '\0' ? r->relay : "smtp",
 	    (long long)(now - m->env.created), r->tries, r->error);
+	qstats_result(m, r, status, now);
 }
 
 /*
@@ -371,6 +374,7 @@ rcpt_expire(struct msg *m, struct rcpt *r, time_t now)
 	    queue_conf->queue_lifetime, last[0] ? "; last reply: " : "",
 	    last);
 	r->state = RCPT_FAILED;
+	qstats_result(m, r, "expired", now);
 	log_info("%s: to=<%s> status=expired delay=%llds tries=%u reply=%s",
 	    m->env.id, r->addr, (long long)(now - m->env.created), r->tries,
 	    r->error);

@@ -37,6 +37,9 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # authd, the queue to lmtpd, smtpd to authd and the queue), so queued mail
 # found at start is delivered at once instead of after a retry delay.
 DAEMONS = ("authd", "lmtpd", "queue", "smtpd")
+# Started last, only by a sandbox with metrics (and the demo): it reads
+# the others' stats files and needs none of them to start.
+METRICSD = "metricsd"
 
 # The roles of tsamba.conf's `user` statement and their default names.
 SYSTEM_USERS = {
@@ -45,6 +48,7 @@ SYSTEM_USERS = {
     "mta": "_tsambamta",
     "queue": "_tsambaq",
     "auth": "_tsambaauth",
+    "metrics": "_tsambamet",
     "vmail": "vmail",
 }
 
@@ -382,6 +386,8 @@ class Sandbox:
     before_start: called with the sandbox once its tree, config and
               ownerships are written, just before the daemons start
               (e.g. to mount a small tmpfs over the spool).
+    metrics:  also run tsamba-metricsd, on ports["metrics"] (picked when
+              not given), started after the four daemons.
     keep:     the demo's way: tsamba.conf and each table are written only
               when absent, so what an admin edited (or added with
               tsambactl) survives a restart; the ports are then read from
@@ -393,7 +399,8 @@ class Sandbox:
                  lmtp_tcp=False, lmtp_allow=(), sbindir=None, password=None,
                  submission=False, submission_opts="", domain=DOMAIN,
                  catchall_domain=CATCHALL_DOMAIN, listen_addr="127.0.0.1",
-                 hostname=None, before_start=None, keep=False):
+                 hostname=None, before_start=None, keep=False,
+                 metrics=False):
         self.dir = os.path.abspath(dir)
         self.keep = keep
         self.ports = dict(ports or {})
@@ -408,6 +415,7 @@ class Sandbox:
         self.before_start = before_start
         self.submission = submission
         self.submission_opts = submission_opts
+        self.metrics = metrics
         self.sbindir = sbindir or os.environ.get("TSAMBA_SBINDIR")
         self.root = is_root()
         self.domain = domain
@@ -446,6 +454,15 @@ class Sandbox:
 
     def sock(self, name):
         return os.path.join(self.rundir, name)
+
+    @property
+    def daemons(self):
+        """The daemons of this sandbox, in start order."""
+        return DAEMONS + ((METRICSD,) if self.metrics else ())
+
+    @property
+    def metrics_url(self):
+        return "http://127.0.0.1:%d/metrics" % self.ports["metrics"]
 
     @property
     def lmtp_sock(self):
@@ -487,6 +504,8 @@ class Sandbox:
             self._make_users_and_owners()
         if self._kept(self.conf):
             self._ports_from_conf()
+            # A demo config of before metricsd: run without it.
+            self.metrics = self.metrics and "metrics" in self.ports
         self._pick_ports()
         self._write_pki()
         self._write_tables()
@@ -519,6 +538,10 @@ class Sandbox:
         with open(self.conf) as f:
             for line in f:
                 w = line.split("#", 1)[0].split()
+                if w[:3] == ["metrics", "listen", "on"] and len(w) >= 6 \
+                        and w[4] == "port" and w[5].isdigit():
+                    self.ports.setdefault("metrics", int(w[5]))
+                    continue
                 if len(w) < 5 or w[:2] != ["listen", "on"] or \
                         w[3] != "port" or not w[4].isdigit():
                     continue
@@ -542,6 +565,12 @@ class Sandbox:
                 self.ports["smtp"] = free_port()
         if self.lmtp_tcp and "lmtp" not in self.ports:
             self.ports["lmtp"] = free_port()
+        if self.metrics and "metrics" not in self.ports:
+            prev = old.get("METRICS_PORT")
+            if prev and prev.isdigit() and port_is_free(int(prev)):
+                self.ports["metrics"] = int(prev)
+            else:
+                self.ports["metrics"] = free_port()
         for name, key in (("submission", "SUBMISSION_PORT"),
                           ("smtps", "SMTPS_PORT")):
             if not self.submission or name in self.ports:
@@ -634,6 +663,9 @@ class Sandbox:
         if self.lmtp_tcp:
             lines.append("lmtp listen on 127.0.0.1 port %d" %
                          self.ports["lmtp"])
+        if self.metrics:
+            lines.append("metrics listen on 127.0.0.1 port %d" %
+                         self.ports["metrics"])
         for k, v in self.limits.items():
             lines.append("limit %s %s" % (k, v))
         for k, v in self.timeouts.items():
@@ -655,6 +687,7 @@ class Sandbox:
             "SMTP_PORT": str(self.ports["smtp"]),
             "SUBMISSION_PORT": str(self.ports.get("submission", "")),
             "SMTPS_PORT": str(self.ports.get("smtps", "")),
+            "METRICS_PORT": str(self.ports.get("metrics", "")),
             "IMAP_PORT": "",
             "IMAPS_PORT": "",
             "POP3_PORT": "",
@@ -691,7 +724,7 @@ class Sandbox:
     def _write_pids(self):
         tmp = self.pidfile + ".tmp"
         with open(tmp, "w") as f:
-            for name in DAEMONS:
+            for name in self.daemons:
                 if name in self.pids:
                     pid = self.pids[name]
                     f.write("%s %d %d\n" % (name, pid,
@@ -733,7 +766,7 @@ class Sandbox:
             self.before_start(self)
         self.pids = {}
         try:
-            for name in DAEMONS:
+            for name in self.daemons:
                 self._start_one(name)
         except BaseException:
             self.stop()
@@ -752,7 +785,7 @@ class Sandbox:
             self.before_start(self)
         started = []
         try:
-            for name in DAEMONS:
+            for name in self.daemons:
                 if name not in alive:
                     self._start_one(name)
                     started.append(name)
@@ -803,6 +836,13 @@ class Sandbox:
     def _answers(self, name):
         if name == "smtpd":
             return self.smtp_banner() is not None
+        if name == METRICSD:
+            try:
+                socket.create_connection(("127.0.0.1",
+                                          self.ports["metrics"]), 1.0).close()
+                return True
+            except OSError:
+                return False
         sockname = {"authd": "auth.sock", "queue": "queue.sock",
                     "lmtpd": "lmtp.sock"}[name]
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -856,7 +896,7 @@ class Sandbox:
         their parent and had to be killed (a daemon bug worth a test)."""
         alive = self.running()
         tree = set(self.all_pids())
-        for name in reversed(DAEMONS):
+        for name in reversed(DAEMONS + (METRICSD,)):
             if name in alive:
                 try:
                     os.kill(alive[name], signal.SIGTERM)
@@ -950,7 +990,7 @@ class Sandbox:
 
     def logs_tail(self, lines=20):
         out = []
-        for name in DAEMONS:
+        for name in self.daemons:
             p = os.path.join(self.logdir, name + ".log")
             out.append("==> %s <==\n%s" % (p, log_tail(p, lines)))
         return "\n".join(out)
@@ -980,7 +1020,7 @@ def demo_sandbox(args):
     extra = ['postmaster "postmaster@%s"' % DOMAIN] + getattr(args, "set",
                                                                [])
     return Sandbox(args.dir, users=users, extra=extra, limits=limits,
-                   submission=True, keep=True)
+                   submission=True, keep=True, metrics=True)
 
 
 def cmd_start(args):
@@ -1012,6 +1052,8 @@ def cmd_start(args):
            sb.demo_user))
     print("Demo user %s, password in %s (DEMO_PASSWORD)" %
           (sb.demo_user, sb.envfile))
+    if sb.metrics:
+        print("Metrics (Prometheus): curl %s" % sb.metrics_url)
     print("Logs: %s/  Stop: python3 %s stop %s" %
           (sb.logdir, os.path.relpath(__file__), args.dir))
     return 0
@@ -1083,7 +1125,7 @@ def main(argv=None):
     t.add_argument("dir")
     rs = sub.add_parser("restart", help="restart one daemon of DIR")
     rs.add_argument("dir")
-    rs.add_argument("daemon", choices=DAEMONS)
+    rs.add_argument("daemon", choices=DAEMONS + (METRICSD,))
     args = p.parse_args(argv)
     return {"start": cmd_start, "stop": cmd_stop, "reset": cmd_reset,
             "restart": cmd_restart}[args.cmd](args)

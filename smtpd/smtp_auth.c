@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "imsg.h"
 #include "log.h"
+#include "stats.h"
 #include "proto.h"
 #include "timefmt.h"
 #include "smtpd.h"
@@ -340,6 +341,7 @@ static void
 auth_failed(struct smtp_session *s)
 {
 	/* The reply is logged with the login ("auth failed:", smtp_log.c). */
+	stats_inc(ST_SMTP_AUTH_FAIL, s->l->slot);
 	if (++s->auth_failures >= SMTP_AUTH_FAILURES)
 		smtp_close(s, 421, ESC_OTHER_SECURITY_STATUS,
 		    "%s Error: too many failed authentication attempts",
@@ -374,6 +376,7 @@ smtp_session_login_result(struct imsg *imsg)
 		strlcpy(s->auth_user, user, sizeof(s->auth_user));
 		log_info("session %016llx: authenticated as <%s> from [%s]",
 		    SID(s), s->auth_user, s->ip);
+		stats_inc(ST_SMTP_AUTH_OK, s->l->slot);
 		smtp_status(s, 235, ESC_OTHER_SECURITY_STATUS,
 		    "Authentication successful");
 		break;

@@ -27,6 +27,7 @@
 #include "imsg.h"
 #include "keyop.h"
 #include "listener.h"
+#include "stats.h"
 #include "log.h"
 #include "pki.h"
 #include "privdrop.h"
@@ -184,6 +185,7 @@ engine_listener(struct imsg *imsg)
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		fatal("calloc");
 	l->cl = cl;
+	l->slot = stats_listener_slot(index);
 	if (fcntl(imsg->fd, F_SETFL, O_NONBLOCK) == -1)
 		fatal("fcntl");
 	l->listener = listener_new(imsg->fd, engine_accept, l);

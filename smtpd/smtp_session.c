@@ -31,6 +31,7 @@
 #include "imsg.h"
 #include "io.h"
 #include "listener.h"
+#include "stats.h"
 #include "log.h"
 #include "proto.h"
 #include "smtpd.h"
@@ -110,6 +111,7 @@ smtp_refuse(int fd, struct smtp_listener *l, const char *msg)
 	char	 buf[512];
 	int	 n;
 
+	stats_inc(ST_SMTP_REFUSED, l->slot);
 	/* On an implicit TLS port a clear text reply would be noise. */
 	if (!(l->cl->flags & LISTEN_SMTPS)) {
 		n = snprintf(buf, sizeof(buf), "%s\r\n", msg);
@@ -128,6 +130,7 @@ smtp_session_new(int fd, struct smtp_listener *l, struct sockaddr_storage *ss,
 	char			 ip[SMTP_IP_MAX], msg[CONF_HOST_MAX + 128];
 	int			 port = 0;
 
+	stats_inc(ST_SMTP_CONNECTIONS, l->slot);
 	if (getnameinfo((struct sockaddr *)ss, sslen, ip, sizeof(ip), NULL, 0,
 	    NI_NUMERICHOST) != 0)
 		strlcpy(ip, "unknown", sizeof(ip));
@@ -174,6 +177,7 @@ smtp_session_new(int fd, struct smtp_listener *l, struct sockaddr_storage *ss,
 	}
 	TAILQ_INSERT_TAIL(&smtp_sessions, s, entry);
 	smtp_nsessions++;
+	stats_inc(ST_SMTP_SESSIONS, l->slot);
 
 	/* RFC 5321 4.5.3.1.4: the 1000 octets include the CRLF. */
 	io_set_maxline(s->io, smtpd_conf->max_line > 2 ?
@@ -224,6 +228,7 @@ smtp_banner(struct smtp_session *s)
 	s->banner_sent = 1;
 	if (s->banned) {
 		smtp_log_refusing(s);
+		stats_inc(ST_SMTP_BANNED, s->l->slot);
 		smtp_close(s, 421, ESC_OTHER_SECURITY_STATUS, "%s Too many "
 		    "failed logins from your address, try again later",
 		    smtpd_conf->hostname);
@@ -245,6 +250,7 @@ smtp_free(struct smtp_session *s, const char *why)
 	limits_ip_release(&s->ss);
 	TAILQ_REMOVE(&smtp_sessions, s, entry);
 	smtp_nsessions--;
+	stats_dec(ST_SMTP_SESSIONS, s->l->slot);
 	free(s);
 	/* A listener paused for want of descriptors may go on. */
 	listener_fd_freed();
@@ -266,6 +272,8 @@ smtp_io(struct io *io, int event, void *arg)
 	case IO_TLSREADY:
 		s->tls_handshake = 0;
 		s->tls = 1;
+		stats_inc(ST_SMTP_TLS, stats_label_index(SL_TLS,
+		    io_tls_info(s->io)));
 		log_info("session %016llx: TLS started: %s", SID(s),
 		    io_tls_info(s->io));
 		if (!s->banner_sent)
@@ -874,6 +882,7 @@ smtp_session_rcpt_result(struct imsg *imsg)
 	switch (status) {
 	case LOOKUP_OK:
 		if (n == 0) {
+			stats_inc(ST_SMTP_RCPT_REJECTED, s->l->slot);
 			smtp_status(s, 550, ESC_BAD_DESTINATION_MAILBOX,
 			    "<%s>: Recipient address rejected: no mailbox",
 			    tx->pending_orcpt);
@@ -899,6 +908,7 @@ smtp_session_rcpt_result(struct imsg *imsg)
 		smtp_rcpt_accepted(s);
 		break;
 	case LOOKUP_NOUSER:
+		stats_inc(ST_SMTP_RCPT_REJECTED, s->l->slot);
 		/* Counted: a client guessing addresses is cut off. */
 		smtp_error(s, 550, ESC_BAD_DESTINATION_MAILBOX,
 		    "<%s>: Recipient address rejected: User unknown",
@@ -914,6 +924,7 @@ smtp_session_rcpt_result(struct imsg *imsg)
 				smtp_rcpt_accepted(s);
 			break;
 		}
+		stats_inc(ST_SMTP_RCPT_REJECTED, s->l->slot);
 		smtp_error(s, 554, ESC_DELIVERY_NOT_AUTHORIZED,
 		    "<%s>: Relay access denied", tx->pending_orcpt);
 		break;
@@ -1251,6 +1262,7 @@ smtp_session_msg_committed(struct imsg *imsg)
 		    "rcpts=%u to=%s size=%zu%s%s", SID(s), tx->msgid,
 		    tx->sender, n, list, tx->bs.size,
 		    s->auth_user[0] != '\0' ? " auth=" : "", s->auth_user);
+		stats_inc(ST_SMTP_RECEIVED, s->l->slot);
 		smtp_status(s, 250, ESC_OTHER_STATUS, "Ok: queued as %s",
 		    tx->msgid);
 		/* Errors count only for clients that deliver nothing. */

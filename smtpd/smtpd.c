@@ -31,6 +31,7 @@
 #include "pki.h"
 #include "privdrop.h"
 #include "proto.h"
+#include "stats.h"
 #include "tcp_listen.h"
 #include "unixsock.h"
 #include "smtpd.h"
@@ -48,6 +49,7 @@ static void	 parent_dispatch(struct imsgev *, struct imsg *, void *);
 static void	 parent_keys(struct imsgev *, struct imsg *, void *);
 static void	 parent_connect(struct imsg *);
 static void	 parent_sig(int, short, void *);
+static void	 parent_stats_open(void);
 
 static struct imsgev	 engine_iev, keys_iev;
 static pid_t		 engine_pid, keys_pid;
@@ -98,6 +100,7 @@ main(int argc, char *argv[])
 	if (smtpd_conf->max_sessions != 0)
 		listener_check_fd_limit("SMTP", smtpd_conf->max_sessions,
 		    SMTP_SESSION_FDS, LISTENER_FDS_RESERVED + nfds);
+	parent_stats_open();
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1 ||
 	    socketpair(AF_UNIX, SOCK_STREAM, 0, kp) == -1 ||
@@ -330,6 +333,7 @@ parent_sig(int sig, short ev, void *arg)
 	case SIGHUP:
 		log_info("SIGHUP: reloading certificates");
 		parent_load_keys(0);
+		stats_reloaded();
 		break;
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -412,4 +416,41 @@ parent_connect(struct imsg *imsg)
 	ibuf_add_u8(b, fd == -1 ? 1 : 0);
 	if (b->error || imsgev_send(&engine_iev, b) == -1)
 		fatalx("cannot queue CONNECTED");
+}
+
+/*
+ * The stats file, before the children are forked so that they share
+ * it.  Each listener is named for its kind and port ("smtp:25",
+ * "submission:587", "smtps:465"); two listeners that would share a
+ * name get their address in it too.
+ */
+static void
+parent_stats_open(void)
+{
+	struct conf_listen	*cl, *o;
+	char			 names[STATS_LISTENERS][STATS_LABEL_MAX];
+	const char		*ptrs[STATS_LISTENERS], *kind;
+	size_t			 n = 0, i;
+	int			 dup;
+
+	TAILQ_FOREACH(cl, &smtpd_conf->listens, entry) {
+		if (n == STATS_LISTENERS)
+			break;
+		kind = (cl->flags & LISTEN_SMTPS) ? "smtps" :
+		    (cl->flags & LISTEN_AUTH) ? "submission" : "smtp";
+		dup = 0;
+		TAILQ_FOREACH(o, &smtpd_conf->listens, entry)
+			if (o != cl && o->port == cl->port)
+				dup = 1;
+		/* A long address only makes a shorter name. */
+		if ((dup ? snprintf(names[n], sizeof(names[n]), "%s:%s:%u",
+		    kind, cl->addr, cl->port) : snprintf(names[n],
+		    sizeof(names[n]), "%s:%u", kind, cl->port)) >=
+		    (int)sizeof(names[n]))
+			log_debug("stats: listener name %s cut", names[n]);
+		n++;
+	}
+	for (i = 0; i < n; i++)
+		ptrs[i] = names[i];
+	stats_open(smtpd_conf->rundir, STATS_SMTPD, ptrs, n);
 }

@@ -53,6 +53,7 @@ struct smtp_listener {
 	TAILQ_ENTRY(smtp_listener) entry;
 	struct conf_listen	*cl;
 	struct listener		*listener;	/* lib/listener.c */
+	unsigned int		 slot;		/* stats.h listener label */
 };
 
 void		 engine_main(int parent_fd, int key_fd);

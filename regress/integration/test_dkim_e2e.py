@@ -22,6 +22,7 @@ import shutil
 import smtplib
 import subprocess
 import tempfile
+import urllib.request
 
 import pytest
 
@@ -134,6 +135,7 @@ def world(sandbox_factory):
                                  hostname="mx1.remote.test")
         sender = sandbox_factory(
             "sender", hostname="mail.example.test", submission=True,
+            metrics=True,
             aliases=["%s: %s" % (FORWARD, REMOTE)],
             queue={"retry-min": "1s", "retry-max": "2s"},
             extra=[dns.resolver_conf(), "mta port %d" % port] +
@@ -255,6 +257,13 @@ def test_both_signatures_verify_with_keys_from_dns(world, delivered):
     assert sorted(set(q.asked)) == sorted(
         "%s._domainkey.%s" % (sel, DOMAIN) for sel, _ in KEYS)
     assert dkim.verify(delivered, dnsfunc=q)
+    # The sender's queue counted the two signatures (tsamba-metricsd).
+    parser = pytest.importorskip("prometheus_client.parser")
+    with urllib.request.urlopen(world.sender.metrics_url, timeout=10) as r:
+        fams = {f.name: f for f in
+                parser.text_string_to_metric_families(r.read().decode())}
+    assert [s.value for s in fams["tsamba_dkim_signatures"].samples] == [2]
+    assert [s.value for s in fams["tsamba_dkim_errors"].samples] == [0]
 
 
 def test_altered_body_fails(world, delivered):

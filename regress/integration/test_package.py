@@ -37,6 +37,7 @@ import smtplib
 import ssl
 import stat
 import subprocess
+import urllib.request
 import tempfile
 
 import pytest
@@ -50,9 +51,12 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 LOCK = "/run/lock/tsamba-test-package.lock"
 
 ROLE_USERS = ["_tsamba", "_tsambalmtp", "_tsambamta", "_tsambaq",
-              "_tsambaauth", "_tsambaimap", "vmail"]
-UNITS = ["tsamba-authd", "tsamba-lmtpd", "tsamba-queue", "tsamba-smtpd"]
+              "_tsambaauth", "_tsambaimap", "_tsambamet", "vmail"]
+UNITS = ["tsamba-authd", "tsamba-lmtpd", "tsamba-queue", "tsamba-smtpd",
+         "tsamba-metricsd"]
+METRICS_PORT = 9154	# of the installed tsamba.conf
 PROGS = ["tsamba-authd", "tsamba-lmtpd", "tsamba-queue", "tsamba-smtpd",
+         "tsamba-metricsd",
          "tsambactl"]
 # What README's Install section says the package leaves: (owner, group,
 # mode) of each path.
@@ -322,6 +326,8 @@ def start_daemons(pkg):
         pkg.daemons.append(d)
         if u in socks:
             ready = (lambda p=socks[u]: os.path.exists(p))
+        elif u == "tsamba-metricsd":
+            ready = (lambda: not port_is_free(METRICS_PORT))
         else:
             ready = (lambda: not port_is_free(port))
         d.start(ready, 30, what=u, preexec_fn=limits)
@@ -371,8 +377,14 @@ def test_daemons_receive_a_message(pkg):
     wait_for(delivered, 30, what="the message in " + new)
     for d in pkg.daemons:
         assert d.running(), d.log_text()
+    # The installed config serves metrics on loopback: every daemon up.
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" %
+                                METRICS_PORT, timeout=10) as r:
+        text = r.read().decode()
+    for u in ("smtpd", "queue", "lmtpd", "authd"):
+        assert 'tsamba_up{daemon="%s"} 1\n' % u in text, text[:2000]
     # The smtp engine runs as _tsamba in the empty chroot the package made.
-    smtpd = pkg.daemons[-1].proc.pid
+    smtpd = pkg.daemons[UNITS.index("tsamba-smtpd")].proc.pid
     uid = pwd.getpwnam("_tsamba").pw_uid
     engines = [p for p in descendants(smtpd) if p != smtpd and
                proc_uids(p)[0] == uid]

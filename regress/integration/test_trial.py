@@ -171,9 +171,9 @@ def test_demo_keeps_edits_and_starts_what_is_missing(demo):
     is delivered; make demo-reset starts afresh."""
     from sandbox import Sandbox, proc_alive
     out = demo_cli("start", demo).stdout
-    assert "started now: authd lmtpd queue smtpd" in out, out
+    assert "started now: authd lmtpd queue smtpd metricsd" in out, out
     first = demo_pids(demo)
-    assert set(first) == {"authd", "lmtpd", "queue", "smtpd"}
+    assert set(first) == {"authd", "lmtpd", "queue", "smtpd", "metricsd"}
     out = demo_cli("start", demo).stdout
     assert "already runs" in out and demo_pids(demo) == first
 
@@ -197,8 +197,8 @@ def test_demo_keeps_edits_and_starts_what_is_missing(demo):
     assert "started now: lmtpd" in out, out
     now = demo_pids(demo)
     assert now["lmtpd"] != first["lmtpd"]
-    assert {k: now[k] for k in ("authd", "queue", "smtpd")} == \
-        {k: first[k] for k in ("authd", "queue", "smtpd")}
+    kept = ("authd", "queue", "smtpd", "metricsd")
+    assert {k: now[k] for k in kept} == {k: first[k] for k in kept}
 
     # restart of one daemon by name
     out = demo_cli("restart", demo, "smtpd").stdout
@@ -218,4 +218,5 @@ def test_demo_keeps_edits_and_starts_what_is_missing(demo):
     assert "# edited by the admin" not in open(conf).read()
     assert "sales@" not in open(os.path.join(demo, "tables",
                                              "aliases")).read()
-    assert len(Sandbox(demo).running()) == 4
+    # The four daemons and metricsd (the demo serves metrics).
+    assert len(Sandbox(demo).running()) == 5

@@ -341,7 +341,7 @@ test_roles(void)
 	conf_clear(&conf);
 
 	expect_error("user imap \"x\"\n", 1, "unknown user kind \"imap\" "
-	    "(smtpd, lmtpd, mta, queue, auth, imap-login or vmail)");
+	    "(smtpd, lmtpd, mta, queue, auth, imap-login, metrics or vmail)");
 	expect_error("lmtp listen on socket allow \"\"\n", 1,
 	    "empty user name in allow");
 	expect_error("lmtp listen on socket allow\n", 1, "syntax error");
@@ -1002,6 +1002,38 @@ test_ciphers(void)
 	    "ciphers given twice");
 }
 
+/* metrics listen: tsamba-metricsd's endpoints and user. */
+static void
+test_metrics(void)
+{
+	struct conf		 conf;
+	struct conf_listen	*l;
+
+	CHECK(parse_text("", &conf) == 0);
+	CHECK(TAILQ_EMPTY(&conf.metrics_listens));
+	CHECK(strcmp(conf.user_metrics, "_tsambamet") == 0);
+	conf_clear(&conf);
+
+	CHECK(parse_text("metrics listen on 127.0.0.1 port 9999\n"
+	    "metrics listen on ::1\n"
+	    "user metrics \"nobody\"\n", &conf) == 0);
+	l = TAILQ_FIRST(&conf.metrics_listens);
+	CHECK(l != NULL && l->port == 9999 && strcmp(l->addr, "127.0.0.1") ==
+	    0);
+	l = l != NULL ? TAILQ_NEXT(l, entry) : NULL;
+	CHECK(l != NULL && l->port == 9154 && l->ss.ss_family == AF_INET6);
+	CHECK(strcmp(conf.user_metrics, "nobody") == 0);
+	/* Not an SMTP listener. */
+	CHECK(TAILQ_EMPTY(&conf.listens));
+	conf_clear(&conf);
+
+	expect_error("metrics listen on 127.0.0.1 tls\n", 1,
+	    "a metrics listener takes only a port");
+	expect_error("metrics listen on 127.0.0.1\n"
+	    "metrics listen on 127.0.0.1 port 9154\n", 2,
+	    "listen on 127.0.0.1 port 9154 given twice");
+}
+
 int
 main(void)
 {
@@ -1027,6 +1059,7 @@ main(void)
 	test_auth();
 	test_mta();
 	test_ciphers();
+	test_metrics();
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
