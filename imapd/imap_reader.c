@@ -166,7 +166,8 @@ imap_reader_literal(struct imap_reader *r, const char *data, size_t n)
 		r->err = "Literal longer than announced";
 		return IMAP_READ_ERROR;
 	}
-	memcpy(r->buf + r->len, data, n);
+	if (n > 0)
+		memcpy(r->buf + r->len, data, n);
 	r->len += n;
 	r->buf[r->len] = '\0';
 	r->lit_size -= n;

@@ -82,7 +82,7 @@ boundary_match(struct mime_ctx *c, size_t pos, size_t end, int *close)
 	size_t		 n = end - pos;
 	int		 i;
 
-	if (n < 3 || l[0] != '-' || l[1] != '-')
+	if (n < 2 || l[0] != '-' || l[1] != '-')
 		return -1;
 	for (i = c->nstack - 1; i >= 0; i--) {
 		if (n - 2 < c->stack[i].len ||
@@ -252,7 +252,8 @@ push_boundary(struct mime_ctx *c, const char *b)
 {
 	size_t	 n = strlen(b);
 
-	if (n == 0 || n >= sizeof(c->stack[0].b) ||
+	/* An empty boundary is kept: Dovecot matches any "--" line with it. */
+	if (n >= sizeof(c->stack[0].b) ||
 	    c->nstack >= c->lim.depth_max || c->nstack >= MIME_DEPTH_MAX)
 		return -1;
 	memcpy(c->stack[c->nstack].b, b, n + 1);
@@ -294,6 +295,9 @@ parse_part(struct mime_ctx *c, struct mime_part *p, size_t pos, int depth)
 	size_t			 hend;
 
 	hend = header_end(c, pos, &s);
+	/* A header a boundary cuts ends before that line's line end. */
+	if (s.level != -1)
+		hend = body_end(c->msg, pos, &s);
 	range_set(c->msg, &p->header, pos, hend);
 	part_content(c, p);
 	if (s.level != -1) {
@@ -449,7 +453,8 @@ mime_section_part(struct mime_msg *m, const uint32_t *sec, int n)
 			 */
 			if (sec[k] != 1)
 				return NULL;
-			last = is_msg;
+			last = is_msg && !p->is_message;
+			is_msg = 0;
 			continue;
 		}
 		c = TAILQ_FIRST(&p->children);

@@ -16,32 +16,45 @@
 #include "mime.h"
 
 /*
- * Quoted when it can be; a literal for CR, LF, NUL, 8-bit bytes and,
- * as Dovecot writes them, for '"' and '\\' (force: always).
+ * How Dovecot writes strings, which clients have long seen: quoted
+ * when it can be, a literal for CR, LF, NUL and 8-bit bytes; in
+ * ENVELOPE ("how" WS_ENVELOPE) a literal for '"' and '\\' too, where
+ * BODYSTRUCTURE escapes them; WS_LITERAL always a literal.
  */
+#define WS_BODY		0
+#define WS_ENVELOPE	1
+#define WS_LITERAL	2
+static int	 string_how = WS_BODY;
+
 static void
-write_string(FILE *f, const char *s, size_t n, int force)
+write_string(FILE *f, const char *s, size_t n, int how)
 {
 	size_t	 i;
+	int	 lit = how == WS_LITERAL;
 
-	for (i = 0; i < n && !force; i++)
+	for (i = 0; i < n && !lit; i++)
 		if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0' ||
-		    s[i] == '"' || s[i] == '\\' || (unsigned char)s[i] >= 0x80)
-			break;
-	if (force || i < n) {
+		    (unsigned char)s[i] >= 0x80 || (how == WS_ENVELOPE &&
+		    (s[i] == '"' || s[i] == '\\')))
+			lit = 1;
+	if (lit) {
 		fprintf(f, "{%zu}\r\n", n);
 		fwrite(s, 1, n, f);
 		return;
 	}
 	fputc('"', f);
-	fwrite(s, 1, n, f);
+	for (i = 0; i < n; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			fputc('\\', f);
+		fputc(s[i], f);
+	}
 	fputc('"', f);
 }
 
 void
 mime_write_string(FILE *f, const char *s, size_t n)
 {
-	write_string(f, s, n, 0);
+	write_string(f, s, n, string_how);
 }
 
 void
@@ -88,9 +101,10 @@ write_field(FILE *f, const struct mime_msg *m, const struct mime_part *p,
 	char	*v = NULL;
 	int	 folded;
 
-	/* A folded value is sent unfolded, as a literal (Dovecot's way). */
+	/* In ENVELOPE a folded value is sent unfolded as a literal. */
 	if (mime_header_get(m, &p->header, name, &v, &folded) == 0) {
-		write_string(f, v, strlen(v), folded);
+		write_string(f, v, strlen(v), folded &&
+		    string_how == WS_ENVELOPE ? WS_LITERAL : string_how);
 		free(v);
 	} else
 		fputs("NIL", f);
@@ -234,6 +248,7 @@ mime_write_bodystructure(FILE *f, const struct mime_msg *m,
 struct addr_lex {
 	const char	*p;
 	char		*comment;	/* the last comment, for a name */
+	int		 error;		/* unreadable: the list ends */
 };
 
 struct addr_out {
@@ -386,6 +401,7 @@ addr_mailbox(struct addr_lex *l, struct addr_out *o)
 	char		 domain[ADDR_PART_MAX], route[ADDR_PART_MAX];
 	const char	*start = l->p, *name;
 	size_t		 r = 0;
+	int		 angle = 0;
 
 	free(l->comment);
 	l->comment = NULL;
@@ -393,6 +409,7 @@ addr_mailbox(struct addr_lex *l, struct addr_out *o)
 	(void)addr_phrase(l, phrase, sizeof(phrase));
 	addr_skip(l);
 	if (*l->p == '<') {
+		angle = 1;
 		l->p++;
 		addr_skip(l);
 		/* obs-route: @a,@b: */
@@ -407,8 +424,13 @@ addr_mailbox(struct addr_lex *l, struct addr_out *o)
 		}
 		addr_spec(l, local, domain, sizeof(local));
 		addr_skip(l);
-		while (*l->p != '\0' && *l->p != '>')
-			l->p++;
+		if (*l->p != '>') {
+			/* Dovecot's mark for what it could not read. */
+			write_address(o, NULL, NULL, "MISSING_MAILBOX",
+			    "SYNTAX_ERROR");
+			l->error = 1;
+			return 1;
+		}
 		if (*l->p == '>')
 			l->p++;
 		name = phrase;
@@ -421,7 +443,8 @@ addr_mailbox(struct addr_lex *l, struct addr_out *o)
 		addr_skip(l);
 		name = l->comment;
 	}
-	if (local[0] == '\0' && domain[0] == '\0' && phrase[0] == '\0')
+	if (!angle && local[0] == '\0' && domain[0] == '\0' &&
+	    phrase[0] == '\0')
 		return 0;
 	write_address(o, name, route, local[0] != '\0' ? local :
 	    "MISSING_MAILBOX", domain[0] != '\0' ? domain : "MISSING_DOMAIN");
@@ -431,12 +454,12 @@ addr_mailbox(struct addr_lex *l, struct addr_out *o)
 static void
 addr_list(FILE *f, const char *s)
 {
-	struct addr_lex	 l = { s, NULL };
+	struct addr_lex	 l = { s, NULL, 0 };
 	struct addr_out	 o = { f, 0 };
 	char		 phrase[ADDR_PART_MAX];
 	const char	*start;
 
-	while (*l.p != '\0') {
+	while (*l.p != '\0' && !l.error) {
 		addr_skip(&l);
 		if (*l.p == ',') {
 			l.p++;
@@ -462,7 +485,7 @@ addr_list(FILE *f, const char *s)
 					l.p++;
 					continue;
 				}
-				if (*l.p == ';' || *l.p == '\0')
+				if (*l.p == ';' || *l.p == '\0' || l.error)
 					break;
 				start = l.p;
 				if (!addr_mailbox(&l, &o) && l.p == start)
@@ -505,6 +528,9 @@ int
 mime_write_envelope(FILE *f, const struct mime_msg *m,
     const struct mime_part *p)
 {
+	int	 saved = string_how;
+
+	string_how = WS_ENVELOPE;
 	fputc('(', f);
 	write_field(f, m, p, "Date");
 	fputc(' ', f);
@@ -526,6 +552,7 @@ mime_write_envelope(FILE *f, const struct mime_msg *m,
 	fputc(' ', f);
 	write_field(f, m, p, "Message-ID");
 	fputc(')', f);
+	string_how = saved;
 	return ferror(f) ? -1 : 0;
 }
 

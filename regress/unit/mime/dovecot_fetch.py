@@ -45,8 +45,10 @@ class Dovecot:
     def __init__(self, home):
         self.home = home
         os.makedirs(os.path.join(home, "Maildir"))
-        user = "nobody"
-        pw = pwd.getpwnam(user)
+        # As root Dovecot drops to nobody; otherwise it stays who we are.
+        pw = pwd.getpwnam("nobody") if os.getuid() == 0 else \
+            pwd.getpwuid(os.getuid())
+        user = pw.pw_name
         conf = os.path.join(home, "dovecot.conf")
         with open(conf, "w") as f:
             f.write("mail_location = maildir:%s/Maildir\n"
@@ -127,16 +129,20 @@ def corpus(names=None):
     return sorted(f for f in os.listdir(HERE) if f.endswith(".eml"))
 
 
-def dovecot_answers(names=None):
+def dovecot_answers(names=None, messages=None):
+    """{name: answers} for corpus files, or for messages {name: bytes}."""
     home = tempfile.mkdtemp(prefix="tsamba-mime-")
     results = {}
+    if messages is None:
+        messages = {}
+        for name in corpus(names):
+            with open(os.path.join(HERE, name), "rb") as f:
+                messages[name] = f.read()
     try:
         d = Dovecot(home)
         d.command(b"SELECT INBOX")
         seq = 0
-        for name in corpus(names):
-            with open(os.path.join(HERE, name), "rb") as f:
-                msg = f.read()
+        for name, msg in messages.items():
             d.command(b"APPEND INBOX", msg)
             seq += 1
             d.command(b"NOOP")

@@ -1,0 +1,115 @@
+"""tsamba's FETCH answers (BODYSTRUCTURE, BODY, ENVELOPE, sections) are
+Dovecot's, byte for byte, for the corpus in regress/unit/mime/ and for
+the odd messages below.  Dovecot 2.3's imap binary runs in PREAUTH mode
+on a pipe over a private Maildir (regress/unit/mime/dovecot_fetch.py);
+tsamba's answers come from `test_mime -d`, which uses imapd/mime*.c."""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+CORPUS = os.path.join(TOP, "regress", "unit", "mime")
+sys.path.insert(0, CORPUS)
+
+import dovecot_fetch  # noqa: E402
+
+TEST_MIME = os.path.join(TOP, "regress", "unit", "test_mime")
+
+pytestmark = pytest.mark.skipif(not os.path.exists(dovecot_fetch.IMAP),
+                                reason="dovecot-imapd is not installed")
+
+# Messages a client meets that the corpus files do not show.
+ODD = {
+    "no-blank-line-in-part": b"Content-Type: multipart/mixed; boundary=z\n"
+        b"\n--z\nContent-Type: text/plain\n--z--\n",
+    "boundary-with-space": b"Content-Type: multipart/mixed; "
+        b"boundary=\"a b\"\n\n--a b\n\nx\n--a b--  \n",
+    "crlf-multipart": b"Content-Type: multipart/alternative; boundary=q\r\n"
+        b"\r\n--q\r\nContent-Type: text/plain\r\n\r\none\r\n--q\r\n"
+        b"Content-Type: text/html\r\n\r\n<b>two</b>\r\n--q--\r\n",
+    "rfc822-not-last": b"Content-Type: multipart/mixed; boundary=m\n\n"
+        b"--m\nContent-Type: message/rfc822\n\nSubject: in\n\nbody\n--m\n"
+        b"\nafter\n--m--\n",
+    "message-rfc822-top": b"Content-Type: message/rfc822\n\n"
+        b"From: x@y\nSubject: inside\n\ninner body\n",
+    "empty-boundary-param": b"Content-Type: multipart/mixed; boundary=\"\"\n"
+        b"\n--\nbody\n",
+    "folded-params": b"Content-Type: text/plain;\n\tcharset=\"utf-8\";\n"
+        b"\tdelsp=yes; format=flowed\nContent-ID:\n <folded@id>\n\nx\n",
+    "encoded-names": b"From: =?utf-8?q?J=C3=B6rg?= <j@example.org>\n"
+        b"To: \"=?iso-8859-1?q?Andr=E9?=\" <a@example.org>\n"
+        b"Subject: =?utf-8?b?w6TDtsO8?=\n\nx\n",
+    "addresses": b"From: a@b.c (Comment Name), \"Q\" <q@r.s> (c)\n"
+        b"To: <>, \"\" <e@f.g>, local\nCc: Group: ;\n"
+        b"Reply-To: <[1.2.3.4]>, x@[IPv6:::1]\n\n",
+    "8bit-header": b"Subject: caf\xc3\xa9\nFrom: \xc3\xa9 <e@x.y>\n\nb\n",
+    "deep": b"Content-Type: multipart/mixed; boundary=1\n\n--1\n"
+        b"Content-Type: multipart/mixed; boundary=2\n\n--2\n"
+        b"Content-Type: multipart/mixed; boundary=3\n\n--3\n\ndeep\n"
+        b"--3--\n--2--\n--1--\n",
+    "language-location": b"Content-Type: text/plain\nContent-Language: "
+        b"en-GB\nContent-Location: foo\nContent-Disposition: inline; "
+        b"filename=\"a\\\"b\"\n\nx",
+}
+
+
+def tsamba_answers(path):
+    out = subprocess.run([TEST_MIME, "-d", path] + dovecot_fetch.ITEMS,
+                         stdout=subprocess.PIPE, check=True, timeout=60)
+    return out.stdout
+
+
+def split(data):
+    """[(item, answer)] from the ITEM\\n<len>\\n<bytes>\\n format."""
+    items, i = [], 0
+    while i < len(data):
+        j = data.index(b"\n", i)
+        k = data.index(b"\n", j + 1)
+        n = int(data[j + 1:k])
+        items.append((data[i:j].decode(), data[k + 1:k + 1 + n]))
+        i = k + 2 + n
+    return items
+
+
+def differences(name, dovecot, tsamba):
+    d, t = split(dovecot), split(tsamba)
+    assert [i for i, _ in d] == [i for i, _ in t]
+    return ["%s %s:\n  dovecot %r\n  tsamba  %r" % (name, i, a, b)
+            for (i, a), (_, b) in zip(d, t) if a != b]
+
+
+@pytest.fixture(scope="module")
+def corpus_answers():
+    return dovecot_fetch.dovecot_answers()
+
+
+def test_expectations_are_dovecots(corpus_answers):
+    """The *.dovecot files test_mime checks against are what Dovecot says."""
+    for name, data in corpus_answers.items():
+        with open(os.path.join(CORPUS, name[:-4] + ".dovecot"), "rb") as f:
+            assert f.read() == data, name
+
+
+def test_corpus_matches_dovecot(corpus_answers):
+    bad = []
+    for name, data in corpus_answers.items():
+        bad += differences(name, data,
+                           tsamba_answers(os.path.join(CORPUS, name)))
+    assert not bad, "\n".join(bad)
+
+
+def test_odd_messages_match_dovecot():
+    answers = dovecot_fetch.dovecot_answers(messages=ODD)
+    bad = []
+    with tempfile.TemporaryDirectory() as d:
+        for name, msg in ODD.items():
+            path = os.path.join(d, name)
+            with open(path, "wb") as f:
+                f.write(msg)
+            bad += differences(name, answers[name], tsamba_answers(path))
+    assert not bad, "\n".join(bad)
