@@ -238,8 +238,7 @@ part_content(struct mime_ctx *c, struct mime_part *p)
 	(void)dummy;
 	if (p->type == NULL)
 		return;
-	if (strcasecmp(p->type, "multipart") == 0 &&
-	    param_get(p->params, p->nparams, "boundary") != NULL)
+	if (strcasecmp(p->type, "multipart") == 0)
 		p->is_multipart = 1;
 	else if (strcasecmp(p->type, "message") == 0 &&
 	    (strcasecmp(p->subtype, "rfc822") == 0 ||
@@ -292,7 +291,8 @@ parse_part(struct mime_ctx *c, struct mime_part *p, size_t pos, int depth)
 {
 	struct mime_part	*child;
 	struct stop		 s;
-	size_t			 hend;
+	const char		*b;
+	size_t			 hend, end;
 
 	hend = header_end(c, pos, &s);
 	/* A header a boundary cuts ends before that line's line end. */
@@ -310,8 +310,17 @@ parse_part(struct mime_ctx *c, struct mime_part *p, size_t pos, int depth)
 		c->msg->truncated |= p->is_multipart || p->is_message;
 		p->is_multipart = p->is_message = 0;
 	}
-	if (p->is_multipart && push_boundary(c, param_get(p->params,
-	    p->nparams, "boundary")) == 0) {
+	b = p->is_multipart ? param_get(p->params, p->nparams, "boundary") :
+	    NULL;
+	if (p->is_multipart && b == NULL) {
+		/* No boundary: one empty part, as Dovecot shows it. */
+		s = scan_to_boundary(c, hend);
+		if ((child = part_new(c, p)) != NULL) {
+			end = body_end(c->msg, hend, &s);
+			range_set(c->msg, &child->header, end, end);
+			range_set(c->msg, &child->body, end, end);
+		}
+	} else if (p->is_multipart && push_boundary(c, b) == 0) {
 		s = parse_multipart(c, p, hend, depth);
 		c->nstack--;
 	} else if (p->is_message && (child = part_new(c, p)) != NULL)

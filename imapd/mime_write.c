@@ -393,6 +393,16 @@ write_address(struct addr_out *o, const char *name, const char *route,
 
 #define ADDR_PART_MAX	1024
 
+static const char *
+skip_to_word(const char *s)
+{
+	struct addr_lex	 l = { s, NULL, 0 };
+
+	addr_skip(&l);
+	free(l.comment);
+	return l.p;
+}
+
 /* One mailbox: [phrase] "<" [route ":"] addr-spec ">" / addr-spec. */
 static int
 addr_mailbox(struct addr_lex *l, struct addr_out *o)
@@ -434,6 +444,11 @@ addr_mailbox(struct addr_lex *l, struct addr_out *o)
 		if (*l->p == '>')
 			l->p++;
 		name = phrase;
+	} else if (*l->p != '@' && *skip_to_word(start) == '"') {
+		/* A quoted phrase and nothing else: a name, no address. */
+		write_address(o, phrase, NULL, "MISSING_MAILBOX",
+		    "MISSING_DOMAIN");
+		return 1;
 	} else {
 		/* No angle brackets: it was an addr-spec, read it again. */
 		l->p = start;
@@ -462,7 +477,12 @@ addr_list(FILE *f, const char *s)
 	while (*l.p != '\0' && !l.error) {
 		addr_skip(&l);
 		if (*l.p == ',') {
+			/* "a, , b": Dovecot shows the empty one. */
 			l.p++;
+			addr_skip(&l);
+			if (*l.p == ',')
+				write_address(&o, NULL, NULL,
+				    "MISSING_MAILBOX", "MISSING_DOMAIN");
 			continue;
 		}
 		if (*l.p == '\0')
@@ -616,8 +636,10 @@ mime_section_range(struct mime_msg *m, const uint32_t *sec, int n,
 }
 
 /*
- * Write bytes [skip, skip + max) of s as IMAP sees it (bare LF as
- * CRLF); the number of bytes written.
+ * Write bytes [skip, skip + max) of s as IMAP sees it: bare LF as CRLF
+ * and, since a literal cannot hold NUL, NUL as 0x80 as Dovecot sends
+ * it (BINARY, with literal8, would keep it); the number of bytes
+ * written.
  */
 size_t
 mime_write_crlf(FILE *f, const char *s, size_t n, size_t skip, size_t max)
@@ -635,7 +657,7 @@ mime_write_crlf(FILE *f, const char *s, size_t n, size_t skip, size_t max)
 				break;
 		}
 		if (v >= skip) {
-			fputc(s[i], f);
+			fputc(s[i] == '\0' ? 0x80 : s[i], f);
 			out++;
 		}
 		v++;
@@ -684,8 +706,9 @@ mime_write_fields(FILE *f, const struct mime_msg *m,
 		while (colon > pos && (m->buf[colon - 1] == ' ' ||
 		    m->buf[colon - 1] == '\t'))
 			colon--;
-		if (colon < e && field_listed(m->buf + pos, colon - pos,
-		    names, n) != not)
+		/* A line that is no field is one HEADER.FIELDS.NOT keeps. */
+		if ((colon < e && field_listed(m->buf + pos, colon - pos,
+		    names, n) != not) || (colon == e && not))
 			size += mime_write_crlf(f, m->buf + pos, fe - pos, 0,
 			    SIZE_MAX);
 		pos = fe;

@@ -55,6 +55,36 @@ ODD = {
     "language-location": b"Content-Type: text/plain\nContent-Language: "
         b"en-GB\nContent-Location: foo\nContent-Disposition: inline; "
         b"filename=\"a\\\"b\"\n\nx",
+    "8bit-filename": b"Content-Type: application/octet-stream; "
+        b"name=\"caf\xc3\xa9.txt\"\nContent-Description: d\xc3\xa9\n\nx\n",
+    "no-boundary": b"Content-Type: multipart/mixed\n\n--x\n\nbody\n",
+    "param-no-value": b"Content-Type: text/plain; charset; format=flowed\n"
+        b"\nx\n",
+    "two-content-types": b"Content-Type: text/html\nContent-Type: "
+        b"text/plain\n\nx\n",
+    "odd-header-lines": b"Subject: s\nthis line has no colon\n"
+        b"From: f@example.org\n\nbody\n",
+    "space-before-colon": b"Subject : spaced\nContent-Type : text/html\n"
+        b"\n<p>\n",
+    "uppercase-multipart": b"Content-Type: MULTIPART/Mixed; BOUNDARY=\"X\"\n"
+        b"\n--X\nContent-Type: TEXT/plain; charset=UTF-8\n\nx\n--X--\n",
+    "rfc822-crlf": b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+        b"--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: x\r\n"
+        b"Content-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n"
+        b"\r\nin\r\n--c--\r\n\r\n--b--\r\n",
+    "missing-inner-close": b"Content-Type: multipart/mixed; boundary=o\n\n"
+        b"--o\nContent-Type: multipart/mixed; boundary=i\n\n--i\n\na\n"
+        b"--i\n\nb\n--o--\n",
+    "envelope-odd": b"Date:   Mon, 1 Jan 2024 00:00:00 +0000  \n"
+        b"Message-ID: <a@b>  (comment)\nIn-Reply-To: <x@y> <z@w>\n"
+        b"Sender:\nReply-To: \nTo: a@b, , c@d\nBcc: \"a@b\"\n\n",
+    "quoted-local": b"From: \"john doe\"@example.org, john.q.@ex, "
+        b"a.b@c.d.e\nTo: Name With (comment) Words <n@w>\n\n",
+    "digest-multipart-inside": b"Content-Type: multipart/digest; boundary=d"
+        b"\n\n--d\nContent-Type: multipart/mixed; boundary=e\n\n--e\n\n"
+        b"x\n--e--\n--d--\n",
+    "binary-body": b"Content-Type: application/octet-stream\n"
+        b"Content-Transfer-Encoding: binary\n\n\x00\x01\xff\n",
 }
 
 
