@@ -241,9 +241,8 @@ part_content(struct mime_ctx *c, struct mime_part *p)
 	if (strcasecmp(p->type, "multipart") == 0)
 		p->is_multipart = 1;
 	else if (strcasecmp(p->type, "message") == 0 &&
-	    (strcasecmp(p->subtype, "rfc822") == 0 ||
-	    strcasecmp(p->subtype, "global") == 0))
-		p->is_message = 1;
+	    strcasecmp(p->subtype, "rfc822") == 0)
+		p->is_message = 1;	/* not message/global: Dovecot 2.3 */
 }
 
 static int
@@ -323,13 +322,38 @@ parse_part(struct mime_ctx *c, struct mime_part *p, size_t pos, int depth)
 	} else if (p->is_multipart && push_boundary(c, b) == 0) {
 		s = parse_multipart(c, p, hend, depth);
 		c->nstack--;
+		/* Only a preamble: one empty part, as Dovecot shows it. */
+		if (p->nchildren == 0 && (child = part_new(c, p)) != NULL) {
+			end = body_end(c->msg, hend, &s);
+			range_set(c->msg, &child->header, end, end);
+			range_set(c->msg, &child->body, end, end);
+		}
 	} else if (p->is_message && (child = part_new(c, p)) != NULL)
 		s = parse_part(c, child, hend, depth + 1);
 	else {
 		p->is_multipart = p->is_message = 0;
 		s = scan_to_boundary(c, hend);
 	}
-	range_set(c->msg, &p->body, hend, body_end(c->msg, hend, &s));
+	end = body_end(c->msg, hend, &s);
+	/*
+	 * An empty body right before a boundary: the header's blank line
+	 * is the line end that belongs to the boundary (RFC 2046 5.1.1),
+	 * so the header loses it (Dovecot counts it so).
+	 */
+	if (s.level != -1 && s.line == hend && hend > pos &&
+	    c->msg->buf[hend - 1] == '\n') {
+		end = hend - 1;
+		if (end > pos && c->msg->buf[end - 1] == '\r')
+			end--;
+		range_set(c->msg, &p->header, pos, end);
+		hend = end;
+		if ((child = TAILQ_FIRST(&p->children)) != NULL &&
+		    p->is_message) {
+			range_set(c->msg, &child->header, end, end);
+			range_set(c->msg, &child->body, end, end);
+		}
+	}
+	range_set(c->msg, &p->body, hend, end);
 	/* An rfc822 part ends where its message does. */
 	if (p->is_message && (child = TAILQ_FIRST(&p->children)) != NULL &&
 	    child->body.off + child->body.len < p->body.off + p->body.len)
@@ -479,7 +503,10 @@ mime_section_part(struct mime_msg *m, const uint32_t *sec, int n)
 
 /* Header fields. */
 
-/* An unfolded copy: line ends removed, the blanks after them kept. */
+/*
+ * An unfolded copy: line ends (LF, CRLF) removed, the blanks after them
+ * kept; a bare CR stays.
+ */
 char *
 mime_unfold(const char *s, size_t n)
 {
@@ -489,7 +516,8 @@ mime_unfold(const char *s, size_t n)
 	if ((out = malloc(n + 1)) == NULL)
 		return NULL;
 	for (i = 0; i < n; i++)
-		if (s[i] != '\r' && s[i] != '\n')
+		if (s[i] != '\n' && (s[i] != '\r' || i + 1 == n ||
+		    s[i + 1] != '\n'))
 			out[o++] = s[i];
 	out[o] = '\0';
 	return out;
@@ -779,7 +807,9 @@ mime_parse_params(const char *s, char **type, char **subtype,
 		p = skip_cfws(p + 1);
 		if (*p == ';')
 			continue;
-		if ((name = read_value(&p)) == NULL)
+		/* "=value" with no name is kept with an empty one (Dovecot). */
+		if ((name = read_value(&p)) == NULL &&
+		    (*p != '=' || (name = strdup("")) == NULL))
 			break;
 		p = skip_cfws(p);
 		if (*p != '=') {

@@ -43,7 +43,7 @@ struct mime_part {
 						   one message of rfc822 */
 	int			 nchildren;
 	int			 is_multipart;
-	int			 is_message;	/* message/rfc822 (or global) */
+	int			 is_message;	/* message/rfc822 */
 	struct mime_range	 header;	/* with the blank line */
 	struct mime_range	 body;
 	char			*type;		/* NULL: the default */

@@ -544,6 +544,40 @@ write_addr_field(FILE *f, const struct mime_msg *m, const struct mime_part *p,
 	free(v);
 }
 
+/*
+ * The subject as Dovecot gives it: runs of blanks and line ends as one
+ * space, none at the end; a literal when that changed anything.
+ */
+static void
+write_subject(FILE *f, const struct mime_msg *m, const struct mime_part *p)
+{
+	char	*v, *o, *i;
+	int	 folded, changed;
+
+	if (mime_header_get(m, &p->header, "Subject", &v, &folded) == -1) {
+		fputs("NIL", f);
+		return;
+	}
+	changed = folded;
+	for (i = o = v; *i != '\0'; i++) {
+		if (*i == ' ' || *i == '\t' || *i == '\r') {
+			if (*i != ' ' || (o > v && o[-1] == ' '))
+				changed = 1;
+			if (o > v && o[-1] == ' ')
+				continue;
+			*o++ = ' ';
+		} else
+			*o++ = *i;
+	}
+	if (o > v && o[-1] == ' ') {
+		o--;
+		changed = 1;
+	}
+	*o = '\0';
+	write_string(f, v, o - v, changed ? WS_LITERAL : WS_ENVELOPE);
+	free(v);
+}
+
 int
 mime_write_envelope(FILE *f, const struct mime_msg *m,
     const struct mime_part *p)
@@ -554,7 +588,7 @@ mime_write_envelope(FILE *f, const struct mime_msg *m,
 	fputc('(', f);
 	write_field(f, m, p, "Date");
 	fputc(' ', f);
-	write_field(f, m, p, "Subject");
+	write_subject(f, m, p);
 	fputc(' ', f);
 	write_addr_field(f, m, p, "From", NULL);
 	fputc(' ', f);

@@ -85,6 +85,32 @@ ODD = {
         b"x\n--e--\n--d--\n",
     "binary-body": b"Content-Type: application/octet-stream\n"
         b"Content-Transfer-Encoding: binary\n\n\x00\x01\xff\n",
+    "boundary-trailing-garbage": b"Content-Type: multipart/mixed; "
+        b"boundary=g\n\n--g junk\n\none\n--gg\nstill one\n--g-- more\n"
+        b"epilogue\n",
+    "mixed-line-ends": b"Subject: m\r\nFrom: a@b\n\r\nline1\r\nline2\n"
+        b"line3\rnot-a-break\n",
+    "header-starts-folded": b" folded first\nSubject: s\n\nb\n",
+    "bare-cr-header": b"Subject: a\rb\nFrom: x@y\n\nz\n",
+    "part-starts-with-blank": b"Content-Type: multipart/mixed; boundary=p\n"
+        b"\n--p\n\n\nContent-Type: text/html\n\nnot a header\n--p--\n",
+    "preamble-only-close": b"Content-Type: multipart/mixed; boundary=c\n\n"
+        b"pre\n--c--\nepi\n",
+    "rfc822-empty": b"Content-Type: multipart/mixed; boundary=e\n\n--e\n"
+        b"Content-Type: message/rfc822\n\n--e--\n",
+    "params-odd": b"Content-Type: text/plain; a=\"x;y\"; b=(c)d; c=\"\";"
+        b" =e; f=\"g\\\\h\"\n\nx\n",
+    "long-subject": b"Subject: " + b"word " * 300 + b"\n\n",
+    "group-with-names": b"To: Team: \"A B\" <a@b>, c@d (C);, after@x\n\n",
+    "encoded-group": b"To: =?utf-8?q?T=C3=A9am?=: x@y;\n\n",
+    "message-global": b"Content-Type: message/global\n\nSubject: g\n\nbody\n",
+    "never-used-boundary": b"Content-Type: multipart/mixed; boundary=q\n\n"
+        b"no parts\n",
+    "empty-text-part": b"Content-Type: multipart/mixed; boundary=t\n\n--t\n"
+        b"Content-Type: text/plain\n\n--t\n\n\n--t--\n",
+    "subject-blanks": b"Subject: \ta\t b  \n\t c\r\nDate: x \n\n",
+    "nested-rfc822": b"Content-Type: message/rfc822\n\nContent-Type: "
+        b"message/rfc822\n\nSubject: deepest\n\ntext\n",
 }
 
 

@@ -309,10 +309,12 @@ test_structure(void)
 	CHECK(m != NULL && !m->truncated && m->nparts == 4);
 	mime_free(m);
 
-	/* A boundary that is never used: all preamble, no parts. */
+	/* A boundary that is never used: all preamble, one empty part. */
 	m = parse_str("Content-Type: multipart/mixed; boundary=q\n\nno parts\n");
-	CHECK(m->root->is_multipart && m->root->nchildren == 0);
-	CHECK(mime_section_part(m, s1, 1) == NULL);
+	CHECK(m->root->is_multipart && m->root->nchildren == 1);
+	p = mime_section_part(m, s1, 1);
+	CHECK(p != NULL && p->header.len == 0 && p->body.len == 0);
+	CHECK(mime_section_part(m, s2, 1) == NULL);
 	mime_free(m);
 
 	/* From a file descriptor, bounded. */
@@ -354,7 +356,12 @@ test_params(void)
 	free(s);
 	mime_params_free(v, n);
 	CHECK(mime_parse_params("attachment; filename=a.txt; =bad; b=c", &t,
-	    NULL, &v, &n) == 0 && n == 1);
+	    NULL, &v, &n) == 0 && n == 3 && strcmp(v[1].name, "") == 0 &&
+	    strcmp(v[1].value, "bad") == 0);
+	free(t);
+	mime_params_free(v, n);
+	CHECK(mime_parse_params("inline; a=b; c; d=e", &t, NULL, &v, &n) == 0 &&
+	    n == 1);
 	free(t);
 	mime_params_free(v, n);
 }
