@@ -24,7 +24,6 @@
 #define WS_BODY		0
 #define WS_ENVELOPE	1
 #define WS_LITERAL	2
-static int	 string_how = WS_BODY;
 
 static void
 write_string(FILE *f, const char *s, size_t n, int how)
@@ -54,16 +53,22 @@ write_string(FILE *f, const char *s, size_t n, int how)
 void
 mime_write_string(FILE *f, const char *s, size_t n)
 {
-	write_string(f, s, n, string_how);
+	write_string(f, s, n, WS_BODY);
+}
+
+static void
+write_nstring(FILE *f, const char *s, int how)
+{
+	if (s == NULL)
+		fputs("NIL", f);
+	else
+		write_string(f, s, strlen(s), how);
 }
 
 void
 mime_write_nstring(FILE *f, const char *s)
 {
-	if (s == NULL)
-		fputs("NIL", f);
-	else
-		mime_write_string(f, s, strlen(s));
+	write_nstring(f, s, WS_BODY);
 }
 
 /* With charset set, a text part without one gets charset us-ascii. */
@@ -96,15 +101,15 @@ write_params(FILE *f, const struct mime_param *v, int n, int charset)
 /* A header field of the part as an nstring: NIL when absent. */
 static void
 write_field(FILE *f, const struct mime_msg *m, const struct mime_part *p,
-    const char *name)
+    const char *name, int how)
 {
 	char	*v = NULL;
 	int	 folded;
 
 	/* In ENVELOPE a folded value is sent unfolded as a literal. */
 	if (mime_header_get(m, &p->header, name, &v, &folded) == 0) {
-		write_string(f, v, strlen(v), folded &&
-		    string_how == WS_ENVELOPE ? WS_LITERAL : string_how);
+		write_string(f, v, strlen(v), folded && how == WS_ENVELOPE ?
+		    WS_LITERAL : how);
 		free(v);
 	} else
 		fputs("NIL", f);
@@ -161,7 +166,7 @@ write_ext(FILE *f, const struct mime_msg *m, const struct mime_part *p)
 	fputc(' ', f);
 	write_language(f, m, p);
 	fputc(' ', f);
-	write_field(f, m, p, "Content-Location");
+	write_field(f, m, p, "Content-Location", WS_BODY);
 }
 
 static int	write_body(FILE *, const struct mime_msg *,
@@ -187,9 +192,9 @@ write_single(FILE *f, const struct mime_msg *m, const struct mime_part *p,
 		write_params(f, p->params, p->nparams, text);
 	}
 	fputc(' ', f);
-	write_field(f, m, p, "Content-ID");
+	write_field(f, m, p, "Content-ID", WS_BODY);
 	fputc(' ', f);
-	write_field(f, m, p, "Content-Description");
+	write_field(f, m, p, "Content-Description", WS_BODY);
 	fputc(' ', f);
 	if (mime_header_get(m, &p->header, "Content-Transfer-Encoding",
 	    &enc, NULL) == 0 && *enc != '\0')
@@ -209,7 +214,7 @@ write_single(FILE *f, const struct mime_msg *m, const struct mime_part *p,
 	if (!ext)
 		return;
 	fputc(' ', f);
-	write_field(f, m, p, "Content-MD5");
+	write_field(f, m, p, "Content-MD5", WS_BODY);
 	write_ext(f, m, p);
 }
 
@@ -380,14 +385,15 @@ write_address(struct addr_out *o, const char *name, const char *route,
 	if (o->n++ == 0)
 		fputc('(', o->f);
 	fputc('(', o->f);
-	mime_write_nstring(o->f, name != NULL && *name != '\0' ? name : NULL);
+	write_nstring(o->f, name != NULL && *name != '\0' ? name : NULL,
+	    WS_ENVELOPE);
 	fputc(' ', o->f);
-	mime_write_nstring(o->f, route != NULL && *route != '\0' ? route :
-	    NULL);
+	write_nstring(o->f, route != NULL && *route != '\0' ? route : NULL,
+	    WS_ENVELOPE);
 	fputc(' ', o->f);
-	mime_write_nstring(o->f, local);
+	write_nstring(o->f, local, WS_ENVELOPE);
 	fputc(' ', o->f);
-	mime_write_nstring(o->f, domain);
+	write_nstring(o->f, domain, WS_ENVELOPE);
 	fputc(')', o->f);
 }
 
@@ -496,7 +502,7 @@ addr_list(FILE *f, const char *s)
 			if (o.n++ == 0)
 				fputc('(', f);
 			fputs("(NIL NIL ", f);
-			mime_write_nstring(f, phrase);
+			write_nstring(f, phrase, WS_ENVELOPE);
 			fputs(" NIL)", f);
 			o.n++;
 			for (;;) {
@@ -582,11 +588,8 @@ int
 mime_write_envelope(FILE *f, const struct mime_msg *m,
     const struct mime_part *p)
 {
-	int	 saved = string_how;
-
-	string_how = WS_ENVELOPE;
 	fputc('(', f);
-	write_field(f, m, p, "Date");
+	write_field(f, m, p, "Date", WS_ENVELOPE);
 	fputc(' ', f);
 	write_subject(f, m, p);
 	fputc(' ', f);
@@ -602,11 +605,10 @@ mime_write_envelope(FILE *f, const struct mime_msg *m,
 	fputc(' ', f);
 	write_addr_field(f, m, p, "Bcc", NULL);
 	fputc(' ', f);
-	write_field(f, m, p, "In-Reply-To");
+	write_field(f, m, p, "In-Reply-To", WS_ENVELOPE);
 	fputc(' ', f);
-	write_field(f, m, p, "Message-ID");
+	write_field(f, m, p, "Message-ID", WS_ENVELOPE);
 	fputc(')', f);
-	string_how = saved;
 	return ferror(f) ? -1 : 0;
 }
 

@@ -74,6 +74,15 @@ test_simple(void)
 		CHECK(cmd.verb == plain[i].v && strcmp(cmd.tag, "a") == 0);
 	}
 	BAD("a NOOP x", "Extra");
+	BAD("a CAPABILITY IMAP4rev2", "Extra");
+	BAD("a LOGOUT now", "Extra");
+	BAD("a STARTTLS x", "Extra");
+	BAD("a NAMESPACE x", "Extra");
+	BAD("a IDLE x", "Extra");
+	BAD("a CHECK x", "Extra");
+	BAD("a CLOSE x", "Extra");
+	BAD("a UNSELECT x", "Extra");
+	BAD("a DONE", "Unknown command");
 	BAD("a NOOP ", "Extra spaces");
 	BAD("a FOO", "Unknown command");
 	BAD("a UID NOOP", "Unknown UID command");
@@ -114,6 +123,9 @@ test_login_auth(void)
 	CHECK(cmd.u.enable.n == 2 && str_is(&cmd.u.enable.v[1],
 	    "UTF8=ACCEPT"));
 	BAD("a ENABLE", "space");
+	BAD("a ENABLE (x)", "atom");
+	BAD("a COMPRESS", "space");
+	BAD("a COMPRESS DEFLATE x", "Extra");
 	GOOD("a COMPRESS DEFLATE");
 	CHECK(str_is(&cmd.u.compress, "DEFLATE"));
 	GOOD("a ID NIL");
@@ -190,6 +202,11 @@ test_mailboxes(void)
 	GOOD("a GETQUOTA \"\"");
 	CHECK(str_is(&cmd.u.quotaroot, ""));
 	GOOD("a GETQUOTAROOT INBOX");
+	CHECK(cmd.verb == IC_GETQUOTAROOT && imap_str_is_inbox(&cmd.u.mailbox));
+	BAD("a GETQUOTAROOT", "space");
+	BAD("a GETQUOTA", "space");
+	BAD("a SETQUOTA \"\"", "space");
+	BAD("a SETQUOTA \"\" (STORAGE 1", "')'");
 	GOOD("a SETQUOTA \"\" (STORAGE 512 MESSAGE 1000)");
 	CHECK(cmd.u.setquota.nres == 2 && cmd.u.setquota.res[1].limit == 1000 &&
 	    str_is(&cmd.u.setquota.res[0].name, "STORAGE"));
@@ -300,6 +317,9 @@ test_search(void)
 	GOOD("a UID THREAD ORDEREDSUBJECT US-ASCII ALL");
 	CHECK(cmd.u.thread.alg == THREAD_ORDEREDSUBJECT && cmd.uid);
 	BAD("a THREAD FOO UTF-8 ALL", "THREAD algorithm");
+	BAD("a THREAD REFERENCES ALL", "space");
+	BAD("a THREAD", "space");
+	BAD("a UID THREAD REFERENCES UTF-8", "space");
 }
 
 static void
