@@ -205,14 +205,26 @@ param_get(const struct mime_param *v, int n, const char *name)
 static void
 part_content(struct mime_ctx *c, struct mime_part *p)
 {
-	char	*v, *dummy;
+	char	*v;
 	int	 digest;
 
 	digest = p->parent != NULL && p->parent->is_multipart &&
 	    p->parent->subtype != NULL &&
 	    strcasecmp(p->parent->subtype, "digest") == 0;
+	/*
+	 * The Content-* fields of a message count only when it says it
+	 * is MIME (MIME-Version or Content-Type); those of a part of a
+	 * multipart always do.  Dovecot reads them so.
+	 */
+	p->is_mime = p->parent != NULL && p->parent->is_multipart;
+	if (!p->is_mime && mime_header_get(c->msg, &p->header,
+	    "MIME-Version", &v, NULL) == 0) {
+		p->is_mime = 1;
+		free(v);
+	}
 	if (mime_header_get(c->msg, &p->header, "Content-Type", &v,
 	    NULL) == 0) {
+		p->is_mime = 1;
 		if (mime_parse_params(v, &p->type, &p->subtype, &p->params,
 		    &p->nparams) == -1) {
 			free(p->type);
@@ -225,9 +237,8 @@ part_content(struct mime_ctx *c, struct mime_part *p)
 		p->type = strdup("message");
 		p->subtype = strdup("rfc822");
 	}
-	if (mime_header_get(c->msg, &p->header, "Content-Disposition",
-	    &v, NULL) == 0) {
-		dummy = NULL;
+	if (p->is_mime && mime_header_get(c->msg, &p->header,
+	    "Content-Disposition", &v, NULL) == 0) {
 		if (mime_parse_params(v, &p->disposition, NULL,
 		    &p->disp_params, &p->ndisp_params) == -1) {
 			free(p->disposition);
@@ -235,7 +246,6 @@ part_content(struct mime_ctx *c, struct mime_part *p)
 		}
 		free(v);
 	}
-	(void)dummy;
 	if (p->type == NULL)
 		return;
 	if (strcasecmp(p->type, "multipart") == 0)
@@ -294,9 +304,16 @@ parse_part(struct mime_ctx *c, struct mime_part *p, size_t pos, int depth)
 	size_t			 hend, end;
 
 	hend = header_end(c, pos, &s);
-	/* A header a boundary cuts ends before that line's line end. */
-	if (s.level != -1)
+	/*
+	 * A header that a boundary cuts ends before that line's line end;
+	 * when it is the header of a message inside message/rfc822, the
+	 * rfc822 part's body keeps the line end (Dovecot counts so).
+	 */
+	if (s.level != -1) {
 		hend = body_end(c->msg, pos, &s);
+		if (p->parent != NULL && p->parent->is_message)
+			s.from = s.line;
+	}
 	range_set(c->msg, &p->header, pos, hend);
 	part_content(c, p);
 	if (s.level != -1) {
@@ -340,25 +357,21 @@ parse_part(struct mime_ctx *c, struct mime_part *p, size_t pos, int depth)
 	 * is the line end that belongs to the boundary (RFC 2046 5.1.1),
 	 * so the header loses it (Dovecot counts it so).
 	 */
-	if (s.level != -1 && s.line == hend && hend > pos &&
-	    c->msg->buf[hend - 1] == '\n') {
+	if (s.level != -1 && s.line == hend && hend > pos + 2 &&
+	    c->msg->buf[hend - 1] == '\n' && !(hend - pos == 2 &&
+	    c->msg->buf[pos] == '\r')) {
 		end = hend - 1;
 		if (end > pos && c->msg->buf[end - 1] == '\r')
 			end--;
 		range_set(c->msg, &p->header, pos, end);
 		hend = end;
-		if ((child = TAILQ_FIRST(&p->children)) != NULL &&
-		    p->is_message) {
+		/* An empty message or stand-in part there moves along. */
+		TAILQ_FOREACH(child, &p->children, entry) {
 			range_set(c->msg, &child->header, end, end);
 			range_set(c->msg, &child->body, end, end);
 		}
 	}
 	range_set(c->msg, &p->body, hend, end);
-	/* An rfc822 part ends where its message does. */
-	if (p->is_message && (child = TAILQ_FIRST(&p->children)) != NULL &&
-	    child->body.off + child->body.len < p->body.off + p->body.len)
-		range_set(c->msg, &child->body, child->body.off,
-		    p->body.off + p->body.len);
 	return s;
 }
 

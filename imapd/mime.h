@@ -44,6 +44,7 @@ struct mime_part {
 	int			 nchildren;
 	int			 is_multipart;
 	int			 is_message;	/* message/rfc822 */
+	int			 is_mime;	/* its Content-* fields count */
 	struct mime_range	 header;	/* with the blank line */
 	struct mime_range	 body;
 	char			*type;		/* NULL: the default */

@@ -106,6 +106,11 @@ write_field(FILE *f, const struct mime_msg *m, const struct mime_part *p,
 	char	*v = NULL;
 	int	 folded;
 
+	/* Content-* fields of a message that is not MIME do not count. */
+	if (!p->is_mime && strncasecmp(name, "Content-", 8) == 0) {
+		fputs("NIL", f);
+		return;
+	}
 	/* In ENVELOPE a folded value is sent unfolded as a literal. */
 	if (mime_header_get(m, &p->header, name, &v, &folded) == 0) {
 		write_string(f, v, strlen(v), folded && how == WS_ENVELOPE ?
@@ -136,8 +141,8 @@ write_language(FILE *f, const struct mime_msg *m, const struct mime_part *p)
 	char	*v, *w, *save, *words[32];
 	int	 n = 0, i;
 
-	if (mime_header_get(m, &p->header, "Content-Language", &v,
-	    NULL) == -1) {
+	if (!p->is_mime || mime_header_get(m, &p->header,
+	    "Content-Language", &v, NULL) == -1) {
 		fputs("NIL", f);
 		return;
 	}
@@ -196,8 +201,8 @@ write_single(FILE *f, const struct mime_msg *m, const struct mime_part *p,
 	fputc(' ', f);
 	write_field(f, m, p, "Content-Description", WS_BODY);
 	fputc(' ', f);
-	if (mime_header_get(m, &p->header, "Content-Transfer-Encoding",
-	    &enc, NULL) == 0 && *enc != '\0')
+	if (p->is_mime && mime_header_get(m, &p->header,
+	    "Content-Transfer-Encoding", &enc, NULL) == 0 && *enc != '\0')
 		mime_write_nstring(f, enc);
 	else
 		fputs("\"7bit\"", f);
@@ -749,8 +754,8 @@ mime_write_fields(FILE *f, const struct mime_msg *m,
 			    SIZE_MAX);
 		pos = fe;
 	}
-	/* The blank line; HEADER.FIELDS.NOT keeps it only if it was there. */
-	if (not && pos == end)
+	/* The blank line, unless the header had none and nothing matched. */
+	if (pos == end && size == 0)
 		return size;
 	fputs("\r\n", f);
 	return size + 2;

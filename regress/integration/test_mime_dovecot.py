@@ -169,3 +169,75 @@ def test_odd_messages_match_dovecot():
                 f.write(msg)
             bad += differences(name, answers[name], tsamba_answers(path))
     assert not bad, "\n".join(bad)
+
+
+def random_message(rnd, depth=0):
+    """A message built from the pieces real mail is made of, some broken:
+    nested multiparts, message/rfc822, missing close delimiters, odd
+    parameters and line ends."""
+    eol = rnd.choice([b"\n", b"\n", b"\r\n"])
+    hdr = []
+    if rnd.random() < 0.7:
+        hdr.append(b"From: " + rnd.choice([
+            b"a@example.org", b"\"A B\" <ab@example.org>",
+            b"x@y, Group: m@n;", b"=?utf-8?q?=C3=A9?= <e@x.y>", b"<>"]))
+    if rnd.random() < 0.7:
+        hdr.append(b"Subject: " + rnd.choice([
+            b"hello", b"two  spaces", b"folded" + eol + b" line", b""]))
+    kind = rnd.random() if depth < 4 else 1.0
+    body = b""
+    if kind < 0.4:
+        b = b"b%d%d" % (depth, rnd.randrange(1000))
+        sub = rnd.choice([b"mixed", b"alternative", b"digest", b"related"])
+        hdr.append(b"Content-Type: multipart/" + sub + b"; boundary=" +
+                   rnd.choice([b, b'"' + b + b'"']))
+        if rnd.random() < 0.3:
+            body += b"preamble" + eol
+        for _ in range(rnd.randrange(0, 4)):
+            body += b"--" + b + eol + random_message(rnd, depth + 1) + eol
+        if rnd.random() < 0.8:
+            body += b"--" + b + b"--" + eol
+        if rnd.random() < 0.3:
+            body += b"epilogue" + eol
+    elif kind < 0.55:
+        hdr.append(b"Content-Type: message/rfc822")
+        body = random_message(rnd, depth + 1)
+    else:
+        ct = rnd.choice([None, b"text/plain", b"text/html; charset=utf-8",
+                         b"application/octet-stream; name=\"f.bin\"",
+                         b"TEXT/PLAIN; Format=flowed", b"image/png"])
+        if ct:
+            hdr.append(b"Content-Type: " + ct)
+        if rnd.random() < 0.3:
+            hdr.append(b"Content-Disposition: attachment; filename=a.txt")
+        if rnd.random() < 0.3:
+            hdr.append(b"Content-Transfer-Encoding: base64")
+        body = eol.join(rnd.choice([b"line", b"", b"--not-a-boundary",
+                                    b"x" * 50]) for _ in
+                        range(rnd.randrange(0, 5)))
+    return eol.join(hdr) + eol + eol + body
+
+
+# Where Dovecot is not consistent with itself and tsamba does not follow:
+# a digest part whose encapsulated "header" is one unterminated line
+# without a colon, cut by the boundary: Dovecot's BODY[2.HEADER] is
+# that line (tsamba agrees) but its BODY[2.HEADER.FIELDS (Subject)]
+# comes from the part's MIME header.
+KNOWN = {"random-219 BODY.PEEK[2.HEADER.FIELDS (Subject)]"}
+
+
+def test_random_messages_match_dovecot():
+    import random
+    rnd = random.Random(8)
+    messages = {"random-%d" % i: random_message(rnd) for i in range(300)}
+    answers = dovecot_fetch.dovecot_answers(messages=messages)
+    bad = []
+    with tempfile.TemporaryDirectory() as d:
+        for name, msg in messages.items():
+            path = os.path.join(d, name)
+            with open(path, "wb") as f:
+                f.write(msg)
+            bad += [b for b in differences(name, answers[name],
+                                           tsamba_answers(path))
+                    if b.split(":\n")[0] not in KNOWN]
+    assert not bad, "%d differences:\n%s" % (len(bad), "\n".join(bad[:10]))
