@@ -800,14 +800,27 @@ mime_parse_params(const char *s, char **type, char **subtype,
 		*subtype = NULL;
 	*params = NULL;
 	*nparams = 0;
-	if ((*type = read_value(&p)) == NULL || **type == '\0')
-		return -1;
-	if (subtype != NULL) {
+	/*
+	 * No type at all: Dovecot shows "" "" for a Content-Type and
+	 * reads no parameters; a Content-Disposition keeps its.
+	 */
+	if ((*type = read_value(&p)) == NULL) {
+		if ((*type = strdup("")) == NULL)
+			return -1;
+		if (subtype != NULL)
+			return (*subtype = strdup("")) == NULL ? -1 : 0;
+	} else if (subtype != NULL) {
 		/* "type" alone is kept with an empty subtype, as Dovecot does. */
 		p = skip_cfws(p);
 		if (*p == '/') {
 			p = skip_cfws(p + 1);
-			*subtype = read_value(&p);
+			/* "text/" is as bad as "/plain": "" "" (Dovecot). */
+			if ((*subtype = read_value(&p)) == NULL) {
+				free(*type);
+				if ((*type = strdup("")) == NULL)
+					return -1;
+				return (*subtype = strdup("")) == NULL ? -1 : 0;
+			}
 		} else
 			*subtype = strdup("");
 		if (*subtype == NULL)

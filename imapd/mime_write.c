@@ -111,10 +111,8 @@ write_field(FILE *f, const struct mime_msg *m, const struct mime_part *p,
 		fputs("NIL", f);
 		return;
 	}
-	/* In ENVELOPE a folded value is sent unfolded as a literal. */
 	if (mime_header_get(m, &p->header, name, &v, &folded) == 0) {
-		write_string(f, v, strlen(v), folded && how == WS_ENVELOPE ?
-		    WS_LITERAL : how);
+		write_string(f, v, strlen(v), how);
 		free(v);
 	} else
 		fputs("NIL", f);
@@ -134,6 +132,26 @@ write_disposition(FILE *f, const struct mime_part *p)
 	fputc(')', f);
 }
 
+/* Comments out of a header value, in place (nested, with escapes). */
+static void
+strip_comments(char *s)
+{
+	char	*o = s;
+	int	 depth = 0;
+
+	for (; *s != '\0'; s++) {
+		if (depth > 0 && *s == '\\' && s[1] != '\0')
+			s++;
+		else if (*s == '(')
+			depth++;
+		else if (*s == ')' && depth > 0)
+			depth--;
+		else if (depth == 0)
+			*o++ = *s;
+	}
+	*o = '\0';
+}
+
 /* Content-Language: a list of its tags. */
 static void
 write_language(FILE *f, const struct mime_msg *m, const struct mime_part *p)
@@ -146,6 +164,7 @@ write_language(FILE *f, const struct mime_msg *m, const struct mime_part *p)
 		fputs("NIL", f);
 		return;
 	}
+	strip_comments(v);
 	for (w = strtok_r(v, " \t,", &save); w != NULL && n < 32;
 	    w = strtok_r(NULL, " \t,", &save))
 		words[n++] = w;
@@ -362,9 +381,8 @@ addr_spec(struct addr_lex *l, char *local, char *domain, size_t size)
 	size_t	 o;
 
 	local[0] = domain[0] = '\0';
-	/* Words and dots, as obs-local-part allows, up to the "@". */
-	while (addr_word(l, local, size, 1))
-		;
+	/* One dot-atom or quoted string; Dovecot takes no obs-local-part. */
+	(void)addr_word(l, local, size, 1);
 	addr_skip(l);
 	if (*l->p != '@')
 		return;
@@ -455,11 +473,6 @@ addr_mailbox(struct addr_lex *l, struct addr_out *o)
 		if (*l->p == '>')
 			l->p++;
 		name = phrase;
-	} else if (*l->p != '@' && *skip_to_word(start) == '"') {
-		/* A quoted phrase and nothing else: a name, no address. */
-		write_address(o, phrase, NULL, "MISSING_MAILBOX",
-		    "MISSING_DOMAIN");
-		return 1;
 	} else {
 		/* No angle brackets: it was an addr-spec, read it again. */
 		l->p = start;
@@ -468,6 +481,27 @@ addr_mailbox(struct addr_lex *l, struct addr_out *o)
 		addr_spec(l, local, domain, sizeof(local));
 		addr_skip(l);
 		name = l->comment;
+		if (domain[0] == '\0' && ((*l->p != ',' && *l->p != ';' &&
+		    *l->p != '\0') || *skip_to_word(start) == '"')) {
+			/*
+			 * Not an addr-spec either ("a b c", "\"a\".b", a
+			 * quoted string alone): the words up to there are a
+			 * name without an address.
+			 */
+			l->p = start;
+			phrase[0] = '\0';
+			while (addr_word(l, phrase, sizeof(phrase), 0) &&
+			    strlen(phrase) + 1 < sizeof(phrase)) {
+				addr_skip(l);
+				if (*l->p == '.' || *l->p == ',' || *l->p == ';' ||
+				    *l->p == '\0' || *l->p == '@')
+					break;
+				strlcat(phrase, " ", sizeof(phrase));
+			}
+			write_address(o, phrase, NULL, "MISSING_MAILBOX",
+			    "MISSING_DOMAIN");
+			return 1;
+		}
 	}
 	if (!angle && local[0] == '\0' && domain[0] == '\0' &&
 	    phrase[0] == '\0')
@@ -484,20 +518,22 @@ addr_list(FILE *f, const char *s)
 	struct addr_out	 o = { f, 0 };
 	char		 phrase[ADDR_PART_MAX];
 	const char	*start;
+	int		 had = 0;	/* an address since the last comma */
 
 	while (*l.p != '\0' && !l.error) {
 		addr_skip(&l);
 		if (*l.p == ',') {
-			/* "a, , b": Dovecot shows the empty one. */
-			l.p++;
-			addr_skip(&l);
-			if (*l.p == ',')
+			/* ", a" and "a, , b": Dovecot shows the empty one. */
+			if (!had)
 				write_address(&o, NULL, NULL,
 				    "MISSING_MAILBOX", "MISSING_DOMAIN");
+			had = 0;
+			l.p++;
 			continue;
 		}
 		if (*l.p == '\0')
 			break;
+		had = 1;
 		start = l.p;
 		(void)addr_phrase(&l, phrase, sizeof(phrase));
 		addr_skip(&l);
@@ -530,10 +566,10 @@ addr_list(FILE *f, const char *s)
 		l.p = start;
 		if (!addr_mailbox(&l, &o) && l.p == start)
 			l.p++;
-		/* Skip what is left of a broken address. */
+		/* Something after an address that is no comma ends the list. */
 		addr_skip(&l);
-		while (*l.p != '\0' && *l.p != ',')
-			l.p++;
+		if (*l.p != ',' && *l.p != '\0')
+			break;
 	}
 	free(l.comment);
 	fputs(o.n > 0 ? ")" : "NIL", f);
@@ -543,15 +579,28 @@ static void
 write_addr_field(FILE *f, const struct mime_msg *m, const struct mime_part *p,
     const char *name, const char *fallback)
 {
-	char	*v = NULL;
+	char	*v = NULL, *out = NULL;
+	size_t	 len;
+	FILE	*mf;
 
-	if (mime_header_get(m, &p->header, name, &v, NULL) == -1 &&
-	    (fallback == NULL ||
-	    mime_header_get(m, &p->header, fallback, &v, NULL) == -1)) {
-		fputs("NIL", f);
+	if (mime_header_get(m, &p->header, name, &v, NULL) == -1) {
+		if (fallback != NULL)
+			write_addr_field(f, m, p, fallback, NULL);
+		else
+			fputs("NIL", f);
 		return;
 	}
-	addr_list(f, v);
+	/* Sender and Reply-To with no address in them are From's too. */
+	if (fallback != NULL && (mf = open_memstream(&out, &len)) != NULL) {
+		addr_list(mf, v);
+		fclose(mf);
+		if (out != NULL && strcmp(out, "NIL") == 0)
+			write_addr_field(f, m, p, fallback, NULL);
+		else if (out != NULL)
+			fwrite(out, 1, len, f);
+		free(out);
+	} else
+		addr_list(f, v);
 	free(v);
 }
 

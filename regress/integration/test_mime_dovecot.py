@@ -241,3 +241,58 @@ def test_random_messages_match_dovecot():
                                            tsamba_answers(path))
                     if b.split(":\n")[0] not in KNOWN]
     assert not bad, "%d differences:\n%s" % (len(bad), "\n".join(bad[:10]))
+
+
+def random_header(rnd):
+    """Header fields as clients and lists write them, some broken."""
+    addr = [b"a@b.c", b"\"Q, R\" <q@r.s>", b"N <n@m>", b"<@x,@y:z@w>",
+            b"g: a@b, c@d;", b"(c) x@y (d)", b"\"\\\"\" <e@e>", b"bad@",
+            b"@bad", b"a b c", b"=?iso-8859-1?q?J=F6rg?= <j@g>",
+            b"x@[1.2.3.4]", b"\"a\".b@c", b"u@v,", b"<u@v> x", b""]
+    fields = []
+    for name in (b"From", b"Sender", b"Reply-To", b"To", b"Cc", b"Bcc"):
+        if rnd.random() < 0.4:
+            fields.append(name + b": " + b", ".join(
+                rnd.choice(addr) for _ in range(rnd.randrange(1, 3))))
+    for name, vals in ((b"Subject", [b"s", b" lead", b"a\tb", b"x" * 80,
+                                     b"=?utf-8?b?w6k=?=", b"\xc3\xa9"]),
+                       (b"Date", [b"Mon, 1 Jan 2024 00:00:00 +0000",
+                                  b"garbage", b""]),
+                       (b"Message-ID", [b"<a@b>", b"a@b", b" <x@y> "]),
+                       (b"In-Reply-To", [b"<a@b> (c)", b"<x@y>\n <z@w>"])):
+        if rnd.random() < 0.5:
+            fields.append(name + b": " + rnd.choice(vals))
+    ct = rnd.choice([
+        b"text/plain; charset=\"iso-8859-1\"",
+        b"text/plain; name*=utf-8''%E2%82%AC.txt",
+        b"text/plain; a*0=x; a*1=y; b*0*=utf-8''%41; b*1=c",
+        b"application/x-foo; a=\"b\\\"c\"; d=e (comment)",
+        b"text/plain;charset=utf-8;format=flowed;delsp=yes",
+        b"image/jpeg; name=\"=?utf-8?q?=C3=A9.jpg?=\"", b"text", b"/plain",
+        b"text/; x=y", b"multipart/mixed", None])
+    if ct is not None:
+        fields.append(b"MIME-Version: 1.0")
+        fields.append(b"Content-Type: " + ct)
+    if rnd.random() < 0.3:
+        fields.append(b"Content-Disposition: " + rnd.choice([
+            b"inline", b"attachment; filename*0=\"a\"; filename*1=\"b\"",
+            b"ATTACHMENT; FileName=x", b"; x=y"]))
+    if rnd.random() < 0.2:
+        fields.append(b"Content-Language: " + rnd.choice([
+            b"en", b"en, de (c)", b""]))
+    return b"\n".join(fields) + b"\n\nbody line\n"
+
+
+def test_random_headers_match_dovecot():
+    import random
+    rnd = random.Random(9)
+    messages = {"header-%d" % i: random_header(rnd) for i in range(300)}
+    answers = dovecot_fetch.dovecot_answers(messages=messages)
+    bad = []
+    with tempfile.TemporaryDirectory() as d:
+        for name, msg in messages.items():
+            path = os.path.join(d, name)
+            with open(path, "wb") as f:
+                f.write(msg)
+            bad += differences(name, answers[name], tsamba_answers(path))
+    assert not bad, "%d differences:\n%s" % (len(bad), "\n".join(bad[:10]))

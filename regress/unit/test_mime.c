@@ -351,7 +351,8 @@ test_params(void)
 	free(t);
 	free(s);
 	mime_params_free(v, n);
-	CHECK(mime_parse_params("", &t, &s, &v, &n) == -1);
+	CHECK(mime_parse_params("/plain; a=b", &t, &s, &v, &n) == 0 &&
+	    strcmp(t, "") == 0 && strcmp(s, "") == 0 && n == 0);
 	free(t);
 	free(s);
 	mime_params_free(v, n);
