@@ -302,6 +302,7 @@ parse_part(struct mime_ctx *c, struct mime_part *p, size_t pos, int depth)
 	struct stop		 s;
 	const char		*b;
 	size_t			 hend, end;
+	int			 is_msg;
 
 	hend = header_end(c, pos, &s);
 	/*
@@ -355,11 +356,14 @@ parse_part(struct mime_ctx *c, struct mime_part *p, size_t pos, int depth)
 	/*
 	 * An empty body right before a boundary: the header's blank line
 	 * is the line end that belongs to the boundary (RFC 2046 5.1.1),
-	 * so the header loses it (Dovecot counts it so).
+	 * so the header loses it (Dovecot counts it so), though a part's
+	 * header that is only the blank line keeps it; the header of a
+	 * message in message/rfc822 loses it always.
 	 */
-	if (s.level != -1 && s.line == hend && hend > pos + 2 &&
-	    c->msg->buf[hend - 1] == '\n' && !(hend - pos == 2 &&
-	    c->msg->buf[pos] == '\r')) {
+	is_msg = p->parent != NULL && p->parent->is_message;
+	if (s.level != -1 && s.line == hend && hend > pos &&
+	    c->msg->buf[hend - 1] == '\n' && (is_msg || (hend > pos + 2 &&
+	    !(hend - pos == 2 && c->msg->buf[pos] == '\r')))) {
 		end = hend - 1;
 		if (end > pos && c->msg->buf[end - 1] == '\r')
 			end--;

@@ -803,8 +803,11 @@ mime_write_fields(FILE *f, const struct mime_msg *m,
 			    SIZE_MAX);
 		pos = fe;
 	}
-	/* The blank line, unless the header had none and nothing matched. */
-	if (pos == end && size == 0)
+	/*
+	 * The blank line, unless the header had none and nothing matched;
+	 * an empty header gets it (Dovecot's answers, all three).
+	 */
+	if (pos == end && size == 0 && h->len > 0)
 		return size;
 	fputs("\r\n", f);
 	return size + 2;
