@@ -522,31 +522,46 @@ mime_section_part(struct mime_msg *m, const uint32_t *sec, int n)
 
 /*
  * An unfolded copy: line ends (LF, CRLF) removed, the blanks after them
- * kept; a bare CR stays.
+ * kept; a bare CR stays; a NUL becomes U+FFFD, as Dovecot shows it, so
+ * the copy is a C string.
  */
 char *
 mime_unfold(const char *s, size_t n)
 {
 	char	*out;
-	size_t	 i, o = 0;
+	size_t	 i, o = 0, nul = 0;
 
-	if ((out = malloc(n + 1)) == NULL)
-		return NULL;
 	for (i = 0; i < n; i++)
-		if (s[i] != '\n' && (s[i] != '\r' || i + 1 == n ||
+		nul += s[i] == '\0';
+	if ((out = malloc(n + 2 * nul + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\0') {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+		} else if (s[i] != '\n' && (s[i] != '\r' || i + 1 == n ||
 		    s[i + 1] != '\n'))
 			out[o++] = s[i];
+	}
 	out[o] = '\0';
 	return out;
 }
 
-/*
- * The first field called name in the header range, unfolded, leading
- * blanks gone: 0 and *value (free it), or -1 when there is none.
- */
 int
 mime_header_get(const struct mime_msg *m, const struct mime_range *h,
     const char *name, char **value, int *folded)
+{
+	return mime_header_get_nth(m, h, name, 0, value, folded);
+}
+
+/*
+ * The field called name (the nth of them, from 0) in the header range,
+ * unfolded, leading blanks gone: 0 and *value (free it), or -1 when
+ * there is none.
+ */
+int
+mime_header_get_nth(const struct mime_msg *m, const struct mime_range *h,
+    const char *name, int nth, char **value, int *folded)
 {
 	size_t		 pos = h->off, end = h->off + h->len, e;
 	size_t		 nlen = strlen(name), vstart;
@@ -562,7 +577,10 @@ mime_header_get(const struct mime_msg *m, const struct mime_range *h,
 			while (vstart < e && (m->buf[vstart] == ' ' ||
 			    m->buf[vstart] == '\t'))
 				vstart++;
-			if (vstart < e && m->buf[vstart] == ':') {
+			if (vstart < e && m->buf[vstart] == ':' &&
+			    nth-- > 0)
+				vstart = e;	/* not this one: go on */
+			else if (vstart < e && m->buf[vstart] == ':') {
 				vstart++;
 				while (e < end && (m->buf[e] == ' ' ||
 				    m->buf[e] == '\t'))
