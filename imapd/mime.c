@@ -634,7 +634,7 @@ skip_cfws(const char *p)
 static int
 is_token_char(int c)
 {
-	if (c <= 0x20 || c == 0x7f)
+	if (c <= 0x20 || c >= 0x7f)
 		return 0;
 	return strchr("()<>@,;:\\\"/[]?=", c) == NULL;
 }
@@ -843,8 +843,15 @@ mime_parse_params(const char *s, char **type, char **subtype,
 					return -1;
 				return (*subtype = strdup("")) == NULL ? -1 : 0;
 			}
-		} else
+		} else if (*p == '\0' || *p == ';')
 			*subtype = strdup("");
+		else {
+			/* Something else after the type: "" "" too. */
+			free(*type);
+			if ((*type = strdup("")) == NULL)
+				return -1;
+			return (*subtype = strdup("")) == NULL ? -1 : 0;
+		}
 		if (*subtype == NULL)
 			return -1;
 	}
