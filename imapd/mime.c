@@ -714,7 +714,7 @@ params_rfc2231(struct mime_param **vp, int *np)
 	struct mime_param	*v = *vp, *out = NULL;
 	int			 n = *np, nout = 0, i, j, ext, k, found;
 	size_t			 base, len;
-	char			*name, *val, *star, *nv;
+	char			*name, *val, *star, *nv, *sfx;
 	char			 buf[16], bname[128];
 	int			 pass;
 
@@ -759,13 +759,15 @@ params_rfc2231(struct mime_param **vp, int *np)
 					continue;
 				snprintf(buf, sizeof(buf), "%d", k);
 				len = strlen(buf);
-				if (strncmp(v[j].name + base + 1, buf, len) != 0 ||
-				    (v[j].name[base + 1 + len] != '\0' &&
-				    strcmp(v[j].name + base + 1 + len, "*") != 0))
+				sfx = v[j].name + base + 1;
+				if (strncmp(sfx, buf, len) != 0 ||
+				    (sfx[len] != '\0' && strcmp(sfx + len,
+				    "*") != 0))
 					continue;
 				if (v[j].name[base + 1 + len] == '*')
 					ext = 1;
-				if (asprintf(&nv, "%s%s", val, v[j].value) == -1)
+				if (asprintf(&nv, "%s%s", val,
+				    v[j].value) == -1)
 					nv = NULL;
 				free(val);
 				val = nv;
@@ -832,7 +834,7 @@ mime_parse_params(const char *s, char **type, char **subtype,
 		if (subtype != NULL)
 			return (*subtype = strdup("")) == NULL ? -1 : 0;
 	} else if (subtype != NULL) {
-		/* "type" alone is kept with an empty subtype, as Dovecot does. */
+		/* "type" alone keeps an empty subtype, as Dovecot does. */
 		p = skip_cfws(p);
 		if (*p == '/') {
 			p = skip_cfws(p + 1);

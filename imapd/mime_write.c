@@ -493,7 +493,8 @@ addr_mailbox(struct addr_lex *l, struct addr_out *o)
 			while (addr_word(l, phrase, sizeof(phrase), 0) &&
 			    strlen(phrase) + 1 < sizeof(phrase)) {
 				addr_skip(l);
-				if (*l->p == '.' || *l->p == ',' || *l->p == ';' ||
+				if (*l->p == '.' || *l->p == ',' ||
+				    *l->p == ';' ||
 				    *l->p == '\0' || *l->p == '@')
 					break;
 				strlcat(phrase, " ", sizeof(phrase));
@@ -541,7 +542,7 @@ addr_list(struct addr_out *o, const char *s)
 		(void)addr_phrase(&l, phrase, sizeof(phrase));
 		addr_skip(&l);
 		if (*l.p == ':') {
-			/* A group: (NIL NIL name NIL) members (NIL NIL NIL NIL) */
+			/* (NIL NIL group NIL) members (NIL NIL NIL NIL) */
 			l.p++;
 			if (o->n++ == 0)
 				fputc('(', f);
