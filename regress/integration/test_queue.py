@@ -32,8 +32,11 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 QUEUE = os.path.join(TOP, "queue", "tsamba-queue")
 QUSER = "_tsambaq"
 
-MSG_CREATE, MSG_CREATED, MSG_COMMIT, MSG_COMMITTED, MSG_ROLLBACK = range(
-    200, 205)
+from imsgclient import QUEUE_MSG_CREATE as MSG_CREATE
+from imsgclient import QUEUE_MSG_CREATED as MSG_CREATED
+from imsgclient import QUEUE_MSG_COMMIT as MSG_COMMIT
+from imsgclient import QUEUE_MSG_COMMITTED as MSG_COMMITTED
+from imsgclient import QUEUE_MSG_ROLLBACK as MSG_ROLLBACK
 QUEUE_OK, QUEUE_TEMPFAIL, QUEUE_INVALID = 0, 1, 2
 HASFD = 0x80000000
 
