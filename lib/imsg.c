@@ -668,6 +668,9 @@ imsgev_init(struct imsgev *iev, int fd,
 	iev->handler = handler;
 	iev->arg = arg;
 	iev->events = 0;
+	iev->drained = NULL;
+	iev->lowat = 0;
+	iev->above = 0;
 	imsgev_update(iev);
 }
 
@@ -757,6 +760,8 @@ imsgev_send(struct imsgev *iev, struct ibuf *b)
 	int	 rv;
 
 	rv = imsg_close(&iev->ibuf, b);
+	if (iev->ibuf.wqlen > iev->lowat)
+		iev->above = 1;
 	imsgev_update(iev);
 	return rv;
 }
@@ -817,6 +822,13 @@ imsgev_dispatch(int fd, short event, void *arg)
 		}
 		if (iev->ibuf.wqlen > 0)
 			iev->events |= IMSGEV_WBLOCKED;
+		if (iev->above && iev->ibuf.wqlen <= iev->lowat &&
+		    iev->drained != NULL) {
+			iev->above = 0;
+			iev->drained(iev, iev->arg);
+			if (iev->ibuf.fd == -1 || (iev->events & IMSGEV_DEAD))
+				return;
+		}
 	}
 	if ((event & EV_READ) && (iev->events & IMSGEV_PAUSED))
 		iev->events |= IMSGEV_RDIDLE;

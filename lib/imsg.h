@@ -128,6 +128,10 @@ struct imsgev {
 	short		 events;
 	void		(*handler)(struct imsgev *, struct imsg *, void *);
 	void		*arg;
+	/* Called once the write queue falls to lowat after being above. */
+	void		(*drained)(struct imsgev *, void *);
+	size_t		 lowat;
+	int		 above;
 };
 
 void		 imsgev_init(struct imsgev *, int fd,
