@@ -365,19 +365,27 @@ msg_check(struct channel *ch, struct imsg *imsg, union imsg_msg *u,
 	return 0;
 }
 
-/* Every answer begins with the u64 id of its request. */
+/* Every answer begins with the u64 id of its request: 0, or -1. */
+static int
+answer_id(const struct imsg *imsg, uint64_t *id)
+{
+	int	 i;
+
+	if (imsg->len < 8)
+		return -1;
+	*id = 0;
+	for (i = 7; i >= 0; i--)
+		*id = (*id << 8) | imsg->data[i];
+	return 0;
+}
+
 static struct channel_req *
 req_find(struct channel *ch, struct imsg *imsg)
 {
 	struct channel_req	 key;
-	uint64_t		 id = 0;
-	int			 i;
 
-	if (imsg->len < 8)
+	if (answer_id(imsg, &key.id) == -1)
 		return NULL;
-	for (i = 7; i >= 0; i--)
-		id = (id << 8) | imsg->data[i];
-	key.id = id;
 	return RB_FIND(channel_reqs, &ch->reqs, &key);
 }
 
@@ -406,7 +414,11 @@ channel_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
 	char				 why[160];
 
 	if (imsg == NULL) {
-		channel_drop(ch, "connection closed");
+		/* Only a channel we keep up is worth a warning. */
+		if (!ch->reconnect)
+			log_debug("channel to %s: connection closed",
+			    ch->name);
+		channel_drop(ch, ch->reconnect ? "connection closed" : NULL);
 		return;
 	}
 	if (ch->state == CHANNEL_HELLO) {
@@ -499,16 +511,12 @@ sync_read(struct channel *ch, struct imsg *imsg, int timeout)
 }
 
 int
-channel_sync_open(struct channel *ch, const char *path, int timeout)
+channel_sync_hello(struct channel *ch, int fd, int timeout)
 {
 	struct imsg	 imsg;
 	char		 why[160];
-	int		 fd, rv;
+	int		 rv;
 
-	if ((fd = unixsock_connect(path, (timeout + 999) / 1000)) == -1) {
-		log_warn("connect %s", path);
-		return -1;
-	}
 	imsgbuf_init(&ch->iev.ibuf, fd);
 	ch->state = CHANNEL_HELLO;
 	if (imsg_close(&ch->iev.ibuf, hello_pack(ch)) == -1 ||
@@ -525,11 +533,19 @@ channel_sync_open(struct channel *ch, const char *path, int timeout)
 	ch->state = CHANNEL_UP;
 	return 0;
  fail:
+	channel_sync_close(ch);
+	return -1;
+}
+
+void
+channel_sync_close(struct channel *ch)
+{
+	if (ch->iev.ibuf.fd == -1)
+		return;
 	imsgbuf_clear(&ch->iev.ibuf);
-	close(fd);
+	close(ch->iev.ibuf.fd);
 	ch->iev.ibuf.fd = -1;
 	ch->state = CHANNEL_DOWN;
-	return -1;
 }
 
 int
@@ -549,6 +565,43 @@ channel_sync_get(struct channel *ch, struct imsg *imsg, union imsg_msg *u,
 		return -1;
 	}
 	return 0;
+}
+
+int
+channel_sync_request(struct channel *ch, struct ibuf *b, uint64_t id,
+    int (*each)(struct imsg *, union imsg_msg *, void *), void *arg,
+    int timeout)
+{
+	const struct channel_type	*t;
+	struct imsg			 imsg;
+	union imsg_msg			 u;
+	uint64_t			 got;
+	int				 rv, last;
+
+	if (b == NULL || imsg_close(&ch->iev.ibuf, b) == -1) {
+		log_warnx("%s: request does not fit", ch->name);
+		return -1;
+	}
+	for (;;) {
+		if (channel_sync_get(ch, &imsg, &u, timeout) == -1)
+			return -1;
+		t = type_find(ch, imsg.hdr.type);
+		if (!(t->flags & (CHANNEL_ANSWER | CHANNEL_PART)) ||
+		    answer_id(&imsg, &got) == -1 || got != id) {
+			log_warnx("%s: unexpected %s", ch->name,
+			    imsg_type_name(imsg.hdr.type));
+			rv = -1;
+			last = 1;
+		} else {
+			rv = each(&imsg, &u, arg);
+			last = (t->flags & CHANNEL_ANSWER) != 0;
+		}
+		if (imsg.fd != -1)
+			close(imsg.fd);
+		imsg_free(&imsg);
+		if (rv == -1 || last)
+			return rv;
+	}
 }
 
 /* The server side. */

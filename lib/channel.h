@@ -163,13 +163,22 @@ void	 channel_pause(struct channel *);
 void	 channel_resume(struct channel *);
 
 /*
- * Blocking use (tsambactl): connect to path and exchange HELLOs within
- * timeout msec; 0 or -1 (logged).
+ * Blocking use (tsambactl), off the event loop.  On a connected fd,
+ * exchange HELLOs within timeout msec: 0, or -1 (logged, fd closed).
  */
-int	 channel_sync_open(struct channel *, const char *path, int timeout);
+int	 channel_sync_hello(struct channel *, int fd, int timeout);
 /* Write what is queued, then the next message of the table: 0 or -1. */
 int	 channel_sync_get(struct channel *, struct imsg *, union imsg_msg *,
 	    int timeout);
+/*
+ * Send a request (b, built with id) and hand each message answering id
+ * to each() until one of a CHANNEL_ANSWER type, waiting at most timeout
+ * msec for each: 0, or -1 (logged; each() returning -1 also stops).
+ */
+int	 channel_sync_request(struct channel *, struct ibuf *b, uint64_t id,
+	    int (*each)(struct imsg *, union imsg_msg *, void *), void *arg,
+	    int timeout);
+void	 channel_sync_close(struct channel *);
 
 /*
  * The server side: a listening socket on the event loop.  Each peer
