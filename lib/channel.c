@@ -168,10 +168,11 @@ channel_down(struct channel *ch, const char *why)
 	imsgev_clear(&ch->iev);
 	ch->state = CHANNEL_DOWN;
 	req_fail_all(ch);
-	if (ch->cbs.down != NULL)
-		ch->cbs.down(ch, ch->arg);
 	if (ch->reconnect && ch->state == CHANNEL_DOWN)
 		channel_schedule(ch);
+	/* Last: the daemon may free the channel (from the next turn). */
+	if (ch->cbs.down != NULL)
+		ch->cbs.down(ch, ch->arg);
 }
 
 void
@@ -398,6 +399,8 @@ channel_answer(struct channel *ch, const struct channel_type *t,
 	if ((r = req_find(ch, imsg)) == NULL) {
 		log_debug("%s: %s for no pending request", ch->name,
 		    imsg_type_name(imsg->hdr.type));
+		if (ch->cbs.dispatch != NULL)
+			ch->cbs.dispatch(ch, imsg, u, ch->arg);
 		return;
 	}
 	if (t->flags & CHANNEL_ANSWER)
@@ -453,12 +456,15 @@ channel_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
 
 /* Blocking use. */
 
+/* -1 (poll's forever) for an end of tv_sec -1. */
 static int
 ms_left(const struct timespec *end)
 {
 	struct timespec	 now;
 	long long	 ms;
 
+	if (end->tv_sec == -1)
+		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (end->tv_sec - now.tv_sec) * 1000LL +
 	    (end->tv_nsec - now.tv_nsec) / 1000000;
@@ -481,10 +487,13 @@ sync_read(struct channel *ch, struct imsg *imsg, int timeout)
 		end.tv_sec++;
 		end.tv_nsec -= 1000000000L;
 	}
-	if (imsgbuf_flush_until(&ch->iev.ibuf, &end) == -1) {
+	if (imsgbuf_flush_until(&ch->iev.ibuf, timeout < 0 ? NULL : &end) ==
+	    -1) {
 		log_warn("%s: write", ch->name);
 		return -1;
 	}
+	if (timeout < 0)
+		end.tv_sec = -1;
 	while ((rv = imsg_get(&ch->iev.ibuf, imsg)) == 0) {
 		pfd.fd = ch->iev.ibuf.fd;
 		pfd.events = POLLIN;
@@ -499,7 +508,8 @@ sync_read(struct channel *ch, struct imsg *imsg, int timeout)
 		    (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n <= 0) {
-			log_warnx("%s: connection closed", ch->name);
+			log_debug("%s: connection closed", ch->name);
+			ch->state = CHANNEL_DOWN;
 			return -1;
 		}
 	}
@@ -535,6 +545,17 @@ channel_sync_hello(struct channel *ch, int fd, int timeout)
  fail:
 	channel_sync_close(ch);
 	return -1;
+}
+
+int
+channel_sync_send(struct channel *ch, struct ibuf *b)
+{
+	if (b == NULL || imsg_close(&ch->iev.ibuf, b) == -1 ||
+	    imsgbuf_flush(&ch->iev.ibuf) == -1) {
+		log_warn("%s: write", ch->name);
+		return -1;
+	}
+	return 0;
 }
 
 void

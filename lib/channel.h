@@ -69,12 +69,20 @@ struct channel_req {
 RB_HEAD(channel_reqs, channel_req);
 
 struct channel_cbs {
-	/* A message of the table that is not an answer to a request. */
+	/*
+	 * A message of the table that is not an answer to a request, or
+	 * an answer that came late (its request failed or was cancelled:
+	 * a daemon may have something to give back).
+	 */
 	void	(*dispatch)(struct channel *, struct imsg *, union imsg_msg *,
 		    void *);
 	/* The peer's HELLO arrived: the channel is up. */
 	void	(*up)(struct channel *, void *);
-	/* The channel dropped (pending requests have already failed). */
+	/*
+	 * The channel dropped (pending requests have already failed).  The
+	 * channel may be called into still after this returns: free it
+	 * from a later turn of the loop, not here.
+	 */
 	void	(*down)(struct channel *, void *);
 	/* The write queue fell below the mark of channel_set_drain(). */
 	void	(*drained)(struct channel *, void *);
@@ -167,9 +175,14 @@ void	 channel_resume(struct channel *);
  * exchange HELLOs within timeout msec: 0, or -1 (logged, fd closed).
  */
 int	 channel_sync_hello(struct channel *, int fd, int timeout);
-/* Write what is queued, then the next message of the table: 0 or -1. */
+/*
+ * Write what is queued, then the next message of the table: 0 or -1
+ * (state CHANNEL_DOWN at the peer's end).  timeout < 0: none.
+ */
 int	 channel_sync_get(struct channel *, struct imsg *, union imsg_msg *,
 	    int timeout);
+/* Queue and write b: 0, or -1 (logged). */
+int	 channel_sync_send(struct channel *, struct ibuf *);
 /*
  * Send a request (b, built with id) and hand each message answering id
  * to each() until one of a CHANNEL_ANSWER type, waiting at most timeout
