@@ -618,46 +618,6 @@ imsg_get_end(struct imsg *imsg)
 	return imsg->rpos == imsg->len ? 0 : -1;
 }
 
-int
-imsg_send_hello(struct imsgbuf *ib, const char *who)
-{
-	struct ibuf	*b;
-
-	if ((b = imsg_create(IMSG_HELLO, 0, -1)) == NULL)
-		return -1;
-	if (ibuf_add_u32(b, PROTO_VERSION) == -1 ||
-	    ibuf_add_str(b, who) == -1) {
-		ibuf_free(b);
-		return -1;
-	}
-	return imsg_close(ib, b);
-}
-
-int
-imsg_check_hello(struct imsg *imsg, const char *who)
-{
-	char		 peer[256];
-	uint32_t	 version;
-
-	if (imsg->hdr.type != IMSG_HELLO) {
-		log_warnx("%s: expected a hello, got imsg type %u", who,
-		    imsg->hdr.type);
-		return -1;
-	}
-	if (imsg_get_u32(imsg, &version) == -1 ||
-	    imsg_get_str(imsg, peer, sizeof(peer)) == -1 ||
-	    imsg_get_end(imsg) == -1) {
-		log_warnx("%s: malformed hello", who);
-		return -1;
-	}
-	if (version != PROTO_VERSION) {
-		log_warnx("%s: peer %s speaks protocol version %u, "
-		    "we speak %u", who, peer, version, PROTO_VERSION);
-		return -1;
-	}
-	return 0;
-}
-
 /* libevent glue */
 
 void

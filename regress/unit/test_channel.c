@@ -4,7 +4,8 @@
  * HELLO of another version, a short or a trailing payload is dropped
  * with a log line naming the type; pending requests fail on a drop and
  * at their deadline, answers reach their request; the reconnect backoff
- * grows and resets; the drained callback fires.
+ * grows and resets; the blocking side's hello; the drained callback
+ * fires.
  */
 
 #include <sys/types.h>
@@ -342,6 +343,61 @@ test_backoff(void)
 	rmdir(dir);
 }
 
+/*
+ * The blocking side's hello (tsambactl, the key client, the writers):
+ * the peer's HELLO is b; 0 if channel_sync_hello took it.
+ */
+static int
+sync_hello_with(struct ibuf *b)
+{
+	struct channel	 ch;
+	struct imsgbuf	 peer;
+	struct imsg	 imsg;
+	int		 sv[2], rv;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
+		fatal("socketpair");
+	imsgbuf_init(&peer, sv[1]);
+	peer_send(&peer, b);
+	channel_init(&ch, "sync peer", "test", types, NULL, NULL);
+	rv = channel_sync_hello(&ch, sv[0], 1000);
+	/* Ours came over, a HELLO of our version. */
+	while (imsg_get(&peer, &imsg) == 0)
+		if (imsgbuf_read(&peer) <= 0)
+			break;
+	CHECK(imsg.hdr.type == IMSG_HELLO);
+	imsg_free(&imsg);
+	if (rv == 0)
+		channel_sync_close(&ch);
+	imsgbuf_clear(&peer);
+	close(sv[1]);
+	return rv;
+}
+
+static void
+test_sync_hello(void)
+{
+	struct msg_hello	 h = { .version = PROTO_VERSION, .who = "p" };
+	struct ibuf		*b;
+
+	CHECK(sync_hello_with(msg_hello_pack(&h, -1)) == 0);
+	h.version = PROTO_VERSION + 1;
+	capture();
+	CHECK(sync_hello_with(msg_hello_pack(&h, -1)) == -1);
+	CHECK(logged("speaks protocol version"));
+	/* Trailing bytes. */
+	h.version = PROTO_VERSION;
+	b = msg_hello_pack(&h, -1);
+	ibuf_add_u8(b, 0);
+	capture();
+	CHECK(sync_hello_with(b) == -1);
+	CHECK(logged("malformed HELLO"));
+	/* Not a hello at all. */
+	capture();
+	CHECK(sync_hello_with(rcpt_result(1, -1)) == -1);
+	CHECK(logged("expected HELLO, got AUTH_RCPT_RESULT"));
+}
+
 static void
 test_drained(void)
 {
@@ -383,6 +439,7 @@ main(void)
 	test_rules();
 	test_requests();
 	test_backoff();
+	test_sync_hello();
 	test_drained();
 	return unit_done("test_channel");
 }
