@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -187,6 +188,21 @@ channel_close(struct channel *ch)
 	ch->reconnect = 0;
 	evtimer_del(&ch->retry);
 	channel_down(ch, NULL);
+}
+
+static void
+channel_free_now(int fd, short ev, void *p)
+{
+	free(p);
+}
+
+void
+channel_free_later(void *p)
+{
+	struct timeval	 now = { 0, 0 };
+
+	if (event_once(-1, EV_TIMEOUT, channel_free_now, p, &now) == -1)
+		fatal("event_once");
 }
 
 int
