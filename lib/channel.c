@@ -66,7 +66,8 @@ channel_init(struct channel *ch, const char *name, const char *us,
 static struct ibuf *
 hello_pack(struct channel *ch)
 {
-	struct msg_hello	 m = { .version = PROTO_VERSION, .who = ch->us };
+	struct msg_hello	 m = { .version = PROTO_VERSION,
+	    .who = ch->us };
 
 	return msg_hello_pack(&m, -1);
 }
