@@ -450,7 +450,6 @@ client_request(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 		client_close(c);
 		return;
 	}
-	/* Password data in the payload goes as soon as it is copied. */
 	if (type == IMSG_AUTH_CHECK_BAN) {
 		field(ip, m->auth_check_ban.ip, sizeof(ip));
 		reply_ban(c, m->auth_check_ban.id, ip);
@@ -460,7 +459,7 @@ client_request(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 		client_close(c);
 		return;
 	}
-	explicit_bzero(imsg->data, imsg->len);
+	/* The payload (a password) is wiped by imsg_free() on return. */
 	if (type == IMSG_AUTH_LOGIN && login_banned(c, j)) {
 		job_free(j);
 		return;
