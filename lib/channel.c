@@ -59,7 +59,6 @@ channel_init(struct channel *ch, const char *name, const char *us,
 	RB_INIT(&ch->reqs);
 	ch->next_id = 1;
 	ch->backoff = CHANNEL_BACKOFF_MIN;
-	ch->peer_pid = -1;
 	evtimer_set(&ch->retry, channel_retry, ch);
 }
 

@@ -116,10 +116,6 @@ struct channel {
 	char				 path[108];
 	struct event			 retry;
 	int				 backoff;	/* msec, next wait */
-	/* Set by the server side, from SO_PEERCRED. */
-	uid_t				 peer_uid;
-	pid_t				 peer_pid;
-	int				 role;
 };
 
 /*
