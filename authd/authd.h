@@ -140,9 +140,11 @@ struct job {
 	uint64_t		 client;	/* serial of the asker */
 	uint64_t		 id;		/* of the request */
 	uint32_t		 type;		/* of the request */
-	char			 arg1[ADDR_MAX + 1];
-	char			 arg2[PASSWD_MAX + 1];
-	size_t			 arg2len;
+	/* LOOKUP_RCPT address, LOOKUP_USER mailbox, LOGIN/CHECK_SENDER user */
+	char			 address[ADDR_MAX + 1];
+	char			 password[PASSWD_MAX + 1];	/* LOGIN */
+	size_t			 passwordlen;
+	char			 sender[ADDR_MAX + 1];	/* CHECK_SENDER */
 	char			 ip[64];
 	char			 service[16];
 	int			 status;	/* the answer */

@@ -15,10 +15,12 @@
  * answers) is flow controlled, not dropped: while a client has
  * CLIENT_PENDING_MAX requests in the workers or answers not yet written
  * to it, its socket is not read, so the kernel buffer pushes back on the
- * sender, and reading resumes once half of them are through.  Answers
- * leaving the write queue are not seen from here, so a paused client is
- * also looked at on a short timer.  The hard cap CLIENT_WQ_MAX on queued
- * answers only bounds memory; flow control keeps a client below it.
+ * sender, and reading resumes once half of them are through: when a job
+ * ends, or when the channel says its write queue drained below the mark.
+ * The hard cap CLIENT_WQ_MAX on queued answers only bounds memory; flow
+ * control keeps a client below it.  The channel layer (lib/channel.c)
+ * does the handshake and refuses any type authd does not answer, a
+ * descriptor, and a malformed payload.
  */
 
 #include <sys/types.h>
@@ -33,6 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "log.h"
 #include "imsg.h"
 #include "unixsock.h"
@@ -43,57 +46,46 @@
 #define CLIENT_WQ_MAX	2048	/* answers queued for a peer not reading */
 #define CLIENT_PENDING_MAX	1024	/* in the workers or queued: pause */
 #define CLIENT_PENDING_LOW	(CLIENT_PENDING_MAX / 2)	/* resume */
-#define CLIENT_RECHECK_MSEC	10	/* while paused */
 
 struct client {
 	TAILQ_ENTRY(client)	 entry;
-	struct imsgev		 iev;
+	struct channel		 ch;
 	uint64_t		 serial;	/* jobs find us by it */
 	unsigned int		 inflight;	/* jobs in the workers */
 	uid_t			 uid;
 	pid_t			 pid;
-	int			 hello;		/* handshake done */
 	int			 paused;	/* too many pending */
-	struct event		 recheck_ev;	/* while paused */
 	int			 dead;		/* freed on the next turn */
+};
+
+/* What a peer may send on auth.sock; authd_role.c narrows it by role. */
+static const struct channel_type auth_types[] = {
+	{ IMSG_AUTH_LOOKUP_RCPT, 0 },
+	{ IMSG_AUTH_LOOKUP_USER, 0 },
+	{ IMSG_AUTH_LOGIN, 0 },
+	{ IMSG_AUTH_CHECK_SENDER, 0 },
+	{ IMSG_AUTH_CHECK_BAN, 0 },
+	{ 0, 0 }
 };
 
 static TAILQ_HEAD(, client)	 clients = TAILQ_HEAD_INITIALIZER(clients);
 static size_t			 nclients;
 static uint64_t			 next_serial = 1;
 static int			 listen_fd = -1;
-static struct event		 listen_ev;
-static struct event		 pause_ev;
+static struct channel_server	 server;
 static char			 sockpath[PATH_MAX];
 
-static void	client_dispatch(struct imsgev *, struct imsg *, void *);
-
-/*
- * The imsgev still looks at itself after the handler returns, so a
- * client is closed at once but freed from a fresh turn of the loop.
- */
-static void
-client_reap(int fd, short ev, void *arg)
-{
-	struct client	*c = arg;
-
-	TAILQ_REMOVE(&clients, c, entry);
-	nclients--;
-	free(c);
-}
-
+/* Closed at once, freed from a fresh turn of the loop. */
 static void
 client_close(struct client *c)
 {
-	struct timeval	 now = { 0, 0 };
-
 	if (c->dead)
 		return;
 	c->dead = 1;
-	evtimer_del(&c->recheck_ev);
-	imsgev_clear(&c->iev);
-	if (event_once(-1, EV_TIMEOUT, client_reap, c, &now) == -1)
-		fatal("event_once");
+	channel_close(&c->ch);
+	TAILQ_REMOVE(&clients, c, entry);
+	nclients--;
+	channel_free_later(c);
 }
 
 const char *
@@ -120,15 +112,17 @@ client_find(uint64_t serial)
 }
 
 static void
-client_send(struct client *c, struct ibuf *b, int rv, const char *what)
+client_send(struct client *c, struct ibuf *b, const char *what)
 {
-	if (rv != 0) {
+	if (b == NULL)
+		fatal("%s", __func__);
+	if (b->error) {
 		ibuf_free(b);
 		log_warnx("uid %d: %s answer does not fit", (int)c->uid, what);
 		client_close(c);
 		return;
 	}
-	if (imsgev_send(&c->iev, b) == -1)
+	if (channel_send(&c->ch, b) == -1)
 		client_close(c);
 }
 
@@ -145,15 +139,7 @@ job_free(struct job *j)
 static size_t
 client_pending(struct client *c)
 {
-	return c->inflight + c->iev.ibuf.wqlen;
-}
-
-static void
-client_recheck_start(struct client *c)
-{
-	struct timeval	 tv = { 0, CLIENT_RECHECK_MSEC * 1000 };
-
-	evtimer_add(&c->recheck_ev, &tv);
+	return c->inflight + channel_queued(&c->ch);
 }
 
 /* Stop reading a client that has enough pending for now. */
@@ -166,8 +152,7 @@ client_throttle(struct client *c)
 	    "some are answered", (int)c->uid, (int)c->pid,
 	    client_pending(c));
 	c->paused = 1;
-	imsgev_pause(&c->iev);
-	client_recheck_start(c);
+	channel_pause(&c->ch);
 }
 
 static void
@@ -176,18 +161,21 @@ client_unthrottle(struct client *c)
 	if (!c->paused || client_pending(c) > CLIENT_PENDING_LOW)
 		return;
 	c->paused = 0;
-	evtimer_del(&c->recheck_ev);
-	imsgev_resume(&c->iev);
+	channel_resume(&c->ch);
 }
 
+/*
+ * Answers written: maybe resume.  A paused client has either jobs in
+ * the workers (their end looks again) or more than CLIENT_PENDING_LOW
+ * answers queued (the channel says when they drain below it).
+ */
 static void
-client_recheck(int fd, short ev, void *arg)
+client_drained(struct channel *ch, void *arg)
 {
 	struct client	*c = arg;
 
-	client_unthrottle(c);
-	if (c->paused)
-		client_recheck_start(c);
+	if (!c->dead)
+		client_unthrottle(c);
 }
 
 /* The job is over: answer its client if it is still there. */
@@ -206,32 +194,35 @@ job_client(struct job *j)
 static void
 rcpt_run(struct job *j)
 {
-	j->status = lookup_rcpt(j->arg1, j->rcpt);
+	j->status = lookup_rcpt(j->address, j->rcpt);
 }
 
 static void
 rcpt_done(struct job *j)
 {
-	struct client	*c;
-	struct ibuf	*b;
-	char		 vis[ADDR_MAX + 1];
-	size_t		 i;
-	int		 rv = 0;
+	struct msg_auth_rcpt_result	 m;
+	struct rec_auth_rcpt		 e;
+	struct client			*c;
+	struct ibuf			*b;
+	char				 vis[ADDR_MAX + 1];
+	size_t				 i;
 
 	if ((c = job_client(j)) != NULL) {
 		log_debug("uid %d: rcpt %s: status %d, %zu recipients",
-		    (int)c->uid, printable(j->arg1, vis, sizeof(vis)),
+		    (int)c->uid, printable(j->address, vis, sizeof(vis)),
 		    j->status, j->rcpt->n);
-		if ((b = imsg_create(IMSG_AUTH_RCPT_RESULT, 0, -1)) == NULL)
+		m.id = j->id;
+		m.status = j->status;
+		m.rcpts.n = j->rcpt->n;
+		if ((b = msg_auth_rcpt_result_pack(&m, -1)) == NULL)
 			fatal("%s", __func__);
-		rv |= ibuf_add_u64(b, j->id);
-		rv |= ibuf_add_u8(b, j->status);
-		rv |= ibuf_add_u32(b, j->rcpt->n);
 		for (i = 0; i < j->rcpt->n; i++) {
-			rv |= ibuf_add_str(b, j->rcpt->r[i].mailbox);
-			rv |= ibuf_add_u8(b, j->rcpt->r[i].flags);
+			e.mailbox = j->rcpt->r[i].mailbox;
+			e.flags = j->rcpt->r[i].flags;
+			rec_auth_rcpt_pack(b, &e);
 		}
-		client_send(c, b, rv, "rcpt");
+		msg_auth_rcpt_result_pack_tail(b, &m);
+		client_send(c, b, "rcpt");
 	}
 	job_free(j);
 }
@@ -239,7 +230,7 @@ rcpt_done(struct job *j)
 static void
 user_run(struct job *j)
 {
-	j->status = lookup_user(j->arg1, j->user);
+	j->status = lookup_user(j->address, j->user);
 }
 
 static void
@@ -247,23 +238,17 @@ user_done(struct job *j)
 {
 	struct client		*c;
 	struct user_result	*ur = j->user;
-	struct ibuf		*b;
 	char			 vis[ADDR_MAX + 1];
-	int			 rv = 0;
+	struct msg_auth_user_result m = {
+		.id = j->id, .status = j->status, .maildir = ur->maildir,
+		.uid = ur->uid, .gid = ur->gid, .quota = ur->quota,
+	};
 
 	if ((c = job_client(j)) != NULL) {
 		log_debug("uid %d: user %s: status %d, %s %d:%d",
-		    (int)c->uid, printable(j->arg1, vis, sizeof(vis)),
+		    (int)c->uid, printable(j->address, vis, sizeof(vis)),
 		    j->status, ur->maildir, (int)ur->uid, (int)ur->gid);
-		if ((b = imsg_create(IMSG_AUTH_USER_RESULT, 0, -1)) == NULL)
-			fatal("%s", __func__);
-		rv |= ibuf_add_u64(b, j->id);
-		rv |= ibuf_add_u8(b, j->status);
-		rv |= ibuf_add_str(b, ur->maildir);
-		rv |= ibuf_add_u32(b, ur->uid);
-		rv |= ibuf_add_u32(b, ur->gid);
-		rv |= ibuf_add_u64(b, ur->quota);
-		client_send(c, b, rv, "user");
+		client_send(c, msg_auth_user_result_pack(&m, -1), "user");
 	}
 	job_free(j);
 }
@@ -271,23 +256,18 @@ user_done(struct job *j)
 static void
 login_reply(struct client *c, uint64_t id, int status, const char *canon)
 {
-	struct ibuf	*b;
-	int		 rv = 0;
+	struct msg_auth_login_result	 m = { .id = id, .status = status,
+	    .user = status == AUTH_OK ? canon : "" };
 
-	if ((b = imsg_create(IMSG_AUTH_LOGIN_RESULT, 0, -1)) == NULL)
-		fatal("%s", __func__);
-	rv |= ibuf_add_u64(b, id);
-	rv |= ibuf_add_u8(b, status);
-	rv |= ibuf_add_str(b, status == AUTH_OK ? canon : "");
-	client_send(c, b, rv, "login");
+	client_send(c, msg_auth_login_result_pack(&m, -1), "login");
 }
 
 static void
 login_run(struct job *j)
 {
-	j->status = lookup_login(j->arg1, j->arg2, j->arg2len, j->canon,
-	    sizeof(j->canon), &j->reason);
-	explicit_bzero(j->arg2, sizeof(j->arg2));
+	j->status = lookup_login(j->address, j->password, j->passwordlen,
+	    j->canon, sizeof(j->canon), &j->reason);
+	explicit_bzero(j->password, sizeof(j->password));
 }
 
 static void
@@ -301,7 +281,7 @@ login_done(struct job *j)
 	    ST_AUTH_FAIL : ST_AUTH_TEMPFAIL, stats_label_index(SL_SERVICE,
 	    j->service));
 	if (j->status == AUTH_FAIL)
-		ban_failure(j->service, j->arg1, j->ip,
+		ban_failure(j->service, j->address, j->ip,
 		    j->reason == LOGIN_REASON_PASSWORD ? "password" :
 		    j->reason == LOGIN_REASON_SCHEME ? "bad-scheme" :
 		    "unknown-user");
@@ -310,7 +290,7 @@ login_done(struct job *j)
 		    j->canon, j->ip[0] != '\0' ? j->ip : "unknown");
 	else
 		log_warnx("auth tempfail: service=%s user=%s ip=%s",
-		    j->service, printable(j->arg1, vis, sizeof(vis)),
+		    j->service, printable(j->address, vis, sizeof(vis)),
 		    j->ip[0] != '\0' ? j->ip : "unknown");
 	if (c != NULL)
 		login_reply(c, j->id, j->status, j->canon);
@@ -320,40 +300,30 @@ login_done(struct job *j)
 static void
 sender_run(struct job *j)
 {
-	j->status = lookup_sender(j->arg1, j->arg2);
+	j->status = lookup_sender(j->address, j->sender);
 }
 
 static void
 sender_done(struct job *j)
 {
-	struct client	*c;
-	struct ibuf	*b;
-	int		 rv = 0;
+	struct msg_auth_sender_result	 m = { .id = j->id,
+	    .status = j->status };
+	struct client			*c;
 
-	if ((c = job_client(j)) != NULL) {
-		if ((b = imsg_create(IMSG_AUTH_SENDER_RESULT, 0, -1)) == NULL)
-			fatal("%s", __func__);
-		rv |= ibuf_add_u64(b, j->id);
-		rv |= ibuf_add_u8(b, j->status);
-		client_send(c, b, rv, "sender");
-	}
+	if ((c = job_client(j)) != NULL)
+		client_send(c, msg_auth_sender_result_pack(&m, -1), "sender");
 	job_free(j);
 }
 
 static void
 reply_ban(struct client *c, uint64_t id, const char *ip)
 {
-	struct ibuf	*b;
-	time_t		 end;
-	int		 banned, rv = 0;
+	struct msg_auth_ban_result	 m = { .id = id };
+	time_t				 end;
 
-	banned = ban_check(ip, &end);
-	if ((b = imsg_create(IMSG_AUTH_BAN_RESULT, 0, -1)) == NULL)
-		fatal("%s", __func__);
-	rv |= ibuf_add_u64(b, id);
-	rv |= ibuf_add_u8(b, banned);
-	rv |= ibuf_add_u64(b, banned ? (uint64_t)end : 0);
-	client_send(c, b, rv, "ban");
+	m.banned = ban_check(ip, &end);
+	m.end = m.banned ? (uint64_t)end : 0;
+	client_send(c, msg_auth_ban_result_pack(&m, -1), "ban");
 }
 
 static struct job *
@@ -377,183 +347,152 @@ job_new(struct client *c, uint64_t id, uint32_t type, job_fn run,
  * not an address or password anyone has, so it is answered as unknown
  * by truncating to an invalid value (an empty string).
  */
-static int
-get_field(struct imsg *imsg, char *dst, size_t dstsz)
+static size_t
+field(char *dst, const char *src, size_t dstsz)
 {
-	static char	 tmp[IMSG_MAXPAYLOAD + 1];
+	size_t	 n;
 
-	if (imsg_get_str(imsg, tmp, sizeof(tmp)) == -1)
-		return -1;
-	if (strlcpy(dst, tmp, dstsz) >= dstsz)
+	if ((n = strlcpy(dst, src, dstsz)) >= dstsz) {
 		dst[0] = '\0';
-	explicit_bzero(tmp, sizeof(tmp));
-	return 0;
+		n = 0;
+	}
+	return n;
 }
 
+/* The job a request asks for: 0, or -1 out of memory. */
 static int
-request_parse(struct client *c, struct imsg *imsg, struct job **jp)
+request_job(struct client *c, uint32_t type, union imsg_msg *m,
+    struct job **jp)
 {
-	struct job	*j;
-	uint64_t	 id;
-	uint32_t	 type = imsg->hdr.type;
-	char		 ip[64], vis[ADDR_MAX + 1];
-	time_t		 end;
+	struct job	*j = NULL;
 
-	*jp = NULL;
-	if (imsg_get_u64(imsg, &id) == -1)
-		return -1;
-	if (type == IMSG_AUTH_CHECK_BAN) {
-		if (get_field(imsg, ip, sizeof(ip)) == -1 ||
-		    imsg_get_end(imsg) == -1)
-			return -1;
-		reply_ban(c, id, ip);
-		return 0;
-	}
 	switch (type) {
 	case IMSG_AUTH_LOOKUP_RCPT:
-		j = job_new(c, id, type, rcpt_run, rcpt_done);
-		if (j != NULL && (j->rcpt = malloc(sizeof(*j->rcpt))) == NULL)
+		j = job_new(c, m->auth_lookup_rcpt.id, type, rcpt_run,
+		    rcpt_done);
+		if (j == NULL || (j->rcpt = malloc(sizeof(*j->rcpt))) == NULL)
 			goto nomem;
+		field(j->address, m->auth_lookup_rcpt.address,
+		    sizeof(j->address));
 		break;
 	case IMSG_AUTH_LOOKUP_USER:
-		j = job_new(c, id, type, user_run, user_done);
-		if (j != NULL && (j->user = malloc(sizeof(*j->user))) == NULL)
+		j = job_new(c, m->auth_lookup_user.id, type, user_run,
+		    user_done);
+		if (j == NULL || (j->user = malloc(sizeof(*j->user))) == NULL)
 			goto nomem;
+		field(j->address, m->auth_lookup_user.mailbox,
+		    sizeof(j->address));
 		break;
 	case IMSG_AUTH_LOGIN:
-		j = job_new(c, id, type, login_run, login_done);
+		j = job_new(c, m->auth_login.id, type, login_run, login_done);
+		if (j == NULL)
+			goto nomem;
+		field(j->address, m->auth_login.user, sizeof(j->address));
+		j->passwordlen = field(j->password, m->auth_login.password,
+		    sizeof(j->password));
+		field(j->ip, m->auth_login.ip, sizeof(j->ip));
+		field(j->service, m->auth_login.service, sizeof(j->service));
+		if (j->service[0] == '\0')
+			strlcpy(j->service, "unknown", sizeof(j->service));
 		break;
 	case IMSG_AUTH_CHECK_SENDER:
-		j = job_new(c, id, type, sender_run, sender_done);
+		j = job_new(c, m->auth_check_sender.id, type, sender_run,
+		    sender_done);
+		if (j == NULL)
+			goto nomem;
+		field(j->address, m->auth_check_sender.user,
+		    sizeof(j->address));
+		field(j->sender, m->auth_check_sender.sender,
+		    sizeof(j->sender));
 		break;
-	default:
-		return -1;
 	}
-	if (j == NULL)
-		goto nomem;
 	*jp = j;
-	if (get_field(imsg, j->arg1, sizeof(j->arg1)) == -1)
-		return -1;
-	if (type == IMSG_AUTH_LOOKUP_RCPT || type == IMSG_AUTH_LOOKUP_USER)
-		return imsg_get_end(imsg);
-	if (get_field(imsg, j->arg2, sizeof(j->arg2)) == -1)
-		return -1;
-	j->arg2len = strlen(j->arg2);
-	if (type == IMSG_AUTH_CHECK_SENDER)
-		return imsg_get_end(imsg);
-	if (get_field(imsg, j->ip, sizeof(j->ip)) == -1 ||
-	    get_field(imsg, j->service, sizeof(j->service)) == -1 ||
-	    imsg_get_end(imsg) == -1)
-		return -1;
-	if (j->service[0] == '\0')
-		strlcpy(j->service, "unknown", sizeof(j->service));
-	if (ban_check(j->ip, &end)) {
-		ban_failure(j->service, j->arg1, j->ip, "banned");
-		login_reply(c, id, AUTH_BANNED, "");
-		log_debug("uid %d: login %s refused: banned", (int)c->uid,
-		    printable(j->arg1, vis, sizeof(vis)));
-		job_free(j);
-		*jp = NULL;
-	}
 	return 0;
  nomem:
 	log_warn("%s", __func__);
 	if (j != NULL)
 		job_free(j);
 	*jp = NULL;
-	return -2;
+	return -1;
+}
+
+/* A LOGIN from a banned address is answered at once. */
+static int
+login_banned(struct client *c, struct job *j)
+{
+	char	 vis[ADDR_MAX + 1];
+	time_t	 end;
+
+	if (!ban_check(j->ip, &end))
+		return 0;
+	ban_failure(j->service, j->address, j->ip, "banned");
+	login_reply(c, j->id, AUTH_BANNED, "");
+	log_debug("uid %d: login %s refused: banned", (int)c->uid,
+	    printable(j->address, vis, sizeof(vis)));
+	return 1;
 }
 
 static void
-client_request(struct client *c, struct imsg *imsg)
+client_request(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
+    void *arg)
 {
+	struct client	*c = arg;
 	struct job	*j;
-	int		 rv;
+	char		 ip[64];
+	uint32_t	 type = imsg->hdr.type;
 
-	if (c->iev.ibuf.wqlen > CLIENT_WQ_MAX) {
+	if (c->dead)
+		return;
+	if (channel_queued(&c->ch) > CLIENT_WQ_MAX) {
 		log_warnx("uid %d pid %d: not reading its answers, closed",
 		    (int)c->uid, (int)c->pid);
 		client_close(c);
 		return;
 	}
 	/* A question outside the peer's role: a bug or a break-in. */
-	if (!role_may_ask(c->uid, c->pid, imsg->hdr.type)) {
+	if (!role_may_ask(c->uid, c->pid, type)) {
 		client_close(c);
 		return;
 	}
-	rv = request_parse(c, imsg, &j);
-	if (rv == -2) {
+	if (type == IMSG_AUTH_CHECK_BAN) {
+		field(ip, m->auth_check_ban.ip, sizeof(ip));
+		reply_ban(c, m->auth_check_ban.id, ip);
+		return;
+	}
+	if (request_job(c, type, m, &j) == -1) {
 		client_close(c);
 		return;
 	}
-	if (rv == -1) {
-		log_warnx("uid %d pid %d: malformed request of type %u, "
-		    "closed", (int)c->uid, (int)c->pid, imsg->hdr.type);
-		if (j != NULL)
-			job_free(j);
-		client_close(c);
+	/* The payload (a password) is wiped by imsg_free() on return. */
+	if (type == IMSG_AUTH_LOGIN && login_banned(c, j)) {
+		job_free(j);
 		return;
 	}
-	if (j != NULL) {
-		c->inflight++;
-		worker_submit(j);
-	}
+	c->inflight++;
+	worker_submit(j);
 	client_throttle(c);
 }
 
 static void
-client_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
+client_down(struct channel *ch, void *arg)
 {
 	struct client	*c = arg;
 
-	if (c->dead)
-		return;
-	if (imsg == NULL) {
-		log_debug("uid %d pid %d: closed", (int)c->uid, (int)c->pid);
-		client_close(c);
-		return;
-	}
-	if (imsg->fd != -1) {
-		close(imsg->fd);
-		imsg->fd = -1;
-		log_warnx("uid %d pid %d: unexpected descriptor, closed",
-		    (int)c->uid, (int)c->pid);
-		client_close(c);
-		return;
-	}
-	if (!c->hello) {
-		if (imsg_check_hello(imsg, "authd") == -1) {
-			client_close(c);
-			return;
-		}
-		c->hello = 1;
-		return;
-	}
-	client_request(c, imsg);
+	log_debug("uid %d pid %d: closed", (int)c->uid, (int)c->pid);
+	client_close(c);
 }
 
-static void
-accept_resume(int fd, short ev, void *arg)
-{
-	if (event_add(&listen_ev, NULL) == -1)
-		fatal("event_add");
-}
-
-static void
-accept_pause(void)
-{
-	struct timeval	 tv = { 1, 0 };
-
-	event_del(&listen_ev);
-	evtimer_set(&pause_ev, accept_resume, NULL);
-	evtimer_add(&pause_ev, &tv);
-}
+static const struct channel_cbs client_cbs = {
+	.dispatch = client_request,
+	.down = client_down,
+	.drained = client_drained,
+};
 
 static void
 client_new(int fd, const struct ucred *cred)
 {
 	struct client	*c;
-	char		 names[64];
+	char		 names[64], name[CHANNEL_NAME_MAX];
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("%s", __func__);
@@ -563,43 +502,40 @@ client_new(int fd, const struct ucred *cred)
 	c->uid = cred->uid;
 	c->pid = cred->pid;
 	c->serial = next_serial++;
-	evtimer_set(&c->recheck_ev, client_recheck, c);
 	TAILQ_INSERT_TAIL(&clients, c, entry);
 	nclients++;
-	imsgev_init(&c->iev, fd, client_dispatch, c);
-	if (imsg_send_hello(&c->iev.ibuf, "authd") == -1) {
-		log_warnx("uid %d: cannot queue hello", (int)c->uid);
-		client_close(c);
-		return;
-	}
-	imsgev_update(&c->iev);
+	snprintf(name, sizeof(name), "uid %u pid %d", (unsigned)c->uid,
+	    (int)c->pid);
+	channel_init(&c->ch, name, "authd", auth_types, &client_cbs, c);
+	channel_set_drain(&c->ch, CLIENT_PENDING_LOW);
+	channel_attach(&c->ch, fd);
 	/* Once per channel: the engines keep theirs open. */
 	log_info("uid %u pid %d (role %s) connected", (unsigned)c->uid,
 	    (int)c->pid, role_names(c->uid, names, sizeof(names)));
 }
 
+/* Only the uids of the role table get a channel. */
 static void
-server_accept(int lfd, short ev, void *arg)
+server_accepted(struct channel_server *srv, int fd, const struct ucred *cred,
+    void *arg)
 {
-	struct ucred	 cred;
 	const uid_t	*uids;
+	struct ucred	 checked;
 	size_t		 nuids;
-	int		 fd;
 
 	uids = role_peer_uids(&nuids);
-	if ((fd = unixsock_accept(lfd, uids, nuids, "auth.sock", "ask authd",
-	    &cred)) == -1) {
-		if (errno == EMFILE || errno == ENFILE)
-			accept_pause();
+	if (unixsock_peer_check(fd, uids, nuids, "auth.sock", "ask authd",
+	    &checked) == -1) {
+		close(fd);
 		return;
 	}
 	if (nclients >= CLIENTS_MAX) {
 		log_warnx("connection from uid %d pid %d refused: %d "
-		    "clients", (int)cred.uid, (int)cred.pid, CLIENTS_MAX);
+		    "clients", (int)cred->uid, (int)cred->pid, CLIENTS_MAX);
 		close(fd);
 		return;
 	}
-	client_new(fd, &cred);
+	client_new(fd, cred);
 }
 
 /* As root, before the privilege drop: the socket is ours to create. */
@@ -621,10 +557,8 @@ server_listen(const struct conf *conf)
 void
 server_start(void)
 {
-	event_set(&listen_ev, listen_fd, EV_READ | EV_PERSIST, server_accept,
+	channel_server_init(&server, listen_fd, "auth.sock", server_accepted,
 	    NULL);
-	if (event_add(&listen_ev, NULL) == -1)
-		fatal("event_add");
 	log_info("listening on %s", sockpath);
 }
 
@@ -633,16 +567,12 @@ server_shutdown(void)
 {
 	struct client	*c;
 
-	event_del(&listen_ev);
-	close(listen_fd);
+	channel_server_close(&server);
 	/* May fail in a root-owned rundir; the next start unlinks it. */
 	(void)unlink(sockpath);
 	while ((c = TAILQ_FIRST(&clients)) != NULL) {
 		TAILQ_REMOVE(&clients, c, entry);
-		if (!c->dead) {
-			evtimer_del(&c->recheck_ev);
-			imsgev_clear(&c->iev);
-		}
+		channel_close(&c->ch);
 		free(c);
 	}
 	nclients = 0;

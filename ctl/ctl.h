@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "conf.h"
+#include "channel.h"
 #include "imsg.h"
 
 struct ctl {
@@ -62,14 +63,24 @@ int	cmd_status(int, char **);
 
 /* ctl_imsg.c: a conversation on a daemon's control socket. */
 struct ctl_imsg {
-	struct imsgbuf	 ib;
+	struct channel	 ch;
 	const char	*peer;		/* "tsamba-authd": hello and errors */
 };
-/* Connect to sockname in the run directory, hello: 0 or -1 (printed). */
+/*
+ * Connect to sockname in the run directory, hello; the answers accepted
+ * are types[]: 0 or -1 (printed).
+ */
 int	ctl_imsg_open(struct ctl_imsg *, const struct conf *,
-	    const char *sockname, const char *peer);
-/* The next message, waited for with a timeout: 0 or -1 (printed). */
-int	ctl_imsg_next(struct ctl_imsg *, struct imsg *);
+	    const char *sockname, const char *peer,
+	    const struct channel_type *types);
+/* types for an open that only says hello (status, health). */
+extern const struct channel_type ctl_hello_types[];
+/*
+ * Send b (built with id); each answer to each() up to the last: 0, or
+ * -1 (printed, or each() said so).
+ */
+int	ctl_imsg_request(struct ctl_imsg *, struct ibuf *, uint64_t id,
+	    int (*each)(struct imsg *, union imsg_msg *, void *), void *);
 void	ctl_imsg_close(struct ctl_imsg *);
 
 /* ctl_names.c: the names of the command line, as table keys. */

@@ -22,7 +22,6 @@
 #include "ctl.h"
 
 #define BAN_REQID	1
-#define IP_TEXT_MAX	64
 
 static void
 print_entry(const char *ip, uint64_t end, uint32_t failures)
@@ -34,50 +33,46 @@ print_entry(const char *ip, uint64_t end, uint32_t failures)
 	printf("%s\t%s\t%u\n", ip, when, failures);
 }
 
-/* Answers to our request up to CTL_DONE; entries are printed. */
-static int
-ban_answers(struct ctl_imsg *ci)
-{
-	struct imsg	 imsg;
-	char		 ip[IP_TEXT_MAX], msg[512];
-	uint64_t	 id, end;
-	uint32_t	 failures;
-	uint8_t		 status;
-	int		 bad;
+static const struct channel_type ban_types[] = {
+	{ IMSG_CTL_BAN_ENTRY, CHANNEL_PART },
+	{ IMSG_CTL_DONE, CHANNEL_ANSWER },
+	{ 0, 0 }
+};
 
-	for (;;) {
-		if (ctl_imsg_next(ci, &imsg) == -1)
-			return -1;
-		bad = imsg_get_u64(&imsg, &id) == -1 || id != BAN_REQID;
-		if (!bad && imsg.hdr.type == IMSG_CTL_BAN_ENTRY) {
-			bad = imsg_get_str(&imsg, ip, sizeof(ip)) == -1 ||
-			    imsg_get_u64(&imsg, &end) == -1 ||
-			    imsg_get_u32(&imsg, &failures) == -1 ||
-			    imsg_get_end(&imsg) == -1;
-			if (!bad)
-				print_entry(ip, end, failures);
-		} else if (!bad && imsg.hdr.type == IMSG_CTL_DONE) {
-			bad = imsg_get_u8(&imsg, &status) == -1 ||
-			    imsg_get_str(&imsg, msg, sizeof(msg)) == -1 ||
-			    imsg_get_end(&imsg) == -1;
-			imsg_free(&imsg);
-			if (bad)
-				break;
-			if (status != 0) {
-				ctl_warnx("%s", *msg ? msg : "refused");
-				return -1;
-			}
-			if (*msg != '\0')
-				printf("%s\n", msg);
-			return 0;
-		} else
-			bad = 1;
-		imsg_free(&imsg);
-		if (bad)
-			break;
+/* An answer to our request: entries are printed, CTL_DONE ends it. */
+static int
+ban_answer(struct imsg *imsg, union imsg_msg *m, void *arg)
+{
+	if (imsg->hdr.type == IMSG_CTL_BAN_ENTRY) {
+		print_entry(m->ctl_ban_entry.ip, m->ctl_ban_entry.end,
+		    m->ctl_ban_entry.failures);
+		return 0;
 	}
-	ctl_warnx("unexpected message from tsamba-authd");
-	return -1;
+	if (m->ctl_done.failed) {
+		ctl_warnx("%s", *m->ctl_done.message ? m->ctl_done.message :
+		    "refused");
+		return -1;
+	}
+	if (*m->ctl_done.message != '\0')
+		printf("%s\n", m->ctl_done.message);
+	return 0;
+}
+
+/* The request of type for net (LIST: none). */
+static struct ibuf *
+ban_request(uint32_t type, const char *net, uint64_t secs)
+{
+	switch (type) {
+	case IMSG_CTL_BAN_LIST:
+		return msg_ctl_ban_list_pack(&(struct msg_ctl_ban_list){
+		    .id = BAN_REQID }, -1);
+	case IMSG_CTL_BAN_ADD:
+		return msg_ctl_ban_add_pack(&(struct msg_ctl_ban_add){
+		    .id = BAN_REQID, .net = net, .seconds = secs }, -1);
+	default:
+		return msg_ctl_ban_del_pack(&(struct msg_ctl_ban_del){
+		    .id = BAN_REQID, .net = net }, -1);
+	}
 }
 
 /* "90", "90s", "30m", "12h", "7d": seconds; -1 if malformed. */
@@ -146,7 +141,6 @@ int
 cmd_ban(int argc, char *argv[])
 {
 	struct ctl_imsg	 ci;
-	struct ibuf	*b;
 	long long	 secs = 0;
 	uint32_t	 type;
 	int		 rv = -1, force = 0;
@@ -182,18 +176,10 @@ cmd_ban(int argc, char *argv[])
 	} else
 		ctl_usage();
 	if (ctl_imsg_open(&ci, ctl_conf(), "authd.control.sock",
-	    "tsamba-authd") == -1)
+	    "tsamba-authd", ban_types) == -1)
 		return -1;
-	if ((b = imsg_create(type, 0, -1)) == NULL ||
-	    ibuf_add_u64(b, BAN_REQID) == -1 ||
-	    (type != IMSG_CTL_BAN_LIST && ibuf_add_str(b, argv[2]) == -1) ||
-	    (type == IMSG_CTL_BAN_ADD && ibuf_add_u64(b, secs) == -1) ||
-	    imsg_close(&ci.ib, b) == -1 || imsgbuf_flush(&ci.ib) == -1) {
-		ctl_warn("cannot send the request");
-		goto done;
-	}
-	rv = ban_answers(&ci);
- done:
+	rv = ctl_imsg_request(&ci, ban_request(type, argv[2], secs),
+	    BAN_REQID, ban_answer, NULL);
 	ctl_imsg_close(&ci);
 	return rv;
 }

@@ -28,7 +28,7 @@ daemon_hello(struct health *h, const char *name, const char *sockname,
 
 	conf_sockpath(h->conf, sockname, path, sizeof(path));
 	health_capture(err, sizeof(err));
-	r = ctl_imsg_open(&ci, h->conf, sockname, peer);
+	r = ctl_imsg_open(&ci, h->conf, sockname, peer, ctl_hello_types);
 	health_capture(NULL, 0);
 	if (r == -1) {
 		health_add(h, HEALTH_FAIL, name, "%s", err);

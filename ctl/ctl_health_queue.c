@@ -27,81 +27,41 @@
 #define HEALTH_QUEUE_WARN	1000
 #define HEALTH_QUEUE_FAIL	10000
 #define QUEUE_REQID		1
-#define QUEUE_TEXT_MAX		1024
 
 struct queue_census {
 	size_t		 total, deferred, held;
 	uint64_t	 oldest;	/* created, of those not held; 0 none */
 };
 
-static int
-census_entry(struct imsg *imsg, struct queue_census *qc)
-{
-	char		 id[MSGID_LEN + 1], sender[ADDR_MAX + 1];
-	char		 error[QUEUE_TEXT_MAX];
-	uint64_t	 size, created, next;
-	uint32_t	 nrcpt;
-	uint8_t		 held;
+static const struct channel_type census_types[] = {
+	{ IMSG_CTL_QUEUE_ENTRY, CHANNEL_PART },
+	{ IMSG_CTL_DONE, CHANNEL_ANSWER },
+	{ 0, 0 }
+};
 
-	if (imsg_get_str(imsg, id, sizeof(id)) == -1 ||
-	    imsg_get_str(imsg, sender, sizeof(sender)) == -1 ||
-	    imsg_get_u32(imsg, &nrcpt) == -1 ||
-	    imsg_get_u64(imsg, &size) == -1 ||
-	    imsg_get_u64(imsg, &created) == -1 ||
-	    imsg_get_u64(imsg, &next) == -1 ||
-	    imsg_get_u8(imsg, &held) == -1 ||
-	    imsg_get_str(imsg, error, sizeof(error)) == -1 ||
-	    imsg_get_end(imsg) == -1)
-		return -1;
+/* Each entry counted, up to CTL_DONE (a refusal is said as a warning). */
+static int
+census_answer(struct imsg *imsg, union imsg_msg *m, void *arg)
+{
+	const struct msg_ctl_queue_entry	*e = &m->ctl_queue_entry;
+	struct queue_census			*qc = arg;
+
+	if (imsg->hdr.type == IMSG_CTL_DONE) {
+		if (m->ctl_done.failed) {
+			ctl_warnx("list refused: %.400s", m->ctl_done.message);
+			return -1;
+		}
+		return 0;
+	}
 	qc->total++;
-	if (held) {
+	if (e->held) {
 		qc->held++;
 		return 0;
 	}
-	if (error[0] != '\0')
+	if (e->error[0] != '\0')
 		qc->deferred++;
-	if (qc->oldest == 0 || created < qc->oldest)
-		qc->oldest = created;
-	return 0;
-}
-
-/* The entries up to CTL_DONE: 0, or -1 with why in err. */
-static int
-census_read(struct ctl_imsg *ci, struct queue_census *qc, char *err,
-    size_t errsz)
-{
-	struct imsg	 imsg;
-	char		 msg[512];
-	uint64_t	 id;
-	uint8_t		 status;
-	int		 bad, done = 0;
-
-	while (!done) {
-		if (ctl_imsg_next(ci, &imsg) == -1)
-			return -1;	/* captured */
-		bad = imsg_get_u64(&imsg, &id) == -1 || id != QUEUE_REQID;
-		if (!bad && imsg.hdr.type == IMSG_CTL_QUEUE_ENTRY)
-			bad = census_entry(&imsg, qc) == -1;
-		else if (!bad && imsg.hdr.type == IMSG_CTL_DONE) {
-			bad = imsg_get_u8(&imsg, &status) == -1 ||
-			    imsg_get_str(&imsg, msg, sizeof(msg)) == -1 ||
-			    imsg_get_end(&imsg) == -1;
-			if (!bad && status != 0) {
-				snprintf(err, errsz, "list refused: %.400s",
-				    msg);
-				imsg_free(&imsg);
-				return -1;
-			}
-			done = 1;
-		} else
-			bad = 1;
-		imsg_free(&imsg);
-		if (bad) {
-			snprintf(err, errsz, "unexpected message from "
-			    "tsamba-queue");
-			return -1;
-		}
-	}
+	if (qc->oldest == 0 || e->created < qc->oldest)
+		qc->oldest = e->created;
 	return 0;
 }
 
@@ -161,25 +121,20 @@ health_queue(struct health *h)
 {
 	struct queue_census	 qc;
 	struct ctl_imsg		 ci;
-	struct ibuf		*b;
 	char			 err[HEALTH_DETAIL_MAX];
 	int			 r;
 
 	memset(&qc, 0, sizeof(qc));
 	health_capture(err, sizeof(err));
 	if (ctl_imsg_open(&ci, h->conf, "queue.control.sock",
-	    "tsamba-queue") == -1) {
+	    "tsamba-queue", census_types) == -1) {
 		health_capture(NULL, 0);
 		health_add(h, HEALTH_FAIL, "queue", "%s", err);
 		return;
 	}
-	if ((b = imsg_create(IMSG_CTL_QUEUE_LIST, 0, -1)) == NULL ||
-	    ibuf_add_u64(b, QUEUE_REQID) == -1 ||
-	    imsg_close(&ci.ib, b) == -1 || imsgbuf_flush(&ci.ib) == -1) {
-		snprintf(err, sizeof(err), "cannot send the request");
-		r = -1;
-	} else
-		r = census_read(&ci, &qc, err, sizeof(err));
+	r = ctl_imsg_request(&ci, msg_ctl_queue_list_pack(
+	    &(struct msg_ctl_queue_list){ .id = QUEUE_REQID }, -1),
+	    QUEUE_REQID, census_answer, &qc);
 	ctl_imsg_close(&ci);
 	health_capture(NULL, 0);
 	if (r == -1)

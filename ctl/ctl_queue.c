@@ -21,7 +21,6 @@
 #include "ctl.h"
 
 #define QUEUE_REQID		1
-#define QUEUE_TEXT_MAX		1024
 
 /* "3m", "2h", "4d": short and wide enough for a column. */
 static void
@@ -68,81 +67,66 @@ print_entry(const char *id, const char *sender, uint32_t nrcpt,
 	    nexttry, error[0] ? error : "-");
 }
 
+static const struct channel_type queue_types[] = {
+	{ IMSG_CTL_QUEUE_ENTRY, CHANNEL_PART },
+	{ IMSG_CTL_QUEUE_DETAIL, CHANNEL_PART },
+	{ IMSG_CTL_DONE, CHANNEL_ANSWER },
+	{ 0, 0 }
+};
+
+/* An answer to our request: entries and details printed, then DONE. */
 static int
-read_entry(struct imsg *imsg)
+queue_answer(struct imsg *imsg, union imsg_msg *m, void *arg)
 {
-	char		 id[MSGID_LEN + 1], sender[ADDR_MAX + 1];
-	char		 error[QUEUE_TEXT_MAX];
-	uint64_t	 size, created, next;
-	uint32_t	 nrcpt;
-	uint8_t		 held;
+	const struct msg_ctl_queue_entry	*e = &m->ctl_queue_entry;
+	int					 quiet = *(int *)arg;
 
-	if (imsg_get_str(imsg, id, sizeof(id)) == -1 ||
-	    imsg_get_str(imsg, sender, sizeof(sender)) == -1 ||
-	    imsg_get_u32(imsg, &nrcpt) == -1 ||
-	    imsg_get_u64(imsg, &size) == -1 ||
-	    imsg_get_u64(imsg, &created) == -1 ||
-	    imsg_get_u64(imsg, &next) == -1 ||
-	    imsg_get_u8(imsg, &held) == -1 ||
-	    imsg_get_str(imsg, error, sizeof(error)) == -1 ||
-	    imsg_get_end(imsg) == -1)
-		return -1;
-	print_entry(id, sender, nrcpt, size, created, next, held, error);
-	return 0;
-}
-
-static int
-read_detail(struct imsg *imsg)
-{
-	char	 text[QUEUE_TEXT_MAX * 2];
-
-	if (imsg_get_str(imsg, text, sizeof(text)) == -1 ||
-	    imsg_get_end(imsg) == -1)
-		return -1;
-	printf("%s\n", text);
-	return 0;
-}
-
-/* Answers to our request up to CTL_DONE; entries are printed. */
-static int
-queue_answers(struct ctl_imsg *ci, int quiet)
-{
-	struct imsg	 imsg;
-	char		 msg[512];
-	uint64_t	 id;
-	uint8_t		 status;
-	int		 bad;
-
-	for (;;) {
-		if (ctl_imsg_next(ci, &imsg) == -1)
-			return -1;
-		bad = imsg_get_u64(&imsg, &id) == -1 || id != QUEUE_REQID;
-		if (!bad && imsg.hdr.type == IMSG_CTL_QUEUE_ENTRY)
-			bad = read_entry(&imsg) == -1;
-		else if (!bad && imsg.hdr.type == IMSG_CTL_QUEUE_DETAIL)
-			bad = read_detail(&imsg) == -1;
-		else if (!bad && imsg.hdr.type == IMSG_CTL_DONE) {
-			bad = imsg_get_u8(&imsg, &status) == -1 ||
-			    imsg_get_str(&imsg, msg, sizeof(msg)) == -1 ||
-			    imsg_get_end(&imsg) == -1;
-			imsg_free(&imsg);
-			if (bad)
-				break;
-			if (status != 0) {
-				ctl_warnx("%s", *msg ? msg : "refused");
-				return -1;
-			}
-			if (!quiet && *msg)
-				printf("%s\n", msg);
-			return 0;
-		} else
-			bad = 1;
-		imsg_free(&imsg);
-		if (bad)
-			break;
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_QUEUE_ENTRY:
+		print_entry(e->msgid, e->sender, e->nrcpt, e->size,
+		    e->created, e->next, e->held, e->error);
+		return 0;
+	case IMSG_CTL_QUEUE_DETAIL:
+		printf("%s\n", m->ctl_queue_detail.text);
+		return 0;
 	}
-	ctl_warnx("unexpected message from tsamba-queue");
-	return -1;
+	if (m->ctl_done.failed) {
+		ctl_warnx("%s", *m->ctl_done.message ? m->ctl_done.message :
+		    "refused");
+		return -1;
+	}
+	if (!quiet && *m->ctl_done.message)
+		printf("%s\n", m->ctl_done.message);
+	return 0;
+}
+
+/* The request of type about arg. */
+static struct ibuf *
+queue_request(uint32_t type, const char *arg, int silent)
+{
+	uint64_t	 id = QUEUE_REQID;
+
+	switch (type) {
+	case IMSG_CTL_QUEUE_LIST:
+		return msg_ctl_queue_list_pack(&(struct msg_ctl_queue_list){
+		    .id = id }, -1);
+	case IMSG_CTL_QUEUE_SHOW:
+		return msg_ctl_queue_show_pack(&(struct msg_ctl_queue_show){
+		    .id = id, .msgid = arg }, -1);
+	case IMSG_CTL_QUEUE_FLUSH:
+		return msg_ctl_queue_flush_pack(&(struct msg_ctl_queue_flush){
+		    .id = id, .target = arg }, -1);
+	case IMSG_CTL_QUEUE_HOLD:
+		return msg_ctl_queue_hold_pack(&(struct msg_ctl_queue_hold){
+		    .id = id, .msgid = arg }, -1);
+	case IMSG_CTL_QUEUE_RELEASE:
+		return msg_ctl_queue_release_pack(
+		    &(struct msg_ctl_queue_release){ .id = id, .msgid = arg },
+		    -1);
+	default:
+		return msg_ctl_queue_del_pack(&(struct msg_ctl_queue_del){
+		    .id = id, .msgid = arg, .silent = silent }, -1);
+	}
 }
 
 static void __attribute__((__noreturn__))
@@ -159,10 +143,9 @@ static int
 ctl_queue(struct conf *conf, int argc, char *argv[])
 {
 	struct ctl_imsg	 ci;
-	struct ibuf	*b;
 	const char	*arg = "";
 	uint32_t	 type;
-	int		 silent = 0, rv = -1;
+	int		 silent = 0, rv = -1, quiet;
 
 	if (argc < 2)
 		queue_usage();
@@ -201,21 +184,13 @@ ctl_queue(struct conf *conf, int argc, char *argv[])
 		ctl_errx("invalid message id \"%s\" (16 hex digits)", arg);
 
 	if (ctl_imsg_open(&ci, conf, "queue.control.sock",
-	    "tsamba-queue") == -1)
+	    "tsamba-queue", queue_types) == -1)
 		return -1;
-	if ((b = imsg_create(type, 0, -1)) == NULL ||
-	    ibuf_add_u64(b, QUEUE_REQID) == -1 ||
-	    (type != IMSG_CTL_QUEUE_LIST && ibuf_add_str(b, arg) == -1) ||
-	    (type == IMSG_CTL_QUEUE_DEL && ibuf_add_u8(b, silent) == -1) ||
-	    imsg_close(&ci.ib, b) == -1 || imsgbuf_flush(&ci.ib) == -1) {
-		ctl_warn("cannot send the request");
-		goto done;
-	}
 	if (type == IMSG_CTL_QUEUE_LIST)
 		print_header();
-	rv = queue_answers(&ci, type == IMSG_CTL_QUEUE_LIST ||
-	    type == IMSG_CTL_QUEUE_SHOW);
- done:
+	quiet = type == IMSG_CTL_QUEUE_LIST || type == IMSG_CTL_QUEUE_SHOW;
+	rv = ctl_imsg_request(&ci, queue_request(type, arg, silent),
+	    QUEUE_REQID, queue_answer, &quiet);
 	ctl_imsg_close(&ci);
 	return rv;
 }

@@ -55,12 +55,12 @@ answers(enum stats_daemon d)
 	switch (d) {
 	case STATS_AUTHD:
 		if (ctl_imsg_open(&ci, ctl_conf(), "authd.control.sock",
-		    "tsamba-authd") == -1)
+		    "tsamba-authd", ctl_hello_types) == -1)
 			return 0;
 		break;
 	case STATS_QUEUE:
 		if (ctl_imsg_open(&ci, ctl_conf(), "queue.control.sock",
-		    "tsamba-queue") == -1)
+		    "tsamba-queue", ctl_hello_types) == -1)
 			return 0;
 		break;
 	default:

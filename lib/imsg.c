@@ -32,7 +32,6 @@
 
 #include "imsg.h"
 #include "log.h"
-#include "proto.h"
 
 #define IMSG_MAXMSG		(IMSG_HDRSIZE + IMSG_MAXPAYLOAD)
 #define IMSG_MAXIOV		64	/* messages written per sendmsg */
@@ -618,46 +617,6 @@ imsg_get_end(struct imsg *imsg)
 	return imsg->rpos == imsg->len ? 0 : -1;
 }
 
-int
-imsg_send_hello(struct imsgbuf *ib, const char *who)
-{
-	struct ibuf	*b;
-
-	if ((b = imsg_create(IMSG_HELLO, 0, -1)) == NULL)
-		return -1;
-	if (ibuf_add_u32(b, PROTO_VERSION) == -1 ||
-	    ibuf_add_str(b, who) == -1) {
-		ibuf_free(b);
-		return -1;
-	}
-	return imsg_close(ib, b);
-}
-
-int
-imsg_check_hello(struct imsg *imsg, const char *who)
-{
-	char		 peer[256];
-	uint32_t	 version;
-
-	if (imsg->hdr.type != IMSG_HELLO) {
-		log_warnx("%s: expected a hello, got imsg type %u", who,
-		    imsg->hdr.type);
-		return -1;
-	}
-	if (imsg_get_u32(imsg, &version) == -1 ||
-	    imsg_get_str(imsg, peer, sizeof(peer)) == -1 ||
-	    imsg_get_end(imsg) == -1) {
-		log_warnx("%s: malformed hello", who);
-		return -1;
-	}
-	if (version != PROTO_VERSION) {
-		log_warnx("%s: peer %s speaks protocol version %u, "
-		    "we speak %u", who, peer, version, PROTO_VERSION);
-		return -1;
-	}
-	return 0;
-}
-
 /* libevent glue */
 
 void
@@ -668,6 +627,9 @@ imsgev_init(struct imsgev *iev, int fd,
 	iev->handler = handler;
 	iev->arg = arg;
 	iev->events = 0;
+	iev->drained = NULL;
+	iev->lowat = 0;
+	iev->above = 0;
 	imsgev_update(iev);
 }
 
@@ -757,6 +719,8 @@ imsgev_send(struct imsgev *iev, struct ibuf *b)
 	int	 rv;
 
 	rv = imsg_close(&iev->ibuf, b);
+	if (iev->ibuf.wqlen > iev->lowat)
+		iev->above = 1;
 	imsgev_update(iev);
 	return rv;
 }
@@ -817,6 +781,13 @@ imsgev_dispatch(int fd, short event, void *arg)
 		}
 		if (iev->ibuf.wqlen > 0)
 			iev->events |= IMSGEV_WBLOCKED;
+		if (iev->above && iev->ibuf.wqlen <= iev->lowat &&
+		    iev->drained != NULL) {
+			iev->above = 0;
+			iev->drained(iev, iev->arg);
+			if (iev->ibuf.fd == -1 || (iev->events & IMSGEV_DEAD))
+				return;
+		}
 	}
 	if ((event & EV_READ) && (iev->events & IMSGEV_PAUSED))
 		iev->events |= IMSGEV_RDIDLE;

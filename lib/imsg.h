@@ -112,11 +112,6 @@ int		 imsg_get_blob(struct imsg *, const void **, size_t *);
 /* -1 if payload bytes are left unread. */
 int		 imsg_get_end(struct imsg *);
 
-/* The version handshake that opens every channel (see proto.h). */
-int		 imsg_send_hello(struct imsgbuf *, const char *who);
-/* 0 if the imsg is a HELLO of our version, else -1 (logged). */
-int		 imsg_check_hello(struct imsg *, const char *who);
-
 /*
  * An imsgbuf on the libevent loop: reads and dispatches, and writes when
  * there is something queued.  The handler is called once per message;
@@ -128,6 +123,10 @@ struct imsgev {
 	short		 events;
 	void		(*handler)(struct imsgev *, struct imsg *, void *);
 	void		*arg;
+	/* Called once the write queue falls to lowat after being above. */
+	void		(*drained)(struct imsgev *, void *);
+	size_t		 lowat;
+	int		 above;
 };
 
 void		 imsgev_init(struct imsgev *, int fd,

@@ -25,12 +25,22 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include "channel.h"
 #include "imsg.h"
 #include "keyop.h"
 #include "log.h"
 #include "proto.h"
 
-static struct imsgbuf	 keyop_ibuf;
+static const struct channel_type keyop_types[] = {
+	{ IMSG_KEY_RESULT, CHANNEL_ANSWER },
+	{ 0, 0 }
+};
+
+/* proto_msgs.def bounds the blobs with its own copy of these. */
+_Static_assert(PROTO_KEYID_LEN == KEYOP_ID_LEN, "key id length");
+_Static_assert(PROTO_KEYINPUT_MAX == KEYOP_INPUT_MAX, "key input bound");
+
+static struct channel	 keyop_ch;
 static int		 keyop_up;
 static uint64_t		 keyop_next_id = 1;
 
@@ -134,9 +144,9 @@ keyop_client_init(int fd)
 	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1)
 		return -1;
-	imsgbuf_init(&keyop_ibuf, fd);
-	if (imsg_send_hello(&keyop_ibuf, "key client") == -1 ||
-	    imsgbuf_flush(&keyop_ibuf) == -1)
+	channel_init(&keyop_ch, "key process", "key client", keyop_types,
+	    NULL, NULL);
+	if (channel_sync_hello(&keyop_ch, fd, KEYOP_TIMEOUT) == -1)
 		return -1;
 	keyop_up = 1;
 
@@ -163,8 +173,11 @@ static int
 keyop_ask(uint32_t type, const uint8_t *keyid, uint32_t param,
     const void *in, size_t inlen, void *out, size_t outsz)
 {
-	struct ibuf	*b;
-	uint64_t	 id;
+	struct msg_key_rsa_priv_enc	 enc;
+	struct msg_key_rsa_priv_dec	 dec;
+	struct msg_key_ecdsa_sign	 sign;
+	struct ibuf			*b;
+	uint64_t			 id;
 
 	if (!keyop_up) {
 		log_warnx("key process: channel down, handshake refused");
@@ -173,19 +186,37 @@ keyop_ask(uint32_t type, const uint8_t *keyid, uint32_t param,
 	if (inlen > KEYOP_INPUT_MAX)
 		return -1;
 	id = keyop_next_id++;
-	if ((b = imsg_create(type, 0, -1)) == NULL)
+	/* The three questions have the same fields. */
+#define KEYOP_FILL(v) do {						\
+	(v).id = id;							\
+	(v).keyid = keyid;						\
+	(v).keyid_len = KEYOP_ID_LEN;					\
+	(v).param = param;						\
+	(v).input = in;							\
+	(v).input_len = inlen;						\
+} while (0)
+	switch (type) {
+	case IMSG_KEY_RSA_PRIV_ENC:
+		KEYOP_FILL(enc);
+		b = msg_key_rsa_priv_enc_pack(&enc, -1);
+		break;
+	case IMSG_KEY_RSA_PRIV_DEC:
+		KEYOP_FILL(dec);
+		b = msg_key_rsa_priv_dec_pack(&dec, -1);
+		break;
+	default:
+		KEYOP_FILL(sign);
+		b = msg_key_ecdsa_sign_pack(&sign, -1);
+		break;
+	}
+#undef KEYOP_FILL
+	if (b == NULL)
 		return -1;
-	ibuf_add_u64(b, id);
-	ibuf_add_blob(b, keyid, KEYOP_ID_LEN);
-	ibuf_add_u32(b, param);
-	ibuf_add_blob(b, in, inlen);
 	if (b->error) {
 		ibuf_free(b);
 		return -1;
 	}
-	if (imsg_close(&keyop_ibuf, b) == -1 ||
-	    imsgbuf_flush(&keyop_ibuf) == -1) {
-		log_warn("key process: write");
+	if (channel_sync_send(&keyop_ch, b) == -1) {
 		keyop_up = 0;
 		return -1;
 	}
@@ -205,67 +236,37 @@ keyop_now(void)
 static int
 keyop_wait(uint64_t id, void *out, size_t outsz)
 {
-	struct imsg	 imsg;
-	struct pollfd	 pfd;
-	const void	*data;
-	long long	 deadline = keyop_now() + KEYOP_TIMEOUT, left;
-	uint64_t	 rid;
-	uint8_t		 status;
-	size_t		 len;
-	ssize_t		 n;
-	int		 rv;
+	struct imsg		 imsg;
+	union imsg_msg		 u;
+	struct msg_key_result	*r = &u.key_result;
+	long long		 deadline = keyop_now() + KEYOP_TIMEOUT, left;
+	int			 rv;
 
 	for (;;) {
-		if ((rv = imsg_get(&keyop_ibuf, &imsg)) == -1)
-			goto broken;
-		if (rv == 1) {
-			if (imsg.fd != -1)
-				close(imsg.fd);
-			if (imsg.hdr.type == IMSG_HELLO) {
-				rv = imsg_check_hello(&imsg, "key client");
-				imsg_free(&imsg);
-				if (rv == -1)
-					goto broken;
-				continue;
-			}
-			if (imsg.hdr.type != IMSG_KEY_RESULT ||
-			    imsg_get_u64(&imsg, &rid) == -1 ||
-			    imsg_get_u8(&imsg, &status) == -1 ||
-			    imsg_get_blob(&imsg, &data, &len) == -1 ||
-			    imsg_get_end(&imsg) == -1 || rid > id) {
-				imsg_free(&imsg);
-				goto broken;
-			}
-			if (rid < id) {
-				imsg_free(&imsg);
-				continue;
-			}
-			rv = -1;
-			if (status == 0 && len <= outsz) {
-				memcpy(out, data, len);
-				rv = len;
-			} else
-				log_warnx("key process: operation refused");
-			imsg_free(&imsg);
-			return rv;
-		}
 		if ((left = deadline - keyop_now()) <= 0) {
 			log_warnx("key process: no answer in %d ms",
 			    KEYOP_TIMEOUT);
 			return -1;
 		}
-		pfd.fd = keyop_ibuf.fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, left) == -1 && errno != EINTR)
-			goto broken;
-		if (pfd.revents == 0)
+		if (channel_sync_get(&keyop_ch, &imsg, &u, left) == -1)
+			break;
+		if (r->id > id) {
+			imsg_free(&imsg);
+			break;
+		}
+		if (r->id < id) {
+			imsg_free(&imsg);
 			continue;
-		if ((n = imsgbuf_read(&keyop_ibuf)) == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto broken;
+		}
+		rv = -1;
+		if (r->refused == 0 && r->output_len <= outsz) {
+			memcpy(out, r->output, r->output_len);
+			rv = r->output_len;
+		} else
+			log_warnx("key process: operation refused");
+		imsg_free(&imsg);
+		return rv;
 	}
- broken:
 	log_warnx("key process: channel lost");
 	keyop_up = 0;
 	return -1;

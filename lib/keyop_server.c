@@ -33,6 +33,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "channel.h"
 #include "daemon.h"
 #include "fileio.h"
 #include "imsg.h"
@@ -53,15 +54,36 @@ struct keyop_key {
 };
 
 static TAILQ_HEAD(, keyop_key) keys = TAILQ_HEAD_INITIALIZER(keys);
-static struct imsgev	 parent_iev, client_iev;
-static int		 parent_hello, client_hello;
+static struct channel	 parent_ch, client_ch;
 
 static void	keyop_sig(int, short, void *);
-static void	keyop_parent(struct imsgev *, struct imsg *, void *);
-static void	keyop_client(struct imsgev *, struct imsg *, void *);
-static void	keyop_load(struct imsg *);
+static void	keyop_parent(struct channel *, struct imsg *,
+		    union imsg_msg *, void *);
+static void	keyop_client(struct channel *, struct imsg *,
+		    union imsg_msg *, void *);
+static void	keyop_down(struct channel *, void *);
+static void	keyop_load(struct imsg *, struct msg_key_load *);
 static struct keyop_key *keyop_read_key(int, const char *);
-static void	keyop_answer(struct imsg *);
+static void	keyop_answer(uint32_t, struct msg_key_rsa_priv_enc *);
+
+static const struct channel_type parent_types[] = {
+	{ IMSG_KEY_LOAD, 0 },
+	{ 0, 0 }
+};
+static const struct channel_type client_types[] = {
+	{ IMSG_KEY_RSA_PRIV_ENC, 0 },
+	{ IMSG_KEY_RSA_PRIV_DEC, 0 },
+	{ IMSG_KEY_ECDSA_SIGN, 0 },
+	{ 0, 0 }
+};
+static const struct channel_cbs parent_cbs = {
+	.dispatch = keyop_parent,
+	.down = keyop_down,
+};
+static const struct channel_cbs client_cbs = {
+	.dispatch = keyop_client,
+	.down = keyop_down,
+};
 
 void
 keyop_server_main(int parent_fd, int client_fd, const char *user,
@@ -80,16 +102,12 @@ keyop_server_main(int parent_fd, int client_fd, const char *user,
 
 	event_init();
 	daemon_signals(ev_sigs, sigs, 3, keyop_sig);
-	if (fcntl(parent_fd, F_SETFL, O_NONBLOCK) == -1 ||
-	    fcntl(client_fd, F_SETFL, O_NONBLOCK) == -1)
-		fatal("fcntl");
-	imsgev_init(&parent_iev, parent_fd, keyop_parent, NULL);
-	imsgev_init(&client_iev, client_fd, keyop_client, NULL);
-	if (imsg_send_hello(&parent_iev.ibuf, procname) == -1 ||
-	    imsg_send_hello(&client_iev.ibuf, procname) == -1)
-		fatalx("hello");
-	imsgev_update(&parent_iev);
-	imsgev_update(&client_iev);
+	channel_init(&parent_ch, "parent", procname, parent_types,
+	    &parent_cbs, NULL);
+	channel_init(&client_ch, "key client", procname, client_types,
+	    &client_cbs, NULL);
+	channel_attach(&parent_ch, parent_fd);
+	channel_attach(&client_ch, client_fd);
 	event_dispatch();
 	fatalx("event loop ended");
 }
@@ -104,19 +122,17 @@ keyop_sig(int sig, short ev, void *arg)
 }
 
 static void
-keyop_parent(struct imsgev *iev, struct imsg *imsg, void *arg)
+keyop_parent(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
+    void *arg)
 {
-	if (imsg == NULL)
-		fatalx("parent went away");
-	if (!parent_hello) {
-		if (imsg_check_hello(imsg, "key process") == -1)
-			fatalx("bad hello from the parent");
-		parent_hello = 1;
-		return;
-	}
-	if (imsg->hdr.type != IMSG_KEY_LOAD)
-		fatalx("unexpected imsg %u from the parent", imsg->hdr.type);
-	keyop_load(imsg);
+	keyop_load(imsg, &m->key_load);
+}
+
+/* Either peer gone, or one that broke the protocol: fail-stop. */
+static void
+keyop_down(struct channel *ch, void *arg)
+{
+	fatalx("%s went away", ch->name);
 }
 
 static void
@@ -131,18 +147,18 @@ keyop_key_free(struct keyop_key *k)
 
 /* A new key for a pki; the previous one stays for handshakes under way. */
 static void
-keyop_load(struct imsg *imsg)
+keyop_load(struct imsg *imsg, struct msg_key_load *m)
 {
 	struct keyop_key	*k, *o, *next;
-	struct ibuf		*b;
-	char			 name[64];
+	struct msg_key_loaded	 a = { .pki = m->pki };
+	const char		*name = m->pki;
 	int			 n = 0;
 
-	if (imsg_get_str(imsg, name, sizeof(name)) == -1 ||
-	    imsg_get_end(imsg) == -1 || imsg->fd == -1)
-		fatalx("malformed KEY_LOAD");
+	if (imsg->fd == -1)
+		fatalx("KEY_LOAD without a key file");
 	k = keyop_read_key(imsg->fd, name);
 	close(imsg->fd);
+	imsg->fd = -1;
 	if (k != NULL) {
 		TAILQ_FOREACH_SAFE(o, &keys, entry, next) {
 			if (memcmp(o->id, k->id, sizeof(k->id)) == 0)
@@ -155,11 +171,8 @@ keyop_load(struct imsg *imsg)
 		}
 		log_debug("pki %s: private key loaded", name);
 	}
-	if ((b = imsg_create(IMSG_KEY_LOADED, 0, -1)) == NULL)
-		fatal("imsg_create");
-	ibuf_add_str(b, name);
-	ibuf_add_u8(b, k == NULL);
-	if (b->error || imsgev_send(&parent_iev, b) == -1)
+	a.refused = k == NULL;
+	if (channel_send(&parent_ch, msg_key_loaded_pack(&a, -1)) == -1)
 		fatalx("cannot queue KEY_LOADED");
 }
 
@@ -223,29 +236,35 @@ keyop_read_key(int fd, const char *name)
 	return NULL;
 }
 
+/* The three questions have the same fields: one struct for them. */
 static void
-keyop_client(struct imsgev *iev, struct imsg *imsg, void *arg)
+keyop_client(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
+    void *arg)
 {
-	if (imsg == NULL)
-		fatalx("key client went away");
-	if (imsg->fd != -1)
-		fatalx("key client sent a descriptor");
-	if (!client_hello) {
-		if (imsg_check_hello(imsg, "key process") == -1)
-			fatalx("bad hello from the key client");
-		client_hello = 1;
-		return;
-	}
+	struct msg_key_rsa_priv_enc	 q;
+
 	switch (imsg->hdr.type) {
 	case IMSG_KEY_RSA_PRIV_ENC:
+		q = m->key_rsa_priv_enc;
+		break;
 	case IMSG_KEY_RSA_PRIV_DEC:
-	case IMSG_KEY_ECDSA_SIGN:
-		keyop_answer(imsg);
+		q.id = m->key_rsa_priv_dec.id;
+		q.keyid = m->key_rsa_priv_dec.keyid;
+		q.keyid_len = m->key_rsa_priv_dec.keyid_len;
+		q.param = m->key_rsa_priv_dec.param;
+		q.input = m->key_rsa_priv_dec.input;
+		q.input_len = m->key_rsa_priv_dec.input_len;
 		break;
 	default:
-		fatalx("unexpected imsg %u from the key client",
-		    imsg->hdr.type);
+		q.id = m->key_ecdsa_sign.id;
+		q.keyid = m->key_ecdsa_sign.keyid;
+		q.keyid_len = m->key_ecdsa_sign.keyid_len;
+		q.param = m->key_ecdsa_sign.param;
+		q.input = m->key_ecdsa_sign.input;
+		q.input_len = m->key_ecdsa_sign.input_len;
+		break;
 	}
+	keyop_answer(imsg->hdr.type, &q);
 }
 
 static struct keyop_key *
@@ -298,36 +317,25 @@ keyop_do(uint32_t type, struct keyop_key *k, uint32_t padding,
 }
 
 static void
-keyop_answer(struct imsg *imsg)
+keyop_answer(uint32_t type, struct msg_key_rsa_priv_enc *q)
 {
 	struct keyop_key	*k;
-	struct ibuf		*b;
+	struct msg_key_result	 a = { .id = q->id };
 	unsigned char		 out[KEYOP_INPUT_MAX];
-	const void		*id, *in;
-	size_t			 idlen, inlen;
-	uint64_t		 reqid;
-	uint32_t		 padding;
 	int			 n = -1;
 
-	if (imsg_get_u64(imsg, &reqid) == -1 ||
-	    imsg_get_blob(imsg, &id, &idlen) == -1 ||
-	    imsg_get_u32(imsg, &padding) == -1 ||
-	    imsg_get_blob(imsg, &in, &inlen) == -1 ||
-	    imsg_get_end(imsg) == -1 || idlen != KEYOP_ID_LEN ||
-	    inlen > KEYOP_INPUT_MAX)
-		fatalx("malformed key request (imsg %u)", imsg->hdr.type);
-	if ((k = keyop_find(id)) == NULL)
+	if (q->keyid_len != KEYOP_ID_LEN)
+		fatalx("malformed key request (%s)", imsg_type_name(type));
+	if ((k = keyop_find(q->keyid)) == NULL)
 		log_warnx("key request for a key not loaded");
-	else if ((n = keyop_do(imsg->hdr.type, k, padding, in, inlen, out,
-	    sizeof(out))) < 0)
-		log_warnx("pki %s: key operation (imsg %u) failed", k->pki,
-		    imsg->hdr.type);
-	if ((b = imsg_create(IMSG_KEY_RESULT, 0, -1)) == NULL)
-		fatal("imsg_create");
-	ibuf_add_u64(b, reqid);
-	ibuf_add_u8(b, n < 0);
-	ibuf_add_blob(b, out, n < 0 ? 0 : n);
-	explicit_bzero(out, sizeof(out));
-	if (b->error || imsgev_send(&client_iev, b) == -1)
+	else if ((n = keyop_do(type, k, q->param, q->input, q->input_len,
+	    out, sizeof(out))) < 0)
+		log_warnx("pki %s: key operation (%s) failed", k->pki,
+		    imsg_type_name(type));
+	a.refused = n < 0;
+	a.output = out;
+	a.output_len = n < 0 ? 0 : n;
+	if (channel_send(&client_ch, msg_key_result_pack(&a, -1)) == -1)
 		fatalx("cannot queue KEY_RESULT");
+	explicit_bzero(out, sizeof(out));
 }

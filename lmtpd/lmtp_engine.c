@@ -2,8 +2,9 @@
  * The lmtp engine process: unprivileged and chrooted, it accepts LMTP
  * connections on the listeners the parent passes, and carries the
  * sessions' requests to authd (LOOKUP_USER) and to the writers (DELIVER,
- * through the parent).  Each request has a u64 id; the answer finds its
- * session through the id, and a session that went away leaves an orphan
+ * through the parent), each a request of its channel (lib/channel.c):
+ * the answer finds its session through the id, a channel that drops
+ * fails what it carried, and a session that went away leaves an orphan
  * request whose answer is dropped.
  */
 
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "daemon.h"
 #include "imsg.h"
 #include "listener.h"
@@ -40,63 +42,64 @@ enum request_kind {
 	REQ_DELIVER,
 };
 
+/*
+ * A lookup or a delivery, registered with its channel (authd, or the
+ * parent for the writers) from the moment it is sent until its answer
+ * or its failure; a lookup waits in auth_waiting while the authd channel
+ * is being connected.
+ */
 struct request {
-	RB_ENTRY(request)	 tree;
+	struct channel_req	 creq;
 	TAILQ_ENTRY(request)	 wait;		/* for the authd channel */
-	uint64_t		 id;
 	enum request_kind	 kind;
 	struct lmtp_session	*session;	/* NULL once orphaned */
 	size_t			 rcpt;
-	int			 waiting;	/* in auth_waiting */
 	char			 mailbox[ADDR_MAX];
 };
 
-RB_HEAD(request_tree, request);
-
-enum auth_state {
-	AUTH_DOWN,
-	AUTH_CONNECTING,
-	AUTH_UP,
+static const struct channel_type parent_types[] = {
+	{ IMSG_LMTP_LISTENER, 0 },
+	{ IMSG_LMTP_CONNECTED, 0 },
+	{ IMSG_LMTP_DELIVERED, CHANNEL_ANSWER },
+	{ 0, 0 }
+};
+static const struct channel_type auth_types[] = {
+	{ IMSG_AUTH_USER_RESULT, CHANNEL_ANSWER },
+	{ 0, 0 }
 };
 
-static int	request_cmp(struct request *, struct request *);
-RB_PROTOTYPE(request_tree, request, tree, request_cmp)
-
-static struct request_tree	 requests = RB_INITIALIZER(&requests);
-static TAILQ_HEAD(, request)	 auth_waiting =
-    TAILQ_HEAD_INITIALIZER(auth_waiting);
-static struct imsgev		 parent_iev;
-static struct imsgev		 auth_iev;
-static enum auth_state		 auth_state = AUTH_DOWN;
-static int			 auth_hello;
-static uint64_t			 next_id = 1;
-static unsigned int		 nsessions;
-static struct event		 ev_sigs[2];
-
 static void	engine_sig(int, short, void *);
-static void	engine_dispatch_parent(struct imsgev *, struct imsg *,
-		    void *);
+static void	engine_dispatch_parent(struct channel *, struct imsg *,
+		    union imsg_msg *, void *);
+static void	engine_parent_down(struct channel *, void *);
 static void	engine_listener(int);
 static void	engine_accept(int, struct sockaddr_storage *, socklen_t,
 		    void *);
-static void	auth_connect(void);
-static void	auth_connected(struct imsg *);
-static void	auth_dispatch(struct imsgev *, struct imsg *, void *);
-static void	auth_lost(void);
+static void	auth_connect(struct channel *, void *);
+static void	auth_connected(struct imsg *, struct msg_lmtp_connected *);
 static void	auth_send(struct request *);
-static void	auth_result(struct imsg *);
-static void	deliver_result(struct imsg *);
+static void	auth_fail_waiting(void);
+static void	auth_result(struct channel_req *, struct imsg *,
+		    union imsg_msg *);
+static void	deliver_result(struct channel_req *, struct imsg *,
+		    union imsg_msg *);
 static struct request *request_new(struct lmtp_session *, int);
-static struct request *request_find(uint64_t);
-static void	request_free(struct request *);
 
-static int
-request_cmp(struct request *a, struct request *b)
-{
-	return a->id < b->id ? -1 : a->id > b->id;
-}
+static const struct channel_cbs parent_cbs = {
+	.dispatch = engine_dispatch_parent,
+	.down = engine_parent_down,
+};
+/* The parent connects authd for us: the chroot has no auth.sock. */
+static const struct channel_cbs auth_cbs = {
+	.connect = auth_connect,
+};
 
-RB_GENERATE(request_tree, request, tree, request_cmp)
+static struct channel		 parent_ch, auth_ch;
+static TAILQ_HEAD(, request)	 auth_waiting =
+    TAILQ_HEAD_INITIALIZER(auth_waiting);
+static int			 auth_asked;	/* a CONNECT is out */
+static unsigned int		 nsessions;
+static struct event		 ev_sigs[2];
 
 void
 engine_main(int fd)
@@ -113,11 +116,12 @@ engine_main(int fd)
 	event_init();
 	daemon_signals(ev_sigs, sigs, 2, engine_sig);
 
-	imsgev_init(&parent_iev, fd, engine_dispatch_parent, NULL);
-	if (imsg_send_hello(&parent_iev.ibuf, "lmtp engine") == -1)
-		fatalx("hello to parent");
-	auth_connect();
-	imsgev_update(&parent_iev);
+	channel_init(&parent_ch, "parent", "lmtp engine", parent_types,
+	    &parent_cbs, NULL);
+	channel_attach(&parent_ch, fd);
+	channel_init(&auth_ch, "authd", "lmtp engine", auth_types, &auth_cbs,
+	    NULL);
+	channel_start(&auth_ch, NULL);
 
 	event_dispatch();
 	exit(0);
@@ -130,33 +134,30 @@ engine_sig(int sig, short event, void *arg)
 }
 
 static void
-engine_dispatch_parent(struct imsgev *iev, struct imsg *imsg, void *arg)
+engine_dispatch_parent(struct channel *ch, struct imsg *imsg,
+    union imsg_msg *m, void *arg)
 {
-	static int	 hello;
-
-	if (imsg == NULL)
-		fatalx("parent gone");
-	if (!hello) {
-		if (imsg_check_hello(imsg, "lmtp") == -1)
-			exit(1);
-		hello = 1;
-		return;
-	}
 	switch (imsg->hdr.type) {
 	case IMSG_LMTP_LISTENER:
-		if (imsg->fd == -1 || imsg_get_end(imsg) == -1)
-			fatalx("malformed LISTENER from parent");
+		if (imsg->fd == -1)
+			fatalx("LISTENER without a socket");
 		engine_listener(imsg->fd);
+		imsg->fd = -1;
 		break;
 	case IMSG_LMTP_CONNECTED:
-		auth_connected(imsg);
-		break;
-	case IMSG_LMTP_DELIVERED:
-		deliver_result(imsg);
+		auth_connected(imsg, &m->lmtp_connected);
 		break;
 	default:
-		fatalx("unexpected imsg type %u from parent", imsg->hdr.type);
+		/* A DELIVERED for no delivery: the parent is confused. */
+		fatalx("unexpected %s from parent",
+		    imsg_type_name(imsg->hdr.type));
 	}
+}
+
+static void
+engine_parent_down(struct channel *ch, void *arg)
+{
+	fatalx("parent gone");
 }
 
 /* Listeners */
@@ -244,27 +245,9 @@ request_new(struct lmtp_session *s, int kind)
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
-	r->id = next_id++;
 	r->kind = kind;
 	r->session = s;
-	RB_INSERT(request_tree, &requests, r);
 	return r;
-}
-
-static struct request *
-request_find(uint64_t id)
-{
-	struct request	 key;
-
-	key.id = id;
-	return RB_FIND(request_tree, &requests, &key);
-}
-
-static void
-request_free(struct request *r)
-{
-	RB_REMOVE(request_tree, &requests, r);
-	free(r);
 }
 
 /* The session goes away: its answer, when it comes, is dropped. */
@@ -285,159 +268,107 @@ engine_lookup(struct lmtp_session *s, const char *mailbox)
 	if ((r = request_new(s, REQ_LOOKUP)) == NULL)
 		return NULL;
 	strlcpy(r->mailbox, mailbox, sizeof(r->mailbox));
-	if (auth_state == AUTH_UP) {
+	if (channel_up(&auth_ch)) {
 		auth_send(r);
 		return r;
 	}
+	/* Sent once the channel is up, failed if it cannot be. */
 	TAILQ_INSERT_TAIL(&auth_waiting, r, wait);
-	r->waiting = 1;
-	if (auth_state == AUTH_DOWN)
-		auth_connect();
 	return r;
 }
 
 static void
-auth_connect(void)
+auth_connect(struct channel *ch, void *arg)
 {
-	struct ibuf	*b;
+	struct msg_lmtp_connect	 m = { .id = 0, .which = CONNECT_AUTHD };
 
-	auth_state = AUTH_CONNECTING;
-	if ((b = imsg_create(IMSG_LMTP_CONNECT, 0, -1)) == NULL ||
-	    ibuf_add_u64(b, next_id++) == -1 ||
-	    ibuf_add_u8(b, CONNECT_AUTHD) == -1 ||
-	    imsgev_send(&parent_iev, b) == -1)
+	auth_asked = 1;
+	if (channel_send(&parent_ch, msg_lmtp_connect_pack(&m, -1)) == -1)
 		fatalx("CONNECT to parent");
 }
 
 static void
-auth_connected(struct imsg *imsg)
+auth_connected(struct imsg *imsg, struct msg_lmtp_connected *m)
 {
 	struct request	*r;
-	uint64_t	 id;
-	uint8_t		 which, failed;
 
-	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &which) == -1 ||
-	    imsg_get_u8(imsg, &failed) == -1 || imsg_get_end(imsg) == -1 ||
-	    which != CONNECT_AUTHD || (!failed && imsg->fd == -1))
+	if (m->which != CONNECT_AUTHD || (!m->failed && imsg->fd == -1))
 		fatalx("malformed CONNECTED from parent");
-	if (auth_state != AUTH_CONNECTING)
+	if (!auth_asked)
 		fatalx("CONNECTED without a CONNECT");
-	if (failed) {
-		if (imsg->fd != -1)
-			close(imsg->fd);
+	auth_asked = 0;
+	if (m->failed) {
 		log_warnx("authd unreachable");
-		auth_lost();
+		auth_fail_waiting();
+		channel_connect_failed(&auth_ch);
 		return;
 	}
-	imsgev_init(&auth_iev, imsg->fd, auth_dispatch, NULL);
-	auth_hello = 0;
-	if (imsg_send_hello(&auth_iev.ibuf, "lmtp engine") == -1)
-		fatalx("hello to authd");
-	auth_state = AUTH_UP;
-	while ((r = TAILQ_FIRST(&auth_waiting)) != NULL) {
+	channel_attach(&auth_ch, imsg->fd);
+	imsg->fd = -1;
+	while (channel_up(&auth_ch) &&
+	    (r = TAILQ_FIRST(&auth_waiting)) != NULL) {
 		TAILQ_REMOVE(&auth_waiting, r, wait);
-		r->waiting = 0;
 		auth_send(r);
 	}
-	imsgev_update(&auth_iev);
 	log_debug("connected to authd");
+}
+
+static void
+lookup_failed(struct request *r)
+{
+	if (r->session != NULL)
+		lmtp_session_lookup_done(r->session, LOOKUP_TEMPFAIL, "", 0, 0,
+		    0);
+	free(r);
+}
+
+/*
+ * Without authd no recipient can be checked: a lookup waiting for the
+ * channel gets a temporary failure (those in flight fail with the
+ * channel, auth_result()).
+ */
+static void
+auth_fail_waiting(void)
+{
+	TAILQ_HEAD(, request)	 failed = TAILQ_HEAD_INITIALIZER(failed);
+	struct request		*r;
+
+	/* Collect first: the answers may start new lookups. */
+	TAILQ_CONCAT(&failed, &auth_waiting, wait);
+	while ((r = TAILQ_FIRST(&failed)) != NULL) {
+		TAILQ_REMOVE(&failed, r, wait);
+		lookup_failed(r);
+	}
 }
 
 static void
 auth_send(struct request *r)
 {
-	struct ibuf	*b;
+	struct msg_auth_lookup_user	 m = { .mailbox = r->mailbox };
 
-	if ((b = imsg_create(IMSG_AUTH_LOOKUP_USER, 0, -1)) == NULL ||
-	    ibuf_add_u64(b, r->id) == -1 ||
-	    ibuf_add_str(b, r->mailbox) == -1 ||
-	    imsg_close(&auth_iev.ibuf, b) == -1)
-		fatalx("LOOKUP_USER to authd");
-	imsgev_update(&auth_iev);
+	m.id = channel_req_add(&auth_ch, &r->creq, 0, auth_result, r);
+	if (channel_send(&auth_ch, msg_auth_lookup_user_pack(&m, -1)) ==
+	    -1) {
+		channel_req_cancel(&r->creq);
+		lookup_failed(r);
+	}
 }
 
 static void
-auth_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
+auth_result(struct channel_req *cr, struct imsg *imsg, union imsg_msg *m)
 {
+	struct request			*r = cr->arg;
+	struct msg_auth_user_result	*u;
+
 	if (imsg == NULL) {
-		log_warnx("lost the authd channel");
-		imsgev_clear(&auth_iev);
-		auth_lost();
+		lookup_failed(r);
 		return;
 	}
-	if (imsg->fd != -1) {
-		close(imsg->fd);
-		imsg->fd = -1;
-		goto bad;
-	}
-	if (!auth_hello) {
-		if (imsg_check_hello(imsg, "lmtp") == -1)
-			goto bad;
-		auth_hello = 1;
-		return;
-	}
-	if (imsg->hdr.type != IMSG_AUTH_USER_RESULT)
-		goto bad;
-	auth_result(imsg);
-	return;
- bad:
-	/* Fail-stop for this channel: drop it, reconnect on demand. */
-	log_warnx("malformed imsg from authd, dropping the channel");
-	imsgev_clear(&auth_iev);
-	auth_lost();
-}
-
-/*
- * Without authd no recipient can be checked: every lookup in flight or
- * waiting gets a temporary failure, and the next one reconnects.
- */
-static void
-auth_lost(void)
-{
-	TAILQ_HEAD(, request)	 failed = TAILQ_HEAD_INITIALIZER(failed);
-	struct request		*r, *next;
-
-	/* Collect first: the answers may start new lookups. */
-	auth_state = AUTH_DOWN;
-	TAILQ_CONCAT(&failed, &auth_waiting, wait);
-	for (r = RB_MIN(request_tree, &requests); r != NULL; r = next) {
-		next = RB_NEXT(request_tree, &requests, r);
-		if (r->kind == REQ_LOOKUP && !r->waiting)
-			TAILQ_INSERT_TAIL(&failed, r, wait);
-	}
-	while ((r = TAILQ_FIRST(&failed)) != NULL) {
-		TAILQ_REMOVE(&failed, r, wait);
-		if (r->session != NULL)
-			lmtp_session_lookup_done(r->session, LOOKUP_TEMPFAIL,
-			    "", 0, 0, 0);
-		request_free(r);
-	}
-}
-
-static void
-auth_result(struct imsg *imsg)
-{
-	char		 maildir[PATH_MAX];
-	struct request	*r;
-	uint64_t	 id, quota;
-	uint32_t	 uid, gid;
-	uint8_t		 status;
-
-	if (imsg_get_u64(imsg, &id) == -1 ||
-	    imsg_get_u8(imsg, &status) == -1 ||
-	    imsg_get_str(imsg, maildir, sizeof(maildir)) == -1 ||
-	    imsg_get_u32(imsg, &uid) == -1 || imsg_get_u32(imsg, &gid) == -1 ||
-	    imsg_get_u64(imsg, &quota) == -1 || imsg_get_end(imsg) == -1 ||
-	    (r = request_find(id)) == NULL || r->kind != REQ_LOOKUP) {
-		log_warnx("malformed USER_RESULT from authd");
-		imsgev_clear(&auth_iev);
-		auth_lost();
-		return;
-	}
+	u = &m->auth_user_result;
 	if (r->session != NULL)
-		lmtp_session_lookup_done(r->session, status, maildir, uid, gid,
-		    quota);
-	request_free(r);
+		lmtp_session_lookup_done(r->session, u->status, u->maildir,
+		    u->uid, u->gid, u->quota);
+	free(r);
 }
 
 /* Deliveries, through the parent to a writer */
@@ -447,44 +378,35 @@ engine_deliver(struct lmtp_session *s, size_t rcpt, int fd,
     const char *maildir, uint32_t uid, uint32_t gid, uint64_t quota,
     const char *prefix)
 {
-	struct request	*r;
-	struct ibuf	*b;
+	struct request		*r;
+	struct ibuf		*b;
+	struct msg_lmtp_deliver	 m = { .maildir = maildir, .uid = uid,
+	    .gid = gid, .quota = quota, .prefix = prefix };
 
 	if ((r = request_new(s, REQ_DELIVER)) == NULL) {
 		close(fd);
 		return NULL;
 	}
 	r->rcpt = rcpt;
-	if ((b = imsg_create(IMSG_LMTP_DELIVER, 0, fd)) == NULL) {
+	m.id = channel_req_add(&parent_ch, &r->creq, 0, deliver_result, r);
+	if ((b = msg_lmtp_deliver_pack(&m, fd)) == NULL)
 		close(fd);
-		request_free(r);
-		return NULL;
-	}
-	if (ibuf_add_u64(b, r->id) == -1 || ibuf_add_str(b, maildir) == -1 ||
-	    ibuf_add_u32(b, uid) == -1 || ibuf_add_u32(b, gid) == -1 ||
-	    ibuf_add_u64(b, quota) == -1 || ibuf_add_str(b, prefix) == -1 ||
-	    imsgev_send(&parent_iev, b) == -1) {
-		request_free(r);
+	if (channel_send(&parent_ch, b) == -1) {
+		channel_req_cancel(&r->creq);
+		free(r);
 		return NULL;
 	}
 	return r;
 }
 
 static void
-deliver_result(struct imsg *imsg)
+deliver_result(struct channel_req *cr, struct imsg *imsg, union imsg_msg *m)
 {
-	char		 text[LMTP_REPLY_MAX];
-	struct request	*r;
-	uint64_t	 id;
-	uint8_t		 status;
+	struct request	*r = cr->arg;
 
-	if (imsg->fd != -1 || imsg_get_u64(imsg, &id) == -1 ||
-	    imsg_get_u8(imsg, &status) == -1 ||
-	    imsg_get_str(imsg, text, sizeof(text)) == -1 ||
-	    imsg_get_end(imsg) == -1 ||
-	    (r = request_find(id)) == NULL || r->kind != REQ_DELIVER)
-		fatalx("malformed DELIVERED from parent");
-	if (r->session != NULL)
-		lmtp_session_delivered(r->session, r->rcpt, status, text);
-	request_free(r);
+	/* No answer: the parent is gone, and so are we (fail-stop). */
+	if (imsg != NULL && r->session != NULL)
+		lmtp_session_delivered(r->session, r->rcpt,
+		    m->lmtp_delivered.status, m->lmtp_delivered.text);
+	free(r);
 }

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "esc.h"
 #include "imsg.h"
 #include "log.h"
@@ -37,7 +38,13 @@
 
 static struct maildir_uniq	 uniq;
 
-static void	writer_dispatch(struct imsgbuf *, struct imsg *);
+static const struct channel_type writer_types[] = {
+	{ IMSG_LMTP_DELIVER, 0 },
+	{ 0, 0 }
+};
+
+static void	writer_dispatch(struct channel *, struct imsg *,
+		    struct msg_lmtp_deliver *);
 static int	writer_deliver(const char *, const char *, int, char *,
 		    size_t);
 static int	writer_open_maildir(const char *, struct maildir_tmp *);
@@ -49,10 +56,10 @@ static int	errno_status(int, char *, size_t);
 void
 writer_main(int fd, uid_t uid, gid_t gid)
 {
-	struct imsgbuf	 ib;
+	struct channel	 ch;
 	struct imsg	 imsg;
-	ssize_t		 n;
-	int		 rv, flags;
+	union imsg_msg	 m;
+	int		 flags;
 
 	log_procname("writer");
 	/* Relative paths then work chrooted (root) or not (demo user). */
@@ -62,66 +69,40 @@ writer_main(int fd, uid_t uid, gid_t gid)
 	maildir_uniq_init(&uniq, conf->hostname);
 	umask(077);
 
-	/* One delivery at a time: a plain blocking loop is enough. */
+	/* One delivery at a time: the channel's blocking use is enough. */
 	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1)
 		fatal("fcntl");
-	imsgbuf_init(&ib, fd);
-	if (imsg_send_hello(&ib, "lmtpd writer") == -1 ||
-	    imsgbuf_flush(&ib) == -1)
-		fatal("hello to parent");
+	channel_init(&ch, "parent", "lmtpd writer", writer_types, NULL, NULL);
+	if (channel_sync_hello(&ch, fd, -1) == -1)
+		exit(1);
 	for (;;) {
-		if ((n = imsgbuf_read(&ib)) == -1) {
-			if (errno == EINTR)
-				continue;
-			fatal("read from parent");
-		}
-		if (n == 0)
-			exit(0);
-		while ((rv = imsg_get(&ib, &imsg)) == 1) {
-			writer_dispatch(&ib, &imsg);
-			imsg_free(&imsg);
-		}
-		if (rv == -1)
+		if (channel_sync_get(&ch, &imsg, &m, -1) == -1) {
+			/* The parent closed: done; anything else: stop. */
+			if (ch.state == CHANNEL_DOWN)
+				exit(0);
 			fatalx("malformed imsg from parent");
-		if (imsgbuf_flush(&ib) == -1)
-			fatal("write to parent");
+		}
+		writer_dispatch(&ch, &imsg, &m.lmtp_deliver);
+		imsg_free(&imsg);
 	}
 }
 
 static void
-writer_dispatch(struct imsgbuf *ib, struct imsg *imsg)
+writer_dispatch(struct channel *ch, struct imsg *imsg,
+    struct msg_lmtp_deliver *m)
 {
-	static int	 hello;
-	char		 maildir[PATH_MAX], prefix[LMTP_PREFIX_MAX];
-	char		 text[LMTP_REPLY_MAX];
-	struct ibuf	*b;
-	uint64_t	 id, quota;
-	uint32_t	 uid, gid;
-	int		 status;
+	struct msg_lmtp_delivered	 a = { .id = m->id };
+	char				 text[LMTP_REPLY_MAX];
 
-	if (!hello) {
-		if (imsg_check_hello(imsg, "writer") == -1)
-			exit(1);
-		hello = 1;
-		return;
-	}
-	if (imsg->hdr.type != IMSG_LMTP_DELIVER || imsg->fd == -1 ||
-	    imsg_get_u64(imsg, &id) == -1 ||
-	    imsg_get_str(imsg, maildir, sizeof(maildir)) == -1 ||
-	    imsg_get_u32(imsg, &uid) == -1 || imsg_get_u32(imsg, &gid) == -1 ||
-	    imsg_get_u64(imsg, &quota) == -1 ||
-	    imsg_get_str(imsg, prefix, sizeof(prefix)) == -1 ||
-	    imsg_get_end(imsg) == -1)
-		fatalx("malformed DELIVER from parent");
-
-	status = writer_deliver(maildir, prefix, imsg->fd, text,
+	if (imsg->fd == -1)
+		fatalx("DELIVER from parent without a message");
+	a.status = writer_deliver(m->maildir, m->prefix, imsg->fd, text,
 	    sizeof(text));
 	close(imsg->fd);
-
-	if ((b = imsg_create(IMSG_LMTP_DELIVERED, 0, -1)) == NULL ||
-	    ibuf_add_u64(b, id) == -1 || ibuf_add_u8(b, status) == -1 ||
-	    ibuf_add_str(b, text) == -1 || imsg_close(ib, b) == -1)
+	imsg->fd = -1;
+	a.text = text;
+	if (channel_sync_send(ch, msg_lmtp_delivered_pack(&a, -1)) == -1)
 		fatalx("DELIVERED to parent");
 }
 

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "conf.h"
 #include "daemon.h"
 #include "imsg.h"
@@ -37,7 +38,7 @@ uid_t			 lmtp_allowed[CONF_ALLOW_MAX + 1];
 size_t			 nlmtp_allowed;
 
 static struct conf	 lmtpd_conf;
-static struct imsgev	 engine_iev;
+static struct channel	 engine_ch;
 static pid_t		 engine_pid = -1;
 static uid_t		 sock_uid;	/* owner of the LMTP socket */
 static gid_t		 sock_gid;
@@ -48,8 +49,20 @@ static struct event	 ev_sigs[4];
 
 static void	allowed_resolve(void);
 static void	send_listeners(void);
-static void	parent_dispatch_engine(struct imsgev *, struct imsg *, void *);
-static void	parent_connect(struct imsg *);
+static void	parent_dispatch_engine(struct channel *, struct imsg *,
+		    union imsg_msg *, void *);
+static void	parent_engine_down(struct channel *, void *);
+static void	parent_connect(struct msg_lmtp_connect *);
+
+static const struct channel_type engine_types[] = {
+	{ IMSG_LMTP_CONNECT, 0 },
+	{ IMSG_LMTP_DELIVER, 0 },
+	{ 0, 0 }
+};
+static const struct channel_cbs engine_cbs = {
+	.dispatch = parent_dispatch_engine,
+	.down = parent_engine_down,
+};
 static void	parent_sig(int, short, void *);
 static void	parent_shutdown(int) __attribute__((__noreturn__));
 
@@ -113,11 +126,10 @@ main(int argc, char *argv[])
 	event_init();
 	daemon_signals(ev_sigs, sigs, 4, parent_sig);
 
-	imsgev_init(&engine_iev, sp[0], parent_dispatch_engine, NULL);
-	if (imsg_send_hello(&engine_iev.ibuf, "lmtpd parent") == -1)
-		fatalx("hello to engine");
+	channel_init(&engine_ch, "engine", "lmtpd parent", engine_types,
+	    &engine_cbs, NULL);
+	channel_attach(&engine_ch, sp[0]);
 	send_listeners();
-	imsgev_update(&engine_iev);
 
 	log_info("started, LMTP on %s", conf->lmtp_socket);
 	event_dispatch();
@@ -186,13 +198,12 @@ send_listeners(void)
 	int			 fd;
 
 	fd = lmtp_socket_listen();
-	if (imsg_compose(&engine_iev.ibuf, IMSG_LMTP_LISTENER, 0, fd) == -1)
-		fatalx("LISTENER to engine");
+	parent_send_engine(msg_lmtp_listener_pack(
+	    &(struct msg_lmtp_listener){}, fd));
 	TAILQ_FOREACH(l, &conf->lmtp_listens, entry) {
 		fd = tcp_listen(l, 128, SOCK_NONBLOCK, "LMTP");
-		if (imsg_compose(&engine_iev.ibuf, IMSG_LMTP_LISTENER, 0,
-		    fd) == -1)
-			fatalx("LISTENER to engine");
+		parent_send_engine(msg_lmtp_listener_pack(
+		    &(struct msg_lmtp_listener){}, fd));
 		log_info("LMTP on %s port %u", l->addr, l->port);
 	}
 }
@@ -200,54 +211,41 @@ send_listeners(void)
 void
 parent_send_engine(struct ibuf *b)
 {
-	if (imsgev_send(&engine_iev, b) == -1)
+	if (channel_send(&engine_ch, b) == -1)
 		fatalx("imsg to engine");
 }
 
 static void
-parent_dispatch_engine(struct imsgev *iev, struct imsg *imsg, void *arg)
+parent_dispatch_engine(struct channel *ch, struct imsg *imsg,
+    union imsg_msg *m, void *arg)
 {
-	static int	 hello;
-
-	if (imsg == NULL) {
-		log_warnx("engine gone, exiting");
-		parent_shutdown(1);
-	}
-	if (!hello) {
-		if (imsg_check_hello(imsg, "parent") == -1)
-			parent_shutdown(1);
-		hello = 1;
-		return;
-	}
 	switch (imsg->hdr.type) {
 	case IMSG_LMTP_CONNECT:
-		parent_connect(imsg);
+		parent_connect(&m->lmtp_connect);
 		break;
 	case IMSG_LMTP_DELIVER:
-		writers_deliver(imsg);
+		writers_deliver(imsg, &m->lmtp_deliver);
 		break;
-	default:
-		log_warnx("engine sent unexpected imsg type %u",
-		    imsg->hdr.type);
-		parent_shutdown(1);
 	}
+}
+
+/* The engine gone, or one that broke the protocol: fail-stop. */
+static void
+parent_engine_down(struct channel *ch, void *arg)
+{
+	log_warnx("engine gone, exiting");
+	parent_shutdown(1);
 }
 
 /* The chrooted engine cannot reach auth.sock by path: connect for it. */
 static void
-parent_connect(struct imsg *imsg)
+parent_connect(struct msg_lmtp_connect *m)
 {
-	struct ibuf	*b;
-	char		 path[PATH_MAX];
-	uint64_t	 id;
-	uint8_t		 which;
-	int		 fd = -1;
+	struct msg_lmtp_connected	 a = { .id = m->id, .which = m->which };
+	char				 path[PATH_MAX];
+	uint8_t				 which = m->which;
+	int				 fd = -1;
 
-	if (imsg->fd != -1 || imsg_get_u64(imsg, &id) == -1 ||
-	    imsg_get_u8(imsg, &which) == -1 || imsg_get_end(imsg) == -1) {
-		log_warnx("engine sent a malformed CONNECT");
-		parent_shutdown(1);
-	}
 	if (which == CONNECT_AUTHD) {
 		conf_sockpath(conf, "auth.sock", path, sizeof(path));
 		if ((fd = unixsock_connect_as(path, 0, engine_uid,
@@ -256,11 +254,8 @@ parent_connect(struct imsg *imsg)
 	} else
 		log_warnx("engine asked to connect to %u", which);
 
-	if ((b = imsg_create(IMSG_LMTP_CONNECTED, 0, fd)) == NULL ||
-	    ibuf_add_u64(b, id) == -1 || ibuf_add_u8(b, which) == -1 ||
-	    ibuf_add_u8(b, fd == -1 ? 1 : 0) == -1)
-		fatalx("CONNECTED");
-	parent_send_engine(b);
+	a.failed = fd == -1;
+	parent_send_engine(msg_lmtp_connected_pack(&a, fd));
 }
 
 static void
@@ -321,5 +316,5 @@ parent_forget(void)
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
-	close(engine_iev.ibuf.fd);
+	close(engine_ch.iev.ibuf.fd);
 }

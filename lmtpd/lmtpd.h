@@ -48,7 +48,7 @@ void		 parent_send_engine(struct ibuf *);
 void		 parent_forget(void);
 
 /* writers.c: the parent's side of the writers */
-void		 writers_deliver(struct imsg *);
+void		 writers_deliver(struct imsg *, struct msg_lmtp_deliver *);
 void		 writers_reaped(pid_t);
 void		 writers_kill(void);
 

@@ -11,19 +11,23 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <event.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "imsg.h"
 #include "log.h"
 #include "proto.h"
 #include "lmtpd.h"
 
+/* A delivery the writer has: its request, and the engine's id. */
 struct pending {
-	TAILQ_ENTRY(pending)	 entry;
+	struct channel_req	 creq;
+	struct writer		*w;
 	uint64_t		 id;
 };
 
@@ -33,65 +37,62 @@ struct writer {
 	gid_t			 gid;
 	pid_t			 pid;
 	int			 reaped;	/* pid may be reused */
-	int			 hello;
-	struct imsgev		 iev;
-	TAILQ_HEAD(, pending)	 pending;
+	struct channel		 ch;
 	unsigned int		 npending;
+};
+
+static const struct channel_type writer_types[] = {
+	{ IMSG_LMTP_DELIVERED, CHANNEL_ANSWER },
+	{ 0, 0 }
 };
 
 static TAILQ_HEAD(, writer)	 writers = TAILQ_HEAD_INITIALIZER(writers);
 
 static struct writer	*writer_pick(uid_t, gid_t);
 static struct writer	*writer_spawn(uid_t, gid_t);
-static void		 writer_dispatch(struct imsgev *, struct imsg *,
-			    void *);
-static void		 writer_gone(struct writer *);
+static void		 writer_answer(struct channel_req *, struct imsg *,
+			    union imsg_msg *);
+static void		 writer_late(struct channel *, struct imsg *,
+			    union imsg_msg *, void *);
+static void		 writer_gone(struct channel *, void *);
 static void		 reply_engine(uint64_t, int, const char *);
 
+static const struct channel_cbs writer_cbs = {
+	.dispatch = writer_late,
+	.down = writer_gone,
+};
+
 void
-writers_deliver(struct imsg *imsg)
+writers_deliver(struct imsg *imsg, struct msg_lmtp_deliver *m)
 {
-	char		 maildir[PATH_MAX], prefix[LMTP_PREFIX_MAX];
-	struct writer	*w;
-	struct pending	*p;
-	struct ibuf	*b;
-	uint64_t	 id, quota;
-	uint32_t	 uid, gid;
+	struct msg_lmtp_deliver	 fwd = *m;
+	struct writer		*w;
+	struct pending		*p;
 
-	if (imsg->fd == -1 || imsg_get_u64(imsg, &id) == -1 ||
-	    imsg_get_str(imsg, maildir, sizeof(maildir)) == -1 ||
-	    imsg_get_u32(imsg, &uid) == -1 || imsg_get_u32(imsg, &gid) == -1 ||
-	    imsg_get_u64(imsg, &quota) == -1 ||
-	    imsg_get_str(imsg, prefix, sizeof(prefix)) == -1 ||
-	    imsg_get_end(imsg) == -1)
-		fatalx("engine sent a malformed DELIVER");
-
+	if (imsg->fd == -1)
+		fatalx("engine sent a DELIVER without a message");
 	/* A mailbox owned by root would make the writer root: never. */
-	if (uid == 0 || gid == 0) {
+	if (m->uid == 0 || m->gid == 0) {
 		log_warnx("refusing delivery to %s as uid %u gid %u",
-		    maildir, uid, gid);
-		close(imsg->fd);
-		reply_engine(id, DELIVER_TEMPFAIL,
+		    m->maildir, m->uid, m->gid);
+		reply_engine(m->id, DELIVER_TEMPFAIL,
 		    "451 4.3.0 Mailbox owner is root, refused");
 		return;
 	}
-	if ((w = writer_pick(uid, gid)) == NULL) {
-		close(imsg->fd);
-		reply_engine(id, DELIVER_TEMPFAIL,
+	if ((w = writer_pick(m->uid, m->gid)) == NULL) {
+		reply_engine(m->id, DELIVER_TEMPFAIL,
 		    "451 4.3.0 Cannot start a delivery process");
 		return;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		fatal("calloc");
-	if ((b = imsg_create(IMSG_LMTP_DELIVER, 0, imsg->fd)) == NULL)
-		fatal("imsg_create");
-	if (ibuf_add_u64(b, id) == -1 || ibuf_add_str(b, maildir) == -1 ||
-	    ibuf_add_u32(b, uid) == -1 || ibuf_add_u32(b, gid) == -1 ||
-	    ibuf_add_u64(b, quota) == -1 || ibuf_add_str(b, prefix) == -1 ||
-	    imsgev_send(&w->iev, b) == -1)
+	p->w = w;
+	p->id = m->id;
+	fwd.id = channel_req_add(&w->ch, &p->creq, 0, writer_answer, p);
+	if (channel_send(&w->ch, msg_lmtp_deliver_pack(&fwd, imsg->fd)) ==
+	    -1)
 		fatalx("DELIVER to writer");
-	p->id = id;
-	TAILQ_INSERT_TAIL(&w->pending, p, entry);
+	imsg->fd = -1;
 	w->npending++;
 }
 
@@ -137,7 +138,7 @@ writer_spawn(uid_t uid, gid_t gid)
 		close(sp[0]);
 		parent_forget();
 		TAILQ_FOREACH(o, &writers, entry)
-			close(o->iev.ibuf.fd);
+			close(o->ch.iev.ibuf.fd);
 		writer_main(sp[1], uid, gid);
 	default:
 		break;
@@ -148,11 +149,9 @@ writer_spawn(uid_t uid, gid_t gid)
 	w->uid = uid;
 	w->gid = gid;
 	w->pid = pid;
-	TAILQ_INIT(&w->pending);
-	imsgev_init(&w->iev, sp[0], writer_dispatch, w);
-	if (imsg_send_hello(&w->iev.ibuf, "lmtpd parent") == -1)
-		fatalx("hello to writer");
-	imsgev_update(&w->iev);
+	channel_init(&w->ch, "writer", "lmtpd parent", writer_types,
+	    &writer_cbs, w);
+	channel_attach(&w->ch, sp[0]);
 	TAILQ_INSERT_TAIL(&writers, w, entry);
 	log_debug("writer %d started for uid %u gid %u", (int)pid,
 	    (unsigned)uid, (unsigned)gid);
@@ -160,81 +159,58 @@ writer_spawn(uid_t uid, gid_t gid)
 }
 
 static void
-writer_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
+writer_answer(struct channel_req *cr, struct imsg *imsg, union imsg_msg *m)
 {
-	char		 text[LMTP_REPLY_MAX];
-	struct writer	*w = arg;
-	struct pending	*p;
-	uint64_t	 id;
-	uint8_t		 status;
+	struct pending	*p = cr->arg;
 
-	if (imsg == NULL) {
-		writer_gone(w);
-		return;
-	}
-	if (imsg->fd != -1)
-		fatalx("writer %d sent a descriptor", (int)w->pid);
-	if (!w->hello) {
-		if (imsg_check_hello(imsg, "parent") == -1)
-			fatalx("writer %d: bad hello", (int)w->pid);
-		w->hello = 1;
-		return;
-	}
-	if (imsg->hdr.type != IMSG_LMTP_DELIVERED ||
-	    imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &status) == -1 ||
-	    imsg_get_str(imsg, text, sizeof(text)) == -1 ||
-	    imsg_get_end(imsg) == -1)
-		fatalx("writer %d sent a malformed imsg", (int)w->pid);
-
-	TAILQ_FOREACH(p, &w->pending, entry)
-		if (p->id == id)
-			break;
-	if (p == NULL)
-		fatalx("writer %d answered unknown delivery %llu",
-		    (int)w->pid, (unsigned long long)id);
-	TAILQ_REMOVE(&w->pending, p, entry);
-	w->npending--;
-	free(p);
-	reply_engine(id, status, text);
-}
-
-/*
- * The channel is gone (the handler is not called again for it, so the
- * writer can be freed here).  What it had not answered may or may not be
- * on disk: a temporary failure makes the client retry, a duplicate at
- * worst.
- */
-static void
-writer_gone(struct writer *w)
-{
-	struct pending	*p;
-
-	log_warnx("writer %d for uid %u gone with %u pending", (int)w->pid,
-	    (unsigned)w->uid, w->npending);
-	while ((p = TAILQ_FIRST(&w->pending)) != NULL) {
-		TAILQ_REMOVE(&w->pending, p, entry);
+	p->w->npending--;
+	/*
+	 * No answer: the writer died.  The message may or may not be on
+	 * disk: a temporary failure makes the client retry, a duplicate
+	 * at worst.
+	 */
+	if (imsg == NULL)
 		reply_engine(p->id, DELIVER_TEMPFAIL,
 		    "451 4.3.0 Delivery process died");
-		free(p);
-	}
+	else
+		reply_engine(p->id, m->lmtp_delivered.status,
+		    m->lmtp_delivered.text);
+	free(p);
+}
+
+/* An answer to no delivery: the writer is confused, so stop. */
+static void
+writer_late(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
+    void *arg)
+{
+	struct writer	*w = arg;
+
+	fatalx("writer %d answered unknown delivery %llu", (int)w->pid,
+	    (unsigned long long)m->lmtp_delivered.id);
+}
+
+/* The channel is gone; its deliveries have failed already. */
+static void
+writer_gone(struct channel *ch, void *arg)
+{
+	struct writer	*w = arg;
+
+	log_warnx("writer %d for uid %u gone", (int)w->pid,
+	    (unsigned)w->uid);
 	TAILQ_REMOVE(&writers, w, entry);
 	/* Only a pid not yet reaped is surely still ours. */
 	if (!w->reaped)
 		kill(w->pid, SIGTERM);
-	imsgev_clear(&w->iev);
-	free(w);
+	channel_free_later(w);
 }
 
 static void
 reply_engine(uint64_t id, int status, const char *text)
 {
-	struct ibuf	*b;
+	struct msg_lmtp_delivered	 m = { .id = id, .status = status,
+	    .text = text };
 
-	if ((b = imsg_create(IMSG_LMTP_DELIVERED, 0, -1)) == NULL ||
-	    ibuf_add_u64(b, id) == -1 || ibuf_add_u8(b, status) == -1 ||
-	    ibuf_add_str(b, text) == -1)
-		fatalx("DELIVERED to engine");
-	parent_send_engine(b);
+	parent_send_engine(msg_lmtp_delivered_pack(&m, -1));
 }
 
 /* SIGCHLD reaped pid: forget it (its channel reports the loss). */

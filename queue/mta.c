@@ -22,6 +22,7 @@
 #include <tls.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "conf.h"
 #include "daemon.h"
 #include "imsg.h"
@@ -33,8 +34,7 @@
 #define MTA_SECRET_MAX		1024
 
 struct conf			*mta_conf;
-static struct imsgev		 queue_iev;
-static int			 queue_hello;
+static struct channel		 queue_ch;
 static struct tls_config	*tls_opportunistic;
 static struct tls_config	*tls_verify;
 static char			 relay_user[MTA_SECRET_MAX];
@@ -46,7 +46,18 @@ static struct mta_transfer_list	 waiting = TAILQ_HEAD_INITIALIZER(waiting);
 static struct mta_transfer_list	 running = TAILQ_HEAD_INITIALIZER(running);
 static unsigned int		 nrunning;
 
-static void	mta_dispatch(struct imsgev *, struct imsg *, void *);
+static void	mta_dispatch(struct channel *, struct imsg *,
+		    union imsg_msg *, void *);
+static void	mta_queue_down(struct channel *, void *);
+
+static const struct channel_type queue_types[] = {
+	{ IMSG_MTA_TRANSFER, 0 },
+	{ 0, 0 }
+};
+static const struct channel_cbs queue_cbs = {
+	.dispatch = mta_dispatch,
+	.down = mta_queue_down,
+};
 static void	mta_start_waiting(void);
 
 struct tls_config *
@@ -164,10 +175,9 @@ mta_main(struct conf *conf, int fd)
 	daemon_signals(ev_sigs, sigs, 2, mta_sig);
 	mta_dns_start();
 
-	imsgev_init(&queue_iev, fd, mta_dispatch, NULL);
-	if (imsg_send_hello(&queue_iev.ibuf, "mta") == -1)
-		fatalx("hello");
-	imsgev_update(&queue_iev);
+	channel_init(&queue_ch, "queue process", "mta", queue_types,
+	    &queue_cbs, NULL);
+	channel_attach(&queue_ch, fd);
 	event_dispatch();
 	fatalx("mta event loop ended");
 }
@@ -193,44 +203,43 @@ transfer_free(struct mta_transfer *t)
 	free(t);
 }
 
-/* IMSG_MTA_TRANSFER; a malformed one stops the process (fail-stop). */
+/*
+ * IMSG_MTA_TRANSFER, well formed (the channel checked); one that makes
+ * no sense stops the process (fail-stop).
+ */
 static struct mta_transfer *
-transfer_parse(struct imsg *imsg)
+transfer_parse(struct imsg *imsg, struct msg_mta_transfer *m)
 {
 	struct mta_transfer	*t;
+	struct rec_transfer_rcpt e;
 	struct stat		 st;
-	char			 prefix[IMSG_MAXPAYLOAD];
-	uint32_t		 n, i;
+	size_t			 i;
 
+	if (m->rcpts.n == 0 || m->domain[0] == '\0' || m->body > 2)
+		fatalx("malformed TRANSFER from the queue process");
+	if (imsg->fd == -1)
+		fatalx("TRANSFER without a message file");
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		fatal("calloc");
 	t->fd = imsg->fd;
 	imsg->fd = -1;
-	if (imsg_get_u64(imsg, &t->id) == -1 ||
-	    imsg_get_str(imsg, t->msgid, sizeof(t->msgid)) == -1 ||
-	    imsg_get_str(imsg, t->sender, sizeof(t->sender)) == -1 ||
-	    imsg_get_str(imsg, t->domain, sizeof(t->domain)) == -1 ||
-	    imsg_get_u8(imsg, &t->body) == -1 ||
-	    imsg_get_u8(imsg, &t->smtputf8) == -1 ||
-	    imsg_get_u32(imsg, &n) == -1 || n == 0 ||
-	    n > IMSG_MAXPAYLOAD / 2 || t->domain[0] == '\0' || t->body > 2)
-		fatalx("malformed TRANSFER from the queue process");
-	if ((t->rcpts = calloc(n, sizeof(*t->rcpts))) == NULL)
+	t->id = m->id;
+	strlcpy(t->msgid, m->msgid, sizeof(t->msgid));
+	strlcpy(t->sender, m->sender, sizeof(t->sender));
+	strlcpy(t->domain, m->domain, sizeof(t->domain));
+	t->body = m->body;
+	t->smtputf8 = m->smtputf8;
+	if ((t->rcpts = calloc(m->rcpts.n, sizeof(*t->rcpts))) == NULL)
 		fatal("calloc");
-	t->nrcpts = n;
-	for (i = 0; i < n; i++)
-		if (imsg_get_str(imsg, t->rcpts[i].addr,
-		    sizeof(t->rcpts[i].addr)) == -1 ||
-		    t->rcpts[i].addr[0] == '\0')
+	t->nrcpts = m->rcpts.n;
+	for (i = 0; rec_transfer_rcpt_next(imsg, &m->rcpts, &e) == 0; i++) {
+		if (e.rcpt[0] == '\0')
 			fatalx("malformed TRANSFER recipient");
-	if (imsg_get_str(imsg, prefix, sizeof(prefix)) == -1 ||
-	    imsg_get_end(imsg) == -1)
-		fatalx("malformed TRANSFER from the queue process");
-	if (t->fd == -1)
-		fatalx("TRANSFER without a message file");
-	if ((t->prefix = strdup(prefix)) == NULL)
+		strlcpy(t->rcpts[i].addr, e.rcpt, sizeof(t->rcpts[i].addr));
+	}
+	if ((t->prefix = strdup(m->prefix)) == NULL)
 		fatal("strdup");
-	t->prefixlen = strlen(prefix);
+	t->prefixlen = strlen(m->prefix);
 	if (fstat(t->fd, &st) == -1)
 		fatal("fstat message %s", t->msgid);
 	t->size = st.st_size + (off_t)t->prefixlen;
@@ -279,24 +288,21 @@ mta_start_waiting(void)
 }
 
 static void
-mta_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
+mta_dispatch(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
+    void *arg)
 {
 	struct mta_transfer	*t;
 
-	if (imsg == NULL)
-		fatalx("queue process gone");
-	if (!queue_hello) {
-		if (imsg->fd != -1 || imsg_check_hello(imsg, "mta") == -1)
-			fatalx("bad hello from the queue process");
-		queue_hello = 1;
-		return;
-	}
-	if (imsg->hdr.type != IMSG_MTA_TRANSFER)
-		fatalx("unexpected message %u from the queue process",
-		    imsg->hdr.type);
-	t = transfer_parse(imsg);
+	t = transfer_parse(imsg, &m->mta_transfer);
 	TAILQ_INSERT_TAIL(&waiting, t, entry);
 	mta_start_waiting();
+}
+
+/* Gone, or broke the protocol: fail-stop. */
+static void
+mta_queue_down(struct channel *ch, void *arg)
+{
+	fatalx("queue process gone");
 }
 
 static const char *
@@ -325,17 +331,14 @@ void
 mta_rcpt_result(struct mta_transfer *t, size_t idx, enum mta_status status,
     const char *reply, const char *relay, const char *tls)
 {
-	struct ibuf	*b;
+	struct msg_mta_rcpt_result	 m = { .id = t->id, .index = idx,
+	    .status = status, .reply = reply, .relay = relay };
 
 	if (idx >= t->nrcpts || t->rcpts[idx].done)
 		return;
 	t->rcpts[idx].done = 1;
 	log_result(t, idx, status, reply, relay, tls);
-	if ((b = imsg_create(IMSG_MTA_RCPT_RESULT, 0, -1)) == NULL ||
-	    ibuf_add_u64(b, t->id) == -1 || ibuf_add_u32(b, idx) == -1 ||
-	    ibuf_add_u8(b, status) == -1 || ibuf_add_str(b, reply) == -1 ||
-	    ibuf_add_str(b, relay ? relay : "") == -1 ||
-	    imsgev_send(&queue_iev, b) == -1)
+	if (channel_send(&queue_ch, msg_mta_rcpt_result_pack(&m, -1)) == -1)
 		fatalx("cannot send RCPT_RESULT to the queue process");
 }
 
@@ -343,15 +346,14 @@ void
 mta_done(struct mta_transfer *t, enum mta_status status, const char *reply,
     const char *relay, const char *tls)
 {
-	struct ibuf	*b;
-	size_t		 i;
+	struct msg_mta_done	 m = { .id = t->id, .status = status,
+	    .reply = reply };
+	size_t			 i;
 
 	for (i = 0; i < t->nrcpts; i++)
 		if (!t->rcpts[i].done)
 			log_result(t, i, status, reply, relay, tls);
-	if ((b = imsg_create(IMSG_MTA_DONE, 0, -1)) == NULL ||
-	    ibuf_add_u64(b, t->id) == -1 || ibuf_add_u8(b, status) == -1 ||
-	    ibuf_add_str(b, reply) == -1 || imsgev_send(&queue_iev, b) == -1)
+	if (channel_send(&queue_ch, msg_mta_done_pack(&m, -1)) == -1)
 		fatalx("cannot send DONE to the queue process");
 	if (t->dns != NULL)
 		mta_dns_cancel(t);

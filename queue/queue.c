@@ -41,10 +41,9 @@
 
 struct conf		*queue_conf;
 static struct conf	 conf;
-static struct imsgev	 peer_iev;
+static struct channel	 peer_ch;
 static pid_t		 child_pid = -1;	/* the queue process */
 static pid_t		 mta_pid = -1;
-static int		 peer_hello;
 static char		 sockpath[PATH_MAX];
 static char		 ctlpath[PATH_MAX];
 static struct event	 grace_ev;
@@ -115,34 +114,35 @@ lmtp_connect(void)
 	return fd;
 }
 
-static void
-parent_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
-{
-	struct ibuf	*b;
-	uint64_t	 reqid;
-	int		 fd;
+static const struct channel_type parent_types[] = {
+	{ IMSG_QUEUE_LMTP_CONNECT, 0 },
+	{ 0, 0 }
+};
 
-	if (imsg == NULL)
-		fatalx("queue process gone");
-	if (imsg->fd != -1)
-		fatalx("unexpected descriptor from the queue process");
-	if (!peer_hello) {
-		if (imsg_check_hello(imsg, "parent") == -1)
-			fatalx("bad hello from the queue process");
-		peer_hello = 1;
-		return;
-	}
-	if (imsg->hdr.type != IMSG_QUEUE_LMTP_CONNECT ||
-	    imsg_get_u64(imsg, &reqid) == -1 || imsg_get_end(imsg) == -1)
-		fatalx("malformed message from the queue process");
+static void
+parent_dispatch(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
+    void *arg)
+{
+	struct msg_queue_lmtp_fd	 a = {
+		.id = m->queue_lmtp_connect.id };
+	int				 fd;
+
 	fd = lmtp_connect();
-	if ((b = imsg_create(IMSG_QUEUE_LMTP_FD, 0, fd)) == NULL)
-		fatalx("cannot answer the queue process");
-	ibuf_add_u64(b, reqid);
-	ibuf_add_u8(b, fd == -1 ? 1 : 0);
-	if (imsgev_send(iev, b) == -1)
+	a.failed = fd == -1;
+	if (channel_send(ch, msg_queue_lmtp_fd_pack(&a, fd)) == -1)
 		fatalx("cannot answer the queue process");
 }
+
+static void
+parent_peer_down(struct channel *ch, void *arg)
+{
+	fatalx("queue process gone");
+}
+
+static const struct channel_cbs parent_cbs = {
+	.dispatch = parent_dispatch,
+	.down = parent_peer_down,
+};
 
 static void
 log_child_status(const char *who, int status)
@@ -241,30 +241,36 @@ parent_main(int fd)
 	/* A child that died before the handler was there. */
 	parent_child_died();
 
-	imsgev_init(&peer_iev, fd, parent_dispatch, NULL);
-	if (imsg_send_hello(&peer_iev.ibuf, "parent") == -1)
-		fatalx("hello");
-	imsgev_update(&peer_iev);
+	channel_init(&peer_ch, "queue process", "parent", parent_types,
+	    &parent_cbs, NULL);
+	channel_attach(&peer_ch, fd);
 	event_dispatch();
 	fatalx("parent event loop ended");
 }
 
+static const struct channel_type queue_types[] = {
+	{ IMSG_QUEUE_LMTP_FD, 0 },
+	{ 0, 0 }
+};
+
 static void
-queue_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
+queue_dispatch(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
+    void *arg)
 {
-	if (imsg == NULL)
-		fatalx("parent gone");
-	if (!peer_hello) {
-		if (imsg->fd != -1 || imsg_check_hello(imsg, "queue") == -1)
-			fatalx("bad hello from the parent");
-		peer_hello = 1;
-		return;
-	}
-	if (imsg->hdr.type != IMSG_QUEUE_LMTP_FD)
-		fatalx("unexpected message %u from the parent",
-		    imsg->hdr.type);
-	lmtp_fd(imsg);
+	lmtp_fd(imsg, &m->queue_lmtp_fd);
 }
+
+/* The answers owed go out first (server_flush, at exit). */
+static void
+queue_parent_down(struct channel *ch, void *arg)
+{
+	fatalx("parent gone");
+}
+
+static const struct channel_cbs queue_cbs = {
+	.dispatch = queue_dispatch,
+	.down = queue_parent_down,
+};
 
 static void
 queue_sig(int sig, short ev, void *arg)
@@ -294,14 +300,13 @@ queue_main(int fd, int listenfd, int ctlfd, int mtafd, uid_t smtpd_uid)
 	daemon_signals(ev_sigs, sigs, 2, queue_sig);
 	signal(SIGHUP, SIG_IGN);
 
-	imsgev_init(&peer_iev, fd, queue_dispatch, NULL);
-	if (imsg_send_hello(&peer_iev.ibuf, "queue") == -1)
-		fatalx("hello");
-	imsgev_update(&peer_iev);
+	channel_init(&peer_ch, "parent", "queue", queue_types, &queue_cbs,
+	    NULL);
+	channel_attach(&peer_ch, fd);
 
 	spool_init();
 	scheduler_init();
-	lmtp_init(&peer_iev);
+	lmtp_init(&peer_ch);
 	mta_channel_init(mtafd);
 	spool_load();
 	server_init(listenfd, smtpd_uid);

@@ -14,10 +14,10 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "channel.h"
 #include "proto.h"
 
 struct conf;
-struct imsgev;
 struct imsg;
 
 #define ENVELOPE_VERSION	2	/* 1 is still read */
@@ -182,9 +182,9 @@ void		 dkim_forget(struct msg *);
 void		 control_init(int listenfd);
 
 /* queue_lmtp.c */
-void		 lmtp_init(struct imsgev *parent);
+void		 lmtp_init(struct channel *parent);
 int		 lmtp_deliver(struct msg *);	/* -1: no session free */
-void		 lmtp_fd(struct imsg *);
+void		 lmtp_fd(struct imsg *, struct msg_queue_lmtp_fd *);
 
 /* queue_bounce.c */
 int		 bounce_create(struct envelope *, const char *reason);

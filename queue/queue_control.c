@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "conf.h"
 #include "imsg.h"
 #include "log.h"
@@ -33,45 +34,38 @@
 
 struct ctl_client {
 	TAILQ_ENTRY(ctl_client)	 entry;
-	struct imsgev		 iev;
+	struct channel		 ch;
 	uid_t			 uid;
-	int			 hello;
 	int			 dead;
+};
+
+static const struct channel_type control_types[] = {
+	{ IMSG_CTL_QUEUE_LIST, 0 },
+	{ IMSG_CTL_QUEUE_SHOW, 0 },
+	{ IMSG_CTL_QUEUE_FLUSH, 0 },
+	{ IMSG_CTL_QUEUE_HOLD, 0 },
+	{ IMSG_CTL_QUEUE_RELEASE, 0 },
+	{ IMSG_CTL_QUEUE_DEL, 0 },
+	{ 0, 0 }
 };
 
 TAILQ_HEAD(ctl_client_list, ctl_client);
 
 static struct ctl_client_list	 clients = TAILQ_HEAD_INITIALIZER(clients);
-static struct ctl_client_list	 graveyard =
-    TAILQ_HEAD_INITIALIZER(graveyard);
-static struct event		 accept_ev, reap_ev;
+static struct channel_server	 server;
 static unsigned int		 nclients;
 
-static void
-control_reap(int fd, short ev, void *arg)
-{
-	struct ctl_client	*c;
-
-	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
-		TAILQ_REMOVE(&graveyard, c, entry);
-		free(c);
-	}
-}
-
-/* From inside its handler the imsgev still looks at itself: free later. */
+/* Closed at once, freed on the next loop turn. */
 static void
 control_close(struct ctl_client *c)
 {
-	struct timeval	 tv = { 0, 0 };
-
 	if (c->dead)
 		return;
 	c->dead = 1;
-	imsgev_clear(&c->iev);
+	channel_close(&c->ch);
 	TAILQ_REMOVE(&clients, c, entry);
 	nclients--;
-	TAILQ_INSERT_TAIL(&graveyard, c, entry);
-	evtimer_add(&reap_ev, &tv);
+	channel_free_later(c);
 }
 
 static void
@@ -84,14 +78,10 @@ control_bad(struct ctl_client *c, const char *what)
 static int
 send_done(struct ctl_client *c, uint64_t id, int failed, const char *msg)
 {
-	struct ibuf	*b;
+	struct msg_ctl_done	 m = { .id = id, .failed = failed ? 1 : 0,
+	    .message = msg };
 
-	if ((b = imsg_create(IMSG_CTL_DONE, 0, -1)) == NULL)
-		return -1;
-	ibuf_add_u64(b, id);
-	ibuf_add_u8(b, failed ? 1 : 0);
-	ibuf_add_str(b, msg);
-	return imsgev_send(&c->iev, b);
+	return channel_send(&c->ch, msg_ctl_done_pack(&m, -1));
 }
 
 static off_t
@@ -125,30 +115,23 @@ struct list_ctx {
 static void
 list_one(struct msg *m, void *arg)
 {
-	struct list_ctx		*ctx = arg;
-	struct rcpt		*r;
-	struct ibuf		*b;
-	uint32_t		 n = 0;
+	struct list_ctx			*ctx = arg;
+	struct rcpt			*r;
+	struct msg_ctl_queue_entry	 e = {
+		.id = ctx->id, .msgid = m->env.id, .sender = m->env.sender,
+		.size = (uint64_t)msg_size(m),
+		.created = (uint64_t)m->env.created,
+		.next = m->env.held ? 0 : (uint64_t)scheduler_next_try(m),
+		.held = m->env.held, .error = last_error(m),
+	};
 
 	if (ctx->error)
 		return;
 	TAILQ_FOREACH(r, &m->env.rcpts, entry)
 		if (r->state == RCPT_PENDING)
-			n++;
-	if ((b = imsg_create(IMSG_CTL_QUEUE_ENTRY, 0, -1)) == NULL) {
-		ctx->error = 1;
-		return;
-	}
-	ibuf_add_u64(b, ctx->id);
-	ibuf_add_str(b, m->env.id);
-	ibuf_add_str(b, m->env.sender);
-	ibuf_add_u32(b, n);
-	ibuf_add_u64(b, (uint64_t)msg_size(m));
-	ibuf_add_u64(b, (uint64_t)m->env.created);
-	ibuf_add_u64(b, m->env.held ? 0 : (uint64_t)scheduler_next_try(m));
-	ibuf_add_u8(b, m->env.held);
-	ibuf_add_str(b, last_error(m));
-	if (imsgev_send(&ctx->c->iev, b) == -1)
+			e.nrcpt++;
+	if (channel_send(&ctx->c->ch, msg_ctl_queue_entry_pack(&e, -1)) ==
+	    -1)
 		ctx->error = 1;
 }
 
@@ -169,18 +152,15 @@ detail(struct ctl_client *c, uint64_t id, const char *fmt, ...)
 static int
 detail(struct ctl_client *c, uint64_t id, const char *fmt, ...)
 {
-	struct ibuf	*b;
-	va_list		 ap;
-	char		 line[DETAIL_LINE_MAX];
+	struct msg_ctl_queue_detail	 d = { .id = id };
+	va_list				 ap;
+	char				 line[DETAIL_LINE_MAX];
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if ((b = imsg_create(IMSG_CTL_QUEUE_DETAIL, 0, -1)) == NULL)
-		return -1;
-	ibuf_add_u64(b, id);
-	ibuf_add_str(b, line);
-	return imsgev_send(&c->iev, b);
+	d.text = line;
+	return channel_send(&c->ch, msg_ctl_queue_detail_pack(&d, -1));
 }
 
 static void
@@ -237,26 +217,58 @@ show_msg(struct ctl_client *c, uint64_t id, struct msg *m)
 	return rv ? -1 : 0;
 }
 
+/* The id, the message id or flush target, and silent of a request. */
 static void
-control_request(struct ctl_client *c, struct imsg *imsg)
+request_fields(uint32_t type, union imsg_msg *u, uint64_t *id,
+    const char **arg, uint8_t *silent)
 {
-	struct msg	*m = NULL;
-	char		 arg[ADDR_MAX + 1], err[256];
-	uint64_t	 id;
-	uint8_t		 silent = 0;
-	uint32_t	 type = imsg->hdr.type;
-	int		 rv = 0, n, held;
-
-	arg[0] = '\0';
-	err[0] = '\0';
-	if (imsg_get_u64(imsg, &id) == -1 ||
-	    (type != IMSG_CTL_QUEUE_LIST &&
-	    imsg_get_str(imsg, arg, sizeof(arg)) == -1) ||
-	    (type == IMSG_CTL_QUEUE_DEL && imsg_get_u8(imsg, &silent) == -1) ||
-	    imsg_get_end(imsg) == -1) {
-		control_bad(c, "malformed request");
-		return;
+	*arg = "";
+	*silent = 0;
+	switch (type) {
+	case IMSG_CTL_QUEUE_LIST:
+		*id = u->ctl_queue_list.id;
+		break;
+	case IMSG_CTL_QUEUE_SHOW:
+		*id = u->ctl_queue_show.id;
+		*arg = u->ctl_queue_show.msgid;
+		break;
+	case IMSG_CTL_QUEUE_FLUSH:
+		*id = u->ctl_queue_flush.id;
+		*arg = u->ctl_queue_flush.target;
+		break;
+	case IMSG_CTL_QUEUE_HOLD:
+		*id = u->ctl_queue_hold.id;
+		*arg = u->ctl_queue_hold.msgid;
+		break;
+	case IMSG_CTL_QUEUE_RELEASE:
+		*id = u->ctl_queue_release.id;
+		*arg = u->ctl_queue_release.msgid;
+		break;
+	default:
+		*id = u->ctl_queue_del.id;
+		*arg = u->ctl_queue_del.msgid;
+		*silent = u->ctl_queue_del.silent;
+		break;
 	}
+}
+
+static void
+control_request(struct channel *ch, struct imsg *imsg, union imsg_msg *u,
+    void *arg_)
+{
+	struct ctl_client	*c = arg_;
+	struct msg		*m = NULL;
+	const char		*arg;
+	char			 err[256];
+	uint64_t		 id;
+	uint8_t			 silent;
+	uint32_t		 type = imsg->hdr.type;
+	int			 rv = 0, n, held;
+
+	if (c->dead)
+		return;
+	err[0] = '\0';
+	request_fields(type, u, &id, &arg, &silent);
 	if (type == IMSG_CTL_QUEUE_LIST) {
 		control_list(c, id);
 		return;
@@ -292,70 +304,40 @@ control_request(struct ctl_client *c, struct imsg *imsg)
 }
 
 static void
-control_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
+control_down(struct channel *ch, void *arg)
 {
-	struct ctl_client	*c = arg;
-
-	if (imsg == NULL) {
-		control_close(c);
-		return;
-	}
-	if (c->dead)
-		return;
-	if (imsg->fd != -1) {
-		close(imsg->fd);
-		imsg->fd = -1;
-		control_bad(c, "unexpected file descriptor");
-		return;
-	}
-	if (!c->hello) {
-		if (imsg_check_hello(imsg, "queue.control.sock") == -1) {
-			control_bad(c, "no valid hello");
-			return;
-		}
-		c->hello = 1;
-		return;
-	}
-	switch (imsg->hdr.type) {
-	case IMSG_CTL_QUEUE_LIST:
-	case IMSG_CTL_QUEUE_SHOW:
-	case IMSG_CTL_QUEUE_FLUSH:
-	case IMSG_CTL_QUEUE_HOLD:
-	case IMSG_CTL_QUEUE_RELEASE:
-	case IMSG_CTL_QUEUE_DEL:
-		control_request(c, imsg);
-		break;
-	default:
-		control_bad(c, "unexpected message type");
-		break;
-	}
+	control_close(arg);
 }
 
+static const struct channel_cbs control_cbs = {
+	.dispatch = control_request,
+	.down = control_down,
+};
+
 static void
-control_accept(int lfd, short ev, void *arg)
+control_accepted(struct channel_server *srv, int fd,
+    const struct ucred *cred, void *arg)
 {
 	struct ctl_client	*c;
-	struct ucred		 cred;
-	int			 fd;
+	struct ucred		 checked;
 
-	if ((fd = unixsock_accept(lfd, NULL, 0, "control", "control the queue",
-	    &cred)) == -1)
+	if (unixsock_peer_check(fd, NULL, 0, "control", "control the queue",
+	    &checked) == -1) {
+		close(fd);
 		return;
+	}
 	if (nclients >= CONTROL_CLIENTS_MAX ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
 		log_warnx("control: too many clients");
 		close(fd);
 		return;
 	}
-	c->uid = cred.uid;
+	c->uid = cred->uid;
 	TAILQ_INSERT_TAIL(&clients, c, entry);
 	nclients++;
-	imsgev_init(&c->iev, fd, control_dispatch, c);
-	if (imsg_send_hello(&c->iev.ibuf, "tsamba-queue") == -1) {
-		control_close(c);
-		return;
-	}
-	imsgev_update(&c->iev);
+	channel_init(&c->ch, "control", "tsamba-queue", control_types,
+	    &control_cbs, c);
+	channel_attach(&c->ch, fd);
 }
 
 void
@@ -363,9 +345,6 @@ control_init(int listenfd)
 {
 	if (fcntl(listenfd, F_SETFL, O_NONBLOCK) == -1)
 		fatal("fcntl queue.control.sock");
-	evtimer_set(&reap_ev, control_reap, NULL);
-	event_set(&accept_ev, listenfd, EV_READ | EV_PERSIST, control_accept,
+	channel_server_init(&server, listenfd, "control", control_accepted,
 	    NULL);
-	if (event_add(&accept_ev, NULL) == -1)
-		fatal("event_add queue.control.sock");
 }

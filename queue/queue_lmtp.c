@@ -76,7 +76,7 @@ TAILQ_HEAD(lmtp_sessions, lmtp_session);
 
 static struct lmtp_sessions	 sessions = TAILQ_HEAD_INITIALIZER(sessions);
 static unsigned int		 nsessions;
-static struct imsgev		*parent_iev;
+static struct channel		*parent_ch;
 static uint64_t			 next_reqid = 1;
 /* The session being read; lmtp_free() clears it when it goes away. */
 static struct lmtp_session	*reading;
@@ -86,9 +86,9 @@ static void	lmtp_fail(struct lmtp_session *, const char *);
 static void	lmtp_start_txn(struct lmtp_session *);
 
 void
-lmtp_init(struct imsgev *iev)
+lmtp_init(struct channel *ch)
 {
-	parent_iev = iev;
+	parent_ch = ch;
 }
 
 static void
@@ -158,9 +158,9 @@ lmtp_attach(struct lmtp_session *s, struct msg *m)
 int
 lmtp_deliver(struct msg *m)
 {
-	struct lmtp_session	*s;
-	struct ibuf		*b;
-	unsigned int		 max = queue_conf->queue_lmtp_sessions;
+	struct lmtp_session		*s;
+	struct msg_queue_lmtp_connect	 c;
+	unsigned int			 max = queue_conf->queue_lmtp_sessions;
 
 	TAILQ_FOREACH(s, &sessions, entry)
 		if (s->state == LS_IDLE)
@@ -184,9 +184,9 @@ lmtp_deliver(struct msg *m)
 		free(s);
 		return -1;
 	}
-	if ((b = imsg_create(IMSG_QUEUE_LMTP_CONNECT, 0, -1)) == NULL ||
-	    ibuf_add_u64(b, s->reqid) == -1 ||
-	    imsgev_send(parent_iev, b) == -1)
+	c.id = s->reqid;
+	if (channel_send(parent_ch, msg_queue_lmtp_connect_pack(&c, -1)) ==
+	    -1)
 		fatalx("cannot ask the parent for an LMTP connection");
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	nsessions++;
@@ -195,19 +195,15 @@ lmtp_deliver(struct msg *m)
 
 /* The parent's answer to LMTP_CONNECT. */
 void
-lmtp_fd(struct imsg *imsg)
+lmtp_fd(struct imsg *imsg, struct msg_queue_lmtp_fd *m)
 {
 	struct lmtp_session	*s;
-	uint64_t		 reqid;
-	uint8_t			 failed;
+	uint8_t			 failed = m->failed;
 	int			 fd = imsg->fd;
 
 	imsg->fd = -1;
-	if (imsg_get_u64(imsg, &reqid) == -1 ||
-	    imsg_get_u8(imsg, &failed) == -1 || imsg_get_end(imsg) == -1)
-		fatalx("malformed LMTP_FD from the parent");
 	TAILQ_FOREACH(s, &sessions, entry)
-		if (s->reqid == reqid && s->state == LS_CONNECTING)
+		if (s->reqid == m->id && s->state == LS_CONNECTING)
 			break;
 	if (s == NULL)
 		fatalx("LMTP_FD for an unknown request");

@@ -27,6 +27,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "conf.h"
 #include "imsg.h"
 #include "log.h"
@@ -57,8 +58,7 @@ RB_PROTOTYPE(dest_tree, dest, entry, dest_cmp);
 
 static struct dest_tree		 dests = RB_INITIALIZER(&dests);
 static struct transfer_list	 transfers = TAILQ_HEAD_INITIALIZER(transfers);
-static struct imsgev		 mta_iev;
-static int			 mta_hello;
+static struct channel		 mta_ch;
 static unsigned int		 nactive;
 static uint64_t			 next_id = 1;
 
@@ -70,15 +70,25 @@ dest_cmp(struct dest *a, struct dest *b)
 
 RB_GENERATE(dest_tree, dest, entry, dest_cmp);
 
-static void	mta_dispatch(struct imsgev *, struct imsg *, void *);
+static void	mta_dispatch(struct channel *, struct imsg *,
+		    union imsg_msg *, void *);
+static void	mta_lost(struct channel *, void *);
+
+static const struct channel_type mta_types[] = {
+	{ IMSG_MTA_RCPT_RESULT, 0 },
+	{ IMSG_MTA_DONE, 0 },
+	{ 0, 0 }
+};
+static const struct channel_cbs mta_cbs = {
+	.dispatch = mta_dispatch,
+	.down = mta_lost,
+};
 
 void
 mta_channel_init(int fd)
 {
-	imsgev_init(&mta_iev, fd, mta_dispatch, NULL);
-	if (imsg_send_hello(&mta_iev.ibuf, "queue") == -1)
-		fatalx("hello to the mta");
-	imsgev_update(&mta_iev);
+	channel_init(&mta_ch, "mta", "queue", mta_types, &mta_cbs, NULL);
+	channel_attach(&mta_ch, fd);
 }
 
 static struct dest *
@@ -133,13 +143,15 @@ int
 transfer_start(struct msg *m, const char *destname, struct rcpt **rcpts,
     size_t n)
 {
-	struct transfer	*t;
-	struct ibuf	*b;
-	struct dest	*d;
-	const char	*prefix, *domain = destname;
-	char		 path[64];
-	size_t		 i, k;
-	int		 fd;
+	struct msg_mta_transfer	 tm;
+	struct rec_transfer_rcpt e;
+	struct transfer		*t;
+	struct ibuf		*b;
+	struct dest		*d;
+	const char		*prefix, *domain = destname;
+	char			 path[64];
+	size_t			 i, k;
+	int			 fd;
 
 	if (queue_conf->relay.host[0] != '\0')
 		domain = queue_conf->relay.host;
@@ -164,23 +176,25 @@ transfer_start(struct msg *m, const char *destname, struct rcpt **rcpts,
 	t->id = next_id++;
 	t->msg = m;
 	t->nrcpts = k;
-	if ((b = imsg_create(IMSG_MTA_TRANSFER, 0, fd)) == NULL)
+	tm.id = t->id;
+	tm.msgid = m->env.id;
+	tm.sender = m->env.sender;
+	tm.domain = domain;
+	tm.body = m->env.body;
+	tm.smtputf8 = m->env.smtputf8;
+	tm.rcpts.n = k;
+	tm.prefix = prefix;
+	if ((b = msg_mta_transfer_pack(&tm, fd)) == NULL)
 		fatal("mta_transfer");
-	ibuf_add_u64(b, t->id);
-	ibuf_add_str(b, m->env.id);
-	ibuf_add_str(b, m->env.sender);
-	ibuf_add_str(b, domain);
-	ibuf_add_u8(b, m->env.body);
-	ibuf_add_u8(b, m->env.smtputf8);
-	ibuf_add_u32(b, k);
 	for (i = 0; i < k; i++) {
 		t->rcpts[i] = rcpts[i];
 		rcpts[i]->transfer = t;
 		rcpts[i]->mta_status = -1;
-		ibuf_add_str(b, rcpts[i]->addr);
+		e.rcpt = rcpts[i]->addr;
+		rec_transfer_rcpt_pack(b, &e);
 	}
-	ibuf_add_str(b, prefix);
-	if (imsgev_send(&mta_iev, b) == -1)
+	msg_mta_transfer_pack_tail(b, &tm);
+	if (channel_send(&mta_ch, b) == -1)
 		fatalx("cannot send a transfer to the mta");
 	d = dest_find(destname, 1);
 	d->active++;
@@ -245,49 +259,37 @@ valid_status(uint8_t s)
 }
 
 static void
-recv_rcpt_result(struct imsg *imsg)
+recv_rcpt_result(struct msg_mta_rcpt_result *m)
 {
 	struct transfer	*t;
-	char		 reply[REPLY_MAX], relay[RELAY_TEXT_MAX];
-	uint64_t	 id;
-	uint32_t	 idx;
-	uint8_t		 status;
 
-	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u32(imsg, &idx) == -1 ||
-	    imsg_get_u8(imsg, &status) == -1 ||
-	    imsg_get_str(imsg, reply, sizeof(reply)) == -1 ||
-	    imsg_get_str(imsg, relay, sizeof(relay)) == -1 ||
-	    imsg_get_end(imsg) == -1 || !valid_status(status))
+	if (!valid_status(m->status))
 		fatalx("malformed RCPT_RESULT from the mta");
-	if ((t = transfer_find(id)) == NULL || idx >= t->nrcpts)
+	if ((t = transfer_find(m->id)) == NULL || m->index >= t->nrcpts)
 		fatalx("RCPT_RESULT for an unknown transfer or recipient");
-	rcpt_set(t->rcpts[idx], status, reply, relay);
+	rcpt_set(t->rcpts[m->index], m->status, m->reply, m->relay);
 }
 
 static void
-recv_done(struct imsg *imsg)
+recv_done(struct msg_mta_done *m)
 {
 	struct transfer	*t;
-	char		 reply[REPLY_MAX];
-	uint64_t	 id;
-	uint8_t		 status;
 
-	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &status) == -1 ||
-	    imsg_get_str(imsg, reply, sizeof(reply)) == -1 ||
-	    imsg_get_end(imsg) == -1 || !valid_status(status))
+	if (!valid_status(m->status))
 		fatalx("malformed DONE from the mta");
-	if ((t = transfer_find(id)) == NULL)
+	if ((t = transfer_find(m->id)) == NULL)
 		fatalx("DONE for an unknown transfer");
-	transfer_end(t, status, reply);
+	transfer_end(t, m->status, m->reply);
 }
 
 /*
- * The mta is gone: what it had not answered is retried (the envelope
- * on disk still says pending), and the queue process stops, once it has
- * written out the answers it owes the smtp engines (server_flush).
+ * The mta is gone (or broke the protocol): what it had not answered is
+ * retried (the envelope on disk still says pending), and the queue
+ * process stops, once it has written out the answers it owes the smtp
+ * engines (server_flush).
  */
 static void
-mta_lost(void)
+mta_lost(struct channel *ch, void *arg)
 {
 	struct transfer	*t;
 
@@ -299,28 +301,15 @@ mta_lost(void)
 }
 
 static void
-mta_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
+mta_dispatch(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
+    void *arg)
 {
-	if (imsg == NULL) {
-		mta_lost();
-		return;
-	}
-	if (imsg->fd != -1)
-		fatalx("unexpected descriptor from the mta");
-	if (!mta_hello) {
-		if (imsg_check_hello(imsg, "queue") == -1)
-			fatalx("bad hello from the mta");
-		mta_hello = 1;
-		return;
-	}
 	switch (imsg->hdr.type) {
 	case IMSG_MTA_RCPT_RESULT:
-		recv_rcpt_result(imsg);
+		recv_rcpt_result(&m->mta_rcpt_result);
 		break;
 	case IMSG_MTA_DONE:
-		recv_done(imsg);
+		recv_done(&m->mta_done);
 		break;
-	default:
-		fatalx("unexpected message %u from the mta", imsg->hdr.type);
 	}
 }

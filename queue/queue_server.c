@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "imsg.h"
 #include "log.h"
 #include "queue.h"
@@ -30,52 +31,36 @@
 
 struct client {
 	TAILQ_ENTRY(client)	 entry;
-	struct imsgev		 iev;
+	struct channel		 ch;
 	uid_t			 uid;
 	pid_t			 pid;
-	int			 hello;
 	int			 dead;
+};
+
+static const struct channel_type server_types[] = {
+	{ IMSG_QUEUE_MSG_CREATE, 0 },
+	{ IMSG_QUEUE_MSG_COMMIT, 0 },
+	{ IMSG_QUEUE_MSG_ROLLBACK, 0 },
+	{ 0, 0 }
 };
 
 TAILQ_HEAD(client_list, client);
 
 static struct client_list	 clients = TAILQ_HEAD_INITIALIZER(clients);
-static struct client_list	 graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
-static struct event		 accept_ev, reap_ev;
+static struct channel_server	 server;
 static uid_t			 allowed_smtpd = (uid_t)-1;
 
+/* Forget a client (its memory goes on the next loop turn). */
 static void
-client_reap(int fd, short ev, void *arg)
+client_close(struct client *c)
 {
-	struct client	*c;
-
-	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
-		TAILQ_REMOVE(&graveyard, c, entry);
-		free(c);
-	}
-}
-
-/*
- * Forget a client.  From inside its handler the imsgev still looks at
- * itself after we return, so the memory goes on the next loop turn.
- */
-static void
-client_close(struct client *c, int now)
-{
-	struct timeval	 tv = { 0, 0 };
-
 	if (c->dead)
 		return;
 	c->dead = 1;
 	spool_release_owner(c);
-	imsgev_clear(&c->iev);
+	channel_close(&c->ch);
 	TAILQ_REMOVE(&clients, c, entry);
-	if (now) {
-		free(c);
-		return;
-	}
-	TAILQ_INSERT_TAIL(&graveyard, c, entry);
-	evtimer_add(&reap_ev, &tv);
+	channel_free_later(c);
 }
 
 static void
@@ -83,213 +68,159 @@ client_bad(struct client *c, const char *what)
 {
 	log_warnx("client uid %u pid %d: %s, closing", (unsigned)c->uid,
 	    (int)c->pid, what);
-	client_close(c, 0);
+	client_close(c);
 }
 
 static void
 send_created(struct client *c, uint64_t reqid, int status, const char *id,
     int fd)
 {
-	struct ibuf	*b;
+	struct msg_queue_msg_created	 m = { .id = reqid, .status = status,
+	    .msgid = id };
+	struct ibuf			*b;
 
-	if ((b = imsg_create(IMSG_QUEUE_MSG_CREATED, 0, fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
-		client_bad(c, "cannot answer MSG_CREATE");
-		return;
-	}
-	/* An add that fails marks b; imsgev_send() then frees it. */
-	ibuf_add_u64(b, reqid);
-	ibuf_add_u8(b, status);
-	ibuf_add_str(b, id);
-	if (imsgev_send(&c->iev, b) == -1)
+	if ((b = msg_queue_msg_created_pack(&m, fd)) == NULL && fd != -1)
+		close(fd);
+	if (channel_send(&c->ch, b) == -1)
 		client_bad(c, "cannot answer MSG_CREATE");
 }
 
 static void
-client_create(struct client *c, struct imsg *imsg)
+client_create(struct client *c, struct msg_queue_msg_create *m)
 {
-	uint64_t	 reqid;
 	char		 id[MSGID_LEN + 1];
 	int		 fd;
 
-	if (imsg_get_u64(imsg, &reqid) == -1 || imsg_get_end(imsg) == -1) {
-		client_bad(c, "malformed MSG_CREATE");
-		return;
-	}
 	if (spool_reserve(c, id, sizeof(id), &fd) == -1) {
-		send_created(c, reqid, QUEUE_TEMPFAIL, "", -1);
+		send_created(c, m->id, QUEUE_TEMPFAIL, "", -1);
 		return;
 	}
 	log_debug("%s: created", id);
-	send_created(c, reqid, QUEUE_OK, id, fd);
+	send_created(c, m->id, QUEUE_OK, id, fd);
 }
 
 static void
 commit_answer(void *arg, uint64_t reqid, int status)
 {
-	struct client	*c = arg;
-	struct ibuf	*b;
+	struct client			*c = arg;
+	struct msg_queue_msg_committed	 m = { .id = reqid, .status = status };
 
-	if ((b = imsg_create(IMSG_QUEUE_MSG_COMMITTED, 0, -1)) == NULL) {
-		client_bad(c, "cannot answer MSG_COMMIT");
-		return;
-	}
-	ibuf_add_u64(b, reqid);
-	ibuf_add_u8(b, status);
-	if (imsgev_send(&c->iev, b) == -1)
+	if (channel_send(&c->ch, msg_queue_msg_committed_pack(&m, -1)) == -1)
 		client_bad(c, "cannot answer MSG_COMMIT");
 }
 
 /*
- * Read the envelope of a commit.  -1: malformed encoding (the client is
- * dropped); 1: well formed but invalid (QUEUE_INVALID); 0: fine.
+ * The envelope of a commit (well formed: the channel checked it): 1 if
+ * invalid (QUEUE_INVALID), 0 if fine.
  */
 static int
-read_commit(struct imsg *imsg, uint64_t *reqid, struct envelope *env)
+read_commit(struct imsg *imsg, struct msg_queue_msg_commit *m,
+    struct envelope *env)
 {
-	char		 addr[ADDR_MAX + 1], orcpt[ADDR_MAX + 1];
-	uint32_t	 n, i;
-	uint8_t		 flags;
-	int		 invalid = 0;
+	struct rec_commit_rcpt	 e;
+	int			 invalid = 0;
 
-	if (imsg_get_u64(imsg, reqid) == -1 ||
-	    imsg_get_str(imsg, env->id, sizeof(env->id)) == -1 ||
-	    imsg_get_str(imsg, env->sender, sizeof(env->sender)) == -1 ||
-	    imsg_get_str(imsg, env->helo, sizeof(env->helo)) == -1 ||
-	    imsg_get_str(imsg, env->client, sizeof(env->client)) == -1 ||
-	    imsg_get_u8(imsg, &env->body) == -1 ||
-	    imsg_get_u8(imsg, &env->smtputf8) == -1 ||
-	    imsg_get_u32(imsg, &n) == -1)
-		return -1;
-	if (env->body > 2 || env->smtputf8 > 1 || n == 0)
+	strlcpy(env->id, m->msgid, sizeof(env->id));
+	strlcpy(env->sender, m->sender, sizeof(env->sender));
+	strlcpy(env->helo, m->helo, sizeof(env->helo));
+	strlcpy(env->client, m->client, sizeof(env->client));
+	strlcpy(env->auth, m->auth, sizeof(env->auth));
+	env->body = m->body;
+	env->smtputf8 = m->smtputf8;
+	if (env->body > 2 || env->smtputf8 > 1 || m->rcpts.n == 0)
 		invalid = 1;
-	for (i = 0; i < n; i++) {
-		if (imsg_get_str(imsg, addr, sizeof(addr)) == -1 ||
-		    imsg_get_str(imsg, orcpt, sizeof(orcpt)) == -1 ||
-		    imsg_get_u8(imsg, &flags) == -1)
-			return -1;
-		if (addr[0] == '\0')
+	while (rec_commit_rcpt_next(imsg, &m->rcpts, &e) == 0) {
+		if (e.rcpt[0] == '\0')
 			invalid = 1;
-		else if (envelope_add_rcpt(env, addr, orcpt, flags) == NULL)
+		else if (envelope_add_rcpt(env, e.rcpt, e.orcpt, e.flags) ==
+		    NULL)
 			invalid = 1;
 	}
-	/* The SMTP AUTH user came later: an older engine leaves it out. */
-	if (imsg->rpos < imsg->len &&
-	    imsg_get_str(imsg, env->auth, sizeof(env->auth)) == -1)
-		return -1;
-	if (imsg_get_end(imsg) == -1)
-		return -1;
 	return invalid;
 }
 
 static void
-client_commit(struct client *c, struct imsg *imsg)
+client_commit(struct client *c, struct imsg *imsg,
+    struct msg_queue_msg_commit *m)
 {
 	struct envelope	 env;
-	uint64_t	 reqid = 0;
-	int		 rv;
 
 	envelope_init(&env);
-	if ((rv = read_commit(imsg, &reqid, &env)) == -1) {
-		envelope_clear(&env);
-		client_bad(c, "malformed MSG_COMMIT");
-		return;
-	}
-	if (rv == 1) {
+	if (read_commit(imsg, m, &env) == 1) {
 		log_warnx("%s: invalid envelope refused", env.id);
 		envelope_clear(&env);
-		commit_answer(c, reqid, QUEUE_INVALID);
+		commit_answer(c, m->id, QUEUE_INVALID);
 		return;
 	}
-	spool_commit(c, &env, reqid, commit_answer, c);
+	spool_commit(c, &env, m->id, commit_answer, c);
 }
 
 static void
-client_rollback(struct client *c, struct imsg *imsg)
-{
-	uint64_t	 reqid;
-	char		 id[MSGID_LEN + 1];
-
-	if (imsg_get_u64(imsg, &reqid) == -1 ||
-	    imsg_get_str(imsg, id, sizeof(id)) == -1 ||
-	    imsg_get_end(imsg) == -1) {
-		client_bad(c, "malformed MSG_ROLLBACK");
-		return;
-	}
-	spool_release(c, id);
-}
-
-static void
-client_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
+client_dispatch(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
+    void *arg)
 {
 	struct client	*c = arg;
 
-	if (imsg == NULL) {
-		log_debug("client uid %u pid %d gone", (unsigned)c->uid,
-		    (int)c->pid);
-		client_close(c, 1);
-		return;
-	}
 	if (c->dead)
 		return;
-	if (imsg->fd != -1) {
-		close(imsg->fd);
-		imsg->fd = -1;
-		client_bad(c, "unexpected file descriptor");
-		return;
-	}
-	if (!c->hello) {
-		if (imsg_check_hello(imsg, "queue.sock") == -1) {
-			client_bad(c, "no valid hello");
-			return;
-		}
-		c->hello = 1;
-		return;
-	}
 	switch (imsg->hdr.type) {
 	case IMSG_QUEUE_MSG_CREATE:
-		client_create(c, imsg);
+		client_create(c, &m->queue_msg_create);
 		break;
 	case IMSG_QUEUE_MSG_COMMIT:
-		client_commit(c, imsg);
+		client_commit(c, imsg, &m->queue_msg_commit);
 		break;
 	case IMSG_QUEUE_MSG_ROLLBACK:
-		client_rollback(c, imsg);
-		break;
-	default:
-		client_bad(c, "unexpected message type");
+		spool_release(c, m->queue_msg_rollback.msgid);
 		break;
 	}
 }
 
+/* Gone, or dropped for breaking the protocol (logged by the channel). */
 static void
-server_accept(int lfd, short ev, void *arg)
+client_down(struct channel *ch, void *arg)
+{
+	struct client	*c = arg;
+
+	log_debug("client uid %u pid %d gone", (unsigned)c->uid,
+	    (int)c->pid);
+	client_close(c);
+}
+
+static const struct channel_cbs client_cbs = {
+	.dispatch = client_dispatch,
+	.down = client_down,
+};
+
+static void
+server_accepted(struct channel_server *srv, int fd, const struct ucred *cred,
+    void *arg)
 {
 	struct client	*c;
-	struct ucred	 cred;
-	int		 fd;
+	struct ucred	 checked;
+	char		 name[CHANNEL_NAME_MAX];
 
-	if ((fd = unixsock_accept(lfd, &allowed_smtpd,
+	if (unixsock_peer_check(fd, &allowed_smtpd,
 	    allowed_smtpd != (uid_t)-1, "queue.sock", "use the queue",
-	    &cred)) == -1)
+	    &checked) == -1) {
+		close(fd);
 		return;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("accept");
 		close(fd);
 		return;
 	}
-	c->uid = cred.uid;
-	c->pid = cred.pid;
+	c->uid = cred->uid;
+	c->pid = cred->pid;
 	TAILQ_INSERT_TAIL(&clients, c, entry);
-	imsgev_init(&c->iev, fd, client_dispatch, c);
-	if (imsg_send_hello(&c->iev.ibuf, "tsamba-queue") == -1) {
-		client_close(c, 1);
-		return;
-	}
-	imsgev_update(&c->iev);
-	log_info("client uid %u pid %d connected", (unsigned)cred.uid,
-	    (int)cred.pid);
+	snprintf(name, sizeof(name), "client uid %u pid %d",
+	    (unsigned)c->uid, (int)c->pid);
+	channel_init(&c->ch, name, "tsamba-queue", server_types, &client_cbs,
+	    c);
+	channel_attach(&c->ch, fd);
+	log_info("client uid %u pid %d connected", (unsigned)cred->uid,
+	    (int)cred->pid);
 }
 
 /*
@@ -309,12 +240,12 @@ server_flush(void)
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += SERVER_FLUSH_SEC;
 	TAILQ_FOREACH(c, &clients, entry) {
-		if (c->dead || c->iev.ibuf.wqlen == 0)
+		if (c->dead || channel_queued(&c->ch) == 0)
 			continue;
-		if (imsgbuf_flush_until(&c->iev.ibuf, &deadline) == -1)
+		if (imsgbuf_flush_until(&c->ch.iev.ibuf, &deadline) == -1)
 			log_warn("client uid %u pid %d: %zu answers not "
 			    "written", (unsigned)c->uid, (int)c->pid,
-			    c->iev.ibuf.wqlen);
+			    channel_queued(&c->ch));
 	}
 }
 
@@ -324,9 +255,6 @@ server_init(int listenfd, uid_t smtpd_uid)
 	allowed_smtpd = smtpd_uid;
 	if (fcntl(listenfd, F_SETFL, O_NONBLOCK) == -1)
 		fatal("fcntl queue.sock");
-	evtimer_set(&reap_ev, client_reap, NULL);
-	event_set(&accept_ev, listenfd, EV_READ | EV_PERSIST, server_accept,
+	channel_server_init(&server, listenfd, "queue.sock", server_accepted,
 	    NULL);
-	if (event_add(&accept_ev, NULL) == -1)
-		fatal("event_add queue.sock");
 }

@@ -49,21 +49,16 @@ static void	auth_failed(struct smtp_session *);
 void
 auth_check_ban(struct smtp_session *s)
 {
-	struct imsgev	*iev;
-	struct ibuf	*b = NULL;
-	uint64_t	 id;
+	struct msg_auth_check_ban	 m = { .ip = s->ip };
 
-	if ((iev = engine_channel(CONNECT_AUTHD)) == NULL)
+	if ((m.id = smtp_req_add(s, CONNECT_AUTHD)) == 0)
 		goto open;
-	id = engine_new_id();
-	if ((b = imsg_create(IMSG_AUTH_CHECK_BAN, 0, -1)) == NULL ||
-	    ibuf_add_u64(b, id) == -1 || ibuf_add_str(b, s->ip) == -1 ||
-	    imsgev_send(iev, b) == -1) {
-		if (b != NULL && b->error)
-			ibuf_free(b);
+	if (engine_send(CONNECT_AUTHD, msg_auth_check_ban_pack(&m, -1)) ==
+	    -1) {
+		smtp_req_cancel(s);
 		goto open;
 	}
-	smtp_req_start(s, REQ_BAN, CONNECT_AUTHD, id);
+	smtp_req_start(s, REQ_BAN);
 	return;
  open:
 	log_warnx("session %016llx: authd unreachable, no ban check for "
@@ -72,20 +67,14 @@ auth_check_ban(struct smtp_session *s)
 }
 
 int
-smtp_session_ban_result(struct imsg *imsg)
+smtp_session_ban_result(struct smtp_session *s, struct msg_auth_ban_result *m)
 {
-	struct smtp_session	*s;
-	uint64_t		 id, end;
-	uint8_t			 banned;
-	char			 until[TIME_ISO8601_SIZE];
+	uint64_t	 end = m->end;
+	char		 until[TIME_ISO8601_SIZE];
 
-	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &banned) == -1 ||
-	    imsg_get_u64(imsg, &end) == -1 || imsg_get_end(imsg) == -1 ||
-	    banned > 1)
+	if (m->banned > 1)
 		return -1;
-	if ((s = smtp_req_take(id, REQ_BAN)) == NULL)
-		return 0;
-	if (banned) {
+	if (m->banned) {
 		time_iso8601(end > INT64_MAX ? INT64_MAX : (time_t)end, until,
 		    sizeof(until));
 		log_info("session %016llx: [%s] is banned until %s, "
@@ -299,9 +288,9 @@ static void
 auth_ask(struct smtp_session *s, const char *user, const char *pass,
     size_t passlen)
 {
-	struct imsgev	*iev;
-	struct ibuf	*b;
-	uint64_t	 id;
+	struct ibuf		*b;
+	struct msg_auth_login	 m = { .user = user, .password = pass,
+	    .ip = s->ip, .service = "smtp" };
 
 	strlcpy(s->auth_login, user, sizeof(s->auth_login));
 	if (!auth_valid_user(user) || passlen == 0 ||
@@ -309,29 +298,24 @@ auth_ask(struct smtp_session *s, const char *user, const char *pass,
 		auth_failed(s);
 		return;
 	}
-	if ((iev = engine_channel(CONNECT_AUTHD)) == NULL) {
+	if ((m.id = smtp_req_add(s, CONNECT_AUTHD)) == 0) {
 		smtp_status(s, 454, ESC_OTHER_SECURITY_STATUS,
 		    "Temporary authentication failure");
 		return;
 	}
-	id = engine_new_id();
-	if ((b = imsg_create(IMSG_AUTH_LOGIN, 0, -1)) == NULL)
+	if ((b = msg_auth_login_pack(&m, -1)) == NULL)
 		goto fail;
-	ibuf_add_u64(b, id);
-	ibuf_add_str(b, user);
-	ibuf_add_str(b, pass);
-	ibuf_add_str(b, s->ip);
-	ibuf_add_str(b, "smtp");
 	if (b->error) {
 		explicit_bzero(b->buf, b->wpos);
 		ibuf_free(b);
 		goto fail;
 	}
-	if (imsgev_send(iev, b) == -1)
+	if (engine_send(CONNECT_AUTHD, b) == -1)
 		goto fail;
-	smtp_req_start(s, REQ_LOGIN, CONNECT_AUTHD, id);
+	smtp_req_start(s, REQ_LOGIN);
 	return;
  fail:
+	smtp_req_cancel(s);
 	smtp_status(s, 454, ESC_OTHER_SECURITY_STATUS,
 	    "Temporary authentication failure");
 }
@@ -353,25 +337,19 @@ auth_failed(struct smtp_session *s)
 }
 
 int
-smtp_session_login_result(struct imsg *imsg)
+smtp_session_login_result(struct smtp_session *s,
+    struct msg_auth_login_result *m)
 {
-	struct smtp_session	*s;
-	char			 user[ADDR_MAX + 1];
-	uint64_t		 id;
-	uint8_t			 status;
+	const char	*user = m->user;
 
-	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &status) == -1 ||
-	    imsg_get_str(imsg, user, sizeof(user)) == -1 ||
-	    imsg_get_end(imsg) == -1 || status > AUTH_BANNED)
+	if (m->status > AUTH_BANNED)
 		return -1;
-	if ((s = smtp_req_take(id, REQ_LOGIN)) == NULL)
-		return 0;
-	switch (status) {
+	switch (m->status) {
 	case AUTH_OK:
 		if (user[0] == '\0') {
 			log_warnx("session %016llx: authd gave no canonical "
 			    "user, using the login", SID(s));
-			strlcpy(user, s->auth_login, sizeof(user));
+			user = s->auth_login;
 		}
 		strlcpy(s->auth_user, user, sizeof(s->auth_user));
 		log_info("session %016llx: authenticated as <%s> from [%s]",
@@ -413,9 +391,7 @@ smtp_session_login_result(struct imsg *imsg)
 void
 auth_check_sender(struct smtp_session *s)
 {
-	struct imsgev	*iev;
-	struct ibuf	*b;
-	uint64_t	 id;
+	struct msg_auth_check_sender	 m;
 
 	if (s->pending_sender[0] == '\0') {
 		smtp_status(s, 553, ESC_DELIVERY_NOT_AUTHORIZED, "<>: Sender "
@@ -423,38 +399,30 @@ auth_check_sender(struct smtp_session *s)
 		    "AUTH");
 		return;
 	}
-	if ((iev = engine_channel(CONNECT_AUTHD)) == NULL) {
+	m.user = s->auth_user;
+	m.sender = s->pending_sender;
+	if ((m.id = smtp_req_add(s, CONNECT_AUTHD)) == 0) {
 		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
 		    "<%s>: Temporary lookup failure", s->pending_sender);
 		return;
 	}
-	id = engine_new_id();
-	if ((b = imsg_create(IMSG_AUTH_CHECK_SENDER, 0, -1)) == NULL ||
-	    ibuf_add_u64(b, id) == -1 || ibuf_add_str(b, s->auth_user) == -1 ||
-	    ibuf_add_str(b, s->pending_sender) == -1 ||
-	    imsgev_send(iev, b) == -1) {
-		if (b != NULL && b->error)
-			ibuf_free(b);
+	if (engine_send(CONNECT_AUTHD, msg_auth_check_sender_pack(&m, -1)) ==
+	    -1) {
+		smtp_req_cancel(s);
 		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
 		    "<%s>: Temporary lookup failure", s->pending_sender);
 		return;
 	}
-	smtp_req_start(s, REQ_SENDER, CONNECT_AUTHD, id);
+	smtp_req_start(s, REQ_SENDER);
 }
 
 int
-smtp_session_sender_result(struct imsg *imsg)
+smtp_session_sender_result(struct smtp_session *s,
+    struct msg_auth_sender_result *m)
 {
-	struct smtp_session	*s;
-	uint64_t		 id;
-	uint8_t			 status;
-
-	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &status) == -1 ||
-	    imsg_get_end(imsg) == -1 || status > LOOKUP_INVALID)
+	if (m->status > LOOKUP_INVALID)
 		return -1;
-	if ((s = smtp_req_take(id, REQ_SENDER)) == NULL)
-		return 0;
-	switch (status) {
+	switch (m->status) {
 	case LOOKUP_OK:
 		smtp_mail_accept(s);
 		break;

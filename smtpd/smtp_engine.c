@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "channel.h"
 #include "daemon.h"
 #include "fileio.h"
 #include "imsg.h"
@@ -34,55 +35,59 @@
 #include "proto.h"
 #include "smtpd.h"
 
-#define CHAN_BACKOFF_MIN	100	/* msec */
-#define CHAN_BACKOFF_MAX	10000
-
-enum chan_state {
-	CHAN_DOWN = 0,
-	CHAN_CONNECTING,	/* asked the parent */
-	CHAN_UP,
-};
-
-struct smtp_channel {
-	int			 which;
-	const char		*name;
-	enum chan_state		 state;
-	int			 hello;		/* peer's HELLO in */
-	struct imsgev		 iev;
-	struct event		 retry;
-	int			 backoff;	/* msec */
-};
-
 static void	engine_sig(int, short, void *);
-static void	engine_parent(struct imsgev *, struct imsg *, void *);
-static void	engine_listener(struct imsg *);
-static void	engine_tls_config(struct imsg *);
-static void	engine_connected(struct imsg *);
+static void	engine_parent(struct channel *, struct imsg *,
+		    union imsg_msg *, void *);
+static void	engine_parent_down(struct channel *, void *);
+static void	engine_listener(struct imsg *, struct msg_smtp_listener *);
+static void	engine_tls_config(struct imsg *, struct msg_smtp_tls_config *);
+static void	engine_connected(struct imsg *, struct msg_smtp_connected *);
 static void	engine_ready(void);
 static void	engine_accept(int, struct sockaddr_storage *, socklen_t,
 		    void *);
-static void	chan_connect(struct smtp_channel *);
-static void	chan_retry(int, short, void *);
-static void	chan_lost(struct smtp_channel *, const char *);
-static void	chan_dispatch(struct imsgev *, struct imsg *, void *);
-static struct smtp_channel *chan_get(int);
+static void	engine_connect(struct channel *, void *);
+static void	engine_late(struct channel *, struct imsg *, union imsg_msg *,
+		    void *);
 
-static struct imsgev	 parent_iev;
-static struct smtp_channel channels[] = {
-	{ .which = CONNECT_AUTHD, .name = "authd" },
-	{ .which = CONNECT_QUEUE, .name = "queue" },
+static const struct channel_type parent_types[] = {
+	{ IMSG_SMTP_LISTENER, 0 },
+	{ IMSG_SMTP_TLS_CONFIG, 0 },
+	{ IMSG_SMTP_CONNECTED, 0 },
+	{ IMSG_SMTP_READY, 0 },
+	{ 0, 0 }
 };
+static const struct channel_type authd_types[] = {
+	{ IMSG_AUTH_RCPT_RESULT, CHANNEL_ANSWER },
+	{ IMSG_AUTH_BAN_RESULT, CHANNEL_ANSWER },
+	{ IMSG_AUTH_LOGIN_RESULT, CHANNEL_ANSWER },
+	{ IMSG_AUTH_SENDER_RESULT, CHANNEL_ANSWER },
+	{ 0, 0 }
+};
+static const struct channel_type queue_types[] = {
+	{ IMSG_QUEUE_MSG_CREATED, CHANNEL_ANSWER },
+	{ IMSG_QUEUE_MSG_COMMITTED, CHANNEL_ANSWER },
+	{ 0, 0 }
+};
+static const struct channel_cbs parent_cbs = {
+	.dispatch = engine_parent,
+	.down = engine_parent_down,
+};
+/* authd and queue: the parent connects them (our chroot is empty). */
+static const struct channel_cbs peer_cbs = {
+	.dispatch = engine_late,
+	.connect = engine_connect,
+};
+
+static struct channel	 parent_ch, authd_ch, queue_ch;
 static TAILQ_HEAD(, smtp_listener) listeners =
     TAILQ_HEAD_INITIALIZER(listeners);
 static int		 ready;
-static uint64_t		 next_id = 1;
 
 void
 engine_main(int parent_fd, int key_fd)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	struct event	 ev_sigs[3];
-	size_t		 i;
 
 	log_procname("smtp");
 	/* libtls and OpenSSL read their files before the chroot. */
@@ -99,19 +104,15 @@ engine_main(int parent_fd, int key_fd)
 	event_init();
 	daemon_signals(ev_sigs, sigs, 3, engine_sig);
 
-	if (fcntl(parent_fd, F_SETFL, O_NONBLOCK) == -1)
-		fatal("fcntl");
-	imsgev_init(&parent_iev, parent_fd, engine_parent, NULL);
-	if (imsg_send_hello(&parent_iev.ibuf, "smtp engine") == -1)
-		fatalx("hello to parent");
-	imsgev_update(&parent_iev);
-
-	for (i = 0; i < sizeof(channels) / sizeof(channels[0]); i++) {
-		channels[i].iev.ibuf.fd = -1;
-		channels[i].backoff = CHAN_BACKOFF_MIN;
-		evtimer_set(&channels[i].retry, chan_retry, &channels[i]);
-		chan_connect(&channels[i]);
-	}
+	channel_init(&parent_ch, "parent", "smtp engine", parent_types,
+	    &parent_cbs, NULL);
+	channel_attach(&parent_ch, parent_fd);
+	channel_init(&authd_ch, "authd", "smtp", authd_types, &peer_cbs,
+	    NULL);
+	channel_init(&queue_ch, "queue", "smtp", queue_types, &peer_cbs,
+	    NULL);
+	channel_start(&authd_ch, NULL);
+	channel_start(&queue_ch, NULL);
 
 	event_dispatch();
 	fatalx("event loop ended");
@@ -127,94 +128,79 @@ engine_sig(int sig, short ev, void *arg)
 	exit(0);
 }
 
-uint64_t
-engine_new_id(void)
-{
-	return next_id++;
-}
-
 /* Messages from the parent: any surprise is a bug, so stop. */
 static void
-engine_parent(struct imsgev *iev, struct imsg *imsg, void *arg)
+engine_parent(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
+    void *arg)
 {
-	static int	 hello;
-
-	if (imsg == NULL)
-		fatalx("parent went away");
-	if (!hello) {
-		if (imsg_check_hello(imsg, "smtp engine") == -1)
-			fatalx("bad hello from the parent");
-		hello = 1;
-		return;
-	}
 	switch (imsg->hdr.type) {
 	case IMSG_SMTP_LISTENER:
-		engine_listener(imsg);
+		engine_listener(imsg, &m->smtp_listener);
 		break;
 	case IMSG_SMTP_TLS_CONFIG:
-		engine_tls_config(imsg);
+		engine_tls_config(imsg, &m->smtp_tls_config);
 		break;
 	case IMSG_SMTP_CONNECTED:
-		engine_connected(imsg);
+		engine_connected(imsg, &m->smtp_connected);
 		break;
 	case IMSG_SMTP_READY:
-		if (imsg_get_end(imsg) == -1)
-			fatalx("malformed READY");
 		engine_ready();
 		break;
-	default:
-		fatalx("unexpected imsg %u from the parent", imsg->hdr.type);
 	}
 }
 
 static void
-engine_listener(struct imsg *imsg)
+engine_parent_down(struct channel *ch, void *arg)
+{
+	fatalx("parent went away");
+}
+
+static void
+engine_listener(struct imsg *imsg, struct msg_smtp_listener *m)
 {
 	struct smtp_listener	*l;
 	struct conf_listen	*cl;
-	uint32_t		 index, i = 0;
+	uint32_t		 i = 0;
 
-	if (imsg_get_u32(imsg, &index) == -1 || imsg_get_end(imsg) == -1 ||
-	    imsg->fd == -1)
-		fatalx("malformed LISTENER");
+	if (imsg->fd == -1)
+		fatalx("LISTENER without a socket");
 	TAILQ_FOREACH(cl, &smtpd_conf->listens, entry)
-		if (i++ == index)
+		if (i++ == m->index)
 			break;
 	if (cl == NULL)
-		fatalx("LISTENER for unknown index %u", index);
+		fatalx("LISTENER for unknown index %u", m->index);
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		fatal("calloc");
 	l->cl = cl;
-	l->slot = stats_listener_slot(index);
+	l->slot = stats_listener_slot(m->index);
 	if (fcntl(imsg->fd, F_SETFL, O_NONBLOCK) == -1)
 		fatal("fcntl");
 	l->listener = listener_new(imsg->fd, engine_accept, l);
+	imsg->fd = -1;
 	TAILQ_INSERT_TAIL(&listeners, l, entry);
 	if (ready)
 		listener_start(l->listener);
 }
 
 static void
-engine_tls_config(struct imsg *imsg)
+engine_tls_config(struct imsg *imsg, struct msg_smtp_tls_config *m)
 {
-	char		 name[CONF_NAME_MAX];
 	char		*cert;
 	size_t		 certlen;
 
-	if (imsg_get_str(imsg, name, sizeof(name)) == -1 ||
-	    imsg_get_end(imsg) == -1 || imsg->fd == -1)
-		fatalx("malformed TLS_CONFIG");
+	if (imsg->fd == -1)
+		fatalx("TLS_CONFIG without a file");
 	if (fileio_read_fd(imsg->fd, PKI_CHAIN_MAX, &cert, &certlen) == -1) {
-		log_warn("pki %s: reading the certificate", name);
+		log_warn("pki %s: reading the certificate", m->pki);
 		cert = NULL;
 	}
 	close(imsg->fd);
 	imsg->fd = -1;
-	if (cert == NULL || tls_ctx_load(name, cert, certlen) == -1)
+	if (cert == NULL || tls_ctx_load(m->pki, cert, certlen) == -1)
 		log_warnx("pki %s: new certificate refused, the previous "
-		    "one stays in use", name);
+		    "one stays in use", m->pki);
 	else
-		log_info("pki %s: certificate loaded", name);
+		log_info("pki %s: certificate loaded", m->pki);
 	free(cert);
 }
 
@@ -236,181 +222,73 @@ engine_accept(int fd, struct sockaddr_storage *ss, socklen_t sslen,
 	smtp_session_new(fd, arg, ss, sslen);
 }
 
-static struct smtp_channel *
-chan_get(int which)
-{
-	size_t	 i;
-
-	for (i = 0; i < sizeof(channels) / sizeof(channels[0]); i++)
-		if (channels[i].which == which)
-			return &channels[i];
-	return NULL;
-}
-
-struct imsgev *
+struct channel *
 engine_channel(int which)
 {
-	struct smtp_channel	*ch;
+	struct channel	*ch;
 
-	if ((ch = chan_get(which)) == NULL || ch->state != CHAN_UP)
-		return NULL;
-	return &ch->iev;
+	ch = which == CONNECT_AUTHD ? &authd_ch : &queue_ch;
+	return channel_up(ch) ? ch : NULL;
+}
+
+int
+engine_send(int which, struct ibuf *b)
+{
+	struct channel	*ch;
+
+	if ((ch = engine_channel(which)) == NULL) {
+		ibuf_free(b);
+		return -1;
+	}
+	return channel_send(ch, b);
 }
 
 void
 engine_send_rollback(const char *msgid)
 {
-	struct imsgev	*iev;
-	struct ibuf	*b;
+	struct msg_queue_msg_rollback	 m = { .id = 0, .msgid = msgid };
 
-	if ((iev = engine_channel(CONNECT_QUEUE)) == NULL)
-		return;
-	if ((b = imsg_create(IMSG_QUEUE_MSG_ROLLBACK, 0, -1)) == NULL)
-		return;
-	ibuf_add_u64(b, engine_new_id());
-	ibuf_add_str(b, msgid);
-	if (b->error) {
-		ibuf_free(b);
-		return;
-	}
-	(void)imsgev_send(iev, b);
+	/* No answer is due: the id is not a request's. */
+	(void)engine_send(CONNECT_QUEUE, msg_queue_msg_rollback_pack(&m, -1));
+}
+
+/* An answer whose session is gone: a spool file it got goes back. */
+static void
+engine_late(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
+    void *arg)
+{
+	if (imsg->hdr.type == IMSG_QUEUE_MSG_CREATED &&
+	    m->queue_msg_created.status == QUEUE_OK &&
+	    m->queue_msg_created.msgid[0] != '\0')
+		engine_send_rollback(m->queue_msg_created.msgid);
 }
 
 /* Ask the parent to connect us to authd or the queue. */
 static void
-chan_connect(struct smtp_channel *ch)
+engine_connect(struct channel *ch, void *arg)
 {
-	struct ibuf	*b;
+	struct msg_smtp_connect	 m = { .id = 0 };
 
-	ch->state = CHAN_CONNECTING;
-	if ((b = imsg_create(IMSG_SMTP_CONNECT, 0, -1)) == NULL)
-		fatal("imsg_create");
-	ibuf_add_u64(b, engine_new_id());
-	ibuf_add_u8(b, ch->which);
-	if (b->error || imsgev_send(&parent_iev, b) == -1)
+	m.which = ch == &authd_ch ? CONNECT_AUTHD : CONNECT_QUEUE;
+	if (channel_send(&parent_ch, msg_smtp_connect_pack(&m, -1)) == -1)
 		fatalx("cannot queue CONNECT");
 }
 
 static void
-chan_retry(int fd, short ev, void *arg)
+engine_connected(struct imsg *imsg, struct msg_smtp_connected *m)
 {
-	chan_connect(arg);
-}
+	struct channel	*ch;
 
-static void
-chan_schedule(struct smtp_channel *ch)
-{
-	struct timeval	 tv;
-
-	ch->state = CHAN_DOWN;
-	tv.tv_sec = ch->backoff / 1000;
-	tv.tv_usec = (ch->backoff % 1000) * 1000;
-	evtimer_add(&ch->retry, &tv);
-	ch->backoff *= 2;
-	if (ch->backoff > CHAN_BACKOFF_MAX)
-		ch->backoff = CHAN_BACKOFF_MAX;
-}
-
-static void
-engine_connected(struct imsg *imsg)
-{
-	struct smtp_channel	*ch;
-	uint64_t		 id;
-	uint8_t			 which, status;
-
-	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &which) == -1 ||
-	    imsg_get_u8(imsg, &status) == -1 || imsg_get_end(imsg) == -1 ||
-	    (ch = chan_get(which)) == NULL || ch->state != CHAN_CONNECTING ||
-	    (status == 0 && imsg->fd == -1))
-		fatalx("malformed CONNECTED");
-	if (status != 0) {
-		if (imsg->fd != -1)
-			close(imsg->fd);
-		log_debug("%s unreachable, retry in %d ms", ch->name,
-		    ch->backoff);
-		chan_schedule(ch);
+	if (m->which != CONNECT_AUTHD && m->which != CONNECT_QUEUE)
+		fatalx("CONNECTED for unknown target %u", m->which);
+	ch = m->which == CONNECT_AUTHD ? &authd_ch : &queue_ch;
+	if (ch->state != CHANNEL_CONNECTING ||
+	    (m->failed == 0 && imsg->fd == -1))
+		fatalx("unexpected CONNECTED");
+	if (m->failed) {
+		channel_connect_failed(ch);
 		return;
 	}
-	if (fcntl(imsg->fd, F_SETFL, O_NONBLOCK) == -1)
-		fatal("fcntl");
-	imsgev_init(&ch->iev, imsg->fd, chan_dispatch, ch);
-	ch->hello = 0;
-	ch->state = CHAN_UP;
-	if (imsg_send_hello(&ch->iev.ibuf, "smtp") == -1) {
-		chan_lost(ch, "cannot send hello");
-		return;
-	}
-	imsgev_update(&ch->iev);
-}
-
-/* Fail what waits on the channel, then reconnect. */
-static void
-chan_lost(struct smtp_channel *ch, const char *why)
-{
-	log_warnx("channel to %s lost: %s", ch->name, why);
-	imsgev_clear(&ch->iev);
-	chan_schedule(ch);
-	smtp_session_fail_channel(ch->which);
-}
-
-static void
-chan_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
-{
-	struct smtp_channel	*ch = arg;
-	int			 rv = -1;
-
-	if (imsg == NULL) {
-		chan_lost(ch, "connection closed");
-		return;
-	}
-	if (!ch->hello) {
-		if (imsg_check_hello(imsg, "smtp") == -1) {
-			if (imsg->fd != -1)
-				close(imsg->fd);
-			chan_lost(ch, "bad hello");
-			return;
-		}
-		ch->hello = 1;
-		ch->backoff = CHAN_BACKOFF_MIN;
-		log_debug("channel to %s up", ch->name);
-		return;
-	}
-	switch (imsg->hdr.type) {
-	case IMSG_AUTH_RCPT_RESULT:
-		if (ch->which == CONNECT_AUTHD)
-			rv = smtp_session_rcpt_result(imsg);
-		break;
-	case IMSG_AUTH_BAN_RESULT:
-		if (ch->which == CONNECT_AUTHD)
-			rv = smtp_session_ban_result(imsg);
-		break;
-	case IMSG_AUTH_LOGIN_RESULT:
-		if (ch->which == CONNECT_AUTHD)
-			rv = smtp_session_login_result(imsg);
-		break;
-	case IMSG_AUTH_SENDER_RESULT:
-		if (ch->which == CONNECT_AUTHD)
-			rv = smtp_session_sender_result(imsg);
-		break;
-	case IMSG_QUEUE_MSG_CREATED:
-		if (ch->which == CONNECT_QUEUE) {
-			rv = smtp_session_msg_created(imsg);
-			imsg->fd = -1;		/* taken or closed */
-		}
-		break;
-	case IMSG_QUEUE_MSG_COMMITTED:
-		if (ch->which == CONNECT_QUEUE)
-			rv = smtp_session_msg_committed(imsg);
-		break;
-	default:
-		break;
-	}
-	if (imsg->fd != -1)
-		close(imsg->fd);
-	/*
-	 * Fail-stop for the channel, not the engine: the sessions of
-	 * every other client go on while the channel is rebuilt.
-	 */
-	if (rv == -1)
-		chan_lost(ch, "malformed or unexpected message");
+	channel_attach(ch, imsg->fd);
+	imsg->fd = -1;
 }

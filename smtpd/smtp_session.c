@@ -38,12 +38,6 @@
 
 #define SID(s)	((unsigned long long)(s)->id)
 
-RB_HEAD(smtp_req_tree, smtp_session);
-static int	smtp_req_cmp(struct smtp_session *, struct smtp_session *);
-RB_PROTOTYPE(smtp_req_tree, smtp_session, req_entry, smtp_req_cmp);
-RB_GENERATE(smtp_req_tree, smtp_session, req_entry, smtp_req_cmp);
-
-static struct smtp_req_tree	 smtp_reqs = RB_INITIALIZER(&smtp_reqs);
 static TAILQ_HEAD(, smtp_session) smtp_sessions =
     TAILQ_HEAD_INITIALIZER(smtp_sessions);
 static unsigned int		 smtp_nsessions;
@@ -62,6 +56,14 @@ static void	smtp_commit(struct smtp_session *);
 static void	smtp_reset(struct smtp_session *);
 static void	smtp_req_abandon(struct smtp_session *);
 static void	smtp_req_failed(struct smtp_session *);
+static void	smtp_req_answer(struct channel_req *, struct imsg *,
+		    union imsg_msg *);
+static int	smtp_session_rcpt_result(struct smtp_session *,
+		    struct imsg *, struct msg_auth_rcpt_result *);
+static int	smtp_session_msg_created(struct smtp_session *,
+		    struct imsg *, struct msg_queue_msg_created *);
+static int	smtp_session_msg_committed(struct smtp_session *,
+		    struct msg_queue_msg_committed *);
 static int	smtp_send_create(struct smtp_session *);
 static void	smtp_rcpt_accepted(struct smtp_session *);
 static void	smtp_cmd_helo(struct smtp_session *, char *);
@@ -95,14 +97,6 @@ static void (*const smtp_handlers[CMD_NVERBS])(struct smtp_session *,
 	[CMD_HELP] =		smtp_cmd_help,
 	[CMD_AUTH] =		auth_cmd,
 };
-
-static int
-smtp_req_cmp(struct smtp_session *a, struct smtp_session *b)
-{
-	if (a->req_id == b->req_id)
-		return 0;
-	return a->req_id < b->req_id ? -1 : 1;
-}
 
 /* Refuse a connection before any session exists for it. */
 static void
@@ -401,10 +395,9 @@ smtp_req_abandon(struct smtp_session *s)
 {
 	if (s->req == REQ_COMMIT && s->tx != NULL)
 		s->tx->msgid[0] = '\0';
-	if (s->req != REQ_NONE) {
-		RB_REMOVE(smtp_req_tree, &smtp_reqs, s);
-		s->req = REQ_NONE;
-	}
+	/* A late answer goes to the engine (a spool file goes back). */
+	channel_req_cancel(&s->creq);
+	s->req = REQ_NONE;
 }
 
 /* Take buffered input in order until it runs out or a request waits. */
@@ -492,15 +485,28 @@ smtp_reset(struct smtp_session *s)
 	s->chunk_reply[0] = '\0';
 }
 
+uint64_t
+smtp_req_add(struct smtp_session *s, int which)
+{
+	struct channel	*ch;
+
+	if ((ch = engine_channel(which)) == NULL)
+		return 0;
+	s->req_chan = which;
+	return channel_req_add(ch, &s->creq, 0, smtp_req_answer, s);
+}
+
+void
+smtp_req_cancel(struct smtp_session *s)
+{
+	channel_req_cancel(&s->creq);
+}
+
 /* Wait for an answer: no other command is taken meanwhile. */
 void
-smtp_req_start(struct smtp_session *s, enum smtp_req req, int chan,
-    uint64_t id)
+smtp_req_start(struct smtp_session *s, enum smtp_req req)
 {
 	s->req = req;
-	s->req_chan = chan;
-	s->req_id = id;
-	RB_INSERT(smtp_req_tree, &smtp_reqs, s);
 	io_pause_read(s->io);
 }
 
@@ -514,38 +520,69 @@ smtp_req_done(struct smtp_session *s)
 	smtp_input(s);
 }
 
-struct smtp_session *
-smtp_req_take(uint64_t id, enum smtp_req req)
+/* The type that answers each request. */
+static const uint32_t smtp_req_answer_type[] = {
+	[REQ_RCPT] = IMSG_AUTH_RCPT_RESULT,
+	[REQ_CREATE] = IMSG_QUEUE_MSG_CREATED,
+	[REQ_COMMIT] = IMSG_QUEUE_MSG_COMMITTED,
+	[REQ_BAN] = IMSG_AUTH_BAN_RESULT,
+	[REQ_LOGIN] = IMSG_AUTH_LOGIN_RESULT,
+	[REQ_SENDER] = IMSG_AUTH_SENDER_RESULT,
+};
+
+/*
+ * The answer to the session's request, or (imsg NULL) its failure: the
+ * channel dropped.  An answer that makes no sense fails the request and
+ * drops the channel (fail-stop for the channel, not the engine: the
+ * sessions of every other client go on while it is rebuilt).
+ */
+static void
+smtp_req_answer(struct channel_req *r, struct imsg *imsg, union imsg_msg *m)
 {
-	struct smtp_session	 key, *s;
+	struct smtp_session	*s = r->arg;
+	struct channel		*ch;
+	enum smtp_req		 req = s->req;
+	int			 rv = -1;
 
-	key.req_id = id;
-	if ((s = RB_FIND(smtp_req_tree, &smtp_reqs, &key)) == NULL)
-		return NULL;
-	if (s->req != req)
-		return NULL;
-	RB_REMOVE(smtp_req_tree, &smtp_reqs, s);
-	s->req = REQ_NONE;
-	return s;
-}
-
-void
-smtp_session_fail_channel(int which)
-{
-	struct smtp_session	*s;
-	int			 again = 1;
-
-	/* Failing one may start another request: rescan each time. */
-	while (again) {
-		again = 0;
-		RB_FOREACH(s, smtp_req_tree, &smtp_reqs) {
-			if (s->req_chan != which)
-				continue;
-			smtp_req_failed(s);
-			again = 1;
-			break;
-		}
+	if (imsg == NULL) {
+		smtp_req_failed(s);
+		return;
 	}
+	if (req == REQ_NONE || imsg->hdr.type != smtp_req_answer_type[req])
+		goto bad;
+	s->req = REQ_NONE;
+	switch (req) {
+	case REQ_RCPT:
+		rv = smtp_session_rcpt_result(s, imsg, &m->auth_rcpt_result);
+		break;
+	case REQ_CREATE:
+		rv = smtp_session_msg_created(s, imsg, &m->queue_msg_created);
+		break;
+	case REQ_COMMIT:
+		rv = smtp_session_msg_committed(s, &m->queue_msg_committed);
+		break;
+	case REQ_BAN:
+		rv = smtp_session_ban_result(s, &m->auth_ban_result);
+		break;
+	case REQ_LOGIN:
+		rv = smtp_session_login_result(s, &m->auth_login_result);
+		break;
+	case REQ_SENDER:
+		rv = smtp_session_sender_result(s, &m->auth_sender_result);
+		break;
+	case REQ_NONE:
+		break;
+	}
+	if (rv == 0)
+		return;
+	s->req = req;
+ bad:
+	log_warnx("session %016llx: %s makes no sense here", SID(s),
+	    imsg_type_name(imsg->hdr.type));
+	ch = engine_channel(s->req_chan);
+	smtp_req_failed(s);
+	if (ch != NULL)
+		channel_drop(ch, "malformed or unexpected answer");
 }
 
 static void
@@ -553,7 +590,6 @@ smtp_req_failed(struct smtp_session *s)
 {
 	enum smtp_req	 req = s->req;
 
-	RB_REMOVE(smtp_req_tree, &smtp_reqs, s);
 	s->req = REQ_NONE;
 	switch (req) {
 	case REQ_RCPT:
@@ -784,13 +820,11 @@ smtp_mail_accept(struct smtp_session *s)
 static void
 smtp_cmd_rcpt(struct smtp_session *s, char *args)
 {
-	struct mailaddr	 a;
-	struct imsgev	*iev;
-	struct ibuf	*b;
-	const char	*to;
-	char		 addr[ADDR_MAX + 1];
-	uint64_t	 id;
-	int		 flags, postmaster;
+	struct msg_auth_lookup_rcpt	 m;
+	struct mailaddr			 a;
+	const char			*to;
+	char				 addr[ADDR_MAX + 1];
+	int				 flags, postmaster;
 
 	if (s->tx == NULL) {
 		smtp_error(s, 503, ESC_INVALID_COMMAND,
@@ -832,52 +866,37 @@ smtp_cmd_rcpt(struct smtp_session *s, char *args)
 		addr_format(&a, addr, sizeof(addr));
 	strlcpy(s->tx->pending_orcpt, addr, sizeof(s->tx->pending_orcpt));
 
-	if ((iev = engine_channel(CONNECT_AUTHD)) == NULL) {
+	if ((m.id = smtp_req_add(s, CONNECT_AUTHD)) == 0) {
 		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
 		    "<%s>: Temporary lookup failure", addr);
 		return;
 	}
-	id = engine_new_id();
-	if ((b = imsg_create(IMSG_AUTH_LOOKUP_RCPT, 0, -1)) == NULL ||
-	    ibuf_add_u64(b, id) == -1 || ibuf_add_str(b, addr) == -1 ||
-	    imsgev_send(iev, b) == -1) {
-		if (b != NULL && b->error)
-			ibuf_free(b);
+	m.address = addr;
+	if (engine_send(CONNECT_AUTHD, msg_auth_lookup_rcpt_pack(&m, -1)) ==
+	    -1) {
+		smtp_req_cancel(s);
 		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
 		    "<%s>: Temporary lookup failure", addr);
 		return;
 	}
-	smtp_req_start(s, REQ_RCPT, CONNECT_AUTHD, id);
+	smtp_req_start(s, REQ_RCPT);
 }
 
-int
-smtp_session_rcpt_result(struct imsg *imsg)
+/* The channel checked the whole answer before it changes anything. */
+static int
+smtp_session_rcpt_result(struct smtp_session *s, struct imsg *imsg,
+    struct msg_auth_rcpt_result *m)
 {
-	struct smtp_session	*s;
-	struct smtp_tx		*tx;
+	struct smtp_tx		*tx = s->tx;
 	struct smtp_rcpt	*mark;
-	char			 mbox[ADDR_MAX + 1];
-	uint64_t		 id;
-	uint32_t		 i, n;
-	uint8_t			 status, flags;
-	size_t			 start, envsize;
+	struct rec_auth_rcpt	 e;
+	uint32_t		 n = m->rcpts.n;
+	uint8_t			 status = m->status;
+	size_t			 envsize;
 	int			 full = 0;
 
-	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &status) == -1 ||
-	    imsg_get_u32(imsg, &n) == -1 || n > ALIAS_EXPAND_MAX ||
-	    (n > 0 && status != LOOKUP_OK) || status > LOOKUP_INVALID)
+	if ((n > 0 && status != LOOKUP_OK) || status > LOOKUP_INVALID)
 		return -1;
-	/* Check the whole answer before it changes anything. */
-	start = imsg->rpos;
-	for (i = 0; i < n; i++)
-		if (imsg_get_str(imsg, mbox, sizeof(mbox)) == -1 ||
-		    imsg_get_u8(imsg, &flags) == -1)
-			return -1;
-	if (imsg_get_end(imsg) == -1)
-		return -1;
-	if ((s = smtp_req_take(id, REQ_RCPT)) == NULL)
-		return 0;
-	tx = s->tx;
 
 	switch (status) {
 	case LOOKUP_OK:
@@ -888,16 +907,12 @@ smtp_session_rcpt_result(struct imsg *imsg)
 			    tx->pending_orcpt);
 			break;
 		}
-		imsg->rpos = start;
 		mark = TAILQ_LAST(&tx->rcpts, smtp_rcpt_list);
 		envsize = tx->envsize;
-		for (i = 0; i < n && !full; i++) {
-			(void)imsg_get_str(imsg, mbox, sizeof(mbox));
-			(void)imsg_get_u8(imsg, &flags);
-			if (smtp_tx_add_rcpt(tx, mbox, flags & RCPT_LOCAL) ==
-			    -1)
+		while (!full && rec_auth_rcpt_next(imsg, &m->rcpts, &e) == 0)
+			if (smtp_tx_add_rcpt(tx, e.mailbox,
+			    e.flags & RCPT_LOCAL) == -1)
 				full = 1;
-		}
 		if (full) {
 			/* Take back this RCPT's share: all or nothing. */
 			smtp_tx_drop_rcpts(tx, mark, envsize);
@@ -955,20 +970,16 @@ smtp_rcpt_accepted(struct smtp_session *s)
 static int
 smtp_send_create(struct smtp_session *s)
 {
-	struct imsgev	*iev;
-	struct ibuf	*b;
-	uint64_t	 id;
+	struct msg_queue_msg_create	 m;
 
-	if ((iev = engine_channel(CONNECT_QUEUE)) == NULL)
+	if ((m.id = smtp_req_add(s, CONNECT_QUEUE)) == 0)
 		return -1;
-	id = engine_new_id();
-	if ((b = imsg_create(IMSG_QUEUE_MSG_CREATE, 0, -1)) == NULL ||
-	    ibuf_add_u64(b, id) == -1 || imsgev_send(iev, b) == -1) {
-		if (b != NULL && b->error)
-			ibuf_free(b);
+	if (engine_send(CONNECT_QUEUE, msg_queue_msg_create_pack(&m, -1)) ==
+	    -1) {
+		smtp_req_cancel(s);
 		return -1;
 	}
-	smtp_req_start(s, REQ_CREATE, CONNECT_QUEUE, id);
+	smtp_req_start(s, REQ_CREATE);
 	return 0;
 }
 
@@ -1037,33 +1048,14 @@ smtp_cmd_bdat(struct smtp_session *s, char *args)
 	}
 }
 
-int
-smtp_session_msg_created(struct imsg *imsg)
+/* A descriptor left in imsg is closed by the channel. */
+static int
+smtp_session_msg_created(struct smtp_session *s, struct imsg *imsg,
+    struct msg_queue_msg_created *m)
 {
-	struct smtp_session	*s;
-	char			 msgid[MSGID_LEN + 1];
-	uint64_t		 id;
-	uint8_t			 status;
-
-	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &status) == -1 ||
-	    imsg_get_str(imsg, msgid, sizeof(msgid)) == -1 ||
-	    imsg_get_end(imsg) == -1 ||
-	    (status == QUEUE_OK && (imsg->fd == -1 || msgid[0] == '\0'))) {
-		if (imsg->fd != -1)
-			close(imsg->fd);
+	if (m->status == QUEUE_OK && (imsg->fd == -1 || m->msgid[0] == '\0'))
 		return -1;
-	}
-	if ((s = smtp_req_take(id, REQ_CREATE)) == NULL) {
-		/* The session is gone: give the file back. */
-		if (imsg->fd != -1)
-			close(imsg->fd);
-		if (status == QUEUE_OK)
-			engine_send_rollback(msgid);
-		return 0;
-	}
-	if (status != QUEUE_OK) {
-		if (imsg->fd != -1)
-			close(imsg->fd);
+	if (m->status != QUEUE_OK) {
 		if (s->tx->bdat) {
 			s->tx->bdat_failed = 1;
 			data_begin(s->tx, -1);
@@ -1073,9 +1065,10 @@ smtp_session_msg_created(struct imsg *imsg)
 		smtp_req_done(s);
 		return 0;
 	}
-	strlcpy(s->tx->msgid, msgid, sizeof(s->tx->msgid));
+	strlcpy(s->tx->msgid, m->msgid, sizeof(s->tx->msgid));
 	if (data_begin(s->tx, imsg->fd) == 0)
 		(void)data_write_received(s);
+	imsg->fd = -1;
 	if (!s->tx->bdat) {
 		smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 		s->mode = MODE_DATA;
@@ -1191,66 +1184,51 @@ smtp_message_done(struct smtp_session *s)
 static void
 smtp_commit(struct smtp_session *s)
 {
-	struct smtp_tx		*tx = s->tx;
-	struct smtp_rcpt	*r;
-	struct imsgev		*iev;
-	struct ibuf		*b;
-	uint64_t		 id;
-	uint32_t		 n = 0;
+	struct smtp_tx			*tx = s->tx;
+	struct smtp_rcpt		*r;
+	struct rec_commit_rcpt		 e;
+	struct ibuf			*b;
+	struct msg_queue_msg_commit	 m = {
+		.msgid = tx->msgid, .sender = tx->sender, .helo = s->helo,
+		.client = s->ip, .body = tx->body, .smtputf8 = tx->smtputf8,
+		.auth = s->auth_user,
+	};
 
 	TAILQ_FOREACH(r, &tx->rcpts, entry)
-		n++;
-	if ((iev = engine_channel(CONNECT_QUEUE)) == NULL)
+		m.rcpts.n++;
+	if ((m.id = smtp_req_add(s, CONNECT_QUEUE)) == 0)
 		goto fail;
-	id = engine_new_id();
-	if ((b = imsg_create(IMSG_QUEUE_MSG_COMMIT, 0, -1)) == NULL)
-		goto fail;
-	ibuf_add_u64(b, id);
-	ibuf_add_str(b, tx->msgid);
-	ibuf_add_str(b, tx->sender);
-	ibuf_add_str(b, s->helo);
-	ibuf_add_str(b, s->ip);
-	ibuf_add_u8(b, tx->body);
-	ibuf_add_u8(b, tx->smtputf8);
-	ibuf_add_u32(b, n);
+	if ((b = msg_queue_msg_commit_pack(&m, -1)) == NULL)
+		goto cancel;
 	TAILQ_FOREACH(r, &tx->rcpts, entry) {
-		ibuf_add_str(b, r->addr);
-		ibuf_add_str(b, r->orcpt);
-		ibuf_add_u8(b, r->flags);
+		e.rcpt = r->addr;
+		e.orcpt = r->orcpt;
+		e.flags = r->flags;
+		rec_commit_rcpt_pack(b, &e);
 	}
-	ibuf_add_str(b, s->auth_user);
-	if (b->error) {
-		ibuf_free(b);
-		goto fail;
-	}
-	if (imsgev_send(iev, b) == -1)
-		goto fail;
-	smtp_req_start(s, REQ_COMMIT, CONNECT_QUEUE, id);
+	msg_queue_msg_commit_pack_tail(b, &m);
+	if (engine_send(CONNECT_QUEUE, b) == -1)
+		goto cancel;
+	smtp_req_start(s, REQ_COMMIT);
 	return;
+ cancel:
+	smtp_req_cancel(s);
  fail:
 	smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
 	    "Error: queue unavailable, try again later");
 	smtp_reset(s);
 }
 
-int
-smtp_session_msg_committed(struct imsg *imsg)
+static int
+smtp_session_msg_committed(struct smtp_session *s,
+    struct msg_queue_msg_committed *m)
 {
-	struct smtp_session	*s;
-	struct smtp_tx		*tx;
+	struct smtp_tx		*tx = s->tx;
 	struct smtp_rcpt	*r;
 	char			 list[512];
-	uint64_t		 id;
-	uint8_t			 status;
 	unsigned int		 n = 0;
 
-	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &status) == -1 ||
-	    imsg_get_end(imsg) == -1)
-		return -1;
-	if ((s = smtp_req_take(id, REQ_COMMIT)) == NULL)
-		return 0;
-	tx = s->tx;
-	switch (status) {
+	switch (m->status) {
 	case QUEUE_OK:
 		list[0] = '\0';
 		TAILQ_FOREACH(r, &tx->rcpts, entry) {
@@ -1279,7 +1257,7 @@ smtp_session_msg_committed(struct imsg *imsg)
 		break;
 	}
 	/* Committed, the queue owns the file; otherwise roll it back. */
-	if (status == QUEUE_OK)
+	if (m->status == QUEUE_OK)
 		tx->msgid[0] = '\0';
 	smtp_reset(s);
 	smtp_req_done(s);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "conf.h"
 #include "daemon.h"
 #include "imsg.h"
@@ -43,15 +44,35 @@ struct conf		*smtpd_conf;
 static int	*parent_bind(struct conf *, size_t *);
 static int	 parent_check_pkis(void);
 static void	 parent_load_keys(int);
-static void	 parent_key_loaded(struct imsg *);
+static void	 parent_key_loaded(struct msg_key_loaded *);
 static void	 parent_send_cert(struct conf_pki *);
-static void	 parent_dispatch(struct imsgev *, struct imsg *, void *);
-static void	 parent_keys(struct imsgev *, struct imsg *, void *);
-static void	 parent_connect(struct imsg *);
+static void	 parent_dispatch(struct channel *, struct imsg *,
+		    union imsg_msg *, void *);
+static void	 parent_keys(struct channel *, struct imsg *,
+		    union imsg_msg *, void *);
+static void	 parent_child_down(struct channel *, void *);
+static void	 parent_connect(struct msg_smtp_connect *);
 static void	 parent_sig(int, short, void *);
 static void	 parent_stats_open(void);
 
-static struct imsgev	 engine_iev, keys_iev;
+static const struct channel_type engine_types[] = {
+	{ IMSG_SMTP_CONNECT, 0 },
+	{ 0, 0 }
+};
+static const struct channel_type keys_types[] = {
+	{ IMSG_KEY_LOADED, 0 },
+	{ 0, 0 }
+};
+static const struct channel_cbs engine_cbs = {
+	.dispatch = parent_dispatch,
+	.down = parent_child_down,
+};
+static const struct channel_cbs keys_cbs = {
+	.dispatch = parent_keys,
+	.down = parent_child_down,
+};
+
+static struct channel	 engine_ch, keys_ch;
 static pid_t		 engine_pid, keys_pid;
 static int		 keys_pending;	/* KEY_LOADED due before READY */
 static int		 ready_sent;
@@ -65,7 +86,7 @@ main(int argc, char *argv[])
 	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
 	struct event		 ev_sigs[4];
 	struct daemon_opts	 opts;
-	struct ibuf		*b;
+	struct msg_smtp_listener l;
 	int			*fds, sp[2], kp[2], ek[2];
 	size_t			 i, nfds;
 
@@ -148,25 +169,22 @@ main(int argc, char *argv[])
 	event_init();
 	daemon_signals(ev_sigs, sigs, 4, parent_sig);
 
-	if (fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1 ||
-	    fcntl(kp[0], F_SETFL, O_NONBLOCK) == -1)
-		fatal("fcntl");
-	imsgev_init(&engine_iev, sp[0], parent_dispatch, NULL);
-	imsgev_init(&keys_iev, kp[0], parent_keys, NULL);
-	if (imsg_send_hello(&engine_iev.ibuf, "smtp parent") == -1 ||
-	    imsg_send_hello(&keys_iev.ibuf, "smtp parent") == -1)
-		fatalx("hello");
+	channel_init(&engine_ch, "smtp engine", "smtp parent", engine_types,
+	    &engine_cbs, NULL);
+	channel_init(&keys_ch, "key process", "smtp parent", keys_types,
+	    &keys_cbs, NULL);
+	channel_attach(&engine_ch, sp[0]);
+	channel_attach(&keys_ch, kp[0]);
 	/* The imsg code closes our copy of each fd once it is sent. */
 	for (i = 0; i < nfds; i++) {
-		if ((b = imsg_create(IMSG_SMTP_LISTENER, 0, fds[i])) == NULL ||
-		    ibuf_add_u32(b, i) == -1 ||
-		    imsg_close(&engine_iev.ibuf, b) == -1)
+		l.index = i;
+		if (channel_send(&engine_ch,
+		    msg_smtp_listener_pack(&l, fds[i])) == -1)
 			fatalx("cannot queue LISTENER");
 	}
 	free(fds);
 	/* READY follows the last certificate (parent_key_loaded). */
 	parent_load_keys(1);
-	imsgev_update(&engine_iev);
 
 	event_dispatch();
 	fatalx("event loop ended");
@@ -220,9 +238,9 @@ parent_check_pkis(void)
 static void
 parent_load_keys(int start)
 {
-	struct conf_pki	*pki;
-	struct ibuf	*b;
-	int		 fd;
+	struct conf_pki		*pki;
+	struct msg_key_load	 m;
+	int			 fd;
 
 	TAILQ_FOREACH(pki, &smtpd_conf->pkis, entry) {
 		if (!start && pki_check_apart(pki) == -1) {
@@ -236,10 +254,8 @@ parent_load_keys(int start)
 			log_warn("pki %s: %s", pki->name, pki->key);
 			continue;
 		}
-		if ((b = imsg_create(IMSG_KEY_LOAD, 0, fd)) == NULL)
-			fatal("imsg_create");
-		ibuf_add_str(b, pki->name);
-		if (b->error || imsgev_send(&keys_iev, b) == -1)
+		m.pki = pki->name;
+		if (channel_send(&keys_ch, msg_key_load_pack(&m, fd)) == -1)
 			fatalx("cannot queue KEY_LOAD");
 		if (start)
 			keys_pending++;
@@ -250,20 +266,16 @@ parent_load_keys(int start)
 
 /* The key process has the key of a pki (or refused it); NULL: none due. */
 static void
-parent_key_loaded(struct imsg *imsg)
+parent_key_loaded(struct msg_key_loaded *m)
 {
 	struct conf_pki	*pki;
-	char		 name[CONF_NAME_MAX];
-	uint8_t		 status;
+	const char	*name;
 
-	if (imsg != NULL) {
-		if (imsg->fd != -1 ||
-		    imsg_get_str(imsg, name, sizeof(name)) == -1 ||
-		    imsg_get_u8(imsg, &status) == -1 ||
-		    imsg_get_end(imsg) == -1 ||
-		    (pki = conf_pki_find(smtpd_conf, name)) == NULL)
-			fatalx("malformed KEY_LOADED");
-		if (status != 0) {
+	if (m != NULL) {
+		name = m->pki;
+		if ((pki = conf_pki_find(smtpd_conf, name)) == NULL)
+			fatalx("KEY_LOADED for unknown pki %s", name);
+		if (m->refused) {
 			if (!ready_sent)
 				fatalx("pki %s: the key process refused the "
 				    "key %s", name, pki->key);
@@ -276,10 +288,9 @@ parent_key_loaded(struct imsg *imsg)
 			keys_pending--;
 	}
 	if (!ready_sent && keys_pending == 0) {
-		if (imsg_compose(&engine_iev.ibuf, IMSG_SMTP_READY, 0,
-		    -1) == -1)
+		if (channel_send(&engine_ch, msg_smtp_ready_pack(
+		    &(struct msg_smtp_ready){}, -1)) == -1)
 			fatalx("cannot queue READY");
-		imsgev_update(&engine_iev);
 		ready_sent = 1;
 	}
 }
@@ -288,39 +299,31 @@ parent_key_loaded(struct imsg *imsg)
 static void
 parent_send_cert(struct conf_pki *pki)
 {
-	struct ibuf	*b;
-	int		 fd;
+	struct msg_smtp_tls_config	 m = { .pki = pki->name };
+	int				 fd;
 
 	if ((fd = open(pki->cert, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("pki %s: %s", pki->name, pki->cert);
 		return;
 	}
-	if ((b = imsg_create(IMSG_SMTP_TLS_CONFIG, 0, fd)) == NULL)
-		fatal("imsg_create");
-	ibuf_add_str(b, pki->name);
-	if (b->error || imsgev_send(&engine_iev, b) == -1)
+	if (channel_send(&engine_ch, msg_smtp_tls_config_pack(&m, fd)) == -1)
 		fatalx("cannot queue TLS_CONFIG");
 	if (ready_sent)
 		log_info("pki %s: new certificate and key loaded", pki->name);
 }
 
 static void
-parent_keys(struct imsgev *iev, struct imsg *imsg, void *arg)
+parent_keys(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
+    void *arg)
 {
-	static int	 hello;
+	parent_key_loaded(&m->key_loaded);
+}
 
-	if (imsg == NULL)
-		fatalx("key process went away");
-	if (!hello) {
-		if (imsg_check_hello(imsg, "smtp parent") == -1)
-			fatalx("bad hello from the key process");
-		hello = 1;
-		return;
-	}
-	if (imsg->hdr.type != IMSG_KEY_LOADED)
-		fatalx("unexpected imsg %u from the key process",
-		    imsg->hdr.type);
-	parent_key_loaded(imsg);
+/* Fail-stop: a child gone, or one that broke the protocol. */
+static void
+parent_child_down(struct channel *ch, void *arg)
+{
+	fatalx("%s went away", ch->name);
 }
 
 static void
@@ -360,42 +363,21 @@ parent_sig(int sig, short ev, void *arg)
 }
 
 static void
-parent_dispatch(struct imsgev *iev, struct imsg *imsg, void *arg)
+parent_dispatch(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
+    void *arg)
 {
-	static int	 hello;
-
-	if (imsg == NULL)
-		fatalx("smtp engine went away");
-	if (!hello) {
-		if (imsg_check_hello(imsg, "smtp parent") == -1)
-			fatalx("bad hello from the engine");
-		hello = 1;
-		return;
-	}
-	switch (imsg->hdr.type) {
-	case IMSG_SMTP_CONNECT:
-		parent_connect(imsg);
-		break;
-	default:
-		fatalx("unexpected imsg %u from the engine", imsg->hdr.type);
-	}
+	parent_connect(&m->smtp_connect);
 }
 
 /* The engine, in its empty chroot, needs authd or the queue. */
 static void
-parent_connect(struct imsg *imsg)
+parent_connect(struct msg_smtp_connect *m)
 {
-	struct ibuf	*b;
-	char		 path[PATH_MAX];
-	uint64_t	 id;
-	uint8_t		 which;
-	int		 fd;
+	struct msg_smtp_connected	 a = { .id = m->id, .which = m->which };
+	char				 path[PATH_MAX];
+	uint8_t				 which = m->which;
+	int				 fd;
 
-	if (imsg->fd != -1)
-		fatalx("CONNECT with a descriptor");
-	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &which) == -1 ||
-	    imsg_get_end(imsg) == -1)
-		fatalx("malformed CONNECT");
 	switch (which) {
 	case CONNECT_AUTHD:
 		conf_sockpath(smtpd_conf, "auth.sock", path, sizeof(path));
@@ -409,12 +391,8 @@ parent_connect(struct imsg *imsg)
 	if ((fd = unixsock_connect_as(path, 0, engine_uid, engine_gid)) ==
 	    -1)
 		log_debug("connect %s: %s", path, strerror(errno));
-	if ((b = imsg_create(IMSG_SMTP_CONNECTED, 0, fd)) == NULL)
-		fatal("imsg_create");
-	ibuf_add_u64(b, id);
-	ibuf_add_u8(b, which);
-	ibuf_add_u8(b, fd == -1 ? 1 : 0);
-	if (b->error || imsgev_send(&engine_iev, b) == -1)
+	a.failed = fd == -1;
+	if (channel_send(&engine_ch, msg_smtp_connected_pack(&a, fd)) == -1)
 		fatalx("cannot queue CONNECTED");
 }
 

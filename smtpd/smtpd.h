@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "channel.h"
 #include "conf.h"
 #include "esc.h"
 #include "imsg.h"
@@ -58,9 +59,10 @@ struct smtp_listener {
 
 void		 engine_main(int parent_fd, int key_fd);
 /* The channel to authd or queue, or NULL while it is down. */
-struct imsgev	*engine_channel(int which);
+struct channel	*engine_channel(int which);
+/* channel_send() to authd or queue: -1 (b freed) if it is down. */
+int		 engine_send(int which, struct ibuf *);
 void		 engine_send_rollback(const char *msgid);
-uint64_t	 engine_new_id(void);
 
 /* smtp_session.c: one SMTP conversation. */
 enum smtp_req {
@@ -144,7 +146,6 @@ struct smtp_tx {
 
 struct smtp_session {
 	TAILQ_ENTRY(smtp_session) entry;
-	RB_ENTRY(smtp_session)	 req_entry;	/* while req pending */
 	uint64_t		 id;		/* for the log */
 	struct io		*io;
 	struct smtp_listener	*l;
@@ -156,7 +157,7 @@ struct smtp_session {
 
 	enum smtp_mode		 mode;
 	enum smtp_req		 req;		/* the pending request */
-	uint64_t		 req_id;
+	struct channel_req	 creq;		/* its id, on its channel */
 	int			 req_chan;	/* CONNECT_AUTHD/QUEUE */
 
 	int			 helo_done;
@@ -192,12 +193,14 @@ struct smtp_session {
 
 void		 smtp_session_new(int fd, struct smtp_listener *,
 		    struct sockaddr_storage *, socklen_t);
-/* Answers from authd and queue: -1 if malformed. */
-int		 smtp_session_rcpt_result(struct imsg *);
-int		 smtp_session_msg_created(struct imsg *);
-int		 smtp_session_msg_committed(struct imsg *);
-/* The channel broke: fail the requests pending on it. */
-void		 smtp_session_fail_channel(int which);
+/*
+ * A request to authd or the queue (which): the id to send in it, 0 if
+ * that channel is down.  Once sent, smtp_req_start(); if the send
+ * failed, smtp_req_cancel().  The answer, or its failure when the
+ * channel drops, comes back to the session.
+ */
+uint64_t	 smtp_req_add(struct smtp_session *, int which);
+void		 smtp_req_cancel(struct smtp_session *);
 /* At exit: write out the replies owed (a 250 for a queued message). */
 void		 smtp_session_flush_all(void);
 /* Used by smtp_auth.c. */
@@ -219,9 +222,7 @@ void		 smtp_error(struct smtp_session *, int code, enum esc_code,
 void		 smtp_close(struct smtp_session *, int code, enum esc_code,
 		    const char *, ...)
 		    __attribute__((__format__ (printf, 4, 5)));
-void		 smtp_req_start(struct smtp_session *, enum smtp_req, int,
-		    uint64_t);
-struct smtp_session *smtp_req_take(uint64_t, enum smtp_req);
+void		 smtp_req_start(struct smtp_session *, enum smtp_req);
 void		 smtp_req_done(struct smtp_session *);
 
 /* smtp_auth.c: SASL AUTH, the sender check, the ban check. */
@@ -230,9 +231,13 @@ void		 auth_cmd(struct smtp_session *, char *);
 void		 auth_line(struct smtp_session *, char *);
 void		 auth_check_sender(struct smtp_session *);
 int		 auth_mechanisms_offered(struct smtp_session *);
-int		 smtp_session_ban_result(struct imsg *);
-int		 smtp_session_login_result(struct imsg *);
-int		 smtp_session_sender_result(struct imsg *);
+/* Answers from authd: -1 if they make no sense (the channel drops). */
+int		 smtp_session_ban_result(struct smtp_session *,
+		    struct msg_auth_ban_result *);
+int		 smtp_session_login_result(struct smtp_session *,
+		    struct msg_auth_login_result *);
+int		 smtp_session_sender_result(struct smtp_session *,
+		    struct msg_auth_sender_result *);
 /* A request to authd failed (channel down or lost). */
 int		 auth_req_failed(struct smtp_session *, enum smtp_req);
 

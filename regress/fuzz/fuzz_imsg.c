@@ -1,14 +1,16 @@
 /*
- * fuzz_imsg: libFuzzer target for the receiving side of lib/imsg.c.  The
- * input is written into a socketpair as a peer would send it; every
- * message that comes out is taken apart with the getters, driven by its
- * own bytes, and must never read past its payload.
+ * fuzz_imsg: libFuzzer target for the receiving side of lib/imsg.c and
+ * lib/proto_msgs.c.  The input is written into a socketpair as a peer
+ * would send it; every message that comes out is taken apart with the
+ * getters, driven by its own bytes, and unpacked as its own type and as
+ * each of the messages with a list (imsg_unpack, rec_*_next): neither
+ * may read past its payload.
  *
  * Build and run from the top of the tree:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
  *       -D_GNU_SOURCE -Ilib -isystem /usr/include/bsd -DLIBBSD_OVERLAY \
  *       -o regress/fuzz/fuzz_imsg regress/fuzz/fuzz_imsg.c lib/imsg.c \
- *       $(pkg-config --libs libevent)
+ *       lib/proto_msgs.c $(pkg-config --libs libevent)
  *   ./regress/fuzz/fuzz_imsg -max_total_time=60
  */
 
@@ -23,6 +25,7 @@
 
 #include "imsg.h"
 #include "log.h"
+#include "proto.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -94,6 +97,46 @@ take_apart(struct imsg *imsg)
 	imsg_get_end(imsg);
 }
 
+/* Unpack a copy of imsg as type; walk its list, if any. */
+static void
+unpack_as(const struct imsg *orig, uint32_t type)
+{
+	struct imsg		 imsg = *orig;
+	union imsg_msg		 u;
+	struct rec_auth_rcpt	 a;
+	struct rec_commit_rcpt	 c;
+	struct rec_transfer_rcpt t;
+
+	imsg.hdr.type = type;
+	if ((imsg.data = malloc(orig->len + 1)) == NULL)
+		abort();
+	memcpy(imsg.data, orig->data, orig->len);
+	if (imsg_unpack(&imsg, &u) == 0) {
+		switch (type) {
+		case IMSG_AUTH_RCPT_RESULT:
+			while (rec_auth_rcpt_next(&imsg,
+			    &u.auth_rcpt_result.rcpts, &a) == 0)
+				if (strlen(a.mailbox) > ADDR_MAX)
+					abort();
+			break;
+		case IMSG_QUEUE_MSG_COMMIT:
+			while (rec_commit_rcpt_next(&imsg,
+			    &u.queue_msg_commit.rcpts, &c) == 0)
+				if (strlen(c.rcpt) > ADDR_MAX ||
+				    strlen(c.orcpt) > ADDR_MAX)
+					abort();
+			break;
+		case IMSG_MTA_TRANSFER:
+			while (rec_transfer_rcpt_next(&imsg,
+			    &u.mta_transfer.rcpts, &t) == 0)
+				if (strlen(t.rcpt) > ADDR_MAX)
+					abort();
+			break;
+		}
+	}
+	free(imsg.data);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -116,6 +159,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		while ((rv = imsg_get(&ib, &imsg)) == 1) {
 			if (imsg.fd != -1)
 				abort();	/* none was sent */
+			unpack_as(&imsg, imsg.hdr.type);
+			unpack_as(&imsg, IMSG_AUTH_RCPT_RESULT);
+			unpack_as(&imsg, IMSG_QUEUE_MSG_COMMIT);
+			unpack_as(&imsg, IMSG_MTA_TRANSFER);
 			take_apart(&imsg);
 			imsg_free(&imsg);
 		}

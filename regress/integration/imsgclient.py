@@ -3,24 +3,130 @@ framing, typed payload reading, the hello handshake, and one method per
 request of auth.sock and authd.control.sock (lib/proto.h)."""
 
 import os
+import re
 import socket
 import struct
 
-PROTO_VERSION = 1
-IMSG_HELLO = 1
-LOOKUP_RCPT, RCPT_RESULT, LOOKUP_USER, USER_RESULT = 100, 101, 102, 103
-LOGIN, LOGIN_RESULT, CHECK_SENDER, SENDER_RESULT = 104, 105, 106, 107
-CHECK_BAN, BAN_RESULT = 108, 109
-CTL_BAN_LIST, CTL_BAN_ENTRY, CTL_BAN_ADD, CTL_BAN_DEL, CTL_DONE = \
-    900, 901, 902, 903, 904
+LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                   "lib")
+
+
+def _defines():
+    """The integer #defines of proto.h and imsg.h, for the bounds."""
+    names = {}
+    for h in ("imsg.h", "proto.h"):
+        with open(os.path.join(LIB, h)) as f:
+            for line in f:
+                m = re.match(r"#define\s+(\w+)\s+(.*?)\s*(/\*.*)?$",
+                             line)
+                if m:
+                    expr = m.group(2).replace("/", "//")
+                    try:
+                        names[m.group(1)] = int(eval(expr, {}, dict(names)))
+                    except Exception:
+                        pass
+    return names
+
+
+def _table():
+    """lib/proto_msgs.def: {name: (number, fd, [fields])} and the
+    records; a field is (kind, name, bound, record)."""
+    defs = _defines()
+    msgs, recs, cur = {}, {}, None
+    with open(os.path.join(LIB, "proto_msgs.def")) as f:
+        for line in f:
+            line = line.strip()
+            m = re.match(r"MSG\((\w+),\s*(\d+),\s*\w+,\s*(\w+)\)$", line)
+            if m:
+                cur = []
+                msgs[m.group(1)] = (int(m.group(2)), m.group(3) == "FD",
+                                    cur)
+                continue
+            m = re.match(r"REC\((\w+)\)$", line)
+            if m:
+                cur = recs.setdefault(m.group(1), [])
+                continue
+            m = re.match(r"F_(U8|U32|U64|STR|BLOB|LIST)\(([^)]*)\)$", line)
+            if m and cur is not None:
+                args = [a.strip() for a in m.group(2).split(",")]
+                bound = defs.get(args[-1]) if len(args) > 1 else None
+                if len(args) > 1 and bound is None:
+                    bound = int(args[-1])
+                cur.append((m.group(1), args[0], bound,
+                            args[1] if m.group(1) == "LIST" else None))
+            elif line == "F_END":
+                cur = None
+    return defs, msgs, recs
+
+
+_DEFS, MSGS, RECS = _table()
+TYPES = {name: v[0] for name, v in MSGS.items()}
+NAMES = {v: k for k, v in TYPES.items()}
+PROTO_VERSION = _DEFS["PROTO_VERSION"]
+IMSG_HELLO = TYPES["HELLO"]
+# authd's types by their short names, the control types as they are
+for _name, _num in TYPES.items():
+    globals()[_name[5:] if _name.startswith("AUTH_") else _name] = _num
 OK, NOUSER, NOTHOSTED, TEMPFAIL, INVALID = range(5)
 AUTH_OK, AUTH_FAIL, AUTH_TEMPFAIL, AUTH_BANNED = range(4)
-RCPT_LOCAL = 0x01
+RCPT_LOCAL = _DEFS["RCPT_LOCAL"]
+_INT = {"U8": "<B", "U32": "<I", "U64": "<Q"}
 
 
 def pack_str(s):
     b = s.encode() if isinstance(s, str) else s
     return struct.pack("<H", len(b)) + b
+
+
+def _pack_fields(fields, values):
+    out = b""
+    for kind, name, bound, rec in fields:
+        v = values[name]
+        if kind in _INT:
+            out += struct.pack(_INT[kind], v)
+        elif kind == "STR":
+            out += pack_str(v)
+        elif kind == "BLOB":
+            out += struct.pack("<I", len(v)) + v
+        else:
+            out += struct.pack("<I", len(v))
+            for e in v:
+                out += _pack_fields(RECS[rec], e)
+    return out
+
+
+def pack(name, **values):
+    """(type, payload) of the message NAME of proto_msgs.def; a list
+    field is a list of dicts."""
+    return TYPES[name], _pack_fields(MSGS[name][2], values)
+
+
+def _unpack_fields(r, fields):
+    out = {}
+    for kind, name, bound, rec in fields:
+        if kind == "U8":
+            out[name] = r.u8()
+        elif kind == "U32":
+            out[name] = r.u32()
+        elif kind == "U64":
+            out[name] = r.u64()
+        elif kind == "STR":
+            out[name] = r.str()
+        elif kind == "BLOB":
+            out[name] = r.take(r.u32())
+        else:
+            out[name] = [_unpack_fields(r, RECS[rec])
+                         for _ in range(r.u32())]
+    return out
+
+
+def unpack(mtype, payload):
+    """The fields of a received message as a dict; ValueError when the
+    payload is short, AssertionError when it has trailing bytes."""
+    r = Reader(payload)
+    out = _unpack_fields(r, MSGS[NAMES[mtype]][2])
+    r.end()
+    return out
 
 
 def frame(mtype, payload, length=None):
@@ -69,12 +175,11 @@ class Client:
         if hello:
             mtype, payload = self.recv()
             assert mtype == IMSG_HELLO
-            r = Reader(payload)
-            assert r.u32() == PROTO_VERSION
-            assert r.str() == peer
-            r.end()
-            self.send(IMSG_HELLO, struct.pack("<I", PROTO_VERSION) +
-                      pack_str("test_authd"))
+            h = unpack(mtype, payload)
+            assert h["version"] == PROTO_VERSION
+            assert h["who"] == peer
+            self.send(*pack("HELLO", version=PROTO_VERSION,
+                            who="test_authd"))
 
     def close(self):
         self.sock.close()
@@ -108,20 +213,34 @@ class Client:
         except socket.timeout:
             return False
 
+    def _id(self):
+        rid = self.next_id
+        self.next_id += 1
+        return rid
+
+    def ask(self, name, answer, **fields):
+        """Send NAME with a fresh id; the fields of the answer, which
+        must be of type ANSWER and echo the id."""
+        rid = self._id()
+        self.send(*pack(name, id=rid, **fields))
+        mtype, payload = self.recv()
+        assert mtype == TYPES[answer], NAMES.get(mtype, mtype)
+        res = unpack(mtype, payload)
+        assert res["id"] == rid
+        return res
+
     def rcpt_request(self, address, rid=None):
         rid = self.next_id if rid is None else rid
         self.next_id = rid + 1
-        self.send(LOOKUP_RCPT, struct.pack("<Q", rid) + pack_str(address))
+        self.send(*pack("AUTH_LOOKUP_RCPT", id=rid, address=address))
         return rid
 
     def rcpt_answer(self):
         mtype, payload = self.recv()
         assert mtype == RCPT_RESULT
-        r = Reader(payload)
-        rid, status, n = r.u64(), r.u8(), r.u32()
-        rcpts = [(r.str(), r.u8()) for _ in range(n)]
-        r.end()
-        return rid, status, rcpts
+        res = unpack(mtype, payload)
+        return res["id"], res["status"], [(e["mailbox"], e["flags"])
+                                          for e in res["rcpts"]]
 
     def rcpt(self, address):
         """(status, [(mailbox, flags)]) for one LOOKUP_RCPT."""
@@ -132,93 +251,52 @@ class Client:
 
     def user(self, mailbox):
         """(status, maildir, uid, gid, quota) for one LOOKUP_USER."""
-        rid = self.next_id
-        self.next_id += 1
-        self.send(LOOKUP_USER, struct.pack("<Q", rid) + pack_str(mailbox))
-        mtype, payload = self.recv()
-        assert mtype == USER_RESULT
-        r = Reader(payload)
-        assert r.u64() == rid
-        res = (r.u8(), r.str(), r.u32(), r.u32(), r.u64())
-        r.end()
-        return res
-
-
-    def _id(self):
-        rid = self.next_id
-        self.next_id += 1
-        return rid
+        r = self.ask("AUTH_LOOKUP_USER", "AUTH_USER_RESULT", mailbox=mailbox)
+        return r["status"], r["maildir"], r["uid"], r["gid"], r["quota"]
 
     def login(self, user, password, ip="192.0.2.1", service="smtp"):
         """(auth_status, canonical user) for one LOGIN."""
-        rid = self._id()
-        self.send(LOGIN, struct.pack("<Q", rid) + pack_str(user) +
-                  pack_str(password) + pack_str(ip) + pack_str(service))
-        mtype, payload = self.recv()
-        assert mtype == LOGIN_RESULT
-        r = Reader(payload)
-        assert r.u64() == rid
-        res = (r.u8(), r.str())
-        r.end()
-        return res
+        r = self.ask("AUTH_LOGIN", "AUTH_LOGIN_RESULT", user=user,
+                     password=password, ip=ip, service=service)
+        return r["status"], r["user"]
 
     def check_sender(self, user, sender):
-        rid = self._id()
-        self.send(CHECK_SENDER, struct.pack("<Q", rid) + pack_str(user) +
-                  pack_str(sender))
-        mtype, payload = self.recv()
-        assert mtype == SENDER_RESULT
-        r = Reader(payload)
-        assert r.u64() == rid
-        status = r.u8()
-        r.end()
-        return status
+        return self.ask("AUTH_CHECK_SENDER", "AUTH_SENDER_RESULT",
+                        user=user, sender=sender)["status"]
 
     def check_ban(self, ip):
         """(banned, end)"""
-        rid = self._id()
-        self.send(CHECK_BAN, struct.pack("<Q", rid) + pack_str(ip))
-        mtype, payload = self.recv()
-        assert mtype == BAN_RESULT
-        r = Reader(payload)
-        assert r.u64() == rid
-        res = (r.u8(), r.u64())
-        r.end()
-        return res
+        r = self.ask("AUTH_CHECK_BAN", "AUTH_BAN_RESULT", ip=ip)
+        return r["banned"], r["end"]
 
     def _ctl_done(self, rid):
         mtype, payload = self.recv()
         assert mtype == CTL_DONE
-        r = Reader(payload)
-        assert r.u64() == rid
-        res = (r.u8(), r.str())
-        r.end()
-        return res
+        r = unpack(mtype, payload)
+        assert r["id"] == rid
+        return r["failed"], r["message"]
 
     def ban_list(self):
         """[(ip, end, failures)] from authd.control.sock."""
         rid = self._id()
-        self.send(CTL_BAN_LIST, struct.pack("<Q", rid))
+        self.send(*pack("CTL_BAN_LIST", id=rid))
         out = []
         while True:
             mtype, payload = self.recv()
-            r = Reader(payload)
+            r = unpack(mtype, payload)
+            assert r["id"] == rid
             if mtype == CTL_DONE:
-                assert r.u64() == rid
-                assert r.u8() == 0
+                assert r["failed"] == 0
                 return out
             assert mtype == CTL_BAN_ENTRY
-            assert r.u64() == rid
-            out.append((r.str(), r.u64(), r.u32()))
-            r.end()
+            out.append((r["ip"], r["end"], r["failures"]))
 
     def ban_add(self, net, seconds=0):
         rid = self._id()
-        self.send(CTL_BAN_ADD, struct.pack("<Q", rid) + pack_str(net) +
-                  struct.pack("<Q", seconds))
+        self.send(*pack("CTL_BAN_ADD", id=rid, net=net, seconds=seconds))
         return self._ctl_done(rid)
 
     def ban_del(self, net):
         rid = self._id()
-        self.send(CTL_BAN_DEL, struct.pack("<Q", rid) + pack_str(net))
+        self.send(*pack("CTL_BAN_DEL", id=rid, net=net))
         return self._ctl_done(rid)

@@ -26,14 +26,18 @@ import time
 import pytest
 
 from imsgclient import IMSG_HELLO, PROTO_VERSION, RCPT_LOCAL, Reader, frame
+from imsgclient import pack
 from imsgclient import pack_str as s
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 QUEUE = os.path.join(TOP, "queue", "tsamba-queue")
 QUSER = "_tsambaq"
 
-MSG_CREATE, MSG_CREATED, MSG_COMMIT, MSG_COMMITTED, MSG_ROLLBACK = range(
-    200, 205)
+from imsgclient import QUEUE_MSG_CREATE as MSG_CREATE
+from imsgclient import QUEUE_MSG_CREATED as MSG_CREATED
+from imsgclient import QUEUE_MSG_COMMIT as MSG_COMMIT
+from imsgclient import QUEUE_MSG_COMMITTED as MSG_COMMITTED
+from imsgclient import QUEUE_MSG_ROLLBACK as MSG_ROLLBACK
 QUEUE_OK, QUEUE_TEMPFAIL, QUEUE_INVALID = 0, 1, 2
 HASFD = 0x80000000
 
@@ -124,14 +128,15 @@ class ImsgConn:
 
     def commit(self, msgid, sender, rcpts, body=1, smtputf8=0, auth=None):
         self.reqid += 1
-        p = u64(self.reqid) + s(msgid) + s(sender) + s("client.test")
-        p += s("192.0.2.1") + u8(body) + u8(smtputf8) + u32(len(rcpts))
+        lst = []
         for rc in rcpts:
             addr, flags = rc if isinstance(rc, tuple) else (rc, RCPT_LOCAL)
-            p += s(addr) + s(addr) + u8(flags)
-        # the SMTP AUTH user; an older engine leaves the field out
-        if auth is not None:
-            p += s(auth)
+            lst.append(dict(rcpt=addr, orcpt=addr, flags=flags))
+        # auth: the SMTP AUTH user, "" when the session did not log in
+        _, p = pack("QUEUE_MSG_COMMIT", id=self.reqid, msgid=msgid,
+                    sender=sender, helo="client.test", client="192.0.2.1",
+                    body=body, smtputf8=smtputf8, rcpts=lst,
+                    auth=auth or "")
         self.send(MSG_COMMIT, p)
         t, fd, r = self.recv()
         assert t == MSG_COMMITTED and fd is None
@@ -680,7 +685,7 @@ def test_many_concurrent_commits(queue, lmtp):
         c.reqid += 1
         p = u64(c.reqid) + s(msgid) + s("a@sender.test") + s("h") + \
             s("c") + u8(0) + u8(0) + u32(1) + s("m%d@mx.test" % i) + \
-            s("") + u8(1)
+            s("") + u8(1) + s("")
         c.send(MSG_COMMIT, p)
     for c, msgid, i in created:
         t, fd, r = c.recv()

@@ -1,7 +1,8 @@
 /*
  * Unit tests for lib/imsg.c: encoding and decoding of every field type,
  * descriptor passing, size limits, rejection of short, trailing and
- * malformed data, the hello handshake and ordering under a full socket.
+ * malformed data and ordering under a full socket (the hello handshake
+ * is the channel's, test_channel.c).
  */
 
 #include <sys/types.h>
@@ -348,55 +349,6 @@ test_malformed(void)
 	close(sv[1]);
 }
 
-static void
-test_hello(void)
-{
-	struct imsgbuf	 a, b;
-	struct imsg	 imsg;
-	struct ibuf	*m;
-	int		 sv[2];
-
-	pair(sv, 0);
-	imsgbuf_init(&a, sv[0]);
-	imsgbuf_init(&b, sv[1]);
-
-	CHECK(imsg_send_hello(&a, "smtp") == 0);
-	CHECK(imsgbuf_flush(&a) == 0);
-	CHECK(get_one(&b, &imsg) == 1);
-	CHECK(imsg_check_hello(&imsg, "test") == 0);
-	imsg_free(&imsg);
-
-	/* Another version. */
-	CHECK((m = imsg_create(IMSG_HELLO, 0, -1)) != NULL);
-	CHECK(ibuf_add_u32(m, PROTO_VERSION + 1) == 0);
-	CHECK(ibuf_add_str(m, "future") == 0);
-	CHECK(imsg_close(&a, m) == 0);
-	/* Trailing bytes. */
-	CHECK((m = imsg_create(IMSG_HELLO, 0, -1)) != NULL);
-	CHECK(ibuf_add_u32(m, PROTO_VERSION) == 0);
-	CHECK(ibuf_add_str(m, "x") == 0);
-	CHECK(ibuf_add_u8(m, 0) == 0);
-	CHECK(imsg_close(&a, m) == 0);
-	/* Not a hello at all. */
-	CHECK(imsg_compose(&a, IMSG_AUTH_LOOKUP_RCPT, 0, -1) == 0);
-	CHECK(imsgbuf_flush(&a) == 0);
-
-	CHECK(get_one(&b, &imsg) == 1);
-	CHECK(imsg_check_hello(&imsg, "test") == -1);
-	imsg_free(&imsg);
-	CHECK(get_one(&b, &imsg) == 1);
-	CHECK(imsg_check_hello(&imsg, "test") == -1);
-	imsg_free(&imsg);
-	CHECK(get_one(&b, &imsg) == 1);
-	CHECK(imsg_check_hello(&imsg, "test") == -1);
-	imsg_free(&imsg);
-
-	imsgbuf_clear(&a);
-	imsgbuf_clear(&b);
-	close(sv[0]);
-	close(sv[1]);
-}
-
 /*
  * Queue far more than the socket buffer holds, with descriptors mixed
  * in, and drain both ends alternately on non-blocking sockets.
@@ -567,7 +519,6 @@ main(void)
 	test_fd();
 	test_limits();
 	test_malformed();
-	test_hello();
 	test_order();
 	test_event();
 	return unit_done("test_imsg");

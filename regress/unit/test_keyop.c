@@ -165,7 +165,8 @@ main(void)
 	close(c[1]);
 
 	imsgbuf_init(&ib, p[0]);
-	CHECK(imsg_send_hello(&ib, "test") == 0);
+	CHECK(imsg_close(&ib, msg_hello_pack(&(struct msg_hello){
+	    .version = PROTO_VERSION, .who = "test" }, -1)) == 0);
 	CHECK(load(&ib, "rsa", key_file(rsakey, "rsa.pem")) == 0);
 	CHECK(load(&ib, "ec", key_file(eckey, "ec.pem")) == 0);
 	CHECK(load(&ib, "bad", key_file(NULL, "bad.pem")) == 1);
