@@ -342,3 +342,34 @@ maildir_tmp_clean(int md, time_t now)
 	closedir(d);
 	return removed;
 }
+
+/*
+ * Give a message new flags: rename "cur/x:2,S" or "new/x" (from, with
+ * its directory) to "cur/x:2,<flags>".  name gets the new file name.
+ * ENOENT means another process renamed or removed it first: the caller
+ * finds its new name and tries again.  A message already carrying these
+ * flags in cur/ is left alone.
+ */
+int
+maildir_rename_flags(int md, const char *from,
+    const struct maildir_flags *f, char *name, size_t namesz)
+{
+	char		 to[MAILDIR_NAME_MAX + 8];
+	const char	*base;
+
+	if (strncmp(from, "cur/", 4) != 0 && strncmp(from, "new/", 4) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	base = from + 4;
+	if (maildir_name_set_flags(base, f, name, namesz) == -1)
+		return -1;
+	if (strlen(name) > NAME_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	snprintf(to, sizeof(to), "cur/%s", name);
+	if (strcmp(from, to) == 0)
+		return faccessat(md, from, F_OK, AT_SYMLINK_NOFOLLOW);
+	return renameat(md, from, md, to);
+}

@@ -99,6 +99,8 @@ int	maildir_flags_format(const struct maildir_flags *, char *buf,
 int	maildir_name_set_flags(const char *name,
 	    const struct maildir_flags *, char *buf, size_t bufsz);
 int	maildir_name_size(const char *name, char key, size_t *size);
+int	maildir_name_cmp(const char *a, const char *b);
+int	maildir_base_cmp(const char *a, const char *b);
 
 /* Delivery: tmp/, write, then publish in new/ (or cur/ with flags). */
 int	maildir_tmp_open(int md, struct maildir_uniq *, struct maildir_tmp *);
@@ -106,6 +108,8 @@ int	maildir_tmp_write(struct maildir_tmp *, const void *buf, size_t len);
 int	maildir_tmp_commit(int md, struct maildir_tmp *,
 	    const struct maildir_flags *, char *name, size_t namesz);
 void	maildir_tmp_abort(int md, struct maildir_tmp *);
+int	maildir_rename_flags(int md, const char *from,
+	    const struct maildir_flags *, char *name, size_t namesz);
 int	maildir_tmp_clean(int md, time_t now);
 
 /* The Maildir++ quota file. */

@@ -296,3 +296,57 @@ maildir_name_size(const char *name, char key, size_t *size)
 	}
 	return -1;
 }
+
+/* Leading decimal digits of *p as a number, *p moved past them. */
+static unsigned long long
+name_number(const char **p)
+{
+	unsigned long long	 v = 0;
+
+	for (; **p >= '0' && **p <= '9'; (*p)++)
+		if (v < ULLONG_MAX / 10)
+			v = v * 10 + (**p - '0');
+	return v;
+}
+
+/*
+ * Delivery order of two names: the seconds, then the microseconds of
+ * "<sec>.M<usec>", numerically, then the names as strings.  This is the
+ * order in which Dovecot gives UIDs to files it finds, so a mailbox
+ * that either server numbers gets the same UIDs.
+ */
+int
+maildir_name_cmp(const char *a, const char *b)
+{
+	const char		*pa = a, *pb = b;
+	unsigned long long	 na, nb;
+
+	na = name_number(&pa);
+	nb = name_number(&pb);
+	if (na != nb)
+		return na < nb ? -1 : 1;
+	na = nb = 0;
+	if (pa[0] == '.' && pa[1] == 'M') {
+		pa += 2;
+		na = name_number(&pa);
+	}
+	if (pb[0] == '.' && pb[1] == 'M') {
+		pb += 2;
+		nb = name_number(&pb);
+	}
+	if (na != nb)
+		return na < nb ? -1 : 1;
+	return strcmp(a, b);
+}
+
+/* Two names compared by their unique part, the text before ':'. */
+int
+maildir_base_cmp(const char *a, const char *b)
+{
+	size_t	 la = strcspn(a, ":"), lb = strcspn(b, ":");
+	int	 r;
+
+	if ((r = strncmp(a, b, la < lb ? la : lb)) != 0)
+		return r;
+	return la < lb ? -1 : la > lb;
+}

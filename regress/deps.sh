@@ -8,7 +8,7 @@ set -e
 what=$1; shift
 if [ "$what" = check ]; then
 	set -- python3 python3-pytest swaks postfix mandoc openssl procps \
-	    dpkg-dev debhelper lintian \
+	    dpkg-dev debhelper lintian dovecot-imapd dovecot-pop3d \
 	    iproute2 mariadb-server mariadb-client dnsmasq-base python3-dkim \
 	    python3-nacl dovecot-imapd "$@"
 fi

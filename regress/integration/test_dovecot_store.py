@@ -1,0 +1,377 @@
+"""Dovecot interoperability of tsamba's mailbox storage (imapd/uidlist.c,
+keywords.c, subscriptions.c, mailbox.c, folder.c, pop3_uidl.c).
+
+A private Dovecot 2.3 (Debian's dovecot-imapd and dovecot-pop3d, started
+in the foreground on loopback ports in a private directory and stopped by
+its pid) fills a Maildir over IMAP with imaplib: messages, folders, flags,
+keywords, subscriptions, an expunge, a copy, and a message delivered into
+new/ as lmtpd does; POP3 UIDLs come from poplib.  With Dovecot stopped,
+regress/unit/storedump (the storage layer's view) must report the same
+UIDVALIDITYs, UIDs, flags, keywords, folders, subscriptions and UIDLs.
+Then storedump changes the Maildir (an APPEND with a new keyword, flags
+added and removed, an expunge, a folder created and subscribed) and
+Dovecot, started again, must see exactly those changes."""
+
+import imaplib
+import os
+import poplib
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from sandbox import wait_for
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+STOREDUMP = os.path.join(TOP, "regress", "unit", "storedump")
+DOVECOT = "/usr/sbin/dovecot"
+USER, PASSWORD = "alice", "secret"
+MAIL_USER, MAIL_GROUP = "nobody", "nogroup"
+SYSFLAGS = {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"}
+
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists(DOVECOT),
+                       reason="Dovecot is not installed (regress/deps.sh "
+                       "installs dovecot-imapd and dovecot-pop3d as root)"),
+    pytest.mark.skipif(os.geteuid() != 0,
+                       reason="a private Dovecot must be started as root"),
+]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def can_connect(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+class Dovecot:
+    """One private Dovecot: config, passwd file and Maildir in top."""
+
+    def __init__(self, top):
+        self.top = top
+        self.imap_port = free_port()
+        self.pop3_port = free_port()
+        self.home = os.path.join(top, "mail", USER)
+        self.maildir = os.path.join(self.home, "Maildir")
+        self.proc = None
+        for d in ("run", "state", "log", "mail"):
+            os.makedirs(os.path.join(top, d), exist_ok=True)
+            os.chmod(os.path.join(top, d), 0o755)
+        os.makedirs(self.maildir)
+        pw = pwd.getpwnam(MAIL_USER)
+        for d in (self.home, self.maildir):
+            os.chown(d, pw.pw_uid, pw.pw_gid)
+        with open(os.path.join(top, "passwd"), "w") as f:
+            f.write("%s:{PLAIN}%s::::::\n" % (USER, PASSWORD))
+        self.conf = os.path.join(top, "dovecot.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"""
+instance_name = tsamba-interop
+base_dir = {top}/run
+state_dir = {top}/state
+log_path = {top}/log/dovecot.log
+protocols = imap pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+first_valid_uid = 1
+mail_location = maildir:~/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {top}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={MAIL_USER} gid={MAIL_GROUP} home={top}/mail/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {self.pop3_port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+""")
+
+    def start(self):
+        self.proc = subprocess.Popen([DOVECOT, "-F", "-c", self.conf],
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_for(lambda: self.proc.poll() is not None or (
+            can_connect(self.imap_port) and can_connect(self.pop3_port)),
+            20, what="dovecot listening")
+        assert self.proc.poll() is None, self.log()
+
+    def stop(self):
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def log(self):
+        try:
+            with open(os.path.join(self.top, "log", "dovecot.log")) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def imap(self):
+        m = imaplib.IMAP4("127.0.0.1", self.imap_port)
+        m.login(USER, PASSWORD)
+        return m
+
+    def pop3(self):
+        p = poplib.POP3("127.0.0.1", self.pop3_port, timeout=10)
+        p.user(USER)
+        p.pass_(PASSWORD)
+        return p
+
+
+@pytest.fixture
+def dovecot():
+    top = tempfile.mkdtemp(prefix="tsamba-dovecot-")
+    os.chmod(top, 0o755)
+    d = Dovecot(top)
+    d.start()
+    yield d
+    d.stop()
+    # Shown by pytest when the test failed.
+    print("dovecot.log:\n" + d.log()[-4000:])
+    shutil.rmtree(top, ignore_errors=True)
+
+
+def ok(resp):
+    typ, data = resp
+    assert typ == "OK", data
+    return data
+
+
+def msg(n, subject):
+    return (b"From: a@example.org\r\nTo: b@example.org\r\n"
+            b"Subject: %s\r\nMessage-ID: <%d@example.org>\r\n\r\n"
+            b"body %d\r\n" % (subject.encode(), n, n))
+
+
+LIST_RE = re.compile(rb'\((?P<attrs>[^)]*)\) "(?P<sep>[^"]*)" (?P<name>.+)$')
+
+
+def list_names(m, cmd="LIST"):
+    data = ok(m.list() if cmd == "LIST" else m.lsub())
+    names = set()
+    for line in data:
+        mo = LIST_RE.match(line)
+        assert mo, line
+        names.add(mo.group("name").decode().strip('"'))
+    return names
+
+
+FETCH_RE = re.compile(rb"UID (\d+) FLAGS \(([^)]*)\)")
+
+
+def dovecot_state(d):
+    """What Dovecot shows: {folder: (uidvalidity, uidnext, {uid: flags})},
+    subscriptions, and INBOX's POP3 UIDLs {n: uidl}."""
+    m = d.imap()
+    folders = {}
+    for name in list_names(m):
+        quoted = '"%s"' % name
+        data = ok(m.status(quoted, "(UIDVALIDITY UIDNEXT)"))
+        st = re.search(rb"UIDVALIDITY (\d+)", data[0])
+        nx = re.search(rb"UIDNEXT (\d+)", data[0])
+        ok(m.select(quoted, readonly=True))
+        typ, data = m.uid("FETCH", "1:*", "(FLAGS)")
+        assert typ == "OK"
+        msgs = {}
+        for line in data:
+            if line is None:
+                continue
+            mo = FETCH_RE.search(line)
+            if mo:
+                flags = set(mo.group(2).decode().split()) - {"\\Recent"}
+                msgs[int(mo.group(1))] = flags
+        folders[name] = (int(st.group(1)), int(nx.group(1)), msgs)
+    subs = list_names(m, "LSUB")
+    m.logout()
+    p = d.pop3()
+    uidls = {}
+    for line in p.uidl()[1]:
+        n, u = line.decode().split()
+        uidls[int(n)] = u
+    p.quit()
+    return folders, subs, uidls
+
+
+def storedump(d, *args):
+    """storedump as the mailbox owner, as the mail process will run."""
+    binary = os.path.join(d.top, "storedump")
+    if not os.path.exists(binary):
+        shutil.copy(STOREDUMP, binary)
+        os.chmod(binary, 0o755)
+    r = subprocess.run([binary, d.maildir] + list(args), user=MAIL_USER,
+                       group=MAIL_GROUP, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def tsamba_state(d):
+    folders, subs, uidls = {}, set(), {}
+    for line in storedump(d).splitlines():
+        f = line.split("\t")
+        if f[0] == "folder":
+            folders[f[1]] = (int(f[2]), int(f[3]), {})
+        elif f[0] == "msg":
+            flags = set(f[4].split()) if f[4] else set()
+            folders[f[1]][2][int(f[2])] = flags
+            if f[1] == "INBOX":
+                uidls[int(f[2])] = f[3]
+        elif f[0] == "sub":
+            subs.add(f[1])
+    return folders, subs, uidls
+
+
+def fill(d):
+    m = d.imap()
+    for name in ("Sent", "Trash", "Archive", "a", "a.b"):
+        ok(m.create(name))
+    flags = [None, r"(\Seen)", r"(\Seen \Answered $Label1)",
+             r"(\Flagged work)", r"(\Draft)", r"(\Seen $Label1 later)"]
+    for i, f in enumerate(flags):
+        ok(m.append("INBOX", f, None, msg(i, "inbox %d" % i)))
+    ok(m.append("a.b", r"(\Seen deep)", None, msg(50, "deep")))
+    ok(m.subscribe("Sent"))
+    ok(m.subscribe("a.b"))
+    ok(m.select("INBOX"))
+    ok(m.uid("STORE", "1", "+FLAGS", r"(\Flagged project)"))
+    ok(m.uid("STORE", "3", "+FLAGS", r"(\Deleted)"))
+    ok(m.expunge())
+    ok(m.uid("COPY", "2", "Trash"))
+    m.logout()
+    # A delivery into new/ as lmtpd makes it: Dovecot numbers it.
+    body = msg(99, "delivered")
+    name = "%d.M1P1Q1.tsamba-test,S=%d" % (int(time.time()), len(body))
+    path = os.path.join(d.maildir, "new", name)
+    with open(path, "wb") as f:
+        f.write(body)
+    pw = pwd.getpwnam(MAIL_USER)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+def uidl_by_uid(d_state):
+    """POP3 UIDLs keyed by UID (POP3 numbers messages in UID order)."""
+    folders, _, uidls = d_state
+    uids = sorted(folders["INBOX"][2])
+    return {uids[n - 1]: u for n, u in uidls.items()}
+
+
+def test_dovecot_store_roundtrip(dovecot):
+    fill(dovecot)
+    before = dovecot_state(dovecot)
+    folders, subs, _ = before
+    assert set(folders) == {"INBOX", "Sent", "Trash", "Archive", "a",
+                            "a.b"}
+    assert 3 not in folders["INBOX"][2]
+    assert len(folders["INBOX"][2]) == 6
+    assert subs == {"Sent", "a.b"}
+    dovecot.stop()
+
+    # tsamba's storage layer reads what Dovecot wrote.
+    mine = tsamba_state(dovecot)
+    for name, (uidv, uidnext, msgs) in folders.items():
+        assert name in mine[0], name
+        assert mine[0][name][0] == uidv, name
+        assert mine[0][name][1] == uidnext, name
+        assert mine[0][name][2] == msgs, name
+    assert set(mine[0]) == set(folders)
+    assert mine[1] == subs
+    assert mine[2] == uidl_by_uid(before)
+
+    # Changes through tsamba's storage layer.
+    inbox_uids = sorted(folders["INBOX"][2])
+    uidnext = folders["INBOX"][1]
+    newmsg = os.path.join(dovecot.top, "new.eml")
+    with open(newmsg, "wb") as f:
+        f.write(msg(7, "from tsamba"))
+    os.chmod(newmsg, 0o644)
+    out = storedump(dovecot, "append", "INBOX", newmsg, "\\Seen",
+                    "tsamba-kw")
+    assert out.split() == ["appended", "INBOX", str(uidnext)]
+    storedump(dovecot, "store", "INBOX", str(inbox_uids[0]), "+",
+              "\\Answered", "$Label1")
+    storedump(dovecot, "store", "INBOX", str(inbox_uids[1]), "-",
+              "\\Seen")
+    storedump(dovecot, "expunge", "INBOX", str(inbox_uids[2]))
+    storedump(dovecot, "create", "Made by tsamba")
+    storedump(dovecot, "subscribe", "Made by tsamba")
+    storedump(dovecot, "store", "a.b", "1", "+", "$Work")
+
+    dovecot.start()
+    after = dovecot_state(dovecot)
+    f2, subs2, _ = after
+    assert set(f2) == set(folders) | {"Made by tsamba"}
+    assert subs2 == subs | {"Made by tsamba"}
+    for name in folders:
+        assert f2[name][0] == folders[name][0], name
+    expect = {u: set(fl) for u, fl in folders["INBOX"][2].items()}
+    expect[inbox_uids[0]] |= {"\\Answered", "$Label1"}
+    expect[inbox_uids[1]] -= {"\\Seen"}
+    del expect[inbox_uids[2]]
+    expect[uidnext] = {"\\Seen", "tsamba-kw"}
+    assert f2["INBOX"][2] == expect
+    assert f2["INBOX"][1] == uidnext + 1
+    assert f2["a.b"][2] == {1: {"\\Seen", "deep", "$Work"}}
+    assert f2["Made by tsamba"][2] == {}
+    # The UIDLs of the messages that stayed did not change.
+    old = uidl_by_uid(before)
+    new = uidl_by_uid(after)
+    for uid in expect:
+        if uid in old:
+            assert new[uid] == old[uid], uid
+    assert new[uidnext] == "%08x%08x" % (uidnext, folders["INBOX"][0])
+    # Dovecot found nothing to complain about in what tsamba wrote.
+    bad = [l for l in dovecot.log().splitlines()
+           if ": Error:" in l or ": Panic:" in l or
+           ("Warning" in l and "Killed with signal" not in l)]
+    assert bad == []
+    # And the layer agrees with Dovecot once more.
+    dovecot.stop()
+    again = tsamba_state(dovecot)
+    assert again[0]["INBOX"][2] == expect
+    assert again[1] == subs2
