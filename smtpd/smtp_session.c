@@ -30,9 +30,11 @@
 #include "esc.h"
 #include "imsg.h"
 #include "io.h"
+#include "ip_limit.h"
 #include "listener.h"
 #include "log.h"
 #include "proto.h"
+#include "tls_ctx.h"
 #include "smtpd.h"
 
 #define SID(s)	((unsigned long long)(s)->id)
@@ -140,7 +142,7 @@ smtp_session_new(int fd, struct smtp_listener *l, struct sockaddr_storage *ss,
 		smtp_refuse(fd, l, msg);
 		return;
 	}
-	if (limits_ip_acquire(ss) == -1) {
+	if (limits_ip_acquire(ss, smtpd_conf->max_sessions_per_ip) == -1) {
 		log_warnx("refused [%s]:%d: too many connections from that "
 		    "address", ip, port);
 		(void)esc_reply(msg, sizeof(msg), 421,
@@ -663,7 +665,7 @@ smtp_cmd_ehlo(struct smtp_session *s, char *args)
 static void
 smtp_cmd_starttls(struct smtp_session *s, char *args)
 {
-	struct smtp_tls_ctx	*ctx;
+	struct tls_ctx		*ctx;
 
 	if (s->tls) {
 		smtp_error(s, 503, ESC_INVALID_COMMAND,
