@@ -43,26 +43,15 @@ static struct channel_server	 ctl_server;
 static char			 ctl_path[PATH_MAX];
 
 static void
-ctl_reap(int fd, short ev, void *arg)
-{
-	struct ctl	*c = arg;
-
-	TAILQ_REMOVE(&ctls, c, entry);
-	nctls--;
-	free(c);
-}
-
-static void
 ctl_close(struct ctl *c)
 {
-	struct timeval	 now = { 0, 0 };
-
 	if (c->dead)
 		return;
 	c->dead = 1;
 	channel_close(&c->ch);
-	if (event_once(-1, EV_TIMEOUT, ctl_reap, c, &now) == -1)
-		fatal("event_once");
+	TAILQ_REMOVE(&ctls, c, entry);
+	nctls--;
+	channel_free_later(c);
 }
 
 static void
@@ -198,8 +187,7 @@ control_shutdown(void)
 	(void)unlink(ctl_path);
 	while ((c = TAILQ_FIRST(&ctls)) != NULL) {
 		TAILQ_REMOVE(&ctls, c, entry);
-		if (!c->dead)
-			channel_close(&c->ch);
+		channel_close(&c->ch);
 		free(c);
 	}
 }

@@ -77,31 +77,17 @@ static int			 listen_fd = -1;
 static struct channel_server	 server;
 static char			 sockpath[PATH_MAX];
 
-/*
- * The channel still looks at itself after the handler returns, so a
- * client is closed at once but freed from a fresh turn of the loop.
- */
-static void
-client_reap(int fd, short ev, void *arg)
-{
-	struct client	*c = arg;
-
-	TAILQ_REMOVE(&clients, c, entry);
-	nclients--;
-	free(c);
-}
-
+/* Closed at once, freed from a fresh turn of the loop. */
 static void
 client_close(struct client *c)
 {
-	struct timeval	 now = { 0, 0 };
-
 	if (c->dead)
 		return;
 	c->dead = 1;
 	channel_close(&c->ch);
-	if (event_once(-1, EV_TIMEOUT, client_reap, c, &now) == -1)
-		fatal("event_once");
+	TAILQ_REMOVE(&clients, c, entry);
+	nclients--;
+	channel_free_later(c);
 }
 
 const char *
@@ -525,7 +511,6 @@ client_request(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 		client_close(c);
 		return;
 	}
-	/* Password data in the payload goes as soon as it is copied. */
 	if (type == IMSG_AUTH_CHECK_BAN) {
 		field(ip, m->auth_check_ban.ip, sizeof(ip));
 		reply_ban(c, m->auth_check_ban.id, ip);
@@ -540,7 +525,7 @@ client_request(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 		client_close(c);
 		return;
 	}
-	explicit_bzero(imsg->data, imsg->len);
+	/* The payload (a password) is wiped by imsg_free() on return. */
 	if (type == IMSG_AUTH_LOGIN && login_banned(c, j)) {
 		job_free(j);
 		return;
@@ -649,8 +634,7 @@ server_shutdown(void)
 	(void)unlink(sockpath);
 	while ((c = TAILQ_FIRST(&clients)) != NULL) {
 		TAILQ_REMOVE(&clients, c, entry);
-		if (!c->dead)
-			channel_close(&c->ch);
+		channel_close(&c->ch);
 		free(c);
 	}
 	nclients = 0;

@@ -129,11 +129,16 @@ dotlock_take(int at, const char *file, int stale, int wait,
 int
 dotlock_replace(struct dotlock *l, const void *buf, size_t len)
 {
-	int	 rv = 0, saved;
+	struct stat	 st;
+	mode_t		 mode = 0600;
+	int		 rv = 0, saved;
 
+	/* As Dovecot: the file gets its directory's modes (0755: 0644). */
+	if (fstat(l->at, &st) == 0)
+		mode = (st.st_mode & 0666) | 0600;
 	if (ftruncate(l->fd, 0) == -1 || lseek(l->fd, 0, SEEK_SET) == -1 ||
 	    write_all(l->fd, buf, len) == -1 || fsync(l->fd) == -1 ||
-	    fchmod(l->fd, 0600) == -1 ||
+	    fchmod(l->fd, mode) == -1 ||
 	    renameat(l->at, l->lock, l->at, l->file) == -1)
 		rv = -1;
 	saved = errno;

@@ -12,8 +12,12 @@
 
 /* Dovecot's age after which a lock nobody refreshes is broken. */
 #define DOTLOCK_STALE		120
-/* How long a writer waits for the lock before giving up (EWOULDBLOCK). */
-#define DOTLOCK_WAIT		30
+/*
+ * How long a writer waits for the lock before giving up (EWOULDBLOCK):
+ * as Dovecot 2.3, a little longer than the stale age, so that a lock
+ * left behind is broken rather than waited out in vain.
+ */
+#define DOTLOCK_WAIT		(DOTLOCK_STALE + 2)
 
 struct dotlock {
 	int	 at;		/* directory of the file */

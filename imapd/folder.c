@@ -11,7 +11,8 @@
  * CREATE also writes the new folder's dovecot-uidlist, as Dovecot does,
  * so that its UIDVALIDITY is fixed at creation.  DELETE first renames
  * the directory to a hidden name, so that no reader sees it half
- * removed.  RENAME moves the folder and every folder below it.
+ * removed.  RENAME moves the folder and every folder below it; a
+ * RENAME of INBOX moves its messages to the new folder.
  */
 
 #include <sys/types.h>
@@ -226,9 +227,44 @@ folder_delete(int root, const char *name)
 }
 
 /*
- * RENAME a folder and those below it (".a" and ".a.*" to ".b", ".b.*").
- * INBOX cannot be renamed here (RFC 3501's move of its messages is
- * the caller's: EPERM).
+ * RENAME INBOX (RFC 3501 6.3.5): its messages move to a new folder,
+ * INBOX stays, empty; folders below INBOX do not move.
+ */
+static int
+rename_inbox(int root, const char *to)
+{
+	struct mailbox	*in, *dst;
+	uint32_t	*uids, *newuids;
+	size_t		 i;
+	int		 r = -1;
+
+	if (folder_create(root, to) == -1)
+		return -1;
+	if (mailbox_open(root, "INBOX", 0, &in) == -1)
+		return -1;
+	if (mailbox_open(root, to, 0, &dst) == -1) {
+		mailbox_close(in);
+		return -1;
+	}
+	if (mailbox_sync(in, NULL) == 0 && mailbox_sync(dst, NULL) == 0 &&
+	    (uids = reallocarray(NULL, in->nmsg + 1, sizeof(*uids))) != NULL) {
+		if ((newuids = reallocarray(NULL, in->nmsg + 1,
+		    sizeof(*newuids))) != NULL) {
+			for (i = 0; i < in->nmsg; i++)
+				uids[i] = in->msg[i].uid;
+			r = mailbox_move(in, uids, in->nmsg, dst, newuids);
+			free(newuids);
+		}
+		free(uids);
+	}
+	mailbox_close(in);
+	mailbox_close(dst);
+	return r;
+}
+
+/*
+ * RENAME a folder and those below it (".a" and ".a.*" to ".b", ".b.*");
+ * INBOX as rename_inbox() says.  Nothing can become INBOX (EPERM).
  */
 int
 folder_rename(int root, const char *from, const char *to)
@@ -240,10 +276,12 @@ folder_rename(int root, const char *from, const char *to)
 	size_t		 flen;
 	int		 rv = 0, moved = 0;
 
-	if (strcasecmp(from, "INBOX") == 0 || strcasecmp(to, "INBOX") == 0) {
+	if (strcasecmp(to, "INBOX") == 0) {
 		errno = EPERM;
 		return -1;
 	}
+	if (strcasecmp(from, "INBOX") == 0)
+		return rename_inbox(root, to);
 	if (maildir_folder_dir(from, fdir, sizeof(fdir)) == -1 ||
 	    maildir_folder_dir(to, tdir, sizeof(tdir)) == -1) {
 		errno = EINVAL;

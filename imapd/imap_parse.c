@@ -1029,7 +1029,10 @@ p_status(struct lex *l, struct imap_cmd *cmd)
 	return 0;
 }
 
-/* [flag-list SP] [date-time SP] (literal / literal8 / "UTF8" SP "(" literal8 ")") */
+/*
+ * [flag-list SP] [date-time SP] (literal / literal8 /
+ * "UTF8" SP "(" literal8 ")")
+ */
 static int
 p_append_msg(struct lex *l, struct imap_append_msg *m)
 {
@@ -1101,7 +1104,8 @@ static const struct {
 	{ "UNDRAFT", SK_UNDRAFT, A_NONE },
 	{ "UNFLAGGED", SK_UNFLAGGED, A_NONE },
 	{ "UNSEEN", SK_UNSEEN, A_NONE },
-	{ "KEYWORD", SK_KEYWORD, A_FLAG }, { "UNKEYWORD", SK_UNKEYWORD, A_FLAG },
+	{ "KEYWORD", SK_KEYWORD, A_FLAG },
+	{ "UNKEYWORD", SK_UNKEYWORD, A_FLAG },
 	{ "BCC", SK_BCC, A_STR }, { "BODY", SK_BODY, A_STR },
 	{ "CC", SK_CC, A_STR }, { "FROM", SK_FROM, A_STR },
 	{ "SUBJECT", SK_SUBJECT, A_STR }, { "TEXT", SK_TEXT, A_STR },
@@ -1449,7 +1453,10 @@ lex_partial(struct lex *l, struct imap_fetch_att *a)
 static int
 lex_fetch_att(struct lex *l, struct imap_fetch_att *a)
 {
-	static const struct { const char *n; enum imap_fetch_item it; } plain[] = {
+	static const struct {
+		const char		*n;
+		enum imap_fetch_item	 it;
+	} plain[] = {
 		{ "FLAGS", FA_FLAGS }, { "INTERNALDATE", FA_INTERNALDATE },
 		{ "RFC822.SIZE", FA_RFC822_SIZE }, { "ENVELOPE", FA_ENVELOPE },
 		{ "BODYSTRUCTURE", FA_BODYSTRUCTURE }, { "UID", FA_UID },

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -499,6 +500,34 @@ build_view(struct mailbox *mb, struct scan *s, struct mailbox_changes *c)
 	return rv;
 }
 
+static int
+same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/*
+ * Can the last scan stand?  Only if neither directory changed since,
+ * and their mtimes are older than the scan by more than a second: on
+ * a file system with coarse times, a change in the same second as the
+ * scan would not show.  (Dovecot keeps the same rule.)
+ */
+static int
+scan_still_valid(struct mailbox *mb, struct timespec *nm, struct timespec *cm)
+{
+	struct stat	 st;
+
+	nm->tv_sec = cm->tv_sec = 0;
+	nm->tv_nsec = cm->tv_nsec = 0;
+	if (fstatat(mb->md, "new", &st, 0) == 0)
+		*nm = st.st_mtim;
+	if (fstatat(mb->md, "cur", &st, 0) == 0)
+		*cm = st.st_mtim;
+	return mb->scanned_at != 0 && same_time(nm, &mb->new_mtime) &&
+	    same_time(cm, &mb->cur_mtime) &&
+	    nm->tv_sec + 1 < mb->scanned_at && cm->tv_sec + 1 < mb->scanned_at;
+}
+
 /*
  * Bring the view in step with the disk; c (if not NULL, zeroed by the
  * caller) gets the UIDs added, expunged and with other flags.
@@ -507,16 +536,21 @@ int
 mailbox_sync(struct mailbox *mb, struct mailbox_changes *c)
 {
 	struct scan	 s, again;
-	int		 r;
+	struct timespec	 nm, cm;
+	time_t		 now = time(NULL);
+	int		 r, kwch, ulch;
 
-	if (keywords_changed(&mb->kw, mb->md) &&
+	if ((kwch = keywords_changed(&mb->kw, mb->md)) &&
 	    keywords_read(&mb->kw, mb->md) == -1)
 		return -1;
-	if (uidlist_changed(&mb->ul, mb->md) &&
+	if ((ulch = uidlist_changed(&mb->ul, mb->md)) &&
 	    (r = read_list(mb)) == -1) {
 		log_warn("%s: %s", mb->name, UIDLIST_FILE);
 		return -1;
 	}
+	/* Times taken before the scan: a change during it shows next time. */
+	if (scan_still_valid(mb, &nm, &cm) && !kwch && !ulch)
+		return 0;
 	if (scan_folder(mb->md, &s) == -1)
 		return -1;
 	if (view_missing(mb, &s)) {
@@ -537,6 +571,12 @@ mailbox_sync(struct mailbox *mb, struct mailbox_changes *c)
 		move_new(mb, &s);
 	r = build_view(mb, &s, c);
 	scan_free(&s);
+	if (r == 0) {
+		/* Our own moves changed the directories: no skip next time. */
+		mb->new_mtime = nm;
+		mb->cur_mtime = cm;
+		mb->scanned_at = now;
+	}
 	return r;
 }
 

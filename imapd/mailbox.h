@@ -37,6 +37,9 @@ struct mailbox {
 	struct maildir_uniq	 uniq;
 	struct mbox_msg		*msg;	/* by UID */
 	size_t			 nmsg;
+	/* new/ and cur/ as of the last scan: unchanged, no rescan. */
+	struct timespec		 new_mtime, cur_mtime;
+	time_t			 scanned_at;	/* 0: never */
 };
 
 /* What one mailbox_sync() found other sessions (or lmtpd) did. */

@@ -302,6 +302,7 @@ parse_part(struct mime_ctx *c, struct mime_part *p, size_t pos, int depth)
 	struct stop		 s;
 	const char		*b;
 	size_t			 hend, end;
+	int			 is_msg;
 
 	hend = header_end(c, pos, &s);
 	/*
@@ -355,11 +356,14 @@ parse_part(struct mime_ctx *c, struct mime_part *p, size_t pos, int depth)
 	/*
 	 * An empty body right before a boundary: the header's blank line
 	 * is the line end that belongs to the boundary (RFC 2046 5.1.1),
-	 * so the header loses it (Dovecot counts it so).
+	 * so the header loses it (Dovecot counts it so), though a part's
+	 * header that is only the blank line keeps it; the header of a
+	 * message in message/rfc822 loses it always.
 	 */
-	if (s.level != -1 && s.line == hend && hend > pos + 2 &&
-	    c->msg->buf[hend - 1] == '\n' && !(hend - pos == 2 &&
-	    c->msg->buf[pos] == '\r')) {
+	is_msg = p->parent != NULL && p->parent->is_message;
+	if (s.level != -1 && s.line == hend && hend > pos &&
+	    c->msg->buf[hend - 1] == '\n' && (is_msg || (hend > pos + 2 &&
+	    !(hend - pos == 2 && c->msg->buf[pos] == '\r')))) {
 		end = hend - 1;
 		if (end > pos && c->msg->buf[end - 1] == '\r')
 			end--;
@@ -518,31 +522,46 @@ mime_section_part(struct mime_msg *m, const uint32_t *sec, int n)
 
 /*
  * An unfolded copy: line ends (LF, CRLF) removed, the blanks after them
- * kept; a bare CR stays.
+ * kept; a bare CR stays; a NUL becomes U+FFFD, as Dovecot shows it, so
+ * the copy is a C string.
  */
 char *
 mime_unfold(const char *s, size_t n)
 {
 	char	*out;
-	size_t	 i, o = 0;
+	size_t	 i, o = 0, nul = 0;
 
-	if ((out = malloc(n + 1)) == NULL)
-		return NULL;
 	for (i = 0; i < n; i++)
-		if (s[i] != '\n' && (s[i] != '\r' || i + 1 == n ||
+		nul += s[i] == '\0';
+	if ((out = malloc(n + 2 * nul + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\0') {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+		} else if (s[i] != '\n' && (s[i] != '\r' || i + 1 == n ||
 		    s[i + 1] != '\n'))
 			out[o++] = s[i];
+	}
 	out[o] = '\0';
 	return out;
 }
 
-/*
- * The first field called name in the header range, unfolded, leading
- * blanks gone: 0 and *value (free it), or -1 when there is none.
- */
 int
 mime_header_get(const struct mime_msg *m, const struct mime_range *h,
     const char *name, char **value, int *folded)
+{
+	return mime_header_get_nth(m, h, name, 0, value, folded);
+}
+
+/*
+ * The field called name (the nth of them, from 0) in the header range,
+ * unfolded, leading blanks gone: 0 and *value (free it), or -1 when
+ * there is none.
+ */
+int
+mime_header_get_nth(const struct mime_msg *m, const struct mime_range *h,
+    const char *name, int nth, char **value, int *folded)
 {
 	size_t		 pos = h->off, end = h->off + h->len, e;
 	size_t		 nlen = strlen(name), vstart;
@@ -558,7 +577,10 @@ mime_header_get(const struct mime_msg *m, const struct mime_range *h,
 			while (vstart < e && (m->buf[vstart] == ' ' ||
 			    m->buf[vstart] == '\t'))
 				vstart++;
-			if (vstart < e && m->buf[vstart] == ':') {
+			if (vstart < e && m->buf[vstart] == ':' &&
+			    nth-- > 0)
+				vstart = e;	/* not this one: go on */
+			else if (vstart < e && m->buf[vstart] == ':') {
 				vstart++;
 				while (e < end && (m->buf[e] == ' ' ||
 				    m->buf[e] == '\t'))
@@ -612,7 +634,7 @@ skip_cfws(const char *p)
 static int
 is_token_char(int c)
 {
-	if (c <= 0x20 || c == 0x7f)
+	if (c <= 0x20 || c >= 0x7f)
 		return 0;
 	return strchr("()<>@,;:\\\"/[]?=", c) == NULL;
 }
@@ -692,7 +714,7 @@ params_rfc2231(struct mime_param **vp, int *np)
 	struct mime_param	*v = *vp, *out = NULL;
 	int			 n = *np, nout = 0, i, j, ext, k, found;
 	size_t			 base, len;
-	char			*name, *val, *star, *nv;
+	char			*name, *val, *star, *nv, *sfx;
 	char			 buf[16], bname[128];
 	int			 pass;
 
@@ -737,13 +759,15 @@ params_rfc2231(struct mime_param **vp, int *np)
 					continue;
 				snprintf(buf, sizeof(buf), "%d", k);
 				len = strlen(buf);
-				if (strncmp(v[j].name + base + 1, buf, len) != 0 ||
-				    (v[j].name[base + 1 + len] != '\0' &&
-				    strcmp(v[j].name + base + 1 + len, "*") != 0))
+				sfx = v[j].name + base + 1;
+				if (strncmp(sfx, buf, len) != 0 ||
+				    (sfx[len] != '\0' && strcmp(sfx + len,
+				    "*") != 0))
 					continue;
 				if (v[j].name[base + 1 + len] == '*')
 					ext = 1;
-				if (asprintf(&nv, "%s%s", val, v[j].value) == -1)
+				if (asprintf(&nv, "%s%s", val,
+				    v[j].value) == -1)
 					nv = NULL;
 				free(val);
 				val = nv;
@@ -810,7 +834,7 @@ mime_parse_params(const char *s, char **type, char **subtype,
 		if (subtype != NULL)
 			return (*subtype = strdup("")) == NULL ? -1 : 0;
 	} else if (subtype != NULL) {
-		/* "type" alone is kept with an empty subtype, as Dovecot does. */
+		/* "type" alone keeps an empty subtype, as Dovecot does. */
 		p = skip_cfws(p);
 		if (*p == '/') {
 			p = skip_cfws(p + 1);
@@ -821,8 +845,15 @@ mime_parse_params(const char *s, char **type, char **subtype,
 					return -1;
 				return (*subtype = strdup("")) == NULL ? -1 : 0;
 			}
-		} else
+		} else if (*p == '\0' || *p == ';')
 			*subtype = strdup("");
+		else {
+			/* Something else after the type: "" "" too. */
+			free(*type);
+			if ((*type = strdup("")) == NULL)
+				return -1;
+			return (*subtype = strdup("")) == NULL ? -1 : 0;
+		}
 		if (*subtype == NULL)
 			return -1;
 	}

@@ -72,6 +72,9 @@ void		 mime_free(struct mime_msg *);
 /* Header fields of a header range (with the blank line). */
 int		 mime_header_get(const struct mime_msg *,
 		    const struct mime_range *, const char *, char **, int *);
+int		 mime_header_get_nth(const struct mime_msg *,
+		    const struct mime_range *, const char *, int, char **,
+		    int *);
 char		*mime_unfold(const char *, size_t);
 int		 mime_parse_params(const char *, char **, char **,
 		    struct mime_param **, int *);

@@ -493,11 +493,14 @@ addr_mailbox(struct addr_lex *l, struct addr_out *o)
 			while (addr_word(l, phrase, sizeof(phrase), 0) &&
 			    strlen(phrase) + 1 < sizeof(phrase)) {
 				addr_skip(l);
-				if (*l->p == '.' || *l->p == ',' || *l->p == ';' ||
+				if (*l->p == '.' || *l->p == ',' ||
+				    *l->p == ';' ||
 				    *l->p == '\0' || *l->p == '@')
 					break;
 				strlcat(phrase, " ", sizeof(phrase));
 			}
+			if (l->p == start)
+				return 0;	/* nothing readable here */
 			write_address(o, phrase, NULL, "MISSING_MAILBOX",
 			    "MISSING_DOMAIN");
 			return 1;
@@ -511,11 +514,12 @@ addr_mailbox(struct addr_lex *l, struct addr_out *o)
 	return 1;
 }
 
+/* The addresses of one field's value, added to o. */
 static void
-addr_list(FILE *f, const char *s)
+addr_list(struct addr_out *o, const char *s)
 {
 	struct addr_lex	 l = { s, NULL, 0 };
-	struct addr_out	 o = { f, 0 };
+	FILE		*f = o->f;
 	char		 phrase[ADDR_PART_MAX];
 	const char	*start;
 	int		 had = 0;	/* an address since the last comma */
@@ -525,7 +529,7 @@ addr_list(FILE *f, const char *s)
 		if (*l.p == ',') {
 			/* ", a" and "a, , b": Dovecot shows the empty one. */
 			if (!had)
-				write_address(&o, NULL, NULL,
+				write_address(o, NULL, NULL,
 				    "MISSING_MAILBOX", "MISSING_DOMAIN");
 			had = 0;
 			l.p++;
@@ -538,14 +542,14 @@ addr_list(FILE *f, const char *s)
 		(void)addr_phrase(&l, phrase, sizeof(phrase));
 		addr_skip(&l);
 		if (*l.p == ':') {
-			/* A group: (NIL NIL name NIL) members (NIL NIL NIL NIL) */
+			/* (NIL NIL group NIL) members (NIL NIL NIL NIL) */
 			l.p++;
-			if (o.n++ == 0)
+			if (o->n++ == 0)
 				fputc('(', f);
 			fputs("(NIL NIL ", f);
 			write_nstring(f, phrase, WS_ENVELOPE);
 			fputs(" NIL)", f);
-			o.n++;
+			o->n++;
 			for (;;) {
 				addr_skip(&l);
 				if (*l.p == ',') {
@@ -555,8 +559,13 @@ addr_list(FILE *f, const char *s)
 				if (*l.p == ';' || *l.p == '\0' || l.error)
 					break;
 				start = l.p;
-				if (!addr_mailbox(&l, &o) && l.p == start)
+				/* Always move on, whatever was there. */
+				(void)addr_mailbox(&l, o);
+				if (l.p == start)
 					l.p++;
+				addr_skip(&l);
+				if (*l.p != ',' && *l.p != ';' && *l.p != '\0')
+					l.error = 1;
 			}
 			if (*l.p == ';')
 				l.p++;
@@ -564,7 +573,8 @@ addr_list(FILE *f, const char *s)
 			continue;
 		}
 		l.p = start;
-		if (!addr_mailbox(&l, &o) && l.p == start)
+		(void)addr_mailbox(&l, o);
+		if (l.p == start)
 			l.p++;
 		/* Something after an address that is no comma ends the list. */
 		addr_skip(&l);
@@ -572,36 +582,57 @@ addr_list(FILE *f, const char *s)
 			break;
 	}
 	free(l.comment);
-	fputs(o.n > 0 ? ")" : "NIL", f);
 }
 
+/*
+ * The addresses of every field called name (Dovecot joins repeated
+ * ones) as an address list; 0 when there is such a field but no
+ * address, -1 when there is no such field.
+ */
+static int
+addr_fields(FILE *f, const struct mime_msg *m, const struct mime_part *p,
+    const char *name)
+{
+	struct addr_out	 o = { f, 0 };
+	char		*v;
+	int		 i;
+
+	for (i = 0; i < 64 && mime_header_get_nth(m, &p->header, name, i, &v,
+	    NULL) == 0; i++) {
+		addr_list(&o, v);
+		free(v);
+	}
+	if (o.n > 0)
+		fputc(')', f);
+	return i == 0 ? -1 : o.n;
+}
+
+/* Sender and Reply-To with no address in them are From's. */
 static void
 write_addr_field(FILE *f, const struct mime_msg *m, const struct mime_part *p,
     const char *name, const char *fallback)
 {
-	char	*v = NULL, *out = NULL;
+	char	*out = NULL;
 	size_t	 len;
 	FILE	*mf;
+	int	 r;
 
-	if (mime_header_get(m, &p->header, name, &v, NULL) == -1) {
-		if (fallback != NULL)
-			write_addr_field(f, m, p, fallback, NULL);
-		else
+	if (fallback == NULL) {
+		if (addr_fields(f, m, p, name) <= 0)
 			fputs("NIL", f);
 		return;
 	}
-	/* Sender and Reply-To with no address in them are From's too. */
-	if (fallback != NULL && (mf = open_memstream(&out, &len)) != NULL) {
-		addr_list(mf, v);
-		fclose(mf);
-		if (out != NULL && strcmp(out, "NIL") == 0)
-			write_addr_field(f, m, p, fallback, NULL);
-		else if (out != NULL)
-			fwrite(out, 1, len, f);
-		free(out);
-	} else
-		addr_list(f, v);
-	free(v);
+	if ((mf = open_memstream(&out, &len)) == NULL) {
+		fputs("NIL", f);
+		return;
+	}
+	r = addr_fields(mf, m, p, name);
+	fclose(mf);
+	if (r <= 0)
+		write_addr_field(f, m, p, fallback, NULL);
+	else if (out != NULL)
+		fwrite(out, 1, len, f);
+	free(out);
 }
 
 /*
@@ -803,8 +834,11 @@ mime_write_fields(FILE *f, const struct mime_msg *m,
 			    SIZE_MAX);
 		pos = fe;
 	}
-	/* The blank line, unless the header had none and nothing matched. */
-	if (pos == end && size == 0)
+	/*
+	 * The blank line: HEADER.FIELDS always adds it, HEADER.FIELDS.NOT
+	 * only when the header had one or was empty (Dovecot's answers).
+	 */
+	if (pos == end && h->len > 0 && not)
 		return size;
 	fputs("\r\n", f);
 	return size + 2;

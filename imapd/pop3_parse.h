@@ -22,7 +22,7 @@ enum pop3_verb {
 
 struct pop3_cmd {
 	enum pop3_verb	 verb;
-	const char	*arg;		/* USER name, PASS password, AUTH mech */
+	const char	*arg;		/* USER name, PASS password, mech */
 	const char	*initial;	/* AUTH initial response, or NULL */
 	int		 has_msg;	/* LIST and UIDL take it or not */
 	uint32_t	 msg;

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,14 +59,14 @@ channel_init(struct channel *ch, const char *name, const char *us,
 	RB_INIT(&ch->reqs);
 	ch->next_id = 1;
 	ch->backoff = CHANNEL_BACKOFF_MIN;
-	ch->peer_pid = -1;
 	evtimer_set(&ch->retry, channel_retry, ch);
 }
 
 static struct ibuf *
 hello_pack(struct channel *ch)
 {
-	struct msg_hello	 m = { .version = PROTO_VERSION, .who = ch->us };
+	struct msg_hello	 m = { .version = PROTO_VERSION,
+	    .who = ch->us };
 
 	return msg_hello_pack(&m, -1);
 }
@@ -187,6 +188,21 @@ channel_close(struct channel *ch)
 	ch->reconnect = 0;
 	evtimer_del(&ch->retry);
 	channel_down(ch, NULL);
+}
+
+static void
+channel_free_now(int fd, short ev, void *p)
+{
+	free(p);
+}
+
+void
+channel_free_later(void *p)
+{
+	struct timeval	 now = { 0, 0 };
+
+	if (event_once(-1, EV_TIMEOUT, channel_free_now, p, &now) == -1)
+		fatal("event_once");
 }
 
 int

@@ -116,10 +116,6 @@ struct channel {
 	char				 path[108];
 	struct event			 retry;
 	int				 backoff;	/* msec, next wait */
-	/* Set by the server side, from SO_PEERCRED. */
-	uid_t				 peer_uid;
-	pid_t				 peer_pid;
-	int				 role;
 };
 
 /*
@@ -143,6 +139,12 @@ void	 channel_connect_failed(struct channel *);
 void	 channel_drop(struct channel *, const char *why);
 /* Close for good: as a drop, without reconnecting. */
 void	 channel_close(struct channel *);
+/*
+ * free(p), the memory that holds a closed channel, from the next turn
+ * of the loop: inside its callbacks the channel still looks at itself
+ * after they return.
+ */
+void	 channel_free_later(void *p);
 int	 channel_up(const struct channel *);
 
 /*

@@ -32,7 +32,6 @@
 
 #include "imsg.h"
 #include "log.h"
-#include "proto.h"
 
 #define IMSG_MAXMSG		(IMSG_HDRSIZE + IMSG_MAXPAYLOAD)
 #define IMSG_MAXIOV		64	/* messages written per sendmsg */

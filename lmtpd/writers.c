@@ -189,18 +189,11 @@ writer_late(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 	    (unsigned long long)m->lmtp_delivered.id);
 }
 
-static void
-writer_free(int fd, short ev, void *arg)
-{
-	free(arg);
-}
-
 /* The channel is gone; its deliveries have failed already. */
 static void
 writer_gone(struct channel *ch, void *arg)
 {
 	struct writer	*w = arg;
-	struct timeval	 now = { 0, 0 };
 
 	log_warnx("writer %d for uid %u gone", (int)w->pid,
 	    (unsigned)w->uid);
@@ -208,9 +201,7 @@ writer_gone(struct channel *ch, void *arg)
 	/* Only a pid not yet reaped is surely still ours. */
 	if (!w->reaped)
 		kill(w->pid, SIGTERM);
-	/* The channel looks at itself once more: free on the next turn. */
-	if (event_once(-1, EV_TIMEOUT, writer_free, w, &now) == -1)
-		fatal("event_once");
+	channel_free_later(w);
 }
 
 static void

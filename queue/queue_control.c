@@ -51,37 +51,20 @@ static const struct channel_type control_types[] = {
 TAILQ_HEAD(ctl_client_list, ctl_client);
 
 static struct ctl_client_list	 clients = TAILQ_HEAD_INITIALIZER(clients);
-static struct ctl_client_list	 graveyard =
-    TAILQ_HEAD_INITIALIZER(graveyard);
 static struct channel_server	 server;
-static struct event		 reap_ev;
 static unsigned int		 nclients;
 
-static void
-control_reap(int fd, short ev, void *arg)
-{
-	struct ctl_client	*c;
-
-	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
-		TAILQ_REMOVE(&graveyard, c, entry);
-		free(c);
-	}
-}
-
-/* From inside its handler the channel still looks at itself: free later. */
+/* Closed at once, freed on the next loop turn. */
 static void
 control_close(struct ctl_client *c)
 {
-	struct timeval	 tv = { 0, 0 };
-
 	if (c->dead)
 		return;
 	c->dead = 1;
 	channel_close(&c->ch);
 	TAILQ_REMOVE(&clients, c, entry);
 	nclients--;
-	TAILQ_INSERT_TAIL(&graveyard, c, entry);
-	evtimer_add(&reap_ev, &tv);
+	channel_free_later(c);
 }
 
 static void
@@ -362,7 +345,6 @@ control_init(int listenfd)
 {
 	if (fcntl(listenfd, F_SETFL, O_NONBLOCK) == -1)
 		fatal("fcntl queue.control.sock");
-	evtimer_set(&reap_ev, control_reap, NULL);
 	channel_server_init(&server, listenfd, "control", control_accepted,
 	    NULL);
 }

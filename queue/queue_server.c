@@ -47,39 +47,20 @@ static const struct channel_type server_types[] = {
 TAILQ_HEAD(client_list, client);
 
 static struct client_list	 clients = TAILQ_HEAD_INITIALIZER(clients);
-static struct client_list	 graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
 static struct channel_server	 server;
-static struct event		 reap_ev;
 static uid_t			 allowed_smtpd = (uid_t)-1;
 
-static void
-client_reap(int fd, short ev, void *arg)
-{
-	struct client	*c;
-
-	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
-		TAILQ_REMOVE(&graveyard, c, entry);
-		free(c);
-	}
-}
-
-/*
- * Forget a client.  From inside its handler the channel still looks at
- * itself after we return, so the memory goes on the next loop turn.
- */
+/* Forget a client (its memory goes on the next loop turn). */
 static void
 client_close(struct client *c)
 {
-	struct timeval	 tv = { 0, 0 };
-
 	if (c->dead)
 		return;
 	c->dead = 1;
 	spool_release_owner(c);
 	channel_close(&c->ch);
 	TAILQ_REMOVE(&clients, c, entry);
-	TAILQ_INSERT_TAIL(&graveyard, c, entry);
-	evtimer_add(&reap_ev, &tv);
+	channel_free_later(c);
 }
 
 static void
@@ -274,7 +255,6 @@ server_init(int listenfd, uid_t smtpd_uid)
 	allowed_smtpd = smtpd_uid;
 	if (fcntl(listenfd, F_SETFL, O_NONBLOCK) == -1)
 		fatal("fcntl queue.sock");
-	evtimer_set(&reap_ev, client_reap, NULL);
 	channel_server_init(&server, listenfd, "queue.sock", server_accepted,
 	    NULL);
 }

@@ -169,8 +169,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st = IMAP_READ_LINE;
 	while (in < end) {
 		if (st == IMAP_READ_LITERAL) {
-			n = (size_t)(end - in) < r.lit_size ? (size_t)(end - in) :
-			    r.lit_size;
+			n = (size_t)(end - in);
+			if (n > r.lit_size)
+				n = r.lit_size;
 			st = imap_reader_literal(&r, in, n);
 			in += n;
 			continue;

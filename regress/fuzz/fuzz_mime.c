@@ -97,11 +97,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mime_free(m);
 
 	if ((out = malloc(size + 1)) != NULL) {
-		if (mime_decode_qp((const char *)data, size, out, &n, 0) == -1 ||
-		    n > size)
+		if (mime_decode_qp((const char *)data, size, out, &n,
+		    0) == -1 || n > size)
 			abort();
-		if (mime_decode_qp((const char *)data, size, out, &n, 1) == -1 ||
-		    n > size)
+		if (mime_decode_qp((const char *)data, size, out, &n,
+		    1) == -1 || n > size)
 			abort();
 		(void)mime_decode_base64((const char *)data, size, out, &n);
 		if (n > size)

@@ -21,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -341,6 +342,11 @@ def test_dovecot_store_roundtrip(dovecot):
     storedump(dovecot, "create", "Made by tsamba")
     storedump(dovecot, "subscribe", "Made by tsamba")
     storedump(dovecot, "store", "a.b", "1", "+", "$Work")
+    # Rewritten files keep the modes Dovecot gives (the directory's).
+    for f in ("dovecot-uidlist", "dovecot-keywords", "subscriptions"):
+        st = os.stat(os.path.join(dovecot.maildir, f))
+        want = os.stat(dovecot.maildir).st_mode & 0o666
+        assert st.st_mode & 0o777 == want, f
 
     dovecot.start()
     after = dovecot_state(dovecot)
@@ -375,3 +381,57 @@ def test_dovecot_store_roundtrip(dovecot):
     again = tsamba_state(dovecot)
     assert again[0]["INBOX"][2] == expect
     assert again[1] == subs2
+
+
+def test_dovecot_waits_for_tsamba_lock(dovecot):
+    """Dovecot honours dovecot-uidlist.lock as tsamba takes it: a new
+    message waits for its UID until tsamba lets the lock go."""
+    m = dovecot.imap()
+    ok(m.create("Locked"))
+    ok(m.append("Locked", None, None, msg(1, "first")))
+    m.logout()
+    folder = os.path.join(dovecot.maildir, ".Locked")
+    binary = os.path.join(dovecot.top, "storedump")
+    shutil.copy(STOREDUMP, binary)
+    os.chmod(binary, 0o755)
+    holder = subprocess.Popen([binary, dovecot.maildir, "lock", "Locked"],
+                              user=MAIL_USER, group=MAIL_GROUP,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        lock = os.path.join(folder, "dovecot-uidlist.lock")
+        assert os.path.exists(lock)
+        body = msg(2, "second")
+        name = "%d.M2P2Q2.tsamba-test,S=%d" % (int(time.time()), len(body))
+        path = os.path.join(folder, "new", name)
+        with open(path, "wb") as f:
+            f.write(body)
+        pw = pwd.getpwnam(MAIL_USER)
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+        result = {}
+
+        def select():
+            c = dovecot.imap()
+            result["select"] = c.select("Locked")
+            c.logout()
+
+        t = threading.Thread(target=select)
+        t.start()
+        # Dovecot must wait on the lock: no answer while it is held.
+        t.join(1.5)
+        assert t.is_alive() and "select" not in result
+        holder.stdin.close()
+        assert holder.wait(timeout=10) == 0
+        t.join(30)
+        assert not t.is_alive()
+        assert result["select"] == ("OK", [b"2"])
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    c = dovecot.imap()
+    ok(c.select("Locked", readonly=True))
+    typ, data = c.uid("FETCH", "2", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert typ == "OK" and b"Subject: second" in data[0][1]
+    c.logout()

@@ -10,6 +10,7 @@ daemons run as that user and those checks are skipped."""
 import os
 import pwd
 import re
+import select
 import shutil
 import signal
 import socket
@@ -678,6 +679,33 @@ def test_authd_down_is_tempfail(lm):
     assert c.cmd("DATA")[0] == 354
     c.send(b"Subject: back\r\n\r\nauthd is back\r\n.\r\n")
     assert c.reply()[0] == 250
+    c.close()
+
+
+def test_authd_lost_under_a_pending_rcpt(lm):
+    """authd dies while a RCPT waits for its LOOKUP_USER: the lookup
+    fails with the channel and the client hears 451, not a hang."""
+    c = Client(lm.sock)
+    c.lhlo()
+    assert c.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    authd = lm.procs["authd"]
+    os.kill(authd.pid, signal.SIGSTOP)
+    try:
+        c.send("RCPT TO:<%s>\r\n" % addr("alice"))
+        # authd is stopped: the lookup is out and unanswered
+        ready, _, _ = select.select([c.s], [], [], 1.0)
+        assert not ready
+        os.kill(authd.pid, signal.SIGKILL)
+        code, lines = c.reply()
+        assert code == 451 and lines[0].startswith("451 4.3.0"), lines
+    finally:
+        if authd.poll() is None:
+            os.kill(authd.pid, signal.SIGKILL)
+        authd.wait(10)
+        lm.stop("authd")
+    lm.start("authd")
+    code, lines = c.cmd("RCPT TO:<%s>" % addr("alice"))
+    assert code == 250, lines
     c.close()
 
 

@@ -4,6 +4,7 @@ certificate reload on SIGHUP without dropping sessions, limits and their
 codes, and the engine surviving an authd restart."""
 
 import os
+import select
 import signal
 import socket
 import ssl
@@ -367,6 +368,36 @@ def test_authd_restart(psb):
         assert r.cmd("MAIL FROM:<%s>" % SENDER)[0] == 250
         code, text = r.cmd("RCPT TO:<%s>" % user(psb, 1))
         assert code == 451 and text[0].startswith("4.3.0"), text
+    psb.restart("authd")
+
+    def ok():
+        with Raw(psb) as r:
+            r.banner_and_ehlo()
+            r.cmd("MAIL FROM:<%s>" % SENDER)
+            return r.cmd("RCPT TO:<%s>" % user(psb, 1))[0] == 250
+    wait_for(ok, 15, interval=0.3, what="RCPT accepted again")
+
+
+def test_authd_lost_under_a_pending_rcpt(psb):
+    """authd dies while a RCPT waits for its answer: the channel fails
+    the pending request, the client hears 451 4.3.0 (no hang), and the
+    engine reconnects."""
+    try:
+        with Raw(psb) as r:
+            r.banner_and_ehlo()
+            assert r.cmd("MAIL FROM:<%s>" % SENDER)[0] == 250
+            # after the ban check at connect, which also asks authd
+            os.kill(psb.pid("authd"), signal.SIGSTOP)
+            r.send("RCPT TO:<%s>\r\n" % user(psb, 1))
+            # authd is stopped: the lookup is out and unanswered
+            ready, _, _ = select.select([r.sock], [], [], 1.0)
+            assert not ready
+            psb.kill("authd")
+            code, text = r.reply()
+            assert code == 451 and text[0].startswith("4.3.0"), text
+    finally:
+        if "authd" in psb.running():
+            psb.kill("authd")
     psb.restart("authd")
 
     def ok():

@@ -10,6 +10,8 @@
  *	storedump MAILDIR expunge FOLDER UID
  *	storedump MAILDIR create FOLDER
  *	storedump MAILDIR subscribe FOLDER
+ *	storedump MAILDIR lock FOLDER	hold its dovecot-uidlist.lock until
+ *					stdin ends ("locked" when taken)
  *
  * Output, one item a line, fields separated by TAB:
  *	folder NAME UIDVALIDITY NEXTUID
@@ -210,6 +212,25 @@ cmd_expunge(int root, char **av, int ac)
 	mailbox_close(mb);
 }
 
+static void
+cmd_lock(int root, const char *name)
+{
+	struct mailbox	*mb;
+	struct dotlock	 l;
+	char		 buf[64];
+
+	if (mailbox_open(root, name, 0, &mb) == -1)
+		die(name);
+	if (uidlist_lock(mb->md, &l) == -1)
+		die("lock");
+	printf("locked\n");
+	fflush(stdout);
+	while (read(STDIN_FILENO, buf, sizeof(buf)) > 0)
+		;
+	dotlock_release(&l);
+	mailbox_close(mb);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -230,6 +251,8 @@ main(int argc, char *argv[])
 	else if (strcmp(argv[2], "create") == 0 && argc == 4) {
 		if (folder_create(root, argv[3]) == -1)
 			die(argv[3]);
+	} else if (strcmp(argv[2], "lock") == 0 && argc == 4) {
+		cmd_lock(root, argv[3]);
 	} else if (strcmp(argv[2], "subscribe") == 0 && argc == 4) {
 		if (subs_update(root, argv[3], 1) == -1)
 			die(argv[3]);

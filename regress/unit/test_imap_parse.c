@@ -142,7 +142,8 @@ static void
 test_mailboxes(void)
 {
 	GOOD("a SELECT INBOX");
-	CHECK(cmd.verb == IC_SELECT && imap_str_is_inbox(&cmd.u.select.mailbox));
+	CHECK(cmd.verb == IC_SELECT &&
+	    imap_str_is_inbox(&cmd.u.select.mailbox));
 	GOOD("a EXAMINE \"Sent Items\" (CONDSTORE)");
 	CHECK(cmd.verb == IC_EXAMINE && cmd.u.select.condstore &&
 	    str_is(&cmd.u.select.mailbox, "Sent Items"));

@@ -263,11 +263,70 @@ test_folders(int root)
 	CHECK(folder_rename(root, "x.b", "Trash") == -1 && errno == EEXIST);
 	CHECK(folder_rename(root, "x.b", "x.b.d") == -1 && errno == EINVAL);
 	CHECK(folder_rename(root, "nope", "y") == -1 && errno == ENOENT);
-	CHECK(folder_rename(root, "INBOX", "y") == -1 && errno == EPERM);
+	CHECK(folder_rename(root, "x", "INBOX") == -1 && errno == EPERM);
 	CHECK(folder_delete(root, "x.b") == 0);
 	CHECK(!exists(root, ".x.b") && exists(root, ".x.b.c/cur"));
 	CHECK(folder_delete(root, "INBOX") == -1 && errno == EPERM);
 	CHECK(folder_delete(root, "nope") == -1 && errno == ENOENT);
+}
+
+static void
+age_dirs(int md)
+{
+	struct timespec	 ts[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+
+	utimensat(md, "new", ts, 0);
+	utimensat(md, "cur", ts, 0);
+}
+
+/* new/ and cur/ unchanged since the last scan: no rescan. */
+static void
+test_skip(int root)
+{
+	struct mailbox		*mb;
+	struct mailbox_changes	 c;
+	int			 md;
+
+	CHECK(folder_create(root, "Skip") == 0);
+	md = openat(root, ".Skip", O_RDONLY | O_DIRECTORY);
+	deliver(md, "cur", "1.M1P1.h:2,", "a\n");
+	age_dirs(md);
+	CHECK(mailbox_open(root, "Skip", 0, &mb) == 0);
+	CHECK(mailbox_sync(mb, NULL) == 0 && mb->nmsg == 1);
+	/* A change hidden by restoring the old mtime is not looked for. */
+	CHECK(renameat(md, "cur/1.M1P1.h:2,", md, "cur/1.M1P1.h:2,S") == 0);
+	age_dirs(md);
+	memset(&c, 0, sizeof(c));
+	CHECK(mailbox_sync(mb, &c) == 0 && c.nflagged == 0);
+	CHECK(mailbox_find(mb, 1)->flags.std == 0);
+	/* A delivery changes new/: seen, with the flag change. */
+	deliver(md, "new", "2.M1P1.h", "b\n");
+	CHECK(mailbox_sync(mb, &c) == 0 && c.nadded == 1 && c.nflagged == 1);
+	mailbox_changes_free(&c);
+	CHECK(mailbox_find(mb, 1)->flags.std == MAILDIR_FLAG_SEEN);
+	mailbox_close(mb);
+	close(md);
+}
+
+/* RENAME INBOX: its messages move, INBOX stays, empty. */
+static void
+test_rename_inbox(int root)
+{
+	struct mailbox	*in, *old;
+	size_t		 n;
+
+	CHECK(mailbox_open(root, "INBOX", 0, &in) == 0);
+	CHECK(mailbox_sync(in, NULL) == 0 && in->nmsg > 0);
+	n = in->nmsg;
+	CHECK(folder_rename(root, "INBOX", "Old mail") == 0);
+	CHECK(mailbox_sync(in, NULL) == 0 && in->nmsg == 0);
+	CHECK(mailbox_open(root, "Old mail", 0, &old) == 0);
+	CHECK(mailbox_sync(old, NULL) == 0 && old->nmsg == n);
+	CHECK(mailbox_find(old, 1) != NULL && mailbox_find(old, n) != NULL);
+	CHECK(folder_rename(root, "INBOX", "Old mail") == -1 &&
+	    errno == EEXIST);
+	mailbox_close(in);
+	mailbox_close(old);
 }
 
 /* A uidlist that is no uidlist: renumbered under a new UIDVALIDITY. */
@@ -415,6 +474,8 @@ main(void)
 	test_folders(root);
 	test_concurrent(root);
 	test_corrupt(root);
+	test_skip(root);
+	test_rename_inbox(root);
 	close(root);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
 	if (system(cmd) != 0)

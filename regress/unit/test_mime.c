@@ -310,7 +310,8 @@ test_structure(void)
 	mime_free(m);
 
 	/* A boundary that is never used: all preamble, one empty part. */
-	m = parse_str("Content-Type: multipart/mixed; boundary=q\n\nno parts\n");
+	m = parse_str("Content-Type: multipart/mixed; boundary=q\n\n"
+	    "no parts\n");
 	CHECK(m->root->is_multipart && m->root->nchildren == 1);
 	p = mime_section_part(m, s1, 1);
 	CHECK(p != NULL && p->header.len == 0 && p->body.len == 0);
