@@ -16,9 +16,12 @@
 #include "log.h"
 #include "imapd.h"
 
-/* System flags and keywords of a STORE list: 0, or -1 (bad flag). */
-static int
-store_flags(struct mail_session *s, const struct imap_strlist *l,
+/*
+ * System flags and keywords of a flag list (STORE, APPEND) on mailbox
+ * mb: 0, or -1 (a bad flag, no keyword letter left).
+ */
+int
+imap_flags_parse(struct mailbox *mb, const struct imap_strlist *l,
     struct maildir_flags *f)
 {
 	static const struct {
@@ -57,7 +60,7 @@ store_flags(struct mail_session *s, const struct imap_strlist *l,
 		kw[nkw] = copy[nkw];
 		nkw++;
 	}
-	if (nkw > 0 && mailbox_keyword_bits(s->mb, kw, nkw, 1,
+	if (nkw > 0 && mailbox_keyword_bits(mb, kw, nkw, 1,
 	    &f->keywords) == -1)
 		return -1;
 	return 0;
@@ -80,7 +83,7 @@ imap_cmd_store(struct mail_session *s, struct imap_cmd *cmd)
 		imap_tagged(s, cmd, "NO", "[READ-ONLY] Mailbox is read-only");
 		return;
 	}
-	if (store_flags(s, &st->flags, &f) == -1) {
+	if (imap_flags_parse(s->mb, &st->flags, &f) == -1) {
 		imap_tagged(s, cmd, "BAD", "Invalid flag or keyword");
 		return;
 	}

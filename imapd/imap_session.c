@@ -19,8 +19,9 @@
 #include "imapd.h"
 
 #define MAIL_LINE_MAX		(64 * 1024 - 1)
-#define MAIL_LITERAL_MAX	(1024 * 1024)
-#define MAIL_COMMAND_MAX	(2 * 1024 * 1024)
+/* APPEND: a message as big as SMTP takes (limit message-size). */
+#define MAIL_LITERAL_MAX	(64 * 1024 * 1024)
+#define MAIL_COMMAND_MAX	(MAIL_LITERAL_MAX + 64 * 1024)
 
 static const struct imap_limits mail_limits = {
 	.line_max = MAIL_LINE_MAX,
@@ -332,6 +333,17 @@ imap_dispatch(struct mail_session *s, struct imap_cmd *cmd)
 		break;
 	case IC_SEARCH:
 		imap_cmd_search(s, cmd);
+		break;
+	case IC_APPEND:
+		imap_cmd_append(s, cmd);
+		imap_sync_report(s, 1);
+		break;
+	case IC_COPY:
+	case IC_MOVE:
+		imap_cmd_copy(s, cmd);
+		break;
+	case IC_IDLE:
+		imap_cmd_idle(s, cmd);
 		break;
 	case IC_CREATE:
 	case IC_DELETE:

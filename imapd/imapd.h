@@ -53,7 +53,7 @@
 /* Replies of the pre-auth side and the mail side. */
 #define IMAP_CAPA_PREAUTH	"IMAP4rev1 SASL-IR LITERAL+ ID"
 #define IMAP_CAPA_MAIL		"IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT " \
-				"NAMESPACE UIDPLUS"
+				"NAMESPACE UIDPLUS IDLE MOVE"
 
 /* Login: bounds of what a client may send before it authenticated. */
 #define LOGIN_LINE_MAX		8192
@@ -181,6 +181,8 @@ int	mio_getline(struct mail_io *, char **, size_t *);
 /* Exactly n bytes into dst (NULL: dropped): 0, or -1 (eof, timeout). */
 int	mio_read(struct mail_io *, char *, size_t);
 int	mio_flush(struct mail_io *);
+/* Input within msec: 1, 0 timeout, -1 end of input or stopping. */
+int	mio_wait(struct mail_io *, int msec);
 
 /* imap_session.c */
 struct mailbox;
@@ -222,9 +224,12 @@ void	imap_cmd_store(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_expunge(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_search(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_folder(struct mail_session *, struct imap_cmd *);
-/* Store flag names on a mailbox (imap_cmd_store.c). */
-int	imap_flags_parse(struct mail_session *, const void *strlist,
-	    int create, void *flags);
+/* Flag names of a list on a mailbox (imap_cmd_store.c). */
+int	imap_flags_parse(struct mailbox *, const struct imap_strlist *,
+	    struct maildir_flags *);
+void	imap_cmd_append(struct mail_session *, struct imap_cmd *);
+void	imap_cmd_copy(struct mail_session *, struct imap_cmd *);
+void	imap_cmd_idle(struct mail_session *, struct imap_cmd *);
 
 /* pop3_session.c */
 void	pop3_session_run(struct mail_session *);

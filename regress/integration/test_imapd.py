@@ -257,6 +257,87 @@ def test_mail_over_imap_and_pop3(isb):
     m.logout()
 
 
+def test_append_copy_move(isb):
+    m = imaps(isb)
+    m.login(isb.demo_user, isb.password)
+    typ, _ = m.create("Archive")
+    assert typ == "OK"
+    msg = (b"From: a@example.net\r\nSubject: appended\r\n\r\n"
+           b"appended body\r\n")
+    typ, data = m.append("INBOX", "(\\Seen $Work)", None, msg)
+    assert typ == "OK" and b"APPENDUID" in data[0], data
+    uid = data[0].split(b"]")[0].split()[-1].decode()
+    m.select("INBOX")
+    typ, data = m.uid("FETCH", uid, "(FLAGS BODY.PEEK[])")
+    assert b"$Work" in data[0][0] and b"\\Seen" in data[0][0]
+    assert data[0][1] == msg
+    typ, data = m.uid("COPY", uid, "Archive")
+    assert typ == "OK", data
+    _, code = m.response("COPYUID")
+    assert code[0] and code[0].split()[1] == uid.encode(), code
+    typ, data = m._simple_command("UID", "MOVE", uid, "Archive")
+    assert typ == "OK", data
+    typ, data = m.uid("FETCH", uid, "(FLAGS)")
+    assert data == [None], data
+    typ, data = m.status("Archive", "(MESSAGES)")
+    assert b"MESSAGES 2" in data[0], data
+    typ, data = m.list()
+    assert any(b'"Archive"' in d for d in data)
+    m.logout()
+
+
+def test_idle_sees_new_mail(isb):
+    s, f = raw_imaps(isb)
+    try:
+        s.sendall(b"i1 LOGIN " + isb.demo_user.encode() + b" " +
+                  isb.password.encode() + b"\r\ni2 SELECT INBOX\r\n")
+        tagged(f, "i1")
+        _, line = tagged(f, "i2")
+        assert line.startswith("i2 OK")
+        s.sendall(b"i3 IDLE\r\n")
+        assert f.readline().startswith(b"+ ")
+        send(isb, isb.demo_user, subject="while idling")
+        s.settimeout(TIMEOUT)
+        line = f.readline()
+        assert line.endswith(b" EXISTS\r\n"), line
+        s.sendall(b"DONE\r\n")
+        _, line = tagged(f, "i3")
+        assert line.startswith("i3 OK"), line
+    finally:
+        s.close()
+
+
+@pytest.mark.root
+def test_sessions_per_user(isb):
+    """limit imap-sessions-per-user (10 by default): one more login is
+    NO [LIMIT], and it works again once a session ends."""
+    wait_for(lambda: not imapd_processes(isb)[2], TIMEOUT,
+             what="the mail processes of earlier tests to end")
+    open_ = []
+    try:
+        while len(open_) < 10:
+            m = imaps(isb)
+            m.login(isb.demo_user, isb.password)
+            open_.append(m)
+        m = imaps(isb)
+        with pytest.raises(imaplib.IMAP4.error, match=r"\[LIMIT\]"):
+            m.login(isb.demo_user, isb.password)
+        open_.pop().logout()
+
+        def again():
+            try:
+                m.login(isb.demo_user, isb.password)
+                return True
+            except imaplib.IMAP4.error:
+                return False
+        wait_for(again, TIMEOUT, interval=0.2, what="a login after one "
+                 "session ended")
+        m.logout()
+    finally:
+        for m in open_:
+            m.logout()
+
+
 # ------------------------------------------------------------ processes
 
 def uid_or_none(pid):
@@ -341,6 +422,20 @@ def test_kill_mail_process(isb):
     assert "killed by signal 9" in isb.log("imapd")
     wait_for(lambda: pid_b not in imapd_processes(isb)[2], TIMEOUT,
              what="the mail process of a LOGOUT to end")
+
+
+def test_sighup_keeps_sessions(isb):
+    m = imaps(isb)
+    m.login(isb.demo_user, isb.password)
+    m.select()
+    os.kill(isb.pid("imapd"), signal.SIGHUP)
+    wait_for(lambda: "new certificate and key loaded" in isb.log("imapd"),
+             TIMEOUT, what="the reload")
+    assert m.noop()[0] == "OK"
+    n = imaps(isb)
+    assert n.login(isb.demo_user, isb.password)[0] == "OK"
+    n.logout()
+    m.logout()
 
 
 def test_authd_down(isb):

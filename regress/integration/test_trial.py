@@ -170,9 +170,13 @@ def test_demo_keeps_edits_and_starts_what_is_missing(demo):
     is delivered; make demo-reset starts afresh."""
     from sandbox import Sandbox, proc_alive
     out = demo_cli("start", demo).stdout
-    assert "started now: authd lmtpd queue smtpd" in out, out
+    assert "started now: authd lmtpd queue smtpd imapd" in out, out
     first = demo_pids(demo)
-    assert set(first) == {"authd", "lmtpd", "queue", "smtpd"}
+    assert set(first) == {"authd", "lmtpd", "queue", "smtpd", "imapd"}
+    from sandbox import read_env
+    env = read_env(os.path.join(demo, "demo.env"))
+    for k in ("IMAP_PORT", "IMAPS_PORT", "POP3_PORT", "POP3S_PORT"):
+        assert env.get(k, "").isdigit(), (k, env)
     out = demo_cli("start", demo).stdout
     assert "already runs" in out and demo_pids(demo) == first
 
@@ -196,8 +200,8 @@ def test_demo_keeps_edits_and_starts_what_is_missing(demo):
     assert "started now: lmtpd" in out, out
     now = demo_pids(demo)
     assert now["lmtpd"] != first["lmtpd"]
-    assert {k: now[k] for k in ("authd", "queue", "smtpd")} == \
-        {k: first[k] for k in ("authd", "queue", "smtpd")}
+    assert {k: now[k] for k in ("authd", "queue", "smtpd", "imapd")} == \
+        {k: first[k] for k in ("authd", "queue", "smtpd", "imapd")}
 
     # restart of one daemon by name
     out = demo_cli("restart", demo, "smtpd").stdout
@@ -217,4 +221,4 @@ def test_demo_keeps_edits_and_starts_what_is_missing(demo):
     assert "# edited by the admin" not in open(conf).read()
     assert "sales@" not in open(os.path.join(demo, "tables",
                                              "aliases")).read()
-    assert len(Sandbox(demo).running()) == 4
+    assert len(Sandbox(demo).running()) == 5
