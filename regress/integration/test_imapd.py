@@ -338,6 +338,38 @@ def test_sessions_per_user(isb):
             m.logout()
 
 
+def test_failures_ban_with_smtp(sandbox_factory):
+    """A failed SMTP AUTH and a failed IMAP login count towards one ban
+    (here after 2): then IMAP and POP3 refuse the address at connect,
+    saying why."""
+    import smtplib
+    bsb = sandbox_factory("ban", imap=True, submission=True,
+                          extra=["ban max-failures 2"])
+    with smtplib.SMTP_SSL("127.0.0.1", bsb.ports["smtps"],
+                          context=tls_context(), timeout=TIMEOUT) as c:
+        c.ehlo("client.test")
+        code, _ = c.docmd("AUTH", "PLAIN " + plain(bsb.demo_user, "wrong"))
+        assert code == 535
+    m = imaps(bsb)
+    with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
+        m.login(bsb.demo_user, "wrong")
+    m.shutdown()
+
+    def banned():
+        s = tls_context().wrap_socket(socket.create_connection(
+            ("127.0.0.1", bsb.ports["imaps"]), timeout=TIMEOUT))
+        try:
+            return s.makefile("rb").readline()
+        finally:
+            s.close()
+    wait_for(lambda: banned().startswith(b"* BYE [UNAVAILABLE]"), TIMEOUT,
+             what="the IMAP refusal of a banned address")
+    assert b"failed logins" in banned()
+    # poplib takes the -ERR greeting as an error.
+    with pytest.raises(poplib.error_proto, match="failed logins"):
+        poplib.POP3("127.0.0.1", bsb.ports["pop3"], timeout=TIMEOUT)
+
+
 # ------------------------------------------------------------ processes
 
 def uid_or_none(pid):
