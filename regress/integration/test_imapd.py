@@ -286,6 +286,32 @@ def test_append_copy_move(isb):
     m.logout()
 
 
+def test_search(isb):
+    deliver(isb, "=?UTF-8?Q?Gr=C3=BC=C3=9Fe?= from search",
+            body="a needle in the body\n")
+    m = imaps(isb)
+    m.login(isb.demo_user, isb.password)
+    m.select()
+    typ, data = m.uid("SEARCH", None, "ALL")
+    last = data[0].split()[-1]
+    for crit in ('SUBJECT "from search"', "BODY NEEDLE", "TEXT needle", "FROM sender",
+                 "HEADER Message-ID test.tsamba", "SINCE 1-Jan-2020",
+                 "NOT BEFORE 1-Jan-2020"):
+        typ, data = m.uid("SEARCH", None, crit)
+        assert typ == "OK" and last in data[0].split(), (crit, data)
+    # RFC 2047 decoded, case folded in UTF-8, the key in a literal.
+    m.literal = "GRÜ".encode("utf-8")
+    typ, data = m.uid("SEARCH", "CHARSET", "UTF-8", "SUBJECT")
+    assert typ == "OK" and last in data[0].split(), data
+    typ, data = m.uid("SEARCH", None, "BODY", "nowhere-to-be-found")
+    assert data == [b""], data
+    typ, data = m.uid("SEARCH", None, "BEFORE", "1-Jan-2020")
+    assert data == [b""], data
+    with pytest.raises(imaplib.IMAP4.error, match="not supported"):
+        m.uid("SEARCH", None, "SENTSINCE", "1-Jan-2020")
+    m.logout()
+
+
 def test_idle_sees_new_mail(isb):
     s, f = raw_imaps(isb)
     try:
