@@ -333,11 +333,12 @@ parent_stop(int sig)
 {
 	log_info("exiting on signal %d", sig);
 	signal(SIGCHLD, SIG_DFL);
+	/* The sessions' BYE first, through the login process. */
+	mail_procs_stop();
 	if (login_pid > 0)
 		kill(login_pid, SIGTERM);
 	if (keys_pid > 0)
 		kill(keys_pid, SIGTERM);
-	mail_procs_stop();
 	exit(0);
 }
 

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -233,12 +234,23 @@ mail_procs_reaped(pid_t pid, int status)
 	return 1;
 }
 
-/* Shutdown: every session says BYE (mail.c's SIGTERM). */
+/*
+ * Shutdown: every session says BYE (mail.c's SIGTERM), and the login
+ * process, still running, relays it; a second at most.
+ */
 void
 mail_procs_stop(void)
 {
 	struct mail_proc	*mp;
+	struct timespec		 tick = { 0, 50 * 1000 * 1000 };
+	pid_t			 pid;
+	int			 i, status;
 
 	TAILQ_FOREACH(mp, &procs, entry)
 		kill(mp->pid, SIGTERM);
+	for (i = 0; i < 20 && !TAILQ_EMPTY(&procs); i++) {
+		nanosleep(&tick, NULL);
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			(void)mail_procs_reaped(pid, status);
+	}
 }

@@ -222,9 +222,11 @@ login_parent_msg(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 	}
 }
 
+/* The parent stopped (or died): the clients hear it, then fail-stop. */
 static void
 login_parent_down(struct channel *ch, void *arg)
 {
+	login_shutdown();
 	fatalx("parent went away");
 }
 

@@ -496,6 +496,25 @@ def test_sighup_keeps_sessions(isb):
     m.logout()
 
 
+def test_shutdown_says_bye(sandbox_factory):
+    ssb = sandbox_factory("stop", imap=True)
+    s, f = raw_imaps(ssb)
+    try:
+        s.sendall(b"s1 LOGIN " + ssb.demo_user.encode() + b" " +
+                  ssb.password.encode() + b"\r\ns2 SELECT INBOX\r\n")
+        tagged(f, "s1")
+        tagged(f, "s2")
+        p = poplib.POP3("127.0.0.1", ssb.ports["pop3"], timeout=TIMEOUT)
+        os.kill(ssb.pid("imapd"), signal.SIGTERM)
+        line = f.readline()
+        assert line.startswith(b"* BYE") and b"shutting down" in line, line
+        # Not logged in: the login process itself says so.
+        line = p.file.readline()
+        assert line.startswith(b"-ERR") and b"shutting down" in line, line
+    finally:
+        s.close()
+
+
 def test_authd_down(isb):
     isb.kill("authd")
     try:
