@@ -29,14 +29,22 @@
  *                                       users that may deliver besides
  *                                       root and the queue
  *   lmtp listen on ADDR port N
+ *   imap listen on ADDR [port N] [tls|tls-require|imaps] [pki NAME]
+ *           [plaintext] [ciphers "list"]      default port 143, 993
+ *   pop3 listen on ADDR [port N] [tls|tls-require|pop3s] [pki NAME]
+ *           [plaintext] [ciphers "list"]      default port 110, 995
+ *           plaintext: LOGIN, USER/PASS and AUTH before TLS
  *   metrics listen on ADDR [port N]     Prometheus, default port 9154
  *   limit message-size SIZE             K, M, G suffixes
  *   limit recipients N
  *   limit sessions N
  *   limit sessions-per-ip N
  *   limit line-length N                 command lines
- *   timeout idle TIME | session TIME   s, m, h, d suffixes
+ *   limit imap-sessions N | imap-sessions-per-ip N |
+ *         imap-sessions-per-user N      IMAP and POP3 together
+ *   timeout idle TIME | session TIME    s, m, h, d suffixes
  *   timeout lookup TIME                 authd's answer to smtpd, lmtpd
+ *   timeout imap-idle TIME | imap-login TIME
  *   mta resolver "IP[@PORT]"            default: /etc/resolv.conf
  *   mta port N                          remote SMTP port, default 25
  *   mta max-connections N | max-connections-per-domain N
@@ -71,6 +79,9 @@
 #define LISTEN_SMTPS		0x04	/* implicit TLS (RFC 8314) */
 #define LISTEN_AUTH		0x08	/* SASL AUTH offered */
 #define LISTEN_HIDE_CLIENT	0x10	/* no client ip in Received: */
+#define LISTEN_PLAINTEXT	0x20	/* IMAP/POP3 login without TLS */
+/* smtps, imaps, pop3s: the one flag of implicit TLS. */
+#define LISTEN_IMPLICIT		LISTEN_SMTPS
 
 struct conf_pki {
 	TAILQ_ENTRY(conf_pki)	 entry;
@@ -180,6 +191,8 @@ struct conf {
 	struct conf_listen_list	 listens;	/* SMTP */
 	struct conf_listen_list	 lmtp_listens;	/* LMTP over TCP */
 	struct conf_listen_list	 metrics_listens;	/* tsamba-metricsd */
+	struct conf_listen_list	 imap_listens;	/* tsamba-imapd */
+	struct conf_listen_list	 pop3_listens;
 	char			 lmtp_socket[PATH_MAX];	/* rundir/lmtp.sock */
 	/* Users besides root and the queue that may use lmtp_socket. */
 	char			 lmtp_allow[CONF_ALLOW_MAX][CONF_NAME_MAX];
@@ -213,6 +226,12 @@ struct conf {
 	unsigned int		 timeout_idle;		/* s, 300 */
 	unsigned int		 timeout_session;	/* s, 1800 */
 	unsigned int		 timeout_lookup;	/* s, 30: authd's answer */
+
+	unsigned int		 imap_max_sessions;	/* 1000, with POP3 */
+	unsigned int		 imap_max_per_ip;	/* 20 */
+	unsigned int		 imap_max_per_user;	/* 10 */
+	unsigned int		 imap_timeout_idle;	/* s, 1800 */
+	unsigned int		 imap_timeout_login;	/* s, 60 */
 
 	unsigned int		 queue_lifetime;	/* s, 4 days */
 	unsigned int		 queue_retry_min;	/* s, 60 */

@@ -35,6 +35,7 @@
 #define PROTO_RCPT_MAX		(IMSG_MAXPAYLOAD / 2)	/* list elements */
 #define PROTO_KEYID_LEN		32	/* KEYOP_ID_LEN */
 #define PROTO_KEYINPUT_MAX	1024	/* KEYOP_INPUT_MAX */
+#define PROTO_TOKEN_MAX		64	/* a LOGIN token, hex */
 
 /* May a type carry a file descriptor (MSG's fourth argument)? */
 #define IMSG_NOFD		0
@@ -119,6 +120,16 @@ enum mta_status {
 };
 
 #define RCPT_LOCAL		0x01
+
+/* AUTH_LOGIN's token for imap/pop3: seconds it may wait for AUTH_REDEEM. */
+#define AUTH_TOKEN_TTL		30
+
+enum mail_status {
+	MAIL_OK = 0,
+	MAIL_TEMPFAIL,		/* authd down, fork failed: NO [UNAVAILABLE] */
+	MAIL_REFUSED,		/* token not redeemed: NO [AUTHENTICATIONFAILED] */
+	MAIL_LIMIT,		/* sessions per user: NO [LIMIT] */
+};
 
 enum connect_target {
 	CONNECT_AUTHD = 1,

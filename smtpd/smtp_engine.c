@@ -30,6 +30,7 @@
 #include "listener.h"
 #include "stats.h"
 #include "log.h"
+#include "tls_ctx.h"
 #include "pki.h"
 #include "privdrop.h"
 #include "proto.h"
@@ -87,6 +88,7 @@ void
 engine_main(int parent_fd, int key_fd)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	static const struct conf_listen_list *tls_lists[1];
 	struct event	 ev_sigs[3];
 
 	log_procname("smtp");
@@ -97,6 +99,8 @@ engine_main(int parent_fd, int key_fd)
 	if (keyop_client_init(key_fd) == -1)
 		fatalx("cannot set up the key process client");
 	priv_drop(smtpd_conf->user_smtpd, smtpd_conf->chroot, "smtp");
+	tls_lists[0] = &smtpd_conf->listens;
+	tls_ctx_init(tls_lists, 1, smtpd_conf->tls_ciphers);
 	/* Every exit, fatal or asked for, sends the replies owed first. */
 	if (atexit(smtp_session_flush_all) != 0)
 		fatalx("atexit");

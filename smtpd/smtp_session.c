@@ -30,10 +30,12 @@
 #include "esc.h"
 #include "imsg.h"
 #include "io.h"
+#include "ip_limit.h"
 #include "listener.h"
 #include "stats.h"
 #include "log.h"
 #include "proto.h"
+#include "tls_ctx.h"
 #include "smtpd.h"
 
 #define SID(s)	((unsigned long long)(s)->id)
@@ -142,7 +144,7 @@ smtp_session_new(int fd, struct smtp_listener *l, struct sockaddr_storage *ss,
 		smtp_refuse(fd, l, msg);
 		return;
 	}
-	if (limits_ip_acquire(ss) == -1) {
+	if (limits_ip_acquire(ss, smtpd_conf->max_sessions_per_ip) == -1) {
 		(void)esc_reply(msg, sizeof(msg), 421,
 		    ESC_OTHER_SECURITY_STATUS, "%s Too many connections from "
 		    "your address, try again later", smtpd_conf->hostname);
@@ -689,7 +691,7 @@ smtp_cmd_ehlo(struct smtp_session *s, char *args)
 static void
 smtp_cmd_starttls(struct smtp_session *s, char *args)
 {
-	struct smtp_tls_ctx	*ctx;
+	struct tls_ctx		*ctx;
 
 	if (s->tls) {
 		smtp_error(s, 503, ESC_INVALID_COMMAND,

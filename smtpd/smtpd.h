@@ -1,7 +1,7 @@
 /*
  * tsamba-smtpd: the declarations shared by the files of the SMTP server
- * (parent, engine, sessions, message bodies, submission AUTH and bans,
- * TLS contexts, per-IP limits).
+ * (parent, engine, sessions, message bodies, submission AUTH and bans).
+ * TLS contexts and per-IP limits are lib/tls_ctx.c and lib/ip_limit.c.
  */
 
 #ifndef TSAMBA_SMTPD_H
@@ -152,7 +152,7 @@ struct smtp_session {
 	struct sockaddr_storage	 ss;
 	char			 ip[SMTP_IP_MAX];
 	int			 port;
-	struct smtp_tls_ctx	*tlsctx;	/* held while in use */
+	struct tls_ctx		*tlsctx;	/* held while in use */
 	struct event		 lifetime;	/* total session timeout */
 
 	enum smtp_mode		 mode;
@@ -266,21 +266,6 @@ int		 data_finish(struct smtp_tx *);
 void		 data_abort(struct smtp_tx *);
 int		 data_write_received(struct smtp_session *);
 
-/* smtp_tls.c: reference-counted libtls server contexts. */
-struct smtp_tls_ctx {
-	TAILQ_ENTRY(smtp_tls_ctx) entry;
-	char			 name[64];
-	char			 ciphers[CONF_CIPHERS_MAX];	/* TLS 1.2 */
-	struct tls		*tls;
-	int			 refcnt;
-	int			 current;	/* handed to new sessions */
-};
-TAILQ_HEAD(smtp_tls_ctx_list, smtp_tls_ctx);
-
-/* A new context from a PEM certificate chain: 0, or -1 (logged). */
-int		 tls_ctx_load(const char *name, const void *, size_t);
-struct smtp_tls_ctx *tls_ctx_get(const struct conf_listen *);
-void		 tls_ctx_put(struct smtp_tls_ctx *);
 
 /*
  * smtp_log.c: the lines an admin greps and fail2ban reads (the LOGGING
@@ -294,9 +279,5 @@ void		 smtp_log_reply(struct smtp_session *, const char *reply);
 void		 smtp_log_refuse(const char *ip, int port, const char *reply);
 /* The next status reply of s refuses the connection (a banned client). */
 void		 smtp_log_refusing(struct smtp_session *);
-
-/* smtp_limits.c: sessions per client address. */
-int		 limits_ip_acquire(const struct sockaddr_storage *);
-void		 limits_ip_release(const struct sockaddr_storage *);
 
 #endif
