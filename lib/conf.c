@@ -81,6 +81,7 @@ conf_init(struct conf *conf)
 	conf->max_sessions_per_ip = 20;
 	conf->max_line = 1000;
 	conf->timeout_idle = 300;
+	conf->timeout_lookup = 30;
 	conf->timeout_session = 1800;
 
 	conf->queue_lifetime = 4 * 24 * 3600;

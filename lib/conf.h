@@ -35,7 +35,8 @@
  *   limit sessions N
  *   limit sessions-per-ip N
  *   limit line-length N                 command lines
- *   timeout idle TIME | session TIME    s, m, h, d suffixes
+ *   timeout idle TIME | session TIME   s, m, h, d suffixes
+ *   timeout lookup TIME                 authd's answer to smtpd, lmtpd
  *   mta resolver "IP[@PORT]"            default: /etc/resolv.conf
  *   mta port N                          remote SMTP port, default 25
  *   mta max-connections N | max-connections-per-domain N
@@ -211,6 +212,7 @@ struct conf {
 	size_t			 max_line;		/* 1000 */
 	unsigned int		 timeout_idle;		/* s, 300 */
 	unsigned int		 timeout_session;	/* s, 1800 */
+	unsigned int		 timeout_lookup;	/* s, 30: authd's answer */
 
 	unsigned int		 queue_lifetime;	/* s, 4 days */
 	unsigned int		 queue_retry_min;	/* s, 60 */

@@ -95,6 +95,7 @@ static const struct knob knobs[] = {
 	KNOB("timeout", "idle", CONF_UNIT_TIME, 1, 86400, timeout_idle),
 	KNOB("timeout", "session", CONF_UNIT_TIME, 1, 7 * 86400,
 	    timeout_session),
+	KNOB("timeout", "lookup", CONF_UNIT_TIME, 1, 3600, timeout_lookup),
 	KNOB("queue", "lifetime", CONF_UNIT_TIME, 1, 30 * 86400,
 	    queue_lifetime),
 	KNOB("queue", "retry-min", CONF_UNIT_TIME, 1, 86400,

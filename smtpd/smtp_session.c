@@ -493,7 +493,15 @@ smtp_req_add(struct smtp_session *s, int which)
 	if ((ch = engine_channel(which)) == NULL)
 		return 0;
 	s->req_chan = which;
-	return channel_req_add(ch, &s->creq, 0, smtp_req_answer, s);
+	/*
+	 * An authd that hangs (a query stuck in the database) must not
+	 * hold the client: past the lookup timeout the request fails as
+	 * if the channel had dropped (4xx).  Never for the queue: a
+	 * commit given up on may still succeed, and a message that
+	 * comes again is a duplicate.
+	 */
+	return channel_req_add(ch, &s->creq, which == CONNECT_AUTHD ?
+	    smtpd_conf->timeout_lookup * 1000 : 0, smtp_req_answer, s);
 }
 
 void
