@@ -1328,6 +1328,19 @@ smtp_cmd_help(struct smtp_session *s, char *args)
  * which a client that never hears it sends again.  Bounded, so that
  * clients that do not read cannot hold the exit.
  */
+/* Sessions whose commit waits for the queue's answer. */
+unsigned int
+smtp_session_commits(void)
+{
+	struct smtp_session	*s;
+	unsigned int		 n = 0;
+
+	TAILQ_FOREACH(s, &smtp_sessions, entry)
+		if (s->req == REQ_COMMIT)
+			n++;
+	return n;
+}
+
 void
 smtp_session_flush_all(void)
 {

@@ -42,6 +42,7 @@ struct tls;
 #define SMTP_LOG_ARG_MAX	512	/* a MAIL/RCPT argument kept for the log */
 #define SMTP_SESSION_FDS	2	/* the socket, a spool file in DATA */
 #define SMTP_EXIT_FLUSH_SEC	2	/* for every reply owed, at exit */
+#define SMTP_EXIT_COMMIT_SEC	5	/* for the queue's answers, at exit */
 #define SMTP_CLOSE_GRACE	10	/* s to send the last reply */
 
 /* The config shared by every file of the program. */
@@ -203,6 +204,7 @@ uint64_t	 smtp_req_add(struct smtp_session *, int which);
 void		 smtp_req_cancel(struct smtp_session *);
 /* At exit: write out the replies owed (a 250 for a queued message). */
 void		 smtp_session_flush_all(void);
+unsigned int	 smtp_session_commits(void);
 /* Used by smtp_auth.c. */
 /* Banner or implicit TLS after the ban check: -1 if s was freed. */
 int		 smtp_session_start(struct smtp_session *);
