@@ -163,6 +163,40 @@ fetch_size(struct mail_session *s, struct fetch_msg *fm, size_t *size)
 	return 0;
 }
 
+/* Whether the client named this item among the attributes. */
+static int
+fetch_asks(const struct imap_fetch *fe, enum imap_fetch_item item)
+{
+	int	 i;
+
+	for (i = 0; i < fe->natt; i++)
+		if (fe->att[i].item == item)
+			return 1;
+	return 0;
+}
+
+/*
+ * The items the client did not ask for but gets anyway, the UID of UID
+ * FETCH (RFC 9051 6.4.9) and the FLAGS a non-PEEK body changed, come
+ * first, as Dovecot sends them: some clients (Perl's Mail::IMAPClient)
+ * take everything after a body literal up to the ")" as part of it.
+ */
+static int
+fetch_implicit(struct mail_session *s, struct imap_cmd *cmd, FILE *f,
+    uint32_t uid, int want_flags)
+{
+	struct imap_fetch	*fe = &cmd->u.fetch;
+	int			 sp = 0;
+
+	if (cmd->uid && !fetch_asks(fe, FA_UID))
+		fprintf(f, "%sUID %u", sp++ ? " " : "", uid);
+	if (want_flags && !fetch_asks(fe, FA_FLAGS)) {
+		fputs(sp++ ? " " : "", f);
+		imap_write_flags(s, f, uid);
+	}
+	return sp;
+}
+
 /* One message's response: 0, or -1 (its file is gone). */
 static int
 fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
@@ -174,8 +208,7 @@ fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
 	char			*buf = NULL;
 	size_t			 buflen = 0, size;
 	FILE			*f;
-	int			 i, sp = 0, want_flags = 0, rv = -1;
-	int			 uid_done = 0;
+	int			 i, sp, want_flags = 0, rv = -1;
 
 	if ((fm.m = mailbox_find(s->mb, uid)) == NULL)
 		return -1;
@@ -198,6 +231,7 @@ fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
 	}
 	if ((f = open_memstream(&buf, &buflen)) == NULL)
 		fatal("open_memstream");
+	sp = fetch_implicit(s, cmd, f, uid, want_flags);
 	for (i = 0; i < fe->natt; i++) {
 		const struct imap_fetch_att *a = &fe->att[i];
 
@@ -205,11 +239,9 @@ fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
 		switch (a->item) {
 		case FA_FLAGS:
 			imap_write_flags(s, f, uid);
-			want_flags = 0;
 			break;
 		case FA_UID:
 			fprintf(f, "UID %u", uid);
-			uid_done = 1;
 			break;
 		case FA_RFC822_SIZE:
 			if (fetch_size(s, &fm, &size) == -1)
@@ -259,13 +291,6 @@ fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
 		default:
 			break;
 		}
-	}
-	/* UID FETCH always names the UID (RFC 9051 6.4.9). */
-	if (cmd->uid && !uid_done)
-		fprintf(f, "%sUID %u", sp++ ? " " : "", uid);
-	if (want_flags) {
-		fputs(sp++ ? " " : "", f);
-		imap_write_flags(s, f, uid);
 	}
 	if (fclose(f) == EOF)
 		fatal("fetch: memstream");

@@ -24,6 +24,7 @@ import imaplib
 import os
 import poplib
 import pwd
+import re
 import signal
 import socket
 import ssl
@@ -283,6 +284,33 @@ def test_append_copy_move(isb):
     assert b"MESSAGES 2" in data[0], data
     typ, data = m.list()
     assert any(b'"Archive"' in d for d in data)
+    m.logout()
+
+
+def test_fetch_implicit_items_first(isb):
+    """The UID of UID FETCH and the FLAGS a body fetch changed come
+    before the body literal, as Dovecot sends them: Mail::IMAPClient's
+    body_string took what followed the literal for part of the body."""
+    m = imaps(isb)
+    m.login(isb.demo_user, isb.password)
+    msg = b"Subject: implicit\r\n\r\nthe body\r\n"
+    uids = []
+    for _ in range(2):
+        typ, data = m.append("INBOX", None, None, msg)
+        assert typ == "OK", data
+        uids.append(data[0].split(b"]")[0].split()[-1].decode())
+    m.select("INBOX")
+    typ, data = m.uid("FETCH", uids[0], "(BODY[TEXT])")
+    assert typ == "OK"
+    assert re.fullmatch(rb"\d+ \(UID %s FLAGS \(\\Seen\) BODY\[TEXT\] "
+                        rb"\{10\}" % uids[0].encode(), data[0][0]), data
+    assert data[0][1] == b"the body\r\n" and data[1] == b")", data
+    # FLAGS asked for after the body: where it was asked, and only once.
+    typ, data = m.uid("FETCH", uids[1], "(BODY[TEXT] FLAGS)")
+    assert typ == "OK"
+    assert re.fullmatch(rb"\d+ \(UID %s BODY\[TEXT\] \{10\}" %
+                        uids[1].encode(), data[0][0]), data
+    assert data[1] == b" FLAGS (\\Seen))", data
     m.logout()
 
 
