@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "drain.h"
 #include "imsg.h"
 #include "log.h"
 #include "proto.h"
@@ -71,6 +72,12 @@ writers_deliver(struct imsg *imsg, struct msg_lmtp_deliver *m)
 
 	if (imsg->fd == -1)
 		fatalx("engine sent a DELIVER without a message");
+	/* Stopping: only what the writers have already is waited for. */
+	if (drain_active()) {
+		reply_engine(m->id, DELIVER_TEMPFAIL,
+		    "451 4.3.2 Shutting down, try again later");
+		return;
+	}
 	/* A mailbox owned by root would make the writer root: never. */
 	if (m->uid == 0 || m->gid == 0) {
 		log_warnx("refusing delivery to %s as uid %u gid %u",
@@ -94,6 +101,8 @@ writers_deliver(struct imsg *imsg, struct msg_lmtp_deliver *m)
 		fatalx("DELIVER to writer");
 	imsg->fd = -1;
 	w->npending++;
+	log_debug("delivery to %s handed to writer %d", m->maildir,
+	    (int)w->pid);
 }
 
 /* An idle writer of this owner, else a new one, else the least busy. */
@@ -222,6 +231,18 @@ writers_reaped(pid_t pid)
 	TAILQ_FOREACH(w, &writers, entry)
 		if (w->pid == pid)
 			w->reaped = 1;
+}
+
+/* Deliveries the writers have not answered yet. */
+unsigned int
+writers_pending(void)
+{
+	struct writer	*w;
+	unsigned int	 n = 0;
+
+	TAILQ_FOREACH(w, &writers, entry)
+		n += w->npending;
+	return n;
 }
 
 void

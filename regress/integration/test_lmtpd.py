@@ -737,6 +737,67 @@ def test_authd_hung_is_tempfail(lm):
     c.close()
 
 
+def lmtpd_writers(lm):
+    kids = children(lm.procs["lmtpd"].pid)
+    if ROOT:
+        return [k for k in kids
+                if os.readlink("/proc/%d/root" % k) == lm.mail]
+    # Not chrooted: the engine is the oldest child.
+    return sorted(kids)[1:]
+
+
+def log_count(lm, text):
+    with open(os.path.join(lm.dir, "lmtpd.log"), errors="replace") as f:
+        return f.read().count(text)
+
+
+def test_sigterm_answers_deliveries_in_flight(lm):
+    """SIGTERM while a writer holds a delivery (the writer stopped, so
+    the message is handed over and unanswered): lmtpd waits for the
+    writer, the client hears its 250 and then 421, an idle session
+    hears 421 at once, and lmtpd exits 0.  Without the 250 the client
+    would deliver the message again."""
+    c = Client(lm.sock)
+    c.lhlo()
+    transaction(c, "t@example.org", [addr("bob")], b"spawn a writer")
+    writers = lmtpd_writers(lm)
+    assert writers
+    idle = Client(lm.sock)
+    idle.lhlo()
+    before = len(lm.messages("bob"))
+    handed = log_count(lm, "handed to writer")
+    parent = lm.procs["lmtpd"]
+    for k in writers:
+        os.kill(k, signal.SIGSTOP)
+    try:
+        assert c.cmd("MAIL FROM:<t@example.org>")[0] == 250
+        assert c.cmd("RCPT TO:<%s>" % addr("bob"))[0] == 250
+        assert c.cmd("DATA")[0] == 354
+        c.send(b"Subject: in flight\r\n\r\nheld by a stopped writer\r\n"
+               b".\r\n")
+        wait_for(lambda: log_count(lm, "handed to writer") > handed, 10,
+                 what="the delivery to reach a writer")
+        parent.send_signal(signal.SIGTERM)
+    finally:
+        for k in writers:
+            os.kill(k, signal.SIGCONT)
+    code, lines = c.reply()
+    assert code == 250 and "delivered" in lines[0], lines
+    code, lines = c.reply()
+    assert lines[0].startswith("421 4.3.2"), lines
+    assert c.closed()
+    code, lines = idle.reply()
+    assert lines[0].startswith("421 4.3.2"), lines
+    assert parent.wait(15) == 0
+    assert len(lm.messages("bob")) == before + 1
+    assert lm.messages("bob")[-1][1].endswith(
+        b"held by a stopped writer\n")
+    c.close()
+    idle.close()
+    lm.daemons.pop("lmtpd")
+    lm.start("lmtpd")
+
+
 def test_stop_leaves_nothing(lm):
     parent = lm.procs["lmtpd"].pid
     kids = children(parent)
