@@ -108,6 +108,7 @@ main(int argc, char *argv[])
 	    LISTENER_FDS_RESERVED + nlisten);
 
 	allowed_resolve();
+	writers_init();
 	stats_open(conf->rundir, STATS_LMTPD, NULL, 0);
 
 	/* The engine is forked before any socket exists: it inherits none. */

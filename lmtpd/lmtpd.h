@@ -53,6 +53,7 @@ void		 parent_send_engine(struct ibuf *);
 void		 parent_forget(void);
 
 /* writers.c: the parent's side of the writers */
+void		 writers_init(void);
 void		 writers_deliver(struct imsg *, struct msg_lmtp_deliver *);
 void		 writers_reaped(pid_t);
 unsigned int	 writers_pending(void);

@@ -22,8 +22,10 @@
 #include "drain.h"
 #include "imsg.h"
 #include "log.h"
+#include "privdrop.h"
 #include "proto.h"
 #include "lmtpd.h"
+#include "lmtp_owner.h"
 
 /* A delivery the writer has: its request, and the engine's id. */
 struct pending {
@@ -48,6 +50,7 @@ static const struct channel_type writer_types[] = {
 };
 
 static TAILQ_HEAD(, writer)	 writers = TAILQ_HEAD_INITIALIZER(writers);
+static struct lmtp_owner_policy	 owners;
 
 static struct writer	*writer_pick(uid_t, gid_t);
 static struct writer	*writer_spawn(uid_t, gid_t);
@@ -62,6 +65,27 @@ static const struct channel_cbs writer_cbs = {
 	.dispatch = writer_late,
 	.down = writer_gone,
 };
+
+/*
+ * The vmail user, whose mailboxes are those without ids of their own
+ * (as authd resolves it).  Not root: authd and the writers run as us.
+ */
+void
+writers_init(void)
+{
+	if (priv_lookup(conf->user_vmail, &owners.vmail_uid,
+	    &owners.vmail_gid) == 0)
+		return;
+	if (geteuid() == 0) {
+		log_warnx("user %s does not exist: only mailboxes with ids "
+		    "of their own can be delivered to", conf->user_vmail);
+		owners.vmail_uid = 0;
+		owners.vmail_gid = 0;
+		return;
+	}
+	owners.vmail_uid = getuid();
+	owners.vmail_gid = getgid();
+}
 
 void
 writers_deliver(struct imsg *imsg, struct msg_lmtp_deliver *m)
@@ -78,12 +102,16 @@ writers_deliver(struct imsg *imsg, struct msg_lmtp_deliver *m)
 		    "451 4.3.2 Shutting down, try again later");
 		return;
 	}
-	/* A mailbox owned by root would make the writer root: never. */
-	if (m->uid == 0 || m->gid == 0) {
-		log_warnx("refusing delivery to %s as uid %u gid %u",
-		    m->maildir, m->uid, m->gid);
+	/*
+	 * The engine is not trusted with the ids: only those authd can
+	 * give (lmtp_owner.c), never root or a system account.
+	 */
+	if (!lmtp_owner_allowed(&owners, m->uid, m->gid)) {
+		log_warnx("refusing delivery to %s as uid %u gid %u: not "
+		    "the vmail user nor in %u..%u", m->maildir, m->uid,
+		    m->gid, LMTP_OWNER_ID_MIN, LMTP_OWNER_ID_MAX);
 		reply_engine(m->id, DELIVER_TEMPFAIL,
-		    "451 4.3.0 Mailbox owner is root, refused");
+		    "451 4.3.0 Mailbox owner refused");
 		return;
 	}
 	if ((w = writer_pick(m->uid, m->gid)) == NULL) {
