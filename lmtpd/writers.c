@@ -3,7 +3,9 @@
  * per mailbox owner (uid, gid), route each DELIVER from the engine to one
  * of them and each DELIVERED back.  A writer that dies takes nothing with
  * it: its pending deliveries are answered with a temporary failure and
- * the next request spawns a new one.
+ * the next request spawns a new one.  There are at most "limit
+ * lmtp-writers" in all, and one idle for "timeout lmtp-writer-idle" is
+ * stopped.
  */
 
 #include <sys/types.h>
@@ -40,8 +42,10 @@ struct writer {
 	gid_t			 gid;
 	pid_t			 pid;
 	int			 reaped;	/* pid may be reused */
+	int			 retired;	/* stopped by us */
 	struct channel		 ch;
 	unsigned int		 npending;
+	struct event		 ev_idle;
 };
 
 static const struct channel_type writer_types[] = {
@@ -51,6 +55,7 @@ static const struct channel_type writer_types[] = {
 
 static TAILQ_HEAD(, writer)	 writers = TAILQ_HEAD_INITIALIZER(writers);
 static struct lmtp_owner_policy	 owners;
+static unsigned int		 nwriters;
 
 static struct writer	*writer_pick(uid_t, gid_t);
 static struct writer	*writer_spawn(uid_t, gid_t);
@@ -60,6 +65,9 @@ static void		 writer_late(struct channel *, struct imsg *,
 			    union imsg_msg *, void *);
 static void		 writer_gone(struct channel *, void *);
 static void		 reply_engine(uint64_t, int, const char *);
+static void		 writer_idle(int, short, void *);
+static void		 writer_idle_arm(struct writer *);
+static int		 writer_retire_idle(void);
 
 static const struct channel_cbs writer_cbs = {
 	.dispatch = writer_late,
@@ -129,6 +137,7 @@ writers_deliver(struct imsg *imsg, struct msg_lmtp_deliver *m)
 		fatalx("DELIVER to writer");
 	imsg->fd = -1;
 	w->npending++;
+	evtimer_del(&w->ev_idle);
 	log_debug("delivery to %s handed to writer %d", m->maildir,
 	    (int)w->pid);
 }
@@ -149,9 +158,57 @@ writer_pick(uid_t uid, gid_t gid)
 			best = w;
 		n++;
 	}
-	if (n < WRITERS_PER_OWNER && (w = writer_spawn(uid, gid)) != NULL)
+	if (n >= WRITERS_PER_OWNER)
+		return best;
+	/* All writers busy or idle elsewhere: room is made from the idle. */
+	if (nwriters >= conf->lmtp_max_writers && !writer_retire_idle()) {
+		if (best == NULL)
+			log_warnx("uid %u: all %u writers busy (limit "
+			    "lmtp-writers)", (unsigned)uid, nwriters);
+		return best;
+	}
+	if ((w = writer_spawn(uid, gid)) != NULL)
 		return w;
 	return best;
+}
+
+/* Stop one idle writer (of another owner: ours are all busy). */
+static int
+writer_retire_idle(void)
+{
+	struct writer	*w;
+
+	TAILQ_FOREACH(w, &writers, entry)
+		if (w->npending == 0) {
+			writer_idle(-1, 0, w);
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * A writer with nothing to do is stopped after "timeout lmtp-writer-idle"
+ * so that idle owners hold no process.  The parent, which alone hands
+ * out deliveries, decides: no delivery can be on its way to it.  The
+ * writer exits on the closed channel (lmtp_writer.c).
+ */
+static void
+writer_idle_arm(struct writer *w)
+{
+	struct timeval	 tv = { conf->lmtp_writer_idle, 0 };
+
+	evtimer_add(&w->ev_idle, &tv);
+}
+
+static void
+writer_idle(int fd, short ev, void *arg)
+{
+	struct writer	*w = arg;
+
+	log_debug("writer %d for uid %u idle, stopping it", (int)w->pid,
+	    (unsigned)w->uid);
+	w->retired = 1;
+	channel_close(&w->ch);
 }
 
 static struct writer *
@@ -186,6 +243,8 @@ writer_spawn(uid_t uid, gid_t gid)
 	w->uid = uid;
 	w->gid = gid;
 	w->pid = pid;
+	evtimer_set(&w->ev_idle, writer_idle, w);
+	nwriters++;
 	channel_init(&w->ch, "writer", "lmtpd parent", writer_types,
 	    &writer_cbs, w);
 	channel_attach(&w->ch, sp[0]);
@@ -200,7 +259,8 @@ writer_answer(struct channel_req *cr, struct imsg *imsg, union imsg_msg *m)
 {
 	struct pending	*p = cr->arg;
 
-	p->w->npending--;
+	if (--p->w->npending == 0 && !p->w->retired)
+		writer_idle_arm(p->w);
 	/*
 	 * No answer: the writer died.  The message may or may not be on
 	 * disk: a temporary failure makes the client retry, a duplicate
@@ -232,9 +292,12 @@ writer_gone(struct channel *ch, void *arg)
 {
 	struct writer	*w = arg;
 
-	log_warnx("writer %d for uid %u gone", (int)w->pid,
-	    (unsigned)w->uid);
+	if (!w->retired)
+		log_warnx("writer %d for uid %u gone", (int)w->pid,
+		    (unsigned)w->uid);
+	evtimer_del(&w->ev_idle);
 	TAILQ_REMOVE(&writers, w, entry);
+	nwriters--;
 	/* Only a pid not yet reaped is surely still ours. */
 	if (!w->reaped)
 		kill(w->pid, SIGTERM);
