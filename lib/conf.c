@@ -84,6 +84,8 @@ conf_init(struct conf *conf)
 	conf->max_line = 1000;
 	conf->timeout_idle = 300;
 	conf->timeout_lookup = 30;
+	conf->lmtp_max_writers = 64;
+	conf->lmtp_writer_idle = 60;
 	conf->timeout_session = 1800;
 
 	conf->imap_max_sessions = 1000;

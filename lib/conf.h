@@ -226,6 +226,8 @@ struct conf {
 	unsigned int		 timeout_idle;		/* s, 300 */
 	unsigned int		 timeout_session;	/* s, 1800 */
 	unsigned int		 timeout_lookup;	/* s, 30: authd's answer */
+	unsigned int		 lmtp_max_writers;	/* 64, all owners */
+	unsigned int		 lmtp_writer_idle;	/* s, 60 */
 
 	unsigned int		 imap_max_sessions;	/* 1000, with POP3 */
 	unsigned int		 imap_max_per_ip;	/* 20 */

@@ -28,6 +28,7 @@
 
 #include "channel.h"
 #include "daemon.h"
+#include "drain.h"
 #include "imsg.h"
 #include "listener.h"
 #include "log.h"
@@ -127,10 +128,27 @@ engine_main(int fd)
 	exit(0);
 }
 
+/* Deliveries sent to the parent and not answered yet. */
+static unsigned int
+engine_owed(void)
+{
+	return channel_req_count(&parent_ch);
+}
+
+/*
+ * SIGTERM: a delivery under way may be in new/ already; its 250 is
+ * waited for (the parent drains its writers too) and written out by
+ * atexit() before the engine exits, else the client would deliver the
+ * message again.  No new session or command is taken meanwhile.
+ */
 static void
 engine_sig(int sig, short event, void *arg)
 {
-	exit(0);
+	if (drain_active())
+		return;
+	log_debug("engine exiting on signal %d", sig);
+	lmtp_session_stop_all();
+	drain_start("deliveries", engine_owed, LMTPD_EXIT_DRAIN_SEC, NULL, 0);
 }
 
 static void
@@ -198,6 +216,11 @@ engine_accept(int s, struct sockaddr_storage *ss, socklen_t sslen,
 	    "421 4.3.2 Too many sessions, try later\r\n";
 	char			 peer[INET6_ADDRSTRLEN + 8];
 
+	/* Stopping: the listeners stay open only until the exit. */
+	if (drain_active()) {
+		close(s);
+		return;
+	}
 	if (ss->ss_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)ss)->sin_addr,
 		    peer, sizeof(peer));

@@ -89,6 +89,8 @@ struct lmtp_session {
 	char			 log_arg[LOG_PATH_MAX];
 };
 
+/* The engine is going down: no new command is taken. */
+static int		 stopping;
 static TAILQ_HEAD(, lmtp_session) sessions =
     TAILQ_HEAD_INITIALIZER(sessions);
 
@@ -886,7 +888,11 @@ lmtp_session_delivered(struct lmtp_session *s, size_t idx, int status,
 	    r->addr, r->maildir, text);
 	if (s->npending == 0 && s->state == S_DELIVER) {
 		deliver_replies(s);
-		lmtp_session_ready(s);
+		if (stopping)
+			lmtp_session_close(s, 421, ESC_SYSTEM_NOT_ACCEPTING,
+			    "Shutting down");
+		else
+			lmtp_session_ready(s);
 	}
 }
 
@@ -944,4 +950,24 @@ lmtp_session_flush_all(void)
 	TAILQ_FOREACH(s, &sessions, entry)
 		if (io_queued(s->io) > 0)
 			(void)io_flush_until(s->io, &deadline);
+}
+
+/*
+ * The engine is stopping (SIGTERM): a session waiting for its writers
+ * keeps waiting, so that the 250s it owes go out, and closes after
+ * them; every other one closes now with a 421, which a client answers
+ * by trying again later, nothing it sent being delivered yet.
+ */
+void
+lmtp_session_stop_all(void)
+{
+	struct lmtp_session	*s, *next;
+
+	stopping = 1;
+	TAILQ_FOREACH_SAFE(s, &sessions, entry, next) {
+		if (s->state == S_QUIT || s->state == S_DELIVER)
+			continue;
+		lmtp_session_close(s, 421, ESC_SYSTEM_NOT_ACCEPTING,
+		    "Shutting down");
+	}
 }

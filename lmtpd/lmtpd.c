@@ -23,6 +23,7 @@
 #include "channel.h"
 #include "conf.h"
 #include "daemon.h"
+#include "drain.h"
 #include "imsg.h"
 #include "listener.h"
 #include "log.h"
@@ -40,6 +41,7 @@ size_t			 nlmtp_allowed;
 static struct conf	 lmtpd_conf;
 static struct channel	 engine_ch;
 static pid_t		 engine_pid = -1;
+static int		 engine_gone;	/* its channel, while stopping */
 static uid_t		 sock_uid;	/* owner of the LMTP socket */
 static gid_t		 sock_gid;
 static int		 has_allow_gid;
@@ -64,6 +66,7 @@ static const struct channel_cbs engine_cbs = {
 	.down = parent_engine_down,
 };
 static void	parent_sig(int, short, void *);
+static void	parent_stop(void);
 static void	parent_shutdown(int) __attribute__((__noreturn__));
 
 int
@@ -105,6 +108,7 @@ main(int argc, char *argv[])
 	    LISTENER_FDS_RESERVED + nlisten);
 
 	allowed_resolve();
+	writers_init();
 	stats_open(conf->rundir, STATS_LMTPD, NULL, 0);
 
 	/* The engine is forked before any socket exists: it inherits none. */
@@ -211,6 +215,11 @@ send_listeners(void)
 void
 parent_send_engine(struct ibuf *b)
 {
+	/* Stopping, the engine exits on its own deadline: nobody to tell. */
+	if (engine_gone) {
+		ibuf_free(b);
+		return;
+	}
 	if (channel_send(&engine_ch, b) == -1)
 		fatalx("imsg to engine");
 }
@@ -233,6 +242,11 @@ parent_dispatch_engine(struct channel *ch, struct imsg *imsg,
 static void
 parent_engine_down(struct channel *ch, void *arg)
 {
+	if (drain_active()) {
+		engine_gone = 1;
+		drain_check();
+		return;
+	}
 	log_warnx("engine gone, exiting");
 	parent_shutdown(1);
 }
@@ -268,7 +282,8 @@ parent_sig(int sig, short event, void *arg)
 	case SIGTERM:
 	case SIGINT:
 		log_info("exiting on signal %d", sig);
-		parent_shutdown(0);
+		parent_stop();
+		break;
 	case SIGHUP:
 		/* Nothing to reload: the sockets stay as they are. */
 		stats_reloaded();
@@ -277,6 +292,11 @@ parent_sig(int sig, short event, void *arg)
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 			if (pid == engine_pid) {
 				engine_pid = -1;
+				if (drain_active()) {
+					log_debug("engine exited, status %d",
+					    status);
+					continue;
+				}
 				log_warnx("engine exited, status %d", status);
 				parent_shutdown(1);
 			}
@@ -285,8 +305,34 @@ parent_sig(int sig, short event, void *arg)
 				log_warnx("writer %d exited, status %d",
 				    (int)pid, status);
 		}
+		drain_check();
 		break;
 	}
+}
+
+/* What a stopping parent waits for: the writers' answers, the engine. */
+static unsigned int
+parent_owed(void)
+{
+	return writers_pending() + (engine_pid != -1);
+}
+
+/*
+ * SIGTERM: the writers answer the deliveries they have and the answers
+ * go to the engine, which writes the replies out to its clients and
+ * exits; then the parent exits.  No new delivery is started meanwhile
+ * (writers_deliver()).  Killing the writers at once would leave a
+ * message in new/ without its 250, delivered again by the retry.
+ */
+static void
+parent_stop(void)
+{
+	if (drain_active())
+		return;
+	if (engine_pid != -1)
+		kill(engine_pid, SIGTERM);
+	drain_start("deliveries or processes", parent_owed,
+	    LMTPD_EXIT_DRAIN_SEC + LMTP_EXIT_FLUSH_SEC + 1, parent_shutdown, 0);
 }
 
 /*

@@ -31,6 +31,11 @@
 #define WRITERS_PER_OWNER	4
 /* Descriptors of one engine session: the socket, the body file. */
 #define LMTP_SESSION_FDS	2
+/*
+ * Seconds a stopping engine waits for the writers' answers to the
+ * deliveries in flight; the parent waits that and the flush on top.
+ */
+#define LMTPD_EXIT_DRAIN_SEC	5
 /* Seconds an exiting engine spends writing out the replies it owes. */
 #define LMTP_EXIT_FLUSH_SEC	2
 
@@ -48,8 +53,10 @@ void		 parent_send_engine(struct ibuf *);
 void		 parent_forget(void);
 
 /* writers.c: the parent's side of the writers */
+void		 writers_init(void);
 void		 writers_deliver(struct imsg *, struct msg_lmtp_deliver *);
 void		 writers_reaped(pid_t);
+unsigned int	 writers_pending(void);
 void		 writers_kill(void);
 
 /* lmtp_writer.c: the writer process */
@@ -70,6 +77,8 @@ void		 engine_session_closed(void);
 
 /* lmtp_session.c */
 void		 lmtp_session_new(int fd, const char *peer);
+/* On SIGTERM: no new command, sessions close once answered. */
+void		 lmtp_session_stop_all(void);
 /* At exit: write out the replies owed (a 250 for a delivery). */
 void		 lmtp_session_flush_all(void);
 void		 lmtp_session_lookup_done(struct lmtp_session *, int status,

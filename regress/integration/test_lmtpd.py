@@ -78,6 +78,7 @@ class Lmtpd:
         self.tables = os.path.join(d, "tables")
         self.conf = os.path.join(d, "tsamba.conf")
         self.sock = os.path.join(self.run, "lmtp.sock")
+        self.extra = []
         self.daemons = {}
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
@@ -129,7 +130,7 @@ class Lmtpd:
             "limit recipients %d" % MAX_RCPTS,
             "timeout idle %ds" % IDLE,
             "timeout lookup %ds" % LOOKUP_TIMEOUT,
-        ]
+        ] + self.extra
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
 
@@ -735,6 +736,131 @@ def test_authd_hung_is_tempfail(lm):
     assert code == 250, lines
     assert lm.procs["lmtpd"].poll() is None
     c.close()
+
+
+def lmtpd_writers(lm):
+    kids = children(lm.procs["lmtpd"].pid)
+    if ROOT:
+        return [k for k in kids
+                if os.readlink("/proc/%d/root" % k) == lm.mail]
+    # Not chrooted: the engine is the oldest child.
+    return sorted(kids)[1:]
+
+
+def log_count(lm, text):
+    with open(os.path.join(lm.dir, "lmtpd.log"), errors="replace") as f:
+        return f.read().count(text)
+
+
+def test_sigterm_answers_deliveries_in_flight(lm):
+    """SIGTERM while a writer holds a delivery (the writer stopped, so
+    the message is handed over and unanswered): lmtpd waits for the
+    writer, the client hears its 250 and then 421, an idle session
+    hears 421 at once, and lmtpd exits 0.  Without the 250 the client
+    would deliver the message again."""
+    c = Client(lm.sock)
+    c.lhlo()
+    transaction(c, "t@example.org", [addr("bob")], b"spawn a writer")
+    writers = lmtpd_writers(lm)
+    assert writers
+    idle = Client(lm.sock)
+    idle.lhlo()
+    before = len(lm.messages("bob"))
+    handed = log_count(lm, "handed to writer")
+    parent = lm.procs["lmtpd"]
+    for k in writers:
+        os.kill(k, signal.SIGSTOP)
+    try:
+        assert c.cmd("MAIL FROM:<t@example.org>")[0] == 250
+        assert c.cmd("RCPT TO:<%s>" % addr("bob"))[0] == 250
+        assert c.cmd("DATA")[0] == 354
+        c.send(b"Subject: in flight\r\n\r\nheld by a stopped writer\r\n"
+               b".\r\n")
+        wait_for(lambda: log_count(lm, "handed to writer") > handed, 10,
+                 what="the delivery to reach a writer")
+        parent.send_signal(signal.SIGTERM)
+    finally:
+        for k in writers:
+            os.kill(k, signal.SIGCONT)
+    code, lines = c.reply()
+    assert code == 250 and "delivered" in lines[0], lines
+    code, lines = c.reply()
+    assert lines[0].startswith("421 4.3.2"), lines
+    assert c.closed()
+    code, lines = idle.reply()
+    assert lines[0].startswith("421 4.3.2"), lines
+    assert parent.wait(15) == 0
+    assert len(lm.messages("bob")) == before + 1
+    assert lm.messages("bob")[-1][1].endswith(
+        b"held by a stopped writer\n")
+    c.close()
+    idle.close()
+    lm.daemons.pop("lmtpd")
+    lm.start("lmtpd")
+
+
+@pytest.fixture
+def lm_capped():
+    """A second lmtpd with one writer at most, stopped after 2s idle."""
+    for b in (AUTHD, LMTPD):
+        if not os.access(b, os.X_OK):
+            pytest.skip("%s not built" % b)
+    d = tempfile.mkdtemp(prefix="tsamba-lmtpd-cap-", dir="/tmp")
+    env = Lmtpd(d)
+    env.extra = ["limit lmtp-writers 1", "timeout lmtp-writer-idle 2s"]
+    env.setup()
+    try:
+        env.start("authd")
+        env.start("lmtpd")
+        yield env
+    finally:
+        env.stop("lmtpd")
+        env.stop("authd")
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def send_body(c, rcpt, body):
+    assert c.cmd("MAIL FROM:<cap@example.org>")[0] == 250
+    assert c.cmd("RCPT TO:<%s>" % rcpt)[0] == 250
+    assert c.cmd("DATA")[0] == 354
+    c.send(body + b"\r\n.\r\n")
+
+
+def test_writers_capped_and_stopped_when_idle(lm_capped):
+    """With "limit lmtp-writers 1" a second delivery waits for the busy
+    writer instead of starting another (counted in /proc), both get
+    their 250, and the writer, idle, exits after 2s; the next delivery
+    starts a new one."""
+    lm = lm_capped
+    a, b, c = (Client(lm.sock) for _ in range(3))
+    for x in (a, b, c):
+        x.lhlo()
+    transaction(a, "cap@example.org", [addr("carol")], b"spawn")
+    writers = lmtpd_writers(lm)
+    assert len(writers) == 1
+    handed = log_count(lm, "handed to writer")
+    os.kill(writers[0], signal.SIGSTOP)
+    try:
+        send_body(b, addr("carol"), b"one")
+        send_body(c, addr("dave"), b"two")
+        wait_for(lambda: log_count(lm, "handed to writer") >= handed + 2,
+                 10, what="both deliveries handed to a writer")
+        assert lmtpd_writers(lm) == writers
+    finally:
+        os.kill(writers[0], signal.SIGCONT)
+    for x in (b, c):
+        code, lines = x.reply()
+        assert code == 250, lines
+    wait_for(lambda: not lmtpd_writers(lm), 10,
+             what="the idle writer to exit")
+    _, dr = transaction(a, "cap@example.org", [addr("carol")], b"again")
+    assert dr[0][0] == 250
+    assert len(lmtpd_writers(lm)) == 1
+    for x in (a, b, c):
+        x.close()
+    assert lm.procs["lmtpd"].poll() is None
+    # Stopped on purpose, not lost: no "writer N for uid U gone" warning.
+    assert log_count(lm, " gone") == 0
 
 
 def test_stop_leaves_nothing(lm):
