@@ -22,7 +22,7 @@
  *   ban max-failures N | window TIME | duration TIME | never "NET/LEN"
  *   ban prefix ipv4 LEN ipv6 LEN       failures counted per network
  *   listen on ADDR [port N] [tls|tls-require|smtps] [pki NAME] [auth]
- *           [hide-client] [ciphers "list"]
+ *           [hide-client] [ciphers "list"] [spf] [dkim] [dmarc]
  *           ADDR is an IPv4/IPv6 address, "any" or "localhost"
  *   lmtp listen on socket ["path"] [allow "user"]...
  *                                       default rundir/lmtp.sock; the
@@ -43,6 +43,11 @@
  *   relay host "name" [port N] [smtps|starttls] [auth "secret file"]
  *           secret file: one line "user:password"
  *   dkim domain "d" selector "s" key "file" [rsa|ed25519]
+ *   check resolver "IP[@PORT]"          default: the mta resolver
+ *   check psl "file"                    default: Debian's publicsuffix
+ *   check on-tempfail accept|tempfail   default accept
+ *   check dmarc-reject reject|quarantine|none   default reject
+ *   check received-spf yes|no           default no
  *   queue lifetime TIME | retry-min TIME | retry-max TIME |
  *         delay-warn TIME | lmtp-sessions N | lmtp "socket path"
  *
@@ -70,6 +75,18 @@
 #define LISTEN_SMTPS		0x04	/* implicit TLS (RFC 8314) */
 #define LISTEN_AUTH		0x08	/* SASL AUTH offered */
 #define LISTEN_HIDE_CLIENT	0x10	/* no client ip in Received: */
+#define LISTEN_SPF		0x20	/* inbound checks (smtp_check.c) */
+#define LISTEN_DKIM		0x40
+#define LISTEN_DMARC		0x80	/* needs SPF and DKIM: implies them */
+#define LISTEN_CHECKS		(LISTEN_SPF | LISTEN_DKIM | LISTEN_DMARC)
+
+/* "check on-tempfail": a check that could not be done. */
+#define CHECK_TEMPFAIL_ACCEPT	0
+#define CHECK_TEMPFAIL_DEFER	1	/* 451 4.7.0 */
+/* "check dmarc-reject": what a DMARC p=reject failure gets. */
+#define CHECK_DMARC_NONE	0	/* logged and in the header only */
+#define CHECK_DMARC_QUARANTINE	1	/* as p=quarantine */
+#define CHECK_DMARC_REJECT	2	/* 550 5.7.1 */
 
 struct conf_pki {
 	TAILQ_ENTRY(conf_pki)	 entry;
@@ -203,6 +220,13 @@ struct conf {
 	struct conf_domain_list	 mta_tls_verify;	/* domains */
 	struct conf_relay	 relay;
 	struct conf_dkim_list	 dkims;
+
+	/* The inbound checks, on listeners with spf, dkim or dmarc. */
+	char			 check_resolver[CONF_HOST_MAX];	/* "" */
+	char			 check_psl[PATH_MAX];	/* PSL_PATH_DEFAULT */
+	int			 check_tempfail;	/* CHECK_TEMPFAIL_ACCEPT */
+	int			 check_dmarc_reject;	/* CHECK_DMARC_REJECT */
+	int			 check_received_spf;	/* 0 */
 
 	size_t			 max_message_size;	/* 35 MiB */
 	unsigned int		 max_rcpts;		/* 100 */

@@ -152,6 +152,7 @@ static void	 add_listen(struct conf_listen_list *, const char *, int,
 		    const char *);
 static void	 lopt_flag(int, const char *);
 static void	 set_resolver(const char *);
+static void	 set_check(const char *, const char *);
 static void	 add_tls_verify(const char *, const char *, const char *);
 static void	 set_relay(const char *, const char *);
 static void	 add_dkim(const char *, const char *, const char *,
@@ -178,7 +179,7 @@ static struct {
 %token	LMTP MAILROOT ON PKI PORT POSTMASTER QUEUE RUNDIR SMTPS SOCKET SPOOL
 %token	STATEDIR
 %token	TABLE TIMEOUT TLS TLSREQUIRE USER ERROR
-%token	DKIM MTA RELAY METRICS
+%token	DKIM MTA RELAY METRICS CHECK SPF DMARC
 %token	<string>	STRING
 %token	<number>	NUMBER
 %type	<string>	value userkind
@@ -207,6 +208,11 @@ main		: STRING '=' value		{ macro_set($1, $3); }
 				set_resolver($3);
 			else
 				set_knob("mta", $2, $3);
+			free($2);
+			free($3);
+		}
+		| CHECK STRING value {
+			set_check($2, $3);
 			free($2);
 			free($3);
 		}
@@ -542,6 +548,9 @@ lopt		: PORT NUMBER {
 		| HIDECLIENT {
 			lopt_flag(LISTEN_HIDE_CLIENT, "hide-client");
 		}
+		| SPF		{ lopt_flag(LISTEN_SPF, "spf"); }
+		| DKIM		{ lopt_flag(LISTEN_DKIM, "dkim"); }
+		| DMARC		{ lopt_flag(LISTEN_DMARC, "dmarc"); }
 		| PKI STRING {
 			if (lopts.pki != NULL) {
 				conf_error("pki given twice");
@@ -576,9 +585,11 @@ static const struct keyword keywords[] = {
 	{ "auth",		AUTH },
 	{ "ban",		BAN },
 	{ "cert",		CERT },
+	{ "check",		CHECK },
 	{ "chroot",		CHROOT },
 	{ "ciphers",		CIPHERS },
 	{ "dkim",		DKIM },
+	{ "dmarc",		DMARC },
 	{ "hide-client",	HIDECLIENT },
 	{ "hostname",		HOSTNAME },
 	{ "include",		INCLUDE },
@@ -598,6 +609,7 @@ static const struct keyword keywords[] = {
 	{ "rundir",		RUNDIR },
 	{ "smtps",		SMTPS },
 	{ "socket",		SOCKET },
+	{ "spf",		SPF },
 	{ "spool",		SPOOL },
 	{ "statedir",		STATEDIR },
 	{ "table",		TABLE },
@@ -1470,6 +1482,52 @@ lopt_flag(int flag, const char *name)
 		lopts.bad = 1;
 	}
 	lopts.flags |= flag;
+}
+
+/* One word of a "check" statement; the values are words too. */
+static void
+set_check(const char *name, const char *text)
+{
+	if (strcmp(name, "resolver") == 0) {
+		if (!conf_resolver_valid(text))
+			conf_error("check resolver: bad address \"%s\" (IPv4 "
+			    "or IPv6 address, optionally @PORT)", text);
+		else
+			set_string(conf->check_resolver,
+			    sizeof(conf->check_resolver), text,
+			    "check resolver");
+	} else if (strcmp(name, "psl") == 0)
+		set_path(conf->check_psl, sizeof(conf->check_psl), text,
+		    "check psl");
+	else if (strcmp(name, "on-tempfail") == 0) {
+		if (strcmp(text, "accept") == 0)
+			conf->check_tempfail = CHECK_TEMPFAIL_ACCEPT;
+		else if (strcmp(text, "tempfail") == 0)
+			conf->check_tempfail = CHECK_TEMPFAIL_DEFER;
+		else
+			conf_error("check on-tempfail: \"%s\" is not accept "
+			    "or tempfail", text);
+	} else if (strcmp(name, "dmarc-reject") == 0) {
+		if (strcmp(text, "reject") == 0)
+			conf->check_dmarc_reject = CHECK_DMARC_REJECT;
+		else if (strcmp(text, "quarantine") == 0)
+			conf->check_dmarc_reject = CHECK_DMARC_QUARANTINE;
+		else if (strcmp(text, "none") == 0)
+			conf->check_dmarc_reject = CHECK_DMARC_NONE;
+		else
+			conf_error("check dmarc-reject: \"%s\" is not reject, "
+			    "quarantine or none", text);
+	} else if (strcmp(name, "received-spf") == 0) {
+		if (strcmp(text, "yes") == 0)
+			conf->check_received_spf = 1;
+		else if (strcmp(text, "no") == 0)
+			conf->check_received_spf = 0;
+		else
+			conf_error("check received-spf: \"%s\" is not yes or "
+			    "no", text);
+	} else
+		conf_error("unknown check \"%s\" (resolver, psl, on-tempfail, "
+		    "dmarc-reject, received-spf)", name);
 }
 
 /* "mta resolver": tests point the mta at their own name server. */

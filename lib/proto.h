@@ -35,6 +35,9 @@
 #define PROTO_RCPT_MAX		(IMSG_MAXPAYLOAD / 2)	/* list elements */
 #define PROTO_KEYID_LEN		32	/* KEYOP_ID_LEN */
 #define PROTO_KEYINPUT_MAX	1024	/* KEYOP_INPUT_MAX */
+#define PROTO_PREPEND_MAX	8192	/* header fields the queue prepends */
+#define PROTO_DNS_TEXT_MAX	8192	/* one TXT record, strings joined */
+#define PROTO_DNS_RR_MAX	64	/* DNSQ_RR_MAX */
 
 /* May a type carry a file descriptor (MSG's fourth argument)? */
 #define IMSG_NOFD		0

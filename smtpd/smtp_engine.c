@@ -48,6 +48,9 @@ static void	engine_accept(int, struct sockaddr_storage *, socklen_t,
 static void	engine_connect(struct channel *, void *);
 static void	engine_late(struct channel *, struct imsg *, union imsg_msg *,
 		    void *);
+static void	engine_lookup_late(struct channel *, struct imsg *,
+		    union imsg_msg *, void *);
+static void	engine_lookup_down(struct channel *, void *);
 
 static const struct channel_type parent_types[] = {
 	{ IMSG_SMTP_LISTENER, 0 },
@@ -68,6 +71,10 @@ static const struct channel_type queue_types[] = {
 	{ IMSG_QUEUE_MSG_COMMITTED, CHANNEL_ANSWER },
 	{ 0, 0 }
 };
+static const struct channel_type lookup_types[] = {
+	{ IMSG_LKA_DNS_ANSWER, CHANNEL_ANSWER },
+	{ 0, 0 }
+};
 static const struct channel_cbs parent_cbs = {
 	.dispatch = engine_parent,
 	.down = engine_parent_down,
@@ -78,13 +85,19 @@ static const struct channel_cbs peer_cbs = {
 	.connect = engine_connect,
 };
 
-static struct channel	 parent_ch, authd_ch, queue_ch;
+/* A late answer (its check gone) is dropped; the process must stay. */
+static const struct channel_cbs lookup_cbs = {
+	.dispatch = engine_lookup_late,
+	.down = engine_lookup_down,
+};
+
+static struct channel	 parent_ch, authd_ch, queue_ch, lookup_ch;
 static TAILQ_HEAD(, smtp_listener) listeners =
     TAILQ_HEAD_INITIALIZER(listeners);
 static int		 ready;
 
 void
-engine_main(int parent_fd, int key_fd)
+engine_main(int parent_fd, int key_fd, int lookup_fd)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	struct event	 ev_sigs[3];
@@ -96,6 +109,8 @@ engine_main(int parent_fd, int key_fd)
 	/* Before any TLS context exists: their keys are the key process'. */
 	if (keyop_client_init(key_fd) == -1)
 		fatalx("cannot set up the key process client");
+	/* The Public Suffix List is read before the chroot. */
+	check_init();
 	priv_drop(smtpd_conf->user_smtpd, smtpd_conf->chroot, "smtp");
 	/* Every exit, fatal or asked for, sends the replies owed first. */
 	if (atexit(smtp_session_flush_all) != 0)
@@ -113,6 +128,9 @@ engine_main(int parent_fd, int key_fd)
 	    NULL);
 	channel_start(&authd_ch, NULL);
 	channel_start(&queue_ch, NULL);
+	channel_init(&lookup_ch, "lookup", "smtp engine", lookup_types,
+	    &lookup_cbs, NULL);
+	channel_attach(&lookup_ch, lookup_fd);
 
 	event_dispatch();
 	fatalx("event loop ended");
@@ -261,6 +279,25 @@ engine_late(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 	    m->queue_msg_created.status == QUEUE_OK &&
 	    m->queue_msg_created.msgid[0] != '\0')
 		engine_send_rollback(m->queue_msg_created.msgid);
+}
+
+struct channel *
+engine_lookup_channel(void)
+{
+	return channel_up(&lookup_ch) ? &lookup_ch : NULL;
+}
+
+static void
+engine_lookup_late(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
+    void *arg)
+{
+}
+
+/* The lookup process is the parent's child: it is gone for good. */
+static void
+engine_lookup_down(struct channel *ch, void *arg)
+{
+	fatalx("lookup process went away");
 }
 
 /* Ask the parent to connect us to authd or the queue. */

@@ -53,6 +53,7 @@ static int	smtp_bdat_input(struct smtp_session *);
 static void	smtp_bdat_chunk_done(struct smtp_session *);
 static void	smtp_message_done(struct smtp_session *);
 static void	smtp_commit(struct smtp_session *);
+static void	smtp_checked(struct smtp_session *);
 static void	smtp_reset(struct smtp_session *);
 static void	smtp_req_abandon(struct smtp_session *);
 static void	smtp_req_failed(struct smtp_session *);
@@ -528,6 +529,7 @@ static const uint32_t smtp_req_answer_type[] = {
 	[REQ_BAN] = IMSG_AUTH_BAN_RESULT,
 	[REQ_LOGIN] = IMSG_AUTH_LOGIN_RESULT,
 	[REQ_SENDER] = IMSG_AUTH_SENDER_RESULT,
+	[REQ_CHECK] = IMSG_NONE,	/* no request of s->creq */
 };
 
 /*
@@ -570,6 +572,7 @@ smtp_req_answer(struct channel_req *r, struct imsg *imsg, union imsg_msg *m)
 	case REQ_SENDER:
 		rv = smtp_session_sender_result(s, &m->auth_sender_result);
 		break;
+	case REQ_CHECK:
 	case REQ_NONE:
 		break;
 	}
@@ -618,6 +621,7 @@ smtp_req_failed(struct smtp_session *s)
 		if (auth_req_failed(s, req) == -1)
 			return;
 		break;
+	case REQ_CHECK:
 	case REQ_NONE:
 		break;
 	}
@@ -807,12 +811,24 @@ smtp_cmd_mail(struct smtp_session *s, char *args)
 void
 smtp_mail_accept(struct smtp_session *s)
 {
+	int	 checks;
+
 	smtp_reset(s);
 	if ((s->tx = smtp_tx_new(s, s->pending_sender, s->pending_body,
 	    s->pending_utf8)) == NULL) {
 		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
 		    "Error: out of memory, try again later");
 		return;
+	}
+	/* SPF runs while the client goes on with RCPT and DATA. */
+	if ((checks = check_wanted(s)) != 0) {
+		if ((s->tx->check = check_new(s->tx, checks)) == NULL) {
+			smtp_reset(s);
+			smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+			    "Error: out of memory, try again later");
+			return;
+		}
+		check_mail(s->tx->check);
 	}
 	smtp_status(s, 250, ESC_OTHER_ADDRESS_STATUS, "Ok");
 }
@@ -1151,7 +1167,13 @@ smtp_message_done(struct smtp_session *s)
 	int		 errors;
 
 	if (data_finish(tx) == 0) {
-		smtp_commit(s);
+		if (tx->check == NULL) {
+			smtp_commit(s);
+			return;
+		}
+		/* The verdict first: no command is taken meanwhile. */
+		smtp_req_start(s, REQ_CHECK);
+		check_end(tx->check, smtp_checked);
 		return;
 	}
 	errors = tx->bs.errors;
@@ -1179,6 +1201,48 @@ smtp_message_done(struct smtp_session *s)
 		    "size=%zu errors=%#x", SID(s), tx->msgid, tx->sender,
 		    tx->bs.size, errors);
 	smtp_reset(s);
+}
+
+/*
+ * Every check has answered: refuse the message, or hand the queue its
+ * verdict header fields and commit it.
+ */
+static void
+smtp_checked(struct smtp_session *s)
+{
+	struct smtp_tx			*tx = s->tx;
+	struct msg_queue_msg_prepend	 m = { .id = 0 };
+	enum check_action		 action;
+	char				 reason[512], fields[PROTO_PREPEND_MAX];
+
+	s->req = REQ_NONE;
+	action = check_verdict(tx->check, reason, sizeof(reason));
+	check_log(tx->check, action);
+	switch (action) {
+	case CHECK_REJECT:
+		smtp_status(s, 550, ESC_DELIVERY_NOT_AUTHORIZED, "%s", reason);
+		smtp_reset(s);
+		smtp_req_done(s);
+		return;
+	case CHECK_TEMPFAIL:
+		smtp_status(s, 451, ESC_OTHER_SECURITY_STATUS, "%s", reason);
+		smtp_reset(s);
+		smtp_req_done(s);
+		return;
+	case CHECK_ACCEPT:
+	case CHECK_QUARANTINE:
+		break;
+	}
+	if (check_fields(tx->check, fields, sizeof(fields)) > 0) {
+		m.msgid = tx->msgid;
+		m.fields = fields;
+		/* No answer: a failure fails the commit that follows. */
+		(void)engine_send(CONNECT_QUEUE,
+		    msg_queue_msg_prepend_pack(&m, -1));
+	}
+	smtp_commit(s);
+	if (s->req == REQ_NONE)
+		smtp_req_done(s);
 }
 
 static void

@@ -1,0 +1,284 @@
+"""The inbound checks of tsamba-smtpd (issue 9) as a sending server sees
+them: SPF, DKIM and DMARC on a listener with "spf dkim dmarc", against
+records that dnsmasq serves on a loopback port ("check resolver").
+
+Messages come from 127.0.0.1; each test domain publishes the SPF,
+DMARC and DKIM records its case needs.  DKIM signatures are made by
+python3-dkim (rsa-sha256 and ed25519-sha256 keys made afresh), the
+delivered Authentication-Results field is parsed with python3-authres,
+and a DMARC reject is the 550 that smtplib sees.
+"""
+
+import os
+import smtplib
+import sys
+import tempfile
+
+import pytest
+
+from helpers import new_msgid, read, wait_copy
+from sandbox import TOP, wait_for
+import dnsfix
+
+sys.path.insert(0, os.path.join(TOP, "regress", "unit"))
+
+dkim = pytest.importorskip("dkim")
+authres = pytest.importorskip("authres")
+pytest.importorskip("nacl")
+import dkim_fixtures  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not os.path.exists(dnsfix.DNSMASQ),
+                                reason="dnsmasq (dnsmasq-base) not installed")
+
+PASS = "v=spf1 ip4:127.0.0.1 -all"
+FAIL = "v=spf1 -all"
+
+# domain -> (SPF record or None, DMARC record or None)
+DOMAINS = {
+    "good.test": (PASS, "v=DMARC1; p=reject"),
+    "reject.test": (FAIL, "v=DMARC1; p=reject"),
+    "quar.test": (FAIL, "v=DMARC1; p=quarantine"),
+    "none.test": (FAIL, "v=DMARC1; p=none"),
+    "pct0.test": (FAIL, "v=DMARC1; p=reject; pct=0"),
+    "org.test": (FAIL, "v=DMARC1; p=none; sp=reject"),
+    "sub.org.test": (FAIL, None),
+    "relaxed.test": (FAIL, "v=DMARC1; p=reject"),
+    "bounce.relaxed.test": (PASS, None),
+    "strict.test": (FAIL, "v=DMARC1; p=reject; aspf=s"),
+    "bounce.strict.test": (PASS, None),
+    "signed.test": (FAIL, "v=DMARC1; p=reject"),
+}
+
+
+@pytest.fixture(scope="module")
+def world(sandbox_factory, tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("checks-dns"))
+    dns = dnsfix.DnsServer(d)
+    for dom, (spf, dmarc) in DOMAINS.items():
+        if spf:
+            dns.txt(dom, spf)
+        if dmarc:
+            dns.txt("_dmarc." + dom, dmarc.replace(",", ""))
+    rsa_priv, rsa_pub = dkim_fixtures.rsa_key(2048, d)
+    ed_priv, ed_pub = dkim_fixtures.ed25519_key()
+    dns.txt("rs._domainkey.signed.test",
+            "v=DKIM1; k=rsa; p=" + rsa_pub.decode())
+    dns.txt("ed._domainkey.signed.test",
+            "v=DKIM1; k=ed25519; p=" + ed_pub.decode())
+    dns.start()
+    sb = sandbox_factory("checks", smtp_opts="spf dkim dmarc", extra=[
+        'check resolver "%s"' % dns.resolver,
+    ])
+    yield {"sb": sb, "dns": dns, "rsa": rsa_priv, "ed": ed_priv}
+    dns.stop()
+
+
+def message(frm, to, msgid=None, extra=b""):
+    msgid = msgid or new_msgid()
+    text = ("From: Someone <%s>\r\n"
+            "To: %s\r\n"
+            "Subject: checks\r\n"
+            "Message-ID: %s\r\n"
+            "Date: Wed, 25 Nov 2026 12:00:00 +0000\r\n" % (frm, to, msgid))
+    return msgid, extra + text.encode() + b"\r\nHello.\r\n"
+
+
+def submit(sb, mailfrom, rcpt, msg):
+    """The DATA reply (code, text)."""
+    with smtplib.SMTP("127.0.0.1", sb.smtp_port, timeout=30) as s:
+        s.ehlo("client.test")
+        code, resp = s.mail(mailfrom)
+        assert code == 250, (code, resp)
+        code, resp = s.rcpt(rcpt)
+        assert code == 250, (code, resp)
+        try:
+            code, resp = s.data(msg)
+        except smtplib.SMTPDataError as e:
+            code, resp = e.smtp_code, e.smtp_error
+    return code, resp.decode(errors="replace")
+
+
+def user(sb):
+    return sb.address(sb.users[1])
+
+
+def delivered(sb, rcpt, msgid):
+    return read(wait_copy(sb, rcpt, msgid))
+
+
+def our_results(sb, data):
+    """The Authentication-Results fields of the message with our
+    authserv-id, parsed by python3-authres."""
+    head = data.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode()
+    fields = []
+    for line in head.split("\n"):
+        if line[:1] in (" ", "\t") and fields:
+            fields[-1] += line
+        else:
+            fields.append(line)
+    out = []
+    for f in fields:
+        if f.lower().startswith("authentication-results:"):
+            ar = authres.AuthenticationResultsHeader.parse(f)
+            if ar.authserv_id == sb.hostname:
+                out.append(ar)
+    return out
+
+
+def result_of(ar, method):
+    res = [r for r in ar.results if r.method == method]
+    assert res, (method, str(ar))
+    return res[0].result
+
+
+def test_aligned_spf_pass_delivered(world):
+    sb = world["sb"]
+    msgid, msg = message("alice@good.test", user(sb))
+    code, text = submit(sb, "alice@good.test", user(sb), msg)
+    assert code == 250, text
+    ars = our_results(sb, delivered(sb, user(sb), msgid))
+    assert len(ars) == 1
+    assert result_of(ars[0], "spf") == "pass"
+    assert result_of(ars[0], "dmarc") == "pass"
+    assert result_of(ars[0], "dkim") == "none"
+
+
+def test_dmarc_reject_550(world):
+    sb = world["sb"]
+    _, msg = message("ceo@reject.test", user(sb))
+    code, text = submit(sb, "ceo@reject.test", user(sb), msg)
+    assert code == 550, text
+    assert text.startswith("5.7.1") and "reject.test" in text, text
+    assert wait_for(lambda: "reject: client=[127.0.0.1]" in
+                    sb.log("smtpd") and "cmd=DATA" in
+                    sb.log("smtpd"), 10)
+
+
+def test_forged_from_with_other_domains_spf(world):
+    """SPF passes for good.test, but the author is reject.test."""
+    sb = world["sb"]
+    _, msg = message("ceo@reject.test", user(sb))
+    code, text = submit(sb, "bounces@good.test", user(sb), msg)
+    assert code == 550, text
+
+
+def test_dmarc_none_accepted_with_fail(world):
+    sb = world["sb"]
+    msgid, msg = message("a@none.test", user(sb))
+    code, text = submit(sb, "a@none.test", user(sb), msg)
+    assert code == 250, text
+    ars = our_results(sb, delivered(sb, user(sb), msgid))
+    assert result_of(ars[0], "dmarc") == "fail"
+    assert result_of(ars[0], "spf") == "fail"
+
+
+def test_pct_zero_accepted(world):
+    sb = world["sb"]
+    msgid, msg = message("a@pct0.test", user(sb))
+    code, text = submit(sb, "a@pct0.test", user(sb), msg)
+    assert code == 250, text
+    ars = our_results(sb, delivered(sb, user(sb), msgid))
+    assert result_of(ars[0], "dmarc") == "fail"
+
+
+def test_subdomain_policy(world):
+    sb = world["sb"]
+    _, msg = message("a@sub.org.test", user(sb))
+    code, text = submit(sb, "a@sub.org.test", user(sb), msg)
+    assert code == 550, text
+    # the organisational domain itself is p=none
+    msgid, msg = message("a@org.test", user(sb))
+    code, text = submit(sb, "a@org.test", user(sb), msg)
+    assert code == 250, text
+
+
+def test_alignment_relaxed_and_strict(world):
+    sb = world["sb"]
+    msgid, msg = message("a@relaxed.test", user(sb))
+    code, text = submit(sb, "b@bounce.relaxed.test", user(sb), msg)
+    assert code == 250, text
+    ars = our_results(sb, delivered(sb, user(sb), msgid))
+    assert result_of(ars[0], "dmarc") == "pass"
+    _, msg = message("a@strict.test", user(sb))
+    code, text = submit(sb, "b@bounce.strict.test", user(sb), msg)
+    assert code == 550, text
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ed25519"])
+def test_dkim_signed_passes_dmarc(world, kind):
+    """SPF fails for signed.test, the aligned signature carries DMARC."""
+    sb = world["sb"]
+    msgid, msg = message("a@signed.test", user(sb))
+    if kind == "rsa":
+        sig = dkim.sign(msg, b"rs", b"signed.test", world["rsa"],
+                        include_headers=[b"from", b"to", b"subject"])
+    else:
+        sig = dkim.sign(msg, b"ed", b"signed.test", world["ed"],
+                        signature_algorithm=b"ed25519-sha256",
+                        include_headers=[b"from", b"to", b"subject"])
+    code, text = submit(sb, "a@signed.test", user(sb), sig + msg)
+    assert code == 250, text
+    ars = our_results(sb, delivered(sb, user(sb), msgid))
+    assert result_of(ars[0], "dkim") == "pass"
+    assert result_of(ars[0], "dmarc") == "pass"
+    # a body changed after signing: DKIM fails, DMARC rejects
+    bad = sig + msg.replace(b"Hello.", b"Hullo.")
+    code, text = submit(sb, "a@signed.test", user(sb), bad)
+    assert code == 550, text
+
+
+def test_forged_authentication_results_removed(world):
+    sb = world["sb"]
+    forged = ("Authentication-Results: %s; dmarc=pass "
+              "header.from=reject.test\r\n"
+              "Authentication-Results: other.example; spf=pass "
+              "smtp.mailfrom=x@good.test\r\n" % sb.hostname).encode()
+    msgid, msg = message("alice@good.test", user(sb), extra=forged)
+    code, text = submit(sb, "alice@good.test", user(sb), msg)
+    assert code == 250, text
+    data = delivered(sb, user(sb), msgid)
+    ars = our_results(sb, data)
+    assert len(ars) == 1, data
+    assert result_of(ars[0], "dmarc") == "pass"
+    assert b"header.from=reject.test" not in data
+    assert b"Authentication-Results: other.example;" in data
+    # ours comes first, above the Received trace it belongs to
+    assert data.index(b"Authentication-Results: %s;" %
+                      sb.hostname.encode()) < data.index(b"Received:")
+
+
+def test_verdict_log_line(world):
+    sb = world["sb"]
+    msgid, msg = message("a@none.test", user(sb))
+    code, text = submit(sb, "a@none.test", user(sb), msg)
+    assert code == 250, text
+    qid = text.split()[-1]
+    want = "msgid=%s spf=fail spf.from=<a@none.test>" % qid
+
+    def logged():
+        for line in sb.log("smtpd").splitlines():
+            if "verdict: client=[127.0.0.1]" in line and want in line:
+                return line
+        return None
+    assert wait_for(logged, 10), sb.log("smtpd")[-2000:]
+    line = logged()
+    assert "dkim=none" in line and "dmarc=fail" in line
+    assert "dmarc.from=none.test policy=none action=accept" in line
+
+
+@pytest.fixture(scope="module")
+def dnsdown(sandbox_factory):
+    """A resolver that never answers, and on-tempfail tempfail."""
+    port = dnsfix.free_udp_port()
+    return sandbox_factory("dnsdown", smtp_opts="spf dkim dmarc", extra=[
+        'check resolver "127.0.0.1@%d"' % port,
+        "check on-tempfail tempfail",
+    ])
+
+
+def test_dns_down_tempfails(dnsdown):
+    sb = dnsdown
+    _, msg = message("alice@good.test", user(sb))
+    code, text = submit(sb, "alice@good.test", user(sb), msg)
+    assert code == 451, text
+    assert text.startswith("4.7."), text
