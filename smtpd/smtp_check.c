@@ -471,7 +471,8 @@ action_name(enum check_action a)
 
 /* The header fields for the queue to prepend: their length, 0 if none. */
 size_t
-check_fields(struct smtp_check *c, char *buf, size_t bufsz)
+check_fields(struct smtp_check *c, enum check_action action, char *buf,
+    size_t bufsz)
 {
 	struct smtp_session	*s = c->tx->session;
 	struct authres		 ar;
@@ -518,6 +519,18 @@ check_fields(struct smtp_check *c, char *buf, size_t bufsz)
 		else
 			buf[len] = '\0';
 	}
+	/*
+	 * Quarantine is a mark for the reader's filters (X-Spam-Flag is
+	 * what Sieve scripts and mail clients look for); delivery into
+	 * the Junk folder by tsamba-lmtpd is still to come.
+	 */
+	if (action == CHECK_QUARANTINE && (r = snprintf(buf + len,
+	    bufsz - len, "X-Tsamba-Quarantine: DMARC policy of %s\r\n"
+	    "X-Spam-Flag: YES\r\n", c->from_domain)) > 0 &&
+	    (size_t)r < bufsz - len)
+		len += r;
+	else
+		buf[len] = '\0';
 	return len;
 }
 

@@ -1233,7 +1233,7 @@ smtp_checked(struct smtp_session *s)
 	case CHECK_QUARANTINE:
 		break;
 	}
-	if (check_fields(tx->check, fields, sizeof(fields)) > 0) {
+	if (check_fields(tx->check, action, fields, sizeof(fields)) > 0) {
 		m.msgid = tx->msgid;
 		m.fields = fields;
 		/* No answer: a failure fails the commit that follows. */

@@ -302,7 +302,8 @@ void		 check_header(struct smtp_check *, const char *, size_t);
 void		 check_end(struct smtp_check *,
 		    void (*done)(struct smtp_session *));
 enum check_action check_verdict(struct smtp_check *, char *, size_t);
-size_t		 check_fields(struct smtp_check *, char *, size_t);
+size_t		 check_fields(struct smtp_check *, enum check_action, char *,
+		    size_t);
 void		 check_log(struct smtp_check *, enum check_action);
 
 /* smtp_tls.c: reference-counted libtls server contexts. */

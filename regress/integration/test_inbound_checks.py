@@ -172,13 +172,26 @@ def test_dmarc_none_accepted_with_fail(world):
     assert result_of(ars[0], "spf") == "fail"
 
 
+def test_dmarc_quarantine_marked(world):
+    sb = world["sb"]
+    msgid, msg = message("a@quar.test", user(sb))
+    code, text = submit(sb, "a@quar.test", user(sb), msg)
+    assert code == 250, text
+    data = delivered(sb, user(sb), msgid)
+    assert result_of(our_results(sb, data)[0], "dmarc") == "fail"
+    assert b"X-Tsamba-Quarantine: DMARC policy of quar.test" in data
+    assert b"X-Spam-Flag: YES" in data
+
+
 def test_pct_zero_accepted(world):
     sb = world["sb"]
     msgid, msg = message("a@pct0.test", user(sb))
     code, text = submit(sb, "a@pct0.test", user(sb), msg)
     assert code == 250, text
-    ars = our_results(sb, delivered(sb, user(sb), msgid))
-    assert result_of(ars[0], "dmarc") == "fail"
+    data = delivered(sb, user(sb), msgid)
+    assert result_of(our_results(sb, data)[0], "dmarc") == "fail"
+    # RFC 7489 6.6.4: sampled out of p=reject is the next policy down
+    assert b"X-Tsamba-Quarantine: DMARC policy of pct0.test" in data
 
 
 def test_subdomain_policy(world):
