@@ -122,6 +122,14 @@ enum mta_status {
 };
 
 #define RCPT_LOCAL		0x01
+/* Deliver into the Junk folder (a DMARC quarantine, smtp_check.c). */
+#define RCPT_JUNK		0x02
+/*
+ * The LMTP RCPT parameter that asks tsamba-lmtpd for a folder of the
+ * mailbox ("=Junk"); offered in LHLO, and obeyed, only when the peer
+ * is the queue's uid.
+ */
+#define LMTP_FOLDER_PARAM	"X-TSAMBA-FOLDER"
 
 enum connect_target {
 	CONNECT_AUTHD = 1,

@@ -1212,6 +1212,7 @@ smtp_checked(struct smtp_session *s)
 {
 	struct smtp_tx			*tx = s->tx;
 	struct msg_queue_msg_prepend	 m = { .id = 0 };
+	struct smtp_rcpt		*r;
 	enum check_action		 action;
 	char				 reason[512], fields[PROTO_PREPEND_MAX];
 
@@ -1229,8 +1230,12 @@ smtp_checked(struct smtp_session *s)
 		smtp_reset(s);
 		smtp_req_done(s);
 		return;
-	case CHECK_ACCEPT:
 	case CHECK_QUARANTINE:
+		/* The queue asks tsamba-lmtpd for each one's Junk folder. */
+		TAILQ_FOREACH(r, &tx->rcpts, entry)
+			r->flags |= RCPT_JUNK;
+		break;
+	case CHECK_ACCEPT:
 		break;
 	}
 	if (check_fields(tx->check, action, fields, sizeof(fields)) > 0) {

@@ -16,7 +16,7 @@ import tempfile
 
 import pytest
 
-from helpers import new_msgid, read, wait_copy
+from helpers import copies, new_msgid, read, wait_copy
 from sandbox import TOP, wait_for
 import dnsfix
 
@@ -106,6 +106,23 @@ def delivered(sb, rcpt, msgid):
     return read(wait_copy(sb, rcpt, msgid))
 
 
+def junk(sb, rcpt, msgid):
+    """The message as delivered into the recipient's .Junk folder."""
+    d = os.path.join(sb.maildir(rcpt), ".Junk", "new")
+
+    def found():
+        try:
+            names = os.listdir(d)
+        except FileNotFoundError:
+            return None
+        for n in names:
+            data = read(os.path.join(d, n))
+            if msgid.encode() in data:
+                return data
+        return None
+    return wait_for(found, 30, what="%s in %s" % (msgid, d))
+
+
 def our_results(sb, data):
     """The Authentication-Results fields of the message with our
     authserv-id, parsed by python3-authres."""
@@ -172,12 +189,13 @@ def test_dmarc_none_accepted_with_fail(world):
     assert result_of(ars[0], "spf") == "fail"
 
 
-def test_dmarc_quarantine_marked(world):
+def test_dmarc_quarantine_into_junk(world):
     sb = world["sb"]
     msgid, msg = message("a@quar.test", user(sb))
     code, text = submit(sb, "a@quar.test", user(sb), msg)
     assert code == 250, text
-    data = delivered(sb, user(sb), msgid)
+    data = junk(sb, user(sb), msgid)
+    assert not copies(sb, user(sb), msgid)      # not in the INBOX
     assert result_of(our_results(sb, data)[0], "dmarc") == "fail"
     assert b"X-Tsamba-Quarantine: DMARC policy of quar.test" in data
     assert b"X-Spam-Flag: YES" in data
@@ -188,7 +206,7 @@ def test_pct_zero_accepted(world):
     msgid, msg = message("a@pct0.test", user(sb))
     code, text = submit(sb, "a@pct0.test", user(sb), msg)
     assert code == 250, text
-    data = delivered(sb, user(sb), msgid)
+    data = junk(sb, user(sb), msgid)
     assert result_of(our_results(sb, data)[0], "dmarc") == "fail"
     # RFC 7489 6.6.4: sampled out of p=reject is the next policy down
     assert b"X-Tsamba-Quarantine: DMARC policy of pct0.test" in data
