@@ -22,7 +22,7 @@
  *   ban max-failures N | window TIME | duration TIME | never "NET/LEN"
  *   ban prefix ipv4 LEN ipv6 LEN       failures counted per network
  *   listen on ADDR [port N] [tls|tls-require|smtps] [pki NAME] [auth]
- *           [hide-client] [ciphers "list"] [spf] [dkim] [dmarc]
+ *           [hide-client] [ciphers "list"] [spf] [dkim] [dmarc] [dnsbl]
  *           ADDR is an IPv4/IPv6 address, "any" or "localhost"
  *   lmtp listen on socket ["path"] [allow "user"]...
  *                                       default rundir/lmtp.sock; the
@@ -48,6 +48,7 @@
  *   check on-tempfail accept|tempfail   default accept
  *   check dmarc-reject reject|quarantine|none   default reject
  *   check received-spf yes|no           default no
+ *   check dnsbl|dnswl "zone[=127.0.0.2,...]"  up to 8 of each
  *   queue lifetime TIME | retry-min TIME | retry-max TIME |
  *         delay-warn TIME | lmtp-sessions N | lmtp "socket path"
  *
@@ -60,6 +61,8 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+
+#include <netinet/in.h>
 
 #include <limits.h>
 #include <stddef.h>
@@ -79,6 +82,17 @@
 #define LISTEN_DKIM		0x40
 #define LISTEN_DMARC		0x80	/* needs SPF and DKIM: implies them */
 #define LISTEN_CHECKS		(LISTEN_SPF | LISTEN_DKIM | LISTEN_DMARC)
+#define LISTEN_DNSBL		0x100	/* check dnsbl/dnswl before greeting */
+
+#define CONF_DNSBL_MAX		8	/* zones of each kind */
+#define CONF_DNSBL_CODES	8	/* answers that count, per zone */
+
+/* "check dnsbl|dnswl "zone[=A,A...]"": no codes, any 127.x answer. */
+struct conf_dnsbl {
+	char			 zone[CONF_HOST_MAX];
+	struct in_addr		 codes[CONF_DNSBL_CODES];
+	size_t			 ncodes;
+};
 
 /* "check on-tempfail": a check that could not be done. */
 #define CHECK_TEMPFAIL_ACCEPT	0
@@ -227,6 +241,10 @@ struct conf {
 	int			 check_tempfail;	/* CHECK_TEMPFAIL_ACCEPT */
 	int			 check_dmarc_reject;	/* CHECK_DMARC_REJECT */
 	int			 check_received_spf;	/* 0 */
+	struct conf_dnsbl	 dnsbl[CONF_DNSBL_MAX];
+	size_t			 ndnsbl;
+	struct conf_dnsbl	 dnswl[CONF_DNSBL_MAX];
+	size_t			 ndnswl;
 
 	size_t			 max_message_size;	/* 35 MiB */
 	unsigned int		 max_rcpts;		/* 100 */

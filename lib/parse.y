@@ -13,6 +13,8 @@
 #include <sys/queue.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -153,6 +155,8 @@ static void	 add_listen(struct conf_listen_list *, const char *, int,
 static void	 lopt_flag(int, const char *);
 static void	 set_resolver(const char *);
 static void	 set_check(const char *, const char *);
+static void	 add_dnsbl(struct conf_dnsbl *, size_t *, const char *,
+		    const char *);
 static void	 add_tls_verify(const char *, const char *, const char *);
 static void	 set_relay(const char *, const char *);
 static void	 add_dkim(const char *, const char *, const char *,
@@ -179,7 +183,7 @@ static struct {
 %token	LMTP MAILROOT ON PKI PORT POSTMASTER QUEUE RUNDIR SMTPS SOCKET SPOOL
 %token	STATEDIR
 %token	TABLE TIMEOUT TLS TLSREQUIRE USER ERROR
-%token	DKIM MTA RELAY METRICS CHECK SPF DMARC
+%token	DKIM MTA RELAY METRICS CHECK SPF DMARC DNSBL
 %token	<string>	STRING
 %token	<number>	NUMBER
 %type	<string>	value userkind
@@ -214,6 +218,11 @@ main		: STRING '=' value		{ macro_set($1, $3); }
 		| CHECK STRING value {
 			set_check($2, $3);
 			free($2);
+			free($3);
+		}
+		| CHECK DNSBL value {
+			/* "dnsbl" is also a listen option. */
+			set_check("dnsbl", $3);
 			free($3);
 		}
 		| MTA PORT NUMBER {
@@ -551,6 +560,7 @@ lopt		: PORT NUMBER {
 		| SPF		{ lopt_flag(LISTEN_SPF, "spf"); }
 		| DKIM		{ lopt_flag(LISTEN_DKIM, "dkim"); }
 		| DMARC		{ lopt_flag(LISTEN_DMARC, "dmarc"); }
+		| DNSBL		{ lopt_flag(LISTEN_DNSBL, "dnsbl"); }
 		| PKI STRING {
 			if (lopts.pki != NULL) {
 				conf_error("pki given twice");
@@ -590,6 +600,7 @@ static const struct keyword keywords[] = {
 	{ "ciphers",		CIPHERS },
 	{ "dkim",		DKIM },
 	{ "dmarc",		DMARC },
+	{ "dnsbl",		DNSBL },
 	{ "hide-client",	HIDECLIENT },
 	{ "hostname",		HOSTNAME },
 	{ "include",		INCLUDE },
@@ -1484,6 +1495,45 @@ lopt_flag(int flag, const char *name)
 	lopts.flags |= flag;
 }
 
+/* "zone" or "zone=A,A,...": the answers that list a client. */
+static void
+add_dnsbl(struct conf_dnsbl *lists, size_t *n, const char *what,
+    const char *text)
+{
+	struct conf_dnsbl	*l;
+	char			 buf[CONF_HOST_MAX + 256], *codes, *c;
+
+	if (*n >= CONF_DNSBL_MAX) {
+		conf_error("check %s: more than %d zones", what,
+		    CONF_DNSBL_MAX);
+		return;
+	}
+	l = &lists[*n];
+	memset(l, 0, sizeof(*l));
+	if (strlcpy(buf, text, sizeof(buf)) >= sizeof(buf)) {
+		conf_error("check %s: too long", what);
+		return;
+	}
+	if ((codes = strchr(buf, '=')) != NULL)
+		*codes++ = '\0';
+	if (!conf_hostname_valid(buf)) {
+		conf_error("check %s: bad zone \"%s\"", what, buf);
+		return;
+	}
+	strlcpy(l->zone, buf, sizeof(l->zone));
+	while (codes != NULL && (c = strsep(&codes, ",")) != NULL) {
+		if (l->ncodes >= CONF_DNSBL_CODES ||
+		    inet_pton(AF_INET, c, &l->codes[l->ncodes]) != 1) {
+			conf_error("check %s %s: bad or too many answer codes "
+			    "(at most %d IPv4 addresses)", what, l->zone,
+			    CONF_DNSBL_CODES);
+			return;
+		}
+		l->ncodes++;
+	}
+	(*n)++;
+}
+
 /* One word of a "check" statement; the values are words too. */
 static void
 set_check(const char *name, const char *text)
@@ -1517,7 +1567,11 @@ set_check(const char *name, const char *text)
 		else
 			conf_error("check dmarc-reject: \"%s\" is not reject, "
 			    "quarantine or none", text);
-	} else if (strcmp(name, "received-spf") == 0) {
+	} else if (strcmp(name, "dnsbl") == 0)
+		add_dnsbl(conf->dnsbl, &conf->ndnsbl, "dnsbl", text);
+	else if (strcmp(name, "dnswl") == 0)
+		add_dnsbl(conf->dnswl, &conf->ndnswl, "dnswl", text);
+	else if (strcmp(name, "received-spf") == 0) {
 		if (strcmp(text, "yes") == 0)
 			conf->check_received_spf = 1;
 		else if (strcmp(text, "no") == 0)
@@ -1527,7 +1581,7 @@ set_check(const char *name, const char *text)
 			    "no", text);
 	} else
 		conf_error("unknown check \"%s\" (resolver, psl, on-tempfail, "
-		    "dmarc-reject, received-spf)", name);
+		    "dmarc-reject, received-spf, dnsbl, dnswl)", name);
 }
 
 /* "mta resolver": tests point the mta at their own name server. */

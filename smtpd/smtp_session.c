@@ -217,10 +217,33 @@ smtp_session_start(struct smtp_session *s)
 	return 0;
 }
 
+/* The lists have answered: greet, or turn a listed client away. */
+static void
+smtp_dnsbl_done(struct smtp_session *s)
+{
+	s->req = REQ_NONE;
+	smtp_banner(s);
+	if (s->mode != MODE_CLOSING)
+		smtp_req_done(s);
+}
+
 static void
 smtp_banner(struct smtp_session *s)
 {
+	if (!s->banned && s->dnsbl_state == DNSBL_NONE &&
+	    dnsbl_start(s, smtp_dnsbl_done) == 0) {
+		s->dnsbl_state = DNSBL_CLEAR;
+		smtp_req_start(s, REQ_CHECK);
+		return;
+	}
 	s->banner_sent = 1;
+	if (s->dnsbl_state == DNSBL_LISTED) {
+		smtp_log_refusing(s);
+		smtp_close(s, 554, ESC_DELIVERY_NOT_AUTHORIZED, "Service "
+		    "unavailable; client [%s] blocked using %s", s->ip,
+		    s->dnsbl_zone);
+		return;
+	}
 	if (s->banned) {
 		smtp_log_refusing(s);
 		stats_inc(ST_SMTP_BANNED, s->l->slot);
@@ -238,6 +261,7 @@ smtp_free(struct smtp_session *s, const char *why)
 	log_info("session %016llx: disconnect from [%s]:%d messages=%u "
 	    "(%s)", SID(s), s->ip, s->port, s->nmessages, why);
 	smtp_req_abandon(s);
+	dnsbl_cancel(s);
 	smtp_reset(s);
 	evtimer_del(&s->lifetime);
 	io_free(s->io);

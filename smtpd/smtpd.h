@@ -160,6 +160,13 @@ struct smtp_tx {
 	struct smtp_check	*check;		/* NULL: no inbound checks */
 };
 
+enum dnsbl_state {
+	DNSBL_NONE = 0,		/* not asked */
+	DNSBL_CLEAR,		/* on no list */
+	DNSBL_LISTED,		/* on a block list: 554 */
+	DNSBL_ALLOWED,		/* on an allow list */
+};
+
 struct smtp_session {
 	TAILQ_ENTRY(smtp_session) entry;
 	uint64_t		 id;		/* for the log */
@@ -201,6 +208,12 @@ struct smtp_session {
 	char			 pending_sender[ADDR_MAX + 1];
 	enum smtp_body		 pending_body;
 	int			 pending_utf8;
+
+	/* DNS block and allow lists (smtp_dnsbl.c). */
+	struct smtp_dnsbl	*dnsbl;		/* questions out */
+	void			(*dnsbl_done)(struct smtp_session *);
+	enum dnsbl_state	 dnsbl_state;
+	char			 dnsbl_zone[CONF_HOST_MAX];	/* the list */
 
 	/* The command being answered, for smtp_log.c (CMD_EMPTY: none). */
 	enum smtp_verb		 log_verb;
@@ -305,6 +318,11 @@ enum check_action check_verdict(struct smtp_check *, char *, size_t);
 size_t		 check_fields(struct smtp_check *, enum check_action, char *,
 		    size_t);
 void		 check_log(struct smtp_check *, enum check_action);
+
+/* smtp_dnsbl.c: the client address on DNS lists, before the greeting. */
+int		 dnsbl_start(struct smtp_session *,
+		    void (*)(struct smtp_session *));
+void		 dnsbl_cancel(struct smtp_session *);
 
 /* smtp_tls.c: reference-counted libtls server contexts. */
 struct smtp_tls_ctx {

@@ -65,9 +65,15 @@ def world(sandbox_factory, tmp_path_factory):
             "v=DKIM1; k=rsa; p=" + rsa_pub.decode())
     dns.txt("ed._domainkey.signed.test",
             "v=DKIM1; k=ed25519; p=" + ed_pub.decode())
+    # 127.0.0.2 is on the block list; 127.0.0.3 on both lists
+    dns.host("2.0.0.127.bl.test", "127.0.0.2")
+    dns.host("3.0.0.127.bl.test", "127.0.0.2")
+    dns.host("3.0.0.127.wl.test", "127.0.0.5")
     dns.start()
-    sb = sandbox_factory("checks", smtp_opts="spf dkim dmarc", extra=[
+    sb = sandbox_factory("checks", smtp_opts="spf dkim dmarc dnsbl", extra=[
         'check resolver "%s"' % dns.resolver,
+        'check dnsbl "bl.test"',
+        'check dnswl "wl.test"',
     ])
     yield {"sb": sb, "dns": dns, "rsa": rsa_priv, "ed": ed_priv}
     dns.stop()
@@ -295,6 +301,27 @@ def test_verdict_log_line(world):
     line = logged()
     assert "dkim=none" in line and "dmarc=fail" in line
     assert "dmarc.from=none.test policy=none action=accept" in line
+
+
+def test_dnsbl_listed_client_refused(world):
+    sb = world["sb"]
+    with pytest.raises(smtplib.SMTPConnectError) as e:
+        smtplib.SMTP("127.0.0.1", sb.smtp_port, timeout=30,
+                     source_address=("127.0.0.2", 0))
+    assert e.value.smtp_code == 554
+    text = e.value.smtp_error.decode()
+    assert text.startswith("5.7.1") and "bl.test" in text, text
+    assert "[127.0.0.2]" in text
+    assert wait_for(lambda: "refuse: client=[127.0.0.2]" in sb.log("smtpd"),
+                    10)
+
+
+def test_dnswl_wins_over_dnsbl(world):
+    sb = world["sb"]
+    with smtplib.SMTP("127.0.0.1", sb.smtp_port, timeout=30,
+                      source_address=("127.0.0.3", 0)) as s:
+        code, _ = s.ehlo("client.test")
+        assert code == 250
 
 
 @pytest.fixture(scope="module")
