@@ -98,6 +98,9 @@ conf_init(struct conf *conf)
 	    "/usr/share/publicsuffix/public_suffix_list.dat");
 	conf->check_tempfail = CHECK_TEMPFAIL_ACCEPT;
 	conf->check_dmarc_reject = CHECK_DMARC_REJECT;
+	conf->grey_delay = 300;
+	conf->grey_retry = 4 * 3600;
+	conf->grey_expire = 36 * 24 * 3600;
 
 	conf_copy(conf->statedir, sizeof(conf->statedir), DEFAULT_STATEDIR);
 	conf->ban_max_failures = 5;

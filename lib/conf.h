@@ -23,6 +23,7 @@
  *   ban prefix ipv4 LEN ipv6 LEN       failures counted per network
  *   listen on ADDR [port N] [tls|tls-require|smtps] [pki NAME] [auth]
  *           [hide-client] [ciphers "list"] [spf] [dkim] [dmarc] [dnsbl]
+ *           [greylist]
  *           ADDR is an IPv4/IPv6 address, "any" or "localhost"
  *   lmtp listen on socket ["path"] [allow "user"]...
  *                                       default rundir/lmtp.sock; the
@@ -49,6 +50,8 @@
  *   check dmarc-reject reject|quarantine|none   default reject
  *   check received-spf yes|no           default no
  *   check dnsbl|dnswl "zone[=127.0.0.2,...]"  up to 8 of each
+ *   check greylist-delay|greylist-retry|greylist-expire TIME
+ *                                       5m, 4h, 36d
  *   queue lifetime TIME | retry-min TIME | retry-max TIME |
  *         delay-warn TIME | lmtp-sessions N | lmtp "socket path"
  *
@@ -83,6 +86,7 @@
 #define LISTEN_DMARC		0x80	/* needs SPF and DKIM: implies them */
 #define LISTEN_CHECKS		(LISTEN_SPF | LISTEN_DKIM | LISTEN_DMARC)
 #define LISTEN_DNSBL		0x100	/* check dnsbl/dnswl before greeting */
+#define LISTEN_GREYLIST		0x200	/* greylist at RCPT */
 
 #define CONF_DNSBL_MAX		8	/* zones of each kind */
 #define CONF_DNSBL_CODES	8	/* answers that count, per zone */
@@ -245,6 +249,9 @@ struct conf {
 	size_t			 ndnsbl;
 	struct conf_dnsbl	 dnswl[CONF_DNSBL_MAX];
 	size_t			 ndnswl;
+	unsigned int		 grey_delay;	/* s, 300 */
+	unsigned int		 grey_retry;	/* s, 4 h */
+	unsigned int		 grey_expire;	/* s, 36 d */
 
 	size_t			 max_message_size;	/* 35 MiB */
 	unsigned int		 max_rcpts;		/* 100 */

@@ -155,6 +155,7 @@ static void	 add_listen(struct conf_listen_list *, const char *, int,
 static void	 lopt_flag(int, const char *);
 static void	 set_resolver(const char *);
 static void	 set_check(const char *, const char *);
+static void	 set_grey(const char *, const char *);
 static void	 add_dnsbl(struct conf_dnsbl *, size_t *, const char *,
 		    const char *);
 static void	 add_tls_verify(const char *, const char *, const char *);
@@ -183,7 +184,7 @@ static struct {
 %token	LMTP MAILROOT ON PKI PORT POSTMASTER QUEUE RUNDIR SMTPS SOCKET SPOOL
 %token	STATEDIR
 %token	TABLE TIMEOUT TLS TLSREQUIRE USER ERROR
-%token	DKIM MTA RELAY METRICS CHECK SPF DMARC DNSBL
+%token	DKIM MTA RELAY METRICS CHECK SPF DMARC DNSBL GREYLIST
 %token	<string>	STRING
 %token	<number>	NUMBER
 %type	<string>	value userkind
@@ -561,6 +562,7 @@ lopt		: PORT NUMBER {
 		| DKIM		{ lopt_flag(LISTEN_DKIM, "dkim"); }
 		| DMARC		{ lopt_flag(LISTEN_DMARC, "dmarc"); }
 		| DNSBL		{ lopt_flag(LISTEN_DNSBL, "dnsbl"); }
+		| GREYLIST	{ lopt_flag(LISTEN_GREYLIST, "greylist"); }
 		| PKI STRING {
 			if (lopts.pki != NULL) {
 				conf_error("pki given twice");
@@ -601,6 +603,7 @@ static const struct keyword keywords[] = {
 	{ "dkim",		DKIM },
 	{ "dmarc",		DMARC },
 	{ "dnsbl",		DNSBL },
+	{ "greylist",		GREYLIST },
 	{ "hide-client",	HIDECLIENT },
 	{ "hostname",		HOSTNAME },
 	{ "include",		INCLUDE },
@@ -1534,6 +1537,33 @@ add_dnsbl(struct conf_dnsbl *lists, size_t *n, const char *what,
 	(*n)++;
 }
 
+/* "check greylist-delay|retry|expire TIME". */
+static void
+set_grey(const char *name, const char *text)
+{
+	unsigned int	*dst;
+	int64_t		 v;
+
+	if (strcmp(name, "greylist-delay") == 0)
+		dst = &conf->grey_delay;
+	else if (strcmp(name, "greylist-retry") == 0)
+		dst = &conf->grey_retry;
+	else if (strcmp(name, "greylist-expire") == 0)
+		dst = &conf->grey_expire;
+	else {
+		conf_error("unknown check \"%s\" (greylist-delay, "
+		    "greylist-retry, greylist-expire)", name);
+		return;
+	}
+	if (conf_value(text, CONF_UNIT_TIME, &v) == -1 || v < 0 ||
+	    v > 366 * 24 * 3600) {
+		conf_error("check %s: bad time \"%s\" (0 to 366d)", name,
+		    text);
+		return;
+	}
+	*dst = v;
+}
+
 /* One word of a "check" statement; the values are words too. */
 static void
 set_check(const char *name, const char *text)
@@ -1571,6 +1601,8 @@ set_check(const char *name, const char *text)
 		add_dnsbl(conf->dnsbl, &conf->ndnsbl, "dnsbl", text);
 	else if (strcmp(name, "dnswl") == 0)
 		add_dnsbl(conf->dnswl, &conf->ndnswl, "dnswl", text);
+	else if (strncmp(name, "greylist-", 9) == 0)
+		set_grey(name, text);
 	else if (strcmp(name, "received-spf") == 0) {
 		if (strcmp(text, "yes") == 0)
 			conf->check_received_spf = 1;

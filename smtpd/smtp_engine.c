@@ -73,6 +73,7 @@ static const struct channel_type queue_types[] = {
 };
 static const struct channel_type lookup_types[] = {
 	{ IMSG_LKA_DNS_ANSWER, CHANNEL_ANSWER },
+	{ IMSG_LKA_GREY_RESULT, CHANNEL_ANSWER },
 	{ 0, 0 }
 };
 static const struct channel_cbs parent_cbs = {

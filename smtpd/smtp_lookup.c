@@ -14,6 +14,10 @@
  * a session never waits on a blocking call.  Questions that take too
  * long are answered SERVFAIL, which the checks turn into temperror.
  *
+ * The greylist (smtp_greylist.c) lives here too, with its file in
+ * statedir/greylist: the one piece of state of the checks that must
+ * outlive a session and a restart.
+ *
  * The resolver is "check resolver" of tsamba.conf, else "mta resolver",
  * else /etc/resolv.conf (queue/mta_dns.c does the same for the mta).
  */
@@ -23,9 +27,15 @@
 
 #include <netinet/in.h>
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <event.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unbound.h>
@@ -60,9 +70,11 @@ static void	lookup_readable(int, short, void *);
 static void	lookup_answered(void *, int, struct ub_result *);
 static void	lookup_timeout(int, short, void *);
 static void	lookup_reply(uint64_t, int, int, const struct ub_result *);
+static void	lookup_grey(struct msg_lka_grey_check *);
 
 static const struct channel_type engine_types[] = {
 	{ IMSG_LKA_DNS_QUERY, 0 },
+	{ IMSG_LKA_GREY_CHECK, 0 },
 	{ 0, 0 }
 };
 static const struct channel_cbs engine_cbs = {
@@ -104,17 +116,54 @@ lookup_resolver_init(void)
 		fatalx("unbound: %s", ub_strerror(r));
 }
 
+/*
+ * The greylist's own directory, statedir/greylist, owned by the user
+ * the process drops to: opened now, used through the descriptor from
+ * inside the empty chroot.  -1 when no listener greylists.
+ */
+static int
+lookup_grey_dir(void)
+{
+	struct conf_listen	*cl;
+	char			 path[PATH_MAX];
+	uid_t			 uid;
+	gid_t			 gid;
+	int			 want = 0, fd;
+
+	TAILQ_FOREACH(cl, &smtpd_conf->listens, entry)
+		if (cl->flags & LISTEN_GREYLIST)
+			want = 1;
+	if (!want)
+		return -1;
+	(void)mkdir(smtpd_conf->statedir, 0755);
+	if (snprintf(path, sizeof(path), "%s/greylist",
+	    smtpd_conf->statedir) >= (int)sizeof(path))
+		fatalx("greylist directory: path too long");
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		fatal("mkdir %s", path);
+	if (geteuid() == 0 && priv_lookup(smtpd_conf->user_smtpd, &uid,
+	    &gid) == 0 && chown(path, uid, gid) == -1)
+		fatal("chown %s", path);
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		fatal("open %s", path);
+	return fd;
+}
+
 void
 lookup_main(int engine_fd)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	struct event	 ev_sigs[3];
+	int		 greyfd;
 
 	log_procname("lookup");
 	lookup_resolver_init();
+	greyfd = lookup_grey_dir();
 	priv_drop(smtpd_conf->user_smtpd, smtpd_conf->chroot, "lookup");
 
 	event_init();
+	if (greyfd != -1)
+		grey_init(greyfd);
 	daemon_signals(ev_sigs, sigs, 3, lookup_sig);
 	event_set(&ub_ev, ub_fd(ub), EV_READ | EV_PERSIST, lookup_readable,
 	    NULL);
@@ -131,6 +180,7 @@ lookup_sig(int sig, short ev, void *arg)
 {
 	if (sig == SIGHUP)
 		return;
+	grey_flush();
 	exit(0);
 }
 
@@ -167,6 +217,10 @@ lookup_dispatch(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 	char				 name[DNSQ_NAME_MAX * 4];
 	int				 r;
 
+	if (imsg->hdr.type == IMSG_LKA_GREY_CHECK) {
+		lookup_grey(&m->lka_grey_check);
+		return;
+	}
 	if (!lookup_type_ok(qm->type)) {
 		channel_drop(ch, "query of an unknown rr type");
 		return;
@@ -190,6 +244,16 @@ lookup_dispatch(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 	evtimer_add(&q->timer, &tv);
 	TAILQ_INSERT_TAIL(&inflight, q, entry);
 	ninflight++;
+}
+
+static void
+lookup_grey(struct msg_lka_grey_check *m)
+{
+	struct msg_lka_grey_result	 a = { .id = m->id };
+
+	a.pass = grey_check(m->net, m->sender, m->rcpt, &a.wait);
+	if (channel_send(&engine_ch, msg_lka_grey_result_pack(&a, -1)) == -1)
+		fatalx("cannot queue LKA_GREY_RESULT");
 }
 
 static void

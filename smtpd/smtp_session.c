@@ -54,6 +54,8 @@ static void	smtp_bdat_chunk_done(struct smtp_session *);
 static void	smtp_message_done(struct smtp_session *);
 static void	smtp_commit(struct smtp_session *);
 static void	smtp_checked(struct smtp_session *);
+static int	smtp_grey_ask(struct smtp_session *, struct smtp_rcpt *,
+		    size_t);
 static void	smtp_reset(struct smtp_session *);
 static void	smtp_req_abandon(struct smtp_session *);
 static void	smtp_req_failed(struct smtp_session *);
@@ -262,6 +264,7 @@ smtp_free(struct smtp_session *s, const char *why)
 	    "(%s)", SID(s), s->ip, s->port, s->nmessages, why);
 	smtp_req_abandon(s);
 	dnsbl_cancel(s);
+	channel_req_cancel(&s->grey_req);
 	smtp_reset(s);
 	evtimer_del(&s->lifetime);
 	io_free(s->io);
@@ -960,6 +963,8 @@ smtp_session_rcpt_result(struct smtp_session *s, struct imsg *imsg,
 			    "Error: too many recipients");
 			break;
 		}
+		if (smtp_grey_ask(s, mark, envsize) == 0)
+			return 0;
 		smtp_rcpt_accepted(s);
 		break;
 	case LOOKUP_NOUSER:
@@ -993,6 +998,81 @@ smtp_session_rcpt_result(struct smtp_session *s, struct imsg *imsg,
 		break;
 	}
 	smtp_req_done(s);
+	return 0;
+}
+
+/* The greylist's network of the client: its /24 or /64, as text. */
+static int
+smtp_grey_net(struct smtp_session *s, char *out, size_t outsz)
+{
+	struct in6_addr		 a6;
+	struct in_addr		 a4;
+	char			 buf[INET6_ADDRSTRLEN];
+
+	if (s->ss.ss_family == AF_INET) {
+		a4 = ((struct sockaddr_in *)&s->ss)->sin_addr;
+		a4.s_addr &= htonl(0xffffff00);
+		inet_ntop(AF_INET, &a4, buf, sizeof(buf));
+		return snprintf(out, outsz, "%s/24", buf) >= (int)outsz ? -1 :
+		    0;
+	}
+	if (s->ss.ss_family != AF_INET6)
+		return -1;
+	a6 = ((struct sockaddr_in6 *)&s->ss)->sin6_addr;
+	memset(&a6.s6_addr[8], 0, 8);
+	inet_ntop(AF_INET6, &a6, buf, sizeof(buf));
+	return snprintf(out, outsz, "%s/64", buf) >= (int)outsz ? -1 : 0;
+}
+
+static void
+smtp_grey_answer(struct channel_req *r, struct imsg *imsg, union imsg_msg *m)
+{
+	struct smtp_session	*s = r->arg;
+	struct smtp_tx		*tx = s->tx;
+
+	s->req = REQ_NONE;
+	/* No answer: greylisting only ever delays, it never refuses. */
+	if (imsg == NULL || imsg->hdr.type != IMSG_LKA_GREY_RESULT ||
+	    m->lka_grey_result.pass)
+		smtp_rcpt_accepted(s);
+	else {
+		smtp_tx_drop_rcpts(tx, s->grey_mark, s->grey_envsize);
+		smtp_status(s, 451, ESC_DELIVERY_NOT_AUTHORIZED, "<%s>: "
+		    "Greylisted, try again in %u seconds", tx->pending_orcpt,
+		    m->lka_grey_result.wait);
+	}
+	smtp_req_done(s);
+}
+
+/*
+ * Greylist a recipient just found (mark and envsize undo it): 0 if the
+ * answer is awaited, -1 if the session goes on at once.
+ */
+static int
+smtp_grey_ask(struct smtp_session *s, struct smtp_rcpt *mark,
+    size_t envsize)
+{
+	struct msg_lka_grey_check	 m = { .sender = s->tx->sender,
+					    .rcpt = s->tx->pending_orcpt };
+	struct channel			*lk;
+	char				 net[SMTP_IP_MAX + 8];
+
+	/* Our users, and clients an allow list vouches for, skip it. */
+	if (!(s->l->cl->flags & LISTEN_GREYLIST) || s->auth_user[0] != '\0' ||
+	    s->dnsbl_state == DNSBL_ALLOWED ||
+	    smtp_grey_net(s, net, sizeof(net)) == -1 ||
+	    (lk = engine_lookup_channel()) == NULL)
+		return -1;
+	m.net = net;
+	m.id = channel_req_add(lk, &s->grey_req, (LOOKUP_TIMEOUT_SEC + 2) *
+	    1000, smtp_grey_answer, s);
+	if (channel_send(lk, msg_lka_grey_check_pack(&m, -1)) == -1) {
+		channel_req_cancel(&s->grey_req);
+		return -1;
+	}
+	s->grey_mark = mark;
+	s->grey_envsize = envsize;
+	smtp_req_start(s, REQ_CHECK);
 	return 0;
 }
 

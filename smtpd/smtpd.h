@@ -65,6 +65,11 @@ struct channel	*engine_lookup_channel(void);
 
 /* smtp_lookup.c: the lookup process (DNS of the inbound checks). */
 void		 lookup_main(int engine_fd);
+/* smtp_greylist.c: its greylist. */
+void		 grey_init(int dirfd);
+void		 grey_flush(void);
+int		 grey_check(const char *net, const char *sender,
+		    const char *rcpt, uint32_t *wait);
 /* The channel to authd or queue, or NULL while it is down. */
 struct channel	*engine_channel(int which);
 /* channel_send() to authd or queue: -1 (b freed) if it is down. */
@@ -208,6 +213,11 @@ struct smtp_session {
 	char			 pending_sender[ADDR_MAX + 1];
 	enum smtp_body		 pending_body;
 	int			 pending_utf8;
+
+	/* A RCPT waiting for the greylist (smtp_session.c). */
+	struct channel_req	 grey_req;
+	struct smtp_rcpt	*grey_mark;
+	size_t			 grey_envsize;
 
 	/* DNS block and allow lists (smtp_dnsbl.c). */
 	struct smtp_dnsbl	*dnsbl;		/* questions out */

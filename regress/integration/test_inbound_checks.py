@@ -12,7 +12,7 @@ and a DMARC reject is the 550 that smtplib sees.
 import os
 import smtplib
 import sys
-import tempfile
+import time
 
 import pytest
 
@@ -322,6 +322,60 @@ def test_dnswl_wins_over_dnsbl(world):
                       source_address=("127.0.0.3", 0)) as s:
         code, _ = s.ehlo("client.test")
         assert code == 250
+
+
+@pytest.fixture(scope="module")
+def grey(sandbox_factory):
+    return sandbox_factory("grey", smtp_opts="greylist", extra=[
+        "check greylist-delay 2s",
+    ])
+
+
+def rcpt_code(sb, mailfrom, rcpt):
+    with smtplib.SMTP("127.0.0.1", sb.smtp_port, timeout=30) as s:
+        s.ehlo("client.test")
+        assert s.mail(mailfrom)[0] == 250
+        code, resp = s.rcpt(rcpt)
+        return code, resp.decode(errors="replace")
+
+
+def test_greylisting(grey):
+    sb = grey
+    rcpt = user(sb)
+    t0 = time.monotonic()
+    code, text = rcpt_code(sb, "first@far.test", rcpt)
+    assert code == 451 and text.startswith("4.7.1"), text
+    assert "Greylisted" in text
+    # too early: still greylisted
+    code, _ = rcpt_code(sb, "first@far.test", rcpt)
+    assert code == 451
+    # another sender is another triplet, greylisted on its own
+    assert rcpt_code(sb, "second@far.test", rcpt)[0] == 451
+
+    def passes():
+        return rcpt_code(sb, "first@far.test", rcpt)[0] == 250
+    assert wait_for(passes, 15, interval=0.5)
+    assert time.monotonic() - t0 >= 2
+    # the whole message now goes through
+    msgid, msg = message("first@far.test", rcpt)
+    code, text = submit(sb, "first@far.test", rcpt, msg)
+    assert code == 250, text
+    delivered(sb, rcpt, msgid)
+    # the pass is on disk, and survives a restart of smtpd
+    db = os.path.join(sb.dir, "state", "greylist", "greylist.db")
+
+    def saved():
+        try:
+            with open(db) as f:
+                return [l for l in f if "first@far.test" in l and
+                        l.split()[1] != "0"]
+        except FileNotFoundError:
+            return None
+    assert wait_for(saved, 10)
+    sb.restart("smtpd")
+    assert rcpt_code(sb, "first@far.test", rcpt)[0] == 250
+    assert rcpt_code(sb, "third@far.test", rcpt)[0] == 451
+    assert "reject: client=[127.0.0.1]" in sb.log("smtpd")
 
 
 @pytest.fixture(scope="module")
