@@ -242,7 +242,7 @@ struct conf {
 	/* The inbound checks, on listeners with spf, dkim or dmarc. */
 	char			 check_resolver[CONF_HOST_MAX];	/* "" */
 	char			 check_psl[PATH_MAX];	/* PSL_PATH_DEFAULT */
-	int			 check_tempfail;	/* CHECK_TEMPFAIL_ACCEPT */
+	int			 check_tempfail;	/* CHECK_TEMPFAIL_* */
 	int			 check_dmarc_reject;	/* CHECK_DMARC_REJECT */
 	int			 check_received_spf;	/* 0 */
 	struct conf_dnsbl	 dnsbl[CONF_DNSBL_MAX];

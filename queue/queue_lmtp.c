@@ -52,7 +52,7 @@ struct lmtp_session {
 	struct io		*io;
 	enum lmtp_state		 state;
 	int			 pipelining;
-	int			 folder;	/* LHLO offered LMTP_FOLDER_PARAM */
+	int			 folder;	/* LMTP_FOLDER_PARAM offered */
 	struct event		 idle_ev;
 
 	/* The transaction. */

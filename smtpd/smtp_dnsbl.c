@@ -53,7 +53,8 @@ dnsbl_reverse(const struct sockaddr_storage *ss, char *out, size_t outsz)
 	size_t			 i, o = 0;
 
 	if (ss->ss_family == AF_INET) {
-		b = (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
+		b = (const uint8_t *)
+		    &((const struct sockaddr_in *)ss)->sin_addr;
 		return snprintf(out, outsz, "%u.%u.%u.%u", b[3], b[2], b[1],
 		    b[0]) >= (int)outsz ? -1 : 0;
 	}

@@ -131,7 +131,9 @@ engine_main(int parent_fd, int key_fd, int lookup_fd)
 	channel_start(&queue_ch, NULL);
 	channel_init(&lookup_ch, "lookup", "smtp engine", lookup_types,
 	    &lookup_cbs, NULL);
-	channel_attach(&lookup_ch, lookup_fd);
+	/* No lookup process when no listener checks anything. */
+	if (lookup_fd != -1)
+		channel_attach(&lookup_ch, lookup_fd);
 
 	event_dispatch();
 	fatalx("event loop ended");

@@ -36,7 +36,7 @@ struct grey {
 	RB_ENTRY(grey)	 entry;
 	time_t		 first;
 	time_t		 passed;	/* 0: not yet */
-	char		 key[1];	/* "net sender rcpt", allocated */
+	char		*key;		/* "net sender rcpt", after it */
 };
 
 RB_HEAD(grey_tree, grey);
@@ -64,8 +64,9 @@ grey_insert(const char *key, time_t first, time_t passed)
 	struct grey	*g;
 	size_t		 len = strlen(key);
 
-	if (ngreys >= GREY_MAX || (g = malloc(sizeof(*g) + len)) == NULL)
+	if (ngreys >= GREY_MAX || (g = malloc(sizeof(*g) + len + 1)) == NULL)
 		return NULL;
+	g->key = (char *)(g + 1);
 	memcpy(g->key, key, len + 1);
 	g->first = first;
 	g->passed = passed;
@@ -192,21 +193,17 @@ int
 grey_check(const char *net, const char *sender, const char *rcpt,
     uint32_t *wait)
 {
-	/* A lookup key: the tree compares key[] only. */
-	static union {
-		struct grey	 g;
-		char		 room[sizeof(struct grey) + GREY_KEY_MAX];
-	}		 lk;
-	struct grey	*g;
-	char		*k = lk.g.key;
+	struct grey	 lk, *g;
+	char		 k[GREY_KEY_MAX + 1];
 	time_t		 now = time(NULL);
 
 	*wait = 0;
-	if (snprintf(k, GREY_KEY_MAX + 1, "%s %s %s", net,
-	    sender[0] ? sender : "<>", rcpt) >= GREY_KEY_MAX + 1 ||
-	    strchr(k, '\n') != NULL)
+	if (snprintf(k, sizeof(k), "%s %s %s", net, sender[0] ? sender : "<>",
+	    rcpt) >= (int)sizeof(k) || strchr(k, '\n') != NULL)
 		return 1;
-	g = RB_FIND(grey_tree, &greys, &lk.g);
+	/* A lookup key: the tree compares the keys only. */
+	lk.key = k;
+	g = RB_FIND(grey_tree, &greys, &lk);
 	if (g != NULL && g->passed != 0 &&
 	    now - g->passed <= (time_t)smtpd_conf->grey_expire) {
 		g->passed = now;

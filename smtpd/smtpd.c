@@ -42,6 +42,7 @@
 struct conf		*smtpd_conf;
 
 static int	*parent_bind(struct conf *, size_t *);
+static int	 parent_wants_lookup(void);
 static int	 parent_check_pkis(void);
 static void	 parent_load_keys(int);
 static void	 parent_key_loaded(struct msg_key_loaded *);
@@ -154,9 +155,14 @@ main(int argc, char *argv[])
 	/*
 	 * The lookup process (smtp_lookup.c): the resolver of the inbound
 	 * checks, set up with root's view of the files, then the engine's
-	 * user in the empty chroot.  The engine asks it over lk.
+	 * user in the empty chroot.  The engine asks it over lk.  Only
+	 * when a listener checks anything: otherwise nothing changes.
 	 */
-	switch (lookup_pid = fork()) {
+	if (!parent_wants_lookup()) {
+		close(lk[0]);
+		close(lk[1]);
+		lk[0] = lk[1] = -1;
+	} else switch (lookup_pid = fork()) {
 	case -1:
 		fatal("fork");
 	case 0:
@@ -170,7 +176,8 @@ main(int argc, char *argv[])
 		lookup_main(lk[1]);
 		/* NOTREACHED */
 	}
-	close(lk[1]);
+	if (lk[1] != -1)
+		close(lk[1]);
 	switch (engine_pid = fork()) {
 	case -1:
 		fatal("fork");
@@ -184,7 +191,8 @@ main(int argc, char *argv[])
 	}
 	close(sp[1]);
 	close(ek[0]);
-	close(lk[0]);
+	if (lk[0] != -1)
+		close(lk[0]);
 	log_procname("parent");
 	if (priv_lookup(smtpd_conf->user_smtpd, &engine_uid, &engine_gid) ==
 	    -1)
@@ -212,6 +220,19 @@ main(int argc, char *argv[])
 
 	event_dispatch();
 	fatalx("event loop ended");
+}
+
+/* Does any listener check SPF, DKIM, DMARC, DNS lists or greylist? */
+static int
+parent_wants_lookup(void)
+{
+	struct conf_listen	*cl;
+
+	TAILQ_FOREACH(cl, &smtpd_conf->listens, entry)
+		if (cl->flags & (LISTEN_CHECKS | LISTEN_DNSBL |
+		    LISTEN_GREYLIST))
+			return 1;
+	return 0;
 }
 
 /* One listening socket per listen statement, in the order of the list. */

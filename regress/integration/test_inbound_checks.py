@@ -11,6 +11,7 @@ and a DMARC reject is the 550 that smtplib sees.
 
 import os
 import smtplib
+import subprocess
 import sys
 import time
 
@@ -30,6 +31,7 @@ import dkim_fixtures  # noqa: E402
 pytestmark = pytest.mark.skipif(not os.path.exists(dnsfix.DNSMASQ),
                                 reason="dnsmasq (dnsmasq-base) not installed")
 
+CTL = os.environ.get("TSAMBACTL", os.path.join(TOP, "ctl", "tsambactl"))
 PASS = "v=spf1 ip4:127.0.0.1 -all"
 FAIL = "v=spf1 -all"
 
@@ -322,6 +324,38 @@ def test_dnswl_wins_over_dnsbl(world):
                       source_address=("127.0.0.3", 0)) as s:
         code, _ = s.ehlo("client.test")
         assert code == 250
+
+
+def check_message(sb, tmp_path, msg, frm, ip="127.0.0.1"):
+    path = tmp_path / "msg.eml"
+    path.write_bytes(msg)
+    p = subprocess.run([CTL, "-f", sb.conf, "check-message", str(path),
+                        "--ip", ip, "--helo", "client.test", "--from", frm],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def test_tsambactl_check_message(world, tmp_path):
+    sb = world["sb"]
+    _, msg = message("ceo@reject.test", user(sb))
+    out = check_message(sb, tmp_path, msg, "bounces@good.test")
+    assert "spf.from: pass" in out, out
+    assert "dmarc: fail from=reject.test" in out, out
+    assert "action: reject" in out, out
+    _, msg = message("a@signed.test", user(sb))
+    sig = dkim.sign(msg, b"ed", b"signed.test", world["ed"],
+                    signature_algorithm=b"ed25519-sha256",
+                    include_headers=[b"from", b"to", b"subject"])
+    out = check_message(sb, tmp_path, sig + msg, "a@signed.test")
+    assert "spf.from: fail" in out, out
+    assert "dkim: pass d=signed.test s=ed" in out, out
+    assert "dmarc: pass" in out and "action: accept" in out, out
+    field = out[out.index("Authentication-Results:"):]
+    ar = authres.AuthenticationResultsHeader.parse(
+        field.replace("\r\n", "").strip())
+    assert ar.authserv_id == sb.hostname
+    assert result_of(ar, "dkim") == "pass"
 
 
 @pytest.fixture(scope="module")
