@@ -209,6 +209,31 @@ def test_dmarc_quarantine_into_junk(world):
     assert b"X-Spam-Flag: YES" in data
 
 
+def test_folder_parameter_only_for_the_queue(world):
+    """Another LMTP client of lmtp.sock (root here) is not offered the
+    Junk folder parameter, and its RCPT with it is refused."""
+    sb = world["sb"]
+    import socket
+    with socket.socket(socket.AF_UNIX) as c:
+        c.settimeout(10)
+        c.connect(sb.lmtp_sock)
+        f = c.makefile("rwb")
+        assert f.readline().startswith(b"220")
+        f.write(b"LHLO client.test\r\n")
+        f.flush()
+        lines = [f.readline()]
+        while lines[-1][3:4] == b"-":
+            lines.append(f.readline())
+        assert not [l for l in lines if b"X-TSAMBA-FOLDER" in l], lines
+        f.write(b"MAIL FROM:<a@good.test>\r\n")
+        f.flush()
+        assert f.readline().startswith(b"250")
+        f.write(b"RCPT TO:<%s> X-TSAMBA-FOLDER=Junk\r\n" %
+                user(sb).encode())
+        f.flush()
+        assert f.readline().startswith(b"555")
+
+
 def test_pct_zero_accepted(world):
     sb = world["sb"]
     msgid, msg = message("a@pct0.test", user(sb))
