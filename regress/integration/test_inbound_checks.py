@@ -76,6 +76,7 @@ def world(sandbox_factory, tmp_path_factory):
         'check resolver "%s"' % dns.resolver,
         'check dnsbl "bl.test"',
         'check dnswl "wl.test"',
+        "check received-spf yes",
     ])
     yield {"sb": sb, "dns": dns, "rsa": rsa_priv, "ed": ed_priv}
     dns.stop()
@@ -166,6 +167,10 @@ def test_aligned_spf_pass_delivered(world):
     assert result_of(ars[0], "spf") == "pass"
     assert result_of(ars[0], "dmarc") == "pass"
     assert result_of(ars[0], "dkim") == "none"
+    # check received-spf yes: RFC 7208 9.1, below ours
+    data = delivered(sb, user(sb), msgid)
+    assert b"Received-SPF: pass" in data, data
+    assert b"client-ip=127.0.0.1" in data, data
 
 
 def test_dmarc_reject_550(world):
