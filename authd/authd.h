@@ -7,8 +7,9 @@
  * authd_lookup.c (recipient, mailbox, login and sender resolution),
  * authd_table.c (one backend per table), authd_file.c (the plain text
  * tables), authd_mysql.c (MariaDB), authd_ban.c (failure counting and
- * bans), authd_role.c (which role may ask what) and authd_control.c (the
- * control socket of tsambactl).
+ * bans), authd_role.c (which role may ask what), authd_token.c (the
+ * one-time tokens of IMAP/POP3 logins) and authd_control.c (the control
+ * socket of tsambactl).
  */
 
 #ifndef TSAMBA_AUTHD_H
@@ -215,6 +216,13 @@ const uid_t *role_peer_uids(size_t *);
 const char *role_names(uid_t, char *, size_t);
 /* 1 if the peer's role may ask this type; 0 after logging why not. */
 int	role_may_ask(uid_t, pid_t, uint32_t type);
+
+/* authd_token.c: one-time IMAP/POP3 login tokens. */
+int	token_service(const char *service);
+int	token_issue(const char *service, const char *user,
+	    const struct user_result *, char *hex, size_t hexsz);
+int	token_redeem(const char *hex, const char *service, char *user,
+	    size_t usersz, struct user_result *);
 
 /* authd_control.c */
 void	control_listen(const struct conf *);

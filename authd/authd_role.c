@@ -10,9 +10,13 @@
  * are counted against it, bans are kept per IP), so only the roles that
  * talk to mail clients themselves may send them: the smtp engine and
  * the IMAP/POP3 login.  Root (tsambactl, the tests) and authd's own uid
- * may ask everything.  Roles that share one uid (a non-root demo, or an
- * admin who named one user twice) cannot be told apart: the uid may ask
- * what any of them may, and authd says so once at start-up.
+ * may ask everything.  REDEEM (the mailbox behind an IMAP/POP3 login
+ * token) is for the imapd parent, which runs as root: no role has it,
+ * the imap login least of all, so that the process that parsed the
+ * client's words cannot name the mailbox it gets.  Roles that share one
+ * uid (a non-root demo, or an admin who named one user twice) cannot be
+ * told apart: the uid may ask what any of them may, and authd says so
+ * once at start-up.
  */
 
 #include <sys/types.h>
@@ -32,7 +36,8 @@
 #define ASK_LOGIN	0x04
 #define ASK_SENDER	0x08
 #define ASK_BAN		0x10
-#define ASK_ALL		0x1f
+#define ASK_REDEEM	0x20
+#define ASK_ALL		0x3f
 
 struct role {
 	const char	*name;
@@ -71,6 +76,8 @@ ask_bit(uint32_t type)
 		return ASK_SENDER;
 	case IMSG_AUTH_CHECK_BAN:
 		return ASK_BAN;
+	case IMSG_AUTH_REDEEM:
+		return ASK_REDEEM;
 	}
 	return 0;
 }
@@ -89,6 +96,8 @@ ask_name(uint32_t type)
 		return "CHECK_SENDER";
 	case IMSG_AUTH_CHECK_BAN:
 		return "CHECK_BAN";
+	case IMSG_AUTH_REDEEM:
+		return "REDEEM";
 	}
 	return "unknown";
 }

@@ -1,10 +1,12 @@
 /*
  * auth.sock: accepts the other daemons, checks who they are with
  * SO_PEERCRED, opens each channel with the hello handshake and answers
- * LOOKUP_RCPT, LOOKUP_USER, LOGIN, CHECK_SENDER and CHECK_BAN, each only
+ * LOOKUP_RCPT, LOOKUP_USER, LOGIN, CHECK_SENDER, CHECK_BAN and REDEEM,
+ * each only
  * to the roles authd_role.c lets ask it; a peer asking outside its role
  * is logged and dropped, as a peer that breaks the protocol is.  All but
- * CHECK_BAN (and LOGIN from a banned address) go to the worker pool; the
+ * CHECK_BAN, REDEEM (and LOGIN from a banned address) go to the worker
+ * pool; the
  * answer goes back when the job is done, to the client if it is still
  * connected (clients are found again by serial number, never by a
  * pointer a worker may hold after the client left).  A client that
@@ -65,6 +67,7 @@ static const struct channel_type auth_types[] = {
 	{ IMSG_AUTH_LOGIN, 0 },
 	{ IMSG_AUTH_CHECK_SENDER, 0 },
 	{ IMSG_AUTH_CHECK_BAN, 0 },
+	{ IMSG_AUTH_REDEEM, 0 },
 	{ 0, 0 }
 };
 
@@ -254,10 +257,12 @@ user_done(struct job *j)
 }
 
 static void
-login_reply(struct client *c, uint64_t id, int status, const char *canon)
+login_reply(struct client *c, uint64_t id, int status, const char *canon,
+    const char *token)
 {
 	struct msg_auth_login_result	 m = { .id = id, .status = status,
-	    .user = status == AUTH_OK ? canon : "" };
+	    .user = status == AUTH_OK ? canon : "",
+	    .token = status == AUTH_OK ? token : "" };
 
 	client_send(c, msg_auth_login_result_pack(&m, -1), "login");
 }
@@ -268,6 +273,24 @@ login_run(struct job *j)
 	j->status = lookup_login(j->address, j->password, j->passwordlen,
 	    j->canon, sizeof(j->canon), &j->reason);
 	explicit_bzero(j->password, sizeof(j->password));
+	/*
+	 * An IMAP/POP3 login goes on to a mail process: its mailbox is
+	 * resolved now, for the token, so that the parent's REDEEM needs
+	 * no second lookup (and no second chance to differ).
+	 */
+	if (j->status == AUTH_OK && j->user != NULL)
+		switch (lookup_user(j->canon, j->user)) {
+		case LOOKUP_OK:
+			break;
+		case LOOKUP_TEMPFAIL:
+			j->status = AUTH_TEMPFAIL;
+			break;
+		default:
+			/* A user without a mailbox has nothing to read. */
+			j->status = AUTH_FAIL;
+			j->reason = LOGIN_REASON_NOUSER;
+			break;
+		}
 }
 
 static void
@@ -275,8 +298,14 @@ login_done(struct job *j)
 {
 	struct client	*c;
 	char		 vis[ADDR_MAX + 1];
+	char		 token[PROTO_TOKEN_MAX + 1];
 
 	c = job_client(j);
+	token[0] = '\0';
+	if (j->status == AUTH_OK && j->user != NULL &&
+	    token_issue(j->service, j->canon, j->user, token,
+	    sizeof(token)) == -1)
+		j->status = AUTH_TEMPFAIL;
 	stats_inc(j->status == AUTH_OK ? ST_AUTH_OK : j->status == AUTH_FAIL ?
 	    ST_AUTH_FAIL : ST_AUTH_TEMPFAIL, stats_label_index(SL_SERVICE,
 	    j->service));
@@ -293,7 +322,8 @@ login_done(struct job *j)
 		    j->service, printable(j->address, vis, sizeof(vis)),
 		    j->ip[0] != '\0' ? j->ip : "unknown");
 	if (c != NULL)
-		login_reply(c, j->id, j->status, j->canon);
+		login_reply(c, j->id, j->status, j->canon, token);
+	explicit_bzero(token, sizeof(token));
 	job_free(j);
 }
 
@@ -359,6 +389,34 @@ field(char *dst, const char *src, size_t dstsz)
 	return n;
 }
 
+/* The imapd parent redeems a login token: no table, no worker. */
+static void
+reply_redeem(struct client *c, struct msg_auth_redeem *r)
+{
+	struct msg_auth_redeem_result	 m = { .id = r->id };
+	struct user_result		 ur;
+	char				 user[AUTHD_KEY_MAX];
+	char				 service[16];
+
+	memset(&ur, 0, sizeof(ur));
+	user[0] = '\0';
+	field(service, r->service, sizeof(service));
+	m.status = token_redeem(r->token, service, user, sizeof(user), &ur);
+	if (m.status == LOOKUP_OK) {
+		m.user = user;
+		m.maildir = ur.maildir;
+		m.uid = ur.uid;
+		m.gid = ur.gid;
+		m.quota = ur.quota;
+		log_debug("uid %d: token redeemed for %s %s", (int)c->uid,
+		    service, user);
+	} else
+		log_warnx("uid %d pid %d: %s token refused (unknown, used or "
+		    "expired)", (int)c->uid, (int)c->pid, service);
+	client_send(c, msg_auth_redeem_result_pack(&m, -1), "redeem");
+	explicit_bzero(&ur, sizeof(ur));
+}
+
 /* The job a request asks for: 0, or -1 out of memory. */
 static int
 request_job(struct client *c, uint32_t type, union imsg_msg *m,
@@ -394,6 +452,9 @@ request_job(struct client *c, uint32_t type, union imsg_msg *m,
 		field(j->service, m->auth_login.service, sizeof(j->service));
 		if (j->service[0] == '\0')
 			strlcpy(j->service, "unknown", sizeof(j->service));
+		if (token_service(j->service) &&
+		    (j->user = malloc(sizeof(*j->user))) == NULL)
+			goto nomem;
 		break;
 	case IMSG_AUTH_CHECK_SENDER:
 		j = job_new(c, m->auth_check_sender.id, type, sender_run,
@@ -426,7 +487,7 @@ login_banned(struct client *c, struct job *j)
 	if (!ban_check(j->ip, &end))
 		return 0;
 	ban_failure(j->service, j->address, j->ip, "banned");
-	login_reply(c, j->id, AUTH_BANNED, "");
+	login_reply(c, j->id, AUTH_BANNED, "", "");
 	log_debug("uid %d: login %s refused: banned", (int)c->uid,
 	    printable(j->address, vis, sizeof(vis)));
 	return 1;
@@ -457,6 +518,11 @@ client_request(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 	if (type == IMSG_AUTH_CHECK_BAN) {
 		field(ip, m->auth_check_ban.ip, sizeof(ip));
 		reply_ban(c, m->auth_check_ban.id, ip);
+		return;
+	}
+	if (type == IMSG_AUTH_REDEEM) {
+		reply_redeem(c, &m->auth_redeem);
+		explicit_bzero(imsg->data, imsg->len);
 		return;
 	}
 	if (request_job(c, type, m, &j) == -1) {

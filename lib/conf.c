@@ -51,6 +51,8 @@ conf_init(struct conf *conf)
 	TAILQ_INIT(&conf->listens);
 	TAILQ_INIT(&conf->lmtp_listens);
 	TAILQ_INIT(&conf->metrics_listens);
+	TAILQ_INIT(&conf->imap_listens);
+	TAILQ_INIT(&conf->pop3_listens);
 	TAILQ_INIT(&conf->ban_never);
 
 	memset(host, 0, sizeof(host));
@@ -81,7 +83,15 @@ conf_init(struct conf *conf)
 	conf->max_sessions_per_ip = 20;
 	conf->max_line = 1000;
 	conf->timeout_idle = 300;
+	conf->timeout_lookup = 30;
 	conf->timeout_session = 1800;
+
+	conf->imap_max_sessions = 1000;
+	conf->imap_max_per_ip = 20;
+	conf->imap_max_per_user = 10;
+	/* RFC 9051 5.4: an autologout timer of at least 30 minutes. */
+	conf->imap_timeout_idle = 1800;
+	conf->imap_timeout_login = 60;
 
 	conf->queue_lifetime = 4 * 24 * 3600;
 	conf->queue_retry_min = 60;
@@ -194,6 +204,14 @@ conf_clear(struct conf *conf)
 	}
 	while ((l = TAILQ_FIRST(&conf->metrics_listens)) != NULL) {
 		TAILQ_REMOVE(&conf->metrics_listens, l, entry);
+		free(l);
+	}
+	while ((l = TAILQ_FIRST(&conf->imap_listens)) != NULL) {
+		TAILQ_REMOVE(&conf->imap_listens, l, entry);
+		free(l);
+	}
+	while ((l = TAILQ_FIRST(&conf->pop3_listens)) != NULL) {
+		TAILQ_REMOVE(&conf->pop3_listens, l, entry);
 		free(l);
 	}
 	while ((n = TAILQ_FIRST(&conf->ban_never)) != NULL) {

@@ -30,13 +30,22 @@
  *                                       users that may deliver besides
  *                                       root and the queue
  *   lmtp listen on ADDR port N
+ *   imap listen on ADDR [port N] [tls|tls-require|imaps] [pki NAME]
+ *           [plaintext] [ciphers "list"]      default port 143, 993
+ *   pop3 listen on ADDR [port N] [tls|tls-require|pop3s] [pki NAME]
+ *           [plaintext] [ciphers "list"]      default port 110, 995
+ *           plaintext: LOGIN, USER/PASS and AUTH before TLS
  *   metrics listen on ADDR [port N]     Prometheus, default port 9154
  *   limit message-size SIZE             K, M, G suffixes
  *   limit recipients N
  *   limit sessions N
  *   limit sessions-per-ip N
  *   limit line-length N                 command lines
+ *   limit imap-sessions N | imap-sessions-per-ip N |
+ *         imap-sessions-per-user N      IMAP and POP3 together
  *   timeout idle TIME | session TIME    s, m, h, d suffixes
+ *   timeout lookup TIME                 authd's answer to smtpd, lmtpd
+ *   timeout imap-idle TIME | imap-login TIME
  *   mta resolver "IP[@PORT]"            default: /etc/resolv.conf
  *   mta port N                          remote SMTP port, default 25
  *   mta max-connections N | max-connections-per-domain N
@@ -81,12 +90,15 @@
 #define LISTEN_SMTPS		0x04	/* implicit TLS (RFC 8314) */
 #define LISTEN_AUTH		0x08	/* SASL AUTH offered */
 #define LISTEN_HIDE_CLIENT	0x10	/* no client ip in Received: */
-#define LISTEN_SPF		0x20	/* inbound checks (smtp_check.c) */
-#define LISTEN_DKIM		0x40
-#define LISTEN_DMARC		0x80	/* needs SPF and DKIM: implies them */
+#define LISTEN_PLAINTEXT	0x20	/* IMAP/POP3 login without TLS */
+/* smtps, imaps, pop3s: the one flag of implicit TLS. */
+#define LISTEN_IMPLICIT		LISTEN_SMTPS
+#define LISTEN_SPF		0x40	/* inbound checks (smtp_check.c) */
+#define LISTEN_DKIM		0x80
+#define LISTEN_DMARC		0x100	/* needs SPF and DKIM: implies them */
 #define LISTEN_CHECKS		(LISTEN_SPF | LISTEN_DKIM | LISTEN_DMARC)
-#define LISTEN_DNSBL		0x100	/* check dnsbl/dnswl before greeting */
-#define LISTEN_GREYLIST		0x200	/* greylist at RCPT */
+#define LISTEN_DNSBL		0x200	/* check dnsbl/dnswl before greeting */
+#define LISTEN_GREYLIST		0x400	/* greylist at RCPT */
 
 #define CONF_DNSBL_MAX		8	/* zones of each kind */
 #define CONF_DNSBL_CODES	8	/* answers that count, per zone */
@@ -214,6 +226,8 @@ struct conf {
 	struct conf_listen_list	 listens;	/* SMTP */
 	struct conf_listen_list	 lmtp_listens;	/* LMTP over TCP */
 	struct conf_listen_list	 metrics_listens;	/* tsamba-metricsd */
+	struct conf_listen_list	 imap_listens;	/* tsamba-imapd */
+	struct conf_listen_list	 pop3_listens;
 	char			 lmtp_socket[PATH_MAX];	/* rundir/lmtp.sock */
 	/* Users besides root and the queue that may use lmtp_socket. */
 	char			 lmtp_allow[CONF_ALLOW_MAX][CONF_NAME_MAX];
@@ -260,6 +274,13 @@ struct conf {
 	size_t			 max_line;		/* 1000 */
 	unsigned int		 timeout_idle;		/* s, 300 */
 	unsigned int		 timeout_session;	/* s, 1800 */
+	unsigned int		 timeout_lookup;	/* s, 30: authd's answer */
+
+	unsigned int		 imap_max_sessions;	/* 1000, with POP3 */
+	unsigned int		 imap_max_per_ip;	/* 20 */
+	unsigned int		 imap_max_per_user;	/* 10 */
+	unsigned int		 imap_timeout_idle;	/* s, 1800 */
+	unsigned int		 imap_timeout_login;	/* s, 60 */
 
 	unsigned int		 queue_lifetime;	/* s, 4 days */
 	unsigned int		 queue_retry_min;	/* s, 60 */

@@ -138,13 +138,42 @@ log_stderr(int pri, const char *msg)
 	(void)write(STDERR_FILENO, line, n);
 }
 
+/*
+ * The last guard against a forged line: a control character that made
+ * it into a message (client text a caller did not log_quote(), a
+ * remote server's reply) becomes \xHH, so that one event stays one
+ * line with no terminal escapes in it, whoever reads it.
+ */
+static void
+log_clean(char *dst, size_t dstsz, const char *src)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 c;
+	size_t			 i = 0;
+
+	for (; (c = *src) != '\0' && i + 1 < dstsz; src++) {
+		if (c >= 0x20 && c != 0x7f) {
+			dst[i++] = c;
+			continue;
+		}
+		if (i + 4 >= dstsz)
+			break;
+		dst[i++] = '\\';
+		dst[i++] = 'x';
+		dst[i++] = hex[c >> 4];
+		dst[i++] = hex[c & 0xf];
+	}
+	dst[i] = '\0';
+}
+
 static void
 vlog(int pri, const char *fmt, va_list ap)
 {
-	char	 msg[1024];
+	char	 raw[1024], msg[1024];
 	int	 saved = errno;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	log_clean(msg, sizeof(msg), raw);
 	if (log_dest != LOG_DEST_SYSLOG)
 		log_stderr(pri, msg);
 	else if (*log_proc != '\0')

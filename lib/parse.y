@@ -62,6 +62,7 @@ TAILQ_HEAD(conf_macro_list, conf_macro);
 struct listen_opts {
 	int		 bad;		/* an error was reported */
 	int		 flags;
+	const char	*implicit;	/* "smtps", "imaps", "pop3s" or NULL */
 	int		 port;		/* -1: not given */
 	char		*pki;
 	char		*ciphers;	/* NULL: the global list */
@@ -94,9 +95,20 @@ static const struct knob knobs[] = {
 	KNOB("limit", "sessions-per-ip", CONF_UNIT_COUNT, 1, 100000,
 	    max_sessions_per_ip),
 	KNOB("limit", "line-length", CONF_UNIT_COUNT, 512, 65536, max_line),
+	KNOB("limit", "imap-sessions", CONF_UNIT_COUNT, 1, 100000,
+	    imap_max_sessions),
+	KNOB("limit", "imap-sessions-per-ip", CONF_UNIT_COUNT, 1, 100000,
+	    imap_max_per_ip),
+	KNOB("limit", "imap-sessions-per-user", CONF_UNIT_COUNT, 1, 100000,
+	    imap_max_per_user),
 	KNOB("timeout", "idle", CONF_UNIT_TIME, 1, 86400, timeout_idle),
+	KNOB("timeout", "imap-idle", CONF_UNIT_TIME, 1, 86400,
+	    imap_timeout_idle),
+	KNOB("timeout", "imap-login", CONF_UNIT_TIME, 1, 3600,
+	    imap_timeout_login),
 	KNOB("timeout", "session", CONF_UNIT_TIME, 1, 7 * 86400,
 	    timeout_session),
+	KNOB("timeout", "lookup", CONF_UNIT_TIME, 1, 3600, timeout_lookup),
 	KNOB("queue", "lifetime", CONF_UNIT_TIME, 1, 30 * 86400,
 	    queue_lifetime),
 	KNOB("queue", "retry-min", CONF_UNIT_TIME, 1, 86400,
@@ -153,6 +165,7 @@ static int	 ciphers_ok(const char *);
 static void	 add_listen(struct conf_listen_list *, const char *, int,
 		    const char *);
 static void	 lopt_flag(int, const char *);
+static void	 lopt_implicit(const char *);
 static void	 set_resolver(const char *);
 static void	 set_check(const char *, const char *);
 static void	 set_grey(const char *, const char *);
@@ -184,6 +197,7 @@ static struct {
 %token	LMTP MAILROOT ON PKI PORT POSTMASTER QUEUE RUNDIR SMTPS SOCKET SPOOL
 %token	STATEDIR
 %token	TABLE TIMEOUT TLS TLSREQUIRE USER ERROR
+%token	IMAP IMAPS PLAINTEXT POP3 POP3S
 %token	DKIM MTA RELAY METRICS CHECK SPF DMARC DNSBL GREYLIST
 %token	<string>	STRING
 %token	<number>	NUMBER
@@ -340,6 +354,16 @@ main		: STRING '=' value		{ macro_set($1, $3); }
 			add_listen(&conf->listens, $3, lopts.flags, lopts.pki);
 			free($3);
 		}
+		| IMAP LISTEN ON STRING lopts {
+			add_listen(&conf->imap_listens, $4, lopts.flags,
+			    lopts.pki);
+			free($4);
+		}
+		| POP3 LISTEN ON STRING lopts {
+			add_listen(&conf->pop3_listens, $4, lopts.flags,
+			    lopts.pki);
+			free($4);
+		}
 		| LMTP LISTEN ON SOCKET lallow {
 			conf->lmtp_socket[0] = '\0';	/* the default */
 		}
@@ -487,6 +511,12 @@ userkind	: STRING			{ $$ = $1; }
 				YYERROR;
 			}
 		}
+		| IMAP {
+			if (($$ = strdup("imap")) == NULL) {
+				conf_error("out of memory");
+				YYERROR;
+			}
+		}
 		| MTA {
 			if (($$ = strdup("mta")) == NULL) {
 				conf_error("out of memory");
@@ -553,7 +583,10 @@ lopt		: PORT NUMBER {
 		| TLSREQUIRE {
 			lopt_flag(LISTEN_TLS_REQUIRE, "tls-require");
 		}
-		| SMTPS		{ lopt_flag(LISTEN_SMTPS, "smtps"); }
+		| SMTPS		{ lopt_implicit("smtps"); }
+		| IMAPS		{ lopt_implicit("imaps"); }
+		| POP3S		{ lopt_implicit("pop3s"); }
+		| PLAINTEXT	{ lopt_flag(LISTEN_PLAINTEXT, "plaintext"); }
 		| AUTH		{ lopt_flag(LISTEN_AUTH, "auth"); }
 		| HIDECLIENT {
 			lopt_flag(LISTEN_HIDE_CLIENT, "hide-client");
@@ -606,6 +639,8 @@ static const struct keyword keywords[] = {
 	{ "greylist",		GREYLIST },
 	{ "hide-client",	HIDECLIENT },
 	{ "hostname",		HOSTNAME },
+	{ "imap",		IMAP },
+	{ "imaps",		IMAPS },
 	{ "include",		INCLUDE },
 	{ "key",		KEY },
 	{ "limit",		LIMIT },
@@ -616,6 +651,9 @@ static const struct keyword keywords[] = {
 	{ "mta",		MTA },
 	{ "on",			ON },
 	{ "pki",		PKI },
+	{ "plaintext",		PLAINTEXT },
+	{ "pop3",		POP3 },
+	{ "pop3s",		POP3S },
 	{ "port",		PORT },
 	{ "postmaster",		POSTMASTER },
 	{ "queue",		QUEUE },
@@ -1616,6 +1654,21 @@ set_check(const char *name, const char *text)
 		    "dmarc-reject, received-spf, dnsbl, dnswl)", name);
 }
 
+/* smtps, imaps, pop3s: implicit TLS, each on its own kind of listener. */
+static void
+lopt_implicit(const char *name)
+{
+	if (lopts.implicit != NULL) {
+		if (strcmp(lopts.implicit, name) == 0)
+			conf_error("%s given twice", name);
+		else
+			conf_error("%s given after %s", name, lopts.implicit);
+		lopts.bad = 1;
+	}
+	lopts.implicit = name;
+	lopts.flags |= LISTEN_SMTPS;
+}
+
 /* "mta resolver": tests point the mta at their own name server. */
 static void
 set_resolver(const char *text)
@@ -1757,27 +1810,49 @@ add_dkim(const char *kw_domain, const char *domain, const char *kw_sel,
 }
 
 static int
-listen_flags_ok(int flags, const char *pki)
+listen_flags_ok(struct conf_listen_list *list, int flags, const char *pki)
 {
-	int	tls;
+	const char	*implicit;
+	int		 tls;
+
+	implicit = list == &conf->imap_listens ? "imaps" :
+	    list == &conf->pop3_listens ? "pop3s" : "smtps";
+	if (lopts.implicit != NULL && strcmp(lopts.implicit, implicit) != 0) {
+		conf_error("%s on a%s listener", lopts.implicit,
+		    list == &conf->imap_listens ? "n imap" :
+		    list == &conf->pop3_listens ? " pop3" : "n smtp");
+		return 0;
+	}
+	if (implicit[0] != 's' && (flags & (LISTEN_AUTH |
+	    LISTEN_HIDE_CLIENT))) {
+		conf_error("auth and hide-client are for smtp listeners");
+		return 0;
+	}
+	if (implicit[0] == 's' && (flags & LISTEN_PLAINTEXT)) {
+		conf_error("plaintext is for imap and pop3 listeners");
+		return 0;
+	}
 
 	tls = flags & (LISTEN_TLS | LISTEN_TLS_REQUIRE | LISTEN_SMTPS);
 
 	if ((flags & LISTEN_SMTPS) && (flags & (LISTEN_TLS |
 	    LISTEN_TLS_REQUIRE))) {
-		conf_error("smtps cannot be combined with tls or tls-require");
+		conf_error("%s cannot be combined with tls or tls-require",
+		    lopts.implicit);
 		return 0;
 	}
 	if (tls && pki == NULL) {
-		conf_error("tls, tls-require and smtps need a pki");
+		conf_error("tls, tls-require and %s need a pki", implicit);
 		return 0;
 	}
 	if (!tls && lopts.ciphers != NULL) {
-		conf_error("ciphers given without tls, tls-require or smtps");
+		conf_error("ciphers given without tls, tls-require or %s",
+		    implicit);
 		return 0;
 	}
 	if (!tls && pki != NULL) {
-		conf_error("pki given without tls, tls-require or smtps");
+		conf_error("pki given without tls, tls-require or %s",
+		    implicit);
 		return 0;
 	}
 	if (pki != NULL && conf_pki_find(conf, pki) == NULL) {
@@ -1794,15 +1869,39 @@ add_listen(struct conf_listen_list *list, const char *addr, int flags,
 	struct conf_listen	*l, *o;
 	int			 port = lopts.port;
 
-	if (lopts.bad || !listen_flags_ok(flags, pki))
+	if (lopts.bad || !listen_flags_ok(list, flags, pki))
 		goto done;
+	/*
+	 * IMAP/POP3 without TLS: passwords in clear, so only when the
+	 * admin says so (a webmail on localhost).
+	 */
+	if ((list == &conf->imap_listens || list == &conf->pop3_listens) &&
+	    !(flags & (LISTEN_TLS | LISTEN_TLS_REQUIRE | LISTEN_SMTPS)) &&
+	    !(flags & LISTEN_PLAINTEXT)) {
+		conf_error("an %s listener without tls or %s allows no login: "
+		    "add tls, %s or plaintext", list == &conf->imap_listens ?
+		    "imap" : "pop3", list == &conf->imap_listens ? "imaps" :
+		    "pop3s", list == &conf->imap_listens ? "imaps" : "pop3s");
+		goto done;
+	}
+	/* Required TLS wins over plaintext. */
+	if (flags & LISTEN_TLS_REQUIRE)
+		flags &= ~LISTEN_PLAINTEXT;
 	/* STARTTLS must be offered before it can be required. */
 	if (flags & LISTEN_TLS_REQUIRE)
 		flags |= LISTEN_TLS;
-	if (port == -1)
-		port = list == &conf->lmtp_listens ? 24 :
-		    list == &conf->metrics_listens ? 9154 :
-		    (flags & LISTEN_SMTPS) ? 465 : 25;
+	if (port == -1) {
+		if (list == &conf->lmtp_listens)
+			port = 24;
+		else if (list == &conf->metrics_listens)
+			port = 9154;
+		else if (list == &conf->imap_listens)
+			port = (flags & LISTEN_SMTPS) ? 993 : 143;
+		else if (list == &conf->pop3_listens)
+			port = (flags & LISTEN_SMTPS) ? 995 : 110;
+		else
+			port = (flags & LISTEN_SMTPS) ? 465 : 25;
+	}
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
 		conf_error("out of memory");
 		goto done;

@@ -35,6 +35,7 @@
 #define PROTO_RCPT_MAX		(IMSG_MAXPAYLOAD / 2)	/* list elements */
 #define PROTO_KEYID_LEN		32	/* KEYOP_ID_LEN */
 #define PROTO_KEYINPUT_MAX	1024	/* KEYOP_INPUT_MAX */
+#define PROTO_TOKEN_MAX		64	/* a LOGIN token, hex */
 #define PROTO_PREPEND_MAX	8192	/* header fields the queue prepends */
 #define PROTO_DNS_TEXT_MAX	8192	/* one TXT record, strings joined */
 #define PROTO_DNS_RR_MAX	64	/* DNSQ_RR_MAX */
@@ -130,6 +131,16 @@ enum mta_status {
  * is the queue's uid.
  */
 #define LMTP_FOLDER_PARAM	"X-TSAMBA-FOLDER"
+
+/* AUTH_LOGIN's token for imap/pop3: seconds it may wait for AUTH_REDEEM. */
+#define AUTH_TOKEN_TTL		30
+
+enum mail_status {
+	MAIL_OK = 0,
+	MAIL_TEMPFAIL,		/* authd down, fork failed: NO [UNAVAILABLE] */
+	MAIL_REFUSED,		/* token not redeemed: NO [AUTHENTICATIONFAILED] */
+	MAIL_LIMIT,		/* sessions per user: NO [LIMIT] */
+};
 
 enum connect_target {
 	CONNECT_AUTHD = 1,

@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -419,6 +420,24 @@ stats_alive(int fd, const struct stats_header *h)
 	return 1;
 }
 
+/* size bytes from the start of fd: 0, or -1 if the file is shorter. */
+static int
+stats_read_all(int fd, uint8_t *p, size_t size)
+{
+	size_t	 done = 0;
+	ssize_t	 n;
+
+	while (done < size) {
+		if ((n = pread(fd, p + done, size - done, done)) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		done += n;
+	}
+	return 0;
+}
+
 int
 stats_view_open(int dirfd, enum stats_daemon d, struct stats_view *v,
     char *err, size_t errsz)
@@ -446,9 +465,19 @@ stats_view_open(int dirfd, enum stats_daemon d, struct stats_view *v,
 		close(fd);
 		return -1;
 	}
-	p = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		snprintf(err, errsz, "%s: mmap: %s", name, strerror(errno));
+	/*
+	 * A copy, not a mapping: the file is shared with less trusted
+	 * processes (an engine), and one that truncates it under a mapping
+	 * would kill the reader with SIGBUS.
+	 */
+	if ((p = malloc(st.st_size)) == NULL) {
+		snprintf(err, errsz, "%s: %s", name, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (stats_read_all(fd, p, st.st_size) == -1) {
+		snprintf(err, errsz, "%s: changed while read", name);
+		free(p);
 		close(fd);
 		return -1;
 	}
@@ -459,7 +488,7 @@ stats_view_open(int dirfd, enum stats_daemon d, struct stats_view *v,
 	    sizeof(*h) + nvalues * sizeof(uint64_t) != (size_t)st.st_size ||
 	    strncmp(h->daemon, daemon_names[d], sizeof(h->daemon)) != 0) {
 		snprintf(err, errsz, "%s: another version or layout", name);
-		munmap(p, st.st_size);
+		free(p);
 		close(fd);
 		return -1;
 	}
@@ -474,8 +503,7 @@ stats_view_open(int dirfd, enum stats_daemon d, struct stats_view *v,
 void
 stats_view_close(struct stats_view *v)
 {
-	if (v->hdr != NULL)
-		munmap((void *)(uintptr_t)v->hdr, v->size);
+	free((void *)(uintptr_t)v->hdr);
 	v->hdr = NULL;
 	v->values = NULL;
 }
@@ -497,13 +525,22 @@ const char *
 stats_view_listener(const struct stats_view *v, size_t slot)
 {
 	static __thread char	 name[STATS_LABEL_MAX];
+	size_t			 i;
 
 	if (v->hdr == NULL || slot >= v->hdr->nlisteners ||
 	    slot >= STATS_LISTENERS)
 		return NULL;
-	/* Copied out and terminated: the writer is another program. */
+	/*
+	 * Copied out and terminated: the writer is another program.  A
+	 * byte that is not printable ASCII becomes '?', so that a label
+	 * value in the exposition is one line of valid UTF-8.
+	 */
 	memcpy(name, v->hdr->listeners[slot], sizeof(name));
 	name[sizeof(name) - 1] = '\0';
+	for (i = 0; name[i] != '\0'; i++)
+		if ((unsigned char)name[i] < 0x20 ||
+		    (unsigned char)name[i] > 0x7e)
+			name[i] = '?';
 	return name[0] != '\0' ? name : NULL;
 }
 

@@ -3,8 +3,9 @@
  * file, <rundir>/stats/<daemon>.stats, and maps it MAP_SHARED before it
  * forks, so every process of the daemon (also after chroot and the
  * privilege drop) counts with one relaxed atomic add and never waits
- * for the reader.  tsamba-metricsd and tsambactl status map the files
- * read-only.
+ * for the reader.  tsamba-metricsd and tsambactl status read a copy of
+ * the files (never a mapping: a process that truncates its file would
+ * kill a reader of a mapping with SIGBUS).
  *
  * The file: a fixed header (struct stats_header), then one 64-bit slot
  * per value.  Which values there are comes from one table, STATS_METRICS
@@ -235,7 +236,7 @@ void	stats_setpid(void);
 /* On SIGHUP: reload_time and generation. */
 void	stats_reloaded(void);
 
-/* Reader: one daemon's file, mapped read-only. */
+/* Reader: a copy of one daemon's file, taken at open. */
 struct stats_view {
 	enum stats_daemon		 daemon;
 	const struct stats_header	*hdr;

@@ -349,7 +349,9 @@ auth_send(struct request *r)
 {
 	struct msg_auth_lookup_user	 m = { .mailbox = r->mailbox };
 
-	m.id = channel_req_add(&auth_ch, &r->creq, 0, auth_result, r);
+	/* A hung authd fails the lookup (451) instead of holding it. */
+	m.id = channel_req_add(&auth_ch, &r->creq,
+	    conf->timeout_lookup * 1000, auth_result, r);
 	if (channel_send(&auth_ch, msg_auth_lookup_user_pack(&m, -1)) ==
 	    -1) {
 		channel_req_cancel(&r->creq);

@@ -7,7 +7,11 @@
  * table is that one check at accept: the other roles (mta, lmtp engine)
  * have uids of their own and are turned away there.  A client that
  * sends anything malformed is logged and dropped, with the files it had
- * not committed; the queue goes on serving the others.
+ * not committed; the queue goes on serving the others.  A client slow
+ * to read its answers is not read either while CLIENT_WQ_HIGH of them
+ * wait (the kernel buffer then pushes back on it), and is read again
+ * once they drained to CLIENT_WQ_LOW: what it can make the queue hold
+ * in memory is bounded.
  */
 
 #include <sys/types.h>
@@ -28,12 +32,15 @@
 #include "unixsock.h"
 
 #define SERVER_FLUSH_SEC	2	/* for every answer owed, at exit */
+#define CLIENT_WQ_HIGH		1024	/* answers queued: stop reading */
+#define CLIENT_WQ_LOW		(CLIENT_WQ_HIGH / 2)	/* read again */
 
 struct client {
 	TAILQ_ENTRY(client)	 entry;
 	struct channel		 ch;
 	uid_t			 uid;
 	pid_t			 pid;
+	int			 paused;	/* not read: answers wait */
 	int			 dead;
 };
 
@@ -179,6 +186,26 @@ client_dispatch(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 		    m->queue_msg_prepend.fields);
 		break;
 	}
+	if (!c->dead && !c->paused &&
+	    channel_queued(&c->ch) >= CLIENT_WQ_HIGH) {
+		log_debug("client uid %u pid %d: %zu answers not read, "
+		    "pausing", (unsigned)c->uid, (int)c->pid,
+		    channel_queued(&c->ch));
+		c->paused = 1;
+		channel_pause(&c->ch);
+	}
+}
+
+/* Its answers went out: read it again. */
+static void
+client_drained(struct channel *ch, void *arg)
+{
+	struct client	*c = arg;
+
+	if (c->dead || !c->paused)
+		return;
+	c->paused = 0;
+	channel_resume(&c->ch);
 }
 
 /* Gone, or dropped for breaking the protocol (logged by the channel). */
@@ -195,6 +222,7 @@ client_down(struct channel *ch, void *arg)
 static const struct channel_cbs client_cbs = {
 	.dispatch = client_dispatch,
 	.down = client_down,
+	.drained = client_drained,
 };
 
 static void
@@ -223,6 +251,7 @@ server_accepted(struct channel_server *srv, int fd, const struct ucred *cred,
 	    (unsigned)c->uid, (int)c->pid);
 	channel_init(&c->ch, name, "tsamba-queue", server_types, &client_cbs,
 	    c);
+	channel_set_drain(&c->ch, CLIENT_WQ_LOW);
 	channel_attach(&c->ch, fd);
 	log_info("client uid %u pid %d connected", (unsigned)cred->uid,
 	    (int)cred->pid);

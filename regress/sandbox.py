@@ -4,8 +4,9 @@
 Sandbox(dir) writes a tsamba.conf whose run directory, spool, mail root and
 empty chroot all live inside dir, a self-signed certificate, the file
 tables (domains, users with SHA512-CRYPT hashes, aliases) and demo.env;
-start() runs tsamba-authd, tsamba-lmtpd, tsamba-queue and tsamba-smtpd in
-the foreground (-d) in their own sessions and returns once each answers;
+start() runs tsamba-authd, tsamba-lmtpd, tsamba-queue and tsamba-smtpd (and
+tsamba-imapd with imap=True) in the foreground (-d) in their own sessions and
+returns once each answers;
 stop() ends exactly the processes it started, by pid.
 
 Started as root, the daemons drop to the system users of DESIGN.md, which
@@ -40,6 +41,15 @@ DAEMONS = ("authd", "lmtpd", "queue", "smtpd")
 # Started last, only by a sandbox with metrics (and the demo): it reads
 # the others' stats files and needs none of them to start.
 METRICSD = "metricsd"
+# tsamba-imapd comes last, for the sandboxes that serve IMAP and POP3.
+IMAP_DAEMONS = DAEMONS + ("imapd",)
+# The IMAP/POP3 listeners: demo.env name, config words.
+IMAP_PORTS = (
+    ("imap", "IMAP_PORT", "imap", "tls"),
+    ("imaps", "IMAPS_PORT", "imap", "imaps"),
+    ("pop3", "POP3_PORT", "pop3", "tls"),
+    ("pop3s", "POP3S_PORT", "pop3", "pop3s"),
+)
 
 # The roles of tsamba.conf's `user` statement and their default names.
 SYSTEM_USERS = {
@@ -49,6 +59,7 @@ SYSTEM_USERS = {
     "queue": "_tsambaq",
     "auth": "_tsambaauth",
     "metrics": "_tsambamet",
+    "imap-login": "_tsambaimap",
     "vmail": "vmail",
 }
 
@@ -383,6 +394,9 @@ class Sandbox:
               on ports["submission"] and ports["smtps"] (picked when not
               given); submission_opts is appended to both listen lines
               (e.g. "hide-client").
+    imap:     also run tsamba-imapd: IMAP with STARTTLS and imaps, POP3
+              with STLS and pop3s, on ports["imap"], ["imaps"], ["pop3"],
+              ["pop3s"] (picked when not given).
     smtp_opts: appended to the port 25-style listen line (e.g. the
               inbound checks "spf dkim dmarc").
     before_start: called with the sandbox once its tree, config and
@@ -402,8 +416,9 @@ class Sandbox:
                  submission=False, submission_opts="", domain=DOMAIN,
                  catchall_domain=CATCHALL_DOMAIN, listen_addr="127.0.0.1",
                  hostname=None, before_start=None, keep=False,
-                 metrics=False, smtp_opts=""):
+                 metrics=False, imap=False, smtp_opts=""):
         self.dir = os.path.abspath(dir)
+        self.imap = imap
         self.keep = keep
         self.ports = dict(ports or {})
         self.limits = dict(limits or {})
@@ -461,7 +476,8 @@ class Sandbox:
     @property
     def daemons(self):
         """The daemons of this sandbox, in start order."""
-        return DAEMONS + ((METRICSD,) if self.metrics else ())
+        return (IMAP_DAEMONS if self.imap else DAEMONS) + \
+            ((METRICSD,) if self.metrics else ())
 
     @property
     def metrics_url(self):
@@ -541,14 +557,22 @@ class Sandbox:
         with open(self.conf) as f:
             for line in f:
                 w = line.split("#", 1)[0].split()
+                if not w:
+                    continue
                 if w[:3] == ["metrics", "listen", "on"] and len(w) >= 6 \
                         and w[4] == "port" and w[5].isdigit():
                     self.ports.setdefault("metrics", int(w[5]))
                     continue
+                port = int(w[4]) if len(w) > 4 and w[4].isdigit() else 0
+                if w[0] in ("imap", "pop3") and len(w) >= 6 and \
+                        w[1:3] == ["listen", "on"] and w[4] == "port" and \
+                        w[5].isdigit():
+                    name = w[0] + ("s" if w[0] + "s" in w[6:] else "")
+                    self.ports.setdefault(name, int(w[5]))
+                    continue
                 if len(w) < 5 or w[:2] != ["listen", "on"] or \
                         w[3] != "port" or not w[4].isdigit():
                     continue
-                port = int(w[4])
                 if "smtps" in w[5:]:
                     self.ports.setdefault("smtps", port)
                 elif "auth" in w[5:]:
@@ -574,9 +598,11 @@ class Sandbox:
                 self.ports["metrics"] = int(prev)
             else:
                 self.ports["metrics"] = free_port()
-        for name, key in (("submission", "SUBMISSION_PORT"),
-                          ("smtps", "SMTPS_PORT")):
-            if not self.submission or name in self.ports:
+        picks = [(n, k, self.submission) for n, k in
+                 (("submission", "SUBMISSION_PORT"), ("smtps", "SMTPS_PORT"))]
+        picks += [(n, k, self.imap) for n, k, _, _ in IMAP_PORTS]
+        for name, key, wanted in picks:
+            if not wanted or name in self.ports:
                 continue
             prev = old.get(key)
             if prev and prev.isdigit() and port_is_free(int(prev)):
@@ -662,6 +688,8 @@ class Sandbox:
                          "auth%s" % (self.ports["submission"], opts))
             lines.append("listen on 127.0.0.1 port %d smtps pki demo auth%s"
                          % (self.ports["smtps"], opts))
+        if self.imap:
+            lines.extend(self.imap_conf_lines())
         lines.append("lmtp listen on socket" +
                      "".join(' allow "%s"' % u for u in self.lmtp_allow))
         if self.lmtp_tcp:
@@ -679,8 +707,19 @@ class Sandbox:
         lines.extend(self.extra)
         return "\n".join(lines) + "\n"
 
+    def imap_conf_lines(self):
+        return ["%s listen on 127.0.0.1 port %d %s pki demo" %
+                (proto, self.ports[name], mode)
+                for name, _, proto, mode in IMAP_PORTS]
+
     def _write_conf(self):
         if self._kept(self.conf):
+            # A demo kept from before tsamba-imapd: its listeners added.
+            with open(self.conf) as f:
+                text = f.read()
+            if self.imap and "imap listen" not in text:
+                with open(self.conf, "a") as f:
+                    f.write("\n".join(self.imap_conf_lines()) + "\n")
             return
         with open(self.conf, "w") as f:
             f.write(self.conf_text())
@@ -692,9 +731,10 @@ class Sandbox:
             "SUBMISSION_PORT": str(self.ports.get("submission", "")),
             "SMTPS_PORT": str(self.ports.get("smtps", "")),
             "METRICS_PORT": str(self.ports.get("metrics", "")),
-            "IMAP_PORT": "",
-            "IMAPS_PORT": "",
-            "POP3_PORT": "",
+            "IMAP_PORT": str(self.ports.get("imap", "")),
+            "IMAPS_PORT": str(self.ports.get("imaps", "")),
+            "POP3_PORT": str(self.ports.get("pop3", "")),
+            "POP3S_PORT": str(self.ports.get("pop3s", "")),
             "DEMO_USER": self.demo_user,
             "DEMO_PASSWORD": self.password,
             "DEMO_MAILDIR": self.maildir(self.demo_user) + "/",
@@ -847,6 +887,8 @@ class Sandbox:
                 return True
             except OSError:
                 return False
+        if name == "imapd":
+            return self.imap_greeting() is not None
         sockname = {"authd": "auth.sock", "queue": "queue.sock",
                     "lmtpd": "lmtp.sock"}[name]
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -879,6 +921,18 @@ class Sandbox:
         except OSError:
             return None
 
+    def imap_greeting(self, timeout=2.0):
+        """The untagged OK greeting of the IMAP (STARTTLS) port, or None."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.ports["imap"]),
+                                          timeout=timeout) as s:
+                line = s.makefile("rb").readline(1024)
+                if not line.startswith(b"* OK"):
+                    return None
+                return line.decode(errors="replace").strip()
+        except OSError:
+            return None
+
     def _reap(self, name):
         proc = getattr(self, "_procs", {}).get(name)
         if proc is not None:
@@ -900,7 +954,7 @@ class Sandbox:
         their parent and had to be killed (a daemon bug worth a test)."""
         alive = self.running()
         tree = set(self.all_pids())
-        for name in reversed(DAEMONS + (METRICSD,)):
+        for name in reversed(self.daemons):
             if name in alive:
                 try:
                     os.kill(alive[name], signal.SIGTERM)
@@ -1024,7 +1078,7 @@ def demo_sandbox(args):
     extra = ['postmaster "postmaster@%s"' % DOMAIN] + getattr(args, "set",
                                                                [])
     return Sandbox(args.dir, users=users, extra=extra, limits=limits,
-                   submission=True, keep=True, metrics=True)
+                   submission=True, keep=True, metrics=True, imap=True)
 
 
 def cmd_start(args):
@@ -1054,6 +1108,16 @@ def cmd_start(args):
           "--auth-password \"$DEMO_PASSWORD\" --from %s --to %s" %
           (sb.ports["submission"], sb.demo_user, sb.demo_user,
            sb.demo_user))
+    print("Read the mail over IMAP (implicit TLS, port %d; STARTTLS on %d) "
+          "or POP3 (%d; STLS on %d):" % (sb.ports["imaps"], sb.ports["imap"],
+                                         sb.ports["pop3s"], sb.ports["pop3"]))
+    print("  python3 -c 'import imaplib,ssl,os; m=imaplib.IMAP4_SSL("
+          "\"127.0.0.1\", %d, ssl_context=ssl._create_unverified_context()); "
+          "m.login(\"%s\", os.environ[\"DEMO_PASSWORD\"]); m.select(); "
+          "print(m.fetch(\"1:*\", \"(ENVELOPE)\"))'" %
+          (sb.ports["imaps"], sb.demo_user))
+    print("  mutt -f imaps://%s@127.0.0.1:%d/" %
+          (sb.demo_user.replace("@", "%40"), sb.ports["imaps"]))
     print("Demo user %s, password in %s (DEMO_PASSWORD)" %
           (sb.demo_user, sb.envfile))
     if sb.metrics:
@@ -1129,7 +1193,7 @@ def main(argv=None):
     t.add_argument("dir")
     rs = sub.add_parser("restart", help="restart one daemon of DIR")
     rs.add_argument("dir")
-    rs.add_argument("daemon", choices=DAEMONS + (METRICSD,))
+    rs.add_argument("daemon", choices=DAEMONS + ("imapd", METRICSD))
     args = p.parse_args(argv)
     return {"start": cmd_start, "stop": cmd_stop, "reset": cmd_reset,
             "restart": cmd_restart}[args.cmd](args)

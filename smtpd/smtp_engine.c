@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <tls.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
 #include "listener.h"
 #include "stats.h"
 #include "log.h"
+#include "tls_ctx.h"
 #include "pki.h"
 #include "privdrop.h"
 #include "proto.h"
@@ -51,6 +53,8 @@ static void	engine_late(struct channel *, struct imsg *, union imsg_msg *,
 static void	engine_lookup_late(struct channel *, struct imsg *,
 		    union imsg_msg *, void *);
 static void	engine_lookup_down(struct channel *, void *);
+static void	engine_drain(int);
+static void	engine_drain_check(int, short, void *);
 
 static const struct channel_type parent_types[] = {
 	{ IMSG_SMTP_LISTENER, 0 },
@@ -96,11 +100,15 @@ static struct channel	 parent_ch, authd_ch, queue_ch, lookup_ch;
 static TAILQ_HEAD(, smtp_listener) listeners =
     TAILQ_HEAD_INITIALIZER(listeners);
 static int		 ready;
+static int		 draining, drain_status;
+static struct event	 drain_ev;
+static struct timespec	 drain_end;
 
 void
 engine_main(int parent_fd, int key_fd, int lookup_fd)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	static const struct conf_listen_list *tls_lists[1];
 	struct event	 ev_sigs[3];
 
 	log_procname("smtp");
@@ -113,6 +121,8 @@ engine_main(int parent_fd, int key_fd, int lookup_fd)
 	/* The Public Suffix List is read before the chroot. */
 	check_init();
 	priv_drop(smtpd_conf->user_smtpd, smtpd_conf->chroot, "smtp");
+	tls_lists[0] = &smtpd_conf->listens;
+	tls_ctx_init(tls_lists, 1, smtpd_conf->tls_ciphers);
 	/* Every exit, fatal or asked for, sends the replies owed first. */
 	if (atexit(smtp_session_flush_all) != 0)
 		fatalx("atexit");
@@ -146,7 +156,49 @@ engine_sig(int sig, short ev, void *arg)
 	if (sig == SIGHUP)
 		return;
 	log_debug("engine exiting on signal %d", sig);
-	exit(0);
+	engine_drain(0);
+}
+
+/*
+ * Going down (SIGTERM, or the parent gone): a commit the queue has
+ * under way is waited for, at most SMTP_EXIT_COMMIT_SEC, so that its
+ * 250 reaches the client (atexit() writes it out).  Exiting before
+ * the answer would leave the message queued and its client told
+ * nothing: it sends the message again, a duplicate.  No new client
+ * is taken meanwhile.
+ */
+static void
+engine_drain(int status)
+{
+	if (!draining) {
+		draining = 1;
+		drain_status = status;
+		clock_gettime(CLOCK_MONOTONIC, &drain_end);
+		drain_end.tv_sec += SMTP_EXIT_COMMIT_SEC;
+		evtimer_set(&drain_ev, engine_drain_check, NULL);
+		if (smtp_session_commits() > 0)
+			log_info("exiting once %u commits are answered",
+			    smtp_session_commits());
+	}
+	engine_drain_check(-1, 0, NULL);
+}
+
+static void
+engine_drain_check(int fd, short ev, void *arg)
+{
+	struct timeval	 tv = { 0, 10000 };
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (smtp_session_commits() == 0)
+		exit(drain_status);
+	if (now.tv_sec > drain_end.tv_sec || (now.tv_sec == drain_end.tv_sec &&
+	    now.tv_nsec >= drain_end.tv_nsec)) {
+		log_warnx("exiting with %u commits unanswered",
+		    smtp_session_commits());
+		exit(drain_status);
+	}
+	evtimer_add(&drain_ev, &tv);
 }
 
 /* Messages from the parent: any surprise is a bug, so stop. */
@@ -173,7 +225,12 @@ engine_parent(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 static void
 engine_parent_down(struct channel *ch, void *arg)
 {
-	fatalx("parent went away");
+	/*
+	 * Fail-stop, after the commits under way: the parent may have
+	 * gone on SIGTERM before ours came.
+	 */
+	log_warnx("parent went away");
+	engine_drain(1);
 }
 
 static void
@@ -240,6 +297,10 @@ static void
 engine_accept(int fd, struct sockaddr_storage *ss, socklen_t sslen,
     void *arg)
 {
+	if (draining) {
+		close(fd);
+		return;
+	}
 	smtp_session_new(fd, arg, ss, sslen);
 }
 

@@ -33,7 +33,6 @@ static const char *const smtp_verbs[CMD_NVERBS] = {
 	[CMD_AUTH] = "AUTH",
 };
 
-static int	b64_value(int);
 static int	word_is(const char *, size_t, const char *);
 
 /* Commands may end in a bare LF; a CR or NUL inside is garbage. */
@@ -273,87 +272,5 @@ smtp_parse_auth(const char *args, struct smtp_auth_args *aa)
 		aa->mech = SASL_PLAIN;
 	else if (word_is(args, n, "LOGIN"))
 		aa->mech = SASL_LOGIN;
-	return 0;
-}
-
-static int
-b64_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/*
- * RFC 4648 4: groups of four, padding only at the end.  "=" alone is
- * the empty initial response of RFC 4954 4.
- */
-int
-sasl_base64_decode(const char *in, char *out, size_t outsz, size_t *outlen)
-{
-	size_t	 len, i, n = 0;
-	int	 v[4], k, pad;
-
-	*outlen = 0;
-	if (outsz == 0)
-		return -2;
-	if (strcmp(in, "=") == 0) {
-		out[0] = '\0';
-		return 0;
-	}
-	len = strlen(in);
-	if (len % 4 != 0)
-		return -1;
-	if (len / 4 * 3 >= outsz)
-		return -2;
-	for (i = 0; i < len; i += 4) {
-		pad = 0;
-		for (k = 0; k < 4; k++) {
-			if (in[i + k] == '=' && i + 4 == len && k >= 2) {
-				v[k] = 0;
-				pad++;
-				continue;
-			}
-			/* Data after padding inside the last group. */
-			if (pad > 0 ||
-			    (v[k] = b64_value((unsigned char)in[i + k])) == -1)
-				return -1;
-		}
-		out[n++] = (v[0] << 2) | (v[1] >> 4);
-		if (pad < 2)
-			out[n++] = ((v[1] & 0x0f) << 4) | (v[2] >> 2);
-		if (pad < 1)
-			out[n++] = ((v[2] & 0x03) << 6) | v[3];
-	}
-	out[n] = '\0';
-	*outlen = n;
-	return 0;
-}
-
-/* RFC 4616: [authzid] NUL authcid NUL passwd, no NUL in passwd. */
-int
-sasl_plain_split(const char *buf, size_t len, struct sasl_plain *sp)
-{
-	const char	*p;
-
-	sp->authzid = buf;
-	if ((p = memchr(buf, '\0', len)) == NULL)
-		return -1;
-	sp->authcid = p + 1;
-	if ((p = memchr(sp->authcid, '\0', len - (sp->authcid - buf))) ==
-	    NULL)
-		return -1;
-	sp->pass = p + 1;
-	sp->passlen = len - (sp->pass - buf);
-	if (memchr(sp->pass, '\0', sp->passlen) != NULL)
-		return -1;
 	return 0;
 }

@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "sasl.h"
+
 struct mailaddr;
 
 #define SMTP_HELO_MAX		255	/* a domain or address literal */
@@ -75,13 +77,6 @@ struct smtp_auth_args {
 	const char	*initial;	/* initial response or NULL */
 };
 
-/* RFC 4616: the three parts of a decoded PLAIN response. */
-struct sasl_plain {
-	const char	*authzid;	/* "" when absent */
-	const char	*authcid;
-	const char	*pass;		/* NUL-terminated at passlen */
-	size_t		 passlen;
-};
 
 /* A command line is garbage with a NUL, or a CR when it ended bare. */
 int		 smtp_check_line(const char *line, size_t len, int bare);
@@ -112,14 +107,5 @@ int		 smtp_parse_rcpt_to(const char *, int flags, struct mailaddr *,
 int		 smtp_parse_bdat(const char *args, size_t *size, int *last);
 /* AUTH mechanism [initial-response]: 0 or -1 on bad syntax. */
 int		 smtp_parse_auth(const char *args, struct smtp_auth_args *);
-/*
- * Strict base64; "=" is an empty response.  out is NUL-terminated.
- * 0, -1 when malformed, -2 when it does not fit outsz.
- */
-int		 sasl_base64_decode(const char *in, char *out, size_t outsz,
-		    size_t *outlen);
-/* buf of len bytes, NUL-terminated at len: 0, or -1 if malformed. */
-int		 sasl_plain_split(const char *buf, size_t len,
-		    struct sasl_plain *);
 
 #endif

@@ -30,10 +30,12 @@
 #include "esc.h"
 #include "imsg.h"
 #include "io.h"
+#include "ip_limit.h"
 #include "listener.h"
 #include "stats.h"
 #include "log.h"
 #include "proto.h"
+#include "tls_ctx.h"
 #include "smtpd.h"
 
 #define SID(s)	((unsigned long long)(s)->id)
@@ -145,7 +147,7 @@ smtp_session_new(int fd, struct smtp_listener *l, struct sockaddr_storage *ss,
 		smtp_refuse(fd, l, msg);
 		return;
 	}
-	if (limits_ip_acquire(ss) == -1) {
+	if (limits_ip_acquire(ss, smtpd_conf->max_sessions_per_ip) == -1) {
 		(void)esc_reply(msg, sizeof(msg), 421,
 		    ESC_OTHER_SECURITY_STATUS, "%s Too many connections from "
 		    "your address, try again later", smtpd_conf->hostname);
@@ -521,7 +523,15 @@ smtp_req_add(struct smtp_session *s, int which)
 	if ((ch = engine_channel(which)) == NULL)
 		return 0;
 	s->req_chan = which;
-	return channel_req_add(ch, &s->creq, 0, smtp_req_answer, s);
+	/*
+	 * An authd that hangs (a query stuck in the database) must not
+	 * hold the client: past the lookup timeout the request fails as
+	 * if the channel had dropped (4xx).  Never for the queue: a
+	 * commit given up on may still succeed, and a message that
+	 * comes again is a duplicate.
+	 */
+	return channel_req_add(ch, &s->creq, which == CONNECT_AUTHD ?
+	    smtpd_conf->timeout_lookup * 1000 : 0, smtp_req_answer, s);
 }
 
 void
@@ -712,7 +722,7 @@ smtp_cmd_ehlo(struct smtp_session *s, char *args)
 static void
 smtp_cmd_starttls(struct smtp_session *s, char *args)
 {
-	struct smtp_tls_ctx	*ctx;
+	struct tls_ctx		*ctx;
 
 	if (s->tls) {
 		smtp_error(s, 503, ESC_INVALID_COMMAND,
@@ -1491,6 +1501,19 @@ smtp_cmd_help(struct smtp_session *s, char *args)
  * which a client that never hears it sends again.  Bounded, so that
  * clients that do not read cannot hold the exit.
  */
+/* Sessions whose commit waits for the queue's answer. */
+unsigned int
+smtp_session_commits(void)
+{
+	struct smtp_session	*s;
+	unsigned int		 n = 0;
+
+	TAILQ_FOREACH(s, &smtp_sessions, entry)
+		if (s->req == REQ_COMMIT)
+			n++;
+	return n;
+}
+
 void
 smtp_session_flush_all(void)
 {

@@ -1,7 +1,7 @@
 /*
  * tsamba-smtpd: the declarations shared by the files of the SMTP server
- * (parent, engine, sessions, message bodies, submission AUTH and bans,
- * TLS contexts, per-IP limits).
+ * (parent, engine, sessions, message bodies, submission AUTH and bans).
+ * TLS contexts and per-IP limits are lib/tls_ctx.c and lib/ip_limit.c.
  */
 
 #ifndef TSAMBA_SMTPD_H
@@ -42,6 +42,7 @@ struct tls;
 #define SMTP_LOG_ARG_MAX	512	/* a MAIL/RCPT argument kept for the log */
 #define SMTP_SESSION_FDS	2	/* the socket, a spool file in DATA */
 #define SMTP_EXIT_FLUSH_SEC	2	/* for every reply owed, at exit */
+#define SMTP_EXIT_COMMIT_SEC	5	/* for the queue's answers, at exit */
 #define SMTP_CLOSE_GRACE	10	/* s to send the last reply */
 #define SMTP_FIELD_MAX		16384	/* a header field held to be judged */
 #define LOOKUP_TIMEOUT_SEC	8	/* one DNS question of the checks */
@@ -180,7 +181,7 @@ struct smtp_session {
 	struct sockaddr_storage	 ss;
 	char			 ip[SMTP_IP_MAX];
 	int			 port;
-	struct smtp_tls_ctx	*tlsctx;	/* held while in use */
+	struct tls_ctx		*tlsctx;	/* held while in use */
 	struct event		 lifetime;	/* total session timeout */
 
 	enum smtp_mode		 mode;
@@ -242,6 +243,7 @@ uint64_t	 smtp_req_add(struct smtp_session *, int which);
 void		 smtp_req_cancel(struct smtp_session *);
 /* At exit: write out the replies owed (a 250 for a queued message). */
 void		 smtp_session_flush_all(void);
+unsigned int	 smtp_session_commits(void);
 /* Used by smtp_auth.c. */
 /* Banner or implicit TLS after the ban check: -1 if s was freed. */
 int		 smtp_session_start(struct smtp_session *);
@@ -334,22 +336,6 @@ int		 dnsbl_start(struct smtp_session *,
 		    void (*)(struct smtp_session *));
 void		 dnsbl_cancel(struct smtp_session *);
 
-/* smtp_tls.c: reference-counted libtls server contexts. */
-struct smtp_tls_ctx {
-	TAILQ_ENTRY(smtp_tls_ctx) entry;
-	char			 name[64];
-	char			 ciphers[CONF_CIPHERS_MAX];	/* TLS 1.2 */
-	struct tls		*tls;
-	int			 refcnt;
-	int			 current;	/* handed to new sessions */
-};
-TAILQ_HEAD(smtp_tls_ctx_list, smtp_tls_ctx);
-
-/* A new context from a PEM certificate chain: 0, or -1 (logged). */
-int		 tls_ctx_load(const char *name, const void *, size_t);
-struct smtp_tls_ctx *tls_ctx_get(const struct conf_listen *);
-void		 tls_ctx_put(struct smtp_tls_ctx *);
-
 /*
  * smtp_log.c: the lines an admin greps and fail2ban reads (the LOGGING
  * section of tsamba-smtpd(8)).  smtp_log_command() notes the command a
@@ -362,9 +348,5 @@ void		 smtp_log_reply(struct smtp_session *, const char *reply);
 void		 smtp_log_refuse(const char *ip, int port, const char *reply);
 /* The next status reply of s refuses the connection (a banned client). */
 void		 smtp_log_refusing(struct smtp_session *);
-
-/* smtp_limits.c: sessions per client address. */
-int		 limits_ip_acquire(const struct sockaddr_storage *);
-void		 limits_ip_release(const struct sockaddr_storage *);
 
 #endif

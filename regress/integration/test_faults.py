@@ -10,10 +10,13 @@ import resource
 import signal
 import smtplib
 import socket
+import struct
+import threading
 import time
 
 import pytest
 
+import imsgclient
 from helpers import SENDER, ClientThreads, MsgIndex, make_message
 from sandbox import (DAEMONS, proc_alive, proc_ppid, proc_root,
                      socket_inodes, tcp_listening, wait_for)
@@ -276,3 +279,100 @@ def test_clients_greeted_again_after_emfile(fds):
             waiting.close()
     # And everyone is served again once the crowd is gone.
     assert wait_for(lambda: fds.smtp_banner(), 10, what="a greeting")
+
+
+# ------------------------------------------ SIGTERM with a commit under way
+
+class SlowQueue(threading.Thread):
+    """queue.sock played by the test: it hands out a spool file for
+    MSG_CREATE and answers MSG_COMMIT only once release is set, so a
+    commit is surely under way when the test wants it."""
+
+    def __init__(self, sb):
+        super().__init__(daemon=True)
+        self.path = sb.sock("queue.sock")
+        self.spool = os.path.join(sb.dir, "slowqueue.msg")
+        self.hello = threading.Event()
+        self.committed = threading.Event()
+        self.release = threading.Event()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.lsock.bind(self.path)
+        os.chmod(self.path, 0o666)
+        self.lsock.listen(4)
+        self.lsock.settimeout(30)
+
+    def run(self):
+        conn, _ = self.lsock.accept()
+        conn.settimeout(30)
+        c = imsgclient.Client.__new__(imsgclient.Client)
+        c.sock, c.buf, c.next_id = conn, b"", 1
+        c.send(*imsgclient.pack("HELLO", version=imsgclient.PROTO_VERSION,
+                                who="tsamba-queue"))
+        while True:
+            got = c.recv()
+            if got is None:
+                return
+            mtype, payload = got
+            if mtype == imsgclient.IMSG_HELLO:
+                self.hello.set()
+                continue
+            rid = struct.unpack("<Q", payload[:8])[0]
+            if mtype == imsgclient.QUEUE_MSG_CREATE:
+                fd = os.open(self.spool, os.O_RDWR | os.O_CREAT, 0o666)
+                _, p = imsgclient.pack("QUEUE_MSG_CREATED", id=rid,
+                                       status=0, msgid="0123456789abcdef")
+                socket.send_fds(conn, [imsgclient.frame(
+                    imsgclient.QUEUE_MSG_CREATED, p,
+                    16 + len(p) | 0x80000000)], [fd])
+                os.close(fd)
+            elif mtype == imsgclient.QUEUE_MSG_COMMIT:
+                self.committed.set()
+                self.release.wait(30)
+                c.send(*imsgclient.pack("QUEUE_MSG_COMMITTED", id=rid,
+                                        status=0))
+
+    def close(self):
+        self.lsock.close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+@pytest.fixture(scope="module")
+def drain(sandbox_factory):
+    return sandbox_factory("drain")
+
+
+def test_sigterm_answers_a_commit_under_way(drain):
+    # The queue has the message (its MSG_COMMIT under way) when smtpd
+    # is told to stop: the client still hears the 250, or it would send
+    # the message again, a duplicate.
+    drain.kill("queue", signal.SIGTERM)
+    slow = SlowQueue(drain)
+    slow.start()
+    # The engine reconnects to "the queue" with backoff.
+    assert slow.hello.wait(30), "smtpd did not reconnect to queue.sock"
+    rcpt = drain.address(drain.users[0])
+    s = smtplib.SMTP("127.0.0.1", drain.smtp_port, timeout=30)
+    try:
+        s.ehlo("client.test")
+        assert s.mail(SENDER)[0] == 250
+        assert s.rcpt(rcpt)[0] == 250
+        assert s.docmd("DATA")[0] == 354
+        s.send(b"Subject: drain\r\n\r\nbody\r\n.\r\n")
+        assert slow.committed.wait(30), "no MSG_COMMIT came"
+        tree = drain.tree("smtpd")
+        os.kill(drain.pid("smtpd"), signal.SIGTERM)
+        assert drain.exit_status("smtpd", 20) == 0
+        slow.release.set()
+        code, text = s.getreply()
+        assert code == 250 and b"0123456789abcdef" in text, (code, text)
+        wait_gone(tree)
+    finally:
+        slow.release.set()
+        s.close()
+        slow.close()
+    drain.restart("queue")
+    drain.restart("smtpd")
+    assert drain.smtp_banner() is not None

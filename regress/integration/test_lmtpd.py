@@ -33,6 +33,7 @@ USERS = ("alice", "bob", "carol", "dave")
 MAX_SIZE = 100 * 1024
 MAX_RCPTS = 4
 IDLE = 3
+LOOKUP_TIMEOUT = 2
 ROOT = os.geteuid() == 0
 SYSUSERS = {"smtpd": "_tsamba", "lmtpd": "_tsambalmtp",
             "auth": "_tsambaauth", "vmail": "vmail", "queue": "_tsambaq"}
@@ -127,6 +128,7 @@ class Lmtpd:
             "limit message-size %d" % MAX_SIZE,
             "limit recipients %d" % MAX_RCPTS,
             "timeout idle %ds" % IDLE,
+            "timeout lookup %ds" % LOOKUP_TIMEOUT,
         ]
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -706,6 +708,32 @@ def test_authd_lost_under_a_pending_rcpt(lm):
     lm.start("authd")
     code, lines = c.cmd("RCPT TO:<%s>" % addr("alice"))
     assert code == 250, lines
+    c.close()
+
+
+def test_authd_hung_is_tempfail(lm):
+    """authd alive but silent (stopped, as a query stuck in the
+    database would leave it): past "timeout lookup" the RCPT gets 451,
+    and once authd answers again the next RCPT is taken; its late
+    answer to the first lookup is dropped, not taken for the second."""
+    c = Client(lm.sock)
+    c.lhlo()
+    assert c.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    authd = lm.procs["authd"]
+    os.kill(authd.pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        code, lines = c.cmd("RCPT TO:<%s>" % addr("alice"))
+        waited = time.monotonic() - t0
+        assert code == 451 and lines[0].startswith("451 4.3.0"), lines
+        assert waited >= LOOKUP_TIMEOUT - 0.5, waited
+    finally:
+        os.kill(authd.pid, signal.SIGCONT)
+    code, lines = c.cmd("RCPT TO:<nobody-here@%s>" % DOMAIN)
+    assert code == 550, lines
+    code, lines = c.cmd("RCPT TO:<%s>" % addr("alice"))
+    assert code == 250, lines
+    assert lm.procs["lmtpd"].poll() is None
     c.close()
 
 

@@ -28,6 +28,7 @@ skip-free output) rather than the test being skipped."""
 import configparser
 import fcntl
 import grp
+import imaplib
 import os
 import pwd
 import re
@@ -53,10 +54,11 @@ LOCK = "/run/lock/tsamba-test-package.lock"
 ROLE_USERS = ["_tsamba", "_tsambalmtp", "_tsambamta", "_tsambaq",
               "_tsambaauth", "_tsambaimap", "_tsambamet", "vmail"]
 UNITS = ["tsamba-authd", "tsamba-lmtpd", "tsamba-queue", "tsamba-smtpd",
-         "tsamba-metricsd"]
+         "tsamba-imapd", "tsamba-metricsd"]
 METRICS_PORT = 9154	# of the installed tsamba.conf
+IMAP_PORT = 143		# likewise
 PROGS = ["tsamba-authd", "tsamba-lmtpd", "tsamba-queue", "tsamba-smtpd",
-         "tsamba-metricsd",
+         "tsamba-imapd", "tsamba-metricsd",
          "tsambactl"]
 # What README's Install section says the package leaves: (owner, group,
 # mode) of each path.
@@ -328,6 +330,8 @@ def start_daemons(pkg):
             ready = (lambda p=socks[u]: os.path.exists(p))
         elif u == "tsamba-metricsd":
             ready = (lambda: not port_is_free(METRICS_PORT))
+        elif u == "tsamba-imapd":
+            ready = (lambda: not port_is_free(IMAP_PORT))
         else:
             ready = (lambda: not port_is_free(port))
         d.start(ready, 30, what=u, preexec_fn=limits)
@@ -347,7 +351,8 @@ def test_daemons_receive_a_message(pkg):
         assert code == 554 or code == 550, msg
 
     run(["/usr/sbin/tsambactl", "domain", "add", DOMAIN])
-    run(["/usr/sbin/tsambactl", "user", "add", USER])
+    password = run(["/usr/sbin/tsambactl", "user", "add",
+                    USER]).strip().splitlines()[-1]
     msgid, data = make_message(USER, subject="from the package")
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
@@ -383,6 +388,14 @@ def test_daemons_receive_a_message(pkg):
         text = r.read().decode()
     for u in ("smtpd", "queue", "lmtpd", "authd"):
         assert 'tsamba_up{daemon="%s"} 1\n' % u in text, text[:2000]
+    # The installed config serves IMAP on 993: the user reads the message.
+    with imaplib.IMAP4_SSL("127.0.0.1", 993, ssl_context=ctx,
+                           timeout=30) as m:
+        m.login(USER, password)
+        typ, data = m.select("INBOX", readonly=True)
+        assert typ == "OK" and int(data[0]) >= 1, data
+        typ, data = m.search(None, "HEADER", "Message-ID", msgid)
+        assert typ == "OK" and data[0].split(), data
     # The smtp engine runs as _tsamba in the empty chroot the package made.
     smtpd = pkg.daemons[UNITS.index("tsamba-smtpd")].proc.pid
     uid = pwd.getpwnam("_tsamba").pw_uid

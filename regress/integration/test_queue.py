@@ -698,6 +698,57 @@ def test_many_concurrent_commits(queue, lmtp):
         c.close()
 
 
+def test_client_that_does_not_read_is_paused(queue, lmtp):
+    # A client that keeps asking and never reads its answers: the queue
+    # stops reading it (its sends block) instead of keeping answers
+    # without bound, and once the client reads, every request is
+    # answered.
+    c = ImsgConn(queue.sock)
+    commit = frame(MSG_COMMIT, u64(7) + s("0123456789abcdef") + s("a@b.test") +
+                   s("h") + s("c") + u8(0) + u8(0) + u32(1) +
+                   s("x@mx.test") + s("") + u8(1) + s(""))
+    limit = 100000
+    chunk = commit * 1000
+    out, total = b"", 0
+    c.sock.setblocking(False)
+    blocked_since = None
+    while total < limit * len(commit):
+        if not out:
+            out = chunk
+        try:
+            n = c.sock.send(out)
+        except BlockingIOError:
+            now = time.monotonic()
+            blocked_since = blocked_since or now
+            if now - blocked_since > 3:
+                break
+            time.sleep(0.05)
+            continue
+        blocked_since = None
+        out = out[n:]
+        total += n
+    sent = total // len(commit)
+    assert sent < limit, "the queue read %d requests nobody collected" % sent
+    # The rest of a frame cut by a blocked send (it goes once the queue
+    # reads again), and every answer.
+    c.sock.settimeout(20)
+    rest = threading.Thread(
+        target=c.sock.sendall, args=(commit[total % len(commit):],))
+    if total % len(commit):
+        rest.start()
+        sent += 1
+    for _ in range(sent):
+        t, fd, r = c.recv()
+        assert t == MSG_COMMITTED
+        assert r.u64() == 7 and r.u8() == QUEUE_INVALID
+    if rest.is_alive() or total % len(commit):
+        rest.join(20)
+    assert queue.proc.poll() is None
+    msgid, st = c.submit("alice@sender.test", ["ok@mx.test"], BODY)
+    assert st == QUEUE_OK
+    c.close()
+
+
 @pytest.mark.skipif(not is_root(), reason="privilege drop needs root")
 def test_queue_process_privileges(queue):
     child = queue.child()

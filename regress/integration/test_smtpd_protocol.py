@@ -408,6 +408,31 @@ def test_authd_lost_under_a_pending_rcpt(psb):
     wait_for(ok, 15, interval=0.3, what="RCPT accepted again")
 
 
+def test_authd_hung_is_tempfail(sandbox_factory):
+    """authd alive but silent (stopped, as a query stuck in the
+    database would leave it): past "timeout lookup" the RCPT gets 451
+    4.3.0 instead of holding the client, and when authd answers again
+    its late answer is dropped and the next RCPT is taken."""
+    sb = sandbox_factory("hung", timeouts={"lookup": "2s"})
+    with Raw(sb) as r:
+        r.banner_and_ehlo()
+        assert r.cmd("MAIL FROM:<%s>" % SENDER)[0] == 250
+        os.kill(sb.pid("authd"), signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            code, text = r.cmd("RCPT TO:<%s>" % user(sb, 1))
+            waited = time.monotonic() - t0
+            assert code == 451 and text[0].startswith("4.3.0"), text
+            assert waited >= 1.5, waited
+        finally:
+            os.kill(sb.pid("authd"), signal.SIGCONT)
+        code, text = r.cmd("RCPT TO:<nobody-here@example.test>")
+        assert code == 550, text
+        assert r.cmd("RCPT TO:<%s>" % user(sb, 1))[0] == 250
+    assert "request" in sb.log("smtpd") and "no answer in time" in \
+        sb.log("smtpd")
+
+
 def test_session_limits(sandbox_factory):
     sb = sandbox_factory("limits",
                          limits={"sessions": 4, "sessions-per-ip": 2})

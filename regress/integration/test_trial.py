@@ -171,9 +171,14 @@ def test_demo_keeps_edits_and_starts_what_is_missing(demo):
     is delivered; make demo-reset starts afresh."""
     from sandbox import Sandbox, proc_alive
     out = demo_cli("start", demo).stdout
-    assert "started now: authd lmtpd queue smtpd metricsd" in out, out
+    assert "started now: authd lmtpd queue smtpd imapd metricsd" in out, out
     first = demo_pids(demo)
-    assert set(first) == {"authd", "lmtpd", "queue", "smtpd", "metricsd"}
+    assert set(first) == {"authd", "lmtpd", "queue", "smtpd", "imapd",
+                          "metricsd"}
+    from sandbox import read_env
+    env = read_env(os.path.join(demo, "demo.env"))
+    for k in ("IMAP_PORT", "IMAPS_PORT", "POP3_PORT", "POP3S_PORT"):
+        assert env.get(k, "").isdigit(), (k, env)
     out = demo_cli("start", demo).stdout
     assert "already runs" in out and demo_pids(demo) == first
 
@@ -197,7 +202,7 @@ def test_demo_keeps_edits_and_starts_what_is_missing(demo):
     assert "started now: lmtpd" in out, out
     now = demo_pids(demo)
     assert now["lmtpd"] != first["lmtpd"]
-    kept = ("authd", "queue", "smtpd", "metricsd")
+    kept = ("authd", "queue", "smtpd", "imapd", "metricsd")
     assert {k: now[k] for k in kept} == {k: first[k] for k in kept}
 
     # restart of one daemon by name
@@ -218,5 +223,5 @@ def test_demo_keeps_edits_and_starts_what_is_missing(demo):
     assert "# edited by the admin" not in open(conf).read()
     assert "sales@" not in open(os.path.join(demo, "tables",
                                              "aliases")).read()
-    # The four daemons and metricsd (the demo serves metrics).
-    assert len(Sandbox(demo).running()) == 5
+    # The five daemons and metricsd (the demo serves IMAP and metrics).
+    assert len(Sandbox(demo).running()) == 6

@@ -1099,6 +1099,58 @@ test_checks(void)
 	expect_error("listen on 127.0.0.1 spf spf\n", 1, "spf given twice");
 }
 
+/* imap listen / pop3 listen: default ports, implicit TLS, plaintext. */
+static void
+test_imap(void)
+{
+	struct conf		 conf;
+	struct conf_listen	*l;
+
+	CHECK(parse_text("pki p cert \"/c\" key \"/k\"\n"
+	    "imap listen on any tls pki p\n"
+	    "imap listen on any imaps pki p\n"
+	    "imap listen on localhost port 1143 plaintext\n"
+	    "pop3 listen on any tls-require pki p plaintext\n"
+	    "pop3 listen on any pop3s pki p\n"
+	    "limit imap-sessions-per-user 3\ntimeout imap-idle 31m\n",
+	    &conf) == 0);
+	CHECK(TAILQ_EMPTY(&conf.listens));
+	l = TAILQ_FIRST(&conf.imap_listens);
+	CHECK(l != NULL && l->port == 143 && (l->flags & LISTEN_TLS) &&
+	    strcmp(l->pki, "p") == 0);
+	l = TAILQ_NEXT(l, entry);
+	CHECK(l != NULL && l->port == 993 && (l->flags & LISTEN_IMPLICIT));
+	l = TAILQ_NEXT(l, entry);
+	CHECK(l != NULL && l->port == 1143 && l->flags == LISTEN_PLAINTEXT);
+	l = TAILQ_FIRST(&conf.pop3_listens);
+	/* tls-require wins over plaintext. */
+	CHECK(l != NULL && l->port == 110 && (l->flags & LISTEN_TLS_REQUIRE) &&
+	    !(l->flags & LISTEN_PLAINTEXT));
+	l = TAILQ_NEXT(l, entry);
+	CHECK(l != NULL && l->port == 995 && (l->flags & LISTEN_IMPLICIT));
+	CHECK(conf.imap_max_per_user == 3);
+	CHECK(conf.imap_timeout_idle == 31 * 60);
+	CHECK(conf.imap_max_per_ip == 20);
+	conf_clear(&conf);
+
+	expect_error("imap listen on any\n", 1,
+	    "an imap listener without tls or imaps allows no login");
+	expect_error("pki p cert \"/c\" key \"/k\"\n"
+	    "imap listen on any smtps pki p\n", 2,
+	    "smtps on an imap listener");
+	expect_error("pki p cert \"/c\" key \"/k\"\n"
+	    "listen on any pop3s pki p\n", 2, "pop3s on an smtp listener");
+	expect_error("listen on any plaintext\n", 1,
+	    "plaintext is for imap and pop3 listeners");
+	expect_error("imap listen on any plaintext auth\n", 1,
+	    "auth and hide-client are for smtp listeners");
+	expect_error("imap listen on any imaps\n", 1,
+	    "tls, tls-require and imaps need a pki");
+	expect_error("pki p cert \"/c\" key \"/k\"\n"
+	    "pop3 listen on any pop3s pop3s pki p\n", 2,
+	    "pop3s given twice");
+}
+
 int
 main(void)
 {
@@ -1126,6 +1178,7 @@ main(void)
 	test_ciphers();
 	test_metrics();
 	test_checks();
+	test_imap();
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

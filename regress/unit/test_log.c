@@ -144,6 +144,25 @@ test_stamped(void)
 	CHECKF(strcmp(out, "usage\n") == 0, "%s", out);
 }
 
+/* Text nobody quoted cannot start a line of its own. */
+static void
+test_control_chars(void)
+{
+	char	*out;
+
+	capture(1, 0);
+	log_init_daemon(1, "tsamba-test");
+	log_procname("smtp");
+	log_warnx("AUTH for <%s>: failure", "x>\r\n<3>smtp: client=[1.2.3.4]");
+	log_info("%s", "esc\x1b[2J tab\t del\x7f j\xc3\xbcrg");
+	out = captured();
+	CHECKF(strcmp(out, "<4>smtp: AUTH for <x>\\x0d\\x0a<3>smtp: "
+	    "client=[1.2.3.4]>: failure\n"
+	    "<6>smtp: esc\\x1b[2J tab\\x09 del\\x7f j\xc3\xbcrg\n") == 0,
+	    "%s", out);
+	log_procname("");
+}
+
 static void
 test_bad_journal_stream(void)
 {
@@ -215,6 +234,7 @@ main(void)
 {
 	test_journal();
 	test_stamped();
+	test_control_chars();
 	test_bad_journal_stream();
 	test_quote();
 	test_timefmt();

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,7 @@ check_roundtrip(const char *dir, int dirfd)
 	struct stats_view	 v;
 	struct stat		 st;
 	char			 err[256], path[PATH_MAX];
+	int			 fd;
 
 	stats_open(dir, STATS_SMTPD, names, 2);
 	stats_inc(ST_SMTP_CONNECTIONS, 1);
@@ -100,8 +102,39 @@ check_roundtrip(const char *dir, int dirfd)
 	CHECK(stats_view_get(&v, ST_QUEUE_MESSAGES, 0, 0) == 0);
 
 	stats_reloaded();
-	CHECK(v.hdr->reload_time > 0 && v.hdr->generation == 1);
 	stats_view_close(&v);
+	/* A view is a copy: a fresh one sees what the writer did since. */
+	CHECK(stats_view_open(dirfd, STATS_SMTPD, &v, err, sizeof(err)) == 0);
+	CHECK(v.hdr != NULL && v.hdr->reload_time > 0 &&
+	    v.hdr->generation == 1);
+
+	stats_view_close(&v);
+
+	/* A listener name with a newline and a non-UTF-8 byte. */
+	snprintf(path, sizeof(path), "%s/%s/smtpd.stats", dir, STATS_DIR);
+	fd = open(path, O_WRONLY);
+	CHECK(fd != -1 && pwrite(fd, "a\nb\xff\"c", 7,
+	    offsetof(struct stats_header, listeners[1])) == 7);
+	close(fd);
+	CHECK(stats_view_open(dirfd, STATS_SMTPD, &v, err, sizeof(err)) == 0);
+	CHECK(v.hdr != NULL && strcmp(stats_view_listener(&v, 1),
+	    "a?b?\"c") == 0);
+
+	/*
+	 * A writer that truncates its file (a compromised engine holds
+	 * it): the reader's view holds on, no SIGBUS, and the file is
+	 * refused from then on.
+	 */
+	snprintf(path, sizeof(path), "%s/%s/smtpd.stats", dir, STATS_DIR);
+	CHECK(truncate(path, 0) == 0);
+	CHECK(stats_view_get(&v, ST_SMTP_CONNECTIONS, 1, 0) == 2);
+	CHECK(strcmp(stats_view_listener(&v, 0), "smtp:25") == 0);
+	CHECK(stats_view_sum(&v, ST_SMTP_SESSIONS) == 1);
+	stats_view_close(&v);
+	CHECK(stats_view_open(dirfd, STATS_SMTPD, &v, err, sizeof(err)) ==
+	    -1);
+	/* The file the other checks expect. */
+	stats_open(dir, STATS_SMTPD, names, 2);
 
 	/* 0644: the counters are not secrets; no temporary file left. */
 	snprintf(path, sizeof(path), "%s/%s/smtpd.stats", dir, STATS_DIR);

@@ -1,6 +1,7 @@
 /*
  * Sessions per client address: a counter per IP in a red-black tree, so
- * one host cannot take every session slot of the server.
+ * one host cannot take every session slot of the server (the smtp
+ * engine, the imap login process).
  */
 
 #include <sys/types.h>
@@ -14,7 +15,7 @@
 
 #include "conf.h"
 #include "log.h"
-#include "smtpd.h"
+#include "ip_limit.h"
 
 struct ip_count {
 	RB_ENTRY(ip_count)	 entry;
@@ -59,9 +60,9 @@ ip_key(const struct sockaddr_storage *ss, struct ip_count *key)
 	}
 }
 
-/* 0 and counted, or -1 when the address already has its share. */
+/* 0 and counted, or -1 when the address already has max (0: no limit). */
 int
-limits_ip_acquire(const struct sockaddr_storage *ss)
+limits_ip_acquire(const struct sockaddr_storage *ss, unsigned int max)
 {
 	struct ip_count	 key, *ic;
 
@@ -75,8 +76,7 @@ limits_ip_acquire(const struct sockaddr_storage *ss)
 		*ic = key;
 		RB_INSERT(ip_tree, &ip_counts, ic);
 	}
-	if (smtpd_conf->max_sessions_per_ip != 0 &&
-	    ic->count >= smtpd_conf->max_sessions_per_ip)
+	if (max != 0 && ic->count >= max)
 		return -1;
 	ic->count++;
 	return 0;

@@ -1,5 +1,6 @@
 /*
- * libtls server contexts of the engine, one per pki, built from the
+ * libtls server contexts of a network engine (the smtp engine, the imap
+ * login process), one per pki, built from the
  * certificate chain the parent sends and libtls' "fake" private key (the
  * certificate's public key): every private-key operation goes to the key
  * process (keyop.h).  Listeners with their own cipher list get a context
@@ -18,14 +19,26 @@
 #include "conf.h"
 #include "keyop.h"
 #include "log.h"
-#include "smtpd.h"
+#include "tls_ctx.h"
 
-static struct smtp_tls_ctx_list tls_ctxs = TAILQ_HEAD_INITIALIZER(tls_ctxs);
+static struct tls_ctx_list tls_ctxs = TAILQ_HEAD_INITIALIZER(tls_ctxs);
+static const struct conf_listen_list *const *tls_lists;
+static size_t		 tls_nlists;
+static const char	*tls_default_ciphers;
 
 static struct tls	*tls_ctx_build(const char *, const char *, const void *,
 			    size_t);
 static const char	*tls_ciphers_of(const struct conf_listen *);
-static void		 tls_ctx_free(struct smtp_tls_ctx *);
+static void		 tls_ctx_free(struct tls_ctx *);
+
+void
+tls_ctx_init(const struct conf_listen_list *const *lists, size_t nlists,
+    const char *ciphers)
+{
+	tls_lists = lists;
+	tls_nlists = nlists;
+	tls_default_ciphers = ciphers;
+}
 
 static struct tls *
 tls_ctx_build(const char *name, const char *ciphers, const void *cert,
@@ -63,15 +76,15 @@ tls_ctx_build(const char *name, const char *ciphers, const void *cert,
 static const char *
 tls_ciphers_of(const struct conf_listen *cl)
 {
-	return cl->ciphers[0] != '\0' ? cl->ciphers : smtpd_conf->tls_ciphers;
+	return cl->ciphers[0] != '\0' ? cl->ciphers : tls_default_ciphers;
 }
 
 /* The new context of pki name for a cipher list, if built already. */
-static struct smtp_tls_ctx *
-tls_ctx_find(struct smtp_tls_ctx_list *list, const char *name,
+static struct tls_ctx *
+tls_ctx_find(struct tls_ctx_list *list, const char *name,
     const char *ciphers)
 {
-	struct smtp_tls_ctx	*c;
+	struct tls_ctx	*c;
 
 	TAILQ_FOREACH(c, list, entry)
 		if (strcmp(c->name, name) == 0 &&
@@ -87,27 +100,30 @@ tls_ctx_find(struct smtp_tls_ctx_list *list, const char *name,
 int
 tls_ctx_load(const char *name, const void *cert, size_t certlen)
 {
-	struct smtp_tls_ctx_list fresh = TAILQ_HEAD_INITIALIZER(fresh);
-	struct smtp_tls_ctx	*c, *old, *next;
+	struct tls_ctx_list fresh = TAILQ_HEAD_INITIALIZER(fresh);
+	struct tls_ctx	*c, *old, *next;
 	struct conf_listen	*cl;
 	const char		*ciphers;
+	size_t			 i;
 
-	TAILQ_FOREACH(cl, &smtpd_conf->listens, entry) {
-		ciphers = tls_ciphers_of(cl);
-		if (strcmp(cl->pki, name) != 0 ||
-		    tls_ctx_find(&fresh, name, ciphers) != NULL)
-			continue;
-		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			log_warn("tls: calloc");
-			goto fail;
+	for (i = 0; i < tls_nlists; i++) {
+		TAILQ_FOREACH(cl, tls_lists[i], entry) {
+			ciphers = tls_ciphers_of(cl);
+			if (strcmp(cl->pki, name) != 0 ||
+			    tls_ctx_find(&fresh, name, ciphers) != NULL)
+				continue;
+			if ((c = calloc(1, sizeof(*c))) == NULL) {
+				log_warn("tls: calloc");
+				goto fail;
+			}
+			strlcpy(c->name, name, sizeof(c->name));
+			strlcpy(c->ciphers, ciphers, sizeof(c->ciphers));
+			c->current = 1;
+			TAILQ_INSERT_TAIL(&fresh, c, entry);
+			if ((c->tls = tls_ctx_build(name, ciphers, cert,
+			    certlen)) == NULL)
+				goto fail;
 		}
-		strlcpy(c->name, name, sizeof(c->name));
-		strlcpy(c->ciphers, ciphers, sizeof(c->ciphers));
-		c->current = 1;
-		TAILQ_INSERT_TAIL(&fresh, c, entry);
-		if ((c->tls = tls_ctx_build(name, ciphers, cert,
-		    certlen)) == NULL)
-			goto fail;
 	}
 
 	while ((c = TAILQ_FIRST(&fresh)) != NULL) {
@@ -134,7 +150,7 @@ tls_ctx_load(const char *name, const void *cert, size_t certlen)
 }
 
 static void
-tls_ctx_free(struct smtp_tls_ctx *c)
+tls_ctx_free(struct tls_ctx *c)
 {
 	TAILQ_REMOVE(&tls_ctxs, c, entry);
 	tls_free(c->tls);
@@ -142,10 +158,10 @@ tls_ctx_free(struct smtp_tls_ctx *c)
 }
 
 /* The current context of a listener, held until tls_ctx_put(). */
-struct smtp_tls_ctx *
+struct tls_ctx *
 tls_ctx_get(const struct conf_listen *cl)
 {
-	struct smtp_tls_ctx	*c;
+	struct tls_ctx	*c;
 	const char		*ciphers = tls_ciphers_of(cl);
 
 	TAILQ_FOREACH(c, &tls_ctxs, entry) {
@@ -159,7 +175,7 @@ tls_ctx_get(const struct conf_listen *cl)
 }
 
 void
-tls_ctx_put(struct smtp_tls_ctx *c)
+tls_ctx_put(struct tls_ctx *c)
 {
 	if (c == NULL)
 		return;

@@ -1,0 +1,228 @@
+/*
+ * APPEND (RFC 9051 6.3.12, MULTIAPPEND of RFC 3502 in one command) with
+ * UIDPLUS's APPENDUID, and COPY, MOVE (RFC 6851) with COPYUID: messages
+ * into another mailbox through mailbox.c, which takes the uidlist lock
+ * of the target so that the UIDs given back are the ones every session
+ * sees.
+ */
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "imapd.h"
+
+/* The target of APPEND, COPY, MOVE: NULL after the NO [TRYCREATE]. */
+static struct mailbox *
+target_open(struct mail_session *s, struct imap_cmd *cmd,
+    const struct imap_str *a)
+{
+	struct mailbox	*mb;
+	char		 name[MAILBOX_NAME_MAX];
+
+	if (imap_mailbox_name(a, name, sizeof(name)) == -1 ||
+	    mailbox_open(s->root, name, 0, &mb) == -1) {
+		imap_tagged(s, cmd, "NO", "[TRYCREATE] No such mailbox");
+		return NULL;
+	}
+	if (mailbox_sync(mb, NULL) == -1) {
+		log_warn("%s: sync %s", s->user, name);
+		mailbox_close(mb);
+		imap_tagged(s, cmd, "NO", "[UNAVAILABLE] Cannot read the "
+		    "mailbox");
+		return NULL;
+	}
+	return mb;
+}
+
+/* "1,3:5" of n uids, ascending runs kept as ranges. */
+static void
+uid_set(FILE *f, const uint32_t *v, size_t n)
+{
+	size_t	 i, j;
+	int	 first = 1;
+
+	for (i = 0; i < n; i = j) {
+		if (v[i] == 0) {
+			j = i + 1;
+			continue;
+		}
+		for (j = i + 1; j < n && v[j] == v[j - 1] + 1; j++)
+			;
+		fprintf(f, first ? "%u" : ",%u", v[i]);
+		if (j - i > 1)
+			fprintf(f, ":%u", v[j - 1]);
+		first = 0;
+	}
+}
+
+/*
+ * The message as Maildir keeps it, lines ending in LF (Dovecot's
+ * mail_save_crlf = no, and what lmtpd writes): a malloc'd copy.
+ */
+static char *
+append_lf(const char *p, size_t len, size_t *outlen)
+{
+	char	*out;
+	size_t	 i, o = 0;
+
+	if ((out = malloc(len + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		if (p[i] == '\r' && i + 1 < len && p[i + 1] == '\n')
+			continue;
+		out[o++] = p[i];
+	}
+	*outlen = o;
+	return out;
+}
+
+void
+imap_cmd_append(struct mail_session *s, struct imap_cmd *cmd)
+{
+	struct imap_append	*ap = &cmd->u.append;
+	struct maildir_flags	 f;
+	struct mailbox		*mb;
+	uint32_t		*uids;
+	time_t			 date;
+	char			*data;
+	size_t			 len;
+	int			 i, r;
+
+	if ((mb = target_open(s, cmd, &ap->mailbox)) == NULL)
+		return;
+	if ((uids = calloc(ap->nmsg + 1, sizeof(*uids))) == NULL)
+		fatal("%s", __func__);
+	for (i = 0; i < ap->nmsg; i++) {
+		if (ap->msg[i].has_flags ? imap_flags_parse(mb,
+		    &ap->msg[i].flags, &f) == -1 : (memset(&f, 0,
+		    sizeof(f)), 0)) {
+			imap_tagged(s, cmd, "BAD", "Invalid flag or keyword");
+			goto done;
+		}
+		date = ap->msg[i].has_date ? ap->msg[i].date : time(NULL);
+		if ((data = append_lf(ap->msg[i].data.s, ap->msg[i].data.len,
+		    &len)) == NULL)
+			fatal("%s", __func__);
+		r = mailbox_append(mb, data, len, &f, date, &uids[i]);
+		free(data);
+		if (r == -1) {
+			log_warn("%s: append to %s", s->user, mb->name);
+			imap_tagged(s, cmd, "NO", "%s", errno == EDQUOT ||
+			    errno == ENOSPC ? "[OVERQUOTA] No room for the "
+			    "message" : "[SERVERBUG] Cannot store the message");
+			goto done;
+		}
+	}
+	fprintf(s->io.out, "%s OK [APPENDUID %u ", cmd->tag,
+	    mb->ul.uidvalidity);
+	uid_set(s->io.out, uids, ap->nmsg);
+	fputs("] APPEND completed\r\n", s->io.out);
+ done:
+	free(uids);
+	mailbox_close(mb);
+}
+
+void
+imap_cmd_copy(struct mail_session *s, struct imap_cmd *cmd)
+{
+	struct mailbox	*dst;
+	uint32_t	*uids, *newuids, *src;
+	size_t		 i, n, k = 0;
+	int		 move = cmd->verb == IC_MOVE, r;
+
+	if (move && s->readonly) {
+		imap_tagged(s, cmd, "NO", "[READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	if ((dst = target_open(s, cmd, &cmd->u.copy.mailbox)) == NULL)
+		return;
+	imap_set_uids(s, &cmd->u.copy.set, cmd->uid, &uids, &n);
+	if ((newuids = calloc(n + 1, sizeof(*newuids))) == NULL ||
+	    (src = calloc(n + 1, sizeof(*src))) == NULL)
+		fatal("%s", __func__);
+	r = n == 0 ? 0 : move ? mailbox_move(s->mb, uids, n, dst, newuids) :
+	    mailbox_copy(s->mb, uids, n, dst, newuids);
+	if (r == -1) {
+		log_warn("%s: %s to %s", s->user, move ? "move" : "copy",
+		    dst->name);
+		imap_tagged(s, cmd, "NO", "[SERVERBUG] %s failed",
+		    move ? "MOVE" : "COPY");
+		goto done;
+	}
+	/* COPYUID names the messages that went, source and target. */
+	for (i = 0; i < n; i++)
+		if (newuids[i] != 0) {
+			src[k] = uids[i];
+			newuids[k++] = newuids[i];
+		}
+	if (k > 0) {
+		fprintf(s->io.out, "%s%s OK [COPYUID %u ", move ? "*" :
+		    cmd->tag, "", dst->ul.uidvalidity);
+		uid_set(s->io.out, src, k);
+		fputc(' ', s->io.out);
+		uid_set(s->io.out, newuids, k);
+		fprintf(s->io.out, "] %s\r\n", move ? "Moved" :
+		    "COPY completed");
+	}
+	if (move) {
+		imap_sync_report(s, 1);
+		imap_tagged(s, cmd, "OK", "%sMOVE completed",
+		    cmd->uid ? "UID " : "");
+	} else if (k == 0)
+		imap_tagged(s, cmd, "OK", "%sCOPY completed, nothing to copy",
+		    cmd->uid ? "UID " : "");
+ done:
+	free(uids);
+	free(newuids);
+	free(src);
+	mailbox_close(dst);
+}
+
+/*
+ * IDLE (RFC 2177): changes are looked for every second and reported at
+ * once, until DONE.  The autologout timer runs on: a client re-issues
+ * IDLE well before it ends (29 minutes is usual for 30).
+ */
+void
+imap_cmd_idle(struct mail_session *s, struct imap_cmd *cmd)
+{
+	char	*line;
+	size_t	 len;
+	long	 idle = 0;
+	int	 r;
+
+	fputs("+ idling\r\n", s->io.out);
+	for (;;) {
+		mio_flush(&s->io);
+		if ((r = mio_wait(&s->io, 1000)) == -1) {
+			s->io.eof = mail_stopping ? 3 : 1;
+			s->logout = 1;
+			return;
+		}
+		if (r == 0) {
+			if (s->io.timeout > 0 &&
+			    (idle += 1000) >= s->io.timeout) {
+				s->io.eof = 2;
+				s->logout = 1;
+				return;
+			}
+			imap_sync_report(s, 1);
+			continue;
+		}
+		if ((r = mio_getline(&s->io, &line, &len)) == 0) {
+			s->logout = 1;
+			return;
+		}
+		if (r == 1 && imap_is_done(line, len))
+			break;
+		fputs("* BAD Expected DONE\r\n", s->io.out);
+	}
+	imap_sync_report(s, 1);
+	imap_tagged(s, cmd, "OK", "IDLE completed");
+}

@@ -1,0 +1,321 @@
+/*
+ * FETCH and UID FETCH (RFC 9051 6.4.5): FLAGS, UID, RFC822.SIZE,
+ * INTERNALDATE, ENVELOPE, BODY, BODYSTRUCTURE, BODY[section]<partial>
+ * and BODY.PEEK, RFC822, RFC822.HEADER, RFC822.TEXT.  The message file
+ * is read and its MIME structure parsed (mime.c) only for the items
+ * that need it; a non-PEEK body section sets \Seen.  BINARY and
+ * MODSEQ are not offered and answered BAD.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mime.h"
+#include "imapd.h"
+
+#define FETCH_MESSAGE_MAX	(256 * 1024 * 1024)
+
+static const struct mime_limits fetch_mime_limits = {
+	.depth_max = MIME_DEPTH_MAX,
+	.parts_max = MIME_PARTS_MAX,
+};
+
+struct fetch_msg {
+	struct mbox_msg		*m;
+	int			 fd;
+	struct stat		 st;
+	struct mime_msg		*mime;
+};
+
+static int
+fetch_open(struct mail_session *s, struct fetch_msg *fm)
+{
+	if (fm->fd != -1)
+		return 0;
+	if ((fm->fd = openat(s->mb->md, fm->m->name, O_RDONLY |
+	    O_CLOEXEC)) == -1 || fstat(fm->fd, &fm->st) == -1) {
+		if (fm->fd != -1)
+			close(fm->fd);
+		fm->fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static struct mime_msg *
+fetch_mime(struct mail_session *s, struct fetch_msg *fm)
+{
+	if (fm->mime != NULL)
+		return fm->mime;
+	if (fetch_open(s, fm) == -1)
+		return NULL;
+	if (lseek(fm->fd, 0, SEEK_SET) == -1)
+		return NULL;
+	fm->mime = mime_parse_fd(fm->fd, FETCH_MESSAGE_MAX,
+	    &fetch_mime_limits);
+	return fm->mime;
+}
+
+static void
+fetch_internaldate(FILE *f, time_t t)
+{
+	static const char *mon[] = { "Jan", "Feb", "Mar", "Apr", "May",
+	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm	 tm;
+
+	gmtime_r(&t, &tm);
+	fprintf(f, "INTERNALDATE \"%02d-%s-%04d %02d:%02d:%02d +0000\"",
+	    tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
+}
+
+/* The section as the client wrote it, for the response's item name. */
+static void
+fetch_section_name(FILE *f, const struct imap_fetch_att *a)
+{
+	static const char *text[] = { "", "HEADER", "HEADER.FIELDS",
+	    "HEADER.FIELDS.NOT", "TEXT", "MIME" };
+	const struct imap_section	*sec = &a->sec;
+	int				 i;
+
+	fputs("BODY[", f);
+	for (i = 0; i < sec->npart; i++)
+		fprintf(f, "%s%u", i ? "." : "", sec->part[i]);
+	if (sec->text != SEC_NONE)
+		fprintf(f, "%s%s", sec->npart ? "." : "", text[sec->text]);
+	if (sec->text == SEC_HEADER_FIELDS ||
+	    sec->text == SEC_HEADER_FIELDS_NOT) {
+		fputs(" (", f);
+		for (i = 0; i < sec->fields.n; i++) {
+			fputs(i ? " " : "", f);
+			fwrite(sec->fields.v[i].s, 1, sec->fields.v[i].len, f);
+		}
+		fputc(')', f);
+	}
+	fputc(']', f);
+	if (a->partial)
+		fprintf(f, "<%u>", a->offset);
+}
+
+/* BODY[section]: -1 when the message cannot be read. */
+static int
+fetch_section(struct mail_session *s, struct fetch_msg *fm, FILE *f,
+    const struct imap_fetch_att *a, enum mime_text text, const char *item)
+{
+	struct mime_msg	*mm;
+	const char	*fields[64];
+	char		*copies[64];
+	char		*out = NULL;
+	size_t		 outlen = 0, off, n;
+	int		 i, nf = 0, rv = 0;
+
+	if ((mm = fetch_mime(s, fm)) == NULL)
+		return -1;
+	for (i = 0; i < a->sec.fields.n && i < 64; i++) {
+		if ((copies[i] = strndup(a->sec.fields.v[i].s,
+		    a->sec.fields.v[i].len)) == NULL)
+			fatal("%s", __func__);
+		fields[i] = copies[i];
+		nf++;
+	}
+	if (mime_section_contents(mm, a->sec.part, a->sec.npart, text, fields,
+	    nf, &out, &outlen) == -1 && out == NULL)
+		rv = 0;		/* no such part: an empty string */
+	for (i = 0; i < nf; i++)
+		free(copies[i]);
+	if (item != NULL)
+		fputs(item, f);
+	else
+		fetch_section_name(f, a);
+	off = 0;
+	n = outlen;
+	if (a->partial) {
+		off = a->offset < outlen ? a->offset : outlen;
+		n = outlen - off;
+		if (n > a->count)
+			n = a->count;
+	}
+	fprintf(f, " {%zu}\r\n", n);
+	if (n > 0)
+		fwrite(out + off, 1, n, f);
+	free(out);
+	return rv;
+}
+
+static int
+fetch_size(struct mail_session *s, struct fetch_msg *fm, size_t *size)
+{
+	struct mime_msg	*mm;
+
+	if (maildir_name_size(fm->m->name, 'W', size) == 0)
+		return 0;
+	if ((mm = fetch_mime(s, fm)) == NULL)
+		return -1;
+	*size = mm->root->header.vsize + mm->root->body.vsize;
+	return 0;
+}
+
+/* One message's response: 0, or -1 (its file is gone). */
+static int
+fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
+    int *seen_set)
+{
+	struct imap_fetch	*fe = &cmd->u.fetch;
+	struct fetch_msg	 fm = { .fd = -1 };
+	struct maildir_flags	 seen = { .std = MAILDIR_FLAG_SEEN };
+	char			*buf = NULL;
+	size_t			 buflen = 0, size;
+	FILE			*f;
+	int			 i, sp = 0, want_flags = 0, rv = -1;
+	int			 uid_done = 0;
+
+	if ((fm.m = mailbox_find(s->mb, uid)) == NULL)
+		return -1;
+	/* A body without PEEK marks the message \Seen first. */
+	for (i = 0; i < fe->natt; i++) {
+		const struct imap_fetch_att *a = &fe->att[i];
+
+		if (((a->item == FA_BODY_SECTION && !a->peek) ||
+		    a->item == FA_RFC822 || a->item == FA_RFC822_TEXT) &&
+		    !s->readonly && !(fm.m->flags.std & MAILDIR_FLAG_SEEN)) {
+			if (mailbox_store(s->mb, uid, MB_STORE_ADD, &seen) ==
+			    -1)
+				log_warn("%s: \\Seen on uid %u", s->user, uid);
+			else
+				want_flags = 1;
+			if ((fm.m = mailbox_find(s->mb, uid)) == NULL)
+				return -1;
+			break;
+		}
+	}
+	if ((f = open_memstream(&buf, &buflen)) == NULL)
+		fatal("open_memstream");
+	for (i = 0; i < fe->natt; i++) {
+		const struct imap_fetch_att *a = &fe->att[i];
+
+		fputs(sp++ ? " " : "", f);
+		switch (a->item) {
+		case FA_FLAGS:
+			imap_write_flags(s, f, uid);
+			want_flags = 0;
+			break;
+		case FA_UID:
+			fprintf(f, "UID %u", uid);
+			uid_done = 1;
+			break;
+		case FA_RFC822_SIZE:
+			if (fetch_size(s, &fm, &size) == -1)
+				goto done;
+			fprintf(f, "RFC822.SIZE %zu", size);
+			break;
+		case FA_INTERNALDATE:
+			if (fetch_open(s, &fm) == -1)
+				goto done;
+			fetch_internaldate(f, fm.st.st_mtime);
+			break;
+		case FA_ENVELOPE:
+			if (fetch_mime(s, &fm) == NULL)
+				goto done;
+			fputs("ENVELOPE ", f);
+			mime_write_envelope(f, fm.mime, fm.mime->root);
+			break;
+		case FA_BODY:
+		case FA_BODYSTRUCTURE:
+			if (fetch_mime(s, &fm) == NULL)
+				goto done;
+			fputs(a->item == FA_BODY ? "BODY " : "BODYSTRUCTURE ",
+			    f);
+			mime_write_bodystructure(f, fm.mime, fm.mime->root,
+			    a->item == FA_BODYSTRUCTURE);
+			break;
+		case FA_BODY_SECTION:
+			if (fetch_section(s, &fm, f, a,
+			    (enum mime_text)a->sec.text, NULL) == -1)
+				goto done;
+			break;
+		case FA_RFC822:
+			if (fetch_section(s, &fm, f, a, MT_NONE,
+			    "RFC822") == -1)
+				goto done;
+			break;
+		case FA_RFC822_HEADER:
+			if (fetch_section(s, &fm, f, a, MT_HEADER,
+			    "RFC822.HEADER") == -1)
+				goto done;
+			break;
+		case FA_RFC822_TEXT:
+			if (fetch_section(s, &fm, f, a, MT_TEXT,
+			    "RFC822.TEXT") == -1)
+				goto done;
+			break;
+		default:
+			break;
+		}
+	}
+	/* UID FETCH always names the UID (RFC 9051 6.4.9). */
+	if (cmd->uid && !uid_done)
+		fprintf(f, "%sUID %u", sp++ ? " " : "", uid);
+	if (want_flags) {
+		fputs(sp++ ? " " : "", f);
+		imap_write_flags(s, f, uid);
+	}
+	if (fclose(f) == EOF)
+		fatal("fetch: memstream");
+	f = NULL;
+	fprintf(s->io.out, "* %u FETCH (", imap_seq_of(s, uid));
+	fwrite(buf, 1, buflen, s->io.out);
+	fputs(")\r\n", s->io.out);
+	*seen_set |= want_flags;
+	rv = 0;
+ done:
+	if (f != NULL)
+		fclose(f);
+	free(buf);
+	if (fm.mime != NULL)
+		mime_free(fm.mime);
+	if (fm.fd != -1)
+		close(fm.fd);
+	return rv;
+}
+
+void
+imap_cmd_fetch(struct mail_session *s, struct imap_cmd *cmd)
+{
+	struct imap_fetch	*fe = &cmd->u.fetch;
+	uint32_t		*uids;
+	size_t			 i, n;
+	int			 i2, gone = 0, seen = 0;
+
+	for (i2 = 0; i2 < fe->natt; i2++)
+		if (fe->att[i2].item == FA_BINARY ||
+		    fe->att[i2].item == FA_BINARY_SIZE ||
+		    fe->att[i2].item == FA_MODSEQ) {
+			imap_tagged(s, cmd, "BAD", "BINARY and MODSEQ are not "
+			    "supported yet");
+			return;
+		}
+	if (fe->changedsince_set || fe->vanished) {
+		imap_tagged(s, cmd, "BAD", "CONDSTORE is not supported yet");
+		return;
+	}
+	imap_sync_report(s, 0);
+	imap_set_uids(s, &fe->set, cmd->uid, &uids, &n);
+	for (i = 0; i < n; i++)
+		if (fetch_one(s, cmd, uids[i], &seen) == -1)
+			gone++;
+	free(uids);
+	if (gone && !cmd->uid)
+		imap_tagged(s, cmd, "NO", "[EXPUNGEISSUED] Some messages "
+		    "were expunged meanwhile");
+	else
+		imap_tagged(s, cmd, "OK", "%sFETCH completed",
+		    cmd->uid ? "UID " : "");
+}

@@ -1,0 +1,240 @@
+/*
+ * The mailbox tree: LIST and LSUB (RFC 9051 6.3.9, RFC 3501 6.3.9)
+ * with CHILDREN and SPECIAL-USE attributes, STATUS (6.3.11), and
+ * CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE on folder.c and
+ * subscriptions.c.  Names go over the wire as they are stored (Maildir++
+ * folder names in modified UTF-7, as Dovecot keeps them).
+ */
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "subscriptions.h"
+#include "imapd.h"
+
+/* RFC 9051 6.3.9: "*" matches anything, "%" anything but the separator. */
+static int
+list_match(const char *pat, const char *name)
+{
+	for (; *pat != '\0'; pat++) {
+		if (*pat == '*' || *pat == '%') {
+			for (;;) {
+				if (list_match(pat + 1, name))
+					return 1;
+				if (*name == '\0' ||
+				    (*pat == '%' && *name == MAILBOX_SEP))
+					return 0;
+				name++;
+			}
+		}
+		if (*pat != *name)
+			return 0;
+		name++;
+	}
+	return *name == '\0';
+}
+
+/* INBOX matches its pattern in any case. */
+static int
+list_matches(const char *pat, const char *name)
+{
+	if (strcmp(name, "INBOX") == 0 && strcasecmp(pat, "INBOX") == 0)
+		return 1;
+	return list_match(pat, name);
+}
+
+static void
+list_attrs(FILE *f, const struct folder *fo, int lsub)
+{
+	static const struct {
+		int		 bit;
+		const char	*name;
+	} su[] = {
+		{ MBOX_SPECIAL_SENT, "\\Sent" },
+		{ MBOX_SPECIAL_DRAFTS, "\\Drafts" },
+		{ MBOX_SPECIAL_TRASH, "\\Trash" },
+		{ MBOX_SPECIAL_JUNK, "\\Junk" },
+		{ MBOX_SPECIAL_ARCHIVE, "\\Archive" },
+	};
+	size_t	 i;
+	int	 sp = 0;
+
+	fputc('(', f);
+	if (!fo->exists) {
+		fputs("\\Noselect", f);
+		sp = 1;
+	}
+	if (!lsub) {
+		fprintf(f, "%s%s", sp++ ? " " : "", fo->children ?
+		    "\\HasChildren" : "\\HasNoChildren");
+		for (i = 0; i < sizeof(su) / sizeof(su[0]); i++)
+			if (fo->special & su[i].bit)
+				fprintf(f, " %s", su[i].name);
+	}
+	fputc(')', f);
+}
+
+void
+imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
+{
+	struct imap_list	*l = &cmd->u.list;
+	struct folder_list	 fl;
+	struct subscriptions	 subs;
+	char			 pat[MAILBOX_NAME_MAX * 2];
+	size_t			 i;
+	int			 lsub = cmd->verb == IC_LSUB, p, any;
+
+	if (l->extended || l->sel != 0) {
+		imap_tagged(s, cmd, "BAD", "LIST-EXTENDED is not supported "
+		    "yet");
+		return;
+	}
+	/* An empty pattern asks for the hierarchy separator. */
+	if (l->patterns.n == 1 && l->patterns.v[0].len == 0) {
+		fprintf(s->io.out, "* %s (\\Noselect) \".\" \"\"\r\n",
+		    lsub ? "LSUB" : "LIST");
+		imap_tagged(s, cmd, "OK", "%s completed", lsub ? "LSUB" :
+		    "LIST");
+		return;
+	}
+	if (folder_list(s->root, &fl) == -1) {
+		log_warn("%s: folder list", s->user);
+		imap_tagged(s, cmd, "NO", "[UNAVAILABLE] Cannot list");
+		return;
+	}
+	subs_init(&subs);
+	if (lsub)
+		(void)subs_read(&subs, s->root);
+	for (i = 0; i < fl.n; i++) {
+		any = 0;
+		for (p = 0; p < l->patterns.n && !any; p++) {
+			if (l->ref.len + l->patterns.v[p].len >= sizeof(pat))
+				continue;
+			memcpy(pat, l->ref.s, l->ref.len);
+			memcpy(pat + l->ref.len, l->patterns.v[p].s,
+			    l->patterns.v[p].len);
+			pat[l->ref.len + l->patterns.v[p].len] = '\0';
+			any = list_matches(pat, fl.f[i].name);
+		}
+		if (!any || (lsub && strcmp(fl.f[i].name, "INBOX") != 0 &&
+		    !subs_has(&subs, fl.f[i].name)))
+			continue;
+		fprintf(s->io.out, "* %s ", lsub ? "LSUB" : "LIST");
+		list_attrs(s->io.out, &fl.f[i], lsub);
+		fputs(" \".\" ", s->io.out);
+		imap_quoted(s->io.out, fl.f[i].name, strlen(fl.f[i].name));
+		fputs("\r\n", s->io.out);
+	}
+	subs_clear(&subs);
+	folder_list_free(&fl);
+	imap_tagged(s, cmd, "OK", "%s completed", lsub ? "LSUB" : "LIST");
+}
+
+void
+imap_cmd_status(struct mail_session *s, struct imap_cmd *cmd)
+{
+	struct mailbox	*mb;
+	char		 name[MAILBOX_NAME_MAX];
+	unsigned int	 items = cmd->u.status.items;
+	uint32_t	 unseen = 0, deleted = 0;
+	uint64_t	 size = 0;
+	size_t		 i, sz;
+	int		 sp = 0;
+
+	if (imap_mailbox_name(&cmd->u.status.mailbox, name,
+	    sizeof(name)) == -1 || mailbox_open(s->root, name, 1, &mb) == -1) {
+		imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such mailbox");
+		return;
+	}
+	if (mailbox_sync(mb, NULL) == -1) {
+		mailbox_close(mb);
+		imap_tagged(s, cmd, "NO", "[UNAVAILABLE] Cannot read the "
+		    "mailbox");
+		return;
+	}
+	for (i = 0; i < mb->nmsg; i++) {
+		if (!(mb->msg[i].flags.std & MAILDIR_FLAG_SEEN))
+			unseen++;
+		if (mb->msg[i].flags.std & MAILDIR_FLAG_TRASHED)
+			deleted++;
+		if (maildir_name_size(mb->msg[i].name, 'S', &sz) == 0)
+			size += sz;
+	}
+	fputs("* STATUS ", s->io.out);
+	imap_quoted(s->io.out, name, strlen(name));
+	fputs(" (", s->io.out);
+#define ITEM(bit, fmt, v) do {						\
+	if (items & (bit))						\
+		fprintf(s->io.out, "%s" fmt, sp++ ? " " : "", v);	\
+} while (0)
+	ITEM(ST_MESSAGES, "MESSAGES %zu", mb->nmsg);
+	ITEM(ST_UIDNEXT, "UIDNEXT %u", mb->ul.nextuid);
+	ITEM(ST_UIDVALIDITY, "UIDVALIDITY %u", mb->ul.uidvalidity);
+	ITEM(ST_UNSEEN, "UNSEEN %u", unseen);
+	ITEM(ST_DELETED, "DELETED %u", deleted);
+	ITEM(ST_SIZE, "SIZE %llu", (unsigned long long)size);
+	ITEM(ST_RECENT, "RECENT %u", 0U);
+#undef ITEM
+	fputs(")\r\n", s->io.out);
+	mailbox_close(mb);
+	imap_tagged(s, cmd, "OK", "STATUS completed");
+}
+
+void
+imap_cmd_folder(struct mail_session *s, struct imap_cmd *cmd)
+{
+	char		 name[MAILBOX_NAME_MAX], to[MAILBOX_NAME_MAX];
+	const char	*verb = imap_verb_name(cmd->verb);
+	int		 r;
+
+	if (imap_mailbox_name(cmd->verb == IC_CREATE ?
+	    &cmd->u.create.mailbox : cmd->verb == IC_RENAME ?
+	    &cmd->u.rename.from : &cmd->u.mailbox, name,
+	    sizeof(name)) == -1) {
+		imap_tagged(s, cmd, "NO", "[CANNOT] Bad mailbox name");
+		return;
+	}
+	/* A trailing separator only says "a parent" (RFC 9051 6.3.4). */
+	if (cmd->verb == IC_CREATE && name[strlen(name) - 1] == MAILBOX_SEP)
+		name[strlen(name) - 1] = '\0';
+	switch (cmd->verb) {
+	case IC_CREATE:
+		r = strcmp(name, "INBOX") == 0 ? -1 :
+		    folder_create(s->root, name);
+		break;
+	case IC_DELETE:
+		r = strcmp(name, "INBOX") == 0 ? -1 :
+		    folder_delete(s->root, name);
+		break;
+	case IC_RENAME:
+		if (imap_mailbox_name(&cmd->u.rename.to, to, sizeof(to)) ==
+		    -1 || strcmp(name, "INBOX") == 0) {
+			imap_tagged(s, cmd, "NO", "[CANNOT] Cannot rename "
+			    "that");
+			return;
+		}
+		r = folder_rename(s->root, name, to);
+		break;
+	case IC_SUBSCRIBE:
+	case IC_UNSUBSCRIBE:
+		r = subs_update(s->root, name, cmd->verb == IC_SUBSCRIBE);
+		break;
+	default:
+		r = -1;
+		break;
+	}
+	if (r == -1) {
+		imap_tagged(s, cmd, "NO", "%s%s failed: %s",
+		    errno == EEXIST ? "[ALREADYEXISTS] " :
+		    errno == ENOENT ? "[NONEXISTENT] " : "[CANNOT] ", verb,
+		    strerror(errno));
+		return;
+	}
+	imap_tagged(s, cmd, "OK", "%s completed", verb);
+}

@@ -1,0 +1,283 @@
+/*
+ * SEARCH and UID SEARCH (RFC 9051 6.4.4): ALL, the flag keys,
+ * KEYWORD/UNKEYWORD, sequence and UID sets, LARGER/SMALLER, NOT, OR and
+ * lists; FROM, TO, CC, BCC, SUBJECT and HEADER on the RFC 2047-decoded
+ * field, case-insensitively in UTF-8; BODY and TEXT on the message text
+ * as stored (not yet decoded from quoted-printable or base64); BEFORE,
+ * ON and SINCE on the internal date.  The SENT* keys, OLDER/YOUNGER,
+ * MODSEQ and RETURN (ESEARCH) are answered BAD "not supported yet"
+ * rather than with a wrong result.  A message's file is read only when
+ * a key needs it.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mime.h"
+#include "imapd.h"
+
+#define SEARCH_MESSAGE_MAX	(256 * 1024 * 1024)
+
+/* One message under test, its file read on demand. */
+struct search_msg {
+	const struct mbox_msg	*m;
+	int			 tried;
+	struct mime_msg		*mime;
+	time_t			 mtime;
+};
+
+static struct mime_msg *
+search_mime(struct mail_session *s, struct search_msg *sm)
+{
+	static const struct mime_limits lim = {
+		.depth_max = MIME_DEPTH_MAX,
+		.parts_max = MIME_PARTS_MAX,
+	};
+	struct stat	 st;
+	int		 fd;
+
+	if (sm->tried)
+		return sm->mime;
+	sm->tried = 1;
+	if ((fd = openat(s->mb->md, sm->m->name, O_RDONLY | O_CLOEXEC)) ==
+	    -1)
+		return NULL;
+	if (fstat(fd, &st) == 0)
+		sm->mtime = st.st_mtime;
+	sm->mime = mime_parse_fd(fd, SEARCH_MESSAGE_MAX, &lim);
+	close(fd);
+	return sm->mime;
+}
+
+/* Does field name (decoded) hold the string?  "" asks: is it there? */
+static int
+search_header(struct mail_session *s, struct search_msg *sm,
+    const char *name, const struct imap_str *want)
+{
+	struct mime_msg	*mm;
+	char		*raw, *dec;
+	int		 folded, r;
+
+	if ((mm = search_mime(s, sm)) == NULL)
+		return 0;
+	if (mime_header_get(mm, &mm->root->header, name, &raw,
+	    &folded) == -1)
+		return 0;
+	if (want->len == 0) {
+		free(raw);
+		return 1;
+	}
+	if ((dec = mime_decode_header(raw, strlen(raw))) == NULL)
+		fatal("%s", __func__);
+	r = mime_utf8_contains(dec, strlen(dec), want->s, want->len);
+	free(raw);
+	free(dec);
+	if (r == -1)
+		fatal("%s", __func__);
+	return r;
+}
+
+static int
+search_text(struct mail_session *s, struct search_msg *sm,
+    const struct imap_str *want, int with_header)
+{
+	struct mime_msg		*mm;
+	const struct mime_range	*b;
+	size_t			 off, len;
+	int			 r;
+
+	if ((mm = search_mime(s, sm)) == NULL)
+		return 0;
+	b = &mm->root->body;
+	off = with_header ? mm->root->header.off : b->off;
+	len = b->off + b->len - off;
+	if ((r = mime_utf8_contains(mm->buf + off, len, want->s,
+	    want->len)) == -1)
+		fatal("%s", __func__);
+	return r;
+}
+
+/*
+ * -1, 0, 1 as the internal date's day is before, on, after the date;
+ * 2 when the message cannot be read (it matches no date key).
+ */
+static int
+search_day(struct mail_session *s, struct search_msg *sm,
+    const struct imap_date *d)
+{
+	struct tm	 tm;
+	int		 a, b;
+
+	if (search_mime(s, sm) == NULL && sm->mtime == 0)
+		return 2;
+	gmtime_r(&sm->mtime, &tm);
+	a = (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+	b = d->year * 10000 + d->mon * 100 + d->day;
+	return a < b ? -1 : a > b;
+}
+
+/* 1 match, 0 no match, -1 a key not supported. */
+static int
+search_key(struct mail_session *s, const struct imap_search_key *k,
+    uint32_t seq, struct search_msg *sm)
+{
+	const struct mbox_msg		*m = sm->m;
+	const struct imap_search_key	*c;
+	unsigned int			 fl = m->flags.std;
+	uint32_t			 bits;
+	size_t				 size;
+	char				 kw[KEYWORD_LEN_MAX + 1];
+	const char			*kwp = kw;
+	int				 r;
+
+	switch (k->type) {
+	case SK_AND:
+		for (c = k->child; c != NULL; c = c->next)
+			if ((r = search_key(s, c, seq, sm)) != 1)
+				return r;
+		return 1;
+	case SK_OR:
+		if ((r = search_key(s, k->child, seq, sm)) != 0)
+			return r;
+		return search_key(s, k->child->next, seq, sm);
+	case SK_NOT:
+		if ((r = search_key(s, k->child, seq, sm)) == -1)
+			return -1;
+		return !r;
+	case SK_ALL:
+		return 1;
+	case SK_ANSWERED:
+		return (fl & MAILDIR_FLAG_REPLIED) != 0;
+	case SK_UNANSWERED:
+		return (fl & MAILDIR_FLAG_REPLIED) == 0;
+	case SK_DELETED:
+		return (fl & MAILDIR_FLAG_TRASHED) != 0;
+	case SK_UNDELETED:
+		return (fl & MAILDIR_FLAG_TRASHED) == 0;
+	case SK_DRAFT:
+		return (fl & MAILDIR_FLAG_DRAFT) != 0;
+	case SK_UNDRAFT:
+		return (fl & MAILDIR_FLAG_DRAFT) == 0;
+	case SK_FLAGGED:
+		return (fl & MAILDIR_FLAG_FLAGGED) != 0;
+	case SK_UNFLAGGED:
+		return (fl & MAILDIR_FLAG_FLAGGED) == 0;
+	case SK_SEEN:
+	case SK_OLD:
+		return (fl & MAILDIR_FLAG_SEEN) != 0;
+	case SK_UNSEEN:
+	case SK_NEW:
+		return (fl & MAILDIR_FLAG_SEEN) == 0;
+	case SK_RECENT:
+		return 0;
+	case SK_KEYWORD:
+	case SK_UNKEYWORD:
+		if (k->str.len >= sizeof(kw))
+			return k->type == SK_UNKEYWORD;
+		memcpy(kw, k->str.s, k->str.len);
+		kw[k->str.len] = '\0';
+		if (mailbox_keyword_bits(s->mb, &kwp, 1, 0, &bits) == -1)
+			return k->type == SK_UNKEYWORD;
+		return ((m->flags.keywords & bits) != 0) ==
+		    (k->type == SK_KEYWORD);
+	case SK_SEQSET:
+		return imap_seqset_contains(&k->set, seq, s->nseq);
+	case SK_UID:
+		return imap_seqset_contains(&k->set, m->uid,
+		    s->seq[s->nseq - 1]);
+	case SK_LARGER:
+	case SK_SMALLER:
+		if (maildir_name_size(m->name, 'W', &size) == -1 &&
+		    maildir_name_size(m->name, 'S', &size) == -1)
+			return -1;
+		return k->type == SK_LARGER ? size > k->num : size < k->num;
+	case SK_FROM:
+		return search_header(s, sm, "From", &k->str);
+	case SK_TO:
+		return search_header(s, sm, "To", &k->str);
+	case SK_CC:
+		return search_header(s, sm, "Cc", &k->str);
+	case SK_BCC:
+		return search_header(s, sm, "Bcc", &k->str);
+	case SK_SUBJECT:
+		return search_header(s, sm, "Subject", &k->str);
+	case SK_HEADER:
+		if (k->str.len >= sizeof(kw))
+			return 0;
+		memcpy(kw, k->str.s, k->str.len);
+		kw[k->str.len] = '\0';
+		return search_header(s, sm, kw, &k->value);
+	case SK_BODY:
+		return search_text(s, sm, &k->str, 0);
+	case SK_TEXT:
+		return search_text(s, sm, &k->str, 1);
+	case SK_BEFORE:
+		return search_day(s, sm, &k->date) == -1;
+	case SK_ON:
+		return search_day(s, sm, &k->date) == 0;
+	case SK_SINCE:
+		r = search_day(s, sm, &k->date);
+		return r == 0 || r == 1;
+	default:
+		return -1;
+	}
+}
+
+void
+imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
+{
+	struct imap_search	*se = &cmd->u.search;
+	struct search_msg	 sm;
+	struct mbox_msg		*m;
+	char			*buf = NULL;
+	size_t			 buflen = 0, i;
+	FILE			*f;
+	int			 r;
+
+	if (se->esearch) {
+		imap_tagged(s, cmd, "BAD", "SEARCH RETURN is not supported "
+		    "yet");
+		return;
+	}
+	if (se->charset.s != NULL && !se->charset.nil &&
+	    !imap_str_eq(&se->charset, "US-ASCII") &&
+	    !imap_str_eq(&se->charset, "UTF-8")) {
+		imap_tagged(s, cmd, "NO", "[BADCHARSET (US-ASCII UTF-8)] "
+		    "Unsupported charset");
+		return;
+	}
+	imap_sync_report(s, 0);
+	if ((f = open_memstream(&buf, &buflen)) == NULL)
+		fatal("open_memstream");
+	for (i = 0; i < s->nseq; i++) {
+		if ((m = mailbox_find(s->mb, s->seq[i])) == NULL)
+			continue;
+		memset(&sm, 0, sizeof(sm));
+		sm.m = m;
+		r = search_key(s, se->key, i + 1, &sm);
+		if (sm.mime != NULL)
+			mime_free(sm.mime);
+		if (r == -1) {
+			fclose(f);
+			free(buf);
+			imap_tagged(s, cmd, "BAD", "That search key is not "
+			    "supported yet");
+			return;
+		}
+		if (r)
+			fprintf(f, " %u", cmd->uid ? m->uid : (uint32_t)(i + 1));
+	}
+	fclose(f);
+	fprintf(s->io.out, "* SEARCH%s\r\n", buf != NULL ? buf : "");
+	free(buf);
+	imap_tagged(s, cmd, "OK", "%sSEARCH completed", cmd->uid ? "UID " :
+	    "");
+}

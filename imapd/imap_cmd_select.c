@@ -1,0 +1,132 @@
+/*
+ * SELECT, EXAMINE, CLOSE and UNSELECT (RFC 9051 6.3.2, 6.3.3, 6.4.1,
+ * 6.4.2): opening a mailbox for the session and leaving it.
+ */
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "imapd.h"
+
+/* The storage name of a mailbox argument: INBOX in any case. */
+int
+imap_mailbox_name(const struct imap_str *a, char *buf, size_t bufsz)
+{
+	if (a->nil || a->len == 0 || a->len >= bufsz ||
+	    memchr(a->s, '\0', a->len) != NULL)
+		return -1;
+	if (imap_str_is_inbox(a)) {
+		strlcpy(buf, "INBOX", bufsz);
+		return 0;
+	}
+	memcpy(buf, a->s, a->len);
+	buf[a->len] = '\0';
+	/* No path tricks: names are folder names, never paths. */
+	if (strchr(buf, '/') != NULL || strstr(buf, "..") != NULL ||
+	    buf[0] == '.')
+		return -1;
+	return 0;
+}
+
+static void
+select_leave(struct mail_session *s, int expunge)
+{
+	uint32_t	*uids;
+	size_t		 i, n = 0;
+
+	if (s->mb == NULL)
+		return;
+	/* CLOSE: \Deleted messages go, silently (RFC 9051 6.4.1). */
+	if (expunge && !s->readonly) {
+		(void)mailbox_sync(s->mb, NULL);
+		if ((uids = reallocarray(NULL, s->mb->nmsg + 1,
+		    sizeof(*uids))) == NULL)
+			fatal("%s", __func__);
+		for (i = 0; i < s->mb->nmsg; i++)
+			if (s->mb->msg[i].flags.std & MAILDIR_FLAG_TRASHED)
+				uids[n++] = s->mb->msg[i].uid;
+		if (n > 0 && mailbox_expunge(s->mb, uids, n) == -1)
+			log_warn("%s: expunge in %s", s->user, s->mb->name);
+		free(uids);
+	}
+	mailbox_close(s->mb);
+	s->mb = NULL;
+	free(s->seq);
+	s->seq = NULL;
+	s->nseq = 0;
+}
+
+void
+imap_cmd_select(struct mail_session *s, struct imap_cmd *cmd)
+{
+	char		 name[MAILBOX_NAME_MAX];
+	uint32_t	 unseen = 0;
+	size_t		 i;
+	int		 ro = cmd->verb == IC_EXAMINE;
+
+	if (s->mb != NULL) {
+		select_leave(s, 0);
+		fputs("* OK [CLOSED] Previous mailbox closed\r\n", s->io.out);
+	}
+	if (imap_mailbox_name(&cmd->u.select.mailbox, name,
+	    sizeof(name)) == -1) {
+		imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such mailbox");
+		return;
+	}
+	if (mailbox_open(s->root, name, ro, &s->mb) == -1) {
+		s->mb = NULL;
+		if (errno == ENOENT || errno == EINVAL)
+			imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such "
+			    "mailbox");
+		else {
+			log_warn("%s: open %s", s->user, name);
+			imap_tagged(s, cmd, "NO", "[UNAVAILABLE] Cannot open "
+			    "the mailbox");
+		}
+		return;
+	}
+	if (mailbox_sync(s->mb, NULL) == -1) {
+		log_warn("%s: sync %s", s->user, name);
+		mailbox_close(s->mb);
+		s->mb = NULL;
+		imap_tagged(s, cmd, "NO", "[UNAVAILABLE] Cannot read the "
+		    "mailbox");
+		return;
+	}
+	s->readonly = ro;
+	imap_seq_rebuild(s);
+	for (i = 0; i < s->nseq; i++)
+		if (!(s->mb->msg[i].flags.std & MAILDIR_FLAG_SEEN)) {
+			unseen = i + 1;
+			break;
+		}
+	fputs("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft", 
+	    s->io.out);
+	for (i = 0; i < KEYWORDS_MAX; i++)
+		if (keywords_name(&s->mb->kw, i) != NULL)
+			fprintf(s->io.out, " %s", keywords_name(&s->mb->kw, i));
+	fputs(")\r\n", s->io.out);
+	fprintf(s->io.out, "* %zu EXISTS\r\n* 0 RECENT\r\n", s->nseq);
+	if (unseen != 0)
+		fprintf(s->io.out, "* OK [UNSEEN %u] First unseen\r\n", unseen);
+	fprintf(s->io.out, "* OK [PERMANENTFLAGS (%s)] Flags permitted\r\n",
+	    ro ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*");
+	fprintf(s->io.out, "* OK [UIDVALIDITY %u] UIDs valid\r\n",
+	    s->mb->ul.uidvalidity);
+	fprintf(s->io.out, "* OK [UIDNEXT %u] Predicted next UID\r\n",
+	    s->mb->ul.nextuid);
+	imap_tagged(s, cmd, "OK", "[%s] %s completed", ro ? "READ-ONLY" :
+	    "READ-WRITE", ro ? "EXAMINE" : "SELECT");
+}
+
+void
+imap_cmd_close(struct mail_session *s, struct imap_cmd *cmd)
+{
+	select_leave(s, cmd->verb == IC_CLOSE);
+	imap_tagged(s, cmd, "OK", "%s completed", imap_verb_name(cmd->verb));
+}

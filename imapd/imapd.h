@@ -1,0 +1,237 @@
+/*
+ * tsamba-imapd: the declarations shared by the files of the IMAP and
+ * POP3 server.  Three kinds of process (DESIGN.md):
+ *
+ * - the parent (imapd.c, imapd_mail.c), root: binds the listeners,
+ *   feeds the key process and the login process, redeems login tokens
+ *   with authd and forks one mail process per session;
+ * - the login process (login.c, login_session.c, login_imap.c,
+ *   login_pop3.c, login_relay.c), its own user in the empty chroot: TLS
+ *   with the certificate only, everything before authentication, then
+ *   the relay of bytes between the TLS client and the mail process;
+ * - the mail process (mail.c, mail_io.c, imap_session.c, imap_cmd_*.c,
+ *   pop3_session.c), the mailbox owner chrooted into the user's mail
+ *   home: one authenticated session, blocking I/O on its socketpair.
+ *
+ * The storage (mailbox.c, uidlist.c, ...) and the parsers (imap_parse.c,
+ * pop3_parse.c, mime*.c) have their own headers.
+ */
+
+#ifndef TSAMBA_IMAPD_H
+#define TSAMBA_IMAPD_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "channel.h"
+#include "conf.h"
+#include "proto.h"
+
+/*
+ * mailbox.h and imap_parse.h both name STORE_SET, STORE_ADD and
+ * STORE_REMOVE (same values, 0 to 2): the storage's become MB_STORE_*
+ * here, so that a command file may use both.
+ */
+#define STORE_SET	MB_STORE_SET
+#define STORE_ADD	MB_STORE_ADD
+#define STORE_REMOVE	MB_STORE_REMOVE
+#include "mailbox.h"
+#include "folder.h"
+#undef STORE_SET
+#undef STORE_ADD
+#undef STORE_REMOVE
+#include "imap_parse.h"
+
+#define PROTO_IMAP	0
+#define PROTO_POP3	1
+
+/* Replies of the pre-auth side and the mail side. */
+#define IMAP_CAPA_PREAUTH	"IMAP4rev1 SASL-IR LITERAL+ ID"
+#define IMAP_CAPA_MAIL		"IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT " \
+				"NAMESPACE UIDPLUS IDLE MOVE"
+
+/* Login: bounds of what a client may send before it authenticated. */
+#define LOGIN_LINE_MAX		8192
+#define LOGIN_LITERAL_MAX	1024
+#define LOGIN_FAILURES_MAX	3	/* bad logins, then the session ends */
+#define LOGIN_AUTH_TIMEOUT	15000	/* msec for authd's answer */
+#define LOGIN_START_TIMEOUT	15000	/* msec for the parent's answer */
+#define LOGIN_RELAY_HIWAT	(256 * 1024)	/* queued: stop the other side */
+
+extern struct conf	*imapd_conf;
+
+/* imapd_mail.c: the parent's mail processes. */
+void	mail_procs_init(struct channel *login, struct channel *authd);
+void	mail_procs_start(struct imsg *, struct msg_imap_mail_start *);
+/* A child reaped: 1 if it was a mail process. */
+int	mail_procs_reaped(pid_t, int status);
+void	mail_procs_stop(void);
+
+/* login.c: the login process. */
+__attribute__((__noreturn__))
+void	login_main(int parent_fd, int key_fd);
+struct channel *login_authd(void);
+struct channel *login_parent(void);
+
+/* login_session.c */
+struct io;
+struct tls_ctx;
+struct login_listener {
+	TAILQ_ENTRY(login_listener)	 entry;
+	const struct conf_listen	*cl;
+	int				 proto;
+	struct listener			*listener;
+};
+
+enum login_state {
+	LS_BANCHECK,		/* waiting for authd's CHECK_BAN */
+	LS_PREAUTH,		/* reading commands */
+	LS_AUTH_CONT,		/* AUTHENTICATE / AUTH: waiting for the data */
+	LS_AUTHING,		/* waiting for authd's LOGIN */
+	LS_STARTING,		/* waiting for the parent's mail process */
+	LS_RELAY,		/* bytes between client and mail process */
+	LS_CLOSING,		/* last reply out, then gone */
+};
+
+struct imap_reader;
+struct login_session {
+	TAILQ_ENTRY(login_session)	 entry;
+	struct login_listener		*l;
+	struct io			*io;
+	struct io			*mio;	/* the mail process */
+	int				 mfd;	/* its end, until sent */
+	struct sockaddr_storage		 ss;
+	char				 ip[64];
+	enum login_state		 state;
+	struct tls_ctx			*tlsctx;
+	int				 tls;		/* TLS is up */
+	int				 tls_handshake;
+	int				 banned;
+	int				 failures;
+	struct channel_req		 req;
+	char				 tag[65];	/* IMAP command */
+	char				 user[ADDR_MAX + 1];	/* POP3 USER */
+	char				 authuser[ADDR_MAX + 1];
+	char				 token[PROTO_TOKEN_MAX + 1];
+	struct imap_reader		*rd;	/* IMAP */
+	size_t				 skip;	/* literal bytes to eat */
+	int				 in_lit;	/* reading a literal */
+};
+
+void	login_session_new(int fd, struct login_listener *,
+	    struct sockaddr_storage *, socklen_t);
+void	login_session_close(struct login_session *, const char *why);
+/* Reply and end the session once it is written. */
+void	login_session_end(struct login_session *);
+int	login_may_login(const struct login_session *);
+int	login_can_starttls(const struct login_session *);
+int	login_starttls(struct login_session *);
+/* Check a password with authd (service from the session's protocol). */
+void	login_check(struct login_session *, const char *user,
+	    const char *pass, size_t passlen);
+void	login_shutdown(void);
+/* SASL PLAIN (RFC 4616) from base64: 0, or -1 malformed. */
+int	login_sasl_plain(const char *b64, size_t len, char *user,
+	    size_t usersz, char *pass, size_t passsz, size_t *passlen);
+
+/* login_imap.c, login_pop3.c: the pre-auth protocols. */
+void	login_imap_greet(struct login_session *);
+void	login_imap_input(struct login_session *);
+void	login_imap_result(struct login_session *, int status);
+void	login_pop3_greet(struct login_session *);
+void	login_pop3_input(struct login_session *);
+void	login_pop3_result(struct login_session *, int status);
+/* status: auth_status, or a mail_status offset by 10 (see login_check). */
+#define LOGIN_MAIL_OFFSET	10
+
+int	login_failed(struct login_session *);
+
+/* login_relay.c */
+void	login_relay_start(struct login_session *);
+void	login_relay_client(struct login_session *);
+void	login_io_mail(struct io *, int, void *);
+
+/* mail.c: the mail process. */
+__attribute__((__noreturn__))
+void	mail_main(int fd, int proto, const char *user, const char *home,
+	    uid_t, gid_t, uint64_t quota);
+extern volatile int	mail_stopping;	/* SIGTERM: BYE and exit */
+
+/* mail_io.c: blocking, bounded input; stdio output. */
+struct mail_io {
+	int		 fd;
+	char		*buf;
+	size_t		 size, rpos, wpos;
+	int		 timeout;	/* msec idle, then autologout */
+	int		 eof;
+	FILE		*out;
+};
+void	mio_init(struct mail_io *, int fd, size_t bufsz, int timeout);
+/*
+ * The next line without its CRLF, NUL-ended in place: 1, 0 at end of
+ * input or on timeout (mio->eof says which: 1 eof, 2 timeout, 3
+ * stopping), -1 a line over the buffer (the rest of it is dropped).
+ */
+int	mio_getline(struct mail_io *, char **, size_t *);
+/* Exactly n bytes into dst (NULL: dropped): 0, or -1 (eof, timeout). */
+int	mio_read(struct mail_io *, char *, size_t);
+int	mio_flush(struct mail_io *);
+/* Input within msec: 1, 0 timeout, -1 end of input or stopping. */
+int	mio_wait(struct mail_io *, int msec);
+
+/* imap_session.c */
+struct mailbox;
+struct imap_cmd;
+struct mail_session {
+	struct mail_io		 io;
+	const char		*user;
+	int			 root;		/* the mail home */
+	struct mailbox		*mb;		/* selected, or NULL */
+	int			 readonly;
+	uint32_t		*seq;		/* seq - 1 -> uid */
+	size_t			 nseq;
+	int			 logout;
+};
+void	imap_session_run(struct mail_session *);
+/* Reply helpers (write to s->io.out). */
+void	imap_tagged(struct mail_session *, const struct imap_cmd *,
+	    const char *status, const char *fmt, ...)
+	    __attribute__((__format__ (printf, 4, 5)));
+void	imap_quoted(FILE *, const char *, size_t);
+/* seq <-> uid of the selected mailbox, after a sync. */
+void	imap_seq_rebuild(struct mail_session *);
+uint32_t imap_seq_of(const struct mail_session *, uint32_t uid);
+/* Report what other sessions changed (EXISTS/EXPUNGE/FETCH FLAGS). */
+void	imap_sync_report(struct mail_session *, int expunges);
+/* The selected messages of a set (UID or sequence): malloc'd uids. */
+int	imap_set_uids(struct mail_session *, const void *set, int uid,
+	    uint32_t **, size_t *);
+void	imap_write_flags(struct mail_session *, FILE *, uint32_t uid);
+
+/* imap_cmd_*.c: one file per command or group. */
+int	imap_mailbox_name(const struct imap_str *, char *, size_t);
+void	imap_cmd_select(struct mail_session *, struct imap_cmd *);
+void	imap_cmd_close(struct mail_session *, struct imap_cmd *);
+void	imap_cmd_list(struct mail_session *, struct imap_cmd *);
+void	imap_cmd_status(struct mail_session *, struct imap_cmd *);
+void	imap_cmd_fetch(struct mail_session *, struct imap_cmd *);
+void	imap_cmd_store(struct mail_session *, struct imap_cmd *);
+void	imap_cmd_expunge(struct mail_session *, struct imap_cmd *);
+void	imap_cmd_search(struct mail_session *, struct imap_cmd *);
+void	imap_cmd_folder(struct mail_session *, struct imap_cmd *);
+/* Flag names of a list on a mailbox (imap_cmd_store.c). */
+int	imap_flags_parse(struct mailbox *, const struct imap_strlist *,
+	    struct maildir_flags *);
+void	imap_cmd_append(struct mail_session *, struct imap_cmd *);
+void	imap_cmd_copy(struct mail_session *, struct imap_cmd *);
+void	imap_cmd_idle(struct mail_session *, struct imap_cmd *);
+
+/* pop3_session.c */
+void	pop3_session_run(struct mail_session *);
+
+#endif

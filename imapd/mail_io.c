@@ -1,0 +1,164 @@
+/*
+ * The mail process' I/O on its socketpair to the login process: one
+ * session, so plain blocking reads with poll(2) for the autologout
+ * timer, a bounded input buffer (a line longer than it is refused, not
+ * grown into), and stdio for output, flushed once per reply so that a
+ * FETCH of many messages goes out in large writes.
+ */
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "imapd.h"
+
+#define MIO_OUTBUF	(64 * 1024)
+
+void
+mio_init(struct mail_io *m, int fd, size_t bufsz, int timeout)
+{
+	int	 ofd;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = fd;
+	m->size = bufsz;
+	m->timeout = timeout;
+	if ((m->buf = malloc(bufsz)) == NULL)
+		fatal("%s", __func__);
+	if ((ofd = dup(fd)) == -1 || (m->out = fdopen(ofd, "w")) == NULL)
+		fatal("%s", __func__);
+	setvbuf(m->out, NULL, _IOFBF, MIO_OUTBUF);
+}
+
+/* More input: 1, or 0 with m->eof set. */
+static int
+mio_fill(struct mail_io *m)
+{
+	struct pollfd	 pfd = { .fd = m->fd, .events = POLLIN };
+	ssize_t		 n;
+	int		 r;
+
+	if (m->rpos > 0) {
+		memmove(m->buf, m->buf + m->rpos, m->wpos - m->rpos);
+		m->wpos -= m->rpos;
+		m->rpos = 0;
+	}
+	if (m->wpos == m->size)
+		return 1;	/* full: the caller decides */
+	mio_flush(m);
+	for (;;) {
+		if (mail_stopping) {
+			m->eof = 3;
+			return 0;
+		}
+		r = poll(&pfd, 1, m->timeout > 0 ? m->timeout : -1);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			m->eof = 2;
+			return 0;
+		}
+		if (r == -1) {
+			m->eof = 1;
+			return 0;
+		}
+		n = read(m->fd, m->buf + m->wpos, m->size - m->wpos);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			m->eof = 1;
+			return 0;
+		}
+		m->wpos += n;
+		return 1;
+	}
+}
+
+int
+mio_getline(struct mail_io *m, char **line, size_t *len)
+{
+	char	*p, *lf;
+	size_t	 scanned = 0;
+	int	 toolong = 0;
+
+	for (;;) {
+		p = m->buf + m->rpos;
+		if ((lf = memchr(p + scanned, '\n', m->wpos - m->rpos -
+		    scanned)) != NULL) {
+			*len = lf - p;
+			m->rpos += *len + 1;
+			if (toolong)
+				return -1;
+			if (*len > 0 && p[*len - 1] == '\r')
+				(*len)--;
+			p[*len] = '\0';
+			*line = p;
+			return 1;
+		}
+		scanned = m->wpos - m->rpos;
+		if (m->rpos == 0 && m->wpos == m->size) {
+			/* Too long: drop what we have, up to the LF. */
+			toolong = 1;
+			m->rpos = m->wpos = 0;
+			scanned = 0;
+		}
+		if (!mio_fill(m))
+			return 0;
+		if (m->rpos == 0 && scanned > m->wpos)
+			scanned = 0;
+	}
+}
+
+int
+mio_read(struct mail_io *m, char *dst, size_t n)
+{
+	size_t	 k;
+
+	while (n > 0) {
+		if (m->wpos == m->rpos && !mio_fill(m))
+			return -1;
+		k = m->wpos - m->rpos;
+		if (k > n)
+			k = n;
+		if (dst != NULL) {
+			memcpy(dst, m->buf + m->rpos, k);
+			dst += k;
+		}
+		m->rpos += k;
+		n -= k;
+	}
+	return 0;
+}
+
+int
+mio_flush(struct mail_io *m)
+{
+	if (fflush(m->out) == EOF) {
+		/* The login process is gone: nobody to answer. */
+		exit(0);
+	}
+	return 0;
+}
+
+int
+mio_wait(struct mail_io *m, int msec)
+{
+	struct pollfd	 pfd = { .fd = m->fd, .events = POLLIN };
+	int		 r;
+
+	if (m->wpos > m->rpos)
+		return 1;
+	mio_flush(m);
+	if (mail_stopping)
+		return -1;
+	r = poll(&pfd, 1, msec);
+	if (r == -1)
+		return errno == EINTR && !mail_stopping ? 0 : -1;
+	return r > 0;
+}
