@@ -27,6 +27,7 @@ static const struct {
 	{ "alias", cmd_alias },
 	{ "pw", cmd_pw },
 	{ "check", cmd_check },
+	{ "check-message", cmd_check_message },
 	{ "ban", cmd_ban },
 	{ "dkim", cmd_dkim },
 	{ "queue", cmd_queue },
@@ -48,6 +49,7 @@ ctl_usage(void)
 	    " del source [dest]\n"
 	    "  pw [-s scheme] [-p password]\n"
 	    "  check\n"
+	    "  check-message file --ip address --helo name --from sender\n"
 	    "  ban list | add [-f] ip [duration] | del ip\n"
 	    "  dkim keygen domain selector [-t rsa | -t ed25519] [-f]\n"
 	    "  dkim show domain | test domain file\n"

@@ -55,6 +55,7 @@ int	cmd_domain(int, char **);
 int	cmd_alias(int, char **);
 int	cmd_pw(int, char **);
 int	cmd_check(int, char **);
+int	cmd_check_message(int, char **);
 int	cmd_ban(int, char **);
 int	cmd_dkim(int, char **);
 int	cmd_queue(int, char **);

@@ -171,6 +171,6 @@ enum spf_result {
  */
 enum spf_result	 spf_check(const char *domain, const struct hdns_addr *,
 		    char *why, size_t whysz);
-const char	*spf_result_name(enum spf_result);
+const char	*health_spf_result_name(enum spf_result);
 
 #endif

@@ -156,7 +156,7 @@ spf_domain_check(struct health *h, const char *domain,
 		/* The detail of the worst address is the one shown. */
 		if (st > worst || detail[0] == '\0') {
 			snprintf(detail, sizeof(detail), "%s for %s: %.400s",
-			    spf_result_name(r), as, why);
+			    health_spf_result_name(r), as, why);
 			if (st > worst)
 				worst = st;
 		}

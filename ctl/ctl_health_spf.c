@@ -40,7 +40,7 @@ struct spf_eval {
 static enum spf_result	spf_domain(struct spf_eval *, const char *);
 
 const char *
-spf_result_name(enum spf_result r)
+health_spf_result_name(enum spf_result r)
 {
 	switch (r) {
 	case SPF_NONE:

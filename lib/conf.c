@@ -106,6 +106,13 @@ conf_init(struct conf *conf)
 	conf->mta_max_conns_domain = 10;
 	TAILQ_INIT(&conf->mta_tls_verify);
 	TAILQ_INIT(&conf->dkims);
+	conf_copy(conf->check_psl, sizeof(conf->check_psl),
+	    "/usr/share/publicsuffix/public_suffix_list.dat");
+	conf->check_tempfail = CHECK_TEMPFAIL_ACCEPT;
+	conf->check_dmarc_reject = CHECK_DMARC_REJECT;
+	conf->grey_delay = 300;
+	conf->grey_retry = 4 * 3600;
+	conf->grey_expire = 36 * 24 * 3600;
 
 	conf_copy(conf->statedir, sizeof(conf->statedir), DEFAULT_STATEDIR);
 	conf->ban_max_failures = 5;

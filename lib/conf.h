@@ -22,7 +22,8 @@
  *   ban max-failures N | window TIME | duration TIME | never "NET/LEN"
  *   ban prefix ipv4 LEN ipv6 LEN       failures counted per network
  *   listen on ADDR [port N] [tls|tls-require|smtps] [pki NAME] [auth]
- *           [hide-client] [ciphers "list"]
+ *           [hide-client] [ciphers "list"] [spf] [dkim] [dmarc] [dnsbl]
+ *           [greylist]
  *           ADDR is an IPv4/IPv6 address, "any" or "localhost"
  *   lmtp listen on socket ["path"] [allow "user"]...
  *                                       default rundir/lmtp.sock; the
@@ -52,6 +53,14 @@
  *   relay host "name" [port N] [smtps|starttls] [auth "secret file"]
  *           secret file: one line "user:password"
  *   dkim domain "d" selector "s" key "file" [rsa|ed25519]
+ *   check resolver "IP[@PORT]"          default: the mta resolver
+ *   check psl "file"                    default: Debian's publicsuffix
+ *   check on-tempfail accept|tempfail   default accept
+ *   check dmarc-reject reject|quarantine|none   default reject
+ *   check received-spf yes|no           default no
+ *   check dnsbl|dnswl "zone[=127.0.0.2,...]"  up to 8 of each
+ *   check greylist-delay|greylist-retry|greylist-expire TIME
+ *                                       5m, 4h, 36d
  *   queue lifetime TIME | retry-min TIME | retry-max TIME |
  *         delay-warn TIME | lmtp-sessions N | lmtp "socket path"
  *
@@ -64,6 +73,8 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+
+#include <netinet/in.h>
 
 #include <limits.h>
 #include <stddef.h>
@@ -82,6 +93,30 @@
 #define LISTEN_PLAINTEXT	0x20	/* IMAP/POP3 login without TLS */
 /* smtps, imaps, pop3s: the one flag of implicit TLS. */
 #define LISTEN_IMPLICIT		LISTEN_SMTPS
+#define LISTEN_SPF		0x40	/* inbound checks (smtp_check.c) */
+#define LISTEN_DKIM		0x80
+#define LISTEN_DMARC		0x100	/* needs SPF and DKIM: implies them */
+#define LISTEN_CHECKS		(LISTEN_SPF | LISTEN_DKIM | LISTEN_DMARC)
+#define LISTEN_DNSBL		0x200	/* check dnsbl/dnswl before greeting */
+#define LISTEN_GREYLIST		0x400	/* greylist at RCPT */
+
+#define CONF_DNSBL_MAX		8	/* zones of each kind */
+#define CONF_DNSBL_CODES	8	/* answers that count, per zone */
+
+/* "check dnsbl|dnswl "zone[=A,A...]"": no codes, any 127.x answer. */
+struct conf_dnsbl {
+	char			 zone[CONF_HOST_MAX];
+	struct in_addr		 codes[CONF_DNSBL_CODES];
+	size_t			 ncodes;
+};
+
+/* "check on-tempfail": a check that could not be done. */
+#define CHECK_TEMPFAIL_ACCEPT	0
+#define CHECK_TEMPFAIL_DEFER	1	/* 451 4.7.0 */
+/* "check dmarc-reject": what a DMARC p=reject failure gets. */
+#define CHECK_DMARC_NONE	0	/* logged and in the header only */
+#define CHECK_DMARC_QUARANTINE	1	/* as p=quarantine */
+#define CHECK_DMARC_REJECT	2	/* 550 5.7.1 */
 
 struct conf_pki {
 	TAILQ_ENTRY(conf_pki)	 entry;
@@ -217,6 +252,20 @@ struct conf {
 	struct conf_domain_list	 mta_tls_verify;	/* domains */
 	struct conf_relay	 relay;
 	struct conf_dkim_list	 dkims;
+
+	/* The inbound checks, on listeners with spf, dkim or dmarc. */
+	char			 check_resolver[CONF_HOST_MAX];	/* "" */
+	char			 check_psl[PATH_MAX];	/* PSL_PATH_DEFAULT */
+	int			 check_tempfail;	/* CHECK_TEMPFAIL_* */
+	int			 check_dmarc_reject;	/* CHECK_DMARC_REJECT */
+	int			 check_received_spf;	/* 0 */
+	struct conf_dnsbl	 dnsbl[CONF_DNSBL_MAX];
+	size_t			 ndnsbl;
+	struct conf_dnsbl	 dnswl[CONF_DNSBL_MAX];
+	size_t			 ndnswl;
+	unsigned int		 grey_delay;	/* s, 300 */
+	unsigned int		 grey_retry;	/* s, 4 h */
+	unsigned int		 grey_expire;	/* s, 36 d */
 
 	size_t			 max_message_size;	/* 35 MiB */
 	unsigned int		 max_rcpts;		/* 100 */

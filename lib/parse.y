@@ -13,6 +13,8 @@
 #include <sys/queue.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -169,6 +171,10 @@ static void	 add_listen(struct conf_listen_list *, const char *, int,
 static void	 lopt_flag(int, const char *);
 static void	 lopt_implicit(const char *);
 static void	 set_resolver(const char *);
+static void	 set_check(const char *, const char *);
+static void	 set_grey(const char *, const char *);
+static void	 add_dnsbl(struct conf_dnsbl *, size_t *, const char *,
+		    const char *);
 static void	 add_tls_verify(const char *, const char *, const char *);
 static void	 set_relay(const char *, const char *);
 static void	 add_dkim(const char *, const char *, const char *,
@@ -196,7 +202,7 @@ static struct {
 %token	STATEDIR
 %token	TABLE TIMEOUT TLS TLSREQUIRE USER ERROR
 %token	IMAP IMAPS PLAINTEXT POP3 POP3S
-%token	DKIM MTA RELAY METRICS
+%token	DKIM MTA RELAY METRICS CHECK SPF DMARC DNSBL GREYLIST
 %token	<string>	STRING
 %token	<number>	NUMBER
 %type	<string>	value userkind
@@ -226,6 +232,16 @@ main		: STRING '=' value		{ macro_set($1, $3); }
 			else
 				set_knob("mta", $2, $3);
 			free($2);
+			free($3);
+		}
+		| CHECK STRING value {
+			set_check($2, $3);
+			free($2);
+			free($3);
+		}
+		| CHECK DNSBL value {
+			/* "dnsbl" is also a listen option. */
+			set_check("dnsbl", $3);
 			free($3);
 		}
 		| MTA PORT NUMBER {
@@ -579,6 +595,11 @@ lopt		: PORT NUMBER {
 		| HIDECLIENT {
 			lopt_flag(LISTEN_HIDE_CLIENT, "hide-client");
 		}
+		| SPF		{ lopt_flag(LISTEN_SPF, "spf"); }
+		| DKIM		{ lopt_flag(LISTEN_DKIM, "dkim"); }
+		| DMARC		{ lopt_flag(LISTEN_DMARC, "dmarc"); }
+		| DNSBL		{ lopt_flag(LISTEN_DNSBL, "dnsbl"); }
+		| GREYLIST	{ lopt_flag(LISTEN_GREYLIST, "greylist"); }
 		| PKI STRING {
 			if (lopts.pki != NULL) {
 				conf_error("pki given twice");
@@ -613,9 +634,13 @@ static const struct keyword keywords[] = {
 	{ "auth",		AUTH },
 	{ "ban",		BAN },
 	{ "cert",		CERT },
+	{ "check",		CHECK },
 	{ "chroot",		CHROOT },
 	{ "ciphers",		CIPHERS },
 	{ "dkim",		DKIM },
+	{ "dmarc",		DMARC },
+	{ "dnsbl",		DNSBL },
+	{ "greylist",		GREYLIST },
 	{ "hide-client",	HIDECLIENT },
 	{ "hostname",		HOSTNAME },
 	{ "imap",		IMAP },
@@ -640,6 +665,7 @@ static const struct keyword keywords[] = {
 	{ "rundir",		RUNDIR },
 	{ "smtps",		SMTPS },
 	{ "socket",		SOCKET },
+	{ "spf",		SPF },
 	{ "spool",		SPOOL },
 	{ "statedir",		STATEDIR },
 	{ "table",		TABLE },
@@ -1512,6 +1538,124 @@ lopt_flag(int flag, const char *name)
 		lopts.bad = 1;
 	}
 	lopts.flags |= flag;
+}
+
+/* "zone" or "zone=A,A,...": the answers that list a client. */
+static void
+add_dnsbl(struct conf_dnsbl *lists, size_t *n, const char *what,
+    const char *text)
+{
+	struct conf_dnsbl	*l;
+	char			 buf[CONF_HOST_MAX + 256], *codes, *c;
+
+	if (*n >= CONF_DNSBL_MAX) {
+		conf_error("check %s: more than %d zones", what,
+		    CONF_DNSBL_MAX);
+		return;
+	}
+	l = &lists[*n];
+	memset(l, 0, sizeof(*l));
+	if (strlcpy(buf, text, sizeof(buf)) >= sizeof(buf)) {
+		conf_error("check %s: too long", what);
+		return;
+	}
+	if ((codes = strchr(buf, '=')) != NULL)
+		*codes++ = '\0';
+	if (!conf_hostname_valid(buf)) {
+		conf_error("check %s: bad zone \"%s\"", what, buf);
+		return;
+	}
+	strlcpy(l->zone, buf, sizeof(l->zone));
+	while (codes != NULL && (c = strsep(&codes, ",")) != NULL) {
+		if (l->ncodes >= CONF_DNSBL_CODES ||
+		    inet_pton(AF_INET, c, &l->codes[l->ncodes]) != 1) {
+			conf_error("check %s %s: bad or too many answer codes "
+			    "(at most %d IPv4 addresses)", what, l->zone,
+			    CONF_DNSBL_CODES);
+			return;
+		}
+		l->ncodes++;
+	}
+	(*n)++;
+}
+
+/* "check greylist-delay|retry|expire TIME". */
+static void
+set_grey(const char *name, const char *text)
+{
+	unsigned int	*dst;
+	int64_t		 v;
+
+	if (strcmp(name, "greylist-delay") == 0)
+		dst = &conf->grey_delay;
+	else if (strcmp(name, "greylist-retry") == 0)
+		dst = &conf->grey_retry;
+	else if (strcmp(name, "greylist-expire") == 0)
+		dst = &conf->grey_expire;
+	else {
+		conf_error("unknown check \"%s\" (greylist-delay, "
+		    "greylist-retry, greylist-expire)", name);
+		return;
+	}
+	if (conf_value(text, CONF_UNIT_TIME, &v) == -1 || v < 0 ||
+	    v > 366 * 24 * 3600) {
+		conf_error("check %s: bad time \"%s\" (0 to 366d)", name,
+		    text);
+		return;
+	}
+	*dst = v;
+}
+
+/* One word of a "check" statement; the values are words too. */
+static void
+set_check(const char *name, const char *text)
+{
+	if (strcmp(name, "resolver") == 0) {
+		if (!conf_resolver_valid(text))
+			conf_error("check resolver: bad address \"%s\" (IPv4 "
+			    "or IPv6 address, optionally @PORT)", text);
+		else
+			set_string(conf->check_resolver,
+			    sizeof(conf->check_resolver), text,
+			    "check resolver");
+	} else if (strcmp(name, "psl") == 0)
+		set_path(conf->check_psl, sizeof(conf->check_psl), text,
+		    "check psl");
+	else if (strcmp(name, "on-tempfail") == 0) {
+		if (strcmp(text, "accept") == 0)
+			conf->check_tempfail = CHECK_TEMPFAIL_ACCEPT;
+		else if (strcmp(text, "tempfail") == 0)
+			conf->check_tempfail = CHECK_TEMPFAIL_DEFER;
+		else
+			conf_error("check on-tempfail: \"%s\" is not accept "
+			    "or tempfail", text);
+	} else if (strcmp(name, "dmarc-reject") == 0) {
+		if (strcmp(text, "reject") == 0)
+			conf->check_dmarc_reject = CHECK_DMARC_REJECT;
+		else if (strcmp(text, "quarantine") == 0)
+			conf->check_dmarc_reject = CHECK_DMARC_QUARANTINE;
+		else if (strcmp(text, "none") == 0)
+			conf->check_dmarc_reject = CHECK_DMARC_NONE;
+		else
+			conf_error("check dmarc-reject: \"%s\" is not reject, "
+			    "quarantine or none", text);
+	} else if (strcmp(name, "dnsbl") == 0)
+		add_dnsbl(conf->dnsbl, &conf->ndnsbl, "dnsbl", text);
+	else if (strcmp(name, "dnswl") == 0)
+		add_dnsbl(conf->dnswl, &conf->ndnswl, "dnswl", text);
+	else if (strncmp(name, "greylist-", 9) == 0)
+		set_grey(name, text);
+	else if (strcmp(name, "received-spf") == 0) {
+		if (strcmp(text, "yes") == 0)
+			conf->check_received_spf = 1;
+		else if (strcmp(text, "no") == 0)
+			conf->check_received_spf = 0;
+		else
+			conf_error("check received-spf: \"%s\" is not yes or "
+			    "no", text);
+	} else
+		conf_error("unknown check \"%s\" (resolver, psl, on-tempfail, "
+		    "dmarc-reject, received-spf, dnsbl, dnswl)", name);
 }
 
 /* smtps, imaps, pop3s: implicit TLS, each on its own kind of listener. */

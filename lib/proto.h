@@ -36,6 +36,9 @@
 #define PROTO_KEYID_LEN		32	/* KEYOP_ID_LEN */
 #define PROTO_KEYINPUT_MAX	1024	/* KEYOP_INPUT_MAX */
 #define PROTO_TOKEN_MAX		64	/* a LOGIN token, hex */
+#define PROTO_PREPEND_MAX	8192	/* header fields the queue prepends */
+#define PROTO_DNS_TEXT_MAX	8192	/* one TXT record, strings joined */
+#define PROTO_DNS_RR_MAX	64	/* DNSQ_RR_MAX */
 
 /* May a type carry a file descriptor (MSG's fourth argument)? */
 #define IMSG_NOFD		0
@@ -120,6 +123,14 @@ enum mta_status {
 };
 
 #define RCPT_LOCAL		0x01
+/* Deliver into the Junk folder (a DMARC quarantine, smtp_check.c). */
+#define RCPT_JUNK		0x02
+/*
+ * The LMTP RCPT parameter that asks tsamba-lmtpd for a folder of the
+ * mailbox ("=Junk"); offered in LHLO, and obeyed, only when the peer
+ * is the queue's uid.
+ */
+#define LMTP_FOLDER_PARAM	"X-TSAMBA-FOLDER"
 
 /* AUTH_LOGIN's token for imap/pop3: seconds it may wait for AUTH_REDEEM. */
 #define AUTH_TOKEN_TTL		30

@@ -193,15 +193,17 @@ engine_listener(int fd)
  * TCP listeners are not checked: their access is the admin's firewall.
  */
 static int
-peer_allowed(int s)
+peer_allowed(int s, int *from_queue)
 {
 	static const char	 refused[] =
 	    "421 4.7.0 Not allowed to deliver here\r\n";
 	struct ucred		 cred;
 
 	if (unixsock_peer_check(s, lmtp_allowed, nlmtp_allowed, "lmtp.sock",
-	    "deliver mail", &cred) == 0)
+	    "deliver mail", &cred) == 0) {
+		*from_queue = cred.uid == lmtp_queue_uid;
 		return 1;
+	}
 	/* Best effort: the socket buffer takes this one line. */
 	(void)write(s, refused, sizeof(refused) - 1);
 	close(s);
@@ -215,6 +217,7 @@ engine_accept(int s, struct sockaddr_storage *ss, socklen_t sslen,
 	static const char	 busy[] =
 	    "421 4.3.2 Too many sessions, try later\r\n";
 	char			 peer[INET6_ADDRSTRLEN + 8];
+	int			 from_queue = 0;
 
 	/* Stopping: the listeners stay open only until the exit. */
 	if (drain_active()) {
@@ -229,7 +232,7 @@ engine_accept(int s, struct sockaddr_storage *ss, socklen_t sslen,
 		    peer, sizeof(peer));
 	else {
 		strlcpy(peer, "local", sizeof(peer));
-		if (!peer_allowed(s))
+		if (!peer_allowed(s, &from_queue))
 			return;
 	}
 
@@ -247,7 +250,7 @@ engine_accept(int s, struct sockaddr_storage *ss, socklen_t sslen,
 	nsessions++;
 	stats_inc(ST_LMTP_CONNECTIONS, 0);
 	stats_inc(ST_LMTP_SESSIONS, 0);
-	lmtp_session_new(s, peer);
+	lmtp_session_new(s, peer, from_queue);
 }
 
 void

@@ -68,6 +68,8 @@ struct lmtp_session {
 	int			 busy;
 	int			 errors;
 	char			 peer[64];
+	int			 from_queue;	/* may ask for a folder */
+	int			 lookup_junk;	/* the RCPT asked for Junk */
 	char			 sender[ADDR_MAX];
 	char			 lookup_addr[ADDR_MAX];
 	struct request		*lookup;
@@ -154,7 +156,7 @@ static void (*const commands[LMTP_CMD_NVERBS])(struct lmtp_session *,
 };
 
 void
-lmtp_session_new(int fd, const char *peer)
+lmtp_session_new(int fd, const char *peer, int from_queue)
 {
 	struct lmtp_session	*s;
 
@@ -175,6 +177,7 @@ lmtp_session_new(int fd, const char *peer)
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	s->bodyfd = -1;
 	strlcpy(s->peer, peer, sizeof(s->peer));
+	s->from_queue = from_queue;
 	io_set_timeout(s->io, conf->timeout_idle * 1000);
 	io_set_maxline(s->io, conf->max_line);
 	io_set_output_limit(s->io, OUTPUT_LIMIT);
@@ -441,6 +444,8 @@ cmd_lhlo(struct lmtp_session *s, char *args)
 	lmtp_session_reply(s, "250-ENHANCEDSTATUSCODES");
 	lmtp_session_reply(s, "250-8BITMIME");
 	lmtp_session_reply(s, "250-SMTPUTF8");
+	if (s->from_queue)
+		lmtp_session_reply(s, "250-%s", LMTP_FOLDER_PARAM);
 	lmtp_session_reply(s, "250 SIZE %zu", conf->max_message_size);
 }
 
@@ -518,6 +523,23 @@ mail_params(struct lmtp_session *s, const char *p)
 	return -1;
 }
 
+/*
+ * " X-TSAMBA-FOLDER=Junk" at the end of the queue's RCPT: cut off, 1.
+ * Any other peer's is left for the parser to refuse.
+ */
+static int
+rcpt_folder_param(struct lmtp_session *s, char *args)
+{
+	static const char	 p[] = " " LMTP_FOLDER_PARAM "=Junk";
+	size_t			 len = strlen(args), plen = sizeof(p) - 1;
+
+	if (!s->from_queue || len < plen ||
+	    strcasecmp(args + len - plen, p) != 0)
+		return 0;
+	args[len - plen] = '\0';
+	return 1;
+}
+
 static void
 cmd_rcpt(struct lmtp_session *s, char *args)
 {
@@ -528,6 +550,7 @@ cmd_rcpt(struct lmtp_session *s, char *args)
 		    "Need MAIL before RCPT");
 		return;
 	}
+	s->lookup_junk = rcpt_folder_param(s, args);
 	switch (lmtp_parse_rcpt_to(args, &a)) {
 	case LMTP_PATH_OK:
 		rcpt_lookup(s, &a);
@@ -587,6 +610,10 @@ lmtp_session_lookup_done(struct lmtp_session *s, int status,
 		r->idx = s->nrcpts++;
 		strlcpy(r->addr, s->lookup_addr, sizeof(r->addr));
 		strlcpy(r->maildir, maildir, sizeof(r->maildir));
+		/* Maildir++: the folder Junk is the directory .Junk/. */
+		if (s->lookup_junk && (r->maildir[0] == '\0' ||
+		    r->maildir[strlen(r->maildir) - 1] == '/'))
+			strlcat(r->maildir, ".Junk/", sizeof(r->maildir));
 		r->uid = uid;
 		r->gid = gid;
 		r->quota = quota;

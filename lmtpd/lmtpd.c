@@ -37,6 +37,7 @@
 struct conf		*conf;
 uid_t			 lmtp_allowed[CONF_ALLOW_MAX + 1];
 size_t			 nlmtp_allowed;
+uid_t			 lmtp_queue_uid = (uid_t)-1;
 
 static struct conf	 lmtpd_conf;
 static struct channel	 engine_ch;
@@ -154,6 +155,7 @@ allowed_resolve(void)
 
 	if (priv_lookup(conf->user_queue, &uid, &gid) == 0) {
 		lmtp_allowed[nlmtp_allowed++] = uid;
+		lmtp_queue_uid = uid;
 		sock_uid = uid;
 		sock_gid = gid;
 	} else if (geteuid() == 0)

@@ -47,6 +47,8 @@ extern struct conf	*conf;
  */
 extern uid_t		 lmtp_allowed[];
 extern size_t		 nlmtp_allowed;
+/* The queue's: it alone may ask for a folder (LMTP_FOLDER_PARAM). */
+extern uid_t		 lmtp_queue_uid;
 
 /* lmtpd.c */
 void		 parent_send_engine(struct ibuf *);
@@ -76,7 +78,7 @@ void		 engine_cancel(struct request *);
 void		 engine_session_closed(void);
 
 /* lmtp_session.c */
-void		 lmtp_session_new(int fd, const char *peer);
+void		 lmtp_session_new(int fd, const char *peer, int from_queue);
 /* On SIGTERM: no new command, sessions close once answered. */
 void		 lmtp_session_stop_all(void);
 /* At exit: write out the replies owed (a 250 for a delivery). */

@@ -110,6 +110,11 @@ int		 spool_create(char *id, size_t idsz);
 int		 spool_reserve(void *owner, char *id, size_t idsz, int *fd);
 void		 spool_release(void *owner, const char *id);
 void		 spool_release_owner(void *owner);
+/*
+ * Header fields in front of a reserved message, before its commit (the
+ * inbound checks' verdicts); a failure makes the commit fail.
+ */
+void		 spool_prepend(void *owner, const char *id, const char *);
 typedef void	(*spool_commit_cb)(void *arg, uint64_t reqid, int status);
 void		 spool_commit(void *owner, struct envelope *, uint64_t reqid,
 		    spool_commit_cb, void *arg);

@@ -52,6 +52,7 @@ struct lmtp_session {
 	struct io		*io;
 	enum lmtp_state		 state;
 	int			 pipelining;
+	int			 folder;	/* LMTP_FOLDER_PARAM offered */
 	struct event		 idle_ev;
 
 	/* The transaction. */
@@ -293,7 +294,10 @@ lmtp_send_cmd(struct lmtp_session *s)
 		    env->smtputf8 ? " SMTPUTF8" : "");
 	} else if (s->sent <= s->nrcpts) {
 		r = s->rcpts[s->sent - 1];
-		io_printf(s->io, "RCPT TO:<%s>\r\n", r->addr);
+		/* Only tsamba-lmtpd offers it, and only to us. */
+		io_printf(s->io, "RCPT TO:<%s>%s\r\n", r->addr,
+		    (r->flags & RCPT_JUNK) && s->folder ?
+		    " " LMTP_FOLDER_PARAM "=Junk" : "");
 	} else
 		io_print(s->io, "DATA\r\n");
 	s->sent++;
@@ -513,6 +517,9 @@ lmtp_read(struct lmtp_session *s)
 		    (ext = smtp_reply_ext(&s->reply, line, len)) != NULL &&
 		    strcasecmp(ext, "PIPELINING") == 0)
 			s->pipelining = 1;
+		if (s->state == LS_LHLO && ext != NULL &&
+		    strcasecmp(ext, LMTP_FOLDER_PARAM) == 0)
+			s->folder = 1;
 		if (r == 1)
 			lmtp_reply(s);
 	}

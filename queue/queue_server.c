@@ -47,6 +47,7 @@ struct client {
 static const struct channel_type server_types[] = {
 	{ IMSG_QUEUE_MSG_CREATE, 0 },
 	{ IMSG_QUEUE_MSG_COMMIT, 0 },
+	{ IMSG_QUEUE_MSG_PREPEND, 0 },
 	{ IMSG_QUEUE_MSG_ROLLBACK, 0 },
 	{ 0, 0 }
 };
@@ -179,6 +180,10 @@ client_dispatch(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 		break;
 	case IMSG_QUEUE_MSG_ROLLBACK:
 		spool_release(c, m->queue_msg_rollback.msgid);
+		break;
+	case IMSG_QUEUE_MSG_PREPEND:
+		spool_prepend(c, m->queue_msg_prepend.msgid,
+		    m->queue_msg_prepend.fields);
 		break;
 	}
 	if (!c->dead && !c->paused &&

@@ -56,6 +56,7 @@ struct reserved {
 	void			*owner;
 	int			 committing;
 	int			 stored;
+	int			 prepend_failed;	/* commit must fail */
 	struct store		 st;		/* during commit_run() */
 	struct envelope		 env;
 	uint64_t		 reqid;
@@ -276,6 +277,52 @@ spool_release(void *owner, const char *id)
 	reserved_free(r, 0);
 }
 
+/*
+ * PREPEND: the file becomes fields + file, written to a new name and
+ * renamed over the old one, so that a crash leaves one or the other.
+ * It costs a copy of the message; the verdicts it carries depend on
+ * the whole body, which the engine has already written by then.
+ */
+void
+spool_prepend(void *owner, const char *id, const char *fields)
+{
+	struct reserved	*r;
+	char		 path[64], tmp[72], buf[65536];
+	size_t		 len = strlen(fields);
+	ssize_t		 n;
+	int		 in = -1, out = -1, ok = 0;
+
+	if ((r = reserved_find(owner, id)) == NULL || r->committing) {
+		log_warnx("prepend to unknown message %s", id);
+		return;
+	}
+	spool_msgpath("incoming", id, path, sizeof(path));
+	(void)snprintf(tmp, sizeof(tmp), "%s.pre", path);
+	if ((in = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (out = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC,
+	    0600)) == -1)
+		goto done;
+	if (write(out, fields, len) != (ssize_t)len)
+		goto done;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n)
+			goto done;
+	if (n == 0 && close(out) == 0) {
+		out = -1;
+		ok = rename(tmp, path) == 0;
+	}
+ done:
+	if (!ok) {
+		log_warn("%s: prepending header fields", path);
+		r->prepend_failed = 1;
+		(void)unlink(tmp);
+	}
+	if (in != -1)
+		close(in);
+	if (out != -1)
+		close(out);
+}
+
 /* The client went away: whatever it did not get an answer for goes. */
 void
 spool_release_owner(void *owner)
@@ -303,6 +350,11 @@ spool_commit(void *owner, struct envelope *env, uint64_t reqid,
 		log_warnx("commit of unknown message %s", env->id);
 		envelope_clear(env);
 		cb(arg, reqid, QUEUE_INVALID);
+		return;
+	}
+	if (r->prepend_failed) {
+		envelope_clear(env);
+		cb(arg, reqid, QUEUE_TEMPFAIL);
 		return;
 	}
 	r->env = *env;

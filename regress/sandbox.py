@@ -397,6 +397,8 @@ class Sandbox:
     imap:     also run tsamba-imapd: IMAP with STARTTLS and imaps, POP3
               with STLS and pop3s, on ports["imap"], ["imaps"], ["pop3"],
               ["pop3s"] (picked when not given).
+    smtp_opts: appended to the port 25-style listen line (e.g. the
+              inbound checks "spf dkim dmarc").
     before_start: called with the sandbox once its tree, config and
               ownerships are written, just before the daemons start
               (e.g. to mount a small tmpfs over the spool).
@@ -414,7 +416,7 @@ class Sandbox:
                  submission=False, submission_opts="", domain=DOMAIN,
                  catchall_domain=CATCHALL_DOMAIN, listen_addr="127.0.0.1",
                  hostname=None, before_start=None, keep=False,
-                 metrics=False, imap=False):
+                 metrics=False, imap=False, smtp_opts=""):
         self.dir = os.path.abspath(dir)
         self.imap = imap
         self.keep = keep
@@ -430,6 +432,7 @@ class Sandbox:
         self.before_start = before_start
         self.submission = submission
         self.submission_opts = submission_opts
+        self.smtp_opts = smtp_opts
         self.metrics = metrics
         self.sbindir = sbindir or os.environ.get("TSAMBA_SBINDIR")
         self.root = is_root()
@@ -675,8 +678,9 @@ class Sandbox:
         for t in ("domains", "users", "aliases"):
             lines.append('table %s file "%s"' %
                          (t, os.path.join(self.tabledir, t)))
-        lines.append("listen on %s port %d tls pki demo" %
-                     (self.listen_addr, self.ports["smtp"]))
+        lines.append("listen on %s port %d tls pki demo%s" %
+                     (self.listen_addr, self.ports["smtp"],
+                      (" " + self.smtp_opts) if self.smtp_opts else ""))
         if self.submission:
             opts = (" " + self.submission_opts) if self.submission_opts \
                 else ""

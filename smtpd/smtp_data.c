@@ -3,7 +3,10 @@
  * only, bare CR or LF refused to defeat SMTP smuggling, the end only at
  * CRLF.CRLF), BDAT chunks (CRLF only as well), NUL refused everywhere,
  * the size limit, and buffered writes into the spool file the queue
- * handed us.
+ * handed us.  When the inbound checks run, the client's bytes also go
+ * to them (the DKIM body hashes), and the header section is held one
+ * field at a time: the checks see each field, and an incoming
+ * Authentication-Results claiming our authserv-id is not written.
  */
 
 #include <sys/types.h>
@@ -12,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "authres.h"
 #include "conf.h"
 #include "io.h"
 #include "log.h"
@@ -23,6 +28,8 @@
 static void	body_flush(struct smtp_body_state *);
 static void	body_put(struct smtp_body_state *, const char *, size_t);
 static void	body_out(struct smtp_tx *, const char *, size_t);
+static void	header_out(struct smtp_tx *, const char *, size_t);
+static void	header_flush(struct smtp_tx *);
 
 /* Start a body; fd -1 means the queue gave us no file: read, discard. */
 int
@@ -43,6 +50,14 @@ data_begin(struct smtp_tx *tx, int fd)
 		bs->errors |= DATA_WERR;
 		bs->werrno = ENOMEM;
 		return -1;
+	}
+	if (tx->check != NULL) {
+		if ((bs->field = malloc(SMTP_FIELD_MAX)) == NULL) {
+			bs->errors |= DATA_WERR;
+			bs->werrno = ENOMEM;
+			return -1;
+		}
+		bs->in_header = bs->hbol = 1;
 	}
 	return 0;
 }
@@ -102,7 +117,116 @@ body_out(struct smtp_tx *tx, const char *p, size_t n)
 	bs->size += n;
 	if (bs->size > smtpd_conf->max_message_size)
 		bs->errors |= DATA_TOOBIG;
-	body_put(bs, p, n);
+	if (tx->check != NULL && bs->errors == 0)
+		check_body(tx->check, p, n);
+	if (bs->in_header)
+		header_out(tx, p, n);
+	else
+		body_put(bs, p, n);
+}
+
+/* The field held is complete: judged, then written or dropped. */
+static void
+field_end(struct smtp_tx *tx)
+{
+	struct smtp_body_state	*bs = &tx->bs;
+
+	if (!bs->fielddrop && !bs->fieldpass && bs->fieldlen > 0) {
+		check_header(tx->check, bs->field, bs->fieldlen);
+		if (authres_is_ours(bs->field, bs->fieldlen,
+		    smtpd_conf->hostname))
+			log_info("session %016llx: message %s: incoming "
+			    "Authentication-Results for %s removed",
+			    (unsigned long long)tx->session->id, tx->msgid,
+			    smtpd_conf->hostname);
+		else
+			body_put(bs, bs->field, bs->fieldlen);
+	}
+	bs->fieldlen = 0;
+	bs->fielddrop = bs->fieldpass = 0;
+}
+
+/*
+ * Part of a field.  One too long to hold is written through, unless it
+ * is an Authentication-Results: that one could hide our authserv-id
+ * past the part held, so it goes.
+ */
+static void
+field_add(struct smtp_tx *tx, const char *p, size_t n)
+{
+	struct smtp_body_state	*bs = &tx->bs;
+	static const char	 ar[] = "Authentication-Results";
+	size_t			 room;
+
+	if (bs->fielddrop)
+		return;
+	if (bs->fieldpass) {
+		body_put(bs, p, n);
+		return;
+	}
+	room = SMTP_FIELD_MAX - bs->fieldlen;
+	if (room > n)
+		room = n;
+	memcpy(bs->field + bs->fieldlen, p, room);
+	bs->fieldlen += room;
+	if (room == n)
+		return;
+	/* Full: the field holds its first SMTP_FIELD_MAX bytes. */
+	if (strncasecmp(bs->field, ar, sizeof(ar) - 1) == 0) {
+		bs->fielddrop = 1;
+		return;
+	}
+	/* An over-long From: counts, as one without an author. */
+	if (strncasecmp(bs->field, "From:", 5) == 0)
+		check_header(tx->check, "From:", 5);
+	body_put(bs, bs->field, bs->fieldlen);
+	body_put(bs, p + room, n - room);
+	bs->fieldpass = 1;
+}
+
+/* Header section bytes, split into fields at the lines' starts. */
+static void
+header_out(struct smtp_tx *tx, const char *p, size_t n)
+{
+	struct smtp_body_state	*bs = &tx->bs;
+	const char		*nl;
+	size_t			 take;
+
+	while (n > 0) {
+		if (!bs->in_header) {
+			body_put(bs, p, n);
+			return;
+		}
+		if (bs->hbol) {
+			if (p[0] != ' ' && p[0] != '\t')
+				field_end(tx);
+			if (p[0] == '\r' || p[0] == '\n') {
+				/* The empty line: the body follows. */
+				bs->in_header = 0;
+				continue;
+			}
+			bs->hbol = 0;
+		}
+		nl = memchr(p, '\n', n);
+		take = nl != NULL ? (size_t)(nl - p) + 1 : n;
+		field_add(tx, p, take);
+		if (nl != NULL)
+			bs->hbol = 1;
+		p += take;
+		n -= take;
+	}
+}
+
+/* A message that ends inside its header section. */
+static void
+header_flush(struct smtp_tx *tx)
+{
+	struct smtp_body_state	*bs = &tx->bs;
+
+	if (!bs->in_header)
+		return;
+	field_end(tx);
+	bs->in_header = 0;
 }
 
 int
@@ -290,8 +414,14 @@ data_end_raw(struct smtp_tx *tx)
 
 	if (bs->state == DS_CR)
 		bs->errors |= DATA_BARE;
-	else if (bs->state == DS_TEXT)
-		body_put(bs, "\r\n", 2);
+	else if (bs->state == DS_TEXT) {
+		if (tx->check != NULL && bs->errors == 0)
+			check_body(tx->check, "\r\n", 2);
+		if (bs->in_header)
+			header_out(tx, "\r\n", 2);
+		else
+			body_put(bs, "\r\n", 2);
+	}
 }
 
 /* Flush and close the spool file: 0 if the body is good. */
@@ -300,6 +430,8 @@ data_finish(struct smtp_tx *tx)
 {
 	struct smtp_body_state	*bs = &tx->bs;
 
+	if (bs->fd != -1 && bs->field != NULL)
+		header_flush(tx);
 	if (bs->fd != -1 && bs->errors == 0)
 		body_flush(bs);
 	if (bs->fd != -1 && close(bs->fd) == -1 && bs->errors == 0) {
@@ -310,6 +442,8 @@ data_finish(struct smtp_tx *tx)
 	free(bs->wbuf);
 	bs->wbuf = NULL;
 	bs->wlen = 0;
+	free(bs->field);
+	bs->field = NULL;
 	return bs->errors == 0 ? 0 : -1;
 }
 
@@ -324,4 +458,6 @@ data_abort(struct smtp_tx *tx)
 	free(bs->wbuf);
 	bs->wbuf = NULL;
 	bs->wlen = 0;
+	free(bs->field);
+	bs->field = NULL;
 }

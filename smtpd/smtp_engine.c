@@ -50,6 +50,9 @@ static void	engine_accept(int, struct sockaddr_storage *, socklen_t,
 static void	engine_connect(struct channel *, void *);
 static void	engine_late(struct channel *, struct imsg *, union imsg_msg *,
 		    void *);
+static void	engine_lookup_late(struct channel *, struct imsg *,
+		    union imsg_msg *, void *);
+static void	engine_lookup_down(struct channel *, void *);
 static void	engine_drain(int);
 static void	engine_drain_check(int, short, void *);
 
@@ -72,6 +75,11 @@ static const struct channel_type queue_types[] = {
 	{ IMSG_QUEUE_MSG_COMMITTED, CHANNEL_ANSWER },
 	{ 0, 0 }
 };
+static const struct channel_type lookup_types[] = {
+	{ IMSG_LKA_DNS_ANSWER, CHANNEL_ANSWER },
+	{ IMSG_LKA_GREY_RESULT, CHANNEL_ANSWER },
+	{ 0, 0 }
+};
 static const struct channel_cbs parent_cbs = {
 	.dispatch = engine_parent,
 	.down = engine_parent_down,
@@ -82,7 +90,13 @@ static const struct channel_cbs peer_cbs = {
 	.connect = engine_connect,
 };
 
-static struct channel	 parent_ch, authd_ch, queue_ch;
+/* A late answer (its check gone) is dropped; the process must stay. */
+static const struct channel_cbs lookup_cbs = {
+	.dispatch = engine_lookup_late,
+	.down = engine_lookup_down,
+};
+
+static struct channel	 parent_ch, authd_ch, queue_ch, lookup_ch;
 static TAILQ_HEAD(, smtp_listener) listeners =
     TAILQ_HEAD_INITIALIZER(listeners);
 static int		 ready;
@@ -91,7 +105,7 @@ static struct event	 drain_ev;
 static struct timespec	 drain_end;
 
 void
-engine_main(int parent_fd, int key_fd)
+engine_main(int parent_fd, int key_fd, int lookup_fd)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	static const struct conf_listen_list *tls_lists[1];
@@ -104,6 +118,8 @@ engine_main(int parent_fd, int key_fd)
 	/* Before any TLS context exists: their keys are the key process'. */
 	if (keyop_client_init(key_fd) == -1)
 		fatalx("cannot set up the key process client");
+	/* The Public Suffix List is read before the chroot. */
+	check_init();
 	priv_drop(smtpd_conf->user_smtpd, smtpd_conf->chroot, "smtp");
 	tls_lists[0] = &smtpd_conf->listens;
 	tls_ctx_init(tls_lists, 1, smtpd_conf->tls_ciphers);
@@ -123,6 +139,11 @@ engine_main(int parent_fd, int key_fd)
 	    NULL);
 	channel_start(&authd_ch, NULL);
 	channel_start(&queue_ch, NULL);
+	channel_init(&lookup_ch, "lookup", "smtp engine", lookup_types,
+	    &lookup_cbs, NULL);
+	/* No lookup process when no listener checks anything. */
+	if (lookup_fd != -1)
+		channel_attach(&lookup_ch, lookup_fd);
 
 	event_dispatch();
 	fatalx("event loop ended");
@@ -322,6 +343,25 @@ engine_late(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 	    m->queue_msg_created.status == QUEUE_OK &&
 	    m->queue_msg_created.msgid[0] != '\0')
 		engine_send_rollback(m->queue_msg_created.msgid);
+}
+
+struct channel *
+engine_lookup_channel(void)
+{
+	return channel_up(&lookup_ch) ? &lookup_ch : NULL;
+}
+
+static void
+engine_lookup_late(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
+    void *arg)
+{
+}
+
+/* The lookup process is the parent's child: it is gone for good. */
+static void
+engine_lookup_down(struct channel *ch, void *arg)
+{
+	fatalx("lookup process went away");
 }
 
 /* Ask the parent to connect us to authd or the queue. */

@@ -4,6 +4,7 @@
  *
  *   reject: client=[IP] session=ID cmd=RCPT from=<s> rcpt=<r> reply="550 ..."
  *   reject: client=[IP] session=ID cmd=MAIL from=<s> reply="553 5.7.1 ..."
+ *   reject: client=[IP] session=ID cmd=DATA from=<s> reply="550 5.7.1 ..."
  *   auth failed: client=[IP] session=ID user=<u> reply="535 5.7.8 ..."
  *   refuse: client=[IP] port=N reply="421 4.7.0 ..."
  *
@@ -69,6 +70,13 @@ smtp_log_reply(struct smtp_session *s, const char *reply)
 		log_info("reject: client=[%s] session=%016llx cmd=RCPT "
 		    "from=<%s> rcpt=<%s> reply=\"%s\"", s->ip, SID(s), from,
 		    rcpt, text);
+		break;
+	case CMD_DATA:
+	case CMD_BDAT:
+		log_quote(from, sizeof(from), s->tx ? s->tx->sender : "");
+		log_info("reject: client=[%s] session=%016llx cmd=%s "
+		    "from=<%s> reply=\"%s\"", s->ip, SID(s),
+		    verb == CMD_DATA ? "DATA" : "BDAT", from, text);
 		break;
 	case CMD_AUTH:
 		log_quote(user, sizeof(user), s->auth_login);

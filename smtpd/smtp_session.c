@@ -55,6 +55,9 @@ static int	smtp_bdat_input(struct smtp_session *);
 static void	smtp_bdat_chunk_done(struct smtp_session *);
 static void	smtp_message_done(struct smtp_session *);
 static void	smtp_commit(struct smtp_session *);
+static void	smtp_checked(struct smtp_session *);
+static int	smtp_grey_ask(struct smtp_session *, struct smtp_rcpt *,
+		    size_t);
 static void	smtp_reset(struct smtp_session *);
 static void	smtp_req_abandon(struct smtp_session *);
 static void	smtp_req_failed(struct smtp_session *);
@@ -218,10 +221,33 @@ smtp_session_start(struct smtp_session *s)
 	return 0;
 }
 
+/* The lists have answered: greet, or turn a listed client away. */
+static void
+smtp_dnsbl_done(struct smtp_session *s)
+{
+	s->req = REQ_NONE;
+	smtp_banner(s);
+	if (s->mode != MODE_CLOSING)
+		smtp_req_done(s);
+}
+
 static void
 smtp_banner(struct smtp_session *s)
 {
+	if (!s->banned && s->dnsbl_state == DNSBL_NONE &&
+	    dnsbl_start(s, smtp_dnsbl_done) == 0) {
+		s->dnsbl_state = DNSBL_CLEAR;
+		smtp_req_start(s, REQ_CHECK);
+		return;
+	}
 	s->banner_sent = 1;
+	if (s->dnsbl_state == DNSBL_LISTED) {
+		smtp_log_refusing(s);
+		smtp_close(s, 554, ESC_DELIVERY_NOT_AUTHORIZED, "Service "
+		    "unavailable; client [%s] blocked using %s", s->ip,
+		    s->dnsbl_zone);
+		return;
+	}
 	if (s->banned) {
 		smtp_log_refusing(s);
 		stats_inc(ST_SMTP_BANNED, s->l->slot);
@@ -239,6 +265,8 @@ smtp_free(struct smtp_session *s, const char *why)
 	log_info("session %016llx: disconnect from [%s]:%d messages=%u "
 	    "(%s)", SID(s), s->ip, s->port, s->nmessages, why);
 	smtp_req_abandon(s);
+	dnsbl_cancel(s);
+	channel_req_cancel(&s->grey_req);
 	smtp_reset(s);
 	evtimer_del(&s->lifetime);
 	io_free(s->io);
@@ -538,6 +566,7 @@ static const uint32_t smtp_req_answer_type[] = {
 	[REQ_BAN] = IMSG_AUTH_BAN_RESULT,
 	[REQ_LOGIN] = IMSG_AUTH_LOGIN_RESULT,
 	[REQ_SENDER] = IMSG_AUTH_SENDER_RESULT,
+	[REQ_CHECK] = IMSG_NONE,	/* no request of s->creq */
 };
 
 /*
@@ -580,6 +609,7 @@ smtp_req_answer(struct channel_req *r, struct imsg *imsg, union imsg_msg *m)
 	case REQ_SENDER:
 		rv = smtp_session_sender_result(s, &m->auth_sender_result);
 		break;
+	case REQ_CHECK:
 	case REQ_NONE:
 		break;
 	}
@@ -628,6 +658,7 @@ smtp_req_failed(struct smtp_session *s)
 		if (auth_req_failed(s, req) == -1)
 			return;
 		break;
+	case REQ_CHECK:
 	case REQ_NONE:
 		break;
 	}
@@ -817,12 +848,24 @@ smtp_cmd_mail(struct smtp_session *s, char *args)
 void
 smtp_mail_accept(struct smtp_session *s)
 {
+	int	 checks;
+
 	smtp_reset(s);
 	if ((s->tx = smtp_tx_new(s, s->pending_sender, s->pending_body,
 	    s->pending_utf8)) == NULL) {
 		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
 		    "Error: out of memory, try again later");
 		return;
+	}
+	/* SPF runs while the client goes on with RCPT and DATA. */
+	if ((checks = check_wanted(s)) != 0) {
+		if ((s->tx->check = check_new(s->tx, checks)) == NULL) {
+			smtp_reset(s);
+			smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+			    "Error: out of memory, try again later");
+			return;
+		}
+		check_mail(s->tx->check);
 	}
 	smtp_status(s, 250, ESC_OTHER_ADDRESS_STATUS, "Ok");
 }
@@ -930,6 +973,8 @@ smtp_session_rcpt_result(struct smtp_session *s, struct imsg *imsg,
 			    "Error: too many recipients");
 			break;
 		}
+		if (smtp_grey_ask(s, mark, envsize) == 0)
+			return 0;
 		smtp_rcpt_accepted(s);
 		break;
 	case LOOKUP_NOUSER:
@@ -963,6 +1008,81 @@ smtp_session_rcpt_result(struct smtp_session *s, struct imsg *imsg,
 		break;
 	}
 	smtp_req_done(s);
+	return 0;
+}
+
+/* The greylist's network of the client: its /24 or /64, as text. */
+static int
+smtp_grey_net(struct smtp_session *s, char *out, size_t outsz)
+{
+	struct in6_addr		 a6;
+	struct in_addr		 a4;
+	char			 buf[INET6_ADDRSTRLEN];
+
+	if (s->ss.ss_family == AF_INET) {
+		a4 = ((struct sockaddr_in *)&s->ss)->sin_addr;
+		a4.s_addr &= htonl(0xffffff00);
+		inet_ntop(AF_INET, &a4, buf, sizeof(buf));
+		return snprintf(out, outsz, "%s/24", buf) >= (int)outsz ? -1 :
+		    0;
+	}
+	if (s->ss.ss_family != AF_INET6)
+		return -1;
+	a6 = ((struct sockaddr_in6 *)&s->ss)->sin6_addr;
+	memset(&a6.s6_addr[8], 0, 8);
+	inet_ntop(AF_INET6, &a6, buf, sizeof(buf));
+	return snprintf(out, outsz, "%s/64", buf) >= (int)outsz ? -1 : 0;
+}
+
+static void
+smtp_grey_answer(struct channel_req *r, struct imsg *imsg, union imsg_msg *m)
+{
+	struct smtp_session	*s = r->arg;
+	struct smtp_tx		*tx = s->tx;
+
+	s->req = REQ_NONE;
+	/* No answer: greylisting only ever delays, it never refuses. */
+	if (imsg == NULL || imsg->hdr.type != IMSG_LKA_GREY_RESULT ||
+	    m->lka_grey_result.pass)
+		smtp_rcpt_accepted(s);
+	else {
+		smtp_tx_drop_rcpts(tx, s->grey_mark, s->grey_envsize);
+		smtp_status(s, 451, ESC_DELIVERY_NOT_AUTHORIZED, "<%s>: "
+		    "Greylisted, try again in %u seconds", tx->pending_orcpt,
+		    m->lka_grey_result.wait);
+	}
+	smtp_req_done(s);
+}
+
+/*
+ * Greylist a recipient just found (mark and envsize undo it): 0 if the
+ * answer is awaited, -1 if the session goes on at once.
+ */
+static int
+smtp_grey_ask(struct smtp_session *s, struct smtp_rcpt *mark,
+    size_t envsize)
+{
+	struct msg_lka_grey_check	 m = { .sender = s->tx->sender,
+					    .rcpt = s->tx->pending_orcpt };
+	struct channel			*lk;
+	char				 net[SMTP_IP_MAX + 8];
+
+	/* Our users, and clients an allow list vouches for, skip it. */
+	if (!(s->l->cl->flags & LISTEN_GREYLIST) || s->auth_user[0] != '\0' ||
+	    s->dnsbl_state == DNSBL_ALLOWED ||
+	    smtp_grey_net(s, net, sizeof(net)) == -1 ||
+	    (lk = engine_lookup_channel()) == NULL)
+		return -1;
+	m.net = net;
+	m.id = channel_req_add(lk, &s->grey_req, (LOOKUP_TIMEOUT_SEC + 2) *
+	    1000, smtp_grey_answer, s);
+	if (channel_send(lk, msg_lka_grey_check_pack(&m, -1)) == -1) {
+		channel_req_cancel(&s->grey_req);
+		return -1;
+	}
+	s->grey_mark = mark;
+	s->grey_envsize = envsize;
+	smtp_req_start(s, REQ_CHECK);
 	return 0;
 }
 
@@ -1161,7 +1281,13 @@ smtp_message_done(struct smtp_session *s)
 	int		 errors;
 
 	if (data_finish(tx) == 0) {
-		smtp_commit(s);
+		if (tx->check == NULL) {
+			smtp_commit(s);
+			return;
+		}
+		/* The verdict first: no command is taken meanwhile. */
+		smtp_req_start(s, REQ_CHECK);
+		check_end(tx->check, smtp_checked);
 		return;
 	}
 	errors = tx->bs.errors;
@@ -1189,6 +1315,53 @@ smtp_message_done(struct smtp_session *s)
 		    "size=%zu errors=%#x", SID(s), tx->msgid, tx->sender,
 		    tx->bs.size, errors);
 	smtp_reset(s);
+}
+
+/*
+ * Every check has answered: refuse the message, or hand the queue its
+ * verdict header fields and commit it.
+ */
+static void
+smtp_checked(struct smtp_session *s)
+{
+	struct smtp_tx			*tx = s->tx;
+	struct msg_queue_msg_prepend	 m = { .id = 0 };
+	struct smtp_rcpt		*r;
+	enum check_action		 action;
+	char				 reason[512], fields[PROTO_PREPEND_MAX];
+
+	s->req = REQ_NONE;
+	action = check_verdict(tx->check, reason, sizeof(reason));
+	check_log(tx->check, action);
+	switch (action) {
+	case CHECK_REJECT:
+		smtp_status(s, 550, ESC_DELIVERY_NOT_AUTHORIZED, "%s", reason);
+		smtp_reset(s);
+		smtp_req_done(s);
+		return;
+	case CHECK_TEMPFAIL:
+		smtp_status(s, 451, ESC_OTHER_SECURITY_STATUS, "%s", reason);
+		smtp_reset(s);
+		smtp_req_done(s);
+		return;
+	case CHECK_QUARANTINE:
+		/* The queue asks tsamba-lmtpd for each one's Junk folder. */
+		TAILQ_FOREACH(r, &tx->rcpts, entry)
+			r->flags |= RCPT_JUNK;
+		break;
+	case CHECK_ACCEPT:
+		break;
+	}
+	if (check_fields(tx->check, action, fields, sizeof(fields)) > 0) {
+		m.msgid = tx->msgid;
+		m.fields = fields;
+		/* No answer: a failure fails the commit that follows. */
+		(void)engine_send(CONNECT_QUEUE,
+		    msg_queue_msg_prepend_pack(&m, -1));
+	}
+	smtp_commit(s);
+	if (s->req == REQ_NONE)
+		smtp_req_done(s);
 }
 
 static void

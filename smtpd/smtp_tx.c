@@ -53,6 +53,7 @@ smtp_tx_free(struct smtp_tx *tx)
 		engine_send_rollback(tx->msgid);
 	}
 	smtp_tx_drop_rcpts(tx, NULL, 0);
+	check_free(tx->check);
 	free(tx);
 }
 

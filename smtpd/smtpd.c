@@ -42,6 +42,7 @@
 struct conf		*smtpd_conf;
 
 static int	*parent_bind(struct conf *, size_t *);
+static int	 parent_wants_lookup(void);
 static int	 parent_check_pkis(void);
 static void	 parent_load_keys(int);
 static void	 parent_key_loaded(struct msg_key_loaded *);
@@ -73,7 +74,7 @@ static const struct channel_cbs keys_cbs = {
 };
 
 static struct channel	 engine_ch, keys_ch;
-static pid_t		 engine_pid, keys_pid;
+static pid_t		 engine_pid, keys_pid, lookup_pid;
 static int		 keys_pending;	/* KEY_LOADED due before READY */
 static int		 ready_sent;
 /* authd and the queue tell the engine's connections by this uid. */
@@ -87,7 +88,7 @@ main(int argc, char *argv[])
 	struct event		 ev_sigs[4];
 	struct daemon_opts	 opts;
 	struct msg_smtp_listener l;
-	int			*fds, sp[2], kp[2], ek[2];
+	int			*fds, sp[2], kp[2], ek[2], lk[2];
 	size_t			 i, nfds;
 
 	daemon_getopt(argc, argv, "tsamba-smtpd", &opts);
@@ -125,7 +126,8 @@ main(int argc, char *argv[])
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1 ||
 	    socketpair(AF_UNIX, SOCK_STREAM, 0, kp) == -1 ||
-	    socketpair(AF_UNIX, SOCK_STREAM, 0, ek) == -1)
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, ek) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, lk) == -1)
 		fatal("socketpair");
 	/*
 	 * The key process: the private keys live there and nowhere else
@@ -140,6 +142,8 @@ main(int argc, char *argv[])
 		close(sp[1]);
 		close(kp[0]);
 		close(ek[0]);
+		close(lk[0]);
+		close(lk[1]);
 		for (i = 0; i < nfds; i++)
 			close(fds[i]);
 		keyop_server_main(kp[1], ek[1], smtpd_conf->user_smtpd,
@@ -148,6 +152,32 @@ main(int argc, char *argv[])
 	}
 	close(kp[1]);
 	close(ek[1]);
+	/*
+	 * The lookup process (smtp_lookup.c): the resolver of the inbound
+	 * checks, set up with root's view of the files, then the engine's
+	 * user in the empty chroot.  The engine asks it over lk.  Only
+	 * when a listener checks anything: otherwise nothing changes.
+	 */
+	if (!parent_wants_lookup()) {
+		close(lk[0]);
+		close(lk[1]);
+		lk[0] = lk[1] = -1;
+	} else switch (lookup_pid = fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		close(sp[0]);
+		close(sp[1]);
+		close(kp[0]);
+		close(ek[0]);
+		close(lk[0]);
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
+		lookup_main(lk[1]);
+		/* NOTREACHED */
+	}
+	if (lk[1] != -1)
+		close(lk[1]);
 	switch (engine_pid = fork()) {
 	case -1:
 		fatal("fork");
@@ -156,11 +186,13 @@ main(int argc, char *argv[])
 		close(kp[0]);
 		for (i = 0; i < nfds; i++)
 			close(fds[i]);
-		engine_main(sp[1], ek[0]);
+		engine_main(sp[1], ek[0], lk[0]);
 		/* NOTREACHED */
 	}
 	close(sp[1]);
 	close(ek[0]);
+	if (lk[0] != -1)
+		close(lk[0]);
 	log_procname("parent");
 	if (priv_lookup(smtpd_conf->user_smtpd, &engine_uid, &engine_gid) ==
 	    -1)
@@ -188,6 +220,19 @@ main(int argc, char *argv[])
 
 	event_dispatch();
 	fatalx("event loop ended");
+}
+
+/* Does any listener check SPF, DKIM, DMARC, DNS lists or greylist? */
+static int
+parent_wants_lookup(void)
+{
+	struct conf_listen	*cl;
+
+	TAILQ_FOREACH(cl, &smtpd_conf->listens, entry)
+		if (cl->flags & (LISTEN_CHECKS | LISTEN_DNSBL |
+		    LISTEN_GREYLIST))
+			return 1;
+	return 0;
 }
 
 /* One listening socket per listen statement, in the order of the list. */
@@ -326,6 +371,16 @@ parent_child_down(struct channel *ch, void *arg)
 	fatalx("%s went away", ch->name);
 }
 
+static const char *
+child_name(pid_t pid)
+{
+	if (pid == engine_pid)
+		return "smtp engine";
+	if (pid == keys_pid)
+		return "key process";
+	return "lookup process";
+}
+
 static void
 parent_sig(int sig, short ev, void *arg)
 {
@@ -340,14 +395,13 @@ parent_sig(int sig, short ev, void *arg)
 		break;
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			if (pid != engine_pid && pid != keys_pid)
+			if (pid != engine_pid && pid != keys_pid &&
+			    pid != lookup_pid)
 				continue;
 			if (WIFSIGNALED(status))
 				fatalx("%s killed by signal %d",
-				    pid == engine_pid ? "smtp engine" :
-				    "key process", WTERMSIG(status));
-			fatalx("%s exited with status %d",
-			    pid == engine_pid ? "smtp engine" : "key process",
+				    child_name(pid), WTERMSIG(status));
+			fatalx("%s exited with status %d", child_name(pid),
 			    WEXITSTATUS(status));
 		}
 		break;
@@ -358,6 +412,8 @@ parent_sig(int sig, short ev, void *arg)
 			kill(engine_pid, SIGTERM);
 		if (keys_pid > 0)
 			kill(keys_pid, SIGTERM);
+		if (lookup_pid > 0)
+			kill(lookup_pid, SIGTERM);
 		exit(0);
 	}
 }

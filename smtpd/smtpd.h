@@ -44,6 +44,8 @@ struct tls;
 #define SMTP_EXIT_FLUSH_SEC	2	/* for every reply owed, at exit */
 #define SMTP_EXIT_COMMIT_SEC	5	/* for the queue's answers, at exit */
 #define SMTP_CLOSE_GRACE	10	/* s to send the last reply */
+#define SMTP_FIELD_MAX		16384	/* a header field held to be judged */
+#define LOOKUP_TIMEOUT_SEC	8	/* one DNS question of the checks */
 
 /* The config shared by every file of the program. */
 extern struct conf	*smtpd_conf;
@@ -58,7 +60,17 @@ struct smtp_listener {
 	unsigned int		 slot;		/* stats.h listener label */
 };
 
-void		 engine_main(int parent_fd, int key_fd);
+void		 engine_main(int parent_fd, int key_fd, int lookup_fd);
+/* The channel to the lookup process, or NULL while it is down. */
+struct channel	*engine_lookup_channel(void);
+
+/* smtp_lookup.c: the lookup process (DNS of the inbound checks). */
+void		 lookup_main(int engine_fd);
+/* smtp_greylist.c: its greylist. */
+void		 grey_init(int dirfd);
+void		 grey_flush(void);
+int		 grey_check(const char *net, const char *sender,
+		    const char *rcpt, uint32_t *wait);
 /* The channel to authd or queue, or NULL while it is down. */
 struct channel	*engine_channel(int which);
 /* channel_send() to authd or queue: -1 (b freed) if it is down. */
@@ -74,6 +86,7 @@ enum smtp_req {
 	REQ_BAN,		/* authd CHECK_BAN, before the banner */
 	REQ_LOGIN,		/* authd LOGIN */
 	REQ_SENDER,		/* authd CHECK_SENDER */
+	REQ_CHECK,		/* the inbound checks' verdict (smtp_check.c) */
 };
 
 /* Where a SASL exchange stands (smtp_auth.c). */
@@ -122,6 +135,13 @@ struct smtp_body_state {
 	int			 errors;	/* DATA_* */
 	int			 werrno;
 	enum data_state		 state;
+	/* The header section, held field by field when it is filtered. */
+	int			 in_header;
+	int			 hbol;		/* at the start of a line */
+	char			*field;
+	size_t			 fieldlen;
+	int			 fielddrop;	/* an over-long A-R: dropped */
+	int			 fieldpass;	/* over-long: written through */
 };
 
 /*
@@ -143,6 +163,14 @@ struct smtp_tx {
 	int			 bdat;		/* BDAT transaction */
 	int			 bdat_last;
 	int			 bdat_failed;	/* no spool file */
+	struct smtp_check	*check;		/* NULL: no inbound checks */
+};
+
+enum dnsbl_state {
+	DNSBL_NONE = 0,		/* not asked */
+	DNSBL_CLEAR,		/* on no list */
+	DNSBL_LISTED,		/* on a block list: 554 */
+	DNSBL_ALLOWED,		/* on an allow list */
 };
 
 struct smtp_session {
@@ -186,6 +214,17 @@ struct smtp_session {
 	char			 pending_sender[ADDR_MAX + 1];
 	enum smtp_body		 pending_body;
 	int			 pending_utf8;
+
+	/* A RCPT waiting for the greylist (smtp_session.c). */
+	struct channel_req	 grey_req;
+	struct smtp_rcpt	*grey_mark;
+	size_t			 grey_envsize;
+
+	/* DNS block and allow lists (smtp_dnsbl.c). */
+	struct smtp_dnsbl	*dnsbl;		/* questions out */
+	void			(*dnsbl_done)(struct smtp_session *);
+	enum dnsbl_state	 dnsbl_state;
+	char			 dnsbl_zone[CONF_HOST_MAX];	/* the list */
 
 	/* The command being answered, for smtp_log.c (CMD_EMPTY: none). */
 	enum smtp_verb		 log_verb;
@@ -268,6 +307,34 @@ int		 data_finish(struct smtp_tx *);
 void		 data_abort(struct smtp_tx *);
 int		 data_write_received(struct smtp_session *);
 
+/* smtp_check.c: SPF, DKIM and DMARC of inbound mail. */
+enum check_action {
+	CHECK_ACCEPT = 0,
+	CHECK_QUARANTINE,
+	CHECK_REJECT,		/* 550 5.7.1 */
+	CHECK_TEMPFAIL,		/* 451 4.7.0 */
+};
+struct smtp_check;
+void		 check_init(void);
+/* LISTEN_SPF ... flags that apply to the session, 0 for none. */
+int		 check_wanted(struct smtp_session *);
+struct smtp_check *check_new(struct smtp_tx *, int flags);
+void		 check_free(struct smtp_check *);
+void		 check_mail(struct smtp_check *);
+void		 check_body(struct smtp_check *, const char *, size_t);
+void		 check_header(struct smtp_check *, const char *, size_t);
+/* done(s) is called once every verdict is in (maybe at once). */
+void		 check_end(struct smtp_check *,
+		    void (*done)(struct smtp_session *));
+enum check_action check_verdict(struct smtp_check *, char *, size_t);
+size_t		 check_fields(struct smtp_check *, enum check_action, char *,
+		    size_t);
+void		 check_log(struct smtp_check *, enum check_action);
+
+/* smtp_dnsbl.c: the client address on DNS lists, before the greeting. */
+int		 dnsbl_start(struct smtp_session *,
+		    void (*)(struct smtp_session *));
+void		 dnsbl_cancel(struct smtp_session *);
 
 /*
  * smtp_log.c: the lines an admin greps and fail2ban reads (the LOGGING

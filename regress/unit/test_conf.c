@@ -1034,6 +1034,71 @@ test_metrics(void)
 	    "listen on 127.0.0.1 port 9154 given twice");
 }
 
+/* The inbound checks: listener flags, check statements, their errors. */
+static void
+test_checks(void)
+{
+	struct conf		 conf;
+	struct conf_listen	*cl;
+
+	CHECK(parse_text("listen on 127.0.0.1 port 25\n", &conf) == 0);
+	CHECK(conf.check_tempfail == CHECK_TEMPFAIL_ACCEPT);
+	CHECK(conf.check_dmarc_reject == CHECK_DMARC_REJECT);
+	CHECK(conf.grey_delay == 300 && conf.grey_retry == 4 * 3600);
+	CHECK(conf.grey_expire == 36 * 24 * 3600);
+	CHECK(strcmp(conf.check_psl,
+	    "/usr/share/publicsuffix/public_suffix_list.dat") == 0);
+	CHECK((TAILQ_FIRST(&conf.listens)->flags & (LISTEN_CHECKS |
+	    LISTEN_DNSBL | LISTEN_GREYLIST)) == 0);
+	conf_clear(&conf);
+
+	CHECK(parse_text(
+	    "listen on 127.0.0.1 port 25 spf dkim dmarc dnsbl greylist\n"
+	    "check resolver \"127.0.0.1@5353\"\n"
+	    "check psl \"/p.dat\"\n"
+	    "check on-tempfail tempfail\n"
+	    "check dmarc-reject quarantine\n"
+	    "check received-spf yes\n"
+	    "check dnsbl \"zen.spamhaus.org=127.0.0.2,127.0.0.4\"\n"
+	    "check dnsbl \"bl.example\"\n"
+	    "check dnswl \"list.dnswl.org\"\n"
+	    "check greylist-delay 2s\n"
+	    "check greylist-retry 1h\n"
+	    "check greylist-expire 7d\n", &conf) == 0);
+	CHECKF(errtext[0] == '\0', "%s", errtext);
+	cl = TAILQ_FIRST(&conf.listens);
+	CHECK((cl->flags & (LISTEN_SPF | LISTEN_DKIM | LISTEN_DMARC |
+	    LISTEN_DNSBL | LISTEN_GREYLIST)) == (LISTEN_SPF | LISTEN_DKIM |
+	    LISTEN_DMARC | LISTEN_DNSBL | LISTEN_GREYLIST));
+	CHECK(strcmp(conf.check_resolver, "127.0.0.1@5353") == 0);
+	CHECK(strcmp(conf.check_psl, "/p.dat") == 0);
+	CHECK(conf.check_tempfail == CHECK_TEMPFAIL_DEFER);
+	CHECK(conf.check_dmarc_reject == CHECK_DMARC_QUARANTINE);
+	CHECK(conf.check_received_spf == 1);
+	CHECK(conf.ndnsbl == 2 && conf.ndnswl == 1);
+	CHECK(strcmp(conf.dnsbl[0].zone, "zen.spamhaus.org") == 0);
+	CHECK(conf.dnsbl[0].ncodes == 2 && conf.dnsbl[1].ncodes == 0);
+	CHECK(conf.dnsbl[0].codes[1].s_addr == htonl(0x7f000004));
+	CHECK(strcmp(conf.dnswl[0].zone, "list.dnswl.org") == 0);
+	CHECK(conf.grey_delay == 2 && conf.grey_retry == 3600);
+	CHECK(conf.grey_expire == 7 * 24 * 3600);
+	conf_clear(&conf);
+
+	expect_error("check on-tempfail maybe\n", 1, "check on-tempfail: "
+	    "\"maybe\" is not accept or tempfail");
+	expect_error("check dmarc-reject drop\n", 1, "check dmarc-reject: "
+	    "\"drop\" is not reject, quarantine or none");
+	expect_error("check dnsbl \"bl.example=1.2.3\"\n", 1, "check dnsbl "
+	    "bl.example: bad or too many answer codes (at most 8 IPv4 "
+	    "addresses)");
+	expect_error("check greylist-delay soon\n", 1, "check greylist-delay: "
+	    "bad time \"soon\" (0 to 366d)");
+	expect_error("check bogus 1\n", 1, "unknown check \"bogus\" "
+	    "(resolver, psl, on-tempfail, dmarc-reject, received-spf, dnsbl, "
+	    "dnswl)");
+	expect_error("listen on 127.0.0.1 spf spf\n", 1, "spf given twice");
+}
+
 /* imap listen / pop3 listen: default ports, implicit TLS, plaintext. */
 static void
 test_imap(void)
@@ -1112,6 +1177,7 @@ main(void)
 	test_mta();
 	test_ciphers();
 	test_metrics();
+	test_checks();
 	test_imap();
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
