@@ -183,6 +183,8 @@ int	mio_read(struct mail_io *, char *, size_t);
 int	mio_flush(struct mail_io *);
 /* Input within msec: 1, 0 timeout, -1 end of input or stopping. */
 int	mio_wait(struct mail_io *, int msec);
+/* The same, also on fd (-1: none): 2 when only fd is readable. */
+int	mio_wait_also(struct mail_io *, int fd, int msec);
 
 /* imap_session.c */
 struct mailbox;

@@ -28,6 +28,8 @@ import re
 import signal
 import socket
 import ssl
+import threading
+import time
 
 import pytest
 
@@ -359,6 +361,98 @@ def test_idle_sees_new_mail(isb):
         assert line.startswith("i3 OK"), line
     finally:
         s.close()
+
+
+def watch_for_new_message(sb, before, deadline):
+    """A thread that notes the monotonic time a message not in before
+    first shows up in the Maildir (it looks every 5 ms)."""
+    seen = {}
+
+    def look():
+        while time.monotonic() < deadline and "t" not in seen:
+            if set(sb.maildir_messages(sb.demo_user)) - before:
+                seen["t"] = time.monotonic()
+            time.sleep(0.005)
+
+    t = threading.Thread(target=look, daemon=True)
+    t.start()
+    return t, seen
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of a process so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_idle_push_latency(isb):
+    """A message lmtpd delivers (through SMTP and the queue) reaches an
+    idling imaplib client within a second of landing in the Maildir:
+    IDLE is woken by inotify, not by a poll, and it does not spin: the
+    idling mail process uses little CPU while it waits."""
+    _, _, mails = imapd_processes(isb)
+    m = imaps(isb)
+    m.login(isb.demo_user, isb.password)
+    pid = mail_pid_of(isb, mails)
+    m.select("INBOX")
+    tag = m._new_tag()
+    m.send(tag + b" IDLE\r\n")
+    assert m.readline().startswith(b"+ ")
+    cpu0, wall0 = cpu_seconds(pid), time.monotonic()
+    before = set(isb.maildir_messages(isb.demo_user))
+    deadline = time.monotonic() + TIMEOUT
+    t, seen = watch_for_new_message(isb, before, deadline)
+    send(isb, isb.demo_user, subject="idle latency")
+    m.sock.settimeout(TIMEOUT)
+    line = m.readline()
+    got = time.monotonic()
+    t.join()
+    assert line.endswith(b" EXISTS\r\n"), line
+    assert "t" in seen, "the message never reached the Maildir"
+    latency = got - seen["t"]
+    print("IDLE push latency: %.3f s" % latency)
+    assert latency < 1.0, latency
+    cpu, wall = cpu_seconds(pid) - cpu0, time.monotonic() - wall0
+    assert cpu < 0.5 * wall + 0.1, (cpu, wall)
+    m.send(b"DONE\r\n")
+    while True:
+        line = m.readline()
+        assert line, "connection closed in IDLE"
+        if line.startswith(tag + b" "):
+            break
+    assert line.startswith(tag + b" OK"), line
+    m.logout()
+
+
+def test_idle_sees_other_session_flags(isb):
+    """A flag another session sets is pushed to the idler within a
+    second, as FETCH FLAGS."""
+    deliver(isb, "flag me while idling")
+    m = imaps(isb)
+    m.login(isb.demo_user, isb.password)
+    m.select("INBOX")
+    typ, data = m.uid("SEARCH", None, "ALL")
+    last = data[0].split()[-1]
+    tag = m._new_tag()
+    m.send(tag + b" IDLE\r\n")
+    assert m.readline().startswith(b"+ ")
+    o = imaps(isb)
+    o.login(isb.demo_user, isb.password)
+    o.select("INBOX")
+    start = time.monotonic()
+    o.uid("STORE", last, "+FLAGS", "(\\Flagged)")
+    m.sock.settimeout(TIMEOUT)
+    line = m.readline()
+    latency = time.monotonic() - start
+    print("IDLE flag push latency: %.3f s" % latency)
+    assert b"FETCH" in line and b"\\Flagged" in line, line
+    assert latency < 1.0, latency
+    m.send(b"DONE\r\n")
+    while not m.readline().startswith(tag + b" "):
+        pass
+    o.logout()
+    m.logout()
 
 
 @pytest.mark.root
