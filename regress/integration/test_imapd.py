@@ -33,7 +33,7 @@ import time
 
 import pytest
 
-from helpers import send, tls_context
+from helpers import SENDER, send, smtp, tls_context
 from sandbox import proc_root, proc_uids, socket_inodes, tcp_listening, \
     wait_for
 from test_tls_keys import present
@@ -339,6 +339,83 @@ def test_search(isb):
     assert data == [b""], data
     with pytest.raises(imaplib.IMAP4.error, match="not supported"):
         m.uid("SEARCH", None, "SENTSINCE", "1-Jan-2020")
+    m.logout()
+
+
+MIME_SEARCH = (
+    "From: <sender@example.org>\r\n"
+    "To: <%(to)s>\r\n"
+    "Subject: =?ISO-8859-1?B?U2No9m5lIEdy/N9l?=\r\n"
+    "Message-ID: <%(id)s@test.tsamba>\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=\"b1\"\r\n"
+    "\r\n"
+    "--b1\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n"
+    "Die Stra=C3=9Fe ist sehr lang und die Kaffee=\r\n"
+    "maschine l=C3=A4uft.\r\n"
+    "--b1\r\n"
+    "Content-Type: text/html; charset=iso-8859-1\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "%(html)s\r\n"
+    "--b1\r\n"
+    "Content-Type: application/octet-stream\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "%(bin)s\r\n"
+    "--b1--\r\n")
+
+
+def deliver_raw(sb, text):
+    before = len(sb.maildir_messages(sb.demo_user))
+    with smtp(sb) as c:
+        c.sendmail(SENDER, [sb.demo_user], text.encode())
+    wait_for(lambda: len(sb.maildir_messages(sb.demo_user)) > before,
+             TIMEOUT, what="delivery to %s" % sb.demo_user)
+
+
+def test_search_decoded(isb):
+    """BODY and TEXT look into the decoded text parts (quoted-printable,
+    base64, any charset, soft line breaks joined), not into the encoded
+    text nor into attachments; headers RFC 2047-decoded; case folded in
+    UTF-8.  CHARSET other than UTF-8 and US-ASCII: NO [BADCHARSET]."""
+    html = base64.b64encode("<p>Ein B\xe4r im Wald</p>".encode(
+        "iso-8859-1")).decode()
+    binary = base64.b64encode(b"secret attachment words").decode()
+    deliver_raw(isb, MIME_SEARCH % {"to": isb.demo_user, "id": "decoded",
+                                    "html": html, "bin": binary})
+    m = imaps(isb)
+    m.login(isb.demo_user, isb.password)
+    m.select()
+    typ, data = m.uid("SEARCH", None, "ALL")
+    last = data[0].split()[-1]
+
+    def search(key, text, charset="UTF-8", field="BODY"):
+        m.literal = text.encode("utf-8")
+        typ, data = m.uid("SEARCH", "CHARSET", charset, field)
+        assert typ == "OK", (key, data)
+        return last in data[0].split()
+
+    assert search("qp", "STRASSE") is False     # no case folding to SS
+    assert search("qp", "straße")
+    assert search("qp soft break", "KAFFEEMASCHINE LÄUFT")
+    assert search("base64 latin-1", "BÄR IM WALD")
+    assert not search("attachment", "attachment words")
+    assert not search("encoded text", "C3=9F")
+    assert search("text: rfc 2047", "schöne grüße", field="TEXT")
+    assert search("text: body", "bär", field="TEXT")
+    assert not search("body is not the header", "Schöne")
+    for cs in ("us-ascii", "US-ASCII", "utf-8"):
+        typ, data = m.uid("SEARCH", "CHARSET", cs, "BODY", "lang")
+        assert typ == "OK" and last in data[0].split(), (cs, data)
+    typ, data = m._simple_command("UID", "SEARCH", "CHARSET",
+                                  "ISO-8859-1", "BODY", "lang")
+    assert typ == "NO", data
+    assert m.untagged_responses.pop("NO", None) is None
+    assert b"[BADCHARSET (UTF-8 US-ASCII)]" in data[0], data
     m.logout()
 
 
