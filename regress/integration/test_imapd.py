@@ -260,6 +260,67 @@ def test_mail_over_imap_and_pop3(isb):
     m.logout()
 
 
+def test_pop3_session_lock(isb):
+    """While one POP3 session holds the INBOX, a second one on it is
+    told -ERR [IN-USE]; once the first has quit, POP3 works again, and
+    the lock leaves nothing behind in the Maildir."""
+    deliver(isb, "pop3 lock")
+    first = pop3s(isb)
+    first.user(isb.demo_user)
+    first.pass_(isb.password)
+    count, _ = first.stat()
+    assert count >= 1
+    second = pop3s(isb)
+    second.user(isb.demo_user)
+    second.pass_(isb.password)
+    with pytest.raises(poplib.error_proto, match=r"\[IN-USE\]"):
+        second.stat()
+    second.close()
+    assert first.stat()[0] == count
+    first.quit()
+    lock = os.path.join(isb.maildir(isb.demo_user),
+                        "dovecot-pop3-session.lock")
+    wait_for(lambda: not os.path.exists(lock), TIMEOUT,
+             what="the POP3 lock to go")
+    again = pop3s(isb)
+    again.user(isb.demo_user)
+    again.pass_(isb.password)
+    assert again.stat()[0] == count
+    again.quit()
+
+
+def test_pop3_dele_pushed_to_idle(isb):
+    """DELE applied at QUIT reaches an idling IMAP session on the same
+    mailbox as EXPUNGE, within a second."""
+    deliver(isb, "pop3 dele while idling")
+    m = imaps(isb)
+    m.login(isb.demo_user, isb.password)
+    typ, data = m.select("INBOX")
+    n = int(data[0])
+    tag = m._new_tag()
+    m.send(tag + b" IDLE\r\n")
+    assert m.readline().startswith(b"+ ")
+    p = pop3s(isb)
+    p.user(isb.demo_user)
+    p.pass_(isb.password)
+    assert p.stat()[0] == n
+    p.dele(n)
+    start = time.monotonic()
+    assert b"1 messages deleted" in p.quit()
+    m.sock.settimeout(TIMEOUT)
+    line = m.readline()
+    latency = time.monotonic() - start
+    print("POP3 DELE to IMAP EXPUNGE: %.3f s" % latency)
+    assert line == b"* %d EXPUNGE\r\n" % n, line
+    assert latency < 1.0, latency
+    m.send(b"DONE\r\n")
+    while not m.readline().startswith(tag + b" "):
+        pass
+    typ, data = m.select("INBOX")
+    assert int(data[0]) == n - 1
+    m.logout()
+
+
 def test_append_copy_move(isb):
     m = imaps(isb)
     m.login(isb.demo_user, isb.password)
