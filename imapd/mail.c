@@ -90,7 +90,7 @@ mail_main(int fd, int proto, const char *user, const char *home, uid_t uid,
 	    O_CLOEXEC)) == -1)
 		fatal("open %s", root ? "/" : path);
 	mio_init(&s.io, fd, 64 * 1024, imapd_conf->imap_timeout_idle * 1000);
-	(void)quota;
+	s.quota = quota;
 	if (proto == PROTO_IMAP)
 		imap_session_run(&s);
 	else
