@@ -92,10 +92,18 @@ imap_cmd_append(struct mail_session *s, struct imap_cmd *cmd)
 	time_t			 date;
 	char			*data;
 	size_t			 len;
+	int64_t			 total;
 	int			 i, r;
 
 	if ((mb = target_open(s, cmd, &ap->mailbox)) == NULL)
 		return;
+	for (i = 0, total = 0; i < ap->nmsg; i++)
+		total += (int64_t)ap->msg[i].data.len;
+	if (mail_quota_over(s, total, ap->nmsg)) {
+		imap_tagged(s, cmd, "NO", "[OVERQUOTA] Quota exceeded");
+		mailbox_close(mb);
+		return;
+	}
 	if ((uids = calloc(ap->nmsg + 1, sizeof(*uids))) == NULL)
 		fatal("%s", __func__);
 	for (i = 0; i < ap->nmsg; i++) {
@@ -111,6 +119,8 @@ imap_cmd_append(struct mail_session *s, struct imap_cmd *cmd)
 			fatal("%s", __func__);
 		r = mailbox_append(mb, data, len, &f, date, &uids[i]);
 		free(data);
+		if (r == 0)
+			mail_quota_add(s, (int64_t)len, 1);
 		if (r == -1) {
 			log_warn("%s: append to %s", s->user, mb->name);
 			imap_tagged(s, cmd, "NO", "%s", errno == EDQUOT ||
@@ -134,6 +144,7 @@ imap_cmd_copy(struct mail_session *s, struct imap_cmd *cmd)
 	struct mailbox	*dst;
 	uint32_t	*uids, *newuids, *src;
 	size_t		 i, n, k = 0;
+	int64_t		 size;
 	int		 move = cmd->verb == IC_MOVE, r;
 
 	if (move && s->readonly) {
@@ -143,6 +154,13 @@ imap_cmd_copy(struct mail_session *s, struct imap_cmd *cmd)
 	if ((dst = target_open(s, cmd, &cmd->u.copy.mailbox)) == NULL)
 		return;
 	imap_set_uids(s, &cmd->u.copy.set, cmd->uid, &uids, &n);
+	size = mail_quota_size(s->mb, uids, n);
+	if (n > 0 && mail_quota_over(s, size, (int64_t)n)) {
+		imap_tagged(s, cmd, "NO", "[OVERQUOTA] Quota exceeded");
+		free(uids);
+		mailbox_close(dst);
+		return;
+	}
 	if ((newuids = calloc(n + 1, sizeof(*newuids))) == NULL ||
 	    (src = calloc(n + 1, sizeof(*src))) == NULL)
 		fatal("%s", __func__);
@@ -155,6 +173,9 @@ imap_cmd_copy(struct mail_session *s, struct imap_cmd *cmd)
 		    move ? "MOVE" : "COPY");
 		goto done;
 	}
+	/* A move stays in the same quota: only copies count. */
+	if (!move && n > 0)
+		mail_quota_add(s, size, (int64_t)n);
 	/* COPYUID names the messages that went, source and target. */
 	for (i = 0; i < n; i++)
 		if (newuids[i] != 0) {
@@ -182,47 +203,4 @@ imap_cmd_copy(struct mail_session *s, struct imap_cmd *cmd)
 	free(newuids);
 	free(src);
 	mailbox_close(dst);
-}
-
-/*
- * IDLE (RFC 2177): changes are looked for every second and reported at
- * once, until DONE.  The autologout timer runs on: a client re-issues
- * IDLE well before it ends (29 minutes is usual for 30).
- */
-void
-imap_cmd_idle(struct mail_session *s, struct imap_cmd *cmd)
-{
-	char	*line;
-	size_t	 len;
-	long	 idle = 0;
-	int	 r;
-
-	fputs("+ idling\r\n", s->io.out);
-	for (;;) {
-		mio_flush(&s->io);
-		if ((r = mio_wait(&s->io, 1000)) == -1) {
-			s->io.eof = mail_stopping ? 3 : 1;
-			s->logout = 1;
-			return;
-		}
-		if (r == 0) {
-			if (s->io.timeout > 0 &&
-			    (idle += 1000) >= s->io.timeout) {
-				s->io.eof = 2;
-				s->logout = 1;
-				return;
-			}
-			imap_sync_report(s, 1);
-			continue;
-		}
-		if ((r = mio_getline(&s->io, &line, &len)) == 0) {
-			s->logout = 1;
-			return;
-		}
-		if (r == 1 && imap_is_done(line, len))
-			break;
-		fputs("* BAD Expected DONE\r\n", s->io.out);
-	}
-	imap_sync_report(s, 1);
-	imap_tagged(s, cmd, "OK", "IDLE completed");
 }

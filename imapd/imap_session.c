@@ -19,14 +19,12 @@
 #include "imapd.h"
 
 #define MAIL_LINE_MAX		(64 * 1024 - 1)
-/* APPEND: a message as big as SMTP takes (limit message-size). */
-#define MAIL_LITERAL_MAX	(64 * 1024 * 1024)
-#define MAIL_COMMAND_MAX	(MAIL_LITERAL_MAX + 64 * 1024)
+/* Room for the rest of a command beside its biggest literal. */
+#define MAIL_COMMAND_SLACK	(64 * 1024)
 
-static const struct imap_limits mail_limits = {
+/* literal_max: a message as big as SMTP takes (limit message-size). */
+static struct imap_limits mail_limits = {
 	.line_max = MAIL_LINE_MAX,
-	.literal_max = MAIL_LITERAL_MAX,
-	.command_max = MAIL_COMMAND_MAX,
 	.depth_max = IMAP_DEPTH_MAX,
 	.args_max = IMAP_ARGS_MAX,
 	.literal_plus = 1,
@@ -220,7 +218,8 @@ imap_set_uids(struct mail_session *s, const void *vset, int uid,
 static void
 imap_capability(struct mail_session *s, struct imap_cmd *cmd)
 {
-	fprintf(s->io.out, "* CAPABILITY %s\r\n", IMAP_CAPA_MAIL);
+	fprintf(s->io.out, "* CAPABILITY %s APPENDLIMIT=%zu\r\n",
+	    IMAP_CAPA_MAIL, mail_limits.literal_max);
 	imap_tagged(s, cmd, "OK", "CAPABILITY completed");
 }
 
@@ -358,6 +357,25 @@ imap_dispatch(struct mail_session *s, struct imap_cmd *cmd)
 	}
 }
 
+/*
+ * A literal over APPENDLIMIT ends its command at once with a tagged
+ * NO [TOOBIG] (RFC 7889): a client that waits for "+" sends none of
+ * it; one that did not wait has its bytes read away.
+ */
+static void
+imap_too_big(struct mail_session *s, const struct imap_reader *rd)
+{
+	size_t	 n;
+
+	n = strcspn(rd->buf, " \r\n");
+	if (n == 0 || n > IMAP_TAG_MAX)
+		fprintf(s->io.out, "* BAD %s\r\n", rd->err);
+	else
+		fprintf(s->io.out, "%.*s NO [TOOBIG] The message is over "
+		    "the limit of %zu bytes\r\n", (int)n, rd->buf,
+		    rd->lim.literal_max);
+}
+
 /* Assemble one command: 1, or 0 when the session is over. */
 static int
 imap_read_command(struct mail_session *s, struct imap_reader *rd)
@@ -378,7 +396,10 @@ imap_read_command(struct mail_session *s, struct imap_reader *rd)
 		case IMAP_READ_DONE:
 			return 1;
 		case IMAP_READ_ERROR:
-			fprintf(s->io.out, "* BAD %s\r\n", rd->err);
+			if (rd->lit_size > rd->lim.literal_max)
+				imap_too_big(s, rd);
+			else
+				fprintf(s->io.out, "* BAD %s\r\n", rd->err);
 			if (rd->lit_skip && mio_read(&s->io, NULL,
 			    rd->lit_size) == -1)
 				return 0;
@@ -417,6 +438,8 @@ imap_session_run(struct mail_session *s)
 	struct imap_cmd		 cmd;
 	const char		*err;
 
+	mail_limits.literal_max = imapd_conf->max_message_size;
+	mail_limits.command_max = mail_limits.literal_max + MAIL_COMMAND_SLACK;
 	imap_reader_init(&rd, &mail_limits);
 	while (!s->logout) {
 		mio_flush(&s->io);

@@ -183,6 +183,8 @@ int	mio_read(struct mail_io *, char *, size_t);
 int	mio_flush(struct mail_io *);
 /* Input within msec: 1, 0 timeout, -1 end of input or stopping. */
 int	mio_wait(struct mail_io *, int msec);
+/* The same, also on fd (-1: none): 2 when only fd is readable. */
+int	mio_wait_also(struct mail_io *, int fd, int msec);
 
 /* imap_session.c */
 struct mailbox;
@@ -196,6 +198,7 @@ struct mail_session {
 	uint32_t		*seq;		/* seq - 1 -> uid */
 	size_t			 nseq;
 	int			 logout;
+	uint64_t		 quota;		/* bytes, 0: none */
 };
 void	imap_session_run(struct mail_session *);
 /* Reply helpers (write to s->io.out). */
@@ -230,6 +233,11 @@ int	imap_flags_parse(struct mailbox *, const struct imap_strlist *,
 void	imap_cmd_append(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_copy(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_idle(struct mail_session *, struct imap_cmd *);
+
+/* mail_quota.c */
+int	mail_quota_over(struct mail_session *, int64_t bytes, int64_t count);
+void	mail_quota_add(struct mail_session *, int64_t bytes, int64_t count);
+int64_t	mail_quota_size(const struct mailbox *, const uint32_t *, size_t);
 
 /* pop3_session.c */
 void	pop3_session_run(struct mail_session *);

@@ -305,8 +305,9 @@ login_imap_result(struct login_session *s, int status)
 {
 	switch (status) {
 	case AUTH_OK:
-		io_printf(s->io, "%s OK [CAPABILITY %s] Logged in\r\n", s->tag,
-		    IMAP_CAPA_MAIL);
+		io_printf(s->io, "%s OK [CAPABILITY %s APPENDLIMIT=%zu] "
+		    "Logged in\r\n", s->tag, IMAP_CAPA_MAIL,
+		    imapd_conf->max_message_size);
 		return;
 	case AUTH_FAIL:
 	case LOGIN_MAIL_OFFSET + MAIL_REFUSED:

@@ -26,6 +26,7 @@
 #include "maildir.h"
 #include "privdrop.h"
 #include "imapd.h"
+#include "mime.h"
 
 volatile int	 mail_stopping;
 
@@ -73,6 +74,7 @@ mail_main(int fd, int proto, const char *user, const char *home, uid_t uid,
 		mail_home_create(home, uid, gid);
 	else if (maildir_create(AT_FDCWD, path, 0) == -1)
 		fatal("cannot create the Maildir %s", path);
+	mime_charsets_preload();
 	priv_drop_ids(uid, gid, path, name);
 
 	memset(&sa, 0, sizeof(sa));
@@ -88,7 +90,7 @@ mail_main(int fd, int proto, const char *user, const char *home, uid_t uid,
 	    O_CLOEXEC)) == -1)
 		fatal("open %s", root ? "/" : path);
 	mio_init(&s.io, fd, 64 * 1024, imapd_conf->imap_timeout_idle * 1000);
-	(void)quota;
+	s.quota = quota;
 	if (proto == PROTO_IMAP)
 		imap_session_run(&s);
 	else

@@ -162,3 +162,25 @@ mio_wait(struct mail_io *m, int msec)
 		return errno == EINTR && !mail_stopping ? 0 : -1;
 	return r > 0;
 }
+
+int
+mio_wait_also(struct mail_io *m, int fd, int msec)
+{
+	struct pollfd	 pfd[2] = {
+		{ .fd = m->fd, .events = POLLIN },
+		{ .fd = fd, .events = POLLIN }
+	};
+	int		 r;
+
+	if (m->wpos > m->rpos)
+		return 1;
+	mio_flush(m);
+	if (mail_stopping)
+		return -1;
+	r = poll(pfd, fd == -1 ? 1 : 2, msec);
+	if (r == -1)
+		return errno == EINTR && !mail_stopping ? 0 : -1;
+	if (r == 0)
+		return 0;
+	return pfd[0].revents != 0 ? 1 : 2;
+}

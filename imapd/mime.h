@@ -112,6 +112,8 @@ int		 mime_decode_qp(const char *, size_t, char *, size_t *,
 int		 mime_decode_base64(const char *, size_t, char *, size_t *);
 char		*mime_decode_header(const char *, size_t);
 char		*mime_to_utf8(const char *, const char *, size_t);
+/* Before a chroot: the iconv modules of common charsets, loaded. */
+void		 mime_charsets_preload(void);
 int		 mime_utf8_contains(const char *, size_t, const char *,
 		    size_t);
 

@@ -136,6 +136,31 @@ mime_decode_base64(const char *s, size_t n, char *out, size_t *outlen)
 }
 
 /*
+ * iconv(3) loads a module per charset from /usr/lib at first use, which
+ * a process chrooted into a Maildir cannot do.  Opening the charsets
+ * mail commonly uses before the chroot, and never closing them, keeps
+ * their modules loaded for the conversions done afterwards.
+ */
+static const char	*preload_charsets[] = {
+	"ISO-8859-1", "ISO-8859-2", "ISO-8859-5", "ISO-8859-7",
+	"ISO-8859-9", "ISO-8859-15", "WINDOWS-1250", "WINDOWS-1251",
+	"WINDOWS-1252", "WINDOWS-1253", "WINDOWS-1254", "KOI8-R",
+	"KOI8-U", "ISO-2022-JP", "SHIFT_JIS", "EUC-JP", "GB2312",
+	"GBK", "GB18030", "BIG5", "EUC-KR", "UTF-16", "UTF-7"
+};
+#define PRELOAD_N	(sizeof(preload_charsets) / sizeof(preload_charsets[0]))
+static iconv_t		 preloaded[PRELOAD_N];
+
+void
+mime_charsets_preload(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < PRELOAD_N; i++)
+		preloaded[i] = iconv_open("UTF-8", preload_charsets[i]);
+}
+
+/*
  * s in charset as UTF-8, a new string.  Bytes the charset cannot
  * read become U+FFFD; an unknown charset gives NULL.
  */

@@ -4,7 +4,8 @@
  * RETR, TOP, DELE, RSET, NOOP, QUIT on a snapshot of the INBOX taken
  * at login.  DELE only marks; QUIT expunges the marked messages, so an
  * IMAP session on the same mailbox sees them go then.  A session that
- * ends any other way deletes nothing.
+ * ends any other way deletes nothing.  One POP3 session at a time holds
+ * the mailbox (pop3_lock.c); the next is told [IN-USE].
  */
 
 #include <sys/types.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pop3_lock.h"
 #include "pop3_parse.h"
 #include "pop3_uidl.h"
 #include "imapd.h"
@@ -31,6 +33,7 @@ struct pop3 {
 	struct mail_session	*s;
 	struct pop3_msg		*msg;
 	size_t			 nmsg;
+	int			 lock;		/* pop3_lock.c */
 };
 
 /* The size POP3 counts: every LF as CRLF. */
@@ -63,6 +66,15 @@ pop3_open(struct pop3 *p)
 	    mailbox_sync(s->mb, NULL) == -1) {
 		log_warn("%s: pop3: cannot open INBOX", s->user);
 		return -1;
+	}
+	if ((p->lock = pop3_lock_take(s->mb->md)) == -1) {
+		if (errno != EWOULDBLOCK) {
+			log_warn("%s: pop3: cannot lock INBOX", s->user);
+			return -1;
+		}
+		log_info("%s: pop3: mailbox in use by another session",
+		    s->user);
+		return -2;
 	}
 	p->nmsg = s->mb->nmsg;
 	if ((p->msg = calloc(p->nmsg + 1, sizeof(*p->msg))) == NULL)
@@ -243,16 +255,19 @@ pop3_command(struct pop3 *p, struct pop3_cmd *c)
 void
 pop3_session_run(struct mail_session *s)
 {
-	struct pop3	 p = { .s = s };
+	struct pop3	 p = { .s = s, .lock = -1 };
 	struct pop3_cmd	 c;
 	const char	*err;
 	char		*line;
 	size_t		 len;
 	int		 r;
 
-	if (pop3_open(&p) == -1) {
-		fputs("-ERR [SYS/TEMP] Cannot open the mailbox\r\n",
-		    s->io.out);
+	if ((r = pop3_open(&p)) < 0) {
+		fputs(r == -2 ? "-ERR [IN-USE] The mailbox is in use by "
+		    "another POP3 session\r\n" : "-ERR [SYS/TEMP] Cannot "
+		    "open the mailbox\r\n", s->io.out);
+		mailbox_close(s->mb);
+		s->mb = NULL;
 		return;
 	}
 	for (;;) {
@@ -279,6 +294,7 @@ pop3_session_run(struct mail_session *s)
 	else if (s->io.eof == 3)
 		fputs("-ERR [SYS/TEMP] Server shutting down\r\n", s->io.out);
 	free(p.msg);
+	pop3_lock_release(s->mb->md, p.lock);
 	mailbox_close(s->mb);
 	s->mb = NULL;
 }

@@ -28,10 +28,12 @@ import re
 import signal
 import socket
 import ssl
+import threading
+import time
 
 import pytest
 
-from helpers import send, tls_context
+from helpers import SENDER, send, smtp, tls_context
 from sandbox import proc_root, proc_uids, socket_inodes, tcp_listening, \
     wait_for
 from test_tls_keys import present
@@ -258,6 +260,67 @@ def test_mail_over_imap_and_pop3(isb):
     m.logout()
 
 
+def test_pop3_session_lock(isb):
+    """While one POP3 session holds the INBOX, a second one on it is
+    told -ERR [IN-USE]; once the first has quit, POP3 works again, and
+    the lock leaves nothing behind in the Maildir."""
+    deliver(isb, "pop3 lock")
+    first = pop3s(isb)
+    first.user(isb.demo_user)
+    first.pass_(isb.password)
+    count, _ = first.stat()
+    assert count >= 1
+    second = pop3s(isb)
+    second.user(isb.demo_user)
+    second.pass_(isb.password)
+    with pytest.raises(poplib.error_proto, match=r"\[IN-USE\]"):
+        second.stat()
+    second.close()
+    assert first.stat()[0] == count
+    first.quit()
+    lock = os.path.join(isb.maildir(isb.demo_user),
+                        "dovecot-pop3-session.lock")
+    wait_for(lambda: not os.path.exists(lock), TIMEOUT,
+             what="the POP3 lock to go")
+    again = pop3s(isb)
+    again.user(isb.demo_user)
+    again.pass_(isb.password)
+    assert again.stat()[0] == count
+    again.quit()
+
+
+def test_pop3_dele_pushed_to_idle(isb):
+    """DELE applied at QUIT reaches an idling IMAP session on the same
+    mailbox as EXPUNGE, within a second."""
+    deliver(isb, "pop3 dele while idling")
+    m = imaps(isb)
+    m.login(isb.demo_user, isb.password)
+    typ, data = m.select("INBOX")
+    n = int(data[0])
+    tag = m._new_tag()
+    m.send(tag + b" IDLE\r\n")
+    assert m.readline().startswith(b"+ ")
+    p = pop3s(isb)
+    p.user(isb.demo_user)
+    p.pass_(isb.password)
+    assert p.stat()[0] == n
+    p.dele(n)
+    start = time.monotonic()
+    assert b"1 messages deleted" in p.quit()
+    m.sock.settimeout(TIMEOUT)
+    line = m.readline()
+    latency = time.monotonic() - start
+    print("POP3 DELE to IMAP EXPUNGE: %.3f s" % latency)
+    assert line == b"* %d EXPUNGE\r\n" % n, line
+    assert latency < 1.0, latency
+    m.send(b"DONE\r\n")
+    while not m.readline().startswith(tag + b" "):
+        pass
+    typ, data = m.select("INBOX")
+    assert int(data[0]) == n - 1
+    m.logout()
+
+
 def test_append_copy_move(isb):
     m = imaps(isb)
     m.login(isb.demo_user, isb.password)
@@ -340,6 +403,83 @@ def test_search(isb):
     m.logout()
 
 
+MIME_SEARCH = (
+    "From: <sender@example.org>\r\n"
+    "To: <%(to)s>\r\n"
+    "Subject: =?ISO-8859-1?B?U2No9m5lIEdy/N9l?=\r\n"
+    "Message-ID: <%(id)s@test.tsamba>\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=\"b1\"\r\n"
+    "\r\n"
+    "--b1\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n"
+    "Die Stra=C3=9Fe ist sehr lang und die Kaffee=\r\n"
+    "maschine l=C3=A4uft.\r\n"
+    "--b1\r\n"
+    "Content-Type: text/html; charset=iso-8859-1\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "%(html)s\r\n"
+    "--b1\r\n"
+    "Content-Type: application/octet-stream\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "%(bin)s\r\n"
+    "--b1--\r\n")
+
+
+def deliver_raw(sb, text):
+    before = len(sb.maildir_messages(sb.demo_user))
+    with smtp(sb) as c:
+        c.sendmail(SENDER, [sb.demo_user], text.encode())
+    wait_for(lambda: len(sb.maildir_messages(sb.demo_user)) > before,
+             TIMEOUT, what="delivery to %s" % sb.demo_user)
+
+
+def test_search_decoded(isb):
+    """BODY and TEXT look into the decoded text parts (quoted-printable,
+    base64, any charset, soft line breaks joined), not into the encoded
+    text nor into attachments; headers RFC 2047-decoded; case folded in
+    UTF-8.  CHARSET other than UTF-8 and US-ASCII: NO [BADCHARSET]."""
+    html = base64.b64encode("<p>Ein B\xe4r im Wald</p>".encode(
+        "iso-8859-1")).decode()
+    binary = base64.b64encode(b"secret attachment words").decode()
+    deliver_raw(isb, MIME_SEARCH % {"to": isb.demo_user, "id": "decoded",
+                                    "html": html, "bin": binary})
+    m = imaps(isb)
+    m.login(isb.demo_user, isb.password)
+    m.select()
+    typ, data = m.uid("SEARCH", None, "ALL")
+    last = data[0].split()[-1]
+
+    def search(key, text, charset="UTF-8", field="BODY"):
+        m.literal = text.encode("utf-8")
+        typ, data = m.uid("SEARCH", "CHARSET", charset, field)
+        assert typ == "OK", (key, data)
+        return last in data[0].split()
+
+    assert search("qp", "STRASSE") is False     # no case folding to SS
+    assert search("qp", "straße")
+    assert search("qp soft break", "KAFFEEMASCHINE LÄUFT")
+    assert search("base64 latin-1", "BÄR IM WALD")
+    assert not search("attachment", "attachment words")
+    assert not search("encoded text", "C3=9F")
+    assert search("text: rfc 2047", "schöne grüße", field="TEXT")
+    assert search("text: body", "bär", field="TEXT")
+    assert not search("body is not the header", "Schöne")
+    for cs in ("us-ascii", "US-ASCII", "utf-8"):
+        typ, data = m.uid("SEARCH", "CHARSET", cs, "BODY", "lang")
+        assert typ == "OK" and last in data[0].split(), (cs, data)
+    typ, data = m._simple_command("UID", "SEARCH", "CHARSET",
+                                  "ISO-8859-1", "BODY", "lang")
+    assert typ == "NO", data
+    assert m.untagged_responses.pop("NO", None) is None
+    assert b"[BADCHARSET (UTF-8 US-ASCII)]" in data[0], data
+    m.logout()
+
+
 def test_idle_sees_new_mail(isb):
     s, f = raw_imaps(isb)
     try:
@@ -359,6 +499,98 @@ def test_idle_sees_new_mail(isb):
         assert line.startswith("i3 OK"), line
     finally:
         s.close()
+
+
+def watch_for_new_message(sb, before, deadline):
+    """A thread that notes the monotonic time a message not in before
+    first shows up in the Maildir (it looks every 5 ms)."""
+    seen = {}
+
+    def look():
+        while time.monotonic() < deadline and "t" not in seen:
+            if set(sb.maildir_messages(sb.demo_user)) - before:
+                seen["t"] = time.monotonic()
+            time.sleep(0.005)
+
+    t = threading.Thread(target=look, daemon=True)
+    t.start()
+    return t, seen
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of a process so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_idle_push_latency(isb):
+    """A message lmtpd delivers (through SMTP and the queue) reaches an
+    idling imaplib client within a second of landing in the Maildir:
+    IDLE is woken by inotify, not by a poll, and it does not spin: the
+    idling mail process uses little CPU while it waits."""
+    _, _, mails = imapd_processes(isb)
+    m = imaps(isb)
+    m.login(isb.demo_user, isb.password)
+    pid = mail_pid_of(isb, mails)
+    m.select("INBOX")
+    tag = m._new_tag()
+    m.send(tag + b" IDLE\r\n")
+    assert m.readline().startswith(b"+ ")
+    cpu0, wall0 = cpu_seconds(pid), time.monotonic()
+    before = set(isb.maildir_messages(isb.demo_user))
+    deadline = time.monotonic() + TIMEOUT
+    t, seen = watch_for_new_message(isb, before, deadline)
+    send(isb, isb.demo_user, subject="idle latency")
+    m.sock.settimeout(TIMEOUT)
+    line = m.readline()
+    got = time.monotonic()
+    t.join()
+    assert line.endswith(b" EXISTS\r\n"), line
+    assert "t" in seen, "the message never reached the Maildir"
+    latency = got - seen["t"]
+    print("IDLE push latency: %.3f s" % latency)
+    assert latency < 1.0, latency
+    cpu, wall = cpu_seconds(pid) - cpu0, time.monotonic() - wall0
+    assert cpu < 0.5 * wall + 0.1, (cpu, wall)
+    m.send(b"DONE\r\n")
+    while True:
+        line = m.readline()
+        assert line, "connection closed in IDLE"
+        if line.startswith(tag + b" "):
+            break
+    assert line.startswith(tag + b" OK"), line
+    m.logout()
+
+
+def test_idle_sees_other_session_flags(isb):
+    """A flag another session sets is pushed to the idler within a
+    second, as FETCH FLAGS."""
+    deliver(isb, "flag me while idling")
+    m = imaps(isb)
+    m.login(isb.demo_user, isb.password)
+    m.select("INBOX")
+    typ, data = m.uid("SEARCH", None, "ALL")
+    last = data[0].split()[-1]
+    tag = m._new_tag()
+    m.send(tag + b" IDLE\r\n")
+    assert m.readline().startswith(b"+ ")
+    o = imaps(isb)
+    o.login(isb.demo_user, isb.password)
+    o.select("INBOX")
+    start = time.monotonic()
+    o.uid("STORE", last, "+FLAGS", "(\\Flagged)")
+    m.sock.settimeout(TIMEOUT)
+    line = m.readline()
+    latency = time.monotonic() - start
+    print("IDLE flag push latency: %.3f s" % latency)
+    assert b"FETCH" in line and b"\\Flagged" in line, line
+    assert latency < 1.0, latency
+    m.send(b"DONE\r\n")
+    while not m.readline().startswith(tag + b" "):
+        pass
+    o.logout()
+    m.logout()
 
 
 @pytest.mark.root
