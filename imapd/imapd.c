@@ -5,7 +5,8 @@
  * process, hands the key process the private key files and the login
  * process the certificate files (again on SIGHUP, sessions in progress
  * keep their context), connects the login process to authd, and starts
- * a mail process for each session that logged in (imapd_mail.c).
+ * a mail process for each session that logged in (imapd_mail.c), and
+ * serves tsambactl's who and kick (imapd_control.c).
  */
 
 #include <sys/types.h>
@@ -179,6 +180,7 @@ main(int argc, char *argv[])
 	conf_sockpath(imapd_conf, "auth.sock", path, sizeof(path));
 	channel_start(&authd_ch, path);
 	mail_procs_init(&login_ch, &authd_ch);
+	imapd_control_listen();
 
 	for (i = 0; i < nimap + npop3; i++) {
 		l.proto = i < nimap ? PROTO_IMAP : PROTO_POP3;
@@ -333,6 +335,7 @@ parent_stop(int sig)
 {
 	log_info("exiting on signal %d", sig);
 	signal(SIGCHLD, SIG_DFL);
+	imapd_control_shutdown();
 	/* The sessions' BYE first, through the login process. */
 	mail_procs_stop();
 	if (login_pid > 0)
