@@ -33,6 +33,7 @@
 #include "pki.h"
 #include "privdrop.h"
 #include "proto.h"
+#include "stats.h"
 #include "tcp_listen.h"
 #include "unixsock.h"
 #include "imapd.h"
@@ -127,6 +128,8 @@ main(int argc, char *argv[])
 	if (!opts.debug && daemon(1, 0) == -1)
 		fatal("daemon");
 	signal(SIGPIPE, SIG_IGN);
+	/* Mapped before the forks: the login process counts there too. */
+	stats_open(imapd_conf->rundir, STATS_IMAPD, NULL, 0);
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1 ||
 	    socketpair(AF_UNIX, SOCK_STREAM, 0, kp) == -1 ||
@@ -355,6 +358,7 @@ parent_sig(int sig, short ev, void *arg)
 	case SIGHUP:
 		log_info("SIGHUP: reloading certificates");
 		parent_load_keys(0);
+		stats_reloaded();
 		break;
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {

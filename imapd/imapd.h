@@ -2,9 +2,10 @@
  * tsamba-imapd: the declarations shared by the files of the IMAP and
  * POP3 server.  Three kinds of process (DESIGN.md):
  *
- * - the parent (imapd.c, imapd_mail.c, imapd_control.c), root: binds the listeners,
- *   feeds the key process and the login process, redeems login tokens
- *   with authd and forks one mail process per session;
+ * - the parent (imapd.c, imapd_mail.c, imapd_control.c), root: binds
+ *   the listeners, feeds the key process and the login process, redeems
+ *   login tokens with authd, forks one mail process per session and
+ *   answers tsambactl who and kick;
  * - the login process (login.c, login_session.c, login_imap.c,
  *   login_pop3.c, login_relay.c), its own user in the empty chroot: TLS
  *   with the certificate only, everything before authentication, then

@@ -25,6 +25,7 @@
 #include "channel.h"
 #include "log.h"
 #include "proto.h"
+#include "stats.h"
 #include "imapd.h"
 
 #define MAIL_REDEEM_TIMEOUT	10000	/* msec */
@@ -209,6 +210,8 @@ mail_redeemed(struct channel_req *req, struct imsg *imsg,
 	strlcpy(mp->user, a->user, sizeof(mp->user));
 	strlcpy(mp->ip, ms->ip, sizeof(mp->ip));
 	TAILQ_INSERT_TAIL(&procs, mp, entry);
+	stats_inc(ST_IMAP_SESSIONS, mp->proto);
+	stats_inc(ST_IMAP_SESSIONS_TOTAL, mp->proto);
 	log_info("%s login: user=%s ip=%s pid=%d",
 	    ms->proto == PROTO_IMAP ? "imap" : "pop3", a->user, ms->ip,
 	    (int)pid);
@@ -227,9 +230,12 @@ mail_procs_reaped(pid_t pid, int status)
 			break;
 	if (mp == NULL)
 		return 0;
-	if (WIFSIGNALED(status))
+	stats_dec(ST_IMAP_SESSIONS, mp->proto);
+	if (WIFSIGNALED(status)) {
+		stats_inc(ST_IMAP_CRASHES, mp->proto);
 		log_warnx("mail process %d (%s) killed by signal %d",
 		    (int)pid, mp->user, WTERMSIG(status));
+	}
 	else if (WEXITSTATUS(status) != 0)
 		log_warnx("mail process %d (%s) exited with status %d",
 		    (int)pid, mp->user, WEXITSTATUS(status));

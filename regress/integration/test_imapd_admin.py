@@ -1,19 +1,24 @@
 """tsamba-imapd administration (issue 8 "Administration"): tsambactl
 who lists the IMAP and POP3 sessions with user, client address,
 protocol and start; tsambactl kick ends every session of one user, the
-IMAP client reading a BYE that says why, and leaves the others alone."""
+IMAP client reading a BYE that says why, and leaves the others alone.
+The IMAP metrics (issue 10): tsamba-metricsd shows imapd's connections,
+sessions by protocol, TLS versions and mail process crashes, and
+tsambactl status lists imapd with its sessions."""
 
 import datetime
 import imaplib
 import json
 import os
 import poplib
+import signal
 import subprocess
 
 import pytest
 
 from helpers import tls_context
 from sandbox import TOP, wait_for
+from test_metrics import scrape, val
 
 TIMEOUT = 15
 CTL = os.path.join(TOP, "ctl", "tsambactl")
@@ -21,7 +26,7 @@ CTL = os.path.join(TOP, "ctl", "tsambactl")
 
 @pytest.fixture(scope="module")
 def asb(sandbox_factory):
-    return sandbox_factory("imapadmin", imap=True)
+    return sandbox_factory("imapadmin", imap=True, metrics=True)
 
 
 def ctl(sb, *args):
@@ -132,3 +137,61 @@ def test_kick_nobody(asb):
     r = ctl(asb, "kick", "carol")
     assert r.returncode != 0
     assert "not a user address" in r.stderr
+
+
+def test_imap_metrics_and_status(asb):
+    wait_for(lambda: not who(asb), TIMEOUT,
+             what="the sessions of earlier tests to end")
+    before = scrape(asb)
+    assert val(before, "tsamba_up", daemon="imapd") == 1
+
+    def delta(name, **labels):
+        return val(scrape(asb), name, **labels) - val(before, name,
+                                                      **labels)
+    m = imaps(asb, "alice")
+    p = pop3s(asb, "bob")
+    try:
+        wait_for(lambda: val(scrape(asb), "tsamba_imap_sessions",
+                             protocol="imap") == 1 and
+                 val(scrape(asb), "tsamba_imap_sessions",
+                     protocol="pop3") == 1, TIMEOUT,
+                 what="one IMAP and one POP3 session in the metrics")
+        for proto in ("imap", "pop3"):
+            assert delta("tsamba_imap_connections_total",
+                         protocol=proto) == 1
+            assert delta("tsamba_imap_sessions_started_total",
+                         protocol=proto) == 1
+        version = m.sock.version()
+        assert version == p.sock.version()
+        assert delta("tsamba_imap_tls_sessions_total", version=version) == 2
+
+        r = ctl(asb, "status", "-j")
+        assert r.returncode == 0, r.stdout + r.stderr
+        doc = {d["name"]: d for d in json.loads(r.stdout)["daemons"]}
+        assert doc["imapd"]["state"] == "running"
+        assert doc["imapd"]["pid"] == asb.pid("imapd")
+        assert doc["imapd"]["sessions"] == 2
+        r = ctl(asb, "status")
+        row = [line.split() for line in r.stdout.splitlines()
+               if line.startswith("imapd")]
+        assert row and row[0][1] == "running" and row[0][4] == "2", \
+            r.stdout
+
+        # A mail process that dies of a signal is a crash.
+        pid = [s["pid"] for s in who(asb) if s["protocol"] == "pop3"][0]
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: delta("tsamba_imap_mail_crashes_total",
+                               protocol="pop3") == 1, TIMEOUT,
+                 what="the crash in the metrics")
+        wait_for(lambda: val(scrape(asb), "tsamba_imap_sessions",
+                             protocol="pop3") == 0, TIMEOUT,
+                 what="the POP3 session gone from the metrics")
+        assert delta("tsamba_imap_mail_crashes_total", protocol="imap") == 0
+    finally:
+        m.logout()
+        p.close()
+    wait_for(lambda: val(scrape(asb), "tsamba_imap_sessions",
+                         protocol="imap") == 0, TIMEOUT,
+             what="no IMAP session after LOGOUT")
+    # A clean LOGOUT is no crash.
+    assert delta("tsamba_imap_mail_crashes_total", protocol="imap") == 0
