@@ -115,7 +115,7 @@ def test_kick_ends_one_users_sessions(asb):
             assert b"administrator" in line
             assert m.readline() == b""      # then the connection closes
         line = p.file.readline()
-        assert line.startswith(b"-ERR"), line
+        assert line.startswith(b"-ERR ") and b"administrator" in line, line
         assert p.file.readline() == b""
         wait_for(lambda: not sessions_of(asb, "alice"), TIMEOUT,
                  what="alice's sessions to end")
