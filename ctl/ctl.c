@@ -33,6 +33,8 @@ static const struct {
 	{ "queue", cmd_queue },
 	{ "health", cmd_health },
 	{ "status", cmd_status },
+	{ "who", cmd_who },
+	{ "kick", cmd_kick },
 };
 
 void
@@ -57,7 +59,8 @@ ctl_usage(void)
 	    " release id\n"
 	    "  queue del [--silent] id\n"
 	    "  health [-j] [domain ...]\n"
-	    "  status [-j]\n");
+	    "  status [-j]\n"
+	    "  who [-j] | kick user@domain\n");
 	exit(2);
 }
 

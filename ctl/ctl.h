@@ -2,9 +2,9 @@
  * tsambactl: the administration tool of the suite.  ctl.c reads the
  * command line and dispatches; one file per command family (ctl_user.c,
  * ctl_domain.c, ctl_alias.c, ctl_pw.c, ctl_check.c, ctl_ban.c,
- * ctl_dkim.c, ctl_queue.c, ctl_health*.c, ctl_status.c); the tables are
- * reached through ctl_backend.h, the mailboxes through ctl_maildir.c, the
- * daemons' control sockets through ctl_imsg.c.
+ * ctl_dkim.c, ctl_queue.c, ctl_health*.c, ctl_status.c, ctl_who.c); the
+ * tables are reached through ctl_backend.h, the mailboxes through
+ * ctl_maildir.c, the daemons' control sockets through ctl_imsg.c.
  */
 
 #ifndef TSAMBA_CTL_H
@@ -61,6 +61,8 @@ int	cmd_dkim(int, char **);
 int	cmd_queue(int, char **);
 int	cmd_health(int, char **);	/* exits 0, 1 or 2 itself */
 int	cmd_status(int, char **);
+int	cmd_who(int, char **);		/* ctl_who.c */
+int	cmd_kick(int, char **);
 
 /* ctl_imsg.c: a conversation on a daemon's control socket. */
 struct ctl_imsg {

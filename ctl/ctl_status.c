@@ -6,7 +6,9 @@
  * daemon is busy; a daemon is "running" when its file is held by a live
  * process and, for authd and the queue, their control socket answers
  * the imsg hello (only root may ask: another user sees "no answer").
- * Exit status 0 when every daemon runs, 1 otherwise.
+ * imapd is listed when the configuration has an imap or pop3 listener,
+ * or when it runs anyway.  Exit status 0 when every daemon listed runs,
+ * 1 otherwise.
  */
 
 #include <sys/types.h>
@@ -44,6 +46,7 @@ struct status_row {
 	long long		 sessions;	/* -1: not this daemon's */
 	long long		 queued;	/* -1: not this daemon's */
 	long long		 oldest;	/* seconds, -1: none */
+	int			 hidden;	/* not configured, not up */
 };
 
 /* The control socket answers the hello: the daemon serves requests. */
@@ -61,6 +64,11 @@ answers(enum stats_daemon d)
 	case STATS_QUEUE:
 		if (ctl_imsg_open(&ci, ctl_conf(), "queue.control.sock",
 		    "tsamba-queue", ctl_hello_types) == -1)
+			return 0;
+		break;
+	case STATS_IMAPD:
+		if (ctl_imsg_open(&ci, ctl_conf(), "imapd.control.sock",
+		    "tsamba-imapd", ctl_hello_types) == -1)
 			return 0;
 		break;
 	default:
@@ -98,6 +106,8 @@ status_read(int dirfd, enum stats_daemon d, struct status_row *r, time_t now)
 		r->sessions = stats_view_sum(&v, ST_SMTP_SESSIONS);
 	else if (d == STATS_LMTPD)
 		r->sessions = stats_view_sum(&v, ST_LMTP_SESSIONS);
+	else if (d == STATS_IMAPD)
+		r->sessions = stats_view_sum(&v, ST_IMAP_SESSIONS);
 	if (d == STATS_QUEUE) {
 		r->queued = stats_view_sum(&v, ST_QUEUE_MESSAGES);
 		t = (time_t)stats_view_get(&v, ST_QUEUE_OLDEST, 0, 0);
@@ -105,6 +115,14 @@ status_read(int dirfd, enum stats_daemon d, struct status_row *r, time_t now)
 	}
 	stats_view_close(&v);
 	r->state = answers(d) ? ST_RUNNING : ST_NOANSWER;
+}
+
+/* A system without IMAP and POP3 does not miss tsamba-imapd. */
+static int
+imapd_configured(const struct conf *conf)
+{
+	return !TAILQ_EMPTY(&conf->imap_listens) ||
+	    !TAILQ_EMPTY(&conf->pop3_listens);
 }
 
 /* "3d04h", "2h05m", "4m10s", "12s". */
@@ -135,6 +153,8 @@ print_text(const struct status_row *rows, size_t n, time_t now)
 	for (i = 0; i < n; i++) {
 		const struct status_row	*r = &rows[i];
 
+		if (r->hidden)
+			continue;
 		if (r->state == ST_STOPPED || r->state == ST_UNKNOWN) {
 			printf("%-7s %-10s %7s %9s %8s %-14s %s\n",
 			    stats_daemon_name(r->daemon),
@@ -168,14 +188,16 @@ static void
 print_json(const struct status_row *rows, size_t n, time_t now)
 {
 	char	 t[TIME_ISO8601_SIZE];
-	size_t	 i;
+	size_t	 i, shown = 0;
 
 	printf("{\"daemons\": [");
 	for (i = 0; i < n; i++) {
 		const struct status_row	*r = &rows[i];
 
+		if (r->hidden)
+			continue;
 		printf("%s\n  {\"name\": \"%s\", \"state\": \"%s\"",
-		    i > 0 ? "," : "", stats_daemon_name(r->daemon),
+		    shown++ > 0 ? "," : "", stats_daemon_name(r->daemon),
 		    state_names[r->state]);
 		if (r->state == ST_STOPPED || r->state == ST_UNKNOWN) {
 			printf("}");
@@ -232,7 +254,10 @@ cmd_status(int argc, char *argv[])
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (d = 0; d < STATS_NDAEMONS; d++) {
 		status_read(dirfd, d, &rows[d], now);
-		if (rows[d].state != ST_RUNNING)
+		if (d == STATS_IMAPD && rows[d].state == ST_STOPPED &&
+		    !imapd_configured(ctl_conf()))
+			rows[d].hidden = 1;
+		else if (rows[d].state != ST_RUNNING)
 			rv = 1;
 	}
 	if (dirfd != -1)

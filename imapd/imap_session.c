@@ -458,6 +458,9 @@ imap_session_run(struct mail_session *s)
 	}
 	if (s->io.eof == 2)
 		fputs("* BYE Autologout: idle for too long\r\n", s->io.out);
+	else if (s->io.eof == 3 && mail_stopping == MAIL_STOP_KICK)
+		fputs("* BYE Disconnected by the administrator\r\n",
+		    s->io.out);
 	else if (s->io.eof == 3)
 		fputs("* BYE Server shutting down\r\n", s->io.out);
 	imap_reader_free(&rd);

@@ -5,7 +5,8 @@
  * process, hands the key process the private key files and the login
  * process the certificate files (again on SIGHUP, sessions in progress
  * keep their context), connects the login process to authd, and starts
- * a mail process for each session that logged in (imapd_mail.c).
+ * a mail process for each session that logged in (imapd_mail.c), and
+ * serves tsambactl's who and kick (imapd_control.c).
  */
 
 #include <sys/types.h>
@@ -32,6 +33,7 @@
 #include "pki.h"
 #include "privdrop.h"
 #include "proto.h"
+#include "stats.h"
 #include "tcp_listen.h"
 #include "unixsock.h"
 #include "imapd.h"
@@ -126,6 +128,8 @@ main(int argc, char *argv[])
 	if (!opts.debug && daemon(1, 0) == -1)
 		fatal("daemon");
 	signal(SIGPIPE, SIG_IGN);
+	/* Mapped before the forks: the login process counts there too. */
+	stats_open(imapd_conf->rundir, STATS_IMAPD, NULL, 0);
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1 ||
 	    socketpair(AF_UNIX, SOCK_STREAM, 0, kp) == -1 ||
@@ -179,6 +183,7 @@ main(int argc, char *argv[])
 	conf_sockpath(imapd_conf, "auth.sock", path, sizeof(path));
 	channel_start(&authd_ch, path);
 	mail_procs_init(&login_ch, &authd_ch);
+	imapd_control_listen();
 
 	for (i = 0; i < nimap + npop3; i++) {
 		l.proto = i < nimap ? PROTO_IMAP : PROTO_POP3;
@@ -333,6 +338,7 @@ parent_stop(int sig)
 {
 	log_info("exiting on signal %d", sig);
 	signal(SIGCHLD, SIG_DFL);
+	imapd_control_shutdown();
 	/* The sessions' BYE first, through the login process. */
 	mail_procs_stop();
 	if (login_pid > 0)
@@ -352,6 +358,7 @@ parent_sig(int sig, short ev, void *arg)
 	case SIGHUP:
 		log_info("SIGHUP: reloading certificates");
 		parent_load_keys(0);
+		stats_reloaded();
 		break;
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {

@@ -2,9 +2,10 @@
  * tsamba-imapd: the declarations shared by the files of the IMAP and
  * POP3 server.  Three kinds of process (DESIGN.md):
  *
- * - the parent (imapd.c, imapd_mail.c), root: binds the listeners,
- *   feeds the key process and the login process, redeems login tokens
- *   with authd and forks one mail process per session;
+ * - the parent (imapd.c, imapd_mail.c, imapd_control.c), root: binds
+ *   the listeners, feeds the key process and the login process, redeems
+ *   login tokens with authd, forks one mail process per session and
+ *   answers tsambactl who and kick;
  * - the login process (login.c, login_session.c, login_imap.c,
  *   login_pop3.c, login_relay.c), its own user in the empty chroot: TLS
  *   with the certificate only, everything before authentication, then
@@ -27,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "channel.h"
 #include "conf.h"
@@ -71,6 +73,22 @@ void	mail_procs_start(struct imsg *, struct msg_imap_mail_start *);
 /* A child reaped: 1 if it was a mail process. */
 int	mail_procs_reaped(pid_t, int status);
 void	mail_procs_stop(void);
+/* The sessions, for the control socket: fn returns -1 to stop. */
+struct mail_proc_info {
+	pid_t		 pid;
+	int		 proto;
+	time_t		 since;
+	const char	*user;
+	const char	*ip;
+};
+void	mail_procs_walk(int (*)(const struct mail_proc_info *, void *),
+	    void *);
+/* Tell each session of user to say BYE and end: how many. */
+unsigned int mail_procs_kick(const char *user);
+
+/* imapd_control.c: imapd.control.sock, served by the parent. */
+void	imapd_control_listen(void);
+void	imapd_control_shutdown(void);
 
 /* login.c: the login process. */
 __attribute__((__noreturn__))
@@ -160,7 +178,10 @@ void	login_io_mail(struct io *, int, void *);
 __attribute__((__noreturn__))
 void	mail_main(int fd, int proto, const char *user, const char *home,
 	    uid_t, gid_t, uint64_t quota);
-extern volatile int	mail_stopping;	/* SIGTERM: BYE and exit */
+/* SIGTERM: BYE and exit (MAIL_STOP_SHUTDOWN); SIGUSR1: MAIL_STOP_KICK. */
+#define MAIL_STOP_SHUTDOWN	1
+#define MAIL_STOP_KICK		2
+extern volatile int	mail_stopping;
 
 /* mail_io.c: blocking, bounded input; stdio output. */
 struct mail_io {

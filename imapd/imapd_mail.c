@@ -6,7 +6,8 @@
  * come from authd and never from the login process.  Then it counts the
  * user's sessions against the limit, forks, and the child becomes the
  * mail process (mail.c).  Children are reaped here; one that crashes is
- * logged and harms no other session.
+ * logged and harms no other session.  The control socket
+ * (imapd_control.c) lists the sessions and kicks a user's here.
  */
 
 #include <sys/types.h>
@@ -17,12 +18,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
 #include "log.h"
 #include "proto.h"
+#include "stats.h"
 #include "imapd.h"
 
 #define MAIL_REDEEM_TIMEOUT	10000	/* msec */
@@ -40,7 +43,9 @@ struct mail_proc {
 	TAILQ_ENTRY(mail_proc)	 entry;
 	pid_t			 pid;
 	int			 proto;
+	time_t			 since;
 	char			 user[ADDR_MAX + 1];
+	char			 ip[PROTO_HOST_MAX + 1];
 };
 
 static TAILQ_HEAD(, mail_start)	 starts = TAILQ_HEAD_INITIALIZER(starts);
@@ -201,8 +206,12 @@ mail_redeemed(struct channel_req *req, struct imsg *imsg,
 	}
 	mp->pid = pid;
 	mp->proto = ms->proto;
+	mp->since = time(NULL);
 	strlcpy(mp->user, a->user, sizeof(mp->user));
+	strlcpy(mp->ip, ms->ip, sizeof(mp->ip));
 	TAILQ_INSERT_TAIL(&procs, mp, entry);
+	stats_inc(ST_IMAP_SESSIONS, mp->proto);
+	stats_inc(ST_IMAP_SESSIONS_TOTAL, mp->proto);
 	log_info("%s login: user=%s ip=%s pid=%d",
 	    ms->proto == PROTO_IMAP ? "imap" : "pop3", a->user, ms->ip,
 	    (int)pid);
@@ -221,9 +230,12 @@ mail_procs_reaped(pid_t pid, int status)
 			break;
 	if (mp == NULL)
 		return 0;
-	if (WIFSIGNALED(status))
+	stats_dec(ST_IMAP_SESSIONS, mp->proto);
+	if (WIFSIGNALED(status)) {
+		stats_inc(ST_IMAP_CRASHES, mp->proto);
 		log_warnx("mail process %d (%s) killed by signal %d",
 		    (int)pid, mp->user, WTERMSIG(status));
+	}
 	else if (WEXITSTATUS(status) != 0)
 		log_warnx("mail process %d (%s) exited with status %d",
 		    (int)pid, mp->user, WEXITSTATUS(status));
@@ -232,6 +244,40 @@ mail_procs_reaped(pid_t pid, int status)
 	TAILQ_REMOVE(&procs, mp, entry);
 	free(mp);
 	return 1;
+}
+
+void
+mail_procs_walk(int (*fn)(const struct mail_proc_info *, void *), void *arg)
+{
+	struct mail_proc	*mp;
+	struct mail_proc_info	 i;
+
+	TAILQ_FOREACH(mp, &procs, entry) {
+		i.pid = mp->pid;
+		i.proto = mp->proto;
+		i.since = mp->since;
+		i.user = mp->user;
+		i.ip = mp->ip;
+		if (fn(&i, arg) == -1)
+			break;
+	}
+}
+
+/* SIGUSR1: the session says BYE (mail.c) and ends; reaped as usual. */
+unsigned int
+mail_procs_kick(const char *user)
+{
+	struct mail_proc	*mp;
+	unsigned int		 n = 0;
+
+	TAILQ_FOREACH(mp, &procs, entry)
+		if (strcasecmp(mp->user, user) == 0 &&
+		    kill(mp->pid, SIGUSR1) == 0)
+			n++;
+	if (n > 0)
+		log_info("%s: %u session%s kicked by the administrator",
+		    user, n, n == 1 ? "" : "s");
+	return n;
 }
 
 /*

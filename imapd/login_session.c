@@ -26,6 +26,7 @@
 #include "log.h"
 #include "proto.h"
 #include "sasl.h"
+#include "stats.h"
 #include "tls_ctx.h"
 #include "imap_parse.h"
 #include "imapd.h"
@@ -77,6 +78,7 @@ login_session_new(int fd, struct login_listener *l,
 		a = &((struct sockaddr_in6 *)ss)->sin6_addr;
 	if (a != NULL)
 		inet_ntop(ss->ss_family, a, ip, sizeof(ip));
+	stats_inc(ST_IMAP_CONNECTIONS, l->proto);
 	/* Implicit TLS cannot carry a clear refusal: those just close. */
 	if (imapd_conf->imap_max_sessions != 0 &&
 	    nsessions >= imapd_conf->imap_max_sessions) {
@@ -258,6 +260,8 @@ login_io(struct io *io, int event, void *arg)
 	case IO_TLSREADY:
 		s->tls_handshake = 0;
 		s->tls = 1;
+		stats_inc(ST_IMAP_TLS, stats_label_index(SL_TLS,
+		    io_tls_info(s->io)));
 		log_info("%s [%s]: TLS started: %s", proto_name(s), s->ip,
 		    io_tls_info(s->io));
 		if (s->l->cl->flags & LISTEN_IMPLICIT) {

@@ -6,8 +6,8 @@
  * and gid (lib/privdrop.c): from then on the session can reach that one
  * mail home and nothing else.  It speaks IMAP (imap_session.c) or POP3
  * (pop3_session.c) over its socketpair until LOGOUT/QUIT, the
- * autologout timer, SIGTERM (shutdown: a BYE first) or the login
- * process going away.
+ * autologout timer, SIGTERM (shutdown: a BYE first), SIGUSR1 (the
+ * administrator's kick: a BYE first) or the login process going away.
  */
 
 #include <sys/types.h>
@@ -33,7 +33,7 @@ volatile int	 mail_stopping;
 static void
 mail_term(int sig)
 {
-	mail_stopping = 1;
+	mail_stopping = sig == SIGUSR1 ? MAIL_STOP_KICK : MAIL_STOP_SHUTDOWN;
 }
 
 /* As root, briefly the owner: mkdir -p the Maildir below the mail root. */
@@ -83,6 +83,7 @@ mail_main(int fd, int proto, const char *user, const char *home, uid_t uid,
 	/* No SA_RESTART: poll(2) returns, the session says BYE. */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 
 	memset(&s, 0, sizeof(s));
 	s.user = user;

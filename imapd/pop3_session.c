@@ -291,6 +291,9 @@ pop3_session_run(struct mail_session *s)
 	}
 	if (s->io.eof == 2)
 		fputs("-ERR Autologout: idle for too long\r\n", s->io.out);
+	else if (s->io.eof == 3 && mail_stopping == MAIL_STOP_KICK)
+		fputs("-ERR Disconnected by the administrator\r\n",
+		    s->io.out);
 	else if (s->io.eof == 3)
 		fputs("-ERR [SYS/TEMP] Server shutting down\r\n", s->io.out);
 	free(p.msg);

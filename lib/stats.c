@@ -28,7 +28,7 @@ static const struct stats_metric metrics[ST_NMETRICS] = {
 };
 
 static const char *const daemon_names[STATS_NDAEMONS] = {
-	"smtpd", "queue", "lmtpd", "authd"
+	"smtpd", "queue", "lmtpd", "authd", "imapd"
 };
 
 struct label_set {
@@ -43,6 +43,7 @@ static const char *const tls_versions[] = {
 static const char *const services[] = { "smtp", "imap", "pop3", "other" };
 static const char *const vias[] = { "lmtp", "smtp" };
 static const char *const notices[] = { "failure", "delay" };
+static const char *const protos[] = { "imap", "pop3" };
 static const char *const results[] = {
 	"delivered", "tempfail", "permfail"
 };
@@ -55,6 +56,7 @@ static const struct label_set labels[SL_NLABELS] = {
 	[SL_VIA] = { "via", 2, vias },
 	[SL_NOTICE] = { "type", 2, notices },
 	[SL_RESULT] = { "result", 3, results },
+	[SL_PROTO] = { "protocol", 2, protos },
 };
 
 /* Bounds in microseconds. */

@@ -38,6 +38,7 @@ enum stats_daemon {
 	STATS_QUEUE,
 	STATS_LMTPD,
 	STATS_AUTHD,
+	STATS_IMAPD,
 	STATS_NDAEMONS
 };
 
@@ -57,6 +58,7 @@ enum stats_labels {
 	SL_VIA,			/* via="lmtp" | "smtp" */
 	SL_NOTICE,		/* type="failure" | "delay" */
 	SL_RESULT,		/* result="delivered" | ... */
+	SL_PROTO,		/* protocol="imap" | "pop3" (PROTO_IMAP, ...) */
 	SL_NLABELS
 };
 
@@ -162,7 +164,22 @@ enum stats_buckets {
 	    "Time a worker spent on one request (lookup or password check).") \
 	M(ST_AUTHD_DB_ERRORS, STATS_AUTHD, STATS_COUNTER, SL_NONE,	\
 	    SB_NONE, "tsamba_authd_database_errors_total",		\
-	    "Failed database connections and queries.")
+	    "Failed database connections and queries.")			\
+	M(ST_IMAP_CONNECTIONS, STATS_IMAPD, STATS_COUNTER, SL_PROTO,	\
+	    SB_NONE, "tsamba_imap_connections_total",			\
+	    "IMAP and POP3 connections accepted, by protocol.")		\
+	M(ST_IMAP_SESSIONS, STATS_IMAPD, STATS_GAUGE, SL_PROTO, SB_NONE, \
+	    "tsamba_imap_sessions",					\
+	    "Logged-in sessions (mail processes) now, by protocol.")	\
+	M(ST_IMAP_SESSIONS_TOTAL, STATS_IMAPD, STATS_COUNTER, SL_PROTO,	\
+	    SB_NONE, "tsamba_imap_sessions_started_total",		\
+	    "Logged-in sessions started, by protocol.")			\
+	M(ST_IMAP_TLS, STATS_IMAPD, STATS_COUNTER, SL_TLS, SB_NONE,	\
+	    "tsamba_imap_tls_sessions_total",				\
+	    "IMAP and POP3 TLS handshakes completed, by protocol version.") \
+	M(ST_IMAP_CRASHES, STATS_IMAPD, STATS_COUNTER, SL_PROTO, SB_NONE, \
+	    "tsamba_imap_mail_crashes_total",				\
+	    "Mail processes killed by a signal, by protocol.")
 
 enum stats_id {
 #define STATS_ENUM(id, d, t, l, b, n, h)	id,
