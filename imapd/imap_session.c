@@ -254,14 +254,6 @@ imap_namespace(struct mail_session *s, struct imap_cmd *cmd)
 }
 
 static void
-imap_enable(struct mail_session *s, struct imap_cmd *cmd)
-{
-	/* Nothing ENABLE can switch on is offered yet. */
-	fputs("* ENABLED\r\n", s->io.out);
-	imap_tagged(s, cmd, "OK", "ENABLE completed");
-}
-
-static void
 imap_not_supported(struct mail_session *s, struct imap_cmd *cmd)
 {
 	imap_tagged(s, cmd, "BAD", "%s is not supported yet",
@@ -300,7 +292,7 @@ imap_dispatch(struct mail_session *s, struct imap_cmd *cmd)
 		imap_namespace(s, cmd);
 		break;
 	case IC_ENABLE:
-		imap_enable(s, cmd);
+		imap_cmd_enable(s, cmd);
 		break;
 	case IC_STARTTLS:
 	case IC_LOGIN:

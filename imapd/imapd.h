@@ -53,7 +53,7 @@
 /* Replies of the pre-auth side and the mail side. */
 #define IMAP_CAPA_PREAUTH	"IMAP4rev1 SASL-IR LITERAL+ ID"
 #define IMAP_CAPA_MAIL		"IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT " \
-				"NAMESPACE UIDPLUS IDLE MOVE"
+				"NAMESPACE UIDPLUS IDLE MOVE ENABLE"
 
 /* Login: bounds of what a client may send before it authenticated. */
 #define LOGIN_LINE_MAX		8192
@@ -196,7 +196,12 @@ struct mail_session {
 	uint32_t		*seq;		/* seq - 1 -> uid */
 	size_t			 nseq;
 	int			 logout;
+	unsigned int		 enabled;	/* MAIL_ENABLED_*: ENABLE */
 };
+#define MAIL_ENABLED_CONDSTORE	0x01
+#define MAIL_ENABLED_QRESYNC	0x02
+/* What ENABLE may switch on (imap_cmd_enable.c). */
+#define MAIL_ENABLE_OFFERED	0
 void	imap_session_run(struct mail_session *);
 /* Reply helpers (write to s->io.out). */
 void	imap_tagged(struct mail_session *, const struct imap_cmd *,
@@ -215,6 +220,7 @@ void	imap_write_flags(struct mail_session *, FILE *, uint32_t uid);
 
 /* imap_cmd_*.c: one file per command or group. */
 int	imap_mailbox_name(const struct imap_str *, char *, size_t);
+void	imap_cmd_enable(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_select(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_close(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_list(struct mail_session *, struct imap_cmd *);
