@@ -4,8 +4,9 @@
  * lists; FROM, TO, CC, BCC, SUBJECT and HEADER on the RFC 2047-decoded
  * field, case-insensitively in UTF-8; BODY and TEXT on the message text
  * as stored (not yet decoded from quoted-printable or base64); BEFORE,
- * ON and SINCE on the internal date.  The SENT* keys, OLDER/YOUNGER,
- * MODSEQ and RETURN (ESEARCH) are answered BAD "not supported yet"
+ * ON and SINCE on the internal date; MODSEQ (RFC 7162 3.1.5) on the
+ * index's modseqs.  The SENT* keys, OLDER/YOUNGER and RETURN
+ * (ESEARCH) are answered BAD "not supported yet"
  * rather than with a wrong result.  A message's file is read only when
  * a key needs it.
  */
@@ -226,9 +227,21 @@ search_key(struct mail_session *s, const struct imap_search_key *k,
 	case SK_SINCE:
 		r = search_day(s, sm, &k->date);
 		return r == 0 || r == 1;
+	case SK_MODSEQ:
+		return imap_modseq_of(s, m->uid) >= k->num;
 	default:
 		return -1;
 	}
+}
+
+/* Whether a MODSEQ key is in the search (RFC 7162 3.1.5). */
+static int
+search_has_modseq(const struct imap_search_key *k)
+{
+	for (; k != NULL; k = k->next)
+		if (k->type == SK_MODSEQ || search_has_modseq(k->child))
+			return 1;
+	return 0;
 }
 
 void
@@ -240,7 +253,8 @@ imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
 	char			*buf = NULL;
 	size_t			 buflen = 0, i;
 	FILE			*f;
-	int			 r;
+	uint64_t		 top = 0;
+	int			 r, modseq = search_has_modseq(se->key);
 
 	if (se->esearch) {
 		imap_tagged(s, cmd, "BAD", "SEARCH RETURN is not supported "
@@ -254,6 +268,9 @@ imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
 		    "Unsupported charset");
 		return;
 	}
+	/* A CONDSTORE-enabling command (RFC 7162 3.1). */
+	if (modseq)
+		s->enabled |= MAIL_ENABLED_CONDSTORE;
 	imap_sync_report(s, 0);
 	if ((f = open_memstream(&buf, &buflen)) == NULL)
 		fatal("open_memstream");
@@ -272,9 +289,15 @@ imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
 			    "supported yet");
 			return;
 		}
-		if (r)
+		if (r) {
 			fprintf(f, " %u", cmd->uid ? m->uid : (uint32_t)(i + 1));
+			if (imap_modseq_of(s, m->uid) > top)
+				top = imap_modseq_of(s, m->uid);
+		}
 	}
+	/* The highest modseq of the matches, when some matched. */
+	if (modseq && top > 0)
+		fprintf(f, " (MODSEQ %llu)", (unsigned long long)top);
 	fclose(f);
 	fprintf(s->io.out, "* SEARCH%s\r\n", buf != NULL ? buf : "");
 	free(buf);

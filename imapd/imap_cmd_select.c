@@ -54,6 +54,7 @@ select_leave(struct mail_session *s, int expunge)
 			log_warn("%s: expunge in %s", s->user, s->mb->name);
 		free(uids);
 	}
+	imap_modseq_close(s);
 	mailbox_close(s->mb);
 	s->mb = NULL;
 	free(s->seq);
@@ -99,6 +100,9 @@ imap_cmd_select(struct mail_session *s, struct imap_cmd *cmd)
 		return;
 	}
 	s->readonly = ro;
+	(void)imap_modseq_open(s);
+	if (cmd->u.select.condstore || cmd->u.select.qresync)
+		s->enabled |= MAIL_ENABLED_CONDSTORE;
 	imap_seq_rebuild(s);
 	for (i = 0; i < s->nseq; i++)
 		if (!(s->mb->msg[i].flags.std & MAILDIR_FLAG_SEEN)) {
@@ -120,6 +124,12 @@ imap_cmd_select(struct mail_session *s, struct imap_cmd *cmd)
 	    s->mb->ul.uidvalidity);
 	fprintf(s->io.out, "* OK [UIDNEXT %u] Predicted next UID\r\n",
 	    s->mb->ul.nextuid);
+	if (s->ix != NULL)
+		fprintf(s->io.out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+		    (unsigned long long)imap_highestmodseq(s));
+	else
+		fputs("* OK [NOMODSEQ] No permanent modsequences\r\n",
+		    s->io.out);
 	imap_tagged(s, cmd, "OK", "[%s] %s completed", ro ? "READ-ONLY" :
 	    "READ-WRITE", ro ? "EXAMINE" : "SELECT");
 }

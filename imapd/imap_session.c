@@ -159,6 +159,7 @@ imap_sync_report(struct mail_session *s, int expunges)
 		log_warn("%s: sync %s", s->user, s->mb->name);
 		return;
 	}
+	(void)imap_modseq_sync(s);
 	if (expunges) {
 		/* Every uid of the view the mailbox no longer has. */
 		for (i = s->nseq; i > 0; i--) {
@@ -174,6 +175,10 @@ imap_sync_report(struct mail_session *s, int expunges)
 		if ((seq = imap_seq_of(s, c.flagged[i])) != 0) {
 			fprintf(s->io.out, "* %u FETCH (", seq);
 			imap_write_flags(s, s->io.out, c.flagged[i]);
+			if (s->enabled & MAIL_ENABLED_CONDSTORE) {
+				fprintf(s->io.out, " UID %u ", c.flagged[i]);
+				imap_write_modseq(s, s->io.out, c.flagged[i]);
+			}
 			fputs(")\r\n", s->io.out);
 		}
 	if (s->mb->nmsg > 0 && (s->nseq == 0 ||
@@ -430,6 +435,7 @@ imap_session_run(struct mail_session *s)
 	else if (s->io.eof == 3)
 		fputs("* BYE Server shutting down\r\n", s->io.out);
 	imap_reader_free(&rd);
+	imap_modseq_close(s);
 	if (s->mb != NULL)
 		mailbox_close(s->mb);
 	free(s->seq);

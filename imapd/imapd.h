@@ -53,7 +53,7 @@
 /* Replies of the pre-auth side and the mail side. */
 #define IMAP_CAPA_PREAUTH	"IMAP4rev1 SASL-IR LITERAL+ ID"
 #define IMAP_CAPA_MAIL		"IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT " \
-				"NAMESPACE UIDPLUS IDLE MOVE ENABLE"
+				"NAMESPACE UIDPLUS IDLE MOVE ENABLE CONDSTORE"
 
 /* Login: bounds of what a client may send before it authenticated. */
 #define LOGIN_LINE_MAX		8192
@@ -197,11 +197,12 @@ struct mail_session {
 	size_t			 nseq;
 	int			 logout;
 	unsigned int		 enabled;	/* MAIL_ENABLED_*: ENABLE */
+	struct mindex		*ix;		/* mb's modseqs */
 };
 #define MAIL_ENABLED_CONDSTORE	0x01
 #define MAIL_ENABLED_QRESYNC	0x02
 /* What ENABLE may switch on (imap_cmd_enable.c). */
-#define MAIL_ENABLE_OFFERED	0
+#define MAIL_ENABLE_OFFERED	MAIL_ENABLED_CONDSTORE
 void	imap_session_run(struct mail_session *);
 /* Reply helpers (write to s->io.out). */
 void	imap_tagged(struct mail_session *, const struct imap_cmd *,
@@ -217,6 +218,17 @@ void	imap_sync_report(struct mail_session *, int expunges);
 int	imap_set_uids(struct mail_session *, const void *set, int uid,
 	    uint32_t **, size_t *);
 void	imap_write_flags(struct mail_session *, FILE *, uint32_t uid);
+
+/* imap_modseq.c: CONDSTORE's modseqs of the selected mailbox. */
+struct mindex;
+int	imap_modseq_open(struct mail_session *);
+void	imap_modseq_close(struct mail_session *);
+int	imap_modseq_sync(struct mail_session *);
+void	imap_modseq_flags(struct mail_session *, uint32_t uid);
+uint64_t imap_modseq_of(const struct mail_session *, uint32_t uid);
+uint64_t imap_highestmodseq(const struct mail_session *);
+void	imap_write_modseq(const struct mail_session *, FILE *, uint32_t);
+int	imap_modseq_status(struct mailbox *, uint64_t *);
 
 /* imap_cmd_*.c: one file per command or group. */
 int	imap_mailbox_name(const struct imap_str *, char *, size_t);

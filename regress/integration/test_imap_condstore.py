@@ -9,6 +9,7 @@ raw commands on a TLS socket, replies checked as a client reads them:
   Maildir file bump the modseq; a restart of imapd does not take
   HIGHESTMODSEQ back."""
 
+import os
 import re
 
 import pytest
@@ -63,4 +64,122 @@ def test_enable(csb):
     # Unknown names are ignored (RFC 5161 3.1), not an error.
     lines, _ = c.ok("ENABLE X-NO-SUCH-THING")
     assert lines == ["* ENABLED"], lines
+    lines, _ = c.ok("ENABLE condstore X-OTHER")
+    assert lines == ["* ENABLED CONDSTORE"], lines
+    # Already on: not listed again.
+    lines, _ = c.ok("ENABLE CONDSTORE")
+    assert lines == ["* ENABLED"], lines
+    # Enabled: a FETCH with FLAGS caused by a STORE carries MODSEQ.
+    c.ok("SELECT INBOX")
+    c.ok("APPEND INBOX ()", b"Subject: e\r\n\r\nx\r\n")
+    lines, _ = c.ok("STORE 1 +FLAGS (\\Answered)")
+    assert re.search(r"MODSEQ \(\d+\)", lines[-1]), lines
     c.close()
+
+
+def modseq_of(lines, uid):
+    """The MODSEQ of uid in untagged FETCH lines, or None."""
+    for x in lines:
+        if re.search(r"\bUID %d\b" % uid, x):
+            m = re.search(r"MODSEQ \((\d+)\)", x)
+            if m:
+                return int(m.group(1))
+    return None
+
+
+def highest(lines):
+    for x in lines:
+        m = re.search(r"\[HIGHESTMODSEQ (\d+)\]", x)
+        if m:
+            return int(m.group(1))
+    raise AssertionError("no HIGHESTMODSEQ in %r" % lines)
+
+
+def append(c, box="INBOX"):
+    _, st = c.ok("APPEND %s ()" % box, b"Subject: modseq\r\n\r\nbody\r\n")
+    return int(re.search(r"APPENDUID \d+ (\d+)", st).group(1))
+
+
+def file_of(sb, uid):
+    """The path of uid's file in the demo user's INBOX."""
+    base = sb.maildir(sb.demo_user)
+    with open(base + "/dovecot-uidlist") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields and fields[0] == str(uid):
+                name = line.split(":", 1)[1].strip()
+                for sub in ("cur", "new"):
+                    for n in os.listdir(base + "/" + sub):
+                        if n.split(":")[0] == name.split(":")[0]:
+                            return base + "/" + sub + "/" + n
+    raise AssertionError("uid %d not in the uidlist" % uid)
+
+
+def test_condstore(csb):
+    c = Raw(csb)
+    assert "CONDSTORE" in c.ok("CAPABILITY")[0][0].split()
+    uid = append(c)
+    lines, st = c.ok("SELECT INBOX")
+    h0 = highest(lines)
+    # MODSEQ when asked; not in plain FETCHes before CONDSTORE is on.
+    lines, _ = c.ok("UID FETCH %d (FLAGS)" % uid)
+    assert "MODSEQ" not in lines[0], lines
+    lines, _ = c.ok("UID FETCH %d (MODSEQ)" % uid)
+    m1 = modseq_of(lines, uid)
+    assert m1 is not None and m1 <= h0, lines
+    lines, _ = c.ok("UID STORE %d +FLAGS (\\Flagged)" % uid)
+    m2 = modseq_of(lines, uid)
+    assert m2 is not None and m2 > m1, lines
+    assert "\\Flagged" in lines[0], lines
+    # CHANGEDSINCE: only what changed after the given modseq.
+    lines, _ = c.ok("UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % (m2 - 1))
+    assert modseq_of(lines, uid) == m2, lines
+    lines, _ = c.ok("UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % m2)
+    assert lines == [], lines
+    # UNCHANGEDSINCE older than the message's modseq: not stored.
+    lines, st = c.ok("UID STORE %d (UNCHANGEDSINCE %d) +FLAGS (\\Seen)"
+                     % (uid, m1))
+    assert st.startswith("OK [MODIFIED %d]" % uid), st
+    lines, _ = c.ok("UID FETCH %d (FLAGS)" % uid)
+    assert "\\Seen" not in lines[0], lines
+    lines, st = c.ok("UID STORE %d (UNCHANGEDSINCE %d) +FLAGS (\\Seen)"
+                     % (uid, m2))
+    assert "MODIFIED" not in st and "\\Seen" in lines[0], (lines, st)
+    m3 = modseq_of(lines, uid)
+    assert m3 > m2, lines
+    # SEARCH MODSEQ: the matches and their highest modseq.
+    lines, _ = c.ok("UID SEARCH MODSEQ %d" % m3)
+    assert lines == ["* SEARCH %d (MODSEQ %d)" % (uid, m3)], lines
+    lines, _ = c.ok("UID SEARCH MODSEQ %d" % (m3 + 1))
+    assert lines == ["* SEARCH"], lines
+    lines, _ = c.ok("STATUS INBOX (HIGHESTMODSEQ)")
+    assert re.search(r"HIGHESTMODSEQ (\d+)", lines[0]), lines
+    assert int(re.search(r"HIGHESTMODSEQ (\d+)", lines[0]).group(1)) >= m3
+
+    # Another session's STORE: a new modseq this one is told about.
+    d = Raw(csb)
+    d.ok("SELECT INBOX")
+    d.ok("UID STORE %d -FLAGS.SILENT (\\Flagged)" % uid)
+    d.close()
+    lines, _ = c.ok("NOOP")
+    m4 = modseq_of(lines, uid)
+    assert m4 is not None and m4 > m3, lines
+    assert "\\Flagged" not in [x for x in lines if "UID %d" % uid in x][0]
+
+    # Another process renames the file (flags in the name): bumped too.
+    path = file_of(csb, uid)
+    base, info = path.rsplit(":2,", 1)
+    os.rename(path, base + ":2," + "".join(sorted(info + "F")))
+    lines, _ = c.ok("NOOP")
+    m5 = modseq_of(lines, uid)
+    assert m5 is not None and m5 > m4, lines
+    c.close()
+
+    # A restart of imapd keeps HIGHESTMODSEQ (it never goes back).
+    csb.restart("imapd")
+    e = Raw(csb)
+    lines, _ = e.ok("EXAMINE INBOX")
+    assert highest(lines) >= m5, lines
+    lines, _ = e.ok("UID FETCH %d (MODSEQ)" % uid)
+    assert modseq_of(lines, uid) == m5, lines
+    e.close()
