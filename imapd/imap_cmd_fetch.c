@@ -339,14 +339,19 @@ imap_cmd_fetch(struct mail_session *s, struct imap_cmd *cmd)
 			    "yet");
 			return;
 		}
-	if (fe->vanished) {
-		imap_tagged(s, cmd, "BAD", "VANISHED is not supported yet");
+	/* RFC 7162 3.2.6: UID FETCH, CHANGEDSINCE and QRESYNC on. */
+	if (fe->vanished && (!cmd->uid || !fe->changedsince_set ||
+	    !(s->enabled & MAIL_ENABLED_QRESYNC))) {
+		imap_tagged(s, cmd, "BAD", "VANISHED needs UID FETCH, "
+		    "CHANGEDSINCE and ENABLE QRESYNC");
 		return;
 	}
 	/* A CONDSTORE-enabling command (RFC 7162 3.1). */
 	if (fe->changedsince_set || fetch_asks(fe, FA_MODSEQ))
 		s->enabled |= MAIL_ENABLED_CONDSTORE;
 	imap_sync_report(s, 0);
+	if (fe->vanished)
+		imap_vanished_earlier(s, fe->changedsince, &fe->set);
 	imap_set_uids(s, &fe->set, cmd->uid, &uids, &n);
 	for (i = 0; i < n; i++) {
 		if (fe->changedsince_set &&

@@ -70,6 +70,11 @@ imap_cmd_select(struct mail_session *s, struct imap_cmd *cmd)
 	size_t		 i;
 	int		 ro = cmd->verb == IC_EXAMINE;
 
+	/* RFC 7162 3.2.5: QRESYNC parameters need ENABLE QRESYNC first. */
+	if (cmd->u.select.qresync && !(s->enabled & MAIL_ENABLED_QRESYNC)) {
+		imap_tagged(s, cmd, "BAD", "ENABLE QRESYNC first");
+		return;
+	}
 	if (s->mb != NULL) {
 		select_leave(s, 0);
 		fputs("* OK [CLOSED] Previous mailbox closed\r\n", s->io.out);
@@ -130,6 +135,8 @@ imap_cmd_select(struct mail_session *s, struct imap_cmd *cmd)
 	else
 		fputs("* OK [NOMODSEQ] No permanent modsequences\r\n",
 		    s->io.out);
+	if (cmd->u.select.qresync)
+		imap_qresync_select(s, &cmd->u.select);
 	imap_tagged(s, cmd, "OK", "[%s] %s completed", ro ? "READ-ONLY" :
 	    "READ-WRITE", ro ? "EXAMINE" : "SELECT");
 }

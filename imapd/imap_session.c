@@ -160,7 +160,9 @@ imap_sync_report(struct mail_session *s, int expunges)
 		return;
 	}
 	(void)imap_modseq_sync(s);
-	if (expunges) {
+	if (expunges && (s->enabled & MAIL_ENABLED_QRESYNC))
+		imap_report_vanished(s);
+	else if (expunges) {
 		/* Every uid of the view the mailbox no longer has. */
 		for (i = s->nseq; i > 0; i--) {
 			if (mailbox_find(s->mb, s->seq[i - 1]) != NULL)

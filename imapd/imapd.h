@@ -53,7 +53,7 @@
 /* Replies of the pre-auth side and the mail side. */
 #define IMAP_CAPA_PREAUTH	"IMAP4rev1 SASL-IR LITERAL+ ID"
 #define IMAP_CAPA_MAIL		"IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT " \
-				"NAMESPACE UIDPLUS IDLE MOVE ENABLE CONDSTORE"
+				"NAMESPACE UIDPLUS IDLE MOVE ENABLE CONDSTORE QRESYNC"
 
 /* Login: bounds of what a client may send before it authenticated. */
 #define LOGIN_LINE_MAX		8192
@@ -202,7 +202,7 @@ struct mail_session {
 #define MAIL_ENABLED_CONDSTORE	0x01
 #define MAIL_ENABLED_QRESYNC	0x02
 /* What ENABLE may switch on (imap_cmd_enable.c). */
-#define MAIL_ENABLE_OFFERED	MAIL_ENABLED_CONDSTORE
+#define MAIL_ENABLE_OFFERED	(MAIL_ENABLED_CONDSTORE | MAIL_ENABLED_QRESYNC)
 void	imap_session_run(struct mail_session *);
 /* Reply helpers (write to s->io.out). */
 void	imap_tagged(struct mail_session *, const struct imap_cmd *,
@@ -229,6 +229,14 @@ uint64_t imap_modseq_of(const struct mail_session *, uint32_t uid);
 uint64_t imap_highestmodseq(const struct mail_session *);
 void	imap_write_modseq(const struct mail_session *, FILE *, uint32_t);
 int	imap_modseq_status(struct mailbox *, uint64_t *);
+
+/* imap_qresync.c: QRESYNC's VANISHED. */
+void	imap_write_uidset(FILE *, const uint32_t *, size_t);
+void	imap_vanished_earlier(struct mail_session *, uint64_t modseq,
+	    const struct imap_seqset *);
+void	imap_qresync_select(struct mail_session *,
+	    const struct imap_select *);
+void	imap_report_vanished(struct mail_session *);
 
 /* imap_cmd_*.c: one file per command or group. */
 int	imap_mailbox_name(const struct imap_str *, char *, size_t);

@@ -183,3 +183,57 @@ def test_condstore(csb):
     lines, _ = e.ok("UID FETCH %d (MODSEQ)" % uid)
     assert modseq_of(lines, uid) == m5, lines
     e.close()
+
+
+def test_qresync(csb):
+    c = Raw(csb)
+    assert "QRESYNC" in c.ok("CAPABILITY")[0][0].split()
+    u1, u2, u3 = append(c), append(c), append(c)
+    # QRESYNC parameters before ENABLE QRESYNC: a protocol error.
+    lines, st = c.cmd("SELECT INBOX (QRESYNC (1 1))")
+    assert st.startswith("BAD"), st
+    lines, _ = c.ok("SELECT INBOX")
+    h0 = highest(lines)
+    uv = int(re.search(r"\[UIDVALIDITY (\d+)\]",
+                       " ".join(lines)).group(1))
+    c.close()
+
+    # Meanwhile another client flags u1 and expunges u2.
+    d = Raw(csb)
+    d.ok("SELECT INBOX")
+    d.ok("UID STORE %d +FLAGS.SILENT (\\Flagged)" % u1)
+    d.ok("UID STORE %d +FLAGS.SILENT (\\Deleted)" % u2)
+    d.ok("UID EXPUNGE %d" % u2)
+    d.close()
+
+    e = Raw(csb)
+    lines, _ = e.ok("ENABLE QRESYNC")
+    assert lines == ["* ENABLED QRESYNC"], lines
+    lines, _ = e.ok("SELECT INBOX (QRESYNC (%d %d))" % (uv, h0))
+    vanished = [x for x in lines if x.startswith("* VANISHED (EARLIER) ")]
+    assert len(vanished) == 1, lines
+    assert str(u2) in re.split("[,:]", vanished[0].split()[-1]), vanished
+    assert modseq_of(lines, u1) is not None, lines
+    assert "\\Flagged" in [x for x in lines if "UID %d " % u1 in x][0]
+    assert modseq_of(lines, u3) is None, lines
+    # known-uids limits both.
+    lines, _ = e.ok("SELECT INBOX (QRESYNC (%d %d %d))" % (uv, h0, u3))
+    assert not [x for x in lines if "VANISHED" in x or "FETCH" in x], \
+        lines
+    # A UIDVALIDITY that is not the mailbox's: nothing to resync.
+    lines, _ = e.ok("SELECT INBOX (QRESYNC (%d %d))" % (uv + 1, h0))
+    assert not [x for x in lines if "VANISHED" in x or "FETCH" in x], \
+        lines
+    # UID FETCH (CHANGEDSINCE n VANISHED).
+    lines, _ = e.ok("UID FETCH %d:* (FLAGS) (CHANGEDSINCE %d VANISHED)"
+                    % (u1, h0))
+    assert lines[0] == "* VANISHED (EARLIER) %d" % u2, lines
+    assert modseq_of(lines, u1) is not None, lines
+    lines, st = e.cmd("FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % h0)
+    assert st.startswith("BAD"), st
+    # Once QRESYNC is on, expunges come as VANISHED, not EXPUNGE.
+    e.ok("UID STORE %d +FLAGS.SILENT (\\Deleted)" % u3)
+    lines, _ = e.ok("EXPUNGE")
+    assert "* VANISHED %d" % u3 in lines, lines
+    assert not [x for x in lines if x.endswith(" EXPUNGE")], lines
+    e.close()
