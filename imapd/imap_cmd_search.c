@@ -5,8 +5,8 @@
  * field, case-insensitively in UTF-8; BODY and TEXT on the message text
  * as stored (not yet decoded from quoted-printable or base64); BEFORE,
  * ON and SINCE on the internal date; MODSEQ (RFC 7162 3.1.5) on the
- * index's modseqs.  The SENT* keys, OLDER/YOUNGER and RETURN
- * (ESEARCH) are answered BAD "not supported yet"
+ * index's modseqs; RETURN (ESEARCH, SEARCHRES) in imap_esearch.c.
+ * The SENT* keys and OLDER/YOUNGER are answered BAD "not supported yet"
  * rather than with a wrong result.  A message's file is read only when
  * a key needs it.
  */
@@ -190,8 +190,12 @@ search_key(struct mail_session *s, const struct imap_search_key *k,
 		return ((m->flags.keywords & bits) != 0) ==
 		    (k->type == SK_KEYWORD);
 	case SK_SEQSET:
+		if (k->set.saved)
+			return imap_saved_has(s, m->uid);
 		return imap_seqset_contains(&k->set, seq, s->nseq);
 	case SK_UID:
+		if (k->set.saved)
+			return imap_saved_has(s, m->uid);
 		return imap_seqset_contains(&k->set, m->uid,
 		    s->seq[s->nseq - 1]);
 	case SK_LARGER:
@@ -254,16 +258,15 @@ imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
 	size_t			 buflen = 0, i;
 	FILE			*f;
 	uint64_t		 top = 0;
+	uint32_t		*hits;
+	size_t			 nhits = 0;
 	int			 r, modseq = search_has_modseq(se->key);
 
-	if (se->esearch) {
-		imap_tagged(s, cmd, "BAD", "SEARCH RETURN is not supported "
-		    "yet");
-		return;
-	}
 	if (se->charset.s != NULL && !se->charset.nil &&
 	    !imap_str_eq(&se->charset, "US-ASCII") &&
 	    !imap_str_eq(&se->charset, "UTF-8")) {
+		if (se->ret & SRET_SAVE)
+			imap_saved_clear(s);	/* RFC 5182 2.1 */
 		imap_tagged(s, cmd, "NO", "[BADCHARSET (US-ASCII UTF-8)] "
 		    "Unsupported charset");
 		return;
@@ -274,6 +277,8 @@ imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
 	imap_sync_report(s, 0);
 	if ((f = open_memstream(&buf, &buflen)) == NULL)
 		fatal("open_memstream");
+	if ((hits = reallocarray(NULL, s->nseq + 1, sizeof(*hits))) == NULL)
+		fatal("%s", __func__);
 	for (i = 0; i < s->nseq; i++) {
 		if ((m = mailbox_find(s->mb, s->seq[i])) == NULL)
 			continue;
@@ -285,11 +290,15 @@ imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
 		if (r == -1) {
 			fclose(f);
 			free(buf);
+			free(hits);
+			if (se->ret & SRET_SAVE)
+				imap_saved_clear(s);	/* RFC 5182 2.1 */
 			imap_tagged(s, cmd, "BAD", "That search key is not "
 			    "supported yet");
 			return;
 		}
 		if (r) {
+			hits[nhits++] = m->uid;
 			fprintf(f, " %u", cmd->uid ? m->uid : (uint32_t)(i + 1));
 			if (imap_modseq_of(s, m->uid) > top)
 				top = imap_modseq_of(s, m->uid);
@@ -299,8 +308,12 @@ imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
 	if (modseq && top > 0)
 		fprintf(f, " (MODSEQ %llu)", (unsigned long long)top);
 	fclose(f);
-	fprintf(s->io.out, "* SEARCH%s\r\n", buf != NULL ? buf : "");
+	if (se->esearch)
+		imap_esearch_reply(s, cmd, hits, nhits, modseq ? top : 0);
+	else
+		fprintf(s->io.out, "* SEARCH%s\r\n", buf != NULL ? buf : "");
 	free(buf);
+	free(hits);
 	imap_tagged(s, cmd, "OK", "%sSEARCH completed", cmd->uid ? "UID " :
 	    "");
 }

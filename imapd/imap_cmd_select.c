@@ -55,6 +55,7 @@ select_leave(struct mail_session *s, int expunge)
 		free(uids);
 	}
 	imap_modseq_close(s);
+	imap_saved_clear(s);
 	mailbox_close(s->mb);
 	s->mb = NULL;
 	free(s->seq);

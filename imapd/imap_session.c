@@ -211,6 +211,10 @@ imap_set_uids(struct mail_session *s, const void *vset, int uid,
 	*n = 0;
 	if (s->nseq == 0)
 		return 0;
+	if (set->saved) {		/* "$" (RFC 5182) */
+		imap_saved_uids(s, out, n);
+		return 0;
+	}
 	if ((v = reallocarray(NULL, s->nseq, sizeof(*v))) == NULL)
 		fatal("%s", __func__);
 	maxuid = s->seq[s->nseq - 1];
@@ -438,6 +442,7 @@ imap_session_run(struct mail_session *s)
 		fputs("* BYE Server shutting down\r\n", s->io.out);
 	imap_reader_free(&rd);
 	imap_modseq_close(s);
+	imap_saved_clear(s);
 	if (s->mb != NULL)
 		mailbox_close(s->mb);
 	free(s->seq);

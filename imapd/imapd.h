@@ -53,7 +53,7 @@
 /* Replies of the pre-auth side and the mail side. */
 #define IMAP_CAPA_PREAUTH	"IMAP4rev1 SASL-IR LITERAL+ ID"
 #define IMAP_CAPA_MAIL		"IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT " \
-				"NAMESPACE UIDPLUS IDLE MOVE ENABLE CONDSTORE QRESYNC"
+				"NAMESPACE UIDPLUS IDLE MOVE ENABLE CONDSTORE QRESYNC ESEARCH SEARCHRES"
 
 /* Login: bounds of what a client may send before it authenticated. */
 #define LOGIN_LINE_MAX		8192
@@ -198,6 +198,8 @@ struct mail_session {
 	int			 logout;
 	unsigned int		 enabled;	/* MAIL_ENABLED_*: ENABLE */
 	struct mindex		*ix;		/* mb's modseqs */
+	uint32_t		*saved;		/* SEARCHRES "$", uids */
+	size_t			 nsaved;
 };
 #define MAIL_ENABLED_CONDSTORE	0x01
 #define MAIL_ENABLED_QRESYNC	0x02
@@ -237,6 +239,13 @@ void	imap_vanished_earlier(struct mail_session *, uint64_t modseq,
 void	imap_qresync_select(struct mail_session *,
 	    const struct imap_select *);
 void	imap_report_vanished(struct mail_session *);
+
+/* imap_esearch.c: ESEARCH replies and SEARCHRES's saved result. */
+void	imap_saved_clear(struct mail_session *);
+int	imap_saved_has(const struct mail_session *, uint32_t uid);
+void	imap_saved_uids(struct mail_session *, uint32_t **, size_t *);
+void	imap_esearch_reply(struct mail_session *, struct imap_cmd *,
+	    const uint32_t *uids, size_t n, uint64_t modseq);
 
 /* imap_cmd_*.c: one file per command or group. */
 int	imap_mailbox_name(const struct imap_str *, char *, size_t);

@@ -237,3 +237,41 @@ def test_qresync(csb):
     assert "* VANISHED %d" % u3 in lines, lines
     assert not [x for x in lines if x.endswith(" EXPUNGE")], lines
     e.close()
+
+
+def test_esearch_searchres(csb):
+    c = Raw(csb)
+    caps = c.ok("CAPABILITY")[0][0].split()
+    assert "ESEARCH" in caps and "SEARCHRES" in caps
+    c.ok("CREATE esearch")
+    uids = [append(c, "esearch") for _ in range(4)]
+    c.ok("SELECT esearch")
+    c.ok("UID STORE %d,%d +FLAGS.SILENT (\\Flagged)" % (uids[1], uids[3]))
+    lines, _ = c.ok("UID SEARCH RETURN (MIN MAX COUNT ALL) FLAGGED")
+    assert lines == ['* ESEARCH (TAG "c%d") UID MIN %d MAX %d ALL %d,%d '
+                     'COUNT 2' % (c.n, uids[1], uids[3], uids[1], uids[3])
+                     ], lines
+    lines, _ = c.ok("SEARCH RETURN () ALL")
+    assert lines == ['* ESEARCH (TAG "c%d") ALL 1:4' % c.n], lines
+    lines, _ = c.ok("SEARCH RETURN (COUNT MIN) DRAFT")
+    assert lines == ['* ESEARCH (TAG "c%d") COUNT 0' % c.n], lines
+    # SAVE alone: no reply line; "$" then names the saved messages.
+    lines, _ = c.ok("SEARCH RETURN (SAVE) FLAGGED")
+    assert lines == [], lines
+    lines, _ = c.ok("FETCH $ (UID)")
+    assert sorted(int(re.search(r"UID (\d+)", x).group(1))
+                  for x in lines) == [uids[1], uids[3]], lines
+    lines, _ = c.ok("UID SEARCH UID $ NOT UID %d" % uids[3])
+    assert lines == ["* SEARCH %d" % uids[1]], lines
+    c.ok("STORE $ +FLAGS.SILENT (\\Seen)")
+    lines, _ = c.ok("UID SEARCH SEEN")
+    assert lines == ["* SEARCH %d %d" % (uids[1], uids[3])], lines
+    # SAVE with MIN only keeps the first match.
+    c.ok("SEARCH RETURN (SAVE MIN) FLAGGED")
+    lines, _ = c.ok("UID FETCH $ (FLAGS)")
+    assert len(lines) == 1 and "UID %d" % uids[1] in lines[0], lines
+    # Another mailbox: the saved result is empty.
+    c.ok("SELECT esearch")
+    lines, _ = c.ok("FETCH $ (UID)")
+    assert lines == [], lines
+    c.close()
