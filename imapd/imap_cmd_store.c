@@ -75,12 +75,11 @@ store_report(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid)
 	if (cmd->u.store.silent && !cs)
 		return;
 	fprintf(s->io.out, "* %u FETCH (", imap_seq_of(s, uid));
-	if (!cmd->u.store.silent) {
+	if (!cmd->u.store.silent)
 		imap_write_flags(s, s->io.out, uid);
-		fputc(' ', s->io.out);
-	}
 	if (cmd->uid || cs)
-		fprintf(s->io.out, "UID %u", uid);
+		fprintf(s->io.out, "%sUID %u", cmd->u.store.silent ? "" : " ",
+		    uid);
 	if (cs) {
 		fputc(' ', s->io.out);
 		imap_write_modseq(s, s->io.out, uid);

@@ -64,6 +64,11 @@ def test_enable(csb):
     # Unknown names are ignored (RFC 5161 3.1), not an error.
     lines, _ = c.ok("ENABLE X-NO-SUCH-THING")
     assert lines == ["* ENABLED"], lines
+    # Before CONDSTORE is on: STORE's FETCH has FLAGS only.
+    c.ok("APPEND INBOX ()", b"Subject: e\r\n\r\nx\r\n")
+    c.ok("SELECT INBOX")
+    lines, _ = c.ok("STORE 1 FLAGS (\\Draft)")
+    assert lines == ["* 1 FETCH (FLAGS (\\Draft))"], lines
     lines, _ = c.ok("ENABLE condstore X-OTHER")
     assert lines == ["* ENABLED CONDSTORE"], lines
     # Already on: not listed again.
