@@ -299,7 +299,8 @@ imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
 		}
 		if (r) {
 			hits[nhits++] = m->uid;
-			fprintf(f, " %u", cmd->uid ? m->uid : (uint32_t)(i + 1));
+			fprintf(f, " %u", cmd->uid ? m->uid :
+			    (uint32_t)(i + 1));
 			if (imap_modseq_of(s, m->uid) > top)
 				top = imap_modseq_of(s, m->uid);
 		}

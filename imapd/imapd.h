@@ -53,7 +53,8 @@
 /* Replies of the pre-auth side and the mail side. */
 #define IMAP_CAPA_PREAUTH	"IMAP4rev1 SASL-IR LITERAL+ ID"
 #define IMAP_CAPA_MAIL		"IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT " \
-				"NAMESPACE UIDPLUS IDLE MOVE ENABLE CONDSTORE QRESYNC ESEARCH SEARCHRES"
+				"NAMESPACE UIDPLUS IDLE MOVE " \
+				"ENABLE CONDSTORE QRESYNC ESEARCH SEARCHRES"
 
 /* Login: bounds of what a client may send before it authenticated. */
 #define LOGIN_LINE_MAX		8192
