@@ -241,6 +241,11 @@ def test_qresync(csb):
     lines, _ = e.ok("EXPUNGE")
     assert "* VANISHED %d" % u3 in lines, lines
     assert not [x for x in lines if x.endswith(" EXPUNGE")], lines
+    # MOVE too (RFC 6851 4.3).
+    e.ok("CREATE moved")
+    lines, _ = e.ok("UID MOVE %d moved" % u1)
+    assert "* VANISHED %d" % u1 in lines, lines
+    assert not [x for x in lines if x.endswith(" EXPUNGE")], lines
     e.close()
 
 
