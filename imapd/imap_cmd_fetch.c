@@ -3,8 +3,9 @@
  * INTERNALDATE, ENVELOPE, BODY, BODYSTRUCTURE, BODY[section]<partial>
  * and BODY.PEEK, RFC822, RFC822.HEADER, RFC822.TEXT.  The message file
  * is read and its MIME structure parsed (mime.c) only for the items
- * that need it; a non-PEEK body section sets \Seen.  BINARY and
- * MODSEQ are not offered and answered BAD.
+ * that need it; a non-PEEK body section sets \Seen.  MODSEQ and
+ * CHANGEDSINCE are CONDSTORE's (RFC 7162 3.1.4); BINARY is not
+ * offered and answered BAD.
  */
 
 #include <sys/types.h>
@@ -194,6 +195,13 @@ fetch_implicit(struct mail_session *s, struct imap_cmd *cmd, FILE *f,
 		fputs(sp++ ? " " : "", f);
 		imap_write_flags(s, f, uid);
 	}
+	/* RFC 7162 3.1.4.1: CHANGEDSINCE, or flags set once enabled. */
+	if ((fe->changedsince_set || (want_flags &&
+	    (s->enabled & MAIL_ENABLED_CONDSTORE))) &&
+	    !fetch_asks(fe, FA_MODSEQ)) {
+		fputs(sp++ ? " " : "", f);
+		imap_write_modseq(s, f, uid);
+	}
 	return sp;
 }
 
@@ -222,8 +230,10 @@ fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
 			if (mailbox_store(s->mb, uid, MB_STORE_ADD, &seen) ==
 			    -1)
 				log_warn("%s: \\Seen on uid %u", s->user, uid);
-			else
+			else {
+				imap_modseq_flags(s, uid);
 				want_flags = 1;
+			}
 			if ((fm.m = mailbox_find(s->mb, uid)) == NULL)
 				return -1;
 			break;
@@ -242,6 +252,9 @@ fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
 			break;
 		case FA_UID:
 			fprintf(f, "UID %u", uid);
+			break;
+		case FA_MODSEQ:
+			imap_write_modseq(s, f, uid);
 			break;
 		case FA_RFC822_SIZE:
 			if (fetch_size(s, &fm, &size) == -1)
@@ -321,21 +334,32 @@ imap_cmd_fetch(struct mail_session *s, struct imap_cmd *cmd)
 
 	for (i2 = 0; i2 < fe->natt; i2++)
 		if (fe->att[i2].item == FA_BINARY ||
-		    fe->att[i2].item == FA_BINARY_SIZE ||
-		    fe->att[i2].item == FA_MODSEQ) {
-			imap_tagged(s, cmd, "BAD", "BINARY and MODSEQ are not "
-			    "supported yet");
+		    fe->att[i2].item == FA_BINARY_SIZE) {
+			imap_tagged(s, cmd, "BAD", "BINARY is not supported "
+			    "yet");
 			return;
 		}
-	if (fe->changedsince_set || fe->vanished) {
-		imap_tagged(s, cmd, "BAD", "CONDSTORE is not supported yet");
+	/* RFC 7162 3.2.6: UID FETCH, CHANGEDSINCE and QRESYNC on. */
+	if (fe->vanished && (!cmd->uid || !fe->changedsince_set ||
+	    !(s->enabled & MAIL_ENABLED_QRESYNC))) {
+		imap_tagged(s, cmd, "BAD", "VANISHED needs UID FETCH, "
+		    "CHANGEDSINCE and ENABLE QRESYNC");
 		return;
 	}
+	/* A CONDSTORE-enabling command (RFC 7162 3.1). */
+	if (fe->changedsince_set || fetch_asks(fe, FA_MODSEQ))
+		s->enabled |= MAIL_ENABLED_CONDSTORE;
 	imap_sync_report(s, 0);
+	if (fe->vanished)
+		imap_vanished_earlier(s, fe->changedsince, &fe->set);
 	imap_set_uids(s, &fe->set, cmd->uid, &uids, &n);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (fe->changedsince_set &&
+		    imap_modseq_of(s, uids[i]) <= fe->changedsince)
+			continue;
 		if (fetch_one(s, cmd, uids[i], &seen) == -1)
 			gone++;
+	}
 	free(uids);
 	if (gone && !cmd->uid)
 		imap_tagged(s, cmd, "NO", "[EXPUNGEISSUED] Some messages "

@@ -143,7 +143,7 @@ imap_cmd_status(struct mail_session *s, struct imap_cmd *cmd)
 	char		 name[MAILBOX_NAME_MAX];
 	unsigned int	 items = cmd->u.status.items;
 	uint32_t	 unseen = 0, deleted = 0;
-	uint64_t	 size = 0;
+	uint64_t	 size = 0, hms = 0;
 	size_t		 i, sz;
 	int		 sp = 0;
 
@@ -166,6 +166,10 @@ imap_cmd_status(struct mail_session *s, struct imap_cmd *cmd)
 		if (maildir_name_size(mb->msg[i].name, 'S', &sz) == 0)
 			size += sz;
 	}
+	if ((items & ST_HIGHESTMODSEQ) && imap_modseq_status(mb, &hms) == -1) {
+		log_warn("%s: index of %s", s->user, name);
+		hms = 0;	/* RFC 7162 3.1.2.2: no persistent modseqs */
+	}
 	fputs("* STATUS ", s->io.out);
 	imap_quoted(s->io.out, name, strlen(name));
 	fputs(" (", s->io.out);
@@ -180,6 +184,7 @@ imap_cmd_status(struct mail_session *s, struct imap_cmd *cmd)
 	ITEM(ST_DELETED, "DELETED %u", deleted);
 	ITEM(ST_SIZE, "SIZE %llu", (unsigned long long)size);
 	ITEM(ST_RECENT, "RECENT %u", 0U);
+	ITEM(ST_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu", (unsigned long long)hms);
 #undef ITEM
 	fputs(")\r\n", s->io.out);
 	mailbox_close(mb);

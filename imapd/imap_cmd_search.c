@@ -5,9 +5,10 @@
  * field, case-insensitively in UTF-8; BODY and TEXT on the text parts
  * decoded from quoted-printable or base64 and their charset into UTF-8
  * (TEXT on the RFC 2047-decoded header too); CHARSET UTF-8 or US-ASCII,
- * any other NO [BADCHARSET]; BEFORE,
- * ON and SINCE on the internal date.  The SENT* keys, OLDER/YOUNGER,
- * MODSEQ and RETURN (ESEARCH) are answered BAD "not supported yet"
+ * any other NO [BADCHARSET]; BEFORE, ON and SINCE on the internal date;
+ * MODSEQ (RFC 7162 3.1.5) on the index's modseqs; RETURN (ESEARCH,
+ * SEARCHRES) in imap_esearch.c.  The SENT* keys and OLDER/YOUNGER are
+ * answered BAD "not supported yet"
  * rather than with a wrong result.  A message's file is read only when
  * a key needs it.
  */
@@ -284,8 +285,12 @@ search_key(struct mail_session *s, const struct imap_search_key *k,
 		return ((m->flags.keywords & bits) != 0) ==
 		    (k->type == SK_KEYWORD);
 	case SK_SEQSET:
+		if (k->set.saved)
+			return imap_saved_has(s, m->uid);
 		return imap_seqset_contains(&k->set, seq, s->nseq);
 	case SK_UID:
+		if (k->set.saved)
+			return imap_saved_has(s, m->uid);
 		return imap_seqset_contains(&k->set, m->uid,
 		    s->seq[s->nseq - 1]);
 	case SK_LARGER:
@@ -321,9 +326,21 @@ search_key(struct mail_session *s, const struct imap_search_key *k,
 	case SK_SINCE:
 		r = search_day(s, sm, &k->date);
 		return r == 0 || r == 1;
+	case SK_MODSEQ:
+		return imap_modseq_of(s, m->uid) >= k->num;
 	default:
 		return -1;
 	}
+}
+
+/* Whether a MODSEQ key is in the search (RFC 7162 3.1.5). */
+static int
+search_has_modseq(const struct imap_search_key *k)
+{
+	for (; k != NULL; k = k->next)
+		if (k->type == SK_MODSEQ || search_has_modseq(k->child))
+			return 1;
+	return 0;
 }
 
 void
@@ -335,23 +352,28 @@ imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
 	char			*buf = NULL;
 	size_t			 buflen = 0, i;
 	FILE			*f;
-	int			 r;
+	uint64_t		 top = 0;
+	uint32_t		*hits;
+	size_t			 nhits = 0;
+	int			 r, modseq = search_has_modseq(se->key);
 
-	if (se->esearch) {
-		imap_tagged(s, cmd, "BAD", "SEARCH RETURN is not supported "
-		    "yet");
-		return;
-	}
 	if (se->charset.s != NULL && !se->charset.nil &&
 	    !imap_str_eq(&se->charset, "US-ASCII") &&
 	    !imap_str_eq(&se->charset, "UTF-8")) {
+		if (se->ret & SRET_SAVE)
+			imap_saved_clear(s);	/* RFC 5182 2.1 */
 		imap_tagged(s, cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
 		    "Unsupported charset");
 		return;
 	}
+	/* A CONDSTORE-enabling command (RFC 7162 3.1). */
+	if (modseq)
+		s->enabled |= MAIL_ENABLED_CONDSTORE;
 	imap_sync_report(s, 0);
 	if ((f = open_memstream(&buf, &buflen)) == NULL)
 		fatal("open_memstream");
+	if ((hits = reallocarray(NULL, s->nseq + 1, sizeof(*hits))) == NULL)
+		fatal("%s", __func__);
 	for (i = 0; i < s->nseq; i++) {
 		if ((m = mailbox_find(s->mb, s->seq[i])) == NULL)
 			continue;
@@ -363,16 +385,31 @@ imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
 		if (r == -1) {
 			fclose(f);
 			free(buf);
+			free(hits);
+			if (se->ret & SRET_SAVE)
+				imap_saved_clear(s);	/* RFC 5182 2.1 */
 			imap_tagged(s, cmd, "BAD", "That search key is not "
 			    "supported yet");
 			return;
 		}
-		if (r)
-			fprintf(f, " %u", cmd->uid ? m->uid : (uint32_t)(i + 1));
+		if (r) {
+			hits[nhits++] = m->uid;
+			fprintf(f, " %u", cmd->uid ? m->uid :
+			    (uint32_t)(i + 1));
+			if (imap_modseq_of(s, m->uid) > top)
+				top = imap_modseq_of(s, m->uid);
+		}
 	}
+	/* The highest modseq of the matches, when some matched. */
+	if (modseq && top > 0)
+		fprintf(f, " (MODSEQ %llu)", (unsigned long long)top);
 	fclose(f);
-	fprintf(s->io.out, "* SEARCH%s\r\n", buf != NULL ? buf : "");
+	if (se->esearch)
+		imap_esearch_reply(s, cmd, hits, nhits, modseq ? top : 0);
+	else
+		fprintf(s->io.out, "* SEARCH%s\r\n", buf != NULL ? buf : "");
 	free(buf);
+	free(hits);
 	imap_tagged(s, cmd, "OK", "%sSEARCH completed", cmd->uid ? "UID " :
 	    "");
 }

@@ -54,6 +54,8 @@ select_leave(struct mail_session *s, int expunge)
 			log_warn("%s: expunge in %s", s->user, s->mb->name);
 		free(uids);
 	}
+	imap_modseq_close(s);
+	imap_saved_clear(s);
 	mailbox_close(s->mb);
 	s->mb = NULL;
 	free(s->seq);
@@ -69,6 +71,11 @@ imap_cmd_select(struct mail_session *s, struct imap_cmd *cmd)
 	size_t		 i;
 	int		 ro = cmd->verb == IC_EXAMINE;
 
+	/* RFC 7162 3.2.5: QRESYNC parameters need ENABLE QRESYNC first. */
+	if (cmd->u.select.qresync && !(s->enabled & MAIL_ENABLED_QRESYNC)) {
+		imap_tagged(s, cmd, "BAD", "ENABLE QRESYNC first");
+		return;
+	}
 	if (s->mb != NULL) {
 		select_leave(s, 0);
 		fputs("* OK [CLOSED] Previous mailbox closed\r\n", s->io.out);
@@ -99,6 +106,9 @@ imap_cmd_select(struct mail_session *s, struct imap_cmd *cmd)
 		return;
 	}
 	s->readonly = ro;
+	(void)imap_modseq_open(s);
+	if (cmd->u.select.condstore || cmd->u.select.qresync)
+		s->enabled |= MAIL_ENABLED_CONDSTORE;
 	imap_seq_rebuild(s);
 	for (i = 0; i < s->nseq; i++)
 		if (!(s->mb->msg[i].flags.std & MAILDIR_FLAG_SEEN)) {
@@ -120,6 +130,14 @@ imap_cmd_select(struct mail_session *s, struct imap_cmd *cmd)
 	    s->mb->ul.uidvalidity);
 	fprintf(s->io.out, "* OK [UIDNEXT %u] Predicted next UID\r\n",
 	    s->mb->ul.nextuid);
+	if (s->ix != NULL)
+		fprintf(s->io.out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+		    (unsigned long long)imap_highestmodseq(s));
+	else
+		fputs("* OK [NOMODSEQ] No permanent modsequences\r\n",
+		    s->io.out);
+	if (cmd->u.select.qresync)
+		imap_qresync_select(s, &cmd->u.select);
 	imap_tagged(s, cmd, "OK", "[%s] %s completed", ro ? "READ-ONLY" :
 	    "READ-WRITE", ro ? "EXAMINE" : "SELECT");
 }

@@ -66,19 +66,52 @@ imap_flags_parse(struct mailbox *mb, const struct imap_strlist *l,
 	return 0;
 }
 
+/* One stored message's untagged FETCH (RFC 7162 3.1.3 for MODSEQ). */
+static void
+store_report(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid)
+{
+	int	 cs = (s->enabled & MAIL_ENABLED_CONDSTORE) != 0;
+
+	if (cmd->u.store.silent && !cs)
+		return;
+	fprintf(s->io.out, "* %u FETCH (", imap_seq_of(s, uid));
+	if (!cmd->u.store.silent)
+		imap_write_flags(s, s->io.out, uid);
+	if (cmd->uid || cs)
+		fprintf(s->io.out, "%sUID %u", cmd->u.store.silent ? "" : " ",
+		    uid);
+	if (cs) {
+		fputc(' ', s->io.out);
+		imap_write_modseq(s, s->io.out, uid);
+	}
+	fputs(")\r\n", s->io.out);
+}
+
+/* [MODIFIED set]: the messages UNCHANGEDSINCE kept from the STORE. */
+static void
+store_modified(struct mail_session *s, struct imap_cmd *cmd,
+    const uint32_t *mod, size_t nmod, int failed)
+{
+	size_t	 i;
+
+	fprintf(s->io.out, "%s %s [MODIFIED ", cmd->tag, failed ? "NO" :
+	    "OK");
+	for (i = 0; i < nmod; i++)
+		fprintf(s->io.out, "%s%u", i ? "," : "", cmd->uid ? mod[i] :
+		    imap_seq_of(s, mod[i]));
+	fprintf(s->io.out, "] Conditional %sSTORE %s\r\n",
+	    cmd->uid ? "UID " : "", failed ? "partly failed" : "completed");
+}
+
 void
 imap_cmd_store(struct mail_session *s, struct imap_cmd *cmd)
 {
 	struct imap_store	*st = &cmd->u.store;
 	struct maildir_flags	 f;
-	uint32_t		*uids, seq;
-	size_t			 i, n;
+	uint32_t		*uids, *mod;
+	size_t			 i, n, k = 0, nmod = 0;
 	int			 failed = 0;
 
-	if (st->unchangedsince_set) {
-		imap_tagged(s, cmd, "BAD", "CONDSTORE is not supported yet");
-		return;
-	}
 	if (s->readonly) {
 		imap_tagged(s, cmd, "NO", "[READ-ONLY] Mailbox is read-only");
 		return;
@@ -87,9 +120,19 @@ imap_cmd_store(struct mail_session *s, struct imap_cmd *cmd)
 		imap_tagged(s, cmd, "BAD", "Invalid flag or keyword");
 		return;
 	}
+	/* A CONDSTORE-enabling command (RFC 7162 3.1). */
+	if (st->unchangedsince_set)
+		s->enabled |= MAIL_ENABLED_CONDSTORE;
 	imap_sync_report(s, 0);
 	imap_set_uids(s, &st->set, cmd->uid, &uids, &n);
+	if ((mod = reallocarray(NULL, n + 1, sizeof(*mod))) == NULL)
+		fatal("%s", __func__);
 	for (i = 0; i < n; i++) {
+		if (st->unchangedsince_set &&
+		    imap_modseq_of(s, uids[i]) > st->unchangedsince) {
+			mod[nmod++] = uids[i];
+			continue;
+		}
 		/* The enumerators of both headers are 0, 1, 2 alike. */
 		if (mailbox_store(s->mb, uids[i],
 		    (enum mailbox_store_op)st->op, &f) == -1) {
@@ -98,22 +141,22 @@ imap_cmd_store(struct mail_session *s, struct imap_cmd *cmd)
 			failed++;
 			continue;
 		}
-		if (st->silent)
-			continue;
-		seq = imap_seq_of(s, uids[i]);
-		fprintf(s->io.out, "* %u FETCH (", seq);
-		imap_write_flags(s, s->io.out, uids[i]);
-		if (cmd->uid)
-			fprintf(s->io.out, " UID %u", uids[i]);
-		fputs(")\r\n", s->io.out);
+		uids[k++] = uids[i];
 	}
+	/* One index update for all: the new modseqs. */
+	(void)imap_modseq_sync(s);
+	for (i = 0; i < k; i++)
+		store_report(s, cmd, uids[i]);
 	free(uids);
-	if (failed)
+	if (nmod > 0)
+		store_modified(s, cmd, mod, nmod, failed);
+	else if (failed)
 		imap_tagged(s, cmd, "NO", "[EXPUNGEISSUED] Some messages "
 		    "were expunged meanwhile");
 	else
 		imap_tagged(s, cmd, "OK", "%sSTORE completed",
 		    cmd->uid ? "UID " : "");
+	free(mod);
 }
 
 void

@@ -157,7 +157,10 @@ imap_sync_report(struct mail_session *s, int expunges)
 		log_warn("%s: sync %s", s->user, s->mb->name);
 		return;
 	}
-	if (expunges) {
+	(void)imap_modseq_sync(s);
+	if (expunges && (s->enabled & MAIL_ENABLED_QRESYNC))
+		imap_report_vanished(s);
+	else if (expunges) {
 		/* Every uid of the view the mailbox no longer has. */
 		for (i = s->nseq; i > 0; i--) {
 			if (mailbox_find(s->mb, s->seq[i - 1]) != NULL)
@@ -172,6 +175,10 @@ imap_sync_report(struct mail_session *s, int expunges)
 		if ((seq = imap_seq_of(s, c.flagged[i])) != 0) {
 			fprintf(s->io.out, "* %u FETCH (", seq);
 			imap_write_flags(s, s->io.out, c.flagged[i]);
+			if (s->enabled & MAIL_ENABLED_CONDSTORE) {
+				fprintf(s->io.out, " UID %u ", c.flagged[i]);
+				imap_write_modseq(s, s->io.out, c.flagged[i]);
+			}
 			fputs(")\r\n", s->io.out);
 		}
 	if (s->mb->nmsg > 0 && (s->nseq == 0 ||
@@ -202,6 +209,10 @@ imap_set_uids(struct mail_session *s, const void *vset, int uid,
 	*n = 0;
 	if (s->nseq == 0)
 		return 0;
+	if (set->saved) {		/* "$" (RFC 5182) */
+		imap_saved_uids(s, out, n);
+		return 0;
+	}
 	if ((v = reallocarray(NULL, s->nseq, sizeof(*v))) == NULL)
 		fatal("%s", __func__);
 	maxuid = s->seq[s->nseq - 1];
@@ -253,14 +264,6 @@ imap_namespace(struct mail_session *s, struct imap_cmd *cmd)
 }
 
 static void
-imap_enable(struct mail_session *s, struct imap_cmd *cmd)
-{
-	/* Nothing ENABLE can switch on is offered yet. */
-	fputs("* ENABLED\r\n", s->io.out);
-	imap_tagged(s, cmd, "OK", "ENABLE completed");
-}
-
-static void
 imap_not_supported(struct mail_session *s, struct imap_cmd *cmd)
 {
 	imap_tagged(s, cmd, "BAD", "%s is not supported yet",
@@ -299,7 +302,7 @@ imap_dispatch(struct mail_session *s, struct imap_cmd *cmd)
 		imap_namespace(s, cmd);
 		break;
 	case IC_ENABLE:
-		imap_enable(s, cmd);
+		imap_cmd_enable(s, cmd);
 		break;
 	case IC_STARTTLS:
 	case IC_LOGIN:
@@ -464,6 +467,8 @@ imap_session_run(struct mail_session *s)
 	else if (s->io.eof == 3)
 		fputs("* BYE Server shutting down\r\n", s->io.out);
 	imap_reader_free(&rd);
+	imap_modseq_close(s);
+	imap_saved_clear(s);
 	if (s->mb != NULL)
 		mailbox_close(s->mb);
 	free(s->seq);

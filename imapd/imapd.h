@@ -55,7 +55,8 @@
 /* Replies of the pre-auth side and the mail side. */
 #define IMAP_CAPA_PREAUTH	"IMAP4rev1 SASL-IR LITERAL+ ID"
 #define IMAP_CAPA_MAIL		"IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT " \
-				"NAMESPACE UIDPLUS IDLE MOVE"
+				"NAMESPACE UIDPLUS IDLE MOVE " \
+				"ENABLE CONDSTORE QRESYNC ESEARCH SEARCHRES"
 
 /* Login: bounds of what a client may send before it authenticated. */
 #define LOGIN_LINE_MAX		8192
@@ -220,7 +221,15 @@ struct mail_session {
 	size_t			 nseq;
 	int			 logout;
 	uint64_t		 quota;		/* bytes, 0: none */
+	unsigned int		 enabled;	/* MAIL_ENABLED_*: ENABLE */
+	struct mindex		*ix;		/* mb's modseqs */
+	uint32_t		*saved;		/* SEARCHRES "$", uids */
+	size_t			 nsaved;
 };
+#define MAIL_ENABLED_CONDSTORE	0x01
+#define MAIL_ENABLED_QRESYNC	0x02
+/* What ENABLE may switch on (imap_cmd_enable.c). */
+#define MAIL_ENABLE_OFFERED	(MAIL_ENABLED_CONDSTORE | MAIL_ENABLED_QRESYNC)
 void	imap_session_run(struct mail_session *);
 /* Reply helpers (write to s->io.out). */
 void	imap_tagged(struct mail_session *, const struct imap_cmd *,
@@ -237,8 +246,35 @@ int	imap_set_uids(struct mail_session *, const void *set, int uid,
 	    uint32_t **, size_t *);
 void	imap_write_flags(struct mail_session *, FILE *, uint32_t uid);
 
+/* imap_modseq.c: CONDSTORE's modseqs of the selected mailbox. */
+struct mindex;
+int	imap_modseq_open(struct mail_session *);
+void	imap_modseq_close(struct mail_session *);
+int	imap_modseq_sync(struct mail_session *);
+void	imap_modseq_flags(struct mail_session *, uint32_t uid);
+uint64_t imap_modseq_of(const struct mail_session *, uint32_t uid);
+uint64_t imap_highestmodseq(const struct mail_session *);
+void	imap_write_modseq(const struct mail_session *, FILE *, uint32_t);
+int	imap_modseq_status(struct mailbox *, uint64_t *);
+
+/* imap_qresync.c: QRESYNC's VANISHED. */
+void	imap_write_uidset(FILE *, const uint32_t *, size_t);
+void	imap_vanished_earlier(struct mail_session *, uint64_t modseq,
+	    const struct imap_seqset *);
+void	imap_qresync_select(struct mail_session *,
+	    const struct imap_select *);
+void	imap_report_vanished(struct mail_session *);
+
+/* imap_esearch.c: ESEARCH replies and SEARCHRES's saved result. */
+void	imap_saved_clear(struct mail_session *);
+int	imap_saved_has(const struct mail_session *, uint32_t uid);
+void	imap_saved_uids(struct mail_session *, uint32_t **, size_t *);
+void	imap_esearch_reply(struct mail_session *, struct imap_cmd *,
+	    const uint32_t *uids, size_t n, uint64_t modseq);
+
 /* imap_cmd_*.c: one file per command or group. */
 int	imap_mailbox_name(const struct imap_str *, char *, size_t);
+void	imap_cmd_enable(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_select(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_close(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_list(struct mail_session *, struct imap_cmd *);
