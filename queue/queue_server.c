@@ -150,7 +150,7 @@ read_commit(struct imsg *imsg, uint64_t *reqid, struct envelope *env)
 {
 	char		 addr[ADDR_MAX + 1], orcpt[ADDR_MAX + 1];
 	uint32_t	 n, i;
-	uint8_t		 flags;
+	uint8_t		 flags, held = 0;
 	int		 invalid = 0;
 
 	if (imsg_get_u64(imsg, reqid) == -1 ||
@@ -178,6 +178,12 @@ read_commit(struct imsg *imsg, uint64_t *reqid, struct envelope *env)
 	if (imsg->rpos < imsg->len &&
 	    imsg_get_str(imsg, env->auth, sizeof(env->auth)) == -1)
 		return -1;
+	/* On hold (a milter's quarantine): an older engine leaves it out. */
+	if (imsg->rpos < imsg->len && imsg_get_u8(imsg, &held) == -1)
+		return -1;
+	if (held > 1)
+		invalid = 1;
+	env->held = held;
 	if (imsg_get_end(imsg) == -1)
 		return -1;
 	return invalid;

@@ -10,7 +10,7 @@ if [ "$what" = check ]; then
 	set -- python3 python3-pytest swaks postfix mandoc openssl procps \
 	    dpkg-dev debhelper lintian \
 	    iproute2 mariadb-server mariadb-client dnsmasq-base python3-dkim \
-	    python3-nacl fail2ban "$@"
+	    python3-nacl fail2ban python3-milter rspamd "$@"
 fi
 missing=
 for p in "$@"; do

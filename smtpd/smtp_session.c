@@ -506,6 +506,16 @@ smtp_req_done(struct smtp_session *s)
 	smtp_input(s);
 }
 
+void
+smtp_req_rekey(struct smtp_session *s, enum smtp_req req, int chan,
+    uint64_t id)
+{
+	if (s->req != REQ_NONE)
+		RB_REMOVE(smtp_req_tree, &smtp_reqs, s);
+	s->req = REQ_NONE;
+	smtp_req_start(s, req, chan, id);
+}
+
 struct smtp_session *
 smtp_req_take(uint64_t id, enum smtp_req req)
 {
@@ -574,6 +584,10 @@ smtp_req_failed(struct smtp_session *s)
 		if (auth_req_failed(s, req) == -1)
 			return;
 		break;
+	case REQ_MILTER_RCPT:
+		milter_lookup_failed(s);
+		return;
+	case REQ_MILTER:
 	case REQ_NONE:
 		break;
 	}
@@ -867,8 +881,13 @@ smtp_session_rcpt_result(struct imsg *imsg)
 			return -1;
 	if (imsg_get_end(imsg) == -1)
 		return -1;
-	if ((s = smtp_req_take(id, REQ_RCPT)) == NULL)
+	if ((s = smtp_req_take(id, REQ_RCPT)) == NULL) {
+		if ((s = smtp_req_take(id, REQ_MILTER_RCPT)) != NULL) {
+			imsg->rpos = start;
+			milter_rcpt_result(s, status, n, imsg);
+		}
 		return 0;
+	}
 	tx = s->tx;
 
 	switch (status) {
@@ -1144,12 +1163,21 @@ static void
 smtp_message_done(struct smtp_session *s)
 {
 	struct smtp_tx	*tx = s->tx;
-	int		 errors;
+	int		 errors, mfd = -1;
 
+	/* The milters read (and may rewrite) the file once it is whole. */
+	if (milter_wanted(s) && tx->bs.fd != -1 && tx->bs.errors == 0 &&
+	    (mfd = dup(tx->bs.fd)) == -1)
+		log_warn("session %016llx: dup", SID(s));
 	if (data_finish(tx) == 0) {
-		smtp_commit(s);
+		if (milter_wanted(s))
+			milter_start(s, mfd);
+		else
+			smtp_commit(s);
 		return;
 	}
+	if (mfd != -1)
+		close(mfd);
 	errors = tx->bs.errors;
 	if (errors & DATA_NUL) {
 		log_warnx("session %016llx: [%s]: NUL character in message "
@@ -1208,6 +1236,7 @@ smtp_commit(struct smtp_session *s)
 		ibuf_add_u8(b, r->flags);
 	}
 	ibuf_add_str(b, s->auth_user);
+	ibuf_add_u8(b, tx->held);
 	if (b->error) {
 		ibuf_free(b);
 		goto fail;
@@ -1272,6 +1301,26 @@ smtp_session_msg_committed(struct imsg *imsg)
 	smtp_reset(s);
 	smtp_req_done(s);
 	return 0;
+}
+
+void
+smtp_milter_done(struct smtp_session *s, int commit)
+{
+	/* Closing: the client hears nothing more, the file goes back. */
+	if (s->req != REQ_MILTER && s->req != REQ_MILTER_RCPT) {
+		smtp_reset(s);
+		return;
+	}
+	RB_REMOVE(smtp_req_tree, &smtp_reqs, s);
+	s->req = REQ_NONE;
+	if (!commit) {
+		smtp_reset(s);
+		smtp_req_done(s);
+		return;
+	}
+	smtp_commit(s);
+	if (s->req == REQ_NONE)
+		smtp_req_done(s);
 }
 
 static void

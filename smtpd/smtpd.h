@@ -70,6 +70,8 @@ enum smtp_req {
 	REQ_BAN,		/* authd CHECK_BAN, before the banner */
 	REQ_LOGIN,		/* authd LOGIN */
 	REQ_SENDER,		/* authd CHECK_SENDER */
+	REQ_MILTER,		/* the milters have the message */
+	REQ_MILTER_RCPT,	/* authd LOOKUP_RCPT for a milter */
 };
 
 /* Where a SASL exchange stands (smtp_auth.c). */
@@ -139,6 +141,8 @@ struct smtp_tx {
 	int			 bdat;		/* BDAT transaction */
 	int			 bdat_last;
 	int			 bdat_failed;	/* no spool file */
+	struct milter_run	*milter;	/* smtp_milter.c, or NULL */
+	int			 held;		/* commit on hold */
 };
 
 struct smtp_session {
@@ -222,6 +226,11 @@ void		 smtp_req_start(struct smtp_session *, enum smtp_req, int,
 		    uint64_t);
 struct smtp_session *smtp_req_take(uint64_t, enum smtp_req);
 void		 smtp_req_done(struct smtp_session *);
+/* The pending request becomes another (the same wait goes on). */
+void		 smtp_req_rekey(struct smtp_session *, enum smtp_req, int,
+		    uint64_t);
+/* The milters' verdict: commit, or the reply is sent, drop the message. */
+void		 smtp_milter_done(struct smtp_session *, int commit);
 
 /* smtp_auth.c: SASL AUTH, the sender check, the ban check. */
 void		 auth_check_ban(struct smtp_session *);
@@ -259,6 +268,16 @@ void		 data_end_raw(struct smtp_tx *);
 int		 data_finish(struct smtp_tx *);
 void		 data_abort(struct smtp_tx *);
 int		 data_write_received(struct smtp_session *);
+
+/* smtp_milter.c: the milters of the listener, before the commit. */
+struct milter_run;
+int		 milter_wanted(struct smtp_session *);
+/* Takes msgfd (a read-write fd of the spool file, or -1). */
+void		 milter_start(struct smtp_session *, int msgfd);
+void		 milter_tx_free(struct smtp_tx *);
+void		 milter_rcpt_result(struct smtp_session *, uint8_t status,
+		    uint32_t n, struct imsg *);
+void		 milter_lookup_failed(struct smtp_session *);
 
 /* smtp_tls.c: reference-counted libtls server contexts. */
 struct smtp_tls_ctx {
