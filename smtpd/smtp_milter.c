@@ -99,6 +99,7 @@ struct milter_run {
 	int			 writing;
 	enum mstage		 stage;
 	int			 waiting;	/* for a reply */
+	char			 awaiting;	/* to this SMFIC_* */
 	uint32_t		 version;	/* negotiated */
 	uint32_t		 actions;
 	uint32_t		 proto;
@@ -167,7 +168,7 @@ milter_start(struct smtp_session *s, int msgfd)
 		log_warn("session %016llx: milter", SID(s));
 		if (msgfd != -1)
 			close(msgfd);
-		smtp_status(s, 451, ESC_OTHER_SECURITY_STATUS,
+		smtp_status(s, 451, ESC_DELIVERY_NOT_AUTHORIZED,
 		    "Error: content filter unavailable, try again later");
 		smtp_milter_done(s, 0);
 		return;
@@ -247,7 +248,7 @@ run_verdict_reply(struct milter_run *run, const char *reply)
 	size_t			 n;
 
 	if (reply == NULL) {
-		smtp_status(s, 451, ESC_OTHER_SECURITY_STATUS,
+		smtp_status(s, 451, ESC_DELIVERY_NOT_AUTHORIZED,
 		    "Error: content filter unavailable, try again later");
 		run_end(run, 0);
 		return;
@@ -364,8 +365,15 @@ milter_timeout(int fd, short ev, void *arg)
 {
 	struct milter_run	*run = arg;
 
-	milter_fail(run, "timed out %s", run->stage == MS_CONNECTING ?
-	    "connecting" : "waiting for a reply");
+	static const char *const names[] = { "connecting", "OPTNEG",
+	    "CONNECT", "HELO", "MAIL", "RCPT", "DATA", "HEADER", "EOH",
+	    "BODY", "EOB", "QUIT" };
+
+	if (run->stage == MS_CONNECTING)
+		milter_fail(run, "timed out connecting");
+	else
+		milter_fail(run, "timed out waiting for the reply to %s",
+		    names[run->stage]);
 }
 
 static void
@@ -569,6 +577,9 @@ milter_step(struct milter_run *run)
 		}
 		if (milter_send_stage(run, &reply) == -1)
 			return;
+		log_debug("session %016llx: milter %s: stage %d queued, "
+		    "%zu bytes, reply %d", SID(run->s), run->cm->name,
+		    run->stage, run->out.len, reply);
 		if (reply) {
 			run->waiting = 1;
 			milter_timer(run);
@@ -627,6 +638,7 @@ milter_send_stage(struct milter_run *run, int *reply)
 		(void)milter_put_connect(o, "unknown",
 		    s->ss.ss_family == AF_INET6 ? '6' : '4', s->port, s->ip);
 		*reply = !(p & SMFIP_NR_CONN);
+		run->awaiting = SMFIC_CONNECT;
 		break;
 	case MS_HELO:
 		run->stage = MS_MAIL;
@@ -640,6 +652,7 @@ milter_send_stage(struct milter_run *run, int *reply)
 		}
 		(void)milter_put_helo(o, s->helo);
 		*reply = !(p & SMFIP_NR_HELO);
+		run->awaiting = SMFIC_HELO;
 		break;
 	case MS_MAIL:
 		run->stage = MS_RCPT;
@@ -663,6 +676,7 @@ milter_send_stage(struct milter_run *run, int *reply)
 		args[0] = path;
 		(void)milter_put_mail(o, args, 1);
 		*reply = !(p & SMFIP_NR_MAIL);
+		run->awaiting = SMFIC_MAIL;
 		break;
 	case MS_RCPT:
 		if (run->rcpt == NULL) {
@@ -683,6 +697,7 @@ milter_send_stage(struct milter_run *run, int *reply)
 		args[0] = path;
 		(void)milter_put_rcpt(o, args, 1);
 		*reply = !(p & SMFIP_NR_RCPT);
+		run->awaiting = SMFIC_RCPT;
 		/* Without a reply to wait for, the next one now. */
 		if (!*reply)
 			run->rcpt = TAILQ_NEXT(run->rcpt, entry);
@@ -701,6 +716,7 @@ milter_send_stage(struct milter_run *run, int *reply)
 		}
 		(void)milter_put_data(o);
 		*reply = !(p & SMFIP_NR_DATA);
+		run->awaiting = SMFIC_DATA;
 		break;
 	case MS_HEADER:
 		if (run->hdr == NULL || (p & SMFIP_NOHDRS)) {
@@ -713,6 +729,7 @@ milter_send_stage(struct milter_run *run, int *reply)
 			value++;
 		(void)milter_put_header(o, run->hdr->name, value);
 		*reply = !(p & SMFIP_NR_HDR);
+		run->awaiting = SMFIC_HEADER;
 		run->hdr = TAILQ_NEXT(run->hdr, entry);
 		break;
 	case MS_EOH:
@@ -722,6 +739,7 @@ milter_send_stage(struct milter_run *run, int *reply)
 			return 0;
 		(void)milter_put_eoh(o);
 		*reply = !(p & SMFIP_NR_EOH);
+		run->awaiting = SMFIC_EOH;
 		break;
 	case MS_BODY:
 		if ((p & SMFIP_NOBODY) || run->body_pos >= run->body_len) {
@@ -742,6 +760,7 @@ milter_send_stage(struct milter_run *run, int *reply)
 		run->body_pos += n;
 		(void)milter_put_body(o, buf, n);
 		*reply = !(p & SMFIP_NR_BODY);
+		run->awaiting = SMFIC_BODY;
 		break;
 	case MS_EOB:
 		{
@@ -752,6 +771,7 @@ milter_send_stage(struct milter_run *run, int *reply)
 		}
 		(void)milter_put_eob(o);
 		*reply = 1;
+		run->awaiting = SMFIC_BODYEOB;
 		break;
 	}
 	if (o->error) {
@@ -863,7 +883,7 @@ del_rcpt(struct milter_run *run, const char *mbox)
 static int
 need_action(struct milter_run *run, struct milter_reply *r, uint32_t act)
 {
-	if (run->stage != MS_EOB) {
+	if (run->awaiting != SMFIC_BODYEOB) {
 		milter_fail(run, "%s before end of message",
 		    milter_cmd_name(r->cmd));
 		return -1;
@@ -888,6 +908,8 @@ milter_handle(struct milter_run *run, struct milter_reply *r)
 	char		 mbox[ADDR_MAX + 1], err[128], reply[600];
 	uint8_t		*nb;
 
+	log_debug("session %016llx: milter %s: %s", SID(run->s),
+	    run->cm->name, milter_cmd_name(r->cmd));
 	if (!run->waiting) {
 		milter_fail(run, "%s without a request",
 		    milter_cmd_name(r->cmd));
@@ -914,7 +936,8 @@ milter_handle(struct milter_run *run, struct milter_reply *r)
 	case SMFIR_CONTINUE:
 		break;
 	case SMFIR_SKIP:
-		if (run->stage != MS_BODY || !(run->proto & SMFIP_SKIP)) {
+		if (run->awaiting != SMFIC_BODY ||
+		    !(run->proto & SMFIP_SKIP)) {
 			milter_fail(run, "SKIP out of the body");
 			return -1;
 		}
@@ -924,6 +947,7 @@ milter_handle(struct milter_run *run, struct milter_reply *r)
 		return 1;
 	case SMFIR_ACCEPT:
 		/* This milter is done with the message, edits and all. */
+		run->awaiting = 0;
 		log_debug("session %016llx: milter %s: accept",
 		    SID(run->s), run->cm->name);
 		run->stage = MS_DONE;
@@ -939,9 +963,9 @@ milter_handle(struct milter_run *run, struct milter_reply *r)
 			    "Error: message content rejected");
 		else
 			(void)esc_reply(reply, sizeof(reply), 451,
-			    ESC_OTHER_SECURITY_STATUS,
+			    ESC_DELIVERY_NOT_AUTHORIZED,
 			    "Error: message content deferred, try again later");
-		if (run->stage == MS_RCPT) {
+		if (run->awaiting == SMFIC_RCPT) {
 			/* That recipient only, as at RCPT TO. */
 			log_info("session %016llx: message %s: milter %s "
 			    "refused recipient <%s>: %s", SID(run->s),
@@ -1056,9 +1080,9 @@ milter_handle(struct milter_run *run, struct milter_reply *r)
 	/* CONTINUE, SKIP or ACCEPT: the awaited answer. */
 	evtimer_del(&run->ev_timer);
 	run->waiting = 0;
-	if (run->stage == MS_RCPT && run->rcpt != NULL)
+	if (run->awaiting == SMFIC_RCPT && run->rcpt != NULL)
 		run->rcpt = TAILQ_NEXT(run->rcpt, entry);
-	else if (run->stage == MS_EOB)
+	else if (run->awaiting == SMFIC_BODYEOB)
 		run->stage = MS_DONE;
 	return 1;
 }

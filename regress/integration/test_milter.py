@@ -1,0 +1,251 @@
+"""Milters as a client sees them: a test milter written with python3-milter
+takes, per message, the action the sender's local part names, and each
+test checks the SMTP reply, the delivered message, who got it, or the
+queue's held message.  A milter that is down or hangs gets the listener's
+on-failure action.  Then a real Rspamd, in milter mode, rejects GTUBE
+and adds its headers to a clean message."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from helpers import copies, make_message, parse, read, wait_copy
+from sandbox import free_port, wait_for
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+CTL = os.path.join(TOP, "ctl", "tsambactl")
+SENDER_DOMAIN = "sender.example"
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def milter(request, tmp_path_factory):
+    """The test milter on a loopback port, stopped by pid at the end."""
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("milter") / "milter.log", "w")
+    p = subprocess.Popen([sys.executable, "-u",
+                          os.path.join(HERE, "milter_actions.py"),
+                          str(port), "carol@example.test"],
+                         stdout=log, stderr=subprocess.STDOUT)
+
+    def stop():
+        p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        log.close()
+    request.addfinalizer(stop)
+    wait_for(lambda: port_open(port), 20, what="the test milter")
+    return port
+
+
+@pytest.fixture(scope="module")
+def ports():
+    return {"main": free_port(), "accept": free_port(), "down": free_port(),
+            "dead": free_port(), "hang": free_port(), "sub": free_port()}
+
+
+@pytest.fixture(scope="module")
+def sb(sandbox_factory, milter, ports):
+    dead = free_port()		# nobody listens there
+    extra = [
+        'milter "t" on "inet:127.0.0.1:%d" timeout 3s' % milter,
+        'milter "t-hang" on "inet:127.0.0.1:%d" timeout 2s '
+        'on-failure accept' % milter,
+        'milter "down-tempfail" on "inet:127.0.0.1:%d" timeout 2s '
+        'on-failure tempfail' % dead,
+        'milter "down-accept" on "inet:127.0.0.1:%d" on-failure accept'
+        % dead,
+        'listen on 127.0.0.1 port %d milter "t"' % ports["main"],
+        'listen on 127.0.0.1 port %d milter "down-accept" milter "t"'
+        % ports["accept"],
+        'listen on 127.0.0.1 port %d milter "down-tempfail"' % ports["down"],
+        'listen on 127.0.0.1 port %d milter "t-hang"' % ports["hang"],
+    ]
+    return sandbox_factory("milter", extra=extra, queue={"retry-min": "1s"})
+
+
+def user(sb, i):
+    return sb.address(sb.users[i])
+
+
+def send(port, action, rcpts, subject="milter test", extra_headers=""):
+    """(msgid, code, reply text) of one message from action@sender."""
+    if isinstance(rcpts, str):
+        rcpts = [rcpts]
+    msgid, msg = make_message(rcpts, subject)
+    if extra_headers:
+        msg = extra_headers.encode() + msg
+    import smtplib
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
+        s.ehlo("client.test")
+        code, resp = s.mail("%s@%s" % (action, SENDER_DOMAIN))
+        assert code == 250, (code, resp)
+        for r in rcpts:
+            code, resp = s.rcpt(r)
+            assert code == 250, (r, code, resp)
+        code, resp = s.data(msg)
+    return msgid, code, resp.decode(errors="replace")
+
+
+def delivered(sb, port, action, rcpts, **kw):
+    msgid, code, resp = send(port, action, rcpts, **kw)
+    assert code == 250, (code, resp)
+    first = rcpts[0] if isinstance(rcpts, list) else rcpts
+    return msgid, parse(read(wait_copy(sb, first, msgid)))
+
+
+def nothing_for(sb, port, address, msgid):
+    """A message sent after msgid to address arrives, msgid did not."""
+    later, _ = delivered(sb, port, "plain", address)
+    assert later
+    return copies(sb, address, msgid) == []
+
+
+def queue_list(sb):
+    r = subprocess.run([CTL, "-f", sb.conf, "queue", "list"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+# --------------------------------------------------------- verdicts
+
+def test_continue_delivers_with_milter_header(sb, ports):
+    msgid, m = delivered(sb, ports["main"], "plain", user(sb, 1))
+    assert m["X-Milter-Seen"] == "yes"
+    assert m["Subject"] == "milter test"
+
+
+def test_accept_at_mail_skips_the_rest(sb, ports):
+    _, m = delivered(sb, ports["main"], "accept", user(sb, 1))
+    assert m["X-Milter-Seen"] is None
+
+
+def test_reject_with_custom_reply(sb, ports):
+    msgid, code, resp = send(ports["main"], "reject", user(sb, 1))
+    assert code == 550
+    assert "5.7.1 Custom rejection by the milter" in resp, resp
+    assert nothing_for(sb, ports["main"], user(sb, 1), msgid)
+
+
+def test_reject_without_reply_text(sb, ports):
+    _, code, resp = send(ports["main"], "plainreject", user(sb, 1))
+    assert code == 550 and "5.7.1" in resp, (code, resp)
+
+
+def test_reject_at_mail(sb, ports):
+    _, code, resp = send(ports["main"], "mailreject", user(sb, 1))
+    assert code == 550 and "sender refused by the milter" in resp
+
+
+def test_tempfail_with_custom_reply(sb, ports):
+    msgid, code, resp = send(ports["main"], "tempfail", user(sb, 1))
+    assert code == 451
+    assert "4.7.1 Come back later, says the milter" in resp, resp
+    assert nothing_for(sb, ports["main"], user(sb, 1), msgid)
+
+
+def test_discard_says_250_and_delivers_nothing(sb, ports):
+    msgid, code, resp = send(ports["main"], "discard", user(sb, 2))
+    assert code == 250, (code, resp)
+    assert nothing_for(sb, ports["main"], user(sb, 2), msgid)
+    # Rolled back: not in the queue either.
+    qid = resp.rsplit(" ", 1)[-1]
+    assert qid not in queue_list(sb), qid
+
+
+def test_quarantine_holds_in_queue(sb, ports):
+    msgid, code, resp = send(ports["main"], "quarantine", user(sb, 3))
+    assert code == 250, (code, resp)
+    qid = resp.rsplit(" ", 1)[-1]
+    out = queue_list(sb)
+    line = [x for x in out.splitlines() if qid in x]
+    assert line and "held" in line[0], out
+    assert nothing_for(sb, ports["main"], user(sb, 3), msgid)
+
+
+def test_rcpt_reject_drops_that_recipient(sb, ports):
+    a, b = user(sb, 1), user(sb, 2)
+    msgid, code, resp = send(ports["main"], "rcptreject", [a, b])
+    assert code == 250, (code, resp)
+    wait_copy(sb, a, msgid)
+    assert nothing_for(sb, ports["main"], b, msgid)
+
+
+# ------------------------------------------------------------ edits
+
+def test_header_edits(sb, ports):
+    msgid, m = delivered(sb, ports["main"], "headers", user(sb, 1),
+                         extra_headers="X-Remove-Me: old\r\n")
+    assert m["X-Milter-Added"] == "added at the end"
+    assert m["Subject"] == "changed by the milter"
+    assert m["X-Remove-Me"] is None
+    # Inserted at index 0: above every other header.
+    first = read(wait_copy(sb, user(sb, 1), msgid))
+    head = first.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    names = [l.split(b":", 1)[0] for l in head.splitlines()
+             if l and l[:1] not in (b" ", b"\t")]
+    assert names.index(b"X-Milter-Top") < names.index(b"Received"), names
+
+
+def test_replace_body(sb, ports):
+    msgid, m = delivered(sb, ports["main"], "body", user(sb, 1))
+    data = read(wait_copy(sb, user(sb, 1), msgid))
+    body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else \
+        data.split(b"\n\n", 1)[1]
+    assert body.replace(b"\r\n", b"\n") == \
+        b"The milter replaced this body.\nSecond line.\n", body
+
+
+def test_change_sender(sb, ports):
+    _, m = delivered(sb, ports["main"], "chgfrom", user(sb, 1))
+    assert m["Return-Path"] == "<changed@milter.test>"
+
+
+def test_add_recipient(sb, ports):
+    msgid, _ = delivered(sb, ports["main"], "addrcpt", user(sb, 1))
+    wait_copy(sb, "carol@example.test", msgid)
+
+
+def test_delete_recipient(sb, ports):
+    a, b = user(sb, 1), user(sb, 4)
+    msgid, _ = delivered(sb, ports["main"], "delrcpt", [a, b])
+    assert nothing_for(sb, ports["main"], b, msgid)
+
+
+# ---------------------------------------------------------- failures
+
+def test_milter_down_tempfails(sb, ports):
+    _, code, resp = send(ports["down"], "plain", user(sb, 1))
+    assert code == 451 and "4.7.1" in resp, (code, resp)
+    assert "down-tempfail" in sb.log("smtpd")
+
+
+def test_milter_down_accept_skips_it(sb, ports):
+    # The dead milter is skipped, the next one still sees the message.
+    _, m = delivered(sb, ports["accept"], "plain", user(sb, 1))
+    assert m["X-Milter-Seen"] == "yes"
+
+
+def test_milter_hang_times_out(sb, ports):
+    start = time.monotonic()
+    _, m = delivered(sb, ports["hang"], "hang", user(sb, 1))
+    took = time.monotonic() - start
+    assert 2 <= took < 20, took
+    assert m["X-Milter-Seen"] is None
+    assert "timed out" in sb.log("smtpd")
