@@ -249,3 +249,134 @@ def test_milter_hang_times_out(sb, ports):
     assert 2 <= took < 20, took
     assert m["X-Milter-Seen"] is None
     assert "timed out" in sb.log("smtpd")
+
+
+# ------------------------------------------------------------- Rspamd
+
+RSPAMD = "/usr/bin/rspamd"
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+RSPAMD_CONF = """\
+.include "$CONFDIR/common.conf"
+options {
+    pidfile = "$RUNDIR/rspamd.pid";
+    .include "$CONFDIR/options.inc"
+}
+logging {
+    type = "file";
+    filename = "$LOGDIR/rspamd.log";
+    level = "info";
+}
+worker "rspamd_proxy" {
+    bind_socket = "127.0.0.1:%d";
+    milter = yes;
+    timeout = 120s;
+    upstream "local" {
+        default = yes;
+        self_scan = yes;
+    }
+    count = 1;
+}
+"""
+# What a clean message gets: the full result, and the queue id Rspamd
+# read from the "i" macro.
+MILTER_HEADERS = """\
+use = ["x-spamd-result", "x-rspamd-queue-id", "x-rspamd-server"];
+skip_local = false;
+skip_authenticated = false;
+"""
+
+
+@pytest.fixture(scope="module")
+def rspamd(request):
+    """A private Rspamd: the proxy worker in milter mode scanning by
+    itself (no Redis, no other worker), stopped by pid."""
+    if not os.path.exists(RSPAMD):
+        pytest.skip("rspamd is not installed")
+    import pwd
+    import shutil
+    import tempfile
+    try:
+        pw = pwd.getpwnam("_rspamd")
+    except KeyError:
+        pytest.skip("no _rspamd user (the Debian package creates it)")
+    d = tempfile.mkdtemp(prefix="tsamba-rspamd-", dir="/tmp")
+    os.makedirs(os.path.join(d, "local", "local.d"))
+    port = free_port()
+    with open(os.path.join(d, "rspamd.conf"), "w") as f:
+        f.write(RSPAMD_CONF % port)
+    with open(os.path.join(d, "local", "local.d", "milter_headers.conf"),
+              "w") as f:
+        f.write(MILTER_HEADERS)
+    for root, dirs, files in os.walk(d):
+        for n in [root] + [os.path.join(root, x) for x in files]:
+            os.chown(n, pw.pw_uid, pw.pw_gid)
+    os.chmod(d, 0o755)
+    out = open(os.path.join(d, "stdout"), "w")
+    p = subprocess.Popen(
+        [RSPAMD, "-f", "-u", "_rspamd", "-g", "_rspamd",
+         "-c", os.path.join(d, "rspamd.conf"),
+         "--var=RUNDIR=" + d, "--var=DBDIR=" + d, "--var=LOGDIR=" + d,
+         "--var=LOCAL_CONFDIR=" + os.path.join(d, "local")],
+        stdout=out, stderr=subprocess.STDOUT)
+
+    def stop():
+        p.terminate()
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        out.close()
+        shutil.rmtree(d, ignore_errors=True)
+    request.addfinalizer(stop)
+    try:
+        wait_for(lambda: port_open(port) or p.poll() is not None, 60,
+                 what="rspamd's milter port")
+    except TimeoutError:
+        pass
+    if not port_open(port):
+        log = ""
+        try:
+            with open(os.path.join(d, "rspamd.log")) as f:
+                log = f.read()[-2000:]
+        except OSError:
+            pass
+        pytest.skip("rspamd did not start (exit %s): %s" % (p.poll(), log))
+    return port
+
+
+@pytest.fixture(scope="module")
+def rsb(sandbox_factory, rspamd):
+    port = free_port()
+    sb = sandbox_factory("rspamd", extra=[
+        'milter "rspamd" on "inet:127.0.0.1:%d" timeout 60s' % rspamd,
+        'listen on 127.0.0.1 port %d milter "rspamd"' % port])
+    sb.milter_port = port
+    return sb
+
+
+def test_rspamd_rejects_gtube(rsb):
+    msgid, msg = make_message(user(rsb, 1), "gtube", "Hello\n%s\n" % GTUBE)
+    import smtplib
+    with smtplib.SMTP("127.0.0.1", rsb.milter_port, timeout=90) as s:
+        s.ehlo("client.test")
+        s.mail("someone@sender.example")
+        s.rcpt(user(rsb, 1))
+        code, resp = s.data(msg)
+    resp = resp.decode(errors="replace")
+    # Rspamd's own reply (SMFIR_REPLYCODE), passed on as it is.
+    assert code == 554, (code, resp)
+    assert resp == "5.7.1 Gtube pattern", resp
+    log = rsb.log("smtpd")
+    assert "refused by milter rspamd" in log, log
+
+
+def test_rspamd_clean_gets_headers(rsb):
+    msgid, code, resp = send(rsb.milter_port, "someone", user(rsb, 1),
+                             subject="a clean message")
+    assert code == 250, (code, resp)
+    qid = resp.rsplit(" ", 1)[-1]
+    m = parse(read(wait_copy(rsb, user(rsb, 1), msgid)))
+    result = m["X-Spamd-Result"]
+    assert result and result.startswith("default:"), m.items()
+    assert m["X-Rspamd-Queue-Id"] == qid, m.items()
