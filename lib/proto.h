@@ -74,13 +74,17 @@ enum imsg_type {
 	 * MSG_CREATE: u64 id.
 	 * MSG_CREATED: u64 id, u8 queue_status, str msgid; fd of the new
 	 *   message file (opened for writing) when QUEUE_OK.
+	 * MSG_CREATED's fd is open for reading and writing: the engine's
+	 *   milters read the message back and may rewrite it.
 	 * MSG_COMMIT: u64 id, str msgid, str sender ("" = null sender),
 	 *   str helo, str client address, u8 body (0 7bit, 1 8bitmime,
 	 *   2 binarymime), u8 smtputf8, u32 n, then n times: str rcpt
 	 *   (final mailbox), str orcpt (as given in RCPT TO), u8 flags
 	 *   (RCPT_LOCAL: deliver over LMTP; otherwise it waits for remote
 	 *   delivery), then str auth (the authenticated user, "" when
-	 *   the session did not authenticate: DKIM signs only such mail).
+	 *   the session did not authenticate: DKIM signs only such mail),
+	 *   then u8 held (1: a milter quarantined it, keep it on hold; an
+	 *   older engine leaves it out).
 	 *   The message file must be complete before MSG_COMMIT.
 	 * MSG_COMMITTED: u64 id, u8 queue_status.  QUEUE_OK only once the
 	 *   message and its envelope are on disk (fsynced and renamed).
@@ -111,8 +115,9 @@ enum imsg_type {
 	 *   for new sessions and keeps the old ones for sessions still
 	 *   using them.
 	 * CONNECT: engine -> parent, u64 id, u8 which (CONNECT_AUTHD,
-	 *   CONNECT_QUEUE); CONNECTED: u64 id, u8 which, u8 0 ok/1 failed,
-	 *   fd of the connected socket.  The engine lives in an empty chroot
+	 *   CONNECT_QUEUE, CONNECT_MILTER then u32 index of the milter in
+	 *   the config: a UNIX-socket milter); CONNECTED: u64 id, u8 which,
+	 *   u8 0 ok/1 failed, fd of the connected socket.  The engine lives in an empty chroot
 	 *   and gets its channels to authd and queue this way, at start and
 	 *   whenever a channel is lost.
 	 * READY: parent -> engine, no payload: start accepting.
@@ -228,6 +233,7 @@ enum mta_status {
 enum connect_target {
 	CONNECT_AUTHD = 1,
 	CONNECT_QUEUE,
+	CONNECT_MILTER,		/* smtpd only: a milter's UNIX socket */
 };
 
 enum lookup_status {

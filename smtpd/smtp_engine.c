@@ -274,6 +274,21 @@ engine_send_rollback(const char *msgid)
 	(void)imsgev_send(iev, b);
 }
 
+/* Ask the parent to connect us to a UNIX-socket milter (its index). */
+void
+engine_connect_milter(uint64_t id, uint32_t index)
+{
+	struct ibuf	*b;
+
+	if ((b = imsg_create(IMSG_SMTP_CONNECT, 0, -1)) == NULL)
+		fatal("imsg_create");
+	ibuf_add_u64(b, id);
+	ibuf_add_u8(b, CONNECT_MILTER);
+	ibuf_add_u32(b, index);
+	if (b->error || imsgev_send(&parent_iev, b) == -1)
+		fatalx("cannot queue CONNECT");
+}
+
 /* Ask the parent to connect us to authd or the queue. */
 static void
 chan_connect(struct smtp_channel *ch)
@@ -318,8 +333,15 @@ engine_connected(struct imsg *imsg)
 
 	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &which) == -1 ||
 	    imsg_get_u8(imsg, &status) == -1 || imsg_get_end(imsg) == -1 ||
-	    (ch = chan_get(which)) == NULL || ch->state != CHAN_CONNECTING ||
 	    (status == 0 && imsg->fd == -1))
+		fatalx("malformed CONNECTED");
+	if (which == CONNECT_MILTER) {
+		milter_connected(id, status == 0 ? imsg->fd : -1);
+		if (status != 0 && imsg->fd != -1)
+			close(imsg->fd);
+		return;
+	}
+	if ((ch = chan_get(which)) == NULL || ch->state != CHAN_CONNECTING)
 		fatalx("malformed CONNECTED");
 	if (status != 0) {
 		if (imsg->fd != -1)

@@ -83,6 +83,8 @@ struct maddr {
 TAILQ_HEAD(maddr_list, maddr);
 
 struct milter_run {
+	TAILQ_ENTRY(milter_run)	 entry;		/* while the parent connects */
+	uint64_t		 connect_id;	/* 0: not waiting for it */
 	struct smtp_session	*s;
 	struct smtp_tx		*tx;
 	int			 msgfd;		/* the spool file */
@@ -124,6 +126,9 @@ struct milter_run {
 	uint64_t		 lookup_id;	/* authd request */
 };
 
+/* Runs waiting for the parent to connect a UNIX-socket milter. */
+static TAILQ_HEAD(, milter_run) connecting = TAILQ_HEAD_INITIALIZER(connecting);
+
 static void	 run_free(struct milter_run *);
 static void	 run_next_milter(struct milter_run *);
 static void	 run_finish(struct milter_run *);
@@ -132,6 +137,7 @@ static void	 milter_close(struct milter_run *);
 static void	 milter_fail(struct milter_run *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 static void	 milter_connect(struct milter_run *);
+static uint32_t	 milter_index(const struct conf_milter *);
 static void	 milter_io(int, short, void *);
 static void	 milter_timeout(int, short, void *);
 static void	 milter_step(struct milter_run *);
@@ -317,6 +323,11 @@ run_finish(struct milter_run *run)
 static void
 milter_close(struct milter_run *run)
 {
+	if (run->connect_id != 0) {
+		TAILQ_REMOVE(&connecting, run, entry);
+		run->connect_id = 0;
+		evtimer_del(&run->ev_timer);
+	}
 	if (run->fd == -1)
 		return;
 	event_del(&run->ev_read);
@@ -382,9 +393,17 @@ milter_connect(struct milter_run *run)
 	struct conf_milter	*cm = run->cm;
 	int			 fd;
 
+	evtimer_set(&run->ev_timer, milter_timeout, run);
+	/*
+	 * The engine's chroot is empty: the parent connects a UNIX
+	 * socket (as the engine's user, so the socket's permissions
+	 * still decide) and passes it, as for authd and the queue.
+	 */
 	if (cm->ss.ss_family == AF_UNIX) {
-		milter_fail(run, "UNIX socket milters are not reachable "
-		    "from the engine's chroot");
+		run->connect_id = engine_new_id();
+		TAILQ_INSERT_TAIL(&connecting, run, entry);
+		engine_connect_milter(run->connect_id, milter_index(cm));
+		milter_timer(run);
 		return;
 	}
 	fd = socket(cm->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
@@ -396,7 +415,6 @@ milter_connect(struct milter_run *run)
 	run->fd = fd;
 	event_set(&run->ev_read, fd, EV_READ | EV_PERSIST, milter_io, run);
 	event_set(&run->ev_write, fd, EV_WRITE, milter_io, run);
-	evtimer_set(&run->ev_timer, milter_timeout, run);
 	if (connect(fd, (struct sockaddr *)&cm->ss, cm->sslen) == -1 &&
 	    errno != EINPROGRESS) {
 		milter_fail(run, "connect %s: %s", cm->target,
@@ -407,6 +425,52 @@ milter_connect(struct milter_run *run)
 	run->writing = 1;
 	event_add(&run->ev_write, NULL);
 	milter_timer(run);
+}
+
+static uint32_t
+milter_index(const struct conf_milter *cm)
+{
+	const struct conf_milter	*m;
+	uint32_t			 i = 0;
+
+	TAILQ_FOREACH(m, &smtpd_conf->milters, entry) {
+		if (m == cm)
+			break;
+		i++;
+	}
+	return i;
+}
+
+void
+milter_connected(uint64_t id, int fd)
+{
+	struct milter_run	*run;
+
+	TAILQ_FOREACH(run, &connecting, entry)
+		if (run->connect_id == id)
+			break;
+	if (run == NULL) {
+		/* The message went meanwhile. */
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	TAILQ_REMOVE(&connecting, run, entry);
+	run->connect_id = 0;
+	if (fd == -1) {
+		milter_fail(run, "connect %s failed", run->cm->target);
+		return;
+	}
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1) {
+		close(fd);
+		milter_fail(run, "fcntl: %s", strerror(errno));
+		return;
+	}
+	run->fd = fd;
+	event_set(&run->ev_read, fd, EV_READ | EV_PERSIST, milter_io, run);
+	event_set(&run->ev_write, fd, EV_WRITE, milter_io, run);
+	run->writing = 1;
+	event_add(&run->ev_write, NULL);
 }
 
 static void

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <err.h>
@@ -383,16 +384,30 @@ parent_connect(struct imsg *imsg)
 {
 	struct ibuf	*b;
 	char		 path[PATH_MAX];
+	struct conf_milter	*m;
+	struct sockaddr_un	*sun;
 	uint64_t	 id;
+	uint32_t	 index = 0, i = 0;
 	uint8_t		 which;
 	int		 fd;
 
 	if (imsg->fd != -1)
 		fatalx("CONNECT with a descriptor");
 	if (imsg_get_u64(imsg, &id) == -1 || imsg_get_u8(imsg, &which) == -1 ||
+	    (which == CONNECT_MILTER && imsg_get_u32(imsg, &index) == -1) ||
 	    imsg_get_end(imsg) == -1)
 		fatalx("malformed CONNECT");
 	switch (which) {
+	case CONNECT_MILTER:
+		/* Only a UNIX-socket milter of the config, by its index. */
+		TAILQ_FOREACH(m, &smtpd_conf->milters, entry)
+			if (i++ == index)
+				break;
+		if (m == NULL || m->ss.ss_family != AF_UNIX)
+			fatalx("CONNECT to unknown milter %u", index);
+		sun = (struct sockaddr_un *)&m->ss;
+		strlcpy(path, sun->sun_path, sizeof(path));
+		break;
 	case CONNECT_AUTHD:
 		conf_sockpath(smtpd_conf, "auth.sock", path, sizeof(path));
 		break;

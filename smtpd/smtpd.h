@@ -59,6 +59,8 @@ void		 engine_main(int parent_fd, int key_fd);
 /* The channel to authd or queue, or NULL while it is down. */
 struct imsgev	*engine_channel(int which);
 void		 engine_send_rollback(const char *msgid);
+/* The parent connects a UNIX-socket milter: milter_connected() follows. */
+void		 engine_connect_milter(uint64_t id, uint32_t index);
 uint64_t	 engine_new_id(void);
 
 /* smtp_session.c: one SMTP conversation. */
@@ -278,6 +280,8 @@ void		 milter_tx_free(struct smtp_tx *);
 void		 milter_rcpt_result(struct smtp_session *, uint8_t status,
 		    uint32_t n, struct imsg *);
 void		 milter_lookup_failed(struct smtp_session *);
+/* The parent's answer to engine_connect_milter(): fd, or -1. */
+void		 milter_connected(uint64_t id, int fd);
 
 /* smtp_tls.c: reference-counted libtls server contexts. */
 struct smtp_tls_ctx {

@@ -1,11 +1,14 @@
 """A test milter (python3-milter) for test_milter.py: the local part of
-the MAIL FROM address names the action it takes, so that each test asks
-for one.  Run as: milter_actions.py PORT ADDED_RCPT
+the MAIL FROM address (or an X-Test-Action header, for submissions
+whose sender is fixed) names the action it takes, so that each test
+asks for one.  Run as: milter_actions.py PORT|unix:/path ADDED_RCPT
 
 Every message that reaches the end of the body and is not refused gets
 "X-Milter-Seen: yes", so a test can tell whether the milter saw it to
-the end (an ACCEPT at MAIL means it did not)."""
+the end (an ACCEPT at MAIL means it did not), and "X-Milter-Auth:" with
+the {auth_authen} macro ("none" without AUTH)."""
 
+import os
 import sys
 import time
 
@@ -34,6 +37,11 @@ class Actions(Milter.Base):
         if self.act == "rcptreject" and len(self.rcpts) == 2:
             self.setreply("550", "5.7.1", "second recipient refused")
             return Milter.REJECT
+        return Milter.CONTINUE
+
+    def header(self, name, value):
+        if name.lower() == "x-test-action":
+            self.act = value.strip()
         return Milter.CONTINUE
 
     def eom(self):
@@ -66,19 +74,27 @@ class Actions(Milter.Base):
             self.addrcpt("<%s>" % self.added_rcpt)
         if a == "delrcpt":
             self.delrcpt(self.rcpts[-1])
+        self.addheader("X-Milter-Auth",
+                       self.getsymval("{auth_authen}") or "none")
         self.addheader("X-Milter-Seen", "yes")
         return Milter.ACCEPT
 
 
 def main():
-    port, Actions.added_rcpt = sys.argv[1], sys.argv[2]
+    where, Actions.added_rcpt = sys.argv[1], sys.argv[2]
+    if where.startswith("unix:"):
+        # The smtp engine's user connects: the socket must let it.
+        os.umask(0)
+        spec = where
+    else:
+        spec = "inet:%s@127.0.0.1" % where
     Milter.factory = Actions
     Milter.set_flags(Milter.ADDHDRS | Milter.CHGHDRS | Milter.CHGBODY |
                      Milter.ADDRCPT | Milter.DELRCPT | Milter.QUARANTINE |
                      Milter.CHGFROM)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
-    Milter.runmilter("actions", "inet:%s@127.0.0.1" % port, 60)
+    Milter.runmilter("actions", spec, 60)
 
 
 if __name__ == "__main__":

@@ -30,14 +30,12 @@ def port_open(port):
         return False
 
 
-@pytest.fixture(scope="module")
-def milter(request, tmp_path_factory):
-    """The test milter on a loopback port, stopped by pid at the end."""
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("milter") / "milter.log", "w")
+def start_milter(request, where, log):
+    """The test milter on where (a port or unix:/path), stopped by pid
+    at the end."""
     p = subprocess.Popen([sys.executable, "-u",
                           os.path.join(HERE, "milter_actions.py"),
-                          str(port), "carol@example.test"],
+                          str(where), "carol@example.test"],
                          stdout=log, stderr=subprocess.STDOUT)
 
     def stop():
@@ -47,20 +45,58 @@ def milter(request, tmp_path_factory):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
-        log.close()
     request.addfinalizer(stop)
+    return p
+
+
+@pytest.fixture(scope="module")
+def milter(request, tmp_path_factory):
+    port = free_port()
+    d = tmp_path_factory.mktemp("milter")
+    log = open(d / "milter.log", "w")
+    request.addfinalizer(log.close)
+    start_milter(request, port, log)
     wait_for(lambda: port_open(port), 20, what="the test milter")
     return port
 
 
 @pytest.fixture(scope="module")
-def ports():
-    return {"main": free_port(), "accept": free_port(), "down": free_port(),
-            "dead": free_port(), "hang": free_port(), "sub": free_port()}
+def milter_unix(request):
+    """The same milter on a UNIX socket, for the parent to connect."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="tsamba-milter-", dir="/tmp")
+    os.chmod(d, 0o755)
+    path = os.path.join(d, "milter.sock")
+    log = open(os.path.join(d, "milter.log"), "w")
+
+    def clean():
+        log.close()
+        import shutil
+        shutil.rmtree(d, ignore_errors=True)
+    request.addfinalizer(clean)
+    start_milter(request, "unix:" + path, log)
+
+    def up():
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(path)
+            s.close()
+            return True
+        except OSError:
+            return False
+    wait_for(up, 20, what="the test milter's UNIX socket")
+    return path
 
 
 @pytest.fixture(scope="module")
-def sb(sandbox_factory, milter, ports):
+def ports():
+    return {"main": free_port(), "accept": free_port(), "down": free_port(),
+            "hang": free_port(), "unix": free_port(), "sub": free_port(),
+            "subm": free_port()}
+
+
+@pytest.fixture(scope="module")
+def sb(sandbox_factory, milter, milter_unix, ports):
     dead = free_port()		# nobody listens there
     extra = [
         'milter "t" on "inet:127.0.0.1:%d" timeout 3s' % milter,
@@ -70,7 +106,14 @@ def sb(sandbox_factory, milter, ports):
         'on-failure tempfail' % dead,
         'milter "down-accept" on "inet:127.0.0.1:%d" on-failure accept'
         % dead,
+        'milter "u" on "unix:%s" timeout 3s' % milter_unix,
         'listen on 127.0.0.1 port %d milter "t"' % ports["main"],
+        'listen on 127.0.0.1 port %d milter "u"' % ports["unix"],
+        # Submissions: without milter-auth the milter is left out.
+        'listen on 127.0.0.1 port %d tls-require pki demo auth milter "t"'
+        % ports["sub"],
+        'listen on 127.0.0.1 port %d tls-require pki demo auth milter "t" '
+        'milter-auth' % ports["subm"],
         'listen on 127.0.0.1 port %d milter "down-accept" milter "t"'
         % ports["accept"],
         'listen on 127.0.0.1 port %d milter "down-tempfail"' % ports["down"],
@@ -226,6 +269,58 @@ def test_delete_recipient(sb, ports):
     a, b = user(sb, 1), user(sb, 4)
     msgid, _ = delivered(sb, ports["main"], "delrcpt", [a, b])
     assert nothing_for(sb, ports["main"], b, msgid)
+
+
+def test_unix_socket_milter(sb, ports):
+    _, m = delivered(sb, ports["unix"], "headers", user(sb, 1))
+    assert m["X-Milter-Seen"] == "yes"
+    assert m["Subject"] == "changed by the milter"
+    _, code, resp = send(ports["unix"], "reject", user(sb, 1))
+    assert code == 550 and "Custom rejection" in resp, (code, resp)
+
+
+def submit(sb, port, action):
+    """A message submitted after AUTH as the demo user, asking the
+    milter (by header) for action: (msgid, code, reply)."""
+    import smtplib
+    from helpers import tls_context
+    msgid, msg = make_message(user(sb, 1), "submitted")
+    msg = ("X-Test-Action: %s\r\n" % action).encode() + msg
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
+        s.ehlo("client.test")
+        s.starttls(context=tls_context())
+        s.ehlo("client.test")
+        s.login(sb.demo_user, sb.password)
+        code, resp = s.mail(sb.demo_user)
+        assert code == 250, (code, resp)
+        code, resp = s.rcpt(user(sb, 1))
+        assert code == 250, (code, resp)
+        code, resp = s.data(msg)
+    return msgid, code, resp.decode(errors="replace")
+
+
+def test_submission_skips_milter_by_default(sb, ports):
+    msgid, code, resp = submit(sb, ports["sub"], "reject")
+    assert code == 250, (code, resp)
+    m = parse(read(wait_copy(sb, user(sb, 1), msgid)))
+    assert m["X-Milter-Seen"] is None
+
+
+def test_submission_milter_auth(sb, ports):
+    # milter-auth: the milter sees it, with the AUTH user's macro...
+    msgid, code, resp = submit(sb, ports["subm"], "plain")
+    assert code == 250, (code, resp)
+    m = parse(read(wait_copy(sb, user(sb, 1), msgid)))
+    assert m["X-Milter-Seen"] == "yes"
+    assert m["X-Milter-Auth"] == sb.demo_user
+    # ... and its verdict holds.
+    _, code, resp = submit(sb, ports["subm"], "reject")
+    assert code == 550 and "Custom rejection" in resp, (code, resp)
+
+
+def test_inbound_has_no_auth_macro(sb, ports):
+    _, m = delivered(sb, ports["main"], "plain", user(sb, 1))
+    assert m["X-Milter-Auth"] == "none"
 
 
 # ---------------------------------------------------------- failures
