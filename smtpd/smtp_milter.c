@@ -129,6 +129,7 @@ struct milter_run {
 /* Runs waiting for the parent to connect a UNIX-socket milter. */
 static TAILQ_HEAD(, milter_run) connecting = TAILQ_HEAD_INITIALIZER(connecting);
 
+static void	 run_begin(int, short, void *);
 static void	 run_free(struct milter_run *);
 static void	 run_next_milter(struct milter_run *);
 static void	 run_finish(struct milter_run *);
@@ -167,7 +168,8 @@ milter_wanted(struct smtp_session *s)
 void
 milter_start(struct smtp_session *s, int msgfd)
 {
-	struct milter_run	*run;
+	static const struct timeval	 now = { 0, 0 };
+	struct milter_run		*run;
 
 	smtp_req_start(s, REQ_MILTER, 0, engine_new_id());
 	if ((run = calloc(1, sizeof(*run))) == NULL) {
@@ -186,9 +188,23 @@ milter_start(struct smtp_session *s, int msgfd)
 	TAILQ_INIT(&run->headers);
 	TAILQ_INIT(&run->addrcpts);
 	s->tx->milter = run;
-	if (msgfd == -1 || read_headers(run) == -1) {
+	/*
+	 * From the event loop, not from inside the session's input
+	 * loop: a verdict that comes at once (a milter refusing the
+	 * connect) then resumes the session like any other answer.
+	 */
+	evtimer_set(&run->ev_timer, run_begin, run);
+	evtimer_add(&run->ev_timer, &now);
+}
+
+static void
+run_begin(int fd, short ev, void *arg)
+{
+	struct milter_run	*run = arg;
+
+	if (run->msgfd == -1 || read_headers(run) == -1) {
 		log_warnx("session %016llx: message %s: cannot read it for "
-		    "the milters", SID(s), s->tx->msgid);
+		    "the milters", SID(run->s), run->tx->msgid);
 		run_verdict_reply(run, NULL);
 		return;
 	}
@@ -213,6 +229,9 @@ run_free(struct milter_run *run)
 	struct maddr	*a;
 
 	milter_close(run);
+	/* A begin or connect timer may still be pending. */
+	if (evtimer_initialized(&run->ev_timer))
+		evtimer_del(&run->ev_timer);
 	if (run->msgfd != -1)
 		close(run->msgfd);
 	while ((h = TAILQ_FIRST(&run->headers)) != NULL) {
@@ -529,6 +548,9 @@ milter_flush(struct milter_run *run)
 					run->writing = 1;
 					event_add(&run->ev_write, NULL);
 				}
+				/* A milter that stops reading times out. */
+				if (!run->waiting)
+					milter_timer(run);
 				return 1;
 			}
 			milter_fail(run, "write: %s", strerror(errno));
@@ -538,6 +560,8 @@ milter_flush(struct milter_run *run)
 	}
 	milter_out_reset(&run->out);
 	run->outoff = 0;
+	if (!run->waiting && run->stage != MS_CONNECTING)
+		evtimer_del(&run->ev_timer);
 	return 0;
 }
 

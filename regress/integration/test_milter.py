@@ -271,6 +271,34 @@ def test_delete_recipient(sb, ports):
     assert nothing_for(sb, ports["main"], b, msgid)
 
 
+def test_bdat_message_is_filtered(sb, ports):
+    msgid, msg = make_message(user(sb, 1), "bdat")
+    c = socket.create_connection(("127.0.0.1", ports["main"]), timeout=30)
+    f = c.makefile("rb")
+
+    def reply():
+        lines = []
+        while True:
+            line = f.readline().decode()
+            lines.append(line)
+            if line[3:4] != "-":
+                return lines[-1]
+    reply()
+    c.sendall(b"EHLO client.test\r\n")
+    reply()
+    c.sendall(b"MAIL FROM:<headers@sender.example>\r\n"
+              b"RCPT TO:<%s>\r\n" % user(sb, 1).encode())
+    assert reply().startswith("250") and reply().startswith("250")
+    c.sendall(b"BDAT %d LAST\r\n" % len(msg) + msg)
+    r = reply()
+    c.sendall(b"QUIT\r\n")
+    c.close()
+    assert r.startswith("250"), r
+    m = parse(read(wait_copy(sb, user(sb, 1), msgid)))
+    assert m["Subject"] == "changed by the milter"
+    assert m["X-Milter-Seen"] == "yes"
+
+
 def test_unix_socket_milter(sb, ports):
     _, m = delivered(sb, ports["unix"], "headers", user(sb, 1))
     assert m["X-Milter-Seen"] == "yes"
