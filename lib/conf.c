@@ -95,6 +95,7 @@ conf_init(struct conf *conf)
 	conf->mta_max_conns_domain = 10;
 	TAILQ_INIT(&conf->mta_tls_verify);
 	TAILQ_INIT(&conf->dkims);
+	TAILQ_INIT(&conf->milters);
 
 	conf_copy(conf->statedir, sizeof(conf->statedir), DEFAULT_STATEDIR);
 	conf->ban_max_failures = 5;
@@ -173,6 +174,7 @@ conf_clear(struct conf *conf)
 	struct conf_net		*n;
 	struct conf_domain	*d;
 	struct conf_dkim	*k;
+	struct conf_milter	*m;
 
 	while ((pki = TAILQ_FIRST(&conf->pkis)) != NULL) {
 		TAILQ_REMOVE(&conf->pkis, pki, entry);
@@ -198,6 +200,10 @@ conf_clear(struct conf *conf)
 		TAILQ_REMOVE(&conf->mta_tls_verify, d, entry);
 		free(d);
 	}
+	while ((m = TAILQ_FIRST(&conf->milters)) != NULL) {
+		TAILQ_REMOVE(&conf->milters, m, entry);
+		free(m);
+	}
 	while ((k = TAILQ_FIRST(&conf->dkims)) != NULL) {
 		TAILQ_REMOVE(&conf->dkims, k, entry);
 		free(k);
@@ -212,6 +218,17 @@ conf_pki_find(struct conf *conf, const char *name)
 	TAILQ_FOREACH(pki, &conf->pkis, entry)
 		if (strcmp(pki->name, name) == 0)
 			return pki;
+	return NULL;
+}
+
+struct conf_milter *
+conf_milter_find(struct conf *conf, const char *name)
+{
+	struct conf_milter	*m;
+
+	TAILQ_FOREACH(m, &conf->milters, entry)
+		if (strcmp(m->name, name) == 0)
+			return m;
 	return NULL;
 }
 

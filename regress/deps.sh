@@ -11,7 +11,7 @@ if [ "$what" = check ]; then
 	    dpkg-dev debhelper lintian dovecot-imapd dovecot-pop3d \
 	    iproute2 mariadb-server mariadb-client dnsmasq-base python3-dkim \
 	    python3-nacl fail2ban python3-spf python3-authres python3-yaml \
-	    publicsuffix python3-prometheus-client "$@"
+	    publicsuffix python3-prometheus-client python3-milter rspamd "$@"
 fi
 missing=
 for p in "$@"; do

@@ -1,10 +1,10 @@
 /*
  * One SMTP session (RFC 5321): the state machine, the commands and their
  * replies, pipelining (commands are taken in order and reading stops
- * while one waits for authd or the queue), STARTTLS, timeouts and the
- * per-session limits.  The transaction is in smtp_tx.c, message bodies
- * in smtp_data.c, AUTH, the sender check and the ban check in
- * smtp_auth.c.
+ * while one waits for authd, the queue or the milters), STARTTLS,
+ * timeouts and the per-session limits.  The transaction is in
+ * smtp_tx.c, message bodies in smtp_data.c, AUTH, the sender check and
+ * the ban check in smtp_auth.c, the milters in smtp_milter.c.
  */
 
 #include <sys/types.h>
@@ -395,6 +395,9 @@ smtp_req_abandon(struct smtp_session *s)
 {
 	if (s->req == REQ_COMMIT && s->tx != NULL)
 		s->tx->msgid[0] = '\0';
+	/* The milters' verdict is no longer wanted: their run ends now. */
+	if (s->req == REQ_MILTER && s->tx != NULL)
+		milter_tx_free(s->tx);
 	/* A late answer goes to the engine (a spool file goes back). */
 	channel_req_cancel(&s->creq);
 	s->req = REQ_NONE;
@@ -536,6 +539,7 @@ static const uint32_t smtp_req_answer_type[] = {
 	[REQ_BAN] = IMSG_AUTH_BAN_RESULT,
 	[REQ_LOGIN] = IMSG_AUTH_LOGIN_RESULT,
 	[REQ_SENDER] = IMSG_AUTH_SENDER_RESULT,
+	[REQ_MILTER] = IMSG_NONE,	/* waits on no channel */
 };
 
 /*
@@ -578,6 +582,7 @@ smtp_req_answer(struct channel_req *r, struct imsg *imsg, union imsg_msg *m)
 	case REQ_SENDER:
 		rv = smtp_session_sender_result(s, &m->auth_sender_result);
 		break;
+	case REQ_MILTER:
 	case REQ_NONE:
 		break;
 	}
@@ -626,6 +631,7 @@ smtp_req_failed(struct smtp_session *s)
 		if (auth_req_failed(s, req) == -1)
 			return;
 		break;
+	case REQ_MILTER:
 	case REQ_NONE:
 		break;
 	}
@@ -1156,12 +1162,35 @@ static void
 smtp_message_done(struct smtp_session *s)
 {
 	struct smtp_tx	*tx = s->tx;
-	int		 errors;
+	int		 errors, mfd = -1;
 
+	/* The milters read (and may rewrite) the file once it is whole. */
+	if (milter_wanted(s) && tx->bs.fd != -1 && tx->bs.errors == 0 &&
+	    (mfd = dup(tx->bs.fd)) == -1)
+		log_warn("session %016llx: dup", SID(s));
 	if (data_finish(tx) == 0) {
-		smtp_commit(s);
+		if (!milter_wanted(s)) {
+			smtp_commit(s);
+			return;
+		}
+		if (milter_start(s, mfd) == -1) {
+			smtp_status(s, 451, ESC_DELIVERY_NOT_AUTHORIZED,
+			    "Error: content filter unavailable, try again "
+			    "later");
+			smtp_reset(s);
+			return;
+		}
+		/*
+		 * Input waits for the verdict, as for a request.  The
+		 * client is not idle meanwhile, we are: the milters'
+		 * own timeouts and the session's time limit bound it.
+		 */
+		smtp_req_start(s, REQ_MILTER);
+		io_set_timeout(s->io, 0);
 		return;
 	}
+	if (mfd != -1)
+		close(mfd);
 	errors = tx->bs.errors;
 	if (errors & DATA_NUL) {
 		log_warnx("session %016llx: [%s]: NUL character in message "
@@ -1199,7 +1228,7 @@ smtp_commit(struct smtp_session *s)
 	struct msg_queue_msg_commit	 m = {
 		.msgid = tx->msgid, .sender = tx->sender, .helo = s->helo,
 		.client = s->ip, .body = tx->body, .smtputf8 = tx->smtputf8,
-		.auth = s->auth_user,
+		.auth = s->auth_user, .held = tx->held,
 	};
 
 	TAILQ_FOREACH(r, &tx->rcpts, entry)
@@ -1270,6 +1299,25 @@ smtp_session_msg_committed(struct smtp_session *s,
 	smtp_reset(s);
 	smtp_req_done(s);
 	return 0;
+}
+
+/*
+ * From the event loop, never from inside smtp_input(): a closing session
+ * ended its run already (smtp_req_abandon()).
+ */
+void
+smtp_milter_done(struct smtp_session *s, int commit)
+{
+	s->req = REQ_NONE;
+	io_set_timeout(s->io, smtpd_conf->timeout_idle * 1000);
+	if (!commit) {
+		smtp_reset(s);
+		smtp_req_done(s);
+		return;
+	}
+	smtp_commit(s);
+	if (s->req == REQ_NONE)
+		smtp_req_done(s);
 }
 
 static void

@@ -47,6 +47,7 @@ smtp_tx_free(struct smtp_tx *tx)
 {
 	if (tx == NULL)
 		return;
+	milter_tx_free(tx);
 	/* A body in progress is abandoned; the queue drops its file. */
 	if (tx->msgid[0] != '\0') {
 		data_abort(tx);

@@ -63,6 +63,8 @@ struct channel	*engine_channel(int which);
 /* channel_send() to authd or queue: -1 (b freed) if it is down. */
 int		 engine_send(int which, struct ibuf *);
 void		 engine_send_rollback(const char *msgid);
+/* The parent connects a UNIX-socket milter: milter_connected() follows. */
+void		 engine_connect_milter(uint64_t id, uint32_t index);
 
 /* smtp_session.c: one SMTP conversation. */
 enum smtp_req {
@@ -73,6 +75,7 @@ enum smtp_req {
 	REQ_BAN,		/* authd CHECK_BAN, before the banner */
 	REQ_LOGIN,		/* authd LOGIN */
 	REQ_SENDER,		/* authd CHECK_SENDER */
+	REQ_MILTER,		/* the milters have the message (no channel) */
 };
 
 /* Where a SASL exchange stands (smtp_auth.c). */
@@ -142,6 +145,8 @@ struct smtp_tx {
 	int			 bdat;		/* BDAT transaction */
 	int			 bdat_last;
 	int			 bdat_failed;	/* no spool file */
+	struct milter_run	*milter;	/* smtp_milter.c, or NULL */
+	int			 held;		/* commit on hold */
 };
 
 struct smtp_session {
@@ -224,6 +229,11 @@ void		 smtp_close(struct smtp_session *, int code, enum esc_code,
 		    __attribute__((__format__ (printf, 4, 5)));
 void		 smtp_req_start(struct smtp_session *, enum smtp_req);
 void		 smtp_req_done(struct smtp_session *);
+/*
+ * The milters' verdict (REQ_MILTER ends): commit, or the reply is sent
+ * and the message goes back.
+ */
+void		 smtp_milter_done(struct smtp_session *, int commit);
 
 /* smtp_auth.c: SASL AUTH, the sender check, the ban check. */
 void		 auth_check_ban(struct smtp_session *);
@@ -266,6 +276,19 @@ int		 data_finish(struct smtp_tx *);
 void		 data_abort(struct smtp_tx *);
 int		 data_write_received(struct smtp_session *);
 
+/* smtp_milter.c: the milters of the listener, before the commit. */
+struct milter_run;
+int		 milter_wanted(struct smtp_session *);
+/*
+ * Takes msgfd (a read-write fd of the spool file, or -1); 0: the run
+ * begins from the event loop and ends in smtp_milter_done(), -1: out of
+ * memory, nothing started.
+ */
+int		 milter_start(struct smtp_session *, int msgfd);
+void		 milter_tx_free(struct smtp_tx *);
+/* The parent's answer to engine_connect_milter(): fd, or -1. */
+void		 milter_connected(uint64_t id, int fd);
+
 /* smtp_tls.c: reference-counted libtls server contexts. */
 struct smtp_tls_ctx {
 	TAILQ_ENTRY(smtp_tls_ctx) entry;
@@ -294,6 +317,12 @@ void		 smtp_log_reply(struct smtp_session *, const char *reply);
 void		 smtp_log_refuse(const char *ip, int port, const char *reply);
 /* The next status reply of s refuses the connection (a banned client). */
 void		 smtp_log_refusing(struct smtp_session *);
+/*
+ * A milter refused a recipient (rcpt) or, rcpt NULL, the message at the
+ * end of its data; reply is the whole reply the client gets.
+ */
+void		 smtp_log_milter(struct smtp_session *, const char *milter,
+		    const char *rcpt, const char *reply);
 
 /* smtp_limits.c: sessions per client address. */
 int		 limits_ip_acquire(const struct sockaddr_storage *);

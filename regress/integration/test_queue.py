@@ -126,17 +126,19 @@ class ImsgConn:
         r.end()
         return status, msgid, fd
 
-    def commit(self, msgid, sender, rcpts, body=1, smtputf8=0, auth=None):
+    def commit(self, msgid, sender, rcpts, body=1, smtputf8=0, auth=None,
+               held=0):
         self.reqid += 1
         lst = []
         for rc in rcpts:
             addr, flags = rc if isinstance(rc, tuple) else (rc, RCPT_LOCAL)
             lst.append(dict(rcpt=addr, orcpt=addr, flags=flags))
-        # auth: the SMTP AUTH user, "" when the session did not log in
+        # auth: the SMTP AUTH user, "" when the session did not log in;
+        # held: 1 when a milter quarantined the message
         _, p = pack("QUEUE_MSG_COMMIT", id=self.reqid, msgid=msgid,
                     sender=sender, helo="client.test", client="192.0.2.1",
                     body=body, smtputf8=smtputf8, rcpts=lst,
-                    auth=auth or "")
+                    auth=auth or "", held=held)
         self.send(MSG_COMMIT, p)
         t, fd, r = self.recv()
         assert t == MSG_COMMITTED and fd is None
@@ -685,7 +687,7 @@ def test_many_concurrent_commits(queue, lmtp):
         c.reqid += 1
         p = u64(c.reqid) + s(msgid) + s("a@sender.test") + s("h") + \
             s("c") + u8(0) + u8(0) + u32(1) + s("m%d@mx.test" % i) + \
-            s("") + u8(1) + s("")
+            s("") + u8(1) + s("") + u8(0)
         c.send(MSG_COMMIT, p)
     for c, msgid, i in created:
         t, fd, r = c.recv()
