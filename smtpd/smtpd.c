@@ -95,7 +95,7 @@ main(int argc, char *argv[])
 	if (!opts.debug && daemon(1, 0) == -1)
 		fatal("daemon");
 	signal(SIGPIPE, SIG_IGN);
-	/* The engine inherits the limit: its socket and a spool file each. */
+	/* The engine inherits the limit: socket, spool file, milter each. */
 	if (smtpd_conf->max_sessions != 0)
 		listener_check_fd_limit("SMTP", smtpd_conf->max_sessions,
 		    SMTP_SESSION_FDS, LISTENER_FDS_RESERVED + nfds);
