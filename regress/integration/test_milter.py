@@ -220,6 +220,12 @@ def test_quarantine_holds_in_queue(sb, ports):
     line = [x for x in out.splitlines() if qid in x]
     assert line and "held" in line[0], out
     assert nothing_for(sb, ports["main"], user(sb, 3), msgid)
+    # Released by the admin, it is delivered as it came.
+    r = subprocess.run([CTL, "-f", sb.conf, "queue", "release", qid],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    m = parse(read(wait_copy(sb, user(sb, 3), msgid)))
+    assert m["X-Milter-Seen"] == "yes"
 
 
 def test_rcpt_reject_drops_that_recipient(sb, ports):
