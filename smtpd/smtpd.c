@@ -118,14 +118,10 @@ main(int argc, char *argv[])
 	if (!opts.debug && daemon(1, 0) == -1)
 		fatal("daemon");
 	signal(SIGPIPE, SIG_IGN);
-	/*
-	 * The engine inherits the limit: its socket and a spool file each,
-	 * and a milter's socket while the milters read the message.
-	 */
+	/* The engine inherits the limit: socket, spool file, milter each. */
 	if (smtpd_conf->max_sessions != 0)
 		listener_check_fd_limit("SMTP", smtpd_conf->max_sessions,
-		    SMTP_SESSION_FDS + !TAILQ_EMPTY(&smtpd_conf->milters),
-		    LISTENER_FDS_RESERVED + nfds);
+		    SMTP_SESSION_FDS, LISTENER_FDS_RESERVED + nfds);
 	parent_stats_open();
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1 ||

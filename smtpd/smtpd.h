@@ -40,7 +40,7 @@ struct tls;
 #define SMTP_PASSWORD_MAX	1024	/* longest password passed on */
 #define SMTP_AUTH_FAILURES	3	/* failed AUTH before 421 */
 #define SMTP_LOG_ARG_MAX	512	/* a MAIL/RCPT argument kept for the log */
-#define SMTP_SESSION_FDS	2	/* the socket, a spool file in DATA */
+#define SMTP_SESSION_FDS	3	/* socket, spool file, milter socket */
 #define SMTP_EXIT_FLUSH_SEC	2	/* for every reply owed, at exit */
 #define SMTP_CLOSE_GRACE	10	/* s to send the last reply */
 

@@ -88,15 +88,95 @@ def milter_unix(request):
     return path
 
 
+BAD_REPLIES = {
+    # A reply code that is not a refusal.
+    "code250": (b"y", b"250 2.0.0 fine\0"),
+    # A packet longer than any reply may be.
+    "huge": None,
+    # An edit that was not negotiated (actions 0).
+    "unasked": (b"h", b"X-Bad\0yes\0"),
+}
+
+
+@pytest.fixture(scope="module")
+def bad_milter(request):
+    """A fake milter that negotiates properly, skips every step but the
+    end of the message, then answers it with the bad reply the sender's
+    local part names."""
+    import struct
+    import threading
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(16)
+    stop = threading.Event()
+
+    def packet(c):
+        head = b""
+        while len(head) < 4:
+            chunk = c.recv(4 - len(head))
+            if not chunk:
+                return None, None
+            head += chunk
+        n = struct.unpack("!I", head)[0]
+        data = b""
+        while len(data) < n:
+            chunk = c.recv(n - len(data))
+            if not chunk:
+                return None, None
+            data += chunk
+        return data[:1], data[1:]
+
+    def serve(c):
+        with c:
+            which = None
+            while True:
+                cmd, data = packet(c)
+                if cmd is None:
+                    return
+                if cmd == b"O":
+                    # NOCONNECT .. NOEOH: only MAIL and EOB are sent.
+                    c.sendall(struct.pack("!IcIII", 13, b"O", 6, 0,
+                                          0x1 | 0x2 | 0x8 | 0x10 | 0x20 |
+                                          0x40 | 0x200 | 0x4000))
+                elif cmd == b"M":
+                    which = data.split(b"\0")[0].strip(b"<>")
+                    which = which.split(b"@")[0].decode()
+                elif cmd == b"E":
+                    bad = BAD_REPLIES[which]
+                    if bad is None:
+                        c.sendall(struct.pack("!I", 0x7fffffff) + b"b")
+                    else:
+                        c.sendall(struct.pack("!I", len(bad[1]) + 1) +
+                                  bad[0] + bad[1])
+
+    def loop():
+        ls.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                continue
+            threading.Thread(target=serve, args=(c,), daemon=True).start()
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+
+    def finish():
+        stop.set()
+        t.join(5)
+        ls.close()
+    request.addfinalizer(finish)
+    return ls.getsockname()[1]
+
+
 @pytest.fixture(scope="module")
 def ports():
     return {"main": free_port(), "accept": free_port(), "down": free_port(),
             "hang": free_port(), "unix": free_port(), "sub": free_port(),
-            "subm": free_port()}
+            "subm": free_port(), "bad": free_port()}
 
 
 @pytest.fixture(scope="module")
-def sb(sandbox_factory, milter, milter_unix, ports):
+def sb(sandbox_factory, milter, milter_unix, bad_milter, ports):
     dead = free_port()		# nobody listens there
     extra = [
         'milter "t" on "inet:127.0.0.1:%d" timeout 3s' % milter,
@@ -107,6 +187,8 @@ def sb(sandbox_factory, milter, milter_unix, ports):
         'milter "down-accept" on "inet:127.0.0.1:%d" on-failure accept'
         % dead,
         'milter "u" on "unix:%s" timeout 3s' % milter_unix,
+        'milter "bad" on "inet:127.0.0.1:%d" timeout 3s' % bad_milter,
+        'listen on 127.0.0.1 port %d milter "bad"' % ports["bad"],
         'listen on 127.0.0.1 port %d milter "t"' % ports["main"],
         'listen on 127.0.0.1 port %d milter "u"' % ports["unix"],
         # Submissions: without milter-auth the milter is left out.
@@ -232,6 +314,12 @@ def test_quarantine_holds_in_queue(sb, ports):
     line = [x for x in out.splitlines() if qid in x]
     assert line and "held" in line[0], out
     assert nothing_for(sb, ports["main"], user(sb, 3), msgid)
+    # Released by the admin, it is delivered as it came.
+    r = subprocess.run([CTL, "-f", sb.conf, "queue", "release", qid],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    m = parse(read(wait_copy(sb, user(sb, 3), msgid)))
+    assert m["X-Milter-Seen"] == "yes"
 
 
 def test_rcpt_reject_drops_that_recipient(sb, ports):
@@ -378,6 +466,20 @@ def test_milter_down_tempfails(sb, ports):
 def test_milter_down_accept_skips_it(sb, ports):
     # The dead milter is skipped, the next one still sees the message.
     _, m = delivered(sb, ports["accept"], "plain", user(sb, 1))
+    assert m["X-Milter-Seen"] == "yes"
+
+
+@pytest.mark.parametrize("which,why", [
+    ("code250", "bad reply: reply code 250 not allowed"),
+    ("huge", "bad packet length"),
+    ("unasked", "ADDHEADER without negotiating it"),
+])
+def test_milter_breaking_protocol_tempfails(sb, ports, which, why):
+    msgid, code, resp = send(ports["bad"], which, user(sb, 1))
+    assert code == 451 and "4.7.1" in resp, (code, resp)
+    assert "milter bad: %s" % why in sb.log("smtpd")
+    # The engine serves on.
+    _, m = delivered(sb, ports["main"], "plain", user(sb, 1))
     assert m["X-Milter-Seen"] == "yes"
 
 
