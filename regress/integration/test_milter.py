@@ -6,14 +6,21 @@ on-failure action.  Then a real Rspamd, in milter mode, rejects GTUBE
 and adds its headers to a clean message."""
 
 import os
+import pwd
+import shutil
+import smtplib
 import socket
+import struct
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 import pytest
 
-from helpers import copies, make_message, parse, read, wait_copy
+from helpers import (copies, make_message, parse, read, tls_context,
+                     wait_copy)
 from sandbox import free_port, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -63,7 +70,6 @@ def milter(request, tmp_path_factory):
 @pytest.fixture(scope="module")
 def milter_unix(request):
     """The same milter on a UNIX socket, for the parent to connect."""
-    import tempfile
     d = tempfile.mkdtemp(prefix="tsamba-milter-", dir="/tmp")
     os.chmod(d, 0o755)
     path = os.path.join(d, "milter.sock")
@@ -71,7 +77,6 @@ def milter_unix(request):
 
     def clean():
         log.close()
-        import shutil
         shutil.rmtree(d, ignore_errors=True)
     request.addfinalizer(clean)
     start_milter(request, "unix:" + path, log)
@@ -103,8 +108,6 @@ def bad_milter(request):
     """A fake milter that negotiates properly, skips every step but the
     end of the message, then answers it with the bad reply the sender's
     local part names."""
-    import struct
-    import threading
     ls = socket.socket()
     ls.bind(("127.0.0.1", 0))
     ls.listen(16)
@@ -215,7 +218,6 @@ def send(port, action, rcpts, subject="milter test", extra_headers=""):
     msgid, msg = make_message(rcpts, subject)
     if extra_headers:
         msg = extra_headers.encode() + msg
-    import smtplib
     with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
         s.ehlo("client.test")
         code, resp = s.mail("%s@%s" % (action, SENDER_DOMAIN))
@@ -398,8 +400,6 @@ def test_unix_socket_milter(sb, ports):
 def submit(sb, port, action):
     """A message submitted after AUTH as the demo user, asking the
     milter (by header) for action: (msgid, code, reply)."""
-    import smtplib
-    from helpers import tls_context
     msgid, msg = make_message(user(sb, 1), "submitted")
     msg = ("X-Test-Action: %s\r\n" % action).encode() + msg
     with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
@@ -517,9 +517,6 @@ def rspamd(request):
     itself (no Redis, no other worker), stopped by pid."""
     if not os.path.exists(RSPAMD):
         pytest.skip("rspamd is not installed")
-    import pwd
-    import shutil
-    import tempfile
     try:
         pw = pwd.getpwnam("_rspamd")
     except KeyError:
@@ -582,7 +579,6 @@ def rsb(sandbox_factory, rspamd):
 
 def test_rspamd_rejects_gtube(rsb):
     msgid, msg = make_message(user(rsb, 1), "gtube", "Hello\n%s\n" % GTUBE)
-    import smtplib
     with smtplib.SMTP("127.0.0.1", rsb.milter_port, timeout=90) as s:
         s.ehlo("client.test")
         s.mail("someone@sender.example")
