@@ -270,6 +270,18 @@ def test_reject_with_custom_reply(sb, ports):
     assert nothing_for(sb, ports["main"], user(sb, 1), msgid)
 
 
+def test_long_multiline_reply_cut_to_whole_lines(sb, ports):
+    # Ten lines of 300 bytes: more than is passed on, so the reply ends
+    # on a whole line, marked as the last one, and the session goes on.
+    _, code, resp = send(ports["main"], "longreply", user(sb, 1))
+    assert code == 550, (code, resp)
+    lines = resp.split("\n")
+    assert 2 <= len(lines) < 10, lines
+    assert all(l.startswith("5.7.1 line %d " % i)
+               for i, l in enumerate(lines)), lines
+    delivered(sb, ports["main"], "plain", user(sb, 1))
+
+
 def test_reject_without_reply_text(sb, ports):
     _, code, resp = send(ports["main"], "plainreject", user(sb, 1))
     assert code == 550 and "5.7.1" in resp, (code, resp)
