@@ -151,6 +151,7 @@ static int	 milter_handle(struct milter_run *, struct milter_reply *);
 static void	 milter_timer(struct milter_run *);
 static int	 read_headers(struct milter_run *);
 static int	 apply_edits(struct milter_run *);
+static void	 refusal_text(const struct milter_reply *, char *, size_t);
 static void	 lookup_next(struct milter_run *);
 static void	 lookup_answer(struct channel_req *, struct imsg *,
 		    union imsg_msg *);
@@ -288,6 +289,9 @@ run_verdict_reply(struct milter_run *run, const char *reply)
 			n = sizeof(line) - 1;
 		memcpy(line, p, n);
 		line[n] = '\0';
+		/* A reply cut to fit ends on its last line all the same. */
+		if (eol == NULL && n > 3 && line[3] == '-')
+			line[3] = ' ';
 		smtp_reply(s, "%s", line);
 		if (eol == NULL)
 			break;
@@ -967,6 +971,34 @@ del_rcpt(struct milter_run *run, const char *mbox)
 	}
 }
 
+/*
+ * The reply a refusal gets: the milter's own (SMFIR_REPLYCODE, cut to
+ * whole lines if too long), else 550 5.7.1 or 451 4.7.1.
+ */
+static void
+refusal_text(const struct milter_reply *r, char *reply, size_t size)
+{
+	char	*cut;
+
+	if (r->cmd == SMFIR_REJECT) {
+		(void)esc_reply(reply, size, 550, ESC_DELIVERY_NOT_AUTHORIZED,
+		    "Error: message content rejected");
+		return;
+	}
+	if (r->cmd == SMFIR_TEMPFAIL) {
+		(void)esc_reply(reply, size, 451, ESC_DELIVERY_NOT_AUTHORIZED,
+		    "Error: message content deferred, try again later");
+		return;
+	}
+	if (strlcpy(reply, r->text, size) < size)
+		return;
+	for (cut = reply + strlen(reply); cut > reply + 1; cut--)
+		if (cut[-1] == '\n' && cut[-2] == '\r') {
+			cut[-2] = '\0';
+			break;
+		}
+}
+
 /* A reply that needs the negotiated action: -1 if not negotiated. */
 static int
 need_action(struct milter_run *run, struct milter_reply *r, uint32_t act)
@@ -993,7 +1025,7 @@ milter_handle(struct milter_run *run, struct milter_reply *r)
 {
 	struct smtp_tx	*tx = run->tx;
 	struct maddr	*a;
-	char		 mbox[ADDR_MAX + 1], err[128], reply[600];
+	char		 mbox[ADDR_MAX + 1], err[128], reply[2048];
 	uint8_t		*nb;
 
 	log_debug("session %016llx: milter %s: %s", SID(run->s),
@@ -1043,16 +1075,7 @@ milter_handle(struct milter_run *run, struct milter_reply *r)
 	case SMFIR_REJECT:
 	case SMFIR_TEMPFAIL:
 	case SMFIR_REPLYCODE:
-		if (r->cmd == SMFIR_REPLYCODE)
-			strlcpy(reply, r->text, sizeof(reply));
-		else if (r->cmd == SMFIR_REJECT)
-			(void)esc_reply(reply, sizeof(reply), 550,
-			    ESC_DELIVERY_NOT_AUTHORIZED,
-			    "Error: message content rejected");
-		else
-			(void)esc_reply(reply, sizeof(reply), 451,
-			    ESC_DELIVERY_NOT_AUTHORIZED,
-			    "Error: message content deferred, try again later");
+		refusal_text(r, reply, sizeof(reply));
 		if (run->awaiting == SMFIC_RCPT) {
 			/* That recipient only, as at RCPT TO. */
 			log_info("session %016llx: message %s: milter %s "
@@ -1301,8 +1324,8 @@ apply_edits(struct milter_run *run)
 		goto fail;
 	len = 0;
 	TAILQ_FOREACH(h, &run->headers, entry)
-		len += sprintf((char *)msg + len, "%s:%s\r\n", h->name,
-		    h->value);
+		len += snprintf((char *)msg + len, hlen - len, "%s:%s\r\n",
+		    h->name, h->value);
 	memcpy(msg + len, "\r\n", 2);
 	len += 2;
 	memcpy(msg + len, body, bodylen);

@@ -51,6 +51,10 @@ class Actions(Milter.Base):
         if a == "reject":
             self.setreply("550", "5.7.1", "Custom rejection by the milter")
             return Milter.REJECT
+        if a == "longreply":
+            self.setreply("550", "5.7.1", *["line %d %s" % (i, "x" * 300)
+                                            for i in range(10)])
+            return Milter.REJECT
         if a == "plainreject":
             return Milter.REJECT
         if a == "tempfail":
