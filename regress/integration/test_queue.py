@@ -147,12 +147,13 @@ class ImsgConn:
         r.end()
         return status
 
-    def submit(self, sender, rcpts, body, auth=None):
+    def submit(self, sender, rcpts, body, auth=None, held=0):
         status, msgid, fd = self.create()
         assert status == QUEUE_OK and fd is not None
         os.write(fd, body)
         os.close(fd)
-        return msgid, self.commit(msgid, sender, rcpts, auth=auth)
+        return msgid, self.commit(msgid, sender, rcpts, auth=auth,
+                                  held=held)
 
 
 # --- a scripted LMTP server --------------------------------------------
@@ -538,6 +539,28 @@ def test_remote_recipient_stays_queued(queue, lmtp):
     env = open(os.path.join(queue.spool, "queue", msgid + ".env")).read()
     assert "rcpt near@mx.test\n" in env and "state done\n" in env
     assert "rcpt far@remote.test\n" in env and "state pending\n" in env
+    c.close()
+
+
+def test_commit_held_stays_on_hold(queue, lmtp):
+    # held 1 in MSG_COMMIT (a milter's quarantine): on disk, on hold
+    c = ImsgConn(queue.sock)
+    msgid, st = c.submit("alice@sender.test", ["kept@mx.test"], BODY,
+                         held=1)
+    assert st == QUEUE_OK
+    assert held_in_envelope(queue, msgid)
+    # a message committed after it is delivered, the held one is not
+    later, st = c.submit("alice@sender.test", ["free@mx.test"], BODY)
+    assert st == QUEUE_OK
+    assert wait_for(lambda: lmtp.delivered_to("free@mx.test"))
+    assert not lmtp.delivered_to("kept@mx.test")
+    assert msgid + ".env" in queue.queued()
+    # held is 0 or 1: anything else is an invalid envelope
+    status, bad, fd = c.create()
+    os.write(fd, BODY)
+    os.close(fd)
+    assert c.commit(bad, "a@b.test", ["x@mx.test"], held=2) == \
+        QUEUE_INVALID
     c.close()
 
 
