@@ -350,6 +350,44 @@ def test_rcpt_reject_drops_that_recipient(sb, ports):
         line
 
 
+def test_pipelined_commands_wait_for_the_verdict(sb, ports):
+    # Commands pipelined behind the end of the data are answered after
+    # the milter's verdict, in order.
+    rcpt = user(sb, 1)
+    msgid, msg = make_message([rcpt], "pipelined")
+    body = msg.replace(b"\r\n.", b"\r\n..")
+    c = socket.create_connection(("127.0.0.1", ports["main"]), timeout=30)
+    f = c.makefile("rb")
+
+    def reply():
+        lines = []
+        while True:
+            line = f.readline().decode()
+            assert line, lines
+            lines.append(line)
+            if line[3:4] == " ":
+                return lines[-1]
+    try:
+        assert reply().startswith("220")
+        c.sendall(b"EHLO client.test\r\n")
+        assert reply().startswith("250")
+        c.sendall(("MAIL FROM:<plain@%s>\r\nRCPT TO:<%s>\r\nDATA\r\n"
+                   % (SENDER_DOMAIN, rcpt)).encode())
+        assert reply().startswith("250")
+        assert reply().startswith("250")
+        assert reply().startswith("354")
+        c.sendall(body + b".\r\nNOOP\r\nQUIT\r\n")
+        first = reply()
+        assert first.startswith("250") and "queued as" in first, first
+        assert reply().startswith("250 ")
+        assert reply().startswith("221")
+    finally:
+        f.close()
+        c.close()
+    m = parse(read(wait_copy(sb, rcpt, msgid)))
+    assert m["X-Milter-Seen"] == "yes"
+
+
 # ------------------------------------------------------------ edits
 
 def test_header_edits(sb, ports):
