@@ -113,6 +113,7 @@ conf_init(struct conf *conf)
 	conf->grey_delay = 300;
 	conf->grey_retry = 4 * 3600;
 	conf->grey_expire = 36 * 24 * 3600;
+	TAILQ_INIT(&conf->milters);
 
 	conf_copy(conf->statedir, sizeof(conf->statedir), DEFAULT_STATEDIR);
 	conf->ban_max_failures = 5;
@@ -191,6 +192,7 @@ conf_clear(struct conf *conf)
 	struct conf_net		*n;
 	struct conf_domain	*d;
 	struct conf_dkim	*k;
+	struct conf_milter	*m;
 
 	while ((pki = TAILQ_FIRST(&conf->pkis)) != NULL) {
 		TAILQ_REMOVE(&conf->pkis, pki, entry);
@@ -224,6 +226,10 @@ conf_clear(struct conf *conf)
 		TAILQ_REMOVE(&conf->mta_tls_verify, d, entry);
 		free(d);
 	}
+	while ((m = TAILQ_FIRST(&conf->milters)) != NULL) {
+		TAILQ_REMOVE(&conf->milters, m, entry);
+		free(m);
+	}
 	while ((k = TAILQ_FIRST(&conf->dkims)) != NULL) {
 		TAILQ_REMOVE(&conf->dkims, k, entry);
 		free(k);
@@ -238,6 +244,17 @@ conf_pki_find(struct conf *conf, const char *name)
 	TAILQ_FOREACH(pki, &conf->pkis, entry)
 		if (strcmp(pki->name, name) == 0)
 			return pki;
+	return NULL;
+}
+
+struct conf_milter *
+conf_milter_find(struct conf *conf, const char *name)
+{
+	struct conf_milter	*m;
+
+	TAILQ_FOREACH(m, &conf->milters, entry)
+		if (strcmp(m->name, name) == 0)
+			return m;
 	return NULL;
 }
 

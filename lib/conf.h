@@ -23,8 +23,10 @@
  *   ban prefix ipv4 LEN ipv6 LEN       failures counted per network
  *   listen on ADDR [port N] [tls|tls-require|smtps] [pki NAME] [auth]
  *           [hide-client] [ciphers "list"] [spf] [dkim] [dmarc] [dnsbl]
- *           [greylist]
+ *           [greylist] [milter NAME]... [milter-auth]
  *           ADDR is an IPv4/IPv6 address, "any" or "localhost"
+ *   milter NAME on "inet:IP:PORT"|"inet6:IP:PORT"|"unix:/path"
+ *           [timeout TIME] [on-failure tempfail|accept]
  *   lmtp listen on socket ["path"] [allow "user"]...
  *                                       default rundir/lmtp.sock; the
  *                                       users that may deliver besides
@@ -117,6 +119,24 @@ struct conf_dnsbl {
 #define CHECK_DMARC_NONE	0	/* logged and in the header only */
 #define CHECK_DMARC_QUARANTINE	1	/* as p=quarantine */
 #define CHECK_DMARC_REJECT	2	/* 550 5.7.1 */
+#define LISTEN_MILTER_AUTH	0x800	/* milters for AUTH sessions too */
+
+#define CONF_LISTEN_MILTERS	8	/* milters of one listener */
+
+/* What a message gets when a milter is down, times out or misbehaves. */
+#define MILTER_FAIL_TEMPFAIL	0	/* 451 4.7.1 */
+#define MILTER_FAIL_ACCEPT	1	/* go on without that milter */
+
+struct conf_milter {
+	TAILQ_ENTRY(conf_milter) entry;
+	char			 name[CONF_NAME_MAX];
+	char			 target[PATH_MAX];	/* as written */
+	struct sockaddr_storage	 ss;	/* AF_INET, AF_INET6 or AF_UNIX */
+	socklen_t		 sslen;
+	unsigned int		 timeout;	/* s, 10 */
+	int			 on_failure;	/* MILTER_FAIL_* */
+};
+TAILQ_HEAD(conf_milter_list, conf_milter);
 
 struct conf_pki {
 	TAILQ_ENTRY(conf_pki)	 entry;
@@ -145,6 +165,9 @@ struct conf_listen {
 	int			 flags;		/* LISTEN_* */
 	char			 pki[CONF_NAME_MAX];	/* "" = none */
 	char			 ciphers[CONF_CIPHERS_MAX];	/* or "" */
+	/* The milters in the order they see each message. */
+	struct conf_milter	*milters[CONF_LISTEN_MILTERS];
+	size_t			 nmilters;
 };
 
 TAILQ_HEAD(conf_pki_list, conf_pki);
@@ -252,6 +275,7 @@ struct conf {
 	struct conf_domain_list	 mta_tls_verify;	/* domains */
 	struct conf_relay	 relay;
 	struct conf_dkim_list	 dkims;
+	struct conf_milter_list	 milters;
 
 	/* The inbound checks, on listeners with spf, dkim or dmarc. */
 	char			 check_resolver[CONF_HOST_MAX];	/* "" */
@@ -296,6 +320,7 @@ struct conf {
 int		 conf_parse(const char *path, struct conf *);
 void		 conf_clear(struct conf *);
 struct conf_pki	*conf_pki_find(struct conf *, const char *);
+struct conf_milter *conf_milter_find(struct conf *, const char *);
 /* 1 if the address (sockaddr) lies in one of the networks. */
 int		 conf_net_match(const struct conf_net_list *,
 		    const struct sockaddr *);

@@ -12,6 +12,8 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <arpa/inet.h>
 
@@ -19,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,6 +69,8 @@ struct listen_opts {
 	int		 port;		/* -1: not given */
 	char		*pki;
 	char		*ciphers;	/* NULL: the global list */
+	struct conf_milter *milters[CONF_LISTEN_MILTERS];
+	size_t		 nmilters;
 };
 
 /* Settings of the form "limit|timeout|queue NAME VALUE". */
@@ -180,6 +185,16 @@ static void	 set_relay(const char *, const char *);
 static void	 add_dkim(const char *, const char *, const char *,
 		    const char *, const char *, const char *);
 
+static void	 add_milter(const char *, const char *);
+static void	 lopt_milter(const char *);
+
+/* Options of a milter statement. */
+static struct {
+	int		 bad;
+	unsigned int	 timeout;	/* s, 0: not given */
+	int		 on_failure;	/* MILTER_FAIL_*, -1: not given */
+} mopts;
+
 /* Options of a relay statement, gathered in any order. */
 static struct {
 	int		 bad;
@@ -203,6 +218,7 @@ static struct {
 %token	TABLE TIMEOUT TLS TLSREQUIRE USER ERROR
 %token	IMAP IMAPS PLAINTEXT POP3 POP3S
 %token	DKIM MTA RELAY METRICS CHECK SPF DMARC DNSBL GREYLIST
+%token	MILTER MILTERAUTH ONFAILURE
 %token	<string>	STRING
 %token	<number>	NUMBER
 %type	<string>	value userkind
@@ -352,6 +368,11 @@ main		: STRING '=' value		{ macro_set($1, $3); }
 			set_table($2, $3, $4);
 			free($2);
 			free($3);
+			free($4);
+		}
+		| MILTER STRING ON STRING mopts {
+			add_milter($2, $4);
+			free($2);
 			free($4);
 		}
 		| LISTEN ON STRING lopts {
@@ -537,6 +558,36 @@ lallow		: %empty
 		}
 		;
 
+mopts		: %empty {
+			memset(&mopts, 0, sizeof(mopts));
+			mopts.on_failure = -1;
+		}
+		| mopts TIMEOUT value {
+			int64_t	 v;
+
+			if (conf_value($3, CONF_UNIT_TIME, &v) == -1 ||
+			    v < 1 || v > 3600) {
+				conf_error("bad milter timeout \"%s\" (1s to "
+				    "1h)", $3);
+				mopts.bad = 1;
+			} else
+				mopts.timeout = v;
+			free($3);
+		}
+		| mopts ONFAILURE STRING {
+			if (strcmp($3, "tempfail") == 0)
+				mopts.on_failure = MILTER_FAIL_TEMPFAIL;
+			else if (strcmp($3, "accept") == 0)
+				mopts.on_failure = MILTER_FAIL_ACCEPT;
+			else {
+				conf_error("on-failure \"%s\": tempfail or "
+				    "accept", $3);
+				mopts.bad = 1;
+			}
+			free($3);
+		}
+		;
+
 pkiopts		: %empty {
 			free(pki_cert);
 			free(pki_key);
@@ -600,6 +651,13 @@ lopt		: PORT NUMBER {
 		| DMARC		{ lopt_flag(LISTEN_DMARC, "dmarc"); }
 		| DNSBL		{ lopt_flag(LISTEN_DNSBL, "dnsbl"); }
 		| GREYLIST	{ lopt_flag(LISTEN_GREYLIST, "greylist"); }
+		| MILTERAUTH {
+			lopt_flag(LISTEN_MILTER_AUTH, "milter-auth");
+		}
+		| MILTER STRING {
+			lopt_milter($2);
+			free($2);
+		}
 		| PKI STRING {
 			if (lopts.pki != NULL) {
 				conf_error("pki given twice");
@@ -652,8 +710,11 @@ static const struct keyword keywords[] = {
 	{ "lmtp",		LMTP },
 	{ "mailroot",		MAILROOT },
 	{ "metrics",		METRICS },
+	{ "milter",		MILTER },
+	{ "milter-auth",	MILTERAUTH },
 	{ "mta",		MTA },
 	{ "on",			ON },
+	{ "on-failure",		ONFAILURE },
 	{ "pki",		PKI },
 	{ "plaintext",		PLAINTEXT },
 	{ "pop3",		POP3 },
@@ -1921,6 +1982,13 @@ add_listen(struct conf_listen_list *list, const char *addr, int flags,
 		memcpy(l->pki, pki, strlen(pki) + 1);
 	if (lopts.ciphers != NULL)
 		memcpy(l->ciphers, lopts.ciphers, strlen(lopts.ciphers) + 1);
+	if (lopts.nmilters > 0 && list == &conf->lmtp_listens) {
+		conf_error("an lmtp listener takes no milter");
+		free(l);
+		goto done;
+	}
+	memcpy(l->milters, lopts.milters, sizeof(l->milters));
+	l->nmilters = lopts.nmilters;
 	TAILQ_FOREACH(o, list, entry)
 		if (o->sslen == l->sslen &&
 		    memcmp(&o->ss, &l->ss, l->sslen) == 0) {
@@ -1934,6 +2002,117 @@ done:
 	free(lopts.pki);
 	memset(&lopts, 0, sizeof(lopts));
 	lopts.port = -1;
+}
+
+/*
+ * "inet:IP:PORT", "inet6:IP:PORT" (the port after the last colon) or
+ * "unix:/path" ("local:" as Sendmail writes it too).  Numeric only:
+ * the engine that connects has no resolver in its chroot.
+ */
+static int
+milter_target(struct conf_milter *m, const char *t)
+{
+	struct addrinfo		 hints, *res;
+	struct sockaddr_un	*sun;
+	const char		*path, *colon;
+	char			 host[CONF_HOST_MAX];
+	size_t			 hlen;
+
+	if (strncmp(t, "unix:", 5) == 0 || strncmp(t, "local:", 6) == 0) {
+		path = strchr(t, ':') + 1;
+		sun = (struct sockaddr_un *)&m->ss;
+		if (path[0] != '/' || strlen(path) >= sizeof(sun->sun_path))
+			return -1;
+		sun->sun_family = AF_UNIX;
+		strlcpy(sun->sun_path, path, sizeof(sun->sun_path));
+		m->sslen = sizeof(*sun);
+		return 0;
+	}
+	if (strncmp(t, "inet:", 5) == 0)
+		t += 5;
+	else if (strncmp(t, "inet6:", 6) == 0)
+		t += 6;
+	else
+		return -1;
+	if ((colon = strrchr(t, ':')) == NULL || colon == t)
+		return -1;
+	hlen = colon - t;
+	if (t[0] == '[' && hlen > 2 && t[hlen - 1] == ']') {
+		t++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host))
+		return -1;
+	memcpy(host, t, hlen);
+	host[hlen] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+		return -1;
+	memcpy(&m->ss, res->ai_addr, res->ai_addrlen);
+	m->sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static void
+add_milter(const char *name, const char *target)
+{
+	struct conf_milter	*m;
+
+	if (mopts.bad)
+		return;
+	if (strlen(name) >= CONF_NAME_MAX || strlen(target) >= PATH_MAX) {
+		conf_error("milter name or address too long");
+		return;
+	}
+	if (conf_milter_find(conf, name) != NULL) {
+		conf_error("milter \"%s\" defined twice", name);
+		return;
+	}
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		conf_error("out of memory");
+		return;
+	}
+	if (milter_target(m, target) == -1) {
+		conf_error("bad milter address \"%s\" (inet:IP:PORT, "
+		    "inet6:IP:PORT or unix:/path)", target);
+		free(m);
+		return;
+	}
+	memcpy(m->name, name, strlen(name) + 1);
+	memcpy(m->target, target, strlen(target) + 1);
+	m->timeout = mopts.timeout ? mopts.timeout : 10;
+	m->on_failure = mopts.on_failure == -1 ? MILTER_FAIL_TEMPFAIL :
+	    mopts.on_failure;
+	TAILQ_INSERT_TAIL(&conf->milters, m, entry);
+}
+
+/* A listener's milter, defined above it, each once. */
+static void
+lopt_milter(const char *name)
+{
+	struct conf_milter	*m;
+	size_t			 i;
+
+	if ((m = conf_milter_find(conf, name)) == NULL) {
+		conf_error("milter \"%s\" not defined", name);
+		lopts.bad = 1;
+		return;
+	}
+	for (i = 0; i < lopts.nmilters; i++)
+		if (lopts.milters[i] == m) {
+			conf_error("milter \"%s\" given twice", name);
+			lopts.bad = 1;
+			return;
+		}
+	if (lopts.nmilters == CONF_LISTEN_MILTERS) {
+		conf_error("more than %d milters", CONF_LISTEN_MILTERS);
+		lopts.bad = 1;
+		return;
+	}
+	lopts.milters[lopts.nmilters++] = m;
 }
 
 static void

@@ -20,7 +20,8 @@
 
 #include "imsg.h"
 
-#define PROTO_VERSION		1
+/* 2: MSG_COMMIT's held, SMTP_CONNECT's index (milters). */
+#define PROTO_VERSION		2
 
 /* Lengths shared by every process. */
 #define ADDR_MAX		256	/* RFC 5321 path, 4.5.3.1.3 */
@@ -145,6 +146,7 @@ enum mail_status {
 enum connect_target {
 	CONNECT_AUTHD = 1,
 	CONNECT_QUEUE,
+	CONNECT_MILTER,		/* smtpd only: a UNIX-socket milter */
 };
 
 enum lookup_status {

@@ -144,6 +144,10 @@ read_commit(struct imsg *imsg, struct msg_queue_msg_commit *m,
 		    NULL)
 			invalid = 1;
 	}
+	/* On hold: a milter quarantined it. */
+	if (m->held > 1)
+		invalid = 1;
+	env->held = m->held;
 	return invalid;
 }
 

@@ -173,7 +173,7 @@ spool_create(char *id, size_t idsz)
 		if (lstat(qpath, &st) == 0)
 			continue;
 		spool_msgpath("incoming", id, path, sizeof(path));
-		fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
 		if (fd != -1)
 			return fd;
 		if (errno != EEXIST) {

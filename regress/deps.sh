@@ -12,7 +12,7 @@ if [ "$what" = check ]; then
 	    iproute2 mariadb-server mariadb-client dnsmasq-base python3-dkim \
 	    python3-nacl fail2ban python3-spf python3-authres python3-yaml \
 	    publicsuffix python3-prometheus-client isync \
-	    libmail-imapclient-perl mutt tmux "$@"
+	    libmail-imapclient-perl mutt tmux python3-milter rspamd "$@"
 fi
 missing=
 for p in "$@"; do

@@ -5,7 +5,8 @@
  * asked of the key process, keyop.h), accepts connections, and keeps
  * the channels to authd and
  * the queue (connected by the parent, since the chroot is empty),
- * reconnecting with backoff whenever one breaks.
+ * reconnecting with backoff whenever one breaks.  The parent connects
+ * the UNIX-socket milters the same way (smtp_milter.c).
  */
 
 #include <sys/types.h>
@@ -364,6 +365,21 @@ engine_lookup_down(struct channel *ch, void *arg)
 	fatalx("lookup process went away");
 }
 
+/*
+ * Ask the parent to connect us to a UNIX-socket milter (its index among
+ * the milter statements): milter_connected(id, ...) follows.
+ */
+void
+engine_connect_milter(uint64_t id, uint32_t index)
+{
+	struct msg_smtp_connect	 m = {
+		.id = id, .which = CONNECT_MILTER, .index = index,
+	};
+
+	if (channel_send(&parent_ch, msg_smtp_connect_pack(&m, -1)) == -1)
+		fatalx("cannot queue CONNECT");
+}
+
 /* Ask the parent to connect us to authd or the queue. */
 static void
 engine_connect(struct channel *ch, void *arg)
@@ -380,6 +396,18 @@ engine_connected(struct imsg *imsg, struct msg_smtp_connected *m)
 {
 	struct channel	*ch;
 
+	if (m->failed == 0 && imsg->fd == -1)
+		fatalx("CONNECTED without a socket");
+	if (m->which == CONNECT_MILTER) {
+		/* Taken when connected; else the channel closes it. */
+		if (m->failed)
+			milter_connected(m->id, -1);
+		else {
+			milter_connected(m->id, imsg->fd);
+			imsg->fd = -1;
+		}
+		return;
+	}
 	if (m->which != CONNECT_AUTHD && m->which != CONNECT_QUEUE)
 		fatalx("CONNECTED for unknown target %u", m->which);
 	ch = m->which == CONNECT_AUTHD ? &authd_ch : &queue_ch;

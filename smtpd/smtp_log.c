@@ -5,6 +5,9 @@
  *   reject: client=[IP] session=ID cmd=RCPT from=<s> rcpt=<r> reply="550 ..."
  *   reject: client=[IP] session=ID cmd=MAIL from=<s> reply="553 5.7.1 ..."
  *   reject: client=[IP] session=ID cmd=DATA from=<s> reply="550 5.7.1 ..."
+ *   reject: client=[IP] session=ID cmd=DATA from=<s> milter=NAME reply="..."
+ *   reject: client=[IP] session=ID cmd=RCPT from=<s> rcpt=<r> milter=NAME
+ *       reply="..."
  *   auth failed: client=[IP] session=ID user=<u> reply="535 5.7.8 ..."
  *   refuse: client=[IP] port=N reply="421 4.7.0 ..."
  *
@@ -106,4 +109,32 @@ smtp_log_refuse(const char *ip, int port, const char *reply)
 
 	log_quote(text, sizeof(text), reply);
 	log_info("refuse: client=[%s] port=%d reply=\"%s\"", ip, port, text);
+}
+
+/*
+ * A milter's verdict: cmd is the end of the data (DATA or BDAT), or RCPT
+ * for one recipient.  milter= stands before the reply, so a pattern for
+ * address guessing (rcpt=<...> reply=...) does not take a content
+ * verdict for one.
+ */
+void
+smtp_log_milter(struct smtp_session *s, const char *milter, const char *rcpt,
+    const char *reply)
+{
+	char	 from[SMTP_LOG_FIELD], to[SMTP_LOG_FIELD];
+	char	 text[SMTP_LOG_FIELD], name[SMTP_LOG_FIELD];
+
+	log_quote(from, sizeof(from), s->tx ? s->tx->sender : "");
+	log_quote(name, sizeof(name), milter);
+	log_quote(text, sizeof(text), reply);
+	if (rcpt != NULL) {
+		log_quote(to, sizeof(to), rcpt);
+		log_info("reject: client=[%s] session=%016llx cmd=RCPT "
+		    "from=<%s> rcpt=<%s> milter=%s reply=\"%s\"", s->ip,
+		    SID(s), from, to, name, text);
+		return;
+	}
+	log_info("reject: client=[%s] session=%016llx cmd=%s from=<%s> "
+	    "milter=%s reply=\"%s\"", s->ip, SID(s),
+	    s->tx != NULL && s->tx->bdat ? "BDAT" : "DATA", from, name, text);
 }

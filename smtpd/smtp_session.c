@@ -1,10 +1,10 @@
 /*
  * One SMTP session (RFC 5321): the state machine, the commands and their
  * replies, pipelining (commands are taken in order and reading stops
- * while one waits for authd or the queue), STARTTLS, timeouts and the
- * per-session limits.  The transaction is in smtp_tx.c, message bodies
- * in smtp_data.c, AUTH, the sender check and the ban check in
- * smtp_auth.c.
+ * while one waits for authd, the queue or the milters), STARTTLS,
+ * timeouts and the per-session limits.  The transaction is in
+ * smtp_tx.c, message bodies in smtp_data.c, AUTH, the sender check and
+ * the ban check in smtp_auth.c, the milters in smtp_milter.c.
  */
 
 #include <sys/types.h>
@@ -56,6 +56,7 @@ static void	smtp_bdat_chunk_done(struct smtp_session *);
 static void	smtp_message_done(struct smtp_session *);
 static void	smtp_commit(struct smtp_session *);
 static void	smtp_checked(struct smtp_session *);
+static void	smtp_filter(struct smtp_session *, int);
 static int	smtp_grey_ask(struct smtp_session *, struct smtp_rcpt *,
 		    size_t);
 static void	smtp_reset(struct smtp_session *);
@@ -425,6 +426,9 @@ smtp_req_abandon(struct smtp_session *s)
 {
 	if (s->req == REQ_COMMIT && s->tx != NULL)
 		s->tx->msgid[0] = '\0';
+	/* The milters' verdict is no longer wanted: their run ends now. */
+	if (s->req == REQ_MILTER && s->tx != NULL)
+		milter_tx_free(s->tx);
 	/* A late answer goes to the engine (a spool file goes back). */
 	channel_req_cancel(&s->creq);
 	s->req = REQ_NONE;
@@ -567,6 +571,7 @@ static const uint32_t smtp_req_answer_type[] = {
 	[REQ_LOGIN] = IMSG_AUTH_LOGIN_RESULT,
 	[REQ_SENDER] = IMSG_AUTH_SENDER_RESULT,
 	[REQ_CHECK] = IMSG_NONE,	/* no request of s->creq */
+	[REQ_MILTER] = IMSG_NONE,	/* waits on no channel */
 };
 
 /*
@@ -610,6 +615,7 @@ smtp_req_answer(struct channel_req *r, struct imsg *imsg, union imsg_msg *m)
 		rv = smtp_session_sender_result(s, &m->auth_sender_result);
 		break;
 	case REQ_CHECK:
+	case REQ_MILTER:
 	case REQ_NONE:
 		break;
 	}
@@ -659,6 +665,7 @@ smtp_req_failed(struct smtp_session *s)
 			return;
 		break;
 	case REQ_CHECK:
+	case REQ_MILTER:
 	case REQ_NONE:
 		break;
 	}
@@ -1278,18 +1285,28 @@ static void
 smtp_message_done(struct smtp_session *s)
 {
 	struct smtp_tx	*tx = s->tx;
-	int		 errors;
+	int		 errors, mfd = -1;
 
+	/* The milters read (and may rewrite) the file once it is whole. */
+	if (milter_wanted(s) && tx->bs.fd != -1 && tx->bs.errors == 0 &&
+	    (mfd = dup(tx->bs.fd)) == -1)
+		log_warn("session %016llx: dup", SID(s));
 	if (data_finish(tx) == 0) {
 		if (tx->check == NULL) {
-			smtp_commit(s);
+			smtp_filter(s, mfd);
 			return;
 		}
-		/* The verdict first: no command is taken meanwhile. */
+		/*
+		 * Our own verdict first (a DMARC reject spares the
+		 * milters); no command is taken meanwhile.
+		 */
+		tx->milter_fd = mfd;
 		smtp_req_start(s, REQ_CHECK);
 		check_end(tx->check, smtp_checked);
 		return;
 	}
+	if (mfd != -1)
+		close(mfd);
 	errors = tx->bs.errors;
 	if (errors & DATA_NUL) {
 		log_warnx("session %016llx: [%s]: NUL character in message "
@@ -1329,6 +1346,7 @@ smtp_checked(struct smtp_session *s)
 	struct smtp_rcpt		*r;
 	enum check_action		 action;
 	char				 reason[512], fields[PROTO_PREPEND_MAX];
+	int				 mfd;
 
 	s->req = REQ_NONE;
 	action = check_verdict(tx->check, reason, sizeof(reason));
@@ -1359,9 +1377,40 @@ smtp_checked(struct smtp_session *s)
 		(void)engine_send(CONNECT_QUEUE,
 		    msg_queue_msg_prepend_pack(&m, -1));
 	}
-	smtp_commit(s);
+	mfd = tx->milter_fd;
+	tx->milter_fd = -1;
+	smtp_filter(s, mfd);
 	if (s->req == REQ_NONE)
 		smtp_req_done(s);
+}
+
+/*
+ * The message is whole and our checks let it through: the listener's
+ * milters have it next (taking mfd, a read-write fd of the spool file,
+ * or -1), else it is committed.
+ */
+static void
+smtp_filter(struct smtp_session *s, int mfd)
+{
+	if (!milter_wanted(s)) {
+		if (mfd != -1)
+			close(mfd);
+		smtp_commit(s);
+		return;
+	}
+	if (milter_start(s, mfd) == -1) {
+		smtp_status(s, 451, ESC_DELIVERY_NOT_AUTHORIZED,
+		    "Error: content filter unavailable, try again later");
+		smtp_reset(s);
+		return;
+	}
+	/*
+	 * Input waits for the verdict, as for a request.  The client is
+	 * not idle meanwhile, we are: the milters' own timeouts and the
+	 * session's time limit bound it.
+	 */
+	smtp_req_start(s, REQ_MILTER);
+	io_set_timeout(s->io, 0);
 }
 
 static void
@@ -1374,7 +1423,7 @@ smtp_commit(struct smtp_session *s)
 	struct msg_queue_msg_commit	 m = {
 		.msgid = tx->msgid, .sender = tx->sender, .helo = s->helo,
 		.client = s->ip, .body = tx->body, .smtputf8 = tx->smtputf8,
-		.auth = s->auth_user,
+		.auth = s->auth_user, .held = tx->held,
 	};
 
 	TAILQ_FOREACH(r, &tx->rcpts, entry)
@@ -1445,6 +1494,25 @@ smtp_session_msg_committed(struct smtp_session *s,
 	smtp_reset(s);
 	smtp_req_done(s);
 	return 0;
+}
+
+/*
+ * From the event loop, never from inside smtp_input(): a closing session
+ * ended its run already (smtp_req_abandon()).
+ */
+void
+smtp_milter_done(struct smtp_session *s, int commit)
+{
+	s->req = REQ_NONE;
+	io_set_timeout(s->io, smtpd_conf->timeout_idle * 1000);
+	if (!commit) {
+		smtp_reset(s);
+		smtp_req_done(s);
+		return;
+	}
+	smtp_commit(s);
+	if (s->req == REQ_NONE)
+		smtp_req_done(s);
 }
 
 static void

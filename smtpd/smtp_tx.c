@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "imsg.h"
 #include "log.h"
@@ -35,9 +36,10 @@ smtp_tx_new(struct smtp_session *s, const char *sender, enum smtp_body body,
 	tx->smtputf8 = smtputf8;
 	TAILQ_INIT(&tx->rcpts);
 	tx->bs.fd = -1;
+	tx->milter_fd = -1;
 	/* What MSG_COMMIT will hold besides its recipients. */
 	tx->envsize = 8 + 2 + MSGID_LEN + 2 + strlen(tx->sender) + 2 +
-	    strlen(s->helo) + 2 + strlen(s->ip) + 1 + 1 + 4 + 2 +
+	    strlen(s->helo) + 2 + strlen(s->ip) + 1 + 1 + 4 + 2 + 1 +
 	    strlen(s->auth_user);
 	return tx;
 }
@@ -47,6 +49,9 @@ smtp_tx_free(struct smtp_tx *tx)
 {
 	if (tx == NULL)
 		return;
+	milter_tx_free(tx);
+	if (tx->milter_fd != -1)
+		close(tx->milter_fd);
 	/* A body in progress is abandoned; the queue drops its file. */
 	if (tx->msgid[0] != '\0') {
 		data_abort(tx);

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <err.h>
@@ -118,7 +119,7 @@ main(int argc, char *argv[])
 	if (!opts.debug && daemon(1, 0) == -1)
 		fatal("daemon");
 	signal(SIGPIPE, SIG_IGN);
-	/* The engine inherits the limit: its socket and a spool file each. */
+	/* The engine inherits the limit: socket, spool file, milter each. */
 	if (smtpd_conf->max_sessions != 0)
 		listener_check_fd_limit("SMTP", smtpd_conf->max_sessions,
 		    SMTP_SESSION_FDS, LISTENER_FDS_RESERVED + nfds);
@@ -425,16 +426,29 @@ parent_dispatch(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 	parent_connect(&m->smtp_connect);
 }
 
-/* The engine, in its empty chroot, needs authd or the queue. */
+/* The engine, in its empty chroot, needs authd, the queue or a milter. */
 static void
 parent_connect(struct msg_smtp_connect *m)
 {
 	struct msg_smtp_connected	 a = { .id = m->id, .which = m->which };
+	struct conf_milter		*cm;
+	struct sockaddr_un		*sun;
 	char				 path[PATH_MAX];
+	uint32_t			 i = 0;
 	uint8_t				 which = m->which;
 	int				 fd;
 
 	switch (which) {
+	case CONNECT_MILTER:
+		/* Only a UNIX-socket milter of the config, by its index. */
+		TAILQ_FOREACH(cm, &smtpd_conf->milters, entry)
+			if (i++ == m->index)
+				break;
+		if (cm == NULL || cm->ss.ss_family != AF_UNIX)
+			fatalx("CONNECT to unknown milter %u", m->index);
+		sun = (struct sockaddr_un *)&cm->ss;
+		strlcpy(path, sun->sun_path, sizeof(path));
+		break;
 	case CONNECT_AUTHD:
 		conf_sockpath(smtpd_conf, "auth.sock", path, sizeof(path));
 		break;

@@ -40,7 +40,7 @@ struct tls;
 #define SMTP_PASSWORD_MAX	1024	/* longest password passed on */
 #define SMTP_AUTH_FAILURES	3	/* failed AUTH before 421 */
 #define SMTP_LOG_ARG_MAX	512	/* a MAIL/RCPT argument kept for the log */
-#define SMTP_SESSION_FDS	2	/* the socket, a spool file in DATA */
+#define SMTP_SESSION_FDS	3	/* socket, spool file, milter socket */
 #define SMTP_EXIT_FLUSH_SEC	2	/* for every reply owed, at exit */
 #define SMTP_EXIT_COMMIT_SEC	5	/* for the queue's answers, at exit */
 #define SMTP_CLOSE_GRACE	10	/* s to send the last reply */
@@ -76,6 +76,8 @@ struct channel	*engine_channel(int which);
 /* channel_send() to authd or queue: -1 (b freed) if it is down. */
 int		 engine_send(int which, struct ibuf *);
 void		 engine_send_rollback(const char *msgid);
+/* The parent connects a UNIX-socket milter: milter_connected() follows. */
+void		 engine_connect_milter(uint64_t id, uint32_t index);
 
 /* smtp_session.c: one SMTP conversation. */
 enum smtp_req {
@@ -87,6 +89,7 @@ enum smtp_req {
 	REQ_LOGIN,		/* authd LOGIN */
 	REQ_SENDER,		/* authd CHECK_SENDER */
 	REQ_CHECK,		/* the inbound checks' verdict (smtp_check.c) */
+	REQ_MILTER,		/* the milters have the message (no channel) */
 };
 
 /* Where a SASL exchange stands (smtp_auth.c). */
@@ -164,6 +167,9 @@ struct smtp_tx {
 	int			 bdat_last;
 	int			 bdat_failed;	/* no spool file */
 	struct smtp_check	*check;		/* NULL: no inbound checks */
+	struct milter_run	*milter;	/* smtp_milter.c, or NULL */
+	int			 held;		/* commit on hold */
+	int			 milter_fd;	/* the spool file for the milters */
 };
 
 enum dnsbl_state {
@@ -265,6 +271,11 @@ void		 smtp_close(struct smtp_session *, int code, enum esc_code,
 		    __attribute__((__format__ (printf, 4, 5)));
 void		 smtp_req_start(struct smtp_session *, enum smtp_req);
 void		 smtp_req_done(struct smtp_session *);
+/*
+ * The milters' verdict (REQ_MILTER ends): commit, or the reply is sent
+ * and the message goes back.
+ */
+void		 smtp_milter_done(struct smtp_session *, int commit);
 
 /* smtp_auth.c: SASL AUTH, the sender check, the ban check. */
 void		 auth_check_ban(struct smtp_session *);
@@ -307,6 +318,19 @@ int		 data_finish(struct smtp_tx *);
 void		 data_abort(struct smtp_tx *);
 int		 data_write_received(struct smtp_session *);
 
+/* smtp_milter.c: the milters of the listener, before the commit. */
+struct milter_run;
+int		 milter_wanted(struct smtp_session *);
+/*
+ * Takes msgfd (a read-write fd of the spool file, or -1); 0: the run
+ * begins from the event loop and ends in smtp_milter_done(), -1: out of
+ * memory, nothing started.
+ */
+int		 milter_start(struct smtp_session *, int msgfd);
+void		 milter_tx_free(struct smtp_tx *);
+/* The parent's answer to engine_connect_milter(): fd, or -1. */
+void		 milter_connected(uint64_t id, int fd);
+
 /* smtp_check.c: SPF, DKIM and DMARC of inbound mail. */
 enum check_action {
 	CHECK_ACCEPT = 0,
@@ -348,5 +372,11 @@ void		 smtp_log_reply(struct smtp_session *, const char *reply);
 void		 smtp_log_refuse(const char *ip, int port, const char *reply);
 /* The next status reply of s refuses the connection (a banned client). */
 void		 smtp_log_refusing(struct smtp_session *);
+/*
+ * A milter refused a recipient (rcpt) or, rcpt NULL, the message at the
+ * end of its data; reply is the whole reply the client gets.
+ */
+void		 smtp_log_milter(struct smtp_session *, const char *milter,
+		    const char *rcpt, const char *reply);
 
 #endif

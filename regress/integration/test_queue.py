@@ -126,17 +126,19 @@ class ImsgConn:
         r.end()
         return status, msgid, fd
 
-    def commit(self, msgid, sender, rcpts, body=1, smtputf8=0, auth=None):
+    def commit(self, msgid, sender, rcpts, body=1, smtputf8=0, auth=None,
+               held=0):
         self.reqid += 1
         lst = []
         for rc in rcpts:
             addr, flags = rc if isinstance(rc, tuple) else (rc, RCPT_LOCAL)
             lst.append(dict(rcpt=addr, orcpt=addr, flags=flags))
-        # auth: the SMTP AUTH user, "" when the session did not log in
+        # auth: the SMTP AUTH user, "" when the session did not log in;
+        # held: 1 when a milter quarantined the message
         _, p = pack("QUEUE_MSG_COMMIT", id=self.reqid, msgid=msgid,
                     sender=sender, helo="client.test", client="192.0.2.1",
                     body=body, smtputf8=smtputf8, rcpts=lst,
-                    auth=auth or "")
+                    auth=auth or "", held=held)
         self.send(MSG_COMMIT, p)
         t, fd, r = self.recv()
         assert t == MSG_COMMITTED and fd is None
@@ -145,12 +147,13 @@ class ImsgConn:
         r.end()
         return status
 
-    def submit(self, sender, rcpts, body, auth=None):
+    def submit(self, sender, rcpts, body, auth=None, held=0):
         status, msgid, fd = self.create()
         assert status == QUEUE_OK and fd is not None
         os.write(fd, body)
         os.close(fd)
-        return msgid, self.commit(msgid, sender, rcpts, auth=auth)
+        return msgid, self.commit(msgid, sender, rcpts, auth=auth,
+                                  held=held)
 
 
 # --- a scripted LMTP server --------------------------------------------
@@ -539,6 +542,28 @@ def test_remote_recipient_stays_queued(queue, lmtp):
     c.close()
 
 
+def test_commit_held_stays_on_hold(queue, lmtp):
+    # held 1 in MSG_COMMIT (a milter's quarantine): on disk, on hold
+    c = ImsgConn(queue.sock)
+    msgid, st = c.submit("alice@sender.test", ["kept@mx.test"], BODY,
+                         held=1)
+    assert st == QUEUE_OK
+    assert held_in_envelope(queue, msgid)
+    # a message committed after it is delivered, the held one is not
+    later, st = c.submit("alice@sender.test", ["free@mx.test"], BODY)
+    assert st == QUEUE_OK
+    assert wait_for(lambda: lmtp.delivered_to("free@mx.test"))
+    assert not lmtp.delivered_to("kept@mx.test")
+    assert msgid + ".env" in queue.queued()
+    # held is 0 or 1: anything else is an invalid envelope
+    status, bad, fd = c.create()
+    os.write(fd, BODY)
+    os.close(fd)
+    assert c.commit(bad, "a@b.test", ["x@mx.test"], held=2) == \
+        QUEUE_INVALID
+    c.close()
+
+
 def test_commit_unknown_id_and_rollback(queue, lmtp):
     c = ImsgConn(queue.sock)
     assert c.commit("0123456789abcdef", "a@b.test",
@@ -685,7 +710,7 @@ def test_many_concurrent_commits(queue, lmtp):
         c.reqid += 1
         p = u64(c.reqid) + s(msgid) + s("a@sender.test") + s("h") + \
             s("c") + u8(0) + u8(0) + u32(1) + s("m%d@mx.test" % i) + \
-            s("") + u8(1) + s("")
+            s("") + u8(1) + s("") + u8(0)
         c.send(MSG_COMMIT, p)
     for c, msgid, i in created:
         t, fd, r = c.recv()

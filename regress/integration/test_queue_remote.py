@@ -695,7 +695,7 @@ def test_transfer_split_at_the_imsg_limit(env):
     p += u8(1) + u8(0) + u32(len(rcpts))
     for a in rcpts:
         p += s(a) + s("") + u8(REMOTE)
-    p += s("alice@mx.test")
+    p += s("alice@mx.test") + u8(0)
     assert len(p) <= 16384
     c.send(MSG_COMMIT, p)
     t, _, rd = c.recv()

@@ -1151,6 +1151,64 @@ test_imap(void)
 	    "pop3s given twice");
 }
 
+static void
+test_milters(void)
+{
+	struct conf		 conf;
+	struct conf_milter	*m;
+	struct conf_listen	*l;
+	struct sockaddr_in	*sin;
+
+	CHECK(parse_text(
+	    "milter \"rspamd\" on \"inet:127.0.0.1:11332\" timeout 30s "
+	    "on-failure accept\n"
+	    "milter \"clam\" on \"unix:/run/clamav/milter.sock\"\n"
+	    "milter \"v6\" on \"inet6:[::1]:8891\"\n"
+	    "listen on localhost port 25 milter \"rspamd\" milter \"clam\"\n"
+	    "listen on localhost port 587 auth milter \"rspamd\" "
+	    "milter-auth\n", &conf) == 0);
+	m = TAILQ_FIRST(&conf.milters);
+	CHECK(m != NULL && strcmp(m->name, "rspamd") == 0);
+	CHECK(m != NULL && m->timeout == 30 &&
+	    m->on_failure == MILTER_FAIL_ACCEPT);
+	sin = (struct sockaddr_in *)&m->ss;
+	CHECK(m != NULL && sin->sin_family == AF_INET &&
+	    ntohs(sin->sin_port) == 11332);
+	m = TAILQ_NEXT(m, entry);
+	CHECK(m != NULL && m->ss.ss_family == AF_UNIX && m->timeout == 10 &&
+	    m->on_failure == MILTER_FAIL_TEMPFAIL);
+	m = TAILQ_NEXT(m, entry);
+	CHECK(m != NULL && m->ss.ss_family == AF_INET6);
+	l = TAILQ_FIRST(&conf.listens);
+	CHECK(l != NULL && l->nmilters == 2 &&
+	    strcmp(l->milters[0]->name, "rspamd") == 0 &&
+	    strcmp(l->milters[1]->name, "clam") == 0 &&
+	    !(l->flags & LISTEN_MILTER_AUTH));
+	l = TAILQ_NEXT(l, entry);
+	CHECK(l != NULL && l->nmilters == 1 &&
+	    (l->flags & LISTEN_MILTER_AUTH));
+	conf_clear(&conf);
+
+	expect_error("listen on localhost milter \"x\"\n", 1,
+	    "milter \"x\" not defined");
+	expect_error("milter \"a\" on \"inet:mx.example.org:25\"\n", 1,
+	    "bad milter address \"inet:mx.example.org:25\"");
+	expect_error("milter \"a\" on \"tcp:1\"\n", 1,
+	    "bad milter address");
+	expect_error("milter \"a\" on \"unix:relative\"\n", 1,
+	    "bad milter address");
+	expect_error("milter \"a\" on \"inet:127.0.0.1:1\" on-failure "
+	    "reject\n", 1, "on-failure \"reject\": tempfail or accept");
+	expect_error("milter \"a\" on \"inet:127.0.0.1:1\" timeout 2h\n",
+	    1, "bad milter timeout");
+	expect_error("milter \"a\" on \"inet:127.0.0.1:1\"\n"
+	    "milter \"a\" on \"inet:127.0.0.1:2\"\n", 2,
+	    "milter \"a\" defined twice");
+	expect_error("milter \"a\" on \"inet:127.0.0.1:1\"\n"
+	    "listen on localhost milter \"a\" milter \"a\"\n", 2,
+	    "milter \"a\" given twice");
+}
+
 int
 main(void)
 {
@@ -1178,6 +1236,7 @@ main(void)
 	test_ciphers();
 	test_metrics();
 	test_checks();
+	test_milters();
 	test_imap();
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);

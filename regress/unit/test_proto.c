@@ -135,7 +135,7 @@ test_commit(void)
 	struct msg_queue_msg_commit	 m = {
 		.id = 1ULL << 40, .msgid = "0123456789abcdef",
 		.sender = "s@x.test", .helo = "h.test", .client = "192.0.2.1",
-		.body = 1, .smtputf8 = 0, .auth = "u@x.test",
+		.body = 1, .smtputf8 = 0, .auth = "u@x.test", .held = 1,
 	};
 	struct rec_commit_rcpt		 e;
 	union imsg_msg			 u;
@@ -157,6 +157,7 @@ test_commit(void)
 	CHECK(strcmp(u.queue_msg_commit.client, "192.0.2.1") == 0);
 	CHECK(u.queue_msg_commit.body == 1);
 	CHECK(strcmp(u.queue_msg_commit.auth, "u@x.test") == 0);
+	CHECK(u.queue_msg_commit.held == 1);
 	CHECK(rec_commit_rcpt_next(&imsg, &u.queue_msg_commit.rcpts, &e) == 0);
 	CHECK(strcmp(e.rcpt, "a@x") == 0 && strcmp(e.orcpt, "A@x") == 0 &&
 	    e.flags == 1);
