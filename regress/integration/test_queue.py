@@ -731,7 +731,7 @@ def test_client_that_does_not_read_is_paused(queue, lmtp):
     c = ImsgConn(queue.sock)
     commit = frame(MSG_COMMIT, u64(7) + s("0123456789abcdef") + s("a@b.test") +
                    s("h") + s("c") + u8(0) + u8(0) + u32(1) +
-                   s("x@mx.test") + s("") + u8(1) + s(""))
+                   s("x@mx.test") + s("") + u8(1) + s("") + u8(0))
     limit = 100000
     chunk = commit * 1000
     out, total = b"", 0
