@@ -10,26 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base64.h"
 #include "imap_parse.h"
 
 static const char b64chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
-
-static int
-b64_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
-}
 
 /* One code point as UTF-8; -1 when out does not have room. */
 static int
@@ -129,7 +114,8 @@ utf7_shifted(const char *s, size_t len, size_t *i, char *out,
 	int		 nbits = 0, v, units = 0;
 
 	for (; *i < len && s[*i] != '-'; (*i)++) {
-		if ((v = b64_value((unsigned char)s[*i])) == -1)
+		if ((v = base64_value((unsigned char)s[*i],
+		    BASE64_DIGIT63_IMAP)) == -1)
 			return -1;
 		bits = (bits << 6) | v;
 		nbits += 6;

@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <wctype.h>
 
+#include "base64.h"
 #include "mime.h"
 
 static int
@@ -92,22 +93,6 @@ mime_decode_qp(const char *s, size_t n, char *out, size_t *outlen,
 	return 0;
 }
 
-static int
-b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /*
  * Base64 into out (room for n bytes suffices).  Line ends and other
  * characters outside the alphabet are skipped (RFC 2045 6.8); decoding
@@ -121,7 +106,8 @@ mime_decode_base64(const char *s, size_t n, char *out, size_t *outlen)
 	int		 bits = 0, v, digits = 0;
 
 	for (i = 0; i < n && s[i] != '='; i++) {
-		if ((v = b64val((unsigned char)s[i])) == -1)
+		v = base64_value((unsigned char)s[i], BASE64_DIGIT63);
+		if (v == -1)
 			continue;
 		acc = acc << 6 | v;
 		bits += 6;

@@ -7,25 +7,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "base64.h"
 #include "sasl.h"
-
-static int	b64_value(int);
-
-static int
-b64_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 /*
  * RFC 4648 4: groups of four, padding only at the end.  "=" alone is
@@ -59,7 +42,8 @@ sasl_base64_decode(const char *in, char *out, size_t outsz, size_t *outlen)
 			}
 			/* Data after padding inside the last group. */
 			if (pad > 0 ||
-			    (v[k] = b64_value((unsigned char)in[i + k])) == -1)
+			    (v[k] = base64_value((unsigned char)in[i + k],
+			    BASE64_DIGIT63)) == -1)
 				return -1;
 		}
 		out[n++] = (v[0] << 2) | (v[1] >> 4);
