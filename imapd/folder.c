@@ -6,7 +6,8 @@
  *
  * Special use (RFC 6154) follows the names Dovecot's default config
  * (15-mailboxes.conf) gives: Drafts, Junk, Trash, Sent and "Sent
- * Messages"; Archive is added for \Archive.
+ * Messages"; Archive is added for \Archive.  Others come from the file
+ * special_use.c keeps.
  *
  * CREATE also writes the new folder's dovecot-uidlist, as Dovecot does,
  * so that its UIDVALIDITY is fixed at creation.  DELETE first renames
@@ -53,6 +54,40 @@ folder_special_use(const char *name)
 		if (strcmp(special_names[i].name, name) == 0)
 			return special_names[i].use;
 	return 0;
+}
+
+static const struct {
+	int		 bit;
+	const char	*attr;
+} special_attrs[] = {
+	{ MBOX_SPECIAL_SENT, "\\Sent" },
+	{ MBOX_SPECIAL_DRAFTS, "\\Drafts" },
+	{ MBOX_SPECIAL_TRASH, "\\Trash" },
+	{ MBOX_SPECIAL_JUNK, "\\Junk" },
+	{ MBOX_SPECIAL_ARCHIVE, "\\Archive" },
+};
+
+/* Attributes are atoms, compared without case (RFC 6154 2). */
+int
+folder_special_attr(const char *attr)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(special_attrs) / sizeof(special_attrs[0]); i++)
+		if (strcasecmp(special_attrs[i].attr, attr) == 0)
+			return special_attrs[i].bit;
+	return 0;
+}
+
+const char *
+folder_special_name(int bit)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(special_attrs) / sizeof(special_attrs[0]); i++)
+		if (special_attrs[i].bit == bit)
+			return special_attrs[i].attr;
+	return NULL;
 }
 
 static struct folder *
@@ -150,6 +185,7 @@ folder_list(int root, struct folder_list *fl)
 		return -1;
 	}
 	qsort(fl->f, fl->n, sizeof(*fl->f), folder_cmp);
+	special_use_apply(root, fl);
 	return 0;
 }
 
