@@ -148,9 +148,12 @@ imap_status_write(struct mail_session *s, const char *name,
 		return -1;
 	}
 	for (i = 0; i < mb->nmsg; i++) {
+		/* SIZE: RFC822.SIZE (W=); DELETED-STORAGE: the disk (S=). */
+		if (maildir_name_size(mb->msg[i].name, 'W', &sz) == 0 ||
+		    maildir_name_size(mb->msg[i].name, 'S', &sz) == 0)
+			size += sz;
 		if (maildir_name_size(mb->msg[i].name, 'S', &sz) != 0)
 			sz = 0;
-		size += sz;
 		if (!(mb->msg[i].flags.std & MAILDIR_FLAG_SEEN))
 			unseen++;
 		if (mb->msg[i].flags.std & MAILDIR_FLAG_TRASHED) {
