@@ -304,3 +304,18 @@ def test_multiappend_status_size(lsb, raw):
     lines, t = raw.cmd("STATUS Multi (DELETED DELETED-STORAGE)")
     assert lines == ['* STATUS "Multi" (DELETED 1 DELETED-STORAGE 1)'], \
         lines
+
+
+def test_multiappend_all_or_nothing(lsb, raw):
+    """RFC 3502: a bad second message leaves the first unstored."""
+    raw.cmd("CREATE Atomic")
+    one = b"Subject: one\r\n\r\nfirst\r\n"
+    two = b"Subject: two\r\n\r\nsecond\r\n"
+    tag = raw.tag()
+    raw.s.sendall(("%s APPEND Atomic {%d+}\r\n" % (tag, len(one))).encode()
+                  + one + (" (\\Bogus) {%d+}\r\n" % len(two)).encode()
+                  + two + b"\r\n")
+    _, t = raw.tagged(tag)
+    assert t.startswith("BAD"), t
+    lines, _ = raw.cmd("STATUS Atomic (MESSAGES)")
+    assert lines == ['* STATUS "Atomic" (MESSAGES 0)'], lines
