@@ -9,9 +9,10 @@
  * RECURSIVEMATCH, the parents of subscribed names.  A name that is not
  * a folder is \NonExistent (which implies \Noselect; the base LIST says
  * \Noselect, as Dovecot does).  REMOTE selects nothing more: every
- * mailbox is local.  CHILDREN and SPECIAL-USE attributes are returned
- * whether asked for or not, as the RFCs allow and the base LIST does.
- * INBOX counts as subscribed, as in LSUB.
+ * mailbox is local.  Unlike the base LIST, CHILDREN and special-use
+ * attributes come only when asked for (RETURN, or the SPECIAL-USE
+ * selection), as Dovecot answers.  INBOX counts as subscribed, as in
+ * LSUB.
  */
 
 #include <sys/types.h>
@@ -171,19 +172,22 @@ lx_write(struct mail_session *s, const struct imap_list *l,
     const struct lx_list *ll, const struct lx_name *n, int childinfo)
 {
 	FILE	*f = s->io.out;
-	int	 bit, exists = n->fo != NULL && n->fo->exists;
+	int	 bit, sp = 0, exists = n->fo != NULL && n->fo->exists;
 
 	fputs("* LIST (", f);
-	fputs(lx_children(ll, n->name) ? "\\HasChildren" : "\\HasNoChildren",
-	    f);
 	if (!exists)
-		fputs(" \\NonExistent", f);
+		fprintf(f, "%s\\NonExistent", sp++ ? " " : "");
 	if (((l->sel & LSEL_SUBSCRIBED) || (l->ret & LRET_SUBSCRIBED)) &&
 	    n->subscribed)
-		fputs(" \\Subscribed", f);
-	for (bit = 1; exists && bit <= MBOX_SPECIAL_ALL; bit <<= 1)
+		fprintf(f, "%s\\Subscribed", sp++ ? " " : "");
+	if (l->ret & LRET_CHILDREN)
+		fprintf(f, "%s%s", sp++ ? " " : "", lx_children(ll, n->name) ?
+		    "\\HasChildren" : "\\HasNoChildren");
+	for (bit = 1; exists && ((l->sel & LSEL_SPECIAL_USE) ||
+	    (l->ret & LRET_SPECIAL_USE)) && bit <= MBOX_SPECIAL_ALL; bit <<= 1)
 		if (n->fo->special & bit)
-			fprintf(f, " %s", folder_special_name(bit));
+			fprintf(f, "%s%s", sp++ ? " " : "",
+			    folder_special_name(bit));
 	fputs(") \".\" ", f);
 	imap_quoted(f, n->name, strlen(n->name));
 	if (childinfo) {

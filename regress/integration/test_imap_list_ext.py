@@ -190,6 +190,10 @@ def test_return_subscribed_children(raw):
     assert "\\HasChildren" in got["Fruit"][0]
     assert "\\HasNoChildren" in got["Fruit.Apple"][0]
     assert "Gone" not in got
+    # Not asked for: no CHILDREN or special-use attributes (as Dovecot).
+    lines, _ = raw.cmd('LIST "" ("Fruit" "Sent")')
+    got = listing(lines)
+    assert got["Fruit"][0] == set() and got["Sent"][0] == set(), got
 
 
 def test_list_status(raw):
