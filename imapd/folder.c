@@ -106,17 +106,23 @@ list_add(struct folder_list *fl, const char *name, int exists)
 	return f;
 }
 
+/* INBOX first, then by name: the order LIST answers in. */
+int
+folder_name_cmp(const char *a, const char *b)
+{
+	if (strcmp(a, "INBOX") == 0)
+		return strcmp(b, "INBOX") == 0 ? 0 : -1;
+	if (strcmp(b, "INBOX") == 0)
+		return 1;
+	return strcmp(a, b);
+}
+
 static int
 folder_cmp(const void *a, const void *b)
 {
 	const struct folder	*fa = a, *fb = b;
 
-	/* INBOX first, then by name. */
-	if (strcmp(fa->name, "INBOX") == 0)
-		return -1;
-	if (strcmp(fb->name, "INBOX") == 0)
-		return 1;
-	return strcmp(fa->name, fb->name);
+	return folder_name_cmp(fa->name, fb->name);
 }
 
 static struct folder *

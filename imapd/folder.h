@@ -35,6 +35,7 @@ int	folder_special_use(const char *name);
 int	folder_special_attr(const char *attr);
 const char *folder_special_name(int bit);
 int	folder_list(int root, struct folder_list *);
+int	folder_name_cmp(const char *, const char *);
 void	folder_list_free(struct folder_list *);
 int	folder_create(int root, const char *name);
 int	folder_delete(int root, const char *name);

@@ -71,12 +71,7 @@ lx_cmp(const void *a, const void *b)
 {
 	const struct lx_name	*na = a, *nb = b;
 
-	/* INBOX first, then by name, as folder_list() sorts. */
-	if (strcmp(na->name, "INBOX") == 0)
-		return -1;
-	if (strcmp(nb->name, "INBOX") == 0)
-		return 1;
-	return strcmp(na->name, nb->name);
+	return folder_name_cmp(na->name, nb->name);
 }
 
 /* Subscribed names and, for RECURSIVEMATCH, their parents. */

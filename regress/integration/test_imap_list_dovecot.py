@@ -17,7 +17,7 @@ import tempfile
 
 import pytest
 
-from helpers import tls_context
+from helpers import ImapLines, imaps_lines
 from test_dovecot_store import DOVECOT, Dovecot, PASSWORD, USER
 
 TIMEOUT = 15
@@ -34,35 +34,6 @@ FOLDERS = ("Sent", "Drafts", "Trash", "Junk", "Archive", "Fruit",
 SUBSCRIBED = ("INBOX", "Fruit.Banana", "Tofu.Blah", "Gone", "Sent")
 # 13345 bytes: KiB rounding shows (13 down, 14 up).
 MAILDIRSIZE = "2048000S,100C\n12345 3\n1000 1\n"
-
-
-class Raw:
-    """A logged-in session: commands in, untagged lines out."""
-
-    def __init__(self, sock, user, password):
-        self.s = sock
-        self.f = sock.makefile("rb")
-        self.n = 0
-        assert self.f.readline().startswith(b"* OK")
-        _, t = self.cmd('LOGIN "%s" "%s"' % (user, password))
-        assert t.startswith("OK"), t
-
-    def cmd(self, text):
-        self.n += 1
-        tag = "c%d" % self.n
-        self.s.sendall(("%s %s\r\n" % (tag, text)).encode())
-        lines = []
-        while True:
-            line = self.f.readline()
-            assert line, "connection closed"
-            line = line.decode().rstrip("\r\n")
-            if line.startswith(tag + " "):
-                return lines, line[len(tag) + 1:]
-            lines.append(line)
-
-    def close(self):
-        self.cmd("LOGOUT")
-        self.s.close()
 
 
 class MaildirDovecot(Dovecot):
@@ -115,9 +86,7 @@ plugin {
 def pair(sandbox_factory):
     sb = sandbox_factory("imaplistdc", imap=True,
                          limits={"sessions-per-ip": 300})
-    ts = Raw(tls_context().wrap_socket(socket.create_connection(
-        ("127.0.0.1", sb.ports["imaps"]), timeout=TIMEOUT)),
-        sb.demo_user, sb.password)
+    ts = imaps_lines(sb, TIMEOUT)
     for f in FOLDERS:
         _, t = ts.cmd('CREATE "%s"' % f)
         assert t.startswith("OK"), (f, t)
@@ -142,8 +111,8 @@ def pair(sandbox_factory):
     d = MaildirDovecot(top, maildir)
     d.start()
     try:
-        dc = Raw(socket.create_connection(("127.0.0.1", d.imap_port),
-                                          timeout=TIMEOUT), USER, PASSWORD)
+        dc = ImapLines(socket.create_connection(("127.0.0.1", d.imap_port),
+            timeout=TIMEOUT), USER, PASSWORD)
     except AssertionError:
         d.stop()
         raise AssertionError("dovecot login: " + d.log()[-3000:])

@@ -11,11 +11,10 @@ untagged lines matters."""
 import imaplib
 import os
 import re
-import socket
 
 import pytest
 
-from helpers import tls_context
+from helpers import imaps_lines, tls_context
 
 TIMEOUT = 15
 
@@ -46,45 +45,9 @@ def imaps(sb):
     return m
 
 
-class Raw:
-    """One logged-in session on a TLS socket: commands in, lines out."""
-
-    def __init__(self, sb):
-        self.s = tls_context().wrap_socket(socket.create_connection(
-            ("127.0.0.1", sb.ports["imaps"]), timeout=TIMEOUT))
-        self.f = self.s.makefile("rb")
-        self.n = 0
-        assert self.f.readline().startswith(b"* OK")
-        _, t = self.cmd("LOGIN %s %s" % (sb.demo_user, sb.password))
-        assert t.startswith("OK"), t
-
-    def tag(self):
-        self.n += 1
-        return "t%d" % self.n
-
-    def tagged(self, tag):
-        lines = []
-        while True:
-            line = self.f.readline()
-            assert line, "connection closed before the tagged reply"
-            line = line.decode().rstrip("\r\n")
-            if line.startswith(tag + " "):
-                return lines, line[len(tag) + 1:]
-            lines.append(line)
-
-    def cmd(self, text):
-        tag = self.tag()
-        self.s.sendall(("%s %s\r\n" % (tag, text)).encode())
-        return self.tagged(tag)
-
-    def close(self):
-        self.cmd("LOGOUT")
-        self.s.close()
-
-
 @pytest.fixture
 def raw(lsb):
-    r = Raw(lsb)
+    r = imaps_lines(lsb, TIMEOUT)
     yield r
     r.close()
 
