@@ -91,18 +91,22 @@ special_use_apply(int root, struct folder_list *fl)
 	free(buf);
 }
 
-/* name, or name's place under to when it is from or below it. */
+/*
+ * Into out: name, or its new place when RENAME moves it (from to to);
+ * 1 when DELETE drops it (to NULL), -1 when it would not fit.
+ */
 static int
 su_moved(const char *name, const char *from, const char *to, char *out,
     size_t outsz)
 {
 	size_t	 n = strlen(from);
 
-	if (strncmp(name, from, n) != 0 ||
+	/* DELETE takes the one folder, RENAME those below it too. */
+	if (to == NULL && strcmp(name, from) == 0)
+		return 1;
+	if (to == NULL || strncmp(name, from, n) != 0 ||
 	    (name[n] != '\0' && name[n] != MAILBOX_SEP))
 		return strlcpy(out, name, outsz) < outsz ? 0 : -1;
-	if (to == NULL)
-		return 1;		/* dropped */
 	if ((size_t)snprintf(out, outsz, "%s%s", to, name + n) >= outsz)
 		return -1;
 	return 0;
@@ -136,7 +140,7 @@ su_update(int root, const char *from, const char *to, const char *name,
 	}
 	for (p = buf; (p = su_line(p, &bit, &n)) != NULL; ) {
 		if (bit == 0 || (from != NULL &&
-		    (r = su_moved(n, from, to, moved, sizeof(moved))) != 0))
+		    su_moved(n, from, to, moved, sizeof(moved)) != 0))
 			continue;	/* unknown, dropped or too long */
 		fprintf(f, "%s %s\n", folder_special_name(bit),
 		    from != NULL ? moved : n);

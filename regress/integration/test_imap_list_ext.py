@@ -228,6 +228,19 @@ def test_create_special_use(lsb, raw):
     _, t = raw.cmd('CREATE "Outbox"')
     lines, _ = raw.cmd('LIST "" "Outbox"')
     assert "\\Sent" not in listing(lines)["Outbox"][0], lines
+    # A parent's RENAME moves its children's uses, its DELETE does not
+    # touch them.
+    _, t = raw.cmd('CREATE "Box.Out" (USE (\\Sent \\Drafts))')
+    assert t.startswith("OK"), t
+    _, t = raw.cmd('RENAME "Box" "Crate"')
+    assert t.startswith("OK"), t
+    lines, _ = raw.cmd('LIST "" "Crate.Out"')
+    assert {"\\Sent", "\\Drafts"} <= listing(lines)["Crate.Out"][0], lines
+    raw.cmd('CREATE "Crate"')
+    _, t = raw.cmd('DELETE "Crate"')
+    assert t.startswith("OK"), t
+    lines, _ = raw.cmd('LIST "" "Crate.Out"')
+    assert "\\Sent" in listing(lines)["Crate.Out"][0], lines
 
 
 def test_create_useattr_refused(lsb, raw):
