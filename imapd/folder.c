@@ -6,7 +6,8 @@
  *
  * Special use (RFC 6154) follows the names Dovecot's default config
  * (15-mailboxes.conf) gives: Drafts, Junk, Trash, Sent and "Sent
- * Messages"; Archive is added for \Archive.
+ * Messages"; Archive is added for \Archive.  Others come from the file
+ * special_use.c keeps.
  *
  * CREATE also writes the new folder's dovecot-uidlist, as Dovecot does,
  * so that its UIDVALIDITY is fixed at creation.  DELETE first renames
@@ -55,6 +56,40 @@ folder_special_use(const char *name)
 	return 0;
 }
 
+static const struct {
+	int		 bit;
+	const char	*attr;
+} special_attrs[] = {
+	{ MBOX_SPECIAL_SENT, "\\Sent" },
+	{ MBOX_SPECIAL_DRAFTS, "\\Drafts" },
+	{ MBOX_SPECIAL_TRASH, "\\Trash" },
+	{ MBOX_SPECIAL_JUNK, "\\Junk" },
+	{ MBOX_SPECIAL_ARCHIVE, "\\Archive" },
+};
+
+/* Attributes are atoms, compared without case (RFC 6154 2). */
+int
+folder_special_attr(const char *attr)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(special_attrs) / sizeof(special_attrs[0]); i++)
+		if (strcasecmp(special_attrs[i].attr, attr) == 0)
+			return special_attrs[i].bit;
+	return 0;
+}
+
+const char *
+folder_special_name(int bit)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(special_attrs) / sizeof(special_attrs[0]); i++)
+		if (special_attrs[i].bit == bit)
+			return special_attrs[i].attr;
+	return NULL;
+}
+
 static struct folder *
 list_add(struct folder_list *fl, const char *name, int exists)
 {
@@ -71,17 +106,23 @@ list_add(struct folder_list *fl, const char *name, int exists)
 	return f;
 }
 
+/* INBOX first, then by name: the order LIST answers in. */
+int
+folder_name_cmp(const char *a, const char *b)
+{
+	if (strcmp(a, "INBOX") == 0)
+		return strcmp(b, "INBOX") == 0 ? 0 : -1;
+	if (strcmp(b, "INBOX") == 0)
+		return 1;
+	return strcmp(a, b);
+}
+
 static int
 folder_cmp(const void *a, const void *b)
 {
 	const struct folder	*fa = a, *fb = b;
 
-	/* INBOX first, then by name. */
-	if (strcmp(fa->name, "INBOX") == 0)
-		return -1;
-	if (strcmp(fb->name, "INBOX") == 0)
-		return 1;
-	return strcmp(fa->name, fb->name);
+	return folder_name_cmp(fa->name, fb->name);
 }
 
 static struct folder *
@@ -150,6 +191,7 @@ folder_list(int root, struct folder_list *fl)
 		return -1;
 	}
 	qsort(fl->f, fl->n, sizeof(*fl->f), folder_cmp);
+	special_use_apply(root, fl);
 	return 0;
 }
 

@@ -82,6 +82,21 @@ append_lf(const char *p, size_t len, size_t *outlen)
 	return out;
 }
 
+/* RFC 3502: a MULTIAPPEND that fails part way stores none of it. */
+static void
+append_undo(struct mail_session *s, struct mailbox *mb,
+    const uint32_t *uids, int n, int64_t bytes)
+{
+	if (n == 0)
+		return;
+	if (mailbox_sync(mb, NULL) == -1 ||
+	    mailbox_expunge(mb, uids, n) == -1) {
+		log_warn("%s: undo the append to %s", s->user, mb->name);
+		return;
+	}
+	mail_quota_add(s, -bytes, -n);
+}
+
 void
 imap_cmd_append(struct mail_session *s, struct imap_cmd *cmd)
 {
@@ -92,7 +107,7 @@ imap_cmd_append(struct mail_session *s, struct imap_cmd *cmd)
 	time_t			 date;
 	char			*data;
 	size_t			 len;
-	int64_t			 total;
+	int64_t			 total, stored;
 	int			 i, r;
 
 	if ((mb = target_open(s, cmd, &ap->mailbox)) == NULL)
@@ -104,25 +119,34 @@ imap_cmd_append(struct mail_session *s, struct imap_cmd *cmd)
 		mailbox_close(mb);
 		return;
 	}
+	/* Every message's flags first, so that none is stored for BAD. */
+	for (i = 0; i < ap->nmsg; i++)
+		if (ap->msg[i].has_flags && imap_flags_parse(mb,
+		    &ap->msg[i].flags, &f) == -1) {
+			imap_tagged(s, cmd, "BAD", "Invalid flag or keyword");
+			mailbox_close(mb);
+			return;
+		}
 	if ((uids = calloc(ap->nmsg + 1, sizeof(*uids))) == NULL)
 		fatal("%s", __func__);
-	for (i = 0; i < ap->nmsg; i++) {
-		if (ap->msg[i].has_flags ? imap_flags_parse(mb,
-		    &ap->msg[i].flags, &f) == -1 : (memset(&f, 0,
-		    sizeof(f)), 0)) {
-			imap_tagged(s, cmd, "BAD", "Invalid flag or keyword");
-			goto done;
-		}
+	for (i = 0, stored = 0; i < ap->nmsg; i++) {
+		if (ap->msg[i].has_flags)
+			(void)imap_flags_parse(mb, &ap->msg[i].flags, &f);
+		else
+			memset(&f, 0, sizeof(f));
 		date = ap->msg[i].has_date ? ap->msg[i].date : time(NULL);
 		if ((data = append_lf(ap->msg[i].data.s, ap->msg[i].data.len,
 		    &len)) == NULL)
 			fatal("%s", __func__);
 		r = mailbox_append(mb, data, len, &f, date, &uids[i]);
 		free(data);
-		if (r == 0)
+		if (r == 0) {
 			mail_quota_add(s, (int64_t)len, 1);
+			stored += (int64_t)len;
+		}
 		if (r == -1) {
 			log_warn("%s: append to %s", s->user, mb->name);
+			append_undo(s, mb, uids, i, stored);
 			imap_tagged(s, cmd, "NO", "%s", errno == EDQUOT ||
 			    errno == ENOSPC ? "[OVERQUOTA] No room for the "
 			    "message" : "[SERVERBUG] Cannot store the message");

@@ -41,8 +41,8 @@ list_match(const char *pat, const char *name)
 }
 
 /* INBOX matches its pattern in any case. */
-static int
-list_matches(const char *pat, const char *name)
+int
+imap_list_matches(const char *pat, const char *name)
 {
 	if (strcmp(name, "INBOX") == 0 && strcasecmp(pat, "INBOX") == 0)
 		return 1;
@@ -52,18 +52,7 @@ list_matches(const char *pat, const char *name)
 static void
 list_attrs(FILE *f, const struct folder *fo, int lsub)
 {
-	static const struct {
-		int		 bit;
-		const char	*name;
-	} su[] = {
-		{ MBOX_SPECIAL_SENT, "\\Sent" },
-		{ MBOX_SPECIAL_DRAFTS, "\\Drafts" },
-		{ MBOX_SPECIAL_TRASH, "\\Trash" },
-		{ MBOX_SPECIAL_JUNK, "\\Junk" },
-		{ MBOX_SPECIAL_ARCHIVE, "\\Archive" },
-	};
-	size_t	 i;
-	int	 sp = 0;
+	int	 bit, sp = 0;
 
 	fputc('(', f);
 	if (!fo->exists) {
@@ -73,9 +62,9 @@ list_attrs(FILE *f, const struct folder *fo, int lsub)
 	if (!lsub) {
 		fprintf(f, "%s%s", sp++ ? " " : "", fo->children ?
 		    "\\HasChildren" : "\\HasNoChildren");
-		for (i = 0; i < sizeof(su) / sizeof(su[0]); i++)
-			if (fo->special & su[i].bit)
-				fprintf(f, " %s", su[i].name);
+		for (bit = 1; bit <= MBOX_SPECIAL_ALL; bit <<= 1)
+			if (fo->special & bit)
+				fprintf(f, " %s", folder_special_name(bit));
 	}
 	fputc(')', f);
 }
@@ -90,9 +79,8 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 	size_t			 i;
 	int			 lsub = cmd->verb == IC_LSUB, p, any;
 
-	if (l->extended || l->sel != 0) {
-		imap_tagged(s, cmd, "BAD", "LIST-EXTENDED is not supported "
-		    "yet");
+	if (l->extended) {
+		imap_list_ext(s, cmd);
 		return;
 	}
 	/* An empty pattern asks for the hierarchy separator. */
@@ -120,7 +108,7 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 			memcpy(pat + l->ref.len, l->patterns.v[p].s,
 			    l->patterns.v[p].len);
 			pat[l->ref.len + l->patterns.v[p].len] = '\0';
-			any = list_matches(pat, fl.f[i].name);
+			any = imap_list_matches(pat, fl.f[i].name);
 		}
 		if (!any || (lsub && strcmp(fl.f[i].name, "INBOX") != 0 &&
 		    !subs_has(&subs, fl.f[i].name)))
@@ -136,35 +124,42 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 	imap_tagged(s, cmd, "OK", "%s completed", lsub ? "LSUB" : "LIST");
 }
 
-void
-imap_cmd_status(struct mail_session *s, struct imap_cmd *cmd)
+/*
+ * The STATUS response of one mailbox: 0, or -1 with *why the NO text
+ * (STATUS answers it tagged; LIST-STATUS leaves the mailbox out).
+ */
+int
+imap_status_write(struct mail_session *s, const char *name,
+    unsigned int items, const char **why)
 {
 	struct mailbox	*mb;
-	char		 name[MAILBOX_NAME_MAX];
-	unsigned int	 items = cmd->u.status.items;
 	uint32_t	 unseen = 0, deleted = 0;
-	uint64_t	 size = 0, hms = 0;
+	uint64_t	 size = 0, dsize = 0, hms = 0;
 	size_t		 i, sz;
 	int		 sp = 0;
 
-	if (imap_mailbox_name(&cmd->u.status.mailbox, name,
-	    sizeof(name)) == -1 || mailbox_open(s->root, name, 1, &mb) == -1) {
-		imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such mailbox");
-		return;
+	if (mailbox_open(s->root, name, 1, &mb) == -1) {
+		*why = "[NONEXISTENT] No such mailbox";
+		return -1;
 	}
 	if (mailbox_sync(mb, NULL) == -1) {
 		mailbox_close(mb);
-		imap_tagged(s, cmd, "NO", "[UNAVAILABLE] Cannot read the "
-		    "mailbox");
-		return;
+		*why = "[UNAVAILABLE] Cannot read the mailbox";
+		return -1;
 	}
 	for (i = 0; i < mb->nmsg; i++) {
+		/* SIZE: RFC822.SIZE (W=); DELETED-STORAGE: the disk (S=). */
+		if (maildir_name_size(mb->msg[i].name, 'W', &sz) == 0 ||
+		    maildir_name_size(mb->msg[i].name, 'S', &sz) == 0)
+			size += sz;
+		if (maildir_name_size(mb->msg[i].name, 'S', &sz) != 0)
+			sz = 0;
 		if (!(mb->msg[i].flags.std & MAILDIR_FLAG_SEEN))
 			unseen++;
-		if (mb->msg[i].flags.std & MAILDIR_FLAG_TRASHED)
+		if (mb->msg[i].flags.std & MAILDIR_FLAG_TRASHED) {
 			deleted++;
-		if (maildir_name_size(mb->msg[i].name, 'S', &sz) == 0)
-			size += sz;
+			dsize += sz;
+		}
 	}
 	if ((items & ST_HIGHESTMODSEQ) && imap_modseq_status(mb, &hms) == -1) {
 		log_warn("%s: index of %s", s->user, name);
@@ -185,10 +180,50 @@ imap_cmd_status(struct mail_session *s, struct imap_cmd *cmd)
 	ITEM(ST_SIZE, "SIZE %llu", (unsigned long long)size);
 	ITEM(ST_RECENT, "RECENT %u", 0U);
 	ITEM(ST_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu", (unsigned long long)hms);
+	/* RFC 9208 4.2: in KiB like STORAGE, rounded up the same way. */
+	ITEM(ST_DELETED_STORAGE, "DELETED-STORAGE %llu",
+	    (unsigned long long)(dsize + 1023) / 1024);
 #undef ITEM
 	fputs(")\r\n", s->io.out);
 	mailbox_close(mb);
+	return 0;
+}
+
+void
+imap_cmd_status(struct mail_session *s, struct imap_cmd *cmd)
+{
+	char		 name[MAILBOX_NAME_MAX];
+	const char	*why;
+
+	if (imap_mailbox_name(&cmd->u.status.mailbox, name,
+	    sizeof(name)) == -1) {
+		imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such mailbox");
+		return;
+	}
+	if (imap_status_write(s, name, cmd->u.status.items, &why) == -1) {
+		imap_tagged(s, cmd, "NO", "%s", why);
+		return;
+	}
 	imap_tagged(s, cmd, "OK", "STATUS completed");
+}
+
+/* CREATE's USE (RFC 6154 5.1): the bits, or -1 for one not kept. */
+static int
+create_use_bits(const struct imap_strlist *use)
+{
+	char	 attr[32];
+	int	 i, bit, bits = 0;
+
+	for (i = 0; i < use->n; i++) {
+		if (use->v[i].len >= sizeof(attr))
+			return -1;
+		memcpy(attr, use->v[i].s, use->v[i].len);
+		attr[use->v[i].len] = '\0';
+		if ((bit = folder_special_attr(attr)) == 0)
+			return -1;
+		bits |= bit;
+	}
+	return bits;
 }
 
 void
@@ -196,7 +231,7 @@ imap_cmd_folder(struct mail_session *s, struct imap_cmd *cmd)
 {
 	char		 name[MAILBOX_NAME_MAX], to[MAILBOX_NAME_MAX];
 	const char	*verb = imap_verb_name(cmd->verb);
-	int		 r;
+	int		 r, use = 0;
 
 	if (imap_mailbox_name(cmd->verb == IC_CREATE ?
 	    &cmd->u.create.mailbox : cmd->verb == IC_RENAME ?
@@ -208,14 +243,30 @@ imap_cmd_folder(struct mail_session *s, struct imap_cmd *cmd)
 	/* A trailing separator only says "a parent" (RFC 9051 6.3.4). */
 	if (cmd->verb == IC_CREATE && name[strlen(name) - 1] == MAILBOX_SEP)
 		name[strlen(name) - 1] = '\0';
+	if (cmd->verb == IC_CREATE &&
+	    (use = create_use_bits(&cmd->u.create.use)) == -1) {
+		imap_tagged(s, cmd, "NO", "[USEATTR] Cannot keep that "
+		    "special use");
+		return;
+	}
 	switch (cmd->verb) {
 	case IC_CREATE:
 		r = strcmp(name, "INBOX") == 0 ? -1 :
 		    folder_create(s->root, name);
+		if (r == 0 && use != 0 &&
+		    special_use_set(s->root, name, use) == -1) {
+			log_warn("%s: special use of %s", s->user, name);
+			(void)folder_delete(s->root, name);
+			imap_tagged(s, cmd, "NO", "[USEATTR] Cannot keep the "
+			    "special use");
+			return;
+		}
 		break;
 	case IC_DELETE:
 		r = strcmp(name, "INBOX") == 0 ? -1 :
 		    folder_delete(s->root, name);
+		if (r == 0 && special_use_move(s->root, name, NULL) == -1)
+			log_warn("%s: special use of %s", s->user, name);
 		break;
 	case IC_RENAME:
 		if (imap_mailbox_name(&cmd->u.rename.to, to, sizeof(to)) ==
@@ -225,6 +276,8 @@ imap_cmd_folder(struct mail_session *s, struct imap_cmd *cmd)
 			return;
 		}
 		r = folder_rename(s->root, name, to);
+		if (r == 0 && special_use_move(s->root, name, to) == -1)
+			log_warn("%s: special use of %s", s->user, name);
 		break;
 	case IC_SUBSCRIBE:
 	case IC_UNSUBSCRIBE:

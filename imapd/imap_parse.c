@@ -880,6 +880,7 @@ lex_status_items(struct lex *l, unsigned int *items)
 		{ "DELETED", ST_DELETED }, { "SIZE", ST_SIZE },
 		{ "RECENT", ST_RECENT }, { "HIGHESTMODSEQ", ST_HIGHESTMODSEQ },
 		{ "APPENDLIMIT", ST_APPENDLIMIT },
+		{ "DELETED-STORAGE", ST_DELETED_STORAGE },
 	};
 	size_t	 i;
 	int	 first = 1;

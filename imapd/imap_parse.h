@@ -219,7 +219,7 @@ struct imap_append {
 enum imap_status_item {
 	ST_MESSAGES = 1, ST_UIDNEXT = 2, ST_UIDVALIDITY = 4, ST_UNSEEN = 8,
 	ST_DELETED = 16, ST_SIZE = 32, ST_RECENT = 64, ST_HIGHESTMODSEQ = 128,
-	ST_APPENDLIMIT = 256,
+	ST_APPENDLIMIT = 256, ST_DELETED_STORAGE = 512,
 };
 
 enum imap_list_sel {

@@ -354,6 +354,11 @@ imap_dispatch(struct mail_session *s, struct imap_cmd *cmd)
 	case IC_UNSUBSCRIBE:
 		imap_cmd_folder(s, cmd);
 		break;
+	case IC_GETQUOTAROOT:
+	case IC_GETQUOTA:
+	case IC_SETQUOTA:
+		imap_cmd_quota(s, cmd);
+		break;
 	default:
 		imap_not_supported(s, cmd);
 		break;

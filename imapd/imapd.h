@@ -56,7 +56,11 @@
 #define IMAP_CAPA_PREAUTH	"IMAP4rev1 SASL-IR LITERAL+ ID"
 #define IMAP_CAPA_MAIL		"IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT " \
 				"NAMESPACE UIDPLUS IDLE MOVE " \
-				"ENABLE CONDSTORE QRESYNC ESEARCH SEARCHRES"
+				"ENABLE CONDSTORE QRESYNC ESEARCH SEARCHRES " \
+				"QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE " \
+				"LIST-EXTENDED LIST-STATUS SPECIAL-USE " \
+				"CREATE-SPECIAL-USE CHILDREN STATUS=SIZE " \
+				"MULTIAPPEND"
 
 /* Login: bounds of what a client may send before it authenticated. */
 #define LOGIN_LINE_MAX		8192
@@ -279,6 +283,10 @@ void	imap_cmd_select(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_close(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_list(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_status(struct mail_session *, struct imap_cmd *);
+int	imap_status_write(struct mail_session *, const char *name,
+	    unsigned int items, const char **why);
+int	imap_list_matches(const char *pattern, const char *name);
+void	imap_list_ext(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_fetch(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_store(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_expunge(struct mail_session *, struct imap_cmd *);
@@ -295,6 +303,9 @@ void	imap_cmd_idle(struct mail_session *, struct imap_cmd *);
 int	mail_quota_over(struct mail_session *, int64_t bytes, int64_t count);
 void	mail_quota_add(struct mail_session *, int64_t bytes, int64_t count);
 int64_t	mail_quota_size(const struct mailbox *, const uint32_t *, size_t);
+struct maildir_quota;
+int	mail_quota_get(struct mail_session *, struct maildir_quota *);
+void	imap_cmd_quota(struct mail_session *, struct imap_cmd *);
 
 /* pop3_session.c */
 void	pop3_session_run(struct mail_session *);

@@ -67,6 +67,13 @@ mail_quota_over(struct mail_session *s, int64_t bytes, int64_t count)
 	return maildir_quota_exceeded(&q, bytes, count);
 }
 
+/* Limits and usage for GETQUOTA: 0, or -1 when nothing is counted. */
+int
+mail_quota_get(struct mail_session *s, struct maildir_quota *q)
+{
+	return quota_load(s, q);
+}
+
 /* Count what was stored (lmtpd counts what it delivers the same way). */
 void
 mail_quota_add(struct mail_session *s, int64_t bytes, int64_t count)

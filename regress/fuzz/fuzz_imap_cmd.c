@@ -5,10 +5,14 @@
  * it (lines, then the literals they announce) and the assembled
  * command through the parser.  Besides crashes it checks what they
  * promise: strings stay inside the command, sequence set counts are
- * within their bounds, and the mailbox name codings are exact inverses.
+ * within their bounds, LIST has a pattern and the STATUS items only
+ * with RETURN (STATUS), and the mailbox name codings are exact inverses.
+ * fuzz_imap_cmd.dict has the keywords of the extended LIST, CREATE and
+ * QUOTA syntax.
  *
  *   make regress/fuzz/fuzz_imap_cmd
- *   ./regress/fuzz/fuzz_imap_cmd -max_total_time=60 -max_len=4096
+ *   ./regress/fuzz/fuzz_imap_cmd -max_total_time=60 -max_len=4096 \
+ *       -dict=regress/fuzz/fuzz_imap_cmd.dict
  */
 
 #include <stdint.h>
@@ -75,6 +79,27 @@ check_search(const struct imap_search_key *k, int depth)
 }
 
 static void
+check_list(const struct imap_list *l, int lsub)
+{
+	int	 i;
+
+	check_str(&l->ref);
+	if (l->patterns.n < 1 || (lsub && (l->patterns.n != 1 ||
+	    l->extended)))
+		abort();
+	for (i = 0; i < l->patterns.n; i++)
+		check_str(&l->patterns.v[i]);
+	/* What the parser promises imap_list_ext.c. */
+	if ((l->sel || l->ret) && !l->extended)
+		abort();
+	if ((l->ret & LRET_STATUS) ? l->status == 0 : l->status != 0)
+		abort();
+	if (l->sel & LSEL_RECURSIVEMATCH && !(l->sel & (LSEL_SUBSCRIBED |
+	    LSEL_SPECIAL_USE)))
+		abort();
+}
+
+static void
 check_cmd(const struct imap_cmd *c)
 {
 	int	 i;
@@ -112,6 +137,27 @@ check_cmd(const struct imap_cmd *c)
 	case IC_MOVE:
 		check_set(&c->u.copy.set);
 		check_str(&c->u.copy.mailbox);
+		break;
+	case IC_LIST:
+	case IC_LSUB:
+		check_list(&c->u.list, c->verb == IC_LSUB);
+		break;
+	case IC_CREATE:
+		check_str(&c->u.create.mailbox);
+		for (i = 0; i < c->u.create.use.n; i++)
+			check_str(&c->u.create.use.v[i]);
+		break;
+	case IC_STATUS:
+		check_str(&c->u.status.mailbox);
+		if (c->u.status.items == 0)
+			abort();
+		break;
+	case IC_SETQUOTA:
+		check_str(&c->u.setquota.root);
+		for (i = 0; i < c->u.setquota.nres; i++)
+			if (c->u.setquota.res[i].name.len == 0 ||
+			    c->u.setquota.res[i].limit > INT64_MAX)
+				abort();
 		break;
 	default:
 		break;

@@ -245,3 +245,47 @@ class ClientThreads:
         self.stopping.set()
         for t in self.threads:
             t.join(60)
+
+
+class ImapLines:
+    """A logged-in IMAP session on a connected socket, for tests where
+    the order of the untagged lines matters: cmd() sends one command and
+    returns (untagged lines, the tagged reply without its tag)."""
+
+    def __init__(self, sock, user, password):
+        self.s = sock
+        self.f = sock.makefile("rb")
+        self.n = 0
+        assert self.f.readline().startswith(b"* OK")
+        _, t = self.cmd('LOGIN "%s" "%s"' % (user, password))
+        assert t.startswith("OK"), t
+
+    def tag(self):
+        self.n += 1
+        return "t%d" % self.n
+
+    def tagged(self, tag):
+        lines = []
+        while True:
+            line = self.f.readline()
+            assert line, "connection closed before the tagged reply"
+            line = line.decode().rstrip("\r\n")
+            if line.startswith(tag + " "):
+                return lines, line[len(tag) + 1:]
+            lines.append(line)
+
+    def cmd(self, text):
+        tag = self.tag()
+        self.s.sendall(("%s %s\r\n" % (tag, text)).encode())
+        return self.tagged(tag)
+
+    def close(self):
+        self.cmd("LOGOUT")
+        self.s.close()
+
+
+def imaps_lines(sb, timeout=15):
+    """ImapLines as the sandbox's demo user on the implicit TLS port."""
+    sock = tls_context().wrap_socket(socket.create_connection(
+        ("127.0.0.1", sb.ports["imaps"]), timeout=timeout))
+    return ImapLines(sock, sb.demo_user, sb.password)

@@ -3,7 +3,10 @@
 is refused with NO [TOOBIG] before the client sends the literal; the
 quota (the Maildir++ maildirsize limit here, the user's quota from authd
 when it has one) refuses APPEND, COPY and MOVE with NO [OVERQUOTA] and
-counts what was stored."""
+counts what was stored.  QUOTA (RFC 9208): GETQUOTAROOT and GETQUOTA
+report the one root "" with the usage and limits of maildirsize
+(STORAGE in KiB, MESSAGE when a count limit is set), SETQUOTA is
+refused, and without any limit there is no quota root."""
 
 import imaplib
 import os
@@ -126,6 +129,86 @@ def test_overquota(qsb):
         write_maildirsize(qsb, "1000000S\n0 0\n")
         typ, data = m.copy("1", "INBOX")
         assert typ == "OK", data
+    finally:
+        os.unlink(path)
+        m.logout()
+
+
+def test_quota_capabilities(qsb):
+    m = imaps(qsb)
+    caps = m.capability()[1][0].decode().split()
+    for c in ("QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"):
+        assert c in caps, (c, caps)
+    m.logout()
+
+
+def test_no_quota_no_root(qsb):
+    path = os.path.join(qsb.maildir(qsb.demo_user), "maildirsize")
+    if os.path.exists(path):
+        os.unlink(path)
+    m = imaps(qsb)
+    typ, data = m.getquotaroot("INBOX")
+    assert typ == "OK", data
+    # QUOTAROOT names no root; no QUOTA line.
+    assert data == [[b'"INBOX"'], [None]], data
+    typ, data = m._simple_command("GETQUOTA", '""')
+    assert typ == "NO" and b"[NONEXISTENT]" in data[0], (typ, data)
+    m.logout()
+
+
+def test_getquota_is_maildirsize(qsb):
+    """The figures are maildirsize's own, summed; KiB rounded up."""
+    m = imaps(qsb)
+    m.create("Quota2")
+    path = write_maildirsize(qsb, "2048000S,100C\n12345 3\n1000 1\n"
+                             "-300 -1\n")
+    try:
+        typ, data = m.getquotaroot("Quota2")
+        assert typ == "OK", data
+        assert data[0] == [b'"Quota2" ""'], data
+        assert data[1] == [b'"" (STORAGE 13 2000 MESSAGE 3 100)'], data
+        typ, data = m._simple_command("GETQUOTA", '""')
+        assert typ == "OK", data
+        assert m.untagged_responses.pop("QUOTA") == \
+            [b'"" (STORAGE 13 2000 MESSAGE 3 100)']
+        # A message appended is counted, and GETQUOTA follows.
+        msg = message(3000)
+        typ, data = m.append("Quota2", None, None, msg)
+        assert typ == "OK", data
+        with open(path) as f:
+            lines = f.read().split("\n")
+        used = sum(int(x.split()[0]) for x in lines[1:] if x)
+        typ, data = m._simple_command("GETQUOTA", '""')
+        assert m.untagged_responses.pop("QUOTA") == \
+            [b'"" (STORAGE %d 2000 MESSAGE 4 100)' % ((used + 1023) // 1024)]
+        # Bytes only: no MESSAGE resource.
+        write_maildirsize(qsb, "10240S\n100 1\n")
+        typ, data = m._simple_command("GETQUOTA", '""')
+        assert m.untagged_responses.pop("QUOTA") == \
+            [b'"" (STORAGE 1 10)']
+    finally:
+        os.unlink(path)
+        m.logout()
+
+
+def test_quota_errors(qsb):
+    m = imaps(qsb)
+    path = write_maildirsize(qsb, "1000000S\n0 0\n")
+    try:
+        typ, data = m.getquotaroot("NoSuchBox")
+        assert typ == "NO" and b"[NONEXISTENT]" in data[0][0], (typ, data)
+        typ, data = m._simple_command("GETQUOTA", '"other"')
+        assert typ == "NO" and b"[NONEXISTENT]" in data[0], (typ, data)
+        typ, data = m._simple_command("SETQUOTA", '""', "(STORAGE 512)")
+        assert typ == "NO" and b"[NOPERM]" in data[0], (typ, data)
+        with pytest.raises(imaplib.IMAP4.error, match="BAD"):
+            m._simple_command("SETQUOTA", '""', "(STORAGE)")
+        with pytest.raises(imaplib.IMAP4.error, match="BAD"):
+            m._simple_command("GETQUOTAROOT")
+        # The limit did not change, the session goes on.
+        with open(path) as f:
+            assert f.readline() == "1000000S\n"
+        assert m.noop()[0] == "OK"
     finally:
         os.unlink(path)
         m.logout()
