@@ -138,7 +138,8 @@ imap_name_out(const struct mail_session *s, FILE *f, const char *name)
 		return;
 	}
 	len = strlen(w);
-	if (!MAIL_UTF8_NAMES(s)) {
+	/* A rev1 client may have stored a CR or LF through a literal. */
+	if (!MAIL_UTF8_NAMES(s) || strpbrk(w, "\r\n") != NULL) {
 		imap_quoted(f, w, len);
 		return;
 	}
