@@ -62,20 +62,25 @@ imap_cmd_select(struct mail_session *s, struct imap_cmd *cmd)
 	char		 name[MAILBOX_NAME_MAX];
 	uint32_t	 unseen = 0;
 	size_t		 i;
-	int		 ro = cmd->verb == IC_EXAMINE;
+	int		 ro = cmd->verb == IC_EXAMINE, r;
 
 	/* RFC 7162 3.2.5: QRESYNC parameters need ENABLE QRESYNC first. */
 	if (cmd->u.select.qresync && !(s->enabled & MAIL_ENABLED_QRESYNC)) {
 		imap_tagged(s, cmd, "BAD", "ENABLE QRESYNC first");
 		return;
 	}
+	r = imap_name_in(s, &cmd->u.select.mailbox, name, sizeof(name));
+	/* A BAD name (not UTF-8) is no SELECT: the mailbox stays. */
+	if (r == -1 && errno == EILSEQ) {
+		imap_name_refused(s, cmd, "");
+		return;
+	}
 	if (s->mb != NULL) {
 		select_leave(s, 0);
 		fputs("* OK [CLOSED] Previous mailbox closed\r\n", s->io.out);
 	}
-	if (imap_name_in(s, &cmd->u.select.mailbox, name,
-	    sizeof(name)) == -1) {
-		imap_name_refused(s, cmd, "[NONEXISTENT] No such mailbox");
+	if (r == -1) {
+		imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such mailbox");
 		return;
 	}
 	if (mailbox_open(s->root, name, ro, &s->mb) == -1) {

@@ -7,8 +7,9 @@
  * An IMAP4rev1 client speaks modified UTF-7 itself: its names pass
  * unchanged, as they always did.  After ENABLE IMAP4rev2 (RFC 9051
  * 5.1) or ENABLE UTF8=ACCEPT (RFC 6855 3) the wire carries UTF-8: a
- * name coming in must be valid UTF-8 without control characters
- * (Net-Unicode, RFC 5198) and is encoded; a name going out is decoded.
+ * name coming in must be valid UTF-8 (else BAD) without the control
+ * characters and separators RFC 9051 5.1 excludes (else the command's
+ * NO) and is encoded; a name going out is decoded.
  * A stored name that is not valid modified UTF-7 (a rev1 client may
  * have created one) goes out as stored when it is valid UTF-8; LIST
  * leaves it out otherwise.  Names are not normalized (RFC 9051 5.1
@@ -45,19 +46,25 @@ imap_mailbox_name(const struct imap_str *a, char *buf, size_t bufsz)
 	return 0;
 }
 
-/* No C0 or C1 control and no DEL (RFC 5198 2, RFC 9051 5.1). */
+/*
+ * RFC 9051 5.1: no C0 or C1 control, no DEL, no line or paragraph
+ * separator (U+2028, U+2029) in a UTF-8 name.
+ */
 static int
 name_has_control(const char *s, size_t len)
 {
-	size_t	 i;
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 i;
 
 	for (i = 0; i < len; i++) {
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+		if (u[i] < 0x20 || u[i] == 0x7f)
 			return 1;
 		/* U+0080..U+009F are C2 80..C2 9F. */
-		if ((unsigned char)s[i] == 0xc2 && i + 1 < len &&
-		    (unsigned char)s[i + 1] >= 0x80 &&
-		    (unsigned char)s[i + 1] <= 0x9f)
+		if (u[i] == 0xc2 && i + 1 < len && u[i + 1] >= 0x80 &&
+		    u[i + 1] <= 0x9f)
+			return 1;
+		if (u[i] == 0xe2 && i + 2 < len && u[i + 1] == 0x80 &&
+		    (u[i + 2] == 0xa8 || u[i + 2] == 0xa9))
 			return 1;
 	}
 	return 0;

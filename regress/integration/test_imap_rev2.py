@@ -227,14 +227,20 @@ def test_utf8_folder_both_ways(rsb):
 @pytest.mark.parametrize("enable", ["IMAP4rev2", "UTF8=ACCEPT"])
 def test_invalid_utf8_refused(rsb, enable):
     c = Raw(rsb, enable=enable)
+    c.ok("SELECT INBOX")
     for cmd in (b'CREATE "bad\xff\xfe"', b'SELECT "x\xc3"',
                 b'STATUS "\xc0\xaf" (MESSAGES)',
                 b'RENAME INBOX "a\xed\xa0\x80"'):
         lines, st = c.cmd(cmd)
         assert st.startswith("BAD"), (cmd, lines, st)
-    # A control character is valid UTF-8 but no mailbox name.
-    lines, st = c.cmd(b'CREATE "a\x01b"')
-    assert st.startswith("NO"), (lines, st)
+    # A BAD SELECT closed nothing: INBOX is still selected.
+    c.ok("SEARCH ALL")
+    # Control characters and U+2028 are valid UTF-8 but no mailbox name
+    # (RFC 9051 5.1).
+    for cmd in (b'CREATE "a\x01b"', b'CREATE "a\xc2\x85b"',
+                b'CREATE "a\xe2\x80\xa8b"'):
+        lines, st = c.cmd(cmd)
+        assert st.startswith("NO"), (cmd, lines, st)
     c.ok("NOOP")
     c.close()
 
