@@ -76,6 +76,20 @@ class Raw:
         assert status.startswith("OK"), (line, lines, status)
         return lines, status
 
+    def fetch_raw(self, line):
+        """The untagged bytes of a FETCH, literals and all."""
+        self.n += 1
+        tag = "c%d" % self.n
+        self.send("%s %s\r\n" % (tag, line))
+        raw = b""
+        while True:
+            x = self.f.readline()
+            assert x, "connection closed"
+            if x.startswith(tag.encode() + b" "):
+                assert x.split()[1] == b"OK", x
+                return raw
+            raw += x
+
     def close(self):
         self.cmd("LOGOUT")
         self.sock.close()
@@ -261,20 +275,14 @@ def test_utf8_accept_append_search(rsb):
                  tail=b")")
     uid = int(re.search(r"APPENDUID \d+ (\d+)", st).group(1))
     c.ok("SELECT INBOX")
-    # Stored as sent (LF line ends, as Maildir keeps them): BODY[]
-    # gives the same bytes back.
-    c.n += 1
-    tag = "c%d" % c.n
-    c.send("%s UID FETCH %d (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n"
-           % (tag, uid))
-    raw = b""
-    while True:
-        line = c.f.readline()
-        assert line
-        if line.startswith(tag.encode() + b" "):
-            break
-        raw += line
+    # Stored as sent: the header field and the ENVELOPE carry the
+    # UTF-8 bytes unchanged.
+    raw = c.fetch_raw("UID FETCH %d (BODY.PEEK[HEADER.FIELDS (SUBJECT)])"
+                      % uid)
     assert "Subject: Grüße aus Köln".encode() in raw, raw
+    raw = c.fetch_raw("UID FETCH %d (ENVELOPE)" % uid)
+    assert "Grüße aus Köln".encode() in raw, raw
+    assert "jörg".encode() in raw, raw
     # SEARCH with a UTF-8 quoted string; CHARSET is refused (6855 3).
     lines, _ = c.ok(b'UID SEARCH SUBJECT "Gr\xc3\xbc\xc3\x9fe"')
     assert lines[0].startswith("* SEARCH") and str(uid) in \
