@@ -131,30 +131,19 @@ imap_name_wire(const struct mail_session *s, const char *name, char *buf,
 
 /*
  * A mailbox name as a string: quoted UTF-8 for a UTF-8 session (RFC
- * 9051 quoted strings carry it, RFC 6855 3 allows it), otherwise a
- * quoted string or a literal as imap_quoted() picks.
+ * 9051 quoted strings carry it, RFC 6855 3 allows it), a literal for
+ * what quotes cannot carry (a rev1 client may have stored a CR or LF
+ * through a literal), as imap_session.c's writers pick.
  */
 void
 imap_name_out(const struct mail_session *s, FILE *f, const char *name)
 {
 	char	 w[MAILBOX_NAME_MAX * 2];
-	size_t	 i, len;
 
-	if (imap_name_wire(s, name, w, sizeof(w)) == -1) {
+	if (imap_name_wire(s, name, w, sizeof(w)) == -1)
 		imap_quoted(f, name, strlen(name));
-		return;
-	}
-	len = strlen(w);
-	/* A rev1 client may have stored a CR or LF through a literal. */
-	if (!MAIL_UTF8_NAMES(s) || strpbrk(w, "\r\n") != NULL) {
-		imap_quoted(f, w, len);
-		return;
-	}
-	fputc('"', f);
-	for (i = 0; i < len; i++) {
-		if (w[i] == '"' || w[i] == '\\')
-			fputc('\\', f);
-		fputc(w[i], f);
-	}
-	fputc('"', f);
+	else if (MAIL_UTF8_NAMES(s))
+		imap_quoted_utf8(f, w, strlen(w));
+	else
+		imap_quoted(f, w, strlen(w));
 }

@@ -244,7 +244,9 @@ void	imap_session_run(struct mail_session *);
 void	imap_tagged(struct mail_session *, const struct imap_cmd *,
 	    const char *status, const char *fmt, ...)
 	    __attribute__((__format__ (printf, 4, 5)));
+/* imap_string.c: a string as quoted or literal; _utf8 quotes UTF-8. */
 void	imap_quoted(FILE *, const char *, size_t);
+void	imap_quoted_utf8(FILE *, const char *, size_t);
 /* seq <-> uid of the selected mailbox, after a sync. */
 void	imap_seq_rebuild(struct mail_session *);
 uint32_t imap_seq_of(const struct mail_session *, uint32_t uid);

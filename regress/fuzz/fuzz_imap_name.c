@@ -25,7 +25,7 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-/* imap_session.c's writers, which imap_name.c replies with. */
+/* imap_session.c's tagged reply, which imap_name.c refuses with. */
 void
 imap_tagged(struct mail_session *s, const struct imap_cmd *cmd,
     const char *status, const char *fmt, ...)
@@ -34,13 +34,6 @@ imap_tagged(struct mail_session *s, const struct imap_cmd *cmd,
 	(void)cmd;
 	(void)status;
 	(void)fmt;
-}
-
-void
-imap_quoted(FILE *f, const char *p, size_t len)
-{
-	fprintf(f, "{%zu}\r\n", len);
-	fwrite(p, 1, len, f);
 }
 
 static int
