@@ -11,7 +11,8 @@ a client sees them, with raw commands on a TLS socket and imaplib:
   children is \\NonExistent;
 - a folder "Entwürfe.Ölfässer" made by a rev2 client is
   "Entw&APw-rfe.&ANY-lf&AOQ-sser" to a rev1 client (imaplib) and the
-  directory Dovecot would make; both reach it by their own name;
+  directory a real Dovecot 2.3 makes for that name; both clients reach
+  it by their own name;
 - invalid UTF-8 in a name is BAD and the session goes on;
 - UTF8=ACCEPT: APPEND UTF8 (~{n}) stores the message as sent, no
   CHARSET in SEARCH, a UTF-8 quoted string searches."""
@@ -23,6 +24,8 @@ import re
 import pytest
 
 from helpers import tls_context
+from test_dovecot_store import pytestmark as dovecot_marks
+from test_dovecot_store import dovecot, ok  # noqa: F401 (the fixture)
 from test_imapd import raw_imaps, tagged
 
 TIMEOUT = 15
@@ -298,3 +301,16 @@ def test_utf8_accept_append_search(rsb):
     lines, _ = c.ok("SELECT INBOX")
     assert any(re.fullmatch(r"\* 0 RECENT", x) for x in lines), lines
     c.close()
+
+
+@pytest.mark.root
+@dovecot_marks[0]
+@dovecot_marks[1]
+def test_dovecot_makes_the_same_directory(dovecot):  # noqa: F811
+    """Dovecot, told the folder's name (in modified UTF-7: Debian's
+    Dovecot 2.3 has no UTF8=ACCEPT), lays it out as tsamba does."""
+    m = dovecot.imap()
+    ok(m.create('"%s"' % FOLDER7))
+    m.logout()
+    assert os.path.isdir(os.path.join(dovecot.maildir, "." + FOLDER7)), \
+        os.listdir(dovecot.maildir)
