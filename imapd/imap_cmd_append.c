@@ -1,10 +1,10 @@
 /*
  * APPEND (RFC 9051 6.3.12, MULTIAPPEND of RFC 3502 in one command) with
  * UIDPLUS's APPENDUID and UTF8=ACCEPT's UTF8 (~{n}) data (RFC 6855 4:
- * the message is stored as sent, its UTF-8 headers unchanged), and COPY, MOVE (RFC 6851) with COPYUID: messages
- * into another mailbox through mailbox.c, which takes the uidlist lock
- * of the target so that the UIDs given back are the ones every session
- * sees.
+ * the message is stored as sent, its UTF-8 headers unchanged), and
+ * COPY, MOVE (RFC 6851) with COPYUID: messages into another mailbox
+ * through mailbox.c, which takes the uidlist lock of the target so
+ * that the UIDs given back are the ones every session sees.
  */
 
 #include <sys/types.h>

@@ -5,11 +5,11 @@
  * field, case-insensitively in UTF-8; BODY and TEXT on the text parts
  * decoded from quoted-printable or base64 and their charset into UTF-8
  * (TEXT on the RFC 2047-decoded header too); CHARSET UTF-8 or US-ASCII,
- * any other NO [BADCHARSET], none after UTF8=ACCEPT (BAD); BEFORE, ON and SINCE on the internal date;
- * MODSEQ (RFC 7162 3.1.5) on the index's modseqs; RETURN (ESEARCH,
- * SEARCHRES) in imap_esearch.c, which also answers every SEARCH of an
- * IMAP4rev2 session.  The SENT* keys and OLDER/YOUNGER are
- * answered BAD "not supported yet"
+ * any other NO [BADCHARSET], none after UTF8=ACCEPT (BAD); BEFORE, ON
+ * and SINCE on the internal date; MODSEQ (RFC 7162 3.1.5) on the
+ * index's modseqs; RETURN (ESEARCH, SEARCHRES) in imap_esearch.c, which
+ * also answers every SEARCH of an IMAP4rev2 session.  The SENT* keys
+ * and OLDER/YOUNGER are answered BAD "not supported yet"
  * rather than with a wrong result.  A message's file is read only when
  * a key needs it.
  */

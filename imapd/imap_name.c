@@ -12,10 +12,9 @@
  * NO) and is encoded; a name going out is decoded.
  * A stored name that is not valid modified UTF-7 (a rev1 client may
  * have created one) goes out as stored when it is valid UTF-8; LIST
- * leaves it out otherwise.  Names are not normalized (RFC 9051 5.1
- * only asks it of a server that may): the server keeps the code
- * points the client sent, so no name changes and no LIST OLDNAME is
- * owed.
+ * leaves it out otherwise.  Names are not normalized (to NFC or
+ * otherwise): the server keeps the code points the client sent, so no
+ * name changes under the client and no LIST OLDNAME is owed.
  */
 
 #include <sys/types.h>

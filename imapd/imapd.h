@@ -53,12 +53,12 @@
 #define PROTO_POP3	1
 
 /* Replies of the pre-auth side and the mail side. */
-#define IMAP_CAPA_PREAUTH	"IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ID " \
-				"UTF8=ACCEPT"
-#define IMAP_CAPA_MAIL		"IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ID " \
-				"UNSELECT NAMESPACE UIDPLUS IDLE MOVE " \
+#define IMAP_CAPA_PREAUTH	"IMAP4rev1 SASL-IR LITERAL+ ID " \
+				"IMAP4rev2 UTF8=ACCEPT"
+#define IMAP_CAPA_MAIL		"IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT " \
+				"NAMESPACE UIDPLUS IDLE MOVE " \
 				"ENABLE CONDSTORE QRESYNC ESEARCH SEARCHRES " \
-				"UTF8=ACCEPT"
+				"IMAP4rev2 UTF8=ACCEPT"
 
 /* Login: bounds of what a client may send before it authenticated. */
 #define LOGIN_LINE_MAX		8192

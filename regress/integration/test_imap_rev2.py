@@ -200,6 +200,11 @@ def test_utf8_folder_both_ways(rsb):
     assert lines == ['* STATUS "%s" (MESSAGES 1)' % FOLDER], lines
     lines, _ = c.ok(b'SELECT "' + FOLDER.encode() + b'"')
     assert '* LIST () "." "%s"' % FOLDER in lines, lines
+    # COPY and MOVE take the UTF-8 name as their target too.
+    _, st = c.ok(b'COPY 1 "' + FOLDER.encode() + b'"')
+    assert "COPYUID" in st, st
+    lines, _ = c.ok(b'MOVE 2 "' + FOLDER.encode() + b'"')
+    assert any("COPYUID" in x for x in lines), lines
     # The rev2 name in modified UTF-7 is another name ("&" is "&-").
     lines, st = c.cmd('STATUS "%s" (MESSAGES)' % FOLDER7)
     assert st.startswith("NO [NONEXISTENT]"), (lines, st)
@@ -214,7 +219,7 @@ def test_utf8_folder_both_ways(rsb):
     assert any(x.endswith(FOLDER7) or x.endswith('"%s"' % FOLDER7)
                for x in got), got
     typ, data = m.select('"%s"' % FOLDER7)
-    assert typ == "OK" and data == [b"1"], (typ, data)
+    assert typ == "OK" and data == [b"2"], (typ, data)
     m.logout()
 
     # RENAME between UTF-8 names, seen by both.
@@ -227,6 +232,9 @@ def test_utf8_folder_both_ways(rsb):
     c.ok(b'SUBSCRIBE "Entw\xc3\xbcrfe.Gr\xc3\xbcn"')
     lines, _ = c.ok('LSUB "" "*"')
     assert any(x.endswith('"Entwürfe.Grün"') for x in lines), lines
+    c.ok(b'UNSUBSCRIBE "Entw\xc3\xbcrfe.Gr\xc3\xbcn"')
+    lines, _ = c.ok('LSUB "" "*"')
+    assert not any("Grün" in x for x in lines), lines
     c.ok(b'DELETE "Entw\xc3\xbcrfe.Gr\xc3\xbcn"')
     assert not os.path.exists(os.path.join(home, ".Entw&APw-rfe.Gr&APw-n"))
     # An "&" of a UTF-8 name is stored as Dovecot does, "&-".
