@@ -200,11 +200,16 @@ def test_utf8_folder_both_ways(rsb):
     assert lines == ['* STATUS "%s" (MESSAGES 1)' % FOLDER], lines
     lines, _ = c.ok(b'SELECT "' + FOLDER.encode() + b'"')
     assert '* LIST () "." "%s"' % FOLDER in lines, lines
-    # COPY and MOVE take the UTF-8 name as their target too.
+    # COPY and MOVE take UTF-8 names as their target too.
     _, st = c.ok(b'COPY 1 "' + FOLDER.encode() + b'"')
     assert "COPYUID" in st, st
-    lines, _ = c.ok(b'MOVE 2 "' + FOLDER.encode() + b'"')
+    c.ok(b'CREATE "Z\xc3\xbcrich"')
+    lines, _ = c.ok("NOOP")
+    assert "* 2 EXISTS" in lines, lines
+    lines, _ = c.ok(b'MOVE 2 "Z\xc3\xbcrich"')
     assert any("COPYUID" in x for x in lines), lines
+    lines, _ = c.ok(b'STATUS "Z\xc3\xbcrich" (MESSAGES)')
+    assert lines == ['* STATUS "Zürich" (MESSAGES 1)'], lines
     # The rev2 name in modified UTF-7 is another name ("&" is "&-").
     lines, st = c.cmd('STATUS "%s" (MESSAGES)' % FOLDER7)
     assert st.startswith("NO [NONEXISTENT]"), (lines, st)
@@ -219,7 +224,7 @@ def test_utf8_folder_both_ways(rsb):
     assert any(x.endswith(FOLDER7) or x.endswith('"%s"' % FOLDER7)
                for x in got), got
     typ, data = m.select('"%s"' % FOLDER7)
-    assert typ == "OK" and data == [b"2"], (typ, data)
+    assert typ == "OK" and data == [b"1"], (typ, data)
     m.logout()
 
     # RENAME between UTF-8 names, seen by both.
