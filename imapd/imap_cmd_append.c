@@ -99,9 +99,13 @@ imap_cmd_append(struct mail_session *s, struct imap_cmd *cmd)
 	int64_t			 total;
 	int			 i, r;
 
-	/* RFC 6855 4: UTF8 (~{n}) is for sessions that enabled it. */
+	/*
+	 * RFC 6855 4: UTF8 (~{n}) is for sessions that enabled it;
+	 * IMAP4rev2 holds all of UTF8=ACCEPT (RFC 9755 says so), so it
+	 * may use the form too.
+	 */
 	for (i = 0; i < ap->nmsg; i++)
-		if (ap->msg[i].utf8 && !(s->enabled & MAIL_ENABLED_UTF8)) {
+		if (ap->msg[i].utf8 && !MAIL_UTF8_NAMES(s)) {
 			imap_tagged(s, cmd, "BAD", "APPEND UTF8 needs ENABLE "
 			    "UTF8=ACCEPT");
 			return;

@@ -6,8 +6,9 @@
  * CONDSTORE (RFC 7162 3.2.3).  IMAP4rev2 (RFC 9051 6.3.1) switches a
  * session that began as IMAP4rev1 to rev2's replies: UTF-8 mailbox
  * names, no RECENT, SEARCH answered with ESEARCH.  UTF8=ACCEPT (RFC
- * 6855 3) brings UTF-8 mailbox names and APPEND's UTF8 data.  Neither
- * implies the other: each is recorded and listed on its own.
+ * 6855 3) brings UTF-8 mailbox names and APPEND's UTF8 data, which
+ * IMAP4rev2 sessions may send too.  Neither implies the other's other
+ * replies: each is recorded and listed on its own.
  */
 
 #include <sys/types.h>

@@ -14,8 +14,9 @@ a client sees them, with raw commands on a TLS socket and imaplib:
   directory a real Dovecot 2.3 makes for that name; both clients reach
   it by their own name;
 - invalid UTF-8 in a name is BAD and the session goes on;
-- UTF8=ACCEPT: APPEND UTF8 (~{n}) stores the message as sent, no
-  CHARSET in SEARCH, a UTF-8 quoted string searches."""
+- UTF8=ACCEPT: APPEND UTF8 (~{n}) stores the message as sent (BAD
+  before UTF8=ACCEPT or IMAP4rev2), no CHARSET in SEARCH, a UTF-8
+  quoted string searches, ENVELOPE carries the UTF-8 header bytes."""
 
 import imaplib
 import os
@@ -284,6 +285,14 @@ def test_utf8_accept_append_search(rsb):
                       tail=b")")
     assert st.startswith("BAD"), (lines, st)
     c.ok("NOOP")
+    c.close()
+    # IMAP4rev2 holds all of UTF8=ACCEPT (RFC 9755): the form is taken,
+    # and CHARSET stays allowed.
+    c = Raw(rsb, enable="IMAP4rev2")
+    _, st = c.ok(b"APPEND INBOX UTF8 (", literal=msg, lit8=True, tail=b")")
+    assert "APPENDUID" in st, st
+    c.ok("SELECT INBOX")
+    c.ok('SEARCH CHARSET UTF-8 SUBJECT "x"')
     c.close()
 
     c = Raw(rsb, enable="UTF8=ACCEPT")
