@@ -1,9 +1,10 @@
 /*
  * APPEND (RFC 9051 6.3.12, MULTIAPPEND of RFC 3502 in one command) with
- * UIDPLUS's APPENDUID, and COPY, MOVE (RFC 6851) with COPYUID: messages
- * into another mailbox through mailbox.c, which takes the uidlist lock
- * of the target so that the UIDs given back are the ones every session
- * sees.
+ * UIDPLUS's APPENDUID and UTF8=ACCEPT's UTF8 (~{n}) data (RFC 6855 4:
+ * the message is stored as sent, its UTF-8 headers unchanged), and
+ * COPY, MOVE (RFC 6851) with COPYUID: messages into another mailbox
+ * through mailbox.c, which takes the uidlist lock of the target so
+ * that the UIDs given back are the ones every session sees.
  */
 
 #include <sys/types.h>
@@ -25,8 +26,11 @@ target_open(struct mail_session *s, struct imap_cmd *cmd,
 	struct mailbox	*mb;
 	char		 name[MAILBOX_NAME_MAX];
 
-	if (imap_mailbox_name(a, name, sizeof(name)) == -1 ||
-	    mailbox_open(s->root, name, 0, &mb) == -1) {
+	if (imap_name_in(s, a, name, sizeof(name)) == -1) {
+		imap_name_refused(s, cmd, "[TRYCREATE] No such mailbox");
+		return NULL;
+	}
+	if (mailbox_open(s->root, name, 0, &mb) == -1) {
 		imap_tagged(s, cmd, "NO", "[TRYCREATE] No such mailbox");
 		return NULL;
 	}
@@ -110,6 +114,17 @@ imap_cmd_append(struct mail_session *s, struct imap_cmd *cmd)
 	int64_t			 total, stored;
 	int			 i, r;
 
+	/*
+	 * RFC 6855 4: UTF8 (~{n}) is for sessions that enabled it;
+	 * IMAP4rev2 holds all of UTF8=ACCEPT (RFC 9755 says so), so it
+	 * may use the form too.
+	 */
+	for (i = 0; i < ap->nmsg; i++)
+		if (ap->msg[i].utf8 && !MAIL_UTF8_NAMES(s)) {
+			imap_tagged(s, cmd, "BAD", "APPEND UTF8 needs ENABLE "
+			    "UTF8=ACCEPT");
+			return;
+		}
 	if ((mb = target_open(s, cmd, &ap->mailbox)) == NULL)
 		return;
 	for (i = 0, total = 0; i < ap->nmsg; i++)

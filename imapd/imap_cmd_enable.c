@@ -3,8 +3,12 @@
  * of the session.  Only those this server implements can be enabled;
  * any other name is ignored, as RFC 5161 3.1 asks, and the untagged
  * ENABLED lists what this command newly enabled.  QRESYNC implies
- * CONDSTORE (RFC 7162 3.2.3).  IMAP4rev2 and UTF8=ACCEPT are not
- * offered yet, so they are ignored like unknown names.
+ * CONDSTORE (RFC 7162 3.2.3).  IMAP4rev2 (RFC 9051 6.3.1) switches a
+ * session that began as IMAP4rev1 to rev2's replies: UTF-8 mailbox
+ * names, no RECENT, SEARCH answered with ESEARCH.  UTF8=ACCEPT (RFC
+ * 6855 3) brings UTF-8 mailbox names and APPEND's UTF8 data, which
+ * IMAP4rev2 sessions may send too.  Neither implies the other's other
+ * replies: each is recorded and listed on its own.
  */
 
 #include <sys/types.h>
@@ -23,6 +27,8 @@ static const struct {
 	{ "CONDSTORE", MAIL_ENABLED_CONDSTORE, MAIL_ENABLED_CONDSTORE },
 	{ "QRESYNC", MAIL_ENABLED_QRESYNC,
 	    MAIL_ENABLED_QRESYNC | MAIL_ENABLED_CONDSTORE },
+	{ "IMAP4rev2", MAIL_ENABLED_REV2, MAIL_ENABLED_REV2 },
+	{ "UTF8=ACCEPT", MAIL_ENABLED_UTF8, MAIL_ENABLED_UTF8 },
 };
 
 /* The entry of an extension name, or -1: not one ENABLE knows. */

@@ -49,14 +49,19 @@ imap_list_matches(const char *pat, const char *name)
 	return list_match(pat, name);
 }
 
+/*
+ * A parent level that exists only through its children is \Noselect
+ * to IMAP4rev1, \NonExistent to IMAP4rev2 (RFC 9051 7.3.1: it implies
+ * \Noselect and is what LIST must say of a name with no mailbox).
+ */
 static void
-list_attrs(FILE *f, const struct folder *fo, int lsub)
+list_attrs(FILE *f, const struct folder *fo, int lsub, int rev2)
 {
 	int	 bit, sp = 0;
 
 	fputc('(', f);
 	if (!fo->exists) {
-		fputs("\\Noselect", f);
+		fputs(rev2 && !lsub ? "\\NonExistent" : "\\Noselect", f);
 		sp = 1;
 	}
 	if (!lsub) {
@@ -76,6 +81,7 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 	struct folder_list	 fl;
 	struct subscriptions	 subs;
 	char			 pat[MAILBOX_NAME_MAX * 2];
+	char			 wire[MAILBOX_NAME_MAX * 2];
 	size_t			 i;
 	int			 lsub = cmd->verb == IC_LSUB, p, any;
 
@@ -100,6 +106,9 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 	if (lsub)
 		(void)subs_read(&subs, s->root);
 	for (i = 0; i < fl.n; i++) {
+		/* Patterns match the names as the client writes them. */
+		if (imap_name_wire(s, fl.f[i].name, wire, sizeof(wire)) == -1)
+			continue;
 		any = 0;
 		for (p = 0; p < l->patterns.n && !any; p++) {
 			if (l->ref.len + l->patterns.v[p].len >= sizeof(pat))
@@ -108,15 +117,15 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 			memcpy(pat + l->ref.len, l->patterns.v[p].s,
 			    l->patterns.v[p].len);
 			pat[l->ref.len + l->patterns.v[p].len] = '\0';
-			any = imap_list_matches(pat, fl.f[i].name);
+			any = imap_list_matches(pat, wire);
 		}
 		if (!any || (lsub && strcmp(fl.f[i].name, "INBOX") != 0 &&
 		    !subs_has(&subs, fl.f[i].name)))
 			continue;
 		fprintf(s->io.out, "* %s ", lsub ? "LSUB" : "LIST");
-		list_attrs(s->io.out, &fl.f[i], lsub);
+		list_attrs(s->io.out, &fl.f[i], lsub, MAIL_REV2(s));
 		fputs(" \".\" ", s->io.out);
-		imap_quoted(s->io.out, fl.f[i].name, strlen(fl.f[i].name));
+		imap_name_out(s, s->io.out, fl.f[i].name);
 		fputs("\r\n", s->io.out);
 	}
 	subs_clear(&subs);
@@ -161,12 +170,15 @@ imap_status_write(struct mail_session *s, const char *name,
 			dsize += sz;
 		}
 	}
+	/* IMAP4rev2 has no RECENT (RFC 9051 E): the item is left out. */
+	if (MAIL_REV2(s))
+		items &= ~ST_RECENT;
 	if ((items & ST_HIGHESTMODSEQ) && imap_modseq_status(mb, &hms) == -1) {
 		log_warn("%s: index of %s", s->user, name);
 		hms = 0;	/* RFC 7162 3.1.2.2: no persistent modseqs */
 	}
 	fputs("* STATUS ", s->io.out);
-	imap_quoted(s->io.out, name, strlen(name));
+	imap_name_out(s, s->io.out, name);
 	fputs(" (", s->io.out);
 #define ITEM(bit, fmt, v) do {						\
 	if (items & (bit))						\
@@ -195,9 +207,9 @@ imap_cmd_status(struct mail_session *s, struct imap_cmd *cmd)
 	char		 name[MAILBOX_NAME_MAX];
 	const char	*why;
 
-	if (imap_mailbox_name(&cmd->u.status.mailbox, name,
+	if (imap_name_in(s, &cmd->u.status.mailbox, name,
 	    sizeof(name)) == -1) {
-		imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such mailbox");
+		imap_name_refused(s, cmd, "[NONEXISTENT] No such mailbox");
 		return;
 	}
 	if (imap_status_write(s, name, cmd->u.status.items, &why) == -1) {
@@ -233,11 +245,11 @@ imap_cmd_folder(struct mail_session *s, struct imap_cmd *cmd)
 	const char	*verb = imap_verb_name(cmd->verb);
 	int		 r, use = 0;
 
-	if (imap_mailbox_name(cmd->verb == IC_CREATE ?
+	if (imap_name_in(s, cmd->verb == IC_CREATE ?
 	    &cmd->u.create.mailbox : cmd->verb == IC_RENAME ?
 	    &cmd->u.rename.from : &cmd->u.mailbox, name,
 	    sizeof(name)) == -1) {
-		imap_tagged(s, cmd, "NO", "[CANNOT] Bad mailbox name");
+		imap_name_refused(s, cmd, "[CANNOT] Bad mailbox name");
 		return;
 	}
 	/* A trailing separator only says "a parent" (RFC 9051 6.3.4). */
@@ -269,9 +281,9 @@ imap_cmd_folder(struct mail_session *s, struct imap_cmd *cmd)
 			log_warn("%s: special use of %s", s->user, name);
 		break;
 	case IC_RENAME:
-		if (imap_mailbox_name(&cmd->u.rename.to, to, sizeof(to)) ==
+		if (imap_name_in(s, &cmd->u.rename.to, to, sizeof(to)) ==
 		    -1 || strcmp(name, "INBOX") == 0) {
-			imap_tagged(s, cmd, "NO", "[CANNOT] Cannot rename "
+			imap_name_refused(s, cmd, "[CANNOT] Cannot rename "
 			    "that");
 			return;
 		}

@@ -66,15 +66,18 @@ quota_getquotaroot(struct mail_session *s, struct imap_cmd *cmd)
 	char			 name[MAILBOX_NAME_MAX];
 	int			 has;
 
-	if (imap_mailbox_name(&cmd->u.mailbox, name, sizeof(name)) == -1 ||
-	    mailbox_open(s->root, name, 1, &mb) == -1) {
+	if (imap_name_in(s, &cmd->u.mailbox, name, sizeof(name)) == -1) {
+		imap_name_refused(s, cmd, "[NONEXISTENT] No such mailbox");
+		return;
+	}
+	if (mailbox_open(s->root, name, 1, &mb) == -1) {
 		imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such mailbox");
 		return;
 	}
 	mailbox_close(mb);
 	has = quota_root(s, &q);
 	fputs("* QUOTAROOT ", s->io.out);
-	imap_quoted(s->io.out, name, strlen(name));
+	imap_name_out(s, s->io.out, name);
 	if (has) {
 		fputc(' ', s->io.out);
 		imap_quoted(s->io.out, QUOTA_ROOT, strlen(QUOTA_ROOT));

@@ -5,10 +5,11 @@
  * field, case-insensitively in UTF-8; BODY and TEXT on the text parts
  * decoded from quoted-printable or base64 and their charset into UTF-8
  * (TEXT on the RFC 2047-decoded header too); CHARSET UTF-8 or US-ASCII,
- * any other NO [BADCHARSET]; BEFORE, ON and SINCE on the internal date;
- * MODSEQ (RFC 7162 3.1.5) on the index's modseqs; RETURN (ESEARCH,
- * SEARCHRES) in imap_esearch.c.  The SENT* keys and OLDER/YOUNGER are
- * answered BAD "not supported yet"
+ * any other NO [BADCHARSET], none after UTF8=ACCEPT (BAD); BEFORE, ON
+ * and SINCE on the internal date; MODSEQ (RFC 7162 3.1.5) on the
+ * index's modseqs; RETURN (ESEARCH, SEARCHRES) in imap_esearch.c, which
+ * also answers every SEARCH of an IMAP4rev2 session.  The SENT* keys
+ * and OLDER/YOUNGER are answered BAD "not supported yet"
  * rather than with a wrong result.  A message's file is read only when
  * a key needs it.
  */
@@ -357,6 +358,15 @@ imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
 	size_t			 nhits = 0;
 	int			 r, modseq = search_has_modseq(se->key);
 
+	/* RFC 6855 3: UTF8=ACCEPT makes every string UTF-8 already. */
+	if (se->charset.s != NULL && !se->charset.nil &&
+	    (s->enabled & MAIL_ENABLED_UTF8)) {
+		if (se->ret & SRET_SAVE)
+			imap_saved_clear(s);
+		imap_tagged(s, cmd, "BAD", "No CHARSET after ENABLE "
+		    "UTF8=ACCEPT");
+		return;
+	}
 	if (se->charset.s != NULL && !se->charset.nil &&
 	    !imap_str_eq(&se->charset, "US-ASCII") &&
 	    !imap_str_eq(&se->charset, "UTF-8")) {
@@ -404,7 +414,8 @@ imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
 	if (modseq && top > 0)
 		fprintf(f, " (MODSEQ %llu)", (unsigned long long)top);
 	fclose(f);
-	if (se->esearch)
+	/* IMAP4rev2 has no SEARCH response (RFC 9051 7.3.4). */
+	if (se->esearch || MAIL_REV2(s))
 		imap_esearch_reply(s, cmd, hits, nhits, modseq ? top : 0);
 	else
 		fprintf(s->io.out, "* SEARCH%s\r\n", buf != NULL ? buf : "");

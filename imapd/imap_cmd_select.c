@@ -13,26 +13,6 @@
 #include "log.h"
 #include "imapd.h"
 
-/* The storage name of a mailbox argument: INBOX in any case. */
-int
-imap_mailbox_name(const struct imap_str *a, char *buf, size_t bufsz)
-{
-	if (a->nil || a->len == 0 || a->len >= bufsz ||
-	    memchr(a->s, '\0', a->len) != NULL)
-		return -1;
-	if (imap_str_is_inbox(a)) {
-		strlcpy(buf, "INBOX", bufsz);
-		return 0;
-	}
-	memcpy(buf, a->s, a->len);
-	buf[a->len] = '\0';
-	/* No path tricks: names are folder names, never paths. */
-	if (strchr(buf, '/') != NULL || strstr(buf, "..") != NULL ||
-	    buf[0] == '.')
-		return -1;
-	return 0;
-}
-
 static void
 select_leave(struct mail_session *s, int expunge)
 {
@@ -63,25 +43,43 @@ select_leave(struct mail_session *s, int expunge)
 	s->nseq = 0;
 }
 
+/*
+ * IMAP4rev2's SELECT names the mailbox in a LIST (RFC 9051 6.3.2) and
+ * has neither RECENT (there is no \Recent) nor [UNSEEN] (a client asks
+ * SEARCH or STATUS).  The attributes may be incomplete: none are sent.
+ */
+static void
+select_list(struct mail_session *s, const char *name)
+{
+	fputs("* LIST () \".\" ", s->io.out);
+	imap_name_out(s, s->io.out, name);
+	fputs("\r\n", s->io.out);
+}
+
 void
 imap_cmd_select(struct mail_session *s, struct imap_cmd *cmd)
 {
 	char		 name[MAILBOX_NAME_MAX];
 	uint32_t	 unseen = 0;
 	size_t		 i;
-	int		 ro = cmd->verb == IC_EXAMINE;
+	int		 ro = cmd->verb == IC_EXAMINE, r;
 
 	/* RFC 7162 3.2.5: QRESYNC parameters need ENABLE QRESYNC first. */
 	if (cmd->u.select.qresync && !(s->enabled & MAIL_ENABLED_QRESYNC)) {
 		imap_tagged(s, cmd, "BAD", "ENABLE QRESYNC first");
 		return;
 	}
+	r = imap_name_in(s, &cmd->u.select.mailbox, name, sizeof(name));
+	/* A BAD name (not UTF-8) is no SELECT: the mailbox stays. */
+	if (r == -1 && errno == EILSEQ) {
+		imap_name_refused(s, cmd, "");
+		return;
+	}
 	if (s->mb != NULL) {
 		select_leave(s, 0);
 		fputs("* OK [CLOSED] Previous mailbox closed\r\n", s->io.out);
 	}
-	if (imap_mailbox_name(&cmd->u.select.mailbox, name,
-	    sizeof(name)) == -1) {
+	if (r == -1) {
 		imap_tagged(s, cmd, "NO", "[NONEXISTENT] No such mailbox");
 		return;
 	}
@@ -121,9 +119,15 @@ imap_cmd_select(struct mail_session *s, struct imap_cmd *cmd)
 		if (keywords_name(&s->mb->kw, i) != NULL)
 			fprintf(s->io.out, " %s", keywords_name(&s->mb->kw, i));
 	fputs(")\r\n", s->io.out);
-	fprintf(s->io.out, "* %zu EXISTS\r\n* 0 RECENT\r\n", s->nseq);
-	if (unseen != 0)
-		fprintf(s->io.out, "* OK [UNSEEN %u] First unseen\r\n", unseen);
+	fprintf(s->io.out, "* %zu EXISTS\r\n", s->nseq);
+	if (MAIL_REV2(s))
+		select_list(s, name);
+	else {
+		fputs("* 0 RECENT\r\n", s->io.out);
+		if (unseen != 0)
+			fprintf(s->io.out, "* OK [UNSEEN %u] First unseen\r\n",
+			    unseen);
+	}
 	fprintf(s->io.out, "* OK [PERMANENTFLAGS (%s)] Flags permitted\r\n",
 	    ro ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*");
 	fprintf(s->io.out, "* OK [UIDVALIDITY %u] UIDs valid\r\n",

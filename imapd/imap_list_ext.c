@@ -99,10 +99,15 @@ lx_add_subscribed(struct lx_list *ll, const struct subscriptions *subs,
 
 /* Does name match one of the patterns (after the reference)? */
 static int
-lx_match(const struct imap_list *l, const char *name)
+lx_match(const struct mail_session *s, const struct imap_list *l,
+    const char *name)
 {
-	char	 pat[MAILBOX_NAME_MAX * 2];
+	char	 pat[MAILBOX_NAME_MAX * 2], wire[MAILBOX_NAME_MAX * 2];
 	int	 p;
+
+	/* Patterns match the names as the client writes them. */
+	if (imap_name_wire(s, name, wire, sizeof(wire)) == -1)
+		return 0;
 
 	for (p = 0; p < l->patterns.n; p++) {
 		/* An empty pattern asks for the delimiter, not names. */
@@ -113,7 +118,7 @@ lx_match(const struct imap_list *l, const char *name)
 		memcpy(pat + l->ref.len, l->patterns.v[p].s,
 		    l->patterns.v[p].len);
 		pat[l->ref.len + l->patterns.v[p].len] = '\0';
-		if (imap_list_matches(pat, name))
+		if (imap_list_matches(pat, wire))
 			return 1;
 	}
 	return 0;
@@ -184,7 +189,7 @@ lx_write(struct mail_session *s, const struct imap_list *l,
 			fprintf(f, "%s%s", sp++ ? " " : "",
 			    folder_special_name(bit));
 	fputs(") \".\" ", f);
-	imap_quoted(f, n->name, strlen(n->name));
+	imap_name_out(s, f, n->name);
 	if (childinfo) {
 		fputs(" (\"CHILDINFO\" (", f);
 		if (l->sel & LSEL_SUBSCRIBED)
@@ -223,7 +228,7 @@ lx_gather(struct mail_session *s, const struct imap_list *l,
 		n = &ll->v[i];
 		n->subscribed = strcmp(n->name, "INBOX") == 0 ||
 		    subs_has(&subs, n->name);
-		n->matched = lx_match(l, n->name);
+		n->matched = lx_match(s, l, n->name);
 		n->selected = lx_selected(l, n);
 	}
 	qsort(ll->v, ll->n, sizeof(*ll->v), lx_cmp);

@@ -43,30 +43,6 @@ imap_tagged(struct mail_session *s, const struct imap_cmd *cmd,
 	fputs("\r\n", s->io.out);
 }
 
-/* A quoted string, or a literal when it holds what quotes cannot. */
-void
-imap_quoted(FILE *f, const char *p, size_t len)
-{
-	size_t	 i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0' ||
-		    (unsigned char)p[i] >= 0x80)
-			break;
-	if (i < len) {
-		fprintf(f, "{%zu}\r\n", len);
-		fwrite(p, 1, len, f);
-		return;
-	}
-	fputc('"', f);
-	for (i = 0; i < len; i++) {
-		if (p[i] == '"' || p[i] == '\\')
-			fputc('\\', f);
-		fputc(p[i], f);
-	}
-	fputc('"', f);
-}
-
 void
 imap_seq_rebuild(struct mail_session *s)
 {

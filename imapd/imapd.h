@@ -53,14 +53,15 @@
 #define PROTO_POP3	1
 
 /* Replies of the pre-auth side and the mail side. */
-#define IMAP_CAPA_PREAUTH	"IMAP4rev1 SASL-IR LITERAL+ ID"
+#define IMAP_CAPA_PREAUTH	"IMAP4rev1 SASL-IR LITERAL+ ID " \
+				"IMAP4rev2 UTF8=ACCEPT"
 #define IMAP_CAPA_MAIL		"IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT " \
 				"NAMESPACE UIDPLUS IDLE MOVE " \
 				"ENABLE CONDSTORE QRESYNC ESEARCH SEARCHRES " \
 				"QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE " \
 				"LIST-EXTENDED LIST-STATUS SPECIAL-USE " \
 				"CREATE-SPECIAL-USE CHILDREN STATUS=SIZE " \
-				"MULTIAPPEND"
+				"MULTIAPPEND IMAP4rev2 UTF8=ACCEPT"
 
 /* Login: bounds of what a client may send before it authenticated. */
 #define LOGIN_LINE_MAX		8192
@@ -232,14 +233,23 @@ struct mail_session {
 };
 #define MAIL_ENABLED_CONDSTORE	0x01
 #define MAIL_ENABLED_QRESYNC	0x02
+#define MAIL_ENABLED_REV2	0x04	/* IMAP4rev2 (RFC 9051) */
+#define MAIL_ENABLED_UTF8	0x08	/* UTF8=ACCEPT (RFC 6855) */
 /* What ENABLE may switch on (imap_cmd_enable.c). */
-#define MAIL_ENABLE_OFFERED	(MAIL_ENABLED_CONDSTORE | MAIL_ENABLED_QRESYNC)
+#define MAIL_ENABLE_OFFERED	(MAIL_ENABLED_CONDSTORE | \
+	    MAIL_ENABLED_QRESYNC | MAIL_ENABLED_REV2 | MAIL_ENABLED_UTF8)
+/* Mailbox names and quoted strings in UTF-8 on the wire. */
+#define MAIL_UTF8_NAMES(s)	((s)->enabled & \
+	    (MAIL_ENABLED_REV2 | MAIL_ENABLED_UTF8))
+#define MAIL_REV2(s)		((s)->enabled & MAIL_ENABLED_REV2)
 void	imap_session_run(struct mail_session *);
 /* Reply helpers (write to s->io.out). */
 void	imap_tagged(struct mail_session *, const struct imap_cmd *,
 	    const char *status, const char *fmt, ...)
 	    __attribute__((__format__ (printf, 4, 5)));
+/* imap_string.c: a string as quoted or literal; _utf8 quotes UTF-8. */
 void	imap_quoted(FILE *, const char *, size_t);
+void	imap_quoted_utf8(FILE *, const char *, size_t);
 /* seq <-> uid of the selected mailbox, after a sync. */
 void	imap_seq_rebuild(struct mail_session *);
 uint32_t imap_seq_of(const struct mail_session *, uint32_t uid);
@@ -276,8 +286,21 @@ void	imap_saved_uids(struct mail_session *, uint32_t **, size_t *);
 void	imap_esearch_reply(struct mail_session *, struct imap_cmd *,
 	    const uint32_t *uids, size_t n, uint64_t modseq);
 
-/* imap_cmd_*.c: one file per command or group. */
+/*
+ * imap_name.c: mailbox names between the wire (modified UTF-7 for
+ * IMAP4rev1, UTF-8 after ENABLE IMAP4rev2 or UTF8=ACCEPT) and the
+ * storage (modified UTF-7, as Dovecot names Maildir++ folders).
+ */
+int	imap_name_in(struct mail_session *, const struct imap_str *,
+	    char *, size_t);
+void	imap_name_refused(struct mail_session *, const struct imap_cmd *,
+	    const char *no);
+int	imap_name_wire(const struct mail_session *, const char *, char *,
+	    size_t);
+void	imap_name_out(const struct mail_session *, FILE *, const char *);
 int	imap_mailbox_name(const struct imap_str *, char *, size_t);
+
+/* imap_cmd_*.c: one file per command or group. */
 void	imap_cmd_enable(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_select(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_close(struct mail_session *, struct imap_cmd *);

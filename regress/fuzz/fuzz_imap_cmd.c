@@ -12,7 +12,11 @@
  *
  *   make regress/fuzz/fuzz_imap_cmd
  *   ./regress/fuzz/fuzz_imap_cmd -max_total_time=60 -max_len=4096 \
- *       -dict=regress/fuzz/fuzz_imap_cmd.dict
+ *	-dict=regress/fuzz/fuzz_imap_cmd.dict
+ *
+ * The dictionary (make fuzz-run passes it) has the verbs and the
+ * syntax of ENABLE IMAP4rev2/UTF8=ACCEPT, APPEND UTF8 (~{n}), STATUS
+ * SIZE/DELETED and UTF-8 or modified UTF-7 mailbox names.
  */
 
 #include <stdint.h>
