@@ -336,3 +336,25 @@ def test_dovecot_makes_the_same_directory(dovecot):  # noqa: F811
     m.logout()
     assert os.path.isdir(os.path.join(dovecot.maildir, "." + FOLDER7)), \
         os.listdir(dovecot.maildir)
+
+
+def test_list_extended_and_quota_root_speak_utf8(rsb):
+    """LIST-EXTENDED, LIST-STATUS and GETQUOTAROOT (another file's
+    commands) take and give the names as the session writes them."""
+    c = Raw(rsb, enable="IMAP4rev2")
+    c.ok(b'CREATE "K\xc3\xb6ln"')
+    lines, _ = c.ok(b'LIST (SUBSCRIBED) "" "K*" RETURN (CHILDREN)')
+    assert lines == [], lines
+    c.ok(b'SUBSCRIBE "K\xc3\xb6ln"')
+    lines, _ = c.ok(b'LIST (SUBSCRIBED) "" "K\xc3\xb6*" RETURN '
+                    b'(CHILDREN STATUS (MESSAGES))')
+    assert lines == ['* LIST (\\Subscribed \\HasNoChildren) "." "Köln"',
+                     '* STATUS "Köln" (MESSAGES 0)'], lines
+    lines, st = c.cmd(b'GETQUOTAROOT "K\xc3\xb6ln"')
+    assert st.startswith("OK"), (lines, st)
+    assert lines and lines[0].startswith('* QUOTAROOT "Köln"'), lines
+    # The rev1 name of the same folder is modified UTF-7.
+    m = rev1_imaplib(rsb)
+    typ, data = m.list('""', "K*")
+    assert typ == "OK" and data[0].endswith(b'"K&APY-ln"'), data
+    m.logout()
