@@ -56,7 +56,9 @@
 #define IMAP_CAPA_PREAUTH	"IMAP4rev1 SASL-IR LITERAL+ ID"
 #define IMAP_CAPA_MAIL		"IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT " \
 				"NAMESPACE UIDPLUS IDLE MOVE " \
-				"ENABLE CONDSTORE QRESYNC ESEARCH SEARCHRES"
+				"ENABLE CONDSTORE QRESYNC ESEARCH SEARCHRES " \
+				"SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT " \
+				"THREAD=REFERENCES WITHIN"
 
 /* Login: bounds of what a client may send before it authenticated. */
 #define LOGIN_LINE_MAX		8192
@@ -283,6 +285,12 @@ void	imap_cmd_fetch(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_store(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_expunge(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_search(struct mail_session *, struct imap_cmd *);
+/* SEARCH's evaluator, for SORT and THREAD (imap_cmd_search.c). */
+int	imap_search_charset_ok(const struct imap_search *);
+int	imap_search_uids(struct mail_session *, const struct imap_search *,
+	    uint32_t **, size_t *);
+void	imap_cmd_sort(struct mail_session *, struct imap_cmd *);
+void	imap_cmd_thread(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_folder(struct mail_session *, struct imap_cmd *);
 /* Flag names of a list on a mailbox (imap_cmd_store.c). */
 int	imap_flags_parse(struct mailbox *, const struct imap_strlist *,

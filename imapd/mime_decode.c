@@ -391,6 +391,18 @@ utf8_fold(const char *s, size_t n, size_t *outlen)
 	return out;
 }
 
+/* A folded copy for sort keys (i;unicode-casemap without normalizing). */
+char *
+mime_utf8_fold(const char *s, size_t n)
+{
+	char	*f;
+	size_t	 len;
+
+	if ((f = utf8_fold(s, n, &len)) != NULL)
+		f[len] = '\0';
+	return f;
+}
+
 /* Does hay hold needle, case folded?  1, 0, or -1 out of memory. */
 int
 mime_utf8_contains(const char *hay, size_t hn, const char *needle,
