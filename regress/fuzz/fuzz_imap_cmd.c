@@ -5,10 +5,14 @@
  * it (lines, then the literals they announce) and the assembled
  * command through the parser.  Besides crashes it checks what they
  * promise: strings stay inside the command, sequence set counts are
- * within their bounds, and the mailbox name codings are exact inverses.
+ * within their bounds, SORT has 1 to IMAP_SORT_MAX known criteria and
+ * a charset, THREAD a known algorithm, and the mailbox name codings are
+ * exact inverses.  fuzz_imap_cmd.dict holds the words of SORT, THREAD
+ * and the search keys.
  *
  *   make regress/fuzz/fuzz_imap_cmd
- *   ./regress/fuzz/fuzz_imap_cmd -max_total_time=60 -max_len=4096
+ *   ./regress/fuzz/fuzz_imap_cmd -max_total_time=60 -max_len=4096 \
+ *       -dict=regress/fuzz/fuzz_imap_cmd.dict
  */
 
 #include <stdint.h>
@@ -74,6 +78,33 @@ check_search(const struct imap_search_key *k, int depth)
 	}
 }
 
+/* SORT and THREAD: what the parser promises their evaluators. */
+static void
+check_sort(const struct imap_cmd *c)
+{
+	int	 i;
+
+	if (c->verb == IC_SORT) {
+		if (c->u.sort.ncrit < 1 || c->u.sort.ncrit > IMAP_SORT_MAX)
+			abort();
+		for (i = 0; i < c->u.sort.ncrit; i++)
+			if (c->u.sort.crit[i].key > SORT_DISPLAYTO)
+				abort();
+		if (c->u.sort.search.charset.s == NULL)
+			abort();
+		check_str(&c->u.sort.search.charset);
+		check_search(c->u.sort.search.key, 0);
+		return;
+	}
+	if (c->u.thread.alg != THREAD_ORDEREDSUBJECT &&
+	    c->u.thread.alg != THREAD_REFERENCES)
+		abort();
+	if (c->u.thread.search.charset.s == NULL)
+		abort();
+	check_str(&c->u.thread.search.charset);
+	check_search(c->u.thread.search.key, 0);
+}
+
 static void
 check_cmd(const struct imap_cmd *c)
 {
@@ -104,6 +135,10 @@ check_cmd(const struct imap_cmd *c)
 		break;
 	case IC_SEARCH:
 		check_search(c->u.search.key, 0);
+		break;
+	case IC_SORT:
+	case IC_THREAD:
+		check_sort(c);
 		break;
 	case IC_STORE:
 		check_set(&c->u.store.set);
