@@ -1,7 +1,8 @@
 /*
  * imap_basesubj: the base subject of RFC 5256 2.1, which SORT SUBJECT
  * compares and THREAD groups by: the Subject: value decoded (RFC 2047),
- * blanks made single spaces, case folded, then the reply and forward
+ * casemapped (imap_casemap.c: capitals, so the leaders are looked for
+ * in capitals), blanks made single spaces, then the reply and forward
  * leaders ("Re:", "Fwd:", "Fw:", list tags "[list]" before them), the
  * "(fwd)" trailers and a "[fwd: ...]" wrapper taken away in the order
  * the RFC gives.
@@ -49,11 +50,11 @@ subj_refwd(const struct subj *t, size_t p)
 
 	while ((n = subj_blob(t, q)) > 0)
 		q += n;
-	if (q + 2 <= t->e && strncmp(t->s + q, "re", 2) == 0)
+	if (q + 2 <= t->e && strncmp(t->s + q, "RE", 2) == 0)
 		q += 2;
-	else if (q + 2 <= t->e && strncmp(t->s + q, "fw", 2) == 0) {
+	else if (q + 2 <= t->e && strncmp(t->s + q, "FW", 2) == 0) {
 		q += 2;
-		if (q < t->e && t->s[q] == 'd')
+		if (q < t->e && t->s[q] == 'D')
 			q++;
 	} else
 		return 0;
@@ -73,7 +74,7 @@ subj_trailers(struct subj *t, int *refwd)
 		if (t->e > t->b && t->s[t->e - 1] == ' ')
 			t->e--;
 		else if (t->e - t->b >= 5 &&
-		    strncmp(t->s + t->e - 5, "(fwd)", 5) == 0) {
+		    strncmp(t->s + t->e - 5, "(FWD)", 5) == 0) {
 			t->e -= 5;
 			*refwd = 1;
 		} else
@@ -110,7 +111,7 @@ subj_leaders(struct subj *t, int *refwd)
 static int
 subj_fwd_wrapper(struct subj *t, int *refwd)
 {
-	if (t->e - t->b < 6 || strncmp(t->s + t->b, "[fwd:", 5) != 0 ||
+	if (t->e - t->b < 6 || strncmp(t->s + t->b, "[FWD:", 5) != 0 ||
 	    t->s[t->e - 1] != ']')
 		return 0;
 	t->b += 5;
@@ -139,24 +140,24 @@ char *
 imap_basesubj(const char *raw, size_t len, int *refwd)
 {
 	struct subj	 t;
-	char		*dec, *fold, *out;
+	char		*dec, *cm, *out;
 
 	*refwd = 0;
 	if ((dec = mime_decode_header(raw, len)) == NULL)
 		return NULL;
-	fold = mime_utf8_fold(dec, strlen(dec));
+	cm = imap_casemap(dec, strlen(dec));
 	free(dec);
-	if (fold == NULL)
+	if (cm == NULL)
 		return NULL;
-	subj_blanks(fold);
-	t.s = fold;
+	subj_blanks(cm);
+	t.s = cm;
 	t.b = 0;
-	t.e = strlen(fold);
+	t.e = strlen(cm);
 	do {
 		subj_trailers(&t, refwd);
 		subj_leaders(&t, refwd);
 	} while (subj_fwd_wrapper(&t, refwd));
 	out = strndup(t.s + t.b, t.e - t.b);
-	free(fold);
+	free(cm);
 	return out;
 }

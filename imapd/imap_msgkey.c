@@ -3,8 +3,8 @@
  * from its header (only the header is read: sorting a mailbox of big
  * attachments must not read them): base subject, sent date, the first
  * addresses of From, To and Cc, and for THREAD=REFERENCES the
- * Message-ID and References (or In-Reply-To) ids.  Strings are case
- * folded here, so that comparing them is strcmp().
+ * Message-ID and References (or In-Reply-To) ids.  Strings are
+ * casemapped here (imap_casemap.c), so that comparing them is strcmp().
  */
 
 #include <sys/types.h>
@@ -76,13 +76,13 @@ msgkey_vsize(int fd)
 	return size;
 }
 
-/* A string folded for comparison: never NULL. */
+/* A string casemapped for comparison: never NULL. */
 static char *
 msgkey_fold(const char *s)
 {
 	char	*f;
 
-	if ((f = mime_utf8_fold(s, strlen(s))) == NULL)
+	if ((f = imap_casemap(s, strlen(s))) == NULL)
 		fatal("%s", __func__);
 	return f;
 }

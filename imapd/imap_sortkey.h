@@ -1,8 +1,9 @@
 /*
  * imap_sortkey.h: what SORT, THREAD and the SENT* search keys read from
  * a message's header (RFC 5256): the base subject (imap_basesubj.c),
- * the Date: field (imap_msgdate.c) and the per-message keys of a set of
- * messages (imap_msgkey.c).
+ * the Date: field (imap_msgdate.c), the comparison form of strings
+ * (imap_casemap.c) and the per-message keys of a set of messages
+ * (imap_msgkey.c).
  */
 
 #ifndef TSAMBA_IMAP_SORTKEY_H
@@ -13,8 +14,14 @@
 #include <time.h>
 
 /*
+ * A UTF-8 string in the form i;unicode-casemap (RFC 5051) compares:
+ * titlecased, decomposed; a new string, or NULL out of memory.
+ */
+char	*imap_casemap(const char *, size_t);
+
+/*
  * The base subject of RFC 5256 2.1 of a raw Subject: value: RFC 2047
- * decoded, case folded, a new string.  *refwd says whether a reply or
+ * decoded, casemapped as above, a new string.  *refwd says whether a reply or
  * forward marker went (Re:, Fwd:, "(fwd)", "[fwd: ...]").  NULL: out
  * of memory.
  */
@@ -34,10 +41,10 @@ struct imap_msgkey {
 	time_t		 idate;		/* INTERNALDATE */
 	time_t		 sent;		/* Date: in UTC, else idate */
 	uint64_t	 size;		/* RFC822.SIZE */
-	char		*subject;	/* base subject, folded */
+	char		*subject;	/* base subject, casemapped */
 	int		 refwd;		/* the subject was a reply/forward */
-	char		*from, *to, *cc;	/* first addr-mailbox, folded */
-	char		*dfrom, *dto;	/* RFC 5957 display, folded */
+	char		*from, *to, *cc;	/* first addr-mailbox, casemapped */
+	char		*dfrom, *dto;	/* RFC 5957 display, casemapped */
 	char		*msgid;		/* Message-ID without <>, or NULL */
 	char	       **refs;		/* References, else In-Reply-To */
 	int		 nrefs;

@@ -144,6 +144,7 @@ mime_charsets_preload(void)
 
 	for (i = 0; i < PRELOAD_N; i++)
 		preloaded[i] = iconv_open("UTF-8", preload_charsets[i]);
+	(void)mime_utf8_locale();
 }
 
 /*
@@ -288,6 +289,20 @@ mime_decode_header(const char *s, size_t n)
 
 static locale_t	 fold_locale;
 
+/* C.UTF-8's character classes, or 0: loaded once, before the chroot. */
+locale_t
+mime_utf8_locale(void)
+{
+	static int	 tried;
+
+	if (!tried) {
+		tried = 1;
+		fold_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8",
+		    (locale_t)0);
+	}
+	return fold_locale;
+}
+
 static uint32_t
 fold_cp(uint32_t c)
 {
@@ -300,9 +315,7 @@ fold_cp(uint32_t c)
 		return 's';
 	if (c == 0x1e9e)	/* capital sharp s */
 		return 0xdf;
-	if (fold_locale == (locale_t)0)
-		fold_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-	if (fold_locale != (locale_t)0)
+	if (mime_utf8_locale() != (locale_t)0)
 		return towlower_l(c, fold_locale);
 	/* Without the locale: Latin-1, Greek and Cyrillic capitals. */
 	if ((c >= 0xc0 && c <= 0xde && c != 0xd7) ||
@@ -314,8 +327,8 @@ fold_cp(uint32_t c)
 	return c;
 }
 
-static size_t
-utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+size_t
+mime_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
 	size_t	 len, i;
 
@@ -342,8 +355,8 @@ utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
-static size_t
-utf8_encode(uint32_t c, char *out)
+size_t
+mime_utf8_encode(uint32_t c, char *out)
 {
 	if (c < 0x80) {
 		out[0] = c;
@@ -379,28 +392,16 @@ utf8_fold(const char *s, size_t n, size_t *outlen)
 	if ((out = malloc(n * 3 + 1)) == NULL)
 		return NULL;
 	while (i < n) {
-		if ((l = utf8_decode((const unsigned char *)s + i, n - i,
+		if ((l = mime_utf8_decode((const unsigned char *)s + i, n - i,
 		    &cp)) == 0) {
 			out[o++] = s[i++];
 			continue;
 		}
-		o += utf8_encode(fold_cp(cp), out + o);
+		o += mime_utf8_encode(fold_cp(cp), out + o);
 		i += l;
 	}
 	*outlen = o;
 	return out;
-}
-
-/* A folded copy for sort keys (i;unicode-casemap without normalizing). */
-char *
-mime_utf8_fold(const char *s, size_t n)
-{
-	char	*f;
-	size_t	 len;
-
-	if ((f = utf8_fold(s, n, &len)) != NULL)
-		f[len] = '\0';
-	return f;
 }
 
 /* Does hay hold needle, case folded?  1, 0, or -1 out of memory. */
