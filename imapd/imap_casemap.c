@@ -56,13 +56,16 @@ static const struct {
 	{ 0x17d, 'Z', 0x30c },
 };
 
-/* Compatibility decompositions to one ASCII character. */
+/*
+ * Compatibility decompositions to one ASCII character; the ordinal
+ * indicators to capitals, so that mapping twice changes nothing.
+ */
 static const struct {
 	uint16_t	 cp;
 	char		 to;
 } casemap_compat[] = {
-	{ 0xa0, ' ' }, { 0xaa, 'a' }, { 0xb2, '2' }, { 0xb3, '3' },
-	{ 0xb9, '1' }, { 0xba, 'o' },
+	{ 0xa0, ' ' }, { 0xaa, 'A' }, { 0xb2, '2' }, { 0xb3, '3' },
+	{ 0xb9, '1' }, { 0xba, 'O' },
 };
 
 /* Titlecase without the locale: Latin, Greek and Cyrillic letters. */
@@ -101,8 +104,8 @@ casemap_title(uint32_t c)
 	if (c < 0x80)
 		return c >= 'a' && c <= 'z' ? c - 32 : c;
 	/* The digraphs' titlecase is their middle form. */
-	if (c >= 0x1c4 && c <= 0x1cc && (c - 0x1c4) % 3 != 1)
-		return c - (c - 0x1c4) % 3 + 1;
+	if (c >= 0x1c4 && c <= 0x1cc)
+		return 0x1c5 + (c - 0x1c4) / 3 * 3;
 	if (c >= 0x1f1 && c <= 0x1f3)
 		return 0x1f2;
 	if ((loc = mime_utf8_locale()) != (locale_t)0)
@@ -133,25 +136,16 @@ casemap_decompose(uint32_t c, char *out)
 	return mime_utf8_encode(c, out);
 }
 
+static size_t
+casemap_write(uint32_t cp, char *out)
+{
+	return casemap_decompose(casemap_title(cp), out);
+}
+
 char *
 imap_casemap(const char *s, size_t n)
 {
-	char		*out;
-	size_t		 i = 0, o = 0, l;
-	uint32_t	 cp;
+	size_t	 len;
 
-	/* No character grows by more than a half, nor past 4 bytes. */
-	if ((out = malloc(n * 2 + 1)) == NULL)
-		return NULL;
-	while (i < n) {
-		if ((l = mime_utf8_decode((const unsigned char *)s + i, n - i,
-		    &cp)) == 0) {
-			out[o++] = s[i++];
-			continue;
-		}
-		o += casemap_decompose(casemap_title(cp), out + o);
-		i += l;
-	}
-	out[o] = '\0';
-	return out;
+	return mime_utf8_map(s, n, casemap_write, &len);
 }

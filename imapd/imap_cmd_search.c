@@ -433,6 +433,28 @@ imap_search_uids(struct mail_session *s, const struct imap_search *se,
 	return 0;
 }
 
+/*
+ * What SORT and THREAD start with: the charset checked, changes
+ * reported, the messages searched.  0, or -1 when it replied NO or BAD.
+ */
+int
+imap_search_select(struct mail_session *s, struct imap_cmd *cmd,
+    const struct imap_search *se, uint32_t **uidsp, size_t *np)
+{
+	if (!imap_search_charset_ok(se)) {
+		imap_tagged(s, cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
+		    "Unsupported charset");
+		return -1;
+	}
+	imap_sync_report(s, 0);
+	if (imap_search_uids(s, se, uidsp, np) == -1) {
+		imap_tagged(s, cmd, "BAD", "That search key is not "
+		    "supported yet");
+		return -1;
+	}
+	return 0;
+}
+
 void
 imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
 {

@@ -82,17 +82,8 @@ imap_cmd_sort(struct mail_session *s, struct imap_cmd *cmd)
 		imap_tagged(s, cmd, "BAD", "SORT RETURN is not supported");
 		return;
 	}
-	if (!imap_search_charset_ok(&so->search)) {
-		imap_tagged(s, cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
-		    "Unsupported charset");
+	if (imap_search_select(s, cmd, &so->search, &uids, &n) == -1)
 		return;
-	}
-	imap_sync_report(s, 0);
-	if (imap_search_uids(s, &so->search, &uids, &n) == -1) {
-		imap_tagged(s, cmd, "BAD", "That search key is not "
-		    "supported yet");
-		return;
-	}
 	keys = imap_msgkeys_load(s, uids, n, 0);
 	free(uids);
 	sort_crit = so;

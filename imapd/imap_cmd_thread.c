@@ -421,17 +421,8 @@ imap_cmd_thread(struct mail_session *s, struct imap_cmd *cmd)
 	uint32_t		*uids;
 	size_t			 n;
 
-	if (!imap_search_charset_ok(&th->search)) {
-		imap_tagged(s, cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
-		    "Unsupported charset");
+	if (imap_search_select(s, cmd, &th->search, &uids, &n) == -1)
 		return;
-	}
-	imap_sync_report(s, 0);
-	if (imap_search_uids(s, &th->search, &uids, &n) == -1) {
-		imap_tagged(s, cmd, "BAD", "That search key is not "
-		    "supported yet");
-		return;
-	}
 	keys = imap_msgkeys_load(s, uids, n, th->alg == THREAD_REFERENCES);
 	free(uids);
 	memset(&t, 0, sizeof(t));

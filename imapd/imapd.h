@@ -289,6 +289,8 @@ void	imap_cmd_search(struct mail_session *, struct imap_cmd *);
 int	imap_search_charset_ok(const struct imap_search *);
 int	imap_search_uids(struct mail_session *, const struct imap_search *,
 	    uint32_t **, size_t *);
+int	imap_search_select(struct mail_session *, struct imap_cmd *,
+	    const struct imap_search *, uint32_t **, size_t *);
 void	imap_cmd_sort(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_thread(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_folder(struct mail_session *, struct imap_cmd *);

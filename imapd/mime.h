@@ -127,9 +127,9 @@ char		*mime_to_utf8(const char *, const char *, size_t);
 void		 mime_charsets_preload(void);
 int		 mime_utf8_contains(const char *, size_t, const char *,
 		    size_t);
-/* One UTF-8 character: its length and *cp, 0 when it is not UTF-8. */
-size_t		 mime_utf8_decode(const unsigned char *, size_t, uint32_t *);
 size_t		 mime_utf8_encode(uint32_t, char *);
+char		*mime_utf8_map(const char *, size_t,
+		    size_t (*)(uint32_t, char *), size_t *);
 locale_t	 mime_utf8_locale(void);
 
 #endif

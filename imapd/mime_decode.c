@@ -327,8 +327,8 @@ fold_cp(uint32_t c)
 	return c;
 }
 
-size_t
-mime_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+static size_t
+utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
 	size_t	 len, i;
 
@@ -380,28 +380,46 @@ mime_utf8_encode(uint32_t c, char *out)
 	return 4;
 }
 
-/* A folded copy; bytes that are not UTF-8 are copied as they are. */
-static char *
-utf8_fold(const char *s, size_t n, size_t *outlen)
+/*
+ * s with each character written by fn (which writes at most 4 bytes,
+ * nor more than 3 per byte it came from); bytes that are not UTF-8 are
+ * copied as they are.  A new string, NUL ended; NULL out of memory.
+ */
+char *
+mime_utf8_map(const char *s, size_t n, size_t (*fn)(uint32_t, char *),
+    size_t *outlen)
 {
 	char		*out;
 	size_t		 i = 0, o = 0, l;
 	uint32_t	 cp;
 
-	/* A folded character is never more than 4 bytes, nor than 3x. */
 	if ((out = malloc(n * 3 + 1)) == NULL)
 		return NULL;
 	while (i < n) {
-		if ((l = mime_utf8_decode((const unsigned char *)s + i, n - i,
+		if ((l = utf8_decode((const unsigned char *)s + i, n - i,
 		    &cp)) == 0) {
 			out[o++] = s[i++];
 			continue;
 		}
-		o += mime_utf8_encode(fold_cp(cp), out + o);
+		o += fn(cp, out + o);
 		i += l;
 	}
+	out[o] = '\0';
 	*outlen = o;
 	return out;
+}
+
+static size_t
+fold_write(uint32_t cp, char *out)
+{
+	return mime_utf8_encode(fold_cp(cp), out);
+}
+
+/* A folded copy. */
+static char *
+utf8_fold(const char *s, size_t n, size_t *outlen)
+{
+	return mime_utf8_map(s, n, fold_write, outlen);
 }
 
 /* Does hay hold needle, case folded?  1, 0, or -1 out of memory. */

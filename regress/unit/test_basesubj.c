@@ -123,6 +123,8 @@ main(void)
 	    "Z\xcc\x8cZ\xcc\x8cIS"));
 	CHECK(map_is("\xc3\x9f", "\xc3\x9f"));		/* no simple titlecase */
 	CHECK(map_is("\xc7\x86", "\xc7\x85"));		/* dz caron: Dz */
+	CHECK(map_is("\xc7\x84\xc7\x85", "\xc7\x85\xc7\x85"));
+	CHECK(map_is("\xc2\xaa", "A"));		/* mapping twice: the same */
 	CHECK(map_is("\xce\xb1\xcf\x82", "\xce\x91\xce\xa3"));
 	CHECK(map_is("\xd0\xb4\xd1\x91", "\xd0\x94\xd0\x81"));
 	CHECK(map_is("a\xff" "b", "A\xff" "B"));		/* not UTF-8: kept */
