@@ -161,35 +161,75 @@ thread_link(struct thread_ctx *t, struct imap_msgkey *k)
 }
 
 /*
+ * The nodes under p, parents before their children: the walk follows
+ * the links, not the C stack, which a chain of replies could overflow.
+ */
+static struct tnode **
+thread_preorder(struct tnode *p, size_t *np)
+{
+	struct tnode	**v = NULL, *n = p->child;
+	size_t		  len = 0, cap = 0;
+
+	while (n != NULL) {
+		if (len == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			if ((v = reallocarray(v, cap, sizeof(*v))) == NULL)
+				fatal("%s", __func__);
+		}
+		v[len++] = n;
+		if (n->child != NULL) {
+			n = n->child;
+			continue;
+		}
+		while (n != p && n->next == NULL)
+			n = n->parent;
+		n = n == p ? NULL : n->next;
+	}
+	*np = len;
+	return v;
+}
+
+/* A dummy's children where it was among its parent's. */
+static void
+tnode_splice(struct tnode *c)
+{
+	struct tnode	**pp, *g, *last = NULL;
+
+	for (pp = &c->parent->child; *pp != c; pp = &(*pp)->next)
+		;
+	if (c->child == NULL) {
+		*pp = c->next;
+		return;
+	}
+	for (g = c->child; g != NULL; g = g->next) {
+		g->parent = c->parent;
+		last = g;
+	}
+	last->next = c->next;
+	*pp = c->child;
+	c->child = NULL;
+}
+
+/*
  * Step 4: dummies without children go, those with children give them
- * to their parent (at the root only when there is one child).
+ * to their parent (at the root only when there is one child).  The
+ * children are done before their parents, as a depth-first walk would.
  */
 static void
-thread_prune(struct tnode *p, int at_root)
+thread_prune(struct thread_ctx *t)
 {
-	struct tnode	**pp, *c, *g, *last;
+	struct tnode	**v, *c;
+	size_t		  n;
 
-	pp = &p->child;
-	while ((c = *pp) != NULL) {
-		thread_prune(c, 0);
-		if (c->k != NULL || (c->child != NULL && at_root &&
-		    c->child->next != NULL)) {
-			pp = &c->next;
+	v = thread_preorder(&t->root, &n);
+	while (n-- > 0) {
+		c = v[n];
+		if (c->k != NULL || (c->parent == &t->root &&
+		    c->child != NULL && c->child->next != NULL))
 			continue;
-		}
-		/* Splice the children in where the dummy was. */
-		if (c->child == NULL) {
-			*pp = c->next;
-			continue;
-		}
-		for (g = c->child, last = NULL; g != NULL; g = g->next) {
-			g->parent = p;
-			last = g;
-		}
-		last->next = c->next;
-		*pp = c->child;
-		c->child = NULL;
+		tnode_splice(c);
 	}
+	free(v);
 }
 
 /* The date a node sorts by: a dummy's is its first child's. */
@@ -214,18 +254,16 @@ tnode_date_cmp(const void *va, const void *vb)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-/* Step 6: every set of siblings by sent date, the deepest first. */
+/* One set of siblings by sent date. */
 static void
-thread_sort(struct tnode *p, int with_self)
+tnode_sort_children(struct tnode *p)
 {
 	struct tnode	**v, *c;
 	size_t		  n = 0, i;
 
-	for (c = p->child; c != NULL; c = c->next) {
-		thread_sort(c, 1);
+	for (c = p->child; c != NULL; c = c->next)
 		n++;
-	}
-	if (!with_self || n < 2)
+	if (n < 2)
 		return;
 	if ((v = reallocarray(NULL, n, sizeof(*v))) == NULL)
 		fatal("%s", __func__);
@@ -237,6 +275,21 @@ thread_sort(struct tnode *p, int with_self)
 		v[i]->next = v[i + 1];
 	v[n - 1]->next = NULL;
 	free(v);
+}
+
+/*
+ * Step 6: every set of siblings by sent date.  Dummies are at the top
+ * only (after step 4), so sorting the other sets first gives them the
+ * date of their oldest child before the top is sorted.
+ */
+static void
+thread_sort(struct thread_ctx *t)
+{
+	struct tnode	*c;
+
+	SLIST_FOREACH(c, &t->nodes, all)
+		tnode_sort_children(c);
+	tnode_sort_children(&t->root);
 }
 
 static const char *
@@ -333,19 +386,23 @@ thread_by_subject(struct thread_ctx *t)
 static void
 thread_references(struct thread_ctx *t, struct imap_msgkey *keys, size_t n)
 {
-	struct tnode	*c;
+	struct tnode	*c, **tail;
 	size_t		 i;
 
 	for (i = 0; i < n; i++)
 		thread_link(t, &keys[i]);
-	/* Step 2: the nodes without a parent, in the order they came. */
+	/* Step 2: the nodes without a parent. */
+	tail = &t->root.child;
 	SLIST_FOREACH(c, &t->nodes, all)
-		if (c->parent == NULL)
-			tnode_append(&t->root, c);
-	thread_prune(&t->root, 1);
-	thread_sort(&t->root, 1);
+		if (c->parent == NULL) {
+			c->parent = &t->root;
+			*tail = c;
+			tail = &c->next;
+		}
+	thread_prune(t);
+	thread_sort(t);
 	thread_by_subject(t);
-	thread_sort(&t->root, 1);
+	thread_sort(t);
 }
 
 static int
@@ -380,35 +437,59 @@ thread_orderedsubject(struct thread_ctx *t, struct imap_msgkey *keys,
 			top = c;
 		}
 	}
-	thread_sort(&t->root, 1);
+	thread_sort(t);
 }
 
 /*
  * thread-list: a message, then its one child's list in the same
- * parentheses, or its children each in their own.
+ * parentheses, or its children each in their own.  The branches being
+ * written are kept on a stack of our own, not the C stack.
  */
 static void
 thread_write(FILE *f, const struct tnode *n, int uid)
 {
-	const struct tnode	*c;
-	int			 any = 0;
+	const struct tnode	**st = NULL;
+	size_t			  depth = 0, cap = 0;
+	int			  any = 0;
 
 	fputc('(', f);
 	for (;;) {
-		if (n->k != NULL) {
-			fprintf(f, "%s%u", any ? " " : "", uid ? n->k->uid :
-			    n->k->seq);
-			any = 1;
+		for (;; n = n->child) {
+			if (n->k != NULL) {
+				fprintf(f, "%s%u", any ? " " : "",
+				    uid ? n->k->uid : n->k->seq);
+				any = 1;
+			}
+			if (n->child == NULL || n->child->next != NULL)
+				break;
 		}
-		if (n->child == NULL || n->child->next != NULL)
+		if (n->child != NULL) {
+			/* Two or more children: each in its own list. */
+			if (depth == cap) {
+				cap = cap == 0 ? 16 : cap * 2;
+				if ((st = reallocarray(st, cap,
+				    sizeof(*st))) == NULL)
+					fatal("%s", __func__);
+			}
+			if (any)
+				fputc(' ', f);
+			n = st[depth++] = n->child;
+			fputc('(', f);
+			any = 0;
+			continue;
+		}
+		fputc(')', f);
+		while (depth > 0 && st[depth - 1]->next == NULL) {
+			depth--;
+			fputc(')', f);
+		}
+		if (depth == 0)
 			break;
-		n = n->child;
+		n = st[depth - 1] = st[depth - 1]->next;
+		fputc('(', f);
+		any = 0;
 	}
-	if (n->child != NULL && any)
-		fputc(' ', f);
-	for (c = n->child; c != NULL && n->child->next != NULL; c = c->next)
-		thread_write(f, c, uid);
-	fputc(')', f);
+	free(st);
 }
 
 void
