@@ -58,7 +58,7 @@
 				"NAMESPACE UIDPLUS IDLE MOVE " \
 				"ENABLE CONDSTORE QRESYNC ESEARCH SEARCHRES " \
 				"SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT " \
-				"THREAD=REFERENCES WITHIN"
+				"THREAD=REFERENCES WITHIN ESORT"
 
 /* Login: bounds of what a client may send before it authenticated. */
 #define LOGIN_LINE_MAX		8192
@@ -271,6 +271,7 @@ void	imap_report_vanished(struct mail_session *);
 void	imap_saved_clear(struct mail_session *);
 int	imap_saved_has(const struct mail_session *, uint32_t uid);
 void	imap_saved_uids(struct mail_session *, uint32_t **, size_t *);
+void	imap_saved_store(struct mail_session *, const uint32_t *, size_t);
 void	imap_esearch_reply(struct mail_session *, struct imap_cmd *,
 	    const uint32_t *uids, size_t n, uint64_t modseq);
 

@@ -63,9 +63,10 @@ def fill(m, box, msgs):
     return uids
 
 
-def cmd(m, *args):
-    """A command's untagged data for its name, and the tagged status."""
-    name = args[1] if args[0] == "UID" else args[0]
+def cmd(m, *args, resp=None):
+    """A command's untagged data (of its name, or resp), and the tagged
+    status."""
+    name = resp or (args[1] if args[0] == "UID" else args[0])
     try:
         typ, data = m._simple_command(*args)
     except m.error as e:        # imaplib raises on BAD
@@ -119,11 +120,31 @@ def sort(m, crit, search="ALL", uid=False, charset="UTF-8"):
     return nums(m, *(("UID",) + args if uid else args))
 
 
+def esort(m, ret, crit, search="ALL", uid=False):
+    """SORT RETURN: the ESEARCH data after its (TAG ...), or None."""
+    args = ("SORT", "RETURN", "(%s)" % ret, "(%s)" % crit, "UTF-8") + \
+        tuple(search.split())
+    typ, data, u = cmd(m, *(("UID",) + args if uid else args),
+                       resp="ESEARCH")
+    assert typ == "OK", (args, data)
+    if u is None:
+        return None
+    u = u.decode()
+    assert u.startswith('(TAG "'), u
+    return u.split(")", 1)[1].strip()
+
+
+def saved(m):
+    typ, data, u = cmd(m, "SEARCH", "RETURN", "(ALL)", "$", resp="ESEARCH")
+    assert typ == "OK", data
+    return u.decode().split(")", 1)[1].strip()
+
+
 def test_capability(ssb):
     m = login(ssb)
     caps = m.capability()[1][0].decode().split()
     for c in ("SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT",
-              "THREAD=REFERENCES", "WITHIN"):
+              "THREAD=REFERENCES", "WITHIN", "ESORT"):
         assert c in caps, caps
     m.logout()
 
@@ -175,6 +196,39 @@ def test_sort_uid_and_search(ssb, sortbox):
     typ, data = m._simple_command("SORT", "(DATE)", "UTF-8", "FROM")
     assert typ == "OK", data
     assert m.untagged_responses.pop("SORT") == [b"3"]
+    m.logout()
+
+
+def test_esort(ssb, sortbox):
+    """SORT RETURN (RFC 5267): MIN and MAX the first and last in sort
+    order, ALL in sort order with ranges only for ascending runs; SAVE
+    (RFC 5182) keeps the set for "$"."""
+    m = login(ssb)
+    m.select("SortBox")
+    assert esort(m, "MIN MAX ALL COUNT", "SUBJECT") == \
+        "MIN 5 MAX 3 ALL 5,2,4,1,3 COUNT 5"
+    assert esort(m, "", "SUBJECT") == "ALL 5,2,4,1,3"
+    assert esort(m, "ALL", "DATE") == "ALL 2,1,4,3,5"
+    assert esort(m, "ALL", "REVERSE SUBJECT", "2:4") == "ALL 3,2,4"
+    assert esort(m, "ALL", "REVERSE DATE") == "ALL 5,3,1,4,2"
+    assert esort(m, "ALL", "ARRIVAL", "3:5") == "ALL 5,3:4"
+    assert esort(m, "MIN MAX", "DATE", uid=True) == "UID MIN %d MAX %d" % (
+        sortbox[1], sortbox[4])
+    assert esort(m, "COUNT", "DATE", "SUBJECT nothing-like-it") == \
+        "COUNT 0"
+    assert esort(m, "MIN MAX ALL", "DATE", "SUBJECT nothing-like-it") == ""
+    assert esort(m, "SAVE", "SUBJECT", "2:4") is None
+    assert saved(m) == "ALL 2:4"
+    assert sort(m, "REVERSE SUBJECT", "$") == [3, 2, 4]
+    assert esort(m, "SAVE MIN", "REVERSE DATE") == "MIN 5"
+    assert saved(m) == "ALL 5"
+    assert esort(m, "SAVE ALL", "SUBJECT", "1,3,5") == "ALL 5,1,3"
+    assert saved(m) == "ALL 1,3,5"
+    # A failed SORT ... SAVE empties "$" (RFC 5182 2.1).
+    typ, data, _ = cmd(m, "SORT", "RETURN", "(SAVE)", "(DATE)", "KOI8-R",
+                       "ALL")
+    assert typ == "NO"
+    assert saved(m) == ""
     m.logout()
 
 
@@ -347,6 +401,7 @@ def dovecot_answers(m, box, sorts):
     out = {}
     for crit in sorts:
         out["SORT " + crit] = sort(m, crit)
+        out["ESORT " + crit] = esort(m, "MIN MAX ALL COUNT", crit)
     for alg in ("REFERENCES", "ORDEREDSUBJECT"):
         out["THREAD " + alg] = thread(m, alg)
     return out
