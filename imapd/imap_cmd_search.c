@@ -7,11 +7,13 @@
  * (TEXT on the RFC 2047-decoded header too); CHARSET UTF-8 or US-ASCII,
  * any other NO [BADCHARSET], none after UTF8=ACCEPT (BAD); BEFORE, ON
  * and SINCE on the internal date; MODSEQ (RFC 7162 3.1.5) on the
- * index's modseqs; RETURN (ESEARCH, SEARCHRES) in imap_esearch.c, which
- * also answers every SEARCH of an IMAP4rev2 session.  The SENT* keys
- * and OLDER/YOUNGER are answered BAD "not supported yet"
- * rather than with a wrong result.  A message's file is read only when
- * a key needs it.
+ * index's modseqs; SENTBEFORE, SENTON and SENTSINCE on the date written
+ * in the Date: field (the internal date's when there is none that
+ * reads); OLDER and YOUNGER (RFC 5032) on the internal date's age;
+ * RETURN (ESEARCH, SEARCHRES) in imap_esearch.c, which also answers
+ * every SEARCH of an IMAP4rev2 session.  A message's file is read only
+ * when a key needs it.  SORT and THREAD select their messages with
+ * imap_search_uids().
  */
 
 #include <sys/types.h>
@@ -27,6 +29,7 @@
 #include "log.h"
 #include "mime.h"
 #include "imapd.h"
+#include "imap_sortkey.h"
 
 #define SEARCH_MESSAGE_MAX	(256 * 1024 * 1024)
 
@@ -221,6 +224,37 @@ search_day(struct mail_session *s, struct search_msg *sm,
 	return a < b ? -1 : a > b;
 }
 
+/* The same for the Date: field's date, as written (RFC 9051 6.4.4). */
+static int
+search_sent_day(struct mail_session *s, struct search_msg *sm,
+    const struct imap_date *d)
+{
+	struct mime_msg	*mm;
+	char		*v;
+	time_t		 t;
+	int		 a, r;
+
+	if ((mm = search_mime(s, sm)) == NULL ||
+	    mime_header_get(mm, &mm->root->header, "Date", &v, NULL) == -1)
+		return search_day(s, sm, d);
+	r = imap_msgdate(v, &t, &a);
+	free(v);
+	if (r == -1)
+		return search_day(s, sm, d);
+	r = d->year * 10000 + d->mon * 100 + d->day;
+	return a < r ? -1 : a > r;
+}
+
+/* OLDER and YOUNGER (RFC 5032): the internal date's age in seconds. */
+static int
+search_age(struct mail_session *s, struct search_msg *sm, int64_t *age)
+{
+	if (search_mime(s, sm) == NULL && sm->mtime == 0)
+		return -1;
+	*age = (int64_t)time(NULL) - (int64_t)sm->mtime;
+	return 0;
+}
+
 /* 1 match, 0 no match, -1 a key not supported. */
 static int
 search_key(struct mail_session *s, const struct imap_search_key *k,
@@ -231,6 +265,7 @@ search_key(struct mail_session *s, const struct imap_search_key *k,
 	unsigned int			 fl = m->flags.std;
 	uint32_t			 bits;
 	size_t				 size;
+	int64_t				 age;
 	char				 kw[KEYWORD_LEN_MAX + 1];
 	const char			*kwp = kw;
 	int				 r;
@@ -327,6 +362,18 @@ search_key(struct mail_session *s, const struct imap_search_key *k,
 	case SK_SINCE:
 		r = search_day(s, sm, &k->date);
 		return r == 0 || r == 1;
+	case SK_SENTBEFORE:
+		return search_sent_day(s, sm, &k->date) == -1;
+	case SK_SENTON:
+		return search_sent_day(s, sm, &k->date) == 0;
+	case SK_SENTSINCE:
+		r = search_sent_day(s, sm, &k->date);
+		return r == 0 || r == 1;
+	case SK_OLDER:
+		return search_age(s, sm, &age) == 0 && age > (int64_t)k->num;
+	case SK_YOUNGER:
+		return search_age(s, sm, &age) == 0 &&
+		    age <= (int64_t)k->num;
 	case SK_MODSEQ:
 		return imap_modseq_of(s, m->uid) >= k->num;
 	default:
@@ -344,44 +391,40 @@ search_has_modseq(const struct imap_search_key *k)
 	return 0;
 }
 
-void
-imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
+/*
+ * A CHARSET given after ENABLE UTF8=ACCEPT: SEARCH answers BAD (RFC
+ * 6855 3); SORT and THREAD must name one and take it as UTF-8.
+ */
+static int
+imap_search_charset_given(const struct mail_session *s,
+    const struct imap_search *se)
 {
-	struct imap_search	*se = &cmd->u.search;
+	return se->charset.s != NULL && !se->charset.nil &&
+	    (s->enabled & MAIL_ENABLED_UTF8);
+}
+
+int
+imap_search_charset_ok(const struct imap_search *se)
+{
+	return se->charset.s == NULL || se->charset.nil ||
+	    imap_str_eq(&se->charset, "US-ASCII") ||
+	    imap_str_eq(&se->charset, "UTF-8");
+}
+
+/*
+ * The uids of the selected messages that match, in sequence order (a
+ * malloc'd array): 0, or -1 when a key is not supported.
+ */
+int
+imap_search_uids(struct mail_session *s, const struct imap_search *se,
+    uint32_t **uidsp, size_t *np)
+{
 	struct search_msg	 sm;
 	struct mbox_msg		*m;
-	char			*buf = NULL;
-	size_t			 buflen = 0, i;
-	FILE			*f;
-	uint64_t		 top = 0;
 	uint32_t		*hits;
-	size_t			 nhits = 0;
-	int			 r, modseq = search_has_modseq(se->key);
+	size_t			 nhits = 0, i;
+	int			 r;
 
-	/* RFC 6855 3: UTF8=ACCEPT makes every string UTF-8 already. */
-	if (se->charset.s != NULL && !se->charset.nil &&
-	    (s->enabled & MAIL_ENABLED_UTF8)) {
-		if (se->ret & SRET_SAVE)
-			imap_saved_clear(s);
-		imap_tagged(s, cmd, "BAD", "No CHARSET after ENABLE "
-		    "UTF8=ACCEPT");
-		return;
-	}
-	if (se->charset.s != NULL && !se->charset.nil &&
-	    !imap_str_eq(&se->charset, "US-ASCII") &&
-	    !imap_str_eq(&se->charset, "UTF-8")) {
-		if (se->ret & SRET_SAVE)
-			imap_saved_clear(s);	/* RFC 5182 2.1 */
-		imap_tagged(s, cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
-		    "Unsupported charset");
-		return;
-	}
-	/* A CONDSTORE-enabling command (RFC 7162 3.1). */
-	if (modseq)
-		s->enabled |= MAIL_ENABLED_CONDSTORE;
-	imap_sync_report(s, 0);
-	if ((f = open_memstream(&buf, &buflen)) == NULL)
-		fatal("open_memstream");
 	if ((hits = reallocarray(NULL, s->nseq + 1, sizeof(*hits))) == NULL)
 		fatal("%s", __func__);
 	for (i = 0; i < s->nseq; i++) {
@@ -393,33 +436,91 @@ imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
 		if (sm.mime != NULL)
 			mime_free(sm.mime);
 		if (r == -1) {
-			fclose(f);
-			free(buf);
 			free(hits);
-			if (se->ret & SRET_SAVE)
-				imap_saved_clear(s);	/* RFC 5182 2.1 */
-			imap_tagged(s, cmd, "BAD", "That search key is not "
-			    "supported yet");
-			return;
+			return -1;
 		}
-		if (r) {
+		if (r)
 			hits[nhits++] = m->uid;
-			fprintf(f, " %u", cmd->uid ? m->uid :
-			    (uint32_t)(i + 1));
-			if (imap_modseq_of(s, m->uid) > top)
-				top = imap_modseq_of(s, m->uid);
-		}
+	}
+	*uidsp = hits;
+	*np = nhits;
+	return 0;
+}
+
+/*
+ * What SORT and THREAD start with: the charset checked, changes
+ * reported, the messages searched.  0, or -1 when it replied NO or BAD.
+ */
+int
+imap_search_select(struct mail_session *s, struct imap_cmd *cmd,
+    const struct imap_search *se, uint32_t **uidsp, size_t *np)
+{
+	if (!imap_search_charset_ok(se)) {
+		imap_tagged(s, cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
+		    "Unsupported charset");
+		return -1;
+	}
+	imap_sync_report(s, 0);
+	if (imap_search_uids(s, se, uidsp, np) == -1) {
+		imap_tagged(s, cmd, "BAD", "That search key is not "
+		    "supported yet");
+		return -1;
+	}
+	return 0;
+}
+
+void
+imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
+{
+	struct imap_search	*se = &cmd->u.search;
+	uint64_t		 top = 0;
+	uint32_t		*hits;
+	size_t			 nhits, i;
+	int			 modseq = search_has_modseq(se->key);
+
+	/* RFC 6855 3: UTF8=ACCEPT makes every string UTF-8 already. */
+	if (imap_search_charset_given(s, se)) {
+		if (se->ret & SRET_SAVE)
+			imap_saved_clear(s);
+		imap_tagged(s, cmd, "BAD", "No CHARSET after ENABLE "
+		    "UTF8=ACCEPT");
+		return;
+	}
+	if (!imap_search_charset_ok(se)) {
+		if (se->ret & SRET_SAVE)
+			imap_saved_clear(s);	/* RFC 5182 2.1 */
+		imap_tagged(s, cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
+		    "Unsupported charset");
+		return;
+	}
+	/* A CONDSTORE-enabling command (RFC 7162 3.1). */
+	if (modseq)
+		s->enabled |= MAIL_ENABLED_CONDSTORE;
+	imap_sync_report(s, 0);
+	if (imap_search_uids(s, se, &hits, &nhits) == -1) {
+		if (se->ret & SRET_SAVE)
+			imap_saved_clear(s);	/* RFC 5182 2.1 */
+		imap_tagged(s, cmd, "BAD", "That search key is not "
+		    "supported yet");
+		return;
 	}
 	/* The highest modseq of the matches, when some matched. */
-	if (modseq && top > 0)
-		fprintf(f, " (MODSEQ %llu)", (unsigned long long)top);
-	fclose(f);
+	for (i = 0; i < nhits; i++)
+		if (imap_modseq_of(s, hits[i]) > top)
+			top = imap_modseq_of(s, hits[i]);
 	/* IMAP4rev2 has no SEARCH response (RFC 9051 7.3.4). */
 	if (se->esearch || MAIL_REV2(s))
 		imap_esearch_reply(s, cmd, hits, nhits, modseq ? top : 0);
-	else
-		fprintf(s->io.out, "* SEARCH%s\r\n", buf != NULL ? buf : "");
-	free(buf);
+	else {
+		fputs("* SEARCH", s->io.out);
+		for (i = 0; i < nhits; i++)
+			fprintf(s->io.out, " %u", cmd->uid ? hits[i] :
+			    imap_seq_of(s, hits[i]));
+		if (modseq && top > 0)
+			fprintf(s->io.out, " (MODSEQ %llu)",
+			    (unsigned long long)top);
+		fputs("\r\n", s->io.out);
+	}
 	free(hits);
 	imap_tagged(s, cmd, "OK", "%sSEARCH completed", cmd->uid ? "UID " :
 	    "");

@@ -57,8 +57,9 @@ imap_saved_uids(struct mail_session *s, uint32_t **out, size_t *n)
 	*n = k;
 }
 
-static void
-saved_store(struct mail_session *s, const uint32_t *uids, size_t n)
+/* Keep uids (ascending) as the saved result. */
+void
+imap_saved_store(struct mail_session *s, const uint32_t *uids, size_t n)
 {
 	imap_saved_clear(s);
 	if ((s->saved = reallocarray(NULL, n + 1, sizeof(*uids))) == NULL)
@@ -110,9 +111,9 @@ imap_esearch_reply(struct mail_session *s, struct imap_cmd *cmd,
 			mm[k++] = uids[0];
 		if ((ret & SRET_MAX) && (k == 0 || uids[n - 1] != mm[0]))
 			mm[k++] = uids[n - 1];
-		saved_store(s, mm, k);
+		imap_saved_store(s, mm, k);
 	} else if (ret & SRET_SAVE)
-		saved_store(s, uids, n);
+		imap_saved_store(s, uids, n);
 	/* SAVE alone: the result is kept, not sent (RFC 5182 2.4). */
 	if ((ret & ~SRET_SAVE) == 0)
 		return;

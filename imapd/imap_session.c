@@ -253,7 +253,8 @@ imap_dispatch(struct mail_session *s, struct imap_cmd *cmd)
 		    cmd->verb == IC_EXPUNGE || cmd->verb == IC_FETCH ||
 		    cmd->verb == IC_STORE || cmd->verb == IC_SEARCH ||
 		    cmd->verb == IC_CHECK || cmd->verb == IC_COPY ||
-		    cmd->verb == IC_MOVE;
+		    cmd->verb == IC_MOVE || cmd->verb == IC_SORT ||
+		    cmd->verb == IC_THREAD;
 
 	if (selected && s->mb == NULL) {
 		imap_tagged(s, cmd, "BAD", "%s: no mailbox selected",
@@ -311,6 +312,12 @@ imap_dispatch(struct mail_session *s, struct imap_cmd *cmd)
 		break;
 	case IC_SEARCH:
 		imap_cmd_search(s, cmd);
+		break;
+	case IC_SORT:
+		imap_cmd_sort(s, cmd);
+		break;
+	case IC_THREAD:
+		imap_cmd_thread(s, cmd);
 		break;
 	case IC_APPEND:
 		imap_cmd_append(s, cmd);

@@ -61,7 +61,9 @@
 				"QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE " \
 				"LIST-EXTENDED LIST-STATUS SPECIAL-USE " \
 				"CREATE-SPECIAL-USE CHILDREN STATUS=SIZE " \
-				"MULTIAPPEND IMAP4rev2 UTF8=ACCEPT"
+				"MULTIAPPEND IMAP4rev2 UTF8=ACCEPT " \
+				"SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT " \
+				"THREAD=REFERENCES WITHIN ESORT"
 
 /* Login: bounds of what a client may send before it authenticated. */
 #define LOGIN_LINE_MAX		8192
@@ -283,6 +285,7 @@ void	imap_report_vanished(struct mail_session *);
 void	imap_saved_clear(struct mail_session *);
 int	imap_saved_has(const struct mail_session *, uint32_t uid);
 void	imap_saved_uids(struct mail_session *, uint32_t **, size_t *);
+void	imap_saved_store(struct mail_session *, const uint32_t *, size_t);
 void	imap_esearch_reply(struct mail_session *, struct imap_cmd *,
 	    const uint32_t *uids, size_t n, uint64_t modseq);
 
@@ -314,6 +317,14 @@ void	imap_cmd_fetch(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_store(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_expunge(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_search(struct mail_session *, struct imap_cmd *);
+/* SEARCH's evaluator, for SORT and THREAD (imap_cmd_search.c). */
+int	imap_search_charset_ok(const struct imap_search *);
+int	imap_search_uids(struct mail_session *, const struct imap_search *,
+	    uint32_t **, size_t *);
+int	imap_search_select(struct mail_session *, struct imap_cmd *,
+	    const struct imap_search *, uint32_t **, size_t *);
+void	imap_cmd_sort(struct mail_session *, struct imap_cmd *);
+void	imap_cmd_thread(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_folder(struct mail_session *, struct imap_cmd *);
 /* Flag names of a list on a mailbox (imap_cmd_store.c). */
 int	imap_flags_parse(struct mailbox *, const struct imap_strlist *,

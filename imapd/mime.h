@@ -12,6 +12,7 @@
 
 #include <sys/queue.h>
 
+#include <locale.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -90,6 +91,16 @@ enum mime_text {
 };
 
 /* mime_write.c */
+#define MIME_ADDR_PART_MAX	1024
+struct mime_addr {
+	int		 found;
+	char		 name[MIME_ADDR_PART_MAX];	/* as written */
+	char		 local[MIME_ADDR_PART_MAX];
+	char		 domain[MIME_ADDR_PART_MAX];
+};
+int		 mime_first_addr(const struct mime_msg *,
+		    const struct mime_part *, const char *,
+		    struct mime_addr *);
 int		 mime_write_bodystructure(FILE *, const struct mime_msg *,
 		    const struct mime_part *, int);
 int		 mime_write_envelope(FILE *, const struct mime_msg *,
@@ -116,5 +127,9 @@ char		*mime_to_utf8(const char *, const char *, size_t);
 void		 mime_charsets_preload(void);
 int		 mime_utf8_contains(const char *, size_t, const char *,
 		    size_t);
+size_t		 mime_utf8_encode(uint32_t, char *);
+char		*mime_utf8_map(const char *, size_t,
+		    size_t (*)(uint32_t, char *), size_t *);
+locale_t	 mime_utf8_locale(void);
 
 #endif

@@ -144,6 +144,7 @@ mime_charsets_preload(void)
 
 	for (i = 0; i < PRELOAD_N; i++)
 		preloaded[i] = iconv_open("UTF-8", preload_charsets[i]);
+	(void)mime_utf8_locale();
 }
 
 /*
@@ -288,6 +289,20 @@ mime_decode_header(const char *s, size_t n)
 
 static locale_t	 fold_locale;
 
+/* C.UTF-8's character classes, or 0: loaded once, before the chroot. */
+locale_t
+mime_utf8_locale(void)
+{
+	static int	 tried;
+
+	if (!tried) {
+		tried = 1;
+		fold_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8",
+		    (locale_t)0);
+	}
+	return fold_locale;
+}
+
 static uint32_t
 fold_cp(uint32_t c)
 {
@@ -300,9 +315,7 @@ fold_cp(uint32_t c)
 		return 's';
 	if (c == 0x1e9e)	/* capital sharp s */
 		return 0xdf;
-	if (fold_locale == (locale_t)0)
-		fold_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-	if (fold_locale != (locale_t)0)
+	if (mime_utf8_locale() != (locale_t)0)
 		return towlower_l(c, fold_locale);
 	/* Without the locale: Latin-1, Greek and Cyrillic capitals. */
 	if ((c >= 0xc0 && c <= 0xde && c != 0xd7) ||
@@ -342,8 +355,8 @@ utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
-static size_t
-utf8_encode(uint32_t c, char *out)
+size_t
+mime_utf8_encode(uint32_t c, char *out)
 {
 	if (c < 0x80) {
 		out[0] = c;
@@ -367,15 +380,19 @@ utf8_encode(uint32_t c, char *out)
 	return 4;
 }
 
-/* A folded copy; bytes that are not UTF-8 are copied as they are. */
-static char *
-utf8_fold(const char *s, size_t n, size_t *outlen)
+/*
+ * s with each character written by fn (which writes at most 4 bytes,
+ * nor more than 3 per byte it came from); bytes that are not UTF-8 are
+ * copied as they are.  A new string, NUL ended; NULL out of memory.
+ */
+char *
+mime_utf8_map(const char *s, size_t n, size_t (*fn)(uint32_t, char *),
+    size_t *outlen)
 {
 	char		*out;
 	size_t		 i = 0, o = 0, l;
 	uint32_t	 cp;
 
-	/* A folded character is never more than 4 bytes, nor than 3x. */
 	if ((out = malloc(n * 3 + 1)) == NULL)
 		return NULL;
 	while (i < n) {
@@ -384,11 +401,25 @@ utf8_fold(const char *s, size_t n, size_t *outlen)
 			out[o++] = s[i++];
 			continue;
 		}
-		o += utf8_encode(fold_cp(cp), out + o);
+		o += fn(cp, out + o);
 		i += l;
 	}
+	out[o] = '\0';
 	*outlen = o;
 	return out;
+}
+
+static size_t
+fold_write(uint32_t cp, char *out)
+{
+	return mime_utf8_encode(fold_cp(cp), out);
+}
+
+/* A folded copy. */
+static char *
+utf8_fold(const char *s, size_t n, size_t *outlen)
+{
+	return mime_utf8_map(s, n, fold_write, outlen);
 }
 
 /* Does hay hold needle, case folded?  1, 0, or -1 out of memory. */

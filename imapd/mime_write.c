@@ -283,6 +283,7 @@ struct addr_lex {
 struct addr_out {
 	FILE		*f;
 	int		 n;		/* addresses written */
+	struct mime_addr *first;	/* mime_first_addr() */
 };
 
 static void
@@ -405,6 +406,18 @@ static void
 write_address(struct addr_out *o, const char *name, const char *route,
     const char *local, const char *domain)
 {
+	if (o->first != NULL && !o->first->found) {
+		o->first->found = 1;
+		strlcpy(o->first->name, name != NULL ? name : "",
+		    sizeof(o->first->name));
+		if (strcmp(local, "MISSING_MAILBOX") != 0)
+			strlcpy(o->first->local, local,
+			    sizeof(o->first->local));
+		if (strcmp(domain, "MISSING_DOMAIN") != 0 &&
+		    strcmp(domain, "SYNTAX_ERROR") != 0)
+			strlcpy(o->first->domain, domain,
+			    sizeof(o->first->domain));
+	}
 	if (o->n++ == 0)
 		fputc('(', o->f);
 	fputc('(', o->f);
@@ -593,7 +606,7 @@ static int
 addr_fields(FILE *f, const struct mime_msg *m, const struct mime_part *p,
     const char *name)
 {
-	struct addr_out	 o = { f, 0 };
+	struct addr_out	 o = { f, 0, NULL };
 	char		*v;
 	int		 i;
 
@@ -605,6 +618,34 @@ addr_fields(FILE *f, const struct mime_msg *m, const struct mime_part *p,
 	if (o.n > 0)
 		fputc(')', f);
 	return i == 0 ? -1 : o.n;
+}
+
+/*
+ * The first address of the fields called name, read as ENVELOPE reads
+ * it (SORT FROM and friends, RFC 5256): 0, or -1 when there is none.
+ */
+int
+mime_first_addr(const struct mime_msg *m, const struct mime_part *p,
+    const char *name, struct mime_addr *a)
+{
+	struct addr_out	 o;
+	char		*out = NULL, *v;
+	size_t		 len;
+	int		 i;
+
+	memset(a, 0, sizeof(*a));
+	memset(&o, 0, sizeof(o));
+	o.first = a;
+	if ((o.f = open_memstream(&out, &len)) == NULL)
+		return -1;
+	for (i = 0; i < 64 && !a->found && mime_header_get_nth(m, &p->header,
+	    name, i, &v, NULL) == 0; i++) {
+		addr_list(&o, v);
+		free(v);
+	}
+	fclose(o.f);
+	free(out);
+	return a->found ? 0 : -1;
 }
 
 /* Sender and Reply-To with no address in them are From's. */

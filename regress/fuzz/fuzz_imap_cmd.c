@@ -6,17 +6,16 @@
  * command through the parser.  Besides crashes it checks what they
  * promise: strings stay inside the command, sequence set counts are
  * within their bounds, LIST has a pattern and the STATUS items only
- * with RETURN (STATUS), and the mailbox name codings are exact inverses.
- * fuzz_imap_cmd.dict has the keywords of the extended LIST, CREATE and
- * QUOTA syntax.
+ * with RETURN (STATUS), SORT has 1 to IMAP_SORT_MAX known criteria and
+ * a charset, THREAD a known algorithm, and the mailbox name codings are
+ * exact inverses.  fuzz_imap_cmd.dict (make fuzz-run passes it) holds
+ * the words of the extended LIST, CREATE and QUOTA syntax, ENABLE
+ * IMAP4rev2/UTF8=ACCEPT, APPEND UTF8 (~{n}), SORT, THREAD and the
+ * search keys, and UTF-8 or modified UTF-7 mailbox names.
  *
  *   make regress/fuzz/fuzz_imap_cmd
  *   ./regress/fuzz/fuzz_imap_cmd -max_total_time=60 -max_len=4096 \
  *	-dict=regress/fuzz/fuzz_imap_cmd.dict
- *
- * The dictionary (make fuzz-run passes it) has the verbs and the
- * syntax of ENABLE IMAP4rev2/UTF8=ACCEPT, APPEND UTF8 (~{n}), STATUS
- * SIZE/DELETED and UTF-8 or modified UTF-7 mailbox names.
  */
 
 #include <stdint.h>
@@ -82,6 +81,33 @@ check_search(const struct imap_search_key *k, int depth)
 	}
 }
 
+/* SORT and THREAD: what the parser promises their evaluators. */
+static void
+check_sort(const struct imap_cmd *c)
+{
+	int	 i;
+
+	if (c->verb == IC_SORT) {
+		if (c->u.sort.ncrit < 1 || c->u.sort.ncrit > IMAP_SORT_MAX)
+			abort();
+		for (i = 0; i < c->u.sort.ncrit; i++)
+			if (c->u.sort.crit[i].key > SORT_DISPLAYTO)
+				abort();
+		if (c->u.sort.search.charset.s == NULL)
+			abort();
+		check_str(&c->u.sort.search.charset);
+		check_search(c->u.sort.search.key, 0);
+		return;
+	}
+	if (c->u.thread.alg != THREAD_ORDEREDSUBJECT &&
+	    c->u.thread.alg != THREAD_REFERENCES)
+		abort();
+	if (c->u.thread.search.charset.s == NULL)
+		abort();
+	check_str(&c->u.thread.search.charset);
+	check_search(c->u.thread.search.key, 0);
+}
+
 static void
 check_list(const struct imap_list *l, int lsub)
 {
@@ -133,6 +159,10 @@ check_cmd(const struct imap_cmd *c)
 		break;
 	case IC_SEARCH:
 		check_search(c->u.search.key, 0);
+		break;
+	case IC_SORT:
+	case IC_THREAD:
+		check_sort(c);
 		break;
 	case IC_STORE:
 		check_set(&c->u.store.set);
