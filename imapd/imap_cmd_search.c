@@ -303,13 +303,19 @@ search_key(struct mail_session *s, const struct imap_search_key *k,
 	case SK_UNFLAGGED:
 		return (fl & MAILDIR_FLAG_FLAGGED) == 0;
 	case SK_SEEN:
-	case SK_OLD:
 		return (fl & MAILDIR_FLAG_SEEN) != 0;
 	case SK_UNSEEN:
-	case SK_NEW:
 		return (fl & MAILDIR_FLAG_SEEN) == 0;
+	/*
+	 * No message is \Recent here (SELECT says RECENT 0), so NEW
+	 * (RECENT UNSEEN) matches none and OLD (NOT RECENT) every one,
+	 * as RFC 3501 6.4.4 defines them: not UNSEEN and SEEN.
+	 */
+	case SK_NEW:
 	case SK_RECENT:
 		return 0;
+	case SK_OLD:
+		return 1;
 	case SK_KEYWORD:
 	case SK_UNKEYWORD:
 		if (k->str.len >= sizeof(kw))

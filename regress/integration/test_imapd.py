@@ -400,6 +400,12 @@ def test_search(isb):
     assert data == [b""], data
     typ, data = m.uid("SEARCH", None, "SENTSINCE", "1-Jan-2020")
     assert typ == "OK" and last in data[0].split(), data
+    # No message is \\Recent (SELECT says RECENT 0): NEW (RECENT
+    # UNSEEN) finds none, OLD (NOT RECENT) every one, seen or not.
+    typ, data = m.uid("SEARCH", None, "NEW")
+    assert typ == "OK" and data == [b""], data
+    typ, data = m.uid("SEARCH", None, "OLD UNSEEN")
+    assert typ == "OK" and last in data[0].split(), data
     m.logout()
 
 
