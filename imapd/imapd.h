@@ -56,7 +56,8 @@
 #define IMAP_CAPA_PREAUTH	"IMAP4rev1 SASL-IR LITERAL+ ID"
 #define IMAP_CAPA_MAIL		"IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT " \
 				"NAMESPACE UIDPLUS IDLE MOVE " \
-				"ENABLE CONDSTORE QRESYNC ESEARCH SEARCHRES"
+				"ENABLE CONDSTORE QRESYNC ESEARCH SEARCHRES " \
+				"COMPRESS=DEFLATE BINARY"
 
 /* Login: bounds of what a client may send before it authenticated. */
 #define LOGIN_LINE_MAX		8192
@@ -190,8 +191,10 @@ struct mail_io {
 	char		*buf;
 	size_t		 size, rpos, wpos;
 	int		 timeout;	/* msec idle, then autologout */
-	int		 eof;
+	int		 eof;	/* and 4: corrupt compressed input */
 	FILE		*out;
+	struct mio_zlib	*z, *zprep;	/* COMPRESS: on, being set up */
+	const char	*zerr;		/* why inflate failed */
 };
 void	mio_init(struct mail_io *, int fd, size_t bufsz, int timeout);
 /*
@@ -207,6 +210,14 @@ int	mio_flush(struct mail_io *);
 int	mio_wait(struct mail_io *, int msec);
 /* The same, also on fd (-1: none): 2 when only fd is readable. */
 int	mio_wait_also(struct mail_io *, int fd, int msec);
+/* mail_compress.c: COMPRESS=DEFLATE under mail_io. */
+struct mio_zlib;
+int	mio_compress_prepare(struct mail_io *);
+int	mio_compress_start(struct mail_io *);
+int	mio_compress_pending(const struct mail_io *);
+int	mio_compress_inflate(struct mail_io *);
+ssize_t	mio_compress_read(struct mail_io *);
+int	mio_compress_flush(struct mail_io *);
 
 /* imap_session.c */
 struct mailbox;
@@ -290,6 +301,7 @@ int	imap_flags_parse(struct mailbox *, const struct imap_strlist *,
 void	imap_cmd_append(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_copy(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_idle(struct mail_session *, struct imap_cmd *);
+void	imap_cmd_compress(struct mail_session *, struct imap_cmd *);
 
 /* mail_quota.c */
 int	mail_quota_over(struct mail_session *, int64_t bytes, int64_t count);

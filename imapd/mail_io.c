@@ -3,7 +3,9 @@
  * session, so plain blocking reads with poll(2) for the autologout
  * timer, a bounded input buffer (a line longer than it is refused, not
  * grown into), and stdio for output, flushed once per reply so that a
- * FETCH of many messages goes out in large writes.
+ * FETCH of many messages goes out in large writes.  COMPRESS=DEFLATE
+ * (mail_compress.c) slots in under both: input is inflated into the
+ * same buffer, output deflated under the same stdio stream.
  */
 
 #include <sys/types.h>
@@ -53,6 +55,11 @@ mio_fill(struct mail_io *m)
 		return 1;	/* full: the caller decides */
 	mio_flush(m);
 	for (;;) {
+		if (m->z != NULL && (r = mio_compress_inflate(m)) != 0) {
+			if (r == -1)
+				m->eof = 4;
+			return r == 1;
+		}
 		if (mail_stopping) {
 			m->eof = 3;
 			return 0;
@@ -68,13 +75,18 @@ mio_fill(struct mail_io *m)
 			m->eof = 1;
 			return 0;
 		}
-		n = read(m->fd, m->buf + m->wpos, m->size - m->wpos);
+		if (m->z != NULL)
+			n = mio_compress_read(m);
+		else
+			n = read(m->fd, m->buf + m->wpos, m->size - m->wpos);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0) {
 			m->eof = 1;
 			return 0;
 		}
+		if (m->z != NULL)
+			continue;
 		m->wpos += n;
 		return 1;
 	}
@@ -139,7 +151,7 @@ mio_read(struct mail_io *m, char *dst, size_t n)
 int
 mio_flush(struct mail_io *m)
 {
-	if (fflush(m->out) == EOF) {
+	if (fflush(m->out) == EOF || mio_compress_flush(m) == -1) {
 		/* The login process is gone: nobody to answer. */
 		exit(0);
 	}
@@ -152,7 +164,7 @@ mio_wait(struct mail_io *m, int msec)
 	struct pollfd	 pfd = { .fd = m->fd, .events = POLLIN };
 	int		 r;
 
-	if (m->wpos > m->rpos)
+	if (m->wpos > m->rpos || mio_compress_pending(m))
 		return 1;
 	mio_flush(m);
 	if (mail_stopping)
@@ -172,7 +184,7 @@ mio_wait_also(struct mail_io *m, int fd, int msec)
 	};
 	int		 r;
 
-	if (m->wpos > m->rpos)
+	if (m->wpos > m->rpos || mio_compress_pending(m))
 		return 1;
 	mio_flush(m);
 	if (mail_stopping)
