@@ -291,6 +291,11 @@ void	imap_cmd_close(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_list(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_status(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_fetch(struct mail_session *, struct imap_cmd *);
+/* imap_fetch_binary.c: 0, 1 no such part, -1 UNKNOWN-CTE. */
+struct mime_msg;
+int	imap_binary_section(struct mime_msg *, const uint32_t *, int,
+	    char **, size_t *);
+int	imap_binary_known(struct mime_msg *, const uint32_t *, int);
 void	imap_cmd_store(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_expunge(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_search(struct mail_session *, struct imap_cmd *);
