@@ -197,6 +197,7 @@ struct mail_io {
 	const char	*zerr;		/* why inflate failed */
 };
 void	mio_init(struct mail_io *, int fd, size_t bufsz, int timeout);
+void	mio_free(struct mail_io *);
 /*
  * The next line without its CRLF, NUL-ended in place: 1, 0 at end of
  * input or on timeout (mio->eof says which: 1 eof, 2 timeout, 3
@@ -218,6 +219,7 @@ int	mio_compress_pending(const struct mail_io *);
 int	mio_compress_inflate(struct mail_io *);
 ssize_t	mio_compress_read(struct mail_io *);
 int	mio_compress_flush(struct mail_io *);
+void	mio_compress_free(struct mail_io *);
 
 /* imap_session.c */
 struct mailbox;

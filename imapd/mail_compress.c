@@ -43,6 +43,7 @@ struct mio_zlib {
 	z_stream	 out;
 	int		 fd;
 	int		 pending;	/* deflated since the last sync flush */
+	int		 full;		/* inflate filled the room: may have more */
 	unsigned char	 ibuf[MIO_Z_INBUF];
 };
 
@@ -158,11 +159,11 @@ mio_compress_start(struct mail_io *m)
 	return 0;
 }
 
-/* Compressed input not inflated yet. */
+/* Compressed input not inflated yet, or inflated output held back. */
 int
 mio_compress_pending(const struct mail_io *m)
 {
-	return m->z != NULL && m->z->in.avail_in > 0;
+	return m->z != NULL && (m->z->in.avail_in > 0 || m->z->full);
 }
 
 /*
@@ -177,12 +178,14 @@ mio_compress_inflate(struct mail_io *m)
 	size_t		 room = m->size - m->wpos;
 	int		 rc;
 
-	if (z->in.avail_in == 0 || room == 0)
+	/* A long match or stored block can outlast its input bytes. */
+	if ((z->in.avail_in == 0 && !z->full) || room == 0)
 		return 0;
 	z->in.next_out = (unsigned char *)m->buf + m->wpos;
 	z->in.avail_out = room;
 	rc = inflate(&z->in, Z_SYNC_FLUSH);
 	m->wpos += room - z->in.avail_out;
+	z->full = z->in.avail_out == 0;
 	if (rc != Z_OK && rc != Z_BUF_ERROR) {
 		m->zerr = rc == Z_STREAM_END ? "end of the deflate stream" :
 		    z->in.msg != NULL ? z->in.msg : "inflate failed";
@@ -218,4 +221,20 @@ mio_compress_flush(struct mail_io *m)
 	z->out.next_in = NULL;
 	z->out.avail_in = 0;
 	return z_deflate(z, Z_SYNC_FLUSH);
+}
+
+void
+mio_compress_free(struct mail_io *m)
+{
+	struct mio_zlib	*z;
+	int		 i;
+
+	for (i = 0; i < 2; i++) {
+		if ((z = i ? m->zprep : m->z) == NULL)
+			continue;
+		inflateEnd(&z->in);
+		deflateEnd(&z->out);
+		free(z);
+	}
+	m->z = m->zprep = NULL;
 }

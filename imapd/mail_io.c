@@ -38,6 +38,20 @@ mio_init(struct mail_io *m, int fd, size_t bufsz, int timeout)
 	setvbuf(m->out, NULL, _IOFBF, MIO_OUTBUF);
 }
 
+/* Everything mio_init and COMPRESS took, output not flushed. */
+void
+mio_free(struct mail_io *m)
+{
+	FILE	*out = m->out;
+
+	m->out = NULL;
+	if (out != NULL)
+		fclose(out);
+	mio_compress_free(m);
+	free(m->buf);
+	m->buf = NULL;
+}
+
 /* More input: 1, or 0 with m->eof set. */
 static int
 mio_fill(struct mail_io *m)
