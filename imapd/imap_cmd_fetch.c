@@ -263,7 +263,7 @@ fetch_implicit(struct mail_session *s, struct imap_cmd *cmd, FILE *f,
 	return sp;
 }
 
-/* One message's response: 0, or -1 (its file is gone). */
+/* One message's response: 0, -1 (its file is gone), -2 UNKNOWN-CTE. */
 static int
 fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
     int *seen_set)
@@ -274,7 +274,7 @@ fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
 	char			*buf = NULL;
 	size_t			 buflen = 0, size;
 	FILE			*f = NULL;
-	int			 i, sp, want_flags = 0, rv = -1;
+	int			 i, r, sp, want_flags = 0, rv = -1;
 
 	if ((fm.m = mailbox_find(s->mb, uid)) == NULL)
 		return -1;
@@ -367,9 +367,10 @@ fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
 			break;
 		case FA_BINARY:
 		case FA_BINARY_SIZE:
-			if ((rv = fetch_binary(s, &fm, f, a)) != 0)
+			if ((r = fetch_binary(s, &fm, f, a)) != 0) {
+				rv = r;		/* -1 gone, -2 UNKNOWN-CTE */
 				goto done;
-			rv = -1;
+			}
 			break;
 		default:
 			break;
