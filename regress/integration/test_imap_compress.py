@@ -176,18 +176,10 @@ def session_under_compression(c, sb):
     assert ok.startswith(b"c7 OK"), ok
 
 
-def test_compress_imaps(isb):
-    c = imaps_client(isb)
-    try:
-        login(c, isb)
-        compress(c)
-        session_under_compression(c, isb)
-    finally:
-        c.close()
-
-
-def test_compress_starttls(isb):
-    c = starttls_client(isb)
+@pytest.mark.parametrize("connect", [imaps_client, starttls_client],
+                         ids=["993", "starttls"])
+def test_compress_session(isb, connect):
+    c = connect(isb)
     try:
         login(c, isb)
         compress(c)
