@@ -37,6 +37,7 @@
 #define MIO_Z_MEMLEVEL	4	/* 2^(4+7) hash heads */
 #define MIO_Z_INBUF	4096	/* compressed input per read(2) */
 #define MIO_Z_CHUNK	4096	/* compressed output per write(2) */
+#define MIO_Z_STDIO	2048	/* plain output per deflate call */
 
 struct mio_zlib {
 	z_stream	 in;
@@ -45,6 +46,8 @@ struct mio_zlib {
 	int		 pending;	/* deflated since the last sync flush */
 	int		 full;		/* inflate filled the room: may have more */
 	unsigned char	 ibuf[MIO_Z_INBUF];
+	/* stdio's own would be BUFSIZ; deflate buffers anyway. */
+	char		 obuf[MIO_Z_STDIO];
 };
 
 static int
@@ -100,6 +103,16 @@ z_cookie_write(void *cookie, const char *buf, size_t len)
 	return len;
 }
 
+static void
+z_free(struct mio_zlib *z)
+{
+	if (z == NULL)
+		return;
+	inflateEnd(&z->in);
+	deflateEnd(&z->out);
+	free(z);
+}
+
 int
 mio_compress_prepare(struct mail_io *m)
 {
@@ -144,15 +157,14 @@ mio_compress_start(struct mail_io *m)
 	mio_flush(m);
 	if (left > sizeof(z->ibuf) ||
 	    (out = fopencookie(z, "w", fn)) == NULL) {
-		inflateEnd(&z->in);
-		deflateEnd(&z->out);
-		free(z);
+		z_free(z);
 		return -1;
 	}
 	memcpy(z->ibuf, m->buf + m->rpos, left);
 	z->in.next_in = z->ibuf;
 	z->in.avail_in = left;
 	m->rpos = m->wpos = 0;
+	setvbuf(out, z->obuf, _IOFBF, sizeof(z->obuf));
 	fclose(m->out);
 	m->out = out;
 	m->z = z;
@@ -226,15 +238,7 @@ mio_compress_flush(struct mail_io *m)
 void
 mio_compress_free(struct mail_io *m)
 {
-	struct mio_zlib	*z;
-	int		 i;
-
-	for (i = 0; i < 2; i++) {
-		if ((z = i ? m->zprep : m->z) == NULL)
-			continue;
-		inflateEnd(&z->in);
-		deflateEnd(&z->out);
-		free(z);
-	}
+	z_free(m->z);
+	z_free(m->zprep);
 	m->z = m->zprep = NULL;
 }

@@ -235,12 +235,15 @@ def test_garbage_ends_only_that_session(isb):
         other.close()
 
 
-def pss_kb(pid):
+def smaps_kb(pid):
+    """{field: kB} of /proc/PID/smaps_rollup."""
+    out = {}
     with open("/proc/%d/smaps_rollup" % pid) as f:
         for line in f:
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    raise AssertionError("no Pss in smaps_rollup")
+            w = line.split()
+            if len(w) == 3 and w[2] == "kB":
+                out[w[0].rstrip(":")] = int(w[1])
+    return out
 
 
 def idle_session(sb, deflate, before):
@@ -269,18 +272,23 @@ def idle_session(sb, deflate, before):
 
 @pytest.mark.root
 def test_idle_memory(isb):
-    """PSS of an idle mail process, with and without COMPRESS: the
-    difference is zlib's state (inflate's 32 KB window, our small
-    deflate) and stays well under 100 KB."""
+    """PSS of an idle mail process, with and without COMPRESS.  What a
+    session costs is its anonymous memory (Pss_Anon): the library pages
+    in Pss are shared with every other process that maps them, and
+    their share moves with what else runs.  zlib's state (inflate's
+    32 KB window and 7 KB state, our 24 KB deflate and its 6 KB state)
+    and the 2 KB stdio buffer of the deflating stream add 50 to 85 KB; with
+    zlib's default deflate (256 KB) it would be over 300 KB."""
     _, _, before = imapd_processes(isb)
     plain, ppid = idle_session(isb, False, before)
     _, _, before = imapd_processes(isb)
     zc, zpid = idle_session(isb, True, before)
     try:
-        p, z = pss_kb(ppid), pss_kb(zpid)
-        print("idle mail process PSS: %d KB plain, %d KB with COMPRESS" %
-              (p, z))
-        assert z - p < 100, (p, z)
+        p, z = smaps_kb(ppid), smaps_kb(zpid)
+        print("idle mail process: Pss %d KB (anon %d KB) plain, "
+              "Pss %d KB (anon %d KB) with COMPRESS" %
+              (p["Pss"], p["Pss_Anon"], z["Pss"], z["Pss_Anon"]))
+        assert z["Pss_Anon"] - p["Pss_Anon"] < 128, (p, z)
     finally:
         plain.close()
         zc.close()
