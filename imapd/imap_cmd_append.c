@@ -67,10 +67,12 @@ uid_set(FILE *f, const uint32_t *v, size_t n)
 
 /*
  * The message as Maildir keeps it, lines ending in LF (Dovecot's
- * mail_save_crlf = no, and what lmtpd writes): a malloc'd copy.
+ * mail_save_crlf = no, and what lmtpd writes): a malloc'd copy.  A
+ * literal8 (RFC 3516 4.4) may be binary, where a CRLF is data: it is
+ * kept as sent, and FETCH BINARY gives its bytes back unchanged.
  */
 static char *
-append_lf(const char *p, size_t len, size_t *outlen)
+append_lf(const char *p, size_t len, int as_sent, size_t *outlen)
 {
 	char	*out;
 	size_t	 i, o = 0;
@@ -78,7 +80,8 @@ append_lf(const char *p, size_t len, size_t *outlen)
 	if ((out = malloc(len + 1)) == NULL)
 		return NULL;
 	for (i = 0; i < len; i++) {
-		if (p[i] == '\r' && i + 1 < len && p[i + 1] == '\n')
+		if (!as_sent && p[i] == '\r' && i + 1 < len &&
+		    p[i + 1] == '\n')
 			continue;
 		out[o++] = p[i];
 	}
@@ -151,7 +154,7 @@ imap_cmd_append(struct mail_session *s, struct imap_cmd *cmd)
 			memset(&f, 0, sizeof(f));
 		date = ap->msg[i].has_date ? ap->msg[i].date : time(NULL);
 		if ((data = append_lf(ap->msg[i].data.s, ap->msg[i].data.len,
-		    &len)) == NULL)
+		    ap->msg[i].data.literal == 2, &len)) == NULL)
 			fatal("%s", __func__);
 		r = mailbox_append(mb, data, len, &f, date, &uids[i]);
 		free(data);

@@ -4,8 +4,9 @@
  * and BODY.PEEK, RFC822, RFC822.HEADER, RFC822.TEXT.  The message file
  * is read and its MIME structure parsed (mime.c) only for the items
  * that need it; a non-PEEK body section sets \Seen.  MODSEQ and
- * CHANGEDSINCE are CONDSTORE's (RFC 7162 3.1.4); BINARY is not
- * offered and answered BAD.
+ * CHANGEDSINCE are CONDSTORE's (RFC 7162 3.1.4); BINARY[],
+ * BINARY.PEEK[] and BINARY.SIZE[] are RFC 3516's, decoded by
+ * imap_fetch_binary.c and sent as a literal8 when they hold a NUL.
  */
 
 #include <sys/types.h>
@@ -151,6 +152,63 @@ fetch_section(struct mail_session *s, struct fetch_msg *fm, FILE *f,
 	return rv;
 }
 
+/*
+ * BINARY[part]<partial> and BINARY.SIZE[part]: 0, -1 when the message
+ * cannot be read, -2 for an encoding we cannot undo (UNKNOWN-CTE).
+ */
+static int
+fetch_binary(struct mail_session *s, struct fetch_msg *fm, FILE *f,
+    const struct imap_fetch_att *a)
+{
+	struct mime_msg	*mm;
+	char		*out;
+	size_t		 outlen, off = 0, n;
+	int		 i;
+
+	if ((mm = fetch_mime(s, fm)) == NULL)
+		return -1;
+	if (imap_binary_section(mm, a->sec.part, a->sec.npart, &out,
+	    &outlen) == -1)
+		return -2;
+	fputs(a->item == FA_BINARY ? "BINARY[" : "BINARY.SIZE[", f);
+	for (i = 0; i < a->sec.npart; i++)
+		fprintf(f, "%s%u", i ? "." : "", a->sec.part[i]);
+	fputc(']', f);
+	n = outlen;
+	if (a->item == FA_BINARY_SIZE)
+		fprintf(f, " %zu", outlen);
+	else {
+		if (a->partial) {
+			off = a->offset < outlen ? a->offset : outlen;
+			n = outlen - off > a->count ? a->count : outlen - off;
+			fprintf(f, "<%u>", a->offset);
+		}
+		fprintf(f, " %s{%zu}\r\n", memchr(out + off, '\0', n) !=
+		    NULL ? "~" : "", n);
+		fwrite(out + off, 1, n, f);
+	}
+	free(out);
+	return 0;
+}
+
+/* -1 when a BINARY item names a part whose encoding is unknown. */
+static int
+fetch_binary_check(struct mail_session *s, const struct imap_fetch *fe,
+    struct fetch_msg *fm)
+{
+	const struct imap_fetch_att	*a;
+	int				 i;
+
+	for (i = 0; i < fe->natt; i++) {
+		a = &fe->att[i];
+		if ((a->item == FA_BINARY || a->item == FA_BINARY_SIZE) &&
+		    fetch_mime(s, fm) != NULL && !imap_binary_known(fm->mime,
+		    a->sec.part, a->sec.npart))
+			return -1;
+	}
+	return 0;
+}
+
 static int
 fetch_size(struct mail_session *s, struct fetch_msg *fm, size_t *size)
 {
@@ -205,7 +263,7 @@ fetch_implicit(struct mail_session *s, struct imap_cmd *cmd, FILE *f,
 	return sp;
 }
 
-/* One message's response: 0, or -1 (its file is gone). */
+/* One message's response: 0, -1 (its file is gone), -2 UNKNOWN-CTE. */
 static int
 fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
     int *seen_set)
@@ -215,16 +273,22 @@ fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
 	struct maildir_flags	 seen = { .std = MAILDIR_FLAG_SEEN };
 	char			*buf = NULL;
 	size_t			 buflen = 0, size;
-	FILE			*f;
-	int			 i, sp, want_flags = 0, rv = -1;
+	FILE			*f = NULL;
+	int			 i, r, sp, want_flags = 0, rv = -1;
 
 	if ((fm.m = mailbox_find(s->mb, uid)) == NULL)
 		return -1;
+	/* UNKNOWN-CTE fails the command before it changes a flag. */
+	if (fetch_binary_check(s, fe, &fm) == -1) {
+		rv = -2;
+		goto done;
+	}
 	/* A body without PEEK marks the message \Seen first. */
 	for (i = 0; i < fe->natt; i++) {
 		const struct imap_fetch_att *a = &fe->att[i];
 
-		if (((a->item == FA_BODY_SECTION && !a->peek) ||
+		if ((((a->item == FA_BODY_SECTION || a->item == FA_BINARY) &&
+		    !a->peek) ||
 		    a->item == FA_RFC822 || a->item == FA_RFC822_TEXT) &&
 		    !s->readonly && !(fm.m->flags.std & MAILDIR_FLAG_SEEN)) {
 			if (mailbox_store(s->mb, uid, MB_STORE_ADD, &seen) ==
@@ -301,6 +365,13 @@ fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
 			    "RFC822.TEXT") == -1)
 				goto done;
 			break;
+		case FA_BINARY:
+		case FA_BINARY_SIZE:
+			if ((r = fetch_binary(s, &fm, f, a)) != 0) {
+				rv = r;		/* -1 gone, -2 UNKNOWN-CTE */
+				goto done;
+			}
+			break;
 		default:
 			break;
 		}
@@ -330,15 +401,8 @@ imap_cmd_fetch(struct mail_session *s, struct imap_cmd *cmd)
 	struct imap_fetch	*fe = &cmd->u.fetch;
 	uint32_t		*uids;
 	size_t			 i, n;
-	int			 i2, gone = 0, seen = 0;
+	int			 r, gone = 0, seen = 0, cte = 0;
 
-	for (i2 = 0; i2 < fe->natt; i2++)
-		if (fe->att[i2].item == FA_BINARY ||
-		    fe->att[i2].item == FA_BINARY_SIZE) {
-			imap_tagged(s, cmd, "BAD", "BINARY is not supported "
-			    "yet");
-			return;
-		}
 	/* RFC 7162 3.2.6: UID FETCH, CHANGEDSINCE and QRESYNC on. */
 	if (fe->vanished && (!cmd->uid || !fe->changedsince_set ||
 	    !(s->enabled & MAIL_ENABLED_QRESYNC))) {
@@ -357,11 +421,18 @@ imap_cmd_fetch(struct mail_session *s, struct imap_cmd *cmd)
 		if (fe->changedsince_set &&
 		    imap_modseq_of(s, uids[i]) <= fe->changedsince)
 			continue;
-		if (fetch_one(s, cmd, uids[i], &seen) == -1)
+		if ((r = fetch_one(s, cmd, uids[i], &seen)) == -2) {
+			cte = 1;
+			break;
+		}
+		if (r == -1)
 			gone++;
 	}
 	free(uids);
-	if (gone && !cmd->uid)
+	if (cte)
+		imap_tagged(s, cmd, "NO", "[UNKNOWN-CTE] A part's "
+		    "Content-Transfer-Encoding is not one BINARY can decode");
+	else if (gone && !cmd->uid)
 		imap_tagged(s, cmd, "NO", "[EXPUNGEISSUED] Some messages "
 		    "were expunged meanwhile");
 	else

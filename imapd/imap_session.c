@@ -330,6 +330,9 @@ imap_dispatch(struct mail_session *s, struct imap_cmd *cmd)
 	case IC_IDLE:
 		imap_cmd_idle(s, cmd);
 		break;
+	case IC_COMPRESS:
+		imap_cmd_compress(s, cmd);
+		break;
 	case IC_CREATE:
 	case IC_DELETE:
 	case IC_RENAME:
@@ -454,6 +457,11 @@ imap_session_run(struct mail_session *s)
 		    s->io.out);
 	else if (s->io.eof == 3)
 		fputs("* BYE Server shutting down\r\n", s->io.out);
+	else if (s->io.eof == 4) {
+		log_warnx("%s: corrupt compressed input: %s", s->user,
+		    s->io.zerr);
+		fputs("* BYE Corrupt compressed data\r\n", s->io.out);
+	}
 	imap_reader_free(&rd);
 	imap_modseq_close(s);
 	imap_saved_clear(s);

@@ -63,7 +63,8 @@
 				"CREATE-SPECIAL-USE CHILDREN STATUS=SIZE " \
 				"MULTIAPPEND IMAP4rev2 UTF8=ACCEPT " \
 				"SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT " \
-				"THREAD=REFERENCES WITHIN ESORT"
+				"THREAD=REFERENCES WITHIN ESORT " \
+				"COMPRESS=DEFLATE BINARY"
 
 /* Login: bounds of what a client may send before it authenticated. */
 #define LOGIN_LINE_MAX		8192
@@ -197,10 +198,13 @@ struct mail_io {
 	char		*buf;
 	size_t		 size, rpos, wpos;
 	int		 timeout;	/* msec idle, then autologout */
-	int		 eof;
+	int		 eof;	/* and 4: corrupt compressed input */
 	FILE		*out;
+	struct mio_zlib	*z, *zprep;	/* COMPRESS: on, being set up */
+	const char	*zerr;		/* why inflate failed */
 };
 void	mio_init(struct mail_io *, int fd, size_t bufsz, int timeout);
+void	mio_free(struct mail_io *);
 /*
  * The next line without its CRLF, NUL-ended in place: 1, 0 at end of
  * input or on timeout (mio->eof says which: 1 eof, 2 timeout, 3
@@ -214,6 +218,15 @@ int	mio_flush(struct mail_io *);
 int	mio_wait(struct mail_io *, int msec);
 /* The same, also on fd (-1: none): 2 when only fd is readable. */
 int	mio_wait_also(struct mail_io *, int fd, int msec);
+/* mail_compress.c: COMPRESS=DEFLATE under mail_io. */
+struct mio_zlib;
+int	mio_compress_prepare(struct mail_io *);
+int	mio_compress_start(struct mail_io *);
+int	mio_compress_pending(const struct mail_io *);
+int	mio_compress_inflate(struct mail_io *);
+ssize_t	mio_compress_read(struct mail_io *);
+int	mio_compress_flush(struct mail_io *);
+void	mio_compress_free(struct mail_io *);
 
 /* imap_session.c */
 struct mailbox;
@@ -314,6 +327,11 @@ int	imap_status_write(struct mail_session *, const char *name,
 int	imap_list_matches(const char *pattern, const char *name);
 void	imap_list_ext(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_fetch(struct mail_session *, struct imap_cmd *);
+/* imap_fetch_binary.c: 0, 1 no such part, -1 UNKNOWN-CTE. */
+struct mime_msg;
+int	imap_binary_section(struct mime_msg *, const uint32_t *, int,
+	    char **, size_t *);
+int	imap_binary_known(struct mime_msg *, const uint32_t *, int);
 void	imap_cmd_store(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_expunge(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_search(struct mail_session *, struct imap_cmd *);
@@ -332,6 +350,7 @@ int	imap_flags_parse(struct mailbox *, const struct imap_strlist *,
 void	imap_cmd_append(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_copy(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_idle(struct mail_session *, struct imap_cmd *);
+void	imap_cmd_compress(struct mail_session *, struct imap_cmd *);
 
 /* mail_quota.c */
 int	mail_quota_over(struct mail_session *, int64_t bytes, int64_t count);

@@ -3,7 +3,9 @@
  * session, so plain blocking reads with poll(2) for the autologout
  * timer, a bounded input buffer (a line longer than it is refused, not
  * grown into), and stdio for output, flushed once per reply so that a
- * FETCH of many messages goes out in large writes.
+ * FETCH of many messages goes out in large writes.  COMPRESS=DEFLATE
+ * (mail_compress.c) slots in under both: input is inflated into the
+ * same buffer, output deflated under the same stdio stream.
  */
 
 #include <sys/types.h>
@@ -36,6 +38,20 @@ mio_init(struct mail_io *m, int fd, size_t bufsz, int timeout)
 	setvbuf(m->out, NULL, _IOFBF, MIO_OUTBUF);
 }
 
+/* Everything mio_init and COMPRESS took, output not flushed. */
+void
+mio_free(struct mail_io *m)
+{
+	FILE	*out = m->out;
+
+	m->out = NULL;
+	if (out != NULL)
+		fclose(out);
+	mio_compress_free(m);
+	free(m->buf);
+	m->buf = NULL;
+}
+
 /* More input: 1, or 0 with m->eof set. */
 static int
 mio_fill(struct mail_io *m)
@@ -53,6 +69,11 @@ mio_fill(struct mail_io *m)
 		return 1;	/* full: the caller decides */
 	mio_flush(m);
 	for (;;) {
+		if (m->z != NULL && (r = mio_compress_inflate(m)) != 0) {
+			if (r == -1)
+				m->eof = 4;
+			return r == 1;
+		}
 		if (mail_stopping) {
 			m->eof = 3;
 			return 0;
@@ -68,13 +89,18 @@ mio_fill(struct mail_io *m)
 			m->eof = 1;
 			return 0;
 		}
-		n = read(m->fd, m->buf + m->wpos, m->size - m->wpos);
+		if (m->z != NULL)
+			n = mio_compress_read(m);
+		else
+			n = read(m->fd, m->buf + m->wpos, m->size - m->wpos);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0) {
 			m->eof = 1;
 			return 0;
 		}
+		if (m->z != NULL)
+			continue;
 		m->wpos += n;
 		return 1;
 	}
@@ -139,7 +165,7 @@ mio_read(struct mail_io *m, char *dst, size_t n)
 int
 mio_flush(struct mail_io *m)
 {
-	if (fflush(m->out) == EOF) {
+	if (fflush(m->out) == EOF || mio_compress_flush(m) == -1) {
 		/* The login process is gone: nobody to answer. */
 		exit(0);
 	}
@@ -152,7 +178,7 @@ mio_wait(struct mail_io *m, int msec)
 	struct pollfd	 pfd = { .fd = m->fd, .events = POLLIN };
 	int		 r;
 
-	if (m->wpos > m->rpos)
+	if (m->wpos > m->rpos || mio_compress_pending(m))
 		return 1;
 	mio_flush(m);
 	if (mail_stopping)
@@ -172,7 +198,7 @@ mio_wait_also(struct mail_io *m, int fd, int msec)
 	};
 	int		 r;
 
-	if (m->wpos > m->rpos)
+	if (m->wpos > m->rpos || mio_compress_pending(m))
 		return 1;
 	mio_flush(m);
 	if (mail_stopping)

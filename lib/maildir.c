@@ -221,6 +221,7 @@ maildir_tmp_open(int md, struct maildir_uniq *u, struct maildir_tmp *t)
 
 	t->fd = -1;
 	t->size = t->lines = 0;
+	t->cr = 0;
 	/* The name is unique by rule; EEXIST means a clock step back. */
 	for (tries = 0; tries < 3; tries++) {
 		if (maildir_uniq_next(u, t->base, sizeof(t->base)) == -1)
@@ -234,18 +235,26 @@ maildir_tmp_open(int md, struct maildir_uniq *u, struct maildir_tmp *t)
 	return t->fd == -1 ? -1 : 0;
 }
 
-/* Append to the message, counting LFs for the CRLF size (W=). */
+/*
+ * Append to the message, counting the LFs that become CRLF for the
+ * CRLF size (W=): all of them in a file with LF line ends, none in one
+ * kept with CRLF (an IMAP APPEND of a literal8).
+ */
 int
 maildir_tmp_write(struct maildir_tmp *t, const void *buf, size_t len)
 {
 	const char	*p = buf, *end = p + len;
 
+	if (len == 0)
+		return 0;
 	if (write_all(t->fd, buf, len) == -1)
 		return -1;
 	while ((p = memchr(p, '\n', end - p)) != NULL) {
-		t->lines++;
+		if (p == buf ? !t->cr : p[-1] != '\r')
+			t->lines++;
 		p++;
 	}
+	t->cr = end[-1] == '\r';
 	t->size += len;
 	return 0;
 }

@@ -60,7 +60,8 @@ struct maildir_tmp {
 	int		 fd;
 	char		 base[MAILDIR_NAME_MAX];	/* unique part */
 	size_t		 size;		/* bytes written (S=) */
-	size_t		 lines;		/* LF written: W= is size + lines */
+	size_t		 lines;		/* bare LF written: W= is size + lines */
+	int		 cr;		/* the last byte written was a CR */
 };
 
 /* The maildirsize file: limits (0 = none) and the current sums. */

@@ -129,6 +129,22 @@ check_list(const struct imap_list *l, int lsub)
 		abort();
 }
 
+/* RFC 3516 section-binary: part numbers only; BINARY.SIZE whole. */
+static void
+check_binary(const struct imap_fetch_att *a)
+{
+	int	 i;
+
+	if (a->item != FA_BINARY && a->item != FA_BINARY_SIZE)
+		return;
+	if (a->sec.text != SEC_NONE || a->sec.fields.n != 0 ||
+	    (a->item == FA_BINARY_SIZE && (a->partial || a->peek)))
+		abort();
+	for (i = 0; i < a->sec.npart; i++)
+		if (a->sec.part[i] == 0)
+			abort();
+}
+
 static void
 check_cmd(const struct imap_cmd *c)
 {
@@ -144,8 +160,20 @@ check_cmd(const struct imap_cmd *c)
 	case IC_APPEND:
 		if (c->u.append.nmsg < 1)
 			abort();
-		for (i = 0; i < c->u.append.nmsg; i++)
+		for (i = 0; i < c->u.append.nmsg; i++) {
 			check_str(&c->u.append.msg[i].data);
+			/* A literal, or RFC 3516's literal8. */
+			if (c->u.append.msg[i].data.literal < 1 ||
+			    c->u.append.msg[i].data.literal > 2 ||
+			    (c->u.append.msg[i].utf8 &&
+			    c->u.append.msg[i].data.literal != 2))
+				abort();
+		}
+		break;
+	case IC_COMPRESS:
+		check_str(&c->u.compress);
+		if (c->u.compress.len == 0)
+			abort();
 		break;
 	case IC_FETCH:
 		check_set(&c->u.fetch.set);
@@ -156,6 +184,8 @@ check_cmd(const struct imap_cmd *c)
 			    (c->u.fetch.att[i].partial &&
 			    c->u.fetch.att[i].count == 0))
 				abort();
+		for (i = 0; i < c->u.fetch.natt; i++)
+			check_binary(&c->u.fetch.att[i]);
 		break;
 	case IC_SEARCH:
 		check_search(c->u.search.key, 0);

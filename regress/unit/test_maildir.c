@@ -322,6 +322,15 @@ test_deliver(void)
 	CHECK(strcmp(file, name) == 0 && strstr(name, ",S=1,W=1:2,DS") !=
 	    NULL);
 
+	/* Kept with CRLF (APPEND of a literal8): only bare LFs add to W. */
+	CHECK(maildir_tmp_open(md, &u, &t) == 0);
+	CHECK(maildir_tmp_write(&t, "a\r\nb\r", 5) == 0);
+	CHECK(maildir_tmp_write(&t, "\nc\n", 3) == 0);
+	CHECK(maildir_tmp_commit(md, &t, &f, name, sizeof(name)) == 0);
+	CHECK(strstr(name, ",S=8,W=9:2,DS") != NULL);
+	snprintf(p, sizeof(p), "cur/%s", name);
+	CHECK(unlinkat(md, p, 0) == 0);
+
 	/* An abandoned message leaves nothing behind. */
 	CHECK(maildir_tmp_open(md, &u, &t) == 0);
 	CHECK(maildir_tmp_write(&t, "x", 1) == 0);
