@@ -738,11 +738,19 @@ def test_authd_hung_is_tempfail(lm):
     c.close()
 
 
+def proc_root(pid):
+    """/proc/PID/root, or None for a child that exited meanwhile (an
+    idle writer may go between listing the children and reading)."""
+    try:
+        return os.readlink("/proc/%d/root" % pid)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
 def lmtpd_writers(lm):
     kids = children(lm.procs["lmtpd"].pid)
     if ROOT:
-        return [k for k in kids
-                if os.readlink("/proc/%d/root" % k) == lm.mail]
+        return [k for k in kids if proc_root(k) == lm.mail]
     # Not chrooted: the engine is the oldest child.
     return sorted(kids)[1:]
 
