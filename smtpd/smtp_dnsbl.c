@@ -21,6 +21,7 @@
 
 #include "channel.h"
 #include "dnsq.h"
+#include "iprev.h"
 #include "log.h"
 #include "proto.h"
 #include "smtpd.h"
@@ -43,36 +44,6 @@ struct smtp_dnsbl {
 	size_t			 pending;
 	void			(*done)(struct smtp_session *);
 };
-
-/* The reversed address ("4.3.2.1" or 32 nibbles) into out: 0 or -1. */
-static int
-dnsbl_reverse(const struct sockaddr_storage *ss, char *out, size_t outsz)
-{
-	static const char	 hex[] = "0123456789abcdef";
-	const uint8_t		*b;
-	size_t			 i, o = 0;
-
-	if (ss->ss_family == AF_INET) {
-		b = (const uint8_t *)
-		    &((const struct sockaddr_in *)ss)->sin_addr;
-		return snprintf(out, outsz, "%u.%u.%u.%u", b[3], b[2], b[1],
-		    b[0]) >= (int)outsz ? -1 : 0;
-	}
-	if (ss->ss_family != AF_INET6 || outsz < 64)
-		return -1;
-	b = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
-	if (IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)ss)->
-	    sin6_addr))
-		return snprintf(out, outsz, "%u.%u.%u.%u", b[15], b[14],
-		    b[13], b[12]) >= (int)outsz ? -1 : 0;
-	for (i = 16; i-- > 0;) {
-		out[o++] = hex[b[i] & 0xf];
-		out[o++] = '.';
-		out[o++] = hex[b[i] >> 4];
-		out[o++] = i > 0 ? '.' : '\0';
-	}
-	return 0;
-}
 
 /*
  * Does an answer list the client?  Any A record in 127.0.0.0/8 but
@@ -188,12 +159,12 @@ dnsbl_start(struct smtp_session *s, void (*done)(struct smtp_session *))
 {
 	struct smtp_dnsbl	*d;
 	struct dnsbl_q		*q;
-	char			 rev[80];
+	char			 rev[IPREV_REVERSE_MAX];
 	size_t			 i;
 
 	if (!(s->l->cl->flags & LISTEN_DNSBL) ||
 	    (smtpd_conf->ndnsbl == 0 && smtpd_conf->ndnswl == 0) ||
-	    dnsbl_reverse(&s->ss, rev, sizeof(rev)) == -1 ||
+	    iprev_reverse(&s->ss, rev, sizeof(rev)) == -1 ||
 	    (d = calloc(1, sizeof(*d))) == NULL)
 		return -1;
 	d->s = s;
