@@ -20,6 +20,10 @@
 
 #include "iprev.h"
 
+/* A host name's bytes: anything else in a PTR name is not looked up. */
+#define HOST_CHARS	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+			"0123456789.-_"
+
 enum {
 	PH_START = 0,
 	PH_PTR,			/* the PTR question is out */
@@ -124,7 +128,8 @@ take_names(struct iprev *ip, const struct dnsq_answer *a)
 		len = strlen(n);
 		if (len > 0 && n[len - 1] == '.')
 			len--;
-		if (len == 0 || len >= DNSQ_NAME_MAX)
+		if (len == 0 || len >= DNSQ_NAME_MAX ||
+		    strspn(n, HOST_CHARS) < len)
 			continue;
 		for (j = 0; j < ip->nnames; j++)
 			if (strncasecmp(ip->names[j], n, len) == 0 &&

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "proto.h"
 #include "smtpd.h"
+#include "stats.h"
 
 #define DNSBL_TIMEOUT	((LOOKUP_TIMEOUT_SEC + 2) * 1000)	/* ms */
 
@@ -105,18 +106,9 @@ dnsbl_answer(struct channel_req *r, struct imsg *imsg, union imsg_msg *m)
 {
 	struct dnsbl_q		*q = r->arg;
 	struct smtp_dnsbl	*d = q->d;
-	struct msg_lka_dns_answer *a;
 	struct dnsq_answer	 ans;
-	struct rec_lka_rr	 e;
 
-	dnsq_answer_init(&ans, DNSQ_SERVFAIL);
-	if (imsg != NULL && imsg->hdr.type == IMSG_LKA_DNS_ANSWER) {
-		a = &m->lka_dns_answer;
-		dnsq_answer_init(&ans, a->rcode);
-		while (rec_lka_rr_next(imsg, &a->rrs, &e) == 0)
-			if (e.type == DNSQ_A && e.addr_len == 4)
-				(void)dnsq_answer_add_a(&ans, e.addr);
-	}
+	check_dns_decode(imsg, m, &ans);
 	q->listed = dnsbl_listed(q->list, &ans);
 	if (ans.rcode == DNSQ_SERVFAIL)
 		log_info("session %016llx: %s %s: no answer, taken as not "
@@ -199,4 +191,22 @@ dnsbl_cancel(struct smtp_session *s)
 		channel_req_cancel(&d->q[i].req);
 	free(d);
 	s->dnsbl = NULL;
+}
+
+/*
+ * "dnsbl-at rcpt": a listed client is greeted and each of its
+ * recipients refused with the 554 of the list, so that the sender's
+ * log names the recipient.  Our authenticated users never are.
+ */
+int
+dnsbl_refuse_rcpt(struct smtp_session *s)
+{
+	if (s->dnsbl_state != DNSBL_LISTED || s->auth_user[0] != '\0')
+		return 0;
+	stats_inc(ST_CHECK_DNSBL, s->l->slot);
+	stats_inc(ST_SMTP_RCPT_REJECTED, s->l->slot);
+	smtp_status(s, 554, ESC_DELIVERY_NOT_AUTHORIZED, "<%s>: Recipient "
+	    "address rejected: client [%s] blocked using %s",
+	    s->tx->pending_orcpt, s->ip, s->dnsbl_zone);
+	return 1;
 }
