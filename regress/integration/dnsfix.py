@@ -79,6 +79,10 @@ class DnsServer:
         for a in addrs:
             self.args.append("--host-record=%s,%s" % (name, a))
 
+    def ptr(self, name, target):
+        """A PTR record alone (host() makes the PTR of its A too)."""
+        self.args.append("--ptr-record=%s,%s" % (name, target))
+
     def txt(self, name, text):
         self.args.append("--txt-record=%s,%s" % (name, txt_chunks(text)))
 
