@@ -202,3 +202,21 @@ def test_authenticated_submission_skips_the_checks(world):
         assert s.data(msg)[0] == 250
     data = read(wait_copy(sb, user(sb), msgid))
     assert not ours(sb, data), data
+
+
+def test_check_message_prints_iprev(world, tmp_path):
+    import subprocess
+    from sandbox import TOP
+    sb = world["sb"]
+    path = tmp_path / "m.eml"
+    path.write_bytes(message("a@good.test", user(sb))[1])
+    for ip, want in (("127.0.0.1", "iprev: pass name=client.test"),
+                     ("127.0.0.4", "iprev: fail name=liar.test"),
+                     ("127.0.0.5", "iprev: fail name=-")):
+        p = subprocess.run([os.path.join(TOP, "ctl", "tsambactl"), "-f",
+                            sb.conf, "check-message", str(path), "--ip", ip,
+                            "--helo", "client.test", "--from", "a@good.test"],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert want in p.stdout, p.stdout
+    assert "iprev=fail policy.iprev=127.0.0.5" in p.stdout, p.stdout
