@@ -3,10 +3,12 @@
  * MAIL FROM (started when MAIL FROM is accepted, while the client goes
  * on with RCPT and DATA), DKIM with the body hashed as it streams in
  * (check_body), DMARC once the body is in, then the verdict: the
+ * FCrDNS result of the connection (smtp_iprev.c) joins them in the
  * Authentication-Results field (and Received-SPF if asked) that the
- * queue prepends, a 550 for a DMARC reject, a 451 for a check that
- * could not be done when "check on-tempfail tempfail", and the one
- * "verdict:" log line.
+ * queue keeps in the envelope and puts in front of the message, a 550
+ * for a DMARC reject, a 451 for a check that could not be done when
+ * "on-tempfail tempfail" (the listener's, else the global one), and
+ * the one "verdict:" log line.
  *
  * The evaluators of lib/ hand out one DNS question at a time; each goes
  * to the lookup process (smtp_lookup.c) as LKA_DNS_QUERY with a

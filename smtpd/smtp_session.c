@@ -1397,9 +1397,8 @@ smtp_checked(struct smtp_session *s)
 		break;
 	}
 	/*
-	 * Prepended at the commit, after the milters: they edit the spool
-	 * file in place, through a descriptor of the file that the
-	 * queue's prepend would replace.
+	 * Sent with the commit, after the milters: the queue keeps the
+	 * fields in the envelope, in front of the file as they left it.
 	 */
 	if (check_fields(tx->check, action, fields, sizeof(fields)) > 0 &&
 	    (tx->fields = strdup(fields)) == NULL) {
