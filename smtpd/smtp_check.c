@@ -268,9 +268,14 @@ check_dns_answer(struct channel_req *r, struct imsg *imsg,
 	chain_run(r->arg, &check_answer);
 }
 
-/* Send the question: 0, or -1 if the lookup process is not there. */
-static int
-chain_ask(struct check_chain *ch, const struct dnsq_query *q)
+/*
+ * A question to the lookup process on req, answered through cb(req's
+ * answer or its failure, arg): 0, or -1 if the lookup process is not
+ * there.
+ */
+int
+check_dns_ask(struct channel_req *req, const struct dnsq_query *q,
+    channel_answer_cb cb, void *arg)
 {
 	struct msg_lka_dns_query	 m = { .name = q->name,
 					    .type = q->type };
@@ -278,13 +283,19 @@ chain_ask(struct check_chain *ch, const struct dnsq_query *q)
 
 	if ((lk = engine_lookup_channel()) == NULL)
 		return -1;
-	m.id = channel_req_add(lk, &ch->req, CHECK_DNS_TIMEOUT,
-	    check_dns_answer, ch);
+	m.id = channel_req_add(lk, req, CHECK_DNS_TIMEOUT, cb, arg);
 	if (channel_send(lk, msg_lka_dns_query_pack(&m, -1)) == -1) {
-		channel_req_cancel(&ch->req);
+		channel_req_cancel(req);
 		return -1;
 	}
 	return 0;
+}
+
+/* Send the question: 0, or -1 if the lookup process is not there. */
+static int
+chain_ask(struct check_chain *ch, const struct dnsq_query *q)
+{
+	return check_dns_ask(&ch->req, q, check_dns_answer, ch);
 }
 
 /* One evaluator step: 1 with a question in q, 0 when the chain is done. */

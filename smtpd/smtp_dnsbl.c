@@ -27,8 +27,6 @@
 #include "smtpd.h"
 #include "stats.h"
 
-#define DNSBL_TIMEOUT	((LOOKUP_TIMEOUT_SEC + 2) * 1000)	/* ms */
-
 struct dnsbl_q {
 	struct channel_req	 req;
 	struct smtp_dnsbl	*d;
@@ -123,20 +121,15 @@ dnsbl_answer(struct channel_req *r, struct imsg *imsg, union imsg_msg *m)
 static int
 dnsbl_ask(struct smtp_dnsbl *d, struct dnsbl_q *q, const char *rev)
 {
-	struct msg_lka_dns_query	 m = { .type = DNSQ_A };
-	struct channel			*lk;
-	char				 name[DNSQ_NAME_MAX];
+	struct dnsq_query	 dq;
+	char			 name[DNSQ_NAME_MAX];
 
-	if ((lk = engine_lookup_channel()) == NULL ||
-	    snprintf(name, sizeof(name), "%s.%s", rev, q->list->zone) >=
+	if (snprintf(name, sizeof(name), "%s.%s", rev, q->list->zone) >=
 	    (int)sizeof(name))
 		return -1;
-	m.name = name;
-	m.id = channel_req_add(lk, &q->req, DNSBL_TIMEOUT, dnsbl_answer, q);
-	if (channel_send(lk, msg_lka_dns_query_pack(&m, -1)) == -1) {
-		channel_req_cancel(&q->req);
+	dnsq_query_set(&dq, name, DNSQ_A);
+	if (check_dns_ask(&q->req, &dq, dnsbl_answer, q) == -1)
 		return -1;
-	}
 	d->pending++;
 	return 0;
 }

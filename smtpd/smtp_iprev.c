@@ -24,8 +24,6 @@
 #include "smtpd.h"
 #include "stats.h"
 
-#define IPREV_TIMEOUT	((LOOKUP_TIMEOUT_SEC + 2) * 1000)	/* ms */
-
 struct smtp_iprev {
 	struct smtp_session	*s;
 	struct channel_req	 req;
@@ -43,24 +41,6 @@ iprev_answer(struct channel_req *r, struct imsg *imsg, union imsg_msg *m)
 
 	check_dns_decode(imsg, m, &v->answer);
 	iprev_run(v, &v->answer);
-}
-
-/* 0, or -1 if the question could not be sent. */
-static int
-iprev_ask(struct smtp_iprev *v, const struct dnsq_query *q)
-{
-	struct msg_lka_dns_query	 m = { .name = q->name,
-					    .type = q->type };
-	struct channel			*lk;
-
-	if ((lk = engine_lookup_channel()) == NULL)
-		return -1;
-	m.id = channel_req_add(lk, &v->req, IPREV_TIMEOUT, iprev_answer, v);
-	if (channel_send(lk, msg_lka_dns_query_pack(&m, -1)) == -1) {
-		channel_req_cancel(&v->req);
-		return -1;
-	}
-	return 0;
 }
 
 /* The result into the session; the run ends. */
@@ -91,7 +71,7 @@ iprev_run(struct smtp_iprev *v, const struct dnsq_answer *a)
 	struct dnsq_query	 q;
 
 	while (iprev_step(&v->ip, a, &q) == IPREV_STEP_DNS) {
-		if (iprev_ask(v, &q) == 0)
+		if (check_dns_ask(&v->req, &q, iprev_answer, v) == 0)
 			return;
 		dnsq_answer_init(&v->answer, DNSQ_SERVFAIL);
 		a = &v->answer;

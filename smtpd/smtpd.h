@@ -367,8 +367,12 @@ void		 check_log(struct smtp_check *, enum check_action);
 
 /* An LKA_DNS_ANSWER (imsg NULL: none came) as a dnsq answer. */
 struct dnsq_answer;
+struct dnsq_query;
 void		 check_dns_decode(struct imsg *, union imsg_msg *,
 		    struct dnsq_answer *);
+/* A DNS question to the lookup process: 0, or -1 if it is not there. */
+int		 check_dns_ask(struct channel_req *, const struct dnsq_query *,
+		    channel_answer_cb, void *);
 
 /* smtp_iprev.c: FCrDNS of the client, before the greeting. */
 struct smtp_iprev;

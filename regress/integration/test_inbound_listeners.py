@@ -17,7 +17,7 @@ import smtplib
 
 import pytest
 
-from helpers import read, tls_context, wait_copy, new_msgid
+from helpers import new_msgid, our_authres, read, tls_context, wait_copy
 from sandbox import free_port, wait_for
 import dnsfix
 
@@ -26,19 +26,10 @@ authres = pytest.importorskip("authres")
 pytestmark = pytest.mark.skipif(not os.path.exists(dnsfix.DNSMASQ),
                                 reason="dnsmasq (dnsmasq-base) not installed")
 
-PASS = "v=spf1 ip4:127.0.0.0/8 -all"
-FAIL = "v=spf1 -all"
-
-
 @pytest.fixture(scope="module")
 def world(sandbox_factory, tmp_path_factory):
     d = str(tmp_path_factory.mktemp("listeners-dns"))
-    dns = dnsfix.DnsServer(d, local=("test", "127.in-addr.arpa"))
-    dns.txt("good.test", PASS)
-    dns.txt("_dmarc.good.test", "v=DMARC1; p=reject")
-    dns.txt("reject.test", FAIL)
-    dns.txt("_dmarc.reject.test", "v=DMARC1; p=reject")
-    dns.host("client.test", "127.0.0.1")
+    dns = dnsfix.checks_server(d)
     dns.ptr("4.0.0.127.in-addr.arpa", "liar.test")
     dns.txt("liar.test", "no address here")
     dns.host("2.0.0.127.bl.test", "127.0.0.2")
@@ -87,16 +78,7 @@ def send(port, frm, to, source="127.0.0.1"):
 
 
 def ours(sb, data):
-    head = data.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode()
-    fields = []
-    for line in head.split("\n"):
-        if line[:1] in (" ", "\t") and fields:
-            fields[-1] += line
-        else:
-            fields.append(line)
-    out = [authres.AuthenticationResultsHeader.parse(f) for f in fields
-           if f.lower().startswith("authentication-results:")]
-    return [a for a in out if a.authserv_id == sb.hostname]
+    return our_authres(sb.hostname, data)
 
 
 def result(ar, method):

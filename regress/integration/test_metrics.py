@@ -21,7 +21,8 @@ import urllib.request
 
 import pytest
 
-from helpers import SENDER, make_message, tls_context
+from helpers import (SENDER, make_message, port_open, start_milter,
+                     tls_context)
 from sandbox import free_port, wait_for
 
 prometheus = pytest.importorskip("prometheus_client.parser")
@@ -475,43 +476,19 @@ def test_config_check(msb, tmp_path):
 def csb(request, sandbox_factory, tmp_path_factory):
     """SPF, DKIM, DMARC, iprev and the test milter on one listener,
     against dnsmasq, with the metrics endpoint."""
-    import sys
     import dnsfix
     if not os.path.exists(dnsfix.DNSMASQ):
         pytest.skip("dnsmasq (dnsmasq-base) not installed")
     pytest.importorskip("Milter")
     d = tmp_path_factory.mktemp("metrics-checks")
-    dns = dnsfix.DnsServer(str(d), local=("test", "127.in-addr.arpa"))
-    dns.txt("good.test", "v=spf1 ip4:127.0.0.1 -all")
-    dns.txt("_dmarc.good.test", "v=DMARC1; p=reject")
-    dns.txt("reject.test", "v=spf1 -all")
-    dns.txt("_dmarc.reject.test", "v=DMARC1; p=reject")
-    dns.host("client.test", "127.0.0.1")
+    dns = dnsfix.checks_server(str(d))
     dns.start()
     request.addfinalizer(dns.stop)
     mport = free_port()
     log = open(str(d / "milter.log"), "w")
-    p = subprocess.Popen([sys.executable, "-u", os.path.join(
-        TOP, "regress", "integration", "milter_actions.py"), str(mport),
-        "carol@example.test"], stdout=log, stderr=subprocess.STDOUT)
-
-    def stop():
-        p.terminate()
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-        log.close()
-    request.addfinalizer(stop)
-
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", mport), 1).close()
-            return True
-        except OSError:
-            return False
-    wait_for(up, 20, what="the test milter")
+    request.addfinalizer(log.close)
+    start_milter(request, mport, log)
+    wait_for(lambda: port_open(mport), 20, what="the test milter")
     port = free_port()
     sb = sandbox_factory("metchecks", metrics=True, extra=[
         'check resolver "%s"' % dns.resolver,

@@ -13,7 +13,6 @@ import smtplib
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -21,41 +20,14 @@ import time
 import dkim
 import pytest
 
-from helpers import (copies, make_message, parse, read, tls_context,
-                     wait_copy)
+from helpers import (copies, make_message, parse, port_open, read,
+                     start_milter, tls_context, wait_copy)
 from sandbox import free_port, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 CTL = os.path.join(TOP, "ctl", "tsambactl")
 SENDER_DOMAIN = "sender.example"
-
-
-def port_open(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-def start_milter(request, where, log):
-    """The test milter on where (a port or unix:/path), stopped by pid
-    at the end."""
-    p = subprocess.Popen([sys.executable, "-u",
-                          os.path.join(HERE, "milter_actions.py"),
-                          str(where), "carol@example.test"],
-                         stdout=log, stderr=subprocess.STDOUT)
-
-    def stop():
-        p.terminate()
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    request.addfinalizer(stop)
-    return p
 
 
 @pytest.fixture(scope="module")
@@ -735,13 +707,7 @@ def checked(sandbox_factory, milter, tmp_path_factory):
     import dnsfix
     if not os.path.exists(dnsfix.DNSMASQ):
         pytest.skip("dnsmasq (dnsmasq-base) not installed")
-    dns = dnsfix.DnsServer(str(tmp_path_factory.mktemp("milter-dns")),
-                           local=("test", "127.in-addr.arpa"))
-    dns.txt("good.test", "v=spf1 ip4:127.0.0.1 -all")
-    dns.txt("_dmarc.good.test", "v=DMARC1; p=reject")
-    dns.txt("reject.test", "v=spf1 -all")
-    dns.txt("_dmarc.reject.test", "v=DMARC1; p=reject")
-    dns.host("client.test", "127.0.0.1")
+    dns = dnsfix.checks_server(str(tmp_path_factory.mktemp("milter-dns")))
     dns.start()
     port = free_port()
     sb = sandbox_factory("checkmilter", extra=[
