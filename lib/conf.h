@@ -312,7 +312,7 @@ struct conf {
 	unsigned int		 grey_retry;	/* s, 4 h */
 	unsigned int		 grey_expire;	/* s, 36 d */
 	int			 check_iprev;		/* CHECK_IPREV_LOG */
-	int			 check_dnsbl_at;	/* CHECK_DNSBL_CONNECT */
+	int			 check_dnsbl_at;	/* CHECK_DNSBL_* */
 
 	size_t			 max_message_size;	/* 35 MiB */
 	unsigned int		 max_rcpts;		/* 100 */

@@ -170,7 +170,7 @@ struct smtp_tx {
 	struct milter_run	*milter;	/* smtp_milter.c, or NULL */
 	int			 held;		/* commit on hold */
 	int			 milter_fd;	/* the spool file for the milters */
-	char			*fields;	/* our verdict's, for MSG_PREPEND */
+	char			*fields;	/* the verdict, for MSG_PREPEND */
 };
 
 enum dnsbl_state {
