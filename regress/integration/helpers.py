@@ -291,4 +291,3 @@ class ClientThreads:
         self.stopping.set()
         for t in self.threads:
             t.join(60)
-
