@@ -1,6 +1,7 @@
 /*
- * tsambactl check-message: the inbound checks of tsamba-smtpd (SPF of
- * the HELO name and the sender, DKIM, DMARC) run on a message file, as
+ * tsambactl check-message: the inbound checks of tsamba-smtpd (FCrDNS
+ * of the address, SPF of the HELO name and the sender, DKIM, DMARC) run
+ * on a message file, as
  * if it came from --ip with --helo and --from, against the resolver of
  * tsamba.conf ("check resolver", else "mta resolver", else
  * /etc/resolv.conf).  The same lib/ evaluators, asked their DNS
@@ -12,6 +13,11 @@
  */
 
 #include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -30,6 +36,7 @@
 #include "dnsq.h"
 #include "dnsq_unbound.h"
 #include "fileio.h"
+#include "iprev.h"
 #include "psl.h"
 #include "spf.h"
 
@@ -52,7 +59,9 @@ checkmsg_resolver(const struct conf *conf)
 	if ((r = ub_ctx_set_option(ub, "do-not-query-localhost:", "no")) !=
 	    0 || (fwd[0] != '\0' && ((r = ub_ctx_set_fwd(ub, fwd)) != 0 ||
 	    (r = ub_ctx_set_option(ub, "local-zone:",
-	    "test. transparent")) != 0)) ||
+	    "test. transparent")) != 0 ||
+	    (r = ub_ctx_set_option(ub, "local-zone:",
+	    "127.in-addr.arpa. transparent")) != 0)) ||
 	    (fwd[0] == '\0' && (r = ub_ctx_resolvconf(ub,
 	    "/etc/resolv.conf")) != 0)) {
 		ctl_warnx("resolver: %s", ub_strerror(r));
@@ -122,6 +131,35 @@ checkmsg_author(const char *msg, size_t len, char *out, size_t outsz)
 	return 0;
 }
 
+/*
+ * FCrDNS of the address, as a listener with "iprev" finds it (printed
+ * whatever the listeners say; it decides nothing here).
+ */
+static void
+checkmsg_iprev(const char *ip, struct authres *ar)
+{
+	struct sockaddr_storage	 ss;
+	struct iprev		 iv;
+	struct dnsq_query	 q;
+	int			 r;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) ==
+	    1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, ip,
+	    &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	if (iprev_start(&iv, &ss) == -1)
+		return;		/* not an address: SPF says so */
+	for (r = iprev_step(&iv, NULL, &q); r == IPREV_STEP_DNS;)
+		r = iprev_step(&iv, checkmsg_resolve(&q), &q);
+	printf("iprev: %s name=%s\n", iprev_result_name(iprev_result(&iv)),
+	    iprev_name(&iv)[0] ? iprev_name(&iv) : "-");
+	authres_iprev(ar, iprev_result_name(iprev_result(&iv)), ip,
+	    iprev_name(&iv));
+}
+
 int
 cmd_check_message(int argc, char *argv[])
 {
@@ -168,6 +206,7 @@ cmd_check_message(int argc, char *argv[])
 		    err);
 
 	authres_init(&ar, conf->hostname);
+	checkmsg_iprev(ip, &ar);
 	if ((s = spf_new()) == NULL)
 		ctl_errx("out of memory");
 	if ((spf_helo = checkmsg_spf(s, SPF_HELO, ip, helo, from,

@@ -7,8 +7,9 @@
  * process and, for authd and the queue, their control socket answers
  * the imsg hello (only root may ask: another user sees "no answer").
  * imapd is listed when the configuration has an imap or pop3 listener,
- * or when it runs anyway.  Exit status 0 when every daemon listed runs,
- * 1 otherwise.
+ * or when it runs anyway.  Under the table, the smtpd's inbound check
+ * verdicts and milter actions so far (only those not 0; JSON has all).
+ * Exit status 0 when every daemon listed runs, 1 otherwise.
  */
 
 #include <sys/types.h>
@@ -24,6 +25,8 @@
 #include "stats.h"
 #include "timefmt.h"
 #include "ctl.h"
+
+#define STATS_LABELS_MAX	16	/* values of the labels shown */
 
 enum status_state {
 	ST_RUNNING,
@@ -47,6 +50,9 @@ struct status_row {
 	long long		 queued;	/* -1: not this daemon's */
 	long long		 oldest;	/* seconds, -1: none */
 	int			 hidden;	/* not configured, not up */
+	/* smtpd: the inbound checks' verdicts and the milters' actions. */
+	unsigned long long	 verdicts[STATS_LABELS_MAX];
+	unsigned long long	 milter[STATS_LABELS_MAX];
 };
 
 /* The control socket answers the hello: the daemon serves requests. */
@@ -78,6 +84,53 @@ answers(enum stats_daemon d)
 	return 1;
 }
 
+/* Each label value of a counter, in the order of its label set. */
+static void
+read_counts(const struct stats_view *v, enum stats_id id,
+    unsigned long long *out)
+{
+	size_t	 i, n = stats_label_count(stats_metric(id)->labels);
+
+	for (i = 0; i < n && i < STATS_LABELS_MAX; i++)
+		out[i] = stats_view_get(v, id, i, 0);
+}
+
+/* " accept 3 reject 1": the nonzero ones, as text; 0 if all are 0. */
+static int
+counts_text(enum stats_id id, const unsigned long long *c, char *buf,
+    size_t bufsz)
+{
+	enum stats_labels	 l = stats_metric(id)->labels;
+	size_t			 i, n = stats_label_count(l);
+	char			 one[64];
+	int			 any = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && i < STATS_LABELS_MAX; i++) {
+		if (c[i] == 0)
+			continue;
+		snprintf(one, sizeof(one), " %s %llu",
+		    stats_label_value(l, i), c[i]);
+		strlcat(buf, one, bufsz);
+		any = 1;
+	}
+	return any;
+}
+
+/* "{"accept": 3, ...}": every value of the label. */
+static void
+counts_json(const char *key, enum stats_id id, const unsigned long long *c)
+{
+	enum stats_labels	 l = stats_metric(id)->labels;
+	size_t			 i, n = stats_label_count(l);
+
+	printf(", \"%s\": {", key);
+	for (i = 0; i < n && i < STATS_LABELS_MAX; i++)
+		printf("%s\"%s\": %llu", i ? ", " : "",
+		    stats_label_value(l, i), c[i]);
+	printf("}");
+}
+
 static void
 status_read(int dirfd, enum stats_daemon d, struct status_row *r, time_t now)
 {
@@ -102,8 +155,11 @@ status_read(int dirfd, enum stats_daemon d, struct status_row *r, time_t now)
 	r->start = v.hdr->start_time;
 	r->reload = v.hdr->reload_time;
 	r->reloads = v.hdr->generation;
-	if (d == STATS_SMTPD)
+	if (d == STATS_SMTPD) {
 		r->sessions = stats_view_sum(&v, ST_SMTP_SESSIONS);
+		read_counts(&v, ST_CHECK_ACTIONS, r->verdicts);
+		read_counts(&v, ST_MILTER_ACTIONS, r->milter);
+	}
 	else if (d == STATS_LMTPD)
 		r->sessions = stats_view_sum(&v, ST_LMTP_SESSIONS);
 	else if (d == STATS_IMAPD)
@@ -141,6 +197,8 @@ duration(long long s, char *buf, size_t bufsz)
 	else
 		snprintf(buf, bufsz, "%llds", s);
 }
+
+static void	 print_counts(const struct status_row *);
 
 static void
 print_text(const struct status_row *rows, size_t n, time_t now)
@@ -182,6 +240,21 @@ print_text(const struct status_row *rows, size_t n, time_t now)
 		    stats_daemon_name(r->daemon), state_names[r->state],
 		    r->pid, up, sess, queue, rel);
 	}
+	print_counts(&rows[STATS_SMTPD]);
+}
+
+/* Under the table, once the smtpd has judged or filtered anything. */
+static void
+print_counts(const struct status_row *r)
+{
+	char	 buf[512];
+
+	if (r->state != ST_RUNNING && r->state != ST_NOANSWER)
+		return;
+	if (counts_text(ST_CHECK_ACTIONS, r->verdicts, buf, sizeof(buf)))
+		printf("checks:%s\n", buf);
+	if (counts_text(ST_MILTER_ACTIONS, r->milter, buf, sizeof(buf)))
+		printf("milters:%s\n", buf);
 }
 
 static void
@@ -215,6 +288,12 @@ print_json(const struct status_row *rows, size_t n, time_t now)
 		printf(", \"reloads\": %llu", r->reloads);
 		if (r->sessions >= 0)
 			printf(", \"sessions\": %lld", r->sessions);
+		if (r->daemon == STATS_SMTPD) {
+			counts_json("check_verdicts", ST_CHECK_ACTIONS,
+			    r->verdicts);
+			counts_json("milter_actions", ST_MILTER_ACTIONS,
+			    r->milter);
+		}
 		if (r->queued >= 0) {
 			printf(", \"queue_messages\": %lld", r->queued);
 			if (r->oldest >= 0)

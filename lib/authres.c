@@ -186,6 +186,23 @@ authres_dmarc(struct authres *a, const char *result, const char *policy,
 		prop(a, "header.from", from_domain, 0);
 }
 
+void
+authres_iprev(struct authres *a, const char *result, const char *ip,
+    const char *name)
+{
+	char	 c[300];	/* a host name and " ()" */
+
+	method(a, "iprev", result);
+	if (ip != NULL && ip[0] != '\0')
+		prop(a, "policy.iprev", ip, 0);
+	if (name != NULL && name[0] != '\0' && is_token(name)) {
+		(void)snprintf(c, sizeof(c), " (%s)", name);
+		if (a->col + strlen(c) > FOLD_AT)
+			fold(a);
+		puts_(a, c);
+	}
+}
+
 const char *
 authres_field(struct authres *a, size_t *len)
 {

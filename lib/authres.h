@@ -1,6 +1,6 @@
 /*
  * The Authentication-Results header field (RFC 8601): built once per
- * message from the SPF, DKIM and DMARC verdicts under our authserv-id,
+ * message from the iprev, SPF, DKIM and DMARC verdicts under our authserv-id,
  * and recognised on incoming mail when it claims our authserv-id, so
  * that such a forged field can be removed before ours is added.
  */
@@ -38,6 +38,12 @@ void	authres_dkim_none(struct authres *);
 /* dmarc=<result> (p=<policy published>) header.from=<domain>. */
 void	authres_dmarc(struct authres *, const char *result,
 	    const char *policy, const char *from_domain);
+/*
+ * iprev=<result> policy.iprev=<client address> (<the name that
+ * matched, or the first PTR name>), RFC 8601 2.7.3.
+ */
+void	authres_iprev(struct authres *, const char *result, const char *ip,
+	    const char *name);
 /* The field, "Authentication-Results: ...\r\n", NUL-terminated. */
 const char *authres_field(struct authres *, size_t *len);
 

@@ -23,7 +23,11 @@
  *   ban prefix ipv4 LEN ipv6 LEN       failures counted per network
  *   listen on ADDR [port N] [tls|tls-require|smtps] [pki NAME] [auth]
  *           [hide-client] [ciphers "list"] [spf] [dkim] [dmarc] [dnsbl]
- *           [greylist] [milter NAME]... [milter-auth]
+ *           [greylist] [milter NAME]... [milter-auth] [iprev]
+ *           [on-tempfail accept|tempfail]
+ *           [dmarc-reject reject|quarantine|none]
+ *           [iprev-fail log|tempfail|reject] [dnsbl-at connect|rcpt]
+ *           (these four override the "check" statements of that name)
  *           ADDR is an IPv4/IPv6 address, "any" or "localhost"
  *   milter NAME on "inet:IP:PORT"|"inet6:IP:PORT"|"unix:/path"
  *           [timeout TIME] [on-failure tempfail|accept]
@@ -63,6 +67,8 @@
  *   check dnsbl|dnswl "zone[=127.0.0.2,...]"  up to 8 of each
  *   check greylist-delay|greylist-retry|greylist-expire TIME
  *                                       5m, 4h, 36d
+ *   check iprev-fail log|tempfail|reject   default log
+ *   check dnsbl-at connect|rcpt         default connect
  *   queue lifetime TIME | retry-min TIME | retry-max TIME |
  *         delay-warn TIME | lmtp-sessions N | lmtp "socket path"
  *
@@ -120,6 +126,16 @@ struct conf_dnsbl {
 #define CHECK_DMARC_QUARANTINE	1	/* as p=quarantine */
 #define CHECK_DMARC_REJECT	2	/* 550 5.7.1 */
 #define LISTEN_MILTER_AUTH	0x800	/* milters for AUTH sessions too */
+#define LISTEN_IPREV		0x1000	/* FCrDNS of the client (RFC 8601) */
+/* "check iprev-fail": what a client without matching FCrDNS gets. */
+#define CHECK_IPREV_LOG		0	/* logged and in the header only */
+#define CHECK_IPREV_TEMPFAIL	1	/* 450 4.7.25 at MAIL FROM */
+#define CHECK_IPREV_REJECT	2	/* 550 5.7.25 at MAIL FROM */
+/* "check dnsbl-at": where a listed client is refused. */
+#define CHECK_DNSBL_CONNECT	0	/* 554 instead of the greeting */
+#define CHECK_DNSBL_RCPT	1	/* 554 to each RCPT TO */
+/* A listener's own check setting, else the "check" statement's. */
+#define CONF_CHECK(cl, conf, f)	((cl)->f != -1 ? (cl)->f : (conf)->f)
 
 #define CONF_LISTEN_MILTERS	8	/* milters of one listener */
 
@@ -168,6 +184,11 @@ struct conf_listen {
 	/* The milters in the order they see each message. */
 	struct conf_milter	*milters[CONF_LISTEN_MILTERS];
 	size_t			 nmilters;
+	/* Check settings of this listener, -1: CONF_CHECK() takes conf's. */
+	int			 check_tempfail;
+	int			 check_dmarc_reject;
+	int			 check_iprev;
+	int			 check_dnsbl_at;
 };
 
 TAILQ_HEAD(conf_pki_list, conf_pki);
@@ -290,6 +311,8 @@ struct conf {
 	unsigned int		 grey_delay;	/* s, 300 */
 	unsigned int		 grey_retry;	/* s, 4 h */
 	unsigned int		 grey_expire;	/* s, 36 d */
+	int			 check_iprev;		/* CHECK_IPREV_LOG */
+	int			 check_dnsbl_at;	/* CHECK_DNSBL_* */
 
 	size_t			 max_message_size;	/* 35 MiB */
 	unsigned int		 max_rcpts;		/* 100 */

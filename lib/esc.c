@@ -58,6 +58,7 @@ static const struct esc_entry {
 	{ ESC_AUTH_CREDENTIALS_INVALID,	"Authentication credentials invalid" },
 	{ ESC_ENCRYPTION_REQUIRED,	"Encryption required for requested "
 					"authentication mechanism" },
+	{ ESC_REVERSE_DNS_FAILED,	"Reverse DNS validation failed" },
 };
 
 static const struct esc_entry *

@@ -64,6 +64,7 @@ enum esc_code {
 	ESC_CRYPTOGRAPHIC_FAILURE =		ESC_SD(7, 5),
 	ESC_AUTH_CREDENTIALS_INVALID =		ESC_SD(7, 8),
 	ESC_ENCRYPTION_REQUIRED =		ESC_SD(7, 11),
+	ESC_REVERSE_DNS_FAILED =		ESC_SD(7, 25),	/* RFC 7372 */
 };
 
 #define ESC_MAX		16	/* "5.7.11" and its NUL, with room */

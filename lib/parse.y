@@ -71,6 +71,10 @@ struct listen_opts {
 	char		*ciphers;	/* NULL: the global list */
 	struct conf_milter *milters[CONF_LISTEN_MILTERS];
 	size_t		 nmilters;
+	int		 check_tempfail;	/* -1: not given */
+	int		 check_dmarc_reject;
+	int		 check_iprev;
+	int		 check_dnsbl_at;
 };
 
 /* Settings of the form "limit|timeout|queue NAME VALUE". */
@@ -187,6 +191,9 @@ static void	 add_dkim(const char *, const char *, const char *,
 
 static void	 add_milter(const char *, const char *);
 static void	 lopt_milter(const char *);
+static void	 lopt_check(const char *, const char *);
+static void	 lopt_checks_reset(void);
+static int	 lopt_checks_given(void);
 
 /* Options of a milter statement. */
 static struct {
@@ -218,7 +225,7 @@ static struct {
 %token	TABLE TIMEOUT TLS TLSREQUIRE USER ERROR
 %token	IMAP IMAPS PLAINTEXT POP3 POP3S
 %token	DKIM MTA RELAY METRICS CHECK SPF DMARC DNSBL GREYLIST
-%token	MILTER MILTERAUTH ONFAILURE
+%token	MILTER MILTERAUTH ONFAILURE IPREV
 %token	<string>	STRING
 %token	<number>	NUMBER
 %type	<string>	value userkind
@@ -403,7 +410,7 @@ main		: STRING '=' value		{ macro_set($1, $3); }
 		}
 		| LMTP LISTEN ON STRING lopts {
 			if (lopts.flags != 0 || lopts.pki != NULL ||
-			    lopts.ciphers != NULL)
+			    lopts.ciphers != NULL || lopt_checks_given())
 				conf_error("an lmtp listener takes only a "
 				    "port");
 			else if (!lopts.bad)
@@ -412,7 +419,7 @@ main		: STRING '=' value		{ macro_set($1, $3); }
 		}
 		| METRICS LISTEN ON STRING lopts {
 			if (lopts.flags != 0 || lopts.pki != NULL ||
-			    lopts.ciphers != NULL)
+			    lopts.ciphers != NULL || lopt_checks_given())
 				conf_error("a metrics listener takes only a "
 				    "port");
 			else if (!lopts.bad)
@@ -614,6 +621,7 @@ lopts		: %empty {
 			free(lopts.ciphers);
 			memset(&lopts, 0, sizeof(lopts));
 			lopts.port = -1;
+			lopt_checks_reset();
 		}
 		| lopts lopt
 		;
@@ -656,6 +664,12 @@ lopt		: PORT NUMBER {
 		}
 		| MILTER STRING {
 			lopt_milter($2);
+			free($2);
+		}
+		| IPREV		{ lopt_flag(LISTEN_IPREV, "iprev"); }
+		| STRING value {
+			lopt_check($1, $2);
+			free($1);
 			free($2);
 		}
 		| PKI STRING {
@@ -704,6 +718,7 @@ static const struct keyword keywords[] = {
 	{ "imap",		IMAP },
 	{ "imaps",		IMAPS },
 	{ "include",		INCLUDE },
+	{ "iprev",		IPREV },
 	{ "key",		KEY },
 	{ "limit",		LIMIT },
 	{ "listen",		LISTEN },
@@ -1667,10 +1682,122 @@ set_grey(const char *name, const char *text)
 	*dst = v;
 }
 
+/*
+ * The check settings that a listener may override: their names, their
+ * values in the order of the CHECK_* constants, and the text of the
+ * error for another value.
+ */
+static const struct check_word {
+	const char	*name;
+	const char	*values[4];
+	const char	*expected;
+} check_words[] = {
+	{ "on-tempfail", { "accept", "tempfail" }, "accept or tempfail" },
+	{ "dmarc-reject", { "none", "quarantine", "reject" },
+	    "reject, quarantine or none" },
+	{ "iprev-fail", { "log", "tempfail", "reject" },
+	    "log, tempfail or reject" },
+	{ "dnsbl-at", { "connect", "rcpt" }, "connect or rcpt" },
+};
+
+#define CHECK_WORDS	(sizeof(check_words) / sizeof(check_words[0]))
+#define CHECK_VALUES	(sizeof(check_words[0].values) / sizeof(char *))
+
+/* The four settings of conf or of a listener, in check_words' order. */
+struct check_fields {
+	int	*f[4];
+};
+
+static struct check_fields
+conf_checks(struct conf *c)
+{
+	struct check_fields	 cf = { { &c->check_tempfail,
+				    &c->check_dmarc_reject, &c->check_iprev,
+				    &c->check_dnsbl_at } };
+
+	return cf;
+}
+
+static int *
+check_setting_field(struct check_fields cf, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < CHECK_WORDS; i++)
+		if (strcmp(check_words[i].name, name) == 0)
+			return cf.f[i];
+	return NULL;
+}
+
+/*
+ * A check setting: its table row with the value in *v, or NULL if name
+ * is none (nothing said) or the value is wrong (an error said).
+ */
+static const struct check_word *
+check_setting(const char *name, const char *text, int *v)
+{
+	const struct check_word	*w;
+	size_t			 i;
+
+	for (w = check_words; w < check_words + CHECK_WORDS; w++) {
+		if (strcmp(w->name, name) != 0)
+			continue;
+		for (i = 0; i < CHECK_VALUES && w->values[i]; i++)
+			if (strcmp(w->values[i], text) == 0) {
+				*v = i;
+				return w;
+			}
+		conf_error("check %s: \"%s\" is not %s", name, text,
+		    w->expected);
+		*v = -1;
+		return NULL;
+	}
+	return NULL;
+}
+
+/* "listen on ... NAME VALUE": a listener's own check setting. */
+static void
+lopt_check(const char *name, const char *text)
+{
+	struct check_fields	 cf = { { &lopts.check_tempfail,
+				    &lopts.check_dmarc_reject,
+				    &lopts.check_iprev,
+				    &lopts.check_dnsbl_at } };
+	int			*f, v;
+
+	if ((f = check_setting_field(cf, name)) == NULL) {
+		conf_error("unknown keyword \"%s\"", name);
+		lopts.bad = 1;
+	} else if (check_setting(name, text, &v) == NULL)
+		lopts.bad = 1;
+	else if (*f != -1) {
+		conf_error("%s given twice", name);
+		lopts.bad = 1;
+	} else
+		*f = v;
+}
+
+/* No listener check setting yet. */
+static void
+lopt_checks_reset(void)
+{
+	lopts.check_tempfail = lopts.check_dmarc_reject = -1;
+	lopts.check_iprev = lopts.check_dnsbl_at = -1;
+}
+
+static int
+lopt_checks_given(void)
+{
+	return lopts.check_tempfail != -1 || lopts.check_dmarc_reject != -1 ||
+	    lopts.check_iprev != -1 || lopts.check_dnsbl_at != -1;
+}
+
 /* One word of a "check" statement; the values are words too. */
 static void
 set_check(const char *name, const char *text)
 {
+	int	*f, v;
+
 	if (strcmp(name, "resolver") == 0) {
 		if (!conf_resolver_valid(text))
 			conf_error("check resolver: bad address \"%s\" (IPv4 "
@@ -1682,25 +1809,11 @@ set_check(const char *name, const char *text)
 	} else if (strcmp(name, "psl") == 0)
 		set_path(conf->check_psl, sizeof(conf->check_psl), text,
 		    "check psl");
-	else if (strcmp(name, "on-tempfail") == 0) {
-		if (strcmp(text, "accept") == 0)
-			conf->check_tempfail = CHECK_TEMPFAIL_ACCEPT;
-		else if (strcmp(text, "tempfail") == 0)
-			conf->check_tempfail = CHECK_TEMPFAIL_DEFER;
-		else
-			conf_error("check on-tempfail: \"%s\" is not accept "
-			    "or tempfail", text);
-	} else if (strcmp(name, "dmarc-reject") == 0) {
-		if (strcmp(text, "reject") == 0)
-			conf->check_dmarc_reject = CHECK_DMARC_REJECT;
-		else if (strcmp(text, "quarantine") == 0)
-			conf->check_dmarc_reject = CHECK_DMARC_QUARANTINE;
-		else if (strcmp(text, "none") == 0)
-			conf->check_dmarc_reject = CHECK_DMARC_NONE;
-		else
-			conf_error("check dmarc-reject: \"%s\" is not reject, "
-			    "quarantine or none", text);
-	} else if (strcmp(name, "dnsbl") == 0)
+	else if ((f = check_setting_field(conf_checks(conf), name)) != NULL) {
+		if (check_setting(name, text, &v) != NULL)
+			*f = v;
+	}
+	else if (strcmp(name, "dnsbl") == 0)
 		add_dnsbl(conf->dnsbl, &conf->ndnsbl, "dnsbl", text);
 	else if (strcmp(name, "dnswl") == 0)
 		add_dnsbl(conf->dnswl, &conf->ndnswl, "dnswl", text);
@@ -1716,7 +1829,8 @@ set_check(const char *name, const char *text)
 			    "no", text);
 	} else
 		conf_error("unknown check \"%s\" (resolver, psl, on-tempfail, "
-		    "dmarc-reject, received-spf, dnsbl, dnswl)", name);
+		    "dmarc-reject, received-spf, dnsbl, dnswl, iprev-fail, "
+		    "dnsbl-at)", name);
 }
 
 /* smtps, imaps, pop3s: implicit TLS, each on its own kind of listener. */
@@ -1989,6 +2103,15 @@ add_listen(struct conf_listen_list *list, const char *addr, int flags,
 	}
 	memcpy(l->milters, lopts.milters, sizeof(l->milters));
 	l->nmilters = lopts.nmilters;
+	if (lopt_checks_given() && list != &conf->listens) {
+		conf_error("check settings are for smtp listeners");
+		free(l);
+		goto done;
+	}
+	l->check_tempfail = lopts.check_tempfail;
+	l->check_dmarc_reject = lopts.check_dmarc_reject;
+	l->check_iprev = lopts.check_iprev;
+	l->check_dnsbl_at = lopts.check_dnsbl_at;
 	TAILQ_FOREACH(o, list, entry)
 		if (o->sslen == l->sslen &&
 		    memcmp(&o->ss, &l->ss, l->sslen) == 0) {
@@ -2002,6 +2125,7 @@ done:
 	free(lopts.pki);
 	memset(&lopts, 0, sizeof(lopts));
 	lopts.port = -1;
+	lopt_checks_reset();
 }
 
 /*

@@ -37,7 +37,7 @@
 #define PROTO_KEYID_LEN		32	/* KEYOP_ID_LEN */
 #define PROTO_KEYINPUT_MAX	1024	/* KEYOP_INPUT_MAX */
 #define PROTO_TOKEN_MAX		64	/* a LOGIN token, hex */
-#define PROTO_PREPEND_MAX	8192	/* header fields the queue prepends */
+#define PROTO_PREPEND_MAX	8192	/* header fields before the message */
 #define PROTO_DNS_TEXT_MAX	8192	/* one TXT record, strings joined */
 #define PROTO_DNS_RR_MAX	64	/* DNSQ_RR_MAX */
 

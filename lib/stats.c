@@ -48,6 +48,18 @@ static const char *const results[] = {
 	"delivered", "tempfail", "permfail"
 };
 
+static const char *const authresults[] = {
+	"pass", "fail", "softfail", "neutral", "none", "temperror",
+	"permerror", "policy", "other"
+};
+static const char *const check_actions[] = {
+	"accept", "quarantine", "reject", "tempfail"
+};
+static const char *const milter_actions[] = {
+	"accept", "reject", "tempfail", "discard", "quarantine", "replycode",
+	"header", "body", "sender", "recipient", "failure", "other"
+};
+
 static const struct label_set labels[SL_NLABELS] = {
 	[SL_NONE] = { NULL, 1, NULL },
 	[SL_LISTENER] = { "listener", STATS_LISTENERS, NULL },
@@ -57,6 +69,9 @@ static const struct label_set labels[SL_NLABELS] = {
 	[SL_NOTICE] = { "type", 2, notices },
 	[SL_RESULT] = { "result", 3, results },
 	[SL_PROTO] = { "protocol", 2, protos },
+	[SL_AUTHRESULT] = { "result", 9, authresults },
+	[SL_CHECK_ACTION] = { "action", 4, check_actions },
+	[SL_MILTER_ACTION] = { "action", 12, milter_actions },
 };
 
 /* Bounds in microseconds. */

@@ -59,6 +59,9 @@ enum stats_labels {
 	SL_NOTICE,		/* type="failure" | "delay" */
 	SL_RESULT,		/* result="delivered" | ... */
 	SL_PROTO,		/* protocol="imap" | "pop3" (PROTO_IMAP, ...) */
+	SL_AUTHRESULT,		/* result="pass" | ... (RFC 8601 results) */
+	SL_CHECK_ACTION,	/* action="accept" | "quarantine" | ... */
+	SL_MILTER_ACTION,	/* action="accept" | "reject" | ... */
 	SL_NLABELS
 };
 
@@ -179,7 +182,31 @@ enum stats_buckets {
 	    "IMAP and POP3 TLS handshakes completed, by protocol version.") \
 	M(ST_IMAP_CRASHES, STATS_IMAPD, STATS_COUNTER, SL_PROTO, SB_NONE, \
 	    "tsamba_imap_mail_crashes_total",				\
-	    "Mail processes killed by a signal, by protocol.")
+	    "Mail processes killed by a signal, by protocol.")		\
+	M(ST_CHECK_ACTIONS, STATS_SMTPD, STATS_COUNTER, SL_CHECK_ACTION, \
+	    SB_NONE, "tsamba_check_verdicts_total",			\
+	    "Messages judged by the inbound checks, by what they got.")	\
+	M(ST_CHECK_SPF, STATS_SMTPD, STATS_COUNTER, SL_AUTHRESULT,	\
+	    SB_NONE, "tsamba_check_spf_total",				\
+	    "SPF results of the MAIL FROM identity, by result.")	\
+	M(ST_CHECK_DKIM, STATS_SMTPD, STATS_COUNTER, SL_AUTHRESULT,	\
+	    SB_NONE, "tsamba_check_dkim_total",				\
+	    "DKIM signatures verified (none: unsigned), by result.")	\
+	M(ST_CHECK_DMARC, STATS_SMTPD, STATS_COUNTER, SL_AUTHRESULT,	\
+	    SB_NONE, "tsamba_check_dmarc_total",			\
+	    "DMARC results, by result.")				\
+	M(ST_CHECK_IPREV, STATS_SMTPD, STATS_COUNTER, SL_AUTHRESULT,	\
+	    SB_NONE, "tsamba_check_iprev_total",			\
+	    "FCrDNS (iprev) results of clients, by result.")		\
+	M(ST_CHECK_DNSBL, STATS_SMTPD, STATS_COUNTER, SL_LISTENER,	\
+	    SB_NONE, "tsamba_check_dnsbl_refused_total",		\
+	    "Connections or recipients refused for a DNS block list.")	\
+	M(ST_CHECK_GREYLISTED, STATS_SMTPD, STATS_COUNTER, SL_LISTENER,	\
+	    SB_NONE, "tsamba_check_greylisted_total",			\
+	    "Recipients deferred by greylisting (451).")		\
+	M(ST_MILTER_ACTIONS, STATS_SMTPD, STATS_COUNTER, SL_MILTER_ACTION, \
+	    SB_NONE, "tsamba_milter_actions_total",			\
+	    "Milter verdicts and edits applied, by action.")
 
 enum stats_id {
 #define STATS_ENUM(id, d, t, l, b, n, h)	id,

@@ -20,7 +20,7 @@
 struct conf;
 struct imsg;
 
-#define ENVELOPE_VERSION	2	/* 1 is still read */
+#define ENVELOPE_VERSION	3	/* 1 and 2 are still read */
 #define HELO_MAX		256
 #define CLIENT_MAX		128
 #define REPLY_MAX		512	/* kept per recipient, one line */
@@ -73,6 +73,11 @@ struct envelope {
 	char			 auth[ADDR_MAX + 1];	/* "": none */
 	uint8_t			 held;		/* wait for a release */
 	uint8_t			 warned;	/* delay notice sent */
+	/*
+	 * Header fields that go in front of the message file wherever it
+	 * is read (the inbound checks' verdict), or NULL.
+	 */
+	char			*prefix;
 	time_t			 created;
 	struct rcpt_list	 rcpts;
 	size_t			 nrcpts;
@@ -115,6 +120,8 @@ void		 spool_release_owner(void *owner);
  * inbound checks' verdicts); a failure makes the commit fail.
  */
 void		 spool_prepend(void *owner, const char *id, const char *);
+/* The header fields in front of a queued message's file, or "". */
+const char	*spool_prefix(const struct envelope *);
 typedef void	(*spool_commit_cb)(void *arg, uint64_t reqid, int status);
 void		 spool_commit(void *owner, struct envelope *, uint64_t reqid,
 		    spool_commit_cb, void *arg);

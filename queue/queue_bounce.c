@@ -70,14 +70,16 @@ is_reply(const char *s)
 
 /* Copy the header section of the original with CRLF line ends. */
 static void
-copy_headers(FILE *out, const char *id)
+copy_headers(FILE *out, const struct envelope *env)
 {
 	FILE	*in;
 	char	 path[64], line[1024];
 	size_t	 total = 0, len;
 	int	 bol = 1;
 
-	spool_msgpath("queue", id, path, sizeof(path));
+	/* The fields the envelope keeps in front of the file come first. */
+	fputs(spool_prefix(env), out);
+	spool_msgpath("queue", env->id, path, sizeof(path));
 	if ((in = fopen(path, "r")) == NULL) {
 		log_warn("%s", path);
 		fprintf(out, "X-Tsamba-Note: original headers unavailable\r\n");
@@ -219,7 +221,7 @@ write_report(FILE *f, struct envelope *env, const char *newid,
 	fprintf(f, "--%s\r\n", boundary);
 	fprintf(f, "Content-Description: Undelivered Message Headers\r\n");
 	fprintf(f, "Content-Type: text/rfc822-headers\r\n\r\n");
-	copy_headers(f, env->id);
+	copy_headers(f, env);
 	fprintf(f, "\r\n--%s--\r\n", boundary);
 }
 

@@ -91,7 +91,9 @@ msg_size(const struct msg *m)
 	char		 path[64];
 
 	spool_msgpath("queue", m->env.id, path, sizeof(path));
-	return stat(path, &st) == 0 ? st.st_size : 0;
+	/* As delivered: the envelope's header fields and the file. */
+	return stat(path, &st) == 0 ? st.st_size +
+	    (off_t)strlen(spool_prefix(&m->env)) : 0;
 }
 
 /* The reply that explains best why the message is still here. */

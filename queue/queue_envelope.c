@@ -3,7 +3,7 @@
  * line, fields in a fixed order, values escaped so that no value can
  * inject a line, and an "end" line so that a truncated file is refused.
  *
- *   version 2
+ *   version 3
  *   id 0123456789abcdef
  *   created 1700000000
  *   sender a@example.org        (empty value = null sender)
@@ -14,6 +14,8 @@
  *   auth a@example.org          (SMTP AUTH user, empty if none)
  *   held 0                      (1: not scheduled until released)
  *   warned 0                    (1: the delay notice went out)
+ *   prefix Authentication-Results: ...\x0d\x0a   (header fields the
+ *                               readers put in front of the message file)
  *   rcpt b@example.org          (then, per recipient:)
  *   orcpt b@example.org
  *   flags 1
@@ -24,7 +26,8 @@
  *   end
  *
  * Version 1 files, written before auth, held and warned existed, are
- * still read (those three are then empty and 0).
+ * still read (those three are then empty and 0), and so are version 2
+ * files, written before prefix existed (no prefix).
  */
 
 #include <sys/types.h>
@@ -45,7 +48,8 @@
 #include "queue.h"
 
 #define ENVELOPE_FILE_MAX	(16 * 1024 * 1024)
-#define ENVELOPE_LINE_MAX	(4 * REPLY_MAX + 32)
+/* Every byte of the longest value escaped as \xHH, and the key. */
+#define ENVELOPE_LINE_MAX	(4 * PROTO_PREPEND_MAX + 32)
 
 struct ebuf {
 	char	*buf;
@@ -74,6 +78,8 @@ envelope_clear(struct envelope *env)
 		free(r);
 	}
 	env->nrcpts = 0;
+	free(env->prefix);
+	env->prefix = NULL;
 }
 
 struct rcpt *
@@ -171,6 +177,7 @@ envelope_encode(const struct envelope *env, size_t *lenp)
 	ebuf_add_field(&eb, "auth", env->auth);
 	ebuf_add_num(&eb, "held", env->held);
 	ebuf_add_num(&eb, "warned", env->warned);
+	ebuf_add_field(&eb, "prefix", env->prefix != NULL ? env->prefix : "");
 	TAILQ_FOREACH(r, &env->rcpts, entry) {
 		ebuf_add_field(&eb, "rcpt", r->addr);
 		ebuf_add_field(&eb, "orcpt", r->orcpt);
@@ -322,6 +329,18 @@ take_num(struct ecursor *c, const char *key, uint64_t max, uint64_t *n)
 }
 
 static int
+take_prefix(struct ecursor *c, struct envelope *env)
+{
+	char	 buf[PROTO_PREPEND_MAX + 1];
+
+	if (take(c, "prefix", buf, sizeof(buf)) == -1)
+		return -1;
+	if (buf[0] != '\0' && (env->prefix = strdup(buf)) == NULL)
+		return perr(c, "out of memory");
+	return 0;
+}
+
+static int
 parse_rcpt(struct ecursor *c, struct envelope *env, const char *addr)
 {
 	struct rcpt	*r;
@@ -370,7 +389,7 @@ envelope_parse(const char *text, size_t len, struct envelope *env,
 
 	if (take_num(&c, "version", UINT32_MAX, &n) == -1)
 		goto fail;
-	if (n != 1 && n != ENVELOPE_VERSION) {
+	if (n != 1 && n != 2 && n != ENVELOPE_VERSION) {
 		perr(&c, "unknown version %" PRIu64, n);
 		goto fail;
 	}
@@ -402,6 +421,8 @@ envelope_parse(const char *text, size_t len, struct envelope *env,
 			goto fail;
 		env->warned = n;
 	}
+	if (version >= 3 && take_prefix(&c, env) == -1)
+		goto fail;
 
 	for (;;) {
 		if (c.end - c.p == 4 && memcmp(c.p, "end\n", 4) == 0)

@@ -317,7 +317,8 @@ lmtp_start_txn(struct lmtp_session *s)
 		lmtp_send_cmd(s);
 }
 
-static void
+/* 0, or -1 when the session failed (and is freed). */
+static int
 lmtp_body_start(struct lmtp_session *s)
 {
 	char	 path[64];
@@ -326,10 +327,16 @@ lmtp_body_start(struct lmtp_session *s)
 	if ((s->bodyfd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("%s", path);
 		lmtp_fail(s, "cannot open the message file");
-		return;
+		return -1;
 	}
 	body_encoder_init(&s->enc);
 	s->state = LS_BODY;
+	/* The envelope's header fields first: CRLF lines, no dot to stuff. */
+	if (io_print(s->io, spool_prefix(&s->msg->env)) == -1) {
+		lmtp_fail(s, "output buffer");
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -396,8 +403,7 @@ lmtp_txn_reply(struct lmtp_session *s)
 	} else {
 		/* DATA */
 		if (s->reply.code == 354 && s->naccepted > 0) {
-			lmtp_body_start(s);
-			if (s->state == LS_BODY)
+			if (lmtp_body_start(s) == 0)
 				lmtp_body_pump(s);
 			return;
 		}

@@ -148,26 +148,31 @@ transfer_start(struct msg *m, const char *destname, struct rcpt **rcpts,
 	struct transfer		*t;
 	struct ibuf		*b;
 	struct dest		*d;
-	const char		*prefix, *domain = destname;
-	char			 path[64];
+	const char		*dkim, *domain = destname;
+	char			 path[64], *prefix;
 	size_t			 i, k;
 	int			 fd;
 
 	if (queue_conf->relay.host[0] != '\0')
 		domain = queue_conf->relay.host;
-	if (dkim_prefix(m, &prefix) == -1) {
+	if (dkim_prefix(m, &dkim) == -1) {
 		log_warnx("%s: DKIM signing failed, delivery deferred",
 		    m->env.id);
 		return -1;
 	}
+	/* The signature on top, then the envelope's fields, then the file. */
+	if (asprintf(&prefix, "%s%s", dkim, spool_prefix(&m->env)) == -1)
+		fatal("transfer_start");
 	if ((k = transfer_fit(m, domain, rcpts, n, strlen(prefix))) == 0) {
 		log_warnx("%s: transfer does not fit in a message",
 		    m->env.id);
+		free(prefix);
 		return -1;
 	}
 	spool_msgpath("queue", m->env.id, path, sizeof(path));
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("%s: open", path);
+		free(prefix);
 		return -1;
 	}
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
@@ -194,6 +199,7 @@ transfer_start(struct msg *m, const char *destname, struct rcpt **rcpts,
 		rec_transfer_rcpt_pack(b, &e);
 	}
 	msg_mta_transfer_pack_tail(b, &tm);
+	free(prefix);
 	if (channel_send(&mta_ch, b) == -1)
 		fatalx("cannot send a transfer to the mta");
 	d = dest_find(destname, 1);
@@ -203,7 +209,7 @@ transfer_start(struct msg *m, const char *destname, struct rcpt **rcpts,
 	TAILQ_INSERT_TAIL(&transfers, t, entry);
 	log_debug("%s: transfer %llu to %s, %zu recipient%s%s", m->env.id,
 	    (unsigned long long)t->id, domain, k, k > 1 ? "s" : "",
-	    prefix[0] != '\0' ? ", DKIM signed" : "");
+	    dkim[0] != '\0' ? ", DKIM signed" : "");
 	return (int)k;
 }
 

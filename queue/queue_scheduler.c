@@ -233,6 +233,7 @@ scheduler_add(struct envelope *env)
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		fatal("scheduler_add");
 	m->env = *env;
+	env->prefix = NULL;	/* moved */
 	TAILQ_INIT(&m->env.rcpts);
 	while ((r = TAILQ_FIRST(&env->rcpts)) != NULL) {
 		TAILQ_REMOVE(&env->rcpts, r, entry);

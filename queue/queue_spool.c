@@ -278,49 +278,32 @@ spool_release(void *owner, const char *id)
 }
 
 /*
- * PREPEND: the file becomes fields + file, written to a new name and
- * renamed over the old one, so that a crash leaves one or the other.
- * It costs a copy of the message; the verdicts it carries depend on
- * the whole body, which the engine has already written by then.
+ * PREPEND: the fields go into the envelope, written once with it at
+ * the commit, and every reader of the message puts them in front of
+ * the file (spool_prefix()).  The file the engine wrote is not copied,
+ * and stays the one the milters edited in place.
  */
 void
 spool_prepend(void *owner, const char *id, const char *fields)
 {
 	struct reserved	*r;
-	char		 path[64], tmp[72], buf[65536];
-	size_t		 len = strlen(fields);
-	ssize_t		 n;
-	int		 in = -1, out = -1, ok = 0;
 
 	if ((r = reserved_find(owner, id)) == NULL || r->committing) {
 		log_warnx("prepend to unknown message %s", id);
 		return;
 	}
-	spool_msgpath("incoming", id, path, sizeof(path));
-	(void)snprintf(tmp, sizeof(tmp), "%s.pre", path);
-	if ((in = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    (out = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC,
-	    0600)) == -1)
-		goto done;
-	if (write(out, fields, len) != (ssize_t)len)
-		goto done;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, n) != n)
-			goto done;
-	if (n == 0 && close(out) == 0) {
-		out = -1;
-		ok = rename(tmp, path) == 0;
-	}
- done:
-	if (!ok) {
-		log_warn("%s: prepending header fields", path);
+	free(r->env.prefix);
+	if ((r->env.prefix = strdup(fields)) == NULL) {
+		log_warn("%s: prepending header fields", id);
 		r->prepend_failed = 1;
-		(void)unlink(tmp);
 	}
-	if (in != -1)
-		close(in);
-	if (out != -1)
-		close(out);
+}
+
+/* The header fields that go in front of a queued message's file. */
+const char *
+spool_prefix(const struct envelope *env)
+{
+	return env->prefix != NULL ? env->prefix : "";
 }
 
 /* The client went away: whatever it did not get an answer for goes. */
@@ -345,6 +328,7 @@ spool_commit(void *owner, struct envelope *env, uint64_t reqid,
 	struct reserved	*r;
 	struct rcpt	*rc;
 	struct timeval	 tv = { 0, 0 };
+	char		*prefix;
 
 	if ((r = reserved_find(owner, env->id)) == NULL || r->committing) {
 		log_warnx("commit of unknown message %s", env->id);
@@ -357,7 +341,12 @@ spool_commit(void *owner, struct envelope *env, uint64_t reqid,
 		cb(arg, reqid, QUEUE_TEMPFAIL);
 		return;
 	}
+	prefix = r->env.prefix;
 	r->env = *env;
+	/* The engine's envelope has none: the fields came by PREPEND. */
+	free(env->prefix);
+	env->prefix = NULL;
+	r->env.prefix = prefix;
 	TAILQ_INIT(&r->env.rcpts);
 	while ((rc = TAILQ_FIRST(&env->rcpts)) != NULL) {
 		TAILQ_REMOVE(&env->rcpts, rc, entry);

@@ -3,10 +3,12 @@
  * MAIL FROM (started when MAIL FROM is accepted, while the client goes
  * on with RCPT and DATA), DKIM with the body hashed as it streams in
  * (check_body), DMARC once the body is in, then the verdict: the
+ * FCrDNS result of the connection (smtp_iprev.c) joins them in the
  * Authentication-Results field (and Received-SPF if asked) that the
- * queue prepends, a 550 for a DMARC reject, a 451 for a check that
- * could not be done when "check on-tempfail tempfail", and the one
- * "verdict:" log line.
+ * queue keeps in the envelope and puts in front of the message, a 550
+ * for a DMARC reject, a 451 for a check that could not be done when
+ * "on-tempfail tempfail" (the listener's, else the global one), and
+ * the one "verdict:" log line.
  *
  * The evaluators of lib/ hand out one DNS question at a time; each goes
  * to the lookup process (smtp_lookup.c) as LKA_DNS_QUERY with a
@@ -31,12 +33,14 @@
 #include "dkim_verify.h"
 #include "dmarc.h"
 #include "dnsq.h"
+#include "iprev.h"
 #include "log.h"
 #include "proto.h"
 #include "psl.h"
 #include "received_spf.h"
 #include "spf.h"
 #include "smtpd.h"
+#include "stats.h"
 
 #define CHECK_DNS_TIMEOUT	((LOOKUP_TIMEOUT_SEC + 2) * 1000)	/* ms */
 
@@ -91,7 +95,7 @@ static void	check_done_later(int, short, void *);
 int
 check_wanted(struct smtp_session *s)
 {
-	int	 flags = s->l->cl->flags & LISTEN_CHECKS;
+	int	 flags = s->l->cl->flags & (LISTEN_CHECKS | LISTEN_IPREV);
 
 	/* Submissions are our users' own mail: not judged by DMARC. */
 	if (s->auth_user[0] != '\0')
@@ -227,40 +231,51 @@ check_done_later(int fd, short ev, void *arg)
 	check_finish(arg);
 }
 
-static void
-check_dns_answer(struct channel_req *r, struct imsg *imsg,
-    union imsg_msg *m)
+/* An LKA_DNS_ANSWER (or its failure, imsg NULL) as a dnsq answer. */
+void
+check_dns_decode(struct imsg *imsg, union imsg_msg *m,
+    struct dnsq_answer *ans)
 {
-	struct check_chain	*ch = r->arg;
 	struct msg_lka_dns_answer *a;
 	struct rec_lka_rr	 e;
 
 	if (imsg == NULL || imsg->hdr.type != IMSG_LKA_DNS_ANSWER) {
-		dnsq_answer_init(&check_answer, DNSQ_SERVFAIL);
-		chain_run(ch, &check_answer);
+		dnsq_answer_init(ans, DNSQ_SERVFAIL);
 		return;
 	}
 	a = &m->lka_dns_answer;
-	dnsq_answer_init(&check_answer, a->rcode);
-	check_answer.truncated = a->truncated;
+	dnsq_answer_init(ans, a->rcode);
+	ans->truncated = a->truncated;
 	while (rec_lka_rr_next(imsg, &a->rrs, &e) == 0) {
 		if (e.type == DNSQ_A && e.addr_len == 4)
-			(void)dnsq_answer_add_a(&check_answer, e.addr);
+			(void)dnsq_answer_add_a(ans, e.addr);
 		else if (e.type == DNSQ_AAAA && e.addr_len == 16)
-			(void)dnsq_answer_add_aaaa(&check_answer, e.addr);
+			(void)dnsq_answer_add_aaaa(ans, e.addr);
 		else if (e.type == DNSQ_TXT)
-			(void)dnsq_answer_add_txt(&check_answer, e.text,
+			(void)dnsq_answer_add_txt(ans, e.text,
 			    strlen(e.text));
 		else if (e.type == DNSQ_MX || e.type == DNSQ_PTR)
-			(void)dnsq_answer_add_name(&check_answer, e.type,
+			(void)dnsq_answer_add_name(ans, e.type,
 			    e.pref, e.text);
 	}
-	chain_run(ch, &check_answer);
 }
 
-/* Send the question: 0, or -1 if the lookup process is not there. */
-static int
-chain_ask(struct check_chain *ch, const struct dnsq_query *q)
+static void
+check_dns_answer(struct channel_req *r, struct imsg *imsg,
+    union imsg_msg *m)
+{
+	check_dns_decode(imsg, m, &check_answer);
+	chain_run(r->arg, &check_answer);
+}
+
+/*
+ * A question to the lookup process on req, answered through cb(req's
+ * answer or its failure, arg): 0, or -1 if the lookup process is not
+ * there.
+ */
+int
+check_dns_ask(struct channel_req *req, const struct dnsq_query *q,
+    channel_answer_cb cb, void *arg)
 {
 	struct msg_lka_dns_query	 m = { .name = q->name,
 					    .type = q->type };
@@ -268,13 +283,19 @@ chain_ask(struct check_chain *ch, const struct dnsq_query *q)
 
 	if ((lk = engine_lookup_channel()) == NULL)
 		return -1;
-	m.id = channel_req_add(lk, &ch->req, CHECK_DNS_TIMEOUT,
-	    check_dns_answer, ch);
+	m.id = channel_req_add(lk, req, CHECK_DNS_TIMEOUT, cb, arg);
 	if (channel_send(lk, msg_lka_dns_query_pack(&m, -1)) == -1) {
-		channel_req_cancel(&ch->req);
+		channel_req_cancel(req);
 		return -1;
 	}
 	return 0;
+}
+
+/* Send the question: 0, or -1 if the lookup process is not there. */
+static int
+chain_ask(struct check_chain *ch, const struct dnsq_query *q)
+{
+	return check_dns_ask(&ch->req, q, check_dns_answer, ch);
 }
 
 /* One evaluator step: 1 with a question in q, 0 when the chain is done. */
@@ -424,12 +445,14 @@ check_temperror(const struct smtp_check *c)
 enum check_action
 check_verdict(struct smtp_check *c, char *reason, size_t reasonsz)
 {
+	const struct conf_listen *cl = c->tx->session->l->cl;
 	int	 temp = check_temperror(c);
 
 	reason[0] = '\0';
 	if (c->dmarc_result == DMARC_FAIL && !temp) {
 		if (c->dmarc_policy == DMARC_P_REJECT) {
-			switch (smtpd_conf->check_dmarc_reject) {
+			switch (CONF_CHECK(cl, smtpd_conf,
+			    check_dmarc_reject)) {
 			case CHECK_DMARC_REJECT:
 				(void)snprintf(reason, reasonsz, "DMARC "
 				    "policy of %s rejects this message (%s)",
@@ -445,7 +468,8 @@ check_verdict(struct smtp_check *c, char *reason, size_t reasonsz)
 			return CHECK_QUARANTINE;
 		return CHECK_ACCEPT;
 	}
-	if (temp && smtpd_conf->check_tempfail == CHECK_TEMPFAIL_DEFER) {
+	if (temp && CONF_CHECK(cl, smtpd_conf, check_tempfail) ==
+	    CHECK_TEMPFAIL_DEFER) {
 		(void)snprintf(reason, reasonsz, "Sender authentication "
 		    "could not be checked (DNS), try again later");
 		return CHECK_TEMPFAIL;
@@ -483,6 +507,9 @@ check_fields(struct smtp_check *c, enum check_action action, char *buf,
 
 	buf[0] = '\0';
 	authres_init(&ar, smtpd_conf->hostname);
+	if ((c->flags & LISTEN_IPREV) && s->iprev_result != -1)
+		authres_iprev(&ar, iprev_result_name(s->iprev_result), s->ip,
+		    s->iprev_name);
 	if (c->flags & LISTEN_SPF) {
 		authres_spf(&ar, spf_result_name(c->spf_from), 0,
 		    c->tx->sender[0] != '\0' ? c->tx->sender :
@@ -534,6 +561,29 @@ check_fields(struct smtp_check *c, enum check_action action, char *buf,
 	return len;
 }
 
+/* The counters of tsamba-metricsd (tsamba-smtpd(8), METRICS). */
+static void
+check_count(struct smtp_check *c, enum check_action action)
+{
+	size_t	 i;
+
+	stats_inc(ST_CHECK_ACTIONS, action);
+	if (c->flags & LISTEN_SPF)
+		stats_inc(ST_CHECK_SPF, stats_label_index(SL_AUTHRESULT,
+		    spf_result_name(c->spf_from)));
+	for (i = 0; c->dkim != NULL && i < dkim_verify_count(c->dkim); i++)
+		stats_inc(ST_CHECK_DKIM, stats_label_index(SL_AUTHRESULT,
+		    dkim_result_name(dkim_verify_result(c->dkim,
+		    i)->result)));
+	if (c->dkim != NULL && dkim_verify_count(c->dkim) == 0)
+		stats_inc(ST_CHECK_DKIM, stats_label_index(SL_AUTHRESULT,
+		    "none"));
+	if (c->flags & LISTEN_DMARC)
+		stats_inc(ST_CHECK_DMARC, stats_label_index(SL_AUTHRESULT,
+		    c->dmarc_result != -1 ?
+		    dmarc_result_name(c->dmarc_result) : "none"));
+}
+
 /* The one line per message with every verdict (tsamba-smtpd(8)). */
 void
 check_log(struct smtp_check *c, enum check_action action)
@@ -559,7 +609,8 @@ check_log(struct smtp_check *c, enum check_action action)
 	log_quote(from, sizeof(from), c->tx->sender);
 	log_info("verdict: client=[%s] session=%016llx msgid=%s "
 	    "spf=%s spf.from=<%s> spf.helo=%s dkim=%s dmarc=%s "
-	    "dmarc.from=%s policy=%s action=%s", s->ip,
+	    "dmarc.from=%s policy=%s action=%s iprev=%s iprev.name=%s",
+	    s->ip,
 	    (unsigned long long)s->id, c->tx->msgid,
 	    (c->flags & LISTEN_SPF) ? spf_result_name(c->spf_from) : "off",
 	    from,
@@ -570,5 +621,9 @@ check_log(struct smtp_check *c, enum check_action action)
 	    c->from_domain[0] ? c->from_domain : "-",
 	    c->dmarc_result != -1 && c->dmarc_published >= 0 ?
 	    dmarc_policy_name(c->dmarc_published) : "none",
-	    action_name(action));
+	    action_name(action),
+	    !(c->flags & LISTEN_IPREV) ? "off" : s->iprev_result == -1 ?
+	    "none" : iprev_result_name(s->iprev_result),
+	    s->iprev_name[0] != '\0' ? s->iprev_name : "-");
+	check_count(c, action);
 }

@@ -21,11 +21,11 @@
 
 #include "channel.h"
 #include "dnsq.h"
+#include "iprev.h"
 #include "log.h"
 #include "proto.h"
 #include "smtpd.h"
-
-#define DNSBL_TIMEOUT	((LOOKUP_TIMEOUT_SEC + 2) * 1000)	/* ms */
+#include "stats.h"
 
 struct dnsbl_q {
 	struct channel_req	 req;
@@ -43,36 +43,6 @@ struct smtp_dnsbl {
 	size_t			 pending;
 	void			(*done)(struct smtp_session *);
 };
-
-/* The reversed address ("4.3.2.1" or 32 nibbles) into out: 0 or -1. */
-static int
-dnsbl_reverse(const struct sockaddr_storage *ss, char *out, size_t outsz)
-{
-	static const char	 hex[] = "0123456789abcdef";
-	const uint8_t		*b;
-	size_t			 i, o = 0;
-
-	if (ss->ss_family == AF_INET) {
-		b = (const uint8_t *)
-		    &((const struct sockaddr_in *)ss)->sin_addr;
-		return snprintf(out, outsz, "%u.%u.%u.%u", b[3], b[2], b[1],
-		    b[0]) >= (int)outsz ? -1 : 0;
-	}
-	if (ss->ss_family != AF_INET6 || outsz < 64)
-		return -1;
-	b = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
-	if (IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)ss)->
-	    sin6_addr))
-		return snprintf(out, outsz, "%u.%u.%u.%u", b[15], b[14],
-		    b[13], b[12]) >= (int)outsz ? -1 : 0;
-	for (i = 16; i-- > 0;) {
-		out[o++] = hex[b[i] & 0xf];
-		out[o++] = '.';
-		out[o++] = hex[b[i] >> 4];
-		out[o++] = i > 0 ? '.' : '\0';
-	}
-	return 0;
-}
 
 /*
  * Does an answer list the client?  Any A record in 127.0.0.0/8 but
@@ -134,18 +104,9 @@ dnsbl_answer(struct channel_req *r, struct imsg *imsg, union imsg_msg *m)
 {
 	struct dnsbl_q		*q = r->arg;
 	struct smtp_dnsbl	*d = q->d;
-	struct msg_lka_dns_answer *a;
 	struct dnsq_answer	 ans;
-	struct rec_lka_rr	 e;
 
-	dnsq_answer_init(&ans, DNSQ_SERVFAIL);
-	if (imsg != NULL && imsg->hdr.type == IMSG_LKA_DNS_ANSWER) {
-		a = &m->lka_dns_answer;
-		dnsq_answer_init(&ans, a->rcode);
-		while (rec_lka_rr_next(imsg, &a->rrs, &e) == 0)
-			if (e.type == DNSQ_A && e.addr_len == 4)
-				(void)dnsq_answer_add_a(&ans, e.addr);
-	}
+	check_dns_decode(imsg, m, &ans);
 	q->listed = dnsbl_listed(q->list, &ans);
 	if (ans.rcode == DNSQ_SERVFAIL)
 		log_info("session %016llx: %s %s: no answer, taken as not "
@@ -160,20 +121,15 @@ dnsbl_answer(struct channel_req *r, struct imsg *imsg, union imsg_msg *m)
 static int
 dnsbl_ask(struct smtp_dnsbl *d, struct dnsbl_q *q, const char *rev)
 {
-	struct msg_lka_dns_query	 m = { .type = DNSQ_A };
-	struct channel			*lk;
-	char				 name[DNSQ_NAME_MAX];
+	struct dnsq_query	 dq;
+	char			 name[DNSQ_NAME_MAX];
 
-	if ((lk = engine_lookup_channel()) == NULL ||
-	    snprintf(name, sizeof(name), "%s.%s", rev, q->list->zone) >=
+	if (snprintf(name, sizeof(name), "%s.%s", rev, q->list->zone) >=
 	    (int)sizeof(name))
 		return -1;
-	m.name = name;
-	m.id = channel_req_add(lk, &q->req, DNSBL_TIMEOUT, dnsbl_answer, q);
-	if (channel_send(lk, msg_lka_dns_query_pack(&m, -1)) == -1) {
-		channel_req_cancel(&q->req);
+	dnsq_query_set(&dq, name, DNSQ_A);
+	if (check_dns_ask(&q->req, &dq, dnsbl_answer, q) == -1)
 		return -1;
-	}
 	d->pending++;
 	return 0;
 }
@@ -188,12 +144,12 @@ dnsbl_start(struct smtp_session *s, void (*done)(struct smtp_session *))
 {
 	struct smtp_dnsbl	*d;
 	struct dnsbl_q		*q;
-	char			 rev[80];
+	char			 rev[IPREV_REVERSE_MAX];
 	size_t			 i;
 
 	if (!(s->l->cl->flags & LISTEN_DNSBL) ||
 	    (smtpd_conf->ndnsbl == 0 && smtpd_conf->ndnswl == 0) ||
-	    dnsbl_reverse(&s->ss, rev, sizeof(rev)) == -1 ||
+	    iprev_reverse(&s->ss, rev, sizeof(rev)) == -1 ||
 	    (d = calloc(1, sizeof(*d))) == NULL)
 		return -1;
 	d->s = s;
@@ -228,4 +184,22 @@ dnsbl_cancel(struct smtp_session *s)
 		channel_req_cancel(&d->q[i].req);
 	free(d);
 	s->dnsbl = NULL;
+}
+
+/*
+ * "dnsbl-at rcpt": a listed client is greeted and each of its
+ * recipients refused with the 554 of the list, so that the sender's
+ * log names the recipient.  Our authenticated users never are.
+ */
+int
+dnsbl_refuse_rcpt(struct smtp_session *s)
+{
+	if (s->dnsbl_state != DNSBL_LISTED || s->auth_user[0] != '\0')
+		return 0;
+	stats_inc(ST_CHECK_DNSBL, s->l->slot);
+	stats_inc(ST_SMTP_RCPT_REJECTED, s->l->slot);
+	smtp_status(s, 554, ESC_DELIVERY_NOT_AUTHORIZED, "<%s>: Recipient "
+	    "address rejected: client [%s] blocked using %s",
+	    s->tx->pending_orcpt, s->ip, s->dnsbl_zone);
+	return 1;
 }

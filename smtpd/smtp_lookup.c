@@ -109,6 +109,13 @@ lookup_resolver_init(void)
 		if ((r = ub_ctx_set_option(ub, "local-zone:",
 		    "test. transparent")) != 0)
 			fatalx("unbound: %s", ub_strerror(r));
+		/*
+		 * And the PTR records of the loopback addresses the tests
+		 * connect from (unbound answers them itself otherwise).
+		 */
+		if ((r = ub_ctx_set_option(ub, "local-zone:",
+		    "127.in-addr.arpa. transparent")) != 0)
+			fatalx("unbound: %s", ub_strerror(r));
 	} else if ((r = ub_ctx_resolvconf(ub, "/etc/resolv.conf")) != 0)
 		log_warnx("/etc/resolv.conf: %s; resolving from the root",
 		    ub_strerror(r));

@@ -149,6 +149,7 @@ static int	 milter_flush(struct milter_run *);
 static void	 milter_input(struct milter_run *);
 static int	 milter_handle(struct milter_run *, struct milter_reply *);
 static void	 milter_timer(struct milter_run *);
+static void	 milter_count(const char *);
 static int	 read_headers(struct milter_run *);
 static int	 apply_edits(struct milter_run *);
 static void	 refusal_text(const struct milter_reply *, char *, size_t);
@@ -372,6 +373,7 @@ milter_fail(struct milter_run *run, const char *fmt, ...)
 	(void)vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	milter_close(run);
+	milter_count("failure");
 	if (run->cm->on_failure == MILTER_FAIL_ACCEPT) {
 		log_warnx("session %016llx: milter %s: %s: skipped for "
 		    "message %s", SID(run->s), run->cm->name, why,
@@ -382,6 +384,14 @@ milter_fail(struct milter_run *run, const char *fmt, ...)
 	log_warnx("session %016llx: milter %s: %s: message %s tempfailed",
 	    SID(run->s), run->cm->name, why, run->tx->msgid);
 	run_verdict_reply(run, NULL);
+}
+
+/* tsamba_milter_actions_total{action=...} (tsamba-smtpd(8)). */
+static void
+milter_count(const char *action)
+{
+	stats_inc(ST_MILTER_ACTIONS, stats_label_index(SL_MILTER_ACTION,
+	    action));
 }
 
 static void
@@ -657,6 +667,8 @@ milter_step(struct milter_run *run)
 		if (run->waiting)
 			return;
 		if (run->stage == MS_DONE) {
+			/* This milter let the message through. */
+			milter_count("accept");
 			/* Best effort: the milter may be gone already. */
 			if (milter_put_quit(&run->out) == 0)
 				(void)write(run->fd, run->out.buf,
@@ -1076,6 +1088,8 @@ milter_handle(struct milter_run *run, struct milter_reply *r)
 	case SMFIR_TEMPFAIL:
 	case SMFIR_REPLYCODE:
 		refusal_text(r, reply, sizeof(reply));
+		milter_count(r->cmd == SMFIR_REPLYCODE ? "replycode" :
+		    r->cmd == SMFIR_REJECT ? "reject" : "tempfail");
 		if (run->awaiting == SMFIC_RCPT) {
 			/* That recipient only, as at RCPT TO. */
 			log_info("session %016llx: message %s: milter %s "
@@ -1104,6 +1118,7 @@ milter_handle(struct milter_run *run, struct milter_reply *r)
 		run_verdict_reply(run, reply);
 		return -1;
 	case SMFIR_DISCARD:
+		milter_count("discard");
 		log_info("session %016llx: message %s discarded by milter %s: "
 		    "from=<%s>", SID(run->s), tx->msgid, run->cm->name,
 		    tx->sender);
@@ -1115,6 +1130,7 @@ milter_handle(struct milter_run *run, struct milter_reply *r)
 	case SMFIR_QUARANTINE:
 		if (need_action(run, r, SMFIF_QUARANTINE) == -1)
 			return -1;
+		milter_count("quarantine");
 		log_info("session %016llx: message %s quarantined by milter "
 		    "%s: %s", SID(run->s), tx->msgid, run->cm->name, r->text);
 		run->held = 1;
@@ -1129,6 +1145,7 @@ milter_handle(struct milter_run *run, struct milter_reply *r)
 			milter_fail(run, "out of memory");
 			return -1;
 		}
+		milter_count("header");
 		run->edited = 1;
 		return 0;
 	case SMFIR_REPLBODY:
@@ -1144,6 +1161,8 @@ milter_handle(struct milter_run *run, struct milter_reply *r)
 			milter_fail(run, "out of memory");
 			return -1;
 		}
+		if (!run->replbody)
+			milter_count("body");
 		memcpy(nb + run->newbodylen, r->body, r->bodylen);
 		run->newbody = nb;
 		run->newbodylen += r->bodylen;
@@ -1157,6 +1176,7 @@ milter_handle(struct milter_run *run, struct milter_reply *r)
 			milter_fail(run, "CHGFROM: bad address");
 			return -1;
 		}
+		milter_count("sender");
 		log_info("session %016llx: message %s: milter %s changed the "
 		    "sender <%s> to <%s>", SID(run->s), tx->msgid,
 		    run->cm->name, tx->sender, mbox);
@@ -1179,6 +1199,7 @@ milter_handle(struct milter_run *run, struct milter_reply *r)
 		}
 		strlcpy(a->addr, mbox, sizeof(a->addr));
 		TAILQ_INSERT_TAIL(&run->addrcpts, a, entry);
+		milter_count("recipient");
 		return 0;
 	case SMFIR_DELRCPT:
 		if (need_action(run, r, SMFIF_DELRCPT) == -1)
@@ -1188,6 +1209,7 @@ milter_handle(struct milter_run *run, struct milter_reply *r)
 			return -1;
 		}
 		del_rcpt(run, mbox);
+		milter_count("recipient");
 		return 0;
 	default:
 		milter_fail(run, "unexpected %s", milter_cmd_name(r->cmd));

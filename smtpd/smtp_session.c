@@ -164,6 +164,7 @@ smtp_session_new(int fd, struct smtp_listener *l, struct sockaddr_storage *ss,
 		return;
 	}
 	s->id = ((uint64_t)arc4random() << 32) | arc4random();
+	s->iprev_result = -1;
 	s->l = l;
 	s->ss = *ss;
 	strlcpy(s->ip, ip, sizeof(s->ip));
@@ -222,27 +223,47 @@ smtp_session_start(struct smtp_session *s)
 	return 0;
 }
 
-/* The lists have answered: greet, or turn a listed client away. */
+/* The lists and iprev have answered: greet, or turn the client away. */
 static void
-smtp_dnsbl_done(struct smtp_session *s)
+smtp_connect_checked(struct smtp_session *s)
 {
+	if (--s->connect_pending > 0)
+		return;
 	s->req = REQ_NONE;
 	smtp_banner(s);
 	if (s->mode != MODE_CLOSING)
 		smtp_req_done(s);
 }
 
+/* The DNS lists and FCrDNS, at once: 1 if the greeting waits for them. */
+static int
+smtp_connect_checks(struct smtp_session *s)
+{
+	if (s->banned || s->connect_checked)
+		return 0;
+	s->connect_checked = 1;
+	if (dnsbl_start(s, smtp_connect_checked) == 0) {
+		s->dnsbl_state = DNSBL_CLEAR;
+		s->connect_pending++;
+	}
+	if (smtp_iprev_start(s, smtp_connect_checked) == 0)
+		s->connect_pending++;
+	if (s->connect_pending == 0)
+		return 0;
+	smtp_req_start(s, REQ_CHECK);
+	return 1;
+}
+
 static void
 smtp_banner(struct smtp_session *s)
 {
-	if (!s->banned && s->dnsbl_state == DNSBL_NONE &&
-	    dnsbl_start(s, smtp_dnsbl_done) == 0) {
-		s->dnsbl_state = DNSBL_CLEAR;
-		smtp_req_start(s, REQ_CHECK);
+	if (smtp_connect_checks(s))
 		return;
-	}
 	s->banner_sent = 1;
-	if (s->dnsbl_state == DNSBL_LISTED) {
+	/* With "dnsbl-at rcpt" the client is refused at RCPT TO instead. */
+	if (s->dnsbl_state == DNSBL_LISTED && CONF_CHECK(s->l->cl,
+	    smtpd_conf, check_dnsbl_at) == CHECK_DNSBL_CONNECT) {
+		stats_inc(ST_CHECK_DNSBL, s->l->slot);
 		smtp_log_refusing(s);
 		smtp_close(s, 554, ESC_DELIVERY_NOT_AUTHORIZED, "Service "
 		    "unavailable; client [%s] blocked using %s", s->ip,
@@ -267,6 +288,7 @@ smtp_free(struct smtp_session *s, const char *why)
 	    "(%s)", SID(s), s->ip, s->port, s->nmessages, why);
 	smtp_req_abandon(s);
 	dnsbl_cancel(s);
+	smtp_iprev_cancel(s);
 	channel_req_cancel(&s->grey_req);
 	smtp_reset(s);
 	evtimer_del(&s->lifetime);
@@ -844,6 +866,8 @@ smtp_cmd_mail(struct smtp_session *s, char *args)
 	addr_format(&a, s->pending_sender, sizeof(s->pending_sender));
 	s->pending_body = mp.body;
 	s->pending_utf8 = mp.smtputf8;
+	if (s->auth_user[0] == '\0' && smtp_iprev_refuse(s))
+		return;
 	if (s->auth_user[0] != '\0') {
 		auth_check_sender(s);
 		return;
@@ -925,6 +949,8 @@ smtp_cmd_rcpt(struct smtp_session *s, char *args)
 	} else
 		addr_format(&a, addr, sizeof(addr));
 	strlcpy(s->tx->pending_orcpt, addr, sizeof(s->tx->pending_orcpt));
+	if (dnsbl_refuse_rcpt(s))
+		return;
 
 	if ((m.id = smtp_req_add(s, CONNECT_AUTHD)) == 0) {
 		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
@@ -1053,6 +1079,7 @@ smtp_grey_answer(struct channel_req *r, struct imsg *imsg, union imsg_msg *m)
 	    m->lka_grey_result.pass)
 		smtp_rcpt_accepted(s);
 	else {
+		stats_inc(ST_CHECK_GREYLISTED, s->l->slot);
 		smtp_tx_drop_rcpts(tx, s->grey_mark, s->grey_envsize);
 		smtp_status(s, 451, ESC_DELIVERY_NOT_AUTHORIZED, "<%s>: "
 		    "Greylisted, try again in %u seconds", tx->pending_orcpt,
@@ -1342,7 +1369,6 @@ static void
 smtp_checked(struct smtp_session *s)
 {
 	struct smtp_tx			*tx = s->tx;
-	struct msg_queue_msg_prepend	 m = { .id = 0 };
 	struct smtp_rcpt		*r;
 	enum check_action		 action;
 	char				 reason[512], fields[PROTO_PREPEND_MAX];
@@ -1370,12 +1396,18 @@ smtp_checked(struct smtp_session *s)
 	case CHECK_ACCEPT:
 		break;
 	}
-	if (check_fields(tx->check, action, fields, sizeof(fields)) > 0) {
-		m.msgid = tx->msgid;
-		m.fields = fields;
-		/* No answer: a failure fails the commit that follows. */
-		(void)engine_send(CONNECT_QUEUE,
-		    msg_queue_msg_prepend_pack(&m, -1));
+	/*
+	 * Sent with the commit, after the milters: the queue keeps the
+	 * fields in the envelope, in front of the file as they left it.
+	 */
+	if (check_fields(tx->check, action, fields, sizeof(fields)) > 0 &&
+	    (tx->fields = strdup(fields)) == NULL) {
+		log_warn("session %016llx: verdict fields", SID(s));
+		smtp_status(s, 451, ESC_OTHER_MAIL_SYSTEM_STATUS,
+		    "Error: out of memory, try again later");
+		smtp_reset(s);
+		smtp_req_done(s);
+		return;
 	}
 	mfd = tx->milter_fd;
 	tx->milter_fd = -1;
@@ -1425,9 +1457,18 @@ smtp_commit(struct smtp_session *s)
 		.client = s->ip, .body = tx->body, .smtputf8 = tx->smtputf8,
 		.auth = s->auth_user, .held = tx->held,
 	};
+	struct msg_queue_msg_prepend	 p = { .id = 0 };
 
 	TAILQ_FOREACH(r, &tx->rcpts, entry)
 		m.rcpts.n++;
+	if (tx->fields != NULL) {
+		p.msgid = tx->msgid;
+		p.fields = tx->fields;
+		/* No answer: a failure fails the commit that follows. */
+		if (engine_send(CONNECT_QUEUE,
+		    msg_queue_msg_prepend_pack(&p, -1)) == -1)
+			goto fail;
+	}
 	if ((m.id = smtp_req_add(s, CONNECT_QUEUE)) == 0)
 		goto fail;
 	if ((b = msg_queue_msg_commit_pack(&m, -1)) == NULL)

@@ -59,6 +59,7 @@ smtp_tx_free(struct smtp_tx *tx)
 	}
 	smtp_tx_drop_rcpts(tx, NULL, 0);
 	check_free(tx->check);
+	free(tx->fields);
 	free(tx);
 }
 

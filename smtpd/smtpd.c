@@ -223,7 +223,7 @@ main(int argc, char *argv[])
 	fatalx("event loop ended");
 }
 
-/* Does any listener check SPF, DKIM, DMARC, DNS lists or greylist? */
+/* Does any listener check SPF, DKIM, DMARC, DNS lists, iprev, greylist? */
 static int
 parent_wants_lookup(void)
 {
@@ -231,7 +231,7 @@ parent_wants_lookup(void)
 
 	TAILQ_FOREACH(cl, &smtpd_conf->listens, entry)
 		if (cl->flags & (LISTEN_CHECKS | LISTEN_DNSBL |
-		    LISTEN_GREYLIST))
+		    LISTEN_GREYLIST | LISTEN_IPREV))
 			return 1;
 	return 0;
 }

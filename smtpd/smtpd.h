@@ -170,6 +170,7 @@ struct smtp_tx {
 	struct milter_run	*milter;	/* smtp_milter.c, or NULL */
 	int			 held;		/* commit on hold */
 	int			 milter_fd;	/* the spool file for the milters */
+	char			*fields;	/* the verdict, for MSG_PREPEND */
 };
 
 enum dnsbl_state {
@@ -231,6 +232,15 @@ struct smtp_session {
 	void			(*dnsbl_done)(struct smtp_session *);
 	enum dnsbl_state	 dnsbl_state;
 	char			 dnsbl_zone[CONF_HOST_MAX];	/* the list */
+
+	/* FCrDNS (smtp_iprev.c); -1: not checked. */
+	struct smtp_iprev	*iprev;		/* questions out */
+	int			 iprev_result;	/* IPREV_* */
+	char			 iprev_name[256];	/* DNSQ_NAME_MAX */
+
+	/* The checks before the greeting (DNS lists, iprev). */
+	int			 connect_checked;	/* started */
+	int			 connect_pending;	/* not answered */
 
 	/* The command being answered, for smtp_log.c (CMD_EMPTY: none). */
 	enum smtp_verb		 log_verb;
@@ -355,10 +365,30 @@ size_t		 check_fields(struct smtp_check *, enum check_action, char *,
 		    size_t);
 void		 check_log(struct smtp_check *, enum check_action);
 
+/* An LKA_DNS_ANSWER (imsg NULL: none came) as a dnsq answer. */
+struct dnsq_answer;
+struct dnsq_query;
+void		 check_dns_decode(struct imsg *, union imsg_msg *,
+		    struct dnsq_answer *);
+/* A DNS question to the lookup process: 0, or -1 if it is not there. */
+int		 check_dns_ask(struct channel_req *, const struct dnsq_query *,
+		    channel_answer_cb, void *);
+
+/* smtp_iprev.c: FCrDNS of the client, before the greeting. */
+struct smtp_iprev;
+/* 0: done(s) follows from the event loop; -1: nothing to wait for. */
+int		 smtp_iprev_start(struct smtp_session *,
+		    void (*)(struct smtp_session *));
+void		 smtp_iprev_cancel(struct smtp_session *);
+/* MAIL FROM of a client without AUTH: 1 if refused for its FCrDNS. */
+int		 smtp_iprev_refuse(struct smtp_session *);
+
 /* smtp_dnsbl.c: the client address on DNS lists, before the greeting. */
 int		 dnsbl_start(struct smtp_session *,
 		    void (*)(struct smtp_session *));
 void		 dnsbl_cancel(struct smtp_session *);
+/* RCPT TO of a listed client ("dnsbl-at rcpt"): 1 if refused. */
+int		 dnsbl_refuse_rcpt(struct smtp_session *);
 
 /*
  * smtp_log.c: the lines an admin greps and fail2ban reads (the LOGGING

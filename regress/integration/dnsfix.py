@@ -79,6 +79,10 @@ class DnsServer:
         for a in addrs:
             self.args.append("--host-record=%s,%s" % (name, a))
 
+    def ptr(self, name, target):
+        """A PTR record alone (host() makes the PTR of its A too)."""
+        self.args.append("--ptr-record=%s,%s" % (name, target))
+
     def txt(self, name, text):
         self.args.append("--txt-record=%s,%s" % (name, txt_chunks(text)))
 
@@ -166,3 +170,17 @@ class DnsServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def checks_server(dir):
+    """A server (not started) with the domains of the inbound checks'
+    tests: good.test passes SPF for 127.0.0.1, reject.test fails it, both
+    publish DMARC p=reject; 127.0.0.1 is client.test both ways (PTR and
+    A), the reverse zone of 127/8 being served too."""
+    dns = DnsServer(dir, local=("test", "127.in-addr.arpa"))
+    dns.txt("good.test", "v=spf1 ip4:127.0.0.0/8 -all")
+    dns.txt("_dmarc.good.test", "v=DMARC1; p=reject")
+    dns.txt("reject.test", "v=spf1 -all")
+    dns.txt("_dmarc.reject.test", "v=DMARC1; p=reject")
+    dns.host("client.test", "127.0.0.1")
+    return dns

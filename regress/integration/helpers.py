@@ -8,6 +8,8 @@ import os
 import smtplib
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import uuid
 
@@ -153,6 +155,50 @@ def body_intact(delivered, sent):
 
 def parse(data):
     return email.message_from_bytes(data, policy=email.policy.compat32)
+
+def our_authres(hostname, data):
+    """The Authentication-Results fields of a delivered message that
+    carry our authserv-id, parsed by python3-authres."""
+    import authres
+    head = data.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode()
+    fields = []
+    for line in head.split("\n"):
+        if line[:1] in (" ", "\t") and fields:
+            fields[-1] += line
+        else:
+            fields.append(line)
+    out = [authres.AuthenticationResultsHeader.parse(f) for f in fields
+           if f.lower().startswith("authentication-results:")]
+    return [a for a in out if a.authserv_id == hostname]
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def start_milter(request, where, log):
+    """The test milter (milter_actions.py) on where (a port or
+    unix:/path), stopped by pid at the end."""
+    p = subprocess.Popen([sys.executable, "-u",
+                          os.path.join(os.path.dirname(
+                              os.path.abspath(__file__)),
+                              "milter_actions.py"),
+                          str(where), "carol@example.test"],
+                         stdout=log, stderr=subprocess.STDOUT)
+
+    def stop():
+        p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    request.addfinalizer(stop)
+    return p
 
 
 class Raw:

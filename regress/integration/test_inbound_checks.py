@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from helpers import copies, new_msgid, read, wait_copy
+from helpers import copies, new_msgid, our_authres, read, wait_copy
 from sandbox import TOP, wait_for
 import dnsfix
 
@@ -135,20 +135,7 @@ def junk(sb, rcpt, msgid):
 def our_results(sb, data):
     """The Authentication-Results fields of the message with our
     authserv-id, parsed by python3-authres."""
-    head = data.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode()
-    fields = []
-    for line in head.split("\n"):
-        if line[:1] in (" ", "\t") and fields:
-            fields[-1] += line
-        else:
-            fields.append(line)
-    out = []
-    for f in fields:
-        if f.lower().startswith("authentication-results:"):
-            ar = authres.AuthenticationResultsHeader.parse(f)
-            if ar.authserv_id == sb.hostname:
-                out.append(ar)
-    return out
+    return our_authres(sb.hostname, data)
 
 
 def result_of(ar, method):

@@ -21,7 +21,8 @@ import urllib.request
 
 import pytest
 
-from helpers import SENDER, make_message, tls_context
+from helpers import (SENDER, make_message, port_open, start_milter,
+                     tls_context)
 from sandbox import free_port, wait_for
 
 prometheus = pytest.importorskip("prometheus_client.parser")
@@ -467,3 +468,82 @@ def test_config_check(msb, tmp_path):
                        text=True, timeout=30)
     assert r.returncode == 1
     assert 'no "metrics listen on" statement' in r.stderr, r.stderr
+
+
+# ------------------------------------- inbound checks and milter counters
+
+@pytest.fixture(scope="module")
+def csb(request, sandbox_factory, tmp_path_factory):
+    """SPF, DKIM, DMARC, iprev and the test milter on one listener,
+    against dnsmasq, with the metrics endpoint."""
+    import dnsfix
+    if not os.path.exists(dnsfix.DNSMASQ):
+        pytest.skip("dnsmasq (dnsmasq-base) not installed")
+    pytest.importorskip("Milter")
+    d = tmp_path_factory.mktemp("metrics-checks")
+    dns = dnsfix.checks_server(str(d))
+    dns.start()
+    request.addfinalizer(dns.stop)
+    mport = free_port()
+    log = open(str(d / "milter.log"), "w")
+    request.addfinalizer(log.close)
+    start_milter(request, mport, log)
+    wait_for(lambda: port_open(mport), 20, what="the test milter")
+    port = free_port()
+    sb = sandbox_factory("metchecks", metrics=True, extra=[
+        'check resolver "%s"' % dns.resolver,
+        'milter "t" on "inet:127.0.0.1:%d"' % mport,
+        'listen on 127.0.0.1 port %d spf dkim dmarc iprev milter "t"' %
+        port])
+    sb.checked_port = port
+    return sb
+
+
+def send_from(sb, frm):
+    rcpt = sb.address(sb.users[1])
+    msg = ("From: <%s>\r\nTo: <%s>\r\nSubject: counted\r\n\r\nHi.\r\n" %
+           (frm, rcpt)).encode()
+    with smtplib.SMTP("127.0.0.1", sb.checked_port, timeout=60) as s:
+        s.ehlo("client.test")
+        s.mail(frm)
+        s.rcpt(rcpt)
+        try:
+            return s.data(msg)[0]
+        except smtplib.SMTPDataError as e:
+            return e.smtp_code
+
+
+def test_check_and_milter_counters(csb):
+    """One message that passes (the milter accepts it) and one DMARC
+    reject (the milter never sees it): each verdict and result is
+    counted once, the milter's accept once, and tsambactl status shows
+    the same figures."""
+    assert send_from(csb, "a@good.test") == 250
+    assert send_from(csb, "ceo@reject.test") == 550
+
+    def counted():
+        s = scrape(csb)
+        return s if val(s, "tsamba_check_verdicts_total",
+                        action="reject") == 1 else None
+    s = wait_for(counted, 10, what="the verdict counters")
+    assert val(s, "tsamba_check_verdicts_total", action="accept") == 1
+    assert val(s, "tsamba_check_verdicts_total", action="tempfail") == 0
+    assert val(s, "tsamba_check_spf_total", result="pass") == 1
+    assert val(s, "tsamba_check_spf_total", result="fail") == 1
+    assert val(s, "tsamba_check_dmarc_total", result="pass") == 1
+    assert val(s, "tsamba_check_dmarc_total", result="fail") == 1
+    assert val(s, "tsamba_check_dkim_total", result="none") == 2
+    assert val(s, "tsamba_check_iprev_total", result="pass") >= 2
+    assert val(s, "tsamba_milter_actions_total", action="accept") == 1
+    assert val(s, "tsamba_milter_actions_total", action="header") >= 2
+    assert val(s, "tsamba_milter_actions_total", action="reject") == 0
+
+    r = ctl(csb, "status")
+    assert "checks: accept 1 reject 1" in r.stdout, r.stdout
+    line = [l for l in r.stdout.splitlines() if l.startswith("milters:")]
+    assert line and " accept 1" in line[0], r.stdout
+    doc = {d["name"]: d for d in
+           json.loads(ctl(csb, "status", "-j").stdout)["daemons"]}
+    assert doc["smtpd"]["check_verdicts"] == {
+        "accept": 1, "quarantine": 0, "reject": 1, "tempfail": 0}
+    assert doc["smtpd"]["milter_actions"]["accept"] == 1

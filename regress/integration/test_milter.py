@@ -13,7 +13,6 @@ import smtplib
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -21,41 +20,14 @@ import time
 import dkim
 import pytest
 
-from helpers import (copies, make_message, parse, read, tls_context,
-                     wait_copy)
+from helpers import (copies, make_message, parse, port_open, read,
+                     start_milter, tls_context, wait_copy)
 from sandbox import free_port, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 CTL = os.path.join(TOP, "ctl", "tsambactl")
 SENDER_DOMAIN = "sender.example"
-
-
-def port_open(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-def start_milter(request, where, log):
-    """The test milter on where (a port or unix:/path), stopped by pid
-    at the end."""
-    p = subprocess.Popen([sys.executable, "-u",
-                          os.path.join(HERE, "milter_actions.py"),
-                          str(where), "carol@example.test"],
-                         stdout=log, stderr=subprocess.STDOUT)
-
-    def stop():
-        p.terminate()
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    request.addfinalizer(stop)
-    return p
 
 
 @pytest.fixture(scope="module")
@@ -723,3 +695,88 @@ def test_rspamd_signs_submissions(rsb):
     data = read(wait_copy(rsb, user(rsb, 1), msgid))
     assert dkim.verify(data, dnsfunc=lambda name, timeout=5:
                        DKIM_RECORDS.get(name)), sig
+
+
+# ------------------------------------------------ our checks, then milters
+
+@pytest.fixture(scope="module")
+def checked(sandbox_factory, milter, tmp_path_factory):
+    """One listener with SPF, DKIM, DMARC, iprev and the test milter,
+    against dnsmasq: good.test passes SPF, reject.test fails it and
+    publishes p=reject."""
+    import dnsfix
+    if not os.path.exists(dnsfix.DNSMASQ):
+        pytest.skip("dnsmasq (dnsmasq-base) not installed")
+    dns = dnsfix.checks_server(str(tmp_path_factory.mktemp("milter-dns")))
+    dns.start()
+    port = free_port()
+    sb = sandbox_factory("checkmilter", extra=[
+        'check resolver "%s"' % dns.resolver,
+        'milter "t" on "inet:127.0.0.1:%d"' % milter,
+        'listen on 127.0.0.1 port %d spf dkim dmarc iprev milter "t"' %
+        port])
+    sb.checked_port = port
+    yield sb
+    dns.stop()
+
+
+def send_as(sb, frm, extra=""):
+    msgid = "<%s@client.test>" % os.urandom(8).hex()
+    rcpt = user(sb, 1)
+    msg = ("From: <%s>\r\nTo: <%s>\r\nSubject: original\r\n"
+           "Message-ID: %s\r\n%s\r\nHello.\r\n" %
+           (frm, rcpt, msgid, extra)).encode()
+    with smtplib.SMTP("127.0.0.1", sb.checked_port, timeout=60) as s:
+        s.ehlo("client.test")
+        assert s.mail(frm)[0] == 250
+        assert s.rcpt(rcpt)[0] == 250
+        try:
+            code, resp = s.data(msg)
+        except smtplib.SMTPDataError as e:
+            code, resp = e.smtp_code, e.smtp_error
+    return msgid, code, resp.decode(errors="replace")
+
+
+def test_checks_then_milter_edits_and_one_authres(checked):
+    """Our verdict and the milter's edits both reach the mailbox: the
+    milter rewrites the spool file, our Authentication-Results is put
+    on top of it at the commit, once."""
+    sb = checked
+    authres = pytest.importorskip("authres")
+    msgid, code, text = send_as(sb, "headers@good.test",
+                                "X-Remove-Me: old\r\n")
+    assert code == 250, text
+    data = read(wait_copy(sb, user(sb, 1), msgid))
+    m = parse(data)
+    assert m["X-Milter-Added"] == "added at the end"
+    assert m["Subject"] == "changed by the milter"
+    assert m["X-Remove-Me"] is None
+    assert m["X-Milter-Seen"] == "yes"
+    fields = [f for f in m.get_all("Authentication-Results", [])]
+    assert len(fields) == 1, fields
+    ar = authres.AuthenticationResultsHeader.parse(
+        "Authentication-Results: " + " ".join(fields[0].split()))
+    assert ar.authserv_id == sb.hostname
+    got = {(r.method, r.result) for r in ar.results}
+    assert {("spf", "pass"), ("dmarc", "pass"), ("iprev", "pass")} <= got, \
+        got
+    # ours first, above what the milter inserted at the top
+    assert data.index(b"Authentication-Results:") < \
+        data.index(b"X-Milter-Top:")
+
+
+def test_dmarc_reject_spares_the_milter(checked):
+    """A DMARC reject is decided before the milters: the 550 is ours,
+    and the milter never gets the message (it would have edited it)."""
+    sb = checked
+    _, code, text = send_as(sb, "headers@reject.test")
+    assert code == 550, text
+    assert "DMARC policy of reject.test" in text, text
+
+    def qid():
+        for line in sb.log("smtpd").splitlines():
+            if "verdict:" in line and "dmarc.from=reject.test" in line:
+                return line.split("msgid=", 1)[1].split()[0]
+        return None
+    q = wait_for(qid, 10)
+    assert "message %s: edited by milter" % q not in sb.log("smtpd")

@@ -869,3 +869,40 @@ def test_restart_reads_envelope_after_a_million_tries(base):
     finally:
         q.stop()
         srv.stop()
+
+
+def test_prepended_fields_travel_in_the_envelope(queue, lmtp):
+    """MSG_PREPEND's header fields (the inbound checks' verdict) are
+    kept in the envelope, not copied into the message file: the LMTP
+    delivery and the bounce's copy of the header both have them on top,
+    while the file the client wrote stays as it was."""
+    lmtp.data_script["nobody@mx.test"] = ["550 5.1.1 no such user"]
+    # keeps the message queued while the test looks at its files
+    lmtp.data_script["later@mx.test"] = ["451 4.2.0 later"] * 1000
+    fields = ("Authentication-Results: mx.test;\r\n\tspf=pass "
+              "smtp.mailfrom=alice@sender.test\r\n")
+    c = ImsgConn(queue.sock)
+    status, msgid, fd = c.create()
+    assert status == QUEUE_OK
+    os.write(fd, BODY)
+    os.close(fd)
+    t, p = pack("QUEUE_MSG_PREPEND", id=0, msgid=msgid, fields=fields)
+    c.send(t, p)
+    assert c.commit(msgid, "alice@sender.test",
+                    ["nobody@mx.test", "bob@mx.test",
+                     "later@mx.test"]) == QUEUE_OK
+    got = wait_for(lambda: lmtp.delivered_to("bob@mx.test"))
+    assert got[0]["data"] == fields.encode() + BODY, got[0]["data"][:300]
+    with open(os.path.join(queue.spool, "queue", msgid), "rb") as f:
+        assert f.read() == BODY
+    with open(os.path.join(queue.spool, "queue", msgid + ".env")) as f:
+        env = f.read()
+    assert "\nprefix Authentication-Results: mx.test;\\x0d\\x0a\\x09spf=" \
+        in env, env
+    bounces = wait_for(lambda: lmtp.delivered_to("alice@sender.test"))
+    m = email.message_from_bytes(bounces[0]["data"],
+                                 policy=email.policy.default)
+    hdrs = list(m.iter_parts())[2].get_content()
+    assert hdrs.index("Authentication-Results: mx.test;") < \
+        hdrs.index("Subject: dots"), hdrs
+    c.close()

@@ -29,6 +29,7 @@ import pytest
 
 from test_queue import (BODY, QUEUE, QUSER, ImsgConn, LmtpServer, Queue,
                         ensure_user, is_root, wait_for)
+from imsgclient import pack
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CTL = os.path.join(TOP, "ctl", "tsambactl")
@@ -704,4 +705,27 @@ def test_transfer_split_at_the_imsg_limit(env):
         q.logtext()
     assert wait_for(lambda: q.queued() == [])
     assert len(sink.messages()) >= 2
+    c.close()
+
+
+def test_prepended_fields_go_out_on_top(env):
+    """Fields of MSG_PREPEND kept in the envelope travel to a remote
+    host on top of the message, as to a mailbox."""
+    base, lmtp, sink, q = env
+    sink.start()
+    q.start()
+    fields = "Authentication-Results: mx.test; spf=pass\r\n"
+    c = ImsgConn(q.sock)
+    status, msgid, fd = c.create()
+    assert status == 0
+    os.write(fd, BODY)
+    os.close(fd)
+    t, p = pack("QUEUE_MSG_PREPEND", id=0, msgid=msgid, fields=fields)
+    c.send(t, p)
+    assert c.commit(msgid, "alice@mx.test",
+                    [("fwd@far.test", REMOTE)]) == 0
+    assert wait_for(lambda: sink.to("fwd@far.test")), q.logtext()
+    m = sink.to("fwd@far.test")[0]
+    assert b"Authentication-Results: mx.test; spf=pass" in m, m[:400]
+    assert m.index(b"Authentication-Results:") < m.index(b"Subject: dots")
     c.close()

@@ -1095,8 +1095,38 @@ test_checks(void)
 	    "bad time \"soon\" (0 to 366d)");
 	expect_error("check bogus 1\n", 1, "unknown check \"bogus\" "
 	    "(resolver, psl, on-tempfail, dmarc-reject, received-spf, dnsbl, "
-	    "dnswl)");
+	    "dnswl, iprev-fail, dnsbl-at)");
 	expect_error("listen on 127.0.0.1 spf spf\n", 1, "spf given twice");
+
+	/* A listener's own check settings override the global ones. */
+	CHECK(parse_text("listen on 127.0.0.1 port 25 spf dkim dmarc iprev "
+	    "dmarc-reject quarantine on-tempfail accept iprev-fail reject "
+	    "dnsbl-at rcpt\n"
+	    "listen on 127.0.0.1 port 26 spf\n"
+	    "check on-tempfail tempfail\n"
+	    "check iprev-fail tempfail\n", &conf) == 0);
+	CHECKF(errtext[0] == '\0', "%s", errtext);
+	cl = TAILQ_FIRST(&conf.listens);
+	CHECK(cl->flags & LISTEN_IPREV);
+	CHECK(CONF_CHECK(cl, &conf, check_dmarc_reject) ==
+	    CHECK_DMARC_QUARANTINE);
+	CHECK(CONF_CHECK(cl, &conf, check_tempfail) == CHECK_TEMPFAIL_ACCEPT);
+	CHECK(CONF_CHECK(cl, &conf, check_iprev) == CHECK_IPREV_REJECT);
+	CHECK(CONF_CHECK(cl, &conf, check_dnsbl_at) == CHECK_DNSBL_RCPT);
+	cl = TAILQ_NEXT(cl, entry);
+	CHECK(CONF_CHECK(cl, &conf, check_dmarc_reject) == CHECK_DMARC_REJECT);
+	CHECK(CONF_CHECK(cl, &conf, check_tempfail) == CHECK_TEMPFAIL_DEFER);
+	CHECK(CONF_CHECK(cl, &conf, check_iprev) == CHECK_IPREV_TEMPFAIL);
+	CHECK(CONF_CHECK(cl, &conf, check_dnsbl_at) == CHECK_DNSBL_CONNECT);
+	conf_clear(&conf);
+	expect_error("listen on 127.0.0.1 dmarc-reject drop\n", 1,
+	    "check dmarc-reject: \"drop\" is not reject, quarantine or none");
+	expect_error("listen on 127.0.0.1 dnsbl-at rcpt dnsbl-at connect\n", 1,
+	    "dnsbl-at given twice");
+	expect_error("imap listen on 127.0.0.1 plaintext on-tempfail accept\n",
+	    1, "check settings are for smtp listeners");
+	expect_error("check iprev-fail maybe\n", 1, "check iprev-fail: "
+	    "\"maybe\" is not log, tempfail or reject");
 }
 
 /* imap listen / pop3 listen: default ports, implicit TLS, plaintext. */

@@ -346,7 +346,7 @@ static const struct field_case field_cases[] = {
 	{ "smtputf8", 0, "smtputf8 2", 0 },
 	{ "held", 0, "held 2", 0 },
 	{ "warned", 0, "warned 2", 0 },
-	{ "version", 0, "version 3", 0 },
+	{ "version", 0, "version 4", 0 },
 	{ "version", 0, "version 0", 0 },
 	{ "version", 0, "version 4294967298", 0 },
 	/* Not numbers. */
@@ -473,6 +473,49 @@ test_version1(void)
 	CHECK(parse_text(text, len, &env) == -1);
 }
 
+/*
+ * Version 3: the prefix line, header fields with their CRLFs escaped,
+ * read back as they were; version 2 files have none.
+ */
+static void
+test_prefix(void)
+{
+	struct envelope	 env, back;
+	const char	*fields = "Authentication-Results: mx.example; "
+			    "spf=pass\r\n\tsmtp.mailfrom=a@example.org\r\n"
+			    "Received-SPF: pass\r\n";
+	char		*text, buf[PROTO_PREPEND_MAX + 1];
+	size_t		 len;
+
+	sample(&env);
+	CHECK((env.prefix = strdup(fields)) != NULL);
+	CHECK((text = envelope_encode(&env, &len)) != NULL);
+	CHECK(strstr(text, "\nprefix Authentication-Results: mx.example; "
+	    "spf=pass\\x0d\\x0a\\x09smtp.mailfrom") != NULL);
+	CHECK(parse_text(text, len, &back) == 0);
+	CHECK(back.prefix != NULL && strcmp(back.prefix, fields) == 0);
+	envelope_clear(&back);
+	CHECK(back.prefix == NULL);
+	free(text);
+	/* The longest prefix the engine may send fits. */
+	memset(buf, 'a', sizeof(buf) - 1);
+	buf[sizeof(buf) - 1] = '\0';
+	buf[0] = '\r';
+	free(env.prefix);
+	CHECK((env.prefix = strdup(buf)) != NULL);
+	CHECK((text = envelope_encode(&env, &len)) != NULL);
+	CHECK(parse_text(text, len, &back) == 0);
+	CHECK(back.prefix != NULL && strcmp(back.prefix, buf) == 0);
+	envelope_clear(&back);
+	free(text);
+	envelope_clear(&env);
+	/* A version 2 text (the base) has no prefix. */
+	text = edited(NBASE, SET, NULL, &len);
+	CHECK(parse_text(text, len, &back) == 0);
+	CHECK(back.prefix == NULL);
+	envelope_clear(&back);
+}
+
 /* Around the "end" line and between recipients. */
 static void
 test_framing(void)
@@ -550,6 +593,7 @@ main(void)
 	test_fields();
 	test_lengths();
 	test_version1();
+	test_prefix();
 	test_framing();
 	test_many_recipients();
 	return unit_done("test_envelope");
