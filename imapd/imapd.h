@@ -34,19 +34,8 @@
 #include "conf.h"
 #include "proto.h"
 
-/*
- * mailbox.h and imap_parse.h both name STORE_SET, STORE_ADD and
- * STORE_REMOVE (same values, 0 to 2): the storage's become MB_STORE_*
- * here, so that a command file may use both.
- */
-#define STORE_SET	MB_STORE_SET
-#define STORE_ADD	MB_STORE_ADD
-#define STORE_REMOVE	MB_STORE_REMOVE
 #include "mailbox.h"
 #include "folder.h"
-#undef STORE_SET
-#undef STORE_ADD
-#undef STORE_REMOVE
 #include "imap_parse.h"
 
 #define PROTO_IMAP	0
