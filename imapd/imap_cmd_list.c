@@ -80,15 +80,77 @@ list_attrs(FILE *f, const struct folder *fo, int lsub)
 	fputc(')', f);
 }
 
+/* Whether name matches one of the command's patterns (after ref). */
+static int
+list_wanted(const struct imap_list *l, const char *name)
+{
+	char	 pat[MAILBOX_NAME_MAX * 2];
+	int	 p;
+
+	for (p = 0; p < l->patterns.n; p++) {
+		if (l->ref.len + l->patterns.v[p].len >= sizeof(pat))
+			continue;
+		memcpy(pat, l->ref.s, l->ref.len);
+		memcpy(pat + l->ref.len, l->patterns.v[p].s,
+		    l->patterns.v[p].len);
+		pat[l->ref.len + l->patterns.v[p].len] = '\0';
+		if (list_matches(pat, name))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+list_line(struct mail_session *s, const struct folder *fo, int lsub)
+{
+	fprintf(s->io.out, "* %s ", lsub ? "LSUB" : "LIST");
+	list_attrs(s->io.out, fo, lsub);
+	fputs(" \".\" ", s->io.out);
+	imap_quoted(s->io.out, fo->name, strlen(fo->name));
+	fputs("\r\n", s->io.out);
+}
+
+/*
+ * LSUB goes through the subscriptions, not the folders: a subscribed
+ * name stays listed (as \Noselect) when its folder is gone (RFC 3501
+ * 6.3.6), and INBOX is listed only when subscribed, as Dovecot does.
+ */
+static void
+list_subscribed(struct mail_session *s, const struct imap_list *l,
+    const struct folder_list *fl)
+{
+	struct subscriptions	 subs;
+	struct folder		 gone;
+	size_t			 i, j;
+
+	subs_init(&subs);
+	if (subs_read(&subs, s->root) == -1)
+		log_warn("%s: subscriptions", s->user);
+	for (i = 0; i < subs.n; i++) {
+		if (!list_wanted(l, subs.name[i]))
+			continue;
+		for (j = 0; j < fl->n; j++)
+			if (strcmp(fl->f[j].name, subs.name[i]) == 0)
+				break;
+		if (j < fl->n) {
+			list_line(s, &fl->f[j], 1);
+			continue;
+		}
+		memset(&gone, 0, sizeof(gone));
+		if (strlcpy(gone.name, subs.name[i], sizeof(gone.name)) <
+		    sizeof(gone.name))
+			list_line(s, &gone, 1);
+	}
+	subs_clear(&subs);
+}
+
 void
 imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 {
 	struct imap_list	*l = &cmd->u.list;
 	struct folder_list	 fl;
-	struct subscriptions	 subs;
-	char			 pat[MAILBOX_NAME_MAX * 2];
 	size_t			 i;
-	int			 lsub = cmd->verb == IC_LSUB, p, any;
+	int			 lsub = cmd->verb == IC_LSUB;
 
 	if (l->extended || l->sel != 0) {
 		imap_tagged(s, cmd, "BAD", "LIST-EXTENDED is not supported "
@@ -108,30 +170,12 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 		imap_tagged(s, cmd, "NO", "[UNAVAILABLE] Cannot list");
 		return;
 	}
-	subs_init(&subs);
 	if (lsub)
-		(void)subs_read(&subs, s->root);
-	for (i = 0; i < fl.n; i++) {
-		any = 0;
-		for (p = 0; p < l->patterns.n && !any; p++) {
-			if (l->ref.len + l->patterns.v[p].len >= sizeof(pat))
-				continue;
-			memcpy(pat, l->ref.s, l->ref.len);
-			memcpy(pat + l->ref.len, l->patterns.v[p].s,
-			    l->patterns.v[p].len);
-			pat[l->ref.len + l->patterns.v[p].len] = '\0';
-			any = list_matches(pat, fl.f[i].name);
-		}
-		if (!any || (lsub && strcmp(fl.f[i].name, "INBOX") != 0 &&
-		    !subs_has(&subs, fl.f[i].name)))
-			continue;
-		fprintf(s->io.out, "* %s ", lsub ? "LSUB" : "LIST");
-		list_attrs(s->io.out, &fl.f[i], lsub);
-		fputs(" \".\" ", s->io.out);
-		imap_quoted(s->io.out, fl.f[i].name, strlen(fl.f[i].name));
-		fputs("\r\n", s->io.out);
-	}
-	subs_clear(&subs);
+		list_subscribed(s, l, &fl);
+	else
+		for (i = 0; i < fl.n; i++)
+			if (list_wanted(l, fl.f[i].name))
+				list_line(s, &fl.f[i], 0);
 	folder_list_free(&fl);
 	imap_tagged(s, cmd, "OK", "%s completed", lsub ? "LSUB" : "LIST");
 }
