@@ -13,8 +13,9 @@ must show, over imaplib and poplib, the same folders (LIST), UIDVALIDITY,
 UIDNEXT, FLAGS and PERMANENTFLAGS, UIDs with their flags, sizes,
 INTERNALDATEs and Message-IDs, subscriptions (LSUB), and POP3 UIDLs.
 Then lmtpd delivers another message, which tsamba numbers, and tsamba
-changes the store over IMAP (flags set, added and removed, a new keyword, an expunge, a MOVE, a new folder subscribed, an
-unsubscribe, an APPEND) and POP3 (DELE and QUIT); tsamba-imapd stopped,
+changes the store over IMAP (flags set, added and removed, a new
+keyword, an expunge, a MOVE, a new folder subscribed, an unsubscribe,
+an APPEND) and POP3 (DELE and QUIT); tsamba-imapd stopped,
 Dovecot started again must show exactly what tsamba last showed, UIDs
 kept, and find nothing in the files to complain about."""
 
