@@ -688,20 +688,30 @@ def mail_pid_of(sb, before):
     return new.pop()
 
 
+def proc_gids(pid):
+    """Every gid of a process: real, effective, saved, filesystem and
+    the supplementary groups."""
+    gids = set()
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(("Gid:", "Groups:")):
+                gids |= {int(g) for g in line.split()[1:]}
+    return gids
+
+
 @pytest.mark.root
 def test_privileges(isb):
     login, keys, before = imapd_processes(isb)
     imap_uid = pwd.getpwnam("_tsambaimap")
     assert proc_uids(login)[0] == imap_uid.pw_uid
+    assert proc_gids(login) == {imap_uid.pw_gid}
     assert proc_root(login) == isb.chroot
     m = imaps(isb)
     m.login(isb.demo_user, isb.password)
     mail = mail_pid_of(isb, before)
     vmail = pwd.getpwnam("vmail")
-    assert proc_uids(mail)[0] == vmail.pw_uid
-    with open("/proc/%d/status" % mail) as f:
-        gids = [l.split()[1:] for l in f if l.startswith("Gid:")][0]
-    assert set(gids) == {str(vmail.pw_gid)}
+    assert set(proc_uids(mail)) == {vmail.pw_uid}
+    assert proc_gids(mail) == {vmail.pw_gid}
     assert proc_root(mail) == isb.maildir(isb.demo_user)
     m.logout()
 
@@ -714,6 +724,10 @@ def test_no_key_in_login_process(isb):
     pop3s(isb).quit()
     login, keys, _ = imapd_processes(isb)
     assert present(login, isb.key) == []
+    # Nor is the key file open there (the key process read it).
+    fds = "/proc/%d/fd" % login
+    assert isb.key not in {os.readlink(os.path.join(fds, n))
+                           for n in os.listdir(fds)}
     assert present(keys, isb.key), "the search finds nothing anywhere"
 
 
