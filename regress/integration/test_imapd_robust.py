@@ -8,6 +8,8 @@ clients:
 - kill -9 of the mail process in the middle of an APPEND (half of a big
   literal sent) and of an EXPUNGE: nothing that was there is lost, no
   UID is given twice, and the next session sees a consistent mailbox;
+- the users table in MariaDB, the server stopped: NO [UNAVAILABLE] and
+  -ERR [SYS/TEMP], then logins again once it is back;
 - bans with the default limit (5): failed IMAP, POP3 and SMTP AUTH
   logins from one address count together, the fifth bans;
 - limits: imap-sessions-per-ip refuses the connection after the limit
@@ -403,3 +405,63 @@ def test_autologout_after_login(lsb):
     assert m.readline() == b""
     assert busy.noop()[0] == "OK"
     busy.logout()
+
+
+# ------------------------------------------------------------ database
+
+@pytest.fixture(scope="module")
+def mariadb_server():
+    import mariadb	# regress/integration/mariadb.py
+    yield from mariadb.serving("tsamba-imap-mariadb-")
+
+
+@pytest.fixture(scope="module")
+def msb(sandbox_factory, mariadb_server):
+    from sandbox import sha512_crypt
+    myconf = os.path.join(mariadb_server.tmp, "mysql.conf")
+    with open(myconf, "w") as f:
+        f.write(mariadb_server.conf_text(tcp=False))
+    os.chmod(myconf, 0o644)
+    password = "Imap'sql%pass-1"
+    mariadb_server.add_domain("example.test")
+    mariadb_server.add_user("demo@example.test",
+                            sha512_crypt([password])[0])
+    return sandbox_factory("mysql", imap=True, password=password,
+                           extra=['table %s mysql "%s"' % (t, myconf)
+                                  for t in ("domains", "users", "aliases")])
+
+
+def test_database_down(msb, mariadb_server):
+    """The users table in MariaDB, the server stopped: IMAP says NO
+    [UNAVAILABLE] and POP3 -ERR [SYS/TEMP] to the right password, not a
+    rejection; once it is back, both log in again."""
+    imaps(msb).logout()
+    mariadb_server.stop()
+    try:
+        m = imaplib.IMAP4_SSL("127.0.0.1", msb.ports["imaps"],
+                              ssl_context=tls_context(), timeout=TIMEOUT)
+        with pytest.raises(imaplib.IMAP4.error, match=r"\[UNAVAILABLE\]"):
+            m.login(msb.demo_user, msb.password)
+        m.shutdown()
+        p = poplib.POP3_SSL("127.0.0.1", msb.ports["pop3s"],
+                            context=tls_context(), timeout=TIMEOUT)
+        p.user(msb.demo_user)
+        with pytest.raises(poplib.error_proto, match=r"\[SYS/TEMP\]"):
+            p.pass_(msb.password)
+        p.close()
+    finally:
+        mariadb_server.start()
+
+    def logs_in():
+        try:
+            imaps(msb).logout()
+            return True
+        except imaplib.IMAP4.error:
+            return False
+    wait_for(logs_in, 60, interval=0.5, what="IMAP login once the "
+             "database is back")
+    p = poplib.POP3_SSL("127.0.0.1", msb.ports["pop3s"],
+                        context=tls_context(), timeout=TIMEOUT)
+    p.user(msb.demo_user)
+    assert p.pass_(msb.password).startswith(b"+OK")
+    p.quit()
