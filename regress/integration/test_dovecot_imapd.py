@@ -15,7 +15,7 @@ INTERNALDATEs and Message-IDs, subscriptions (LSUB), and POP3 UIDLs.
 Then lmtpd delivers another message, which tsamba numbers, and tsamba
 changes the store over IMAP (flags set, added and removed, a new
 keyword, an expunge, a MOVE, a new folder subscribed, an unsubscribe,
-an APPEND) and POP3 (DELE and QUIT); tsamba-imapd stopped,
+a DELETE, a RENAME of a folder with one below it, an APPEND) and POP3 (DELE and QUIT); tsamba-imapd stopped,
 Dovecot started again must show exactly what tsamba last showed, UIDs
 kept, and find nothing in the files to complain about."""
 
@@ -35,6 +35,7 @@ TIMEOUT = 15
 ENTWUERFE = "Entw&APw-rfe"		# "Entwürfe" in modified UTF-7
 NIHONGO = "Projekte.2026.&ZeVnLIqe-"	# "日本語" below Projekte.2026
 MADE = "Projekte.Neu &AMQ-"		# "Neu Ä", made by tsamba
+RENAMED = "Projekte.2027"		# Projekte.2026, renamed by tsamba
 
 pytestmark = requires_dovecot + [pytest.mark.root]
 
@@ -162,6 +163,8 @@ def test_dovecot_then_tsamba_then_dovecot(dsb, dovecot):
     ok(m.uid("MOVE", str(u[5]), '"%s"' % ENTWUERFE))
     ok(m.create('"%s"' % MADE))
     ok(m.subscribe('"%s"' % MADE))
+    ok(m.delete("Lists.tsamba"))
+    ok(m.rename("Projekte.2026", RENAMED))
     ok(m.unsubscribe("Sent"))
     body = msg(70, "appended by tsamba")
     ok(m.append("INBOX", r"(\Flagged tsamba-kw)",
@@ -202,6 +205,12 @@ def test_dovecot_then_tsamba_then_dovecot(dsb, dovecot):
     made = last_by_tsamba[0][MADE]
     assert made.msgs == {} and made.uidnext == 1
     f[MADE] = made
+    # Gone, with the parent that was only its parent.
+    del f["Lists.tsamba"], f["Lists"]
+    # Renamed with the folder below it, UIDVALIDITYs and UIDs kept; the
+    # subscription stays on the old name.
+    f[RENAMED] = f.pop("Projekte.2026")
+    f[RENAMED + NIHONGO[len("Projekte.2026"):]] = f.pop(NIHONGO)
     want = (f, (s - {"Sent"}) | {MADE}, last_by_tsamba[2])
     assert last_by_tsamba[0] == want[0]
     assert last_by_tsamba[1] == want[1]
