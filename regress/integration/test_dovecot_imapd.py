@@ -15,9 +15,10 @@ INTERNALDATEs and Message-IDs, subscriptions (LSUB), and POP3 UIDLs.
 Then lmtpd delivers another message, which tsamba numbers, and tsamba
 changes the store over IMAP (flags set, added and removed, a new
 keyword, an expunge, a MOVE, a new folder subscribed, an unsubscribe,
-a DELETE, a RENAME of a folder with one below it, an APPEND) and POP3 (DELE and QUIT); tsamba-imapd stopped,
-Dovecot started again must show exactly what tsamba last showed, UIDs
-kept, and find nothing in the files to complain about."""
+a DELETE, a RENAME of a folder with one below it, an APPEND) and POP3
+(DELE and QUIT); tsamba-imapd stopped, Dovecot started again must show
+exactly what tsamba last showed, UIDs kept, and find nothing in the
+files to complain about."""
 
 import copy
 import os

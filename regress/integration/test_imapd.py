@@ -83,6 +83,16 @@ def raw_imaps(sb):
     return s, f
 
 
+def imaps_greeting(sb):
+    """The first line on the implicit TLS port."""
+    s = tls_context().wrap_socket(socket.create_connection(
+        ("127.0.0.1", sb.ports["imaps"]), timeout=TIMEOUT))
+    try:
+        return s.makefile("rb").readline()
+    finally:
+        s.close()
+
+
 def tagged(f, tag):
     """Lines up to the tagged reply; returns (untagged, tagged line)."""
     lines = []
@@ -640,17 +650,9 @@ def test_failures_ban_with_smtp(sandbox_factory):
     with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
         m.login(bsb.demo_user, "wrong")
     m.shutdown()
-
-    def banned():
-        s = tls_context().wrap_socket(socket.create_connection(
-            ("127.0.0.1", bsb.ports["imaps"]), timeout=TIMEOUT))
-        try:
-            return s.makefile("rb").readline()
-        finally:
-            s.close()
-    wait_for(lambda: banned().startswith(b"* BYE [UNAVAILABLE]"), TIMEOUT,
-             what="the IMAP refusal of a banned address")
-    assert b"failed logins" in banned()
+    wait_for(lambda: imaps_greeting(bsb).startswith(b"* BYE [UNAVAILABLE]"),
+             TIMEOUT, what="the IMAP refusal of a banned address")
+    assert b"failed logins" in imaps_greeting(bsb)
     # poplib takes the -ERR greeting as an error.
     with pytest.raises(poplib.error_proto, match="failed logins"):
         poplib.POP3("127.0.0.1", bsb.ports["pop3"], timeout=TIMEOUT)

@@ -33,7 +33,7 @@ import pytest
 
 from helpers import make_message, tls_context
 from sandbox import wait_for
-from test_imapd import imapd_processes, mail_pid_of
+from test_imapd import imapd_processes, imaps_greeting, mail_pid_of
 
 TIMEOUT = 15
 
@@ -304,25 +304,17 @@ def test_default_ban_after_five_failures(sandbox_factory):
             p.pass_("wrong")
         p.close()
 
-    def imap_greeting():
-        s = tls_context().wrap_socket(socket.create_connection(
-            ("127.0.0.1", bsb.ports["imaps"]), timeout=TIMEOUT))
-        try:
-            return s.makefile("rb").readline()
-        finally:
-            s.close()
-
     for fail in (imap_fail, pop3_fail, imap_fail, pop3_fail):
         fail()
     # Four failures: still served, and the right password works.
-    assert imap_greeting().startswith(b"* OK")
+    assert imaps_greeting(bsb).startswith(b"* OK")
     with smtplib.SMTP_SSL("127.0.0.1", bsb.ports["smtps"],
                           context=tls_context(), timeout=TIMEOUT) as c:
         c.ehlo("client.test")
         code, _ = c.docmd("AUTH", "PLAIN " + base64.b64encode(
             b"\0" + bsb.demo_user.encode() + b"\0wrong").decode())
         assert code == 535
-    wait_for(lambda: imap_greeting().startswith(b"* BYE [UNAVAILABLE]"),
+    wait_for(lambda: imaps_greeting(bsb).startswith(b"* BYE [UNAVAILABLE]"),
              TIMEOUT, what="the ban after the fifth failure")
     with pytest.raises(poplib.error_proto, match="failed logins"):
         poplib.POP3("127.0.0.1", bsb.ports["pop3"], timeout=TIMEOUT)
