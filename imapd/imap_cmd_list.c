@@ -254,10 +254,13 @@ imap_cmd_folder(struct mail_session *s, struct imap_cmd *cmd)
 		name[strlen(name) - 1] = '\0';
 	switch (cmd->verb) {
 	case IC_CREATE:
+		/* INBOX always exists (RFC 9051 6.3.4). */
+		errno = EEXIST;
 		r = strcmp(name, "INBOX") == 0 ? -1 :
 		    folder_create(s->root, name);
 		break;
 	case IC_DELETE:
+		errno = EPERM;
 		r = strcmp(name, "INBOX") == 0 ? -1 :
 		    folder_delete(s->root, name);
 		break;
