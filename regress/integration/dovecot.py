@@ -7,6 +7,7 @@ foreground on free loopback ports with its config, passwd file, state
 and log in a private directory, and is stopped by its pid.  Its mail
 processes run as the given owner of the Maildirs."""
 
+import hashlib
 import imaplib
 import os
 import poplib
@@ -210,7 +211,7 @@ def fetch_flags(m, uids="1:*"):
 
 
 # What a client sees of one message and of one folder.
-Message = namedtuple("Message", "flags size date msgid")
+Message = namedtuple("Message", "flags size date msgid digest")
 Folder = namedtuple("Folder", "uidvalidity uidnext msgs flags permanentflags "
                     "attrs")
 
@@ -229,10 +230,11 @@ SELECT_ATTRS = {"\\noselect", "\\nonexistent"}
 
 def fetch_messages(m):
     """{uid: Message} of the selected mailbox: flags (\\Recent left out),
-    RFC822.SIZE, INTERNALDATE and the Message-ID, which says that a UID
-    still names the same message."""
+    RFC822.SIZE, INTERNALDATE, the Message-ID, which says that a UID
+    still names the same message, and the SHA-256 of BODY[], which says
+    that the message reads the same (CRLF line ends made alike)."""
     typ, data = m.uid("FETCH", "1:*", "(UID FLAGS RFC822.SIZE INTERNALDATE "
-                      "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+                      "BODY.PEEK[])")
     assert typ == "OK", data
     msgs = {}
     for item in data:
@@ -242,11 +244,14 @@ def fetch_messages(m):
         got = {k: r.search(head) for k, r in ITEM_RE.items()}
         assert all(got.values()), head
         mo = MSGID_RE.search(literal)
+        # RFC 9051 7.5.2: RFC822.SIZE is the length of BODY[].
+        assert len(literal) == int(got["size"].group(1)), head
         flags = frozenset(got["flags"].group(1).decode().split()) - \
             {"\\Recent"}
         msgs[int(got["uid"].group(1))] = Message(
             flags, int(got["size"].group(1)), got["date"].group(1).decode(),
-            mo.group(1).decode() if mo else None)
+            mo.group(1).decode() if mo else None,
+            hashlib.sha256(literal).hexdigest())
     return msgs
 
 
