@@ -50,7 +50,7 @@ list_matches(const char *pat, const char *name)
 }
 
 static void
-list_attrs(FILE *f, const struct folder *fo, int lsub)
+list_attrs(FILE *f, const struct folder *fo)
 {
 	static const struct {
 		int		 bit;
@@ -63,20 +63,14 @@ list_attrs(FILE *f, const struct folder *fo, int lsub)
 		{ MBOX_SPECIAL_ARCHIVE, "\\Archive" },
 	};
 	size_t	 i;
-	int	 sp = 0;
 
 	fputc('(', f);
-	if (!fo->exists) {
-		fputs("\\Noselect", f);
-		sp = 1;
-	}
-	if (!lsub) {
-		fprintf(f, "%s%s", sp++ ? " " : "", fo->children ?
-		    "\\HasChildren" : "\\HasNoChildren");
-		for (i = 0; i < sizeof(su) / sizeof(su[0]); i++)
-			if (fo->special & su[i].bit)
-				fprintf(f, " %s", su[i].name);
-	}
+	if (!fo->exists)
+		fputs("\\Noselect ", f);
+	fputs(fo->children ? "\\HasChildren" : "\\HasNoChildren", f);
+	for (i = 0; i < sizeof(su) / sizeof(su[0]); i++)
+		if (fo->special & su[i].bit)
+			fprintf(f, " %s", su[i].name);
 	fputc(')', f);
 }
 
@@ -101,46 +95,71 @@ list_wanted(const struct imap_list *l, const char *name)
 }
 
 static void
-list_line(struct mail_session *s, const struct folder *fo, int lsub)
+list_line(struct mail_session *s, const struct folder *fo)
 {
-	fprintf(s->io.out, "* %s ", lsub ? "LSUB" : "LIST");
-	list_attrs(s->io.out, fo, lsub);
+	fputs("* LIST ", s->io.out);
+	list_attrs(s->io.out, fo);
 	fputs(" \".\" ", s->io.out);
 	imap_quoted(s->io.out, fo->name, strlen(fo->name));
 	fputs("\r\n", s->io.out);
 }
 
+static void
+lsub_line(struct mail_session *s, const char *name, int noselect)
+{
+	fprintf(s->io.out, "* LSUB (%s) \".\" ", noselect ? "\\Noselect" :
+	    "");
+	imap_quoted(s->io.out, name, strlen(name));
+	fputs("\r\n", s->io.out);
+}
+
 /*
- * LSUB goes through the subscriptions, not the folders: a subscribed
- * name stays listed (as \Noselect) when its folder is gone (RFC 3501
- * 6.3.6), and INBOX is listed only when subscribed, as Dovecot does.
+ * The levels above a subscribed name that a "%" pattern matches where
+ * the name does not, each once: listed \Noselect, which in LSUB says
+ * "not subscribed itself" (RFC 3501 6.3.9).
  */
 static void
-list_subscribed(struct mail_session *s, const struct imap_list *l,
-    const struct folder_list *fl)
+lsub_parents(struct mail_session *s, const struct imap_list *l,
+    const struct subscriptions *subs, const char *name,
+    struct subscriptions *shown)
 {
-	struct subscriptions	 subs;
-	struct folder		 gone;
-	size_t			 i, j;
+	char	 parent[MAILBOX_NAME_MAX];
+	char	*sep;
+
+	if (strlcpy(parent, name, sizeof(parent)) >= sizeof(parent))
+		return;
+	while ((sep = strrchr(parent, MAILBOX_SEP)) != NULL) {
+		*sep = '\0';
+		if (!list_wanted(l, parent) || subs_has(subs, parent) ||
+		    subs_has(shown, parent))
+			continue;
+		if (subs_add(shown, parent) == 0)
+			lsub_line(s, parent, 1);
+	}
+}
+
+/*
+ * LSUB goes through the subscriptions file, not the folders, as Dovecot
+ * does: a subscribed name stays listed when its folder is gone (RFC 3501
+ * 6.3.6), and INBOX is listed only when subscribed.
+ */
+static void
+list_subscribed(struct mail_session *s, const struct imap_list *l)
+{
+	struct subscriptions	 subs, shown;
+	size_t			 i;
 
 	subs_init(&subs);
+	subs_init(&shown);
 	if (subs_read(&subs, s->root) == -1)
 		log_warn("%s: subscriptions", s->user);
 	for (i = 0; i < subs.n; i++) {
-		if (!list_wanted(l, subs.name[i]))
-			continue;
-		for (j = 0; j < fl->n; j++)
-			if (strcmp(fl->f[j].name, subs.name[i]) == 0)
-				break;
-		if (j < fl->n) {
-			list_line(s, &fl->f[j], 1);
-			continue;
-		}
-		memset(&gone, 0, sizeof(gone));
-		if (strlcpy(gone.name, subs.name[i], sizeof(gone.name)) <
-		    sizeof(gone.name))
-			list_line(s, &gone, 1);
+		if (list_wanted(l, subs.name[i]))
+			lsub_line(s, subs.name[i], 0);
+		else
+			lsub_parents(s, l, &subs, subs.name[i], &shown);
 	}
+	subs_clear(&shown);
 	subs_clear(&subs);
 }
 
@@ -165,17 +184,19 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 		    "LIST");
 		return;
 	}
+	if (lsub) {
+		list_subscribed(s, l);
+		imap_tagged(s, cmd, "OK", "LSUB completed");
+		return;
+	}
 	if (folder_list(s->root, &fl) == -1) {
 		log_warn("%s: folder list", s->user);
 		imap_tagged(s, cmd, "NO", "[UNAVAILABLE] Cannot list");
 		return;
 	}
-	if (lsub)
-		list_subscribed(s, l, &fl);
-	else
-		for (i = 0; i < fl.n; i++)
-			if (list_wanted(l, fl.f[i].name))
-				list_line(s, &fl.f[i], 0);
+	for (i = 0; i < fl.n; i++)
+		if (list_wanted(l, fl.f[i].name))
+			list_line(s, &fl.f[i]);
 	folder_list_free(&fl);
 	imap_tagged(s, cmd, "OK", "%s completed", lsub ? "LSUB" : "LIST");
 }

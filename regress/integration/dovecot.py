@@ -173,9 +173,10 @@ LIST_RE = re.compile(rb'\((?P<attrs>[^)]*)\) (?P<sep>"[^"]*"|NIL) '
                      rb'(?P<name>.+)$')
 
 
-def list_entries(m, cmd="LIST"):
-    """{name: set of attributes} of LIST "" "*" (or LSUB)."""
-    data = ok(m.list() if cmd == "LIST" else m.lsub())
+def list_entries(m, cmd="LIST", pattern="*"):
+    """{name: set of attributes} of LIST "" pattern (or LSUB)."""
+    data = ok(m.list('""', pattern) if cmd == "LIST" else
+              m.lsub('""', pattern))
     entries = {}
     for line in data:
         mo = LIST_RE.match(line)
@@ -266,7 +267,7 @@ def listed(m, code):
 def mail_state(imap, pop3):
     """What the logged-in clients imap and pop3 see of one account:
     ({folder: Folder}, subscriptions, POP3 [(uidl, size)] in message
-    number order).  Each folder is selected (read-write, so that
+    number order, LSUB "" "%" as {(name, attributes)}).  Each folder is selected (read-write, so that
     PERMANENTFLAGS is told) and every message fetched."""
     folders = {}
     for name, attrs in list_entries(imap).items():
@@ -285,7 +286,10 @@ def mail_state(imap, pop3):
         folders[name] = Folder(uidv, uidnext, fetch_messages(imap), flags,
                                permanent, frozenset())
         ok(imap.close())
-    subs = frozenset(list_names(imap, "LSUB"))
+    lsub = list_entries(imap, "LSUB")
+    assert not any(lsub.values()), lsub	# each subscribed itself
+    top = frozenset((name, frozenset(attrs)) for name, attrs in
+                    list_entries(imap, "LSUB", "%").items())
     imap.logout()
     sizes = {}
     for line in pop3.list()[1]:
@@ -296,4 +300,4 @@ def mail_state(imap, pop3):
         n, u = line.decode().split()
         uidls.append((u, sizes[int(n)]))
     pop3.quit()
-    return folders, subs, uidls
+    return folders, frozenset(lsub), uidls, top
