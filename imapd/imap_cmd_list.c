@@ -49,28 +49,40 @@ list_matches(const char *pat, const char *name)
 	return list_match(pat, name);
 }
 
+static const struct {
+	int		 bit;
+	const char	*name;
+} special_attrs[] = {
+	{ MBOX_SPECIAL_SENT, "\\Sent" },
+	{ MBOX_SPECIAL_DRAFTS, "\\Drafts" },
+	{ MBOX_SPECIAL_TRASH, "\\Trash" },
+	{ MBOX_SPECIAL_JUNK, "\\Junk" },
+	{ MBOX_SPECIAL_ARCHIVE, "\\Archive" },
+};
+
+/* The special-use attributes (RFC 6154) of MBOX_SPECIAL_* bits. */
+static void
+special_put(FILE *f, int special, int space)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(special_attrs) / sizeof(special_attrs[0]);
+	    i++)
+		if (special & special_attrs[i].bit) {
+			fprintf(f, "%s%s", space ? " " : "",
+			    special_attrs[i].name);
+			space = 1;
+		}
+}
+
 static void
 list_attrs(FILE *f, const struct folder *fo)
 {
-	static const struct {
-		int		 bit;
-		const char	*name;
-	} su[] = {
-		{ MBOX_SPECIAL_SENT, "\\Sent" },
-		{ MBOX_SPECIAL_DRAFTS, "\\Drafts" },
-		{ MBOX_SPECIAL_TRASH, "\\Trash" },
-		{ MBOX_SPECIAL_JUNK, "\\Junk" },
-		{ MBOX_SPECIAL_ARCHIVE, "\\Archive" },
-	};
-	size_t	 i;
-
 	fputc('(', f);
 	if (!fo->exists)
 		fputs("\\Noselect ", f);
 	fputs(fo->children ? "\\HasChildren" : "\\HasNoChildren", f);
-	for (i = 0; i < sizeof(su) / sizeof(su[0]); i++)
-		if (fo->special & su[i].bit)
-			fprintf(f, " %s", su[i].name);
+	special_put(f, fo->special, 1);
 	fputc(')', f);
 }
 
@@ -104,11 +116,16 @@ list_line(struct mail_session *s, const struct folder *fo)
 	fputs("\r\n", s->io.out);
 }
 
+/* A subscribed name shows its special use too, as in Dovecot's LSUB. */
 static void
 lsub_line(struct mail_session *s, const char *name, int noselect)
 {
-	fprintf(s->io.out, "* LSUB (%s) \".\" ", noselect ? "\\Noselect" :
-	    "");
+	fputs("* LSUB (", s->io.out);
+	if (noselect)
+		fputs("\\Noselect", s->io.out);
+	else
+		special_put(s->io.out, folder_special_use(name), 0);
+	fputs(") \".\" ", s->io.out);
 	imap_quoted(s->io.out, name, strlen(name));
 	fputs("\r\n", s->io.out);
 }

@@ -82,6 +82,28 @@ userdb {{
   driver = static
   args = uid={mail_user} gid={mail_group} home={home}
 }}
+namespace inbox {{
+  inbox = yes
+  separator = .
+  mailbox Drafts {{
+    special_use = \\Drafts
+  }}
+  mailbox Junk {{
+    special_use = \\Junk
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+  }}
+  mailbox Sent {{
+    special_use = \\Sent
+  }}
+  mailbox "Sent Messages" {{
+    special_use = \\Sent
+  }}
+  mailbox Archive {{
+    special_use = \\Archive
+  }}
+}}
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
@@ -224,8 +246,7 @@ ITEM_RE = {
 }
 MSGID_RE = re.compile(rb"Message-ID: *(\S+)", re.I)
 LISTED_RE = re.compile(rb"\(([^)]*)\)")
-# Attributes that say whether a name is a mailbox one can select; the
-# rest (children, special use) is told by the configuration.
+# Attributes that say a name is no mailbox one can select.
 SELECT_ATTRS = {"\\noselect", "\\nonexistent"}
 
 
@@ -267,13 +288,14 @@ def listed(m, code):
 def mail_state(imap, pop3):
     """What the logged-in clients imap and pop3 see of one account:
     ({folder: Folder}, subscriptions, POP3 [(uidl, size)] in message
-    number order, LSUB "" "%" as {(name, attributes)}).  Each folder is selected (read-write, so that
+    number order, LSUB "" "%" as {(name, attributes)}); the
+    subscriptions too are {(name, attributes)}.  Each folder is selected (read-write, so that
     PERMANENTFLAGS is told) and every message fetched."""
     folders = {}
     for name, attrs in list_entries(imap).items():
         if attrs & SELECT_ATTRS:
             folders[name] = Folder(None, None, None, None, None,
-                                   frozenset(attrs & SELECT_ATTRS))
+                                   frozenset(attrs))
             continue
         quoted = '"%s"' % name
         data = ok(imap.status(quoted, "(UIDVALIDITY UIDNEXT)"))
@@ -284,10 +306,10 @@ def mail_state(imap, pop3):
         flags = listed(imap, "FLAGS")
         permanent = listed(imap, "PERMANENTFLAGS")
         folders[name] = Folder(uidv, uidnext, fetch_messages(imap), flags,
-                               permanent, frozenset())
+                               permanent, frozenset(attrs))
         ok(imap.close())
-    lsub = list_entries(imap, "LSUB")
-    assert not any(lsub.values()), lsub	# each subscribed itself
+    subs = frozenset((name, frozenset(attrs)) for name, attrs in
+                     list_entries(imap, "LSUB").items())
     top = frozenset((name, frozenset(attrs)) for name, attrs in
                     list_entries(imap, "LSUB", "%").items())
     imap.logout()
@@ -300,4 +322,4 @@ def mail_state(imap, pop3):
         n, u = line.decode().split()
         uidls.append((u, sizes[int(n)]))
     pop3.quit()
-    return folders, frozenset(lsub), uidls, top
+    return folders, subs, uidls, top
