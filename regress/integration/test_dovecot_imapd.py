@@ -142,6 +142,9 @@ def test_dovecot_then_tsamba_then_dovecot(dsb, dovecot):
     dovecot.start()
     fill(dovecot, user)
     seen_by_dovecot = dovecot_state(dovecot, user)
+    m = dovecot.imap(user)
+    namespace = ok(m.namespace())
+    m.logout()
     folders, subs, uidls, top = seen_by_dovecot
     assert {ENTWUERFE, NIHONGO, "Projekte.2026", "Lists"} <= set(folders)
     assert folders["Lists"].uidvalidity is None	# only a parent
@@ -158,6 +161,9 @@ def test_dovecot_then_tsamba_then_dovecot(dsb, dovecot):
     # tsamba-imapd shows what Dovecot showed.
     dsb.restart("imapd")
     seen_by_tsamba = tsamba_state(dsb)
+    m = tsamba_imap(dsb)
+    assert ok(m.namespace()) == namespace
+    m.logout()
     for name in folders:
         assert seen_by_tsamba[0].get(name) == folders[name], name
     assert seen_by_tsamba == seen_by_dovecot
