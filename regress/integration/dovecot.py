@@ -201,6 +201,8 @@ def list_entries(m, cmd="LIST", pattern="*"):
               m.lsub('""', pattern))
     entries = {}
     for line in data:
+        if line is None:	# imaplib's way of saying none
+            continue
         mo = LIST_RE.match(line)
         assert mo, line
         name = mo.group("name").decode()

@@ -18,7 +18,8 @@ keyword, an expunge, a MOVE, a new folder subscribed, an unsubscribe,
 a DELETE, a RENAME of a folder with one below it, an APPEND) and POP3
 (DELE and QUIT); tsamba-imapd stopped, Dovecot started again must show
 exactly what tsamba last showed, UIDs kept, and find nothing in the
-files to complain about."""
+files to complain about.  A second user's Maildir is made by Dovecot
+alone; lmtpd delivers into it and both servers agree on it after."""
 
 import copy
 import hashlib
@@ -26,6 +27,7 @@ import imaplib
 import os
 import poplib
 import signal
+import tempfile
 import time
 
 import pytest
@@ -52,11 +54,11 @@ def dsb(sandbox_factory):
 
 @pytest.fixture
 def dovecot(dsb):
-    top = os.path.join(dsb.dir, "dovecot")
-    os.makedirs(top)
+    top = tempfile.mkdtemp(prefix="dovecot-", dir=dsb.dir)
     os.chmod(top, 0o755)
     vmail = dsb.role_user("vmail")
-    d = Dovecot(top, {dsb.demo_user: dsb.password},
+    users = {dsb.address(u): dsb.password for u in ("demo", "bob")}
+    d = Dovecot(top, users,
                 home=dsb.mailroot + "/%d/%n", mail="maildir:~",
                 mail_user=vmail, mail_group=vmail)
     yield d
@@ -64,23 +66,23 @@ def dovecot(dsb):
     print("dovecot.log:\n" + d.log()[-4000:])
 
 
-def tsamba_imap(sb):
+def tsamba_imap(sb, user=None):
     m = imaplib.IMAP4_SSL("127.0.0.1", sb.ports["imaps"],
                           ssl_context=tls_context(), timeout=TIMEOUT)
-    m.login(sb.demo_user, sb.password)
+    m.login(user or sb.demo_user, sb.password)
     return m
 
 
-def tsamba_pop3(sb):
+def tsamba_pop3(sb, user=None):
     p = poplib.POP3_SSL("127.0.0.1", sb.ports["pop3s"],
                         context=tls_context(), timeout=TIMEOUT)
-    p.user(sb.demo_user)
+    p.user(user or sb.demo_user)
     p.pass_(sb.password)
     return p
 
 
-def tsamba_state(sb):
-    return mail_state(tsamba_imap(sb), tsamba_pop3(sb))
+def tsamba_state(sb, user=None):
+    return mail_state(tsamba_imap(sb, user), tsamba_pop3(sb, user))
 
 
 def dovecot_state(d, user):
@@ -251,6 +253,47 @@ def test_dovecot_then_tsamba_then_dovecot(dsb, dovecot):
     dovecot.start()
     try:
         assert dovecot_state(dovecot, user) == last_by_tsamba
+        assert dovecot.complaints() == []
+    finally:
+        dovecot.stop()
+        dsb.restart("imapd")
+
+
+def test_maildir_made_by_dovecot(dsb, dovecot):
+    """A Maildir that Dovecot made (no delivery by tsamba before):
+    lmtpd delivers into it, tsamba-imapd serves Dovecot's messages and
+    the new one, and Dovecot then sees the new one under the UID tsamba
+    gave it."""
+    user = dsb.address("bob")
+    stop_imapd(dsb)
+    dovecot.start()
+    m = dovecot.imap(user)
+    ok(m.create("Archive"))
+    ok(m.append("INBOX", r"(\Seen keep)", None, msg(1, "from dovecot")))
+    ok(m.append("Archive", None, None, msg(2, "archived")))
+    m.logout()
+    seen_by_dovecot = dovecot_state(dovecot, user)
+    dovecot.stop()
+    assert len(dsb.maildir_messages(user)) == 1
+
+    dsb.restart("imapd")
+    delivered, _, _ = send(dsb, user, subject="into Dovecot's Maildir")
+    wait_for(lambda: len(dsb.maildir_messages(user)) == 2, TIMEOUT,
+             what="the delivery into the Maildir Dovecot made")
+    seen_by_tsamba = tsamba_state(dsb, user)
+    inbox = seen_by_dovecot[0]["INBOX"]
+    got = seen_by_tsamba[0]["INBOX"]
+    assert got.uidvalidity == inbox.uidvalidity
+    assert {u: v for u, v in got.msgs.items() if u in inbox.msgs} == \
+        inbox.msgs
+    new = got.msgs[inbox.uidnext]
+    assert new.msgid == delivered and new.flags == frozenset()
+    assert seen_by_tsamba[0]["Archive"] == seen_by_dovecot[0]["Archive"]
+
+    stop_imapd(dsb)
+    dovecot.start()
+    try:
+        assert dovecot_state(dovecot, user) == seen_by_tsamba
         assert dovecot.complaints() == []
     finally:
         dovecot.stop()
