@@ -5,7 +5,8 @@ over the limit is refused before it is sent, an unknown mailbox is NO
 [NONEXISTENT] (or [TRYCREATE] where a client may create it and try
 again, RFC 9051 7.1), a mailbox that exists already is NO
 [ALREADYEXISTS], INBOX cannot be deleted, a read-only mailbox is NO
-[READ-ONLY]; POP3 says -ERR.  After every error the session goes on
+[READ-ONLY], a sequence number the mailbox does not have is BAD; POP3
+says -ERR.  After every error the session goes on
 serving."""
 
 import socket
@@ -83,8 +84,20 @@ def test_imap_errors(esb):
         assert c.cmd(b"CREATE INBOX").startswith("NO [ALREADYEXISTS]")
         assert c.cmd(b"CREATE inbox").startswith("NO [ALREADYEXISTS]")
         assert c.cmd(b"DELETE INBOX").startswith("NO [CANNOT]")
+        # Sequence numbers the mailbox does not have, "*" in an empty
+        # one among them, are BAD (RFC 3501 6.4.8); UIDs are not.
+        assert c.cmd(b"SELECT INBOX").startswith("OK")
+        for text in (b"FETCH 1:* FLAGS", b"FETCH * FLAGS",
+                     b"STORE 1 +FLAGS (\\Seen)", b"COPY 1 INBOX"):
+            assert c.cmd(text).startswith("BAD"), text
+        assert c.cmd(b"UID FETCH 1:* FLAGS").startswith("OK")
+        assert c.cmd(b"SEARCH 1:*").startswith("OK")
         # Selected, but read-only; then a move to nowhere.
         assert c.cmd(b"APPEND INBOX {3}", b"abc").startswith("OK")
+        for text in (b"FETCH 2 FLAGS", b"FETCH 1,2 FLAGS",
+                     b"STORE 1:2 +FLAGS (\\Seen)", b"MOVE 2 INBOX"):
+            assert c.cmd(text).startswith("BAD"), text
+        assert c.cmd(b"FETCH 1:* FLAGS").startswith("OK")
         assert c.cmd(b"EXAMINE INBOX").startswith("OK [READ-ONLY]")
         assert c.cmd(b"STORE 1 +FLAGS (\\Seen)").startswith("NO "
                                                           "[READ-ONLY]")
