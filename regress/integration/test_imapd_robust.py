@@ -8,6 +8,7 @@ clients:
 - kill -9 of the mail process in the middle of an APPEND (half of a big
   literal sent) and of an EXPUNGE: nothing that was there is lost, no
   UID is given twice, and the next session sees a consistent mailbox;
+  a uidlist lock such a process left is broken at once;
 - the users table in MariaDB, the server stopped: NO [UNAVAILABLE] and
   -ERR [SYS/TEMP], then logins again once it is back;
 - bans with the default limit (5): failed IMAP, POP3 and SMTP AUTH
@@ -26,6 +27,7 @@ import select
 import signal
 import smtplib
 import socket
+import subprocess
 import threading
 import time
 
@@ -278,6 +280,33 @@ def test_kill_mid_expunge(rsb):
     assert m.expunge()[0] == "OK"
     assert set(consistent(m)[0]) == keep
     m.logout()
+
+
+def test_lock_of_killed_process_broken(rsb):
+    """A dovecot-uidlist.lock that a killed process left (its pid no
+    longer runs on this host) does not hold the next session up: the
+    new message gets its UID at once and the lock is gone."""
+    user = rsb.address("dave")
+    lmtp_deliver(rsb, user, "the Maildir made")
+    m = imaps(rsb, user)
+    before, uidnext = consistent(m)
+    m.logout()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    lock = os.path.join(rsb.maildir(user), "dovecot-uidlist.lock")
+    with open(lock, "w") as f:
+        f.write("%d:%s\n" % (gone.pid, socket.gethostname()))
+    vmail = pwd.getpwnam(rsb.role_user("vmail"))
+    os.chown(lock, vmail.pw_uid, vmail.pw_gid)
+    msgid = lmtp_deliver(rsb, user, "after the kill")
+    start = time.monotonic()
+    m = imaps(rsb, user)
+    after, _ = consistent(m)
+    took = time.monotonic() - start
+    m.logout()
+    assert after[msgid] == uidnext and len(after) == len(before) + 1
+    assert took < 2, took
+    assert not os.path.exists(lock)
 
 
 # ------------------------------------------------------------ bans
