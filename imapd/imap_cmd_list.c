@@ -273,6 +273,21 @@ imap_cmd_status(struct mail_session *s, struct imap_cmd *cmd)
 	imap_tagged(s, cmd, "OK", "STATUS completed");
 }
 
+/*
+ * Names are stored as the client sends them, in modified UTF-7 as
+ * Dovecot keeps them: one that is not (8-bit bytes, a broken "&"
+ * run) is refused, as Dovecot refuses it, rather than made a folder
+ * that Dovecot cannot name.
+ */
+static int
+name_is_utf7(const char *name)
+{
+	char	 utf8[MAILBOX_NAME_MAX * 2];
+
+	return imap_utf7_decode(name, strlen(name), utf8, sizeof(utf8)) ==
+	    0;
+}
+
 void
 imap_cmd_folder(struct mail_session *s, struct imap_cmd *cmd)
 {
@@ -290,6 +305,11 @@ imap_cmd_folder(struct mail_session *s, struct imap_cmd *cmd)
 	/* A trailing separator only says "a parent" (RFC 9051 6.3.4). */
 	if (cmd->verb == IC_CREATE && name[strlen(name) - 1] == MAILBOX_SEP)
 		name[strlen(name) - 1] = '\0';
+	if (cmd->verb == IC_CREATE && !name_is_utf7(name)) {
+		imap_tagged(s, cmd, "NO", "[CANNOT] Mailbox name is not "
+		    "valid modified UTF-7");
+		return;
+	}
 	switch (cmd->verb) {
 	case IC_CREATE:
 		/* INBOX always exists (RFC 9051 6.3.4). */
@@ -309,7 +329,14 @@ imap_cmd_folder(struct mail_session *s, struct imap_cmd *cmd)
 			    "that");
 			return;
 		}
-		r = folder_rename(s->root, name, to);
+		if (!name_is_utf7(to)) {
+			imap_tagged(s, cmd, "NO", "[CANNOT] Mailbox name is "
+			    "not valid modified UTF-7");
+			return;
+		}
+		errno = EEXIST;		/* INBOX is always there */
+		r = strcmp(to, "INBOX") == 0 ? -1 :
+		    folder_rename(s->root, name, to);
 		break;
 	case IC_SUBSCRIBE:
 	case IC_UNSUBSCRIBE:

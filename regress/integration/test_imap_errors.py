@@ -4,7 +4,8 @@ sent: bad syntax is BAD, a command in the wrong state is BAD, a literal
 over the limit is refused before it is sent, an unknown mailbox is NO
 [NONEXISTENT] (or [TRYCREATE] where a client may create it and try
 again, RFC 9051 7.1), a mailbox that exists already is NO
-[ALREADYEXISTS], INBOX cannot be deleted, a read-only mailbox is NO
+[ALREADYEXISTS], a name that is not modified UTF-7 NO [CANNOT],
+INBOX cannot be deleted, a read-only mailbox is NO
 [READ-ONLY], a sequence number the mailbox does not have is BAD; POP3
 says -ERR.  After every error the session goes on
 serving."""
@@ -84,6 +85,16 @@ def test_imap_errors(esb):
         assert c.cmd(b"CREATE INBOX").startswith("NO [ALREADYEXISTS]")
         assert c.cmd(b"CREATE inbox").startswith("NO [ALREADYEXISTS]")
         assert c.cmd(b"DELETE INBOX").startswith("NO [CANNOT]")
+        assert c.cmd(b"RENAME Twice INBOX").startswith("NO "
+                                                      "[ALREADYEXISTS]")
+        # Names are modified UTF-7, as Dovecot keeps them on disk.
+        for name in ("\u00fc".encode(), b"&Jjo", b"a&b", b"&AGE-"):
+            assert c.cmd(b'CREATE "%s"' % name).startswith(
+                "NO [CANNOT]"), name
+            assert c.cmd(b'RENAME Twice "%s"' % name).startswith(
+                "NO [CANNOT]"), name
+        assert c.cmd(b'CREATE "Entw&APw-rfe &- Co"').startswith("OK")
+        assert c.cmd(b'DELETE "Entw&APw-rfe &- Co"').startswith("OK")
         # Sequence numbers the mailbox does not have, "*" in an empty
         # one among them, are BAD (RFC 3501 6.4.8); UIDs are not.
         assert c.cmd(b"SELECT INBOX").startswith("OK")
