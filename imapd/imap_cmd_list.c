@@ -41,143 +41,43 @@ list_match(const char *pat, const char *name)
 }
 
 /* INBOX matches its pattern in any case. */
-static int
-list_matches(const char *pat, const char *name)
+int
+imap_list_matches(const char *pat, const char *name)
 {
 	if (strcmp(name, "INBOX") == 0 && strcasecmp(pat, "INBOX") == 0)
 		return 1;
 	return list_match(pat, name);
 }
 
-static const struct {
-	int		 bit;
-	const char	*name;
-} special_attrs[] = {
-	{ MBOX_SPECIAL_SENT, "\\Sent" },
-	{ MBOX_SPECIAL_DRAFTS, "\\Drafts" },
-	{ MBOX_SPECIAL_TRASH, "\\Trash" },
-	{ MBOX_SPECIAL_JUNK, "\\Junk" },
-	{ MBOX_SPECIAL_ARCHIVE, "\\Archive" },
-};
-
-/* The special-use attributes (RFC 6154) of MBOX_SPECIAL_* bits. */
 static void
-special_put(FILE *f, int special, int space)
+list_attrs(FILE *f, const struct folder *fo, int lsub)
 {
+	static const struct {
+		int		 bit;
+		const char	*name;
+	} su[] = {
+		{ MBOX_SPECIAL_SENT, "\\Sent" },
+		{ MBOX_SPECIAL_DRAFTS, "\\Drafts" },
+		{ MBOX_SPECIAL_TRASH, "\\Trash" },
+		{ MBOX_SPECIAL_JUNK, "\\Junk" },
+		{ MBOX_SPECIAL_ARCHIVE, "\\Archive" },
+	};
 	size_t	 i;
+	int	 sp = 0;
 
-	for (i = 0; i < sizeof(special_attrs) / sizeof(special_attrs[0]);
-	    i++)
-		if (special & special_attrs[i].bit) {
-			fprintf(f, "%s%s", space ? " " : "",
-			    special_attrs[i].name);
-			space = 1;
-		}
-}
-
-static void
-list_attrs(FILE *f, const struct folder *fo)
-{
 	fputc('(', f);
-	if (!fo->exists)
-		fputs("\\Noselect ", f);
-	fputs(fo->children ? "\\HasChildren" : "\\HasNoChildren", f);
-	special_put(f, fo->special, 1);
+	if (!fo->exists) {
+		fputs("\\Noselect", f);
+		sp = 1;
+	}
+	if (!lsub) {
+		fprintf(f, "%s%s", sp++ ? " " : "", fo->children ?
+		    "\\HasChildren" : "\\HasNoChildren");
+		for (i = 0; i < sizeof(su) / sizeof(su[0]); i++)
+			if (fo->special & su[i].bit)
+				fprintf(f, " %s", su[i].name);
+	}
 	fputc(')', f);
-}
-
-/* Whether name matches one of the command's patterns (after ref). */
-static int
-list_wanted(const struct imap_list *l, const char *name)
-{
-	char	 pat[MAILBOX_NAME_MAX * 2];
-	int	 p;
-
-	for (p = 0; p < l->patterns.n; p++) {
-		if (l->ref.len + l->patterns.v[p].len >= sizeof(pat))
-			continue;
-		memcpy(pat, l->ref.s, l->ref.len);
-		memcpy(pat + l->ref.len, l->patterns.v[p].s,
-		    l->patterns.v[p].len);
-		pat[l->ref.len + l->patterns.v[p].len] = '\0';
-		if (list_matches(pat, name))
-			return 1;
-	}
-	return 0;
-}
-
-static void
-list_line(struct mail_session *s, const struct folder *fo)
-{
-	fputs("* LIST ", s->io.out);
-	list_attrs(s->io.out, fo);
-	fputs(" \".\" ", s->io.out);
-	imap_quoted(s->io.out, fo->name, strlen(fo->name));
-	fputs("\r\n", s->io.out);
-}
-
-/* A subscribed name shows its special use too, as in Dovecot's LSUB. */
-static void
-lsub_line(struct mail_session *s, const char *name, int noselect)
-{
-	fputs("* LSUB (", s->io.out);
-	if (noselect)
-		fputs("\\Noselect", s->io.out);
-	else
-		special_put(s->io.out, folder_special_use(name), 0);
-	fputs(") \".\" ", s->io.out);
-	imap_quoted(s->io.out, name, strlen(name));
-	fputs("\r\n", s->io.out);
-}
-
-/*
- * The levels above a subscribed name that a "%" pattern matches where
- * the name does not, each once: listed \Noselect, which in LSUB says
- * "not subscribed itself" (RFC 3501 6.3.9).
- */
-static void
-lsub_parents(struct mail_session *s, const struct imap_list *l,
-    const struct subscriptions *subs, const char *name,
-    struct subscriptions *shown)
-{
-	char	 parent[MAILBOX_NAME_MAX];
-	char	*sep;
-
-	if (strlcpy(parent, name, sizeof(parent)) >= sizeof(parent))
-		return;
-	while ((sep = strrchr(parent, MAILBOX_SEP)) != NULL) {
-		*sep = '\0';
-		if (!list_wanted(l, parent) || subs_has(subs, parent) ||
-		    subs_has(shown, parent))
-			continue;
-		if (subs_add(shown, parent) == 0)
-			lsub_line(s, parent, 1);
-	}
-}
-
-/*
- * LSUB goes through the subscriptions file, not the folders, as Dovecot
- * does: a subscribed name stays listed when its folder is gone (RFC 3501
- * 6.3.6), and INBOX is listed only when subscribed.
- */
-static void
-list_subscribed(struct mail_session *s, const struct imap_list *l)
-{
-	struct subscriptions	 subs, shown;
-	size_t			 i;
-
-	subs_init(&subs);
-	subs_init(&shown);
-	if (subs_read(&subs, s->root) == -1)
-		log_warn("%s: subscriptions", s->user);
-	for (i = 0; i < subs.n; i++) {
-		if (list_wanted(l, subs.name[i]))
-			lsub_line(s, subs.name[i], 0);
-		else
-			lsub_parents(s, l, &subs, subs.name[i], &shown);
-	}
-	subs_clear(&shown);
-	subs_clear(&subs);
 }
 
 void
@@ -185,8 +85,9 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 {
 	struct imap_list	*l = &cmd->u.list;
 	struct folder_list	 fl;
+	char			 pat[MAILBOX_NAME_MAX * 2];
 	size_t			 i;
-	int			 lsub = cmd->verb == IC_LSUB;
+	int			 lsub = cmd->verb == IC_LSUB, p, any;
 
 	if (l->extended || l->sel != 0) {
 		imap_tagged(s, cmd, "BAD", "LIST-EXTENDED is not supported "
@@ -202,8 +103,7 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 		return;
 	}
 	if (lsub) {
-		list_subscribed(s, l);
-		imap_tagged(s, cmd, "OK", "LSUB completed");
+		imap_cmd_lsub(s, cmd);
 		return;
 	}
 	if (folder_list(s->root, &fl) == -1) {
@@ -211,9 +111,25 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 		imap_tagged(s, cmd, "NO", "[UNAVAILABLE] Cannot list");
 		return;
 	}
-	for (i = 0; i < fl.n; i++)
-		if (list_wanted(l, fl.f[i].name))
-			list_line(s, &fl.f[i]);
+	for (i = 0; i < fl.n; i++) {
+		any = 0;
+		for (p = 0; p < l->patterns.n && !any; p++) {
+			if (l->ref.len + l->patterns.v[p].len >= sizeof(pat))
+				continue;
+			memcpy(pat, l->ref.s, l->ref.len);
+			memcpy(pat + l->ref.len, l->patterns.v[p].s,
+			    l->patterns.v[p].len);
+			pat[l->ref.len + l->patterns.v[p].len] = '\0';
+			any = imap_list_matches(pat, fl.f[i].name);
+		}
+		if (!any)
+			continue;
+		fprintf(s->io.out, "* %s ", lsub ? "LSUB" : "LIST");
+		list_attrs(s->io.out, &fl.f[i], lsub);
+		fputs(" \".\" ", s->io.out);
+		imap_quoted(s->io.out, fl.f[i].name, strlen(fl.f[i].name));
+		fputs("\r\n", s->io.out);
+	}
 	folder_list_free(&fl);
 	imap_tagged(s, cmd, "OK", "%s completed", lsub ? "LSUB" : "LIST");
 }
