@@ -49,6 +49,26 @@ imap_list_matches(const char *pat, const char *name)
 	return list_match(pat, name);
 }
 
+/* Whether name matches one of a LIST's patterns (after ref). */
+int
+imap_list_wanted(const struct imap_list *l, const char *name)
+{
+	char	 pat[MAILBOX_NAME_MAX * 2];
+	int	 p;
+
+	for (p = 0; p < l->patterns.n; p++) {
+		if (l->ref.len + l->patterns.v[p].len >= sizeof(pat))
+			continue;
+		memcpy(pat, l->ref.s, l->ref.len);
+		memcpy(pat + l->ref.len, l->patterns.v[p].s,
+		    l->patterns.v[p].len);
+		pat[l->ref.len + l->patterns.v[p].len] = '\0';
+		if (imap_list_matches(pat, name))
+			return 1;
+	}
+	return 0;
+}
+
 static void
 list_attrs(FILE *f, const struct folder *fo, int lsub)
 {
@@ -85,9 +105,8 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 {
 	struct imap_list	*l = &cmd->u.list;
 	struct folder_list	 fl;
-	char			 pat[MAILBOX_NAME_MAX * 2];
 	size_t			 i;
-	int			 lsub = cmd->verb == IC_LSUB, p, any;
+	int			 lsub = cmd->verb == IC_LSUB;
 
 	if (l->extended || l->sel != 0) {
 		imap_tagged(s, cmd, "BAD", "LIST-EXTENDED is not supported "
@@ -112,17 +131,7 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 		return;
 	}
 	for (i = 0; i < fl.n; i++) {
-		any = 0;
-		for (p = 0; p < l->patterns.n && !any; p++) {
-			if (l->ref.len + l->patterns.v[p].len >= sizeof(pat))
-				continue;
-			memcpy(pat, l->ref.s, l->ref.len);
-			memcpy(pat + l->ref.len, l->patterns.v[p].s,
-			    l->patterns.v[p].len);
-			pat[l->ref.len + l->patterns.v[p].len] = '\0';
-			any = imap_list_matches(pat, fl.f[i].name);
-		}
-		if (!any)
+		if (!imap_list_wanted(l, fl.f[i].name))
 			continue;
 		fprintf(s->io.out, "* %s ", lsub ? "LSUB" : "LIST");
 		list_attrs(s->io.out, &fl.f[i], lsub);

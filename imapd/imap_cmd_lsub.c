@@ -17,26 +17,6 @@
 #include "subscriptions.h"
 #include "imapd.h"
 
-/* Whether name matches one of the command's patterns (after ref). */
-static int
-lsub_wanted(const struct imap_list *l, const char *name)
-{
-	char	 pat[MAILBOX_NAME_MAX * 2];
-	int	 p;
-
-	for (p = 0; p < l->patterns.n; p++) {
-		if (l->ref.len + l->patterns.v[p].len >= sizeof(pat))
-			continue;
-		memcpy(pat, l->ref.s, l->ref.len);
-		memcpy(pat + l->ref.len, l->patterns.v[p].s,
-		    l->patterns.v[p].len);
-		pat[l->ref.len + l->patterns.v[p].len] = '\0';
-		if (imap_list_matches(pat, name))
-			return 1;
-	}
-	return 0;
-}
-
 static const char *
 lsub_special(int bit)
 {
@@ -89,7 +69,7 @@ lsub_parents(struct mail_session *s, const struct imap_list *l,
 		return;
 	while ((sep = strrchr(parent, MAILBOX_SEP)) != NULL) {
 		*sep = '\0';
-		if (!lsub_wanted(l, parent) || subs_has(subs, parent) ||
+		if (!imap_list_wanted(l, parent) || subs_has(subs, parent) ||
 		    subs_has(shown, parent))
 			continue;
 		if (subs_add(shown, parent) == 0)
@@ -114,7 +94,7 @@ imap_cmd_lsub(struct mail_session *s, struct imap_cmd *cmd)
 		return;
 	}
 	for (i = 0; i < subs.n; i++) {
-		if (lsub_wanted(l, subs.name[i]))
+		if (imap_list_wanted(l, subs.name[i]))
 			lsub_line(s, subs.name[i], 0);
 		else
 			lsub_parents(s, l, &subs, subs.name[i], &shown);

@@ -273,9 +273,10 @@ void	imap_cmd_store(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_expunge(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_search(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_folder(struct mail_session *, struct imap_cmd *);
-/* imap_cmd_lsub.c, with the pattern match of imap_cmd_list.c. */
+/* imap_cmd_lsub.c, with the pattern matches of imap_cmd_list.c. */
 void	imap_cmd_lsub(struct mail_session *, struct imap_cmd *);
 int	imap_list_matches(const char *pattern, const char *name);
+int	imap_list_wanted(const struct imap_list *, const char *name);
 /* Flag names of a list on a mailbox (imap_cmd_store.c). */
 int	imap_flags_parse(struct mailbox *, const struct imap_strlist *,
 	    struct maildir_flags *);
