@@ -142,6 +142,7 @@ health_checks(struct health *h)
 	health_daemons(h);
 	health_listeners(h);
 	health_smtpd(h);
+	health_imapd(h);
 	health_tables(h);
 	health_space(h);
 	health_queue(h);

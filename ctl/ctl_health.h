@@ -8,6 +8,7 @@
  *   ctl_health_conv.c     an SMTP/LMTP conversation, plain or TLS
  *   ctl_health_daemon.c   each daemon answers on its socket
  *   ctl_health_tls.c      each listener greets and shakes hands (libtls)
+ *   ctl_health_imap.c     tsamba-imapd: its control socket, its listeners
  *   ctl_health_store.c    the tables, free space on spool and mail root
  *   ctl_health_queue.c    size, age and deferrals of the queue
  *   ctl_health_dns.c      the lookups (libunbound)
@@ -63,9 +64,14 @@ void	health_add(struct health *, enum health_status, const char *name,
 	    __attribute__((__format__ (printf, 4, 5)));
 
 void	health_daemons(struct health *);
+/* A daemon's control socket answers the imsg hello. */
+void	health_hello(struct health *, const char *name,
+	    const char *sockname, const char *peer);
 void	health_listeners(struct health *);
 /* After health_listeners: smtpd answers if a listener greeted. */
 void	health_smtpd(struct health *);
+/* tsamba-imapd, when tsamba.conf has imap or pop3 listeners. */
+void	health_imapd(struct health *);
 void	health_tables(struct health *);
 void	health_space(struct health *);
 void	health_queue(struct health *);
@@ -93,6 +99,8 @@ struct hconv {
 
 int	hconv_tcp(struct hconv *, const struct sockaddr *, socklen_t);
 int	hconv_unix(struct hconv *, const char *path);
+/* One line without its CRLF into line: 0, or -1 on error, EOF. */
+int	hconv_line(struct hconv *, char *line, size_t linesz);
 /* A line and its CRLF: 0 or -1. */
 int	hconv_send(struct hconv *, const char *line);
 /*
@@ -108,6 +116,10 @@ int	hconv_starttls(struct hconv *, struct tls_config *,
 void	hconv_quit(struct hconv *);
 void	hconv_close(struct hconv *);
 
+/* ctl_health_tls.c: a client that judges the certificate itself. */
+struct tls_config *health_tls_client(void);
+/* The certificate of the finished handshake: name, expiry. */
+void	health_cert_judge(struct health *, struct hconv *, const char *name);
 /* "127.0.0.1:25", "[::1]:587" of a listener, for names and details. */
 void	health_listen_name(const struct conf_listen *, char *, size_t);
 /* Where to connect to reach it: a wildcard becomes the loopback. */

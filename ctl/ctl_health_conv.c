@@ -206,9 +206,8 @@ hconv_send(struct hconv *c, const char *line)
 	return -1;
 }
 
-/* One line without its CRLF into line; -1 on error, EOF or overlong. */
-static int
-conv_line(struct hconv *c, char *line, size_t linesz)
+int
+hconv_line(struct hconv *c, char *line, size_t linesz)
 {
 	char	*nl;
 	size_t	 n;
@@ -253,7 +252,7 @@ hconv_reply(struct hconv *c, char *text, size_t textsz, const char *keyword,
 	if (found != NULL)
 		*found = 0;
 	for (;;) {
-		if (conv_line(c, line, sizeof(line)) == -1)
+		if (hconv_line(c, line, sizeof(line)) == -1)
 			return -1;
 		if (strlen(line) < 3 || line[0] < '2' || line[0] > '5' ||
 		    line[1] < '0' || line[1] > '9' || line[2] < '0' ||

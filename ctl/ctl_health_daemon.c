@@ -18,8 +18,8 @@
 #include "ctl.h"
 #include "ctl_health.h"
 
-static void
-daemon_hello(struct health *h, const char *name, const char *sockname,
+void
+health_hello(struct health *h, const char *name, const char *sockname,
     const char *peer)
 {
 	struct ctl_imsg	 ci;
@@ -106,8 +106,8 @@ health_daemons(struct health *h)
 {
 	struct conf_listen	*l;
 
-	daemon_hello(h, "daemon authd", "authd.control.sock", "tsamba-authd");
-	daemon_hello(h, "daemon queue", "queue.control.sock", "tsamba-queue");
+	health_hello(h, "daemon authd", "authd.control.sock", "tsamba-authd");
+	health_hello(h, "daemon queue", "queue.control.sock", "tsamba-queue");
 	daemon_lmtp_socket(h);
 	TAILQ_FOREACH(l, &h->conf->lmtp_listens, entry)
 		daemon_lmtp_tcp(h, l);

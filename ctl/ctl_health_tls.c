@@ -65,9 +65,8 @@ health_listen_target(const struct conf_listen *l,
 		sin6->sin6_addr = in6addr_loopback;
 }
 
-/* The certificate of the finished handshake, judged. */
-static void
-cert_judge(struct health *h, struct hconv *c, const char *name)
+void
+health_cert_judge(struct health *h, struct hconv *c, const char *name)
 {
 	const char	*host = h->conf->hostname;
 	char		 until[TIME_ISO8601_SIZE];
@@ -193,10 +192,24 @@ listener_check(struct health *h, const struct conf_listen *l,
 		health_add(h, HEALTH_FAIL, tname, "%s", c.err);
 		goto done;
 	}
-	cert_judge(h, &c, tname);
+	health_cert_judge(h, &c, tname);
 	hconv_quit(&c);
  done:
 	hconv_close(&c);
+}
+
+struct tls_config *
+health_tls_client(void)
+{
+	struct tls_config	*cfg;
+
+	/* The name is judged by health_cert_judge, the chain not at all. */
+	if ((cfg = tls_config_new()) == NULL ||
+	    tls_config_set_protocols(cfg, TLS_PROTOCOLS_ALL) == -1)
+		ctl_errx("cannot set up a TLS client");
+	tls_config_insecure_noverifycert(cfg);
+	tls_config_insecure_noverifyname(cfg);
+	return cfg;
 }
 
 void
@@ -205,12 +218,7 @@ health_listeners(struct health *h)
 	struct tls_config	*cfg;
 	struct conf_listen	*l;
 
-	/* The name is judged by cert_judge, the chain not at all. */
-	if ((cfg = tls_config_new()) == NULL ||
-	    tls_config_set_protocols(cfg, TLS_PROTOCOLS_ALL) == -1)
-		ctl_errx("cannot set up a TLS client");
-	tls_config_insecure_noverifycert(cfg);
-	tls_config_insecure_noverifyname(cfg);
+	cfg = health_tls_client();
 	TAILQ_FOREACH(l, &h->conf->listens, entry)
 		listener_check(h, l, cfg);
 	tls_config_free(cfg);

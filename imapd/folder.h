@@ -45,5 +45,6 @@ int	folder_rename(int root, const char *from, const char *to);
 void	special_use_apply(int root, struct folder_list *);
 int	special_use_set(int root, const char *name, int bits);
 int	special_use_move(int root, const char *from, const char *to);
+int	special_use_of(int root, const char *name);
 
 #endif

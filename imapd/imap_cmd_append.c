@@ -193,9 +193,14 @@ imap_cmd_copy(struct mail_session *s, struct imap_cmd *cmd)
 		imap_tagged(s, cmd, "NO", "[READ-ONLY] Mailbox is read-only");
 		return;
 	}
-	if ((dst = target_open(s, cmd, &cmd->u.copy.mailbox)) == NULL)
+	if (imap_set_uids(s, &cmd->u.copy.set, cmd->uid, &uids, &n) == -1) {
+		imap_tagged(s, cmd, "BAD", "Invalid message sequence number");
 		return;
-	imap_set_uids(s, &cmd->u.copy.set, cmd->uid, &uids, &n);
+	}
+	if ((dst = target_open(s, cmd, &cmd->u.copy.mailbox)) == NULL) {
+		free(uids);
+		return;
+	}
 	size = mail_quota_size(s->mb, uids, n);
 	if (n > 0 && mail_quota_over(s, size, (int64_t)n)) {
 		imap_tagged(s, cmd, "NO", "[OVERQUOTA] Quota exceeded");

@@ -49,6 +49,26 @@ imap_list_matches(const char *pat, const char *name)
 	return list_match(pat, name);
 }
 
+/* Whether name matches one of a LIST's patterns (after ref). */
+int
+imap_list_wanted(const struct imap_list *l, const char *name)
+{
+	char	 pat[MAILBOX_NAME_MAX * 2];
+	int	 p;
+
+	for (p = 0; p < l->patterns.n; p++) {
+		if (l->ref.len + l->patterns.v[p].len >= sizeof(pat))
+			continue;
+		memcpy(pat, l->ref.s, l->ref.len);
+		memcpy(pat + l->ref.len, l->patterns.v[p].s,
+		    l->patterns.v[p].len);
+		pat[l->ref.len + l->patterns.v[p].len] = '\0';
+		if (imap_list_matches(pat, name))
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * A parent level that exists only through its children is \Noselect
  * to IMAP4rev1, \NonExistent to IMAP4rev2 (RFC 9051 7.3.1: it implies
@@ -79,11 +99,9 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 {
 	struct imap_list	*l = &cmd->u.list;
 	struct folder_list	 fl;
-	struct subscriptions	 subs;
-	char			 pat[MAILBOX_NAME_MAX * 2];
 	char			 wire[MAILBOX_NAME_MAX * 2];
 	size_t			 i;
-	int			 lsub = cmd->verb == IC_LSUB, p, any;
+	int			 lsub = cmd->verb == IC_LSUB;
 
 	if (l->extended) {
 		imap_list_ext(s, cmd);
@@ -97,30 +115,20 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 		    "LIST");
 		return;
 	}
+	if (lsub) {
+		imap_cmd_lsub(s, cmd);
+		return;
+	}
 	if (folder_list(s->root, &fl) == -1) {
 		log_warn("%s: folder list", s->user);
 		imap_tagged(s, cmd, "NO", "[UNAVAILABLE] Cannot list");
 		return;
 	}
-	subs_init(&subs);
-	if (lsub)
-		(void)subs_read(&subs, s->root);
 	for (i = 0; i < fl.n; i++) {
 		/* Patterns match the names as the client writes them. */
 		if (imap_name_wire(s, fl.f[i].name, wire, sizeof(wire)) == -1)
 			continue;
-		any = 0;
-		for (p = 0; p < l->patterns.n && !any; p++) {
-			if (l->ref.len + l->patterns.v[p].len >= sizeof(pat))
-				continue;
-			memcpy(pat, l->ref.s, l->ref.len);
-			memcpy(pat + l->ref.len, l->patterns.v[p].s,
-			    l->patterns.v[p].len);
-			pat[l->ref.len + l->patterns.v[p].len] = '\0';
-			any = imap_list_matches(pat, wire);
-		}
-		if (!any || (lsub && strcmp(fl.f[i].name, "INBOX") != 0 &&
-		    !subs_has(&subs, fl.f[i].name)))
+		if (!imap_list_wanted(l, wire))
 			continue;
 		fprintf(s->io.out, "* %s ", lsub ? "LSUB" : "LIST");
 		list_attrs(s->io.out, &fl.f[i], lsub, MAIL_REV2(s));
@@ -128,7 +136,6 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 		imap_name_out(s, s->io.out, fl.f[i].name);
 		fputs("\r\n", s->io.out);
 	}
-	subs_clear(&subs);
 	folder_list_free(&fl);
 	imap_tagged(s, cmd, "OK", "%s completed", lsub ? "LSUB" : "LIST");
 }
@@ -238,6 +245,21 @@ create_use_bits(const struct imap_strlist *use)
 	return bits;
 }
 
+/*
+ * Names are stored as the client sends them, in modified UTF-7 as
+ * Dovecot keeps them: one that is not (8-bit bytes, a broken "&"
+ * run) is refused, as Dovecot refuses it, rather than made a folder
+ * that Dovecot cannot name.
+ */
+static int
+name_is_utf7(const char *name)
+{
+	char	 utf8[MAILBOX_NAME_MAX * 2];
+
+	return imap_utf7_decode(name, strlen(name), utf8, sizeof(utf8)) ==
+	    0;
+}
+
 void
 imap_cmd_folder(struct mail_session *s, struct imap_cmd *cmd)
 {
@@ -261,8 +283,15 @@ imap_cmd_folder(struct mail_session *s, struct imap_cmd *cmd)
 		    "special use");
 		return;
 	}
+	if (cmd->verb == IC_CREATE && !name_is_utf7(name)) {
+		imap_tagged(s, cmd, "NO", "[CANNOT] Mailbox name is not "
+		    "valid modified UTF-7");
+		return;
+	}
 	switch (cmd->verb) {
 	case IC_CREATE:
+		/* INBOX always exists (RFC 9051 6.3.4). */
+		errno = EEXIST;
 		r = strcmp(name, "INBOX") == 0 ? -1 :
 		    folder_create(s->root, name);
 		if (r == 0 && use != 0 &&
@@ -275,6 +304,7 @@ imap_cmd_folder(struct mail_session *s, struct imap_cmd *cmd)
 		}
 		break;
 	case IC_DELETE:
+		errno = EPERM;
 		r = strcmp(name, "INBOX") == 0 ? -1 :
 		    folder_delete(s->root, name);
 		if (r == 0 && special_use_move(s->root, name, NULL) == -1)
@@ -287,7 +317,14 @@ imap_cmd_folder(struct mail_session *s, struct imap_cmd *cmd)
 			    "that");
 			return;
 		}
-		r = folder_rename(s->root, name, to);
+		if (!name_is_utf7(to)) {
+			imap_tagged(s, cmd, "NO", "[CANNOT] Mailbox name is "
+			    "not valid modified UTF-7");
+			return;
+		}
+		errno = EEXIST;		/* INBOX is always there */
+		r = strcmp(to, "INBOX") == 0 ? -1 :
+		    folder_rename(s->root, name, to);
 		if (r == 0 && special_use_move(s->root, name, to) == -1)
 			log_warn("%s: special use of %s", s->user, name);
 		break;

@@ -56,6 +56,17 @@ select_list(struct mail_session *s, const char *name)
 	fputs("\r\n", s->io.out);
 }
 
+/* The mailbox's keywords, each after a space. */
+static void
+put_keywords(struct mail_session *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < KEYWORDS_MAX; i++)
+		if (keywords_name(&s->mb->kw, i) != NULL)
+			fprintf(s->io.out, " %s", keywords_name(&s->mb->kw, i));
+}
+
 void
 imap_cmd_select(struct mail_session *s, struct imap_cmd *cmd)
 {
@@ -115,9 +126,7 @@ imap_cmd_select(struct mail_session *s, struct imap_cmd *cmd)
 		}
 	fputs("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft", 
 	    s->io.out);
-	for (i = 0; i < KEYWORDS_MAX; i++)
-		if (keywords_name(&s->mb->kw, i) != NULL)
-			fprintf(s->io.out, " %s", keywords_name(&s->mb->kw, i));
+	put_keywords(s);
 	fputs(")\r\n", s->io.out);
 	fprintf(s->io.out, "* %zu EXISTS\r\n", s->nseq);
 	if (MAIL_REV2(s))
@@ -128,8 +137,18 @@ imap_cmd_select(struct mail_session *s, struct imap_cmd *cmd)
 			fprintf(s->io.out, "* OK [UNSEEN %u] First unseen\r\n",
 			    unseen);
 	}
-	fprintf(s->io.out, "* OK [PERMANENTFLAGS (%s)] Flags permitted\r\n",
-	    ro ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*");
+	/*
+	 * The keywords the mailbox has are permanent too: Dovecot lists them
+	 * here, and a client may take this list as the ones it can set.
+	 */
+	fputs("* OK [PERMANENTFLAGS (", s->io.out);
+	if (!ro) {
+		fputs("\\Answered \\Flagged \\Deleted \\Seen \\Draft",
+		    s->io.out);
+		put_keywords(s);
+		fputs(" \\*", s->io.out);
+	}
+	fputs(")] Flags permitted\r\n", s->io.out);
 	fprintf(s->io.out, "* OK [UIDVALIDITY %u] UIDs valid\r\n",
 	    s->mb->ul.uidvalidity);
 	fprintf(s->io.out, "* OK [UIDNEXT %u] Predicted next UID\r\n",

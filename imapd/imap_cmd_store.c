@@ -103,6 +103,20 @@ store_modified(struct mail_session *s, struct imap_cmd *cmd,
 	    cmd->uid ? "UID " : "", failed ? "partly failed" : "completed");
 }
 
+/* The storage's name for the parser's +FLAGS, -FLAGS or FLAGS. */
+static enum mailbox_store_op
+store_op(enum imap_store_op op)
+{
+	switch (op) {
+	case STORE_ADD:
+		return (MB_STORE_ADD);
+	case STORE_REMOVE:
+		return (MB_STORE_REMOVE);
+	default:
+		return (MB_STORE_SET);
+	}
+}
+
 void
 imap_cmd_store(struct mail_session *s, struct imap_cmd *cmd)
 {
@@ -124,7 +138,10 @@ imap_cmd_store(struct mail_session *s, struct imap_cmd *cmd)
 	if (st->unchangedsince_set)
 		s->enabled |= MAIL_ENABLED_CONDSTORE;
 	imap_sync_report(s, 0);
-	imap_set_uids(s, &st->set, cmd->uid, &uids, &n);
+	if (imap_set_uids(s, &st->set, cmd->uid, &uids, &n) == -1) {
+		imap_tagged(s, cmd, "BAD", "Invalid message sequence number");
+		return;
+	}
 	if ((mod = reallocarray(NULL, n + 1, sizeof(*mod))) == NULL)
 		fatal("%s", __func__);
 	for (i = 0; i < n; i++) {
@@ -133,9 +150,8 @@ imap_cmd_store(struct mail_session *s, struct imap_cmd *cmd)
 			mod[nmod++] = uids[i];
 			continue;
 		}
-		/* The enumerators of both headers are 0, 1, 2 alike. */
-		if (mailbox_store(s->mb, uids[i],
-		    (enum mailbox_store_op)st->op, &f) == -1) {
+		if (mailbox_store(s->mb, uids[i], store_op(st->op),
+		    &f) == -1) {
 			if (errno != ENOENT)
 				log_warn("%s: store uid %u", s->user, uids[i]);
 			failed++;

@@ -11,8 +11,8 @@
  * \Noselect, as Dovecot does).  REMOTE selects nothing more: every
  * mailbox is local.  Unlike the base LIST, CHILDREN and special-use
  * attributes come only when asked for (RETURN, or the SPECIAL-USE
- * selection), as Dovecot answers.  INBOX counts as subscribed, as in
- * LSUB.
+ * selection), as Dovecot answers.  INBOX is subscribed when the
+ * subscriptions file says so, as in LSUB.
  */
 
 #include <sys/types.h>
@@ -226,8 +226,7 @@ lx_gather(struct mail_session *s, const struct imap_list *l,
 		goto done;
 	for (i = 0; i < ll->n; i++) {
 		n = &ll->v[i];
-		n->subscribed = strcmp(n->name, "INBOX") == 0 ||
-		    subs_has(&subs, n->name);
+		n->subscribed = subs_has(&subs, n->name);
 		n->matched = lx_match(s, l, n->name);
 		n->selected = lx_selected(l, n);
 	}

@@ -21,6 +21,27 @@ range_resolve(const struct imap_range *r, uint32_t max, uint32_t *lo,
 	*hi = a < b ? b : a;
 }
 
+/*
+ * Does every number of the set name a message of 1..max?  RFC 3501
+ * 6.4.8: a sequence number over the count, "*" in an empty mailbox
+ * among them, is a BAD command.
+ */
+int
+imap_seqset_within(const struct imap_seqset *set, uint32_t max)
+{
+	uint32_t	 lo, hi;
+	int		 i;
+
+	if (max == 0)
+		return set->n == 0;
+	for (i = 0; i < set->n; i++) {
+		range_resolve(&set->r[i], max, &lo, &hi);
+		if (hi > max)
+			return 0;
+	}
+	return 1;
+}
+
 /* Is n in the set?  "$" sets are resolved by the session, not here. */
 int
 imap_seqset_contains(const struct imap_seqset *set, uint32_t n,

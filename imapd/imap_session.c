@@ -171,7 +171,10 @@ imap_sync_report(struct mail_session *s, int expunges)
 	mailbox_changes_free(&c);
 }
 
-/* The uids (in the view, ascending) a set names: 0, or -1 bad set. */
+/*
+ * The uids (in the view, ascending) a set names: 0, or -1 for sequence
+ * numbers the view does not have (a BAD command).
+ */
 int
 imap_set_uids(struct mail_session *s, const void *vset, int uid,
     uint32_t **out, size_t *n)
@@ -183,6 +186,8 @@ imap_set_uids(struct mail_session *s, const void *vset, int uid,
 
 	*out = NULL;
 	*n = 0;
+	if (!uid && !set->saved && !imap_seqset_within(set, s->nseq))
+		return -1;
 	if (s->nseq == 0)
 		return 0;
 	if (set->saved) {		/* "$" (RFC 5182) */

@@ -34,19 +34,8 @@
 #include "conf.h"
 #include "proto.h"
 
-/*
- * mailbox.h and imap_parse.h both name STORE_SET, STORE_ADD and
- * STORE_REMOVE (same values, 0 to 2): the storage's become MB_STORE_*
- * here, so that a command file may use both.
- */
-#define STORE_SET	MB_STORE_SET
-#define STORE_ADD	MB_STORE_ADD
-#define STORE_REMOVE	MB_STORE_REMOVE
 #include "mailbox.h"
 #include "folder.h"
-#undef STORE_SET
-#undef STORE_ADD
-#undef STORE_REMOVE
 #include "imap_parse.h"
 
 #define PROTO_IMAP	0
@@ -344,6 +333,9 @@ int	imap_search_select(struct mail_session *, struct imap_cmd *,
 void	imap_cmd_sort(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_thread(struct mail_session *, struct imap_cmd *);
 void	imap_cmd_folder(struct mail_session *, struct imap_cmd *);
+/* imap_cmd_lsub.c, with the pattern matches of imap_cmd_list.c. */
+void	imap_cmd_lsub(struct mail_session *, struct imap_cmd *);
+int	imap_list_wanted(const struct imap_list *, const char *name);
 /* Flag names of a list on a mailbox (imap_cmd_store.c). */
 int	imap_flags_parse(struct mailbox *, const struct imap_strlist *,
 	    struct maildir_flags *);

@@ -615,14 +615,14 @@ apply_op(struct maildir_flags *f, enum mailbox_store_op op,
     const struct maildir_flags *d)
 {
 	switch (op) {
-	case STORE_SET:
+	case MB_STORE_SET:
 		*f = *d;
 		break;
-	case STORE_ADD:
+	case MB_STORE_ADD:
 		f->std |= d->std;
 		f->keywords |= d->keywords;
 		break;
-	case STORE_REMOVE:
+	case MB_STORE_REMOVE:
 		f->std &= ~d->std;
 		f->keywords &= ~d->keywords;
 		break;

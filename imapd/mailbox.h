@@ -53,9 +53,9 @@ struct mailbox_changes {
 };
 
 enum mailbox_store_op {
-	STORE_SET,
-	STORE_ADD,
-	STORE_REMOVE
+	MB_STORE_SET,
+	MB_STORE_ADD,
+	MB_STORE_REMOVE
 };
 
 

@@ -91,6 +91,23 @@ special_use_apply(int root, struct folder_list *fl)
 	free(buf);
 }
 
+/* The attributes the file gives one name (LSUB asks name by name). */
+int
+special_use_of(int root, const char *name)
+{
+	char	*buf, *p, *n;
+	size_t	 len;
+	int	 bit, bits = 0;
+
+	if (su_read(root, &buf, &len) == -1)
+		return 0;
+	for (p = buf; (p = su_line(p, &bit, &n)) != NULL; )
+		if (strcmp(n, name) == 0)
+			bits |= bit;
+	free(buf);
+	return bits;
+}
+
 /*
  * Into out: name, or its new place when RENAME moves it (from to to);
  * 1 when DELETE drops it (to NULL), -1 when it would not fit.

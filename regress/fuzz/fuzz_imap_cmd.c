@@ -61,6 +61,13 @@ check_set(const struct imap_seqset *set)
 			abort();
 	if (imap_seqset_count(set, 0) != 0)
 		abort();
+	/* Within 1..100 only when no end is over 100 ("*" is 0). */
+	for (i = 0; i < set->n; i++)
+		if (imap_seqset_within(set, 100) && (set->r[i].lo > 100 ||
+		    set->r[i].hi > 100))
+			abort();
+	if (set->n > 0 && imap_seqset_within(set, 0))
+		abort();
 }
 
 static void

@@ -213,3 +213,22 @@ class MariaDB:
                 return f.read()
         except OSError:
             return ""
+
+
+def serving(prefix):
+    """A generator for a pytest fixture: a started MariaDB with the
+    schema loaded in a new dir under /tmp, stopped and removed after;
+    the test is skipped when the packages are absent."""
+    import pytest
+    import tempfile
+    if not available():
+        pytest.skip("mariadb-server is not installed")
+    tmp = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    srv = MariaDB(tmp)
+    try:
+        srv.start()
+        srv.load_schema()
+        yield srv
+    finally:
+        srv.stop()
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -12,13 +12,10 @@ Then storedump changes the Maildir (an APPEND with a new keyword, flags
 added and removed, an expunge, a folder created and subscribed) and
 Dovecot, started again, must see exactly those changes."""
 
-import imaplib
 import os
-import poplib
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -26,184 +23,50 @@ import time
 
 import pytest
 
-from sandbox import wait_for
+from dovecot import Dovecot, fetch_flags, list_names, msg, ok, \
+    requires_dovecot
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 STOREDUMP = os.path.join(TOP, "regress", "unit", "storedump")
-DOVECOT = "/usr/sbin/dovecot"
 USER, PASSWORD = "alice", "secret"
 MAIL_USER, MAIL_GROUP = "nobody", "nogroup"
-SYSFLAGS = {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"}
 
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists(DOVECOT),
-                       reason="Dovecot is not installed (regress/deps.sh "
-                       "installs dovecot-imapd and dovecot-pop3d as root)"),
-    pytest.mark.skipif(os.geteuid() != 0,
-                       reason="a private Dovecot must be started as root"),
-]
+pytestmark = requires_dovecot
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def can_connect(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-class Dovecot:
-    """One private Dovecot: config, passwd file and Maildir in top."""
+class StoreDovecot(Dovecot):
+    """Dovecot with one user whose Maildir is top/mail/alice/Maildir."""
 
     def __init__(self, top):
-        self.top = top
-        self.imap_port = free_port()
-        self.pop3_port = free_port()
+        super().__init__(top, {USER: PASSWORD}, home=top + "/mail/%u",
+                         mail_user=MAIL_USER, mail_group=MAIL_GROUP)
         self.home = os.path.join(top, "mail", USER)
         self.maildir = os.path.join(self.home, "Maildir")
-        self.proc = None
-        for d in ("run", "state", "log", "mail"):
-            os.makedirs(os.path.join(top, d), exist_ok=True)
-            os.chmod(os.path.join(top, d), 0o755)
         os.makedirs(self.maildir)
+        os.chmod(os.path.join(top, "mail"), 0o755)
         pw = pwd.getpwnam(MAIL_USER)
         for d in (self.home, self.maildir):
             os.chown(d, pw.pw_uid, pw.pw_gid)
-        with open(os.path.join(top, "passwd"), "w") as f:
-            f.write("%s:{PLAIN}%s::::::\n" % (USER, PASSWORD))
-        self.conf = os.path.join(top, "dovecot.conf")
-        with open(self.conf, "w") as f:
-            f.write(f"""
-instance_name = tsamba-interop
-base_dir = {top}/run
-state_dir = {top}/state
-log_path = {top}/log/dovecot.log
-protocols = imap pop3
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-first_valid_uid = 1
-mail_location = maildir:~/Maildir
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {top}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={MAIL_USER} gid={MAIL_GROUP} home={top}/mail/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {self.imap_port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    address = 127.0.0.1
-    port = {self.pop3_port}
-  }}
-  inet_listener pop3s {{
-    port = 0
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-""")
-
-    def start(self):
-        self.proc = subprocess.Popen([DOVECOT, "-F", "-c", self.conf],
-                                     stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        wait_for(lambda: self.proc.poll() is not None or (
-            can_connect(self.imap_port) and can_connect(self.pop3_port)),
-            20, what="dovecot listening")
-        assert self.proc.poll() is None, self.log()
-
-    def stop(self):
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def log(self):
-        try:
-            with open(os.path.join(self.top, "log", "dovecot.log")) as f:
-                return f.read()
-        except OSError:
-            return ""
 
     def imap(self):
-        m = imaplib.IMAP4("127.0.0.1", self.imap_port)
-        m.login(USER, PASSWORD)
-        return m
+        return super().imap(USER)
 
     def pop3(self):
-        p = poplib.POP3("127.0.0.1", self.pop3_port, timeout=10)
-        p.user(USER)
-        p.pass_(PASSWORD)
-        return p
+        return super().pop3(USER)
 
 
 @pytest.fixture
 def dovecot():
     top = tempfile.mkdtemp(prefix="tsamba-dovecot-")
     os.chmod(top, 0o755)
-    d = Dovecot(top)
+    d = StoreDovecot(top)
     d.start()
     yield d
     d.stop()
     # Shown by pytest when the test failed.
     print("dovecot.log:\n" + d.log()[-4000:])
     shutil.rmtree(top, ignore_errors=True)
-
-
-def ok(resp):
-    typ, data = resp
-    assert typ == "OK", data
-    return data
-
-
-def msg(n, subject):
-    return (b"From: a@example.org\r\nTo: b@example.org\r\n"
-            b"Subject: %s\r\nMessage-ID: <%d@example.org>\r\n\r\n"
-            b"body %d\r\n" % (subject.encode(), n, n))
-
-
-LIST_RE = re.compile(rb'\((?P<attrs>[^)]*)\) "(?P<sep>[^"]*)" (?P<name>.+)$')
-
-
-def list_names(m, cmd="LIST"):
-    data = ok(m.list() if cmd == "LIST" else m.lsub())
-    names = set()
-    for line in data:
-        mo = LIST_RE.match(line)
-        assert mo, line
-        names.add(mo.group("name").decode().strip('"'))
-    return names
-
-
-FETCH_RE = re.compile(rb"UID (\d+) FLAGS \(([^)]*)\)")
 
 
 def dovecot_state(d):
@@ -217,16 +80,7 @@ def dovecot_state(d):
         st = re.search(rb"UIDVALIDITY (\d+)", data[0])
         nx = re.search(rb"UIDNEXT (\d+)", data[0])
         ok(m.select(quoted, readonly=True))
-        typ, data = m.uid("FETCH", "1:*", "(FLAGS)")
-        assert typ == "OK"
-        msgs = {}
-        for line in data:
-            if line is None:
-                continue
-            mo = FETCH_RE.search(line)
-            if mo:
-                flags = set(mo.group(2).decode().split()) - {"\\Recent"}
-                msgs[int(mo.group(1))] = flags
+        msgs = fetch_flags(m)
         folders[name] = (int(st.group(1)), int(nx.group(1)), msgs)
     subs = list_names(m, "LSUB")
     m.logout()
@@ -372,10 +226,7 @@ def test_dovecot_store_roundtrip(dovecot):
             assert new[uid] == old[uid], uid
     assert new[uidnext] == "%08x%08x" % (uidnext, folders["INBOX"][0])
     # Dovecot found nothing to complain about in what tsamba wrote.
-    bad = [l for l in dovecot.log().splitlines()
-           if ": Error:" in l or ": Panic:" in l or
-           ("Warning" in l and "Killed with signal" not in l)]
-    assert bad == []
+    assert dovecot.complaints() == []
     # And the layer agrees with Dovecot once more.
     dovecot.stop()
     again = tsamba_state(dovecot)

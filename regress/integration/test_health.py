@@ -604,3 +604,77 @@ def test_space_low(env):
             assert abs(pct - free_pct) <= 1, detail
     finally:
         subprocess.run(["umount", mnt], check=True)
+
+
+# ------------------------------------------------------------- tsamba-imapd
+
+
+@pytest.fixture(scope="module")
+def imap_sb(env):
+    """A second sandbox of the same host and zone that also runs
+    tsamba-imapd: IMAP with STARTTLS, imaps, POP3 with STLS, pop3s."""
+    sb = Sandbox(os.path.join(env["dir"], "imap"), hostname=HOST,
+                 domain=DOMAIN, catchall_domain=DOMAIN2, imap=True,
+                 extra=['mta resolver "127.0.0.1@%d"' % env["zone"].port])
+    try:
+        sb.start()
+        yield sb
+    finally:
+        sb.stop()
+
+
+def imap_names(sb):
+    """The checks of tsamba-imapd's listeners, with the word the
+    greeting starts with."""
+    names = {}
+    for kind, greet in (("imap", "* OK"), ("imaps", "* OK"),
+                        ("pop3", "+OK"), ("pop3s", "+OK")):
+        where = "%s 127.0.0.1:%d" % (kind, sb.ports[kind])
+        names["listen " + where] = greet
+        names["tls " + where] = None
+    return names
+
+
+def test_imapd_ok(imap_sb):
+    """Each IMAP and POP3 listener greets and shakes hands (STARTTLS,
+    STLS, implicit TLS) with the certificate of the host, and imapd
+    answers the hello on imapd.control.sock; -j says the same."""
+    sb = imap_sb
+    _, checks, out = health(sb)
+    assert checks["daemon imapd"][0] == "OK", out
+    assert "imapd.control.sock" in checks["daemon imapd"][1], out
+    for name, greet in imap_names(sb).items():
+        assert name in checks, out
+        status, detail = checks[name]
+        assert status == "OK", out
+        if greet is None:
+            assert "certificate for %s valid until" % HOST in detail, out
+        else:
+            assert detail.startswith('"' + greet), out
+    r = subprocess.run([CTL, "-f", sb.conf, "health", "-j"],
+                       capture_output=True, text=True, timeout=120)
+    doc = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+    for name in list(imap_names(sb)) + ["daemon imapd"]:
+        assert doc[name]["status"] == "ok", r.stdout
+        assert doc[name]["detail"] == checks[name][1], r.stdout
+
+
+def test_imapd_stopped(imap_sb):
+    """imapd stopped: its socket and every listener FAIL, exit 2; the
+    SMTP side stays OK."""
+    sb = imap_sb
+    sb.kill("imapd", signal.SIGTERM)
+    try:
+        code, checks, out = health(sb)
+        assert code == 2, out
+        assert checks["daemon imapd"][0] == "FAIL", out
+        assert "imapd.control.sock" in checks["daemon imapd"][1], out
+        for name, greet in imap_names(sb).items():
+            if greet is not None:
+                assert checks[name][0] == "FAIL", out
+                assert "connect" in checks[name][1], out
+        assert checks["daemon smtpd"][0] == "OK", out
+    finally:
+        sb.restart("imapd")
+    _, checks, out = health(sb)
+    assert checks["daemon imapd"][0] == "OK", out

@@ -5,9 +5,7 @@ answers compared with a private Dovecot 2.3's on the same Maildir
 Trash, Junk and Archive their special use as Debian's 15-mailboxes.conf
 does, its Maildir++ quota with the same limits as maildirsize) then
 serves that Maildir too, and both must give the same mailboxes with the
-same attributes, CHILDINFO, STATUS and QUOTA figures.  The differences
-tsamba keeps on purpose (INBOX always subscribed) are left out by
-subscribing INBOX."""
+same attributes, CHILDINFO, STATUS and QUOTA figures."""
 
 import os
 import re
@@ -18,7 +16,9 @@ import tempfile
 import pytest
 
 from helpers import ImapLines, imaps_lines
-from test_dovecot_store import DOVECOT, Dovecot, PASSWORD, USER
+from dovecot import DOVECOT
+from test_dovecot_store import PASSWORD, USER
+from test_dovecot_store import StoreDovecot as Dovecot
 
 TIMEOUT = 15
 
@@ -50,26 +50,8 @@ class MaildirDovecot(Dovecot):
         conf = re.sub(r"args = uid=\S+ gid=\S+ home=\S+",
                       "args = uid=%d gid=%d home=%s" %
                       (st.st_uid, st.st_gid, maildir), conf)
+        # The special-use folders are in the base configuration.
         conf += """
-namespace inbox {
-  inbox = yes
-  separator = .
-  mailbox Sent {
-    special_use = \\Sent
-  }
-  mailbox Drafts {
-    special_use = \\Drafts
-  }
-  mailbox Trash {
-    special_use = \\Trash
-  }
-  mailbox Junk {
-    special_use = \\Junk
-  }
-  mailbox Archive {
-    special_use = \\Archive
-  }
-}
 protocol imap {
   mail_plugins = $mail_plugins imap_quota
 }

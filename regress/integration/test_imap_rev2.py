@@ -25,8 +25,8 @@ import re
 import pytest
 
 from helpers import tls_context
-from test_dovecot_store import pytestmark as dovecot_marks
-from test_dovecot_store import dovecot, ok  # noqa: F401 (the fixture)
+from dovecot import ok, requires_dovecot as dovecot_marks
+from test_dovecot_store import dovecot  # noqa: F401 (the fixture)
 from test_imapd import raw_imaps, tagged
 
 TIMEOUT = 15

@@ -471,7 +471,8 @@ def test_same_as_dovecot(ssb, sortbox, threadbox):
     """Dovecot 2.3 given the same messages (APPEND, same internal dates,
     same order) answers every SORT and THREAD here as tsamba does: the
     boxes above and random reply trees."""
-    from test_dovecot_store import Dovecot, USER, PASSWORD
+    from test_dovecot_store import USER, PASSWORD
+    from test_dovecot_store import StoreDovecot as Dovecot
     top = tempfile.mkdtemp(prefix="tsamba-dovecot-sort-")
     os.chmod(top, 0o755)
     d = Dovecot(top)

@@ -83,6 +83,16 @@ def raw_imaps(sb):
     return s, f
 
 
+def imaps_greeting(sb):
+    """The first line on the implicit TLS port."""
+    s = tls_context().wrap_socket(socket.create_connection(
+        ("127.0.0.1", sb.ports["imaps"]), timeout=TIMEOUT))
+    try:
+        return s.makefile("rb").readline()
+    finally:
+        s.close()
+
+
 def tagged(f, tag):
     """Lines up to the tagged reply; returns (untagged, tagged line)."""
     lines = []
@@ -646,17 +656,9 @@ def test_failures_ban_with_smtp(sandbox_factory):
     with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
         m.login(bsb.demo_user, "wrong")
     m.shutdown()
-
-    def banned():
-        s = tls_context().wrap_socket(socket.create_connection(
-            ("127.0.0.1", bsb.ports["imaps"]), timeout=TIMEOUT))
-        try:
-            return s.makefile("rb").readline()
-        finally:
-            s.close()
-    wait_for(lambda: banned().startswith(b"* BYE [UNAVAILABLE]"), TIMEOUT,
-             what="the IMAP refusal of a banned address")
-    assert b"failed logins" in banned()
+    wait_for(lambda: imaps_greeting(bsb).startswith(b"* BYE [UNAVAILABLE]"),
+             TIMEOUT, what="the IMAP refusal of a banned address")
+    assert b"failed logins" in imaps_greeting(bsb)
     # poplib takes the -ERR greeting as an error.
     with pytest.raises(poplib.error_proto, match="failed logins"):
         poplib.POP3("127.0.0.1", bsb.ports["pop3"], timeout=TIMEOUT)
@@ -694,20 +696,30 @@ def mail_pid_of(sb, before):
     return new.pop()
 
 
+def proc_gids(pid):
+    """Every gid of a process: real, effective, saved, filesystem and
+    the supplementary groups."""
+    gids = set()
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(("Gid:", "Groups:")):
+                gids |= {int(g) for g in line.split()[1:]}
+    return gids
+
+
 @pytest.mark.root
 def test_privileges(isb):
     login, keys, before = imapd_processes(isb)
     imap_uid = pwd.getpwnam("_tsambaimap")
     assert proc_uids(login)[0] == imap_uid.pw_uid
+    assert proc_gids(login) == {imap_uid.pw_gid}
     assert proc_root(login) == isb.chroot
     m = imaps(isb)
     m.login(isb.demo_user, isb.password)
     mail = mail_pid_of(isb, before)
     vmail = pwd.getpwnam("vmail")
-    assert proc_uids(mail)[0] == vmail.pw_uid
-    with open("/proc/%d/status" % mail) as f:
-        gids = [l.split()[1:] for l in f if l.startswith("Gid:")][0]
-    assert set(gids) == {str(vmail.pw_gid)}
+    assert set(proc_uids(mail)) == {vmail.pw_uid}
+    assert proc_gids(mail) == {vmail.pw_gid}
     assert proc_root(mail) == isb.maildir(isb.demo_user)
     m.logout()
 
@@ -720,6 +732,10 @@ def test_no_key_in_login_process(isb):
     pop3s(isb).quit()
     login, keys, _ = imapd_processes(isb)
     assert present(login, isb.key) == []
+    # Nor is the key file open there (the key process read it).
+    fds = "/proc/%d/fd" % login
+    assert isb.key not in {os.readlink(os.path.join(fds, n))
+                           for n in os.listdir(fds)}
     assert present(keys, isb.key), "the search finds nothing anywhere"
 
 

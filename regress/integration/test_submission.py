@@ -14,7 +14,6 @@ import smtplib
 import socket
 import ssl
 import subprocess
-import tempfile
 import time
 
 import pytest
@@ -586,18 +585,8 @@ def test_bdat_crlf_across_chunks(ssb):
 def mariadb_server():
     if not os.path.exists(os.path.join(HERE, "mariadb.py")):
         pytest.skip("no regress/integration/mariadb.py")
-    import mariadb as fixture_mod	# regress/integration/mariadb.py
-    if not fixture_mod.available():
-        pytest.skip("mariadb-server is not installed")
-    tmp = tempfile.mkdtemp(prefix="tsamba-sub-mariadb-", dir="/tmp")
-    srv = fixture_mod.MariaDB(tmp)
-    try:
-        srv.start()
-        srv.load_schema()
-        yield srv
-    finally:
-        srv.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+    import mariadb	# regress/integration/mariadb.py
+    yield from mariadb.serving("tsamba-sub-mariadb-")
 
 
 @pytest.fixture(scope="module")

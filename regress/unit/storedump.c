@@ -188,7 +188,7 @@ cmd_store(int root, char **av, int ac)
 	mb = open_synced(root, av[0]);
 	parse_flags(mb, av + 3, ac - 3, &f);
 	if (mailbox_store(mb, strtoul(av[1], NULL, 10), av[2][0] == '+' ?
-	    STORE_ADD : STORE_REMOVE, &f) == -1)
+	    MB_STORE_ADD : MB_STORE_REMOVE, &f) == -1)
 		die("store");
 	mailbox_close(mb);
 }

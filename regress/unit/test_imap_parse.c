@@ -439,6 +439,9 @@ test_seqset(void)
 	CHECK(imap_seqset_count(s, 30) == 1 + 4 + 1 + 19);
 	/* With * = 10, 12:* is 10:12 and *:20 10:20: 2, 4..7, 9, 10. */
 	CHECK(imap_seqset_count(s, 10) == 1 + 4 + 1 + 1);
+	/* Every number a message: *:20 goes over 19 and 12:* over 11. */
+	CHECK(imap_seqset_within(s, 20) && !imap_seqset_within(s, 19));
+	CHECK(!imap_seqset_within(s, 11) && !imap_seqset_within(s, 0));
 	GOOD("a FETCH 7:3,1:* FLAGS");
 	s = &cmd.u.fetch.set;
 	CHECK(imap_seqset_contains(s, 5, 9) && imap_seqset_count(s, 9) == 9);
@@ -446,6 +449,9 @@ test_seqset(void)
 	GOOD("a FETCH * FLAGS");
 	CHECK(imap_seqset_contains(&cmd.u.fetch.set, 4, 4) &&
 	    !imap_seqset_contains(&cmd.u.fetch.set, 3, 4));
+	/* "*" names the last message, so none in an empty mailbox. */
+	CHECK(imap_seqset_within(&cmd.u.fetch.set, 1) &&
+	    !imap_seqset_within(&cmd.u.fetch.set, 0));
 	BAD("a FETCH 1:*:3 FLAGS", "sequence");
 	BAD("a FETCH $,1 FLAGS", "space");
 }

@@ -206,7 +206,7 @@ test_rebuild(int md)
 	h = ix->highestmodseq;
 
 	/* A STORE and an EXPUNGE by any session reach it on sync. */
-	CHECK(mailbox_store(mb, 1, STORE_ADD, &f) == 0);
+	CHECK(mailbox_store(mb, 1, MB_STORE_ADD, &f) == 0);
 	CHECK(mailbox_expunge(mb, (uint32_t[]){ 2 }, 1) == 0);
 	CHECK(index_sync_mailbox(ix, mb) == 0 && ix->nmsg == 1);
 	CHECK(index_get(ix, 1)->std == MAILDIR_FLAG_FLAGGED &&

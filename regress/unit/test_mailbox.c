@@ -99,7 +99,7 @@ test_select(int root)
 	CHECK(mailbox_find(b, 4) != NULL);
 
 	/* STORE in a; b's next sync reports it, and the arrival to a. */
-	CHECK(mailbox_store(a, 1, STORE_ADD, &f) == 0);
+	CHECK(mailbox_store(a, 1, MB_STORE_ADD, &f) == 0);
 	CHECK(exists(root, "cur/999.M5P1.h,S=4:2,S"));
 	memset(&c, 0, sizeof(c));
 	CHECK(mailbox_sync(a, &c) == 0 && c.nadded == 1 && c.added[0] == 4);
@@ -114,17 +114,17 @@ test_select(int root)
 	 * The race: b's idea of message 2's name is stale (a renamed it);
 	 * b's STORE finds the file again and keeps a's flag.
 	 */
-	CHECK(mailbox_store(a, 2, STORE_ADD, &fl) == 0);
+	CHECK(mailbox_store(a, 2, MB_STORE_ADD, &fl) == 0);
 	CHECK(strcmp(mailbox_find(b, 2)->name, "cur/1000.M9P1.h,S=4:2,S") ==
 	    0);
 	f.std = MAILDIR_FLAG_REPLIED;
-	CHECK(mailbox_store(b, 2, STORE_ADD, &f) == 0);
+	CHECK(mailbox_store(b, 2, MB_STORE_ADD, &f) == 0);
 	CHECK(exists(root, "cur/1000.M9P1.h,S=4:2,FRS"));
 	m = mailbox_find(b, 2);
 	CHECK(m->flags.std == (MAILDIR_FLAG_FLAGGED | MAILDIR_FLAG_REPLIED |
 	    MAILDIR_FLAG_SEEN));
 	f.std = MAILDIR_FLAG_SEEN;
-	CHECK(mailbox_store(b, 2, STORE_REMOVE, &f) == 0);
+	CHECK(mailbox_store(b, 2, MB_STORE_REMOVE, &f) == 0);
 	CHECK(exists(root, "cur/1000.M9P1.h,S=4:2,FR"));
 
 	/* EXPUNGE in b: gone from disk and uidlist; a sees it. */
@@ -136,11 +136,11 @@ test_select(int root)
 	CHECK(mailbox_sync(a, &c) == 0 && c.nexpunged == 1 &&
 	    c.expunged[0] == 3 && c.nflagged == 1 && c.flagged[0] == 2);
 	mailbox_changes_free(&c);
-	CHECK(mailbox_store(a, 3, STORE_ADD, &f) == -1 && errno == ENOENT);
+	CHECK(mailbox_store(a, 3, MB_STORE_ADD, &f) == -1 && errno == ENOENT);
 
 	/* A message removed behind a's back: STORE says it is gone. */
 	CHECK(unlinkat(root, mailbox_find(b, 4)->name, 0) == 0);
-	CHECK(mailbox_store(a, 4, STORE_ADD, &f) == -1 && errno == ENOENT);
+	CHECK(mailbox_store(a, 4, MB_STORE_ADD, &f) == -1 && errno == ENOENT);
 	memset(&c, 0, sizeof(c));
 	CHECK(mailbox_sync(a, &c) == 0 && c.nexpunged == 1 &&
 	    c.expunged[0] == 4);
