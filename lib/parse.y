@@ -133,6 +133,8 @@ static const struct knob knobs[] = {
 	KNOB("ban", "window", CONF_UNIT_TIME, 1, 7 * 86400, ban_window),
 	KNOB("ban", "duration", CONF_UNIT_TIME, 1, 365 * 86400,
 	    ban_duration),
+	KNOB("limit", "mailbox-size", CONF_UNIT_SIZE, 0, (int64_t)1 << 50,
+	    mailbox_quota),
 };
 
 static struct conf		*conf;
