@@ -11,6 +11,7 @@ import imaplib
 import os
 import re
 import shutil
+import subprocess
 import socket
 import tempfile
 
@@ -303,3 +304,32 @@ def test_mysql_over_quota_and_change(msb, mdb):
     assert r[0][0] == 250, r
     assert first_line(msb, alice) == "102400S"
     assert storage(msb, alice)[1] == 100
+
+
+CTL = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "ctl", "tsambactl")
+
+
+def ctl(sb, *args):
+    return subprocess.run([CTL, "-f", sb.conf] + list(args),
+                          capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+
+
+def test_mysql_ctl_check_takes_the_quota_column(msb):
+    r = ctl(msb, "check")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "ok   users table: query_user\n" in r.stdout, r.stdout
+    r = ctl(msb, "user", "list")
+    assert r.returncode == 0 and "alice@example.test" in r.stdout, r
+
+
+def test_ctl_check_bad_rule(qsb):
+    """tsambactl checks a users table by authd's rules, quota_rule too."""
+    set_rules(qsb, {"carol": "quota_rule=*:storage=5Q"})
+    try:
+        r = ctl(qsb, "check")
+        assert r.returncode != 0
+        assert "invalid quota_rule" in r.stdout + r.stderr, r
+    finally:
+        set_rules(qsb, RULES)
