@@ -10,10 +10,8 @@ first line of maildirsize follows a changed limit."""
 import imaplib
 import os
 import re
-import shutil
 import subprocess
 import socket
-import tempfile
 
 import pytest
 
@@ -247,15 +245,8 @@ def test_bad_rule_refuses_the_table(qsb):
 def mdb():
     if not mariadb.available():
         pytest.skip("mariadb-server/mariadb-client not installed")
-    tmp = tempfile.mkdtemp(prefix="tsamba-quota-mariadb-", dir="/tmp")
-    srv = mariadb.MariaDB(tmp)
-    try:
-        srv.start()
-        srv.load_schema()
+    with mariadb.running("tsamba-quota-mariadb-") as srv:
         yield srv
-    finally:
-        srv.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # The Postfixadmin-style column, 0 read as "the default" by NULLIF.

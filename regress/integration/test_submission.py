@@ -14,7 +14,6 @@ import smtplib
 import socket
 import ssl
 import subprocess
-import tempfile
 import time
 
 import pytest
@@ -589,15 +588,8 @@ def mariadb_server():
     import mariadb as fixture_mod	# regress/integration/mariadb.py
     if not fixture_mod.available():
         pytest.skip("mariadb-server is not installed")
-    tmp = tempfile.mkdtemp(prefix="tsamba-sub-mariadb-", dir="/tmp")
-    srv = fixture_mod.MariaDB(tmp)
-    try:
-        srv.start()
-        srv.load_schema()
+    with fixture_mod.running("tsamba-sub-mariadb-") as srv:
         yield srv
-    finally:
-        srv.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
