@@ -41,21 +41,21 @@ struct mtab {
 static const struct {
 	int	params;
 	int	cols;
-	int	maxcols;	/* 0: cols */
+	int	maxcols;
 } shapes[SQL_NQUERIES] = {
-	[SQL_DOMAIN] = { 1, 1 },
+	[SQL_DOMAIN] = { 1, 1, 1 },
 	[SQL_USER] = { 1, 2, 3 },
-	[SQL_ALIAS] = { 1, 1 },
-	[SQL_DOMAIN_LIST] = { 0, 1 },
-	[SQL_DOMAIN_ADD] = { 1, 0 },
-	[SQL_DOMAIN_DEL] = { 1, 0 },
-	[SQL_USER_LIST] = { 0, 1 },
-	[SQL_USER_ADD] = { 2, 0 },
-	[SQL_USER_PASSWD] = { 2, 0 },
-	[SQL_USER_DEL] = { 1, 0 },
-	[SQL_ALIAS_LIST] = { 0, 2 },
-	[SQL_ALIAS_ADD] = { 2, 0 },
-	[SQL_ALIAS_DEL] = { 2, 0 },
+	[SQL_ALIAS] = { 1, 1, 1 },
+	[SQL_DOMAIN_LIST] = { 0, 1, 1 },
+	[SQL_DOMAIN_ADD] = { 1, 0, 0 },
+	[SQL_DOMAIN_DEL] = { 1, 0, 0 },
+	[SQL_USER_LIST] = { 0, 1, 1 },
+	[SQL_USER_ADD] = { 2, 0, 0 },
+	[SQL_USER_PASSWD] = { 2, 0, 0 },
+	[SQL_USER_DEL] = { 1, 0, 0 },
+	[SQL_ALIAS_LIST] = { 0, 2, 2 },
+	[SQL_ALIAS_ADD] = { 2, 0, 0 },
+	[SQL_ALIAS_DEL] = { 2, 0, 0 },
 };
 
 /* Which queries belong to which table, for check. */
@@ -139,8 +139,7 @@ stmt_prepare(struct table *t, struct mtab *m, enum sql_query q)
 	}
 	if ((int)mysql_stmt_param_count(st) != shapes[q].params ||
 	    (int)mysql_stmt_field_count(st) < shapes[q].cols ||
-	    (int)mysql_stmt_field_count(st) > (shapes[q].maxcols > 0 ?
-	    shapes[q].maxcols : shapes[q].cols)) {
+	    (int)mysql_stmt_field_count(st) > shapes[q].maxcols) {
 		ctl_warnx("%s table: %s must take %d parameters and return "
 		    "%d columns, it takes %lu and returns %u", t->name,
 		    sqlconf_query_name(q), shapes[q].params, shapes[q].cols,
