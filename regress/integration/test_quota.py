@@ -239,6 +239,43 @@ def test_bad_rule_refuses_the_table(qsb):
     set_rules(qsb, RULES)
 
 
+# ------------------------------------------ no limit from tsamba at all
+
+@pytest.fixture(scope="module")
+def usb(sandbox_factory):
+    """No limit mailbox-size: only alice's rule 0 (unlimited) is set."""
+    return sandbox_factory("unset", imap=True,
+                           limits={"sessions-per-ip": 300},
+                           before_start=lambda sb: set_rules(
+                               sb, {"alice": "quota_rule=*:bytes=0"}))
+
+
+def dovecot_limit(sb, user, text):
+    """A maildirsize as Dovecot left it, in a Maildir made by a delivery."""
+    assert lmtp_deliver(sb, [user], message(100, "first"))[0][0] == 250
+    home = sb.maildir(user)
+    path = os.path.join(home, "maildirsize")
+    with open(path, "w") as f:
+        f.write(text)
+    st = os.stat(home)
+    os.chown(path, st.st_uid, st.st_gid)
+
+
+def test_unset_keeps_dovecot_limit(usb):
+    """Without any tsamba limit the one Dovecot wrote stands, for lmtpd
+    as for imapd; an explicit unlimited removes it from the file."""
+    demo, alice = usb.address("demo"), usb.address("alice")
+    dovecot_limit(usb, demo, "20000S\n0 0\n")
+    dovecot_limit(usb, alice, "20000S\n0 0\n")
+    r = lmtp_deliver(usb, [demo, alice], message(25 * 1024))
+    assert r[0][0] == 552 and "5.2.2" in r[0][1][0], r
+    assert r[1][0] == 250, r
+    assert first_line(usb, demo) == "20000S"
+    assert first_line(usb, alice) == ""
+    assert storage(usb, demo) == (0, 20)
+    assert storage(usb, alice) is None
+
+
 # --------------------------------------------------------------- MariaDB
 
 @pytest.fixture(scope="module")

@@ -437,6 +437,12 @@ test_units(void)
 	CHECK(parse_text("limit mailbox-size 0\n", &conf) == 0);
 	CHECK(conf.mailbox_quota == 0);
 	conf_clear(&conf);
+	CHECK(parse_text("limit mailbox-size 1G\nlimit mailbox-size none\n",
+	    &conf) == 0);
+	CHECK(conf.mailbox_quota == 0);
+	conf_clear(&conf);
+	expect_error("limit message-size none\n", 1,
+	    "limit message-size: bad size");
 	expect_error("limit mailbox-size lots\n", 1,
 	    "limit mailbox-size: bad size");
 	expect_error("limit mailbox-size 1048577G\n", 1,
