@@ -63,6 +63,8 @@ struct file_user {
 	const char	*maildir;	/* from the home field, or NULL */
 	int		 bad_home;	/* home outside the mail root */
 	const char	*hash;		/* "{SCHEME}..." or "" */
+	int		 has_quota;	/* a quota_rule in the extra fields */
+	uint64_t	 quota;		/* bytes, 0 unlimited */
 };
 
 struct file_alias {
@@ -102,6 +104,8 @@ struct table_user {
 	char		 maildir[PATH_MAX];	/* "" = domain/local/ */
 	int		 bad_home;
 	char		 hash[TABLE_HASH_MAX];
+	int		 has_quota;	/* else the configured default */
+	uint64_t	 quota;		/* bytes, 0 unlimited */
 };
 
 struct table_alias {

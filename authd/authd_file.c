@@ -12,7 +12,7 @@
  *   domains:  example.org
  *   users:    address:{SCHEME}hash:uid:gid:gecos:home:shell:extra
  *             (Dovecot passwd-file; everything after the address may be
- *             empty or missing)
+ *             empty or missing; extra may hold userdb_quota_rule=)
  *   aliases:  source: dest1, dest2       source "@domain" is a catch-all
  */
 
@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "quota_rule.h"
 #include "table_file.h"
 #include "authd.h"
 
@@ -288,6 +289,11 @@ fparse_user(struct fparse *p, char *line)
 			return;
 		}
 		u.gid = id;
+	}
+	if (field[7] != NULL && (u.has_quota = quota_rule_extra(field[7],
+	    &u.quota)) == -1) {
+		fparse_error(p, "invalid quota_rule in \"%s\"", field[7]);
+		return;
 	}
 	*maildir = '\0';
 	if (field[5] != NULL && *field[5] != '\0') {

@@ -40,6 +40,7 @@
 
 #include "log.h"
 #include "imsg.h"
+#include "maildir.h"
 #include "table_file.h"
 #include "authd.h"
 
@@ -473,6 +474,24 @@ lookup_postmaster_check(void)
 	expansion = NULL;
 }
 
+/*
+ * The quota handed to lmtpd and imapd (MAILDIR_QUOTA_*): the user's
+ * own from the table, 0 there meaning unlimited as in Postfixadmin and
+ * Dovecot; else the limit mailbox-size of the config, unset when the
+ * config has none (a limit maildirsize carries then stands).
+ */
+static uint64_t
+user_quota(const struct table_user *u)
+{
+	size_t	 dflt = authd->conf->mailbox_quota;
+
+	if (u->has_quota)
+		return u->quota == 0 ? MAILDIR_QUOTA_NONE : u->quota;
+	if (dflt == CONF_QUOTA_UNSET)
+		return MAILDIR_QUOTA_UNSET;
+	return dflt == 0 ? MAILDIR_QUOTA_NONE : dflt;
+}
+
 /* "domain/local/", refusing names that would leave the mail root. */
 static int
 default_maildir(const struct mailaddr *a, char *out, size_t outsz)
@@ -535,7 +554,7 @@ lookup_user(const char *mailbox, struct user_result *ur)
 	}
 	ur->uid = u.has_uid ? u.uid : authd->vmail_uid;
 	ur->gid = u.has_gid ? u.gid : authd->vmail_gid;
-	ur->quota = 0;
+	ur->quota = user_quota(&u);
 	if (ur->uid == 0) {
 		log_warnx("mailbox %s: refusing uid 0 as its owner", key);
 		memset(ur, 0, sizeof(*ur));

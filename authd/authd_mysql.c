@@ -26,30 +26,36 @@
 #include <mysql.h>
 
 #include "log.h"
+#include "quota_rule.h"
 #include "sqlconf.h"
 #include "stats.h"
 #include "authd.h"
 
 #define BACKOFF_MIN_MS		500
 #define BACKOFF_MAX_MS		8000
-#define SQL_COLS_MAX		2
+#define SQL_COLS_MAX		3
 #define SQL_VALUE_MAX		TABLE_HASH_MAX
 
-/* The statements authd runs, and the columns each must return. */
+/*
+ * The statements authd runs, and the columns each must return; a user
+ * may have a third, the mailbox quota in bytes (NULL: the default).
+ */
 static const struct {
 	enum sql_query	 q;
 	unsigned int	 cols;
+	unsigned int	 maxcols;
 	const char	*what;
 } lookups[] = {
-	{ SQL_DOMAIN,	1, "(name)" },
-	{ SQL_USER,	2, "(mail, c_password)" },
-	{ SQL_ALIAS,	1, "(destination)" },
+	{ SQL_DOMAIN,	1, 1, "(name)" },
+	{ SQL_USER,	2, 3, "(mail, c_password[, quota])" },
+	{ SQL_ALIAS,	1, 1, "(destination)" },
 };
 #define NLOOKUPS	(sizeof(lookups) / sizeof(lookups[0]))
 
 struct sqlconn {
 	MYSQL		*db;
 	MYSQL_STMT	*st[NLOOKUPS];
+	unsigned int	 ncols[NLOOKUPS];	/* as prepared */
 	int		 up;
 	unsigned int	 backoff_ms;
 	struct timespec	 next_try;
@@ -135,12 +141,13 @@ sql_prepare(struct sqlconn *c, size_t i, char *err, size_t errsz,
 	}
 	n = mysql_num_fields(meta);
 	mysql_free_result(meta);
-	if (n != lookups[i].cols) {
+	if (n < lookups[i].cols || n > lookups[i].maxcols) {
 		snprintf(err, errsz, "%s: returns %u column%s, needs %u %s",
 		    sqlconf_query_name(q), n, n == 1 ? "" : "s",
 		    lookups[i].cols, lookups[i].what);
 		return -1;
 	}
+	c->ncols[i] = n;
 	return 0;
 }
 
@@ -285,10 +292,10 @@ sql_exec_once(size_t i, const char *arg, row_fn fn, void *fnarg)
 	MYSQL_STMT	*st = conn->st[i];
 	MYSQL_BIND	 param, res[SQL_COLS_MAX];
 	static __thread char	 val[SQL_COLS_MAX][SQL_VALUE_MAX + 1];
-	char		*cols[SQL_COLS_MAX];
+	char		*cols[SQL_COLS_MAX + 1];
 	unsigned long	 arglen = strlen(arg), len[SQL_COLS_MAX];
 	my_bool		 isnull[SQL_COLS_MAX], error[SQL_COLS_MAX];
-	unsigned int	 k, ncols = lookups[i].cols;
+	unsigned int	 k, ncols = conn->ncols[i];
 	int		 r, stop = 0;
 
 	memset(&param, 0, sizeof(param));
@@ -321,6 +328,7 @@ sql_exec_once(size_t i, const char *arg, row_fn fn, void *fnarg)
 			val[k][len[k]] = '\0';
 			cols[k] = val[k];
 		}
+		cols[ncols] = NULL;
 		if (k < ncols) {
 			log_warnx("%s: a value longer than %d bytes, row "
 			    "skipped", sqlconf_query_name(lookups[i].q),
@@ -401,6 +409,16 @@ row_user(char **cols, void *arg)
 	if (strlcpy(ur->u->hash, cols[1], sizeof(ur->u->hash)) >=
 	    sizeof(ur->u->hash))
 		ur->u->hash[0] = '\0';
+	/* The quota column: NULL or "" is the configured default. */
+	if (cols[2] != NULL && *cols[2] != '\0') {
+		if (quota_rule_parse(cols[2], &ur->u->quota) == 0)
+			ur->u->has_quota = 1;
+		else
+			log_warnx("%s: %s: quota \"%.40s\" is not a size in "
+			    "bytes, the default applies",
+			    sqlconf_query_name(SQL_USER), ur->u->canon,
+			    cols[2]);
+	}
 	return 0;
 }
 

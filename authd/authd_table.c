@@ -151,6 +151,8 @@ table_user(const char *key, struct table_user *u)
 		u->uid = fu.uid;
 		u->gid = fu.gid;
 		u->bad_home = fu.bad_home;
+		u->has_quota = fu.has_quota;
+		u->quota = fu.quota;
 		if (fu.maildir != NULL)
 			strlcpy(u->maildir, fu.maildir, sizeof(u->maildir));
 		if (fu.hash != NULL &&

@@ -26,7 +26,7 @@
 #include "ctl_backend.h"
 
 #define SQL_VALUE_MAX	1024	/* longest column value read */
-#define SQL_COLS_MAX	2
+#define SQL_COLS_MAX	3
 
 struct mtab {
 	MYSQL		*db;
@@ -34,24 +34,28 @@ struct mtab {
 	int		 write;
 };
 
-/* Placeholders and result columns each query must have. */
+/*
+ * Placeholders and result columns each query must have; query_user may
+ * have a third column, the quota, which authd reads and tsambactl not.
+ */
 static const struct {
 	int	params;
 	int	cols;
+	int	maxcols;
 } shapes[SQL_NQUERIES] = {
-	[SQL_DOMAIN] = { 1, 1 },
-	[SQL_USER] = { 1, 2 },
-	[SQL_ALIAS] = { 1, 1 },
-	[SQL_DOMAIN_LIST] = { 0, 1 },
-	[SQL_DOMAIN_ADD] = { 1, 0 },
-	[SQL_DOMAIN_DEL] = { 1, 0 },
-	[SQL_USER_LIST] = { 0, 1 },
-	[SQL_USER_ADD] = { 2, 0 },
-	[SQL_USER_PASSWD] = { 2, 0 },
-	[SQL_USER_DEL] = { 1, 0 },
-	[SQL_ALIAS_LIST] = { 0, 2 },
-	[SQL_ALIAS_ADD] = { 2, 0 },
-	[SQL_ALIAS_DEL] = { 2, 0 },
+	[SQL_DOMAIN] = { 1, 1, 1 },
+	[SQL_USER] = { 1, 2, 3 },
+	[SQL_ALIAS] = { 1, 1, 1 },
+	[SQL_DOMAIN_LIST] = { 0, 1, 1 },
+	[SQL_DOMAIN_ADD] = { 1, 0, 0 },
+	[SQL_DOMAIN_DEL] = { 1, 0, 0 },
+	[SQL_USER_LIST] = { 0, 1, 1 },
+	[SQL_USER_ADD] = { 2, 0, 0 },
+	[SQL_USER_PASSWD] = { 2, 0, 0 },
+	[SQL_USER_DEL] = { 1, 0, 0 },
+	[SQL_ALIAS_LIST] = { 0, 2, 2 },
+	[SQL_ALIAS_ADD] = { 2, 0, 0 },
+	[SQL_ALIAS_DEL] = { 2, 0, 0 },
 };
 
 /* Which queries belong to which table, for check. */
@@ -134,7 +138,8 @@ stmt_prepare(struct table *t, struct mtab *m, enum sql_query q)
 		return NULL;
 	}
 	if ((int)mysql_stmt_param_count(st) != shapes[q].params ||
-	    (int)mysql_stmt_field_count(st) != shapes[q].cols) {
+	    (int)mysql_stmt_field_count(st) < shapes[q].cols ||
+	    (int)mysql_stmt_field_count(st) > shapes[q].maxcols) {
 		ctl_warnx("%s table: %s must take %d parameters and return "
 		    "%d columns, it takes %lu and returns %u", t->name,
 		    sqlconf_query_name(q), shapes[q].params, shapes[q].cols,
@@ -185,6 +190,7 @@ stmt_run(struct table *t, enum sql_query q, const char **params,
 
 	if ((st = stmt_prepare(t, m, q)) == NULL)
 		return -1;
+	ncols = (int)mysql_stmt_field_count(st);
 	memset(pb, 0, sizeof(pb));
 	for (i = 0; i < shapes[q].params; i++) {
 		plen[i] = strlen(params[i]);
@@ -227,7 +233,7 @@ stmt_run(struct table *t, enum sql_query q, const char **params,
 			stop = cb(arg, given, val[0]);
 		else {
 			col_key(t->id, val[0], key, sizeof(key));
-			stop = cb(arg, key, ncols == 2 ? val[1] : NULL);
+			stop = cb(arg, key, ncols >= 2 ? val[1] : NULL);
 		}
 	}
 	rv = 0;

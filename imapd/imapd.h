@@ -229,7 +229,7 @@ struct mail_session {
 	uint32_t		*seq;		/* seq - 1 -> uid */
 	size_t			 nseq;
 	int			 logout;
-	uint64_t		 quota;		/* bytes, 0: none */
+	uint64_t		 quota;		/* MAILDIR_QUOTA_* or bytes */
 	unsigned int		 enabled;	/* MAIL_ENABLED_*: ENABLE */
 	struct mindex		*ix;		/* mb's modseqs */
 	uint32_t		*saved;		/* SEARCHRES "$", uids */

@@ -3,8 +3,9 @@
  * are refused with NO [OVERQUOTA] when they would go over it.  Usage is
  * kept where Dovecot and lmtpd keep it, the Maildir++ "maildirsize" in
  * the mail home.  The limit is the user's quota from authd when it has
- * one, else the one maildirsize itself carries (set by Dovecot or an
- * administrator); with neither, nothing is counted.
+ * one (then the file's first line is kept equal to it), else the one
+ * maildirsize itself carries (set by Dovecot or an administrator); with
+ * neither, nothing is counted.
  */
 
 #include <sys/types.h>
@@ -22,26 +23,15 @@
 static struct maildir_uniq	 quota_uniq;
 static int			 quota_uniq_ready;
 
-/* The sums and limits, recalculated when the file asks for it. */
+/*
+ * The sums and limits, recalculated when the file asks for it or its
+ * limit is not the user's quota (lib/maildir_quota.c).
+ */
 static int
 quota_load(struct mail_session *s, struct maildir_quota *q)
 {
 	char	 host[128];
 
-	memset(q, 0, sizeof(*q));
-	if (maildir_quota_read(s->root, q) == 0) {
-		if (s->quota > 0)
-			q->max_bytes = (int64_t)s->quota;
-		return 0;
-	}
-	if (errno == ENOENT && s->quota == 0)
-		return -1;		/* no quota at all */
-	if (errno != ENOENT && errno != EINVAL) {
-		log_warn("%s: maildirsize", s->user);
-		return -1;
-	}
-	if (s->quota > 0)
-		q->max_bytes = (int64_t)s->quota;
 	if (!quota_uniq_ready) {
 		if (gethostname(host, sizeof(host)) == -1)
 			strlcpy(host, "localhost", sizeof(host));
@@ -49,9 +39,10 @@ quota_load(struct mail_session *s, struct maildir_quota *q)
 		maildir_uniq_init(&quota_uniq, host);
 		quota_uniq_ready = 1;
 	}
-	if (maildir_quota_recalc(s->root, &quota_uniq, q) == -1) {
-		log_warn("%s: recalculate maildirsize", s->user);
-		return -1;
+	if (maildir_quota_sync(s->root, &quota_uniq, s->quota, q) == -1) {
+		if (errno != ENOENT)
+			log_warn("%s: maildirsize", s->user);
+		return -1;		/* nothing counted */
 	}
 	return 0;
 }

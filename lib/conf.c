@@ -78,6 +78,7 @@ conf_init(struct conf *conf)
 	    TLS_CIPHERS_DEFAULT);
 
 	conf->max_message_size = 35 * 1024 * 1024;
+	conf->mailbox_quota = CONF_QUOTA_UNSET;
 	conf->max_rcpts = 100;
 	conf->max_sessions = 500;
 	conf->max_sessions_per_ip = 20;

@@ -337,7 +337,11 @@ struct conf {
 	unsigned int		 queue_delay_warn;	/* s, 4 hours */
 	unsigned int		 queue_lmtp_sessions;	/* 8 */
 	char			 queue_lmtp[PATH_MAX];	/* = lmtp_socket */
+
+	/* limit mailbox-size: bytes, 0 unlimited, CONF_QUOTA_UNSET */
+	size_t			 mailbox_quota;
 };
+#define CONF_QUOTA_UNSET	SIZE_MAX
 
 /* Defaults, then the file; -1 after printing file:line errors to stderr. */
 int		 conf_parse(const char *path, struct conf *);

@@ -75,6 +75,15 @@ struct maildir_quota {
 #define MAILDIR_QUOTA_RECALC	5120	/* Maildir++: recalculate above */
 #define MAILDIR_QUOTA_DEF_MAX	64	/* room for the limit line */
 
+/*
+ * A mailbox's quota as authd hands it to lmtpd and imapd: bytes, or
+ * one of these.  UNSET: tsamba sets none, the limit maildirsize carries
+ * (Dovecot's, an administrator's) stands; NONE: unlimited, and a limit
+ * in the file is removed.
+ */
+#define MAILDIR_QUOTA_UNSET	0
+#define MAILDIR_QUOTA_NONE	UINT64_MAX
+
 /* Paths and directories. */
 int	maildir_path_ok(const char *path);
 int	maildir_create(int at, const char *path, int flags);
@@ -123,6 +132,8 @@ int	maildir_quota_exceeded(const struct maildir_quota *, int64_t bytes,
 int	maildir_quota_read(int md, struct maildir_quota *);
 int	maildir_quota_add(int md, int64_t bytes, int64_t count);
 int	maildir_quota_recalc(int md, struct maildir_uniq *,
+	    struct maildir_quota *);
+int	maildir_quota_sync(int md, struct maildir_uniq *, uint64_t quota,
 	    struct maildir_quota *);
 
 #endif

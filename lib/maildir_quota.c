@@ -330,3 +330,39 @@ maildir_quota_recalc(int md, struct maildir_uniq *u,
 	q->filesize = n;
 	return fsync(md);
 }
+
+/*
+ * The usage of md and the limits in force for a quota from authd
+ * (MAILDIR_QUOTA_*).  A file that must be recalculated is; so is one
+ * whose byte limit is not the quota, as Dovecot does when a limit
+ * changes, so that the first line always says what is enforced.  With
+ * a limit and no file, the file is made; -1 with errno ENOENT when no
+ * limit applies and there is no file: nothing is counted.
+ */
+int
+maildir_quota_sync(int md, struct maildir_uniq *u, uint64_t quota,
+    struct maildir_quota *q)
+{
+	int64_t	 max;
+	int	 r;
+
+	r = maildir_quota_read(md, q);
+	if (r == -1 && errno != ENOENT && errno != EINVAL)
+		return -1;
+	if (quota == MAILDIR_QUOTA_UNSET) {
+		if (r == 0 || errno == ENOENT)
+			return r;
+		return maildir_quota_recalc(md, u, q);
+	}
+	max = quota == MAILDIR_QUOTA_NONE ? 0 :
+	    quota > INT64_MAX ? INT64_MAX : (int64_t)quota;
+	if (r == 0 && q->max_bytes == max)
+		return 0;
+	if (r == -1 && errno == ENOENT) {
+		if (max == 0)
+			return -1;
+		q->max_count = 0;
+	}
+	q->max_bytes = max;
+	return maildir_quota_recalc(md, u, q);
+}

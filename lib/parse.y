@@ -137,6 +137,8 @@ static const struct knob knobs[] = {
 	KNOB("ban", "window", CONF_UNIT_TIME, 1, 7 * 86400, ban_window),
 	KNOB("ban", "duration", CONF_UNIT_TIME, 1, 365 * 86400,
 	    ban_duration),
+	KNOB("limit", "mailbox-size", CONF_UNIT_SIZE, 0, (int64_t)1 << 50,
+	    mailbox_quota),
 };
 
 static struct conf		*conf;
@@ -1478,7 +1480,11 @@ set_knob(const char *group, const char *name, const char *text)
 	k = &knobs[i];
 	unit = k->unit == CONF_UNIT_SIZE ? " bytes" :
 	    k->unit == CONF_UNIT_TIME ? " seconds" : "";
-	if (conf_value(text, k->unit, &v) == -1) {
+	/* A size that may be 0 may be said "none" (limit mailbox-size). */
+	if (k->unit == CONF_UNIT_SIZE && k->min == 0 &&
+	    strcmp(text, "none") == 0)
+		v = 0;
+	else if (conf_value(text, k->unit, &v) == -1) {
 		conf_error("%s %s: bad %s \"%s\"", group, name,
 		    k->unit == CONF_UNIT_SIZE ? "size" :
 		    k->unit == CONF_UNIT_TIME ? "time" : "number", text);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "quota_rule.h"
 #include "table_file.h"
 
 char *
@@ -201,6 +202,7 @@ check_user(char *line, const char *mailroot, char *err, size_t errsz)
 {
 	char	*f[TABLE_USER_FIELDS];
 	char	 key[TABLE_KEY_MAX];
+	uint64_t quota;
 
 	table_user_split(line, f);
 	if (table_address_key(table_trim(f[0]), key, sizeof(key)) == -1) {
@@ -213,6 +215,10 @@ check_user(char *line, const char *mailroot, char *err, size_t errsz)
 	}
 	if (f[3] != NULL && !id_valid(f[3])) {
 		snprintf(err, errsz, "invalid gid \"%s\"", f[3]);
+		return -1;
+	}
+	if (f[7] != NULL && quota_rule_extra(f[7], &quota) == -1) {
+		snprintf(err, errsz, "invalid quota_rule in \"%s\"", f[7]);
 		return -1;
 	}
 	if (f[5] != NULL && *f[5] != '\0') {

@@ -45,9 +45,10 @@ static const struct channel_type writer_types[] = {
 
 static void	writer_dispatch(struct channel *, struct imsg *,
 		    struct msg_lmtp_deliver *);
-static int	writer_deliver(const char *, const char *, int, char *,
+static int	writer_deliver(const struct msg_lmtp_deliver *, int, char *,
 		    size_t);
 static int	writer_open_maildir(const char *, struct maildir_tmp *);
+static int	writer_quota_over(int, const char *, uint64_t, size_t);
 static void	writer_quota_add(int, const char *, size_t);
 static void	writer_clean_tmp(int, const char *);
 static int	copy_body(struct maildir_tmp *, int);
@@ -97,8 +98,7 @@ writer_dispatch(struct channel *ch, struct imsg *imsg,
 
 	if (imsg->fd == -1)
 		fatalx("DELIVER from parent without a message");
-	a.status = writer_deliver(m->maildir, m->prefix, imsg->fd, text,
-	    sizeof(text));
+	a.status = writer_deliver(m, imsg->fd, text, sizeof(text));
 	close(imsg->fd);
 	imsg->fd = -1;
 	a.text = text;
@@ -108,12 +108,16 @@ writer_dispatch(struct channel *ch, struct imsg *imsg,
 
 /*
  * Write prefix and body into <maildir>/new/; a deliver_status.  The
- * Maildir (and its parents) is made on first delivery.
+ * Maildir (and its parents) is made on first delivery.  The quota is
+ * checked once the message is in tmp/, when its stored size is known
+ * exactly; over it, the file goes and the answer is 552 5.2.2, a
+ * permanent failure as Dovecot's LMTP gives by default.
  */
 static int
-writer_deliver(const char *maildir, const char *prefix, int bodyfd,
-    char *text, size_t textsz)
+writer_deliver(const struct msg_lmtp_deliver *m, int bodyfd, char *text,
+    size_t textsz)
 {
+	const char		*maildir = m->maildir, *prefix = m->prefix;
 	struct maildir_tmp	 t;
 	char			 md[PATH_MAX], name[MAILDIR_NAME_MAX];
 	size_t			 len;
@@ -138,6 +142,13 @@ writer_deliver(const char *maildir, const char *prefix, int bodyfd,
 		maildir_tmp_abort(mdfd, &t);
 		close(mdfd);
 		return errno_status(error, text, textsz);
+	}
+	if (writer_quota_over(mdfd, md, m->quota, t.size)) {
+		maildir_tmp_abort(mdfd, &t);
+		close(mdfd);
+		(void)esc_reply(text, textsz, 552, ESC_MAILBOX_FULL,
+		    "Mailbox full");
+		return DELIVER_PERMFAIL;
 	}
 	if (maildir_tmp_commit(mdfd, &t, NULL, name, sizeof(name)) == -1) {
 		error = errno;
@@ -189,11 +200,34 @@ writer_open_maildir(const char *md, struct maildir_tmp *t)
 }
 
 /*
- * Keep a maildirsize that another program (Dovecot's quota, an IMAP
- * server) set up right: each delivery is one more line, and a file
- * grown too long is recalculated.  tsamba-lmtpd does not enforce a
- * quota itself, and a failure here never fails the delivery: the
- * message is already in new/.
+ * Would size more bytes go over the mailbox's limit?  The limit is the
+ * quota from authd, else the one in maildirsize (Dovecot's); the file
+ * is brought in line with it first (lib/maildir_quota.c).  A
+ * maildirsize that cannot be read does not stop mail: 0.
+ */
+static int
+writer_quota_over(int mdfd, const char *md, uint64_t quota, size_t size)
+{
+	struct maildir_quota	 q;
+
+	if (maildir_quota_sync(mdfd, &uniq, quota, &q) == -1) {
+		if (errno != ENOENT)
+			log_warn("%s/maildirsize", md);
+		return 0;
+	}
+	if (!maildir_quota_exceeded(&q, (int64_t)size, 1))
+		return 0;
+	log_info("%s: over quota (%lld of %lld bytes, %lld of %lld "
+	    "messages), refusing %zu bytes", md, (long long)q.bytes,
+	    (long long)q.max_bytes, (long long)q.count,
+	    (long long)q.max_count, size);
+	return 1;
+}
+
+/*
+ * Count the delivery in maildirsize, if the Maildir keeps one: one more
+ * line, and a file grown too long is recalculated.  A failure here
+ * never fails the delivery: the message is already in new/.
  */
 static void
 writer_quota_add(int mdfd, const char *md, size_t size)

@@ -10,12 +10,14 @@ is how a test takes the database away in the middle.
 
 Needs the Debian packages mariadb-server and mariadb-client."""
 
+import contextlib
 import os
 import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 INSTALL_DB = shutil.which("mariadb-install-db") or "/usr/bin/mariadb-install-db"
@@ -55,6 +57,21 @@ CREATE TABLE IF NOT EXISTS aliases (
 def available():
     return all(os.access(p, os.X_OK) for p in (INSTALL_DB, MARIADBD,
                                                CLIENT, ADMIN))
+
+
+@contextlib.contextmanager
+def running(prefix):
+    """A started server with the schema loaded, in a private directory
+    under /tmp named by prefix; stopped and removed on leaving."""
+    tmp = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    srv = MariaDB(tmp)
+    try:
+        srv.start()
+        srv.load_schema()
+        yield srv
+    finally:
+        srv.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def free_port():
@@ -216,19 +233,10 @@ class MariaDB:
 
 
 def serving(prefix):
-    """A generator for a pytest fixture: a started MariaDB with the
-    schema loaded in a new dir under /tmp, stopped and removed after;
-    the test is skipped when the packages are absent."""
+    """A generator for a pytest fixture: running(prefix), the test
+    skipped when the packages are absent."""
     import pytest
-    import tempfile
     if not available():
         pytest.skip("mariadb-server is not installed")
-    tmp = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
-    srv = MariaDB(tmp)
-    try:
-        srv.start()
-        srv.load_schema()
+    with running(prefix) as srv:
         yield srv
-    finally:
-        srv.stop()
-        shutil.rmtree(tmp, ignore_errors=True)

@@ -616,15 +616,8 @@ def mariadb_server():
     if not fixture_mod.available():
         yield None
         return
-    tmp = tempfile.mkdtemp(prefix="tsamba-ctl-mariadb-", dir="/tmp")
-    srv = fixture_mod.MariaDB(tmp)
-    try:
-        srv.start()
-        srv.load_schema()
+    with fixture_mod.running("tsamba-ctl-mariadb-") as srv:
         yield srv
-    finally:
-        srv.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture

@@ -426,6 +426,27 @@ test_units(void)
 	CHECK(conf.max_message_size == 1024 * 1024 * 1024);
 	CHECK(conf.timeout_idle == 300);
 	conf_clear(&conf);
+
+	/* The default quota: unset unless said, 0 is unlimited. */
+	CHECK(parse_text("", &conf) == 0);
+	CHECK(conf.mailbox_quota == CONF_QUOTA_UNSET);
+	conf_clear(&conf);
+	CHECK(parse_text("limit mailbox-size 2G\n", &conf) == 0);
+	CHECK(conf.mailbox_quota == 2048ULL * 1024 * 1024);
+	conf_clear(&conf);
+	CHECK(parse_text("limit mailbox-size 0\n", &conf) == 0);
+	CHECK(conf.mailbox_quota == 0);
+	conf_clear(&conf);
+	CHECK(parse_text("limit mailbox-size 1G\nlimit mailbox-size none\n",
+	    &conf) == 0);
+	CHECK(conf.mailbox_quota == 0);
+	conf_clear(&conf);
+	expect_error("limit message-size none\n", 1,
+	    "limit message-size: bad size");
+	expect_error("limit mailbox-size lots\n", 1,
+	    "limit mailbox-size: bad size");
+	expect_error("limit mailbox-size 1048577G\n", 1,
+	    "limit mailbox-size: 1048577G out of range");
 }
 
 static void

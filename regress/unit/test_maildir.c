@@ -527,6 +527,75 @@ test_quota_file(void)
 	close(md);
 }
 
+/* The first line of maildirsize, read back. */
+static int
+quota_first_line(const char *path, char *buf, size_t bufsz)
+{
+	char	 p[PATH_MAX];
+	FILE	*f;
+
+	snprintf(p, sizeof(p), "%s/%s", top, path);
+	if ((f = fopen(p, "r")) == NULL)
+		return -1;
+	if (fgets(buf, bufsz, f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+static void
+test_quota_sync(void)
+{
+	struct maildir_uniq	 u;
+	struct maildir_quota	 q;
+	char			 p[PATH_MAX], line[64];
+	const char		*qf = "example.org/alice/maildirsize";
+	int			 md;
+
+	maildir_uniq_init(&u, "test.host");
+	snprintf(p, sizeof(p), "%s/example.org/alice", top);
+	CHECK((md = maildir_open(AT_FDCWD, p)) != -1);
+	snprintf(p, sizeof(p), "%s/%s", top, qf);
+	CHECK(unlink(p) == 0);
+	/* Unset and no file: nothing counted, nothing made. */
+	CHECK(maildir_quota_sync(md, &u, MAILDIR_QUOTA_UNSET, &q) == -1 &&
+	    errno == ENOENT);
+	CHECK(maildir_quota_sync(md, &u, MAILDIR_QUOTA_NONE, &q) == -1 &&
+	    errno == ENOENT);
+	CHECK(quota_first_line(qf, line, sizeof(line)) == -1);
+	/* A limit and no file: made, with the use counted. */
+	CHECK(maildir_quota_sync(md, &u, 10000, &q) == 0);
+	CHECK(q.max_bytes == 10000 && q.max_count == 0);
+	CHECK(q.bytes == 191 && q.count == 5);
+	CHECK(quota_first_line(qf, line, sizeof(line)) == 0 &&
+	    strcmp(line, "10000S") == 0);
+	/* The same limit: the file is only read (a line added stays). */
+	CHECK(maildir_quota_add(md, 9, 1) == 0);
+	CHECK(maildir_quota_sync(md, &u, 10000, &q) == 0 && q.bytes == 200);
+	/* Another: rewritten, the count limit of the file kept. */
+	write_file(qf, "10000S,7C\n191 5\n");
+	CHECK(maildir_quota_sync(md, &u, 2048, &q) == 0);
+	CHECK(q.max_bytes == 2048 && q.max_count == 7 && q.bytes == 191);
+	CHECK(quota_first_line(qf, line, sizeof(line)) == 0 &&
+	    strcmp(line, "2048S,7C") == 0);
+	/* Unset: whatever the file says stands. */
+	CHECK(maildir_quota_sync(md, &u, MAILDIR_QUOTA_UNSET, &q) == 0 &&
+	    q.max_bytes == 2048);
+	/* None: the byte limit goes from the file. */
+	CHECK(maildir_quota_sync(md, &u, MAILDIR_QUOTA_NONE, &q) == 0 &&
+	    q.max_bytes == 0 && q.max_count == 7);
+	CHECK(quota_first_line(qf, line, sizeof(line)) == 0 &&
+	    strcmp(line, "7C") == 0);
+	/* A broken file is recalculated under the quota given. */
+	write_file(qf, "junk");
+	CHECK(maildir_quota_sync(md, &u, 5000, &q) == 0 &&
+	    q.max_bytes == 5000 && q.bytes == 191 && q.count == 5);
+	CHECK(quota_first_line(qf, line, sizeof(line)) == 0 &&
+	    strcmp(line, "5000S") == 0);
+	close(md);
+}
+
 int
 main(void)
 {
@@ -548,6 +617,7 @@ main(void)
 	test_tmp_clean();
 	test_quota_parse();
 	test_quota_file();
+	test_quota_sync();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", top);
