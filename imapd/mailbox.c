@@ -246,6 +246,23 @@ mailbox_close(struct mailbox *mb)
 	free(mb);
 }
 
+/*
+ * Is mb's directory still the folder of its name?  Not after a DELETE
+ * or RENAME by anyone: a mailbox kept open across commands asks first.
+ */
+int
+mailbox_is_current(const struct mailbox *mb)
+{
+	struct stat	 now, open;
+	char		 dir[MAILBOX_NAME_MAX];
+
+	if (maildir_folder_dir(mb->name, dir, sizeof(dir)) == -1 ||
+	    fstatat(mb->root, dir[0] == '\0' ? "." : dir, &now, 0) == -1 ||
+	    fstat(mb->md, &open) == -1)
+		return 0;
+	return now.st_dev == open.st_dev && now.st_ino == open.st_ino;
+}
+
 void
 mailbox_changes_free(struct mailbox_changes *c)
 {
@@ -753,13 +770,18 @@ record_new(struct mailbox *mb, const char *file)
 	return uidlist_add(&mb->ul, file);
 }
 
+/*
+ * The lock, and the list as it is under it: read again only if another
+ * process changed it since we last read or wrote it (a mailbox kept
+ * open for APPEND after APPEND reads a big list once, not every time).
+ */
 static int
 lock_and_read(struct mailbox *mb, struct dotlock *l)
 {
 	if (uidlist_lock(mb->md, l) == -1)
 		return -1;
-	if (read_list(mb) == -1 ||
-	    uidlist_setup(&mb->ul, mb->root) == -1) {
+	if ((mb->ul.exists && !uidlist_changed(&mb->ul, mb->md) ? 0 :
+	    read_list(mb)) == -1 || uidlist_setup(&mb->ul, mb->root) == -1) {
 		dotlock_release(l);
 		return -1;
 	}
@@ -808,7 +830,8 @@ mailbox_append(struct mailbox *mb, const void *data, size_t len,
 	snprintf(path, sizeof(path), "cur/%s", name);
 	if (set_times(mb->md, path, internaldate) == -1)
 		log_warn("%s: internal date", path);
-	if ((*uid = record_new(mb, name)) == 0)
+	/* A name just made unique here: no record can have it yet. */
+	if ((*uid = uidlist_add(&mb->ul, name)) == 0)
 		goto fail;
 	return uidlist_commit(&mb->ul, mb->md, &l);
  fail:
