@@ -303,6 +303,17 @@ note_modseq(struct mindex *ix, uint64_t modseq)
 		ix->highestmodseq = modseq;
 }
 
+static void
+get_file_data(struct cur *c, struct index_msg *m)
+{
+	m->size = get64(c);
+	m->vsize = get64(c);
+	m->idate = (int64_t)get64(c);
+	m->have = get32(c);
+	m->envelope = get_blob(c, &m->envlen);
+	m->bodystructure = get_blob(c, &m->bslen);
+}
+
 /* What a cache fill m carries into e (m's blobs are taken). */
 static void
 cache_merge(struct index_msg *e, struct index_msg *m)
@@ -351,12 +362,7 @@ apply(struct mindex *ix, int type, struct cur *c, int first)
 		m.modseq = get64(c);
 		m.std = get32(c);
 		m.keywords = get32(c);
-		m.size = get64(c);
-		m.vsize = get64(c);
-		m.idate = (int64_t)get64(c);
-		m.have = get32(c);
-		m.envelope = get_blob(c, &m.envlen);
-		m.bodystructure = get_blob(c, &m.bslen);
+		get_file_data(c, &m);
 		if (c->bad || m.uid == 0 || msg_put(ix, &m) == -1) {
 			msg_free(&m);
 			return -1;
@@ -377,12 +383,7 @@ apply(struct mindex *ix, int type, struct cur *c, int first)
 		break;
 	case REC_CACHE:
 		m.uid = get32(c);
-		m.have = get32(c);
-		m.size = get64(c);
-		m.vsize = get64(c);
-		m.idate = (int64_t)get64(c);
-		m.envelope = get_blob(c, &m.envlen);
-		m.bodystructure = get_blob(c, &m.bslen);
+		get_file_data(c, &m);
 		if (c->bad || (e = index_get(ix, m.uid)) == NULL) {
 			msg_free(&m);
 			break;
@@ -554,6 +555,18 @@ write_header(struct buf *o, const struct mindex *ix)
 	rec_end(o, r);
 }
 
+/* What the file told, the end of both 'M' and 'C' records. */
+static void
+put_file_data(struct buf *o, const struct index_msg *m)
+{
+	put64(o, m->size);
+	put64(o, m->vsize);
+	put64(o, (uint64_t)m->idate);
+	put32(o, m->have);
+	put_blob(o, m->envelope, m->envlen);
+	put_blob(o, m->bodystructure, m->bslen);
+}
+
 static void
 write_msg(struct buf *o, const struct index_msg *m)
 {
@@ -563,12 +576,7 @@ write_msg(struct buf *o, const struct index_msg *m)
 	put64(o, m->modseq);
 	put32(o, m->std);
 	put32(o, m->keywords);
-	put64(o, m->size);
-	put64(o, m->vsize);
-	put64(o, (uint64_t)m->idate);
-	put32(o, m->have);
-	put_blob(o, m->envelope, m->envlen);
-	put_blob(o, m->bodystructure, m->bslen);
+	put_file_data(o, m);
 	rec_end(o, r);
 }
 
@@ -578,12 +586,7 @@ write_cache(struct buf *o, const struct index_msg *m)
 	size_t	 r = rec_begin(o, REC_CACHE);
 
 	put32(o, m->uid);
-	put32(o, m->have);
-	put64(o, m->size);
-	put64(o, m->vsize);
-	put64(o, (uint64_t)m->idate);
-	put_blob(o, m->envelope, m->envlen);
-	put_blob(o, m->bodystructure, m->bslen);
+	put_file_data(o, m);
 	rec_end(o, r);
 }
 
