@@ -40,7 +40,7 @@ struct fetch_msg {
 	int			 fd;
 	struct stat		 st;
 	struct mime_msg		*mime;
-	const struct index_msg	*ix;	/* the index's entry, or NULL */
+	const struct index_msg	*ix;	/* its index entry, or NULL */
 	struct index_msg	 fill;	/* learnt from the file, for it */
 };
 
