@@ -18,7 +18,17 @@
 #include "log.h"
 #include "imapd.h"
 
-/* The target of APPEND, COPY, MOVE: NULL after the NO [TRYCREATE]. */
+/*
+ * The target of APPEND, COPY, MOVE: NULL after the NO [TRYCREATE].
+ * It is not scanned: what goes in is numbered under the uidlist lock
+ * (mailbox_append(), mailbox_copy() read the list there), and files
+ * others put there without a UID get theirs at the next sync of
+ * whoever looks, so a rescan of the whole folder per APPEND would buy
+ * nothing but time that grows with the folder.  The last target stays
+ * open in s->target while it is still that folder, so that a client
+ * appending message after message has its uidlist read only when
+ * another process changed it.
+ */
 static struct mailbox *
 target_open(struct mail_session *s, struct imap_cmd *cmd,
     const struct imap_str *a)
@@ -30,18 +40,25 @@ target_open(struct mail_session *s, struct imap_cmd *cmd,
 		imap_name_refused(s, cmd, "[TRYCREATE] No such mailbox");
 		return NULL;
 	}
+	if (s->target != NULL && strcmp(s->target->name, name) == 0 &&
+	    mailbox_is_current(s->target))
+		return s->target;
+	mailbox_close(s->target);
+	s->target = NULL;
 	if (mailbox_open(s->root, name, 0, &mb) == -1) {
 		imap_tagged(s, cmd, "NO", "[TRYCREATE] No such mailbox");
 		return NULL;
 	}
-	if (mailbox_sync(mb, NULL) == -1) {
-		log_warn("%s: sync %s", s->user, name);
-		mailbox_close(mb);
-		imap_tagged(s, cmd, "NO", "[UNAVAILABLE] Cannot read the "
-		    "mailbox");
-		return NULL;
-	}
+	s->target = mb;
 	return mb;
+}
+
+/* After a failure: read from the disk again next time. */
+static void
+target_drop(struct mail_session *s)
+{
+	mailbox_close(s->target);
+	s->target = NULL;
 }
 
 /* "1,3:5" of n uids, ascending runs kept as ranges. */
@@ -134,7 +151,6 @@ imap_cmd_append(struct mail_session *s, struct imap_cmd *cmd)
 		total += (int64_t)ap->msg[i].data.len;
 	if (mail_quota_over(s, total, ap->nmsg)) {
 		imap_tagged(s, cmd, "NO", "[OVERQUOTA] Quota exceeded");
-		mailbox_close(mb);
 		return;
 	}
 	/* Every message's flags first, so that none is stored for BAD. */
@@ -168,6 +184,7 @@ imap_cmd_append(struct mail_session *s, struct imap_cmd *cmd)
 			imap_tagged(s, cmd, "NO", "%s", errno == EDQUOT ||
 			    errno == ENOSPC ? "[OVERQUOTA] No room for the "
 			    "message" : "[SERVERBUG] Cannot store the message");
+			target_drop(s);
 			goto done;
 		}
 	}
@@ -177,7 +194,6 @@ imap_cmd_append(struct mail_session *s, struct imap_cmd *cmd)
 	fputs("] APPEND completed\r\n", s->io.out);
  done:
 	free(uids);
-	mailbox_close(mb);
 }
 
 void
@@ -205,7 +221,6 @@ imap_cmd_copy(struct mail_session *s, struct imap_cmd *cmd)
 	if (n > 0 && mail_quota_over(s, size, (int64_t)n)) {
 		imap_tagged(s, cmd, "NO", "[OVERQUOTA] Quota exceeded");
 		free(uids);
-		mailbox_close(dst);
 		return;
 	}
 	if ((newuids = calloc(n + 1, sizeof(*newuids))) == NULL ||
@@ -218,6 +233,7 @@ imap_cmd_copy(struct mail_session *s, struct imap_cmd *cmd)
 		    dst->name);
 		imap_tagged(s, cmd, "NO", "[SERVERBUG] %s failed",
 		    move ? "MOVE" : "COPY");
+		target_drop(s);
 		goto done;
 	}
 	/* A move stays in the same quota: only copies count. */
@@ -249,5 +265,4 @@ imap_cmd_copy(struct mail_session *s, struct imap_cmd *cmd)
 	free(uids);
 	free(newuids);
 	free(src);
-	mailbox_close(dst);
 }

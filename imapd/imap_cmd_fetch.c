@@ -3,8 +3,12 @@
  * INTERNALDATE, ENVELOPE, BODY, BODYSTRUCTURE, BODY[section]<partial>
  * and BODY.PEEK, RFC822, RFC822.HEADER, RFC822.TEXT.  The message file
  * is read and its MIME structure parsed (mime.c) only for the items
- * that need it; a non-PEEK body section sets \Seen.  MODSEQ and
- * CHANGEDSINCE are CONDSTORE's (RFC 7162 3.1.4); BINARY[],
+ * that need it; a non-PEEK body section sets \Seen.  RFC822.SIZE,
+ * INTERNALDATE, ENVELOPE and BODYSTRUCTURE come from the selected
+ * folder's tsamba.index when it has them; what a file had to be read
+ * for goes into the index for the next time (index.c), so that a
+ * client's header listing costs no file opens after the first.  MODSEQ
+ * and CHANGEDSINCE are CONDSTORE's (RFC 7162 3.1.4); BINARY[],
  * BINARY.PEEK[] and BINARY.SIZE[] are RFC 3516's, decoded by
  * imap_fetch_binary.c and sent as a literal8 when they hold a NUL.
  */
@@ -12,6 +16,7 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +27,7 @@
 #include "log.h"
 #include "mime.h"
 #include "imapd.h"
+#include "index.h"
 
 #define FETCH_MESSAGE_MAX	(256 * 1024 * 1024)
 
@@ -35,6 +41,8 @@ struct fetch_msg {
 	int			 fd;
 	struct stat		 st;
 	struct mime_msg		*mime;
+	const struct index_msg	*ix;	/* its index entry, or NULL */
+	struct index_msg	 fill;	/* learnt from the file, for it */
 };
 
 static int
@@ -49,6 +57,9 @@ fetch_open(struct mail_session *s, struct fetch_msg *fm)
 		fm->fd = -1;
 		return -1;
 	}
+	fm->fill.have |= INDEX_HAVE_FILE;
+	fm->fill.size = fm->st.st_size;
+	fm->fill.idate = fm->st.st_mtime;
 	return 0;
 }
 
@@ -216,10 +227,91 @@ fetch_size(struct mail_session *s, struct fetch_msg *fm, size_t *size)
 
 	if (maildir_name_size(fm->m->name, 'W', size) == 0)
 		return 0;
+	if (fm->ix != NULL && (fm->ix->have & INDEX_HAVE_VSIZE)) {
+		*size = fm->ix->vsize;
+		return 0;
+	}
 	if ((mm = fetch_mime(s, fm)) == NULL)
 		return -1;
 	*size = mm->root->header.vsize + mm->root->body.vsize;
+	fm->fill.vsize = *size;
+	fm->fill.have |= INDEX_HAVE_VSIZE;
 	return 0;
+}
+
+static int
+fetch_date(struct mail_session *s, struct fetch_msg *fm, time_t *t)
+{
+	if (fm->ix != NULL && (fm->ix->have & INDEX_HAVE_FILE)) {
+		*t = fm->ix->idate;
+		return 0;
+	}
+	if (fetch_open(s, fm) == -1)
+		return -1;
+	*t = fm->st.st_mtime;
+	return 0;
+}
+
+/*
+ * ENVELOPE or BODYSTRUCTURE as the index has it, else as written from
+ * the parsed file and kept in fm->fill for the index.
+ */
+static int
+fetch_structure(struct mail_session *s, struct fetch_msg *fm, FILE *f,
+    enum imap_fetch_item item)
+{
+	int		 env = item == FA_ENVELOPE;
+	const char	*p = NULL;
+	char		**fp;
+	size_t		 n = 0, *fn;
+	FILE		*mf;
+
+	fp = env ? &fm->fill.envelope : &fm->fill.bodystructure;
+	fn = env ? &fm->fill.envlen : &fm->fill.bslen;
+	if (fm->ix != NULL) {
+		p = env ? fm->ix->envelope : fm->ix->bodystructure;
+		n = env ? fm->ix->envlen : fm->ix->bslen;
+	}
+	if (p == NULL && *fp == NULL) {
+		if (fetch_mime(s, fm) == NULL)
+			return -1;
+		if ((mf = open_memstream(fp, fn)) == NULL)
+			fatal("open_memstream");
+		if (env)
+			mime_write_envelope(mf, fm->mime, fm->mime->root);
+		else
+			mime_write_bodystructure(mf, fm->mime,
+			    fm->mime->root, 1);
+		if (fclose(mf) == EOF)
+			fatal("fetch: memstream");
+	}
+	if (p == NULL) {
+		p = *fp;
+		n = *fn;
+	}
+	fputs(env ? "ENVELOPE " : "BODYSTRUCTURE ", f);
+	fwrite(p, 1, n, f);
+	return 0;
+}
+
+/* What the file told, into the index (a cache: failure is no error). */
+static void
+fetch_fill(struct mail_session *s, struct fetch_msg *fm, uint32_t uid)
+{
+	struct index_msg	*fl = &fm->fill;
+
+	/* A body section opened the file: the index knew that already. */
+	if (fm->ix != NULL)
+		fl->have &= ~fm->ix->have;
+	if (s->ix != NULL && (fl->have != 0 || fl->envelope != NULL ||
+	    fl->bodystructure != NULL)) {
+		fl->uid = uid;
+		if (index_cache_put(s->ix, fl) == -1 && errno != EFBIG)
+			log_warn("%s: index cache of %s", s->user,
+			    s->mb->name);
+	}
+	free(fl->envelope);
+	free(fl->bodystructure);
 }
 
 /* Whether the client named this item among the attributes. */
@@ -273,6 +365,7 @@ fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
 	struct maildir_flags	 seen = { .std = MAILDIR_FLAG_SEEN };
 	char			*buf = NULL;
 	size_t			 buflen = 0, size;
+	time_t			 date;
 	FILE			*f = NULL;
 	int			 i, r, sp, want_flags = 0, rv = -1;
 
@@ -303,6 +396,8 @@ fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
 			break;
 		}
 	}
+	/* Looked up after the \Seen store, which may refresh the index. */
+	fm.ix = s->ix != NULL ? index_get(s->ix, uid) : NULL;
 	if ((f = open_memstream(&buf, &buflen)) == NULL)
 		fatal("open_memstream");
 	sp = fetch_implicit(s, cmd, f, uid, want_flags);
@@ -326,24 +421,20 @@ fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
 			fprintf(f, "RFC822.SIZE %zu", size);
 			break;
 		case FA_INTERNALDATE:
-			if (fetch_open(s, &fm) == -1)
+			if (fetch_date(s, &fm, &date) == -1)
 				goto done;
-			fetch_internaldate(f, fm.st.st_mtime);
+			fetch_internaldate(f, date);
 			break;
 		case FA_ENVELOPE:
-			if (fetch_mime(s, &fm) == NULL)
+		case FA_BODYSTRUCTURE:
+			if (fetch_structure(s, &fm, f, a->item) == -1)
 				goto done;
-			fputs("ENVELOPE ", f);
-			mime_write_envelope(f, fm.mime, fm.mime->root);
 			break;
 		case FA_BODY:
-		case FA_BODYSTRUCTURE:
 			if (fetch_mime(s, &fm) == NULL)
 				goto done;
-			fputs(a->item == FA_BODY ? "BODY " : "BODYSTRUCTURE ",
-			    f);
-			mime_write_bodystructure(f, fm.mime, fm.mime->root,
-			    a->item == FA_BODYSTRUCTURE);
+			fputs("BODY ", f);
+			mime_write_bodystructure(f, fm.mime, fm.mime->root, 0);
 			break;
 		case FA_BODY_SECTION:
 			if (fetch_section(s, &fm, f, a,
@@ -388,6 +479,7 @@ fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
 	if (f != NULL)
 		fclose(f);
 	free(buf);
+	fetch_fill(s, &fm, uid);
 	if (fm.mime != NULL)
 		mime_free(fm.mime);
 	if (fm.fd != -1)
@@ -432,6 +524,8 @@ imap_cmd_fetch(struct mail_session *s, struct imap_cmd *cmd)
 			gone++;
 	}
 	free(uids);
+	if (s->ix != NULL && index_cache_flush(s->ix) == -1)
+		log_warn("%s: index cache of %s", s->user, s->mb->name);
 	if (cte)
 		imap_tagged(s, cmd, "NO", "[UNKNOWN-CTE] A part's "
 		    "Content-Transfer-Encoding is not one BINARY can decode");

@@ -37,6 +37,7 @@
 #include "tcp_listen.h"
 #include "unixsock.h"
 #include "imapd.h"
+#include "mime.h"
 
 #define LISTEN_BACKLOG	511
 
@@ -183,6 +184,8 @@ main(int argc, char *argv[])
 	conf_sockpath(imapd_conf, "auth.sock", path, sizeof(path));
 	channel_start(&authd_ch, path);
 	mail_procs_init(&login_ch, &authd_ch);
+	/* Shared by the mail processes forked from here (mime_decode.c). */
+	mime_charsets_preload();
 	imapd_control_listen();
 
 	for (i = 0; i < nimap + npop3; i++) {

@@ -234,6 +234,7 @@ struct mail_session {
 	struct mindex		*ix;		/* mb's modseqs */
 	uint32_t		*saved;		/* SEARCHRES "$", uids */
 	size_t			 nsaved;
+	struct mailbox		*target;	/* last APPEND/COPY target */
 };
 #define MAIL_ENABLED_CONDSTORE	0x01
 #define MAIL_ENABLED_QRESYNC	0x02

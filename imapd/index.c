@@ -17,7 +17,16 @@
  * record is the header (version, UIDVALIDITY, HIGHESTMODSEQ, the
  * modseq from which the expunge history is complete); then messages
  * ('M', all fields), flag changes ('F'), cache fills ('C') and
- * expunges ('X', kept for QRESYNC's VANISHED (EARLIER)).  A torn last
+ * expunges ('X', kept for QRESYNC's VANISHED (EARLIER)).
+ *
+ * A message the index learns from a folder scan gets its 'M' record
+ * without opening or even stat(2)ing its file: a first SELECT of a big
+ * folder must not pay for what no client asked yet.  Its size,
+ * INTERNALDATE, RFC822.SIZE, ENVELOPE and BODYSTRUCTURE come in 'C'
+ * records when a FETCH first reads the file (index_cache_put()), each
+ * saying which of them it carries (have), gathered and written once
+ * per FETCH command (index_cache_flush()), without a modseq: they do
+ * not change what a client sees, only how fast.  A torn last
  * record (a crash mid-write) is cut off; any other damage, a version
  * or UIDVALIDITY that does not match, or no file at all, and the
  * index starts afresh, to be filled from the folder
@@ -66,6 +75,7 @@
 #define INDEX_MAX_SIZE	((off_t)4 << 30)
 #define EXPUNGE_KEEP	100000		/* history kept by a compaction */
 #define COMPACT_SLACK	1024
+#define INDEX_PENDING_MAX	(4 * 1024 * 1024)	/* cache fills held */
 
 /* A growing byte buffer for records. */
 struct buf {
@@ -293,6 +303,41 @@ note_modseq(struct mindex *ix, uint64_t modseq)
 		ix->highestmodseq = modseq;
 }
 
+static void
+get_file_data(struct cur *c, struct index_msg *m)
+{
+	m->size = get64(c);
+	m->vsize = get64(c);
+	m->idate = (int64_t)get64(c);
+	m->have = get32(c);
+	m->envelope = get_blob(c, &m->envlen);
+	m->bodystructure = get_blob(c, &m->bslen);
+}
+
+/* What a cache fill m carries into e (m's blobs are taken). */
+static void
+cache_merge(struct index_msg *e, struct index_msg *m)
+{
+	if (m->have & INDEX_HAVE_FILE) {
+		e->size = m->size;
+		e->idate = m->idate;
+	}
+	if (m->have & INDEX_HAVE_VSIZE)
+		e->vsize = m->vsize;
+	e->have |= m->have;
+	if (m->envelope != NULL) {
+		free(e->envelope);
+		e->envelope = m->envelope;
+		e->envlen = m->envlen;
+	}
+	if (m->bodystructure != NULL) {
+		free(e->bodystructure);
+		e->bodystructure = m->bodystructure;
+		e->bslen = m->bslen;
+	}
+	m->envelope = m->bodystructure = NULL;
+}
+
 /* Apply one record; -1 if it is not one. */
 static int
 apply(struct mindex *ix, int type, struct cur *c, int first)
@@ -317,11 +362,7 @@ apply(struct mindex *ix, int type, struct cur *c, int first)
 		m.modseq = get64(c);
 		m.std = get32(c);
 		m.keywords = get32(c);
-		m.size = get64(c);
-		m.vsize = get64(c);
-		m.idate = (int64_t)get64(c);
-		m.envelope = get_blob(c, &m.envlen);
-		m.bodystructure = get_blob(c, &m.bslen);
+		get_file_data(c, &m);
 		if (c->bad || m.uid == 0 || msg_put(ix, &m) == -1) {
 			msg_free(&m);
 			return -1;
@@ -342,17 +383,12 @@ apply(struct mindex *ix, int type, struct cur *c, int first)
 		break;
 	case REC_CACHE:
 		m.uid = get32(c);
-		m.envelope = get_blob(c, &m.envlen);
-		m.bodystructure = get_blob(c, &m.bslen);
+		get_file_data(c, &m);
 		if (c->bad || (e = index_get(ix, m.uid)) == NULL) {
 			msg_free(&m);
 			break;
 		}
-		msg_free(e);
-		e->envelope = m.envelope;
-		e->envlen = m.envlen;
-		e->bodystructure = m.bodystructure;
-		e->bslen = m.bslen;
+		cache_merge(e, &m);
 		break;
 	case REC_EXPUNGE:
 		m.uid = get32(c);
@@ -372,6 +408,32 @@ apply(struct mindex *ix, int type, struct cur *c, int first)
 		return -1;
 	}
 	return c->bad ? -1 : 0;
+}
+
+/*
+ * Apply records built here (the cache fills of index_cache_flush()) to
+ * the table, again: 0, or -1 if one is not a record.
+ */
+static int
+replay_into(struct mindex *ix, const unsigned char *buf, size_t len)
+{
+	struct cur	 c;
+	size_t		 off = 0;
+	uint32_t	 rlen;
+
+	while (len - off >= REC_OVERHEAD) {
+		rlen = buf[off] | buf[off + 1] << 8 | buf[off + 2] << 16 |
+		    (uint32_t)buf[off + 3] << 24;
+		if (len - off - REC_OVERHEAD < rlen)
+			return -1;
+		c.p = buf + off + 5;
+		c.end = c.p + rlen;
+		c.bad = 0;
+		if (apply(ix, buf[off + 4], &c, 0) == -1)
+			return -1;
+		off += REC_OVERHEAD + rlen;
+	}
+	return 0;
 }
 
 /*
@@ -493,6 +555,18 @@ write_header(struct buf *o, const struct mindex *ix)
 	rec_end(o, r);
 }
 
+/* What the file told, the end of both 'M' and 'C' records. */
+static void
+put_file_data(struct buf *o, const struct index_msg *m)
+{
+	put64(o, m->size);
+	put64(o, m->vsize);
+	put64(o, (uint64_t)m->idate);
+	put32(o, m->have);
+	put_blob(o, m->envelope, m->envlen);
+	put_blob(o, m->bodystructure, m->bslen);
+}
+
 static void
 write_msg(struct buf *o, const struct index_msg *m)
 {
@@ -502,11 +576,17 @@ write_msg(struct buf *o, const struct index_msg *m)
 	put64(o, m->modseq);
 	put32(o, m->std);
 	put32(o, m->keywords);
-	put64(o, m->size);
-	put64(o, m->vsize);
-	put64(o, (uint64_t)m->idate);
-	put_blob(o, m->envelope, m->envlen);
-	put_blob(o, m->bodystructure, m->bslen);
+	put_file_data(o, m);
+	rec_end(o, r);
+}
+
+static void
+write_cache(struct buf *o, const struct index_msg *m)
+{
+	size_t	 r = rec_begin(o, REC_CACHE);
+
+	put32(o, m->uid);
+	put_file_data(o, m);
 	rec_end(o, r);
 }
 
@@ -677,8 +757,16 @@ index_open(int md, uint32_t uidvalidity, struct mindex **ixp)
 void
 index_close(struct mindex *ix)
 {
+	struct buf	*pend;
+
 	if (ix == NULL)
 		return;
+	/* Fills are only a cache: one that cannot be written is lost. */
+	if (ix->fd != -1 && index_cache_flush(ix) == -1)
+		log_warn("%s: cache fills", INDEX_FILE);
+	if ((pend = ix->pending) != NULL)
+		free(pend->b);
+	free(ix->pending);
 	reset(ix);
 	free(ix->msg);
 	free(ix->exp);
@@ -687,9 +775,13 @@ index_close(struct mindex *ix)
 	free(ix);
 }
 
-/* Append the records built under the lock, compacting when worth it. */
+/*
+ * Append the records built under the lock, compacting when worth it.
+ * Cache fills are not synced (nosync): lost in a crash, they are read
+ * from the files again, and a record torn by it is cut when read.
+ */
 static int
-commit_locked(struct mindex *ix, struct buf *o, size_t nrec)
+commit_write(struct mindex *ix, struct buf *o, size_t nrec, int nosync)
 {
 	int	 r = 0;
 
@@ -697,7 +789,7 @@ commit_locked(struct mindex *ix, struct buf *o, size_t nrec)
 		errno = ENOMEM;
 		r = -1;
 	} else if (o->len > 0 && (write_all(ix->fd, o->b, o->len) == -1 ||
-	    fdatasync(ix->fd) == -1))
+	    (!nosync && fdatasync(ix->fd) == -1)))
 		r = -1;
 	else {
 		ix->readoff += o->len;
@@ -709,6 +801,12 @@ commit_locked(struct mindex *ix, struct buf *o, size_t nrec)
 	unlock_log(ix);
 	free(o->b);
 	return r;
+}
+
+static int
+commit_locked(struct mindex *ix, struct buf *o, size_t nrec)
+{
+	return commit_write(ix, o, nrec, 0);
 }
 
 static int
@@ -820,44 +918,125 @@ int
 index_set_cache(struct mindex *ix, uint32_t uid, const char *env,
     size_t envlen, const char *bs, size_t bslen)
 {
-	struct buf		 o = { NULL, 0, 0, 0 };
-	struct index_msg	*e;
-	size_t			 r;
+	struct index_msg	 m;
 
-	if (envlen > INDEX_BLOB_MAX || bslen > INDEX_BLOB_MAX) {
-		errno = EFBIG;
-		return -1;
-	}
-	if (lock_log(ix) == -1)
-		return -1;
-	if (refresh_locked(ix) == -1) {
-		unlock_log(ix);
-		return -1;
-	}
-	if ((e = index_get(ix, uid)) == NULL) {
-		unlock_log(ix);
+	memset(&m, 0, sizeof(m));
+	m.uid = uid;
+	m.envelope = (char *)env;
+	m.envlen = envlen;
+	m.bodystructure = (char *)bs;
+	m.bslen = bslen;
+	if (index_get(ix, uid) == NULL) {
 		errno = ENOENT;
 		return -1;
 	}
-	msg_free(e);
-	if ((envlen > 0 && (e->envelope = malloc(envlen)) == NULL) ||
-	    (bslen > 0 && (e->bodystructure = malloc(bslen)) == NULL)) {
-		msg_free(e);
-		unlock_log(ix);
+	if (index_cache_put(ix, &m) == -1)
+		return -1;
+	return index_cache_flush(ix);
+}
+
+/* A blob copy for the table: 0, or -1 (ENOMEM). */
+static int
+blob_dup(char **to, size_t *tolen, const char *p, size_t n)
+{
+	*to = NULL;
+	*tolen = 0;
+	if (p == NULL || n == 0)
+		return 0;
+	if ((*to = malloc(n)) == NULL)
+		return -1;
+	memcpy(*to, p, n);
+	*tolen = n;
+	return 0;
+}
+
+/*
+ * What a FETCH learnt from a message's file (in->have, and the blobs
+ * that are not NULL), into the table now and into the log at the next
+ * index_cache_flush().  A message the index does not have is ignored:
+ * it will be added with its next sync.  Blobs are copied.
+ */
+int
+index_cache_put(struct mindex *ix, const struct index_msg *in)
+{
+	struct buf		*pend;
+	struct index_msg	 m, *e;
+
+	if (in->envlen > INDEX_BLOB_MAX || in->bslen > INDEX_BLOB_MAX) {
+		errno = EFBIG;
 		return -1;
 	}
-	if (envlen > 0)
-		memcpy(e->envelope, env, envlen);
-	if (bslen > 0)
-		memcpy(e->bodystructure, bs, bslen);
-	e->envlen = envlen;
-	e->bslen = bslen;
-	r = rec_begin(&o, REC_CACHE);
-	put32(&o, uid);
-	put_blob(&o, env, envlen);
-	put_blob(&o, bs, bslen);
-	rec_end(&o, r);
-	return commit_locked(ix, &o, 1);
+	if ((e = index_get(ix, in->uid)) == NULL)
+		return 0;
+	if (ix->pending == NULL &&
+	    (ix->pending = calloc(1, sizeof(struct buf))) == NULL)
+		return -1;
+	pend = ix->pending;
+	memset(&m, 0, sizeof(m));
+	m.uid = in->uid;
+	m.have = in->have;
+	m.size = in->size;
+	m.vsize = in->vsize;
+	m.idate = in->idate;
+	if (blob_dup(&m.envelope, &m.envlen, in->envelope, in->envlen) ==
+	    -1 || blob_dup(&m.bodystructure, &m.bslen, in->bodystructure,
+	    in->bslen) == -1) {
+		msg_free(&m);
+		return -1;
+	}
+	write_cache(pend, &m);
+	ix->npending++;
+	cache_merge(e, &m);
+	msg_free(&m);
+	if (pend->err) {
+		errno = ENOMEM;
+		return -1;
+	}
+	/* A FETCH of a whole big folder: written in bounded pieces. */
+	if (pend->len > INDEX_PENDING_MAX)
+		return index_cache_flush(ix);
+	return 0;
+}
+
+/*
+ * Write the cache fills gathered since the last flush.  Another
+ * process may have compacted or rebuilt the log meanwhile (the table
+ * is then read again from the new file): the fills are applied to the
+ * table again after that refresh, and fills of messages it no longer
+ * has are ignored when the log is read.
+ */
+int
+index_cache_flush(struct mindex *ix)
+{
+	struct buf	*pend = ix->pending;
+	struct buf	 o;
+	size_t		 n = ix->npending;
+	dev_t		 dev = ix->dev;
+	ino_t		 ino = ix->ino;
+
+	if (pend == NULL || pend->len == 0)
+		return 0;
+	o = *pend;
+	memset(pend, 0, sizeof(*pend));
+	ix->npending = 0;
+	if (o.err) {
+		free(o.b);
+		errno = ENOMEM;
+		return -1;
+	}
+	if (lock_log(ix) == -1) {
+		free(o.b);
+		return -1;
+	}
+	if (refresh_locked(ix) == -1) {
+		unlock_log(ix);
+		free(o.b);
+		return -1;
+	}
+	/* The table was read again from another file: fill it again. */
+	if (ix->dev != dev || ix->ino != ino)
+		(void)replay_into(ix, o.b, o.len);
+	return commit_write(ix, &o, n, 1);
 }
 
 int
@@ -912,25 +1091,26 @@ index_compact(struct mindex *ix)
 	return r;
 }
 
-/* Size and date of a message the index has not seen, from its file. */
-static int
-msg_from_file(const struct mailbox *mb, const struct mbox_msg *m,
-    struct index_msg *im)
+/*
+ * A message the index has not seen, from its name alone: its file is
+ * not stat(2)ed (the first FETCH that needs its size or date does).
+ */
+static void
+msg_from_name(const struct mbox_msg *m, struct index_msg *im)
 {
-	struct stat	 st;
-	size_t		 v;
+	size_t	 v;
 
 	memset(im, 0, sizeof(*im));
-	if (fstatat(mb->md, m->name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-		return -1;
 	im->uid = m->uid;
 	im->std = m->flags.std;
 	im->keywords = m->flags.keywords;
-	im->size = st.st_size;
-	im->idate = st.st_mtime;
-	/* W= is the CRLF size; without it the caller computes it. */
-	im->vsize = maildir_name_size(m->name + 4, 'W', &v) == 0 ? v : 0;
-	return 0;
+	/* W= is the CRLF size; without it a FETCH computes it. */
+	if (maildir_name_size(m->name + 4, 'W', &v) == 0) {
+		im->vsize = v;
+		im->have |= INDEX_HAVE_VSIZE;
+	}
+	if (maildir_name_size(m->name + 4, 'S', &v) == 0)
+		im->size = v;
 }
 
 /*
@@ -977,8 +1157,7 @@ index_sync_mailbox(struct mindex *ix, const struct mailbox *mb)
 			}
 			continue;
 		}
-		if (msg_from_file(mb, m, &im) == -1)
-			continue;	/* gone meanwhile: next sync */
+		msg_from_name(m, &im);
 		if (add_locked(ix, &o, &im) == -1)
 			goto fail;
 		nrec++;

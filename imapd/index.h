@@ -16,11 +16,16 @@
 #include "mailbox.h"
 
 #define INDEX_FILE		"tsamba.index"
-#define INDEX_VERSION		1
+#define INDEX_VERSION		2
 #define INDEX_BLOB_MAX		(1024 * 1024)	/* one ENVELOPE etc. */
+
+/* What of a message's file the index knows (struct index_msg have). */
+#define INDEX_HAVE_FILE		0x1	/* size, idate */
+#define INDEX_HAVE_VSIZE	0x2
 
 struct index_msg {
 	uint32_t	 uid;
+	uint32_t	 have;		/* INDEX_HAVE_*; blobs: non-NULL */
 	uint64_t	 modseq;
 	uint32_t	 std;		/* MAILDIR_FLAG_* */
 	uint32_t	 keywords;	/* letters, as in the file name */
@@ -53,6 +58,8 @@ struct mindex {
 	size_t			 nexp, expcap;
 	off_t			 live;		/* bytes a compaction writes */
 	int			 rebuilt;	/* started afresh this open */
+	void			*pending;	/* cache fills not written */
+	size_t			 npending;
 };
 
 int	index_open(int md, uint32_t uidvalidity, struct mindex **);
@@ -64,6 +71,8 @@ int	index_set_flags(struct mindex *, uint32_t uid, uint32_t std,
 	    uint32_t keywords);
 int	index_set_cache(struct mindex *, uint32_t uid, const char *env,
 	    size_t envlen, const char *bs, size_t bslen);
+int	index_cache_put(struct mindex *, const struct index_msg *);
+int	index_cache_flush(struct mindex *);
 int	index_expunge(struct mindex *, uint32_t uid);
 int	index_vanished_since(const struct mindex *, uint64_t modseq,
 	    uint32_t **uids, size_t *n, int *complete);

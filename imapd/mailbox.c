@@ -37,10 +37,12 @@
 
 #define STORE_TRIES	8	/* renames lost to other processes */
 #define COPY_BUF	65536
+#define RECHECK_FEW	64	/* new files checked one by one */
 
 /* A file found by a scan. */
 struct scan_ent {
 	char		*name;		/* "cur/<file>" or "new/<file>" */
+	size_t		 blen;		/* of the unique part, for sorts */
 	uint32_t	 uid;
 };
 
@@ -75,6 +77,7 @@ scan_add(struct scan *s, const char *dir, const char *file)
 	}
 	if (asprintf(&s->e[s->n].name, "%s/%s", dir, file) == -1)
 		return -1;
+	s->e[s->n].blen = strcspn(file, ":");
 	s->e[s->n].uid = 0;
 	s->n++;
 	return 0;
@@ -108,13 +111,31 @@ base_of(const char *name)
 	return name + 4;	/* past "cur/" or "new/" */
 }
 
+/* maildir_base_cmp() with the lengths known. */
+static int
+base_cmp_len(const char *a, size_t la, const char *b, size_t lb)
+{
+	int	 r;
+
+	if ((r = memcmp(a, b, la < lb ? la : lb)) != 0)
+		return r;
+	return la < lb ? -1 : la > lb;
+}
+
+static int
+ent_cmp(const struct scan_ent *ea, const struct scan_ent *eb)
+{
+	return base_cmp_len(base_of(ea->name), ea->blen, base_of(eb->name),
+	    eb->blen);
+}
+
 static int
 ent_base_cmp(const void *a, const void *b)
 {
 	const struct scan_ent	*ea = a, *eb = b;
 	int			 r;
 
-	if ((r = maildir_base_cmp(base_of(ea->name), base_of(eb->name))) != 0)
+	if ((r = ent_cmp(ea, eb)) != 0)
 		return r;
 	/* The same message in new/ and cur/ (mid-move): cur/ first. */
 	return ea->name[0] == 'c' ? -1 : eb->name[0] == 'c';
@@ -130,8 +151,7 @@ scan_dedup(struct scan *s)
 		return;
 	qsort(s->e, s->n, sizeof(*s->e), ent_base_cmp);
 	for (i = 0; i < s->n; i++) {
-		if (o > 0 && maildir_base_cmp(base_of(s->e[o - 1].name),
-		    base_of(s->e[i].name)) == 0) {
+		if (o > 0 && ent_cmp(&s->e[o - 1], &s->e[i]) == 0) {
 			free(s->e[i].name);
 			continue;
 		}
@@ -155,12 +175,13 @@ scan_folder(int md, struct scan *s)
 static struct scan_ent *
 scan_find(const struct scan *s, const char *base)
 {
-	size_t	 lo = 0, hi = s->n, mid;
+	size_t	 lo = 0, hi = s->n, mid, blen = strcspn(base, ":");
 	int	 c;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if ((c = maildir_base_cmp(base, base_of(s->e[mid].name))) == 0)
+		if ((c = base_cmp_len(base, blen, base_of(s->e[mid].name),
+		    s->e[mid].blen)) == 0)
 			return &s->e[mid];
 		if (c < 0)
 			hi = mid;
@@ -246,6 +267,23 @@ mailbox_close(struct mailbox *mb)
 	free(mb);
 }
 
+/*
+ * Is mb's directory still the folder of its name?  Not after a DELETE
+ * or RENAME by anyone: a mailbox kept open across commands asks first.
+ */
+int
+mailbox_is_current(const struct mailbox *mb)
+{
+	struct stat	 now, open;
+	char		 dir[MAILBOX_NAME_MAX];
+
+	if (maildir_folder_dir(mb->name, dir, sizeof(dir)) == -1 ||
+	    fstatat(mb->root, dir[0] == '\0' ? "." : dir, &now, 0) == -1 ||
+	    fstat(mb->md, &open) == -1)
+		return 0;
+	return now.st_dev == open.st_dev && now.st_ino == open.st_ino;
+}
+
 void
 mailbox_changes_free(struct mailbox_changes *c)
 {
@@ -328,57 +366,74 @@ file_moved_to_cur(int md, const char *name)
 static int
 ent_order_cmp(const void *a, const void *b)
 {
-	const struct scan_ent	*ea = *(struct scan_ent * const *)a;
-	const struct scan_ent	*eb = *(struct scan_ent * const *)b;
+	return maildir_order_cmp(a, b);
+}
 
-	return maildir_name_cmp(base_of(ea->name), base_of(eb->name));
+/* A file without a UID still there, now that the lock is held? */
+static int
+still_there(struct mailbox *mb, const struct scan *now,
+    const struct scan_ent *e)
+{
+	if (now->n > 0)
+		return scan_find(now, base_of(e->name)) != NULL;
+	return faccessat(mb->md, e->name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    (errno == ENOENT && file_moved_to_cur(mb->md, e->name));
 }
 
 /*
  * UIDs for new files, under the lock: the list is read again (another
  * process may have numbered them meanwhile), the rest numbered in
- * delivery order and the list written.
+ * delivery order and the list written.  A file expunged by another
+ * process between our scan and the lock (its record already gone)
+ * gets no UID.  That takes a change of the list, as numbering it
+ * first did: with the list as it was before our scan, every file the
+ * scan found without a UID is one, and none is looked at again (a
+ * first SELECT of 100,000 files would make 100,000 faccessat(2)
+ * calls).  Else a few are looked for one by one, many by one more
+ * scan.
  */
 static int
 assign_uids(struct mailbox *mb, struct scan *s)
 {
-	struct dotlock		  l;
-	struct scan_ent		**todo;
-	size_t			  i, n = 0;
-	int			  r;
+	struct dotlock		 l;
+	struct maildir_order	*todo = NULL;
+	struct scan		 now;
+	size_t			 i, n = 0, unknown;
+	int			 r, check;
 
+	memset(&now, 0, sizeof(now));
 	if (uidlist_lock(mb->md, &l) == -1)
 		return -1;
-	if ((r = read_list(mb)) == -1)
+	if ((check = uidlist_changed(&mb->ul, mb->md)) &&
+	    (r = read_list(mb)) == -1)
 		goto fail;
 	if (uidlist_setup(&mb->ul, mb->root) == -1)
 		goto fail;
-	join_uids(mb, s);
-	if ((todo = reallocarray(NULL, s->n + 1, sizeof(*todo))) == NULL)
+	unknown = join_uids(mb, s);
+	if (check && unknown > RECHECK_FEW && scan_folder(mb->md, &now) == -1)
+		goto fail;
+	if ((todo = reallocarray(NULL, unknown + 1, sizeof(*todo))) == NULL)
 		goto fail;
 	for (i = 0; i < s->n; i++) {
-		if (s->e[i].uid != 0)
+		if (s->e[i].uid != 0 ||
+		    (check && !still_there(mb, &now, &s->e[i])))
 			continue;
-		/*
-		 * Expunged by another process between our scan and the
-		 * lock (its record already gone): no UID for a ghost.
-		 */
-		if (faccessat(mb->md, s->e[i].name, F_OK,
-		    AT_SYMLINK_NOFOLLOW) == -1 && (errno != ENOENT ||
-		    !file_moved_to_cur(mb->md, s->e[i].name)))
-			continue;
-		todo[n++] = &s->e[i];
+		maildir_name_order(base_of(s->e[i].name), &todo[n]);
+		todo[n++].arg = &s->e[i];
 	}
+	scan_free(&now);
 	qsort(todo, n, sizeof(*todo), ent_order_cmp);
-	for (i = 0; i < n; i++)
-		if ((todo[i]->uid = uidlist_add(&mb->ul,
-		    base_of(todo[i]->name))) == 0) {
-			free(todo);
+	for (i = 0; i < n; i++) {
+		struct scan_ent	*e = todo[i].arg;
+
+		if ((e->uid = uidlist_add(&mb->ul, base_of(e->name))) == 0)
 			goto fail;
-		}
+	}
 	free(todo);
 	return uidlist_commit(&mb->ul, mb->md, &l);
  fail:
+	free(todo);
+	scan_free(&now);
 	dotlock_release(&l);
 	return -1;
 }
@@ -431,6 +486,7 @@ scan_merge(struct scan *a, struct scan *b)
 			return -1;
 		free(a->e[a->n - 1].name);
 		a->e[a->n - 1].name = b->e[i].name;
+		a->e[a->n - 1].blen = b->e[i].blen;
 		b->e[i].name = NULL;
 	}
 	scan_dedup(a);
@@ -753,13 +809,18 @@ record_new(struct mailbox *mb, const char *file)
 	return uidlist_add(&mb->ul, file);
 }
 
+/*
+ * The lock, and the list as it is under it: read again only if another
+ * process changed it since we last read or wrote it (a mailbox kept
+ * open for APPEND after APPEND reads a big list once, not every time).
+ */
 static int
 lock_and_read(struct mailbox *mb, struct dotlock *l)
 {
 	if (uidlist_lock(mb->md, l) == -1)
 		return -1;
-	if (read_list(mb) == -1 ||
-	    uidlist_setup(&mb->ul, mb->root) == -1) {
+	if ((mb->ul.exists && !uidlist_changed(&mb->ul, mb->md) ? 0 :
+	    read_list(mb)) == -1 || uidlist_setup(&mb->ul, mb->root) == -1) {
 		dotlock_release(l);
 		return -1;
 	}
@@ -808,7 +869,8 @@ mailbox_append(struct mailbox *mb, const void *data, size_t len,
 	snprintf(path, sizeof(path), "cur/%s", name);
 	if (set_times(mb->md, path, internaldate) == -1)
 		log_warn("%s: internal date", path);
-	if ((*uid = record_new(mb, name)) == 0)
+	/* A name just made unique here: no record can have it yet. */
+	if ((*uid = uidlist_add(&mb->ul, name)) == 0)
 		goto fail;
 	return uidlist_commit(&mb->ul, mb->md, &l);
  fail:

@@ -62,6 +62,7 @@ enum mailbox_store_op {
 int	mailbox_open(int root, const char *name, int readonly,
 	    struct mailbox **);
 void	mailbox_close(struct mailbox *);
+int	mailbox_is_current(const struct mailbox *);
 int	mailbox_sync(struct mailbox *, struct mailbox_changes *);
 void	mailbox_changes_free(struct mailbox_changes *);
 struct mbox_msg *mailbox_find(const struct mailbox *, uint32_t uid);

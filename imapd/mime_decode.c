@@ -125,7 +125,10 @@ mime_decode_base64(const char *s, size_t n, char *out, size_t *outlen)
  * iconv(3) loads a module per charset from /usr/lib at first use, which
  * a process chrooted into a Maildir cannot do.  Opening the charsets
  * mail commonly uses before the chroot, and never closing them, keeps
- * their modules loaded for the conversions done afterwards.
+ * their modules loaded for the conversions done afterwards.  The parent
+ * does it once, before it forks any mail process: the modules' pages
+ * (relocated data too) are then shared by every session, where loading
+ * them in each mail process cost it some 380 KB of its own.
  */
 static const char	*preload_charsets[] = {
 	"ISO-8859-1", "ISO-8859-2", "ISO-8859-5", "ISO-8859-7",
@@ -140,11 +143,15 @@ static iconv_t		 preloaded[PRELOAD_N];
 void
 mime_charsets_preload(void)
 {
-	size_t	 i;
+	static int	 done;
+	size_t		 i;
 
+	if (done)
+		return;
 	for (i = 0; i < PRELOAD_N; i++)
 		preloaded[i] = iconv_open("UTF-8", preload_charsets[i]);
 	(void)mime_utf8_locale();
+	done = 1;
 }
 
 /*

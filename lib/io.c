@@ -103,6 +103,7 @@ enum io_tls_state {
 
 struct io {
 	int			 fd;
+	int			 tcp;		/* TCP_QUICKACK applies */
 	io_cb			 cb;
 	void			*arg;
 
@@ -183,8 +184,9 @@ static int	io_make_room(struct io *);
  * Nagle's algorithm only adds a delayed-ACK wait (about 40 ms) between a
  * reply written in pieces (TLS records, session tickets) and the peer's
  * next command.  Not a TCP socket (LMTP over UNIX): nothing to do.
+ * Returns whether it is TCP.
  */
-static void
+static int
 io_set_nodelay(int fd)
 {
 	struct sockaddr_storage	 ss;
@@ -193,8 +195,29 @@ io_set_nodelay(int fd)
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
 	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
-		return;
+		return (0);
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	return (1);
+}
+
+/*
+ * The other half of the same wait: a peer that writes one command in
+ * two pieces (imaplib sends an APPEND literal, then its CRLF) has its
+ * Nagle hold the second until we ACK the first, and we have nothing to
+ * answer yet, so Linux delays that ACK by 40 ms.  TCP_QUICKACK ACKs at
+ * once, but the kernel drops back to delayed ACKs by itself, so it is
+ * set again after every read (as Dovecot does).
+ */
+static void
+io_quickack(struct io *io)
+{
+#ifdef TCP_QUICKACK
+	int	 on = 1;
+
+	if (io->tcp)
+		(void)setsockopt(io->fd, IPPROTO_TCP, TCP_QUICKACK, &on,
+		    sizeof(on));
+#endif
 }
 
 struct io *
@@ -206,9 +229,9 @@ io_new(int fd, io_cb cb, void *arg)
 	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
 		return (NULL);
-	io_set_nodelay(fd);
 	if ((io = calloc(1, sizeof(*io))) == NULL)
 		return (NULL);
+	io->tcp = io_set_nodelay(fd);
 	if ((io->out = evbuffer_new()) == NULL) {
 		free(io);
 		return (NULL);
@@ -834,6 +857,7 @@ io_fill(struct io *io)
 		return;
 	}
 	if (n > 0) {
+		io_quickack(io);
 		io_touch(io);
 		io_skip_discard(io);
 	}

@@ -110,6 +110,15 @@ int	maildir_name_set_flags(const char *name,
 	    const struct maildir_flags *, char *buf, size_t bufsz);
 int	maildir_name_size(const char *name, char key, size_t *size);
 int	maildir_name_cmp(const char *a, const char *b);
+/* Delivery order with the numbers parsed once (maildir_name_cmp()). */
+struct maildir_order {
+	unsigned long long	 sec, usec;
+	const char		*name;
+	void			*arg;		/* the caller's */
+};
+void	maildir_name_order(const char *name, struct maildir_order *);
+int	maildir_order_cmp(const struct maildir_order *,
+	    const struct maildir_order *);
 int	maildir_base_cmp(const char *a, const char *b);
 
 /* Delivery: tmp/, write, then publish in new/ (or cur/ with flags). */

@@ -28,15 +28,21 @@
 #   search_ratio=... tsamba_pss_per_conn_kb=... dovecot_pss_per_conn_kb=...
 # (ratios are tsamba / Dovecot: for APPEND higher is better, for the
 # times lower is better).  The GNUmakefile runs it with sh.
-# Measured 2026-12-08, full sizes, 2 vCPUs shared, tsamba first:
-#   append_rate_ratio=0.08 select1_ratio=1.07 fetch_ratio=0.76
-#   fetch2_ratio=0.51 search_ratio=0.28 tsamba_pss_per_conn_kb=134
-#   dovecot_pss_per_conn_kb=489
-# (tsamba 19 APPENDs/s, 40 ms of each a delayed ACK: imaplib writes the
-# literal and its CRLF in two sends, Nagle holds the CRLF until the
-# server ACKs, and Linux re-enters delayed-ACK mode unless TCP_QUICKACK
-# is set again after each read, as Dovecot does; re-armed per read in
-# lib/io.c as an experiment it gave 230/s against Dovecot's 209-233.)
+# imap_bench_tree.py adds cpu_*_ms fields: the CPU the server's tree spent
+# on each timed step, steadier than the wall clock on a shared box.
+# Measured 2026-12-08, full sizes, 2 vCPUs shared with other jobs, two
+# runs (A: load ~5 during both sides, B: quieter for tsamba than for
+# Dovecot), tsamba / Dovecot:
+#   APPEND     A 244/s / 141/s   B 763/s / 82/s   CPU 0.82-1.07 / 3.6-3.9 ms
+#   SELECT #1  A 0.176 / 0.282 s B 0.300 / 0.497  CPU 160-220 / 250-270 ms
+#   FETCH #1   A 3.24 / 2.64 s   B 2.37 / 5.92    CPU 2350-2590 / 2560-3010
+#   FETCH #2   A 0.58 / 3.24 s   B 0.34 / 4.31    CPU 350-410 / 2740-3200
+#   SEARCH     A 1.01 / 2.48 s   B 1.00 / 4.09    CPU 970-980 / 2410-2600
+#   pss_per_conn_kb 136-139 / 489-490
+# The first FETCH reads and parses every file (written behind the
+# server's back) and fills tsamba.index; the second is answered from it.
+# (Before: 17 APPENDs/s, 40 ms of each a delayed ACK plus a rescan of
+# the target; SELECT 0.53 s; FETCH 2.5/2.2 s; 512 KB per connection.)
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
