@@ -26,14 +26,12 @@
 #include "conf.h"
 #include "channel.h"
 #include "daemon.h"
-#include "fileio.h"
 #include "imsg.h"
 #include "keyop.h"
 #include "listener.h"
 #include "stats.h"
 #include "log.h"
 #include "tls_ctx.h"
-#include "pki.h"
 #include "privdrop.h"
 #include "proto.h"
 #include "smtpd.h"
@@ -264,23 +262,10 @@ engine_listener(struct imsg *imsg, struct msg_smtp_listener *m)
 static void
 engine_tls_config(struct imsg *imsg, struct msg_smtp_tls_config *m)
 {
-	char		*cert;
-	size_t		 certlen;
-
 	if (imsg->fd == -1)
 		fatalx("TLS_CONFIG without a file");
-	if (fileio_read_fd(imsg->fd, PKI_CHAIN_MAX, &cert, &certlen) == -1) {
-		log_warn("pki %s: reading the certificate", m->pki);
-		cert = NULL;
-	}
-	close(imsg->fd);
+	tls_ctx_load_fd(m->pki, imsg->fd);
 	imsg->fd = -1;
-	if (cert == NULL || tls_ctx_load(m->pki, cert, certlen) == -1)
-		log_warnx("pki %s: new certificate refused, the previous "
-		    "one stays in use", m->pki);
-	else
-		log_info("pki %s: certificate loaded", m->pki);
-	free(cert);
 }
 
 static void
