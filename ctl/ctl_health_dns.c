@@ -27,6 +27,7 @@
 #include <unbound.h>
 
 #include "conf.h"
+#include "dnsq_unbound.h"
 #include "ctl_health.h"
 
 #define RR_A		1
@@ -167,35 +168,6 @@ query(const char *name, int type, struct ub_result **resp, char *err,
 	return HDNS_DATA;
 }
 
-/* A name in uncompressed wire format (rdata of MX, PTR), lowercased. */
-static int
-wire_name(const unsigned char *p, size_t len, char *buf, size_t bufsz)
-{
-	size_t	 i = 0, o = 0, l, k;
-
-	buf[0] = '\0';
-	while (i < len) {
-		if ((l = p[i++]) == 0)
-			return 0;
-		if (l > 63 || i + l > len)
-			return -1;
-		if (o != 0) {
-			if (o + 1 >= bufsz)
-				return -1;
-			buf[o++] = '.';
-		}
-		for (k = 0; k < l; k++) {
-			if (o + 1 >= bufsz || !(isalnum(p[i + k]) ||
-			    p[i + k] == '-' || p[i + k] == '_'))
-				return -1;
-			buf[o++] = tolower(p[i + k]);
-		}
-		buf[o] = '\0';
-		i += l;
-	}
-	return -1;
-}
-
 enum hdns_result
 hdns_addrs(const char *name, struct hdns_addr *out, size_t max, size_t *n,
     char *err, size_t errsz)
@@ -242,7 +214,7 @@ hdns_mx(const char *name, struct hdns_mx *out, size_t max, size_t *n,
 		return r;
 	for (i = 0; res->data[i] != NULL && *n < max; i++) {
 		p = (const unsigned char *)res->data[i];
-		if (res->len[i] < 3 || wire_name(p + 2, res->len[i] - 2,
+		if (res->len[i] < 3 || dnsq_wire_host(p + 2, res->len[i] - 2,
 		    out[*n].host, sizeof(out[*n].host)) == -1)
 			continue;
 		out[*n].pref = (p[0] << 8) | p[1];
@@ -307,7 +279,7 @@ hdns_ptr(const struct hdns_addr *a, char out[][HDNS_NAME_MAX], size_t max,
 	if ((r = query(name, RR_PTR, &res, err, errsz)) != HDNS_DATA)
 		return r;
 	for (i = 0; res->data[i] != NULL && *n < max; i++)
-		if (wire_name((const unsigned char *)res->data[i],
+		if (dnsq_wire_host((const unsigned char *)res->data[i],
 		    res->len[i], out[*n], HDNS_NAME_MAX) == 0)
 			(*n)++;
 	ub_resolve_free(res);

@@ -59,3 +59,31 @@ dnsq_name_escape(const char *name, char *out, size_t outsz)
 	out[o] = '\0';
 	return 0;
 }
+
+int
+dnsq_wire_host(const unsigned char *p, size_t len, char *buf, size_t bufsz)
+{
+	size_t	 i = 0, o = 0, l, k;
+
+	buf[0] = '\0';
+	while (i < len) {
+		if ((l = p[i++]) == 0)
+			return 0;
+		if (l > 63 || i + l > len)
+			return -1;
+		if (o != 0) {
+			if (o + 1 >= bufsz)
+				return -1;
+			buf[o++] = '.';
+		}
+		for (k = 0; k < l; k++) {
+			if (o + 1 >= bufsz || !(isalnum(p[i + k]) ||
+			    p[i + k] == '-' || p[i + k] == '_'))
+				return -1;
+			buf[o++] = tolower(p[i + k]);
+		}
+		buf[o] = '\0';
+		i += l;
+	}
+	return -1;
+}

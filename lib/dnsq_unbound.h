@@ -27,4 +27,13 @@ void	dnsq_answer_from_ub(struct dnsq_answer *, int qtype, int err,
  */
 int	dnsq_name_escape(const char *name, char *out, size_t outsz);
 
+/*
+ * A host name in rdata (MX, PTR), uncompressed wire format as
+ * libunbound returns it: 0 and the text lowercased ("" for the root),
+ * or -1 if malformed, too long, or holding a byte other than letters,
+ * digits, '-' and '_'.
+ */
+int	dnsq_wire_host(const unsigned char *p, size_t len, char *buf,
+	    size_t bufsz);
+
 #endif

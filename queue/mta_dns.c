@@ -33,6 +33,7 @@
 #include <unbound.h>
 
 #include "conf.h"
+#include "dnsq_unbound.h"
 #include "esc.h"
 #include "log.h"
 #include "mta.h"
@@ -396,39 +397,6 @@ mta_dns_lookup(struct mta_transfer *t)
 		    ESC_ROUTING_SERVER_FAILURE, "DNS lookup failed");
 }
 
-/*
- * The name in an MX rdata, uncompressed wire format (libunbound expands
- * compression): 0 and the text ("" for the root), -1 if malformed.
- */
-static int
-wire_name(const unsigned char *p, size_t len, char *buf, size_t bufsz)
-{
-	size_t	 i = 0, o = 0, l, k;
-
-	buf[0] = '\0';
-	while (i < len) {
-		l = p[i++];
-		if (l == 0)
-			return 0;
-		if (l > 63 || i + l > len)
-			return -1;
-		if (o != 0) {
-			if (o + 1 >= bufsz)
-				return -1;
-			buf[o++] = '.';
-		}
-		for (k = 0; k < l; k++) {
-			if (o + 1 >= bufsz || !(isalnum(p[i + k]) ||
-			    p[i + k] == '-' || p[i + k] == '_'))
-				return -1;
-			buf[o++] = tolower(p[i + k]);
-		}
-		buf[o] = '\0';
-		i += l;
-	}
-	return -1;
-}
-
 static int
 host_cmp(const void *a, const void *b)
 {
@@ -465,7 +433,7 @@ mx_answer(struct mta_dns_query *q, struct ub_result *res)
 		if (res->len[i] < 3)
 			continue;
 		pref = (res->data[i][0] << 8) | res->data[i][1];
-		if (wire_name((unsigned char *)res->data[i] + 2,
+		if (dnsq_wire_host((unsigned char *)res->data[i] + 2,
 		    res->len[i] - 2, name, sizeof(name)) == -1) {
 			log_warnx("%s: bad MX record for %s", t->msgid,
 			    t->domain);
