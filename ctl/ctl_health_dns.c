@@ -49,38 +49,15 @@ struct hdns_wait {
 int
 hdns_init(const struct conf *conf, char *err, size_t errsz)
 {
-	int	 r;
-
-	if ((ub = ub_ctx_create()) == NULL) {
-		snprintf(err, errsz, "ub_ctx_create failed");
+	if ((ub = dnsq_ub_new(conf->mta_resolver, "mta resolver", err,
+	    errsz)) == NULL)
+		return -1;
+	if (err[0] != '\0') {
+		ub_ctx_delete(ub);
+		ub = NULL;
 		return -1;
 	}
-	if ((r = ub_ctx_set_option(ub, "do-not-query-localhost:", "no")) !=
-	    0)
-		goto bad;
-	if (conf->mta_resolver[0] != '\0') {
-		if ((r = ub_ctx_set_fwd(ub, conf->mta_resolver)) != 0) {
-			snprintf(err, errsz, "mta resolver %s: %s",
-			    conf->mta_resolver, ub_strerror(r));
-			goto fail;
-		}
-		/* As in the mta: a resolver of one's own may serve test. */
-		if ((r = ub_ctx_set_option(ub, "local-zone:",
-		    "test. transparent")) != 0)
-			goto bad;
-	} else if ((r = ub_ctx_resolvconf(ub, "/etc/resolv.conf")) != 0) {
-		snprintf(err, errsz, "/etc/resolv.conf: %s", ub_strerror(r));
-		goto fail;
-	}
-	if ((r = ub_ctx_async(ub, 1)) != 0)
-		goto bad;
 	return 0;
- bad:
-	snprintf(err, errsz, "unbound: %s", ub_strerror(r));
- fail:
-	ub_ctx_delete(ub);
-	ub = NULL;
-	return -1;
 }
 
 void

@@ -87,3 +87,38 @@ dnsq_wire_host(const unsigned char *p, size_t len, char *buf, size_t bufsz)
 	}
 	return -1;
 }
+
+struct ub_ctx *
+dnsq_ub_new(const char *fwd, const char *what, char *err, size_t errsz)
+{
+	struct ub_ctx	*ub;
+	int		 r;
+
+	err[0] = '\0';
+	if ((ub = ub_ctx_create()) == NULL) {
+		snprintf(err, errsz, "ub_ctx_create failed");
+		return NULL;
+	}
+	if ((r = ub_ctx_set_option(ub, "do-not-query-localhost:", "no")) !=
+	    0)
+		goto bad;
+	if (fwd[0] != '\0') {
+		if ((r = ub_ctx_set_fwd(ub, fwd)) != 0) {
+			snprintf(err, errsz, "%s %s: %s", what, fwd,
+			    ub_strerror(r));
+			goto fail;
+		}
+		if ((r = ub_ctx_set_option(ub, "local-zone:",
+		    "test. transparent")) != 0)
+			goto bad;
+	} else if ((r = ub_ctx_resolvconf(ub, "/etc/resolv.conf")) != 0)
+		snprintf(err, errsz, "/etc/resolv.conf: %s", ub_strerror(r));
+	if ((r = ub_ctx_async(ub, 1)) != 0)
+		goto bad;
+	return ub;
+ bad:
+	snprintf(err, errsz, "unbound: %s", ub_strerror(r));
+ fail:
+	ub_ctx_delete(ub);
+	return NULL;
+}

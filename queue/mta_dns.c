@@ -88,30 +88,13 @@ static void	dns_answer(void *, int, struct ub_result *);
 void
 mta_dns_init(struct conf *conf)
 {
-	int	 r;
+	char	 err[256];
 
-	if ((ub = ub_ctx_create()) == NULL)
-		fatalx("ub_ctx_create");
-	/* A local resolver (127.0.0.53, the tests' dnsmasq) is normal. */
-	if ((r = ub_ctx_set_option(ub, "do-not-query-localhost:", "no")) != 0)
-		fatalx("unbound: %s", ub_strerror(r));
-	if (conf->mta_resolver[0] != '\0') {
-		if ((r = ub_ctx_set_fwd(ub, conf->mta_resolver)) != 0)
-			fatalx("mta resolver %s: %s", conf->mta_resolver,
-			    ub_strerror(r));
-		/*
-		 * libunbound answers NXDOMAIN for "test." itself (RFC 6761);
-		 * a resolver of one's own (test setups) may serve it.
-		 */
-		if ((r = ub_ctx_set_option(ub, "local-zone:",
-		    "test. transparent")) != 0)
-			fatalx("unbound: %s", ub_strerror(r));
-	} else if ((r = ub_ctx_resolvconf(ub, "/etc/resolv.conf")) != 0)
-		log_warnx("/etc/resolv.conf: %s; resolving from the root",
-		    ub_strerror(r));
-	/* Work in a thread of libunbound's, answers signalled on ub_fd. */
-	if ((r = ub_ctx_async(ub, 1)) != 0)
-		fatalx("unbound: %s", ub_strerror(r));
+	if ((ub = dnsq_ub_new(conf->mta_resolver, "mta resolver", err,
+	    sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if (err[0] != '\0')
+		log_warnx("%s; resolving from the root", err);
 	dst_port = conf->relay.host[0] != '\0' ? conf->relay.port :
 	    conf->mta_port;
 }
