@@ -22,7 +22,7 @@ struct engine_tls {
 	int			(*send_cert)(const struct conf_pki *, int fd);
 	/* Queue READY to the engine: 0, or -1. */
 	int			(*send_ready)(void);
-	int			 pending;	/* KEY_LOADED due before READY */
+	int			 pending;	/* KEY_LOADED due */
 	int			 ready_sent;
 };
 
