@@ -26,6 +26,7 @@
 #include "conf.h"
 #include "channel.h"
 #include "daemon.h"
+#include "drain.h"
 #include "imsg.h"
 #include "keyop.h"
 #include "listener.h"
@@ -53,7 +54,6 @@ static void	engine_lookup_late(struct channel *, struct imsg *,
 		    union imsg_msg *, void *);
 static void	engine_lookup_down(struct channel *, void *);
 static void	engine_drain(int);
-static void	engine_drain_check(int, short, void *);
 
 static const struct channel_type parent_types[] = {
 	{ IMSG_SMTP_LISTENER, 0 },
@@ -99,9 +99,6 @@ static struct channel	 parent_ch, authd_ch, queue_ch, lookup_ch;
 static TAILQ_HEAD(, smtp_listener) listeners =
     TAILQ_HEAD_INITIALIZER(listeners);
 static int		 ready;
-static int		 draining, drain_status;
-static struct event	 drain_ev;
-static struct timespec	 drain_end;
 
 void
 engine_main(int parent_fd, int key_fd, int lookup_fd)
@@ -169,35 +166,8 @@ engine_sig(int sig, short ev, void *arg)
 static void
 engine_drain(int status)
 {
-	if (!draining) {
-		draining = 1;
-		drain_status = status;
-		clock_gettime(CLOCK_MONOTONIC, &drain_end);
-		drain_end.tv_sec += SMTP_EXIT_COMMIT_SEC;
-		evtimer_set(&drain_ev, engine_drain_check, NULL);
-		if (smtp_session_commits() > 0)
-			log_info("exiting once %u commits are answered",
-			    smtp_session_commits());
-	}
-	engine_drain_check(-1, 0, NULL);
-}
-
-static void
-engine_drain_check(int fd, short ev, void *arg)
-{
-	struct timeval	 tv = { 0, 10000 };
-	struct timespec	 now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (smtp_session_commits() == 0)
-		exit(drain_status);
-	if (now.tv_sec > drain_end.tv_sec || (now.tv_sec == drain_end.tv_sec &&
-	    now.tv_nsec >= drain_end.tv_nsec)) {
-		log_warnx("exiting with %u commits unanswered",
-		    smtp_session_commits());
-		exit(drain_status);
-	}
-	evtimer_add(&drain_ev, &tv);
+	drain_start("commits", smtp_session_commits, SMTP_EXIT_COMMIT_SEC,
+	    NULL, status);
 }
 
 /* Messages from the parent: any surprise is a bug, so stop. */
@@ -283,7 +253,7 @@ static void
 engine_accept(int fd, struct sockaddr_storage *ss, socklen_t sslen,
     void *arg)
 {
-	if (draining) {
+	if (drain_active()) {
 		close(fd);
 		return;
 	}
