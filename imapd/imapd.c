@@ -46,8 +46,6 @@ struct conf		*imapd_conf;
 static void	 parent_bind(void);
 static void	 parent_login(struct channel *, struct imsg *,
 		    union imsg_msg *, void *);
-static void	 parent_keys(struct channel *, struct imsg *,
-		    union imsg_msg *, void *);
 static void	 parent_child_down(struct channel *, void *);
 static void	 parent_connect(struct msg_imap_connect *);
 static void	 parent_sig(int, short, void *);
@@ -57,20 +55,12 @@ static const struct channel_type login_types[] = {
 	{ IMSG_IMAP_MAIL_START, 0 },
 	{ 0, 0 }
 };
-static const struct channel_type keys_types[] = {
-	{ IMSG_KEY_LOADED, 0 },
-	{ 0, 0 }
-};
 static const struct channel_type authd_types[] = {
 	{ IMSG_AUTH_REDEEM_RESULT, CHANNEL_ANSWER },
 	{ 0, 0 }
 };
 static const struct channel_cbs login_cbs = {
 	.dispatch = parent_login,
-	.down = parent_child_down,
-};
-static const struct channel_cbs keys_cbs = {
-	.dispatch = parent_keys,
 	.down = parent_child_down,
 };
 /* authd may come and go: the channel reconnects by itself. */
@@ -174,12 +164,10 @@ main(int argc, char *argv[])
 
 	channel_init(&login_ch, "imap login", "imap parent", login_types,
 	    &login_cbs, NULL);
-	channel_init(&keys_ch, "key process", "imap parent", keys_types,
-	    &keys_cbs, NULL);
 	channel_init(&authd_ch, "authd", "imap parent", authd_types,
 	    &authd_cbs, NULL);
 	channel_attach(&login_ch, sp[0]);
-	channel_attach(&keys_ch, kp[0]);
+	engine_tls_attach(&tls, kp[0], "imap parent", parent_child_down);
 	conf_sockpath(imapd_conf, "auth.sock", path, sizeof(path));
 	channel_start(&authd_ch, path);
 	mail_procs_init(&login_ch, &authd_ch);
@@ -242,13 +230,6 @@ parent_send_ready(void)
 {
 	return channel_send(&login_ch, msg_imap_ready_pack(
 	    &(struct msg_imap_ready){}, -1));
-}
-
-static void
-parent_keys(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
-    void *arg)
-{
-	engine_tls_key_loaded(&tls, &m->key_loaded);
 }
 
 /* Fail-stop: the login or the key process gone, or broke the protocol. */

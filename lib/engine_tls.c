@@ -23,6 +23,29 @@ static void	engine_tls_send_cert(struct engine_tls *,
 		    const struct conf_pki *);
 static void	engine_tls_ready(struct engine_tls *);
 
+static const struct channel_type keys_types[] = {
+	{ IMSG_KEY_LOADED, 0 },
+	{ 0, 0 }
+};
+
+static void
+engine_tls_keys(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
+    void *arg)
+{
+	engine_tls_key_loaded(arg, &m->key_loaded);
+}
+
+void
+engine_tls_attach(struct engine_tls *et, int fd, const char *us,
+    void (*down)(struct channel *, void *))
+{
+	struct channel_cbs	 cbs = { .dispatch = engine_tls_keys,
+	    .down = down };
+
+	channel_init(et->keys, "key process", us, keys_types, &cbs, et);
+	channel_attach(et->keys, fd);
+}
+
 int
 engine_tls_check(const struct engine_tls *et)
 {

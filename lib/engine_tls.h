@@ -26,6 +26,12 @@ struct engine_tls {
 	int			 ready_sent;
 };
 
+/*
+ * The channel to the key process (et->keys) on fd, saying us in its
+ * HELLO: KEY_LOADED goes to engine_tls_key_loaded(), a drop to down.
+ */
+void	engine_tls_attach(struct engine_tls *, int fd, const char *us,
+	    void (*down)(struct channel *, void *));
 /* Every pki checked apart from this process: 0, or -1 (logged). */
 int	engine_tls_check(const struct engine_tls *);
 /*

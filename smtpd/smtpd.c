@@ -47,8 +47,6 @@ static int	*parent_bind(struct conf *, size_t *);
 static int	 parent_wants_lookup(void);
 static void	 parent_dispatch(struct channel *, struct imsg *,
 		    union imsg_msg *, void *);
-static void	 parent_keys(struct channel *, struct imsg *,
-		    union imsg_msg *, void *);
 static void	 parent_child_down(struct channel *, void *);
 static void	 parent_connect(struct msg_smtp_connect *);
 static void	 parent_sig(int, short, void *);
@@ -58,16 +56,8 @@ static const struct channel_type engine_types[] = {
 	{ IMSG_SMTP_CONNECT, 0 },
 	{ 0, 0 }
 };
-static const struct channel_type keys_types[] = {
-	{ IMSG_KEY_LOADED, 0 },
-	{ 0, 0 }
-};
 static const struct channel_cbs engine_cbs = {
 	.dispatch = parent_dispatch,
-	.down = parent_child_down,
-};
-static const struct channel_cbs keys_cbs = {
-	.dispatch = parent_keys,
 	.down = parent_child_down,
 };
 
@@ -204,10 +194,8 @@ main(int argc, char *argv[])
 
 	channel_init(&engine_ch, "smtp engine", "smtp parent", engine_types,
 	    &engine_cbs, NULL);
-	channel_init(&keys_ch, "key process", "smtp parent", keys_types,
-	    &keys_cbs, NULL);
 	channel_attach(&engine_ch, sp[0]);
-	channel_attach(&keys_ch, kp[0]);
+	engine_tls_attach(&tls, kp[0], "smtp parent", parent_child_down);
 	/* The imsg code closes our copy of each fd once it is sent. */
 	for (i = 0; i < nfds; i++) {
 		l.index = i;
@@ -274,13 +262,6 @@ parent_send_ready(void)
 {
 	return channel_send(&engine_ch, msg_smtp_ready_pack(
 	    &(struct msg_smtp_ready){}, -1));
-}
-
-static void
-parent_keys(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
-    void *arg)
-{
-	engine_tls_key_loaded(&tls, &m->key_loaded);
 }
 
 /* Fail-stop: a child gone, or one that broke the protocol. */
