@@ -63,9 +63,6 @@ static const struct channel_cbs authd_cbs = {
 };
 
 static struct channel	 parent_ch, authd_ch;
-static TAILQ_HEAD(, login_listener) listeners =
-    TAILQ_HEAD_INITIALIZER(listeners);
-static int		 ready;
 
 struct channel *
 login_authd(void)
@@ -145,9 +142,6 @@ login_listener(struct imsg *imsg, struct msg_imap_listener *m)
 		fatal("fcntl");
 	l->listener = listener_new(imsg->fd, login_accept, l);
 	imsg->fd = -1;
-	TAILQ_INSERT_TAIL(&listeners, l, entry);
-	if (ready)
-		listener_start(l->listener);
 }
 
 static void
@@ -157,17 +151,6 @@ login_tls_config(struct imsg *imsg, struct msg_imap_tls_config *m)
 		fatalx("TLS_CONFIG without a file");
 	tls_ctx_load_fd(m->pki, imsg->fd);
 	imsg->fd = -1;
-}
-
-static void
-login_ready(void)
-{
-	struct login_listener	*l;
-
-	ready = 1;
-	TAILQ_FOREACH(l, &listeners, entry)
-		listener_start(l->listener);
-	log_info("ready to accept connections");
 }
 
 static void
@@ -199,7 +182,7 @@ login_parent_msg(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 		login_connected(imsg, &m->imap_connected);
 		break;
 	case IMSG_IMAP_READY:
-		login_ready();
+		listener_start_all();
 		break;
 	case IMSG_IMAP_MAIL_STARTED:
 		/* Its session is gone; the mail process sees EOF. */

@@ -44,7 +44,6 @@ static void	engine_parent_down(struct channel *, void *);
 static void	engine_listener(struct imsg *, struct msg_smtp_listener *);
 static void	engine_tls_config(struct imsg *, struct msg_smtp_tls_config *);
 static void	engine_connected(struct imsg *, struct msg_smtp_connected *);
-static void	engine_ready(void);
 static void	engine_accept(int, struct sockaddr_storage *, socklen_t,
 		    void *);
 static void	engine_connect(struct channel *, void *);
@@ -96,9 +95,6 @@ static const struct channel_cbs lookup_cbs = {
 };
 
 static struct channel	 parent_ch, authd_ch, queue_ch, lookup_ch;
-static TAILQ_HEAD(, smtp_listener) listeners =
-    TAILQ_HEAD_INITIALIZER(listeners);
-static int		 ready;
 
 void
 engine_main(int parent_fd, int key_fd, int lookup_fd)
@@ -186,7 +182,7 @@ engine_parent(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 		engine_connected(imsg, &m->smtp_connected);
 		break;
 	case IMSG_SMTP_READY:
-		engine_ready();
+		listener_start_all();
 		break;
 	}
 }
@@ -224,9 +220,6 @@ engine_listener(struct imsg *imsg, struct msg_smtp_listener *m)
 		fatal("fcntl");
 	l->listener = listener_new(imsg->fd, engine_accept, l);
 	imsg->fd = -1;
-	TAILQ_INSERT_TAIL(&listeners, l, entry);
-	if (ready)
-		listener_start(l->listener);
 }
 
 static void
@@ -236,17 +229,6 @@ engine_tls_config(struct imsg *imsg, struct msg_smtp_tls_config *m)
 		fatalx("TLS_CONFIG without a file");
 	tls_ctx_load_fd(m->pki, imsg->fd);
 	imsg->fd = -1;
-}
-
-static void
-engine_ready(void)
-{
-	struct smtp_listener	*l;
-
-	ready = 1;
-	TAILQ_FOREACH(l, &listeners, entry)
-		listener_start(l->listener);
-	log_info("ready to accept connections");
 }
 
 static void
