@@ -33,18 +33,9 @@ static void	 ctl_request(struct channel *, struct imsg *, union imsg_msg *,
 static struct control	 ctl = { .us = "authd control",
 	.task = "control authd", .types = ctl_types, .request = ctl_request };
 
-static void
-ctl_done(struct control_client *c, uint64_t id, int failed, const char *msg)
-{
-	struct msg_ctl_done	 m = { .id = id, .failed = failed ? 1 : 0,
-	    .message = msg };
-
-	control_send(c, msg_ctl_done_pack(&m, -1));
-}
-
 struct list_arg {
 	struct control_client	*c;
-	uint64_t	 id;
+	uint64_t		 id;
 };
 
 static int
@@ -65,10 +56,10 @@ ctl_request(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
     void *arg)
 {
 	struct control_client	*c = arg;
-	struct list_arg	 la;
-	char		 err[CONF_HOST_MAX + 64];
-	uint64_t	 secs;
-	int		 rv;
+	struct list_arg		 la;
+	char			 err[CONF_HOST_MAX + 64];
+	uint64_t		 secs;
+	int			 rv;
 
 	if (c->dead)
 		return;
@@ -79,17 +70,17 @@ ctl_request(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 		la.id = m->ctl_ban_list.id;
 		ban_walk(ctl_entry, &la);
 		if (!c->dead)
-			ctl_done(c, la.id, 0, "");
+			control_done(c, la.id, 0, "");
 		break;
 	case IMSG_CTL_BAN_ADD:
 		secs = m->ctl_ban_add.seconds;
 		rv = ban_add(m->ctl_ban_add.net, secs > INT32_MAX ? INT32_MAX :
 		    (time_t)secs, err, sizeof(err));
-		ctl_done(c, m->ctl_ban_add.id, rv == -1, err);
+		control_done(c, m->ctl_ban_add.id, rv == -1, err);
 		break;
 	case IMSG_CTL_BAN_DEL:
 		rv = ban_del(m->ctl_ban_del.net, err, sizeof(err));
-		ctl_done(c, m->ctl_ban_del.id, rv == -1, err);
+		control_done(c, m->ctl_ban_del.id, rv == -1, err);
 		break;
 	}
 }

@@ -35,15 +35,6 @@ static void	 ctl_request(struct channel *, struct imsg *, union imsg_msg *,
 static struct control	 ctl = { .us = "imapd control",
 	.task = "control imapd", .types = ctl_types, .request = ctl_request };
 
-static void
-ctl_done(struct control_client *c, uint64_t id, int failed, const char *msg)
-{
-	struct msg_ctl_done	 m = { .id = id, .failed = failed ? 1 : 0,
-	    .message = msg };
-
-	control_send(c, msg_ctl_done_pack(&m, -1));
-}
-
 struct list_arg {
 	struct control_client	*c;
 	uint64_t		 id;
@@ -70,13 +61,13 @@ ctl_kick(struct control_client *c, struct msg_ctl_session_kick *m)
 	unsigned int	 n;
 
 	if (m->user[0] == '\0') {
-		ctl_done(c, m->id, 1, "no user given");
+		control_done(c, m->id, 1, "no user given");
 		return;
 	}
 	n = mail_procs_kick(m->user);
 	snprintf(msg, sizeof(msg), "%u session%s ended", n, n == 1 ? "" :
 	    "s");
-	ctl_done(c, m->id, 0, msg);
+	control_done(c, m->id, 0, msg);
 }
 
 static void
@@ -94,7 +85,7 @@ ctl_request(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 		la.id = m->ctl_session_list.id;
 		mail_procs_walk(ctl_entry, &la);
 		if (!c->dead)
-			ctl_done(c, la.id, 0, "");
+			control_done(c, la.id, 0, "");
 		break;
 	case IMSG_CTL_SESSION_KICK:
 		ctl_kick(c, &m->ctl_session_kick);

@@ -16,6 +16,7 @@
 
 #include "channel.h"
 #include "control.h"
+#include "imsg.h"
 #include "log.h"
 #include "unixsock.h"
 
@@ -83,6 +84,16 @@ control_send(struct control_client *c, struct ibuf *b)
 		fatal("%s", __func__);
 	if (channel_send(&c->ch, b) == -1)
 		control_close(c);
+}
+
+void
+control_done(struct control_client *c, uint64_t id, int failed,
+    const char *msg)
+{
+	struct msg_ctl_done	 m = { .id = id, .failed = failed ? 1 : 0,
+	    .message = msg };
+
+	control_send(c, msg_ctl_done_pack(&m, -1));
 }
 
 void

@@ -51,6 +51,9 @@ void	control_listen(struct control *, const char *path);
 void	control_start(struct control *, int fd);
 /* Send b (fatal if it could not be built); a failure closes c. */
 void	control_send(struct control_client *, struct ibuf *b);
+/* The CTL_DONE that ends the answer to request id, through control_send. */
+void	control_done(struct control_client *, uint64_t id, int failed,
+	    const char *msg);
 /* Closed at once, freed from a later turn of the loop. */
 void	control_close(struct control_client *);
 /* Stop listening, unlink the socket, close every client. */
