@@ -111,7 +111,7 @@ main(int argc, char *argv[])
 	role_init(&conf);
 	vmail_resolve(&conf);
 	server_listen(&conf);
-	control_listen(&conf);
+	authd_control_listen(&conf);
 	stats_open(conf.rundir, STATS_AUTHD, NULL, 0);
 	ban_init(&conf);
 	if (table_all_mysql_tcp(&conf))
@@ -138,13 +138,13 @@ main(int argc, char *argv[])
 	ban_start();
 	worker_start(authd->nworkers);
 	server_start();
-	control_start();
+	authd_control_start();
 
 	event_dispatch();
 
 	worker_stop();
 	server_shutdown();
-	control_shutdown();
+	authd_control_shutdown();
 	table_free();
 	conf_clear(&conf);
 	return 0;

@@ -229,8 +229,8 @@ int	token_redeem(const char *hex, const char *service, char *user,
 	    size_t usersz, struct user_result *);
 
 /* authd_control.c */
-void	control_listen(const struct conf *);
-void	control_start(void);
-void	control_shutdown(void);
+void	authd_control_listen(const struct conf *);
+void	authd_control_start(void);
+void	authd_control_shutdown(void);
 
 #endif

@@ -15,19 +15,10 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "control.h"
 #include "log.h"
 #include "imsg.h"
-#include "unixsock.h"
 #include "authd.h"
-
-#define CONTROL_CLIENTS_MAX	16
-
-struct ctl {
-	TAILQ_ENTRY(ctl)	 entry;
-	struct channel		 ch;
-	uid_t			 uid;
-	int			 dead;
-};
 
 static const struct channel_type ctl_types[] = {
 	{ IMSG_CTL_BAN_LIST, 0 },
@@ -36,45 +27,15 @@ static const struct channel_type ctl_types[] = {
 	{ 0, 0 }
 };
 
-static TAILQ_HEAD(, ctl)	 ctls = TAILQ_HEAD_INITIALIZER(ctls);
-static size_t			 nctls;
-static int			 ctl_fd = -1;
-static struct channel_server	 ctl_server;
-static char			 ctl_path[PATH_MAX];
+static void	 ctl_request(struct channel *, struct imsg *, union imsg_msg *,
+		    void *);
 
-static void
-ctl_close(struct ctl *c)
-{
-	if (c->dead)
-		return;
-	c->dead = 1;
-	channel_close(&c->ch);
-	TAILQ_REMOVE(&ctls, c, entry);
-	nctls--;
-	channel_free_later(c);
-}
-
-static void
-ctl_send(struct ctl *c, struct ibuf *b)
-{
-	if (b == NULL)
-		fatal("%s", __func__);
-	if (channel_send(&c->ch, b) == -1)
-		ctl_close(c);
-}
-
-static void
-ctl_done(struct ctl *c, uint64_t id, int failed, const char *msg)
-{
-	struct msg_ctl_done	 m = { .id = id, .failed = failed ? 1 : 0,
-	    .message = msg };
-
-	ctl_send(c, msg_ctl_done_pack(&m, -1));
-}
+static struct control	 ctl = { .us = "authd control",
+	.task = "control authd", .types = ctl_types, .request = ctl_request };
 
 struct list_arg {
-	struct ctl	*c;
-	uint64_t	 id;
+	struct control_client	*c;
+	uint64_t		 id;
 };
 
 static int
@@ -86,7 +47,7 @@ ctl_entry(const struct ban_entry *e, void *arg)
 
 	if (la->c->dead)
 		return -1;
-	ctl_send(la->c, msg_ctl_ban_entry_pack(&m, -1));
+	control_send(la->c, msg_ctl_ban_entry_pack(&m, -1));
 	return 0;
 }
 
@@ -94,11 +55,11 @@ static void
 ctl_request(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
     void *arg)
 {
-	struct ctl	*c = arg;
-	struct list_arg	 la;
-	char		 err[CONF_HOST_MAX + 64];
-	uint64_t	 secs;
-	int		 rv;
+	struct control_client	*c = arg;
+	struct list_arg		 la;
+	char			 err[CONF_HOST_MAX + 64];
+	uint64_t		 secs;
+	int			 rv;
 
 	if (c->dead)
 		return;
@@ -109,85 +70,39 @@ ctl_request(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 		la.id = m->ctl_ban_list.id;
 		ban_walk(ctl_entry, &la);
 		if (!c->dead)
-			ctl_done(c, la.id, 0, "");
+			control_done(c, la.id, 0, "");
 		break;
 	case IMSG_CTL_BAN_ADD:
 		secs = m->ctl_ban_add.seconds;
 		rv = ban_add(m->ctl_ban_add.net, secs > INT32_MAX ? INT32_MAX :
 		    (time_t)secs, err, sizeof(err));
-		ctl_done(c, m->ctl_ban_add.id, rv == -1, err);
+		control_done(c, m->ctl_ban_add.id, rv == -1, err);
 		break;
 	case IMSG_CTL_BAN_DEL:
 		rv = ban_del(m->ctl_ban_del.net, err, sizeof(err));
-		ctl_done(c, m->ctl_ban_del.id, rv == -1, err);
+		control_done(c, m->ctl_ban_del.id, rv == -1, err);
 		break;
 	}
-}
-
-static void
-ctl_down(struct channel *ch, void *arg)
-{
-	ctl_close(arg);
-}
-
-static const struct channel_cbs ctl_cbs = {
-	.dispatch = ctl_request,
-	.down = ctl_down,
-};
-
-static void
-ctl_accepted(struct channel_server *srv, int fd, const struct ucred *cred,
-    void *arg)
-{
-	struct ctl	*c;
-	struct ucred	 checked;
-
-	if (unixsock_peer_check(fd, NULL, 0, "control", "control authd",
-	    &checked) == -1) {
-		close(fd);
-		return;
-	}
-	if (nctls >= CONTROL_CLIENTS_MAX || (c = calloc(1, sizeof(*c))) ==
-	    NULL) {
-		log_warnx("control: too many connections");
-		close(fd);
-		return;
-	}
-	c->uid = cred->uid;
-	TAILQ_INSERT_TAIL(&ctls, c, entry);
-	nctls++;
-	channel_init(&c->ch, "control", "authd control", ctl_types, &ctl_cbs,
-	    c);
-	channel_attach(&c->ch, fd);
 }
 
 /* As root before the drop, like auth.sock, but mode 0600. */
 void
-control_listen(const struct conf *conf)
+authd_control_listen(const struct conf *conf)
 {
-	conf_sockpath(conf, "authd.control.sock", ctl_path,
-	    sizeof(ctl_path));
-	ctl_fd = unixsock_listen(ctl_path, 0600, 8,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	char	 path[PATH_MAX];
+
+	conf_sockpath(conf, "authd.control.sock", path, sizeof(path));
+	control_listen(&ctl, path);
 }
 
 void
-control_start(void)
+authd_control_start(void)
 {
-	channel_server_init(&ctl_server, ctl_fd, "control", ctl_accepted,
-	    NULL);
+	control_start(&ctl, -1);
 }
 
 void
-control_shutdown(void)
+authd_control_shutdown(void)
 {
-	struct ctl	*c;
-
-	channel_server_close(&ctl_server);
-	(void)unlink(ctl_path);
-	while ((c = TAILQ_FIRST(&ctls)) != NULL) {
-		TAILQ_REMOVE(&ctls, c, entry);
-		channel_close(&c->ch);
-		free(c);
-	}
+	control_shutdown(&ctl);
 }

@@ -27,6 +27,7 @@
 #include <unbound.h>
 
 #include "conf.h"
+#include "dnsq_unbound.h"
 #include "ctl_health.h"
 
 #define RR_A		1
@@ -48,38 +49,15 @@ struct hdns_wait {
 int
 hdns_init(const struct conf *conf, char *err, size_t errsz)
 {
-	int	 r;
-
-	if ((ub = ub_ctx_create()) == NULL) {
-		snprintf(err, errsz, "ub_ctx_create failed");
+	if ((ub = dnsq_ub_new(conf->mta_resolver, "mta resolver", err,
+	    errsz)) == NULL)
+		return -1;
+	if (err[0] != '\0') {
+		ub_ctx_delete(ub);
+		ub = NULL;
 		return -1;
 	}
-	if ((r = ub_ctx_set_option(ub, "do-not-query-localhost:", "no")) !=
-	    0)
-		goto bad;
-	if (conf->mta_resolver[0] != '\0') {
-		if ((r = ub_ctx_set_fwd(ub, conf->mta_resolver)) != 0) {
-			snprintf(err, errsz, "mta resolver %s: %s",
-			    conf->mta_resolver, ub_strerror(r));
-			goto fail;
-		}
-		/* As in the mta: a resolver of one's own may serve test. */
-		if ((r = ub_ctx_set_option(ub, "local-zone:",
-		    "test. transparent")) != 0)
-			goto bad;
-	} else if ((r = ub_ctx_resolvconf(ub, "/etc/resolv.conf")) != 0) {
-		snprintf(err, errsz, "/etc/resolv.conf: %s", ub_strerror(r));
-		goto fail;
-	}
-	if ((r = ub_ctx_async(ub, 1)) != 0)
-		goto bad;
 	return 0;
- bad:
-	snprintf(err, errsz, "unbound: %s", ub_strerror(r));
- fail:
-	ub_ctx_delete(ub);
-	ub = NULL;
-	return -1;
 }
 
 void
@@ -167,35 +145,6 @@ query(const char *name, int type, struct ub_result **resp, char *err,
 	return HDNS_DATA;
 }
 
-/* A name in uncompressed wire format (rdata of MX, PTR), lowercased. */
-static int
-wire_name(const unsigned char *p, size_t len, char *buf, size_t bufsz)
-{
-	size_t	 i = 0, o = 0, l, k;
-
-	buf[0] = '\0';
-	while (i < len) {
-		if ((l = p[i++]) == 0)
-			return 0;
-		if (l > 63 || i + l > len)
-			return -1;
-		if (o != 0) {
-			if (o + 1 >= bufsz)
-				return -1;
-			buf[o++] = '.';
-		}
-		for (k = 0; k < l; k++) {
-			if (o + 1 >= bufsz || !(isalnum(p[i + k]) ||
-			    p[i + k] == '-' || p[i + k] == '_'))
-				return -1;
-			buf[o++] = tolower(p[i + k]);
-		}
-		buf[o] = '\0';
-		i += l;
-	}
-	return -1;
-}
-
 enum hdns_result
 hdns_addrs(const char *name, struct hdns_addr *out, size_t max, size_t *n,
     char *err, size_t errsz)
@@ -242,7 +191,7 @@ hdns_mx(const char *name, struct hdns_mx *out, size_t max, size_t *n,
 		return r;
 	for (i = 0; res->data[i] != NULL && *n < max; i++) {
 		p = (const unsigned char *)res->data[i];
-		if (res->len[i] < 3 || wire_name(p + 2, res->len[i] - 2,
+		if (res->len[i] < 3 || dnsq_wire_host(p + 2, res->len[i] - 2,
 		    out[*n].host, sizeof(out[*n].host)) == -1)
 			continue;
 		out[*n].pref = (p[0] << 8) | p[1];
@@ -307,7 +256,7 @@ hdns_ptr(const struct hdns_addr *a, char out[][HDNS_NAME_MAX], size_t max,
 	if ((r = query(name, RR_PTR, &res, err, errsz)) != HDNS_DATA)
 		return r;
 	for (i = 0; res->data[i] != NULL && *n < max; i++)
-		if (wire_name((const unsigned char *)res->data[i],
+		if (dnsq_wire_host((const unsigned char *)res->data[i],
 		    res->len[i], out[*n], HDNS_NAME_MAX) == 0)
 			(*n)++;
 	ub_resolve_free(res);

@@ -8,21 +8,20 @@
 #include <stdio.h>
 
 #include "imapd.h"
+#include "imap_string.h"
 
-/*
- * A quoted string, or a literal when it holds what quotes cannot: CR,
- * LF, NUL and, unless utf8 (IMAP4rev2, UTF8=ACCEPT), 8-bit bytes.
- */
-static void
-write_quoted(FILE *f, const char *p, size_t len, int utf8)
+void
+imap_string(FILE *f, const char *p, size_t len, int flags)
 {
 	size_t	 i;
 
-	for (i = 0; i < len; i++)
+	for (i = 0; i < len && !(flags & IMAP_STR_LITERAL); i++)
 		if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0' ||
-		    (!utf8 && (unsigned char)p[i] >= 0x80))
-			break;
-	if (i < len) {
+		    (!(flags & IMAP_STR_UTF8) && (unsigned char)p[i] >= 0x80) ||
+		    ((flags & IMAP_STR_NOESCAPE) && (p[i] == '"' ||
+		    p[i] == '\\')))
+			flags |= IMAP_STR_LITERAL;
+	if (flags & IMAP_STR_LITERAL) {
 		fprintf(f, "{%zu}\r\n", len);
 		fwrite(p, 1, len, f);
 		return;
@@ -39,11 +38,11 @@ write_quoted(FILE *f, const char *p, size_t len, int utf8)
 void
 imap_quoted(FILE *f, const char *p, size_t len)
 {
-	write_quoted(f, p, len, 0);
+	imap_string(f, p, len, 0);
 }
 
 void
 imap_quoted_utf8(FILE *f, const char *p, size_t len)
 {
-	write_quoted(f, p, len, 1);
+	imap_string(f, p, len, IMAP_STR_UTF8);
 }

@@ -27,6 +27,7 @@
 #include "channel.h"
 #include "conf.h"
 #include "daemon.h"
+#include "engine_tls.h"
 #include "imsg.h"
 #include "keyop.h"
 #include "log.h"
@@ -44,13 +45,7 @@
 struct conf		*imapd_conf;
 
 static void	 parent_bind(void);
-static int	 parent_check_pkis(void);
-static void	 parent_load_keys(int);
-static void	 parent_key_loaded(struct msg_key_loaded *);
-static void	 parent_send_cert(struct conf_pki *);
 static void	 parent_login(struct channel *, struct imsg *,
-		    union imsg_msg *, void *);
-static void	 parent_keys(struct channel *, struct imsg *,
 		    union imsg_msg *, void *);
 static void	 parent_child_down(struct channel *, void *);
 static void	 parent_connect(struct msg_imap_connect *);
@@ -61,10 +56,6 @@ static const struct channel_type login_types[] = {
 	{ IMSG_IMAP_MAIL_START, 0 },
 	{ 0, 0 }
 };
-static const struct channel_type keys_types[] = {
-	{ IMSG_KEY_LOADED, 0 },
-	{ 0, 0 }
-};
 static const struct channel_type authd_types[] = {
 	{ IMSG_AUTH_REDEEM_RESULT, CHANNEL_ANSWER },
 	{ 0, 0 }
@@ -73,17 +64,15 @@ static const struct channel_cbs login_cbs = {
 	.dispatch = parent_login,
 	.down = parent_child_down,
 };
-static const struct channel_cbs keys_cbs = {
-	.dispatch = parent_keys,
-	.down = parent_child_down,
-};
 /* authd may come and go: the channel reconnects by itself. */
 static const struct channel_cbs authd_cbs = { 0 };
 
 static struct channel	 login_ch, keys_ch, authd_ch;
 static pid_t		 login_pid, keys_pid;
-static int		 keys_pending;
-static int		 ready_sent;
+static int	 parent_send_cert(const struct conf_pki *, int);
+static int	 parent_send_ready(void);
+static struct engine_tls tls = { .keys = &keys_ch,
+	.send_cert = parent_send_cert, .send_ready = parent_send_ready };
 static uid_t		 login_uid;
 static gid_t		 login_gid;
 /* The listening sockets, in list order: imap, then pop3. */
@@ -119,7 +108,8 @@ main(int argc, char *argv[])
 	    TAILQ_EMPTY(&imapd_conf->pop3_listens))
 		fatalx("%s: no imap listen or pop3 listen statement",
 		    opts.conffile);
-	if (parent_check_pkis() == -1)
+	tls.conf = imapd_conf;
+	if (engine_tls_check(&tls) == -1)
 		fatalx("%s: unusable pki, not starting", opts.conffile);
 
 	parent_bind();
@@ -175,12 +165,10 @@ main(int argc, char *argv[])
 
 	channel_init(&login_ch, "imap login", "imap parent", login_types,
 	    &login_cbs, NULL);
-	channel_init(&keys_ch, "key process", "imap parent", keys_types,
-	    &keys_cbs, NULL);
 	channel_init(&authd_ch, "authd", "imap parent", authd_types,
 	    &authd_cbs, NULL);
 	channel_attach(&login_ch, sp[0]);
-	channel_attach(&keys_ch, kp[0]);
+	engine_tls_attach(&tls, kp[0], "imap parent", parent_child_down);
 	conf_sockpath(imapd_conf, "auth.sock", path, sizeof(path));
 	channel_start(&authd_ch, path);
 	mail_procs_init(&login_ch, &authd_ch);
@@ -196,7 +184,7 @@ main(int argc, char *argv[])
 			fatalx("cannot queue LISTENER");
 	}
 	free(lfds);
-	parent_load_keys(1);
+	engine_tls_load(&tls, 1);
 
 	event_dispatch();
 	fatalx("event loop ended");
@@ -233,100 +221,18 @@ parent_bind(void)
 }
 
 static int
-parent_check_pkis(void)
-{
-	struct conf_pki	*pki;
-	int		 rv = 0;
-
-	TAILQ_FOREACH(pki, &imapd_conf->pkis, entry)
-		if (pki_check_apart(pki) == -1)
-			rv = -1;
-	return rv;
-}
-
-/*
- * Each private key file to the key process; the certificate follows to
- * the login process once the key is in.  On reload a pki that fails its
- * check keeps the old pair.
- */
-static void
-parent_load_keys(int start)
-{
-	struct conf_pki		*pki;
-	struct msg_key_load	 m;
-	int			 fd;
-
-	TAILQ_FOREACH(pki, &imapd_conf->pkis, entry) {
-		if (!start && pki_check_apart(pki) == -1) {
-			log_warnx("pki %s: new certificate refused, the "
-			    "previous one stays in use", pki->name);
-			continue;
-		}
-		if ((fd = open(pki->key, O_RDONLY | O_CLOEXEC)) == -1) {
-			if (start)
-				fatal("pki %s: %s", pki->name, pki->key);
-			log_warn("pki %s: %s", pki->name, pki->key);
-			continue;
-		}
-		m.pki = pki->name;
-		if (channel_send(&keys_ch, msg_key_load_pack(&m, fd)) == -1)
-			fatalx("cannot queue KEY_LOAD");
-		if (start)
-			keys_pending++;
-	}
-	if (start && keys_pending == 0)
-		parent_key_loaded(NULL);
-}
-
-static void
-parent_key_loaded(struct msg_key_loaded *m)
-{
-	struct conf_pki	*pki;
-
-	if (m != NULL) {
-		if ((pki = conf_pki_find(imapd_conf, m->pki)) == NULL)
-			fatalx("KEY_LOADED for unknown pki %s", m->pki);
-		if (m->refused) {
-			if (!ready_sent)
-				fatalx("pki %s: the key process refused the "
-				    "key %s", m->pki, pki->key);
-			log_warnx("pki %s: new certificate refused (the key "
-			    "process refused the key), the previous one stays "
-			    "in use", m->pki);
-		} else
-			parent_send_cert(pki);
-		if (keys_pending > 0)
-			keys_pending--;
-	}
-	if (!ready_sent && keys_pending == 0) {
-		if (channel_send(&login_ch, msg_imap_ready_pack(
-		    &(struct msg_imap_ready){}, -1)) == -1)
-			fatalx("cannot queue READY");
-		ready_sent = 1;
-	}
-}
-
-static void
-parent_send_cert(struct conf_pki *pki)
+parent_send_cert(const struct conf_pki *pki, int fd)
 {
 	struct msg_imap_tls_config	 m = { .pki = pki->name };
-	int				 fd;
 
-	if ((fd = open(pki->cert, O_RDONLY | O_CLOEXEC)) == -1) {
-		log_warn("pki %s: %s", pki->name, pki->cert);
-		return;
-	}
-	if (channel_send(&login_ch, msg_imap_tls_config_pack(&m, fd)) == -1)
-		fatalx("cannot queue TLS_CONFIG");
-	if (ready_sent)
-		log_info("pki %s: new certificate and key loaded", pki->name);
+	return channel_send(&login_ch, msg_imap_tls_config_pack(&m, fd));
 }
 
-static void
-parent_keys(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
-    void *arg)
+static int
+parent_send_ready(void)
 {
-	parent_key_loaded(&m->key_loaded);
+	return channel_send(&login_ch, msg_imap_ready_pack(
+	    &(struct msg_imap_ready){}, -1));
 }
 
 /* Fail-stop: the login or the key process gone, or broke the protocol. */
@@ -360,7 +266,7 @@ parent_sig(int sig, short ev, void *arg)
 	switch (sig) {
 	case SIGHUP:
 		log_info("SIGHUP: reloading certificates");
-		parent_load_keys(0);
+		engine_tls_load(&tls, 0);
 		stats_reloaded();
 		break;
 	case SIGCHLD:

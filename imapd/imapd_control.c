@@ -18,18 +18,10 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "control.h"
 #include "imsg.h"
 #include "log.h"
-#include "unixsock.h"
 #include "imapd.h"
-
-#define CONTROL_CLIENTS_MAX	16
-
-struct imapd_ctl {
-	TAILQ_ENTRY(imapd_ctl)	 entry;
-	struct channel		 ch;
-	int			 dead;
-};
 
 static const struct channel_type ctl_types[] = {
 	{ IMSG_CTL_SESSION_LIST, 0 },
@@ -37,43 +29,14 @@ static const struct channel_type ctl_types[] = {
 	{ 0, 0 }
 };
 
-static TAILQ_HEAD(, imapd_ctl)	 ctls = TAILQ_HEAD_INITIALIZER(ctls);
-static size_t			 nctls;
-static struct channel_server	 ctl_server;
-static char			 ctl_path[PATH_MAX];
+static void	 ctl_request(struct channel *, struct imsg *, union imsg_msg *,
+		    void *);
 
-static void
-ctl_close(struct imapd_ctl *c)
-{
-	if (c->dead)
-		return;
-	c->dead = 1;
-	channel_close(&c->ch);
-	TAILQ_REMOVE(&ctls, c, entry);
-	nctls--;
-	channel_free_later(c);
-}
-
-static void
-ctl_send(struct imapd_ctl *c, struct ibuf *b)
-{
-	if (b == NULL)
-		fatal("%s", __func__);
-	if (channel_send(&c->ch, b) == -1)
-		ctl_close(c);
-}
-
-static void
-ctl_done(struct imapd_ctl *c, uint64_t id, int failed, const char *msg)
-{
-	struct msg_ctl_done	 m = { .id = id, .failed = failed ? 1 : 0,
-	    .message = msg };
-
-	ctl_send(c, msg_ctl_done_pack(&m, -1));
-}
+static struct control	 ctl = { .us = "imapd control",
+	.task = "control imapd", .types = ctl_types, .request = ctl_request };
 
 struct list_arg {
-	struct imapd_ctl	*c;
+	struct control_client	*c;
 	uint64_t		 id;
 };
 
@@ -87,31 +50,31 @@ ctl_entry(const struct mail_proc_info *i, void *arg)
 
 	if (la->c->dead)
 		return -1;
-	ctl_send(la->c, msg_ctl_session_entry_pack(&m, -1));
+	control_send(la->c, msg_ctl_session_entry_pack(&m, -1));
 	return 0;
 }
 
 static void
-ctl_kick(struct imapd_ctl *c, struct msg_ctl_session_kick *m)
+ctl_kick(struct control_client *c, struct msg_ctl_session_kick *m)
 {
 	char		 msg[64];
 	unsigned int	 n;
 
 	if (m->user[0] == '\0') {
-		ctl_done(c, m->id, 1, "no user given");
+		control_done(c, m->id, 1, "no user given");
 		return;
 	}
 	n = mail_procs_kick(m->user);
 	snprintf(msg, sizeof(msg), "%u session%s ended", n, n == 1 ? "" :
 	    "s");
-	ctl_done(c, m->id, 0, msg);
+	control_done(c, m->id, 0, msg);
 }
 
 static void
 ctl_request(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
     void *arg)
 {
-	struct imapd_ctl	*c = arg;
+	struct control_client	*c = arg;
 	struct list_arg		 la;
 
 	if (c->dead)
@@ -122,7 +85,7 @@ ctl_request(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 		la.id = m->ctl_session_list.id;
 		mail_procs_walk(ctl_entry, &la);
 		if (!c->dead)
-			ctl_done(c, la.id, 0, "");
+			control_done(c, la.id, 0, "");
 		break;
 	case IMSG_CTL_SESSION_KICK:
 		ctl_kick(c, &m->ctl_session_kick);
@@ -130,66 +93,19 @@ ctl_request(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 	}
 }
 
-static void
-ctl_down(struct channel *ch, void *arg)
-{
-	ctl_close(arg);
-}
-
-static const struct channel_cbs ctl_cbs = {
-	.dispatch = ctl_request,
-	.down = ctl_down,
-};
-
-static void
-ctl_accepted(struct channel_server *srv, int fd, const struct ucred *cred,
-    void *arg)
-{
-	struct imapd_ctl	*c;
-	struct ucred		 checked;
-
-	if (unixsock_peer_check(fd, NULL, 0, "control", "control imapd",
-	    &checked) == -1) {
-		close(fd);
-		return;
-	}
-	if (nctls >= CONTROL_CLIENTS_MAX || (c = calloc(1, sizeof(*c))) ==
-	    NULL) {
-		log_warnx("control: too many connections");
-		close(fd);
-		return;
-	}
-	TAILQ_INSERT_TAIL(&ctls, c, entry);
-	nctls++;
-	channel_init(&c->ch, "control", "imapd control", ctl_types, &ctl_cbs,
-	    c);
-	channel_attach(&c->ch, fd);
-}
-
 /* In the parent's event loop, which stays root. */
 void
 imapd_control_listen(void)
 {
-	int	 fd;
+	char	 path[PATH_MAX];
 
-	conf_sockpath(imapd_conf, "imapd.control.sock", ctl_path,
-	    sizeof(ctl_path));
-	fd = unixsock_listen(ctl_path, 0600, 8, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	channel_server_init(&ctl_server, fd, "control", ctl_accepted, NULL);
+	conf_sockpath(imapd_conf, "imapd.control.sock", path, sizeof(path));
+	control_listen(&ctl, path);
+	control_start(&ctl, -1);
 }
 
 void
 imapd_control_shutdown(void)
 {
-	struct imapd_ctl	*c;
-
-	if (ctl_path[0] == '\0')
-		return;
-	channel_server_close(&ctl_server);
-	(void)unlink(ctl_path);
-	while ((c = TAILQ_FIRST(&ctls)) != NULL) {
-		TAILQ_REMOVE(&ctls, c, entry);
-		channel_close(&c->ch);
-		free(c);
-	}
+	control_shutdown(&ctl);
 }

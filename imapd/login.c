@@ -22,12 +22,10 @@
 #include "channel.h"
 #include "conf.h"
 #include "daemon.h"
-#include "fileio.h"
 #include "imsg.h"
 #include "keyop.h"
 #include "listener.h"
 #include "log.h"
-#include "pki.h"
 #include "privdrop.h"
 #include "tls_ctx.h"
 #include "imapd.h"
@@ -65,9 +63,6 @@ static const struct channel_cbs authd_cbs = {
 };
 
 static struct channel	 parent_ch, authd_ch;
-static TAILQ_HEAD(, login_listener) listeners =
-    TAILQ_HEAD_INITIALIZER(listeners);
-static int		 ready;
 
 struct channel *
 login_authd(void)
@@ -147,42 +142,15 @@ login_listener(struct imsg *imsg, struct msg_imap_listener *m)
 		fatal("fcntl");
 	l->listener = listener_new(imsg->fd, login_accept, l);
 	imsg->fd = -1;
-	TAILQ_INSERT_TAIL(&listeners, l, entry);
-	if (ready)
-		listener_start(l->listener);
 }
 
 static void
 login_tls_config(struct imsg *imsg, struct msg_imap_tls_config *m)
 {
-	char	*cert;
-	size_t	 certlen;
-
 	if (imsg->fd == -1)
 		fatalx("TLS_CONFIG without a file");
-	if (fileio_read_fd(imsg->fd, PKI_CHAIN_MAX, &cert, &certlen) == -1) {
-		log_warn("pki %s: reading the certificate", m->pki);
-		cert = NULL;
-	}
-	close(imsg->fd);
+	tls_ctx_load_fd(m->pki, imsg->fd);
 	imsg->fd = -1;
-	if (cert == NULL || tls_ctx_load(m->pki, cert, certlen) == -1)
-		log_warnx("pki %s: new certificate refused, the previous "
-		    "one stays in use", m->pki);
-	else
-		log_info("pki %s: certificate loaded", m->pki);
-	free(cert);
-}
-
-static void
-login_ready(void)
-{
-	struct login_listener	*l;
-
-	ready = 1;
-	TAILQ_FOREACH(l, &listeners, entry)
-		listener_start(l->listener);
-	log_info("ready to accept connections");
 }
 
 static void
@@ -214,7 +182,7 @@ login_parent_msg(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 		login_connected(imsg, &m->imap_connected);
 		break;
 	case IMSG_IMAP_READY:
-		login_ready();
+		listener_start_all();
 		break;
 	case IMSG_IMAP_MAIL_STARTED:
 		/* Its session is gone; the mail process sees EOF. */

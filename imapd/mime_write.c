@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "imap_string.h"
 #include "mime.h"
 
 /*
@@ -22,32 +23,13 @@
  * BODYSTRUCTURE escapes them; WS_LITERAL always a literal.
  */
 #define WS_BODY		0
-#define WS_ENVELOPE	1
-#define WS_LITERAL	2
+#define WS_ENVELOPE	IMAP_STR_NOESCAPE
+#define WS_LITERAL	IMAP_STR_LITERAL
 
 static void
 write_string(FILE *f, const char *s, size_t n, int how)
 {
-	size_t	 i;
-	int	 lit = how == WS_LITERAL;
-
-	for (i = 0; i < n && !lit; i++)
-		if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0' ||
-		    (unsigned char)s[i] >= 0x80 || (how == WS_ENVELOPE &&
-		    (s[i] == '"' || s[i] == '\\')))
-			lit = 1;
-	if (lit) {
-		fprintf(f, "{%zu}\r\n", n);
-		fwrite(s, 1, n, f);
-		return;
-	}
-	fputc('"', f);
-	for (i = 0; i < n; i++) {
-		if (s[i] == '"' || s[i] == '\\')
-			fputc('\\', f);
-		fputc(s[i], f);
-	}
-	fputc('"', f);
+	imap_string(f, s, n, how);
 }
 
 void

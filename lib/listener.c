@@ -43,6 +43,7 @@ static TAILQ_HEAD(, listener)	 listeners =
 static struct event		 resume_ev;
 static int			 resume_ev_set;
 static int			 paused;
+static int			 all_started;
 static time_t			 last_log;
 static unsigned int		 pauses_unlogged;
 
@@ -66,6 +67,8 @@ listener_new(int fd, listener_cb cb, void *arg)
 		evtimer_set(&resume_ev, listener_resume, NULL);
 		resume_ev_set = 1;
 	}
+	if (all_started)
+		listener_start(l);
 	return l;
 }
 
@@ -77,6 +80,17 @@ listener_start(struct listener *l)
 	l->started = 1;
 	if (!paused && event_add(&l->ev, NULL) == -1)
 		fatal("listener: event_add");
+}
+
+void
+listener_start_all(void)
+{
+	struct listener	*l;
+
+	all_started = 1;
+	TAILQ_FOREACH(l, &listeners, entry)
+		listener_start(l);
+	log_info("ready to accept connections");
 }
 
 void

@@ -21,6 +21,11 @@ struct listener;
 struct listener	*listener_new(int fd, listener_cb, void *arg);
 /* Start accepting (at once, or when a pause for descriptors ends). */
 void		 listener_start(struct listener *);
+/*
+ * The engine is ready (its certificates are in): start every listener,
+ * and from now on each new one as listener_new() makes it; logged.
+ */
+void		 listener_start_all(void);
 /* A session ended and gave back its descriptors: accept again. */
 void		 listener_fd_freed(void);
 

@@ -15,10 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <tls.h>
+#include <unistd.h>
 
 #include "conf.h"
+#include "fileio.h"
 #include "keyop.h"
 #include "log.h"
+#include "pki.h"
 #include "tls_ctx.h"
 
 static struct tls_ctx_list tls_ctxs = TAILQ_HEAD_INITIALIZER(tls_ctxs);
@@ -147,6 +150,30 @@ tls_ctx_load(const char *name, const void *cert, size_t certlen)
 		free(c);
 	}
 	return -1;
+}
+
+/*
+ * The engine's half of a certificate reload (engine_tls.h): the chain
+ * as an open file from the parent, closed here.  A chain that cannot be
+ * read or built is logged and the old contexts stay.
+ */
+void
+tls_ctx_load_fd(const char *name, int fd)
+{
+	char	*cert;
+	size_t	 certlen;
+
+	if (fileio_read_fd(fd, PKI_CHAIN_MAX, &cert, &certlen) == -1) {
+		log_warn("pki %s: reading the certificate", name);
+		cert = NULL;
+	}
+	close(fd);
+	if (cert == NULL || tls_ctx_load(name, cert, certlen) == -1)
+		log_warnx("pki %s: new certificate refused, the previous "
+		    "one stays in use", name);
+	else
+		log_info("pki %s: certificate loaded", name);
+	free(cert);
 }
 
 static void

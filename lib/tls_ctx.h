@@ -34,6 +34,8 @@ void		 tls_ctx_init(const struct conf_listen_list *const *, size_t,
 		    const char *ciphers);
 /* A new context from a PEM certificate chain: 0, or -1 (logged). */
 int		 tls_ctx_load(const char *name, const void *, size_t);
+/* tls_ctx_load() of the chain read from fd (closed); logged. */
+void		 tls_ctx_load_fd(const char *name, int fd);
 /* The current context of a listener, held until tls_ctx_put(). */
 struct tls_ctx	*tls_ctx_get(const struct conf_listen *);
 void		 tls_ctx_put(struct tls_ctx *);

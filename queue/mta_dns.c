@@ -33,6 +33,7 @@
 #include <unbound.h>
 
 #include "conf.h"
+#include "dnsq_unbound.h"
 #include "esc.h"
 #include "log.h"
 #include "mta.h"
@@ -87,30 +88,13 @@ static void	dns_answer(void *, int, struct ub_result *);
 void
 mta_dns_init(struct conf *conf)
 {
-	int	 r;
+	char	 err[256];
 
-	if ((ub = ub_ctx_create()) == NULL)
-		fatalx("ub_ctx_create");
-	/* A local resolver (127.0.0.53, the tests' dnsmasq) is normal. */
-	if ((r = ub_ctx_set_option(ub, "do-not-query-localhost:", "no")) != 0)
-		fatalx("unbound: %s", ub_strerror(r));
-	if (conf->mta_resolver[0] != '\0') {
-		if ((r = ub_ctx_set_fwd(ub, conf->mta_resolver)) != 0)
-			fatalx("mta resolver %s: %s", conf->mta_resolver,
-			    ub_strerror(r));
-		/*
-		 * libunbound answers NXDOMAIN for "test." itself (RFC 6761);
-		 * a resolver of one's own (test setups) may serve it.
-		 */
-		if ((r = ub_ctx_set_option(ub, "local-zone:",
-		    "test. transparent")) != 0)
-			fatalx("unbound: %s", ub_strerror(r));
-	} else if ((r = ub_ctx_resolvconf(ub, "/etc/resolv.conf")) != 0)
-		log_warnx("/etc/resolv.conf: %s; resolving from the root",
-		    ub_strerror(r));
-	/* Work in a thread of libunbound's, answers signalled on ub_fd. */
-	if ((r = ub_ctx_async(ub, 1)) != 0)
-		fatalx("unbound: %s", ub_strerror(r));
+	if ((ub = dnsq_ub_new(conf->mta_resolver, "mta resolver", err,
+	    sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if (err[0] != '\0')
+		log_warnx("%s; resolving from the root", err);
 	dst_port = conf->relay.host[0] != '\0' ? conf->relay.port :
 	    conf->mta_port;
 }
@@ -396,39 +380,6 @@ mta_dns_lookup(struct mta_transfer *t)
 		    ESC_ROUTING_SERVER_FAILURE, "DNS lookup failed");
 }
 
-/*
- * The name in an MX rdata, uncompressed wire format (libunbound expands
- * compression): 0 and the text ("" for the root), -1 if malformed.
- */
-static int
-wire_name(const unsigned char *p, size_t len, char *buf, size_t bufsz)
-{
-	size_t	 i = 0, o = 0, l, k;
-
-	buf[0] = '\0';
-	while (i < len) {
-		l = p[i++];
-		if (l == 0)
-			return 0;
-		if (l > 63 || i + l > len)
-			return -1;
-		if (o != 0) {
-			if (o + 1 >= bufsz)
-				return -1;
-			buf[o++] = '.';
-		}
-		for (k = 0; k < l; k++) {
-			if (o + 1 >= bufsz || !(isalnum(p[i + k]) ||
-			    p[i + k] == '-' || p[i + k] == '_'))
-				return -1;
-			buf[o++] = tolower(p[i + k]);
-		}
-		buf[o] = '\0';
-		i += l;
-	}
-	return -1;
-}
-
 static int
 host_cmp(const void *a, const void *b)
 {
@@ -465,7 +416,7 @@ mx_answer(struct mta_dns_query *q, struct ub_result *res)
 		if (res->len[i] < 3)
 			continue;
 		pref = (res->data[i][0] << 8) | res->data[i][1];
-		if (wire_name((unsigned char *)res->data[i] + 2,
+		if (dnsq_wire_host((unsigned char *)res->data[i] + 2,
 		    res->len[i] - 2, name, sizeof(name)) == -1) {
 			log_warnx("%s: bad MX record for %s", t->msgid,
 			    t->domain);

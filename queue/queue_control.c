@@ -13,31 +13,21 @@
 #include <sys/stat.h>
 
 #include <event.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "channel.h"
 #include "conf.h"
+#include "control.h"
 #include "imsg.h"
 #include "log.h"
 #include "queue.h"
 #include "timefmt.h"
-#include "unixsock.h"
 
-#define CONTROL_CLIENTS_MAX	16
 #define DETAIL_LINE_MAX		1024
-
-struct ctl_client {
-	TAILQ_ENTRY(ctl_client)	 entry;
-	struct channel		 ch;
-	uid_t			 uid;
-	int			 dead;
-};
 
 static const struct channel_type control_types[] = {
 	{ IMSG_CTL_QUEUE_LIST, 0 },
@@ -49,34 +39,22 @@ static const struct channel_type control_types[] = {
 	{ 0, 0 }
 };
 
-TAILQ_HEAD(ctl_client_list, ctl_client);
+static void	 control_request(struct channel *, struct imsg *,
+		    union imsg_msg *, void *);
 
-static struct ctl_client_list	 clients = TAILQ_HEAD_INITIALIZER(clients);
-static struct channel_server	 server;
-static unsigned int		 nclients;
-
-/* Closed at once, freed on the next loop turn. */
-static void
-control_close(struct ctl_client *c)
-{
-	if (c->dead)
-		return;
-	c->dead = 1;
-	channel_close(&c->ch);
-	TAILQ_REMOVE(&clients, c, entry);
-	nclients--;
-	channel_free_later(c);
-}
+static struct control	 ctl = { .us = "tsamba-queue",
+	.task = "control the queue", .types = control_types,
+	.request = control_request };
 
 static void
-control_bad(struct ctl_client *c, const char *what)
+control_bad(struct control_client *c, const char *what)
 {
 	log_warnx("control: uid %u: %s, closing", (unsigned)c->uid, what);
 	control_close(c);
 }
 
 static int
-send_done(struct ctl_client *c, uint64_t id, int failed, const char *msg)
+send_done(struct control_client *c, uint64_t id, int failed, const char *msg)
 {
 	struct msg_ctl_done	 m = { .id = id, .failed = failed ? 1 : 0,
 	    .message = msg };
@@ -109,7 +87,7 @@ last_error(const struct msg *m)
 }
 
 struct list_ctx {
-	struct ctl_client	*c;
+	struct control_client	*c;
 	uint64_t		 id;
 	int			 error;
 };
@@ -138,7 +116,7 @@ list_one(struct msg *m, void *arg)
 }
 
 static void
-control_list(struct ctl_client *c, uint64_t id)
+control_list(struct control_client *c, uint64_t id)
 {
 	struct list_ctx	 ctx = { c, id, 0 };
 
@@ -148,11 +126,11 @@ control_list(struct ctl_client *c, uint64_t id)
 }
 
 static int
-detail(struct ctl_client *c, uint64_t id, const char *fmt, ...)
+detail(struct control_client *c, uint64_t id, const char *fmt, ...)
     __attribute__((__format__ (printf, 3, 4)));
 
 static int
-detail(struct ctl_client *c, uint64_t id, const char *fmt, ...)
+detail(struct control_client *c, uint64_t id, const char *fmt, ...)
 {
 	struct msg_ctl_queue_detail	 d = { .id = id };
 	va_list				 ap;
@@ -188,7 +166,7 @@ state_text(const struct rcpt *r)
 
 /* The envelope, human readable, one DETAIL per line. */
 static int
-show_msg(struct ctl_client *c, uint64_t id, struct msg *m)
+show_msg(struct control_client *c, uint64_t id, struct msg *m)
 {
 	struct rcpt	*r;
 	char		 t1[TIME_ISO8601_SIZE], t2[TIME_ISO8601_SIZE];
@@ -258,7 +236,7 @@ static void
 control_request(struct channel *ch, struct imsg *imsg, union imsg_msg *u,
     void *arg_)
 {
-	struct ctl_client	*c = arg_;
+	struct control_client	*c = arg_;
 	struct msg		*m = NULL;
 	const char		*arg;
 	char			 err[256];
@@ -305,48 +283,8 @@ control_request(struct channel *ch, struct imsg *imsg, union imsg_msg *u,
 		control_bad(c, "cannot answer");
 }
 
-static void
-control_down(struct channel *ch, void *arg)
-{
-	control_close(arg);
-}
-
-static const struct channel_cbs control_cbs = {
-	.dispatch = control_request,
-	.down = control_down,
-};
-
-static void
-control_accepted(struct channel_server *srv, int fd,
-    const struct ucred *cred, void *arg)
-{
-	struct ctl_client	*c;
-	struct ucred		 checked;
-
-	if (unixsock_peer_check(fd, NULL, 0, "control", "control the queue",
-	    &checked) == -1) {
-		close(fd);
-		return;
-	}
-	if (nclients >= CONTROL_CLIENTS_MAX ||
-	    (c = calloc(1, sizeof(*c))) == NULL) {
-		log_warnx("control: too many clients");
-		close(fd);
-		return;
-	}
-	c->uid = cred->uid;
-	TAILQ_INSERT_TAIL(&clients, c, entry);
-	nclients++;
-	channel_init(&c->ch, "control", "tsamba-queue", control_types,
-	    &control_cbs, c);
-	channel_attach(&c->ch, fd);
-}
-
 void
 control_init(int listenfd)
 {
-	if (fcntl(listenfd, F_SETFL, O_NONBLOCK) == -1)
-		fatal("fcntl queue.control.sock");
-	channel_server_init(&server, listenfd, "control", control_accepted,
-	    NULL);
+	control_start(&ctl, listenfd);
 }

@@ -26,14 +26,13 @@
 #include "conf.h"
 #include "channel.h"
 #include "daemon.h"
-#include "fileio.h"
+#include "drain.h"
 #include "imsg.h"
 #include "keyop.h"
 #include "listener.h"
 #include "stats.h"
 #include "log.h"
 #include "tls_ctx.h"
-#include "pki.h"
 #include "privdrop.h"
 #include "proto.h"
 #include "smtpd.h"
@@ -45,7 +44,6 @@ static void	engine_parent_down(struct channel *, void *);
 static void	engine_listener(struct imsg *, struct msg_smtp_listener *);
 static void	engine_tls_config(struct imsg *, struct msg_smtp_tls_config *);
 static void	engine_connected(struct imsg *, struct msg_smtp_connected *);
-static void	engine_ready(void);
 static void	engine_accept(int, struct sockaddr_storage *, socklen_t,
 		    void *);
 static void	engine_connect(struct channel *, void *);
@@ -55,7 +53,6 @@ static void	engine_lookup_late(struct channel *, struct imsg *,
 		    union imsg_msg *, void *);
 static void	engine_lookup_down(struct channel *, void *);
 static void	engine_drain(int);
-static void	engine_drain_check(int, short, void *);
 
 static const struct channel_type parent_types[] = {
 	{ IMSG_SMTP_LISTENER, 0 },
@@ -98,12 +95,6 @@ static const struct channel_cbs lookup_cbs = {
 };
 
 static struct channel	 parent_ch, authd_ch, queue_ch, lookup_ch;
-static TAILQ_HEAD(, smtp_listener) listeners =
-    TAILQ_HEAD_INITIALIZER(listeners);
-static int		 ready;
-static int		 draining, drain_status;
-static struct event	 drain_ev;
-static struct timespec	 drain_end;
 
 void
 engine_main(int parent_fd, int key_fd, int lookup_fd)
@@ -171,35 +162,8 @@ engine_sig(int sig, short ev, void *arg)
 static void
 engine_drain(int status)
 {
-	if (!draining) {
-		draining = 1;
-		drain_status = status;
-		clock_gettime(CLOCK_MONOTONIC, &drain_end);
-		drain_end.tv_sec += SMTP_EXIT_COMMIT_SEC;
-		evtimer_set(&drain_ev, engine_drain_check, NULL);
-		if (smtp_session_commits() > 0)
-			log_info("exiting once %u commits are answered",
-			    smtp_session_commits());
-	}
-	engine_drain_check(-1, 0, NULL);
-}
-
-static void
-engine_drain_check(int fd, short ev, void *arg)
-{
-	struct timeval	 tv = { 0, 10000 };
-	struct timespec	 now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (smtp_session_commits() == 0)
-		exit(drain_status);
-	if (now.tv_sec > drain_end.tv_sec || (now.tv_sec == drain_end.tv_sec &&
-	    now.tv_nsec >= drain_end.tv_nsec)) {
-		log_warnx("exiting with %u commits unanswered",
-		    smtp_session_commits());
-		exit(drain_status);
-	}
-	evtimer_add(&drain_ev, &tv);
+	drain_start("commits", smtp_session_commits, SMTP_EXIT_COMMIT_SEC,
+	    NULL, status);
 }
 
 /* Messages from the parent: any surprise is a bug, so stop. */
@@ -218,7 +182,7 @@ engine_parent(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 		engine_connected(imsg, &m->smtp_connected);
 		break;
 	case IMSG_SMTP_READY:
-		engine_ready();
+		listener_start_all();
 		break;
 	}
 }
@@ -256,49 +220,22 @@ engine_listener(struct imsg *imsg, struct msg_smtp_listener *m)
 		fatal("fcntl");
 	l->listener = listener_new(imsg->fd, engine_accept, l);
 	imsg->fd = -1;
-	TAILQ_INSERT_TAIL(&listeners, l, entry);
-	if (ready)
-		listener_start(l->listener);
 }
 
 static void
 engine_tls_config(struct imsg *imsg, struct msg_smtp_tls_config *m)
 {
-	char		*cert;
-	size_t		 certlen;
-
 	if (imsg->fd == -1)
 		fatalx("TLS_CONFIG without a file");
-	if (fileio_read_fd(imsg->fd, PKI_CHAIN_MAX, &cert, &certlen) == -1) {
-		log_warn("pki %s: reading the certificate", m->pki);
-		cert = NULL;
-	}
-	close(imsg->fd);
+	tls_ctx_load_fd(m->pki, imsg->fd);
 	imsg->fd = -1;
-	if (cert == NULL || tls_ctx_load(m->pki, cert, certlen) == -1)
-		log_warnx("pki %s: new certificate refused, the previous "
-		    "one stays in use", m->pki);
-	else
-		log_info("pki %s: certificate loaded", m->pki);
-	free(cert);
-}
-
-static void
-engine_ready(void)
-{
-	struct smtp_listener	*l;
-
-	ready = 1;
-	TAILQ_FOREACH(l, &listeners, entry)
-		listener_start(l->listener);
-	log_info("ready to accept connections");
 }
 
 static void
 engine_accept(int fd, struct sockaddr_storage *ss, socklen_t sslen,
     void *arg)
 {
-	if (draining) {
+	if (drain_active()) {
 		close(fd);
 		return;
 	}

@@ -94,33 +94,15 @@ static void
 lookup_resolver_init(void)
 {
 	const char	*fwd;
-	int		 r;
+	char		 err[256];
 
 	fwd = smtpd_conf->check_resolver[0] != '\0' ?
 	    smtpd_conf->check_resolver : smtpd_conf->mta_resolver;
-	if ((ub = ub_ctx_create()) == NULL)
-		fatalx("ub_ctx_create");
-	if ((r = ub_ctx_set_option(ub, "do-not-query-localhost:", "no")) != 0)
-		fatalx("unbound: %s", ub_strerror(r));
-	if (fwd[0] != '\0') {
-		if ((r = ub_ctx_set_fwd(ub, fwd)) != 0)
-			fatalx("check resolver %s: %s", fwd, ub_strerror(r));
-		/* A resolver of one's own (the tests') may serve "test.". */
-		if ((r = ub_ctx_set_option(ub, "local-zone:",
-		    "test. transparent")) != 0)
-			fatalx("unbound: %s", ub_strerror(r));
-		/*
-		 * And the PTR records of the loopback addresses the tests
-		 * connect from (unbound answers them itself otherwise).
-		 */
-		if ((r = ub_ctx_set_option(ub, "local-zone:",
-		    "127.in-addr.arpa. transparent")) != 0)
-			fatalx("unbound: %s", ub_strerror(r));
-	} else if ((r = ub_ctx_resolvconf(ub, "/etc/resolv.conf")) != 0)
-		log_warnx("/etc/resolv.conf: %s; resolving from the root",
-		    ub_strerror(r));
-	if ((r = ub_ctx_async(ub, 1)) != 0)
-		fatalx("unbound: %s", ub_strerror(r));
+	if ((ub = dnsq_ub_new(fwd, "check resolver", err, sizeof(err))) ==
+	    NULL)
+		fatalx("%s", err);
+	if (err[0] != '\0')
+		log_warnx("%s; resolving from the root", err);
 }
 
 /*

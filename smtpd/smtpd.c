@@ -26,6 +26,7 @@
 #include "channel.h"
 #include "conf.h"
 #include "daemon.h"
+#include "engine_tls.h"
 #include "imsg.h"
 #include "keyop.h"
 #include "listener.h"
@@ -44,13 +45,7 @@ struct conf		*smtpd_conf;
 
 static int	*parent_bind(struct conf *, size_t *);
 static int	 parent_wants_lookup(void);
-static int	 parent_check_pkis(void);
-static void	 parent_load_keys(int);
-static void	 parent_key_loaded(struct msg_key_loaded *);
-static void	 parent_send_cert(struct conf_pki *);
 static void	 parent_dispatch(struct channel *, struct imsg *,
-		    union imsg_msg *, void *);
-static void	 parent_keys(struct channel *, struct imsg *,
 		    union imsg_msg *, void *);
 static void	 parent_child_down(struct channel *, void *);
 static void	 parent_connect(struct msg_smtp_connect *);
@@ -61,23 +56,17 @@ static const struct channel_type engine_types[] = {
 	{ IMSG_SMTP_CONNECT, 0 },
 	{ 0, 0 }
 };
-static const struct channel_type keys_types[] = {
-	{ IMSG_KEY_LOADED, 0 },
-	{ 0, 0 }
-};
 static const struct channel_cbs engine_cbs = {
 	.dispatch = parent_dispatch,
-	.down = parent_child_down,
-};
-static const struct channel_cbs keys_cbs = {
-	.dispatch = parent_keys,
 	.down = parent_child_down,
 };
 
 static struct channel	 engine_ch, keys_ch;
 static pid_t		 engine_pid, keys_pid, lookup_pid;
-static int		 keys_pending;	/* KEY_LOADED due before READY */
-static int		 ready_sent;
+static int	 parent_send_cert(const struct conf_pki *, int);
+static int	 parent_send_ready(void);
+static struct engine_tls tls = { .keys = &keys_ch,
+	.send_cert = parent_send_cert, .send_ready = parent_send_ready };
 /* authd and the queue tell the engine's connections by this uid. */
 static uid_t		 engine_uid;
 static gid_t		 engine_gid;
@@ -109,7 +98,8 @@ main(int argc, char *argv[])
 	if (TAILQ_EMPTY(&smtpd_conf->listens))
 		fatalx("%s: no SMTP listen statement", opts.conffile);
 	/* A TLS listener never starts without a usable certificate. */
-	if (parent_check_pkis() == -1)
+	tls.conf = smtpd_conf;
+	if (engine_tls_check(&tls) == -1)
 		fatalx("%s: unusable pki, not starting", opts.conffile);
 
 	fds = parent_bind(smtpd_conf, &nfds);
@@ -204,10 +194,8 @@ main(int argc, char *argv[])
 
 	channel_init(&engine_ch, "smtp engine", "smtp parent", engine_types,
 	    &engine_cbs, NULL);
-	channel_init(&keys_ch, "key process", "smtp parent", keys_types,
-	    &keys_cbs, NULL);
 	channel_attach(&engine_ch, sp[0]);
-	channel_attach(&keys_ch, kp[0]);
+	engine_tls_attach(&tls, kp[0], "smtp parent", parent_child_down);
 	/* The imsg code closes our copy of each fd once it is sent. */
 	for (i = 0; i < nfds; i++) {
 		l.index = i;
@@ -216,8 +204,8 @@ main(int argc, char *argv[])
 			fatalx("cannot queue LISTENER");
 	}
 	free(fds);
-	/* READY follows the last certificate (parent_key_loaded). */
-	parent_load_keys(1);
+	/* READY follows the last certificate (engine_tls_key_loaded). */
+	engine_tls_load(&tls, 1);
 
 	event_dispatch();
 	fatalx("event loop ended");
@@ -261,108 +249,19 @@ parent_bind(struct conf *conf, size_t *nfds)
 	return fds;
 }
 
-/* Each pki, checked apart from this process: 0, or -1 (logged). */
 static int
-parent_check_pkis(void)
-{
-	struct conf_pki	*pki;
-	int		 rv = 0;
-
-	TAILQ_FOREACH(pki, &smtpd_conf->pkis, entry)
-		if (pki_check_apart(pki) == -1)
-			rv = -1;
-	return rv;
-}
-
-/*
- * Hand each private key file to the key process; its certificate goes
- * to the engine once the key is in (parent_key_loaded), so that no
- * handshake runs with a certificate whose key is not there yet.  At
- * start every pki was checked already; on reload a pki that fails its
- * check keeps the old certificate and key.
- */
-static void
-parent_load_keys(int start)
-{
-	struct conf_pki		*pki;
-	struct msg_key_load	 m;
-	int			 fd;
-
-	TAILQ_FOREACH(pki, &smtpd_conf->pkis, entry) {
-		if (!start && pki_check_apart(pki) == -1) {
-			log_warnx("pki %s: new certificate refused, the "
-			    "previous one stays in use", pki->name);
-			continue;
-		}
-		if ((fd = open(pki->key, O_RDONLY | O_CLOEXEC)) == -1) {
-			if (start)
-				fatal("pki %s: %s", pki->name, pki->key);
-			log_warn("pki %s: %s", pki->name, pki->key);
-			continue;
-		}
-		m.pki = pki->name;
-		if (channel_send(&keys_ch, msg_key_load_pack(&m, fd)) == -1)
-			fatalx("cannot queue KEY_LOAD");
-		if (start)
-			keys_pending++;
-	}
-	if (start && keys_pending == 0)
-		parent_key_loaded(NULL);
-}
-
-/* The key process has the key of a pki (or refused it); NULL: none due. */
-static void
-parent_key_loaded(struct msg_key_loaded *m)
-{
-	struct conf_pki	*pki;
-	const char	*name;
-
-	if (m != NULL) {
-		name = m->pki;
-		if ((pki = conf_pki_find(smtpd_conf, name)) == NULL)
-			fatalx("KEY_LOADED for unknown pki %s", name);
-		if (m->refused) {
-			if (!ready_sent)
-				fatalx("pki %s: the key process refused the "
-				    "key %s", name, pki->key);
-			log_warnx("pki %s: new certificate refused (the key "
-			    "process refused the key), the previous one stays "
-			    "in use", name);
-		} else
-			parent_send_cert(pki);
-		if (keys_pending > 0)
-			keys_pending--;
-	}
-	if (!ready_sent && keys_pending == 0) {
-		if (channel_send(&engine_ch, msg_smtp_ready_pack(
-		    &(struct msg_smtp_ready){}, -1)) == -1)
-			fatalx("cannot queue READY");
-		ready_sent = 1;
-	}
-}
-
-/* The certificate chain, as an open file: any size goes through. */
-static void
-parent_send_cert(struct conf_pki *pki)
+parent_send_cert(const struct conf_pki *pki, int fd)
 {
 	struct msg_smtp_tls_config	 m = { .pki = pki->name };
-	int				 fd;
 
-	if ((fd = open(pki->cert, O_RDONLY | O_CLOEXEC)) == -1) {
-		log_warn("pki %s: %s", pki->name, pki->cert);
-		return;
-	}
-	if (channel_send(&engine_ch, msg_smtp_tls_config_pack(&m, fd)) == -1)
-		fatalx("cannot queue TLS_CONFIG");
-	if (ready_sent)
-		log_info("pki %s: new certificate and key loaded", pki->name);
+	return channel_send(&engine_ch, msg_smtp_tls_config_pack(&m, fd));
 }
 
-static void
-parent_keys(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
-    void *arg)
+static int
+parent_send_ready(void)
 {
-	parent_key_loaded(&m->key_loaded);
+	return channel_send(&engine_ch, msg_smtp_ready_pack(
+	    &(struct msg_smtp_ready){}, -1));
 }
 
 /* Fail-stop: a child gone, or one that broke the protocol. */
@@ -391,7 +290,7 @@ parent_sig(int sig, short ev, void *arg)
 	switch (sig) {
 	case SIGHUP:
 		log_info("SIGHUP: reloading certificates");
-		parent_load_keys(0);
+		engine_tls_load(&tls, 0);
 		stats_reloaded();
 		break;
 	case SIGCHLD:
