@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 
 #include "dkim_canon.h"
+#include "dkim_keycache.h"
 #include "dkim_verify.h"
 
 #define SIG_FIELD_MAX	8192	/* one DKIM-Signature field, b= removed */
@@ -402,21 +403,41 @@ header_hash(struct dkim_verify *v, struct vsig *s, unsigned char *md)
 }
 
 static EVP_PKEY *
-load_key(const struct vsig *s)
+parse_key(const struct vsig *s)
 {
 	const unsigned char	*p = s->key.p;
+	EVP_PKEY		*pkey;
 
 	if (s->key.alg == DKIM_ALG_ED25519_SHA256)
 		return s->key.plen != 32 ? NULL :
 		    EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
 		    s->key.p, s->key.plen);
 	/* SubjectPublicKeyInfo as RFC 6376 says, or a bare RSAPublicKey. */
-	if (d2i_PUBKEY(NULL, &p, s->key.plen) == NULL) {
-		p = s->key.p;
-		return d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, s->key.plen);
-	}
+	if ((pkey = d2i_PUBKEY(NULL, &p, s->key.plen)) != NULL)
+		return pkey;
 	p = s->key.p;
-	return d2i_PUBKEY(NULL, &p, s->key.plen);
+	return d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, s->key.plen);
+}
+
+/*
+ * The key of s, parsed once for all the messages signed with it
+ * (dkim_keycache.c); NULL if it does not parse.  Set *own when the
+ * caller must free it (the cache could not keep it).
+ */
+static EVP_PKEY *
+load_key(const struct vsig *s, int *own)
+{
+	EVP_PKEY	*pkey;
+
+	*own = 0;
+	if ((pkey = dkim_keycache_find(s->key.alg, s->key.p,
+	    s->key.plen)) != NULL)
+		return pkey;
+	if ((pkey = parse_key(s)) == NULL)
+		return NULL;
+	if (dkim_keycache_add(s->key.alg, s->key.p, s->key.plen, pkey) == -1)
+		*own = 1;
+	return pkey;
 }
 
 static int
@@ -449,7 +470,7 @@ check_sig(struct dkim_verify *v, struct vsig *s)
 	unsigned char	 bh[EVP_MAX_MD_SIZE], md[32];
 	unsigned int	 bhlen;
 	EVP_PKEY	*pkey;
-	int		 ok;
+	int		 own;
 
 	if (EVP_DigestFinal_ex(s->bh, bh, &bhlen) != 1) {
 		decide(s, DKIM_TEMPERROR, "hash failed");
@@ -466,31 +487,25 @@ check_sig(struct dkim_verify *v, struct vsig *s)
 		decide(s, DKIM_FAIL, "body hash did not verify");
 		return;
 	}
-	if ((pkey = load_key(s)) == NULL) {
+	if ((pkey = load_key(s, &own)) == NULL) {
 		decide(s, DKIM_PERMERROR, "bad key");
 		return;
 	}
 	s->res.bits = EVP_PKEY_get_bits(pkey);
 	if (s->sig.alg == DKIM_ALG_RSA_SHA256 &&
 	    (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA ||
-	    s->res.bits < DKIM_MIN_RSA_BITS)) {
-		EVP_PKEY_free(pkey);
+	    s->res.bits < DKIM_MIN_RSA_BITS))
 		decide(s, DKIM_FAIL, "RSA key shorter than 1024 bits");
-		return;
-	}
-	if (header_hash(v, s, md) == -1) {
-		EVP_PKEY_free(pkey);
+	else if (header_hash(v, s, md) == -1)
 		decide(s, DKIM_PERMERROR, "signature field too large");
-		return;
-	}
-	ok = sig_matches(s, pkey, md);
-	EVP_PKEY_free(pkey);
-	if (ok)
+	else if (sig_matches(s, pkey, md))
 		decide(s, DKIM_PASS, s->res.limited ?
 		    "good signature, body only partly signed (l=)" :
 		    "good signature");
 	else
 		decide(s, DKIM_FAIL, "signature did not verify");
+	if (own)
+		EVP_PKEY_free(pkey);
 }
 
 int

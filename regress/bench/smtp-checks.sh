@@ -379,10 +379,31 @@ cpu_groups() { # variant -> ticks per group, then the load generator's
 	own_cpu_ticks
 }
 
+# "name ticks" per live process of tsamba (its processes live as long as
+# the run; Postfix's come and go into the master's child times), named by
+# the title it sets (ps args: "tsamba-smtpd: lookup" etc.).
+proc_ticks() {
+	local p
+	for p in $(descendants $TS_PIDS); do
+		printf '%s %s\n' "$(ps -o args= -p "$p" | tr -c 'a-z0-9\n-' _ |
+		    cut -c1-40)" "$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' \
+		    "/proc/$p/stat" 2>/dev/null)"
+	done
+}
+# ms per message of each tsamba process between two proc_ticks.
+by_proc() { # before after n
+	awk -v n="$3" -v hz="$(getconf CLK_TCK)" '
+	    FNR == NR { a[$1] += $2; next } { b[$1] += $2 }
+	    END { s = "by_proc="; sep = ""
+		for (k in b) if (b[k] - a[k] > 0) {
+			s = s sep k ":" sprintf("%.3f", 1000 * (b[k] - a[k]) / hz / n); sep = "," }
+		print s }' <(echo "$1") <(echo "$2")
+}
+
 declare -A RES		# RES[variant,key] = "value value ..." over rounds
 FIRST=0
 run_one() { # variant round
-	local v=$1 root out c0 c1 y0 y1 t0 tacc secs line ok verd="" g i
+	local v=$1 root out c0 c1 y0 y1 t0 tacc secs line verd="" i p0
 	root=$(maildirs "$v")
 	clear_new "$root"
 	if [ "$2" = 1 ] && [ "$WARMUP" -gt 0 ]; then
@@ -391,6 +412,7 @@ run_one() { # variant round
 		clear_new "$root"
 	fi
 	sleep 1
+	case "$v" in a|b) p0=$(proc_ticks) ;; esac
 	c0=$(cpu_groups "$v"); y0=$(sys_cpu)
 	t0=$EPOCHREALTIME
 	out=$(send "$v" "$N" "$FIRST") || die "($v) not every message was accepted: $out"
@@ -398,11 +420,12 @@ run_one() { # variant round
 	wait_files "$root" "$N" 600 ||
 	    die "($v) run invalid: $(count_files "$root") of $N delivered"
 	c1=$(cpu_groups "$v"); y1=$(sys_cpu)
+	case "$v" in a|b) verd=$(by_proc "$p0" "$(proc_ticks)" "$N") ;; esac
 	FIRST=$(( FIRST + N ))
 	secs=$(fdiff "$t0" "$DONE_TS")
 	case "$v" in
 	b|c)
-		verd=$($WORLD verdicts "$root") ||
+		verd="$verd $($WORLD verdicts "$root")" ||
 		    die "($v) the delivered mail lacks pass verdicts: $verd"
 		;;
 	esac
