@@ -12,6 +12,11 @@
  * process caches it as its TTL allows), so a revoked key is seen at
  * once.  Bounded: DKIM_KEYCACHE_MAX keys, the least recently used one
  * is replaced.  The engine is one thread, so there is no lock.
+ *
+ * An RSA key also keeps its verification context, set up once for
+ * PKCS#1 v1.5 over SHA-256: creating and initialising one fetches the
+ * algorithm from the provider each time, and EVP_PKEY_verify(3) may be
+ * called again on a context with the same parameters.
  */
 
 #include <stdint.h>
@@ -19,11 +24,13 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 
 #include "dkim_keycache.h"
 
 struct kc_entry {
 	EVP_PKEY		*pkey;		/* NULL: a free slot */
+	EVP_PKEY_CTX		*verify;	/* RSA: set up for PKCS#1 */
 	int			 alg;
 	uint32_t		 hash;
 	size_t			 len;
@@ -82,8 +89,10 @@ dkim_keycache_add(int alg, const unsigned char *p, size_t len,
 	if ((der = malloc(len ? len : 1)) == NULL)
 		return -1;
 	memcpy(der, p, len);
+	EVP_PKEY_CTX_free(e->verify);
 	EVP_PKEY_free(e->pkey);
 	free(e->der);
+	e->verify = NULL;
 	e->pkey = pkey;
 	e->alg = alg;
 	e->hash = kc_hash(alg, p, len);
@@ -91,4 +100,30 @@ dkim_keycache_add(int alg, const unsigned char *p, size_t len,
 	e->der = der;
 	e->used = ++kc_clock;
 	return 0;
+}
+
+EVP_PKEY_CTX *
+dkim_keycache_rsa_verifier(EVP_PKEY *pkey)
+{
+	struct kc_entry	*e;
+	EVP_PKEY_CTX	*ctx;
+	size_t		 i;
+
+	for (i = 0; i < DKIM_KEYCACHE_MAX; i++)
+		if (kc[i].pkey == pkey)
+			break;
+	if (i == DKIM_KEYCACHE_MAX)
+		return NULL;
+	e = &kc[i];
+	if (e->verify != NULL)
+		return e->verify;
+	if ((ctx = EVP_PKEY_CTX_new(pkey, NULL)) == NULL)
+		return NULL;
+	if (EVP_PKEY_verify_init(ctx) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) != 1) {
+		EVP_PKEY_CTX_free(ctx);
+		return NULL;
+	}
+	return e->verify = ctx;
 }

@@ -16,5 +16,11 @@ EVP_PKEY	*dkim_keycache_find(int, const unsigned char *, size_t);
 /* Keep a parsed key: 0 and the cache owns it, or -1 and the caller. */
 int		 dkim_keycache_add(int, const unsigned char *, size_t,
 		    EVP_PKEY *);
+/*
+ * A cached RSA key's context, ready for EVP_PKEY_verify (PKCS#1 v1.5,
+ * SHA-256), owned by the cache; NULL if pkey is not cached or it
+ * cannot be set up.
+ */
+EVP_PKEY_CTX	*dkim_keycache_rsa_verifier(EVP_PKEY *);
 
 #endif

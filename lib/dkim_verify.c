@@ -75,11 +75,25 @@ ignore_out(void *arg, const void *data, size_t len)
 {
 }
 
+/*
+ * Freed verifiers are kept for the next messages: one is some 180 KiB,
+ * which malloc maps and unmaps each time and the kernel zeroes afresh,
+ * page by page, for every message checked.
+ */
+#define DKIM_VERIFY_SPARES	8
+static struct dkim_verify	*spares[DKIM_VERIFY_SPARES];
+static size_t			 nspares;
+
 struct dkim_verify *
 dkim_verify_new(void)
 {
 	struct dkim_verify	*v;
 
+	if (nspares > 0) {
+		v = spares[--nspares];
+		dkim_verify_reset(v);
+		return v;
+	}
 	if ((v = calloc(1, sizeof(*v))) == NULL)
 		return NULL;
 	v->now = time(NULL);
@@ -96,7 +110,11 @@ dkim_verify_free(struct dkim_verify *v)
 		return;
 	for (i = 0; i < v->nsigs; i++)
 		EVP_MD_CTX_free(v->sigs[i].bh);
-	free(v);
+	v->nsigs = 0;
+	if (nspares < DKIM_VERIFY_SPARES)
+		spares[nspares++] = v;
+	else
+		free(v);
 }
 
 /* Only what a message set is cleared: the buffers are large. */
@@ -455,6 +473,8 @@ sig_matches(const struct vsig *s, EVP_PKEY *pkey, const unsigned char *md)
 		EVP_MD_CTX_free(mctx);
 		return ok;
 	}
+	if ((pctx = dkim_keycache_rsa_verifier(pkey)) != NULL)
+		return EVP_PKEY_verify(pctx, s->sig.b, s->sig.blen, md, 32) == 1;
 	if ((pctx = EVP_PKEY_CTX_new(pkey, NULL)) != NULL &&
 	    EVP_PKEY_verify_init(pctx) == 1 &&
 	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
