@@ -278,53 +278,49 @@ spool_release(void *owner, const char *id)
 }
 
 /*
- * PREPEND: the file becomes fields + file.  It costs a copy of the
- * message; the verdicts it carries depend on the whole body, which the
- * engine has already written by then.  The copy is made in place, the
- * bytes moving up from the end in bounded steps, so that no file is
- * created: a new inode per message cost more than the copy on a busy
- * ext4 (see above).  The file is in incoming/, not acknowledged: a
- * crash halfway leaves a file that start-up removes anyway.
+ * PREPEND: the file becomes fields + file, written to a new name and
+ * renamed over the old one, so that a crash leaves one or the other.
+ * It costs a copy of the message; the verdicts it carries depend on
+ * the whole body, which the engine has already written by then.
  */
-static int
-prepend_in_place(int fd, const char *fields, size_t len)
-{
-	char		 buf[65536];
-	struct stat	 st;
-	off_t		 end, off;
-	size_t		 n;
-
-	if (fstat(fd, &st) == -1)
-		return -1;
-	for (end = st.st_size; end > 0; end = off) {
-		n = end < (off_t)sizeof(buf) ? (size_t)end : sizeof(buf);
-		off = end - (off_t)n;
-		if (pread(fd, buf, n, off) != (ssize_t)n ||
-		    pwrite(fd, buf, n, off + (off_t)len) != (ssize_t)n)
-			return -1;
-	}
-	return pwrite(fd, fields, len, 0) == (ssize_t)len ? 0 : -1;
-}
-
 void
 spool_prepend(void *owner, const char *id, const char *fields)
 {
 	struct reserved	*r;
-	char		 path[64];
-	int		 fd;
+	char		 path[64], tmp[72], buf[65536];
+	size_t		 len = strlen(fields);
+	ssize_t		 n;
+	int		 in = -1, out = -1, ok = 0;
 
 	if ((r = reserved_find(owner, id)) == NULL || r->committing) {
 		log_warnx("prepend to unknown message %s", id);
 		return;
 	}
 	spool_msgpath("incoming", id, path, sizeof(path));
-	if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1 ||
-	    prepend_in_place(fd, fields, strlen(fields)) == -1) {
+	(void)snprintf(tmp, sizeof(tmp), "%s.pre", path);
+	if ((in = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (out = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC,
+	    0600)) == -1)
+		goto done;
+	if (write(out, fields, len) != (ssize_t)len)
+		goto done;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n)
+			goto done;
+	if (n == 0 && close(out) == 0) {
+		out = -1;
+		ok = rename(tmp, path) == 0;
+	}
+ done:
+	if (!ok) {
 		log_warn("%s: prepending header fields", path);
 		r->prepend_failed = 1;
+		(void)unlink(tmp);
 	}
-	if (fd != -1)
-		close(fd);
+	if (in != -1)
+		close(in);
+	if (out != -1)
+		close(out);
 }
 
 /* The client went away: whatever it did not get an answer for goes. */
