@@ -10,9 +10,9 @@ messages signed beforehand by python3-dkim.
           DIR/pool/index                "mailfrom rcpt file" per message
           DIR/pool/NNNN.eml             ready for DATA (CRLF, dot-stuffed,
                                         ending in ".\\r\\n")
-    checks_world.py verdicts DIR...
+    checks_world.py verdicts [--newer FILE] DIR...
         reads every message file under the Maildir new/ folders under
-        each DIR and prints one line
+        each DIR (modified after FILE, with --newer) and prints one line
           messages=N spf_pass=N dkim_pass=N dmarc_pass=N dual_pass=N
         exiting 1 unless every message has an Authentication-Results
         field that says spf=pass, dkim=pass and dmarc=pass (and, for the
@@ -134,9 +134,15 @@ def results(msg):
 def verdicts(dirs):
     parser = email.parser.BytesHeaderParser(policy=email.policy.compat32)
     n = spf = dk = dm = dual = dual_ok = 0
+    since = 0
+    if dirs[:1] == ["--newer"]:
+        since = os.stat(dirs[1]).st_mtime_ns
+        dirs = dirs[2:]
     for d in dirs:
         for path in glob.glob(os.path.join(d, "**", "new", "*"),
                               recursive=True):
+            if os.stat(path).st_mtime_ns <= since:
+                continue
             with open(path, "rb") as f:
                 msg = parser.parse(f)
             n += 1

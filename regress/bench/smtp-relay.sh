@@ -300,31 +300,8 @@ start_postfix() { # dkim: 0|1
 	  -o smtpd_tls_auth_only=yes
 	  -o smtpd_sender_restrictions=reject_sender_login_mismatch
 	  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
-	pickup    unix  n       -       n       60      1       pickup
-	cleanup   unix  n       -       n       -       0       cleanup
-	qmgr      unix  n       -       n       300     1       qmgr
-	tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-	rewrite   unix  -       -       n       -       -       trivial-rewrite
-	bounce    unix  -       -       n       -       0       bounce
-	defer     unix  -       -       n       -       0       bounce
-	trace     unix  -       -       n       -       0       bounce
-	verify    unix  -       -       n       -       1       verify
-	flush     unix  n       -       n       1000?   0       flush
-	proxymap  unix  -       -       n       -       -       proxymap
-	proxywrite unix -       -       n       -       1       proxymap
-	smtp      unix  -       -       n       -       -       smtp
-	relay     unix  -       -       n       -       -       smtp
-	showq     unix  n       -       n       -       -       showq
-	error     unix  -       -       n       -       -       error
-	retry     unix  -       -       n       -       -       error
-	discard   unix  -       -       n       -       -       discard
-	local     unix  -       n       n       -       -       local
-	virtual   unix  -       n       n       -       -       virtual
-	lmtp      unix  -       -       n       -       -       lmtp
-	anvil     unix  -       -       n       -       1       anvil
-	scache    unix  -       -       n       -       1       scache
-	postlog   unix-dgram n  -       n       -       1       postlogd
 	EOF
+	cat "$TOP/regress/bench/postfix-master.cf" >> "$PFE/master.cf"
 	postfix -c "$PFE" check > "$PFL/check.log" 2>&1 9>&- ||
 	    { cat "$PFL/check.log" >&2; die "postfix check failed"; }
 	postfix -c "$PFE" start > "$PFL/start.log" 2>&1 9>&- ||

@@ -82,6 +82,25 @@ def expect(rd, sock, cmd, want):
     return code
 
 
+def send_and_quit(rd, sock, msgs):
+    """MAIL, RCPT, DATA for each (mailfrom, rcpt, DATA bytes), then
+    QUIT; returns the number sent."""
+    done = 0
+    for frm, rcpt, data in msgs:
+        expect(rd, sock, ("MAIL FROM:<%s>\r\n" % frm).encode(), 2)
+        expect(rd, sock, ("RCPT TO:<%s>\r\n" % rcpt).encode(), 2)
+        expect(rd, sock, b"DATA\r\n", 3)
+        sock.sendall(data)
+        expect(rd, sock, None, 2)
+        done += 1
+    try:
+        sock.sendall(b"QUIT\r\n")
+        rd.reply()
+    except (OSError, SMTPError):
+        pass
+    return done
+
+
 def smtp_session(args, ctx, user, nmsg, body):
     """One session; returns the number of messages (or 1 login) ok."""
     raw = socket.create_connection((args.host, args.port), timeout=60)
@@ -97,20 +116,8 @@ def smtp_session(args, ctx, user, nmsg, body):
         resp = base64.b64encode(("\0%s\0%s" % (user, args.password))
                                 .encode()).decode()
         expect(rd, sock, ("AUTH PLAIN %s\r\n" % resp).encode(), 2)
-        done = 0 if nmsg else 1
-        for _ in range(nmsg):
-            expect(rd, sock, ("MAIL FROM:<%s>\r\n" % user).encode(), 2)
-            expect(rd, sock, ("RCPT TO:<%s>\r\n" % args.rcpt).encode(), 2)
-            expect(rd, sock, b"DATA\r\n", 3)
-            sock.sendall(body)
-            expect(rd, sock, None, 2)
-            done += 1
-        try:
-            sock.sendall(b"QUIT\r\n")
-            rd.reply()
-        except (OSError, SMTPError):
-            pass
-        return done
+        done = send_and_quit(rd, sock, [(user, args.rcpt, body)] * nmsg)
+        return done if nmsg else 1
     finally:
         sock.close()
 
@@ -148,21 +155,8 @@ def inbound_session(args, ids):
         rd = Line(sock)
         expect(rd, sock, None, 2)
         expect(rd, sock, b"EHLO mail.client.test\r\n", 2)
-        done = 0
-        for i in ids:
-            frm, rcpt, data = args.pool_msgs[i % len(args.pool_msgs)]
-            expect(rd, sock, ("MAIL FROM:<%s>\r\n" % frm).encode(), 2)
-            expect(rd, sock, ("RCPT TO:<%s>\r\n" % rcpt).encode(), 2)
-            expect(rd, sock, b"DATA\r\n", 3)
-            sock.sendall(data)
-            expect(rd, sock, None, 2)
-            done += 1
-        try:
-            sock.sendall(b"QUIT\r\n")
-            rd.reply()
-        except (OSError, SMTPError):
-            pass
-        return done
+        pool = args.pool_msgs
+        return send_and_quit(rd, sock, [pool[i % len(pool)] for i in ids])
     finally:
         sock.close()
 
