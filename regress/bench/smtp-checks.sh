@@ -129,7 +129,6 @@ SB=$T/tsamba
 	sb.start()
 	EOF
 TS_PIDS=$(awk '{ printf "%s%s", sep, $2; sep = " " }' "$SB/pids")
-TS_AUTHSERV=$(sed -n 's/^hostname "\(.*\)"$/\1/p' "$SB/tsamba.conf")
 log "tsamba pids $TS_PIDS: (a) 127.0.0.1:$TS_PLAIN, (b) 127.0.0.1:$TS_CHECK"
 
 # ------------------------------------------------------------- Rspamd
