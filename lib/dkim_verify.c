@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 
 #include "dkim_canon.h"
+#include "dkim_keycache.h"
 #include "dkim_verify.h"
 
 #define SIG_FIELD_MAX	8192	/* one DKIM-Signature field, b= removed */
@@ -74,11 +75,25 @@ ignore_out(void *arg, const void *data, size_t len)
 {
 }
 
+/*
+ * Freed verifiers are kept for the next messages: one is some 180 KiB,
+ * which malloc maps and unmaps each time and the kernel zeroes afresh,
+ * page by page, for every message checked.
+ */
+#define DKIM_VERIFY_SPARES	8
+static struct dkim_verify	*spares[DKIM_VERIFY_SPARES];
+static size_t			 nspares;
+
 struct dkim_verify *
 dkim_verify_new(void)
 {
 	struct dkim_verify	*v;
 
+	if (nspares > 0) {
+		v = spares[--nspares];
+		dkim_verify_reset(v);
+		return v;
+	}
 	if ((v = calloc(1, sizeof(*v))) == NULL)
 		return NULL;
 	v->now = time(NULL);
@@ -95,7 +110,11 @@ dkim_verify_free(struct dkim_verify *v)
 		return;
 	for (i = 0; i < v->nsigs; i++)
 		EVP_MD_CTX_free(v->sigs[i].bh);
-	free(v);
+	v->nsigs = 0;
+	if (nspares < DKIM_VERIFY_SPARES)
+		spares[nspares++] = v;
+	else
+		free(v);
 }
 
 /* Only what a message set is cleared: the buffers are large. */
@@ -402,21 +421,41 @@ header_hash(struct dkim_verify *v, struct vsig *s, unsigned char *md)
 }
 
 static EVP_PKEY *
-load_key(const struct vsig *s)
+parse_key(const struct vsig *s)
 {
 	const unsigned char	*p = s->key.p;
+	EVP_PKEY		*pkey;
 
 	if (s->key.alg == DKIM_ALG_ED25519_SHA256)
 		return s->key.plen != 32 ? NULL :
 		    EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
 		    s->key.p, s->key.plen);
 	/* SubjectPublicKeyInfo as RFC 6376 says, or a bare RSAPublicKey. */
-	if (d2i_PUBKEY(NULL, &p, s->key.plen) == NULL) {
-		p = s->key.p;
-		return d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, s->key.plen);
-	}
+	if ((pkey = d2i_PUBKEY(NULL, &p, s->key.plen)) != NULL)
+		return pkey;
 	p = s->key.p;
-	return d2i_PUBKEY(NULL, &p, s->key.plen);
+	return d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, s->key.plen);
+}
+
+/*
+ * The key of s, parsed once for all the messages signed with it
+ * (dkim_keycache.c); NULL if it does not parse.  Set *own when the
+ * caller must free it (the cache could not keep it).
+ */
+static EVP_PKEY *
+load_key(const struct vsig *s, int *own)
+{
+	EVP_PKEY	*pkey;
+
+	*own = 0;
+	if ((pkey = dkim_keycache_find(s->key.alg, s->key.p,
+	    s->key.plen)) != NULL)
+		return pkey;
+	if ((pkey = parse_key(s)) == NULL)
+		return NULL;
+	if (dkim_keycache_add(s->key.alg, s->key.p, s->key.plen, pkey) == -1)
+		*own = 1;
+	return pkey;
 }
 
 static int
@@ -434,6 +473,8 @@ sig_matches(const struct vsig *s, EVP_PKEY *pkey, const unsigned char *md)
 		EVP_MD_CTX_free(mctx);
 		return ok;
 	}
+	if ((pctx = dkim_keycache_rsa_verifier(pkey)) != NULL)
+		return EVP_PKEY_verify(pctx, s->sig.b, s->sig.blen, md, 32) == 1;
 	if ((pctx = EVP_PKEY_CTX_new(pkey, NULL)) != NULL &&
 	    EVP_PKEY_verify_init(pctx) == 1 &&
 	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
@@ -449,7 +490,7 @@ check_sig(struct dkim_verify *v, struct vsig *s)
 	unsigned char	 bh[EVP_MAX_MD_SIZE], md[32];
 	unsigned int	 bhlen;
 	EVP_PKEY	*pkey;
-	int		 ok;
+	int		 own;
 
 	if (EVP_DigestFinal_ex(s->bh, bh, &bhlen) != 1) {
 		decide(s, DKIM_TEMPERROR, "hash failed");
@@ -466,31 +507,25 @@ check_sig(struct dkim_verify *v, struct vsig *s)
 		decide(s, DKIM_FAIL, "body hash did not verify");
 		return;
 	}
-	if ((pkey = load_key(s)) == NULL) {
+	if ((pkey = load_key(s, &own)) == NULL) {
 		decide(s, DKIM_PERMERROR, "bad key");
 		return;
 	}
 	s->res.bits = EVP_PKEY_get_bits(pkey);
 	if (s->sig.alg == DKIM_ALG_RSA_SHA256 &&
 	    (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA ||
-	    s->res.bits < DKIM_MIN_RSA_BITS)) {
-		EVP_PKEY_free(pkey);
+	    s->res.bits < DKIM_MIN_RSA_BITS))
 		decide(s, DKIM_FAIL, "RSA key shorter than 1024 bits");
-		return;
-	}
-	if (header_hash(v, s, md) == -1) {
-		EVP_PKEY_free(pkey);
+	else if (header_hash(v, s, md) == -1)
 		decide(s, DKIM_PERMERROR, "signature field too large");
-		return;
-	}
-	ok = sig_matches(s, pkey, md);
-	EVP_PKEY_free(pkey);
-	if (ok)
+	else if (sig_matches(s, pkey, md))
 		decide(s, DKIM_PASS, s->res.limited ?
 		    "good signature, body only partly signed (l=)" :
 		    "good signature");
 	else
 		decide(s, DKIM_FAIL, "signature did not verify");
+	if (own)
+		EVP_PKEY_free(pkey);
 }
 
 int

@@ -57,6 +57,7 @@ struct lookup_q {
 	TAILQ_ENTRY(lookup_q)	 entry;
 	uint64_t		 id;
 	int			 type;
+	char			 name[DNSQ_NAME_MAX];	/* for the cache */
 	int			 async_id;
 	struct event		 timer;
 };
@@ -70,6 +71,7 @@ static void	lookup_readable(int, short, void *);
 static void	lookup_answered(void *, int, struct ub_result *);
 static void	lookup_timeout(int, short, void *);
 static void	lookup_reply(uint64_t, int, int, const struct ub_result *);
+static void	lookup_send(uint64_t);
 static void	lookup_grey(struct msg_lka_grey_check *);
 
 static const struct channel_type engine_types[] = {
@@ -214,6 +216,10 @@ lookup_dispatch(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 		channel_drop(ch, "query of an unknown rr type");
 		return;
 	}
+	if (lookup_cache_get(qm->type, qm->name, &answer) == 0) {
+		lookup_send(qm->id);
+		return;
+	}
 	if (ninflight >= LOOKUP_INFLIGHT_MAX ||
 	    dnsq_name_escape(qm->name, name, sizeof(name)) == -1 ||
 	    (q = calloc(1, sizeof(*q))) == NULL) {
@@ -222,6 +228,7 @@ lookup_dispatch(struct channel *ch, struct imsg *imsg, union imsg_msg *m,
 	}
 	q->id = qm->id;
 	q->type = qm->type;
+	(void)strlcpy(q->name, qm->name, sizeof(q->name));
 	if ((r = ub_resolve_async(ub, name, q->type, CLASS_IN, q,
 	    lookup_answered, &q->async_id)) != 0) {
 		log_warnx("unbound: %s: %s", qm->name, ub_strerror(r));
@@ -260,6 +267,8 @@ lookup_answered(void *arg, int err, struct ub_result *res)
 	struct lookup_q	*q = arg;
 
 	lookup_reply(q->id, q->type, err, res);
+	if (err == 0 && res != NULL && !res->bogus)
+		lookup_cache_put(q->type, q->name, &answer, res->ttl);
 	if (res != NULL)
 		ub_resolve_free(res);
 	lookup_q_free(q);
@@ -293,15 +302,22 @@ lookup_rr_size(const struct dnsq_rr *rr)
 static void
 lookup_reply(uint64_t id, int type, int err, const struct ub_result *res)
 {
+	if (res == NULL && err == 0)
+		err = 1;
+	dnsq_answer_from_ub(&answer, type, err, res);
+	lookup_send(id);
+}
+
+/* Send the answer in answer; what does not fit is left out. */
+static void
+lookup_send(uint64_t id)
+{
 	struct msg_lka_dns_answer	 m = { .id = id };
 	struct rec_lka_rr		 e;
 	struct ibuf			*b;
 	const struct dnsq_rr		*rr;
 	size_t				 i, n, room;
 
-	if (res == NULL && err == 0)
-		err = 1;
-	dnsq_answer_from_ub(&answer, type, err, res);
 	room = IMSG_MAXPAYLOAD - (8 + 1 + 1 + 4);
 	for (n = 0; n < answer.nrr; n++) {
 		rr = &answer.rr[n];

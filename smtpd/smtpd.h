@@ -66,6 +66,11 @@ struct channel	*engine_lookup_channel(void);
 
 /* smtp_lookup.c: the lookup process (DNS of the inbound checks). */
 void		 lookup_main(int engine_fd);
+/* smtp_lookup_cache.c: its answers kept for their TTL, by type and name. */
+struct dnsq_answer;
+int		 lookup_cache_get(int, const char *, struct dnsq_answer *);
+void		 lookup_cache_put(int, const char *, const struct dnsq_answer *,
+		    uint32_t);
 /* smtp_greylist.c: its greylist. */
 void		 grey_init(int dirfd);
 void		 grey_flush(void);

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Load generator for regress/bench/auth.sh and smtp-relay.sh.
+"""Load generator for regress/bench/auth.sh, smtp-relay.sh and
+smtp-checks.sh.
 
 C worker threads share a fixed total of COUNT operations; each prints
 nothing and the run prints one line of key=value on stdout:
@@ -14,6 +15,13 @@ Modes:
                       the user to RCPT in the same session (MAIL FROM is
                       the login, as a submission server demands); one
                       operation is one message, ok on the 250 after DATA.
+  inbound HOST PORT   mail from other servers: EHLO mail.client.test,
+                      then MSGS messages per session without TLS or
+                      AUTH, each taken in turn from the pool that
+                      --pool names (lines "mailfrom rcpt file", the file
+                      ready for DATA: signed beforehand, so the load
+                      generator does no DKIM work); ok on the 250 after
+                      DATA.
   dovecot SOCKET      Dovecot's auth-client protocol straight to the auth
                       socket: one connection per worker, AUTH PLAIN
                       requests one after another (no process start, no
@@ -74,6 +82,25 @@ def expect(rd, sock, cmd, want):
     return code
 
 
+def send_and_quit(rd, sock, msgs):
+    """MAIL, RCPT, DATA for each (mailfrom, rcpt, DATA bytes), then
+    QUIT; returns the number sent."""
+    done = 0
+    for frm, rcpt, data in msgs:
+        expect(rd, sock, ("MAIL FROM:<%s>\r\n" % frm).encode(), 2)
+        expect(rd, sock, ("RCPT TO:<%s>\r\n" % rcpt).encode(), 2)
+        expect(rd, sock, b"DATA\r\n", 3)
+        sock.sendall(data)
+        expect(rd, sock, None, 2)
+        done += 1
+    try:
+        sock.sendall(b"QUIT\r\n")
+        rd.reply()
+    except (OSError, SMTPError):
+        pass
+    return done
+
+
 def smtp_session(args, ctx, user, nmsg, body):
     """One session; returns the number of messages (or 1 login) ok."""
     raw = socket.create_connection((args.host, args.port), timeout=60)
@@ -89,20 +116,8 @@ def smtp_session(args, ctx, user, nmsg, body):
         resp = base64.b64encode(("\0%s\0%s" % (user, args.password))
                                 .encode()).decode()
         expect(rd, sock, ("AUTH PLAIN %s\r\n" % resp).encode(), 2)
-        done = 0 if nmsg else 1
-        for _ in range(nmsg):
-            expect(rd, sock, ("MAIL FROM:<%s>\r\n" % user).encode(), 2)
-            expect(rd, sock, ("RCPT TO:<%s>\r\n" % args.rcpt).encode(), 2)
-            expect(rd, sock, b"DATA\r\n", 3)
-            sock.sendall(body)
-            expect(rd, sock, None, 2)
-            done += 1
-        try:
-            sock.sendall(b"QUIT\r\n")
-            rd.reply()
-        except (OSError, SMTPError):
-            pass
-        return done
+        done = send_and_quit(rd, sock, [(user, args.rcpt, body)] * nmsg)
+        return done if nmsg else 1
     finally:
         sock.close()
 
@@ -118,6 +133,45 @@ def make_body(args, user):
         b"0123456789\r\n"
     n = max(1, args.size // len(line))
     return head.encode() + line * n + b".\r\n"
+
+
+def load_pool(path):
+    """[(mailfrom, rcpt, DATA bytes)] of a pool index."""
+    pool = []
+    with open(path) as f:
+        for line in f:
+            frm, rcpt, name = line.split()
+            with open(name, "rb") as m:
+                pool.append((frm, rcpt, m.read()))
+    if not pool:
+        raise SystemExit("empty pool " + path)
+    return pool
+
+
+def inbound_session(args, ids):
+    """One unauthenticated session delivering the pool's messages ids."""
+    sock = socket.create_connection((args.host, args.port), timeout=60)
+    try:
+        rd = Line(sock)
+        expect(rd, sock, None, 2)
+        expect(rd, sock, b"EHLO mail.client.test\r\n", 2)
+        pool = args.pool_msgs
+        return send_and_quit(rd, sock, [pool[i % len(pool)] for i in ids])
+    finally:
+        sock.close()
+
+
+def inbound_worker(args, jobs, out):
+    while True:
+        ids = [i for i in (take(jobs) for _ in range(args.msgs))
+               if i is not None]
+        if not ids:
+            break
+        try:
+            out["ok"] += inbound_session(args, ids)
+        except (OSError, SMTPError) as e:
+            out["fail"] += len(ids)
+            out.setdefault("err", str(e))
 
 
 def dovecot_worker(args, jobs, out):
@@ -209,22 +263,29 @@ def take(jobs):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=("login", "submit", "dovecot", "authd"))
+    p.add_argument("mode", choices=("login", "submit", "dovecot", "authd",
+                                    "inbound"))
     p.add_argument("host")
     p.add_argument("port", nargs="?", type=int, default=0)
     p.add_argument("--count", type=int, default=2000)
     p.add_argument("--conc", type=int, default=16)
     p.add_argument("--users", type=int, default=100)
     p.add_argument("--user-fmt", default="u%d@example.test")
-    p.add_argument("--password", required=True)
+    p.add_argument("--password", default="")
     p.add_argument("--rcpt", default="sink@remote.test")
     p.add_argument("--size", type=int, default=4096)
     p.add_argument("--msgs", type=int, default=1,
-                   help="messages per session (submit)")
+                   help="messages per session (submit, inbound)")
+    p.add_argument("--pool", help="the message pool's index (inbound)")
+    p.add_argument("--first", type=int, default=0,
+                   help="pool position of the first message (inbound)")
     args = p.parse_args()
+    if args.mode == "inbound":
+        args.pool_msgs = load_pool(args.pool)
     worker = {"login": smtp_worker, "submit": smtp_worker,
-              "dovecot": dovecot_worker, "authd": authd_worker}[args.mode]
-    jobs = [0, args.count]
+              "dovecot": dovecot_worker, "authd": authd_worker,
+              "inbound": inbound_worker}[args.mode]
+    jobs = [args.first, args.first + args.count]
     outs = [{"ok": 0, "fail": 0, "wid": w} for w in range(args.conc)]
 
     def run(o):
