@@ -8,6 +8,7 @@ adds its headers to a clean message and DKIM-signs a submission."""
 import base64
 import os
 import pwd
+import re
 import shutil
 import smtplib
 import socket
@@ -525,6 +526,12 @@ RSPAMD_CONF = """\
 options {
     pidfile = "$RUNDIR/rspamd.pid";
     .include "$CONFDIR/options.inc"
+    # A private dnsmasq with no upstream: nothing leaves the machine.
+    dns {
+        nameserver = ["127.0.0.1:%(dns)d"];
+        timeout = 1s;
+        retransmits = 1;
+    }
 }
 logging {
     type = "file";
@@ -532,7 +539,7 @@ logging {
     level = "info";
 }
 worker "rspamd_proxy" {
-    bind_socket = "127.0.0.1:%d";
+    bind_socket = "127.0.0.1:%(port)d";
     milter = yes;
     timeout = 120s;
     upstream "local" {
@@ -571,11 +578,20 @@ def rspamd(request):
         pw = pwd.getpwnam("_rspamd")
     except KeyError:
         pytest.skip("no _rspamd user (the Debian package creates it)")
+    import dnsfix
+    if not os.path.exists(dnsfix.DNSMASQ):
+        pytest.skip("dnsmasq is not installed")
     d = tempfile.mkdtemp(prefix="tsamba-rspamd-", dir="/tmp")
     os.makedirs(os.path.join(d, "local", "local.d"))
+    os.makedirs(os.path.join(d, "dns"))
+    # Rspamd's own lookups (SPF, DKIM, DNS lists) go to this one only,
+    # which answers NXDOMAIN under test. and REFUSED elsewhere.
+    dns = dnsfix.DnsServer(os.path.join(d, "dns"))
+    dns.start()
+    request.addfinalizer(dns.stop)
     port = free_port()
     with open(os.path.join(d, "rspamd.conf"), "w") as f:
-        f.write(RSPAMD_CONF % port)
+        f.write(RSPAMD_CONF % {"port": port, "dns": dns.port})
     with open(os.path.join(d, "local", "local.d", "milter_headers.conf"),
               "w") as f:
         f.write(MILTER_HEADERS)
@@ -618,6 +634,17 @@ def rspamd(request):
                  what="rspamd's milter port")
     except TimeoutError:
         pass
+    if port_open(port):
+        # Its only name server is the private one (no /etc/resolv.conf).
+        dump = subprocess.run(
+            ["rspamadm", "--var=RUNDIR=" + d, "--var=DBDIR=" + d,
+             "--var=LOGDIR=" + d,
+             "--var=LOCAL_CONFDIR=" + os.path.join(d, "local"),
+             "configdump", "-c", os.path.join(d, "rspamd.conf"),
+             "options"], capture_output=True, text=True).stdout
+        servers = re.findall(r"nameserver\s*\[([^\]]*)\]", dump)
+        assert servers and re.sub(r'[\s",]', "", servers[0]) == \
+            "127.0.0.1:%d" % dns.port, dump
     if not port_open(port):
         log = ""
         try:
