@@ -195,7 +195,12 @@ imap_cmd_copy(struct mail_session *s, struct imap_cmd *cmd)
 	}
 	if ((dst = target_open(s, cmd, &cmd->u.copy.mailbox)) == NULL)
 		return;
-	imap_set_uids(s, &cmd->u.copy.set, cmd->uid, &uids, &n);
+	if (imap_set_uids(s, &cmd->u.copy.set, cmd->uid, &uids,
+	    &n) == -1) {
+		imap_tagged(s, cmd, "BAD", "Invalid message number");
+		mailbox_close(dst);
+		return;
+	}
 	size = mail_quota_size(s->mb, uids, n);
 	if (n > 0 && mail_quota_over(s, size, (int64_t)n)) {
 		imap_tagged(s, cmd, "NO", "[OVERQUOTA] Quota exceeded");

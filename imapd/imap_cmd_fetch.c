@@ -416,7 +416,10 @@ imap_cmd_fetch(struct mail_session *s, struct imap_cmd *cmd)
 	imap_sync_report(s, 0);
 	if (fe->vanished)
 		imap_vanished_earlier(s, fe->changedsince, &fe->set);
-	imap_set_uids(s, &fe->set, cmd->uid, &uids, &n);
+	if (imap_set_uids(s, &fe->set, cmd->uid, &uids, &n) == -1) {
+		imap_tagged(s, cmd, "BAD", "Invalid message number");
+		return;
+	}
 	for (i = 0; i < n; i++) {
 		if (fe->changedsince_set &&
 		    imap_modseq_of(s, uids[i]) <= fe->changedsince)

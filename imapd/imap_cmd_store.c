@@ -124,7 +124,10 @@ imap_cmd_store(struct mail_session *s, struct imap_cmd *cmd)
 	if (st->unchangedsince_set)
 		s->enabled |= MAIL_ENABLED_CONDSTORE;
 	imap_sync_report(s, 0);
-	imap_set_uids(s, &st->set, cmd->uid, &uids, &n);
+	if (imap_set_uids(s, &st->set, cmd->uid, &uids, &n) == -1) {
+		imap_tagged(s, cmd, "BAD", "Invalid message number");
+		return;
+	}
 	if ((mod = reallocarray(NULL, n + 1, sizeof(*mod))) == NULL)
 		fatal("%s", __func__);
 	for (i = 0; i < n; i++) {
