@@ -185,6 +185,8 @@ NONAUTH_ROWS = [(c, WRONG) for c in NEED_AUTH] + [
     ('ID NIL', "OK"),			# RFC 2971 3.1
     ('ID ("name" "conform")', "OK"),	# RFC 2971 3.1
     ("ID", "BAD"),			# RFC 2971 4: missing argument
+    ('ID (', "BAD"),			# unbalanced parenthesis
+    ('ID ("name")', "BAD"),		# RFC 2971 4: pairs
     ("FOOBAR", "BAD"),			# RFC 9051 7.1.5: unknown command
 ]
 
@@ -214,6 +216,13 @@ AUTH_ROWS = [
     ("CREATE Existing", r"NO \[ALREADYEXISTS\]"),	# RFC 9051 6.3.4
     ("CREATE INBOX", "NO"),		# RFC 9051 6.3.4
     ("CREATE", "BAD"),			# RFC 9051 6.3.4
+    ("CREATE Wild*card", "NO|BAD"),	# RFC 9051 6.3.4: MAY refuse
+    ("CREATE Trail.", "OK"),		# RFC 9051 6.3.4: trailing delimiter
+    ('CREATE "&Jjo"', "OK|NO|BAD"),	# RFC 3501 5.1.3: bad modified
+    # UTF-7, kept as sent on purpose (tsamba-imapd(8) UTF-8 section)
+    ('CREATE "a\\b"', "BAD"),		# RFC 9051 9: quoted escapes only " and \
+    ('CREATE "a\\\\b"', "OK|NO"),	# an escaped backslash in a name
+    ("CREATE {4+}\r\nLit1", "OK"),	# RFC 7888: name as a literal
     ("CREATE Fresh3 (USE (\\Archive))", "OK"),	# RFC 6154 3
     ("CREATE Fresh4 (USE (\\Bogus))", r"NO \[USEATTR\]"),	# RFC 6154 3
     ("DELETE NoSuchBox", r"NO \[NONEXISTENT\]"),	# RFC 9051 6.3.5
@@ -322,6 +331,15 @@ SELECTED_ROWS = [
     ("SEARCH OLDER x", "BAD"),		# RFC 5032 3
     ("SEARCH MODSEQ 1", "OK"),		# RFC 7162 3.1.5
     ("SEARCH MODSEQ x", "BAD"),		# RFC 7162 3.1.5
+    ("SEARCH 1:2 NOT DELETED", "OK"),	# RFC 9051 6.4.4
+    ("SEARCH OR SEEN", "BAD"),		# RFC 9051 6.4.4: OR takes two
+    ("SEARCH HEADER Subject", "BAD"),	# RFC 9051 6.4.4: two arguments
+    ("SEARCH UID 0", "BAD"),		# RFC 9051 9: nz-number
+    ("SEARCH KEYWORD \\Seen", "BAD"),	# RFC 9051 9: flag-keyword atom
+    ("SEARCH UNKEYWORD \\Seen", "BAD"),	# RFC 9051 9
+    ("SEARCH KEYWORD kw1", "OK"),	# RFC 9051 6.4.4
+    ("SEARCH " + "NOT " * 200 + "ALL", WRONG),	# nesting limit, no crash
+    ("SEARCH " + "(" * 200 + "ALL" + ")" * 200, WRONG),	# the same
     ("FETCH 1 FLAGS", "OK"),		# RFC 9051 6.4.5
     ("FETCH 1:* (FLAGS UID RFC822.SIZE INTERNALDATE)", "OK"),
     ("FETCH 1 (ENVELOPE BODYSTRUCTURE BODY.PEEK[HEADER])", "OK"),
@@ -351,6 +369,19 @@ SELECTED_ROWS = [
     ("FETCH 1 (FLAGS", "BAD"),		# unbalanced parenthesis
     ("FETCH 1 FLAGS)", "BAD"),		# unbalanced parenthesis
     ("FETCH 1 BOGUS", "BAD"),		# RFC 9051 6.4.5
+    ("FETCH 1 BODY.PEEK[1.2.3]", "OK"),	# RFC 9051 6.4.5: no such
+    # part is empty, not an error
+    ("FETCH 1 BODY.PEEK[0]", "BAD"),	# RFC 9051 9: nz-number
+    ("FETCH 1 BODY.PEEK[1.MIME]", "OK"),	# RFC 9051 6.4.5
+    ("FETCH 1 BODY.PEEK[HEADER.FIELDS.NOT (To)]", "OK"),	# 6.4.5
+    ("FETCH 1 BODY.PEEK[]<4294967296>", "BAD"),	# RFC 9051 9: number
+    ("FETCH 1 (ALL)", "BAD"),		# RFC 9051 9: macros stand alone
+    ("FETCH 1 ALL", "OK"),		# RFC 9051 6.4.5: macro
+    ("FETCH 1 FULL", "OK"),		# RFC 9051 6.4.5: macro
+    ("FETCH 1 FAST", "OK"),		# RFC 9051 6.4.5: macro
+    ("FETCH 1 RFC822.HEADER", "OK"),	# RFC 3501 6.4.5
+    ("FETCH 1 BINARY[1]<0.5>", "OK"),	# RFC 3516 4.2
+    ("FETCH 1 BINARY[HEADER]", "BAD"),	# RFC 3516 4.2: part numbers only
     ("FETCH $ FLAGS", "OK"),		# RFC 5182 2.1: empty saved set
     ("STORE 1 +FLAGS (\\Flagged)", "OK"),	# RFC 9051 6.4.6
     ("STORE 1 -FLAGS.SILENT (\\Flagged)", "OK"),	# RFC 9051 6.4.6
