@@ -174,7 +174,7 @@ login_pop3_result(struct login_session *s, int status)
 {
 	switch (status) {
 	case AUTH_OK:
-		io_print(s->io, "+OK Logged in\r\n");
+		/* The mail process says +OK once it holds the maildrop. */
 		return;
 	case AUTH_FAIL:
 	case LOGIN_MAIL_OFFSET + MAIL_REFUSED:

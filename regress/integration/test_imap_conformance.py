@@ -295,6 +295,8 @@ AUTH_ROWS = [
     ('GETQUOTA ""', "OK|NO"),		# RFC 9208 4.2
     ('SETQUOTA "" (STORAGE 10)', "NO"),	# RFC 9208 4.1: not permitted
     ("GETQUOTAROOT", "BAD"),		# RFC 9208 4.3
+    ("GETQUOTA no-such-root", "NO"),	# RFC 9208 4.2
+    ("SETQUOTA", "BAD"),		# RFC 9208 4.1
     ("COMPRESS BOGUS", WRONG),		# RFC 4978 3: unknown algorithm
     ("COMPRESS", "BAD"),		# RFC 4978 3: missing algorithm
     ("FOOBAR", "BAD"),			# RFC 9051 7.1.5
@@ -332,6 +334,9 @@ SELECTED_ROWS = [
     ("SEARCH MODSEQ 1", "OK"),		# RFC 7162 3.1.5
     ("SEARCH MODSEQ x", "BAD"),		# RFC 7162 3.1.5
     ("SEARCH 1:2 NOT DELETED", "OK"),	# RFC 9051 6.4.4
+    ("SEARCH 99", "BAD"),		# RFC 9051 2.3.1.2: past EXISTS
+    ("SEARCH 1:*", "OK"),		# RFC 9051 6.4.4
+    ("UID SEARCH UID 99999", "OK"),	# RFC 9051 6.4.9: UIDs may be absent
     ("SEARCH OR SEEN", "BAD"),		# RFC 9051 6.4.4: OR takes two
     ("SEARCH HEADER Subject", "BAD"),	# RFC 9051 6.4.4: two arguments
     ("SEARCH UID 0", "BAD"),		# RFC 9051 9: nz-number

@@ -10,6 +10,7 @@ commands.  Each row runs on a fresh connection and asserts the +OK/-ERR
 import base64
 import re
 import socket
+import time
 
 import pytest
 
@@ -55,6 +56,11 @@ class Pop:
         self.f = self.s.makefile("rb")
         assert self.f.readline().startswith(b"+OK")
 
+    def drop(self):
+        """Close the connection (the file object holds the socket too)."""
+        self.f.close()
+        self.s.close()
+
     def starttls(self):
         assert self.cmd("STLS").startswith("+OK")
         self.s = tls_context().wrap_socket(self.s)
@@ -89,10 +95,31 @@ class Pop:
             self.multi()
 
     def close(self):
+        """QUIT, and wait for the server to close: the maildrop is then
+        free for the next test's session."""
         try:
             self.s.sendall(b"QUIT\r\n")
+            while self.f.readline():
+                pass
         finally:
-            self.s.close()
+            self.drop()
+
+
+def pop_when_free(sb):
+    """A logged-in session once the one before has let the maildrop go
+    (its mail process ends just after its connection does)."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        p = Pop(sb)
+        assert p.cmd("USER " + sb.demo_user).startswith("+OK")
+        reply = p.cmd("PASS " + sb.password)
+        if reply.startswith("+OK"):
+            p.authed = True
+            return p
+        p.drop()
+        assert reply.startswith("-ERR [IN-USE]"), reply
+        assert time.monotonic() < deadline, "maildrop still in use"
+        time.sleep(0.05)
 
 
 def plain_ir(sb):
@@ -284,9 +311,8 @@ def test_dele_rset(psb):
     assert p.cmd("LIST 2").startswith("+OK")
     p.s.sendall(b"QUIT\r\n")	# RSET: nothing deleted at QUIT
     assert p.line().startswith("+OK")
-    p.s.close()
-    p = Pop(psb)
-    p.login()
+    p.drop()
+    p = pop_when_free(psb)
     assert p.cmd("STAT") == stat
     p.close()
 
@@ -340,7 +366,7 @@ def test_pipelining(psb):
     assert p.line().startswith("+OK")		# NOOP
     assert p.line().startswith("+OK")		# QUIT
     assert p.f.readline() == b""
-    p.s.close()
+    p.drop()
 
 
 def test_quit_applies_dele(psb):
@@ -349,15 +375,38 @@ def test_quit_applies_dele(psb):
     p = Pop(psb)
     p.login()
     assert p.cmd("DELE 3").startswith("+OK")
-    p.s.close()				# no QUIT
-    p = Pop(psb)
-    p.login()
+    p.drop()				# no QUIT
+    p = pop_when_free(psb)
     assert p.cmd("STAT").startswith("+OK 3 ")
     assert p.cmd("DELE 3").startswith("+OK")
     p.s.sendall(b"QUIT\r\n")
     assert p.line().startswith("+OK")
-    p.s.close()
-    p = Pop(psb)
-    p.login()
+    p.drop()
+    p = pop_when_free(psb)
     assert p.cmd("STAT").startswith("+OK 2 ")
     p.close()
+
+
+def test_in_use(psb):
+    """RFC 2449 8.1.1: a second session on a mailbox another one holds
+    gets -ERR [IN-USE]; once the first quits the mailbox is free."""
+    p = Pop(psb)
+    p.login()
+    q = Pop(psb)
+    assert q.cmd("USER " + psb.demo_user).startswith("+OK")
+    reply = q.cmd("PASS " + psb.password)
+    assert reply.startswith("-ERR [IN-USE]"), reply
+    q.drop()
+    assert p.cmd("QUIT").startswith("+OK")
+    assert p.f.readline() == b""	# the first session has ended
+    p.drop()
+    q = pop_when_free(psb)
+    q.close()
+
+
+def test_quit_before_login(psb):
+    """RFC 1939 4: QUIT in AUTHORIZATION is +OK and the server closes."""
+    p = Pop(psb)
+    assert p.cmd("QUIT").startswith("+OK")
+    assert p.f.readline() == b""
+    p.drop()
