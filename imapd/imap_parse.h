@@ -90,6 +90,7 @@ struct imap_seqset {
 int		 imap_seqset_contains(const struct imap_seqset *, uint32_t,
 		    uint32_t);
 int64_t		 imap_seqset_count(const struct imap_seqset *, uint32_t);
+int		 imap_seqset_beyond(const struct imap_seqset *, uint32_t);
 
 struct imap_date {
 	int		 year, mon, day;	/* mon 1..12 */

@@ -171,24 +171,6 @@ imap_sync_report(struct mail_session *s, int expunges)
 	mailbox_changes_free(&c);
 }
 
-/*
- * Does a sequence set name a message number past the last one the
- * client was told of (RFC 9051 2.3.1.2: such a number is invalid, so
- * BAD)?  A range with "*" is let be: "n:*" from a client whose view is
- * a moment old names the messages that are there.
- */
-static int
-seqset_beyond(const struct imap_seqset *set, size_t nseq)
-{
-	int	 i;
-
-	for (i = 0; i < set->n; i++)
-		if (set->r[i].lo != 0 && set->r[i].hi != 0 &&
-		    (set->r[i].lo > nseq || set->r[i].hi > nseq))
-			return 1;
-	return 0;
-}
-
 /* The uids (in the view, ascending) a set names: 0, or -1 bad set. */
 int
 imap_set_uids(struct mail_session *s, const void *vset, int uid,
@@ -201,7 +183,7 @@ imap_set_uids(struct mail_session *s, const void *vset, int uid,
 
 	*out = NULL;
 	*n = 0;
-	if (!uid && !set->saved && seqset_beyond(set, s->nseq))
+	if (!uid && !set->saved && imap_seqset_beyond(set, s->nseq))
 		return -1;
 	if (s->nseq == 0)
 		return 0;

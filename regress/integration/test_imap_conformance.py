@@ -425,6 +425,7 @@ SELECTED_ROWS = [
     ("SORT () UTF-8 ALL", "BAD"),	# RFC 5256 4: 1*sort-key
     ("SORT (DATE) X-BOGUS ALL", r"NO \[BADCHARSET"),	# RFC 5256 3
     ("SORT (DATE) UTF-8", "BAD"),	# RFC 5256 4: search key needed
+    ("SORT (DATE) UTF-8 99", "BAD"),	# RFC 9051 2.3.1.2: past EXISTS
     ("UID SORT (DATE) UTF-8 ALL", "OK"),	# RFC 5256 3
     ("THREAD REFERENCES UTF-8 ALL", "OK"),	# RFC 5256 3
     ("THREAD ORDEREDSUBJECT US-ASCII ALL", "OK"),	# RFC 5256 3
