@@ -869,3 +869,28 @@ def test_starttls_twice(csb):
         c.alive()
     finally:
         c.logout()
+
+
+def test_delete_rename_selected(csb):
+    """RFC 9051 6.3.5/6.3.6: DELETE or RENAME of the selected mailbox is
+    no crash: the session answers afterwards, and FETCH on what is gone
+    is an error or nothing, never a dead connection."""
+    c = in_state(csb, "auth")
+    try:
+        c.ok("CREATE Doomed")
+        assert c.append("Doomed", MSG).startswith("OK")
+        c.ok("SELECT Doomed")
+        _, reply = c.cmd("RENAME Doomed Doomed2")
+        assert re.match("OK|NO", reply), reply
+        _, reply = c.cmd("FETCH 1 FLAGS")
+        assert re.match("OK|NO|BAD", reply), reply
+        c.cmd("SELECT Doomed2")
+        _, reply = c.cmd("DELETE Doomed2")
+        assert re.match("OK|NO", reply), reply
+        _, reply = c.cmd("FETCH 1 FLAGS")
+        assert re.match("OK|NO|BAD", reply), reply
+        c.alive()
+        _, reply = c.cmd("STATUS Doomed2 (MESSAGES)")
+        assert reply.startswith("NO") or reply.startswith("OK"), reply
+    finally:
+        c.logout()
