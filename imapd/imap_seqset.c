@@ -83,20 +83,24 @@ imap_seqset_count(const struct imap_seqset *set, uint32_t max)
 
 /*
  * Does a set name a message number past max, the last one the client
- * was told of (RFC 9051 2.3.1.2: such a number is invalid, so BAD)?  A
- * range with "*" is let be: "n:*" from a client whose view is a moment
- * old names the messages that are there.
+ * was told of (RFC 9051 2.3.1.2, RFC 3501 6.4.8: a BAD command)?  "*"
+ * is max, so "n:*" with n past max and "*" in an empty mailbox are
+ * past it too.
  */
 int
 imap_seqset_beyond(const struct imap_seqset *set, uint32_t max)
 {
-	int	 i;
+	uint32_t	 lo, hi;
+	int		 i;
 
 	if (set->saved)
 		return 0;
-	for (i = 0; i < set->n; i++)
-		if (set->r[i].lo != 0 && set->r[i].hi != 0 &&
-		    (set->r[i].lo > max || set->r[i].hi > max))
+	if (max == 0)
+		return set->n != 0;
+	for (i = 0; i < set->n; i++) {
+		range_resolve(&set->r[i], max, &lo, &hi);
+		if (hi > max)
 			return 1;
+	}
 	return 0;
 }

@@ -336,6 +336,7 @@ SELECTED_ROWS = [
     ("SEARCH 1:2 NOT DELETED", "OK"),	# RFC 9051 6.4.4
     ("SEARCH 99", "BAD"),		# RFC 9051 2.3.1.2: past EXISTS
     ("SEARCH 1:*", "OK"),		# RFC 9051 6.4.4
+    ("SEARCH 99:*", "BAD"),		# RFC 3501 6.4.8
     ("UID SEARCH UID 99999", "OK"),	# RFC 9051 6.4.9: UIDs may be absent
     ("SEARCH OR SEEN", "BAD"),		# RFC 9051 6.4.4: OR takes two
     ("SEARCH HEADER Subject", "BAD"),	# RFC 9051 6.4.4: two arguments
@@ -366,7 +367,7 @@ SELECTED_ROWS = [
     ("FETCH 4294967296 FLAGS", "BAD"),	# RFC 9051 9: < 2^32
     ("FETCH 99 FLAGS", "BAD"),		# RFC 9051 2.3.1.2: past EXISTS
     ("FETCH 1:99 FLAGS", "BAD"),	# RFC 9051 2.3.1.2
-    ("FETCH 99:* FLAGS", "OK"),		# a range with "*": let be
+    ("FETCH 99:* FLAGS", "BAD"),	# RFC 3501 6.4.8: * is 3, 3:99
     ("STORE 99 +FLAGS (\\Seen)", "BAD"),	# RFC 9051 2.3.1.2
     ("COPY 99 Existing", "BAD"),	# RFC 9051 2.3.1.2
     ("MOVE 99 Existing", "BAD"),	# RFC 9051 2.3.1.2

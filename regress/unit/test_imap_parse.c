@@ -439,8 +439,9 @@ test_seqset(void)
 	CHECK(imap_seqset_count(s, 30) == 1 + 4 + 1 + 19);
 	/* With * = 10, 12:* is 10:12 and *:20 10:20: 2, 4..7, 9, 10. */
 	CHECK(imap_seqset_count(s, 10) == 1 + 4 + 1 + 1);
-	/* 9 is past 8 messages; 12:* and *:20 have "*", let be. */
-	CHECK(imap_seqset_beyond(s, 8) && !imap_seqset_beyond(s, 9));
+	/* 9 is past 8 messages, 12:* (9:12) and *:20 past 9; none past 30. */
+	CHECK(imap_seqset_beyond(s, 8) && imap_seqset_beyond(s, 9) &&
+	    !imap_seqset_beyond(s, 30) && imap_seqset_beyond(s, 0));
 	GOOD("a FETCH 7:3,1:* FLAGS");
 	s = &cmd.u.fetch.set;
 	CHECK(imap_seqset_contains(s, 5, 9) && imap_seqset_count(s, 9) == 9);
