@@ -8,7 +8,8 @@
  * names, no RECENT, SEARCH answered with ESEARCH.  UTF8=ACCEPT (RFC
  * 6855 3) brings UTF-8 mailbox names and APPEND's UTF8 data, which
  * IMAP4rev2 sessions may send too.  Neither implies the other's other
- * replies: each is recorded and listed on its own.
+ * replies: each is recorded and listed on its own.  With a mailbox
+ * selected ENABLE is BAD (RFC 5161 3.1: authenticated state only).
  */
 
 #include <sys/types.h>
@@ -55,6 +56,12 @@ imap_cmd_enable(struct mail_session *s, struct imap_cmd *cmd)
 	unsigned int			 listed = 0, bits;
 	int				 k, e;
 
+	/* RFC 5161 3.1: the authenticated state only, nothing selected. */
+	if (s->mb != NULL) {
+		imap_tagged(s, cmd, "BAD", "ENABLE only when no mailbox is "
+		    "selected");
+		return;
+	}
 	fputs("* ENABLED", s->io.out);
 	for (k = 0; k < l->n; k++) {
 		if ((e = enable_find(&l->v[k])) == -1 ||

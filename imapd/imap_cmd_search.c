@@ -398,6 +398,24 @@ search_has_modseq(const struct imap_search_key *k)
 }
 
 /*
+ * A message number past the last one told of (RFC 9051 2.3.1.2).  Not
+ * in an empty mailbox, where a key such as "1:*" matches nothing, as
+ * Dovecot answers: a client searching there has done nothing wrong.
+ */
+static int
+search_seq_beyond(const struct imap_search_key *k, uint32_t nseq)
+{
+	if (nseq == 0)
+		return 0;
+	for (; k != NULL; k = k->next)
+		if ((k->type == SK_SEQSET && !k->set.saved &&
+		    !imap_seqset_within(&k->set, nseq)) ||
+		    search_seq_beyond(k->child, nseq))
+			return 1;
+	return 0;
+}
+
+/*
  * A CHARSET given after ENABLE UTF8=ACCEPT: SEARCH answers BAD (RFC
  * 6855 3); SORT and THREAD must name one and take it as UTF-8.
  */
@@ -466,6 +484,10 @@ imap_search_select(struct mail_session *s, struct imap_cmd *cmd,
 		    "Unsupported charset");
 		return -1;
 	}
+	if (search_seq_beyond(se->key, s->nseq)) {
+		imap_tagged(s, cmd, "BAD", "Invalid message number");
+		return -1;
+	}
 	imap_sync_report(s, 0);
 	if (imap_search_uids(s, se, uidsp, np) == -1) {
 		imap_tagged(s, cmd, "BAD", "That search key is not "
@@ -497,6 +519,12 @@ imap_cmd_search(struct mail_session *s, struct imap_cmd *cmd)
 			imap_saved_clear(s);	/* RFC 5182 2.1 */
 		imap_tagged(s, cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
 		    "Unsupported charset");
+		return;
+	}
+	if (search_seq_beyond(se->key, s->nseq)) {
+		if (se->ret & SRET_SAVE)
+			imap_saved_clear(s);	/* RFC 5182 2.1 */
+		imap_tagged(s, cmd, "BAD", "Invalid message number");
 		return;
 	}
 	/* A CONDSTORE-enabling command (RFC 7162 3.1). */

@@ -1164,6 +1164,9 @@ lex_search_arg(struct lex *l, struct imap_search_key *k, int arg)
 	case A_SET:
 		return lex_seqset(l, &k->set);
 	case A_FLAG:
+		/* RFC 9051 9: flag-keyword, an atom; no system flag. */
+		if (lex_peek(l) == '\\')
+			FAIL(l, "KEYWORD takes a keyword, not a system flag");
 		return lex_flag(l, &k->str);
 	}
 	return -1;

@@ -49,6 +49,7 @@ struct imap_reader {
 	int		 lit_skip;	/* a refused non-sync literal to eat */
 	const char	*err;
 	struct imap_limits lim;
+	char		 tag[IMAP_TAG_MAX + 1];	/* "*" if none was valid */
 };
 
 void		 imap_reader_init(struct imap_reader *,
@@ -60,6 +61,7 @@ enum imap_read	 imap_reader_line(struct imap_reader *, const char *,
 enum imap_read	 imap_reader_literal(struct imap_reader *, const char *,
 		    size_t);
 int		 imap_is_done(const char *, size_t);
+void		 imap_line_tag(const char *, size_t, char *, size_t);
 
 /* A string argument: in the command buffer, not NUL ended. */
 struct imap_str {

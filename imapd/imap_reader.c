@@ -115,6 +115,8 @@ imap_reader_line(struct imap_reader *r, const char *line, size_t len)
 		len--;
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
+	if (r->len == 0)
+		imap_line_tag(line, len, r->tag, sizeof(r->tag));
 	if (len > r->lim.line_max) {
 		r->err = "Line too long";
 		return IMAP_READ_ERROR;
@@ -172,6 +174,31 @@ imap_reader_literal(struct imap_reader *r, const char *data, size_t n)
 	r->buf[r->len] = '\0';
 	r->lit_size -= n;
 	return r->lit_size > 0 ? IMAP_READ_LITERAL : IMAP_READ_LINE;
+}
+
+/*
+ * The tag a line starts with, for a BAD about a line that cannot be
+ * parsed (RFC 9051 7.1.5: untagged only when the tag cannot be told):
+ * "*" unless the first word is a valid tag (RFC 9051 9: astring
+ * characters but "+").
+ */
+void
+imap_line_tag(const char *line, size_t len, char *tag, size_t size)
+{
+	size_t	 n;
+
+	for (n = 0; n < len && n < size - 1; n++)
+		if (line[n] <= ' ' || line[n] >= 0x7f ||
+		    strchr("(){%*\"\\+", line[n]) != NULL)
+			break;
+	if (n == 0 || n == size - 1 || n >= len || line[n] != ' ')
+		n = 0;
+	if (n == 0)
+		strlcpy(tag, "*", size);
+	else {
+		memcpy(tag, line, n);
+		tag[n] = '\0';
+	}
 }
 
 /* The line that ends IDLE (RFC 2177): "DONE", any case. */

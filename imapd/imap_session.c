@@ -387,7 +387,12 @@ imap_read_command(struct mail_session *s, struct imap_reader *rd)
 		if ((r = mio_getline(&s->io, &line, &len)) == 0)
 			return 0;
 		if (r == -1) {
-			fputs("* BAD Line too long\r\n", s->io.out);
+			/* The tag is in the head kept of it (RFC 9051 7.1.5). */
+			if (rd->len == 0)
+				imap_line_tag(s->io.head, s->io.headlen,
+				    rd->tag, sizeof(rd->tag));
+			fprintf(s->io.out, "%s BAD Line too long\r\n",
+			    rd->tag);
 			imap_reader_reset(rd);
 			continue;
 		}
@@ -398,7 +403,8 @@ imap_read_command(struct mail_session *s, struct imap_reader *rd)
 			if (rd->lit_size > rd->lim.literal_max)
 				imap_too_big(s, rd);
 			else
-				fprintf(s->io.out, "* BAD %s\r\n", rd->err);
+				fprintf(s->io.out, "%s BAD %s\r\n", rd->tag,
+				    rd->err);
 			if (rd->lit_skip && mio_read(&s->io, NULL,
 			    rd->lit_size) == -1)
 				return 0;

@@ -191,6 +191,8 @@ struct mail_io {
 	FILE		*out;
 	struct mio_zlib	*z, *zprep;	/* COMPRESS: on, being set up */
 	const char	*zerr;		/* why inflate failed */
+	char		 head[80];	/* the start of a line too long */
+	size_t		 headlen;
 };
 void	mio_init(struct mail_io *, int fd, size_t bufsz, int timeout);
 void	mio_free(struct mail_io *);

@@ -188,26 +188,6 @@ imap_command(struct login_session *s, struct imap_cmd *cmd)
 	}
 }
 
-/* The tag of a command the reader refused: its first word, or "*". */
-static void
-imap_reader_tag(struct login_session *s)
-{
-	const char	*b = s->rd->buf;
-	size_t		 n = 0;
-
-	s->tag[0] = '\0';
-	if (b != NULL)
-		while (n < sizeof(s->tag) - 1 && b[n] > ' ' && b[n] < 0x7f &&
-		    b[n] != '{')
-			n++;
-	if (n == 0)
-		strlcpy(s->tag, "*", sizeof(s->tag));
-	else {
-		memcpy(s->tag, b, n);
-		s->tag[n] = '\0';
-	}
-}
-
 static void
 imap_assembled(struct login_session *s)
 {
@@ -242,8 +222,7 @@ imap_line(struct login_session *s, const char *line, size_t len)
 			io_print(s->io, "+ Ready for literal data\r\n");
 		break;
 	case IMAP_READ_ERROR:
-		imap_reader_tag(s);
-		io_printf(s->io, "%s BAD %s\r\n", s->tag, s->rd->err);
+		io_printf(s->io, "%s BAD %s\r\n", s->rd->tag, s->rd->err);
 		if (s->rd->lit_skip)
 			s->skip = s->rd->lit_size;
 		imap_reader_reset(s->rd);
@@ -287,7 +266,12 @@ login_imap_input(struct login_session *s)
 		if ((line = io_getline(s->io, &len, &toolong, &bare)) == NULL)
 			return;
 		if (toolong) {
-			io_print(s->io, "* BAD Line too long\r\n");
+			/* Its tag is in the head (RFC 9051 7.1.5). */
+			if (s->rd->len == 0)
+				imap_line_tag(line, len, s->rd->tag,
+				    sizeof(s->rd->tag));
+			io_printf(s->io, "%s BAD Line too long\r\n",
+			    s->state == LS_AUTH_CONT ? s->tag : s->rd->tag);
 			imap_reader_reset(s->rd);
 			s->state = LS_PREAUTH;
 			continue;

@@ -72,9 +72,6 @@ pop3_command(struct login_session *s, struct pop3_cmd *cmd)
 	case P3_CAPA:
 		pop3_capa(s);
 		break;
-	case P3_NOOP:
-		io_print(s->io, "+OK\r\n");
-		break;
 	case P3_QUIT:
 		io_print(s->io, "+OK Logging out\r\n");
 		login_session_end(s);
@@ -177,7 +174,7 @@ login_pop3_result(struct login_session *s, int status)
 {
 	switch (status) {
 	case AUTH_OK:
-		io_print(s->io, "+OK Logged in\r\n");
+		/* The mail process says +OK once it holds the maildrop. */
 		return;
 	case AUTH_FAIL:
 	case LOGIN_MAIL_OFFSET + MAIL_REFUSED:

@@ -130,6 +130,11 @@ mio_getline(struct mail_io *m, char **line, size_t *len)
 		scanned = m->wpos - m->rpos;
 		if (m->rpos == 0 && m->wpos == m->size) {
 			/* Too long: drop what we have, up to the LF. */
+			if (!toolong) {
+				m->headlen = m->wpos < sizeof(m->head) ?
+				    m->wpos : sizeof(m->head);
+				memcpy(m->head, m->buf, m->headlen);
+			}
 			toolong = 1;
 			m->rpos = m->wpos = 0;
 			scanned = 0;

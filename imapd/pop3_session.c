@@ -270,6 +270,8 @@ pop3_session_run(struct mail_session *s)
 		s->mb = NULL;
 		return;
 	}
+	/* PASS's or AUTH's answer (RFC 1939 7, RFC 2449 8.1.1). */
+	fputs("+OK Logged in\r\n", s->io.out);
 	for (;;) {
 		mio_flush(&s->io);
 		if ((r = mio_getline(&s->io, &line, &len)) == 0)

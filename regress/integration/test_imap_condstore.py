@@ -69,6 +69,7 @@ def test_enable(csb):
     c.ok("SELECT INBOX")
     lines, _ = c.ok("STORE 1 FLAGS (\\Draft)")
     assert lines == ["* 1 FETCH (FLAGS (\\Draft))"], lines
+    c.ok("UNSELECT")	# RFC 5161 3.1: ENABLE with nothing selected
     lines, _ = c.ok("ENABLE condstore X-OTHER")
     assert lines == ["* ENABLED CONDSTORE"], lines
     # Already on: not listed again.

@@ -282,9 +282,8 @@ def test_pop3_session_lock(isb):
     assert count >= 1
     second = pop3s(isb)
     second.user(isb.demo_user)
-    second.pass_(isb.password)
     with pytest.raises(poplib.error_proto, match=r"\[IN-USE\]"):
-        second.stat()
+        second.pass_(isb.password)	# RFC 2449 8.1.1: PASS's answer
     second.close()
     assert first.stat()[0] == count
     first.quit()

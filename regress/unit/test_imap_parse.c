@@ -454,6 +454,8 @@ test_seqset(void)
 	    !imap_seqset_within(&cmd.u.fetch.set, 0));
 	BAD("a FETCH 1:*:3 FLAGS", "sequence");
 	BAD("a FETCH $,1 FLAGS", "space");
+	BAD("a SEARCH KEYWORD \\Seen", "system flag");
+	BAD("a SEARCH UNKEYWORD \\Deleted", "system flag");
 }
 
 /* A client's conversation through the reader, as a session drives it. */
@@ -509,12 +511,20 @@ test_reader(void)
 	    IMAP_READ_LITERAL);
 	imap_reader_reset(&r);
 	CHECK(imap_reader_line(&r, "a LOGIN aaaaaaaaaaaaaaaaaaaaaaa", 31) ==
-	    IMAP_READ_ERROR && strstr(r.err, "too long") != NULL);
+	    IMAP_READ_ERROR && strstr(r.err, "too long") != NULL &&
+	    strcmp(r.tag, "a") == 0);
 	imap_reader_reset(&r);
-	CHECK(imap_reader_line(&r, "a x {99999999999}", 17) ==
-	    IMAP_READ_ERROR);
+	CHECK(imap_reader_line(&r, "t7 x {99999999999}", 18) ==
+	    IMAP_READ_ERROR && strcmp(r.tag, "t7") == 0);
 	imap_reader_reset(&r);
-	CHECK(imap_reader_line(&r, "a\0b", 3) == IMAP_READ_ERROR);
+	CHECK(imap_reader_line(&r, "a\0b", 3) == IMAP_READ_ERROR &&
+	    strcmp(r.tag, "*") == 0);
+	imap_reader_reset(&r);
+	CHECK(imap_reader_line(&r, "n1 NOOP \0", 9) == IMAP_READ_ERROR &&
+	    strcmp(r.tag, "n1") == 0);
+	imap_reader_reset(&r);
+	CHECK(imap_reader_line(&r, "a*b NOOP \0", 10) == IMAP_READ_ERROR &&
+	    strcmp(r.tag, "*") == 0);
 	imap_reader_reset(&r);
 	CHECK(imap_reader_line(&r, "a NOOP {x}", 10) == IMAP_READ_DONE);
 	imap_reader_free(&r);
