@@ -57,7 +57,9 @@ imap_list_wanted(const struct imap_list *l, const char *name)
 	int	 p;
 
 	for (p = 0; p < l->patterns.n; p++) {
-		if (l->ref.len + l->patterns.v[p].len >= sizeof(pat))
+		/* An empty pattern asks for the delimiter, not names. */
+		if (l->patterns.v[p].len == 0 ||
+		    l->ref.len + l->patterns.v[p].len >= sizeof(pat))
 			continue;
 		memcpy(pat, l->ref.s, l->ref.len);
 		memcpy(pat + l->ref.len, l->patterns.v[p].s,
@@ -67,6 +69,18 @@ imap_list_wanted(const struct imap_list *l, const char *name)
 			return 1;
 	}
 	return 0;
+}
+
+/* The same for a storage name, written as the client writes names. */
+int
+imap_list_wants(const struct mail_session *s, const struct imap_list *l,
+    const char *name)
+{
+	char	 wire[MAILBOX_NAME_MAX * 2];
+
+	if (imap_name_wire(s, name, wire, sizeof(wire)) == -1)
+		return 0;
+	return imap_list_wanted(l, wire);
 }
 
 /*
@@ -99,7 +113,6 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 {
 	struct imap_list	*l = &cmd->u.list;
 	struct folder_list	 fl;
-	char			 wire[MAILBOX_NAME_MAX * 2];
 	size_t			 i;
 	int			 lsub = cmd->verb == IC_LSUB;
 
@@ -125,10 +138,7 @@ imap_cmd_list(struct mail_session *s, struct imap_cmd *cmd)
 		return;
 	}
 	for (i = 0; i < fl.n; i++) {
-		/* Patterns match the names as the client writes them. */
-		if (imap_name_wire(s, fl.f[i].name, wire, sizeof(wire)) == -1)
-			continue;
-		if (!imap_list_wanted(l, wire))
+		if (!imap_list_wants(s, l, fl.f[i].name))
 			continue;
 		fprintf(s->io.out, "* %s ", lsub ? "LSUB" : "LIST");
 		list_attrs(s->io.out, &fl.f[i], lsub, MAIL_REV2(s));

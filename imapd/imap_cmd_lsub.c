@@ -39,18 +39,6 @@ lsub_line(struct mail_session *s, const char *name, int noselect)
 	fputs("\r\n", s->io.out);
 }
 
-/* Patterns match the names as the client writes them. */
-static int
-lsub_wanted(const struct mail_session *s, const struct imap_list *l,
-    const char *name)
-{
-	char	 wire[MAILBOX_NAME_MAX * 2];
-
-	if (imap_name_wire(s, name, wire, sizeof(wire)) == -1)
-		return 0;
-	return imap_list_wanted(l, wire);
-}
-
 /* The levels above name that l wants and nobody subscribed, once each. */
 static void
 lsub_parents(struct mail_session *s, const struct imap_list *l,
@@ -64,7 +52,7 @@ lsub_parents(struct mail_session *s, const struct imap_list *l,
 		return;
 	while ((sep = strrchr(parent, MAILBOX_SEP)) != NULL) {
 		*sep = '\0';
-		if (!lsub_wanted(s, l, parent) || subs_has(subs, parent) ||
+		if (!imap_list_wants(s, l, parent) || subs_has(subs, parent) ||
 		    subs_has(shown, parent))
 			continue;
 		if (subs_add(shown, parent) == 0)
@@ -89,7 +77,7 @@ imap_cmd_lsub(struct mail_session *s, struct imap_cmd *cmd)
 		return;
 	}
 	for (i = 0; i < subs.n; i++) {
-		if (lsub_wanted(s, l, subs.name[i]))
+		if (imap_list_wants(s, l, subs.name[i]))
 			lsub_line(s, subs.name[i], 0);
 		else
 			lsub_parents(s, l, &subs, subs.name[i], &shown);

@@ -97,33 +97,6 @@ lx_add_subscribed(struct lx_list *ll, const struct subscriptions *subs,
 	return 0;
 }
 
-/* Does name match one of the patterns (after the reference)? */
-static int
-lx_match(const struct mail_session *s, const struct imap_list *l,
-    const char *name)
-{
-	char	 pat[MAILBOX_NAME_MAX * 2], wire[MAILBOX_NAME_MAX * 2];
-	int	 p;
-
-	/* Patterns match the names as the client writes them. */
-	if (imap_name_wire(s, name, wire, sizeof(wire)) == -1)
-		return 0;
-
-	for (p = 0; p < l->patterns.n; p++) {
-		/* An empty pattern asks for the delimiter, not names. */
-		if (l->patterns.v[p].len == 0 ||
-		    l->ref.len + l->patterns.v[p].len >= sizeof(pat))
-			continue;
-		memcpy(pat, l->ref.s, l->ref.len);
-		memcpy(pat + l->ref.len, l->patterns.v[p].s,
-		    l->patterns.v[p].len);
-		pat[l->ref.len + l->patterns.v[p].len] = '\0';
-		if (imap_list_matches(pat, wire))
-			return 1;
-	}
-	return 0;
-}
-
 static int
 lx_selected(const struct imap_list *l, const struct lx_name *n)
 {
@@ -227,7 +200,7 @@ lx_gather(struct mail_session *s, const struct imap_list *l,
 	for (i = 0; i < ll->n; i++) {
 		n = &ll->v[i];
 		n->subscribed = subs_has(&subs, n->name);
-		n->matched = lx_match(s, l, n->name);
+		n->matched = imap_list_wants(s, l, n->name);
 		n->selected = lx_selected(l, n);
 	}
 	qsort(ll->v, ll->n, sizeof(*ll->v), lx_cmp);

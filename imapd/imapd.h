@@ -339,6 +339,8 @@ void	imap_cmd_folder(struct mail_session *, struct imap_cmd *);
 /* imap_cmd_lsub.c, with the pattern matches of imap_cmd_list.c. */
 void	imap_cmd_lsub(struct mail_session *, struct imap_cmd *);
 int	imap_list_wanted(const struct imap_list *, const char *name);
+int	imap_list_wants(const struct mail_session *, const struct imap_list *,
+	    const char *);
 /* Flag names of a list on a mailbox (imap_cmd_store.c). */
 int	imap_flags_parse(struct mailbox *, const struct imap_strlist *,
 	    struct maildir_flags *);
