@@ -28,7 +28,7 @@
 static void
 write_string(FILE *f, const char *s, size_t n, int how)
 {
-	size_t	 i;
+	size_t	 i, j;
 	int	 lit = how == WS_LITERAL;
 
 	for (i = 0; i < n && !lit; i++)
@@ -41,11 +41,16 @@ write_string(FILE *f, const char *s, size_t n, int how)
 		fwrite(s, 1, n, f);
 		return;
 	}
+	/* In runs: a character at a time was a third of a FETCH. */
 	fputc('"', f);
-	for (i = 0; i < n; i++) {
-		if (s[i] == '"' || s[i] == '\\')
+	for (i = 0; i < n; i = j) {
+		for (j = i; j < n && s[j] != '"' && s[j] != '\\'; j++)
+			;
+		fwrite(s + i, 1, j - i, f);
+		if (j < n) {
 			fputc('\\', f);
-		fputc(s[i], f);
+			fputc(s[j++], f);
+		}
 	}
 	fputc('"', f);
 }
