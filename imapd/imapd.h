@@ -192,6 +192,7 @@ struct mail_io {
 	int		 timeout;	/* msec idle, then autologout */
 	int		 eof;
 	FILE		*out;
+	char		*obuf;		/* out's buffer */
 };
 void	mio_init(struct mail_io *, int fd, size_t bufsz, int timeout);
 /*
