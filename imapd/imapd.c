@@ -10,6 +10,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -46,6 +47,7 @@ struct conf		*imapd_conf;
 static void	 parent_bind(void);
 static int	 parent_check_pkis(void);
 static void	 parent_load_keys(int);
+static void	 parent_channels(void);
 static void	 parent_key_loaded(struct msg_key_loaded *);
 static void	 parent_send_cert(struct conf_pki *);
 static void	 parent_login(struct channel *, struct imsg *,
@@ -80,7 +82,7 @@ static const struct channel_cbs keys_cbs = {
 /* authd may come and go: the channel reconnects by itself. */
 static const struct channel_cbs authd_cbs = { 0 };
 
-static struct channel	 login_ch, keys_ch, authd_ch;
+static struct channel	*login_ch, *keys_ch, *authd_ch;
 static pid_t		 login_pid, keys_pid;
 static int		 keys_pending;
 static int		 ready_sent;
@@ -173,17 +175,18 @@ main(int argc, char *argv[])
 	event_init();
 	daemon_signals(ev_sigs, sigs, 4, parent_sig);
 
-	channel_init(&login_ch, "imap login", "imap parent", login_types,
+	parent_channels();
+	channel_init(login_ch, "imap login", "imap parent", login_types,
 	    &login_cbs, NULL);
-	channel_init(&keys_ch, "key process", "imap parent", keys_types,
+	channel_init(keys_ch, "key process", "imap parent", keys_types,
 	    &keys_cbs, NULL);
-	channel_init(&authd_ch, "authd", "imap parent", authd_types,
+	channel_init(authd_ch, "authd", "imap parent", authd_types,
 	    &authd_cbs, NULL);
-	channel_attach(&login_ch, sp[0]);
-	channel_attach(&keys_ch, kp[0]);
+	channel_attach(login_ch, sp[0]);
+	channel_attach(keys_ch, kp[0]);
 	conf_sockpath(imapd_conf, "auth.sock", path, sizeof(path));
-	channel_start(&authd_ch, path);
-	mail_procs_init(&login_ch, &authd_ch);
+	channel_start(authd_ch, path);
+	mail_procs_init(login_ch, authd_ch);
 	/* Shared by the mail processes forked from here (mime_decode.c). */
 	mime_charsets_preload();
 	imapd_control_listen();
@@ -191,7 +194,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < nimap + npop3; i++) {
 		l.proto = i < nimap ? PROTO_IMAP : PROTO_POP3;
 		l.index = i < nimap ? i : i - nimap;
-		if (channel_send(&login_ch,
+		if (channel_send(login_ch,
 		    msg_imap_listener_pack(&l, lfds[i])) == -1)
 			fatalx("cannot queue LISTENER");
 	}
@@ -269,7 +272,7 @@ parent_load_keys(int start)
 			continue;
 		}
 		m.pki = pki->name;
-		if (channel_send(&keys_ch, msg_key_load_pack(&m, fd)) == -1)
+		if (channel_send(keys_ch, msg_key_load_pack(&m, fd)) == -1)
 			fatalx("cannot queue KEY_LOAD");
 		if (start)
 			keys_pending++;
@@ -299,7 +302,7 @@ parent_key_loaded(struct msg_key_loaded *m)
 			keys_pending--;
 	}
 	if (!ready_sent && keys_pending == 0) {
-		if (channel_send(&login_ch, msg_imap_ready_pack(
+		if (channel_send(login_ch, msg_imap_ready_pack(
 		    &(struct msg_imap_ready){}, -1)) == -1)
 			fatalx("cannot queue READY");
 		ready_sent = 1;
@@ -316,7 +319,7 @@ parent_send_cert(struct conf_pki *pki)
 		log_warn("pki %s: %s", pki->name, pki->cert);
 		return;
 	}
-	if (channel_send(&login_ch, msg_imap_tls_config_pack(&m, fd)) == -1)
+	if (channel_send(login_ch, msg_imap_tls_config_pack(&m, fd)) == -1)
 		fatalx("cannot queue TLS_CONFIG");
 	if (ready_sent)
 		log_info("pki %s: new certificate and key loaded", pki->name);
@@ -411,6 +414,32 @@ parent_connect(struct msg_imap_connect *m)
 	if ((fd = unixsock_connect_as(path, 0, login_uid, login_gid)) == -1)
 		log_debug("connect %s: %s", path, strerror(errno));
 	a.failed = fd == -1;
-	if (channel_send(&login_ch, msg_imap_connected_pack(&a, fd)) == -1)
+	if (channel_send(login_ch, msg_imap_connected_pack(&a, fd)) == -1)
 		fatalx("cannot queue CONNECTED");
+}
+
+/*
+ * The parent writes its channels for every session it starts (the
+ * redeem, MAIL_STARTED).  In pages that a fork would share, each write
+ * left the last mail process forked a private copy of the page; the
+ * mail processes never use these channels, so their pages are not
+ * inherited at all (Linux's MADV_DONTFORK; elsewhere they are, as
+ * before).  Called after the key and login processes are forked.
+ */
+static void
+parent_channels(void)
+{
+	struct channel	*ch;
+	size_t		 len = 3 * sizeof(*ch);
+
+	if ((ch = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
+		fatal("mmap");
+#ifdef MADV_DONTFORK
+	if (madvise(ch, len, MADV_DONTFORK) == -1)
+		fatal("madvise");
+#endif
+	login_ch = &ch[0];
+	keys_ch = &ch[1];
+	authd_ch = &ch[2];
 }
