@@ -3,15 +3,14 @@
  * INTERNALDATE, ENVELOPE, BODY, BODYSTRUCTURE, BODY[section]<partial>
  * and BODY.PEEK, RFC822, RFC822.HEADER, RFC822.TEXT.  The message file
  * is read and its MIME structure parsed (mime.c) only for the items
- * that need it (ENVELOPE and RFC822.SIZE: the header and the size of
- * a small file, without the MIME structure); a non-PEEK body section
- * sets \Seen.  RFC822.SIZE,
- * INTERNALDATE, ENVELOPE and BODYSTRUCTURE come from the selected
- * folder's tsamba.index when it has them; what a file had to be read
- * for goes into the index for the next time (index.c), so that a
- * client's header listing costs no file opens after the first.  MODSEQ and
- * CHANGEDSINCE are CONDSTORE's (RFC 7162 3.1.4); BINARY is not
- * offered and answered BAD.
+ * that need it: ENVELOPE and RFC822.SIZE take the header alone and the
+ * size of a small file, without the structure.  A non-PEEK body section
+ * sets \Seen.  RFC822.SIZE, INTERNALDATE, ENVELOPE and BODYSTRUCTURE
+ * come from the selected folder's tsamba.index when it has them; what
+ * a file had to be read for goes into the index for the next time
+ * (index.c), so that a client's header listing costs no file opens
+ * after the first.  MODSEQ and CHANGEDSINCE are CONDSTORE's (RFC 7162
+ * 3.1.4); BINARY is not offered and answered BAD.
  */
 
 #include <sys/types.h>
