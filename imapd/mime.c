@@ -669,8 +669,10 @@ mime_header_get_nth(const struct mime_msg *m, const struct mime_range *h,
 		e = line_end(m, pos);
 		if (e > end)
 			e = end;
-		if (e - pos > nlen && strncasecmp(m->buf + pos, name,
-		    nlen) == 0) {
+		/* The first letter first: most lines are other fields. */
+		if (e - pos > nlen && tolower((unsigned char)m->buf[pos]) ==
+		    tolower((unsigned char)name[0]) &&
+		    strncasecmp(m->buf + pos, name, nlen) == 0) {
 			vstart = pos + nlen;
 			while (vstart < e && (m->buf[vstart] == ' ' ||
 			    m->buf[vstart] == '\t'))
