@@ -40,6 +40,9 @@
 #   pss_per_conn_kb 115-116 / 490
 #   C: fetch_ratio=0.46 select1_ratio=0.61 fetch2_ratio=0.11
 #   D: fetch_ratio=0.77 select1_ratio=1.00 fetch2_ratio=0.22
+# A run E at the head with the putc_unlocked/first-letter commit: FETCH
+# #1 1.76 / 2.52 s, CPU 1760 / 2490 ms (the load fell during Dovecot's
+# side), fetch_ratio=0.70 search_ratio=0.51 pss_per_conn_kb 112 / 489.
 # The first FETCH now reads each file's header only (one pread(2) of
 # 16 KB, the whole of these small files) and no MIME structure.  Earlier
 # the same day (runs A, B): FETCH #1 2.37-3.24 s, CPU 2350-2590 ms;
