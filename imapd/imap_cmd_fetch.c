@@ -3,14 +3,16 @@
  * INTERNALDATE, ENVELOPE, BODY, BODYSTRUCTURE, BODY[section]<partial>
  * and BODY.PEEK, RFC822, RFC822.HEADER, RFC822.TEXT.  The message file
  * is read and its MIME structure parsed (mime.c) only for the items
- * that need it; a non-PEEK body section sets \Seen.  RFC822.SIZE,
- * INTERNALDATE, ENVELOPE and BODYSTRUCTURE come from the selected
- * folder's tsamba.index when it has them; what a file had to be read
- * for goes into the index for the next time (index.c), so that a
- * client's header listing costs no file opens after the first.  MODSEQ
- * and CHANGEDSINCE are CONDSTORE's (RFC 7162 3.1.4); BINARY[],
- * BINARY.PEEK[] and BINARY.SIZE[] are RFC 3516's, decoded by
- * imap_fetch_binary.c and sent as a literal8 when they hold a NUL.
+ * that need it: ENVELOPE and RFC822.SIZE take the header alone and the
+ * size of a small file, without the structure.  A non-PEEK body section
+ * sets \Seen.  RFC822.SIZE, INTERNALDATE, ENVELOPE and BODYSTRUCTURE
+ * come from the selected folder's tsamba.index when it has them; what
+ * a file had to be read for goes into the index for the next time
+ * (index.c), so that a client's header listing costs no file opens
+ * after the first.  MODSEQ and CHANGEDSINCE are CONDSTORE's (RFC 7162
+ * 3.1.4); BINARY[], BINARY.PEEK[] and BINARY.SIZE[] are RFC 3516's,
+ * decoded by imap_fetch_binary.c and sent as a literal8 when they hold
+ * a NUL.
  */
 
 #include <sys/types.h>
@@ -30,6 +32,7 @@
 #include "index.h"
 
 #define FETCH_MESSAGE_MAX	(256 * 1024 * 1024)
+#define FETCH_HEADER_CHUNK	(16 * 1024)	/* most headers: one read */
 
 static const struct mime_limits fetch_mime_limits = {
 	.depth_max = MIME_DEPTH_MAX,
@@ -41,6 +44,7 @@ struct fetch_msg {
 	int			 fd;
 	struct stat		 st;
 	struct mime_msg		*mime;
+	struct mime_msg		*hdr;	/* only the header (and more) */
 	const struct index_msg	*ix;	/* its index entry, or NULL */
 	struct index_msg	 fill;	/* learnt from the file, for it */
 };
@@ -220,6 +224,25 @@ fetch_binary_check(struct mail_session *s, const struct imap_fetch *fe,
 	return 0;
 }
 
+/*
+ * The message for ENVELOPE and RFC822.SIZE: the whole parse when
+ * something else needed it, else its header alone, read in one pread
+ * of FETCH_HEADER_CHUNK mostly, and with it the whole of a small file.
+ */
+static struct mime_msg *
+fetch_header(struct mail_session *s, struct fetch_msg *fm)
+{
+	if (fm->mime != NULL)
+		return fm->mime;
+	if (fm->hdr != NULL)
+		return fm->hdr;
+	if (fetch_open(s, fm) == -1)
+		return NULL;
+	fm->hdr = mime_parse_header_fd(fm->fd, FETCH_HEADER_CHUNK,
+	    FETCH_MESSAGE_MAX);
+	return fm->hdr;
+}
+
 static int
 fetch_size(struct mail_session *s, struct fetch_msg *fm, size_t *size)
 {
@@ -231,9 +254,14 @@ fetch_size(struct mail_session *s, struct fetch_msg *fm, size_t *size)
 		*size = fm->ix->vsize;
 		return 0;
 	}
-	if ((mm = fetch_mime(s, fm)) == NULL)
+	/* A file the header's read took whole needs no parse. */
+	if (fm->mime == NULL && (mm = fetch_header(s, fm)) != NULL &&
+	    (off_t)mm->readlen == fm->st.st_size)
+		*size = mime_vsize(mm->buf, mm->readlen);
+	else if ((mm = fetch_mime(s, fm)) == NULL)
 		return -1;
-	*size = mm->root->header.vsize + mm->root->body.vsize;
+	else
+		*size = mm->root->header.vsize + mm->root->body.vsize;
 	fm->fill.vsize = *size;
 	fm->fill.have |= INDEX_HAVE_VSIZE;
 	return 0;
@@ -265,6 +293,7 @@ fetch_structure(struct mail_session *s, struct fetch_msg *fm, FILE *f,
 	char		**fp;
 	size_t		 n = 0, *fn;
 	FILE		*mf;
+	struct mime_msg	*mm;
 
 	fp = env ? &fm->fill.envelope : &fm->fill.bodystructure;
 	fn = env ? &fm->fill.envlen : &fm->fill.bslen;
@@ -273,15 +302,15 @@ fetch_structure(struct mail_session *s, struct fetch_msg *fm, FILE *f,
 		n = env ? fm->ix->envlen : fm->ix->bslen;
 	}
 	if (p == NULL && *fp == NULL) {
-		if (fetch_mime(s, fm) == NULL)
+		if ((mm = env ? fetch_header(s, fm) : fetch_mime(s, fm)) ==
+		    NULL)
 			return -1;
 		if ((mf = open_memstream(fp, fn)) == NULL)
 			fatal("open_memstream");
 		if (env)
-			mime_write_envelope(mf, fm->mime, fm->mime->root);
+			mime_write_envelope(mf, mm, mm->root);
 		else
-			mime_write_bodystructure(mf, fm->mime,
-			    fm->mime->root, 1);
+			mime_write_bodystructure(mf, mm, mm->root, 1);
 		if (fclose(mf) == EOF)
 			fatal("fetch: memstream");
 	}
@@ -480,8 +509,8 @@ fetch_one(struct mail_session *s, struct imap_cmd *cmd, uint32_t uid,
 		fclose(f);
 	free(buf);
 	fetch_fill(s, &fm, uid);
-	if (fm.mime != NULL)
-		mime_free(fm.mime);
+	mime_free(fm.mime);
+	mime_free(fm.hdr);
 	if (fm.fd != -1)
 		close(fm.fd);
 	return rv;

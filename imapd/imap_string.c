@@ -13,7 +13,7 @@
 void
 imap_string(FILE *f, const char *p, size_t len, int flags)
 {
-	size_t	 i;
+	size_t	 i, j;
 
 	for (i = 0; i < len && !(flags & IMAP_STR_LITERAL); i++)
 		if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0' ||
@@ -26,13 +26,18 @@ imap_string(FILE *f, const char *p, size_t len, int flags)
 		fwrite(p, 1, len, f);
 		return;
 	}
-	fputc('"', f);
-	for (i = 0; i < len; i++) {
-		if (p[i] == '"' || p[i] == '\\')
-			fputc('\\', f);
-		fputc(p[i], f);
+	/* In runs: a character at a time was a fifth of a cold FETCH. */
+	putc_unlocked('"', f);
+	for (i = 0; i < len; i = j) {
+		for (j = i; j < len && p[j] != '"' && p[j] != '\\'; j++)
+			;
+		fwrite(p + i, 1, j - i, f);
+		if (j < len) {
+			putc_unlocked('\\', f);
+			putc_unlocked(p[j++], f);
+		}
 	}
-	fputc('"', f);
+	putc_unlocked('"', f);
 }
 
 void

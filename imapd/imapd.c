@@ -10,6 +10,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -67,8 +68,11 @@ static const struct channel_cbs login_cbs = {
 /* authd may come and go: the channel reconnects by itself. */
 static const struct channel_cbs authd_cbs = { 0 };
 
-static struct channel	 login_ch, keys_ch, authd_ch;
+/* Written per session: mapped apart, see parent_channels(). */
+static struct channel	*login_ch, *authd_ch;
+static struct channel	 keys_ch;
 static pid_t		 login_pid, keys_pid;
+static void	 parent_channels(void);
 static int	 parent_send_cert(const struct conf_pki *, int);
 static int	 parent_send_ready(void);
 static struct engine_tls tls = { .keys = &keys_ch,
@@ -163,15 +167,16 @@ main(int argc, char *argv[])
 	event_init();
 	daemon_signals(ev_sigs, sigs, 4, parent_sig);
 
-	channel_init(&login_ch, "imap login", "imap parent", login_types,
+	parent_channels();
+	channel_init(login_ch, "imap login", "imap parent", login_types,
 	    &login_cbs, NULL);
-	channel_init(&authd_ch, "authd", "imap parent", authd_types,
+	channel_init(authd_ch, "authd", "imap parent", authd_types,
 	    &authd_cbs, NULL);
-	channel_attach(&login_ch, sp[0]);
+	channel_attach(login_ch, sp[0]);
 	engine_tls_attach(&tls, kp[0], "imap parent", parent_child_down);
 	conf_sockpath(imapd_conf, "auth.sock", path, sizeof(path));
-	channel_start(&authd_ch, path);
-	mail_procs_init(&login_ch, &authd_ch);
+	channel_start(authd_ch, path);
+	mail_procs_init(login_ch, authd_ch);
 	/* Shared by the mail processes forked from here (mime_decode.c). */
 	mime_charsets_preload();
 	imapd_control_listen();
@@ -179,7 +184,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < nimap + npop3; i++) {
 		l.proto = i < nimap ? PROTO_IMAP : PROTO_POP3;
 		l.index = i < nimap ? i : i - nimap;
-		if (channel_send(&login_ch,
+		if (channel_send(login_ch,
 		    msg_imap_listener_pack(&l, lfds[i])) == -1)
 			fatalx("cannot queue LISTENER");
 	}
@@ -225,13 +230,13 @@ parent_send_cert(const struct conf_pki *pki, int fd)
 {
 	struct msg_imap_tls_config	 m = { .pki = pki->name };
 
-	return channel_send(&login_ch, msg_imap_tls_config_pack(&m, fd));
+	return channel_send(login_ch, msg_imap_tls_config_pack(&m, fd));
 }
 
 static int
 parent_send_ready(void)
 {
-	return channel_send(&login_ch, msg_imap_ready_pack(
+	return channel_send(login_ch, msg_imap_ready_pack(
 	    &(struct msg_imap_ready){}, -1));
 }
 
@@ -317,6 +322,31 @@ parent_connect(struct msg_imap_connect *m)
 	if ((fd = unixsock_connect_as(path, 0, login_uid, login_gid)) == -1)
 		log_debug("connect %s: %s", path, strerror(errno));
 	a.failed = fd == -1;
-	if (channel_send(&login_ch, msg_imap_connected_pack(&a, fd)) == -1)
+	if (channel_send(login_ch, msg_imap_connected_pack(&a, fd)) == -1)
 		fatalx("cannot queue CONNECTED");
+}
+
+/*
+ * The parent writes its channels for every session it starts (the
+ * redeem, MAIL_STARTED).  In pages that a fork would share, each write
+ * left the last mail process forked a private copy of the page; the
+ * mail processes never use these channels, so their pages are not
+ * inherited at all (Linux's MADV_DONTFORK; elsewhere they are, as
+ * before).  Called after the key and login processes are forked.
+ */
+static void
+parent_channels(void)
+{
+	struct channel	*ch;
+	size_t		 len = 2 * sizeof(*ch);
+
+	if ((ch = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
+		fatal("mmap");
+#ifdef MADV_DONTFORK
+	if (madvise(ch, len, MADV_DONTFORK) == -1)
+		fatal("madvise");
+#endif
+	login_ch = &ch[0];
+	authd_ch = &ch[1];
 }

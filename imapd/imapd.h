@@ -193,6 +193,7 @@ struct mail_io {
 	const char	*zerr;		/* why inflate failed */
 	char		 head[80];	/* the start of a line too long */
 	size_t		 headlen;
+	char		*obuf;		/* out's buffer */
 };
 void	mio_init(struct mail_io *, int fd, size_t bufsz, int timeout);
 void	mio_free(struct mail_io *);

@@ -20,6 +20,9 @@ login_relay_start(struct login_session *s)
 {
 	io_set_lowat(s->io, LOGIN_RELAY_HIWAT / 2);
 	io_set_lowat(s->mio, LOGIN_RELAY_HIWAT / 2);
+	/* Idle sessions are most: their input buffers are not kept. */
+	io_set_release(s->io);
+	io_set_release(s->mio);
 	io_resume_read(s->mio);
 	io_resume_read(s->io);
 	/* Commands pipelined behind the login go to the mail process. */

@@ -9,6 +9,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/mman.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -22,6 +23,23 @@
 
 #define MIO_OUTBUF	(64 * 1024)
 
+/*
+ * The session's two buffers are pages of their own: from the heap,
+ * inherited from the parent, they were cut from its free chunks, and
+ * every chunk header written was a page copied.  Only the pages the
+ * session's lines and replies touch cost it memory.
+ */
+static char *
+mio_pages(size_t n)
+{
+	void	*p;
+
+	if ((p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
+		fatal("%s", __func__);
+	return p;
+}
+
 void
 mio_init(struct mail_io *m, int fd, size_t bufsz, int timeout)
 {
@@ -31,11 +49,15 @@ mio_init(struct mail_io *m, int fd, size_t bufsz, int timeout)
 	m->fd = fd;
 	m->size = bufsz;
 	m->timeout = timeout;
-	if ((m->buf = malloc(bufsz)) == NULL)
-		fatal("%s", __func__);
+	m->buf = mio_pages(bufsz);
 	if ((ofd = dup(fd)) == -1 || (m->out = fdopen(ofd, "w")) == NULL)
 		fatal("%s", __func__);
-	setvbuf(m->out, NULL, _IOFBF, MIO_OUTBUF);
+	/*
+	 * glibc ignores the size when given no buffer and takes the
+	 * socket's st_blksize, 4 KB: a FETCH went out 4 KB a write.
+	 */
+	m->obuf = mio_pages(MIO_OUTBUF);
+	setvbuf(m->out, m->obuf, _IOFBF, MIO_OUTBUF);
 }
 
 /* Everything mio_init and COMPRESS took, output not flushed. */

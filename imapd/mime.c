@@ -447,6 +447,104 @@ mime_parse_fd(int fd, size_t max, const struct mime_limits *lim)
 	return m;
 }
 
+/*
+ * Where the first empty line of the len bytes at buf ends, as
+ * header_end() finds it at the top level; 0 while the line at *pos has
+ * no end yet and more of the file follows (!eof).  *pos is where to
+ * go on from with more bytes.
+ */
+static size_t
+header_scan(const char *buf, size_t len, int eof, size_t *pos)
+{
+	const char	*nl;
+	size_t		 e;
+
+	while (*pos < len) {
+		if ((nl = memchr(buf + *pos, '\n', len - *pos)) == NULL &&
+		    !eof)
+			return 0;
+		e = nl == NULL ? len : (size_t)(nl - buf) + 1;
+		if (buf[*pos] == '\n' || (buf[*pos] == '\r' && e - *pos == 2))
+			return e;
+		*pos = e;
+	}
+	return eof ? len : 0;
+}
+
+/*
+ * Only the header of a file, for what needs no more (ENVELOPE): read
+ * from its start chunk bytes at a time until the chunk with the first
+ * empty line, at most max.  The root's header range is the one
+ * mime_parse() finds (its vsize and lines are not counted); it has no
+ * body and its Content-* fields are not parsed.
+ */
+struct mime_msg *
+mime_parse_header_fd(int fd, size_t chunk, size_t max)
+{
+	struct mime_msg	*m;
+	char		*buf = NULL, *nb;
+	size_t		 len = 0, size = 0, pos = 0, hend = 0;
+	ssize_t		 n;
+	int		 eof = 0;
+
+	while ((hend = header_scan(buf, len, eof, &pos)) == 0 && !eof) {
+		if (len == size) {
+			if (size >= max) {
+				free(buf);
+				errno = EFBIG;
+				return NULL;
+			}
+			size = size == 0 ? chunk : size * 2;
+			if (size > max)
+				size = max;
+			if ((nb = realloc(buf, size)) == NULL) {
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+		}
+		if ((n = pread(fd, buf + len, size - len, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			free(buf);
+			return NULL;
+		}
+		if (n == 0)
+			eof = 1;
+		len += n;
+	}
+	if ((m = calloc(1, sizeof(*m))) == NULL ||
+	    (m->root = calloc(1, sizeof(*m->root))) == NULL) {
+		free(m);
+		free(buf);
+		return NULL;
+	}
+	TAILQ_INIT(&m->root->children);
+	m->buf = buf == NULL ? "" : buf;
+	m->len = hend;
+	m->owned = buf;
+	m->readlen = len;
+	m->nparts = 1;
+	m->root->header.len = hend;
+	m->root->body.off = hend;
+	return m;
+}
+
+/* The size of len bytes as IMAP counts them: every bare LF as CRLF. */
+size_t
+mime_vsize(const char *buf, size_t len)
+{
+	const char	*p = buf, *end = buf + len, *nl;
+	size_t		 n = len;
+
+	while (p < end && (nl = memchr(p, '\n', end - p)) != NULL) {
+		if (nl == buf || nl[-1] != '\r')
+			n++;
+		p = nl + 1;
+	}
+	return n;
+}
+
 static void
 part_free(struct mime_part *p)
 {
@@ -571,8 +669,10 @@ mime_header_get_nth(const struct mime_msg *m, const struct mime_range *h,
 		e = line_end(m, pos);
 		if (e > end)
 			e = end;
-		if (e - pos > nlen && strncasecmp(m->buf + pos, name,
-		    nlen) == 0) {
+		/* The first letter first: most lines are other fields. */
+		if (e - pos > nlen && tolower((unsigned char)m->buf[pos]) ==
+		    tolower((unsigned char)name[0]) &&
+		    strncasecmp(m->buf + pos, name, nlen) == 0) {
 			vstart = pos + nlen;
 			while (vstart < e && (m->buf[vstart] == ' ' ||
 			    m->buf[vstart] == '\t'))

@@ -61,6 +61,8 @@ struct mime_msg {
 	const char		*buf;
 	size_t			 len;
 	char			*owned;		/* read by mime_parse_fd */
+	size_t			 readlen;	/* of owned, read from the file
+						   (mime_parse_header_fd) */
 	struct mime_part	*root;		/* the message itself */
 	int			 nparts;
 	int			 truncated;	/* a limit was reached */
@@ -68,6 +70,8 @@ struct mime_msg {
 
 struct mime_msg	*mime_parse(const char *, size_t, const struct mime_limits *);
 struct mime_msg	*mime_parse_fd(int, size_t, const struct mime_limits *);
+struct mime_msg	*mime_parse_header_fd(int, size_t, size_t);
+size_t		 mime_vsize(const char *, size_t);
 void		 mime_free(struct mime_msg *);
 
 /* Header fields of a header range (with the blank line). */

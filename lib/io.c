@@ -127,6 +127,7 @@ struct io {
 	size_t			 wpos;
 	size_t			 maxline;
 	int			 discarding;	/* rest of an over-long line */
+	int			 release;	/* free ibuf when emptied */
 
 	struct evbuffer		*out;
 	size_t			 lowat;
@@ -335,6 +336,17 @@ void
 io_set_lowat(struct io *io, size_t lowat)
 {
 	io->lowat = lowat;
+}
+
+/*
+ * For a connection that mostly waits (a relay): the input buffer is
+ * freed whenever the callback has taken all of it, and allocated again
+ * at its size for the next read.
+ */
+void
+io_set_release(struct io *io)
+{
+	io->release = 1;
 }
 
 void
@@ -824,7 +836,11 @@ io_make_room(struct io *io)
 	}
 	if (io->ibuf == NULL || (io->wpos == io->isize &&
 	    io->isize < io->icap)) {
-		nsize = io->isize ? io->isize * 2 : IO_INBUF_START;
+		/* A released buffer comes back at the size it had. */
+		if (io->ibuf == NULL && io->isize > 0)
+			nsize = io->isize;
+		else
+			nsize = io->isize ? io->isize * 2 : IO_INBUF_START;
 		if (nsize > io->icap)
 			nsize = io->icap;
 		if ((n = realloc(io->ibuf, nsize)) == NULL) {
@@ -866,6 +882,11 @@ io_fill(struct io *io)
 		io_callback(io, IO_DATAIN);
 		if (io->freed || io->dead)
 			return;
+	}
+	if (io->release && io->rpos == io->wpos) {
+		free(io->ibuf);
+		io->ibuf = NULL;
+		io->rpos = io->wpos = 0;
 	}
 	if (io->eof && !io->user_paused && !io->eof_reported) {
 		io->eof_reported = 1;

@@ -33,6 +33,7 @@ void		 io_free(struct io *);
 void		 io_set_timeout(struct io *, int msec);	/* 0 = none */
 void		 io_set_maxline(struct io *, size_t);	/* default 1000 */
 void		 io_set_lowat(struct io *, size_t);	/* default 0 */
+void		 io_set_release(struct io *);	/* free idle input buffer */
 /* Stop and restart reading (flow control while a reply is pending). */
 void		 io_pause_read(struct io *);
 void		 io_resume_read(struct io *);

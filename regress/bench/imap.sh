@@ -31,15 +31,23 @@
 # imap_bench_tree.py adds cpu_*_ms fields: the CPU the server's tree spent
 # on each timed step, steadier than the wall clock on a shared box.
 # Measured 2026-12-08, full sizes, 2 vCPUs shared with other jobs, two
-# runs (A: load ~5 during both sides, B: quieter for tsamba than for
-# Dovecot), tsamba / Dovecot:
-#   APPEND     A 244/s / 141/s   B 763/s / 82/s   CPU 0.82-1.07 / 3.6-3.9 ms
-#   SELECT #1  A 0.176 / 0.282 s B 0.300 / 0.497  CPU 160-220 / 250-270 ms
-#   FETCH #1   A 3.24 / 2.64 s   B 2.37 / 5.92    CPU 2350-2590 / 2560-3010
-#   FETCH #2   A 0.58 / 3.24 s   B 0.34 / 4.31    CPU 350-410 / 2740-3200
-#   SEARCH     A 1.01 / 2.48 s   B 1.00 / 4.09    CPU 970-980 / 2410-2600
-#   pss_per_conn_kb 136-139 / 489-490
-# The first FETCH reads and parses every file (written behind the
+# runs (C, D; the box busier during D), tsamba / Dovecot:
+#   APPEND     C 579/s / 207/s   D 177/s / 137/s  CPU 0.83-1.40 / 3.2-3.6 ms
+#   SELECT #1  C 0.200 / 0.326 s D 0.233 / 0.233  CPU 190-200 / 210-270 ms
+#   FETCH #1   C 1.42 / 3.06 s   D 1.86 / 2.42    CPU 1460-1510 / 2400-2740
+#   FETCH #2   C 0.32 / 3.00 s   D 0.63 / 2.94    CPU 320-330 / 2910-2920
+#   SEARCH     C 0.89 / 2.48 s   D 1.05 / 2.28    CPU 870-880 / 2220-2380
+#   pss_per_conn_kb 115-116 / 490
+#   C: fetch_ratio=0.46 select1_ratio=0.61 fetch2_ratio=0.11
+#   D: fetch_ratio=0.77 select1_ratio=1.00 fetch2_ratio=0.22
+# A run E at the head with the putc_unlocked/first-letter commit: FETCH
+# #1 1.76 / 2.52 s, CPU 1760 / 2490 ms (the load fell during Dovecot's
+# side), fetch_ratio=0.70 search_ratio=0.51 pss_per_conn_kb 112 / 489.
+# The first FETCH now reads each file's header only (one pread(2) of
+# 16 KB, the whole of these small files) and no MIME structure.  Earlier
+# the same day (runs A, B): FETCH #1 2.37-3.24 s, CPU 2350-2590 ms;
+# pss_per_conn_kb 136-139.
+# The first FETCH reads every file (written behind the
 # server's back) and fills tsamba.index; the second is answered from it.
 # (Before: 17 APPENDs/s, 40 ms of each a delayed ACK plus a rescan of
 # the target; SELECT 0.53 s; FETCH 2.5/2.2 s; 512 KB per connection.)

@@ -3,16 +3,22 @@
  * mime_decode.c.  The input is a message: its structure is parsed
  * with small limits, every part's ranges must lie inside the message
  * and inside its parent, BODYSTRUCTURE, BODY, ENVELOPE and every
- * section are written, and the decoders run over the input.
+ * section are written, and the decoders run over the input.  The
+ * header-only read (mime_parse_header_fd(), from a memfd, in chunks
+ * of a size the input picks) must give the same ENVELOPE, and
+ * mime_vsize() the same size, as the whole parse.
  *
  *   make regress/fuzz/fuzz_mime
  *   ./regress/fuzz/fuzz_mime -max_total_time=60 -max_len=4096
  */
 
+#include <sys/mman.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../imapd/mime.h"
 
@@ -71,6 +77,50 @@ walk(struct mime_msg *m, struct mime_part *p, uint32_t *sec, int depth,
 	}
 }
 
+static char *
+envelope_of(const struct mime_msg *m, size_t *len)
+{
+	char	*out = NULL;
+	FILE	*f;
+
+	if ((f = open_memstream(&out, len)) == NULL)
+		abort();
+	mime_write_envelope(f, m, m->root);
+	fclose(f);
+	return out;
+}
+
+/* The header-only read against the whole parse m. */
+static void
+check_header_only(const uint8_t *data, size_t size, struct mime_msg *m)
+{
+	struct mime_msg	*h;
+	char		*a, *b;
+	size_t		 alen, blen;
+	int		 fd;
+
+	if ((fd = memfd_create("fuzz_mime", 0)) == -1)
+		abort();
+	if (write(fd, data, size) != (ssize_t)size)
+		abort();
+	h = mime_parse_header_fd(fd, 1 + (size > 0 ? data[0] % 64 : 0),
+	    size + 1);
+	close(fd);
+	if (h == NULL || h->root->header.len != m->root->header.len ||
+	    h->readlen > size)
+		abort();
+	if (h->readlen == size && mime_vsize(h->buf, size) !=
+	    m->root->header.vsize + m->root->body.vsize)
+		abort();
+	a = envelope_of(m, &alen);
+	b = envelope_of(h, &blen);
+	if (alen != blen || memcmp(a, b, alen) != 0)
+		abort();
+	free(a);
+	free(b);
+	mime_free(h);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -85,6 +135,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((m = mime_parse((const char *)data, size, &lim)) == NULL)
 		return 0;
 	walk(m, m->root, sec, 0, &count);
+	check_header_only(data, size, m);
 	if (count != m->nparts || m->nparts > lim.parts_max)
 		abort();
 	if ((f = open_memstream(&out, &len)) != NULL) {
