@@ -566,6 +566,59 @@ dkim_verify_step(struct dkim_verify *v, const struct dnsq_answer *a,
 	return DKIM_STEP_DONE;
 }
 
+/* The key questions all at once (dkim_verify.h). */
+int
+dkim_verify_next_key(struct dkim_verify *v, size_t *idx,
+    struct dnsq_query *q)
+{
+	struct vsig	*s;
+	char		 name[DNSQ_NAME_MAX * 2 + 16];
+	size_t		 i;
+
+	if (!v->header_done)
+		return 0;
+	for (i = 0; i < v->nsigs; i++) {
+		s = &v->sigs[i];
+		if (s->state != S_KEY)
+			continue;
+		snprintf(name, sizeof(name), "%s._domainkey.%s", s->sig.s,
+		    s->sig.d);
+		if (strlen(name) >= DNSQ_NAME_MAX) {
+			decide(s, DKIM_PERMERROR, "key name too long");
+			continue;
+		}
+		dnsq_query_set(q, name, DNSQ_TXT);
+		s->state = S_ASKED;
+		*idx = i;
+		return 1;
+	}
+	return 0;
+}
+
+void
+dkim_verify_key(struct dkim_verify *v, size_t idx,
+    const struct dnsq_answer *a)
+{
+	if (idx < v->nsigs && v->sigs[idx].state == S_ASKED)
+		got_key(&v->sigs[idx], a);
+}
+
+int
+dkim_verify_done(struct dkim_verify *v)
+{
+	size_t	 i;
+
+	if (!v->final)
+		return 0;
+	for (i = 0; i < v->nsigs; i++)
+		if (v->sigs[i].state == S_KEY || v->sigs[i].state == S_ASKED)
+			return 0;
+	for (i = 0; i < v->nsigs; i++)
+		if (v->sigs[i].state == S_READY)
+			check_sig(v, &v->sigs[i]);
+	return 1;
+}
+
 size_t
 dkim_verify_count(const struct dkim_verify *v)
 {
