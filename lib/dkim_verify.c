@@ -532,19 +532,34 @@ int
 dkim_verify_step(struct dkim_verify *v, const struct dnsq_answer *a,
     struct dnsq_query *q)
 {
-	struct vsig	*s;
-	char		 name[DNSQ_NAME_MAX * 2 + 16];
-	size_t		 i;
+	size_t	 i;
 
 	if (!v->header_done)
 		return DKIM_STEP_WAIT;
 	if (a != NULL && v->asked < v->nsigs &&
 	    v->sigs[v->asked].state == S_ASKED)
 		got_key(&v->sigs[v->asked], a);
+	for (i = 0; i < v->nsigs; i++)
+		if (v->sigs[i].state == S_ASKED)
+			return DKIM_STEP_DNS;
+	if (dkim_verify_next_key(v, &v->asked, q))
+		return DKIM_STEP_DNS;
+	return dkim_verify_done(v) ? DKIM_STEP_DONE : DKIM_STEP_WAIT;
+}
+
+/* The key questions all at once (dkim_verify.h). */
+int
+dkim_verify_next_key(struct dkim_verify *v, size_t *idx,
+    struct dnsq_query *q)
+{
+	struct vsig	*s;
+	char		 name[DNSQ_NAME_MAX * 2 + 16];
+	size_t		 i;
+
+	if (!v->header_done)
+		return 0;
 	for (i = 0; i < v->nsigs; i++) {
 		s = &v->sigs[i];
-		if (s->state == S_ASKED)
-			return DKIM_STEP_DNS;
 		if (s->state != S_KEY)
 			continue;
 		snprintf(name, sizeof(name), "%s._domainkey.%s", s->sig.s,
@@ -555,15 +570,34 @@ dkim_verify_step(struct dkim_verify *v, const struct dnsq_answer *a,
 		}
 		dnsq_query_set(q, name, DNSQ_TXT);
 		s->state = S_ASKED;
-		v->asked = i;
-		return DKIM_STEP_DNS;
+		*idx = i;
+		return 1;
 	}
+	return 0;
+}
+
+void
+dkim_verify_key(struct dkim_verify *v, size_t idx,
+    const struct dnsq_answer *a)
+{
+	if (idx < v->nsigs && v->sigs[idx].state == S_ASKED)
+		got_key(&v->sigs[idx], a);
+}
+
+int
+dkim_verify_done(struct dkim_verify *v)
+{
+	size_t	 i;
+
 	if (!v->final)
-		return DKIM_STEP_WAIT;
+		return 0;
+	for (i = 0; i < v->nsigs; i++)
+		if (v->sigs[i].state == S_KEY || v->sigs[i].state == S_ASKED)
+			return 0;
 	for (i = 0; i < v->nsigs; i++)
 		if (v->sigs[i].state == S_READY)
 			check_sig(v, &v->sigs[i]);
-	return DKIM_STEP_DONE;
+	return 1;
 }
 
 size_t

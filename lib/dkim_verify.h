@@ -130,6 +130,19 @@ void	dkim_verify_update(struct dkim_verify *, const void *, size_t);
 void	dkim_verify_final(struct dkim_verify *);
 int	dkim_verify_step(struct dkim_verify *, const struct dnsq_answer *,
 	    struct dnsq_query *);
+/*
+ * The same with the key questions in parallel: after the header block
+ * (or dkim_verify_final), dkim_verify_next_key() hands out each
+ * signature's question with its index (1; 0 when none is left),
+ * dkim_verify_key() takes the answer for that index, in any order, and
+ * dkim_verify_done() is 1 once the message is final and every key is
+ * in, the signatures then checked.
+ */
+int	dkim_verify_next_key(struct dkim_verify *, size_t *,
+	    struct dnsq_query *);
+void	dkim_verify_key(struct dkim_verify *, size_t,
+	    const struct dnsq_answer *);
+int	dkim_verify_done(struct dkim_verify *);
 
 /* The signatures found (at most DKIM_VERIFY_SIGS_MAX), top first. */
 size_t	dkim_verify_count(const struct dkim_verify *);

@@ -18,6 +18,7 @@
 #define STATE_FROM	0	/* asking _dmarc.<from> */
 #define STATE_ORG	1	/* asking _dmarc.<org> */
 #define STATE_DONE	2
+#define STATE_FOUND	3	/* record in, evaluation deferred */
 
 struct dmarc {
 	const struct psl	*psl;
@@ -38,6 +39,8 @@ struct dmarc {
 	int			 spf_aligned;
 	int			 dkim_aligned;
 	int			 have_record;
+	int			 defer;		/* dmarc_defer() */
+	int			 subdomain;	/* the record is the org's */
 	struct dmarc_record	 rec;
 	char			 reason[160];
 };
@@ -386,6 +389,19 @@ evaluate(struct dmarc *d, int subdomain)
 	    d->sampled_out ? " (pct sampled out)" : "");
 }
 
+void
+dmarc_defer(struct dmarc *d)
+{
+	d->defer = 1;
+}
+
+void
+dmarc_conclude(struct dmarc *d)
+{
+	if (d->state == STATE_FOUND)
+		evaluate(d, d->subdomain);
+}
+
 /* 1 if a policy came; 0 if none there; -1 if DNS failed. */
 static int
 got_answer(struct dmarc *d, const struct dnsq_answer *a)
@@ -424,7 +440,7 @@ dmarc_step(struct dmarc *d, const struct dnsq_answer *a,
 	char	 name[DNSQ_NAME_MAX + 8];
 	int	 r;
 
-	if (d->state == STATE_DONE)
+	if (d->state == STATE_DONE || d->state == STATE_FOUND)
 		return DMARC_STEP_DONE;
 	if (a == NULL) {
 		snprintf(name, sizeof(name), "_dmarc.%s", d->state ==
@@ -440,7 +456,11 @@ dmarc_step(struct dmarc *d, const struct dnsq_answer *a,
 		return DMARC_STEP_DONE;
 	}
 	if (r == 1) {
-		evaluate(d, d->state == STATE_ORG);
+		d->subdomain = d->state == STATE_ORG;
+		if (d->defer)
+			d->state = STATE_FOUND;
+		else
+			evaluate(d, d->subdomain);
 		return DMARC_STEP_DONE;
 	}
 	if (d->state == STATE_FROM && strcmp(d->from, d->org) != 0) {

@@ -73,6 +73,14 @@ void	dmarc_add_dkim(struct dmarc *, int pass, const char *domain);
 void	dmarc_set_random(struct dmarc *, uint32_t (*)(void *), void *arg);
 int	dmarc_step(struct dmarc *, const struct dnsq_answer *,
 	    struct dnsq_query *);
+/*
+ * After dmarc_start(): the record lookups may run before the SPF and
+ * DKIM results are known; dmarc_step() then stops once the record is
+ * in, and dmarc_conclude(), after dmarc_set_spf() and dmarc_add_dkim(),
+ * judges the message.
+ */
+void	dmarc_defer(struct dmarc *);
+void	dmarc_conclude(struct dmarc *);
 
 int	dmarc_result(const struct dmarc *);
 /* What to do with the message: DMARC_P_NONE unless it failed. */

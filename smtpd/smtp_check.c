@@ -13,9 +13,15 @@
  * The evaluators of lib/ hand out one DNS question at a time; each goes
  * to the lookup process (smtp_lookup.c) as LKA_DNS_QUERY with a
  * deadline, and a lost or late answer is SERVFAIL, which the
- * evaluators turn into temperror.  Two chains of questions run per
- * transaction: SPF, and at the end DKIM then DMARC (which waits for
- * SPF).  Nothing blocks the session.
+ * evaluators turn into temperror.  The questions run in parallel: SPF
+ * from MAIL FROM; once the header block is in (check_header_end, while
+ * the body still streams), one key question per DKIM-Signature and the
+ * DMARC record of the From domain (then of its organisational domain),
+ * so that at the end of the body only what is still out is waited for.
+ * DMARC is judged last, when SPF and DKIM are known.  Every question
+ * is a channel_req of the check: check_free() cancels those still out,
+ * so an answer after RSET, QUIT or a drop finds nothing and is dropped.
+ * Nothing blocks the session.
  */
 
 #include <sys/types.h>
@@ -48,8 +54,6 @@ enum chain_phase {
 	PH_IDLE = 0,
 	PH_SPF_HELO,
 	PH_SPF_FROM,
-	PH_DKIM,
-	PH_DMARC_WAIT,		/* DKIM done, SPF not yet */
 	PH_DMARC,
 	PH_DONE,
 };
@@ -60,11 +64,23 @@ struct check_chain {
 	enum chain_phase	 phase;
 };
 
+/* One DKIM key question, for the signature of index sig. */
+struct check_key {
+	struct channel_req	 req;
+	struct smtp_check	*c;
+	size_t			 sig;
+};
+
 struct smtp_check {
 	struct smtp_tx		*tx;
 	int			 flags;		/* LISTEN_SPF ... */
 	struct check_chain	 spf_chain;
-	struct check_chain	 end_chain;
+	struct check_chain	 dmarc_chain;
+	struct check_key	 keys[DKIM_VERIFY_SIGS_MAX];
+	size_t			 keys_out;	/* key answers awaited */
+	int			 header_end;	/* lookups started */
+	int			 dmarc_on;	/* c->dmarc evaluates */
+	int			 concluded;
 	struct spf		*spf;
 	int			 spf_helo;	/* SPF_* */
 	int			 spf_from;
@@ -89,6 +105,7 @@ static struct dnsq_answer check_answer;
 
 static void	chain_run(struct check_chain *, const struct dnsq_answer *);
 static void	check_finish(struct smtp_check *);
+static void	check_try_finish(struct smtp_check *);
 static void	check_done_later(int, short, void *);
 
 /* The flags of the checks that apply to this session, 0 for none. */
@@ -148,7 +165,7 @@ check_new(struct smtp_tx *tx, int flags)
 	c->dmarc_result = -1;
 	c->dmarc_published = -1;
 	c->author = AUTHOR_NONE;
-	c->spf_chain.c = c->end_chain.c = c;
+	c->spf_chain.c = c->dmarc_chain.c = c;
 	evtimer_set(&c->later, check_done_later, c);
 	if ((flags & LISTEN_DKIM) && (c->dkim = dkim_verify_new()) == NULL) {
 		log_warn("checks: dkim");
@@ -161,11 +178,15 @@ check_new(struct smtp_tx *tx, int flags)
 void
 check_free(struct smtp_check *c)
 {
+	size_t	 i;
+
 	if (c == NULL)
 		return;
 	evtimer_del(&c->later);
 	channel_req_cancel(&c->spf_chain.req);
-	channel_req_cancel(&c->end_chain.req);
+	channel_req_cancel(&c->dmarc_chain.req);
+	for (i = 0; i < DKIM_VERIFY_SIGS_MAX; i++)
+		channel_req_cancel(&c->keys[i].req);
 	spf_free(c->spf);
 	dkim_verify_free(c->dkim);
 	dmarc_free(c->dmarc);
@@ -210,19 +231,125 @@ check_header(struct smtp_check *c, const char *field, size_t len)
 		    sizeof(c->from_domain));
 }
 
-/* The body is in: DKIM's key lookups, then DMARC, then done(s). */
+static void
+check_key_answer(struct channel_req *r, struct imsg *imsg,
+    union imsg_msg *m)
+{
+	struct check_key	*k = r->arg;
+	struct smtp_check	*c = k->c;
+
+	check_dns_decode(imsg, m, &check_answer);
+	dkim_verify_key(c->dkim, k->sig, &check_answer);
+	c->keys_out--;
+	check_try_finish(c);
+}
+
+/*
+ * Every DKIM key question the verifier has, at once.  One that cannot
+ * be sent is answered SERVFAIL on the spot.
+ */
+static void
+check_ask_keys(struct smtp_check *c)
+{
+	struct check_key	*k;
+	struct dnsq_query	 q;
+	size_t			 i;
+
+	while (c->dkim != NULL && dkim_verify_next_key(c->dkim, &i, &q)) {
+		k = &c->keys[i];
+		k->c = c;
+		k->sig = i;
+		if (check_dns_ask(&k->req, &q, check_key_answer, k) == 0) {
+			c->keys_out++;
+			continue;
+		}
+		dnsq_answer_init(&check_answer, DNSQ_SERVFAIL);
+		dkim_verify_key(c->dkim, i, &check_answer);
+	}
+}
+
+/*
+ * DMARC's record lookups, judged later (dmarc_defer): only for one
+ * From: field with a domain, RFC 7489 6.6.1.
+ */
+static void
+check_start_dmarc(struct smtp_check *c)
+{
+	if (!(c->flags & LISTEN_DMARC) || c->author != AUTHOR_OK ||
+	    c->from_fields != 1 ||
+	    (c->dmarc = dmarc_new(check_psl_get())) == NULL ||
+	    dmarc_start(c->dmarc, c->from_domain) == -1) {
+		c->dmarc_chain.phase = PH_DONE;
+		return;
+	}
+	dmarc_defer(c->dmarc);
+	c->dmarc_on = 1;
+	c->dmarc_chain.phase = PH_DMARC;
+	chain_run(&c->dmarc_chain, NULL);
+}
+
+/*
+ * The header block is in (the body may still be streaming): the DKIM
+ * keys and the DMARC record are asked now, in parallel, once.
+ */
+void
+check_header_end(struct smtp_check *c)
+{
+	if (c->header_end)
+		return;
+	c->header_end = 1;
+	check_ask_keys(c);
+	check_start_dmarc(c);
+}
+
+/* The body is in: wait for what is still out, then done(s). */
 void
 check_end(struct smtp_check *c, void (*done)(struct smtp_session *))
 {
 	c->done = done;
-	if (c->dkim != NULL) {
-		dkim_verify_final(c->dkim);
-		c->end_chain.phase = PH_DKIM;
-	} else
-		c->end_chain.phase = PH_DMARC_WAIT;
 	c->ending = 1;
-	chain_run(&c->end_chain, NULL);
+	if (c->dkim != NULL)
+		dkim_verify_final(c->dkim);
+	/* A message that ended inside its header: asked now. */
+	check_header_end(c);
+	/* Signatures first found by dkim_verify_final(). */
+	check_ask_keys(c);
+	check_try_finish(c);
 	c->ending = 0;
+}
+
+/*
+ * Once the body is in and every answer is: DKIM's signatures checked,
+ * DMARC judged with the SPF and DKIM results, then the session told.
+ */
+static void
+check_try_finish(struct smtp_check *c)
+{
+	const struct dkim_result *dr;
+	size_t			 i;
+
+	if (c->done == NULL || c->concluded || c->keys_out > 0 ||
+	    c->dmarc_chain.phase == PH_DMARC ||
+	    (c->spf_chain.phase != PH_DONE && c->spf_chain.phase != PH_IDLE))
+		return;
+	if (c->dkim != NULL && !dkim_verify_done(c->dkim))
+		return;
+	c->concluded = 1;
+	if (c->dmarc_on) {
+		dmarc_set_spf(c->dmarc, c->spf_from == SPF_PASS,
+		    c->spf_domain);
+		for (i = 0; c->dkim != NULL &&
+		    i < dkim_verify_count(c->dkim); i++) {
+			dr = dkim_verify_result(c->dkim, i);
+			dmarc_add_dkim(c->dmarc, dr->result == DKIM_PASS,
+			    dr->domain);
+		}
+		dmarc_conclude(c->dmarc);
+		c->dmarc_result = dmarc_result(c->dmarc);
+		c->dmarc_policy = dmarc_policy(c->dmarc);
+		c->dmarc_published = dmarc_published(c->dmarc);
+	}
+	check_finish(c);
 }
 
 static void
@@ -305,8 +432,6 @@ chain_step(struct check_chain *ch, const struct dnsq_answer *a,
 {
 	struct smtp_check	*c = ch->c;
 	struct smtp_session	*s = c->tx->session;
-	size_t			 i;
-	const struct dkim_result *dr;
 
 	for (;;) {
 		switch (ch->phase) {
@@ -334,47 +459,13 @@ chain_step(struct check_chain *ch, const struct dnsq_answer *a,
 			strlcpy(c->spf_reason, spf_reason(c->spf),
 			    sizeof(c->spf_reason));
 			ch->phase = PH_DONE;
-			/* DMARC may have waited for this. */
-			if (c->end_chain.phase == PH_DMARC_WAIT)
-				chain_run(&c->end_chain, NULL);
+			check_try_finish(c);
 			return 0;
-		case PH_DKIM:
-			if (dkim_verify_step(c->dkim, a, q) == DKIM_STEP_DNS)
-				return 1;
-			a = NULL;
-			ch->phase = PH_DMARC_WAIT;
-			continue;
-		case PH_DMARC_WAIT:
-			if (c->spf_chain.phase != PH_DONE &&
-			    c->spf_chain.phase != PH_IDLE)
-				return 0;
-			if (!(c->flags & LISTEN_DMARC) ||
-			    c->author != AUTHOR_OK || c->from_fields != 1 ||
-			    (c->dmarc = dmarc_new(check_psl_get())) == NULL ||
-			    dmarc_start(c->dmarc, c->from_domain) == -1) {
-				ch->phase = PH_DONE;
-				check_finish(c);
-				return 0;
-			}
-			dmarc_set_spf(c->dmarc, c->spf_from == SPF_PASS,
-			    c->spf_domain);
-			for (i = 0; c->dkim != NULL &&
-			    i < dkim_verify_count(c->dkim); i++) {
-				dr = dkim_verify_result(c->dkim, i);
-				dmarc_add_dkim(c->dmarc,
-				    dr->result == DKIM_PASS, dr->domain);
-			}
-			ch->phase = PH_DMARC;
-			a = NULL;
-			continue;
 		case PH_DMARC:
 			if (dmarc_step(c->dmarc, a, q) == DMARC_STEP_DNS)
 				return 1;
-			c->dmarc_result = dmarc_result(c->dmarc);
-			c->dmarc_policy = dmarc_policy(c->dmarc);
-			c->dmarc_published = dmarc_published(c->dmarc);
 			ch->phase = PH_DONE;
-			check_finish(c);
+			check_try_finish(c);
 			return 0;
 		case PH_IDLE:
 		case PH_DONE:

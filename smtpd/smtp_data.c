@@ -203,6 +203,7 @@ header_out(struct smtp_tx *tx, const char *p, size_t n)
 			if (p[0] == '\r' || p[0] == '\n') {
 				/* The empty line: the body follows. */
 				bs->in_header = 0;
+				check_header_end(tx->check);
 				continue;
 			}
 			bs->hbol = 0;

@@ -362,6 +362,7 @@ void		 check_free(struct smtp_check *);
 void		 check_mail(struct smtp_check *);
 void		 check_body(struct smtp_check *, const char *, size_t);
 void		 check_header(struct smtp_check *, const char *, size_t);
+void		 check_header_end(struct smtp_check *);
 /* done(s) is called once every verdict is in (maybe at once). */
 void		 check_end(struct smtp_check *,
 		    void (*done)(struct smtp_session *));

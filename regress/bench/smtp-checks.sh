@@ -35,9 +35,10 @@
 #
 # Reading the figures: with C sessions the rate is bound by the time
 # each message takes more than by CPU: tsamba asks the DKIM keys and the
-# DMARC record after the final dot, one round trip to the lookup process
-# each, so on a busy machine b's rate falls further behind a's than its
-# CPU does.  smtpd_cpu_ms is where the checks run; the lmtpd's and
+# DMARC record at the end of the header, all at once, so at the final
+# dot at most one round trip to the lookup process is left (none when
+# the body took longer than the answers); on a busy machine b's rate
+# can still fall further behind a's than its CPU does.  smtpd_cpu_ms is where the checks run; the lmtpd's and
 # queue's figures move with the file system's state from run to run.
 #
 # Targets (issue 9), from the medians over the rounds:

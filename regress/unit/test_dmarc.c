@@ -110,8 +110,21 @@ static const struct dmarc_case cases[] = {
 	    2 },
 };
 
+/* The results given first, or (deferred) after the record lookups. */
 static void
-test_cases(void)
+set_results(struct dmarc *d, const struct dmarc_case *c)
+{
+	if (c->spf != NULL)
+		dmarc_set_spf(d, 1, c->spf);
+	else
+		dmarc_set_spf(d, 0, c->from);
+	dmarc_add_dkim(d, 0, c->from);
+	if (c->dkim != NULL)
+		dmarc_add_dkim(d, 1, c->dkim);
+}
+
+static void
+test_cases(int deferred)
 {
 	struct dmarc		*d = dmarc_new(psl);
 	const struct dmarc_case	*c;
@@ -126,23 +139,26 @@ test_cases(void)
 		rnd = c->rnd;
 		zone.queries = 0;
 		CHECK(dmarc_start(d, c->from) == 0);
-		if (c->spf != NULL)
-			dmarc_set_spf(d, 1, c->spf);
+		if (deferred)
+			dmarc_defer(d);
 		else
-			dmarc_set_spf(d, 0, c->from);
-		dmarc_add_dkim(d, 0, c->from);
-		if (c->dkim != NULL)
-			dmarc_add_dkim(d, 1, c->dkim);
+			set_results(d, c);
 		steps = 0;
 		r = dmarc_step(d, NULL, &q);
 		while (r == DMARC_STEP_DNS && steps++ < 5) {
 			zone_answer(&zone, &q, &answer);
 			r = dmarc_step(d, &answer, &q);
 		}
+		if (deferred) {
+			CHECK(dmarc_step(d, NULL, &q) == DMARC_STEP_DONE);
+			set_results(d, c);
+			dmarc_conclude(d);
+		}
 		CHECKF(r == DMARC_STEP_DONE && dmarc_result(d) == c->result &&
 		    dmarc_policy(d) == c->policy && zone.queries == c->queries,
-		    "case %zu (%s): %s policy %s after %zu queries (%s)", i,
-		    c->from, dmarc_result_name(dmarc_result(d)),
+		    "case %zu%s (%s): %s policy %s after %zu queries (%s)", i,
+		    deferred ? " deferred" : "", c->from,
+		    dmarc_result_name(dmarc_result(d)),
 		    dmarc_policy_name(dmarc_policy(d)), zone.queries,
 		    dmarc_reason(d));
 	}
@@ -350,7 +366,8 @@ main(void)
 	test_record();
 	test_author();
 	test_psl();
-	test_cases();
+	test_cases(0);
+	test_cases(1);
 	zone_free(&zone);
 	psl_free(psl);
 	return unit_done("test_dmarc");
