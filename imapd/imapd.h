@@ -206,9 +206,10 @@ int	mio_getline(struct mail_io *, char **, size_t *);
 /* Exactly n bytes into dst (NULL: dropped): 0, or -1 (eof, timeout). */
 int	mio_read(struct mail_io *, char *, size_t);
 int	mio_flush(struct mail_io *);
-/* Input within msec: 1, 0 timeout, -1 end of input or stopping. */
-int	mio_wait(struct mail_io *, int msec);
-/* The same, also on fd (-1: none): 2 when only fd is readable. */
+/*
+ * Input within msec: 1, 0 timeout, -1 end of input or stopping; also
+ * on fd (-1: none), 2 when only fd is readable.
+ */
 int	mio_wait_also(struct mail_io *, int fd, int msec);
 /* mail_compress.c: COMPRESS=DEFLATE under mail_io. */
 struct mio_zlib;

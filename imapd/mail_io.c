@@ -200,23 +200,6 @@ mio_flush(struct mail_io *m)
 }
 
 int
-mio_wait(struct mail_io *m, int msec)
-{
-	struct pollfd	 pfd = { .fd = m->fd, .events = POLLIN };
-	int		 r;
-
-	if (m->wpos > m->rpos || mio_compress_pending(m))
-		return 1;
-	mio_flush(m);
-	if (mail_stopping)
-		return -1;
-	r = poll(&pfd, 1, msec);
-	if (r == -1)
-		return errno == EINTR && !mail_stopping ? 0 : -1;
-	return r > 0;
-}
-
-int
 mio_wait_also(struct mail_io *m, int fd, int msec)
 {
 	struct pollfd	 pfd[2] = {
