@@ -28,18 +28,7 @@ imap_saved_clear(struct mail_session *s)
 int
 imap_saved_has(const struct mail_session *s, uint32_t uid)
 {
-	size_t	 lo = 0, hi = s->nsaved, mid;
-
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		if (s->saved[mid] == uid)
-			return 1;
-		if (s->saved[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
+	return imap_uid_pos(s->saved, s->nsaved, uid) != 0;
 }
 
 /* The saved messages still in the view, ascending: malloc'd uids. */

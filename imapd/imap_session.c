@@ -61,22 +61,29 @@ imap_seq_rebuild(struct mail_session *s)
 	s->nseq = s->mb->nmsg;
 }
 
-/* Sequence number of a uid in the session's view, 0 if not there. */
-uint32_t
-imap_seq_of(const struct mail_session *s, uint32_t uid)
+/* Position + 1 of uid in the ascending array v of n, 0 if not there. */
+size_t
+imap_uid_pos(const uint32_t *v, size_t n, uint32_t uid)
 {
-	size_t	 lo = 0, hi = s->nseq, mid;
+	size_t	 lo = 0, hi = n, mid;
 
 	while (lo < hi) {
 		mid = (lo + hi) / 2;
-		if (s->seq[mid] == uid)
+		if (v[mid] == uid)
 			return mid + 1;
-		if (s->seq[mid] < uid)
+		if (v[mid] < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return 0;
+}
+
+/* Sequence number of a uid in the session's view, 0 if not there. */
+uint32_t
+imap_seq_of(const struct mail_session *s, uint32_t uid)
+{
+	return imap_uid_pos(s->seq, s->nseq, uid);
 }
 
 void

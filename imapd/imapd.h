@@ -262,6 +262,7 @@ void	imap_quoted_utf8(FILE *, const char *, size_t);
 /* seq <-> uid of the selected mailbox, after a sync. */
 void	imap_seq_rebuild(struct mail_session *);
 uint32_t imap_seq_of(const struct mail_session *, uint32_t uid);
+size_t	 imap_uid_pos(const uint32_t *, size_t, uint32_t uid);
 /* Report what other sessions changed (EXISTS/EXPUNGE/FETCH FLAGS). */
 void	imap_sync_report(struct mail_session *, int expunges);
 /* The selected messages of a set (UID or sequence): malloc'd uids. */
